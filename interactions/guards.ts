@@ -1,0 +1,52 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { AppError, assertThat } from '../src/errors.js';
+import { readBody } from '../src/http/body.js';
+
+/** A per-interaction CSRF token: an HMAC of the interaction id under the newest cookie key. */
+export function csrfToken(keys: string[], uid: string): string {
+  return createHmac('sha256', keys[0]!).update(`csrf|${uid}`).digest('base64url');
+}
+
+function csrfValid(keys: string[], uid: string, presented: unknown): boolean {
+  if (typeof presented !== 'string' || !presented) return false;
+  const given = Buffer.from(presented);
+  // Any current cookie key verifies, so rotating keys does not break pages already open.
+  return keys.some((key) => {
+    const expected = Buffer.from(createHmac('sha256', key).update(`csrf|${uid}`).digest('base64url'));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
+}
+
+/**
+ * A state-changing request must come from our own pages: its Origin (or, failing that, Referer) must be the
+ * issuer's origin (SECURITY.md D1). Requests with neither are refused too.
+ */
+export function requireSameOrigin(origin: string): Middleware {
+  return async (ctx, next) => {
+    const claimed = ctx.get('origin') || (ctx.get('referer') && safeOrigin(ctx.get('referer')));
+    assertThat(claimed === origin, 'forbidden_origin', 403, 'This request did not come from an oauth3 page.');
+    await next();
+  };
+}
+
+function safeOrigin(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the body into ctx.state.body, then checks the CSRF token from the header or the `csrf` form field. */
+export function requireCsrf(keys: string[]): Middleware {
+  return async (ctx, next) => {
+    const body = await readBody(ctx);
+    ctx.state.body = body;
+    const presented = ctx.get('x-csrf-token') || (body as Record<string, unknown> | undefined)?.csrf;
+    if (!csrfValid(keys, ctx.params.uid ?? '', presented)) {
+      throw new AppError('invalid_csrf_token', 403, 'This form has expired or did not come from this page. Reload and try again.');
+    }
+    await next();
+  };
+}

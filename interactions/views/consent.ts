@@ -1,0 +1,79 @@
+import { html, httpsUrl, type SafeHtml } from './html.js';
+import { layout } from './layout.js';
+
+export type ScopeAccess = 'read' | 'write' | 'identity';
+
+export interface ConsentScope {
+  name: string;
+  title: string;
+  description: string;
+  access: ScopeAccess;
+}
+
+export interface ConsentPageInput {
+  uid: string;
+  csrf: string;
+  client: { name: string; redirectHost: string; logoUri?: string; clientId: string };
+  scopes: ConsentScope[];
+  account: { label: string };
+  lifetime: string;
+}
+
+/** Badge text carries the meaning; the colour only repeats it (WCAG 1.4.1, use of colour). */
+const BADGES: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', identity: 'Identity' };
+
+/**
+ * The consent screen says, in plain words, who is asking (name, redirect host), for what (each scope with its
+ * access badge), for how long, and how to undo it (STYLE.md, Pages). Every client string is escaped by `html`.
+ */
+export function consentPage({ uid, csrf, client, scopes, account, lifetime }: ConsentPageInput): string {
+  const logo = httpsUrl(client.logoUri);
+  const action = `/interaction/${encodeURIComponent(uid)}/consent`;
+
+  const body = html`<section class="card" aria-labelledby="consent-title">
+  <div class="client">
+    ${logo && html`<img class="client-logo" src="${logo}" alt="" width="48" height="48">`}
+    <h1 id="consent-title">${client.name} wants access to your oauth3 account</h1>
+  </div>
+  <p class="muted">It will send you back to <strong class="host">${client.redirectHost}</strong>.
+    <span class="small">Client ID <code>${client.clientId}</code></span></p>
+  <p class="signed-in">Signed in as <strong>${account.label}</strong></p>
+
+  <h2>It is asking to</h2>
+  <ul class="scopes">
+    ${scopes.map(scopeItem)}
+  </ul>
+
+  <h2>For how long</h2>
+  <p>Access lasts ${lifetime}.</p>
+  <p>You can revoke this access at any time from your oauth3 console.</p>
+
+  <div class="actions">
+    ${decisionForm(action, csrf, 'approve')}
+    ${decisionForm(action, csrf, 'deny')}
+  </div>
+</section>`;
+
+  return layout({ title: `Allow ${client.name}?`, body });
+}
+
+function scopeItem(scope: ConsentScope): SafeHtml {
+  return html`<li class="scope">
+      <div class="scope-head">
+        <span class="badge badge-${scope.access}">${BADGES[scope.access]}</span>
+        <strong class="scope-title">${scope.title}</strong>
+      </div>
+      <p class="scope-description">${scope.description}</p>
+      <code class="scope-name">${scope.name}</code>
+    </li>`;
+}
+
+function decisionForm(action: string, csrf: string, decision: 'approve' | 'deny'): SafeHtml {
+  return html`<form method="post" action="${action}">
+      <input type="hidden" name="csrf" value="${csrf}">
+      <input type="hidden" name="decision" value="${decision}">
+      ${decision === 'approve'
+        ? html`<button type="submit" class="button primary">Allow</button>`
+        : html`<button type="submit" class="button secondary">Deny</button>`}
+    </form>`;
+}

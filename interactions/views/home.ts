@@ -1,0 +1,15 @@
+import { html } from './html.js';
+import { layout } from './layout.js';
+
+/** The landing page at `/`: what oauth3 is, and where an app developer starts. */
+export function homePage({ issuer }: { issuer: string }): string {
+  const body = html`<section class="card" aria-labelledby="home-title">
+  <h1 id="home-title">oauth3</h1>
+  <p>oauth3 gives AI agents and apps narrow, revocable, time-limited access to your online accounts.
+    You sign in with a passkey, see exactly what each app asks for, and can take its access back at any time.</p>
+  <p>Apps connect with standard OAuth 2.1 (authorization code with PKCE). This server's issuer is
+    <code>${issuer}</code>.</p>
+  <p><a href="/.well-known/openid-configuration">OpenID Connect discovery document</a></p>
+</section>`;
+  return layout({ title: 'Home', body });
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import type { Database, Queryable } from '../db/database.js';
+
+export interface Account {
+  id: string;
+  createdAt: Date;
+  disabledAt: Date | null;
+}
+
+export interface Passkey {
+  id: string;
+  accountId: string;
+  publicKey: Uint8Array;
+  counter: number;
+  transports: string[];
+  deviceType: string;
+  backedUp: boolean;
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+interface PasskeyRow {
+  id: string;
+  account_id: string;
+  public_key: string;
+  counter: string | number;
+  transports: string[];
+  device_type: string;
+  backed_up: boolean;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+const toPasskey = (r: PasskeyRow): Passkey => ({
+  id: r.id,
+  accountId: r.account_id,
+  publicKey: new Uint8Array(Buffer.from(r.public_key, 'base64url')),
+  counter: Number(r.counter),
+  transports: r.transports,
+  deviceType: r.device_type,
+  backedUp: r.backed_up,
+  name: r.name,
+  createdAt: new Date(r.created_at),
+  lastUsedAt: r.last_used_at && new Date(r.last_used_at),
+});
+
+/** Owners and their passkeys. The account id doubles as the WebAuthn user handle (random, no personal data). */
+export class AccountStore {
+  constructor(private readonly db: Database) {}
+
+  static newAccountId(): string {
+    return randomBytes(16).toString('base64url');
+  }
+
+  async find(id: string): Promise<Account | undefined> {
+    const { rows } = await this.db.query<{ id: string; created_at: Date; disabled_at: Date | null }>(
+      'SELECT id, created_at, disabled_at FROM accounts WHERE id = $1',
+      [id],
+    );
+    const row = rows[0];
+    return row && { id: row.id, createdAt: new Date(row.created_at), disabledAt: row.disabled_at && new Date(row.disabled_at) };
+  }
+
+  /** Creates the account and its first passkey together: an account never exists without a way in. */
+  async createWithPasskey(accountId: string, passkey: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO accounts (id) VALUES ($1)', [accountId]);
+      await insertPasskey(tx, accountId, passkey);
+    });
+  }
+
+  async findPasskey(credentialId: string): Promise<Passkey | undefined> {
+    const { rows } = await this.db.query<PasskeyRow>('SELECT * FROM passkeys WHERE id = $1', [credentialId]);
+    return rows[0] && toPasskey(rows[0]);
+  }
+
+  /**
+   * Records a successful use. The counter only moves forward: a concurrent use that already stored a higher value
+   * wins, and this one reports false (WebAuthn §6.1.1, signature counter).
+   */
+  async recordUse(credentialId: string, newCounter: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE passkeys SET counter = $2, last_used_at = now()
+       WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))`,
+      [credentialId, newCounter],
+    );
+    return rowCount === 1;
+  }
+}
+
+async function insertPasskey(tx: Queryable, accountId: string, p: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>) {
+  await tx.query(
+    `INSERT INTO passkeys (id, account_id, public_key, counter, transports, device_type, backed_up, name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [p.id, accountId, Buffer.from(p.publicKey).toString('base64url'), p.counter, JSON.stringify(p.transports), p.deviceType, p.backedUp, p.name],
+  );
+}

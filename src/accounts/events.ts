@@ -1,0 +1,34 @@
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logger.js';
+
+/** The audit trail every owner will read in the console's access log (issue 3); security events land here too. */
+export interface AuditEvent {
+  kind: string;
+  outcome?: 'ok' | 'failure' | 'security';
+  accountId?: string | null;
+  clientId?: string | null;
+  ip?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export class EventLog {
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Never throws: failing to write an audit row must not turn a completed action into an error. */
+  async record(event: AuditEvent): Promise<void> {
+    const outcome = event.outcome ?? 'ok';
+    const log = outcome === 'security' ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
+    log({ event: event.kind, outcome, accountId: event.accountId, clientId: event.clientId }, 'audit event');
+    try {
+      await this.db.query(
+        'INSERT INTO events (account_id, client_id, kind, outcome, detail, ip) VALUES ($1, $2, $3, $4, $5, $6)',
+        [event.accountId ?? null, event.clientId ?? null, event.kind, outcome, JSON.stringify(event.detail ?? {}), event.ip ?? null],
+      );
+    } catch (err) {
+      this.logger.error({ err, event: event.kind }, 'could not write audit event');
+    }
+  }
+}

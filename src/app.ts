@@ -1,0 +1,85 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import type { Redis } from 'ioredis';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Database } from './db/database.js';
+import { createAdapterClass } from '../adapters/index.js';
+import { createProvider } from './provider/provider.js';
+import { AccountStore } from './accounts/accounts.js';
+import { EventLog } from './accounts/events.js';
+import { ChallengeStore } from './passkeys/challenges.js';
+import { PasskeyCeremonies } from './passkeys/ceremonies.js';
+import { RateLimiter } from './rate-limit.js';
+import type { PrivateJwk } from './keys/keystore.js';
+import { pinOrigin, requestLog, securityHeaders } from './http/security.js';
+import { errorBoundary } from './http/error-boundary.js';
+import { staticFiles } from './http/static.js';
+import { interactionRoutes } from '../interactions/routes.js';
+import { homePage } from '../interactions/views/home.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  redis?: Redis;
+  signingKeys: PrivateJwk[];
+  cookieKeys: string[];
+}
+
+export interface App {
+  provider: Provider;
+  koa: Koa;
+  callback: ReturnType<Koa['callback']>;
+  accounts: AccountStore;
+  events: EventLog;
+}
+
+/**
+ * Builds the whole HTTP application from its dependencies (no module state, so tests build real apps side by
+ * side). oidc-provider's Koa app is the host; our middleware runs before its routes.
+ */
+export function createApp(deps: AppDeps): App {
+  const { config, logger, db, redis, signingKeys, cookieKeys } = deps;
+  const accounts = new AccountStore(db);
+  const events = new EventLog(db, logger);
+  const provider = createProvider({
+    config, logger, signingKeys, cookieKeys, accounts,
+    adapter: createAdapterClass({ db, redis }),
+  });
+  const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
+  const limiter = new RateLimiter(db, 10, 600);
+
+  const router = new Router();
+  router.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = homePage({ issuer: config.ISSUER });
+  });
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const checks = { database: await db.ping(), redis: redis ? await redis.ping().then(() => true, () => false) : undefined };
+    const ready = checks.database && checks.redis !== false;
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ok' : 'unavailable', checks };
+  });
+  // RFC 8414 metadata is the same document as OpenID discovery; oidc-provider serves the latter.
+  router.get('/.well-known/oauth-authorization-server', async (ctx, next) => {
+    ctx.path = '/.well-known/openid-configuration';
+    await next();
+  });
+
+  const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
+
+  provider.use(requestLog(logger));
+  provider.use(securityHeaders());
+  provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
+  provider.use(staticFiles());
+  provider.use(errorBoundary(logger));
+  provider.use(router.routes());
+  provider.use(interactions.routes());
+
+  return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events };
+}

@@ -1,0 +1,176 @@
+import { z } from 'zod';
+
+/**
+ * The whole environment of oauth3, parsed once at start (STYLE.md: "one zod schema for the whole environment").
+ * Every setting says what it is and how to fix a bad value; the README's configuration table is generated from
+ * this list (`npm run config:table`) and a test keeps the two equal.
+ */
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const key32 = z
+  .string()
+  .refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
+
+export const settings = {
+  NODE_ENV: {
+    schema: z.enum(['development', 'production', 'test']).default('development'),
+    doc: '`production` refuses generated keys, a missing `MASTER_KEY` or `COOKIE_KEYS`, and a non-https issuer.',
+    fix: 'use development, production or test',
+  },
+  ISSUER: {
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    doc: 'Public URL of the server, exactly as clients see it (no trailing slash). Default `http://localhost:$PORT`.',
+    fix: 'set a URL such as https://auth.example.com',
+  },
+  PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).default(3000),
+    doc: 'TCP port to listen on.',
+    fix: 'use a number from 0 to 65535',
+  },
+  HOST: {
+    schema: z.string().min(1).optional(),
+    doc: 'Address to bind. Default: every interface.',
+    fix: 'use an address such as 127.0.0.1 or 0.0.0.0',
+  },
+  DATA_DIR: {
+    schema: z.string().min(1).default('./data'),
+    doc: 'Folder for the embedded database (when `DATABASE_URL` is unset) and, in development, the generated master key.',
+    fix: 'use a writable folder path',
+  },
+  DATABASE_URL: {
+    schema: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+    doc: 'Postgres connection string. Unset: embedded PGlite in `DATA_DIR`.',
+    fix: 'use postgres://user:password@host:5432/database',
+  },
+  DATABASE_POOL_SIZE: {
+    schema: z.coerce.number().int().min(1).max(200).default(20),
+    doc: 'Most Postgres connections one process opens.',
+    fix: 'use a number from 1 to 200',
+  },
+  DATABASE_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).default(5000),
+    doc: 'Longest wait for a connection or a statement before the request fails closed (SECURITY.md H3).',
+    fix: 'use a number of milliseconds, at least 100',
+  },
+  REDIS_URL: {
+    schema: z.url({ protocol: /^rediss?$/ }).optional(),
+    doc: 'Redis for short-lived models (sessions, interactions, codes, replay detection). Unset: all in the database.',
+    fix: 'use redis://host:6379/0',
+  },
+  MASTER_KEY: {
+    schema: key32.optional(),
+    doc: 'Encrypts signing keys, cookie keys and stored credentials. Generated into `DATA_DIR` in development; required in production. Generate one with `openssl rand -base64 32`.',
+    fix: 'generate one with: openssl rand -base64 32',
+  },
+  COOKIE_KEYS: {
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+      .refine((keys) => keys.length > 0 && keys.every((k) => k.length >= 32), 'every key must be at least 32 characters')
+      .optional(),
+    doc: 'Comma-separated keys that sign cookies, newest first; older keys still verify. Generated and stored encrypted in development; required in production.',
+    fix: 'generate one with: openssl rand -base64 32 (several: comma-separated, newest first)',
+  },
+  TRUST_PROXY: {
+    schema: flag(false),
+    doc: 'Trust `X-Forwarded-*` headers from a reverse proxy. Leave off unless a proxy sets them (SECURITY.md I2).',
+    fix: 'use true or false',
+  },
+  RESOURCE_URL: {
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    doc: 'Audience of access tokens for the resource API (RFC 8707). Default `$ISSUER/api`.',
+    fix: 'set a URL such as https://auth.example.com/api',
+  },
+  ACCESS_TOKEN_TTL: { schema: seconds(3600), doc: 'Access token lifetime in seconds.', fix: 'use a positive number of seconds' },
+  REFRESH_TOKEN_TTL: { schema: seconds(14 * 86400), doc: 'Refresh token lifetime in seconds.', fix: 'use a positive number of seconds' },
+  AUTHORIZATION_CODE_TTL: { schema: seconds(60), doc: 'Authorization code lifetime in seconds.', fix: 'use a positive number of seconds' },
+  ID_TOKEN_TTL: { schema: seconds(3600), doc: 'ID token lifetime in seconds.', fix: 'use a positive number of seconds' },
+  SESSION_TTL: { schema: seconds(14 * 86400), doc: 'Signed-in browser session lifetime in seconds.', fix: 'use a positive number of seconds' },
+  INTERACTION_TTL: { schema: seconds(600), doc: 'Time allowed to finish sign-in and consent, in seconds.', fix: 'use a positive number of seconds' },
+  GRANT_TTL: { schema: seconds(365 * 86400), doc: 'How long an approved grant lasts, in seconds.', fix: 'use a positive number of seconds' },
+  CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
+  RP_NAME: {
+    schema: z.string().min(1).max(64).default('oauth3'),
+    doc: 'Name shown by the browser when creating a passkey.',
+    fix: 'use 1 to 64 characters',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    doc: 'pino log level.',
+    fix: 'use fatal, error, warn, info, debug, trace or silent',
+  },
+} as const;
+
+type Settings = typeof settings;
+type Parsed = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+export interface Config extends Omit<Parsed, 'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS'> {
+  ISSUER: string;
+  RESOURCE_URL: string;
+  COOKIE_KEYS: string[] | undefined;
+  /** WebAuthn relying party: the issuer's host and origin. */
+  RP_ID: string;
+  ORIGIN: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`oauth3 cannot start, the configuration has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function decodeKey(value: string): Buffer | undefined {
+  const v = value.trim();
+  if (/^[0-9a-f]{64}$/i.test(v)) return Buffer.from(v, 'hex');
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(v)) return Buffer.from(v.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
+  return undefined;
+}
+
+/** Parses an environment (normally `process.env`); throws a ConfigError naming every bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings)) {
+    const raw = env[key] === '' ? undefined : env[key];
+    const result = (setting.schema as z.ZodType).safeParse(raw);
+    if (result.success) out[key] = result.data;
+    else problems.push(`${key}: ${result.error.issues[0]?.message ?? 'invalid'} (${setting.fix})`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const parsed = out as Parsed;
+  const issuer = (parsed.ISSUER ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, '');
+  const issuerUrl = new URL(issuer);
+  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment (set the bare URL)');
+
+  if (parsed.NODE_ENV === 'production') {
+    if (issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
+    if (!parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${settings.MASTER_KEY.fix})`);
+    if (!parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${settings.COOKIE_KEYS.fix})`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    ...parsed,
+    ISSUER: issuer,
+    RESOURCE_URL: (parsed.RESOURCE_URL ?? `${issuer}/api`).replace(/\/+$/, ''),
+    RP_ID: issuerUrl.hostname,
+    ORIGIN: issuerUrl.origin,
+  };
+}
+
+/** The README's configuration table, generated from `settings`. */
+export function configTable(): string {
+  const rows = Object.entries(settings).map(([key, s]) => {
+    const def = (s.schema as z.ZodType).safeParse(undefined);
+    const shown = def.success && def.data !== undefined ? `\`${Array.isArray(def.data) ? def.data.join(',') : String(def.data)}\`` : '';
+    return `| \`${key}\` | ${shown} | ${s.doc} |`;
+  });
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,36 @@
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { Database } from './database.js';
+import { createPostgresDatabase } from './postgres.js';
+import { createPgliteDatabase } from './pglite.js';
+import { lockDataDir } from './embedded-lock.js';
+import { migrate } from './migrate.js';
+
+/**
+ * Opens the configured database and brings its schema up to date: Postgres when DATABASE_URL is set, else the
+ * embedded one in DATA_DIR (locked to this process).
+ */
+export async function openDatabase(config: Config, purpose: string, options: { migrate?: boolean } = {}): Promise<Database> {
+  let db: Database;
+  if (config.DATABASE_URL) {
+    db = createPostgresDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, timeoutMs: config.DATABASE_TIMEOUT_MS });
+  } else {
+    const release = lockDataDir(config.DATA_DIR, purpose);
+    try {
+      const embedded = await createPgliteDatabase(path.join(config.DATA_DIR, 'pgdata'));
+      db = { ...embedded, close: async () => { try { await embedded.close(); } finally { release(); } } };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+  if (options.migrate !== false) {
+    try {
+      await migrate(db);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  return db;
+}

@@ -1,0 +1,46 @@
+import type { Middleware } from 'koa';
+import { errors } from 'oidc-provider';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { errorPage } from '../../interactions/views/error.js';
+
+/** Turns any error from our routes into a stable response: JSON `{ error, error_description }` or a page (I5). */
+export function errorBoundary(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const error = translate(caught);
+      if (error.status >= 500) logger.error({ err: caught, requestId: ctx.state.requestId }, 'request failed');
+      else logger.info({ code: error.code, requestId: ctx.state.requestId }, 'request refused');
+      ctx.status = error.status;
+      const description = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
+      if (ctx.accepts('json', 'html') === 'html' && ctx.method === 'GET' || ctx.is('application/x-www-form-urlencoded')) {
+        ctx.type = 'html';
+        ctx.body = errorPage({ title: titleFor(error.status), message: description, requestId: ctx.state.requestId });
+      } else {
+        ctx.body = { error: error.expose ? error.code : 'server_error', error_description: description };
+      }
+    }
+  };
+}
+
+function titleFor(status: number): string {
+  if (status === 403) return 'Not allowed';
+  if (status === 404) return 'Not found';
+  if (status === 429) return 'Too many attempts';
+  if (status >= 500) return 'Something went wrong';
+  return 'This request cannot continue';
+}
+
+/** Foreign errors are translated here, in one place, with the cause kept for the logs. */
+function translate(caught: unknown): AppError {
+  if (caught instanceof AppError) return caught;
+  if (caught instanceof errors.SessionNotFound || caught instanceof errors.InvalidRequest && /interaction/.test(caught.message)) {
+    return new AppError('interaction_not_found', 403, 'This sign-in request has expired or was started in another browser. Go back to the app and start again.', { cause: caught });
+  }
+  if (caught instanceof errors.OIDCProviderError) {
+    return new AppError(caught.error, caught.statusCode, caught.error_description ?? caught.error, { cause: caught, expose: caught.expose });
+  }
+  return new AppError('server_error', 500, 'internal error', { cause: caught, expose: false });
+}

@@ -1,0 +1,46 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+import { EmbeddedStorageBusy } from './db/embedded-lock.js';
+
+/** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(error.message + '\n');
+      process.exit(78);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    if (error instanceof EmbeddedStorageBusy) {
+      logger.fatal(error.message);
+      process.exit(75);
+    }
+    logger.fatal({ err: error }, 'oauth3 could not start');
+    process.exit(1);
+  }
+  logger.info({ issuer: config.ISSUER, port: config.PORT, storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`, redis: Boolean(config.REDIS_URL) }, `oauth3 is listening on ${config.ISSUER}`);
+
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,136 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { PrivateJwk } from '../keys/keystore.js';
+import { resourceScopes, oidcScopes } from '../../scopes/catalog.js';
+import { secretMatches } from '../../adapters/clients.js';
+import type { AccountStore } from '../accounts/accounts.js';
+import { errorPage } from '../../interactions/views/error.js';
+import { logoutPage } from '../../interactions/views/logout.js';
+
+export interface ProviderDeps {
+  config: Config;
+  logger: Logger;
+  adapter: NonNullable<Configuration['adapter']>;
+  signingKeys: PrivateJwk[];
+  cookieKeys: string[];
+  accounts: AccountStore;
+}
+
+const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
+
+/**
+ * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
+ * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
+ */
+export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts }: ProviderDeps): Provider {
+  const resourceServer = {
+    audience: config.RESOURCE_URL,
+    accessTokenTTL: config.ACCESS_TOKEN_TTL,
+    accessTokenFormat: 'opaque' as const,
+  };
+  const isResourceScope = (scope: string) => resourceScopes().includes(scope);
+  const secureCookies = new URL(config.ISSUER).protocol === 'https:';
+
+  const configuration: Configuration = {
+    adapter,
+    clients: [],
+    jwks: { keys: signingKeys as never },
+    cookies: {
+      keys: cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
+      short: { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
+    },
+    scopes: [...oidcScopes(), ...resourceScopes()],
+    claims: { openid: ['sub'], profile: ['name'] },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, source) =>
+      client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      requestObjectSigningAlgValues: ASYMMETRIC as never,
+      clientAuthSigningAlgValues: ASYMMETRIC as never,
+    },
+    ttl: {
+      AccessToken: config.ACCESS_TOKEN_TTL,
+      ClientCredentials: config.ACCESS_TOKEN_TTL,
+      AuthorizationCode: config.AUTHORIZATION_CODE_TTL,
+      IdToken: config.ID_TOKEN_TTL,
+      RefreshToken: config.REFRESH_TOKEN_TTL,
+      Grant: config.GRANT_TTL,
+      Session: config.SESSION_TTL,
+      Interaction: config.INTERACTION_TTL,
+      DeviceCode: config.INTERACTION_TTL,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage({ form });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // A request for resource scopes without `resource` means our resource API (RFC 8707 §2).
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf;
+          const requested = String(ctx.oidc.params?.scope ?? '').split(' ');
+          return requested.some(isResourceScope) ? config.RESOURCE_URL : (undefined as unknown as string);
+        },
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          if (indicator !== config.RESOURCE_URL) throw new errors.InvalidTarget();
+          return { ...resourceServer, scope: resourceScopes().join(' ') };
+        },
+      },
+    },
+    interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    findAccount: async (_ctx, sub) => {
+      const account = await accounts.find(sub);
+      if (!account || account.disabledAt) return undefined;
+      return { accountId: account.id, claims: async () => ({ sub: account.id }) };
+    },
+    renderError: async (ctx: KoaContextWithOIDC, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage({
+        title: 'This request cannot continue',
+        message: out.error_description ? `${out.error}: ${out.error_description}` : out.error,
+        requestId: ctx.state.requestId as string | undefined,
+      });
+    },
+  };
+
+  const provider = new Provider(config.ISSUER, configuration);
+  provider.proxy = config.TRUST_PROXY;
+
+  // Stored client secrets are digests (DESIGN.md, Tokens); compare the presented secret's digest in constant time.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    return secretMatches(this.clientSecret, actual);
+  } as never;
+
+  provider.on('server_error', (ctx, error) => {
+    logger.error({ err: error, requestId: ctx.state.requestId, route: ctx.oidc?.route }, 'oidc-provider server error');
+  });
+  provider.on('grant.revoked', (ctx, grantId) => {
+    logger.info({ requestId: ctx.state.requestId, grantId }, 'grant revoked');
+  });
+  return provider;
+}

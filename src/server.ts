@@ -1,0 +1,76 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Database } from './db/database.js';
+import { openDatabase } from './db/open.js';
+import { loadMasterKeys } from './keys/master-key.js';
+import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
+import { createApp, type App } from './app.js';
+import { deleteExpired } from '../adapters/postgres.js';
+
+export interface RunningServer {
+  url: string;
+  app: App;
+  db: Database;
+  redis?: Redis;
+  /** Stops accepting, lets requests in flight finish, then closes Redis and the database. */
+  close(): Promise<void>;
+}
+
+const CLEANUP_EVERY_MS = 10 * 60 * 1000;
+
+export async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
+  // No offline queue and one retry: with Redis down a request fails at once instead of waiting (SECURITY.md H2).
+  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: timeoutMs, commandTimeout: timeoutMs });
+  redis.on('error', () => {});
+  await redis.connect();
+  return redis;
+}
+
+/** Opens storage, loads keys, and serves the app on PORT (or an ephemeral port when PORT=0). */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const db = await openDatabase(config, 'oauth3 server');
+  let redis: Redis | undefined;
+  try {
+    redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, config.DATABASE_TIMEOUT_MS) : undefined;
+    const ring = loadMasterKeys(config, logger);
+    const signingKeys = await loadSigningKeys(db, ring);
+    const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
+    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys });
+
+    const server = http.createServer(app.callback);
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    const cleanup = setInterval(() => {
+      deleteExpired(db).catch((err) => logger.warn({ err }, 'expired-row cleanup failed'));
+    }, CLEANUP_EVERY_MS).unref();
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: config.PORT === 0 ? `http://localhost:${port}` : config.ISSUER,
+      app,
+      db,
+      redis,
+      close: () =>
+        (closing ??= (async () => {
+          clearInterval(cleanup);
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          });
+          redis?.disconnect();
+          await db.close();
+        })()),
+    };
+  } catch (error) {
+    redis?.disconnect();
+    await db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,317 @@
+import { randomBytes } from 'node:crypto';
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { errors, type Adapter } from 'oidc-provider';
+import type { Database } from '../../src/db/database.js';
+import { createPgliteDatabase } from '../../src/db/pglite.js';
+import { createPostgresDatabase } from '../../src/db/postgres.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createAdapterClass } from '../../adapters/index.js';
+import { PostgresAdapter, deleteExpired } from '../../adapters/postgres.js';
+import { RedisAdapter } from '../../adapters/redis.js';
+import { hashSecret, newClientSecret } from '../../adapters/clients.js';
+
+/**
+ * One adapter conformance suite, run against every storage backend (DESIGN.md, Storage; STYLE.md, Tests). Each
+ * backend then adds only the cases that concern it alone.
+ */
+
+interface Backend {
+  /** The adapter oidc-provider would be given for this model. */
+  adapter(model: string): Adapter;
+  close(): Promise<void>;
+}
+
+type Setup<B extends Backend> = () => Promise<B>;
+
+const newId = () => randomBytes(12).toString('base64url');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The URL of a service a backend needs. Unset, that backend is skipped on a laptop; in CI a missing service must fail
+ * the run, not quietly shrink it.
+ */
+function serviceUrl(name: 'TEST_DATABASE_URL' | 'TEST_REDIS_URL'): string | undefined {
+  const url = process.env[name];
+  if (!url && process.env.CI) throw new Error(`${name} is not set: in CI the adapter suite must run on every backend`);
+  return url;
+}
+
+function describeAdapterConformance<B extends Backend>(
+  name: string,
+  setup: Setup<B> | undefined,
+  backendCases?: (backend: () => B) => void,
+): void {
+  (setup ? describe : describe.skip)(name, () => {
+    let current: B | undefined;
+    const backend = (): B => {
+      if (!current) throw new Error(`the ${name} backend is not set up`);
+      return current;
+    };
+    const adapter = (model: string) => backend().adapter(model);
+
+    beforeAll(async () => {
+      current = await setup?.();
+    });
+    afterAll(async () => {
+      await current?.close();
+    });
+
+    it('finds a payload it stored', async () => {
+      const codes = adapter('AuthorizationCode');
+      const id = newId();
+      const payload = { kind: 'AuthorizationCode', jti: id, grantId: newId(), scope: 'openid' };
+      await codes.upsert(id, payload, 60);
+      expect(await codes.find(id)).toEqual(payload);
+    });
+
+    it('replaces the payload on a second upsert of the same id', async () => {
+      const tokens = adapter('AccessToken');
+      const id = newId();
+      await tokens.upsert(id, { jti: id, scope: 'read' }, 60);
+      await tokens.upsert(id, { jti: id, scope: 'write' }, 60);
+      expect(await tokens.find(id)).toEqual({ jti: id, scope: 'write' });
+    });
+
+    it('finds nothing for an unknown id', async () => {
+      expect(await adapter('AccessToken').find(newId())).toBeUndefined();
+      expect(await adapter('Session').findByUid(newId())).toBeUndefined();
+      expect(await adapter('DeviceCode').findByUserCode(newId())).toBeUndefined();
+    });
+
+    it('finds nothing once an entry has expired', async () => {
+      const sessions = adapter('Session');
+      const devices = adapter('DeviceCode');
+      const [sessionId, uid, deviceId, userCode] = [newId(), newId(), newId(), newId()];
+      await sessions.upsert(sessionId, { jti: sessionId, uid }, 1);
+      await devices.upsert(deviceId, { jti: deviceId, userCode }, 1);
+      await sleep(1200);
+      expect(await sessions.find(sessionId)).toBeUndefined();
+      expect(await sessions.findByUid(uid)).toBeUndefined();
+      expect(await devices.findByUserCode(userCode)).toBeUndefined();
+    });
+
+    it('finds a session by its uid and a device code by its user code', async () => {
+      const [sessionId, uid, deviceId, userCode] = [newId(), newId(), newId(), newId()];
+      await adapter('Session').upsert(sessionId, { jti: sessionId, uid, accountId: 'alice' }, 60);
+      await adapter('DeviceCode').upsert(deviceId, { jti: deviceId, userCode, clientId: 'app' }, 60);
+      expect(await adapter('Session').findByUid(uid)).toEqual({ jti: sessionId, uid, accountId: 'alice' });
+      expect(await adapter('DeviceCode').findByUserCode(userCode)).toEqual({ jti: deviceId, userCode, clientId: 'app' });
+    });
+
+    it('keeps a uid pointing at the newer session when the older one is destroyed', async () => {
+      const sessions = adapter('Session');
+      const [older, newer, uid] = [newId(), newId(), newId()];
+      await sessions.upsert(older, { jti: older, uid }, 60);
+      await sessions.upsert(newer, { jti: newer, uid }, 60);
+      await sessions.destroy(older);
+      expect(await sessions.findByUid(uid)).toEqual({ jti: newer, uid });
+    });
+
+    it('marks a consumed entry with the time it was consumed', async () => {
+      const codes = adapter('AuthorizationCode');
+      const id = newId();
+      await codes.upsert(id, { jti: id, grantId: newId() }, 60);
+      const before = Math.floor(Date.now() / 1000);
+      await codes.consume(id);
+      const found = await codes.find(id);
+      expect(found).toMatchObject({ jti: id });
+      expect(found?.consumed).toBeGreaterThanOrEqual(before - 1);
+      expect(found?.consumed).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1);
+    });
+
+    it('rejects a second redemption of the same code as invalid_grant', async () => {
+      const codes = adapter('AuthorizationCode');
+      const id = newId();
+      await codes.upsert(id, { jti: id, grantId: newId() }, 60);
+      await codes.consume(id);
+      await expect(codes.consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+    });
+
+    it('lets exactly one of 20 parallel redemptions of one code succeed', async () => {
+      const codes = adapter('AuthorizationCode');
+      const id = newId();
+      await codes.upsert(id, { jti: id, grantId: newId() }, 60);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume(id)));
+      const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(rejected).toHaveLength(19);
+      for (const { reason } of rejected) expect(reason).toBeInstanceOf(errors.InvalidGrant);
+    });
+
+    it('refuses to consume an unknown code', async () => {
+      await expect(adapter('AuthorizationCode').consume(newId())).rejects.toBeInstanceOf(errors.InvalidGrant);
+    });
+
+    it('finds nothing once an entry is destroyed, by id, uid or user code', async () => {
+      const [sessionId, uid, deviceId, userCode] = [newId(), newId(), newId(), newId()];
+      await adapter('Session').upsert(sessionId, { jti: sessionId, uid }, 60);
+      await adapter('DeviceCode').upsert(deviceId, { jti: deviceId, userCode, grantId: newId() }, 60);
+      await adapter('Session').destroy(sessionId);
+      await adapter('DeviceCode').destroy(deviceId);
+      expect(await adapter('Session').find(sessionId)).toBeUndefined();
+      expect(await adapter('Session').findByUid(uid)).toBeUndefined();
+      expect(await adapter('DeviceCode').find(deviceId)).toBeUndefined();
+      expect(await adapter('DeviceCode').findByUserCode(userCode)).toBeUndefined();
+    });
+
+    it('revokes every entry of a grant and no entry of another grant', async () => {
+      const codes = adapter('AuthorizationCode');
+      const [revoked, kept] = [newId(), newId()];
+      const [first, second, other] = [newId(), newId(), newId()];
+      await codes.upsert(first, { jti: first, grantId: revoked }, 60);
+      await codes.upsert(second, { jti: second, grantId: revoked }, 600);
+      await codes.upsert(other, { jti: other, grantId: kept }, 60);
+      await codes.revokeByGrantId(revoked);
+      expect(await codes.find(first)).toBeUndefined();
+      expect(await codes.find(second)).toBeUndefined();
+      expect(await codes.find(other)).toEqual({ jti: other, grantId: kept });
+    });
+
+    it('revokes a grant only within the model asked', async () => {
+      const grantId = newId();
+      const [code, device] = [newId(), newId()];
+      await adapter('AuthorizationCode').upsert(code, { jti: code, grantId }, 60);
+      await adapter('DeviceCode').upsert(device, { jti: device, grantId }, 60);
+      await adapter('AuthorizationCode').revokeByGrantId(grantId);
+      expect(await adapter('AuthorizationCode').find(code)).toBeUndefined();
+      expect(await adapter('DeviceCode').find(device)).toEqual({ jti: device, grantId });
+    });
+
+    backendCases?.(backend);
+  });
+}
+
+// --- Postgres-backed storage (PGlite and Postgres): the same SQL, plus the clients table and the expiry sweep.
+
+interface SqlBackend extends Backend {
+  db: Database;
+}
+
+function sqlBackend(db: Database, cleanup: () => Promise<void> = async () => {}): SqlBackend {
+  return {
+    db,
+    adapter: (model) => new PostgresAdapter(model, db),
+    async close() {
+      await db.close();
+      await cleanup();
+    },
+  };
+}
+
+function sqlCases(backend: () => SqlBackend): void {
+  it('deleteExpired removes expired rows and keeps live ones', async () => {
+    const { db } = backend();
+    const tokens = new PostgresAdapter('AccessToken', db);
+    const [expired, live] = [newId(), newId()];
+    await tokens.upsert(expired, { jti: expired }, 1);
+    await tokens.upsert(live, { jti: live }, 60);
+    await sleep(1200);
+    expect(await deleteExpired(db)).toBeGreaterThanOrEqual(1);
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM oidc_models WHERE id = ANY($1)', [[expired, live]]);
+    expect(rows.map((row) => row.id)).toEqual([live]);
+  });
+
+  it('finds a client with its stored secret digest as client_secret', async () => {
+    const { db } = backend();
+    const clientId = newId();
+    const digest = hashSecret(newClientSecret());
+    const metadata = { client_name: 'Agent', redirect_uris: ['https://agent.example/cb'], grant_types: ['authorization_code'] };
+    await db.query('INSERT INTO clients (client_id, metadata, secret_hash) VALUES ($1, $2, $3)', [clientId, metadata, digest]);
+    expect(await new PostgresAdapter('Client', db).find(clientId)).toEqual({
+      ...metadata,
+      client_id: clientId,
+      client_secret: digest,
+    });
+  });
+
+  it('finds no client for an unknown client_id', async () => {
+    expect(await new PostgresAdapter('Client', backend().db).find(newId())).toBeUndefined();
+  });
+}
+
+describeAdapterConformance(
+  'PGlite',
+  async () => {
+    const db = await createPgliteDatabase(undefined);
+    await migrate(db);
+    return sqlBackend(db);
+  },
+  sqlCases,
+);
+
+const databaseUrl = serviceUrl('TEST_DATABASE_URL');
+describeAdapterConformance(
+  'Postgres',
+  databaseUrl
+    ? async () => {
+      // A schema of its own, so test files sharing the database never see each other's rows.
+      const schema = `t_${randomBytes(6).toString('hex')}`;
+      const admin = createPostgresDatabase({ url: databaseUrl, poolSize: 1, timeoutMs: 10_000 });
+      await admin.exec(`CREATE SCHEMA ${schema}`);
+      const url = new URL(databaseUrl);
+      url.searchParams.set('options', `-c search_path=${schema}`);
+      const db = createPostgresDatabase({ url: url.toString(), poolSize: 5, timeoutMs: 10_000 });
+      await migrate(db);
+      return sqlBackend(db, async () => {
+        await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
+        await admin.close();
+      });
+    }
+    : undefined,
+  sqlCases,
+);
+
+// --- Redis: the short-lived models, under a random key prefix removed afterwards (never FLUSHALL a shared server).
+
+interface RedisBackend extends Backend {
+  redis: Redis;
+}
+
+const redisUrl = serviceUrl('TEST_REDIS_URL');
+describeAdapterConformance(
+  'Redis',
+  redisUrl
+    ? async (): Promise<RedisBackend> => {
+      const prefix = `test:${randomBytes(6).toString('hex')}:`;
+      const redis = new Redis(redisUrl, { keyPrefix: prefix });
+      return {
+        redis,
+        adapter: (model) => new RedisAdapter(model, redis),
+        async close() {
+          // SCAN patterns and the keys it returns are not prefixed by ioredis, so clean up on a plain connection.
+          const plain = new Redis(redisUrl);
+          for await (const keys of plain.scanStream({ match: `${prefix}*`, count: 500 })) {
+            if ((keys as string[]).length) await plain.del(...(keys as string[]));
+          }
+          await plain.quit();
+          await redis.quit();
+        },
+      };
+    }
+    : undefined,
+  (backend) => {
+    it('keeps a grant index at least as long as its longest-lived entry', async () => {
+      const { redis } = backend();
+      const codes = new RedisAdapter('AuthorizationCode', redis);
+      const grantId = newId();
+      const [short, long, later] = [newId(), newId(), newId()];
+      await codes.upsert(short, { jti: short, grantId }, 60);
+      await codes.upsert(long, { jti: long, grantId }, 600); // lengthens the index
+      await codes.upsert(later, { jti: later, grantId }, 60); // does not shorten it
+      expect(await redis.ttl(`oauth3:AuthorizationCode:by-grant:${grantId}`)).toBeGreaterThan(590);
+    });
+
+    it('routes short-lived models to Redis and the others to Postgres', () => {
+      const db = {} as Database; // constructing a PostgresAdapter does not touch the database
+      const RoutedAdapter = createAdapterClass({ db, redis: backend().redis });
+      for (const model of ['Session', 'Interaction', 'AuthorizationCode', 'DeviceCode', 'PushedAuthorizationRequest']) {
+        expect(new RoutedAdapter(model)).toBeInstanceOf(RedisAdapter);
+      }
+      for (const model of ['AccessToken', 'RefreshToken', 'Grant', 'Client']) {
+        expect(new RoutedAdapter(model)).toBeInstanceOf(PostgresAdapter);
+      }
+      expect(new (createAdapterClass({ db }))('Session')).toBeInstanceOf(PostgresAdapter);
+    });
+  },
+);
