@@ -76,8 +76,9 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // A client may introspect or revoke only tokens issued to it (RFC 7662 §4, RFC 7009 §2.1).
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {

@@ -1,0 +1,146 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { createLogger } from '../logger.js';
+import { openDatabase } from '../db/open.js';
+import { migrate } from '../db/migrate.js';
+import { EmbeddedStorageBusy } from '../db/embedded-lock.js';
+import type { Database } from '../db/database.js';
+import { ClientStore } from '../clients/store.js';
+import { loadMasterKeys } from '../keys/master-key.js';
+import { rotateSigningKeys } from '../keys/keystore.js';
+import { deleteExpired } from '../../adapters/postgres.js';
+
+const USAGE = `Usage: npm run oauth3 -- <command>
+
+  clients add --name NAME --redirect-uri URI [--redirect-uri URI ...] [--public]
+              [--grant authorization_code|refresh_token|client_credentials ...] [--scope "a b"]
+              [--logo-uri https://...] [--id-token-alg ES256|RS256] [--json]
+  clients list [--json]
+  clients remove CLIENT_ID
+  keys rotate          add a new signing key; the old one stays published until its tokens expire
+  migrate              apply database migrations
+  cleanup              delete expired codes, tokens, sessions and challenges`;
+
+type Out = (line: string) => void;
+
+/** The admin command line. Returns the exit code; writes results to `out` and problems to `err`. */
+export async function runCli(argv: string[], env = process.env, out: Out = console.log, err: Out = console.error): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      public: { type: 'boolean' },
+      grant: { type: 'string', multiple: true },
+      scope: { type: 'string' },
+      'logo-uri': { type: 'string' },
+      'id-token-alg': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals.join(' ');
+  if (values.help || !command) {
+    out(USAGE);
+    return values.help ? 0 : 64;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err(error.message);
+      return 78;
+    }
+    throw error;
+  }
+
+  let db: Database;
+  try {
+    db = await openDatabase(config, `oauth3 ${command}`, { migrate: command !== 'migrate' });
+  } catch (error) {
+    if (error instanceof EmbeddedStorageBusy) {
+      err(error.message);
+      return 75;
+    }
+    throw error;
+  }
+
+  try {
+    const clients = new ClientStore(db);
+    switch (positionals[0] === 'clients' ? `clients ${positionals[1] ?? ''}` : command) {
+      case 'clients add': {
+        const { client, clientSecret } = await clients.add({
+          name: values.name ?? '',
+          redirectUris: values['redirect-uri'] ?? [],
+          public: values.public ?? false,
+          grantTypes: values.grant as never,
+          scope: values.scope,
+          logoUri: values['logo-uri'],
+          idTokenAlg: values['id-token-alg'] as never,
+        });
+        if (values.json) out(JSON.stringify({ ...client, clientSecret }, null, 2));
+        else {
+          out(`Created client "${client.name}"`);
+          out(`  client_id:     ${client.clientId}`);
+          if (clientSecret) out(`  client_secret: ${clientSecret}\n\nStore the secret now: it is kept only as a hash and cannot be shown again.`);
+        }
+        return 0;
+      }
+      case 'clients list': {
+        const list = await clients.list();
+        if (values.json) out(JSON.stringify(list, null, 2));
+        else if (!list.length) out('No clients yet. Add one with: npm run oauth3 -- clients add --name ... --redirect-uri ...');
+        else for (const c of list) out(`${c.clientId}  ${c.name}  ${c.public ? 'public' : 'confidential'}  ${c.grantTypes.join(',')}  ${c.redirectUris.join(' ')}`);
+        return 0;
+      }
+      case 'clients remove': {
+        const id = positionals[2];
+        if (!id) {
+          err('Usage: npm run oauth3 -- clients remove CLIENT_ID');
+          return 64;
+        }
+        if (!(await clients.remove(id))) {
+          err(`No client with id ${id}.`);
+          return 1;
+        }
+        out(`Removed client ${id} and every grant and token issued to it.`);
+        return 0;
+      }
+      case 'keys rotate': {
+        const ring = loadMasterKeys(config, createLogger('warn'));
+        const keep = Math.max(config.ACCESS_TOKEN_TTL, config.ID_TOKEN_TTL) + 3600;
+        const kids = await rotateSigningKeys(db, ring, keep);
+        out(`New signing keys: ${kids.join(', ')}. Restart the servers to sign with them; the previous keys stay published for ${keep} s.`);
+        return 0;
+      }
+      case 'migrate': {
+        const applied = await migrate(db);
+        out(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.');
+        return 0;
+      }
+      case 'cleanup': {
+        out(`Deleted ${await deleteExpired(db)} expired rows.`);
+        return 0;
+      }
+      default:
+        err(`Unknown command: ${command}\n\n${USAGE}`);
+        return 64;
+    }
+  } catch (error) {
+    if (error instanceof z.ZodError) {
+      err(error.issues.map((i) => `--${String(i.path[0] ?? 'input').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()).replace(/s$/, '')}: ${i.message}`).join('\n'));
+      return 65;
+    }
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli/oauth3.ts') || process.argv[1]?.endsWith('/cli/oauth3.js')) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { ClientStore, type NewClient } from '../../src/clients/store.js';
+import { createTestSchema, serviceUrl, type Backend } from './services.js';
+
+export interface TestServer extends RunningServer {
+  config: Config;
+  /** Every log line the server wrote, for tests that grep for leaked secrets. */
+  logs: string[];
+  clients: ClientStore;
+  addClient(input: NewClient): Promise<{ clientId: string; clientSecret?: string }>;
+  /** Stops the server and removes its storage. */
+  stop(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  backend?: Backend;
+  redis?: boolean;
+  env?: Record<string, string>;
+  /** Reuse storage from an earlier server (restart tests): the DATA_DIR or the Postgres URL it used. */
+  storage?: { dataDir: string; databaseUrl?: string };
+  keepStorage?: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** A real server on 127.0.0.1 with its own storage: a temp DATA_DIR (PGlite) or a fresh Postgres schema. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const port = await freePort();
+  const dataDir = options.storage?.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'oauth3-test-'));
+  let databaseUrl = options.storage?.databaseUrl;
+  let dropSchema: (() => Promise<void>) | undefined;
+  if (!databaseUrl && options.backend === 'postgres') {
+    const schema = await createTestSchema(serviceUrl('TEST_DATABASE_URL')!);
+    databaseUrl = schema.url;
+    dropSchema = schema.drop;
+  }
+  const redisUrl = options.redis ? serviceUrl('TEST_REDIS_URL') : undefined;
+  if (options.redis && !redisUrl) throw new Error('TEST_REDIS_URL is not set');
+
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://localhost:${port}`,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink));
+  const clients = new ClientStore(server.db);
+  return {
+    ...server,
+    url: config.ISSUER,
+    config,
+    logs,
+    clients,
+    async addClient(input) {
+      const { client, clientSecret } = await clients.add(input);
+      return { clientId: client.clientId, clientSecret };
+    },
+    async stop() {
+      await server.close();
+      if (options.keepStorage) return;
+      await dropSchema?.();
+      if (!options.storage) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
