@@ -147,7 +147,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = out as Parsed;
   const issuer = (parsed.ISSUER ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
-  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment (set the bare URL)');
+  if (issuerUrl.search || issuerUrl.hash || issuerUrl.pathname !== '/') {
+    problems.push('ISSUER: must be an origin without path, query or fragment (set e.g. https://auth.example.com)');
+  }
 
   if (parsed.NODE_ENV === 'production') {
     if (issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
