@@ -9,6 +9,8 @@ import { loadMasterKeys } from './keys/master-key.js';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
 import { createApp, type App } from './app.js';
 import { deleteExpired } from '../adapters/postgres.js';
+import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
+import { execute, parseCommand } from './cli/oauth3.js';
 
 export interface RunningServer {
   url: string;
@@ -47,6 +49,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       server.listen(config.PORT, config.HOST, resolve);
     });
     const { port } = server.address() as AddressInfo;
+    // Embedded storage: the admin CLI cannot open the database while we hold it, so it sends its commands here.
+    const admin = config.DATABASE_URL
+      ? undefined
+      : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
+          const reply = { code: 0, out: [] as string[], err: [] as string[] };
+          reply.code = await execute(parseCommand(argv), { config, db }, (l) => reply.out.push(l), (l) => reply.err.push(l));
+          logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
+          return reply;
+        });
     const cleanup = setInterval(() => {
       deleteExpired(db).catch((err) => logger.warn({ err }, 'expired-row cleanup failed'));
     }, CLEANUP_EVERY_MS).unref();
@@ -60,6 +71,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       close: () =>
         (closing ??= (async () => {
           clearInterval(cleanup);
+          admin?.close();
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeIdleConnections();

@@ -10,6 +10,7 @@ import { ClientStore } from '../clients/store.js';
 import { loadMasterKeys } from '../keys/master-key.js';
 import { rotateSigningKeys } from '../keys/keystore.js';
 import { deleteExpired } from '../../adapters/postgres.js';
+import { adminSocketPath, sendToServer } from './admin-socket.js';
 
 const USAGE = `Usage: npm run oauth3 -- <command>
 
@@ -23,10 +24,10 @@ const USAGE = `Usage: npm run oauth3 -- <command>
   cleanup              delete expired codes, tokens, sessions and challenges`;
 
 type Out = (line: string) => void;
+type Parsed = ReturnType<typeof parse>;
 
-/** The admin command line. Returns the exit code; writes results to `out` and problems to `err`. */
-export async function runCli(argv: string[], env = process.env, out: Out = console.log, err: Out = console.error): Promise<number> {
-  const { values, positionals } = parseArgs({
+function parse(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -41,6 +42,21 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+/**
+ * The admin command line. Returns the exit code; writes results to `out` and problems to `err`. On embedded storage
+ * held by a running server, the command is handed to that server over its admin socket (DATA_DIR/admin.sock).
+ */
+export async function runCli(argv: string[], env = process.env, out: Out = console.log, err: Out = console.error): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    err(`${(error as Error).message}\n\n${USAGE}`);
+    return 64;
+  }
+  const { values, positionals } = parsed;
   const command = positionals.join(' ');
   if (values.help || !command) {
     out(USAGE);
@@ -63,12 +79,27 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
     db = await openDatabase(config, `oauth3 ${command}`, { migrate: command !== 'migrate' });
   } catch (error) {
     if (error instanceof EmbeddedStorageBusy) {
+      const viaServer = await sendToServer(adminSocketPath(config.DATA_DIR), argv);
+      if (viaServer) {
+        viaServer.out.forEach((line) => out(line));
+        viaServer.err.forEach((line) => err(line));
+        return viaServer.code;
+      }
       err(error.message);
       return 75;
     }
     throw error;
   }
+  try {
+    return await execute(parsed, { config, db }, out, err);
+  } finally {
+    await db.close();
+  }
+}
 
+/** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
+export async function execute({ values, positionals }: Parsed, { config, db }: { config: Config; db: Database }, out: Out, err: Out): Promise<number> {
+  const command = positionals.join(' ');
   try {
     const clients = new ClientStore(db);
     switch (positionals[0] === 'clients' ? `clients ${positionals[1] ?? ''}` : command) {
@@ -136,10 +167,10 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
       return 65;
     }
     throw error;
-  } finally {
-    await db.close();
   }
 }
+
+export { parse as parseCommand };
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli/oauth3.ts') || process.argv[1]?.endsWith('/cli/oauth3.js')) {
   process.exitCode = await runCli(process.argv.slice(2));

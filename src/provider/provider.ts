@@ -11,10 +11,13 @@ import { logoutPage } from '../../interactions/views/logout.js';
 export interface ProviderDeps {
   config: Config;
   logger: Logger;
-  adapter: NonNullable<Configuration['adapter']>;
+  /** Storage; undefined means oidc-provider's in-memory adapter, which only the benchmark's baseline uses. */
+  adapter: Configuration['adapter'];
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
   accounts: AccountStore;
+  /** Static clients (the benchmark's in-memory baseline); the server keeps clients in the database instead. */
+  clients?: Configuration['clients'];
 }
 
 const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
@@ -23,7 +26,7 @@ const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
  * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
-export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts }: ProviderDeps): Provider {
+export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [] }: ProviderDeps): Provider {
   const resourceServer = {
     audience: config.RESOURCE_URL,
     accessTokenTTL: config.ACCESS_TOKEN_TTL,
@@ -34,7 +37,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
 
   const configuration: Configuration = {
     adapter,
-    clients: [],
+    clients,
     jwks: { keys: signingKeys as never },
     cookies: {
       keys: cookieKeys,
@@ -103,6 +106,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
         },
       },
     },
+    // Browsers may call the token endpoints only from the origin of one of the client's redirect URIs.
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false,
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
     findAccount: async (_ctx, sub) => {
       const account = await accounts.find(sub);
