@@ -45,13 +45,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.storage?.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'oauth3-test-'));
   let databaseUrl = options.storage?.databaseUrl;
   let dropSchema: (() => Promise<void>) | undefined;
-  if (!databaseUrl && options.backend === 'postgres') {
+  if (!databaseUrl && options.backend?.startsWith('postgres')) {
     const schema = await createTestSchema(serviceUrl('TEST_DATABASE_URL')!);
     databaseUrl = schema.url;
     dropSchema = schema.drop;
   }
-  const redisUrl = options.redis ? serviceUrl('TEST_REDIS_URL') : undefined;
-  if (options.redis && !redisUrl) throw new Error('TEST_REDIS_URL is not set');
+  const wantsRedis = options.redis ?? options.backend === 'postgres+redis';
+  const redisUrl = wantsRedis ? serviceUrl('TEST_REDIS_URL') : undefined;
+  if (wantsRedis && !redisUrl) throw new Error('TEST_REDIS_URL is not set');
 
   const config = loadConfig({
     NODE_ENV: 'test',

@@ -31,9 +31,15 @@ export async function createTestSchema(baseUrl: string): Promise<{ url: string; 
   };
 }
 
-export type Backend = 'pglite' | 'postgres';
+export type Backend = 'pglite' | 'postgres' | 'postgres+redis';
 
-/** The storage backends a suite runs on: embedded always, Postgres when configured (required in CI). */
+/**
+ * The storage backends a suite runs on: embedded always; Postgres, and Postgres with Redis for the short-lived
+ * models, when configured (both required in CI).
+ */
 export function backends(): Backend[] {
-  return serviceUrl('TEST_DATABASE_URL') ? ['pglite', 'postgres'] : ['pglite'];
+  const list: Backend[] = ['pglite'];
+  if (serviceUrl('TEST_DATABASE_URL')) list.push('postgres');
+  if (serviceUrl('TEST_DATABASE_URL') && serviceUrl('TEST_REDIS_URL')) list.push('postgres+redis');
+  return list;
 }
