@@ -19,13 +19,18 @@ function csrfValid(keys: string[], uid: string, presented: unknown): boolean {
 }
 
 /**
- * A state-changing request must come from our own pages: its Origin (or, failing that, Referer) must be the
- * issuer's origin (SECURITY.md D1). Requests with neither are refused too.
+ * A state-changing request must come from our own pages (SECURITY.md D1): its Origin must be the issuer's origin.
+ * Our pages send `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` on form posts; then the
+ * browser's own `Sec-Fetch-Site: same-origin` (which page scripts cannot set) vouches instead. Anything else,
+ * including a request with neither, is refused.
  */
 export function requireSameOrigin(origin: string): Middleware {
   return async (ctx, next) => {
-    const claimed = ctx.get('origin') || (ctx.get('referer') && safeOrigin(ctx.get('referer')));
-    assertThat(claimed === origin, 'forbidden_origin', 403, 'This request did not come from an oauth3 page.');
+    const claimed = ctx.get('origin');
+    const sameSite = ctx.get('sec-fetch-site') === 'same-origin';
+    const referer = ctx.get('referer') && safeOrigin(ctx.get('referer'));
+    const ok = claimed ? claimed === origin || (claimed === 'null' && sameSite) : sameSite || referer === origin;
+    assertThat(ok, 'forbidden_origin', 403, 'This request did not come from an oauth3 page.');
     await next();
   };
 }

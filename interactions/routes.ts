@@ -126,10 +126,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/passkey/register', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
     async function verifyRegistration(ctx) {
-      const response = Credential.parse(ctx.state.body);
       let registered;
       try {
-        registered = await ceremonies.verifyRegistration(binding(ctx), response as never);
+        registered = await ceremonies.verifyRegistration(binding(ctx), Credential.parse(ctx.state.body) as never);
       } catch (error) {
         await limiter.fail(failureKey(ctx));
         await events.record({ kind: 'passkey.register', outcome: 'failure', ip: ctx.ip, detail: { reason: (error as AppError).code } });
@@ -147,10 +146,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/passkey/login', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
     async function verifyAuthentication(ctx) {
-      const response = Credential.parse(ctx.state.body);
+      const response = Credential.safeParse(ctx.state.body);
       let passkey;
       try {
-        passkey = await ceremonies.verifyAuthentication(binding(ctx), response as never);
+        if (!response.success) throw new AppError('invalid_request', 400, 'The passkey response is malformed.');
+        passkey = await ceremonies.verifyAuthentication(binding(ctx), response.data as never);
         const account = await accounts.find(passkey.accountId);
         if (!account || account.disabledAt) throw new AppError('account_disabled', 403, 'This account is disabled.');
       } catch (error) {
@@ -160,7 +160,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
           kind: code === 'passkey_counter' ? 'passkey.counter_regression' : 'signin',
           outcome: code === 'passkey_counter' ? 'security' : 'failure',
           ip: ctx.ip,
-          detail: { reason: code, credential: response.id.slice(0, 16) },
+          detail: { reason: code, credential: response.data?.id.slice(0, 16) },
         });
         throw error;
       }
@@ -168,10 +168,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.body = { redirectTo: await finish(ctx, { login: { accountId: passkey.accountId, amr: ['hwk', 'user'] } }) };
     });
 
-  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), claimDecision,
+  const parseDecision: Middleware = async (ctx, next) => {
+    ctx.state.decision = z.object({ decision: z.enum(['approve', 'deny']) }).loose().parse(ctx.state.body).decision;
+    await next();
+  };
+
+  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), parseDecision, claimDecision,
     async function decide(ctx) {
       const details = ctx.state.interaction as Details;
-      const decision = z.object({ decision: z.enum(['approve', 'deny']) }).loose().parse(ctx.state.body).decision;
+      const decision = ctx.state.decision as 'approve' | 'deny';
       const accountId = details.session?.accountId;
       if (decision === 'deny') {
         await events.record({ kind: 'consent.denied', accountId, clientId: details.params.client_id, ip: ctx.ip });

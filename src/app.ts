@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import { createAdapterClass } from '../adapters/index.js';
+import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps): App {
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts,
     adapter: createAdapterClass({ db, redis }),
+    findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
   });
   const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
   const limiter = new RateLimiter(db, 10, 600);

@@ -142,21 +142,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (result.success) out[key] = result.data;
     else problems.push(`${key}: ${result.error.issues[0]?.message ?? 'invalid'} (${setting.fix})`);
   }
-  if (problems.length) throw new ConfigError(problems);
 
+  // Keep checking past malformed values, so the one message also names what production requires (every bad key at once).
   const parsed = out as Parsed;
-  const issuer = (parsed.ISSUER ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, '');
-  const issuerUrl = new URL(issuer);
-  if (issuerUrl.search || issuerUrl.hash || issuerUrl.pathname !== '/') {
+  const issuer = (parsed.ISSUER ?? `http://localhost:${parsed.PORT ?? settings.PORT.schema.parse(undefined)}`).replace(/\/+$/, '');
+  const issuerUrl = 'ISSUER' in out ? new URL(issuer) : undefined;
+  if (issuerUrl && (issuerUrl.search || issuerUrl.hash || issuerUrl.pathname !== '/')) {
     problems.push('ISSUER: must be an origin without path, query or fragment (set e.g. https://auth.example.com)');
   }
 
   if (parsed.NODE_ENV === 'production') {
-    if (issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
-    if (!parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${settings.MASTER_KEY.fix})`);
-    if (!parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${settings.COOKIE_KEYS.fix})`);
+    if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
+    if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${settings.MASTER_KEY.fix})`);
+    if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${settings.COOKIE_KEYS.fix})`);
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length || !issuerUrl) throw new ConfigError(problems);
 
   return {
     ...parsed,

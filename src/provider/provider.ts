@@ -18,15 +18,19 @@ export interface ProviderDeps {
   accounts: AccountStore;
   /** Static clients (the benchmark's in-memory baseline); the server keeps clients in the database instead. */
   clients?: Configuration['clients'];
+  /** The newest live grant an owner gave a client, so consent is remembered across browser sessions. */
+  findGrantId?: (accountId: string, clientId: string) => Promise<string | undefined>;
 }
 
 const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
+/** oidc-provider's error_description when a client asks for a grant type it did not register. */
+const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 
 /**
  * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
-export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [] }: ProviderDeps): Provider {
+export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId }: ProviderDeps): Provider {
   const resourceServer = {
     audience: config.RESOURCE_URL,
     accessTokenTTL: config.ACCESS_TOKEN_TTL,
@@ -108,6 +112,14 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     },
     // Browsers may call the token endpoints only from the origin of one of the client's redirect URIs.
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false,
+    // oidc-provider's default looks the grant up only through the browser session; an owner who signs in on a new
+    // device has still consented, so fall back to the stored grant for this owner and app.
+    loadExistingGrant: async (ctx) => {
+      const { client, session, result } = ctx.oidc;
+      if (!client || !session?.accountId) return undefined;
+      const grantId = result?.consent?.grantId ?? session.grantIdFor(client.clientId) ?? (await findGrantId?.(session.accountId, client.clientId));
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
     findAccount: async (_ctx, sub) => {
       const account = await accounts.find(sub);
@@ -131,6 +143,28 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return secretMatches(this.clientSecret, actual);
   } as never;
+
+  // RFC 6749 §5.2: failed client authentication is 401 invalid_client, with a Basic challenge when Basic was tried.
+  // oidc-provider throws its 400 InvalidClient for an expired secret; make it the 401 every other failure gets (B6).
+  const checkSecretExpiration = provider.Client.prototype.checkClientSecretExpiration as (message: string, errorOverride?: string) => void;
+  provider.Client.prototype.checkClientSecretExpiration = function checkClientSecretExpiration(this: unknown, message: string, errorOverride?: string) {
+    try {
+      checkSecretExpiration.call(this, message, errorOverride);
+    } catch (error) {
+      if (errorOverride || !(error instanceof errors.InvalidClient) || !message.startsWith('could not authenticate the client')) throw error;
+      throw new errors.InvalidClientAuth(message);
+    }
+  } as never;
+
+  // RFC 6749 §5.2 names the error for a grant type the client did not register: unauthorized_client. oidc-provider v9
+  // answers invalid_request; rename it on the way out so a client can tell "not allowed" from "malformed" (B7).
+  provider.use(async function unauthorizedGrantType(ctx, next) {
+    await next();
+    const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+    if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === GRANT_NOT_ALLOWED) {
+      body.error = 'unauthorized_client';
+    }
+  });
 
   provider.on('server_error', (ctx, error) => {
     logger.error({ err: error, requestId: ctx.state.requestId, route: ctx.oidc?.route }, 'oidc-provider server error');

@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { projectRoot } from '../../src/paths.js';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const artifactsDir = path.join(projectRoot, 'test', 'artifacts');
+
+/** Debian's Chromium, headless; never a downloaded browser. Missing locally → suites skip; in CI → they fail. */
+export function chromiumAvailable(): boolean {
+  const available = existsSync(CHROMIUM_PATH);
+  if (!available && process.env.CI) throw new Error(`${CHROMIUM_PATH} is missing: CI must install Debian's chromium`);
+  return available;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+}
+
+/**
+ * A platform authenticator in the page's browser (Chrome DevTools Protocol WebAuthn domain): resident keys, user
+ * verification, automatic presence — what a phone or laptop passkey provides.
+ */
+export async function addVirtualAuthenticator(context: BrowserContext, page: Page): Promise<{ authenticatorId: string; credentials(): Promise<unknown[]> }> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    authenticatorId,
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+  };
+}
+
+/** Saves a full-page screenshot under test/artifacts (git-ignored) for a person to look at. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(artifactsDir, { recursive: true });
+  const file = path.join(artifactsDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+export const viewports = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+} as const;

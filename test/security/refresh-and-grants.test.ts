@@ -1,0 +1,227 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash, randomBytes } from 'node:crypto';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { backends } from '../helpers/services.js';
+import { TestBrowser, authorize } from '../helpers/browser.js';
+
+/**
+ * Refresh tokens under attack (SECURITY.md C1–C3): replayed after rotation, raced, stolen by another client, used
+ * without client authentication or to widen the scope. Real tokens from the pages; hand-built token requests.
+ */
+
+const redirectUri = 'https://app.example.com/callback';
+const scope = 'openid offline_access tweet.read';
+
+interface Client {
+  clientId: string;
+  clientSecret?: string;
+}
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+/** `Authorization: Basic` as RFC 6749 §2.3.1 builds it: each part form-urlencoded, then base64. */
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+/** An owner's browser and an app's back channel against one server. */
+class Flow {
+  private readonly browser: TestBrowser;
+  private signedUp = false;
+
+  constructor(private readonly server: TestServer) {
+    this.browser = new TestBrowser(server.url);
+  }
+
+  /** Code + PKCE through the real pages (prompt=consent, which offline_access needs), then the exchange. */
+  async tokens(client: Client): Promise<Tokens> {
+    const verifier = randomBytes(32).toString('base64url');
+    const query = new URLSearchParams({
+      client_id: client.clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope,
+      prompt: 'consent',
+      state: randomBytes(8).toString('hex'),
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
+    const callback = new URL(await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: this.signedUp ? 'none' : 'signup' }));
+    this.signedUp = true;
+    const code = callback.searchParams.get('code');
+    if (!code) throw new Error(`no code in ${callback.href}`);
+    const reply = await this.post('/token', { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri }, client);
+    expect(reply.status).toBe(200);
+    return issued(reply);
+  }
+
+  /** A form POST; `auth` is a client (HTTP Basic with its secret, or client_id in the body if public), a raw header, or none. */
+  async post(path: string, form: Record<string, string>, auth?: Client | string): Promise<Reply> {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const body = new URLSearchParams(form);
+    if (typeof auth === 'string') headers.authorization = auth;
+    else if (auth?.clientSecret) headers.authorization = basic(auth.clientId, auth.clientSecret);
+    else if (auth) body.set('client_id', auth.clientId);
+    const res = await fetch(`${this.server.url}${path}`, { method: 'POST', headers, body });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  }
+
+  refresh(refreshToken: string, auth?: Client | string, extra: Record<string, string> = {}): Promise<Reply> {
+    return this.post('/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, auth);
+  }
+
+  async active(client: Client, token: string): Promise<boolean> {
+    const reply = await this.post('/token/introspection', { token }, client);
+    expect(reply.status).toBe(200);
+    return reply.body.active === true;
+  }
+}
+
+function issued(reply: Reply): Tokens {
+  expect(reply.body).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String) });
+  return { accessToken: String(reply.body.access_token), refreshToken: String(reply.body.refresh_token) };
+}
+
+const expectError = (reply: Reply, status: number, error: string) => {
+  expect({ status: reply.status, error: reply.body.error }).toEqual({ status, error });
+  for (const token of ['access_token', 'refresh_token', 'id_token']) expect(reply.body).not.toHaveProperty(token);
+};
+
+describe.each(backends())('refresh tokens rotate and a replay revokes the grant on %s storage (SECURITY.md C1, C2)', (backend) => {
+  let server: TestServer;
+  let flow: Flow;
+  let app: Client;
+
+  beforeAll(async () => {
+    server = await startTestServer({ backend });
+    flow = new Flow(server);
+    app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
+  });
+  afterAll(() => server?.stop());
+
+  /** The grant an access or refresh token belongs to, as stored (both models live in the database on every backend). */
+  const grantOf = async (token: string) =>
+    (await server.db.query<{ grant_id: string }>(`SELECT grant_id FROM oidc_models WHERE model IN ('AccessToken', 'RefreshToken') AND id = $1`, [token])).rows[0]?.grant_id;
+
+  it('C1 rotates: every refresh returns a new refresh token, and the used one is refused after', async () => {
+    const first = await flow.tokens(app);
+    const second = issued(await flow.refresh(first.refreshToken, app));
+    const third = issued(await flow.refresh(second.refreshToken, app));
+    expect(new Set([first.refreshToken, second.refreshToken, third.refreshToken]).size).toBe(3);
+    expect(await flow.active(app, third.accessToken)).toBe(true);
+    expect(await flow.active(app, third.refreshToken)).toBe(true);
+  });
+
+  it('C1 refuses a replayed refresh token and then kills the new refresh token and every access token of the grant', async () => {
+    const original = await flow.tokens(app);
+    // A second authorization of the same app by the same owner adds to the same grant.
+    const sibling = await flow.tokens(app);
+    expect(await grantOf(sibling.accessToken)).toBe(await grantOf(original.accessToken));
+    const rotated = issued(await flow.refresh(original.refreshToken, app));
+    expect(await flow.active(app, rotated.accessToken)).toBe(true);
+
+    expectError(await flow.refresh(original.refreshToken, app), 400, 'invalid_grant');
+
+    for (const token of [original.accessToken, rotated.accessToken, sibling.accessToken, rotated.refreshToken, sibling.refreshToken]) {
+      expect(await flow.active(app, token)).toBe(false);
+    }
+    expectError(await flow.refresh(rotated.refreshToken, app), 400, 'invalid_grant');
+    expectError(await flow.refresh(sibling.refreshToken, app), 400, 'invalid_grant');
+  });
+
+  it('C1 revokes the whole chain when a refresh token from several rotations ago is replayed', async () => {
+    const first = await flow.tokens(app);
+    const second = issued(await flow.refresh(first.refreshToken, app));
+    const third = issued(await flow.refresh(second.refreshToken, app));
+
+    expectError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
+
+    for (const token of [first.accessToken, second.accessToken, third.accessToken, third.refreshToken]) {
+      expect(await flow.active(app, token)).toBe(false);
+    }
+    expectError(await flow.refresh(third.refreshToken, app), 400, 'invalid_grant');
+  });
+
+  it('C1 lets the owner authorize the app again after a replay revoked the grant', async () => {
+    const fresh = await flow.tokens(app);
+    expect(await flow.active(app, fresh.accessToken)).toBe(true);
+    expect((await flow.refresh(fresh.refreshToken, app)).status).toBe(200);
+  });
+
+  it('C2 lets at most one of 20 parallel refreshes with one refresh token succeed', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { refreshToken } = await flow.tokens(app);
+      const replies = await Promise.all(Array.from({ length: 20 }, () => flow.refresh(refreshToken, app)));
+      const won = replies.filter((r) => r.status === 200);
+      expect(won.length).toBeLessThanOrEqual(1);
+      for (const lost of replies.filter((r) => r.status !== 200)) expectError(lost, 400, 'invalid_grant');
+      // Whatever the race, the old refresh token never works again.
+      expectError(await flow.refresh(refreshToken, app), 400, 'invalid_grant');
+    }
+  });
+});
+
+describe('refresh tokens are bound to their client and scope (SECURITY.md C3)', () => {
+  let server: TestServer;
+  let flow: Flow;
+  let app: Client;
+  let other: Client;
+  let publicApp: Client;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    flow = new Flow(server);
+    app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
+    other = await server.addClient({ name: 'Other app', redirectUris: [redirectUri] });
+    publicApp = await server.addClient({ name: 'Public app', redirectUris: [redirectUri], public: true });
+  });
+  afterAll(() => server?.stop());
+
+  it("C3 refuses another client's refresh token, presented with that client's own valid credentials", async () => {
+    const { refreshToken } = await flow.tokens(app);
+    expectError(await flow.refresh(refreshToken, other), 400, 'invalid_grant');
+    expectError(await flow.refresh(refreshToken, publicApp), 400, 'invalid_grant');
+    const publicTokens = await flow.tokens(publicApp);
+    expectError(await flow.refresh(publicTokens.refreshToken, app), 400, 'invalid_grant');
+  });
+
+  it('C3 refuses a confidential client refreshing without authenticating', async () => {
+    const { refreshToken } = await flow.tokens(app);
+    // client_id alone: the client is known, its authentication is missing (RFC 6749 §5.2 invalid_client).
+    expectError(await flow.refresh(refreshToken, { clientId: app.clientId }), 401, 'invalid_client');
+    // Nothing at all names a client to authenticate; oidc-provider calls that a malformed request.
+    expectError(await flow.refresh(refreshToken), 400, 'invalid_request');
+    const wrong = await flow.refresh(refreshToken, basic(app.clientId, other.clientSecret!));
+    expectError(wrong, 401, 'invalid_client');
+  });
+
+  it('C3 refuses a public client refreshing without its client_id', async () => {
+    const { refreshToken } = await flow.tokens(publicApp);
+    expectError(await flow.refresh(refreshToken), 400, 'invalid_request');
+  });
+
+  it('C3 refuses a refresh that asks for a wider scope', async () => {
+    const { refreshToken } = await flow.tokens(app);
+    expectError(await flow.refresh(refreshToken, app, { scope: `${scope} tweet.post` }), 400, 'invalid_scope');
+    expectError(await flow.refresh(refreshToken, app, { scope: 'openid profile offline_access tweet.read' }), 400, 'invalid_scope');
+    expectError(await flow.refresh(refreshToken, app, { scope: 'tweet.post' }), 400, 'invalid_scope');
+    expectError(await flow.refresh(refreshToken, app, { scope: 'admin' }), 400, 'invalid_scope');
+  });
+
+  it('C3 grants a narrower scope on refresh, and only that scope (the control)', async () => {
+    const { refreshToken } = await flow.tokens(app);
+    const narrowed = await flow.refresh(refreshToken, app, { scope: 'tweet.read' });
+    expect(narrowed.status).toBe(200);
+    const introspection = await flow.post('/token/introspection', { token: String(narrowed.body.access_token) }, app);
+    expect(introspection.body).toMatchObject({ active: true, aud: server.config.RESOURCE_URL });
+    expect(String(introspection.body.scope).split(' ')).toEqual(['tweet.read']);
+  });
+});
