@@ -10,10 +10,11 @@ import type { EventLog } from '../src/accounts/events.js';
 import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
 import type { RateLimiter } from '../src/rate-limit.js';
 import type { Database } from '../src/db/database.js';
-import { csrfToken, requireCsrf, requireSameOrigin } from './guards.js';
+import { csrfToken, requireCsrf, requireSameOrigin } from '../src/http/guards.js';
 import { loginPage } from './views/login.js';
 import { consentPage } from './views/consent.js';
 import { consentScopes, lifetimeText, buildGrant } from './consent.js';
+import { FIRST_PARTY_CLIENTS } from '../src/console/first-party.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -106,6 +107,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name === 'login') {
       ctx.type = 'html';
       ctx.body = loginPage({ uid: details.uid, csrf: token, client: clientView(ctx) });
+      return;
+    }
+    if (FIRST_PARTY_CLIENTS.has(details.params.client_id) && details.session) {
+      // oauth3's own console: the owner is signing in to oauth3 itself, there is nothing to consent to.
+      const grantId = await buildGrant(provider, details, details.session.accountId);
+      ctx.status = 303;
+      ctx.redirect(await finish(ctx, { consent: { grantId } }));
       return;
     }
     ctx.type = 'html';

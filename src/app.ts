@@ -19,6 +19,10 @@ import { errorBoundary } from './http/error-boundary.js';
 import { staticFiles } from './http/static.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { homePage } from '../interactions/views/home.js';
+import { requestContext } from './http/request-context.js';
+import { consoleRoutes } from './console/routes.js';
+import { consoleClient } from './console/first-party.js';
+import { trackBrowserSessions } from './console/session-tracker.js';
 
 export interface AppDeps {
   config: Config;
@@ -49,7 +53,9 @@ export function createApp(deps: AppDeps): App {
     config, logger, signingKeys, cookieKeys, accounts,
     adapter: createAdapterClass({ db, redis }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
+    clients: [consoleClient(config)],
   });
+  trackBrowserSessions(provider, db, logger);
   const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
   const limiter = new RateLimiter(db, 10, 600);
 
@@ -74,7 +80,9 @@ export function createApp(deps: AppDeps): App {
   });
 
   const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
+  const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys });
 
+  provider.use(requestContext());
   provider.use(requestLog(logger));
   provider.use(securityHeaders());
   provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
@@ -82,6 +90,7 @@ export function createApp(deps: AppDeps): App {
   provider.use(errorBoundary(logger));
   provider.use(router.routes());
   provider.use(interactions.routes());
+  provider.use(consoleRouter.routes());
 
   return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events };
 }

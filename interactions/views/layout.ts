@@ -5,17 +5,29 @@ import { html, type SafeHtml } from './html.js';
  * (`script-src 'self'; style-src 'self'`, SECURITY.md D3), so nothing here or in a page may use inline
  * scripts, inline event handlers or style attributes: behaviour lives in /static/*.js, looks in /static/style.css.
  */
-export function layout({ title, body, scripts = [] }: { title: string; body: SafeHtml; scripts?: string[] }): string {
+export interface LayoutInput {
+  title: string;
+  body: SafeHtml;
+  scripts?: string[];
+  /** Extra stylesheets after /static/style.css (the console adds its own). */
+  styles?: string[];
+  /** Navigation shown in the header (the console's sections). */
+  nav?: SafeHtml;
+  /** A class on <main>: the console uses a wider column than the sign-in card. */
+  mainClass?: string;
+}
+
+export function layout({ title, body, scripts = [], styles = [], nav, mainClass = 'site-main' }: LayoutInput): string {
   const page = html`<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · oauth3</title>
 <link rel="stylesheet" href="/static/style.css">
-</head>
+${styles.map((href) => html`<link rel="stylesheet" href="${href}">\n`)}</head>
 <body>
-<header class="site-header"><a class="brand" href="/">oauth3</a></header>
-<main id="main" class="site-main">
+<header class="site-header"><a class="brand" href="/">oauth3</a>${nav ?? ''}</header>
+<main id="main" class="${mainClass}">
 ${body}
 </main>
 ${scripts.map(scriptTag)}

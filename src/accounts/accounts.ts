@@ -5,6 +5,20 @@ export interface Account {
   id: string;
   createdAt: Date;
   disabledAt: Date | null;
+  username: string | null;
+  email: string | null;
+  phone: string | null;
+  walletAddress: string | null;
+}
+
+interface AccountRow {
+  id: string;
+  created_at: Date;
+  disabled_at: Date | null;
+  username: string | null;
+  email: string | null;
+  phone: string | null;
+  wallet_address: string | null;
 }
 
 export interface Passkey {
@@ -55,12 +69,20 @@ export class AccountStore {
   }
 
   async find(id: string): Promise<Account | undefined> {
-    const { rows } = await this.db.query<{ id: string; created_at: Date; disabled_at: Date | null }>(
-      'SELECT id, created_at, disabled_at FROM accounts WHERE id = $1',
+    const { rows } = await this.db.query<AccountRow>(
+      'SELECT id, created_at, disabled_at, username, email, phone, wallet_address FROM accounts WHERE id = $1',
       [id],
     );
     const row = rows[0];
-    return row && { id: row.id, createdAt: new Date(row.created_at), disabledAt: row.disabled_at && new Date(row.disabled_at) };
+    return row && {
+      id: row.id,
+      createdAt: new Date(row.created_at),
+      disabledAt: row.disabled_at && new Date(row.disabled_at),
+      username: row.username,
+      email: row.email,
+      phone: row.phone,
+      walletAddress: row.wallet_address,
+    };
   }
 
   /** Creates the account and its first passkey together: an account never exists without a way in. */

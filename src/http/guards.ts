@@ -1,9 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { AppError, assertThat } from '../src/errors.js';
-import { readBody } from '../src/http/body.js';
+import type { Context } from 'koa';
+import { AppError, assertThat } from '../errors.js';
+import { readBody } from './body.js';
 
-/** A per-interaction CSRF token: an HMAC of the interaction id under the newest cookie key. */
+/**
+ * A CSRF token bound to what the form acts on (an interaction id, a console session): an HMAC under the newest
+ * cookie key, so nothing is stored and another browser's token is useless here.
+ */
 export function csrfToken(keys: string[], uid: string): string {
   return createHmac('sha256', keys[0]!).update(`csrf|${uid}`).digest('base64url');
 }
@@ -44,12 +48,12 @@ function safeOrigin(url: string): string | undefined {
 }
 
 /** Parses the body into ctx.state.body, then checks the CSRF token from the header or the `csrf` form field. */
-export function requireCsrf(keys: string[]): Middleware {
+export function requireCsrf(keys: string[], subject: (ctx: Context) => string = (ctx) => ctx.params.uid ?? ''): Middleware {
   return async (ctx, next) => {
     const body = await readBody(ctx);
     ctx.state.body = body;
     const presented = ctx.get('x-csrf-token') || (body as Record<string, unknown> | undefined)?.csrf;
-    if (!csrfValid(keys, ctx.params.uid ?? '', presented)) {
+    if (!csrfValid(keys, subject(ctx), presented)) {
       throw new AppError('invalid_csrf_token', 403, 'This form has expired or did not come from this page. Reload and try again.');
     }
     await next();

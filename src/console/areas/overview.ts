@@ -1,0 +1,25 @@
+import type Router from '@koa/router';
+import { html } from '../../../interactions/views/html.js';
+import { consolePage, consoleSections } from '../views/layout.js';
+import { consoleStages, type ConsoleDeps } from '../kit.js';
+import { ownerOf } from '../owner.js';
+
+/** /console: who is signed in, and the way to every section. */
+export function overviewArea(router: Router, deps: ConsoleDeps): void {
+  const { csrfFor } = consoleStages(deps);
+  router.get('/console', async function showOverview(ctx) {
+    const owner = ownerOf(ctx);
+    const label = owner.account.username ?? `account ${owner.accountId.slice(0, 8)}`;
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      title: 'Your oauth3 console',
+      active: '/console',
+      csrf: csrfFor(ctx),
+      body: html`<h1>Your oauth3 console</h1>
+<p>Signed in as <strong>${label}</strong>. Everything done with your account is listed here, and everything can be undone.</p>
+<ul class="tiles">
+${consoleSections.filter((s) => s.path !== '/console').map((s) => html`<li><a class="tile" href="${s.path}">${s.label}</a></li>`)}
+</ul>`,
+    });
+  });
+}

@@ -1,0 +1,69 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { ClientMetadata } from 'oidc-provider';
+import type { Config } from '../config.js';
+import { AppError, assertThat } from '../errors.js';
+
+/**
+ * The console signs owners in the way any app does: an authorization request (code + PKCE) through the same
+ * passkey pages, as a first-party client whose consent is implied. The browser session it leaves behind is what
+ * the console reads; the code itself is not needed.
+ */
+export const CONSOLE_CLIENT_ID = 'oauth3-console';
+export const FIRST_PARTY_CLIENTS = new Set([CONSOLE_CLIENT_ID]);
+
+export function consoleClient(config: Pick<Config, 'ISSUER'>): ClientMetadata {
+  return {
+    client_id: CONSOLE_CLIENT_ID,
+    client_name: 'oauth3 console',
+    redirect_uris: [`${config.ISSUER}/console/callback`],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+  };
+}
+
+const STATE_COOKIE = 'oauth3_console_login';
+const safeReturn = (value: unknown) =>
+  typeof value === 'string' && /^\/console(\/|$|\?)/.test(value) && !value.startsWith('//') ? value : '/console';
+
+export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>): Router {
+  const router = new Router();
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/console', maxAge: 10 * 60 * 1000, secure: config.ISSUER.startsWith('https:') };
+
+  router.get('/console/login', async function startConsoleSignIn(ctx) {
+    const state = randomBytes(16).toString('base64url');
+    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
+    ctx.cookies.set(STATE_COOKIE, JSON.stringify({ state, return: safeReturn(ctx.query.return) }), cookie);
+    const url = new URL('/auth', config.ISSUER);
+    url.search = new URLSearchParams({
+      client_id: CONSOLE_CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: `${config.ISSUER}/console/callback`,
+      scope: 'openid',
+      state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      // "fresh": a sensitive action wants the passkey now, not a sign-in from hours ago (SECURITY.md E7).
+      ...(ctx.query.fresh ? { prompt: 'login', max_age: '0' } : {}),
+    }).toString();
+    ctx.redirect(url.href);
+  });
+
+  router.get('/console/callback', async function finishConsoleSignIn(ctx) {
+    const raw = ctx.cookies.get(STATE_COOKIE, { signed: true });
+    ctx.cookies.set(STATE_COOKIE, null, cookie);
+    let expected: { state?: string; return?: string } = {};
+    try {
+      expected = raw ? JSON.parse(raw) : {};
+    } catch {
+      expected = {};
+    }
+    // The state must be the one this browser sent, or a stranger could sign the owner into the stranger's account.
+    assertThat(expected.state && ctx.query.state === expected.state, 'invalid_state', 400, 'This sign-in link is not from this browser. Start again from the console.');
+    if (ctx.query.error) throw new AppError('access_denied', 403, 'Sign-in was cancelled.');
+    ctx.redirect(safeReturn(expected.return));
+  });
+
+  return router;
+}

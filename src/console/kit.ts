@@ -1,0 +1,52 @@
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Database } from '../db/database.js';
+import type { AccountStore } from '../accounts/accounts.js';
+import type { EventLog } from '../accounts/events.js';
+import type { PasskeyCeremonies } from '../passkeys/ceremonies.js';
+import type { RateLimiter } from '../rate-limit.js';
+import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
+import { ownerOf } from './owner.js';
+
+/** What every console area gets: dependencies plus the shared request stages. */
+export interface ConsoleDeps {
+  config: Config;
+  logger: Logger;
+  provider: Provider;
+  db: Database;
+  accounts: AccountStore;
+  events: EventLog;
+  ceremonies: PasskeyCeremonies;
+  limiter: RateLimiter;
+  cookieKeys: string[];
+}
+
+export interface ConsoleStages {
+  /** For POST/PATCH/DELETE: same origin and the CSRF token bound to this browser session (header or form field). */
+  mutate: Middleware[];
+  /** The CSRF token to embed in this request's page. */
+  csrfFor(ctx: Context): string;
+}
+
+const subject = (ctx: Context) => `console:${ownerOf(ctx).sessionUid}`;
+
+export function consoleStages(deps: ConsoleDeps): ConsoleStages {
+  return {
+    mutate: [requireSameOrigin(deps.config.ORIGIN), requireCsrf(deps.cookieKeys, subject)],
+    csrfFor: (ctx) => csrfToken(deps.cookieKeys, subject(ctx)),
+  };
+}
+
+/** After a form post: back to the page with a short code the page turns into a notice. */
+export function backTo(ctx: Context, path: string, done: string): void {
+  ctx.status = 303;
+  ctx.redirect(`${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}`);
+}
+
+/** The notice for `?done=<code>` using the page's own wording; unknown codes show nothing. */
+export function noticeFrom(ctx: Context, messages: Record<string, string>): { kind: 'ok'; text: string } | undefined {
+  const code = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
+  return code && messages[code] ? { kind: 'ok', text: messages[code]! } : undefined;
+}

@@ -1,0 +1,38 @@
+import Router from '@koa/router';
+import { loadOwner, ownerOf } from './owner.js';
+import { consoleLoginRoutes } from './first-party.js';
+import { consoleStages, type ConsoleDeps } from './kit.js';
+import { overviewArea } from './areas/overview.js';
+
+export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
+
+/** Areas of the console, each a file in ./areas registering its page and its JSON API. */
+const areas: ConsoleArea[] = [overviewArea];
+
+/** The owner's console: pages under /console, the same operations as JSON under /console/api. */
+export function consoleRoutes(deps: ConsoleDeps): Router {
+  const router = new Router();
+  router.use(consoleLoginRoutes(deps.config).routes());
+
+  const owned = new Router();
+  // Runs only when one of the routes below matched (koa-router), so every one of them requires an owner.
+  owned.use(loadOwner(deps.provider, deps.accounts));
+  const { mutate, csrfFor } = consoleStages(deps);
+
+  owned.get('/console/api/session', async function describeSession(ctx) {
+    const owner = ownerOf(ctx);
+    ctx.body = { account_id: owner.accountId, csrf_token: csrfFor(ctx), signed_in_at: new Date(owner.loginTs * 1000).toISOString() };
+  });
+
+  owned.post('/console/signout', ...mutate, async function signOut(ctx) {
+    const session = await deps.provider.Session.get(ctx as never);
+    await session.destroy();
+    await deps.events.record({ kind: 'signout', accountId: ownerOf(ctx).accountId, ip: ctx.ip });
+    ctx.status = 303;
+    ctx.redirect('/');
+  });
+
+  for (const area of areas) area(owned, deps);
+  router.use(owned.routes());
+  return router;
+}

@@ -1,0 +1,46 @@
+import { html, type SafeHtml } from '../../../interactions/views/html.js';
+import { layout } from '../../../interactions/views/layout.js';
+
+export const consoleSections = [
+  { path: '/console', label: 'Overview' },
+  { path: '/console/passkeys', label: 'Passkeys' },
+  { path: '/console/sessions', label: 'Sessions' },
+  { path: '/console/apps', label: 'Connected apps' },
+  { path: '/console/tokens', label: 'Agent tokens' },
+  { path: '/console/log', label: 'Access log' },
+  { path: '/console/profile', label: 'Profile' },
+  { path: '/console/account', label: 'Account' },
+] as const;
+
+export interface ConsolePageInput {
+  title: string;
+  /** The section path to mark as current in the navigation. */
+  active: string;
+  body: SafeHtml;
+  /** The page's CSRF token: every form on the page carries it, and scripts read it from <body data-csrf>. */
+  csrf: string;
+  /** A one-line confirmation or problem to show at the top (from `?done=` / `?error=` after a form post). */
+  notice?: { kind: 'ok' | 'error'; text: string };
+  scripts?: string[];
+}
+
+/** Every console page: the section navigation, a notice line, and the page body in a wide column. */
+export function consolePage({ title, active, body, csrf, notice, scripts = [] }: ConsolePageInput): string {
+  const nav = html`<nav class="console-nav" aria-label="Console sections"><ul>
+${consoleSections.map((s) => html`<li><a href="${s.path}"${s.path === active ? html` aria-current="page"` : ''}>${s.label}</a></li>`)}
+</ul>
+<form method="post" action="/console/signout" class="signout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="link-button">Sign out</button></form>
+</nav>`;
+  const main = html`<div class="console" data-csrf="${csrf}">
+${notice ? html`<p class="notice notice-${notice.kind}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</p>` : ''}
+${body}
+</div>`;
+  return layout({ title, body: main, nav, mainClass: 'site-main console-main', styles: ['/static/console.css'], scripts });
+}
+
+/** A `<input type=hidden name=csrf>` for forms. */
+export const csrfField = (csrf: string) => html`<input type="hidden" name="csrf" value="${csrf}">`;
+
+/** Dates as the owner reads them (UTC, to the minute), or a dash. */
+export const when = (date: Date | string | null | undefined) =>
+  date ? new Date(date).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : '—';
