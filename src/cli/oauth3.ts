@@ -97,6 +97,17 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
   }
 }
 
+/** The flag a person typed for each field of NewClient, so a refusal names it exactly. */
+const FLAGS: Record<string, string> = {
+  name: '--name',
+  redirectUris: '--redirect-uri',
+  public: '--public',
+  grantTypes: '--grant',
+  scope: '--scope',
+  logoUri: '--logo-uri',
+  idTokenAlg: '--id-token-alg',
+};
+
 /** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
 export async function execute({ values, positionals }: Parsed, { config, db }: { config: Config; db: Database }, out: Out, err: Out): Promise<number> {
   const command = positionals.join(' ');
@@ -163,7 +174,7 @@ export async function execute({ values, positionals }: Parsed, { config, db }: {
     }
   } catch (error) {
     if (error instanceof z.ZodError) {
-      err(error.issues.map((i) => `--${String(i.path[0] ?? 'input').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()).replace(/s$/, '')}: ${i.message}`).join('\n'));
+      err(error.issues.map((i) => `${FLAGS[String(i.path[0])] ?? '--' + String(i.path[0] ?? 'input')}: ${i.message}`).join('\n'));
       return 65;
     }
     throw error;
