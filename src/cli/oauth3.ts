@@ -19,7 +19,9 @@ const USAGE = `Usage: npm run oauth3 -- <command>
               [--logo-uri https://...] [--id-token-alg ES256|RS256] [--json]
   clients list [--json]
   clients remove CLIENT_ID
-  keys rotate          add a new signing key; the old one stays published until its tokens expire
+  keys rotate [--activate-in SECONDS]
+                       add new signing keys, published at once and used from SECONDS on (default 0,
+                       3600 in production); the old ones stay published until their tokens expire
   migrate              apply database migrations
   cleanup              delete expired codes, tokens, sessions and challenges`;
 
@@ -38,6 +40,7 @@ function parse(argv: string[]) {
       scope: { type: 'string' },
       'logo-uri': { type: 'string' },
       'id-token-alg': { type: 'string' },
+      'activate-in': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -155,8 +158,16 @@ export async function execute({ values, positionals }: Parsed, { config, db }: {
       case 'keys rotate': {
         const ring = loadMasterKeys(config, createLogger('warn'));
         const keep = Math.max(config.ACCESS_TOKEN_TTL, config.ID_TOKEN_TTL) + 3600;
-        const kids = await rotateSigningKeys(db, ring, keep);
-        out(`New signing keys: ${kids.join(', ')}. Restart the servers to sign with them; the previous keys stay published for ${keep} s.`);
+        // Several replicas (production): publish for an hour before signing, so every server and verifier has it.
+        const activateIn = Number(values['activate-in'] ?? (config.NODE_ENV === 'production' ? 3600 : 0));
+        if (!Number.isInteger(activateIn) || activateIn < 0) {
+          err('--activate-in: must be a whole number of seconds, 0 or more');
+          return 65;
+        }
+        const kids = await rotateSigningKeys(db, ring, keep, activateIn);
+        out(`New signing keys: ${kids.join(', ')}. They are published at the next start of each server and sign from ` +
+          `${activateIn ? `${activateIn} s from now (restart the servers after that)` : 'the next start'}; ` +
+          `the previous keys stay published ${keep} s after that.`);
         return 0;
       }
       case 'migrate': {

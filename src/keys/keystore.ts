@@ -20,12 +20,13 @@ function generateJwk(alg: SigningAlg): PrivateJwk {
   return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }
 
-async function insertSigningKeys(tx: Queryable, ring: MasterKeyRing): Promise<void> {
+async function insertSigningKeys(tx: Queryable, ring: MasterKeyRing, activateInSeconds = 0): Promise<void> {
   for (const alg of ['ES256', 'RS256'] as const) {
     const jwk = generateJwk(alg);
-    await tx.query('INSERT INTO keys (kid, use, alg, sealed) VALUES ($1, $2, $3, $4)', [
-      jwk.kid, 'sig', alg, seal(ring, JSON.stringify(jwk), `key|sig|${jwk.kid}`),
-    ]);
+    await tx.query(
+      `INSERT INTO keys (kid, use, alg, sealed, activates_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::int))`,
+      [jwk.kid, 'sig', alg, seal(ring, JSON.stringify(jwk), `key|sig|${jwk.kid}`), activateInSeconds],
+    );
   }
 }
 
@@ -35,10 +36,13 @@ interface KeyRow {
   sealed: string;
 }
 
-/** Active keys first (oidc-provider signs with the first key of each algorithm), retired ones after. */
+/**
+ * Every published key, the newest active one of each algorithm first: oidc-provider signs with the first key of
+ * each algorithm and publishes them all. Older keys (still verifying tokens) and keys not active yet follow.
+ */
 export async function loadSigningKeys(db: Database, ring: MasterKeyRing): Promise<PrivateJwk[]> {
   const select = `SELECT kid, alg, sealed FROM keys WHERE use = 'sig' AND (remove_after IS NULL OR remove_after > now())
-                  ORDER BY retired_at IS NOT NULL, created_at DESC, kid`;
+                  ORDER BY activates_at > now(), activates_at DESC, kid`;
   let { rows } = await db.query<KeyRow>(select);
   if (!rows.some((r) => r.alg === 'ES256') || !rows.some((r) => r.alg === 'RS256')) {
     rows = await db.transaction(async (tx) => {
@@ -53,19 +57,21 @@ export async function loadSigningKeys(db: Database, ring: MasterKeyRing): Promis
 }
 
 /**
- * Adds a new signing key pair and retires the current one: the retired keys stay published in the JWKS for
- * `keepSeconds` (the longest lifetime of a token signed with them), so verifiers can still check those tokens (I3).
- * Running servers pick the new keys up when they restart.
+ * Adds a new signing key pair that signs from `activateInSeconds` on; until then it is only published, so every
+ * verifier can fetch it before the first token signed with it exists (I3). The current keys retire at that moment
+ * and stay published `keepSeconds` longer (the longest lifetime of a token they signed). Servers load keys at
+ * start: restart them after the activation time to sign with the new keys.
  */
-export async function rotateSigningKeys(db: Database, ring: MasterKeyRing, keepSeconds: number): Promise<string[]> {
+export async function rotateSigningKeys(db: Database, ring: MasterKeyRing, keepSeconds: number, activateInSeconds = 0): Promise<string[]> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [GENERATE_LOCK]);
     await tx.query(
-      `UPDATE keys SET retired_at = now(), remove_after = now() + make_interval(secs => $1::int)
+      `UPDATE keys SET retired_at = now() + make_interval(secs => $2::int),
+         remove_after = now() + make_interval(secs => $1::int + $2::int)
        WHERE use = 'sig' AND retired_at IS NULL`,
-      [keepSeconds],
+      [keepSeconds, activateInSeconds],
     );
-    await insertSigningKeys(tx, ring);
+    await insertSigningKeys(tx, ring, activateInSeconds);
     const { rows } = await tx.query<{ kid: string }>(`SELECT kid FROM keys WHERE use = 'sig' AND retired_at IS NULL`);
     return rows.map((r) => r.kid);
   });

@@ -289,4 +289,20 @@ describe('JWKS and signing key rotation (I3)', () => {
     const token = await idToken('signin');
     expect(header(token).kid).toBe(after.find((k) => k.alg === 'ES256')!.kid);
   });
+
+  it('publishes a key rotated with a delay before it signs anything with it', async () => {
+    const ring = loadMasterKeys(server!.config, createLogger('silent'));
+    const pending = await rotateSigningKeys(server!.db, ring, 3600, 3600);
+    await start();
+    const published = await jwks(server!);
+    expect(published.map((k) => k.kid)).toEqual(expect.arrayContaining([...pending, ...newKids]));
+    // Still signing with the active key: the new one is only published until its activation time.
+    const current = published.find((k) => k.alg === 'ES256' && newKids.includes(k.kid))!;
+    expect(header(await idToken('signin')).kid).toBe(current.kid);
+
+    await server!.db.query(`UPDATE keys SET activates_at = now() - interval '1 second' WHERE kid = ANY($1)`, [pending]);
+    await start();
+    const next = (await jwks(server!)).find((k) => k.alg === 'ES256' && pending.includes(k.kid))!;
+    expect(header(await idToken('signin')).kid).toBe(next.kid);
+  });
 });
