@@ -1,12 +1,33 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
+import { coalesce } from '../src/db/coalesce.js';
 import { clientFromRow, type ClientRow } from './clients.js';
+
+/** One upsert, as jsonb_to_recordset reads it from a batch. */
+interface Row {
+  id: string;
+  payload: AdapterPayload;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_in: number | null;
+}
+
+/**
+ * SQLSTATE classes 21-23 (cardinality, data, integrity): the database refused a value, such as a NUL character in
+ * text or JSON, which one request can send. Connection failures and timeouts are not among them.
+ */
+const refusedData = (error: unknown) => /^2[123]/.test(String((error as { code?: unknown } | undefined)?.code ?? ''));
 
 /**
  * oidc-provider's storage contract on Postgres (pg or PGlite, same SQL). Each instance serves one model; rows are
  * keyed by (model, id), and the columns beside the JSON payload are the ones lookups use.
  */
 export class PostgresAdapter implements Adapter {
+  // Concurrent writes and client lookups share one statement each (src/db/coalesce.ts: not a cache).
+  private readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: refusedData });
+  private readonly findClient = coalesce((ids: string[]) => this.findClients(ids), { isolate: refusedData });
+
   constructor(
     private readonly model: string,
     private readonly db: Database,
@@ -14,20 +35,13 @@ export class PostgresAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     if (this.model === 'Client') throw new Error('clients are managed by the clients store, not through the adapter');
-    await this.db.query(
-      `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END, NULL)
-       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
-      [this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
-    );
+    await this.write({
+      id, payload, grant_id: payload.grantId ?? null, user_code: payload.userCode ?? null, uid: payload.uid ?? null, expires_in: expiresIn ?? null,
+    });
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    if (this.model === 'Client') {
-      const { rows } = await this.db.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [id]);
-      return rows[0] && clientFromRow(rows[0]);
-    }
+    if (this.model === 'Client') return this.findClient(id);
     return this.findWhere('id = $2', id);
   }
 
@@ -57,6 +71,35 @@ export class PostgresAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [this.model, grantId]);
+  }
+
+  /** A batch of upserts in one statement; of two for the same id the later wins, as it would one after the other. */
+  private async upsertMany(rows: Row[]): Promise<void[]> {
+    const latest = [...new Map(rows.map((row) => [row.id, row])).values()];
+    await this.db.query(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+       SELECT $1, r.id, r.payload, r.grant_id, r.user_code, r.uid,
+              CASE WHEN r.expires_in IS NULL THEN NULL ELSE now() + make_interval(secs => r.expires_in) END, NULL
+       FROM jsonb_to_recordset($2::jsonb) AS r(id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int)
+       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+      [this.model, JSON.stringify(latest)],
+    );
+    return rows.map(() => undefined);
+  }
+
+  private async findClients(ids: string[]): Promise<(AdapterPayload | undefined)[]> {
+    // Text cannot hold NUL, so no stored client has such an id; sending one would only make the statement fail.
+    const { rows } = await this.db.query<ClientRow>(
+      'SELECT client_id, metadata, secret_hash, created_at FROM clients WHERE client_id = ANY($1::text[])',
+      [[...new Set(ids)].filter((id) => !id.includes('\0'))],
+    );
+    const found = new Map(rows.map((row) => [row.client_id, row]));
+    // Each caller gets its own copy, as from a query of its own: oidc-provider keeps what it is given.
+    return ids.map((id) => {
+      const row = found.get(id);
+      return row && clientFromRow(structuredClone(row));
+    });
   }
 
   private async findWhere(condition: string, value: string): Promise<AdapterPayload | undefined> {

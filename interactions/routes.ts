@@ -164,7 +164,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       } catch (error) {
         const code = error instanceof AppError ? error.code : 'error';
         await limiter.fail(failureKey(ctx));
+        // A failure with a registered credential belongs in that owner's access log (issue 3); others have no owner.
+        const known = response.success ? await accounts.findPasskey(response.data.id) : undefined;
         await events.record({
+          accountId: known?.accountId,
           kind: code === 'passkey_counter' ? 'passkey.counter_regression' : 'signin',
           outcome: code === 'passkey_counter' ? 'security' : 'failure',
           ip: ctx.ip,

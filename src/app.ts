@@ -21,8 +21,10 @@ import { interactionRoutes } from '../interactions/routes.js';
 import { homePage } from '../interactions/views/home.js';
 import { requestContext } from './http/request-context.js';
 import { consoleRoutes } from './console/routes.js';
-import { consoleClient } from './console/first-party.js';
+import { agentsClient, consoleClient } from './console/first-party.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
+import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
+import { AgentTokens } from './grants/agent-tokens.js';
 
 export interface AppDeps {
   config: Config;
@@ -53,9 +55,10 @@ export function createApp(deps: AppDeps): App {
     config, logger, signingKeys, cookieKeys, accounts,
     adapter: createAdapterClass({ db, redis }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
-    clients: [consoleClient(config)],
+    clients: [consoleClient(config), agentsClient()],
   });
   trackBrowserSessions(provider, db, logger);
+  recordTokenEvents(provider, events);
   const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
   const limiter = new RateLimiter(db, 10, 600);
 
@@ -88,6 +91,7 @@ export function createApp(deps: AppDeps): App {
   provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
   provider.use(staticFiles());
   provider.use(errorBoundary(logger));
+  provider.use(recordAgentTokenUse(new AgentTokens(provider, db, config), logger));
   provider.use(router.routes());
   provider.use(interactions.routes());
   provider.use(consoleRouter.routes());

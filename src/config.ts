@@ -94,6 +94,11 @@ export const settings = {
   INTERACTION_TTL: { schema: seconds(600), doc: 'Time allowed to finish sign-in and consent, in seconds.', fix: 'use a positive number of seconds' },
   GRANT_TTL: { schema: seconds(365 * 86400), doc: 'How long an approved grant lasts, in seconds.', fix: 'use a positive number of seconds' },
   CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
+  RECENT_SIGN_IN_SECONDS: {
+    schema: seconds(300),
+    doc: 'How recent a passkey sign-in must be for sensitive console changes, such as adding a passkey (SECURITY.md E7).',
+    fix: 'use a positive number of seconds',
+  },
   RP_NAME: {
     schema: z.string().min(1).max(64).default('oauth3'),
     doc: 'Name shown by the browser when creating a passkey.',

@@ -110,12 +110,70 @@ export class AccountStore {
     );
     return rowCount === 1;
   }
+
+  /** An owner's passkeys, oldest first (the console lists them). */
+  async listPasskeys(accountId: string): Promise<Passkey[]> {
+    const { rows } = await this.db.query<PasskeyRow>('SELECT * FROM passkeys WHERE account_id = $1 ORDER BY created_at, id', [accountId]);
+    return rows.map(toPasskey);
+  }
+
+  /** Adds a passkey to an existing account; false when that credential is already registered (to anyone). */
+  async addPasskey(accountId: string, passkey: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>): Promise<boolean> {
+    return (await insertPasskey(this.db, accountId, passkey, { skipExisting: true })) === 1;
+  }
+
+  /** Renames one of the owner's passkeys; undefined when the owner has no passkey with that id. */
+  async renamePasskey(accountId: string, credentialId: string, name: string): Promise<Passkey | undefined> {
+    const { rows } = await this.db.query<PasskeyRow>(
+      'UPDATE passkeys SET name = $3 WHERE id = $1 AND account_id = $2 RETURNING *',
+      [credentialId, accountId, name],
+    );
+    return rows[0] && toPasskey(rows[0]);
+  }
+
+  /**
+   * Removes one of the owner's passkeys, never the last one: an account without a passkey has no way in. The
+   * account row is locked so two concurrent removals cannot each leave the other as the "remaining" one.
+   */
+  async removePasskey(accountId: string, credentialId: string): Promise<'removed' | 'not_found' | 'last'> {
+    return this.db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+      const { rows } = await tx.query<{ id: string }>('SELECT id FROM passkeys WHERE account_id = $1', [accountId]);
+      if (!rows.some((r) => r.id === credentialId)) return 'not_found';
+      if (rows.length <= 1) return 'last';
+      await tx.query('DELETE FROM passkeys WHERE id = $1 AND account_id = $2', [credentialId, accountId]);
+      return 'removed';
+    });
+  }
+
+  /** Marks the account disabled: it no longer signs in, and oidc-provider finds no account to mint tokens for. */
+  async disable(accountId: string): Promise<void> {
+    await this.db.query('UPDATE accounts SET disabled_at = COALESCE(disabled_at, now()) WHERE id = $1', [accountId]);
+  }
+
+  /**
+   * Deletes the account and everything stored for it here (agent tokens, passkeys, signed-in browsers, pending
+   * passkey challenges, its access log). Tokens and sessions held by oidc-provider are revoked by the caller first.
+   */
+  async deleteAccount(accountId: string): Promise<{ passkeys: number }> {
+    return this.db.transaction(async (tx) => {
+      await tx.query('DELETE FROM agent_tokens WHERE account_id = $1', [accountId]);
+      const { rowCount: passkeys } = await tx.query('DELETE FROM passkeys WHERE account_id = $1', [accountId]);
+      await tx.query('DELETE FROM browser_sessions WHERE account_id = $1', [accountId]);
+      await tx.query('DELETE FROM webauthn_challenges WHERE subject = $1', [accountId]);
+      await tx.query('DELETE FROM events WHERE account_id = $1', [accountId]);
+      await tx.query('DELETE FROM accounts WHERE id = $1', [accountId]);
+      return { passkeys };
+    });
+  }
 }
 
-async function insertPasskey(tx: Queryable, accountId: string, p: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>) {
-  await tx.query(
+/** Inserts a passkey; with `skipExisting` a credential id already registered is left alone (returns 0 rows). */
+async function insertPasskey(tx: Queryable, accountId: string, p: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>, options: { skipExisting?: boolean } = {}): Promise<number> {
+  const { rowCount } = await tx.query(
     `INSERT INTO passkeys (id, account_id, public_key, counter, transports, device_type, backed_up, name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)${options.skipExisting ? ' ON CONFLICT (id) DO NOTHING' : ''}`,
     [p.id, accountId, Buffer.from(p.publicKey).toString('base64url'), p.counter, JSON.stringify(p.transports), p.deviceType, p.backedUp, p.name],
   );
+  return rowCount;
 }

@@ -7,6 +7,8 @@ export interface AuditEvent {
   outcome?: 'ok' | 'failure' | 'security';
   accountId?: string | null;
   clientId?: string | null;
+  /** The oidc-provider Grant the event is about (consent, tokens, revocation), so an app's history can be found. */
+  grantId?: string | null;
   ip?: string | null;
   detail?: Record<string, unknown>;
 }
@@ -24,8 +26,8 @@ export class EventLog {
     log({ event: event.kind, outcome, accountId: event.accountId, clientId: event.clientId }, 'audit event');
     try {
       await this.db.query(
-        'INSERT INTO events (account_id, client_id, kind, outcome, detail, ip) VALUES ($1, $2, $3, $4, $5, $6)',
-        [event.accountId ?? null, event.clientId ?? null, event.kind, outcome, JSON.stringify(event.detail ?? {}), event.ip ?? null],
+        'INSERT INTO events (account_id, client_id, kind, outcome, detail, ip, grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [event.accountId ?? null, event.clientId ?? null, event.kind, outcome, JSON.stringify(event.detail ?? {}), event.ip ?? null, event.grantId ?? null],
       );
     } catch (err) {
       this.logger.error({ err, event: event.kind }, 'could not write audit event');

@@ -16,7 +16,8 @@ const USAGE = `Usage: npm run oauth3 -- <command>
 
   clients add --name NAME --redirect-uri URI [--redirect-uri URI ...] [--public]
               [--grant authorization_code|refresh_token|client_credentials ...] [--scope "a b"]
-              [--logo-uri https://...] [--id-token-alg ES256|RS256] [--json]
+              [--logo-uri https://...] [--id-token-alg ES256|RS256] [--resource-server] [--json]
+              (--resource-server: may introspect every access token for the resource API)
   clients list [--json]
   clients remove CLIENT_ID
   keys rotate [--activate-in SECONDS]
@@ -40,6 +41,7 @@ function parse(argv: string[]) {
       scope: { type: 'string' },
       'logo-uri': { type: 'string' },
       'id-token-alg': { type: 'string' },
+      'resource-server': { type: 'boolean' },
       'activate-in': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -109,6 +111,7 @@ const FLAGS: Record<string, string> = {
   scope: '--scope',
   logoUri: '--logo-uri',
   idTokenAlg: '--id-token-alg',
+  resourceServer: '--resource-server',
 };
 
 /** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
@@ -126,6 +129,7 @@ export async function execute({ values, positionals }: Parsed, { config, db }: {
           scope: values.scope,
           logoUri: values['logo-uri'],
           idTokenAlg: values['id-token-alg'] as never,
+          resourceServer: values['resource-server'] ?? false,
         });
         if (values.json) out(JSON.stringify({ ...client, clientSecret }, null, 2));
         else {
@@ -139,7 +143,7 @@ export async function execute({ values, positionals }: Parsed, { config, db }: {
         const list = await clients.list();
         if (values.json) out(JSON.stringify(list, null, 2));
         else if (!list.length) out('No clients yet. Add one with: npm run oauth3 -- clients add --name ... --redirect-uri ...');
-        else for (const c of list) out(`${c.clientId}  ${c.name}  ${c.public ? 'public' : 'confidential'}  ${c.grantTypes.join(',')}  ${c.redirectUris.join(' ')}`);
+        else for (const c of list) out(`${c.clientId}  ${c.name}  ${c.public ? 'public' : 'confidential'}  ${c.grantTypes.join(',')}  ${c.redirectUris.join(' ')}${c.resourceServer ? '  resource-server' : ''}`);
         return 0;
       }
       case 'clients remove': {

@@ -25,10 +25,14 @@ export const NewClient = z.object({
   scope: z.string().optional().refine((s) => !s || s.split(' ').every((x) => [...oidcScopes(), ...resourceScopes()].includes(x)), 'unknown scope'),
   logoUri: z.url({ protocol: /^https$/ }).optional(),
   idTokenAlg: z.enum(['ES256', 'RS256']).default('ES256'),
+  /** A resource server may introspect every access token for the resource API (provider.ts, RESOURCE_SERVER_METADATA). */
+  resourceServer: z.boolean().default(false),
 }).refine((c) => !c.grantTypes.includes('authorization_code') || c.redirectUris.length > 0, {
   message: 'an app that signs owners in needs at least one --redirect-uri', path: ['redirectUris'],
 }).refine((c) => !(c.public && c.grantTypes.includes('client_credentials')), {
   message: 'a public client has no secret, so it cannot use client_credentials', path: ['grantTypes'],
+}).refine((c) => !(c.public && c.resourceServer), {
+  message: 'a resource server must authenticate to introspect tokens, so it cannot be public', path: ['resourceServer'],
 });
 export type NewClient = z.input<typeof NewClient>;
 
@@ -39,6 +43,7 @@ export interface ClientSummary {
   redirectUris: string[];
   grantTypes: string[];
   scope?: string;
+  resourceServer?: true;
   createdAt: string;
 }
 
@@ -59,6 +64,7 @@ export class ClientStore {
       id_token_signed_response_alg: c.idTokenAlg,
       ...(c.scope ? { scope: c.scope } : {}),
       ...(c.logoUri ? { logo_uri: c.logoUri } : {}),
+      ...(c.resourceServer ? { resource_server: true } : {}),
     };
     const { rows } = await this.db.query<{ created_at: Date }>(
       'INSERT INTO clients (client_id, metadata, secret_hash) VALUES ($1, $2, $3) RETURNING created_at',
@@ -92,6 +98,7 @@ function summary(clientId: string, m: Record<string, unknown>, createdAt: Date):
     redirectUris: (m.redirect_uris as string[]) ?? [],
     grantTypes: (m.grant_types as string[]) ?? [],
     ...(m.scope ? { scope: String(m.scope) } : {}),
+    ...(m.resource_server === true ? { resourceServer: true as const } : {}),
     createdAt: new Date(createdAt).toISOString(),
   };
 }

@@ -10,7 +10,12 @@ import { AppError, assertThat } from '../errors.js';
  * the console reads; the code itself is not needed.
  */
 export const CONSOLE_CLIENT_ID = 'oauth3-console';
-export const FIRST_PARTY_CLIENTS = new Set([CONSOLE_CLIENT_ID]);
+/**
+ * The client every agent token an owner mints in the console is issued to. It has no redirect URI, grant type or
+ * secret, so nobody can run a flow as it: its tokens exist only because the console saved them for the owner.
+ */
+export const AGENT_CLIENT_ID = 'oauth3-agents';
+export const FIRST_PARTY_CLIENTS = new Set([CONSOLE_CLIENT_ID, AGENT_CLIENT_ID]);
 
 export function consoleClient(config: Pick<Config, 'ISSUER'>): ClientMetadata {
   return {
@@ -20,6 +25,17 @@ export function consoleClient(config: Pick<Config, 'ISSUER'>): ClientMetadata {
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code'],
     response_types: ['code'],
+  };
+}
+
+export function agentsClient(): ClientMetadata {
+  return {
+    client_id: AGENT_CLIENT_ID,
+    client_name: 'Your agents',
+    redirect_uris: [],
+    token_endpoint_auth_method: 'none',
+    grant_types: [],
+    response_types: [],
   };
 }
 

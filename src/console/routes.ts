@@ -3,11 +3,18 @@ import { loadOwner, ownerOf } from './owner.js';
 import { consoleLoginRoutes } from './first-party.js';
 import { consoleStages, type ConsoleDeps } from './kit.js';
 import { overviewArea } from './areas/overview.js';
+import { passkeysArea } from './areas/passkeys.js';
+import { sessionsArea } from './areas/sessions.js';
+import { accountArea } from './areas/account.js';
+import { profileArea } from './areas/profile.js';
+import { logArea } from './areas/log.js';
+import { appsArea } from './areas/apps.js';
+import { tokensArea } from './areas/tokens.js';
 
 export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
 
 /** Areas of the console, each a file in ./areas registering its page and its JSON API. */
-const areas: ConsoleArea[] = [overviewArea];
+const areas: ConsoleArea[] = [overviewArea, passkeysArea, sessionsArea, accountArea, profileArea, logArea, appsArea, tokensArea];
 
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */
 export function consoleRoutes(deps: ConsoleDeps): Router {

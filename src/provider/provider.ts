@@ -16,13 +16,26 @@ export interface ProviderDeps {
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
   accounts: AccountStore;
-  /** Static clients (the benchmark's in-memory baseline); the server keeps clients in the database instead. */
+  /** Clients defined in code (the first-party ones; the benchmark's baseline); registered clients live in the database. */
   clients?: Configuration['clients'];
   /** The newest live grant an owner gave a client, so consent is remembered across browser sessions. */
   findGrantId?: (accountId: string, clientId: string) => Promise<string | undefined>;
 }
 
 const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
+
+/** The resource API as oidc-provider's resource server (RFC 8707): its audience, token format and scopes. */
+export function resourceServerInfo(config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>, accessTokenTTL = config.ACCESS_TOKEN_TTL) {
+  return { audience: config.RESOURCE_URL, accessTokenTTL, accessTokenFormat: 'opaque' as const, scope: resourceScopes().join(' ') };
+}
+
+/**
+ * Client metadata `resource_server: true` marks a confidential client that runs a resource server: it may
+ * introspect any access token for our resource API, which is how it checks a bearer token it was sent.
+ */
+export const RESOURCE_SERVER_METADATA = 'resource_server';
+
+const audienceOf = (token: { aud?: string | string[] }) => (Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : []);
 /** oidc-provider's error_description when a client asks for a grant type it did not register. */
 const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 
@@ -31,11 +44,6 @@ const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
 export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId }: ProviderDeps): Provider {
-  const resourceServer = {
-    audience: config.RESOURCE_URL,
-    accessTokenTTL: config.ACCESS_TOKEN_TTL,
-    accessTokenFormat: 'opaque' as const,
-  };
   const isResourceScope = (scope: string) => resourceScopes().includes(scope);
   const secureCookies = new URL(config.ISSUER).protocol === 'https:';
 
@@ -56,6 +64,15 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     issueRefreshToken: async (_ctx, client, source) =>
       client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    extraClientMetadata: {
+      properties: [RESOURCE_SERVER_METADATA],
+      validator: (_ctx, key, value, metadata) => {
+        if (key !== RESOURCE_SERVER_METADATA || value === undefined) return;
+        if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        // Introspection needs client authentication worth the name: a public client cannot be a resource server.
+        if (value && metadata.token_endpoint_auth_method === 'none') throw new errors.InvalidClientMetadata(`${key} needs a confidential client`);
+      },
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -85,7 +102,12 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       devInteractions: { enabled: false },
       // A client may introspect or revoke only tokens issued to it (RFC 7662 §4, RFC 7009 §2.1).
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      // A resource server (RESOURCE_SERVER_METADATA) may also introspect access tokens whose audience is our API.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId
+          || (client[RESOURCE_SERVER_METADATA] === true && token.kind === 'AccessToken' && audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
+      },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
@@ -106,7 +128,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, indicator) => {
           if (indicator !== config.RESOURCE_URL) throw new errors.InvalidTarget();
-          return { ...resourceServer, scope: resourceScopes().join(' ') };
+          return resourceServerInfo(config);
         },
       },
     },

@@ -1,0 +1,123 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z, ZodError } from 'zod';
+import { notFound } from '../../errors.js';
+import { AgentTokens, type AgentToken, type NewAgentToken } from '../../grants/agent-tokens.js';
+import { AGENT_CLIENT_ID } from '../first-party.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { ownerOf } from '../owner.js';
+import { consolePage, type ConsolePageInput } from '../views/layout.js';
+import { tokensBody, type TokensPageInput } from '../views/tokens.js';
+
+const TokenId = z.string().regex(/^agt_[A-Za-z0-9_-]{1,60}$/);
+
+const MESSAGES = { revoked: 'Token revoked. It stopped working at once.' };
+/** The form's fields in the page's words, for a problem shown above the form. */
+const FIELDS: Record<string, string> = { name: 'Name', scopes: 'Permissions (pick at least one)', lifetime_hours: 'Works for' };
+
+const tokenJson = (t: AgentToken) => ({
+  id: t.id,
+  name: t.name,
+  scopes: t.scopes,
+  created_at: t.createdAt.toISOString(),
+  expires_at: t.expiresAt.toISOString(),
+  last_used_at: t.lastUsedAt?.toISOString() ?? null,
+  revoked_at: t.revokedAt?.toISOString() ?? null,
+});
+
+/** The page form has one checkbox per scope (`scope:<name>`), since a repeated field is refused (http/body.ts). */
+function fromForm(body: Record<string, unknown>): NewAgentToken {
+  const hours = typeof body.lifetime_hours === 'string' && body.lifetime_hours !== '' ? Number(body.lifetime_hours) : undefined;
+  return {
+    name: typeof body.name === 'string' ? body.name : '',
+    scopes: Object.keys(body).filter((key) => key.startsWith('scope:') && body[key] === 'on').map((key) => key.slice('scope:'.length)),
+    ...(hours === undefined ? {} : { lifetime_hours: hours }),
+  };
+}
+
+/**
+ * /console/tokens and /console/api/tokens: tokens an owner mints for their own agents. The value is returned once,
+ * in the response that creates it; lists show only names, permissions and dates.
+ */
+export function tokensArea(router: Router, deps: ConsoleDeps): void {
+  const { mutate, csrfFor } = consoleStages(deps);
+  const agentTokens = new AgentTokens(deps.provider, deps.db, deps.config);
+
+  async function create(ctx: Context, input: NewAgentToken) {
+    const owner = ownerOf(ctx);
+    const created = await agentTokens.create(owner.accountId, input);
+    const { agentToken: t } = created;
+    await deps.events.record({
+      kind: 'token.minted',
+      accountId: owner.accountId,
+      clientId: AGENT_CLIENT_ID,
+      grantId: t.grantId,
+      ip: ctx.ip,
+      detail: { grant_type: 'agent_token', name: t.name, scopes: t.scopes, expires_at: t.expiresAt.toISOString() },
+    });
+    return created;
+  }
+
+  /** Another owner's token id is "not found", exactly like an unknown one, and stays untouched. */
+  async function revoke(ctx: Context): Promise<void> {
+    const owner = ownerOf(ctx);
+    const id = TokenId.safeParse(ctx.params.id);
+    const token = id.success ? await agentTokens.find(owner.accountId, id.data) : undefined;
+    if (!token) throw notFound('not_found', 'No such token.');
+    await agentTokens.revoke(token);
+    await deps.events.record({
+      kind: 'token.revoked', accountId: owner.accountId, clientId: AGENT_CLIENT_ID, grantId: token.grantId, ip: ctx.ip, detail: { name: token.name },
+    });
+  }
+
+  async function page(ctx: Context, extra: Omit<TokensPageInput, 'tokens' | 'csrf'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+    const csrf = csrfFor(ctx);
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      title: 'Agent tokens',
+      active: '/console/tokens',
+      csrf,
+      notice,
+      body: tokensBody({ tokens: await agentTokens.list(ownerOf(ctx).accountId), csrf, ...extra }),
+    });
+  }
+
+  router.get('/console/tokens', async function showTokens(ctx) {
+    await page(ctx);
+  });
+
+  router.get('/console/api/tokens', async function listTokens(ctx) {
+    ctx.body = { tokens: (await agentTokens.list(ownerOf(ctx).accountId)).map(tokenJson) };
+  });
+
+  router.post('/console/api/tokens', ...mutate, async function mintToken(ctx) {
+    const { token, agentToken } = await create(ctx, ctx.state.body as NewAgentToken);
+    ctx.status = 201;
+    ctx.body = { token, ...tokenJson(agentToken) };
+  });
+
+  router.delete('/console/api/tokens/:id', ...mutate, async function revokeToken(ctx) {
+    await revoke(ctx);
+    ctx.body = { revoked: true };
+  });
+
+  router.post('/console/tokens', ...mutate, async function mintTokenFromPage(ctx) {
+    const input = fromForm(ctx.state.body as Record<string, unknown>);
+    try {
+      const { token, agentToken } = await create(ctx, input);
+      // The value is shown on this response only: no redirect, and console pages are never cached (D3).
+      await page(ctx, { created: { token, name: agentToken.name } }, { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' });
+    } catch (error) {
+      if (!(error instanceof ZodError)) throw error;
+      const issue = error.issues[0];
+      ctx.status = 400;
+      await page(ctx, { draft: { name: input.name, scopes: input.scopes, lifetimeHours: input.lifetime_hours } },
+        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` });
+    }
+  });
+
+  router.post('/console/tokens/:id/revoke', ...mutate, async function revokeTokenFromPage(ctx) {
+    await revoke(ctx);
+    backTo(ctx, '/console/tokens', 'revoked');
+  });
+}

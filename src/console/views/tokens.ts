@@ -1,0 +1,99 @@
+import { html } from '../../../interactions/views/html.js';
+import { allScopes } from '../../../scopes/catalog.js';
+import type { AgentToken } from '../../grants/agent-tokens.js';
+import { accessBadge, scopeBadge } from './apps.js';
+import { csrfField, when } from './layout.js';
+
+export const LIFETIME_CHOICES = [
+  { hours: 1, label: '1 hour' },
+  { hours: 24, label: '24 hours' },
+  { hours: 168, label: '7 days' },
+  { hours: 720, label: '30 days' },
+] as const;
+
+export interface TokensPageInput {
+  tokens: AgentToken[];
+  csrf: string;
+  /** The token just minted: its value is on this one page and nowhere else. */
+  created?: { token: string; name: string };
+  /** What the owner typed, when the form is shown again with a problem. */
+  draft?: { name?: string; scopes?: string[]; lifetimeHours?: number };
+}
+
+const statusOf = (t: AgentToken) => (t.revokedAt ? 'Revoked' : t.expiresAt.getTime() <= Date.now() ? 'Expired' : 'Active');
+
+/** /console/tokens: mint a token for an agent (shown once), and the list of tokens with a revoke button each. */
+export function tokensBody({ tokens, csrf, created, draft = {} }: TokensPageInput) {
+  const lifetime = draft.lifetimeHours ?? 24;
+  const checked = new Set(draft.scopes ?? []);
+  const scopes = allScopes().filter((s) => s.kind === 'resource');
+
+  const rows = tokens.map((t) => {
+    const status = statusOf(t);
+    return html`<tr>
+  <td data-label="Name"><strong>${t.name}</strong> <span class="badge ${status === 'Active' ? 'badge-read' : 'badge-identity'}">${status}</span></td>
+  <td data-label="Can"><ul class="scope-list">${t.scopes.map(scopeBadge)}</ul></td>
+  <td data-label="Created">${when(t.createdAt)}</td>
+  <td data-label="Expires">${when(t.expiresAt)}</td>
+  <td data-label="Last used">${when(t.lastUsedAt)}</td>
+  <td data-label="Actions">${status === 'Active'
+    ? html`<form method="post" action="/console/tokens/${t.id}/revoke" class="inline-form">
+    ${csrfField(csrf)}
+    <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${t.name}</span></button>
+  </form>`
+    : '—'}</td>
+</tr>`;
+  });
+
+  return html`<h1>Agent tokens</h1>
+<p>A token lets an agent of yours use your oauth3 account with the permissions you pick, until it expires or you
+revoke it. Give each agent its own token, so you can stop one without stopping the others.</p>
+${created
+    ? html`<section class="new-token" aria-labelledby="new-token-title">
+<h2 id="new-token-title">Your new token for “${created.name}”</h2>
+<div class="field">
+  <label for="new-token-value">Token</label>
+  <input id="new-token-value" class="token-value" type="text" readonly value="${created.token}" autocomplete="off" spellcheck="false">
+  <span class="hint">Copy it now and give it to your agent: select the field and copy. It is shown only this once;
+  oauth3 keeps only its name, permissions and dates.</span>
+</div>
+</section>`
+    : ''}
+<section aria-labelledby="mint-title">
+<h2 id="mint-title">Make a token</h2>
+<form method="post" action="/console/tokens" class="token-form">
+  ${csrfField(csrf)}
+  <div class="field">
+    <label for="token-name">Name</label>
+    <input id="token-name" name="name" type="text" required maxlength="60" value="${draft.name ?? ''}" autocomplete="off">
+    <span class="hint">Which agent it is for, so you can tell your tokens apart.</span>
+  </div>
+  <fieldset class="token-scopes">
+    <legend>It can</legend>
+    ${scopes.map((s) => html`<div class="field field-check">
+      <input id="scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
+      <label for="scope-${s.name}">${accessBadge(s.access)}
+        <strong>${s.title}</strong><span class="hint"> ${s.description}</span></label>
+    </div>`)}
+  </fieldset>
+  <div class="field">
+    <label for="token-lifetime">Works for</label>
+    <select id="token-lifetime" name="lifetime_hours">
+      ${LIFETIME_CHOICES.map((c) => html`<option value="${c.hours}"${c.hours === lifetime ? html` selected` : ''}>${c.label}</option>`)}
+    </select>
+  </div>
+  <button type="submit" class="button primary compact">Make token</button>
+</form>
+</section>
+<section aria-labelledby="tokens-title">
+<h2 id="tokens-title">Your tokens</h2>
+${tokens.length
+    ? html`<table class="table">
+<thead><tr><th scope="col">Name</th><th scope="col">Can</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`
+    : html`<p class="empty">You have not made any agent tokens.</p>`}
+</section>`;
+}

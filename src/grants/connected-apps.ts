@@ -1,0 +1,68 @@
+import type { Database } from '../db/database.js';
+import { AGENT_CLIENT_ID, CONSOLE_CLIENT_ID } from '../console/first-party.js';
+
+/** One grant an owner gave: an app that asked through consent, or one of the owner's own agent tokens. */
+export interface ConnectedApp {
+  grantId: string;
+  kind: 'app' | 'agent';
+  clientId: string;
+  name: string;
+  logoUri?: string;
+  redirectHost?: string;
+  /** Everything granted: OIDC scopes and the scopes of every resource. */
+  scopes: string[];
+  grantedAt: Date;
+  /** Apps: the newest token minted or refreshed under the grant. Agents: the newest use by a resource server. */
+  lastUsedAt?: Date;
+  expiresAt?: Date;
+}
+
+interface Row {
+  id: string;
+  payload: { clientId: string; iat: number; openid?: { scope?: string }; resources?: Record<string, string> };
+  expires_at: Date | null;
+  metadata: { client_name?: string; logo_uri?: string; redirect_uris?: string[] } | null;
+  agent_name: string | null;
+  last_used_at: Date | null;
+}
+
+/**
+ * Every live grant of this owner except the console's own sign-in, newest first. Grants are durable models, so
+ * they are always in Postgres (adapters/index.ts), and this reads them with the client and the event log in one go.
+ */
+export async function listConnectedApps(db: Database, accountId: string): Promise<ConnectedApp[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT g.id, g.payload, g.expires_at, c.metadata, a.name AS agent_name,
+       CASE WHEN a.id IS NOT NULL THEN a.last_used_at ELSE (
+         SELECT max(e.created_at) FROM events e
+         WHERE e.account_id = $1 AND e.grant_id = g.id AND e.kind IN ('token.minted', 'token.refreshed')
+       ) END AS last_used_at
+     FROM oidc_models g
+     LEFT JOIN clients c ON c.client_id = g.payload->>'clientId'
+     LEFT JOIN agent_tokens a ON a.grant_id = g.id AND a.account_id = $1
+     WHERE g.model = 'Grant' AND g.payload->>'accountId' = $1 AND g.payload->>'clientId' <> $2
+       AND (g.expires_at IS NULL OR g.expires_at > now())
+     ORDER BY (g.payload->>'iat')::bigint DESC, g.id`,
+    [accountId, CONSOLE_CLIENT_ID],
+  );
+  return rows.map(toConnectedApp);
+}
+
+function toConnectedApp(row: Row): ConnectedApp {
+  const { payload, metadata } = row;
+  const agent = payload.clientId === AGENT_CLIENT_ID;
+  const redirect = metadata?.redirect_uris?.[0];
+  const scopes = [payload.openid?.scope ?? '', ...Object.values(payload.resources ?? {})].join(' ').split(' ').filter(Boolean);
+  return {
+    grantId: row.id,
+    kind: agent ? 'agent' : 'app',
+    clientId: payload.clientId,
+    name: agent ? `Your agent: ${row.agent_name ?? 'unnamed'}` : metadata?.client_name ?? payload.clientId,
+    ...(metadata?.logo_uri ? { logoUri: metadata.logo_uri } : {}),
+    ...(redirect && URL.canParse(redirect) ? { redirectHost: new URL(redirect).host } : {}),
+    scopes: [...new Set(scopes)],
+    grantedAt: new Date(payload.iat * 1000),
+    ...(row.last_used_at ? { lastUsedAt: new Date(row.last_used_at) } : {}),
+    ...(row.expires_at ? { expiresAt: new Date(row.expires_at) } : {}),
+  };
+}

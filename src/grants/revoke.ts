@@ -1,0 +1,36 @@
+import type Provider from 'oidc-provider';
+import type { Database } from '../db/database.js';
+import { CONSOLE_CLIENT_ID } from '../console/first-party.js';
+
+/** A grant the owner may see and revoke in the console: theirs, and not the console's own sign-in. */
+export interface OwnedGrant {
+  grantId: string;
+  clientId: string;
+}
+
+/**
+ * The grant if it belongs to this owner, otherwise undefined: another owner's grant id is answered exactly like an
+ * unknown one, so the console never reveals that it exists.
+ */
+export async function findOwnedGrant(provider: Provider, accountId: string, grantId: string): Promise<OwnedGrant | undefined> {
+  const grant = await provider.Grant.find(grantId, { ignoreExpiration: true });
+  if (!grant || grant.accountId !== accountId || !grant.clientId || grant.clientId === CONSOLE_CLIENT_ID) return undefined;
+  return { grantId, clientId: grant.clientId };
+}
+
+/**
+ * Revokes a grant and every token, code and pending request issued under it (SECURITY.md C4, C5). Each model is
+ * removed through its own oidc-provider adapter, so this works wherever that model lives (Postgres, or Redis for
+ * the short-lived ones).
+ *
+ * The Grant goes first. oidc-provider's refresh, code exchange and introspection all look the grant up, so once it
+ * is gone every token of it is dead on the next request, including one minted while this runs (whose row the
+ * sweep below may miss).
+ */
+export async function revokeGrant(provider: Provider, db: Database, grantId: string): Promise<void> {
+  await provider.Grant.adapter.destroy(grantId);
+  const models = [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode, provider.BackchannelAuthenticationRequest];
+  await Promise.all(models.map((model) => model.adapter.revokeByGrantId(grantId)));
+  // An agent token is one of these grants: its console row says so from now on.
+  await db.query('UPDATE agent_tokens SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL', [grantId]);
+}

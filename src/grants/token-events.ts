@@ -1,0 +1,74 @@
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Middleware } from 'koa';
+import type { EventLog } from '../accounts/events.js';
+import type { Logger } from '../logger.js';
+import { AGENT_CLIENT_ID } from '../console/first-party.js';
+import type { AgentTokens } from './agent-tokens.js';
+
+interface TokenLike {
+  accountId?: string;
+  grantId?: string;
+  scope?: string;
+  aud?: string | string[];
+  exp?: number;
+}
+
+/** Grant types whose tokens are new to the grant; a refresh renews what the grant already had. */
+const kindOf = (grantType: unknown) => (grantType === 'refresh_token' ? 'token.refreshed' : 'token.minted');
+
+/**
+ * Writes the owner's access log from oidc-provider's own events: every token minted or refreshed (which also
+ * tells the console when an app last used its grant) and every grant oidc-provider revokes (a replayed code or
+ * refresh token, the app's own revocation request). Only names, scopes and times are kept: an opaque token's id is
+ * its value, so no `jti` is ever written (SECURITY.md B8).
+ */
+export function recordTokenEvents(provider: Provider, events: EventLog): void {
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+    const { entities, params, client } = ctx.oidc;
+    const token = (entities.AccessToken ?? entities.ClientCredentials) as TokenLike | undefined;
+    void events.record({
+      kind: kindOf(params?.grant_type),
+      accountId: (entities.Account?.accountId as string | undefined) ?? token?.accountId ?? null,
+      clientId: client?.clientId ?? null,
+      grantId: token?.grantId ?? null,
+      ip: ctx.ip,
+      detail: {
+        grant_type: String(params?.grant_type ?? ''),
+        scopes: token?.scope ? token.scope.split(' ') : [],
+        ...(token?.aud ? { audience: token.aud } : {}),
+        ...(token?.exp ? { expires_at: new Date(token.exp * 1000).toISOString() } : {}),
+        refresh_token: Boolean(entities.RefreshToken),
+      },
+    });
+  });
+
+  provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+    const { entities, client } = ctx.oidc;
+    const source = (entities.RefreshToken ?? entities.AuthorizationCode ?? entities.AccessToken ?? entities.DeviceCode) as TokenLike | undefined;
+    void events.record({
+      kind: 'grant.revoked',
+      accountId: source?.accountId ?? (entities.Session as { accountId?: string } | undefined)?.accountId ?? null,
+      clientId: client?.clientId ?? null,
+      grantId,
+      ip: ctx.ip,
+      detail: { route: ctx.oidc.route },
+    });
+  });
+}
+
+/**
+ * An agent token presented to a resource server, which introspected it and got `active: true`: that is the agent
+ * using it, so the console's "last used" moves. Runs around oidc-provider's own introspection endpoint.
+ */
+export function recordAgentTokenUse(agentTokens: AgentTokens, logger: Logger): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
+    const body = ctx.body as { active?: boolean; client_id?: string } | undefined;
+    if (oidc?.route !== 'introspection' || body?.active !== true || body.client_id !== AGENT_CLIENT_ID) return;
+    const grantId = (oidc.entities.AccessToken as TokenLike | undefined)?.grantId;
+    // Bookkeeping only: a failed write must not turn the resource server's answer into an error.
+    if (grantId) await agentTokens.touch(grantId).catch((err) => logger.warn({ err }, 'could not record agent token use'));
+  };
+}
