@@ -1,6 +1,5 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
@@ -16,6 +15,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
+  // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
+  const { startServer } = await import('./server.js');
   let server;
   try {
     server = await startServer(config, logger);
