@@ -27,9 +27,13 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const { entities, params, client } = ctx.oidc;
     const token = (entities.AccessToken ?? entities.ClientCredentials) as TokenLike | undefined;
+    const accountId = (entities.Account?.accountId as string | undefined) ?? token?.accountId;
+    // The access log is the owner's; a machine token (client credentials) has no owner to show it to, and writing
+    // a row per machine token would double the token endpoint's storage work.
+    if (!accountId) return;
     void events.record({
       kind: kindOf(params?.grant_type),
-      accountId: (entities.Account?.accountId as string | undefined) ?? token?.accountId ?? null,
+      accountId,
       clientId: client?.clientId ?? null,
       grantId: token?.grantId ?? null,
       ip: ctx.ip,

@@ -1,108 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { TokenFlow, basic, expectOAuthError, issued, redirectUri, type Client } from '../helpers/token-flow.js';
 
 /**
  * Refresh tokens under attack (SECURITY.md C1–C3): replayed after rotation, raced, stolen by another client, used
  * without client authentication or to widen the scope. Real tokens from the pages; hand-built token requests.
  */
 
-const redirectUri = 'https://app.example.com/callback';
+/** The scopes every grant here is issued with: what TokenFlow.tokens asks for (offline_access, with prompt=consent). */
 const scope = 'openid offline_access tweet.read';
-
-interface Client {
-  clientId: string;
-  clientSecret?: string;
-}
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-interface Tokens {
-  accessToken: string;
-  refreshToken: string;
-}
-
-/** `Authorization: Basic` as RFC 6749 §2.3.1 builds it: each part form-urlencoded, then base64. */
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
-/** An owner's browser and an app's back channel against one server. */
-class Flow {
-  private readonly browser: TestBrowser;
-  private signedUp = false;
-
-  constructor(private readonly server: TestServer) {
-    this.browser = new TestBrowser(server.url);
-  }
-
-  /** Code + PKCE through the real pages (prompt=consent, which offline_access needs), then the exchange. */
-  async tokens(client: Client): Promise<Tokens> {
-    const verifier = randomBytes(32).toString('base64url');
-    const query = new URLSearchParams({
-      client_id: client.clientId,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope,
-      prompt: 'consent',
-      state: randomBytes(8).toString('hex'),
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-    });
-    const callback = new URL(await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: this.signedUp ? 'none' : 'signup' }));
-    this.signedUp = true;
-    const code = callback.searchParams.get('code');
-    if (!code) throw new Error(`no code in ${callback.href}`);
-    const reply = await this.post('/token', { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri }, client);
-    expect(reply.status).toBe(200);
-    return issued(reply);
-  }
-
-  /** A form POST; `auth` is a client (HTTP Basic with its secret, or client_id in the body if public), a raw header, or none. */
-  async post(path: string, form: Record<string, string>, auth?: Client | string): Promise<Reply> {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    const body = new URLSearchParams(form);
-    if (typeof auth === 'string') headers.authorization = auth;
-    else if (auth?.clientSecret) headers.authorization = basic(auth.clientId, auth.clientSecret);
-    else if (auth) body.set('client_id', auth.clientId);
-    const res = await fetch(`${this.server.url}${path}`, { method: 'POST', headers, body });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-  }
-
-  refresh(refreshToken: string, auth?: Client | string, extra: Record<string, string> = {}): Promise<Reply> {
-    return this.post('/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, auth);
-  }
-
-  async active(client: Client, token: string): Promise<boolean> {
-    const reply = await this.post('/token/introspection', { token }, client);
-    expect(reply.status).toBe(200);
-    return reply.body.active === true;
-  }
-}
-
-function issued(reply: Reply): Tokens {
-  expect(reply.body).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String) });
-  return { accessToken: String(reply.body.access_token), refreshToken: String(reply.body.refresh_token) };
-}
-
-const expectError = (reply: Reply, status: number, error: string) => {
-  expect({ status: reply.status, error: reply.body.error }).toEqual({ status, error });
-  for (const token of ['access_token', 'refresh_token', 'id_token']) expect(reply.body).not.toHaveProperty(token);
-};
 
 describe.each(backends())('refresh tokens rotate and a replay revokes the grant on %s storage (SECURITY.md C1, C2)', (backend) => {
   let server: TestServer;
-  let flow: Flow;
+  let flow: TokenFlow;
   let app: Client;
 
   beforeAll(async () => {
     server = await startTestServer({ backend });
-    flow = new Flow(server);
+    flow = new TokenFlow(server);
     app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
   });
   afterAll(() => server?.stop());
@@ -128,13 +44,13 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     const rotated = issued(await flow.refresh(original.refreshToken, app));
     expect(await flow.active(app, rotated.accessToken)).toBe(true);
 
-    expectError(await flow.refresh(original.refreshToken, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(original.refreshToken, app), 400, 'invalid_grant');
 
     for (const token of [original.accessToken, rotated.accessToken, sibling.accessToken, rotated.refreshToken, sibling.refreshToken]) {
       expect(await flow.active(app, token)).toBe(false);
     }
-    expectError(await flow.refresh(rotated.refreshToken, app), 400, 'invalid_grant');
-    expectError(await flow.refresh(sibling.refreshToken, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(rotated.refreshToken, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(sibling.refreshToken, app), 400, 'invalid_grant');
   });
 
   it('C1 revokes the whole chain when a refresh token from several rotations ago is replayed', async () => {
@@ -142,12 +58,12 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     const second = issued(await flow.refresh(first.refreshToken, app));
     const third = issued(await flow.refresh(second.refreshToken, app));
 
-    expectError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
 
     for (const token of [first.accessToken, second.accessToken, third.accessToken, third.refreshToken]) {
       expect(await flow.active(app, token)).toBe(false);
     }
-    expectError(await flow.refresh(third.refreshToken, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(third.refreshToken, app), 400, 'invalid_grant');
   });
 
   it('C1 lets the owner authorize the app again after a replay revoked the grant', async () => {
@@ -162,23 +78,23 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
       const replies = await Promise.all(Array.from({ length: 20 }, () => flow.refresh(refreshToken, app)));
       const won = replies.filter((r) => r.status === 200);
       expect(won.length).toBeLessThanOrEqual(1);
-      for (const lost of replies.filter((r) => r.status !== 200)) expectError(lost, 400, 'invalid_grant');
+      for (const lost of replies.filter((r) => r.status !== 200)) expectOAuthError(lost, 400, 'invalid_grant');
       // Whatever the race, the old refresh token never works again.
-      expectError(await flow.refresh(refreshToken, app), 400, 'invalid_grant');
+      expectOAuthError(await flow.refresh(refreshToken, app), 400, 'invalid_grant');
     }
   });
 });
 
 describe('refresh tokens are bound to their client and scope (SECURITY.md C3)', () => {
   let server: TestServer;
-  let flow: Flow;
+  let flow: TokenFlow;
   let app: Client;
   let other: Client;
   let publicApp: Client;
 
   beforeAll(async () => {
     server = await startTestServer();
-    flow = new Flow(server);
+    flow = new TokenFlow(server);
     app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
     other = await server.addClient({ name: 'Other app', redirectUris: [redirectUri] });
     publicApp = await server.addClient({ name: 'Public app', redirectUris: [redirectUri], public: true });
@@ -187,33 +103,33 @@ describe('refresh tokens are bound to their client and scope (SECURITY.md C3)', 
 
   it("C3 refuses another client's refresh token, presented with that client's own valid credentials", async () => {
     const { refreshToken } = await flow.tokens(app);
-    expectError(await flow.refresh(refreshToken, other), 400, 'invalid_grant');
-    expectError(await flow.refresh(refreshToken, publicApp), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(refreshToken, other), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(refreshToken, publicApp), 400, 'invalid_grant');
     const publicTokens = await flow.tokens(publicApp);
-    expectError(await flow.refresh(publicTokens.refreshToken, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.refresh(publicTokens.refreshToken, app), 400, 'invalid_grant');
   });
 
   it('C3 refuses a confidential client refreshing without authenticating', async () => {
     const { refreshToken } = await flow.tokens(app);
     // client_id alone: the client is known, its authentication is missing (RFC 6749 §5.2 invalid_client).
-    expectError(await flow.refresh(refreshToken, { clientId: app.clientId }), 401, 'invalid_client');
+    expectOAuthError(await flow.refresh(refreshToken, { clientId: app.clientId }), 401, 'invalid_client');
     // Nothing at all names a client to authenticate; oidc-provider calls that a malformed request.
-    expectError(await flow.refresh(refreshToken), 400, 'invalid_request');
+    expectOAuthError(await flow.refresh(refreshToken), 400, 'invalid_request');
     const wrong = await flow.refresh(refreshToken, basic(app.clientId, other.clientSecret!));
-    expectError(wrong, 401, 'invalid_client');
+    expectOAuthError(wrong, 401, 'invalid_client');
   });
 
   it('C3 refuses a public client refreshing without its client_id', async () => {
     const { refreshToken } = await flow.tokens(publicApp);
-    expectError(await flow.refresh(refreshToken), 400, 'invalid_request');
+    expectOAuthError(await flow.refresh(refreshToken), 400, 'invalid_request');
   });
 
   it('C3 refuses a refresh that asks for a wider scope', async () => {
     const { refreshToken } = await flow.tokens(app);
-    expectError(await flow.refresh(refreshToken, app, { scope: `${scope} tweet.post` }), 400, 'invalid_scope');
-    expectError(await flow.refresh(refreshToken, app, { scope: 'openid profile offline_access tweet.read' }), 400, 'invalid_scope');
-    expectError(await flow.refresh(refreshToken, app, { scope: 'tweet.post' }), 400, 'invalid_scope');
-    expectError(await flow.refresh(refreshToken, app, { scope: 'admin' }), 400, 'invalid_scope');
+    expectOAuthError(await flow.refresh(refreshToken, app, { scope: `${scope} tweet.post` }), 400, 'invalid_scope');
+    expectOAuthError(await flow.refresh(refreshToken, app, { scope: 'openid profile offline_access tweet.read' }), 400, 'invalid_scope');
+    expectOAuthError(await flow.refresh(refreshToken, app, { scope: 'tweet.post' }), 400, 'invalid_scope');
+    expectOAuthError(await flow.refresh(refreshToken, app, { scope: 'admin' }), 400, 'invalid_scope');
   });
 
   it('C3 grants a narrower scope on refresh, and only that scope (the control)', async () => {

@@ -3,100 +3,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { TokenFlow, basic, expectOAuthError, redirectUri, type Client, type Reply } from '../helpers/token-flow.js';
 
 /**
  * The token endpoint under attack (SECURITY.md B1–B8): real codes from the passkey and consent pages, then
  * hand-built token requests that replay, race, steal or forge them.
  */
-
-const redirectUri = 'https://app.example.com/callback';
-
-interface Client {
-  clientId: string;
-  clientSecret?: string;
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
-}
-
-/** `Authorization: Basic` as RFC 6749 §2.3.1 builds it: each part form-urlencoded, then base64. */
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
-/** An owner's browser and an app's back channel against one server; it remembers every secret it handles (B8). */
-class Flow {
-  readonly secrets = new Set<string>();
-  private readonly browser: TestBrowser;
-  private signedUp = false;
-
-  constructor(private readonly server: TestServer) {
-    this.browser = new TestBrowser(server.url);
-  }
-
-  /** A fresh code through the real pages; `offline` asks for a refresh token (needs prompt=consent). */
-  async code(client: Client, { scope = 'openid tweet.read', offline = false } = {}): Promise<{ code: string; verifier: string }> {
-    const verifier = randomBytes(32).toString('base64url');
-    const query = new URLSearchParams({
-      client_id: client.clientId,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope: offline ? `${scope} offline_access` : scope,
-      state: randomBytes(8).toString('hex'),
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      ...(offline ? { prompt: 'consent' } : {}),
-    });
-    const callback = new URL(await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: this.signedUp ? 'none' : 'signup' }));
-    this.signedUp = true;
-    const code = callback.searchParams.get('code');
-    if (!code) throw new Error(`no code in ${callback.href}`);
-    this.secrets.add(code).add(verifier);
-    return { code, verifier };
-  }
-
-  /** A form POST; `auth` is a client (HTTP Basic with its secret, or client_id in the body if public) or a raw header. */
-  async post(path: string, form: Record<string, string>, auth?: Client | string): Promise<Reply> {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    const body = new URLSearchParams(form);
-    if (typeof auth === 'string') headers.authorization = auth;
-    else if (auth?.clientSecret) headers.authorization = basic(auth.clientId, auth.clientSecret);
-    else if (auth) body.set('client_id', auth.clientId);
-    const res = await fetch(`${this.server.url}${path}`, { method: 'POST', headers, body });
-    const text = await res.text();
-    const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof json[key] === 'string') this.secrets.add(json[key]);
-    return { status: res.status, headers: res.headers, body: json };
-  }
-
-  token(form: Record<string, string>, auth?: Client | string): Promise<Reply> {
-    return this.post('/token', form, auth);
-  }
-
-  redeem(grant: { code: string; verifier?: string }, auth?: Client | string, extra: Record<string, string> = {}): Promise<Reply> {
-    return this.token({
-      grant_type: 'authorization_code',
-      code: grant.code,
-      redirect_uri: redirectUri,
-      ...(grant.verifier === undefined ? {} : { code_verifier: grant.verifier }),
-      ...extra,
-    }, auth);
-  }
-
-  async active(client: Client, token: string): Promise<boolean> {
-    const reply = await this.post('/token/introspection', { token }, client);
-    expect(reply.status).toBe(200);
-    return reply.body.active === true;
-  }
-}
-
-const expectError = (reply: Reply, status: number, error: string) => {
-  expect({ status: reply.status, error: reply.body.error }).toEqual({ status, error });
-  for (const issued of ['access_token', 'refresh_token', 'id_token']) expect(reply.body).not.toHaveProperty(issued);
-};
 
 /** Not one secret the server handled appears in any of its log lines (B8); the logs must not be empty either. */
 function expectNoSecretsLogged(server: TestServer, secrets: Iterable<string>) {
@@ -108,7 +20,7 @@ function expectNoSecretsLogged(server: TestServer, secrets: Iterable<string>) {
 
 describe('the token endpoint refuses forged, stolen and malformed requests (SECURITY.md B3, B5–B8)', () => {
   let server: TestServer;
-  let flow: Flow;
+  let flow: TokenFlow;
   let app: Client;
   let other: Client;
   let publicApp: Client;
@@ -117,7 +29,7 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
 
   beforeAll(async () => {
     server = await startTestServer();
-    flow = new Flow(server);
+    flow = new TokenFlow(server);
     app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
     other = await server.addClient({ name: 'Other app', redirectUris: [redirectUri] });
     publicApp = await server.addClient({ name: 'Public app', redirectUris: [redirectUri], public: true });
@@ -143,12 +55,12 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
 
     it.each(cases)('refuses %s from a confidential client', async (_what, mutate, error) => {
       const grant = await flow.code(app);
-      expectError(await flow.redeem({ code: grant.code, verifier: mutate(grant.verifier) }, app), 400, error);
+      expectOAuthError(await flow.redeem({ code: grant.code, verifier: mutate(grant.verifier) }, app), 400, error);
     });
 
     it.each(cases)('refuses %s from a public client', async (_what, mutate, error) => {
       const grant = await flow.code(publicApp);
-      expectError(await flow.redeem({ code: grant.code, verifier: mutate(grant.verifier) }, publicApp), 400, error);
+      expectOAuthError(await flow.redeem({ code: grant.code, verifier: mutate(grant.verifier) }, publicApp), 400, error);
     });
 
     it('redeems the code with the right verifier (the control for the cases above)', async () => {
@@ -160,26 +72,26 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
 
   describe('B5 a code is bound to the client it was issued to', () => {
     it("refuses client A's code redeemed with client B's credentials", async () => {
-      expectError(await flow.redeem(await flow.code(app), other), 400, 'invalid_grant');
+      expectOAuthError(await flow.redeem(await flow.code(app), other), 400, 'invalid_grant');
     });
 
     it("refuses a confidential client's code redeemed by a public client", async () => {
-      expectError(await flow.redeem(await flow.code(app), publicApp), 400, 'invalid_grant');
+      expectOAuthError(await flow.redeem(await flow.code(app), publicApp), 400, 'invalid_grant');
     });
 
     it("refuses a public client's code redeemed with a confidential client's credentials", async () => {
-      expectError(await flow.redeem(await flow.code(publicApp), app), 400, 'invalid_grant');
+      expectOAuthError(await flow.redeem(await flow.code(publicApp), app), 400, 'invalid_grant');
     });
 
     it('refuses a code redeemed with another redirect_uri', async () => {
-      expectError(await flow.redeem(await flow.code(app), app, { redirect_uri: `${redirectUri}/other` }), 400, 'invalid_grant');
+      expectOAuthError(await flow.redeem(await flow.code(app), app, { redirect_uri: `${redirectUri}/other` }), 400, 'invalid_grant');
     });
   });
 
   describe('B6 client authentication', () => {
     /** 401 invalid_client, with the Basic challenge RFC 6749 §5.2 requires when the client tried Basic. */
     const expectInvalidClient = (reply: Reply, triedBasic: boolean) => {
-      expectError(reply, 401, 'invalid_client');
+      expectOAuthError(reply, 401, 'invalid_client');
       if (triedBasic) expect(reply.headers.get('www-authenticate')).toMatch(/^Basic /);
     };
 
@@ -210,9 +122,9 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
     it('refuses two authentication methods at once, even when both are right', async () => {
       const grant = await flow.code(app);
       const both = await flow.redeem(grant, app, { client_secret: app.clientSecret! });
-      expectError(both, 400, 'invalid_request');
+      expectOAuthError(both, 400, 'invalid_request');
       const mixed = await flow.redeem(grant, basic(app.clientId, 'wrong-secret-wrong-secret'), { client_id: app.clientId, client_secret: app.clientSecret! });
-      expectError(mixed, 400, 'invalid_request');
+      expectOAuthError(mixed, 400, 'invalid_request');
     });
 
     it('refuses a secret past its client_secret_expires_at', async () => {
@@ -241,19 +153,19 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
 
   describe('B7 only the grants a client registered, and never password or implicit', () => {
     it('answers unauthorized_client to a client registered only for authorization_code asking client_credentials', async () => {
-      expectError(await flow.token({ grant_type: 'client_credentials', scope: 'tweet.read' }, codeOnly), 400, 'unauthorized_client');
+      expectOAuthError(await flow.token({ grant_type: 'client_credentials', scope: 'tweet.read' }, codeOnly), 400, 'unauthorized_client');
     });
 
     it('answers unauthorized_client to a code-and-refresh client asking client_credentials', async () => {
-      expectError(await flow.token({ grant_type: 'client_credentials' }, app), 400, 'unauthorized_client');
+      expectOAuthError(await flow.token({ grant_type: 'client_credentials' }, app), 400, 'unauthorized_client');
     });
 
     it('answers unauthorized_client to a client without refresh_token asking to refresh', async () => {
-      expectError(await flow.token({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }, codeOnly), 400, 'unauthorized_client');
+      expectOAuthError(await flow.token({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }, codeOnly), 400, 'unauthorized_client');
     });
 
     it('answers unauthorized_client to a client_credentials client redeeming a code', async () => {
-      expectError(await flow.redeem({ code: 'x'.repeat(43), verifier: 'y'.repeat(43) }, machine), 400, 'unauthorized_client');
+      expectOAuthError(await flow.redeem({ code: 'x'.repeat(43), verifier: 'y'.repeat(43) }, machine), 400, 'unauthorized_client');
     });
 
     it.each([
@@ -266,11 +178,11 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
       ['urn:ietf:params:oauth:grant-type:token-exchange', { subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }],
       ['AUTHORIZATION_CODE', {}],
     ])('answers unsupported_grant_type to grant_type=%s', async (grantType, extra) => {
-      expectError(await flow.token({ grant_type: grantType, ...extra }, app), 400, 'unsupported_grant_type');
+      expectOAuthError(await flow.token({ grant_type: grantType, ...extra }, app), 400, 'unsupported_grant_type');
     });
 
     it('answers invalid_request when grant_type is missing', async () => {
-      expectError(await flow.token({ code: 'x'.repeat(43) }, app), 400, 'invalid_request');
+      expectOAuthError(await flow.token({ code: 'x'.repeat(43) }, app), 400, 'invalid_request');
     });
 
     it('issues client_credentials tokens to the client registered for them (the control)', async () => {
@@ -329,12 +241,12 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
 
 describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1, B2)', (backend) => {
   let server: TestServer;
-  let flow: Flow;
+  let flow: TokenFlow;
   let app: Client;
 
   beforeAll(async () => {
     server = await startTestServer({ backend });
-    flow = new Flow(server);
+    flow = new TokenFlow(server);
     app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
     flow.secrets.add(app.clientSecret!);
   });
@@ -348,13 +260,13 @@ describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1
     const refreshToken = String(first.body.refresh_token);
     expect(await flow.active(app, accessToken)).toBe(true);
 
-    expectError(await flow.redeem(grant, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.redeem(grant, app), 400, 'invalid_grant');
 
     expect(await flow.active(app, accessToken)).toBe(false);
     expect(await flow.active(app, refreshToken)).toBe(false);
-    expectError(await flow.token({ grant_type: 'refresh_token', refresh_token: refreshToken }, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.token({ grant_type: 'refresh_token', refresh_token: refreshToken }, app), 400, 'invalid_grant');
     // And a third attempt still finds nothing to redeem.
-    expectError(await flow.redeem(grant, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.redeem(grant, app), 400, 'invalid_grant');
   });
 
   it('B1 revokes the tokens of the first redemption even when the replay comes after a refresh', async () => {
@@ -363,12 +275,12 @@ describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1
     const refreshed = await flow.token({ grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token) }, app);
     expect(refreshed.status).toBe(200);
 
-    expectError(await flow.redeem(grant, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.redeem(grant, app), 400, 'invalid_grant');
 
     for (const token of [first.body.access_token, refreshed.body.access_token, refreshed.body.refresh_token]) {
       expect(await flow.active(app, String(token))).toBe(false);
     }
-    expectError(await flow.token({ grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) }, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.token({ grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) }, app), 400, 'invalid_grant');
   });
 
   it('B2 lets exactly one of 20 parallel redemptions of one code succeed', async () => {
@@ -376,7 +288,7 @@ describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1
     const replies = await Promise.all(Array.from({ length: 20 }, () => flow.redeem(grant, app)));
     const won = replies.filter((r) => r.status === 200);
     expect(won).toHaveLength(1);
-    for (const lost of replies.filter((r) => r.status !== 200)) expectError(lost, 400, 'invalid_grant');
+    for (const lost of replies.filter((r) => r.status !== 200)) expectOAuthError(lost, 400, 'invalid_grant');
     expect(new Set(replies.map((r) => r.body.access_token).filter(Boolean)).size).toBe(1);
   });
 
@@ -397,12 +309,12 @@ describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1
 describe('an authorization code past its lifetime (SECURITY.md B4)', () => {
   const TTL = 2;
   let server: TestServer;
-  let flow: Flow;
+  let flow: TokenFlow;
   let app: Client;
 
   beforeAll(async () => {
     server = await startTestServer({ env: { AUTHORIZATION_CODE_TTL: String(TTL) } });
-    flow = new Flow(server);
+    flow = new TokenFlow(server);
     app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
   });
   afterAll(() => server?.stop());
@@ -414,6 +326,6 @@ describe('an authorization code past its lifetime (SECURITY.md B4)', () => {
   it('B4 refuses an expired code with invalid_grant', async () => {
     const grant = await flow.code(app);
     await sleep((TTL + 1) * 1000 + 100);
-    expectError(await flow.redeem(grant, app), 400, 'invalid_grant');
+    expectOAuthError(await flow.redeem(grant, app), 400, 'invalid_grant');
   });
 });
