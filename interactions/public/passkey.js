@@ -2,11 +2,7 @@
 // @simplewebauthn/browser UMD bundle, which defines the global SimpleWebAuthnBrowser. No inline script is
 // needed: the interaction id and CSRF token come from the container's data attributes.
 
-const CANCELLED = 'Passkey request was cancelled.';
-const UNREACHABLE = 'Could not reach oauth3. Check your connection and try again.';
-
-/** An error the server described in `{ error, error_description }`; its text is meant for the owner. */
-class ServerError extends Error {}
+import { messageFor, postJson, showStatus, unexpectedAnswer } from './api.js';
 
 const root = document.getElementById('passkey-login');
 if (root) wire(root);
@@ -17,6 +13,8 @@ function wire(root) {
   const status = document.getElementById('status');
   const buttons = Array.from(root.querySelectorAll('button[data-ceremony]'));
   const webauthn = globalThis.SimpleWebAuthnBrowser;
+  const post = (url, body) => postJson(url, body, csrf);
+  const show = (message) => showStatus(status, message);
 
   // Each ceremony: fetch options, let the browser talk to the authenticator, send the result back.
   const ceremonies = {
@@ -41,48 +39,13 @@ function wire(root) {
       const optionsJSON = await post(`${base}/${kind}/options`, {});
       const credential = await ceremonies[kind](optionsJSON);
       const { redirectTo } = await post(`${base}/${kind}`, credential);
-      if (typeof redirectTo !== 'string') throw new ServerError('Unexpected answer from oauth3. Please try again.');
+      if (typeof redirectTo !== 'string') throw unexpectedAnswer();
       // Buttons stay disabled while the browser navigates away.
       location.assign(redirectTo);
     } catch (error) {
       show(messageFor(error));
       setBusy(false);
     }
-  }
-
-  async function post(url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, accept: 'application/json' },
-        body: JSON.stringify(body),
-      });
-    } catch {
-      throw new ServerError(UNREACHABLE);
-    }
-    const data = await response.json().catch(() => null);
-    if (!response.ok) {
-      throw new ServerError(data?.error_description || `oauth3 could not complete the request (HTTP ${response.status}).`);
-    }
-    if (data === null) throw new ServerError('Unexpected answer from oauth3. Please try again.');
-    return data;
-  }
-
-  function messageFor(error) {
-    if (error instanceof ServerError) return error.message;
-    // The owner dismissed the browser prompt or it timed out: WebAuthn §5.1.3 and §5.1.4 report both as NotAllowedError.
-    if (error?.name === 'NotAllowedError' || error?.cause?.name === 'NotAllowedError') return CANCELLED;
-    if (error?.code === 'ERROR_CEREMONY_ABORTED') return CANCELLED;
-    return error?.message ? `Passkey error: ${error.message}` : 'Something went wrong with the passkey. Please try again.';
-  }
-
-  function show(message) {
-    // textContent, never innerHTML: server messages are shown as text.
-    status.textContent = message;
-    status.hidden = message === '';
-    status.classList.toggle('status-error', message !== '');
   }
 
   function setBusy(busy) {

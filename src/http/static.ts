@@ -11,6 +11,7 @@ const files: Record<string, { file: string; type: string }> = {
   '/static/style.css': { file: path.join(publicDir, 'style.css'), type: 'text/css; charset=utf-8' },
   '/static/passkey.js': { file: path.join(publicDir, 'passkey.js'), type: 'text/javascript; charset=utf-8' },
   '/static/console.css': { file: path.join(publicDir, 'console.css'), type: 'text/css; charset=utf-8' },
+  '/static/api.js': { file: path.join(publicDir, 'api.js'), type: 'text/javascript; charset=utf-8' },
   '/static/console.js': { file: path.join(publicDir, 'console.js'), type: 'text/javascript; charset=utf-8' },
   '/static/simplewebauthn-browser.umd.js': {
     file: path.join(path.dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js'),
