@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
 import { hashSecret } from '../../adapters/clients.js';
 import { startTestServer } from '../helpers/server.js';
+import type { ClientSummary } from '../../src/clients/store.js';
 
 interface Run {
   code: number;
@@ -15,14 +16,7 @@ interface Run {
   err: string;
 }
 
-interface ListedClient {
-  clientId: string;
-  name: string;
-  public: boolean;
-  redirectUris: string[];
-  grantTypes: string[];
-  scope?: string;
-}
+type ListedClient = ClientSummary;
 
 /** POST /token with client_credentials and HTTP Basic client authentication (RFC 6749 §2.3.1, §4.4). */
 function clientCredentials(issuer: string, clientId: string, secret: string): Promise<Response> {

@@ -5,6 +5,7 @@ import { TestBrowser, authorize } from '../helpers/browser.js';
 import { signInToConsole } from '../helpers/console.js';
 import { consoleApi, eventually, type ConsoleApi } from '../helpers/console-api.js';
 import { csvCell } from '../../src/console/views/log-export.js';
+import type { LogEntry } from '../../src/accounts/access-log.js';
 
 interface Owner {
   browser: TestBrowser;
@@ -12,17 +13,7 @@ interface Owner {
   accountId: string;
 }
 
-interface Entry {
-  id: number;
-  at: string;
-  kind: string;
-  outcome: string;
-  client_id: string | null;
-  client_name: string | null;
-  scope?: string;
-  ip: string | null;
-  detail: Record<string, unknown>;
-}
+type Entry = LogEntry;
 
 async function newOwner(server: TestServer, browser = new TestBrowser(server.url), passkey: 'signup' | 'signin' = 'signup'): Promise<Owner> {
   const { csrf } = await signInToConsole(browser, passkey);
