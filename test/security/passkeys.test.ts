@@ -277,6 +277,17 @@ describe('passkey sign-in under attack', () => {
       expect(await h.events('signin', 'failure', id)).toBeGreaterThan(0);
     });
 
+    it("writes a failed sign-in with a registered passkey into that owner's access log", async () => {
+      const id = alice.credentials[0]!.id;
+      const s = await h.signInPage(alice);
+      await expectRefused(await s.submit(s.authenticator.authenticate(await s.options(), { badSignature: true })));
+      const { rows } = await h.server.db.query<{ account_id: string | null }>(
+        "SELECT account_id FROM events WHERE kind = 'signin' AND outcome = 'failure' AND detail->>'credential' = $1 ORDER BY id DESC LIMIT 1",
+        [id.slice(0, 16)],
+      );
+      expect(rows[0]?.account_id).toBe(alice.credentials[0]!.userHandle);
+    });
+
     it('signs in only one of two clones that race with the same counter, and records the other as a security event (E5)', async () => {
       const id = alice.credentials[0]!.id;
       const next = (await nonZeroCounter(alice)) + 1;

@@ -191,6 +191,30 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
       expect(reply.body).not.toHaveProperty('refresh_token');
     });
 
+    it("writes no access-log row for a machine token: it has no owner whose log could show it", async () => {
+      expect((await flow.token({ grant_type: 'client_credentials', scope: 'tweet.read' }, machine)).status).toBe(200);
+      const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE client_id = $1', [machine.clientId]);
+      expect(rows[0]!.n).toBe(0);
+    });
+
+    it('lets a browser read token responses only on the origin of one of the client\'s redirect URIs (CORS)', async () => {
+      // A preflight names no client, so only the actual request can be judged: without the header the browser
+      // withholds the response from the page.
+      const spa = await server.addClient({ name: 'SPA machine', redirectUris: [redirectUri], grantTypes: ['client_credentials'], scope: 'tweet.read' });
+      const tokenFrom = (origin: string) =>
+        fetch(`${server.url}/token`, {
+          method: 'POST',
+          headers: { origin, 'content-type': 'application/x-www-form-urlencoded', authorization: basic(spa.clientId, spa.clientSecret!) },
+          body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read' }),
+        });
+      const own = await tokenFrom(new URL(redirectUri).origin);
+      expect(own.status).toBe(200);
+      expect(own.headers.get('access-control-allow-origin')).toBe(new URL(redirectUri).origin);
+      const foreign = await tokenFrom('https://evil.example');
+      expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+      flow.secrets.add(spa.clientSecret!);
+    });
+
     it('advertises neither password nor implicit in discovery', async () => {
       const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
       expect(meta.grant_types_supported).not.toContain('password');
