@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pluginSettings } from './plugins/settings.js';
 
 /**
  * The whole environment of oauth3, parsed once at start (STYLE.md: "one zod schema for the whole environment").
@@ -16,7 +17,14 @@ const key32 = z
   .string()
   .refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
 
-export const settings = {
+/** One environment variable: its schema, the README's words for it, and how to fix a bad value. */
+export interface Setting {
+  schema: z.ZodType;
+  doc: string;
+  fix: string;
+}
+
+const coreSettings = {
   NODE_ENV: {
     schema: z.enum(['development', 'production', 'test']).default('development'),
     doc: '`production` refuses generated keys, a missing `MASTER_KEY` or `COOKIE_KEYS`, and a non-https issuer.',
@@ -67,6 +75,15 @@ export const settings = {
     doc: 'Encrypts signing keys, cookie keys and stored credentials. Generated into `DATA_DIR` in development; required in production. Generate one with `openssl rand -base64 32`.',
     fix: 'generate one with: openssl rand -base64 32',
   },
+  MASTER_KEY_PREVIOUS: {
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+      .refine((keys) => keys.every((k) => decodeKey(k)?.length === 32), 'every key must be 32 random bytes, base64url or hex encoded')
+      .optional(),
+    doc: 'Comma-separated earlier master keys, still able to open what they sealed. After `npm run keys:rotate-master` has re-wrapped everything, remove them.',
+    fix: 'list the earlier MASTER_KEY values, comma-separated',
+  },
   COOKIE_KEYS: {
     schema: z
       .string()
@@ -104,17 +121,41 @@ export const settings = {
     doc: 'Name shown by the browser when creating a passkey.',
     fix: 'use 1 to 64 characters',
   },
+  ROLE: {
+    schema: z.enum(['all', 'resource']).default('all'),
+    doc: '`all` serves the authorization server, console and resource API; `resource` serves only the resource API (`/api`) against the same database.',
+    fix: 'use all or resource',
+  },
+  UPSTREAM_PROVIDERS: {
+    schema: z.string().min(2).optional(),
+    doc: 'Upstream OAuth 2.0 providers owners may connect, as a JSON array (see "Upstream providers" below). Added to the built-in ones.',
+    fix: 'set a JSON array such as [{"id":"github","authorizationUrl":"...","tokenUrl":"...","clientId":"...","apiBaseUrl":"..."}]',
+  },
+  UPSTREAM_PROVIDERS_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'Path of a JSON file with more upstream providers, in the same shape as `UPSTREAM_PROVIDERS`.',
+    fix: 'use the path of a readable JSON file',
+  },
+  UPSTREAM_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(120000).default(10000),
+    doc: 'Longest wait for an upstream API (X, Telegram, token endpoints) before the call fails with 504.',
+    fix: 'use a number of milliseconds from 100 to 120000',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     doc: 'pino log level.',
     fix: 'use fatal, error, warn, info, debug, trace or silent',
   },
-} as const;
+} as const satisfies Record<string, Setting>;
+
+/** Core settings and the ones plugins bring (src/plugins/settings.ts). */
+export const settings = { ...coreSettings, ...pluginSettings };
 
 type Settings = typeof settings;
 type Parsed = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
 
-export interface Config extends Omit<Parsed, 'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS'> {
+export interface Config extends Omit<Parsed, 'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS' | 'MASTER_KEY_PREVIOUS'> {
+  MASTER_KEY_PREVIOUS: string[];
   ISSUER: string;
   RESOURCE_URL: string;
   COOKIE_KEYS: string[] | undefined;
@@ -150,7 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   // Keep checking past malformed values, so the one message also names what production requires (every bad key at once).
   const parsed = out as Parsed;
-  const issuer = (parsed.ISSUER ?? `http://localhost:${parsed.PORT ?? settings.PORT.schema.parse(undefined)}`).replace(/\/+$/, '');
+  const issuer = (parsed.ISSUER ?? `http://localhost:${parsed.PORT ?? coreSettings.PORT.schema.parse(undefined)}`).replace(/\/+$/, '');
   const issuerUrl = 'ISSUER' in out ? new URL(issuer) : undefined;
   if (issuerUrl && (issuerUrl.search || issuerUrl.hash || issuerUrl.pathname !== '/')) {
     problems.push('ISSUER: must be an origin without path, query or fragment (set e.g. https://auth.example.com)');
@@ -158,14 +199,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   if (parsed.NODE_ENV === 'production') {
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
-    if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${settings.MASTER_KEY.fix})`);
-    if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${settings.COOKIE_KEYS.fix})`);
+    if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix})`);
+    if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix})`);
   }
   if (problems.length || !issuerUrl) throw new ConfigError(problems);
 
   return {
     ...parsed,
     ISSUER: issuer,
+    MASTER_KEY_PREVIOUS: parsed.MASTER_KEY_PREVIOUS ?? [],
     RESOURCE_URL: (parsed.RESOURCE_URL ?? `${issuer}/api`).replace(/\/+$/, ''),
     RP_ID: issuerUrl.hostname,
     ORIGIN: issuerUrl.origin,

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import type { Database, Queryable } from '../db/database.js';
+import { Vault } from '../vault/vault.js';
+
+/** An upstream account an owner connected, as the console shows it. The secret stays sealed. */
+export interface Connection {
+  id: string;
+  accountId: string;
+  provider: string;
+  kind: string;
+  label: string;
+  status: 'active' | 'needs_relink';
+  meta: Record<string, unknown>;
+  expiresAt?: Date;
+  lastError?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  lastUsedAt?: Date;
+}
+
+export interface NewConnection {
+  provider: string;
+  kind: string;
+  label: string;
+  secret: Record<string, unknown>;
+  meta?: Record<string, unknown>;
+  expiresAt?: Date;
+}
+
+interface Row {
+  id: string;
+  account_id: string;
+  provider: string;
+  kind: string;
+  label: string;
+  status: 'active' | 'needs_relink';
+  sealed: string;
+  meta: Record<string, unknown>;
+  expires_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  last_used_at: Date | null;
+}
+
+const fromRow = (r: Row): Connection => ({
+  id: r.id,
+  accountId: r.account_id,
+  provider: r.provider,
+  kind: r.kind,
+  label: r.label,
+  status: r.status,
+  meta: r.meta,
+  ...(r.expires_at ? { expiresAt: new Date(r.expires_at) } : {}),
+  ...(r.last_error ? { lastError: r.last_error } : {}),
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+  ...(r.last_used_at ? { lastUsedAt: new Date(r.last_used_at) } : {}),
+});
+
+const recordOf = (c: Pick<Connection, 'id' | 'accountId' | 'provider'>) => ({ id: c.id, accountId: c.accountId, provider: c.provider });
+
+/**
+ * Connected upstream accounts (connections table). Secrets go in and come out only through the vault; every read
+ * that returns a Connection leaves the ciphertext behind.
+ */
+export class ConnectionStore {
+  constructor(
+    private readonly db: Database,
+    readonly vault: Vault,
+  ) {}
+
+  /** Saves a connection, replacing the owner's earlier one for the same provider (a new id, so a new seal). */
+  async save(accountId: string, input: NewConnection): Promise<Connection> {
+    const id = `con_${randomBytes(16).toString('base64url')}`;
+    const sealed = this.vault.seal({ accountId, provider: input.provider, id }, input.secret);
+    const { rows } = await this.db.query<Row>(
+      `INSERT INTO connections (id, account_id, provider, kind, label, sealed, meta, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (account_id, provider) DO UPDATE SET id = EXCLUDED.id, kind = EXCLUDED.kind, label = EXCLUDED.label,
+         status = 'active', sealed = EXCLUDED.sealed, meta = EXCLUDED.meta, expires_at = EXCLUDED.expires_at,
+         last_error = NULL, created_at = now(), updated_at = now(), last_used_at = NULL
+       RETURNING *`,
+      [id, accountId, input.provider, input.kind, input.label, sealed, JSON.stringify(input.meta ?? {}), input.expiresAt ?? null],
+    );
+    return fromRow(rows[0]!);
+  }
+
+  async list(accountId: string): Promise<Connection[]> {
+    const { rows } = await this.db.query<Row>('SELECT * FROM connections WHERE account_id = $1 ORDER BY provider', [accountId]);
+    return rows.map(fromRow);
+  }
+
+  async find(accountId: string, provider: string): Promise<Connection | undefined> {
+    const { rows } = await this.db.query<Row>('SELECT * FROM connections WHERE account_id = $1 AND provider = $2', [accountId, provider]);
+    return rows[0] && fromRow(rows[0]);
+  }
+
+  /** This owner's connection by id, or undefined for an unknown id or another owner's (never told apart). */
+  async findById(accountId: string, id: string): Promise<Connection | undefined> {
+    const { rows } = await this.db.query<Row>('SELECT * FROM connections WHERE id = $1 AND account_id = $2', [id, accountId]);
+    return rows[0] && fromRow(rows[0]);
+  }
+
+  /** Opens the connection's secret. Reads the row again so a secret replaced by a refresh is the one returned. */
+  async secret<T extends Record<string, unknown> = Record<string, unknown>>(connection: Connection, db: Queryable = this.db): Promise<T> {
+    const { rows } = await db.query<Pick<Row, 'sealed'>>('SELECT sealed FROM connections WHERE id = $1 AND account_id = $2', [connection.id, connection.accountId]);
+    if (!rows[0]) throw new Error('connection no longer exists');
+    return this.vault.open<T>(recordOf(connection), rows[0].sealed);
+  }
+
+  /**
+   * Replaces the secret of an existing connection (an upstream refresh), in the caller's transaction when given,
+   * so the new refresh token is committed before anything uses it (SECURITY.md G5).
+   */
+  async updateSecret(connection: Connection, secret: Record<string, unknown>, expiresAt: Date | undefined, db: Queryable = this.db): Promise<void> {
+    await db.query(
+      `UPDATE connections SET sealed = $3, expires_at = $4, status = 'active', last_error = NULL, updated_at = now()
+       WHERE id = $1 AND account_id = $2`,
+      [connection.id, connection.accountId, this.vault.seal(recordOf(connection), secret), expiresAt ?? null],
+    );
+  }
+
+  /** The upstream said the credential is gone (SECURITY.md G6): the owner must connect again. The secret is kept. */
+  async markNeedsRelink(connection: Connection, reason: string, db: Queryable = this.db): Promise<void> {
+    await db.query(
+      `UPDATE connections SET status = 'needs_relink', last_error = $3, updated_at = now() WHERE id = $1 AND account_id = $2`,
+      [connection.id, connection.accountId, reason.slice(0, 200)],
+    );
+  }
+
+  async touch(connection: Connection): Promise<void> {
+    await this.db.query('UPDATE connections SET last_used_at = now() WHERE id = $1', [connection.id]);
+  }
+
+  async remove(accountId: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM connections WHERE id = $1 AND account_id = $2', [id, accountId]);
+    return rowCount > 0;
+  }
+}

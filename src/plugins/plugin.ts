@@ -1,0 +1,131 @@
+import type Router from '@koa/router';
+import type { RouterContext, RouterMiddleware } from '@koa/router';
+import type { z } from 'zod';
+import type { Config, Setting } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { ScopeDefinition } from '../../scopes/catalog.js';
+import type { Connection, ConnectionStore } from '../connections/store.js';
+import type { UpstreamProviderInput } from '../upstream/provider-config.js';
+
+/**
+ * The plugin contract (DESIGN.md, Plugins; STYLE.md: a plain object checked with `satisfies Plugin`). A plugin
+ * brings its scopes, the kinds of credential an owner can connect for it, its routes under /api, its policy-checked
+ * actions and its error codes. Core reads plugins only through the registry (./registry.ts), never by name.
+ */
+export interface Plugin {
+  /** Lower-case id, also the folder name: `twitter`, `telegram`. */
+  id: string;
+  /** Added to the one scope catalog (scopes/catalog.ts) when the plugin loads. */
+  scopes: ScopeDefinition[];
+  /** How an owner connects an upstream account for this plugin (console, Connected accounts). */
+  credentialKinds: CredentialKind[];
+  /** Upstream OAuth 2.0 providers this plugin brings (X); operators add others by config alone. */
+  upstreamProviders?(config: Config): UpstreamProviderInput[];
+  /** Writes that go through the owner's policy (limits, content rules, hold for approval). */
+  actions: Action[];
+  /** Stable error codes this plugin answers with, for the README and the console. */
+  errors: Record<string, { status: number; description: string }>;
+  /** Registers the plugin's routes; paths are relative to the resource API root (`/api`). */
+  routes(router: ApiRouter, kit: PluginKit): void;
+}
+
+/** Environment settings a plugin needs (upstream base URLs ...), in the same shape as src/config.ts `settings`. */
+export type PluginSettings = Record<string, Setting>;
+
+/** Who is calling the resource API, from the bearer token (src/resource/bearer.ts). */
+export interface ApiCaller {
+  accountId: string;
+  clientId: string;
+  grantId: string;
+  scopes: ReadonlySet<string>;
+}
+
+export interface ResourceState {
+  caller: ApiCaller;
+  /** Set by `kit.requireScope`: the scope that allowed this call, for the owner's access log. */
+  scope?: string;
+  /** Set by `kit.connection`: the upstream account used, for the access log. */
+  connectionId?: string;
+}
+
+export type ApiContext = RouterContext<ResourceState>;
+export type ApiRouter = Router<ResourceState>;
+
+/** A credential pasted by the owner and checked against the upstream before it is saved. */
+export interface VerifiedCredential {
+  /** What the owner recognises in the console: `@handle`, a bot's name. Never a secret. */
+  label: string;
+  /** Sealed in the vault; only `kit.connection` opens it again. */
+  secret: Record<string, unknown>;
+  /** Non-secret details the plugin reads back later (upstream user id, allowed chats). */
+  meta?: Record<string, unknown>;
+}
+
+export interface CredentialField {
+  name: string;
+  label: string;
+  type: 'text' | 'password' | 'textarea';
+  help?: string;
+  required?: boolean;
+}
+
+export interface CredentialKind {
+  /** Stored in connections.kind: `x.cookie`, `telegram.bot`. OAuth kinds use `oauth2`. */
+  id: string;
+  /** The upstream this connects (connections.provider): `x`, `telegram`. */
+  provider: string;
+  title: string;
+  /** Plain words for the console: what the owner pastes and where to find it. */
+  description: string;
+  /** Pasted credentials: the form, its schema, and the upstream check run before saving. */
+  paste?: {
+    fields: CredentialField[];
+    input: z.ZodType<Record<string, unknown>>;
+    verify(input: Record<string, unknown>, deps: { config: Config; logger: Logger }): Promise<VerifiedCredential>;
+  };
+  /** Connected by redirect through the generic upstream OAuth 2.0 client, with this provider id. */
+  oauth?: { provider: string };
+}
+
+/** What `kit.connection` hands a route: the owner's upstream account and, opened from the vault, its secret. */
+export interface UpstreamAccess {
+  connection: Connection;
+  /** The secret as the credential kind's `verify` stored it; for `oauth2` kinds, a fresh access token. */
+  secret: Record<string, unknown>;
+  /** For `oauth2` connections: a valid upstream access token (refreshed first when it is about to expire). */
+  accessToken?: string;
+}
+
+/** A policy-checked write: the route parses the request, the kit applies the owner's policy, then runs it. */
+export interface Action<P = any, R = any> {
+  /** `tweet.post`; stored with held posts, so keep it stable. */
+  id: string;
+  /** Scope the caller needs. */
+  scope: string;
+  /** Upstream whose connection the action uses. */
+  provider: string;
+  /** Re-validates a stored payload before an approved action runs. */
+  input: z.ZodType<P>;
+  /** The text content rules look at and the owner reads before approving. */
+  text(payload: P): string;
+  /** Performs the write upstream. Errors should be AppErrors from the plugin's table (no upstream secret in them). */
+  run(payload: P, access: UpstreamAccess): Promise<R>;
+}
+
+/** What the resource server gives a plugin's routes (implemented in src/resource/kit.ts). */
+export interface PluginKit {
+  config: Config;
+  logger: Logger;
+  connections: ConnectionStore;
+  /** Route stage: 403 insufficient_scope unless the token carries `scope`. */
+  requireScope(scope: string): RouterMiddleware<ResourceState>;
+  /** The caller's owner's connection to `provider`, opened; 409 `not_connected` / `reconnect_required` otherwise. */
+  connection(ctx: ApiContext, provider: string): Promise<UpstreamAccess>;
+  /**
+   * Applies the grant's policy to an action and runs it: 403 with a stable `policy_*` code when refused, 202 with a
+   * held id when the owner approves posts first, else the action's result (status 201 unless `status` is given).
+   */
+  perform<P>(ctx: ApiContext, actionId: string, payload: P, options?: { status?: number }): Promise<void>;
+}
+
+export type { Connection };

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { Database } from '../db/database.js';
+
+/**
+ * What an owner allows one app (one grant) to do beyond its scopes (issue 4, item 7): a daily limit on posts,
+ * content rules, and "hold for my approval". An app with no stored policy gets DEFAULT_POLICY: no limits.
+ */
+export const Policy = z.object({
+  /** Most policy-checked actions (posts, messages) per UTC day; null: no limit. */
+  posts_per_day: z.number().int().min(0).max(10_000).nullable().default(null),
+  /** Refused when the text contains one of these, case-insensitively, as a whole word or phrase. */
+  blocked_words: z.array(z.string().trim().min(1).max(100)).max(200).default([]),
+  /** Refused when the text matches one of these regular expressions (case-insensitive). */
+  blocked_patterns: z
+    .array(z.string().min(1).max(200).refine((p) => isValidPattern(p), 'must be a valid regular expression'))
+    .max(50)
+    .default([]),
+  no_links: z.boolean().default(false),
+  no_mentions: z.boolean().default(false),
+  /** Every action waits in the console until the owner approves or rejects it. */
+  hold_for_approval: z.boolean().default(false),
+});
+export type Policy = z.output<typeof Policy>;
+export type PolicyInput = z.input<typeof Policy>;
+
+export const DEFAULT_POLICY: Policy = Policy.parse({});
+
+function isValidPattern(pattern: string): boolean {
+  try {
+    new RegExp(pattern, 'iu');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Policies by grant (grant_policies). The grant's owner is stored beside it, so one owner never reads another's. */
+export class PolicyStore {
+  constructor(private readonly db: Database) {}
+
+  async get(grantId: string): Promise<Policy> {
+    const { rows } = await this.db.query<{ policy: unknown }>('SELECT policy FROM grant_policies WHERE grant_id = $1', [grantId]);
+    return rows[0] ? Policy.parse(rows[0].policy) : DEFAULT_POLICY;
+  }
+
+  async set(accountId: string, grantId: string, input: PolicyInput): Promise<Policy> {
+    const policy = Policy.parse(input);
+    await this.db.query(
+      `INSERT INTO grant_policies (grant_id, account_id, policy) VALUES ($1, $2, $3)
+       ON CONFLICT (grant_id) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()
+       WHERE grant_policies.account_id = EXCLUDED.account_id`,
+      [grantId, accountId, JSON.stringify(policy)],
+    );
+    return policy;
+  }
+
+  /** Actions counted against the grant's limit today (UTC). */
+  async usedToday(grantId: string): Promise<number> {
+    const { rows } = await this.db.query<{ count: number }>(
+      "SELECT count FROM policy_usage WHERE grant_id = $1 AND day = (now() AT TIME ZONE 'utc')::date",
+      [grantId],
+    );
+    return rows[0]?.count ?? 0;
+  }
+
+  async remove(grantId: string): Promise<void> {
+    await this.db.query('DELETE FROM grant_policies WHERE grant_id = $1', [grantId]);
+    await this.db.query('DELETE FROM policy_usage WHERE grant_id = $1', [grantId]);
+  }
+}
