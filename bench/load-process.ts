@@ -11,7 +11,7 @@ function run(options: LoadOptions, seconds: number, onResponse?: (status: number
       {
         url: options.url,
         method: 'POST',
-        headers: { authorization: options.authorization, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: options.authorization, 'content-type': options.contentType ?? 'application/x-www-form-urlencoded' },
         body: options.body,
         connections: options.connections,
         duration: seconds,

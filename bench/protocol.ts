@@ -3,7 +3,7 @@
  * target in its own process (target-process.ts) and the load generator in another (load-process.ts), so no
  * target inherits another's heap or JIT state and the load generator never shares an event loop with a server.
  */
-export type TargetName = 'ours' | 'in-memory' | 'bare-koa';
+export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'bare-proxy';
 
 /** Everything a target process needs; the same values for every target, so the two oidc-provider ones match. */
 export interface TargetSetup {
@@ -13,10 +13,12 @@ export interface TargetSetup {
   masterKey: string;
   clientId: string;
   logLevel: string;
+  /** The fake upstream the resource targets call (upstream-process.ts). */
+  upstreamUrl?: string;
 }
 
 export type TargetMessage =
-  | { type: 'ready'; url: string }
+  | { type: 'ready'; url: string; /** The resource target's bearer token for its owner. */ token?: string }
   | { type: 'stopped'; storedTokens?: number }
   | { type: 'failed'; error: string };
 
@@ -27,6 +29,8 @@ export interface LoadOptions {
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
+  /** Default: a form body (the token endpoint). */
+  contentType?: string;
 }
 
 export interface LoadResult {
@@ -42,3 +46,6 @@ export interface LoadResult {
 }
 
 export const TOKEN_BODY = 'grant_type=client_credentials&scope=tweet.read';
+
+/** The resource API call both resource targets answer: a short post, as an agent would send it. */
+export const POST_BODY = JSON.stringify({ text: 'hello from the benchmark' });

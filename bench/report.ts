@@ -89,3 +89,38 @@ export function report(rows: Measured[], settings: { connections: number; warmup
   ].join('\n');
   return { ok: throughput >= MIN_THROUGHPUT_RATIO && tail <= MAX_P99_RATIO && !invalid.length, markdown };
 }
+
+/** The resource API's targets (issue 4): against a bare proxy to the same fake upstream, in the same run. */
+export const MIN_RESOURCE_THROUGHPUT_RATIO = 0.75;
+export const MAX_RESOURCE_P99_RATIO = 1.5;
+
+export function resourceReport(rows: Measured[], settings: { connections: number; warmup: number; duration: number }): Verdict {
+  const base = rows.find((r) => r.target === 'bare-proxy')!.result;
+  const api = rows.find((r) => r.target === 'resource')!.result;
+  const throughput = api.reqPerSec / base.reqPerSec;
+  const tail = api.p99 / base.p99;
+  const invalid = rows.filter((r) => problems(r).length);
+  const markdown = [
+    '# Resource API benchmark',
+    '',
+    `POST /api/bench/posts with an agent token (bearer check, scope, the grant's content rules, the owner's key opened ` +
+      `from the vault, an access-log row) forwarded to a fake upstream in its own process, against a bare Koa proxy to ` +
+      `the same upstream; ${settings.connections} connections, ${settings.warmup} s warm-up, then ${settings.duration} s measured.`,
+    '',
+    '| Target | req/s | p50 ms | p99 ms | req/s vs bare proxy | p99 vs bare proxy | Responses | Load before |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    ...rows.map((m) => {
+      const { label, result: r } = m;
+      const bad = problems(m);
+      return `| ${label} | ${Math.round(r.reqPerSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${(r.reqPerSec / base.reqPerSec * 100).toFixed(0)}% | ` +
+        `${(r.p99 / base.p99).toFixed(2)}× | ${bad.length ? `**FAILED: ${bad.join(', ')}**` : `all ${r.requests} were 200`} | ${m.loadBefore.toFixed(2)} |`;
+    }),
+    '',
+    `- Throughput: the resource API is ${(throughput * 100).toFixed(1)}% of the bare proxy (target ≥ ${MIN_RESOURCE_THROUGHPUT_RATIO * 100}%): **${throughput >= MIN_RESOURCE_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}**`,
+    `- p99 latency: ${tail.toFixed(2)}× the bare proxy (target ≤ ${MAX_RESOURCE_P99_RATIO}×): **${tail <= MAX_RESOURCE_P99_RATIO ? 'PASS' : 'FAIL'}**`,
+    invalid.length ? `- **Run invalid**: ${invalid.map((r) => `${r.label}: ${problems(r).join(', ')}`).join('; ')}` : '- Every response was HTTP 200.',
+    ...rows.filter((r) => r.storedTokens !== undefined).map((r) => `- ${r.label}: ${r.storedTokens} access-log rows written, warm-up included.`),
+    '',
+  ].join('\n');
+  return { ok: throughput >= MIN_RESOURCE_THROUGHPUT_RATIO && tail <= MAX_RESOURCE_P99_RATIO && !invalid.length, markdown };
+}

@@ -5,13 +5,14 @@ import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createTestSchema } from '../test/helpers/services.js';
-import { TOKEN_BODY, type LoadOptions, type LoadResult, type TargetMessage, type TargetName, type TargetSetup } from './protocol.js';
-import { report, type Measured } from './report.js';
+import { POST_BODY, TOKEN_BODY, type LoadOptions, type LoadResult, type TargetMessage, type TargetName, type TargetSetup } from './protocol.js';
+import { report, resourceReport, type Measured } from './report.js';
 import { benchConfig, prepareStorage } from './storage.js';
 
 /**
  * `npm run bench`: client-credentials token requests per second and latency at 50 connections, for our server on
- * Postgres, the same oidc-provider configuration in memory, and a bare Koa endpoint. Each server runs in its own
+ * Postgres, the same oidc-provider configuration in memory, and a bare Koa endpoint; then resource API calls (token,
+ * scope, policy, vault, access log, a call to a fake upstream) beside a bare proxy to the same fake upstream. Each server runs in its own
  * process, one after the other, and the load generator in another. BENCH_DURATION (seconds) shortens a run.
  * Exits 1 when a response was not a 200 or a target of the issue is missed.
  */
@@ -26,6 +27,11 @@ const TARGETS: { target: TargetName; label: string }[] = [
   { target: 'ours', label: '(a) oauth3 on Postgres' },
   { target: 'in-memory', label: '(b) oidc-provider in memory' },
   { target: 'bare-koa', label: '(c) bare Koa' },
+];
+
+const RESOURCE_TARGETS: { target: TargetName; label: string }[] = [
+  { target: 'resource', label: '(d) resource API on Postgres' },
+  { target: 'bare-proxy', label: '(e) bare proxy' },
 ];
 
 const children = new Set<ChildProcess>();
@@ -79,15 +85,16 @@ async function checkToken(url: string, authorization: string): Promise<void> {
   }
 }
 
-async function measure(setup: TargetSetup, authorization: string): Promise<{ result: LoadResult; storedTokens?: number }> {
+/** What the load generator sends to a target, once it says where it listens (and, for the resource API, its token). */
+type RequestFor = (ready: { url: string; token?: string }) => Pick<LoadOptions, 'url' | 'authorization' | 'body' | 'contentType'>;
+
+async function measure(setup: TargetSetup, requestFor: RequestFor, check?: (ready: { url: string }) => Promise<void>): Promise<{ result: LoadResult; storedTokens?: number }> {
   const server = spawn('./target-process.ts', setup);
   const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
   if (ready.type !== 'ready') throw new Error(`${setup.target} server did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
   try {
-    await checkToken(ready.url, authorization);
-    const options: LoadOptions = {
-      url: `${ready.url}/token`, authorization, body: TOKEN_BODY, connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION,
-    };
+    await check?.(ready);
+    const options: LoadOptions = { ...requestFor(ready), connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION };
     const load = spawn('./load-process.ts', options);
     const result = await nextMessage<LoadResult>(load, 'load generator');
     await exited(load);
@@ -97,6 +104,41 @@ async function measure(setup: TargetSetup, authorization: string): Promise<{ res
   } finally {
     if (server.exitCode === null) server.kill();
     await exited(server);
+  }
+}
+
+/** One real call before the load: the resource target must post through to the upstream. */
+async function checkPost(url: string, authorization: string | undefined): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' }, body: POST_BODY });
+  const body = (await response.json()) as Record<string, unknown>;
+  if (response.status !== 200 || typeof body.id !== 'string') throw new Error(`no post through ${url}: HTTP ${response.status} ${JSON.stringify(body)}`);
+}
+
+/** The resource API against a bare proxy, both calling one fake upstream that runs in a process of its own. */
+async function measureResource(shared: Omit<TargetSetup, 'target' | 'clientId'>): Promise<Measured[]> {
+  const upstream = spawn('./upstream-process.ts', {});
+  const ready = await nextMessage<{ type: 'ready'; url: string }>(upstream, 'fake upstream');
+  try {
+    const rows: Measured[] = [];
+    for (const { target, label } of RESOURCE_TARGETS) {
+      const loadBefore = os.loadavg()[0]!;
+      process.stderr.write(`measuring ${label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
+      const requestFor: RequestFor = (r) => ({
+        url: target === 'resource' ? `${r.url}/api/bench/posts` : `${r.url}/posts`,
+        authorization: r.token ? `Bearer ${r.token}` : '',
+        body: POST_BODY,
+        contentType: 'application/json',
+      });
+      const { result, storedTokens } = await measure({ ...shared, target, clientId: '', upstreamUrl: ready.url }, requestFor, async (r) => {
+        const request = requestFor(r);
+        await checkPost(request.url, request.authorization || undefined);
+      });
+      rows.push({ target, label, result, loadBefore, storedTokens });
+    }
+    return rows;
+  } finally {
+    upstream.send('stop');
+    await exited(upstream);
   }
 }
 
@@ -113,10 +155,17 @@ async function main(): Promise<boolean> {
     for (const { target, label } of TARGETS) {
       const loadBefore = os.loadavg()[0]!;
       process.stderr.write(`measuring ${label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
-      const { result, storedTokens } = await measure({ ...shared, target, clientId }, authorization);
+      const { result, storedTokens } = await measure(
+        { ...shared, target, clientId },
+        (ready) => ({ url: `${ready.url}/token`, authorization, body: TOKEN_BODY }),
+        (ready) => checkToken(ready.url, authorization),
+      );
       rows.push({ target, label, result, loadBefore, storedTokens });
     }
-    const { ok, markdown } = report(rows, { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL });
+    const tokens = report(rows, { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL });
+    const resource = resourceReport(await measureResource(shared), { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION });
+    const markdown = `${tokens.markdown}\n${resource.markdown}`;
+    const ok = tokens.ok && resource.ok;
     process.stdout.write('\n' + markdown);
     const dir = new URL('./results/', import.meta.url);
     mkdirSync(dir, { recursive: true });
@@ -132,7 +181,7 @@ const watchdog = setTimeout(() => {
   process.stderr.write('bench: timed out\n');
   for (const child of children) child.kill('SIGKILL');
   process.exit(2);
-}, (TARGETS.length * (WARMUP + DURATION + 60)) * 1000);
+}, ((TARGETS.length + RESOURCE_TARGETS.length) * (WARMUP + DURATION + 60)) * 1000);
 watchdog.unref();
 
 try {

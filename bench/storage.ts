@@ -7,6 +7,8 @@ import { loadCookieKeys, loadSigningKeys, type PrivateJwk } from '../src/keys/ke
 import type { Database } from '../src/db/database.js';
 import { ClientStore } from '../src/clients/store.js';
 import type { TargetSetup } from './protocol.js';
+import { PluginRegistry } from '../src/plugins/registry.js';
+import { builtinPlugins } from '../src/plugins/builtin.js';
 
 /** One configuration for both oidc-provider targets: same issuer, port, TTLs, keys and log level. */
 export function benchConfig(setup: Pick<TargetSetup, 'port' | 'databaseUrl' | 'masterKey' | 'logLevel'>): Config {
@@ -39,6 +41,8 @@ export async function loadKeys(db: Database, config: Config, logger: Logger): Pr
  * registers the confidential client-credentials client. Returns its id and secret.
  */
 export async function prepareStorage(config: Config): Promise<{ clientId: string; clientSecret: string }> {
+  // The client's scope (tweet.read) is a plugin's: loading the plugins registers it, as the server does at start.
+  new PluginRegistry(builtinPlugins);
   const db = await openDatabase(config, 'oauth3 bench');
   try {
     await loadKeys(db, config, benchLogger(config));

@@ -12,7 +12,7 @@ try {
     await send({ type: 'stopped', storedTokens });
     process.exit(0);
   });
-  await send({ type: 'ready', url: target.url });
+  await send({ type: 'ready', url: target.url, ...(target.token ? { token: target.token } : {}) });
 } catch (error) {
   await send({ type: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) });
   process.exit(1);

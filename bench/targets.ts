@@ -11,12 +11,11 @@ import { latestGrantId } from '../adapters/postgres.js';
 import { agentsClient, consoleClient } from '../src/console/first-party.js';
 import type { TargetName, TargetSetup } from './protocol.js';
 import { benchConfig, benchLogger, loadKeys } from './storage.js';
+import { listen, type RunningTarget } from './listen.js';
+import { resourceTargets } from './resource-targets.js';
+import { PluginRegistry } from '../src/plugins/registry.js';
+import { builtinPlugins } from '../src/plugins/builtin.js';
 
-export interface RunningTarget {
-  url: string;
-  /** Stops the server; `storedTokens` counts the tokens our server wrote, proof that each one reached Postgres. */
-  stop(): Promise<{ storedTokens?: number }>;
-}
 
 /** (a) The real server: startServer, Postgres, every middleware of the app. */
 async function ours(setup: TargetSetup): Promise<RunningTarget> {
@@ -44,6 +43,8 @@ async function inMemory(setup: TargetSetup): Promise<RunningTarget> {
   const { rows } = await db.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [setup.clientId]);
   // The stored row as the Postgres adapter hands it over, `client_secret` being the sha256: digest.
   const client = clientFromRow(rows[0]!) as unknown as ClientMetadata;
+  // createApp loads the plugins first, which registers their scopes (tweet.read) in the catalog the provider reads.
+  new PluginRegistry(builtinPlugins);
   // Mirrors createApp's createProvider call (src/app.ts), with only the adapter and the bench client added.
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts: new AccountStore(db),
@@ -68,27 +69,11 @@ async function bareKoa(setup: TargetSetup): Promise<RunningTarget> {
   return listen(http.createServer(koa.callback()), setup.port, async () => {});
 }
 
-async function listen(server: http.Server, port: number, cleanup: () => Promise<void>): Promise<RunningTarget> {
-  server.keepAliveTimeout = 5000; // as startServer does
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await cleanup();
-      return {};
-    },
-  };
-}
-
-export const targets: Record<TargetName, (setup: TargetSetup) => Promise<RunningTarget>> = {
+export const targets: Record<TargetName, (setup: TargetSetup) => Promise<RunningTarget & { token?: string }>> = {
   ours,
   'in-memory': inMemory,
   'bare-koa': bareKoa,
+  ...resourceTargets,
 };
+
+export type { RunningTarget };

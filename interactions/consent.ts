@@ -1,6 +1,10 @@
 import type Provider from 'oidc-provider';
 import type { Config } from '../src/config.js';
 import { getScope } from '../scopes/catalog.js';
+import { AppError } from '../src/errors.js';
+import { Policy, type PolicyStore } from '../src/policies/policy.js';
+import { draftFromForm, inputOf, policyProblem } from '../src/console/views/policy.js';
+import { LIMIT_PREFIX } from './views/consent.js';
 import type { Details } from './routes.js';
 
 /** Every scope this consent would grant, described from the catalog; unknown names are shown as they are. */
@@ -32,4 +36,25 @@ export async function buildGrant(provider: Provider, details: Details, accountId
   if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   return grant.save();
+}
+
+const ConsentLimits = Policy.pick({ posts_per_day: true, hold_for_approval: true, no_links: true });
+export type ConsentLimits = ReturnType<typeof ConsentLimits.parse>;
+
+/**
+ * The limits the owner set in the consent page's "Limits" section (issue 4, item 7), or undefined when they left
+ * them empty or the app asks for nothing it could write with (the section is not shown then).
+ */
+export function limitsFromForm(details: Details, body: Record<string, unknown>): ConsentLimits | undefined {
+  if (!consentScopes(details).some((s) => s.access === 'write')) return undefined;
+  const input = inputOf(draftFromForm(body, LIMIT_PREFIX));
+  const parsed = ConsentLimits.safeParse({ posts_per_day: input.posts_per_day, hold_for_approval: input.hold_for_approval, no_links: input.no_links });
+  if (!parsed.success) throw new AppError('invalid_request', 400, policyProblem(parsed.error));
+  const { posts_per_day, hold_for_approval, no_links } = parsed.data;
+  return posts_per_day !== null || hold_for_approval || no_links ? parsed.data : undefined;
+}
+
+/** Applies consent limits to the grant's policy; rules set earlier in the console (blocked words ...) stay. */
+export async function saveConsentLimits(policies: PolicyStore, accountId: string, grantId: string, limits: ConsentLimits): Promise<void> {
+  await policies.set(accountId, grantId, { ...(await policies.get(grantId)), ...limits });
 }

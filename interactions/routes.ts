@@ -13,7 +13,8 @@ import type { Database } from '../src/db/database.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../src/http/guards.js';
 import { loginPage } from './views/login.js';
 import { consentPage } from './views/consent.js';
-import { consentScopes, lifetimeText, buildGrant } from './consent.js';
+import { consentScopes, lifetimeText, buildGrant, limitsFromForm, saveConsentLimits, type ConsentLimits } from './consent.js';
+import { PolicyStore } from '../src/policies/policy.js';
 import { FIRST_PARTY_CLIENTS } from '../src/console/first-party.js';
 
 export interface InteractionDeps {
@@ -25,6 +26,8 @@ export interface InteractionDeps {
   events: EventLog;
   limiter: RateLimiter;
   cookieKeys: string[];
+  /** Where limits set on the consent page go; by default the policy store on `db`. */
+  policies?: PolicyStore;
 }
 
 /** What oidc-provider tells us about a pending interaction, parsed rather than trusted (STYLE.md). */
@@ -49,6 +52,7 @@ const Credential = z.object({ id: z.string().min(1).max(1024), rawId: z.string()
 /** The sign-in and consent steps oidc-provider hands us (`interactions.url`), as named middleware stages. */
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { config, provider, accounts, ceremonies, events, limiter, cookieKeys, db } = deps;
+  const policies = deps.policies ?? new PolicyStore(db);
   const router = new Router();
   const sameOrigin = requireSameOrigin(config.ORIGIN);
   const csrf = requireCsrf(cookieKeys);
@@ -184,7 +188,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     await next();
   };
 
-  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), parseDecision, claimDecision,
+  /** Limits typed on the consent page are checked before the decision is claimed, so a typo can be fixed. */
+  const parseLimits: Middleware = async (ctx, next) => {
+    if (ctx.state.decision === 'approve') ctx.state.limits = limitsFromForm(ctx.state.interaction as Details, ctx.state.body as Record<string, unknown>);
+    await next();
+  };
+
+  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), parseDecision, parseLimits, claimDecision,
     async function decide(ctx) {
       const details = ctx.state.interaction as Details;
       const decision = ctx.state.decision as 'approve' | 'deny';
@@ -197,7 +207,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       }
       assertThat(accountId, 'login_required', 403, 'Sign in first.');
       const grantId = await buildGrant(provider, details, accountId);
-      await events.record({ kind: 'consent.granted', accountId, clientId: details.params.client_id, ip: ctx.ip, detail: { scopes: consentScopes(details).map((s) => s.name) } });
+      const limits = ctx.state.limits as ConsentLimits | undefined;
+      if (limits) await saveConsentLimits(policies, accountId, grantId, limits);
+      await events.record({
+        kind: 'consent.granted', accountId, clientId: details.params.client_id, ip: ctx.ip,
+        detail: { scopes: consentScopes(details).map((s) => s.name), ...(limits ? { limits } : {}) },
+      });
       ctx.status = 303;
       ctx.redirect(await finish(ctx, { consent: { grantId } }));
     });

@@ -39,12 +39,5 @@ registerScopes([
     description: 'Keep this access when you are not using the app, until you revoke it.' },
 ]);
 
-// The first resource scopes, so consent can show them now; the X and Telegram plugins own them from issue 4 on.
-registerScopes([
-  { name: 'tweet.read', kind: 'resource', access: 'read', title: 'Read your posts on X',
-    description: 'See your X profile and your recent posts.' },
-  { name: 'tweet.post', kind: 'resource', access: 'write', title: 'Post on X as you',
-    description: 'Publish posts, replies and quotes on your X account, within the limits you set.' },
-  { name: 'telegram.post_any', kind: 'resource', access: 'write', title: 'Send Telegram messages',
-    description: 'Send messages through your Telegram bot to the chats and channels you allowed.' },
-]);
+// Resource scopes (tweet.post, telegram.post_any, upstream:<provider> ...) come from the plugins and the configured
+// upstream providers, registered when the app starts (src/plugins/registry.ts, src/upstream/providers.ts).

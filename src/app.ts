@@ -25,6 +25,19 @@ import { agentsClient, consoleClient } from './console/first-party.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
 import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
 import { AgentTokens } from './grants/agent-tokens.js';
+import type { MasterKeyRing } from './keys/sealing.js';
+import type { Plugin } from './plugins/plugin.js';
+import { PluginRegistry } from './plugins/registry.js';
+import { builtinPlugins } from './plugins/builtin.js';
+import { Vault } from './vault/vault.js';
+import { ConnectionStore } from './connections/store.js';
+import { PolicyStore } from './policies/policy.js';
+import { HeldActions } from './policies/held.js';
+import { DailyLimits } from './policies/gate.js';
+import { createUpstream, type Upstream } from './upstream/index.js';
+import type { ResourceServices } from './resource/services.js';
+import { createKit } from './resource/kit.js';
+import { createResourceRouter } from './resource/router.js';
 
 export interface AppDeps {
   config: Config;
@@ -33,6 +46,10 @@ export interface AppDeps {
   redis?: Redis;
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
+  /** Seals upstream credentials in the vault (DESIGN.md, Vault). */
+  masterKeys: MasterKeyRing;
+  /** The plugins to run; default the built-in ones (tests pass their own). */
+  plugins?: Plugin[];
 }
 
 export interface App {
@@ -41,6 +58,10 @@ export interface App {
   callback: ReturnType<Koa['callback']>;
   accounts: AccountStore;
   events: EventLog;
+  /** What the resource API and the console share: plugins, connections, policies, held posts. */
+  services: ResourceServices;
+  connections: ConnectionStore;
+  upstream: Upstream;
 }
 
 /**
@@ -51,6 +72,14 @@ export function createApp(deps: AppDeps): App {
   const { config, logger, db, redis, signingKeys, cookieKeys } = deps;
   const accounts = new AccountStore(db);
   const events = new EventLog(db, logger);
+  // Plugins and configured upstream providers register their scopes first: the provider is configured from the catalog.
+  const registry = new PluginRegistry(deps.plugins ?? builtinPlugins);
+  const connections = new ConnectionStore(db, new Vault(deps.masterKeys));
+  const upstream = createUpstream({ config, logger, db, accounts, events, connections, registry });
+  const services: ResourceServices = {
+    registry, connections, upstreamTokens: upstream.tokens, policies: new PolicyStore(db), held: new HeldActions(db),
+    daily: new DailyLimits(db), actionDeps: { config, logger },
+  };
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts,
     adapter: createAdapterClass({ db, redis }),
@@ -62,19 +91,21 @@ export function createApp(deps: AppDeps): App {
   const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
   const limiter = new RateLimiter(db, 10, 600);
 
-  const router = new Router();
-  router.get('/', (ctx) => {
-    ctx.type = 'html';
-    ctx.body = homePage({ issuer: config.ISSUER });
-  });
-  router.get('/healthz', (ctx) => {
+  // Liveness and readiness, served by every role.
+  const health = new Router();
+  health.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  router.get('/readyz', async (ctx) => {
+  health.get('/readyz', async (ctx) => {
     const checks = { database: await db.ping(), redis: redis ? await redis.ping().then(() => true, () => false) : undefined };
     const ready = checks.database && checks.redis !== false;
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ok' : 'unavailable', checks };
+  });
+  const router = new Router();
+  router.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = homePage({ issuer: config.ISSUER });
   });
   // RFC 8414 metadata is the same document as OpenID discovery; oidc-provider serves the latter.
   router.get('/.well-known/oauth-authorization-server', async (ctx, next) => {
@@ -82,19 +113,33 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
-  const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
-  const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys });
+  const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream });
 
   provider.use(requestContext());
   provider.use(requestLog(logger));
   provider.use(securityHeaders());
   provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
-  provider.use(staticFiles());
-  provider.use(errorBoundary(logger));
-  provider.use(recordAgentTokenUse(new AgentTokens(provider, db, config), logger));
-  provider.use(router.routes());
-  provider.use(interactions.routes());
-  provider.use(consoleRouter.routes());
+  // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
+  provider.use(resourceApi);
+  provider.use(health.routes());
+  if (config.ROLE === 'resource') {
+    // The resource API alone against the same database: tokens are still read through the provider, but none of
+    // its endpoints, pages or the console are served from this process.
+    provider.use(async function onlyTheResourceApi(ctx) {
+      ctx.status = 404;
+      ctx.body = { error: 'not_found', error_description: 'This process serves only the resource API.' };
+    });
+  } else {
+    const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
+    const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services, upstream });
+    provider.use(staticFiles());
+    provider.use(errorBoundary(logger));
+    provider.use(recordAgentTokenUse(new AgentTokens(provider, db, config), logger));
+    provider.use(router.routes());
+    provider.use(upstream.routes(provider).routes());
+    provider.use(interactions.routes());
+    provider.use(consoleRouter.routes());
+  }
 
-  return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events };
+  return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services, connections, upstream };
 }

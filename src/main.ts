@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, 'oauth3 could not start');
     process.exit(1);
   }
-  logger.info({ issuer: config.ISSUER, port: config.PORT, storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`, redis: Boolean(config.REDIS_URL) }, `oauth3 is listening on ${config.ISSUER}`);
+  logger.info({ issuer: config.ISSUER, role: config.ROLE, port: config.PORT, storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`, redis: Boolean(config.REDIS_URL) }, `oauth3 is listening on ${config.ISSUER}`);
 
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing requests in flight');

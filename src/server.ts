@@ -8,6 +8,7 @@ import { openDatabase } from './db/open.js';
 import { loadMasterKeys } from './keys/master-key.js';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
 import { createApp, type App } from './app.js';
+import type { Plugin } from './plugins/plugin.js';
 import { deleteExpired } from '../adapters/postgres.js';
 import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
 import { execute, parseCommand } from './cli/oauth3.js';
@@ -32,7 +33,12 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
 }
 
 /** Opens storage, loads keys, and serves the app on PORT (or an ephemeral port when PORT=0). */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Plugins to run instead of the built-in ones (tests, the benchmark's own plugin). */
+  plugins?: Plugin[];
+}
+
+export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const db = await openDatabase(config, 'oauth3 server');
   let redis: Redis | undefined;
   try {
@@ -40,7 +46,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const ring = loadMasterKeys(config, logger);
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
-    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys });
+    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins });
 
     const server = http.createServer(app.callback);
     server.keepAliveTimeout = 5000;
@@ -54,7 +60,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ? undefined
       : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
           const reply = { code: 0, out: [] as string[], err: [] as string[] };
-          reply.code = await execute(parseCommand(argv), { config, db }, (l) => reply.out.push(l), (l) => reply.err.push(l));
+          reply.code = await execute(parseCommand(argv), { config, db, ring }, (l) => reply.out.push(l), (l) => reply.err.push(l));
           logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
           return reply;
         });

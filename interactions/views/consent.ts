@@ -1,5 +1,6 @@
 import { html, httpsUrl, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
+import { policyFields, type PolicyDraft, type PolicyField } from '../../src/console/views/policy.js';
 
 export type ScopeAccess = 'read' | 'write' | 'identity';
 
@@ -18,6 +19,12 @@ export interface ConsentPageInput {
   account: { label: string };
   lifetime: string;
 }
+
+/** The limits offered at consent (issue 4, item 7); the rest are set later in the console. */
+export const CONSENT_LIMITS: PolicyField[] = ['posts_per_day', 'hold_for_approval', 'no_links'];
+/** Field names of the limits on the approve form: `limit_posts_per_day` ... */
+export const LIMIT_PREFIX = 'limit_';
+const NO_LIMITS: PolicyDraft = { posts_per_day: '', blocked_words: '', blocked_patterns: '', no_links: false, no_mentions: false, hold_for_approval: false };
 
 /** Badge text carries the meaning; the colour only repeats it (WCAG 1.4.1, use of colour). */
 const BADGES: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', identity: 'Identity' };
@@ -47,6 +54,7 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime }: Co
   <h2>For how long</h2>
   <p>Access lasts ${lifetime}.</p>
   <p>You can revoke this access at any time from your oauth3 console.</p>
+  ${scopes.some((s) => s.access === 'write') ? limitsSection() : ''}
 
   <div class="actions">
     ${decisionForm(action, csrf, 'approve')}
@@ -68,8 +76,20 @@ function scopeItem(scope: ConsentScope): SafeHtml {
     </li>`;
 }
 
+/**
+ * Optional limits for an app that can write, collapsed so that approving stays one click. The inputs belong to the
+ * approve form through the HTML `form` attribute: they are sent with "Allow" and never with "Deny".
+ */
+function limitsSection(): SafeHtml {
+  return html`<details class="limits">
+    <summary>Limits (optional)</summary>
+    <p class="muted small">Set what this app may do with your accounts. You can change these later in your console.</p>
+    ${policyFields({ draft: NO_LIMITS, idPrefix: 'limit-', namePrefix: LIMIT_PREFIX, only: CONSENT_LIMITS, form: 'consent-approve' })}
+  </details>`;
+}
+
 function decisionForm(action: string, csrf: string, decision: 'approve' | 'deny'): SafeHtml {
-  return html`<form method="post" action="${action}">
+  return html`<form method="post" action="${action}"${decision === 'approve' ? html` id="consent-approve"` : ''}>
       <input type="hidden" name="csrf" value="${csrf}">
       <input type="hidden" name="decision" value="${decision}">
       ${decision === 'approve'

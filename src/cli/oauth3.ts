@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, decodeKey, loadConfig, type Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
@@ -8,6 +8,9 @@ import { EmbeddedStorageBusy } from '../db/embedded-lock.js';
 import type { Database } from '../db/database.js';
 import { ClientStore } from '../clients/store.js';
 import { loadMasterKeys } from '../keys/master-key.js';
+import type { MasterKeyRing } from '../keys/sealing.js';
+import { rewrapAll } from './rotate-master.js';
+import { beginDevKeyRotation } from './dev-master-key.js';
 import { rotateSigningKeys } from '../keys/keystore.js';
 import { deleteExpired } from '../../adapters/postgres.js';
 import { adminSocketPath, sendToServer } from './admin-socket.js';
@@ -23,6 +26,10 @@ const USAGE = `Usage: npm run oauth3 -- <command>
   keys rotate [--activate-in SECONDS]
                        add new signing keys, published at once and used from SECONDS on (default 0,
                        3600 in production); the old ones stay published until their tokens expire
+  keys rotate-master [--generate]
+                       re-wrap every stored credential, signing key and cookie key under MASTER_KEY
+                       (earlier keys in MASTER_KEY_PREVIOUS), after which the earlier keys can be removed;
+                       --generate (development key file only): make a new DATA_DIR/master.key first
   migrate              apply database migrations
   cleanup              delete expired codes, tokens, sessions and challenges`;
 
@@ -43,6 +50,7 @@ function parse(argv: string[]) {
       'id-token-alg': { type: 'string' },
       'resource-server': { type: 'boolean' },
       'activate-in': { type: 'string' },
+      generate: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -115,7 +123,12 @@ const FLAGS: Record<string, string> = {
 };
 
 /** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
-export async function execute({ values, positionals }: Parsed, { config, db }: { config: Config; db: Database }, out: Out, err: Out): Promise<number> {
+export async function execute(
+  { values, positionals }: Parsed,
+  { config, db, ring }: { config: Config; db: Database; ring?: MasterKeyRing },
+  out: Out,
+  err: Out,
+): Promise<number> {
   const command = positionals.join(' ');
   try {
     const clients = new ClientStore(db);
@@ -174,6 +187,8 @@ export async function execute({ values, positionals }: Parsed, { config, db }: {
           `the previous keys stay published ${keep} s after that.`);
         return 0;
       }
+      case 'keys rotate-master':
+        return await rotateMaster({ config, db, ring, generate: values.generate ?? false }, out, err);
       case 'migrate': {
         const applied = await migrate(db);
         out(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.');
@@ -194,6 +209,37 @@ export async function execute({ values, positionals }: Parsed, { config, db }: {
     }
     throw error;
   }
+}
+
+/**
+ * `keys rotate-master` (SECURITY.md G4). Run inside the server over the admin socket on embedded storage, it uses the
+ * server's own key ring (`ring`), so the running server seals with the new key from that moment on.
+ */
+async function rotateMaster(
+  { config, db, ring, generate }: { config: Config; db: Database; ring?: MasterKeyRing; generate: boolean },
+  out: Out,
+  err: Out,
+): Promise<number> {
+  if (generate && config.MASTER_KEY) {
+    err('--generate replaces the development key file only. With MASTER_KEY set: put a new key in MASTER_KEY and the old one in ' +
+      'MASTER_KEY_PREVIOUS, restart the servers, then run this command without --generate.');
+    return 64;
+  }
+  const rotation = generate ? beginDevKeyRotation(config.DATA_DIR, config.MASTER_KEY_PREVIOUS.map((k) => decodeKey(k)!), ring) : undefined;
+  const keys = rotation?.ring ?? ring ?? loadMasterKeys(config, createLogger('warn'));
+  const counts = await rewrapAll(db, keys);
+  for (const c of counts) out(`${c.table}: ${c.rewrapped} re-wrapped, ${c.current} already under the current key`);
+  const failed = counts.filter((c) => c.failed.length);
+  for (const c of failed) {
+    err(`${c.table}: ${c.failed.length} value(s) could not be opened (${c.failed.slice(0, 10).join(', ')}): sealed under a key that is ` +
+      'not configured, or altered. Add the missing key to MASTER_KEY_PREVIOUS and run this command again.');
+  }
+  if (failed.length) return 1;
+  rotation?.finish();
+  out(`Everything is sealed under master key ${keys.current.id}. ` + (generate
+    ? 'DATA_DIR/master.key now holds the new key; the old one is kept in DATA_DIR/master.key.previous: delete that file once every server has restarted.'
+    : 'The earlier keys can now be removed from MASTER_KEY_PREVIOUS (and DATA_DIR/master.key.previous); restart the servers without them.'));
+  return 0;
 }
 
 export { parse as parseCommand };

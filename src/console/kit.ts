@@ -7,6 +7,7 @@ import type { AccountStore } from '../accounts/accounts.js';
 import type { EventLog } from '../accounts/events.js';
 import type { PasskeyCeremonies } from '../passkeys/ceremonies.js';
 import type { RateLimiter } from '../rate-limit.js';
+import type { ResourceServices } from '../resource/services.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
 import { ownerOf } from './owner.js';
 
@@ -21,6 +22,18 @@ export interface ConsoleDeps {
   ceremonies: PasskeyCeremonies;
   limiter: RateLimiter;
   cookieKeys: string[];
+  /** Connected accounts, policies and held actions (the Connected accounts, Approvals and Connected apps pages). */
+  resource: ResourceServices;
+  /** The upstream OAuth 2.0 client (src/upstream/index.ts), as far as the console uses it. */
+  upstream: ConsoleUpstream;
+}
+
+/** What the console needs from the upstream OAuth 2.0 client: start a connect, and the providers configured. */
+export interface ConsoleUpstream {
+  /** Keeps state and PKCE on the server and returns the provider's authorization URL to send the owner to. */
+  start(accountId: string, providerId: string, returnTo?: string): Promise<string>;
+  /** Providers an owner can connect by redirect (built in by plugins, or configured by the operator). */
+  providers?(): ReadonlyArray<{ id: string; title?: string; authorizationUrl: string }>;
 }
 
 export interface ConsoleStages {

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { loadOwner, ownerOf } from './owner.js';
+import { isApi, loadOwner, ownerOf } from './owner.js';
 import { consoleLoginRoutes } from './first-party.js';
 import { consoleStages, type ConsoleDeps } from './kit.js';
 import { overviewArea } from './areas/overview.js';
@@ -10,11 +10,15 @@ import { profileArea } from './areas/profile.js';
 import { logArea } from './areas/log.js';
 import { appsArea } from './areas/apps.js';
 import { tokensArea } from './areas/tokens.js';
+import { connectionsArea } from './areas/connections.js';
+import { approvalsArea } from './areas/approvals.js';
 
 export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
 
 /** Areas of the console, each a file in ./areas registering its page and its JSON API. */
-const areas: ConsoleArea[] = [overviewArea, passkeysArea, sessionsArea, accountArea, profileArea, logArea, appsArea, tokensArea];
+const areas: ConsoleArea[] = [
+  overviewArea, passkeysArea, sessionsArea, accountArea, profileArea, logArea, appsArea, tokensArea, connectionsArea, approvalsArea,
+];
 
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */
 export function consoleRoutes(deps: ConsoleDeps): Router {
@@ -24,6 +28,11 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
   const owned = new Router();
   // Runs only when one of the routes below matched (koa-router), so every one of them requires an owner.
   owned.use(loadOwner(deps.provider, deps.accounts));
+  // Pages show how many posts wait for the owner beside "Approvals" (views/layout.ts), so none goes unnoticed.
+  owned.use(async function countPendingApprovals(ctx, next) {
+    if (!isApi(ctx)) ctx.state.pendingApprovals = await deps.resource.held.countPending(ownerOf(ctx).accountId);
+    await next();
+  });
   const { mutate, csrfFor } = consoleStages(deps);
 
   owned.get('/console/api/session', async function describeSession(ctx) {

@@ -3,8 +3,24 @@ import { AppError } from '../errors.js';
 
 const LIMIT = 64 * 1024;
 
-/** Reads a JSON or form body (at most 64 KiB) for our own routes; oidc-provider parses its own. */
-export async function readBody(ctx: Context): Promise<unknown> {
+/** Bodies already read, by request: the stream can be read once, but several stages may need the body. */
+const parsed = new WeakMap<Context, Promise<unknown>>();
+
+/**
+ * Reads a JSON or form body (at most 64 KiB) for our own routes; oidc-provider parses its own. A second call for the
+ * same request returns the first call's result (the resource API's bearer stage looks for a token in a form body
+ * before the plugin's route reads it).
+ */
+export function readBody(ctx: Context): Promise<unknown> {
+  let body = parsed.get(ctx);
+  if (!body) {
+    body = parse(ctx);
+    parsed.set(ctx, body);
+  }
+  return body;
+}
+
+async function parse(ctx: Context): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {

@@ -38,6 +38,11 @@ export interface ApiCaller {
   clientId: string;
   grantId: string;
   scopes: ReadonlySet<string>;
+  /**
+   * True for a client-credentials token: an app acting for itself, with no owner (accountId and grantId are '').
+   * `kit.connection` and `kit.perform` refuse it with 403 `owner_required`.
+   */
+  machine?: boolean;
 }
 
 export interface ResourceState {
@@ -87,6 +92,12 @@ export interface CredentialKind {
   oauth?: { provider: string };
 }
 
+/** What an action's `run` is given besides its payload and the opened connection. */
+export interface ActionDeps {
+  config: Config;
+  logger: Logger;
+}
+
 /** What `kit.connection` hands a route: the owner's upstream account and, opened from the vault, its secret. */
 export interface UpstreamAccess {
   connection: Connection;
@@ -108,8 +119,12 @@ export interface Action<P = any, R = any> {
   input: z.ZodType<P>;
   /** The text content rules look at and the owner reads before approving. */
   text(payload: P): string;
-  /** Performs the write upstream. Errors should be AppErrors from the plugin's table (no upstream secret in them). */
-  run(payload: P, access: UpstreamAccess): Promise<R>;
+  /**
+   * Performs the write upstream. Errors should be AppErrors from the plugin's table (no upstream secret in them).
+   * `deps` carries the server's config (upstream base URLs, UPSTREAM_TIMEOUT_MS): plugins are plain module objects,
+   * so this is how an action reaches them without module state. Callers (the kit, runApproved) always pass it.
+   */
+  run(payload: P, access: UpstreamAccess, deps: ActionDeps): Promise<R>;
 }
 
 /** What the resource server gives a plugin's routes (implemented in src/resource/kit.ts). */

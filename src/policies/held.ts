@@ -66,6 +66,15 @@ export class HeldActions {
     return rows.map(fromRow);
   }
 
+  /** How many actions wait for this owner, for the console's navigation badge (counted, not listed). */
+  async countPending(accountId: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM held_actions WHERE account_id = $1 AND status = 'pending'",
+      [accountId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** This owner's held action, or undefined for an unknown id or another owner's (never told apart). */
   async find(accountId: string, id: string): Promise<HeldAction | undefined> {
     const { rows } = await this.db.query<Row>('SELECT * FROM held_actions WHERE id = $1 AND account_id = $2', [id, accountId]);

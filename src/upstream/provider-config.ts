@@ -5,7 +5,8 @@ import { z } from 'zod';
  * (Dexcom, Oura, GitHub ...) is added by configuration alone (UPSTREAM_PROVIDERS / UPSTREAM_PROVIDERS_FILE).
  */
 export const UpstreamProviderConfig = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, 'lower-case letters, digits and dashes'),
+  // One letter is allowed: X is `x` (the provider its plugin and connections name).
+  id: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'lower-case letters, digits and dashes'),
   title: z.string().min(1).max(60).optional(),
   authorizationUrl: z.url({ protocol: /^https?$/ }),
   tokenUrl: z.url({ protocol: /^https?$/ }),

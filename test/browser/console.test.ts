@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import http from 'node:http';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
 import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot, viewports } from '../helpers/chromium.js';
+import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 
 /**
  * Issue 3 in real Chromium: an owner signs up at /console with a passkey, manages passkeys, sessions, agent tokens
@@ -20,11 +21,13 @@ import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot,
   let introspectionEndpoint: string;
   let resourceServer: { clientId: string; clientSecret: string };
   let app: { config: oidc.Configuration; server: http.Server; redirectUri: string; callbacks: string[] };
+  let telegram: FakeTelegram;
   /** Every console message of every page, to catch Content Security Policy violations. */
   const consoleMessages: string[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer();
+    telegram = await startFakeTelegram();
+    server = await startTestServer({ env: { TELEGRAM_API_ROOT: telegram.url } });
     browser = await launchChromium();
     const rs = await server.addClient({ name: 'RS', grantTypes: ['client_credentials'], scope: 'tweet.read', resourceServer: true });
     resourceServer = { clientId: rs.clientId, clientSecret: rs.clientSecret! };
@@ -39,6 +42,7 @@ import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot,
     await server?.stop();
     app?.server.closeAllConnections();
     app?.server.close();
+    await telegram?.stop();
   });
 
   /** The app's side: a real callback endpoint recording where the browser landed, and openid-client. */
@@ -236,6 +240,99 @@ import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot,
 
     await expect(oidc.refreshTokenGrant(app.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await introspect(tokens.access_token)).active).toBe(false);
+  });
+
+  /** Nothing wider than the screen: the page is usable on a phone without scrolling sideways. */
+  async function fitsOnAPhone() {
+    await page.setViewportSize(viewports.phone);
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    await page.setViewportSize(viewports.desktop);
+    return fits;
+  }
+
+  it('connects a Telegram bot on Connected accounts; the token is checked, never shown, and the bot disconnects', async () => {
+    const { token } = telegram.addBot({ username: 'browser_bot', chats: [{ id: -1001234567890, type: 'channel', title: 'News', username: 'newsroom' }] });
+    await page.goto(`${server.url}/console/connections`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Connected accounts');
+    const bot = page.getByRole('group', { name: 'Telegram bot' });
+    await bot.getByLabel('Bot token').fill('123456:not-a-real-token-but-long-enough-xx');
+    await bot.getByLabel('Allowed chats').fill('@newsroom');
+    await bot.getByRole('button', { name: 'Check and connect Telegram bot' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('Telegram did not accept this bot token');
+    expect(await bot.getByLabel('Bot token').inputValue()).toBe('');
+    expect(await bot.getByLabel('Allowed chats').inputValue()).toBe('@newsroom');
+
+    await bot.getByLabel('Bot token').fill(token);
+    await bot.getByRole('button', { name: 'Check and connect Telegram bot' }).click();
+    await page.waitForURL(/done=connected/);
+    expect(await page.getByRole('status').textContent()).toContain('Account connected.');
+    await expect(page.getByRole('cell', { name: '@browser_bot Telegram' }).isVisible()).resolves.toBe(true);
+    expect(await page.content()).not.toContain(token);
+    expect(await fitsOnAPhone()).toBe(true);
+    await shoot('connections');
+  });
+
+  it('shows held posts on Approvals with their full text and a count in the navigation; approve sends, reject does not', async () => {
+    await page.goto(`${server.url}/console/tokens`);
+    await page.getByLabel('Name', { exact: true }).fill('Poster');
+    await page.getByRole('checkbox', { name: /Send Telegram messages/ }).check();
+    await page.getByRole('button', { name: 'Make token' }).click();
+    await page.getByRole('heading', { name: /Your new token for/ }).waitFor();
+    const { rows } = await server.db.query<{ grant_id: string; account_id: string }>("SELECT grant_id, account_id FROM agent_tokens WHERE name = 'Poster'");
+    const { grant_id: grantId, account_id: accountId } = rows[0]!;
+    const hold = (text: string) => server.app.services.held.create({
+      accountId, grantId, clientId: 'oauth3-agents', action: 'telegram.send', payload: { chat_id: '-1001234567890', text }, summary: text,
+    });
+    await hold('Weekly digest:\n- release 4.2\n- a very-long-word-that-should-wrap-on-a-phone-screen-without-scrolling-sideways-at-all');
+    await hold('Buy my coin now');
+
+    await page.goto(`${server.url}/console`);
+    expect(await page.getByRole('status').textContent()).toContain('2 posts wait for your approval.');
+    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: /Approvals 2 waiting/ }).click();
+    await page.waitForURL(`${server.url}/console/approvals`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Approvals');
+    expect(await page.locator('.held-text').first().textContent()).toContain('Weekly digest:\n- release 4.2');
+    expect(await fitsOnAPhone()).toBe(true);
+    await shoot('approvals');
+
+    const posts = page.getByRole('article');
+    await posts.filter({ hasText: 'Weekly digest' }).getByRole('button', { name: /^Approve/ }).click();
+    await page.waitForURL(/done=approved/);
+    expect(await page.getByRole('status').textContent()).toContain('Approved and sent.');
+    expect(telegram.sent.map((m) => m.text)).toEqual([expect.stringContaining('Weekly digest')]);
+
+    await posts.filter({ hasText: 'Buy my coin now' }).getByRole('button', { name: /^Reject/ }).click();
+    await page.waitForURL(/done=rejected/);
+    expect(await page.getByText('Nothing is waiting for your approval.').isVisible()).toBe(true);
+    expect(telegram.sent).toHaveLength(1);
+    await expect(page.getByRole('link', { name: /waiting/ }).count()).resolves.toBe(0);
+    await shoot('approvals-decided');
+  });
+
+  it('sets limits for an app on Connected apps', async () => {
+    await page.goto(`${server.url}/console/apps`);
+    await page.getByRole('link', { name: 'Change limits of Your agent: Poster' }).click();
+    await page.waitForURL(/limits=/);
+    const limits = page.locator('details.policy', { hasText: 'Your agent: Poster' });
+    await limits.getByLabel('Posts per day').fill('3');
+    await limits.getByLabel('Blocked patterns').fill('(oops');
+    await limits.getByRole('button', { name: /Save limits/ }).click();
+    expect(await page.getByRole('alert').first().textContent()).toContain('must be a valid regular expression');
+    await limits.getByLabel('Blocked patterns').fill('coin\\b');
+    await limits.getByRole('checkbox', { name: /Hold for my approval/ }).check();
+    await limits.getByRole('button', { name: /Save limits/ }).click();
+    await page.waitForURL(/done=limits-saved/);
+    await expect(page.getByRole('cell', { name: /3 posts a day · 1 blocked pattern · held for your approval/ }).isVisible()).resolves.toBe(true);
+    expect(await fitsOnAPhone()).toBe(true);
+    await shoot('apps-limits');
+  });
+
+  it('disconnects the bot', async () => {
+    await page.goto(`${server.url}/console/connections`);
+    await page.getByRole('button', { name: 'Disconnect @browser_bot' }).click();
+    await page.waitForURL(/done=disconnected/);
+    expect(await page.getByText('You have not connected any account yet.').isVisible()).toBe(true);
   });
 
   it('screenshots every other console page at desktop and phone width', async () => {

@@ -11,7 +11,7 @@ export interface CallOptions {
 export function consoleApi(browser: TestBrowser, csrf: string) {
   return {
     get: (path: string) => browser.request(path, { headers: { accept: 'application/json' } }),
-    send(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: CallOptions = {}) {
+    send(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: CallOptions = {}) {
       const token = options.csrf === undefined ? csrf : options.csrf;
       return browser.request(path, {
         method,

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { ClientStore, type NewClient } from '../../src/clients/store.js';
+import type { Plugin } from '../../src/plugins/plugin.js';
 import { createTestSchema, serviceUrl, type Backend } from './services.js';
 
 export interface TestServer extends RunningServer {
@@ -26,6 +27,8 @@ export interface TestServerOptions {
   /** Reuse storage from an earlier server (restart tests): the DATA_DIR or the Postgres URL it used. */
   storage?: { dataDir: string; databaseUrl?: string };
   keepStorage?: boolean;
+  /** Plugins to run instead of the built-in ones (a test plugin for the resource server's own behaviour). */
+  plugins?: Plugin[];
 }
 
 export async function freePort(): Promise<number> {
@@ -72,7 +75,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       done();
     },
   });
-  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink));
+  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink), { plugins: options.plugins });
   const clients = new ClientStore(server.db);
   return {
     ...server,

@@ -1,20 +1,25 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
-import { notFound } from '../../errors.js';
+import { z, ZodError } from 'zod';
+import { AppError, notFound } from '../../errors.js';
 import { listConnectedApps, type ConnectedApp } from '../../grants/connected-apps.js';
-import { findOwnedGrant, revokeGrant } from '../../grants/revoke.js';
+import { findOwnedGrant, revokeGrant, type OwnedGrant } from '../../grants/revoke.js';
+import { Policy, type PolicyInput } from '../../policies/policy.js';
 import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
 import { ownerOf } from '../owner.js';
-import { consolePage } from '../views/layout.js';
-import { appsBody } from '../views/apps.js';
+import { consolePage, type ConsolePageInput } from '../views/layout.js';
+import { appsBody, type PolicyEdit } from '../views/apps.js';
+import { draftFromForm, inputOf, policyProblem } from '../views/policy.js';
 
 /** oidc-provider grant ids are nanoids ([A-Za-z0-9_-]); allow some room, nothing else. */
 const GrantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
-const MESSAGES = { revoked: 'Access revoked. Every token it held has stopped working.' };
+const MESSAGES = {
+  revoked: 'Access revoked. Every token it held has stopped working.',
+  'limits-saved': 'Limits saved. They apply from the next request of that app.',
+};
 
-const appJson = (app: ConnectedApp) => ({
+const appJson = (app: ConnectedApp, policy: Policy) => ({
   grant_id: app.grantId,
   kind: app.kind,
   client_id: app.clientId,
@@ -25,37 +30,68 @@ const appJson = (app: ConnectedApp) => ({
   granted_at: app.grantedAt.toISOString(),
   last_used_at: app.lastUsedAt?.toISOString() ?? null,
   expires_at: app.expiresAt?.toISOString() ?? null,
+  policy,
 });
 
-/** /console/apps and /console/api/apps: every app and agent holding a grant of this owner; revoke any of them. */
+/**
+ * /console/apps and /console/api/apps: every app and agent holding a grant of this owner; revoke any of them, and
+ * set the limits each may post under (issue 4, item 7).
+ */
 export function appsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
+  const { policies } = deps.resource;
 
   /** Another owner's grant is "not found", exactly like an unknown one, and stays untouched (SECURITY.md F4 spirit). */
-  async function revokeApp(ctx: Context): Promise<void> {
-    const owner = ownerOf(ctx);
+  async function ownedGrant(ctx: Context): Promise<OwnedGrant> {
     const id = GrantId.safeParse(ctx.params.grantId);
-    const grant = id.success ? await findOwnedGrant(deps.provider, owner.accountId, id.data) : undefined;
+    const grant = id.success ? await findOwnedGrant(deps.provider, ownerOf(ctx).accountId, id.data) : undefined;
     if (!grant) throw notFound('not_found', 'No such connected app.');
-    const { grantId } = grant;
-    await revokeGrant(deps.provider, deps.db, grantId);
-    await deps.events.record({ kind: 'app.revoked', accountId: owner.accountId, clientId: grant.clientId, grantId, ip: ctx.ip });
+    return grant;
   }
 
-  router.get('/console/apps', async function showApps(ctx) {
+  async function revokeApp(ctx: Context): Promise<void> {
+    const { grantId, clientId } = await ownedGrant(ctx);
+    await revokeGrant(deps.provider, deps.db, grantId);
+    // The limits belonged to this grant only; an app that asks again starts from what the owner sets then.
+    await policies.remove(grantId);
+    await deps.events.record({ kind: 'app.revoked', accountId: ownerOf(ctx).accountId, clientId, grantId, ip: ctx.ip });
+  }
+
+  /** Checks and stores the limits; a problem is a 400 naming the field (and the line, for lists). */
+  async function savePolicy(ctx: Context, input: PolicyInput): Promise<Policy> {
+    const grant = await ownedGrant(ctx);
+    // Strict: a misspelt field is refused rather than silently dropped (the owner would think it applies).
+    const parsed = Policy.strict().safeParse(input);
+    if (!parsed.success) throw new AppError('invalid_policy', 400, policyProblem(parsed.error, input));
+    const accountId = ownerOf(ctx).accountId;
+    const policy = await policies.set(accountId, grant.grantId, parsed.data);
+    await deps.events.record({ kind: 'policy.updated', accountId, clientId: grant.clientId, grantId: grant.grantId, ip: ctx.ip, detail: { policy } });
+    return policy;
+  }
+
+  async function withPolicies(accountId: string) {
+    const apps = await listConnectedApps(deps.db, accountId);
+    return Promise.all(apps.map(async (app) => ({ app, policy: await policies.get(app.grantId) })));
+  }
+
+  async function page(ctx: Context, edit?: PolicyEdit, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
       title: 'Connected apps',
       active: '/console/apps',
       csrf,
-      notice: noticeFrom(ctx, MESSAGES),
-      body: appsBody(await listConnectedApps(deps.db, ownerOf(ctx).accountId), csrf),
+      notice,
+      body: appsBody(await withPolicies(ownerOf(ctx).accountId), csrf, edit, typeof ctx.query.limits === 'string' ? ctx.query.limits : undefined),
     });
+  }
+
+  router.get('/console/apps', async function showApps(ctx) {
+    await page(ctx);
   });
 
   router.get('/console/api/apps', async function listApps(ctx) {
-    ctx.body = { apps: (await listConnectedApps(deps.db, ownerOf(ctx).accountId)).map(appJson) };
+    ctx.body = { apps: (await withPolicies(ownerOf(ctx).accountId)).map(({ app, policy }) => appJson(app, policy)) };
   });
 
   router.delete('/console/api/apps/:grantId', ...mutate, async function revokeAppByApi(ctx) {
@@ -66,5 +102,33 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   router.post('/console/apps/:grantId/revoke', ...mutate, async function revokeAppFromPage(ctx) {
     await revokeApp(ctx);
     backTo(ctx, '/console/apps', 'revoked');
+  });
+
+  router.get('/console/api/apps/:grantId/policy', async function showPolicy(ctx) {
+    const { grantId } = await ownedGrant(ctx);
+    ctx.body = { grant_id: grantId, policy: await policies.get(grantId) };
+  });
+
+  router.put('/console/api/apps/:grantId/policy', ...mutate, async function setPolicy(ctx) {
+    const body = ctx.state.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_policy', 400, 'Send the limits as a JSON object.');
+    // The CSRF token may travel in the body; it is not part of the policy.
+    const { csrf: _csrf, ...input } = body as Record<string, unknown>;
+    const policy = await savePolicy(ctx, input as PolicyInput);
+    ctx.body = { grant_id: ctx.params.grantId, policy };
+  });
+
+  router.post('/console/apps/:grantId/policy', ...mutate, async function setPolicyFromPage(ctx) {
+    const draft = draftFromForm(ctx.state.body as Record<string, unknown>);
+    try {
+      await savePolicy(ctx, inputOf(draft));
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'invalid_policy') && !(error instanceof ZodError)) throw error;
+      ctx.status = 400;
+      const problem = error instanceof AppError ? error.description : 'The limits are not valid.';
+      await page(ctx, { grantId: ctx.params.grantId!, draft, problem }, { kind: 'error', text: problem });
+      return;
+    }
+    backTo(ctx, '/console/apps', 'limits-saved');
   });
 }

@@ -1,7 +1,9 @@
 import { html, httpsUrl } from '../../../interactions/views/html.js';
 import { getScope, type ScopeAccess } from '../../../scopes/catalog.js';
 import type { ConnectedApp } from '../../grants/connected-apps.js';
+import type { Policy } from '../../policies/policy.js';
 import { csrfField, when } from './layout.js';
+import { draftOf, policyFields, policySummary, type PolicyDraft } from './policy.js';
 
 /** Badge text carries the meaning; the colour only repeats it (as on the consent page). */
 const ACCESS: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', identity: 'Identity' };
@@ -13,9 +15,24 @@ export const scopeBadge = (name: string) => {
   return html`<li>${accessBadge(def?.access ?? 'write')} ${def?.title ?? name} <code class="scope-name">${name}</code></li>`;
 };
 
-/** /console/apps: every app and agent holding a grant, and a revoke button for each. */
-export function appsBody(apps: ConnectedApp[], csrf: string) {
-  const rows = apps.map((app) => {
+/** Limits matter for apps that can write; a scope the catalog no longer knows counts as a write, to be safe. */
+export const canWrite = (scopes: string[]) => scopes.some((name) => (getScope(name)?.access ?? 'write') === 'write');
+
+/** A limits form sent back with a problem: what the owner typed, for the app it was about. */
+export interface PolicyEdit {
+  grantId: string;
+  draft: PolicyDraft;
+  problem: string;
+}
+
+export interface AppWithPolicy {
+  app: ConnectedApp;
+  policy: Policy;
+}
+
+/** /console/apps: every app and agent holding a grant, a revoke button for each, and the limits of each writer. */
+export function appsBody(apps: AppWithPolicy[], csrf: string, edit?: PolicyEdit, openGrantId?: string) {
+  const rows = apps.map(({ app, policy }) => {
     const logo = httpsUrl(app.logoUri);
     return html`<tr>
   <td data-label="App"><div class="app-name">
@@ -23,6 +40,9 @@ export function appsBody(apps: ConnectedApp[], csrf: string) {
     <strong>${app.name}</strong>${app.kind === 'agent' ? html` <span class="badge badge-identity">Agent token</span>` : ''}
   </div>${app.redirectHost ? html`<div class="hint">Sends you back to <span class="host">${app.redirectHost}</span></div>` : ''}</td>
   <td data-label="Can"><ul class="scope-list">${app.scopes.map(scopeBadge)}</ul></td>
+  <td data-label="Limits">${canWrite(app.scopes)
+    ? html`${policySummary(policy)} <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> limits of ${app.name}</span></a>`
+    : html`<span class="hint">Reads only</span>`}</td>
   <td data-label="Granted">${when(app.grantedAt)}</td>
   <td data-label="Last used">${when(app.lastUsedAt)}</td>
   <td data-label="Actions"><form method="post" action="/console/apps/${app.grantId}/revoke" class="inline-form">
@@ -31,6 +51,7 @@ export function appsBody(apps: ConnectedApp[], csrf: string) {
   </form></td>
 </tr>`;
   });
+  const writers = apps.filter(({ app }) => canWrite(app.scopes));
 
   return html`<h1>Connected apps</h1>
 <p>Apps you allowed to use your oauth3 account, and tokens you made for your own agents. Revoking one stops every
@@ -39,11 +60,33 @@ token it holds at once; an app that wants access again has to ask you again.</p>
 <h2 id="apps-title">With access now</h2>
 ${apps.length
     ? html`<table class="table">
-<thead><tr><th scope="col">App</th><th scope="col">Can</th><th scope="col">Granted</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
+<thead><tr><th scope="col">App</th><th scope="col">Can</th><th scope="col">Limits</th><th scope="col">Granted</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`
     : html`<p class="empty">No app has access to your account.</p>`}
-</section>`;
+</section>
+${writers.length
+    ? html`<section aria-labelledby="limits-title">
+<h2 id="limits-title">Limits</h2>
+<p>What each app that can post may do beyond its permissions. A post outside the limits is refused, and the app
+is told why; with “Hold for my approval”, posts wait on your <a href="/console/approvals">Approvals</a> page.</p>
+${writers.map(({ app, policy }) => limitsForm(app, policy, csrf, edit?.grantId === app.grantId ? edit : undefined, openGrantId === app.grantId))}
+</section>`
+    : ''}`;
+}
+
+/** Collapsed unless the owner asked for this one (`?limits=<grant>`, which works without scripts) or it has a problem. */
+function limitsForm(app: ConnectedApp, policy: Policy, csrf: string, edit: PolicyEdit | undefined, open: boolean) {
+  const prefix = `limits-${app.grantId}-`;
+  return html`<details class="policy" id="limits-${app.grantId}"${edit || open ? html` open` : ''}>
+<summary><strong>${app.name}</strong> <span class="hint">${policySummary(policy)}</span></summary>
+<form method="post" action="/console/apps/${app.grantId}/policy" class="policy-form">
+  ${csrfField(csrf)}
+  ${edit ? html`<p class="field-error" role="alert">${edit.problem}</p>` : ''}
+  ${policyFields({ draft: edit?.draft ?? draftOf(policy), idPrefix: prefix })}
+  <button type="submit" class="button primary compact">Save limits<span class="visually-hidden"> of ${app.name}</span></button>
+</form>
+</details>`;
 }

@@ -28,6 +28,12 @@ const LABELS: Record<string, string> = {
   'api.call': 'API call',
   'api.call:failure': 'API call refused',
   'profile.updated': 'Profile updated',
+  'connection.added': 'Account connected',
+  'connection.removed': 'Account disconnected',
+  'policy.updated': 'App limits changed',
+  'action.approved': 'Held post approved and sent',
+  'action.approved:failure': 'Held post approved, sending failed',
+  'action.rejected': 'Held post rejected',
 };
 
 function fallback(kind: string): string {

@@ -1,11 +1,14 @@
 import { html, type SafeHtml } from '../../../interactions/views/html.js';
 import { layout } from '../../../interactions/views/layout.js';
+import { currentRequest } from '../../http/request-context.js';
 
 export const consoleSections = [
   { path: '/console', label: 'Overview' },
   { path: '/console/passkeys', label: 'Passkeys' },
   { path: '/console/sessions', label: 'Sessions' },
   { path: '/console/apps', label: 'Connected apps' },
+  { path: '/console/connections', label: 'Connected accounts' },
+  { path: '/console/approvals', label: 'Approvals' },
   { path: '/console/tokens', label: 'Agent tokens' },
   { path: '/console/log', label: 'Access log' },
   { path: '/console/profile', label: 'Profile' },
@@ -22,12 +25,22 @@ export interface ConsolePageInput {
   /** A one-line confirmation or problem to show at the top (from `?done=` / `?error=` after a form post). */
   notice?: { kind: 'ok' | 'error'; text: string };
   scripts?: string[];
+  /**
+   * Posts waiting for the owner's approval, shown beside "Approvals" in the navigation. Defaults to the count the
+   * console counted for this request (src/console/routes.ts), so no page has to pass it.
+   */
+  pendingApprovals?: number;
 }
 
+/** The count beside a section's name: words for screen readers, a number for the eye. */
+const countBadge = (count: number) =>
+  html` <span class="nav-count">${count}<span class="visually-hidden"> waiting</span></span>`;
+
 /** Every console page: the section navigation, a notice line, and the page body in a wide column. */
-export function consolePage({ title, active, body, csrf, notice, scripts = [] }: ConsolePageInput): string {
+export function consolePage({ title, active, body, csrf, notice, scripts = [], pendingApprovals }: ConsolePageInput): string {
+  const pending = pendingApprovals ?? Number(currentRequest()?.state.pendingApprovals ?? 0);
   const nav = html`<nav class="console-nav" aria-label="Console sections"><ul>
-${consoleSections.map((s) => html`<li><a href="${s.path}"${s.path === active ? html` aria-current="page"` : ''}>${s.label}</a></li>`)}
+${consoleSections.map((s) => html`<li><a href="${s.path}"${s.path === active ? html` aria-current="page"` : ''}>${s.label}${s.path === '/console/approvals' && pending > 0 ? countBadge(pending) : ''}</a></li>`)}
 </ul>
 <form method="post" action="/console/signout" class="signout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="link-button">Sign out</button></form>
 </nav>`;

@@ -1,7 +1,7 @@
 import { html } from '../../../interactions/views/html.js';
 import { allScopes } from '../../../scopes/catalog.js';
 import type { AgentToken } from '../../grants/agent-tokens.js';
-import { accessBadge, scopeBadge } from './apps.js';
+import { accessBadge, canWrite, scopeBadge } from './apps.js';
 import { csrfField, when } from './layout.js';
 
 export const LIFETIME_CHOICES = [
@@ -40,7 +40,10 @@ export function tokensBody({ tokens, csrf, created, draft = {} }: TokensPageInpu
     ? html`<form method="post" action="/console/tokens/${t.id}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${t.name}</span></button>
-  </form>`
+  </form>${canWrite(t.scopes)
+    // A token is a grant of its own: its limits are set with the apps' (Connected apps, Limits).
+    ? html` <a href="/console/apps?limits=${t.grantId}#limits-${t.grantId}">Limits<span class="visually-hidden"> of ${t.name}</span></a>`
+    : ''}`
     : '—'}</td>
 </tr>`;
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PluginSettings } from '../plugin.js';
 
+const queryId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const baseUrl = (fallback: string) => z.url({ protocol: /^https?$/ }).default(fallback).transform((v) => v.replace(/\/+$/, ''));
 
 /** Every X address is configurable, so tests run against a fake X on 127.0.0.1 (DESIGN.md, Plugins). */
@@ -39,5 +40,21 @@ export const twitterSettings = {
     schema: z.string().min(20).default('AAAAAAAAAAAAAAAAAAAAANRILgAAAAAAnNwIzUejRCOuH5E6I8xnZz4puTs%3D1Zv7ttfk8LF81IUq16cHjhLTvJu4FA33AGWWjCpTnA'),
     doc: "The public bearer token of X's own web app, sent with cookie-authenticated calls (not a secret of yours).",
     fix: "use the bearer token X's web app sends",
+  },
+  X_WEB_QUERY_IDS: {
+    schema: z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.object({ CreateTweet: queryId, DeleteTweet: queryId, UserTweets: queryId }).partial().strict())
+      .optional(),
+    doc: "Query ids of X's web GraphQL operations, as JSON (e.g. `{\"CreateTweet\":\"...\"}`), when X has rotated the built-in ones.",
+    fix: 'use a JSON object with CreateTweet, DeleteTweet or UserTweets, each the id from x.com/i/api/graphql/<id>/<operation>',
   },
 } satisfies PluginSettings;

@@ -1,0 +1,30 @@
+import type http from 'node:http';
+
+export interface RunningTarget {
+  url: string;
+  /**
+   * Stops the server; `storedTokens` counts the rows our server wrote (tokens, or access-log rows for the resource
+   * API), proof that each one reached Postgres.
+   */
+  stop(): Promise<{ storedTokens?: number }>;
+}
+
+export async function listen(server: http.Server, port: number, cleanup: () => Promise<void>): Promise<RunningTarget> {
+  server.keepAliveTimeout = 5000; // as startServer does
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await cleanup();
+      return {};
+    },
+  };
+}
+

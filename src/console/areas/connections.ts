@@ -1,0 +1,220 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z, type ZodError } from 'zod';
+import { AppError, notFound } from '../../errors.js';
+import type { Connection } from '../../connections/store.js';
+import type { CredentialKind, VerifiedCredential } from '../../plugins/plugin.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { ownerOf } from '../owner.js';
+import { consolePage, type ConsolePageInput } from '../views/layout.js';
+import { connectionsBody, type ConnectProblem, type ConnectWay } from '../views/connections.js';
+
+const ConnectionId = z.string().regex(/^con_[A-Za-z0-9_-]{1,64}$/);
+/** Upstream provider ids, as src/upstream/provider-config.ts allows them. */
+const ProviderId = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+const RETURN_TO = '/console/connections';
+
+const MESSAGES = {
+  connected: 'Account connected. Apps you allowed can use it now.',
+  disconnected: 'Account disconnected. Apps can no longer use it; oauth3 no longer holds its credential.',
+};
+
+const connectionJson = (c: Connection) => ({
+  id: c.id,
+  provider: c.provider,
+  kind: c.kind,
+  label: c.label,
+  status: c.status,
+  needs_relink: c.status === 'needs_relink',
+  last_error: c.lastError ?? null,
+  created_at: c.createdAt.toISOString(),
+  last_used_at: c.lastUsedAt?.toISOString() ?? null,
+});
+
+const wayJson = (w: ConnectWay) => ({
+  id: w.id,
+  provider: w.provider,
+  title: w.title,
+  description: w.description,
+  method: w.paste ? 'paste' : 'oauth',
+  ...(w.paste ? { fields: w.paste.fields } : {}),
+  ...(w.oauth ? { oauth_provider: w.oauth.provider } : {}),
+});
+
+/** The first problem zod found, naming the form field in the page's words. */
+function fieldProblem(kind: CredentialKind, error: ZodError): string {
+  const issue = error.issues[0];
+  const name = String(issue?.path[0] ?? '');
+  const label = kind.paste?.fields.find((f) => f.name === name)?.label ?? (name || 'Form');
+  return `${label}: ${issue?.message ?? 'invalid input'}`;
+}
+
+/**
+ * /console/connections and /console/api/connections: the upstream accounts oauth3 acts with (issue 4, item 8).
+ * Pasted credentials are checked with the upstream before they are saved; OAuth connects start here and come back
+ * through /connections/callback. No response ever carries a credential, not even the one just pasted.
+ */
+export function connectionsArea(router: Router, deps: ConsoleDeps): void {
+  const { mutate, csrfFor } = consoleStages(deps);
+  const { registry, connections } = deps.resource;
+
+  /** Credential kinds from the plugins, then providers configured without a plugin, each offered once. */
+  function ways(): ConnectWay[] {
+    const configured = deps.upstream.providers?.();
+    const configuredIds = configured && new Set(configured.map((p) => p.id));
+    const covered = new Set<string>();
+    const list: ConnectWay[] = [];
+    for (const kind of registry.credentialKinds()) {
+      // An OAuth kind needs its provider configured (X needs the operator's own client id).
+      if (kind.oauth && configuredIds && !configuredIds.has(kind.oauth.provider)) continue;
+      if (kind.oauth) covered.add(kind.oauth.provider);
+      list.push({
+        id: kind.id, provider: kind.provider, title: kind.title, description: kind.description,
+        ...(kind.paste ? { paste: { fields: kind.paste.fields } } : {}),
+        ...(kind.oauth ? { oauth: { provider: kind.oauth.provider } } : {}),
+      });
+    }
+    for (const p of configured ?? []) {
+      if (covered.has(p.id)) continue;
+      const title = p.title ?? p.id;
+      const host = URL.canParse(p.authorizationUrl) ? new URL(p.authorizationUrl).host : p.authorizationUrl;
+      list.push({
+        id: `oauth2:${p.id}`, provider: p.id, title,
+        description: `Sign in to ${title} at ${host} and approve oauth3 there; you come back here when it is done.`,
+        oauth: { provider: p.id },
+      });
+    }
+    return list;
+  }
+
+  /** The operator's title for a configured provider, else the id as a name: `x` → `X`, `telegram` → `Telegram`. */
+  const providerTitle = (provider: string) =>
+    deps.upstream.providers?.().find((p) => p.id === provider)?.title ?? provider.charAt(0).toUpperCase() + provider.slice(1);
+  const howOf = (c: Connection) =>
+    c.kind === 'oauth2' ? `Signed in with ${providerTitle(c.provider)}` : registry.credentialKind(c.kind)?.title ?? c.kind;
+
+  /**
+   * Checks a pasted credential with its upstream, then seals and saves it. Error descriptions are scrubbed of what
+   * was pasted, and foreign errors (which may quote a URL holding a bot token) are replaced, not logged.
+   */
+  async function connect(ctx: Context, body: Record<string, unknown>): Promise<Connection> {
+    const kind = typeof body.kind === 'string' ? registry.credentialKind(body.kind) : undefined;
+    if (!kind?.paste) throw new AppError('unknown_kind', 400, 'This server has no way to connect an account of that kind.');
+    const { kind: _kind, csrf: _csrf, ...fields } = body;
+    const secrets = Object.values(fields).filter((v): v is string => typeof v === 'string' && v.length >= 6);
+    const scrub = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('…'), text);
+
+    const input = kind.paste.input.safeParse(fields);
+    if (!input.success) throw new AppError('invalid_request', 400, scrub(fieldProblem(kind, input.error)));
+    let verified: VerifiedCredential;
+    try {
+      verified = await kind.paste.verify(input.data, { config: deps.config, logger: deps.logger });
+    } catch (error) {
+      // The plugin's own errors keep their code and status (400 invalid_credential, 502 upstream unreachable).
+      if (error instanceof AppError) throw new AppError(error.code, error.status, scrub(error.description), { expose: error.expose || [502, 503, 504].includes(error.status) });
+      deps.logger.warn({ kind: kind.id, error: error instanceof Error ? error.name : typeof error }, 'credential check failed');
+      throw new AppError('upstream_error', 502, 'The service could not check this credential. Try again later.', { expose: true });
+    }
+
+    const accountId = ownerOf(ctx).accountId;
+    const connection = await connections.save(accountId, {
+      provider: kind.provider, kind: kind.id, label: verified.label, secret: verified.secret, ...(verified.meta ? { meta: verified.meta } : {}),
+    });
+    await deps.events.record({
+      kind: 'connection.added', accountId, ip: ctx.ip, detail: { provider: kind.provider, kind: kind.id, label: connection.label },
+    });
+    return connection;
+  }
+
+  /** The authorization URL of an OAuth connect; only providers offered on the page can be started. */
+  async function startOAuth(ctx: Context): Promise<string> {
+    const id = ProviderId.safeParse(ctx.params.provider);
+    const way = id.success ? ways().find((w) => w.oauth?.provider === id.data) : undefined;
+    if (!way) throw notFound('unknown_provider', 'This server has no such account to connect.');
+    return deps.upstream.start(ownerOf(ctx).accountId, way.oauth!.provider, RETURN_TO);
+  }
+
+  /** Another owner's connection is "not found", exactly like an unknown one, and stays connected. */
+  async function disconnect(ctx: Context): Promise<void> {
+    const accountId = ownerOf(ctx).accountId;
+    const id = ConnectionId.safeParse(ctx.params.id);
+    const connection = id.success ? await connections.findById(accountId, id.data) : undefined;
+    if (!connection || !(await connections.remove(accountId, connection.id))) throw notFound('not_found', 'No such connected account.');
+    await deps.events.record({
+      kind: 'connection.removed', accountId, ip: ctx.ip, detail: { provider: connection.provider, kind: connection.kind, label: connection.label },
+    });
+  }
+
+  async function page(ctx: Context, problem?: ConnectProblem, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+    const csrf = csrfFor(ctx);
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      title: 'Connected accounts',
+      active: '/console/connections',
+      csrf,
+      notice,
+      body: connectionsBody({
+        connections: await connections.list(ownerOf(ctx).accountId), ways: ways(), csrf, problem, howOf, providerTitle,
+      }),
+    });
+  }
+
+  const bodyOf = (ctx: Context): Record<string, unknown> => {
+    const body = ctx.state.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 400, 'Send a JSON object.');
+    return body as Record<string, unknown>;
+  };
+
+  router.get('/console/connections', async function showConnections(ctx) {
+    await page(ctx);
+  });
+
+  router.get('/console/api/connections', async function listConnections(ctx) {
+    ctx.body = { connections: (await connections.list(ownerOf(ctx).accountId)).map(connectionJson), ways: ways().map(wayJson) };
+  });
+
+  router.post('/console/api/connections', ...mutate, async function connectByApi(ctx) {
+    const connection = await connect(ctx, bodyOf(ctx));
+    ctx.status = 201;
+    ctx.body = { connection: connectionJson(connection) };
+  });
+
+  router.post('/console/connections', ...mutate, async function connectFromPage(ctx) {
+    const body = bodyOf(ctx);
+    try {
+      await connect(ctx, body);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      const kindId = typeof body.kind === 'string' ? body.kind : '';
+      // Typed values come back into the form, except secrets (the view leaves password fields empty as well).
+      const echoable = new Set(registry.credentialKind(kindId)?.paste?.fields.filter((f) => f.type !== 'password').map((f) => f.name));
+      const values = Object.fromEntries(Object.entries(body).filter(([k, v]) => echoable.has(k) && typeof v === 'string')) as Record<string, string>;
+      const message = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
+      ctx.status = error.status;
+      const known = ways().some((w) => w.id === kindId);
+      await page(ctx, { kindId, message, values }, known ? undefined : { kind: 'error', text: message });
+      return;
+    }
+    backTo(ctx, RETURN_TO, 'connected');
+  });
+
+  router.post('/console/api/connections/oauth/:provider', ...mutate, async function startConnectByApi(ctx) {
+    ctx.body = { authorization_url: await startOAuth(ctx) };
+  });
+
+  router.post('/console/connections/oauth/:provider', ...mutate, async function startConnectFromPage(ctx) {
+    const url = await startOAuth(ctx);
+    ctx.status = 303;
+    ctx.redirect(url);
+  });
+
+  router.delete('/console/api/connections/:id', ...mutate, async function disconnectByApi(ctx) {
+    await disconnect(ctx);
+    ctx.body = { removed: true };
+  });
+
+  router.post('/console/connections/:id/disconnect', ...mutate, async function disconnectFromPage(ctx) {
+    await disconnect(ctx);
+    backTo(ctx, RETURN_TO, 'disconnected');
+  });
+}

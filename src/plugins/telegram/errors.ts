@@ -1,0 +1,78 @@
+import { GrammyError, HttpError } from 'grammy';
+import { AppError } from '../../errors.js';
+import type { Plugin } from '../plugin.js';
+
+/** The stable codes the Telegram plugin answers with (README, console). */
+export const telegramErrors = {
+  invalid_credential: { status: 400, description: 'Telegram did not accept the bot token.' },
+  chat_not_found: { status: 400, description: 'The bot cannot see one of the chats listed; add it to the chat or channel first.' },
+  chat_not_allowed: { status: 403, description: 'The owner did not allow this chat.' },
+  chat_forbidden: { status: 403, description: 'Telegram refused: the bot was blocked, removed, or may not post in this chat.' },
+  invalid_message: { status: 400, description: 'Telegram refused the message (for example, formatting it could not parse).' },
+  reconnect_required: { status: 409, description: 'Telegram no longer accepts the bot token; the owner must connect the bot again.' },
+  upstream_rate_limited: { status: 429, description: 'Telegram is rate-limiting the bot; retry after the Retry-After seconds.' },
+  upstream_error: { status: 502, description: 'Telegram could not be reached or answered something unexpected.' },
+  upstream_timeout: { status: 504, description: 'Telegram did not answer in time.' },
+} satisfies Plugin['errors'];
+
+type Code = keyof typeof telegramErrors;
+
+/** An error from the table; `retryAfter` (seconds) becomes the Retry-After header of a 429. */
+export class TelegramError extends AppError {
+  constructor(
+    code: Code,
+    description: string = telegramErrors[code].description,
+    options: { cause?: unknown; retryAfter?: number } = {},
+  ) {
+    super(code, telegramErrors[code].status, description, { cause: options.cause, expose: true });
+    this.retryAfter = options.retryAfter;
+  }
+  readonly retryAfter: number | undefined;
+}
+
+/**
+ * What went wrong, in words we build ourselves. grammY's errors must not travel: an HttpError wraps node-fetch's
+ * error, whose message holds the request URL, `…/bot<token>/sendMessage` (SECURITY.md G2), and pino's error
+ * serializer would log it through `cause`. So the cause we keep is a fresh Error naming only method and status.
+ */
+const sanitizedCause = (method: string, what: string) => new Error(`telegram ${method}: ${what}`);
+
+/** Telegram's own `description` (its words, shown to the caller) with the token scrubbed in case an echo holds it. */
+function describe(description: string, botToken: string): string {
+  const clean = description.split(botToken).join('[bot token]').replace(/[\u0000-\u001f]/g, ' ').trim();
+  return clean.slice(0, 300) || 'no description';
+}
+
+const isTimeout = (error: HttpError) => error.error instanceof Error && /timed out after/.test(error.error.message);
+
+/**
+ * Translates anything a grammY call threw into the plugin's table, at this one place (STYLE.md, One error
+ * boundary). The caller decides what a rejected token means (at connect time: a bad paste; later: re-link).
+ */
+export function fromTelegram(caught: unknown, method: string, botToken: string): TelegramError {
+  if (caught instanceof TelegramError) return caught;
+  if (caught instanceof GrammyError) {
+    const code = caught.error_code;
+    const cause = sanitizedCause(method, `error ${code}`);
+    const said = describe(String(caught.description ?? ''), botToken);
+    if (code === 401 || code === 404) return new TelegramError('reconnect_required', undefined, { cause });
+    if (code === 429) {
+      const retryAfter = Number(caught.parameters?.retry_after);
+      const seconds = Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 86_400 ? retryAfter : 30;
+      return new TelegramError('upstream_rate_limited', `Telegram is rate-limiting this bot; retry after ${seconds} seconds.`, { cause, retryAfter: seconds });
+    }
+    if (code === 403) return new TelegramError('chat_forbidden', `Telegram refused: ${said}`, { cause });
+    if (code === 400 && /chat not found|not enough rights|have no rights|chat_write_forbidden/i.test(said)) {
+      return new TelegramError('chat_forbidden', `Telegram refused: ${said}`, { cause });
+    }
+    if (code === 400) return new TelegramError('invalid_message', `Telegram refused the message: ${said}`, { cause });
+    return new TelegramError('upstream_error', `Telegram answered with an error (${code}).`, { cause });
+  }
+  if (caught instanceof HttpError) {
+    if (isTimeout(caught)) return new TelegramError('upstream_timeout', undefined, { cause: sanitizedCause(method, 'timed out') });
+    return new TelegramError('upstream_error', 'Telegram could not be reached or sent a reply that is not the Bot API.', {
+      cause: sanitizedCause(method, 'network error or unreadable reply'),
+    });
+  }
+  return new TelegramError('upstream_error', undefined, { cause: sanitizedCause(method, `unexpected ${caught instanceof Error ? caught.name : typeof caught}`) });
+}

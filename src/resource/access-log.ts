@@ -1,0 +1,87 @@
+import type { Middleware } from 'koa';
+import type { Database } from '../db/database.js';
+import { coalesce } from '../db/coalesce.js';
+import type { Logger } from '../logger.js';
+import { AGENT_CLIENT_ID } from '../console/first-party.js';
+import type { ApiCaller, ResourceState } from '../plugins/plugin.js';
+
+/** One `api.call` row of the owner's access log (src/accounts/access-log.ts counts them). */
+export interface ApiCallEvent {
+  accountId: string;
+  clientId: string;
+  grantId: string;
+  outcome: 'ok' | 'failure';
+  ip: string;
+  detail: { scope: string | null; method: string; path: string; status: number; latency_ms: number; error?: string };
+}
+
+/**
+ * Writes `api.call` events to the events table, the rows of concurrent calls in one statement (src/db/coalesce.ts),
+ * so the log costs a round trip per batch rather than per call. Agent tokens' "last used" moves in the same batch.
+ */
+export class ApiCallLog {
+  private readonly write = coalesce((events: ApiCallEvent[]) => this.insertMany(events));
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Never throws: failing to write the log must not turn an answered call into an error. */
+  async record(event: ApiCallEvent): Promise<void> {
+    try {
+      await this.write(event);
+    } catch (err) {
+      this.logger.error({ err: { message: String((err as Error)?.message) }, event: 'api.call' }, 'could not write API call to the access log');
+    }
+  }
+
+  private async insertMany(events: ApiCallEvent[]): Promise<void[]> {
+    await this.db.query(
+      `INSERT INTO events (account_id, client_id, grant_id, kind, outcome, detail, ip)
+       SELECT e.account_id, e.client_id, e.grant_id, 'api.call', e.outcome, e.detail, e.ip
+       FROM jsonb_to_recordset($1::jsonb) AS e(account_id text, client_id text, grant_id text, outcome text, detail jsonb, ip text)`,
+      [JSON.stringify(events.map((e) => ({ account_id: e.accountId, client_id: e.clientId, grant_id: e.grantId, outcome: e.outcome, detail: e.detail, ip: e.ip })))],
+    );
+    const agentGrants = [...new Set(events.filter((e) => e.clientId === AGENT_CLIENT_ID && e.outcome === 'ok').map((e) => e.grantId))];
+    if (agentGrants.length) {
+      await this.db.query('UPDATE agent_tokens SET last_used_at = now() WHERE grant_id = ANY($1::text[]) AND revoked_at IS NULL', [agentGrants]);
+    }
+    return events.map(() => undefined);
+  }
+}
+
+/**
+ * One access-log row per resource API call that carried a valid owner's token: app, grant, scope, route pattern (not
+ * the raw path, which may hold ids), status, latency and error code. Never the token, never the request body. Calls
+ * without a valid token have no owner, so they appear only in the request log line (src/http/security.ts).
+ */
+export function logApiCalls(log: ApiCallLog): Middleware<ResourceState> {
+  return async function recordApiCall(ctx, next) {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const caller = ctx.state.caller as ApiCaller | undefined;
+      if (caller && !caller.machine) {
+        const status = ctx.status;
+        const error = (ctx.state as { apiError?: string }).apiError;
+        await log.record({
+          accountId: caller.accountId,
+          clientId: caller.clientId,
+          grantId: caller.grantId,
+          outcome: status < 400 ? 'ok' : 'failure',
+          ip: ctx.ip,
+          detail: {
+            scope: ctx.state.scope ?? null,
+            method: ctx.method,
+            path: (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? '(no such route)',
+            status,
+            latency_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+            ...(error ? { error } : {}),
+          },
+        });
+      }
+    }
+  };
+}

@@ -1,0 +1,32 @@
+import { AppError } from '../errors.js';
+
+/**
+ * The resource API's refusals of a token (RFC 6750 §3.1). Each is an AppError whose code is the `error` of the
+ * `WWW-Authenticate: Bearer` challenge (./challenge.ts), except `missing_token`: a request that sent no token gets a
+ * challenge without an error attribute, as §3.1 asks.
+ */
+export const MISSING_TOKEN = 'missing_token';
+
+export const missingToken = () =>
+  new AppError(MISSING_TOKEN, 401, 'This API needs an access token, sent as "Authorization: Bearer <token>".');
+
+export const invalidToken = (description = 'The access token is invalid, expired or revoked.') =>
+  new AppError('invalid_token', 401, description);
+
+/** RFC 6750 §2: only the Authorization header is accepted; a token in a URL ends up in logs and histories. */
+export const tokenNotInHeader = () =>
+  new AppError('invalid_request', 401, 'Send the access token in the Authorization header, never in the query string or body.');
+
+export class InsufficientScope extends AppError {
+  constructor(readonly scope: string) {
+    super('insufficient_scope', 403, `This call needs the scope ${scope}.`);
+  }
+}
+
+/** A client-credentials token acts for the app itself; a call made on an owner's behalf needs the owner's grant. */
+export const ownerRequired = () =>
+  new AppError('owner_required', 403, "This call acts for an account owner: use a token from the owner's consent or one they minted.");
+
+/** Storage failed: fail closed (DESIGN.md, Errors), never authorize from what a process remembers. */
+export const storageUnavailable = (cause: unknown) =>
+  new AppError('temporarily_unavailable', 503, 'The service is temporarily unavailable. Try again shortly.', { cause, expose: true });

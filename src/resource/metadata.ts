@@ -1,0 +1,33 @@
+import type { Middleware } from 'koa';
+import type { Config } from '../config.js';
+import { resourceScopes } from '../../scopes/catalog.js';
+
+/**
+ * RFC 9728 protected resource metadata: how a client (the MCP SDK, any RFC 9728 client) learns which authorization
+ * server issues tokens for this API and which scopes it knows. Served at the root well-known path and at the one
+ * §3.1 builds from the resource's path (`/.well-known/oauth-protected-resource/api`).
+ */
+export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>): Middleware {
+  const resourcePath = new URL(config.RESOURCE_URL).pathname.replace(/\/+$/, '');
+  const paths = new Set(['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${resourcePath}`]);
+  return async function servePrmDocument(ctx, next) {
+    if (!paths.has(ctx.path)) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.status = 405;
+      ctx.set('Allow', 'GET, HEAD');
+      return;
+    }
+    // Public and the same for everyone: any client may cache it for a while (RFC 9728 §3).
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.body = {
+      resource: config.RESOURCE_URL,
+      authorization_servers: [config.ISSUER],
+      // Read on each request: plugins register their scopes at start, after this module loads.
+      scopes_supported: resourceScopes(),
+      bearer_methods_supported: ['header'],
+      resource_name: 'oauth3 resource API',
+      resource_documentation: `${config.ISSUER}/`,
+    };
+  };
+}

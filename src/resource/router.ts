@@ -1,0 +1,67 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import type { ApiRouter, PluginKit, ResourceState } from '../plugins/plugin.js';
+import type { ResourceServices } from './services.js';
+import { ApiCallLog, logApiCalls } from './access-log.js';
+import { apiBoundary } from './boundary.js';
+import { bearer } from './bearer.js';
+import { protectedResourceMetadata } from './metadata.js';
+import { BearerTokens } from './tokens.js';
+
+/** The resource API's path on this server; its audience (RESOURCE_URL) may name another public host. */
+export const API_ROOT = '/api';
+
+export interface ResourceRouterDeps {
+  config: Config;
+  logger: Logger;
+  provider: Provider;
+  db: Database;
+  services: ResourceServices;
+  kit: PluginKit;
+  /** The generic upstream client's proxied route, `/api/upstream/<provider>/…` (src/upstream/index.ts). */
+  upstream: { proxyRoutes(router: ApiRouter, kit: PluginKit): void };
+}
+
+type Layer = { methods: string[] };
+
+/** After the routes: a path no route has is 404, a route asked with another method 405 (RFC 9110 §15.5.6). */
+const noSuchRoute: Middleware = async function noSuchRoute(ctx) {
+  const layers = ((ctx as unknown as { matched?: Layer[] }).matched ?? []).filter((layer) => layer.methods.length > 0);
+  if (layers.length) {
+    ctx.set('Allow', [...new Set(layers.flatMap((layer) => layer.methods))].join(', '));
+    throw new AppError('method_not_allowed', 405, `This route does not answer ${ctx.method}.`);
+  }
+  throw new AppError('not_found', 404, 'No such resource API route.');
+};
+
+/**
+ * The resource server (DESIGN.md, Architecture): every plugin's routes and the generic upstream proxy under /api,
+ * behind named stages — access log, error boundary, bearer token — and the RFC 9728 metadata document. Returns one
+ * middleware for the app to mount before oidc-provider's routes; /api requests never reach anything after it.
+ */
+export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
+  const { config, logger, provider, db, services, kit, upstream } = deps;
+  const api: ApiRouter = new Router<ResourceState>({ prefix: API_ROOT });
+  for (const plugin of services.registry.plugins) plugin.routes(api, kit);
+  upstream.proxyRoutes(api, kit);
+
+  const pipeline = compose([
+    logApiCalls(new ApiCallLog(db, logger)) as Middleware,
+    apiBoundary(config, logger),
+    bearer(new BearerTokens(provider, db, config)),
+    api.routes() as unknown as Middleware,
+    noSuchRoute,
+  ]);
+  const metadata = protectedResourceMetadata(config);
+
+  return async function resourceServer(ctx, next) {
+    if (ctx.path === API_ROOT || ctx.path.startsWith(`${API_ROOT}/`)) return pipeline(ctx, async () => undefined);
+    return metadata(ctx, next);
+  };
+}

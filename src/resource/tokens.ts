@@ -1,0 +1,117 @@
+import type Provider from 'oidc-provider';
+import type { AdapterPayload } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { coalesce } from '../db/coalesce.js';
+import type { ApiCaller } from '../plugins/plugin.js';
+
+/** What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. */
+interface Row {
+  id: string;
+  model: 'AccessToken' | 'ClientCredentials';
+  token: AdapterPayload;
+  grant: AdapterPayload | null;
+  account_found: boolean;
+  disabled: boolean;
+}
+
+interface TokenModel {
+  verify(stored: AdapterPayload, options?: { ignoreExpiration?: boolean }): Promise<AdapterPayload>;
+  instantiate(payload: AdapterPayload): TokenLike;
+}
+
+interface TokenLike {
+  accountId?: string;
+  clientId: string;
+  grantId?: string;
+  scope?: string;
+  aud?: string | string[];
+  jkt?: string;
+  'x5t#S256'?: string;
+  expiresWithSession?: boolean;
+  sessionUid?: string;
+}
+
+const audienceOf = (aud: TokenLike['aud']) => (Array.isArray(aud) ? aud : aud ? [aud] : []);
+
+/**
+ * Turns a bearer value into the caller it stands for, or undefined. The rows are read with one statement for every
+ * check that needs storage (the token, its Grant, its owner), batched across concurrent requests (src/db/coalesce.ts:
+ * not a cache, each request reads storage as it was at its call or later). The stored payloads are then verified
+ * by oidc-provider's own models, exactly as `AccessToken.find` and `Grant.find` verify them.
+ *
+ * AccessToken, ClientCredentials and Grant live in Postgres with or without Redis (adapters/index.ts); a Session a
+ * token may be bound to is read through oidc-provider, wherever it lives. Any storage error propagates: the caller
+ * answers 503 and authorizes nothing.
+ */
+export class BearerTokens {
+  private readonly load = coalesce((ids: string[]) => this.loadMany(ids));
+
+  constructor(
+    private readonly provider: Provider,
+    private readonly db: Database,
+    private readonly config: Pick<Config, 'RESOURCE_URL'>,
+  ) {}
+
+  async verify(value: string): Promise<ApiCaller | undefined> {
+    const row = await this.load(value);
+    if (!row) return undefined;
+    const model = (row.model === 'AccessToken' ? this.provider.AccessToken : this.provider.ClientCredentials) as unknown as TokenModel;
+    const token = await verified(model, row.token);
+    // Expired (oidc-provider's own expiry check), or a row of another kind than it claims.
+    if (!token || token.clientId === undefined) return undefined;
+    // RFC 8707: a token for another audience (another resource, the userinfo endpoint) is not ours to accept.
+    if (!audienceOf(token.aud).includes(this.config.RESOURCE_URL)) return undefined;
+    // A sender-constrained token (DPoP, mTLS) must come with its proof, which a Bearer call cannot carry.
+    if (token.jkt || token['x5t#S256']) return undefined;
+    const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
+
+    if (row.model === 'ClientCredentials') {
+      // No grant and no owner; the client itself must still exist (a deleted client's tokens are dead, F5).
+      if (!(await this.provider.Client.find(token.clientId))) return undefined;
+      return { accountId: '', clientId: token.clientId, grantId: '', scopes, machine: true };
+    }
+
+    // The Grant is what the owner revokes (console, app revocation, a replayed code): gone means dead now (C4, C5).
+    const grant = row.grant && (await verified(this.provider.Grant as unknown as TokenModel, row.grant));
+    if (!grant || !token.grantId || grant.accountId !== token.accountId || grant.clientId !== token.clientId) return undefined;
+    // A disabled or deleted owner's tokens stop working (SECURITY.md C6).
+    if (!row.account_found || row.disabled || !token.accountId) return undefined;
+    if (token.expiresWithSession && !(await this.sessionStillHolds(token))) return undefined;
+    return { accountId: token.accountId, clientId: token.clientId, grantId: token.grantId, scopes };
+  }
+
+  /** oidc-provider's own rule for session-bound tokens (AccessToken.find): the session and its grant must remain. */
+  private async sessionStillHolds(token: TokenLike): Promise<boolean> {
+    if (!token.sessionUid) return false;
+    const session = await this.provider.Session.findByUid(token.sessionUid);
+    return Boolean(session && session.accountId === token.accountId && session.grantIdFor(token.clientId) === token.grantId);
+  }
+
+  private async loadMany(ids: string[]): Promise<(Row | undefined)[]> {
+    const { rows } = await this.db.query<Row>(
+      `SELECT t.id, t.model, t.payload AS token, g.payload AS grant,
+              a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled
+       FROM oidc_models t
+       LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.payload->>'grantId' AND (g.expires_at IS NULL OR g.expires_at > now())
+       LEFT JOIN accounts a ON a.id = t.payload->>'accountId'
+       WHERE t.model IN ('AccessToken', 'ClientCredentials') AND t.id = ANY($1::text[])
+         AND (t.expires_at IS NULL OR t.expires_at > now())`,
+      [[...new Set(ids)]],
+    );
+    const found = new Map(rows.map((row) => [row.id, row]));
+    // Each caller gets its own copy, as from a query of its own.
+    return ids.map((id) => {
+      const row = found.get(id);
+      return row && structuredClone(row);
+    });
+  }
+}
+
+async function verified(model: TokenModel, stored: AdapterPayload): Promise<TokenLike | undefined> {
+  try {
+    return model.instantiate(await model.verify(stored));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,70 @@
+import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Database } from '../db/database.js';
+import type { AccountStore } from '../accounts/accounts.js';
+import type { EventLog } from '../accounts/events.js';
+import type { ConnectionStore } from '../connections/store.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import type { ApiRouter, PluginKit } from '../plugins/plugin.js';
+import type { UpstreamProviderConfig } from './provider-config.js';
+import { AuthRequests } from './auth-requests.js';
+import { callbackRoutes } from './callback.js';
+import { startConnect } from './connect.js';
+import { loadUpstreamProviders, registerProxyScopes } from './providers.js';
+import { registerProxyRoutes } from './proxy.js';
+import { UpstreamTokenService } from './tokens.js';
+
+export interface UpstreamDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  /**
+   * The oidc-provider instance, for the callback's owner session. createApp makes it after createUpstream, so it may
+   * be left out here and passed to `routes(provider)` instead.
+   */
+  provider?: Provider;
+  accounts: AccountStore;
+  events: EventLog;
+  connections: ConnectionStore;
+  registry: PluginRegistry;
+}
+
+export interface Upstream {
+  tokens: UpstreamTokenService;
+  providers(): UpstreamProviderConfig[];
+  /** `GET /connections/callback`; needs the oidc-provider instance (here or in deps) to find the signed-in owner. */
+  routes(provider?: Provider): Router;
+  /** `/upstream/<provider>/<path>` on the resource API, for every provider with an `apiBaseUrl`. */
+  proxyRoutes(router: ApiRouter, kit: PluginKit): void;
+  /** The provider's authorization URL for this owner (console: Connect). */
+  start(accountId: string, providerId: string, returnTo?: string): Promise<string>;
+}
+
+/**
+ * The generic upstream OAuth 2.0 client (issue 4, item 4): providers from plugins and configuration, the connect
+ * flow, tokens refreshed one at a time, and the proxied call route. Reading the providers registers their scopes,
+ * so call this before the protocol engine is built from the scope catalog. Throws ConfigError on a bad provider.
+ */
+export function createUpstream(deps: UpstreamDeps): Upstream {
+  const list = loadUpstreamProviders(deps.config, deps.registry);
+  registerProxyScopes(list);
+  const byId = new Map(list.map((p) => [p.id, p]));
+  const provider = (id: string) => byId.get(id);
+  const requests = new AuthRequests(deps.db, deps.connections.vault);
+  const tokens = new UpstreamTokenService({ db: deps.db, logger: deps.logger, connections: deps.connections, provider, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS });
+
+  return {
+    tokens,
+    providers: () => [...list],
+    routes(oidc = deps.provider) {
+      if (!oidc) throw new Error('createUpstream: routes() needs the oidc-provider instance');
+      return callbackRoutes({ ...deps, requests, provider }, oidc);
+    },
+    proxyRoutes: (router, kit) => registerProxyRoutes(router, kit, list, tokens, deps.config.UPSTREAM_TIMEOUT_MS),
+    start: (accountId, providerId, returnTo) => startConnect({ config: deps.config, requests, provider }, accountId, providerId, returnTo),
+  };
+}
+
+export type { UpstreamProviderConfig };
