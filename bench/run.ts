@@ -20,8 +20,11 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+/** `tokens` or `resource` runs one scenario; unset runs both. */
+const ONLY = process.env.BENCH_ONLY;
 const CONNECTIONS = 50;
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
+if (ONLY !== undefined && ONLY !== 'tokens' && ONLY !== 'resource') throw new Error('BENCH_ONLY must be tokens or resource');
 
 const TARGETS: { target: TargetName; label: string }[] = [
   { target: 'ours', label: '(a) oauth3 on Postgres' },
@@ -152,7 +155,7 @@ async function main(): Promise<boolean> {
     const authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
 
     const rows: Measured[] = [];
-    for (const { target, label } of TARGETS) {
+    for (const { target, label } of ONLY === 'resource' ? [] : TARGETS) {
       const loadBefore = os.loadavg()[0]!;
       process.stderr.write(`measuring ${label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
       const { result, storedTokens } = await measure(
@@ -162,9 +165,11 @@ async function main(): Promise<boolean> {
       );
       rows.push({ target, label, result, loadBefore, storedTokens });
     }
-    const tokens = report(rows, { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL });
-    const resource = resourceReport(await measureResource(shared), { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION });
-    const markdown = `${tokens.markdown}\n${resource.markdown}`;
+    const tokens = ONLY === 'resource' ? { markdown: '', ok: true } : report(rows, { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL });
+    const resource = ONLY === 'tokens'
+      ? { markdown: '', ok: true }
+      : resourceReport(await measureResource(shared), { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION });
+    const markdown = [tokens.markdown, resource.markdown].filter(Boolean).join('\n');
     const ok = tokens.ok && resource.ok;
     process.stdout.write('\n' + markdown);
     const dir = new URL('./results/', import.meta.url);

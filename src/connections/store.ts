@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { coalesce } from '../db/coalesce.js';
 import { Vault } from '../vault/vault.js';
 
 /** An upstream account an owner connected, as the console shows it. The secret stays sealed. */
@@ -65,6 +66,11 @@ const recordOf = (c: Pick<Connection, 'id' | 'accountId' | 'provider'>) => ({ id
  * that returns a Connection leaves the ciphertext behind.
  */
 export class ConnectionStore {
+  /** The sealed value read together with each Connection `find` returned, so opening it costs no second read. */
+  private readonly sealedOf = new WeakMap<Connection, string>();
+  /** Concurrent lookups (every resource API call makes one) share one round trip (src/db/coalesce.ts; not a cache). */
+  private readonly lookup = coalesce((keys: { accountId: string; provider: string }[]) => this.findMany(keys));
+
   constructor(
     private readonly db: Database,
     readonly vault: Vault,
@@ -92,8 +98,21 @@ export class ConnectionStore {
   }
 
   async find(accountId: string, provider: string): Promise<Connection | undefined> {
-    const { rows } = await this.db.query<Row>('SELECT * FROM connections WHERE account_id = $1 AND provider = $2', [accountId, provider]);
-    return rows[0] && fromRow(rows[0]);
+    const row = await this.lookup({ accountId, provider });
+    if (!row) return undefined;
+    // Its own copy for each caller, as from a query of its own (two calls in one batch share the row).
+    const connection = fromRow({ ...row, meta: structuredClone(row.meta) });
+    this.sealedOf.set(connection, row.sealed);
+    return connection;
+  }
+
+  private async findMany(keys: { accountId: string; provider: string }[]): Promise<(Row | undefined)[]> {
+    const { rows } = await this.db.query<Row>(
+      'SELECT c.* FROM connections c JOIN unnest($1::text[], $2::text[]) AS k (account_id, provider) USING (account_id, provider)',
+      [keys.map((k) => k.accountId), keys.map((k) => k.provider)],
+    );
+    const byKey = new Map(rows.map((r) => [`${r.account_id}\u0000${r.provider}`, r]));
+    return keys.map((k) => byKey.get(`${k.accountId}\u0000${k.provider}`));
   }
 
   /** This owner's connection by id, or undefined for an unknown id or another owner's (never told apart). */
@@ -102,8 +121,13 @@ export class ConnectionStore {
     return rows[0] && fromRow(rows[0]);
   }
 
-  /** Opens the connection's secret. Reads the row again so a secret replaced by a refresh is the one returned. */
+  /**
+   * Opens the connection's secret: the one read with the Connection when `find` returned it (one row, one moment,
+   * so `expiresAt` and the secret agree), else the row read again, in the caller's transaction when given.
+   */
   async secret<T extends Record<string, unknown> = Record<string, unknown>>(connection: Connection, db: Queryable = this.db): Promise<T> {
+    const sealed = db === this.db ? this.sealedOf.get(connection) : undefined;
+    if (sealed) return this.vault.open<T>(recordOf(connection), sealed);
     const { rows } = await db.query<Pick<Row, 'sealed'>>('SELECT sealed FROM connections WHERE id = $1 AND account_id = $2', [connection.id, connection.accountId]);
     if (!rows[0]) throw new Error('connection no longer exists');
     return this.vault.open<T>(recordOf(connection), rows[0].sealed);

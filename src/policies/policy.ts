@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
+import { coalesce } from '../db/coalesce.js';
 
 /**
  * What an owner allows one app (one grant) to do beyond its scopes (issue 4, item 7): a daily limit on posts,
@@ -36,11 +37,21 @@ function isValidPattern(pattern: string): boolean {
 
 /** Policies by grant (grant_policies). The grant's owner is stored beside it, so one owner never reads another's. */
 export class PolicyStore {
+  /** Every resource API write reads its grant's policy: concurrent reads share one round trip (not a cache). */
+  private readonly lookup = coalesce(async (grantIds: string[]) => {
+    const { rows } = await this.db.query<{ grant_id: string; policy: unknown }>(
+      'SELECT grant_id, policy FROM grant_policies WHERE grant_id = ANY($1::text[])',
+      [[...new Set(grantIds)]],
+    );
+    const byGrant = new Map(rows.map((r) => [r.grant_id, r.policy]));
+    return grantIds.map((id) => byGrant.get(id));
+  });
+
   constructor(private readonly db: Database) {}
 
   async get(grantId: string): Promise<Policy> {
-    const { rows } = await this.db.query<{ policy: unknown }>('SELECT policy FROM grant_policies WHERE grant_id = $1', [grantId]);
-    return rows[0] ? Policy.parse(rows[0].policy) : DEFAULT_POLICY;
+    const stored = await this.lookup(grantId);
+    return stored === undefined ? DEFAULT_POLICY : Policy.parse(stored);
   }
 
   async set(accountId: string, grantId: string, input: PolicyInput): Promise<Policy> {

@@ -1,10 +1,10 @@
 import type { RouterMiddleware } from '@koa/router';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { Action, ApiContext, ApiCaller, PluginKit, ResourceState, UpstreamAccess } from '../plugins/plugin.js';
+import type { Action, ApiContext, ApiCaller, Connection, PluginKit, ResourceState, UpstreamAccess } from '../plugins/plugin.js';
 import { contentRefusal, dailyLimitReached } from '../policies/gate.js';
 import { InsufficientScope, ownerRequired } from './errors.js';
-import { openConnection } from './open-connection.js';
+import { markRefusedCredential, openConnection } from './open-connection.js';
 import { rememberSecrets } from './secrets.js';
 import type { ResourceServices } from './services.js';
 
@@ -39,18 +39,18 @@ function checkScope(ctx: ApiContext, scope: string): void {
  * owner, input, content rules, hold for approval, daily limit, then the upstream call.
  */
 export function createKit({ config, logger, services }: KitDeps): PluginKit {
-  async function connection(ctx: ApiContext, provider: string): Promise<UpstreamAccess> {
+  async function connection(ctx: ApiContext, provider: string, lookup?: Promise<Connection | undefined>): Promise<UpstreamAccess> {
     const caller = ownerCaller(ctx);
-    const access = await openConnection(services, logger, caller.accountId, provider);
+    const access = await openConnection(services, logger, caller.accountId, provider, lookup);
     rememberSecrets(ctx, [access.secret, access.accessToken]);
     ctx.state.connectionId = access.connection.id;
     return access;
   }
 
-  async function run(ctx: ApiContext, action: Action, payload: unknown, limit: number | null, status: number): Promise<void> {
+  async function run(ctx: ApiContext, action: Action, payload: unknown, limit: number | null, status: number, lookup: Promise<Connection | undefined>): Promise<void> {
     const caller = ownerCaller(ctx);
     // Connected first, so a call that cannot reach the upstream does not use up one of the day's posts.
-    const access = await connection(ctx, action.provider);
+    const access = await connection(ctx, action.provider, lookup);
     if (limit !== null && !(await services.daily.take(caller.grantId, limit))) throw dailyLimitReached(limit);
     try {
       const result = await action.run(payload, access, services.actionDeps);
@@ -58,6 +58,7 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
       ctx.body = result;
     } catch (error) {
       if (limit !== null) await services.daily.giveBack(caller.grantId).catch(() => undefined);
+      await markRefusedCredential(services, logger, access, error);
       throw error;
     }
   }
@@ -79,6 +80,10 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
       checkScope(ctx, action.scope);
       const caller = ownerCaller(ctx);
       const payload = action.input.parse(input);
+      // The connection is looked up while the policy is read (two round trips at once, not one after the other);
+      // it is used only if the policy lets the call through, and its errors only count then.
+      const lookup = services.connections.find(caller.accountId, action.provider);
+      lookup.catch(() => undefined);
       const policy = await services.policies.get(caller.grantId);
       // Content rules refuse before anything waits for the owner: a post that could never go out is not held.
       const refusal = contentRefusal(policy, action.text(payload));
@@ -91,7 +96,7 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
         ctx.body = { status: 'pending_approval', id: held.id, action: action.id, created_at: held.createdAt.toISOString() };
         return;
       }
-      await run(ctx, action, payload, policy.posts_per_day, options.status ?? 201);
+      await run(ctx, action, payload, policy.posts_per_day, options.status ?? 201, lookup);
     },
   };
 }

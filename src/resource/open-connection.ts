@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { openAccess } from '../connections/access.js';
 import { SealError } from '../vault/vault.js';
-import type { UpstreamAccess } from '../plugins/plugin.js';
+import type { Connection, UpstreamAccess } from '../plugins/plugin.js';
 import type { Logger } from '../logger.js';
 import type { ResourceServices } from './services.js';
 
@@ -15,8 +15,14 @@ export const reconnectRequired = (provider: string) =>
  * secret from the vault (or a fresh OAuth access token) otherwise. Used by the API (kit.connection) and by held
  * posts the owner approved (run-approved.ts).
  */
-export async function openConnection(services: ResourceServices, logger: Logger, accountId: string, provider: string): Promise<UpstreamAccess> {
-  const connection = await services.connections.find(accountId, provider);
+export async function openConnection(
+  services: ResourceServices,
+  logger: Logger,
+  accountId: string,
+  provider: string,
+  lookup: Promise<Connection | undefined> = services.connections.find(accountId, provider),
+): Promise<UpstreamAccess> {
+  const connection = await lookup;
   if (!connection) throw notConnected(provider);
   if (connection.status === 'needs_relink') throw reconnectRequired(provider);
   let access: UpstreamAccess;
@@ -50,4 +56,16 @@ function touchNow(logger: Logger, id: string, touch: () => Promise<void>): void 
   if (touched.size > 10_000) touched.clear();
   touched.set(id, now);
   touch().catch((err: unknown) => logger.warn({ err: { message: String((err as Error)?.message) } }, 'could not record connection use'));
+}
+
+/**
+ * An action's upstream refused the stored credential (`reconnect_required`, SECURITY.md G6): mark the connection,
+ * so the console shows "needs re-link" and later calls stop before reaching the upstream. Covers every plugin's
+ * actions, whether run at once or after the owner's approval. Never masks the original error.
+ */
+export async function markRefusedCredential(services: ResourceServices, logger: Logger, access: UpstreamAccess, error: unknown): Promise<void> {
+  if (!(error instanceof AppError) || error.code !== 'reconnect_required' || access.connection.status === 'needs_relink') return;
+  await services.connections
+    .markNeedsRelink(access.connection, 'The upstream no longer accepts the stored credential.')
+    .catch((failure: unknown) => logger.warn({ err: { message: String((failure as Error)?.message) } }, 'could not mark a connection for re-linking'));
 }

@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HeldAction } from '../policies/held.js';
 import { dailyLimitReached } from '../policies/gate.js';
-import { openConnection } from './open-connection.js';
+import { markRefusedCredential, openConnection } from './open-connection.js';
 import type { ResourceServices } from './services.js';
 
 /**
@@ -23,6 +23,7 @@ export async function runApproved(services: ResourceServices, held: HeldAction, 
     return await action.run(parsed.data, access, services.actionDeps);
   } catch (error) {
     if (limit !== null) await services.daily.giveBack(held.grantId).catch(() => undefined);
+    await markRefusedCredential(services, logger, access, error);
     throw error;
   }
 }

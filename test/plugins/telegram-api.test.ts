@@ -248,6 +248,23 @@ describe('Telegram messages through the resource API', () => {
       expect(approved.body.approval).toMatchObject({ status: 'approved', result: { message_id: expect.any(Number), chat: '-1001234567890' } });
       expect(fake.sent.slice(before)).toEqual([{ token: botToken, chat_id: '-1001234567890', text: 'waiting for the owner' }]);
     });
+
+    it('marks the connection for re-linking when a held message is approved after Telegram stopped accepting the bot', async () => {
+      const other = await Owner.signUp(server);
+      const doomed = newBot('approval_bot');
+      expect((await connect(other, doomed, ['-4000000001'])).status).toBe(201);
+      const otherApp = await other.appToken(client, 'telegram.post_any');
+      const apps = (await consoleCall(other, 'GET', '/console/api/apps')).body.apps as { grant_id: string; client_id: string }[];
+      const grant = apps.find((a) => a.client_id === client.clientId)!;
+      expect((await consoleCall(other, 'PUT', `/console/api/apps/${grant.grant_id}/policy`, { hold_for_approval: true })).status).toBe(200);
+      const held = await post(otherApp.accessToken, { chat: '-4000000001', text: 'sent after revocation' });
+      expect(held.status).toBe(202);
+      fake.revoke(doomed);
+
+      const approved = await consoleCall(other, 'POST', `/console/api/approvals/${String(held.body.id)}/approve`);
+      expect({ status: approved.status, error: approved.body.error }).toEqual({ status: 409, error: 'reconnect_required' });
+      expect(await connectionsOf(other)).toEqual([expect.objectContaining({ label: '@approval_bot', status: 'needs_relink' })]);
+    });
   });
 
   it('never shows a bot token in any response or log line, even after upstream errors, timeouts and garbage replies (G2)', () => {
