@@ -22,10 +22,14 @@ export class GrantRevoked extends AppError {
   }
 }
 
+/**
+ * Exposed, like the plugins' upstream errors: the caller learns it was the provider, with a stable code, and not
+ * "our side". `why` is only ever our own words (and a provider's sanitised error code), never its response body.
+ */
 export const upstreamUnavailable = (why: string, cause?: unknown) =>
-  new AppError('upstream_unavailable', 502, `The upstream service could not be used (${why}). Try again later.`, { cause });
+  new AppError('upstream_unavailable', 502, `The upstream service could not be used (${why}). Try again later.`, { cause, expose: true });
 export const upstreamTimeout = (cause?: unknown) =>
-  new AppError('upstream_timeout', 504, 'The upstream service did not answer in time. Try again later.', { cause });
+  new AppError('upstream_timeout', 504, 'The upstream service did not answer in time. Try again later.', { cause, expose: true });
 
 /** fetch's failures, translated once: a timeout is 504, anything else (refused, reset, DNS) 502. */
 export function translateFetchError(error: unknown): AppError {
