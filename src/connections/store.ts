@@ -28,7 +28,8 @@ export interface NewConnection {
   expiresAt?: Date;
 }
 
-interface Row {
+/** A connections row as stored (the sealed secret included): only storage and the resource API's call snapshot see it. */
+export interface ConnectionRow {
   id: string;
   account_id: string;
   provider: string;
@@ -43,6 +44,8 @@ interface Row {
   updated_at: Date;
   last_used_at: Date | null;
 }
+
+type Row = ConnectionRow;
 
 const fromRow = (r: Row): Connection => ({
   id: r.id,
@@ -99,8 +102,14 @@ export class ConnectionStore {
 
   async find(accountId: string, provider: string): Promise<Connection | undefined> {
     const row = await this.lookup({ accountId, provider });
-    if (!row) return undefined;
-    // Its own copy for each caller, as from a query of its own (two calls in one batch share the row).
+    return row && this.adopt(row);
+  }
+
+  /**
+   * A Connection from a row read elsewhere in the same request (the resource API reads the owner's connections with
+   * the token); its secret then opens from that same read. Each caller gets its own copy of the row's details.
+   */
+  adopt(row: ConnectionRow): Connection {
     const connection = fromRow({ ...row, meta: structuredClone(row.meta) });
     this.sealedOf.set(connection, row.sealed);
     return connection;

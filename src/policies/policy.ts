@@ -50,8 +50,12 @@ export class PolicyStore {
   constructor(private readonly db: Database) {}
 
   async get(grantId: string): Promise<Policy> {
-    const stored = await this.lookup(grantId);
-    return stored === undefined ? DEFAULT_POLICY : Policy.parse(stored);
+    return PolicyStore.fromStored(await this.lookup(grantId));
+  }
+
+  /** A stored policy column (or none) as a Policy: for reads made together with others (the resource API's token read). */
+  static fromStored(stored: unknown): Policy {
+    return stored === undefined || stored === null ? DEFAULT_POLICY : Policy.parse(stored);
   }
 
   async set(accountId: string, grantId: string, input: PolicyInput): Promise<Policy> {

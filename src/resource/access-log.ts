@@ -21,6 +21,8 @@ export interface ApiCallEvent {
  */
 export class ApiCallLog {
   private readonly write = coalesce((events: ApiCallEvent[]) => this.insertMany(events));
+  /** Agent grants whose "last used" this process wrote recently, with when. */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -43,13 +45,32 @@ export class ApiCallLog {
        FROM jsonb_to_recordset($1::jsonb) AS e(account_id text, client_id text, grant_id text, outcome text, detail jsonb, ip text)`,
       [JSON.stringify(events.map((e) => ({ account_id: e.accountId, client_id: e.clientId, grant_id: e.grantId, outcome: e.outcome, detail: e.detail, ip: e.ip })))],
     );
-    const agentGrants = [...new Set(events.filter((e) => e.clientId === AGENT_CLIENT_ID && e.outcome === 'ok').map((e) => e.grantId))];
+    const agentGrants = this.dueForTouch(events);
     if (agentGrants.length) {
       await this.db.query('UPDATE agent_tokens SET last_used_at = now() WHERE grant_id = ANY($1::text[]) AND revoked_at IS NULL', [agentGrants]);
     }
     return events.map(() => undefined);
   }
+
+  /**
+   * Agent tokens' "last used" (console, Tokens) moves at most once a minute per token and process: a busy agent would
+   * otherwise update the same row in every batch, and those updates queue on its row lock. The access-log rows
+   * themselves are all written.
+   */
+  private dueForTouch(events: ApiCallEvent[]): string[] {
+    const now = Date.now();
+    if (this.touched.size > 10_000) this.touched.clear();
+    const due = new Set<string>();
+    for (const e of events) {
+      if (e.clientId !== AGENT_CLIENT_ID || e.outcome !== 'ok' || (this.touched.get(e.grantId) ?? 0) > now - TOUCH_EVERY_MS) continue;
+      this.touched.set(e.grantId, now);
+      due.add(e.grantId);
+    }
+    return [...due];
+  }
 }
+
+const TOUCH_EVERY_MS = 60_000;
 
 /**
  * One access-log row per resource API call that carried a valid owner's token: app, grant, scope, route pattern (not

@@ -6,6 +6,7 @@ import { contentRefusal, dailyLimitReached } from '../policies/gate.js';
 import { InsufficientScope, ownerRequired } from './errors.js';
 import { markRefusedCredential, openConnection } from './open-connection.js';
 import { rememberSecrets } from './secrets.js';
+import { connectionFor, policyFor } from './call-snapshot.js';
 import type { ResourceServices } from './services.js';
 
 export interface KitDeps {
@@ -41,7 +42,7 @@ function checkScope(ctx: ApiContext, scope: string): void {
 export function createKit({ config, logger, services }: KitDeps): PluginKit {
   async function connection(ctx: ApiContext, provider: string, lookup?: Promise<Connection | undefined>): Promise<UpstreamAccess> {
     const caller = ownerCaller(ctx);
-    const access = await openConnection(services, logger, caller.accountId, provider, lookup);
+    const access = await openConnection(services, logger, caller.accountId, provider, lookup ?? connectionFor(caller, provider, services.connections));
     rememberSecrets(ctx, [access.secret, access.accessToken]);
     ctx.state.connectionId = access.connection.id;
     return access;
@@ -80,11 +81,11 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
       checkScope(ctx, action.scope);
       const caller = ownerCaller(ctx);
       const payload = action.input.parse(input);
-      // The connection is looked up while the policy is read (two round trips at once, not one after the other);
-      // it is used only if the policy lets the call through, and its errors only count then.
-      const lookup = services.connections.find(caller.accountId, action.provider);
+      // Both usually come from the token's own read (call-snapshot.ts); otherwise they are read at once, not one after
+      // the other. The connection is used only if the policy lets the call through, and its errors only count then.
+      const lookup = connectionFor(caller, action.provider, services.connections);
       lookup.catch(() => undefined);
-      const policy = await services.policies.get(caller.grantId);
+      const policy = await policyFor(caller, services.policies);
       // Content rules refuse before anything waits for the owner: a post that could never go out is not held.
       const refusal = contentRefusal(policy, action.text(payload));
       if (refusal) throw refusal;

@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { coalesce } from '../db/coalesce.js';
 import type { ApiCaller } from '../plugins/plugin.js';
+import type { ConnectionRow } from '../connections/store.js';
+import { attachSnapshot } from './call-snapshot.js';
 
 /** What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. */
 interface Row {
@@ -12,6 +14,9 @@ interface Row {
   token: AdapterPayload;
   grant: AdapterPayload | null;
   account_found: boolean;
+  /** The grant's policy and the owner's connections, read in the same statement (src/resource/call-snapshot.ts). */
+  policy: unknown;
+  connections: ConnectionRow[] | null;
   disabled: boolean;
 }
 
@@ -78,7 +83,9 @@ export class BearerTokens {
     // A disabled or deleted owner's tokens stop working (SECURITY.md C6).
     if (!row.account_found || row.disabled || !token.accountId) return undefined;
     if (token.expiresWithSession && !(await this.sessionStillHolds(token))) return undefined;
-    return { accountId: token.accountId, clientId: token.clientId, grantId: token.grantId, scopes };
+    const caller: ApiCaller = { accountId: token.accountId, clientId: token.clientId, grantId: token.grantId, scopes };
+    attachSnapshot(caller, { policy: row.policy, connections: row.connections ?? [] });
+    return caller;
   }
 
   /** oidc-provider's own rule for session-bound tokens (AccessToken.find): the session and its grant must remain. */
@@ -91,10 +98,13 @@ export class BearerTokens {
   private async loadMany(ids: string[]): Promise<(Row | undefined)[]> {
     const { rows } = await this.db.query<Row>(
       `SELECT t.id, t.model, t.payload AS token, g.payload AS grant,
-              a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled
+              a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled,
+              p.policy,
+              (SELECT json_agg(c) FROM connections c WHERE c.account_id = a.id) AS connections
        FROM oidc_models t
        LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.payload->>'grantId' AND (g.expires_at IS NULL OR g.expires_at > now())
        LEFT JOIN accounts a ON a.id = t.payload->>'accountId'
+       LEFT JOIN grant_policies p ON p.grant_id = t.payload->>'grantId' AND p.account_id = a.id
        WHERE t.model IN ('AccessToken', 'ClientCredentials') AND t.id = ANY($1::text[])
          AND (t.expires_at IS NULL OR t.expires_at > now())`,
       [[...new Set(ids)]],
