@@ -1,3 +1,4 @@
+import type { Connection } from '../connections/store.js';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
@@ -34,6 +35,8 @@ export interface ConsoleUpstream {
   start(accountId: string, providerId: string, returnTo?: string): Promise<string>;
   /** Providers an owner can connect by redirect (built in by plugins, or configured by the operator). */
   providers?(): ReadonlyArray<{ id: string; title?: string; authorizationUrl: string }>;
+  /** Revokes an OAuth connection's tokens at the provider (best effort), before the connection is removed. */
+  revoke?(connection: Connection): Promise<void>;
 }
 
 export interface ConsoleStages {

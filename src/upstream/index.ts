@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Database } from '../db/database.js';
 import type { AccountStore } from '../accounts/accounts.js';
 import type { EventLog } from '../accounts/events.js';
-import type { ConnectionStore } from '../connections/store.js';
+import type { Connection, ConnectionStore } from '../connections/store.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { ApiRouter, PluginKit } from '../plugins/plugin.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
@@ -15,6 +15,7 @@ import { startConnect } from './connect.js';
 import { loadUpstreamProviders, registerProxyScopes } from './providers.js';
 import { registerProxyRoutes } from './proxy.js';
 import { UpstreamTokenService } from './tokens.js';
+import { revokeUpstreamTokens } from './revoke.js';
 
 export interface UpstreamDeps {
   config: Config;
@@ -40,6 +41,8 @@ export interface Upstream {
   proxyRoutes(router: ApiRouter, kit: PluginKit): void;
   /** The provider's authorization URL for this owner (console: Connect). */
   start(accountId: string, providerId: string, returnTo?: string): Promise<string>;
+  /** Asks the provider to revoke an OAuth connection's tokens (RFC 7009) before the owner's disconnect removes it. */
+  revoke(connection: Connection): Promise<void>;
 }
 
 /**
@@ -64,6 +67,8 @@ export function createUpstream(deps: UpstreamDeps): Upstream {
     },
     proxyRoutes: (router, kit) => registerProxyRoutes(router, kit, list, tokens, deps.config.UPSTREAM_TIMEOUT_MS),
     start: (accountId, providerId, returnTo) => startConnect({ config: deps.config, requests, provider }, accountId, providerId, returnTo),
+    revoke: (connection) =>
+      revokeUpstreamTokens({ connections: deps.connections, logger: deps.logger, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS }, provider(connection.provider), connection),
   };
 }
 

@@ -43,7 +43,7 @@ export function translateFetchError(error: unknown): AppError {
  * Client authentication at the token endpoint: HTTP Basic with each part form-urlencoded (RFC 6749 §2.3.1), the
  * secret in the body (`post`), or only client_id for a public client (RFC 6749 §3.2.1).
  */
-function authenticate(provider: UpstreamProviderConfig, form: URLSearchParams, headers: Record<string, string>): void {
+export function authenticate(provider: UpstreamProviderConfig, form: URLSearchParams, headers: Record<string, string>): void {
   if (provider.clientSecret && provider.tokenAuthMethod === 'basic') {
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(provider.clientId)}:${encodeURIComponent(provider.clientSecret)}`).toString('base64')}`;
     return;

@@ -139,7 +139,10 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
     const accountId = ownerOf(ctx).accountId;
     const id = ConnectionId.safeParse(ctx.params.id);
     const connection = id.success ? await connections.findById(accountId, id.data) : undefined;
-    if (!connection || !(await connections.remove(accountId, connection.id))) throw notFound('not_found', 'No such connected account.');
+    if (!connection) throw notFound('not_found', 'No such connected account.');
+    // oauth3 gives back what it held: the provider revokes the tokens, so nothing of it outlives the disconnect.
+    await deps.upstream.revoke?.(connection);
+    if (!(await connections.remove(accountId, connection.id))) throw notFound('not_found', 'No such connected account.');
     await deps.events.record({
       kind: 'connection.removed', accountId, ip: ctx.ip, detail: { provider: connection.provider, kind: connection.kind, label: connection.label },
     });
