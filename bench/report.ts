@@ -33,16 +33,10 @@ export function machine(): string {
   return `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
-export interface Verdict {
-  ok: boolean;
-  markdown: string;
-}
-
-export function report(rows: Measured[], settings: { connections: number; warmup: number; duration: number; logLevel: string }): Verdict {
-  const base = rows.find((r) => r.target === 'in-memory')!.result;
-  const ours = rows.find((r) => r.target === 'ours')!.result;
-  const lines = [
-    '| Target | req/s | p50 ms | p99 ms | req/s vs in-memory | p99 vs in-memory | Responses | Load before |',
+/** One row per target, each compared with `base` (the reference target, named `baseName` in the headings). */
+function resultsTable(rows: Measured[], base: LoadResult, baseName: string): string[] {
+  return [
+    `| Target | req/s | p50 ms | p99 ms | req/s vs ${baseName} | p99 vs ${baseName} | Responses | Load before |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
     ...rows.map((m) => {
       const { label, result: r } = m;
@@ -51,13 +45,28 @@ export function report(rows: Measured[], settings: { connections: number; warmup
         `${(r.p99 / base.p99).toFixed(2)}× | ${bad.length ? `**FAILED: ${bad.join(', ')}**` : `all ${r.requests} were 200`} | ${m.loadBefore.toFixed(2)} |`;
     }),
   ];
+}
+
+/** The checklist line saying whether every response was a 200, or which targets' runs are invalid and why. */
+const validity = (invalid: Measured[]) =>
+  invalid.length ? `- **Run invalid**: ${invalid.map((r) => `${r.label}: ${problems(r).join(', ')}`).join('; ')}` : '- Every response was HTTP 200.';
+
+export interface Verdict {
+  ok: boolean;
+  markdown: string;
+}
+
+export function report(rows: Measured[], settings: { connections: number; warmup: number; duration: number; logLevel: string }): Verdict {
+  const base = rows.find((r) => r.target === 'in-memory')!.result;
+  const ours = rows.find((r) => r.target === 'ours')!.result;
+  const lines = resultsTable(rows, base, 'in-memory');
   const throughput = ours.reqPerSec / base.reqPerSec;
   const tail = ours.p99 / base.p99;
   const invalid = rows.filter((r) => problems(r).length);
   const checks = [
     `- Throughput: ours is ${(throughput * 100).toFixed(1)}% of in-memory (target ≥ ${MIN_THROUGHPUT_RATIO * 100}%): **${throughput >= MIN_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}**`,
     `- p99 latency: ours is ${tail.toFixed(2)}× in-memory (target ≤ ${MAX_P99_RATIO}×): **${tail <= MAX_P99_RATIO ? 'PASS' : 'FAIL'}**`,
-    invalid.length ? `- **Run invalid**: ${invalid.map((r) => `${r.label}: ${problems(r).join(', ')}`).join('; ')}` : '- Every response was HTTP 200.',
+    validity(invalid),
   ];
   const notes = rows
     .filter((r) => r.storedTokens !== undefined)
@@ -107,18 +116,11 @@ export function resourceReport(rows: Measured[], settings: { connections: number
       `from the vault, an access-log row) forwarded to a fake upstream in its own process, against a bare Koa proxy to ` +
       `the same upstream; ${settings.connections} connections, ${settings.warmup} s warm-up, then ${settings.duration} s measured.`,
     '',
-    '| Target | req/s | p50 ms | p99 ms | req/s vs bare proxy | p99 vs bare proxy | Responses | Load before |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
-    ...rows.map((m) => {
-      const { label, result: r } = m;
-      const bad = problems(m);
-      return `| ${label} | ${Math.round(r.reqPerSec)} | ${ms(r.p50)} | ${ms(r.p99)} | ${(r.reqPerSec / base.reqPerSec * 100).toFixed(0)}% | ` +
-        `${(r.p99 / base.p99).toFixed(2)}× | ${bad.length ? `**FAILED: ${bad.join(', ')}**` : `all ${r.requests} were 200`} | ${m.loadBefore.toFixed(2)} |`;
-    }),
+    ...resultsTable(rows, base, 'bare proxy'),
     '',
     `- Throughput: the resource API is ${(throughput * 100).toFixed(1)}% of the bare proxy (target ≥ ${MIN_RESOURCE_THROUGHPUT_RATIO * 100}%): **${throughput >= MIN_RESOURCE_THROUGHPUT_RATIO ? 'PASS' : 'FAIL'}**`,
     `- p99 latency: ${tail.toFixed(2)}× the bare proxy (target ≤ ${MAX_RESOURCE_P99_RATIO}×): **${tail <= MAX_RESOURCE_P99_RATIO ? 'PASS' : 'FAIL'}**`,
-    invalid.length ? `- **Run invalid**: ${invalid.map((r) => `${r.label}: ${problems(r).join(', ')}`).join('; ')}` : '- Every response was HTTP 200.',
+    validity(invalid),
     ...rows.filter((r) => r.storedTokens !== undefined).map((r) => `- ${r.label}: ${r.storedTokens} access-log rows written, warm-up included.`),
     '',
   ].join('\n');

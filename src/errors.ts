@@ -1,3 +1,5 @@
+import type { ZodError } from 'zod';
+
 /**
  * Errors are values with a stable `code`, an HTTP status and an `expose` flag (the shape of oidc-provider's
  * OIDCProviderError): clients see `{ error, error_description }`; causes stay in the logs.
@@ -23,4 +25,11 @@ export const notFound = (code = 'not_found', description = 'not found') => new A
 /** `assertThat(cond, 'code', 403)` instead of `if (!x) throw ...` sprinkled with strings. */
 export function assertThat(condition: unknown, code: string, status = 400, description?: string): asserts condition {
   if (!condition) throw new AppError(code, status, description ?? code);
+}
+
+/** A failed zod parse at the edge: 400 `invalid_request` naming the first bad field (STYLE.md, Validate at the edge). */
+export function invalidInput(caught: ZodError): AppError {
+  const issue = caught.issues[0];
+  const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+  return new AppError('invalid_request', 400, `${field}${issue?.message ?? 'invalid input'}`, { cause: caught });
 }

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { errors } from 'oidc-provider';
 import { ZodError } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, invalidInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorPage } from '../../interactions/views/error.js';
 
@@ -37,11 +37,7 @@ function titleFor(status: number): string {
 /** Foreign errors are translated here, in one place, with the cause kept for the logs. */
 function translate(caught: unknown): AppError {
   if (caught instanceof AppError) return caught;
-  if (caught instanceof ZodError) {
-    const issue = caught.issues[0];
-    const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-    return new AppError('invalid_request', 400, `${field}${issue?.message ?? 'invalid input'}`, { cause: caught });
-  }
+  if (caught instanceof ZodError) return invalidInput(caught);
   if (caught instanceof errors.SessionNotFound || caught instanceof errors.InvalidRequest && /interaction/.test(caught.message)) {
     return new AppError('interaction_not_found', 403, 'This sign-in request has expired or was started in another browser. Go back to the app and start again.', { cause: caught });
   }

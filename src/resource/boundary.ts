@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { ZodError } from 'zod';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, invalidInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { challengeFor } from './challenge.js';
 import { storageUnavailable } from './errors.js';
@@ -20,11 +20,7 @@ export function isStorageFailure(error: unknown): boolean {
 /** Foreign errors become AppErrors here, once, with the cause kept for the log line (STYLE.md, One error boundary). */
 function translate(caught: unknown): AppError {
   if (caught instanceof AppError) return caught;
-  if (caught instanceof ZodError) {
-    const issue = caught.issues[0];
-    const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-    return new AppError('invalid_request', 400, `${field}${issue?.message ?? 'invalid input'}`, { cause: caught });
-  }
+  if (caught instanceof ZodError) return invalidInput(caught);
   if (isStorageFailure(caught)) return storageUnavailable(caught);
   return new AppError('server_error', 500, 'internal error', { cause: caught, expose: false });
 }

@@ -2,19 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner } from '../helpers/owner.js';
+import type { ConnectionJson } from '../helpers/connections.js';
 import { startFakeTelegram, type FakeChat, type FakeTelegram } from '../fakes/telegram.js';
-
-interface ConnectionJson {
-  id: string;
-  provider: string;
-  kind: string;
-  label: string;
-  status: 'active' | 'needs_relink';
-  needs_relink: boolean;
-  last_error: string | null;
-  created_at: string;
-  last_used_at: string | null;
-}
 
 interface WayJson {
   id: string;

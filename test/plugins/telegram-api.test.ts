@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Owner, callApi } from '../helpers/owner.js';
+import type { ConnectionJson } from '../helpers/connections.js';
 import { redirectUri, type Client } from '../helpers/token-flow.js';
 import { startFakeTelegram, type FakeChat, type Failure, type FakeTelegram } from '../fakes/telegram.js';
 
 const channel: FakeChat = { id: -1001234567890, type: 'channel', title: 'Release notes', username: 'releasenotes' };
 const group: FakeChat = { id: -4000000001, type: 'group', title: 'Team' };
 const elsewhere: FakeChat = { id: -4000000099, type: 'group', title: 'Not on the list' };
-
-interface ConnectionJson {
-  id: string;
-  provider: string;
-  kind: string;
-  label: string;
-  status: string;
-}
 
 /**
  * Telegram end to end (issue 4, item 6): an owner connects a bot in the console; an app (through consent) and an

@@ -35,6 +35,16 @@ async function expectXError(promise: Promise<unknown>, code: string, secrets: st
   return xError;
 }
 
+/** Posts `<label> first`, a reply to it and a quote of it; X must have recorded the reply and the quote as such. */
+async function postReplyAndQuote(client: XWebClient | XApiClient, label: string) {
+  const first = await client.post({ text: `${label} first` });
+  const reply = await client.post({ text: `${label} reply`, reply_to: first.id });
+  const quote = await client.post({ text: `${label} quote`, quote: first.id });
+  expect(x.posts.find((p) => p.id === reply.id)).toMatchObject({ reply_to: first.id });
+  expect(x.posts.find((p) => p.id === quote.id)).toMatchObject({ quote: first.id });
+  return { first, reply, quote };
+}
+
 describe('the web client (a pasted cookie)', () => {
   let owner: { auth_token: string; ct0: string; user: FakeXUser };
   let cookie: XCookie;
@@ -71,11 +81,7 @@ describe('the web client (a pasted cookie)', () => {
   });
 
   it('posts replies and quotes the way x.com does', async () => {
-    const first = await client.post({ text: 'first' });
-    const reply = await client.post({ text: 'a reply', reply_to: first.id });
-    const quote = await client.post({ text: 'a quote', quote: first.id });
-    expect(x.posts.find((p) => p.id === reply.id)).toMatchObject({ reply_to: first.id });
-    expect(x.posts.find((p) => p.id === quote.id)).toMatchObject({ quote: first.id });
+    await postReplyAndQuote(client, 'web');
   });
 
   it('lists recent posts, newest first, and deletes one', async () => {
@@ -202,11 +208,7 @@ describe('the API v2 client (an OAuth token, through twitter-api-v2)', () => {
   });
 
   it('posts replies and quotes, lists recent posts and deletes', async () => {
-    const first = await client.post({ text: 'v2 first' });
-    const reply = await client.post({ text: 'v2 reply', reply_to: first.id });
-    const quote = await client.post({ text: 'v2 quote', quote: first.id });
-    expect(x.posts.find((p) => p.id === reply.id)).toMatchObject({ reply_to: first.id });
-    expect(x.posts.find((p) => p.id === quote.id)).toMatchObject({ quote: first.id });
+    const { first, reply, quote } = await postReplyAndQuote(client, 'v2');
     // X wants max_results of at least 5: the client asks for 5 and keeps 2.
     expect(await client.tweets(user.id, 2)).toEqual([{ id: quote.id, text: 'v2 quote' }, { id: reply.id, text: 'v2 reply' }]);
     await client.remove(first.id);

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { AccountStore } from '../../src/accounts/accounts.js';
@@ -9,20 +7,20 @@ import { loadConfig } from '../../src/config.js';
 import { AuthRequests } from '../../src/upstream/auth-requests.js';
 import { callbackRoutes } from '../../src/upstream/callback.js';
 import { startConnect } from '../../src/upstream/connect.js';
-import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
-import { capturedLogger, newAccount, openTestDb, upstreamServices, type TestDb } from './harness.js';
+import type { FakeOAuthProvider } from '../fakes/oauth-provider.js';
+import { newAccount, startUpstreamRig, type TestDb, type UpstreamRig } from './harness.js';
 
 /**
  * The connect flow against the fake provider, with the callback's real stages; the owner's console session is
  * played by a header (`x-test-owner`) read through a stand-in for oidc-provider's Session.get.
  */
 describe.each(['basic', 'post'] as const)('connecting an upstream account (client auth %s)', (authMethod) => {
+  let rig: UpstreamRig;
   let fake: FakeOAuthProvider;
   let store: TestDb;
-  let server: http.Server;
   let base: string;
   let logs: string[];
-  let services: ReturnType<typeof upstreamServices>;
+  let services: UpstreamRig['services'];
   let requests: AuthRequests;
   let owner: string;
   let other: string;
@@ -30,33 +28,25 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
   let start: (returnTo?: string) => Promise<string>;
 
   beforeAll(async () => {
-    fake = await new FakeOAuthProvider({ authMethod }).start();
-    store = await openTestDb('pglite');
-    const captured = capturedLogger();
-    logs = captured.logs;
-    services = upstreamServices(store.db, fake.config(), captured.logger, 1000);
+    rig = await startUpstreamRig({ authMethod });
+    ({ fake, store, logs, services, base } = rig);
     requests = new AuthRequests(store.db, services.connections.vault);
-    server = http.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const config = loadConfig({ NODE_ENV: 'test', ISSUER: base, LOG_LEVEL: 'silent' });
     const oidc = { Session: { get: async (ctx: Koa.Context) => ({ accountId: ctx.get('x-test-owner') || undefined, uid: 'u1', loginTs: 0 }) } } as unknown as Provider;
     const router = callbackRoutes({
-      config, logger: captured.logger, accounts: new AccountStore(store.db), events: new EventLog(store.db, captured.logger),
+      config, logger: rig.logger, accounts: new AccountStore(store.db), events: new EventLog(store.db, rig.logger),
       connections: services.connections, requests, provider: (id) => (id === 'fakeoauth' ? services.provider : undefined),
     }, oidc);
     const app = new Koa();
     app.use(router.routes());
-    server.on('request', app.callback());
+    rig.server.on('request', app.callback());
     owner = await newAccount(store.db);
     other = await newAccount(store.db);
     start = (returnTo?: string) =>
       startConnect({ config, requests, provider: (id) => (id === 'fakeoauth' ? services.provider : undefined) }, owner, 'fakeoauth', returnTo);
   });
   afterAll(async () => {
-    server?.close();
-    await store?.close();
-    await fake?.stop();
+    await rig?.close();
   });
 
   /** The owner's browser at the provider: it approves and sends back the callback URL. */

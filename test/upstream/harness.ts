@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import type { Database } from '../../src/db/database.js';
 import { createPgliteDatabase } from '../../src/db/pglite.js';
@@ -11,6 +12,8 @@ import { keyRing } from '../../src/keys/sealing.js';
 import { UpstreamTokenService } from '../../src/upstream/tokens.js';
 import { UpstreamProviderConfig } from '../../src/upstream/provider-config.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
+import { FakeOAuthProvider, type FakeProviderOptions } from '../fakes/oauth-provider.js';
+import { closeServer, listenLocally } from '../fakes/local-server.js';
 
 /**
  * The upstream client's services on a real database, without the HTTP app: what a test needs to drive token
@@ -57,4 +60,37 @@ export function upstreamServices(db: Database, providerInput: unknown, logger: L
   const connections = new ConnectionStore(db, new Vault(testRing));
   const tokens = new UpstreamTokenService({ db, logger, connections, provider: (id) => (id === provider.id ? provider : undefined), timeoutMs });
   return { provider, connections, tokens };
+}
+
+/**
+ * What a test of one upstream route starts from: the fake provider, the services on a PGlite database, the log lines
+ * they wrote, and an HTTP server on 127.0.0.1 whose URL is known before the app is built (the callback's issuer);
+ * the test mounts its app with `server.on('request', app.callback())`.
+ */
+export interface UpstreamRig {
+  fake: FakeOAuthProvider;
+  store: TestDb;
+  logger: Logger;
+  logs: string[];
+  services: ReturnType<typeof upstreamServices>;
+  server: http.Server;
+  base: string;
+  close(): Promise<void>;
+}
+
+export async function startUpstreamRig(fakeOptions: FakeProviderOptions = {}): Promise<UpstreamRig> {
+  const fake = await new FakeOAuthProvider(fakeOptions).start();
+  const store = await openTestDb('pglite');
+  const { logger, logs } = capturedLogger();
+  const services = upstreamServices(store.db, fake.config(), logger, 1000);
+  const server = http.createServer();
+  const base = await listenLocally(server);
+  return {
+    fake, store, logger, logs, services, server, base,
+    async close() {
+      await closeServer(server);
+      await store.close();
+      await fake.stop();
+    },
+  };
 }

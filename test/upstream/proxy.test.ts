@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Config } from '../../src/config.js';
@@ -10,33 +9,29 @@ import { apiBoundary } from '../../src/resource/boundary.js';
 import type { ApiRouter, PluginKit, ResourceState } from '../../src/plugins/plugin.js';
 import type { Connection } from '../../src/connections/store.js';
 import { registerProxyRoutes } from '../../src/upstream/proxy.js';
-import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
-import { capturedLogger, newAccount, openTestDb, upstreamServices, type TestDb } from './harness.js';
+import type { FakeOAuthProvider } from '../fakes/oauth-provider.js';
+import { newAccount, startUpstreamRig, type UpstreamRig } from './harness.js';
 
 /**
  * The generic proxied route (`/api/upstream/<provider>/...`) mounted on a small resource API whose bearer stage is
  * replaced by a header naming the owner and scopes: what is tested here is the proxy (G2, G3, G6), not the token check.
  */
 describe('the generic upstream proxy', () => {
+  let rig: UpstreamRig;
   let fake: FakeOAuthProvider;
-  let store: TestDb;
-  let server: http.Server;
   let base: string;
   let logs: string[];
-  let services: ReturnType<typeof upstreamServices>;
+  let services: UpstreamRig['services'];
   let connection: Connection;
   const bodies: string[] = [];
 
   beforeAll(async () => {
-    fake = await new FakeOAuthProvider().start();
-    store = await openTestDb('pglite');
-    const captured = capturedLogger();
-    logs = captured.logs;
-    services = upstreamServices(store.db, fake.config(), captured.logger, 1000);
+    rig = await startUpstreamRig();
+    ({ fake, logs, services, base } = rig);
     const { connections, tokens, provider } = services;
     const kit = {
       config: {} as Config,
-      logger: captured.logger,
+      logger: rig.logger,
       connections,
       requireScope: (scope: string) => async (ctx, next) => {
         if (!ctx.state.caller.scopes.has(scope)) throw new AppError('insufficient_scope', 403, `needs ${scope}`);
@@ -58,21 +53,17 @@ describe('the generic upstream proxy', () => {
     });
     registerProxyRoutes(api, kit, [provider], tokens, 1000);
     const app = new Koa();
-    app.use(apiBoundary({ ISSUER: 'http://localhost' }, captured.logger));
+    app.use(apiBoundary({ ISSUER: 'http://localhost' }, rig.logger));
     app.use(api.routes());
-    server = http.createServer(app.callback());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    rig.server.on('request', app.callback());
 
-    const accountId = await newAccount(store.db);
+    const accountId = await newAccount(rig.store.db);
     connection = await connections.save(accountId, {
       provider: 'fakeoauth', kind: 'oauth2', label: 'Fake', secret: { ...fake.issue(), token_type: 'bearer' }, expiresAt: new Date(Date.now() + 3600_000),
     });
   });
   afterAll(async () => {
-    server?.close();
-    await store?.close();
-    await fake?.stop();
+    await rig?.close();
   });
 
   /** A raw HTTP request, so the path reaches the server exactly as written (fetch would normalise dot segments). */

@@ -1,21 +1,12 @@
 import { expect } from '@jest/globals';
 import type { FakeOAuthProvider } from '../fakes/oauth-provider.js';
+import type { ConnectionJson } from '../helpers/connections.js';
 import type { TestServer } from '../helpers/server.js';
 import { callApi, type Owner } from '../helpers/owner.js';
 import type { FaultyGateway } from './gateway.js';
 
 export const PROVIDER = 'fakeoauth';
 export const SCOPE = `upstream:${PROVIDER}`;
-
-export interface ConnectionJson {
-  id: string;
-  provider: string;
-  kind: string;
-  label: string;
-  status: 'active' | 'needs_relink';
-  needs_relink: boolean;
-  last_error: string | null;
-}
 
 /** The fake provider's UPSTREAM_PROVIDERS entry, with every URL going through the gateway in front of it. */
 export function providerEntry(fake: FakeOAuthProvider, gateway: FaultyGateway): Record<string, unknown> {

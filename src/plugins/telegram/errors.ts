@@ -1,6 +1,7 @@
 import { GrammyError, HttpError } from 'grammy';
 import { AppError } from '../../errors.js';
 import type { Plugin } from '../plugin.js';
+import { upstreamErrors } from '../upstream-errors.js';
 
 /** The stable codes the Telegram plugin answers with (README, console). */
 export const telegramErrors = {
@@ -9,10 +10,7 @@ export const telegramErrors = {
   chat_not_allowed: { status: 403, description: 'The owner did not allow this chat.' },
   chat_forbidden: { status: 403, description: 'Telegram refused: the bot was blocked, removed, or may not post in this chat.' },
   invalid_message: { status: 400, description: 'Telegram refused the message (for example, formatting it could not parse).' },
-  reconnect_required: { status: 409, description: 'Telegram no longer accepts the bot token; the owner must connect the bot again.' },
-  upstream_rate_limited: { status: 429, description: 'Telegram is rate-limiting the bot; retry after the Retry-After seconds.' },
-  upstream_error: { status: 502, description: 'Telegram could not be reached or answered something unexpected.' },
-  upstream_timeout: { status: 504, description: 'Telegram did not answer in time.' },
+  ...upstreamErrors('Telegram', 'the bot token'),
 } satisfies Plugin['errors'];
 
 type Code = keyof typeof telegramErrors;

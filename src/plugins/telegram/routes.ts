@@ -2,6 +2,7 @@ import type { RouterMiddleware } from '@koa/router';
 import { z } from 'zod';
 import { readBody } from '../../http/body.js';
 import type { ApiContext, ApiRouter, PluginKit, ResourceState, UpstreamAccess } from '../plugin.js';
+import { reportUpstreamErrors } from '../upstream-errors.js';
 import { BotMeta, ChatRef, findAllowedChat } from './chats.js';
 import { TelegramError } from './errors.js';
 import { PARSE_MODES, type SendPayload } from './send.js';
@@ -31,28 +32,13 @@ const parseMessage: Stage = async function parseMessage(ctx, next) {
   await next();
 };
 
-/**
- * Wraps the call: a token Telegram rejects marks the connection for re-linking (SECURITY.md G6), so the owner sees
- * it in the console and the next call stops at `kit.connection`; a 429 passes Telegram's wait on as Retry-After.
- */
+/** Telegram's refusal of the bot token marks the connection this call opened; a 429 carries Telegram's wait. */
 function reportTelegramErrors(kit: PluginKit): Stage {
-  return async function reportTelegramErrors(ctx, next) {
-    try {
-      await next();
-    } catch (error) {
-      if (error instanceof TelegramError) {
-        const { access } = stateOf(ctx);
-        if (error.code === 'reconnect_required' && access) {
-          // The caller still gets the 409 when the mark cannot be written; the next call to Telegram will say 401 again.
-          await kit.connections.markNeedsRelink(access.connection, 'Telegram no longer accepts the bot token.').catch((failure: unknown) => {
-            kit.logger.warn({ connectionId: access.connection.id, error: failure instanceof Error ? failure.name : typeof failure }, 'could not mark the Telegram connection for re-linking');
-          });
-        }
-        if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
-      }
-      throw error;
-    }
-  };
+  return reportUpstreamErrors(kit, 'Telegram', (error, ctx) => {
+    if (!(error instanceof TelegramError)) return undefined;
+    const relink = error.code === 'reconnect_required' ? stateOf(ctx).access?.connection : undefined;
+    return { relink, retryAfter: error.retryAfter };
+  });
 }
 
 /** A chat outside the owner's list is refused here, before the policy and before Telegram hears of it. */

@@ -1,17 +1,15 @@
 import { AppError } from '../../errors.js';
-import type { Connection } from '../plugin.js';
+import type { Connection, Plugin } from '../plugin.js';
+import { upstreamErrors } from '../upstream-errors.js';
 
 /** The X plugin's stable error codes (plugin.errors), for the README and the console. */
 export const twitterErrors = {
   invalid_credential: { status: 400, description: 'X did not accept the pasted cookie (expired, signed out, or copied incompletely).' },
-  reconnect_required: { status: 409, description: 'X no longer accepts the stored credential: the owner must connect X again.' },
   duplicate_post: { status: 409, description: 'X refused the post because it repeats one the account just published.' },
   tweet_not_found: { status: 404, description: 'X has no such post, or it is not this account\'s.' },
   upstream_forbidden: { status: 403, description: 'X refused this action for this account.' },
-  upstream_rate_limited: { status: 429, description: 'X is rate limiting this account; retry after the time in Retry-After.' },
-  upstream_error: { status: 502, description: 'X failed or answered something unexpected.' },
-  upstream_timeout: { status: 504, description: 'X did not answer in time.' },
-} as const;
+  ...upstreamErrors('X'),
+} satisfies Plugin['errors'];
 
 export type TwitterErrorCode = keyof typeof twitterErrors;
 

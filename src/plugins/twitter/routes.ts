@@ -1,6 +1,7 @@
 import type { RouterMiddleware } from '@koa/router';
 import { readBody } from '../../http/body.js';
 import type { ApiContext, ApiRouter, PluginKit, ResourceState } from '../plugin.js';
+import { reportUpstreamErrors } from '../upstream-errors.js';
 import { xAccount } from './account.js';
 import { XError } from './errors.js';
 import { PostTweet, RecentTweets, TweetId } from './inputs.js';
@@ -30,24 +31,10 @@ const parseRecent: Stage = async function parseRecent(ctx, next) {
   await next();
 };
 
-/**
- * Wraps every X call: a credential X refuses marks the connection for re-linking (SECURITY.md G6), so the owner sees
- * it in the console and the next call stops at `kit.connection`; a 429 passes X's wait on as Retry-After.
- */
-function reportXErrors(kit: PluginKit): Stage {
-  return async function reportXErrors(ctx, next) {
-    try {
-      await next();
-    } catch (error) {
-      if (error instanceof XError) {
-        const { connection, relink, retryAfter } = error.extra;
-        if (relink && connection) await kit.connections.markNeedsRelink(connection, 'X no longer accepts the stored credential.');
-        if (retryAfter) ctx.set('Retry-After', retryAfter);
-      }
-      throw error;
-    }
-  };
-}
+/** An XError names the connection X refused (`relink`) and X's wait on a 429. */
+const reportXErrors = (kit: PluginKit): Stage =>
+  reportUpstreamErrors(kit, 'X', (error) =>
+    error instanceof XError ? { relink: error.extra.relink ? error.extra.connection : undefined, retryAfter: error.extra.retryAfter } : undefined);
 
 /** The owner's X account for this call, by whichever client its connection needs. */
 const accountFor = async (kit: PluginKit, ctx: ApiContext) => xAccount(kit.config, await kit.connection(ctx, 'x'));
