@@ -19,7 +19,6 @@ import { errorBoundary } from './http/error-boundary.js';
 import { staticFiles } from './http/static.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { homePage } from '../interactions/views/home.js';
-import { requestContext } from './http/request-context.js';
 import { consoleRoutes } from './console/routes.js';
 import { agentsClient, consoleClient } from './console/first-party.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
@@ -86,7 +85,7 @@ export function createApp(deps: AppDeps): App {
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     clients: [consoleClient(config), agentsClient()],
   });
-  trackBrowserSessions(provider, db, logger);
+  const browserSessions = trackBrowserSessions(provider, db, logger);
   recordTokenEvents(provider, events);
   const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
   const limiter = new RateLimiter(db, 10, 600);
@@ -115,7 +114,6 @@ export function createApp(deps: AppDeps): App {
 
   const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream });
 
-  provider.use(requestContext());
   provider.use(requestLog(logger));
   provider.use(securityHeaders());
   provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
@@ -133,6 +131,7 @@ export function createApp(deps: AppDeps): App {
     const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
     const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services, upstream });
     provider.use(staticFiles());
+    provider.use(browserSessions);
     provider.use(errorBoundary(logger));
     provider.use(recordAgentTokenUse(new AgentTokens(provider, db, config), logger));
     provider.use(router.routes());

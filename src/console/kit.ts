@@ -66,3 +66,6 @@ export function noticeFrom(ctx: Context, messages: Record<string, string>): { ki
   const code = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
   return code && messages[code] ? { kind: 'ok', text: messages[code]! } : undefined;
 }
+
+/** Held posts waiting for this owner, counted once per console page request (src/console/routes.ts) for the navigation. */
+export const pendingOf = (ctx: { state: Record<string, unknown> }): number => Number(ctx.state.pendingApprovals ?? 0);

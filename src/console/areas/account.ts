@@ -5,7 +5,7 @@ import { AppError, assertThat } from '../../errors.js';
 import type { Passkey } from '../../accounts/accounts.js';
 import { deleteAccount } from '../account-deletion.js';
 import { BrowserSessions } from '../browser-sessions.js';
-import { consoleStages, type ConsoleDeps } from '../kit.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { accountBody } from '../views/account.js';
 import { consolePage } from '../views/layout.js';
@@ -48,6 +48,7 @@ export function accountArea(router: Router, deps: ConsoleDeps): void {
     const owner = ownerOf(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Account',
       active: '/console/account',
       csrf: csrfFor(ctx),

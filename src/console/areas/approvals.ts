@@ -5,7 +5,7 @@ import { AppError, notFound } from '../../errors.js';
 import type { HeldAction } from '../../policies/held.js';
 import { runApproved } from '../../resource/run-approved.js';
 import { appNames } from '../app-names.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { consolePage } from '../views/layout.js';
 import { approvalsBody, type HeldView } from '../views/approvals.js';
@@ -117,6 +117,7 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
     const failed = ctx.query.done === 'failed';
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Approvals',
       active: '/console/approvals',
       csrf,

@@ -5,7 +5,7 @@ import { AppError, notFound } from '../../errors.js';
 import { listConnectedApps, type ConnectedApp } from '../../grants/connected-apps.js';
 import { findOwnedGrant, revokeGrant, type OwnedGrant } from '../../grants/revoke.js';
 import { Policy, type PolicyInput } from '../../policies/policy.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { appsBody, type PolicyEdit } from '../views/apps.js';
@@ -78,6 +78,7 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Connected apps',
       active: '/console/apps',
       csrf,

@@ -4,7 +4,7 @@ import { z, type ZodError } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialKind, VerifiedCredential } from '../../plugins/plugin.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { connectionsBody, type ConnectProblem, type ConnectWay } from '../views/connections.js';
@@ -152,6 +152,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Connected accounts',
       active: '/console/connections',
       csrf,

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { AccessLog, type LogFilter } from '../../accounts/access-log.js';
-import { consoleStages, type ConsoleDeps } from '../kit.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { agentsClient, consoleClient } from '../first-party.js';
 import { logPage } from '../views/log.js';
@@ -52,7 +52,7 @@ export function logArea(router: Router, deps: ConsoleDeps): void {
       log.facets(accountId),
     ]);
     ctx.type = 'html';
-    ctx.body = logPage({ csrf: csrfFor(ctx), chart, page, filter, before: q.before, facets });
+    ctx.body = logPage({ csrf: csrfFor(ctx), chart, page, filter, before: q.before, facets, pendingApprovals: pendingOf(ctx) });
   });
 
   router.get('/console/api/log', parseQuery(ApiQuery), async function listEvents(ctx) {

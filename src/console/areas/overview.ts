@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { html } from '../../../interactions/views/html.js';
 import { consolePage, consoleSections } from '../views/layout.js';
-import { consoleStages, type ConsoleDeps } from '../kit.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 
 /** /console: who is signed in, and the way to every section. */
@@ -13,6 +13,7 @@ export function overviewArea(router: Router, deps: ConsoleDeps): void {
     const pending = Number(ctx.state.pendingApprovals ?? 0);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Your oauth3 console',
       active: '/console',
       csrf: csrfFor(ctx),

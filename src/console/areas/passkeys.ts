@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { Passkey } from '../../accounts/accounts.js';
 import { AppError, assertThat, notFound } from '../../errors.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf, requireRecentSignIn } from '../owner.js';
 import { consolePage } from '../views/layout.js';
 import { passkeysBody } from '../views/passkeys.js';
@@ -73,6 +73,7 @@ export function passkeysArea(router: Router, deps: ConsoleDeps): void {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Passkeys',
       active: '/console/passkeys',
       csrf,

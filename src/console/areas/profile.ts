@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { PROFILE_FIELDS, ProfilePatch, ProfileStore, type Profile, type ProfileField } from '../../accounts/profile.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { profilePage } from '../views/profile.js';
 
@@ -32,6 +32,7 @@ export function profileArea(router: Router, deps: ConsoleDeps): void {
     ctx.status = extra.status ?? 200;
     ctx.type = 'html';
     ctx.body = profilePage({
+      pendingApprovals: pendingOf(ctx),
       csrf: csrfFor(ctx),
       values: extra.values ?? valuesOf(saved),
       updatedAt: saved.updated_at,

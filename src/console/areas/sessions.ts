@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import { BrowserSessions, type BrowserSession } from '../browser-sessions.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { deviceName } from '../views/device.js';
 import { consolePage } from '../views/layout.js';
@@ -48,6 +48,7 @@ export function sessionsArea(router: Router, deps: ConsoleDeps): void {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Sessions',
       active: '/console/sessions',
       csrf,

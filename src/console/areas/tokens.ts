@@ -4,7 +4,7 @@ import { z, ZodError } from 'zod';
 import { notFound } from '../../errors.js';
 import { AgentTokens, type AgentToken, type NewAgentToken } from '../../grants/agent-tokens.js';
 import { AGENT_CLIENT_ID } from '../first-party.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps } from '../kit.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { tokensBody, type TokensPageInput } from '../views/tokens.js';
@@ -74,6 +74,7 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
       title: 'Agent tokens',
       active: '/console/tokens',
       csrf,

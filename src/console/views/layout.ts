@@ -1,6 +1,5 @@
 import { html, type SafeHtml } from '../../../interactions/views/html.js';
 import { layout } from '../../../interactions/views/layout.js';
-import { currentRequest } from '../../http/request-context.js';
 
 export const consoleSections = [
   { path: '/console', label: 'Overview' },
@@ -25,10 +24,7 @@ export interface ConsolePageInput {
   /** A one-line confirmation or problem to show at the top (from `?done=` / `?error=` after a form post). */
   notice?: { kind: 'ok' | 'error'; text: string };
   scripts?: string[];
-  /**
-   * Posts waiting for the owner's approval, shown beside "Approvals" in the navigation. Defaults to the count the
-   * console counted for this request (src/console/routes.ts), so no page has to pass it.
-   */
+  /** Posts waiting for the owner's approval, shown beside "Approvals" in the navigation (kit.ts `pendingOf`). */
   pendingApprovals?: number;
 }
 
@@ -38,7 +34,7 @@ const countBadge = (count: number) =>
 
 /** Every console page: the section navigation, a notice line, and the page body in a wide column. */
 export function consolePage({ title, active, body, csrf, notice, scripts = [], pendingApprovals }: ConsolePageInput): string {
-  const pending = pendingApprovals ?? Number(currentRequest()?.state.pendingApprovals ?? 0);
+  const pending = pendingApprovals ?? 0;
   const nav = html`<nav class="console-nav" aria-label="Console sections"><ul>
 ${consoleSections.map((s) => html`<li><a href="${s.path}"${s.path === active ? html` aria-current="page"` : ''}>${s.label}${s.path === '/console/approvals' && pending > 0 ? countBadge(pending) : ''}</a></li>`)}
 </ul>

@@ -5,6 +5,7 @@ import { activityChart } from './chart.js';
 import { kindLabel, outcomeLabel } from './event-kinds.js';
 
 export interface LogPageInput {
+  pendingApprovals?: number;
   csrf: string;
   chart: Chart;
   page: LogPage;
@@ -96,5 +97,5 @@ ${page.events.map(eventRow)}
     : html`<p class="empty">No events${filter.clientId || filter.kind ? ' match these filters' : ' yet'}.</p>`}
 ${(older || newest) && html`<nav class="log-pages" aria-label="Older and newer events">${newest}${older}</nav>`}
 </section>`;
-  return consolePage({ title: 'Access log', active: '/console/log', csrf, body });
+  return consolePage({ title: 'Access log', active: '/console/log', csrf, body, pendingApprovals: input.pendingApprovals });
 }

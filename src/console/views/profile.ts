@@ -3,6 +3,7 @@ import type { ProfileField } from '../../accounts/profile.js';
 import { consolePage, csrfField, when } from './layout.js';
 
 export interface ProfilePageInput {
+  pendingApprovals?: number;
   csrf: string;
   /** What the fields show: the saved profile, or what the owner just typed when it needs correcting. */
   values: Record<ProfileField, string | null>;
@@ -53,7 +54,7 @@ ${error && html`<p class="field-error" id="${id}-error">${error}</p>`}
 }
 
 /** /console/profile: the optional contact details, one labelled field each, problems shown beside the field. */
-export function profilePage({ csrf, values, updatedAt, errors = {}, notice }: ProfilePageInput): string {
+export function profilePage({ csrf, values, updatedAt, errors = {}, notice, pendingApprovals }: ProfilePageInput): string {
   const problems = Object.keys(errors).length;
   const body = html`<h1>Profile</h1>
 <p>Everything here is optional. Leave a field empty to remove it. Every change is listed in your <a href="/console/log?kind=profile.updated">access log</a>.</p>
@@ -67,5 +68,5 @@ ${FIELDS.map((spec) => field(spec, values[spec.name], errors[spec.name]))}
 </form>
 <p class="muted">Last changed: ${updatedAt ? when(updatedAt) : 'never'}</p>
 </section>`;
-  return consolePage({ title: 'Profile', active: '/console/profile', csrf, body, notice });
+  return consolePage({ title: 'Profile', active: '/console/profile', csrf, body, notice, pendingApprovals });
 }
