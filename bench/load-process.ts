@@ -30,6 +30,8 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function measure(options: LoadOptions): Promise<LoadResult> {
   if (options.warmupSeconds > 0) await run(options, options.warmupSeconds);
+  // The orchestrator tells the target, which then counts its CPU from here.
+  await new Promise<void>((resolve) => process.send!({ type: 'measuring' }, () => resolve()));
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const result = await run(options, options.durationSeconds, (status, ms) => {

@@ -19,7 +19,7 @@ export interface TargetSetup {
 
 export type TargetMessage =
   | { type: 'ready'; url: string; /** The resource target's bearer token for its owner. */ token?: string }
-  | { type: 'stopped'; storedTokens?: number }
+  | { type: 'stopped'; storedTokens?: number; /** CPU the target used from the start of the measured run (µs). */ cpuMicros?: number }
   | { type: 'failed'; error: string };
 
 export interface LoadOptions {

@@ -91,7 +91,7 @@ async function checkToken(url: string, authorization: string): Promise<void> {
 /** What the load generator sends to a target, once it says where it listens (and, for the resource API, its token). */
 type RequestFor = (ready: { url: string; token?: string }) => Pick<LoadOptions, 'url' | 'authorization' | 'body' | 'contentType'>;
 
-async function measure(setup: TargetSetup, requestFor: RequestFor, check?: (ready: { url: string }) => Promise<void>): Promise<{ result: LoadResult; storedTokens?: number }> {
+async function measure(setup: TargetSetup, requestFor: RequestFor, check?: (ready: { url: string }) => Promise<void>): Promise<{ result: LoadResult; storedTokens?: number; cpuMicros?: number }> {
   const server = spawn('./target-process.ts', setup);
   const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
   if (ready.type !== 'ready') throw new Error(`${setup.target} server did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
@@ -99,11 +99,14 @@ async function measure(setup: TargetSetup, requestFor: RequestFor, check?: (read
     await check?.(ready);
     const options: LoadOptions = { ...requestFor(ready), connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION };
     const load = spawn('./load-process.ts', options);
+    await nextMessage<{ type: 'measuring' }>(load, 'load generator');
+    server.send('mark');
     const result = await nextMessage<LoadResult>(load, 'load generator');
     await exited(load);
     server.send('stop');
     const stopped = await nextMessage<TargetMessage>(server, `${setup.target} server`);
-    return { result, storedTokens: stopped.type === 'stopped' ? stopped.storedTokens : undefined };
+    if (stopped.type !== 'stopped') return { result };
+    return { result, storedTokens: stopped.storedTokens, ...(stopped.cpuMicros !== undefined ? { cpuMicros: stopped.cpuMicros } : {}) };
   } finally {
     if (server.exitCode === null) server.kill();
     await exited(server);
@@ -132,11 +135,11 @@ async function measureResource(shared: Omit<TargetSetup, 'target' | 'clientId'>)
         body: POST_BODY,
         contentType: 'application/json',
       });
-      const { result, storedTokens } = await measure({ ...shared, target, clientId: '', upstreamUrl: ready.url }, requestFor, async (r) => {
+      const { result, storedTokens, cpuMicros } = await measure({ ...shared, target, clientId: '', upstreamUrl: ready.url }, requestFor, async (r) => {
         const request = requestFor(r);
         await checkPost(request.url, request.authorization || undefined);
       });
-      rows.push({ target, label, result, loadBefore, storedTokens });
+      rows.push({ target, label, result, loadBefore, storedTokens, cpuMicros });
     }
     return rows;
   } finally {
@@ -158,12 +161,12 @@ async function main(): Promise<boolean> {
     for (const { target, label } of ONLY === 'resource' ? [] : TARGETS) {
       const loadBefore = os.loadavg()[0]!;
       process.stderr.write(`measuring ${label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
-      const { result, storedTokens } = await measure(
+      const { result, storedTokens, cpuMicros } = await measure(
         { ...shared, target, clientId },
         (ready) => ({ url: `${ready.url}/token`, authorization, body: TOKEN_BODY }),
         (ready) => checkToken(ready.url, authorization),
       );
-      rows.push({ target, label, result, loadBefore, storedTokens });
+      rows.push({ target, label, result, loadBefore, storedTokens, cpuMicros });
     }
     const tokens = ONLY === 'resource' ? { markdown: '', ok: true } : report(rows, { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL });
     const resource = ONLY === 'tokens'

@@ -7,9 +7,16 @@ const send = (message: TargetMessage) => new Promise<void>((resolve) => process.
 const setup = JSON.parse(process.argv[2]!) as TargetSetup;
 try {
   const target = await targets[setup.target](setup);
-  process.once('message', async () => {
+  // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since.
+  let mark: NodeJS.CpuUsage | undefined;
+  process.on('message', async (message) => {
+    if (message === 'mark') {
+      mark = process.cpuUsage();
+      return;
+    }
+    const used = mark && process.cpuUsage(mark);
     const { storedTokens } = await target.stop();
-    await send({ type: 'stopped', storedTokens });
+    await send({ type: 'stopped', storedTokens, ...(used ? { cpuMicros: used.user + used.system } : {}) });
     process.exit(0);
   });
   await send({ type: 'ready', url: target.url, ...(target.token ? { token: target.token } : {}) });

@@ -110,11 +110,9 @@ export class BearerTokens {
       [[...new Set(ids)]],
     );
     const found = new Map(rows.map((row) => [row.id, row]));
-    // Each caller gets its own copy, as from a query of its own.
-    return ids.map((id) => {
-      const row = found.get(id);
-      return row && structuredClone(row);
-    });
+    // Callers presenting the same token in one batch share its row, read-only: oidc-provider's verify and instantiate
+    // copy what they keep, the connection rows are copied when adopted, and the policy is parsed into a new object.
+    return ids.map((id) => found.get(id));
   }
 }
 
