@@ -1,3 +1,4 @@
+import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import * as oidc from 'openid-client';
@@ -5,22 +6,11 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TestBrowser, authorize } from '../helpers/browser.js';
 import { signInToConsole } from '../helpers/console.js';
-import { consoleApi, eventually, type ConsoleApi } from '../helpers/console-api.js';
+import { consoleApi, eventually } from '../helpers/console-api.js';
 import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot } from '../helpers/chromium.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
-interface Owner {
-  browser: TestBrowser;
-  csrf: string;
-  api: ConsoleApi;
-  accountId: string;
-}
-
-async function newOwner(server: TestServer, browser = new TestBrowser(server.url)): Promise<Owner> {
-  const { csrf } = await signInToConsole(browser, browser.authenticator.credentials.length ? 'signin' : 'signup');
-  return { browser, csrf, api: consoleApi(browser, csrf), accountId: browser.authenticator.credentials[0]!.userHandle };
-}
 
 /** The delete confirmation as console.js runs it: options, the passkey prompt, then the deletion itself. */
 async function confirmOptions(owner: Owner) {
@@ -59,7 +49,7 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
   }
 
   it('shows what deletion does and asks for a passkey on the page', async () => {
-    const owner = await newOwner(server);
+    const owner = await Owner.signIn(server);
     const res = await owner.browser.request('/console/account');
     expect(res.status).toBe(200);
     const page = await res.text();
@@ -73,10 +63,10 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     const browser = new TestBrowser(server.url);
     const tokens = await appTokens(browser);
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
-    const owner = await newOwner(server, browser);
-    const phone = await newOwner(server, new TestBrowser(server.url, browser.authenticator));
+    const owner = await Owner.signIn(server, browser);
+    const phone = await Owner.signIn(server, new TestBrowser(server.url, browser.authenticator));
     await eventually(() => count(server, 'SELECT 1 FROM browser_sessions WHERE account_id = $1', owner.accountId), (n) => n === 2);
-    const bystander = await newOwner(server);
+    const bystander = await Owner.signIn(server);
 
     const options = await confirmOptions(owner);
     // The browser offers only this owner's passkeys.
@@ -104,8 +94,8 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
   });
 
   it('refuses another owner\'s passkey, a replayed or missing confirmation, and bad bodies, deleting nothing', async () => {
-    const owner = await newOwner(server);
-    const other = await newOwner(server);
+    const owner = await Owner.signIn(server);
+    const other = await Owner.signIn(server);
 
     // A valid assertion, but by another owner's passkey, over this owner's challenge (E6).
     const options = await confirmOptions(owner);
@@ -139,7 +129,7 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
   });
 
   it('answers 401 without a session and 403 without CSRF protection', async () => {
-    const owner = await newOwner(server);
+    const owner = await Owner.signIn(server);
     const stranger = consoleApi(new TestBrowser(server.url), owner.csrf);
     for (const path of ['/console/api/account/delete/options', '/console/api/account/delete']) {
       expect((await stranger.send('POST', path, {})).status).toBe(401);

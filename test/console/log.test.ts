@@ -1,26 +1,14 @@
+import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import * as oidc from 'openid-client';
 import { TestBrowser, authorize } from '../helpers/browser.js';
-import { signInToConsole } from '../helpers/console.js';
-import { consoleApi, eventually, type ConsoleApi } from '../helpers/console-api.js';
+import { eventually } from '../helpers/console-api.js';
 import { csvCell } from '../../src/console/views/log-export.js';
 import type { LogEntry } from '../../src/accounts/access-log.js';
 
-interface Owner {
-  browser: TestBrowser;
-  api: ConsoleApi;
-  accountId: string;
-}
 
 type Entry = LogEntry;
-
-async function newOwner(server: TestServer, browser = new TestBrowser(server.url), passkey: 'signup' | 'signin' = 'signup'): Promise<Owner> {
-  const { csrf } = await signInToConsole(browser, passkey);
-  const api = consoleApi(browser, csrf);
-  const { account_id: accountId } = (await (await api.get('/console/api/session')).json()) as { account_id: string };
-  return { browser, api, accountId };
-}
 
 /** A day's start in UTC plus a minute, `daysAgo` days back, as SQL; the chart counts by UTC day. */
 const dayAt = (daysAgo: number) => `(now() AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' - interval '${daysAgo} days' + interval '1 minute'`;
@@ -56,8 +44,8 @@ describe('console access log', () => {
   }
 
   it('lists the sign-up and a later sign-in, newest first, with the IP address', async () => {
-    const first = await newOwner(server);
-    const again = await newOwner(server, new TestBrowser(server.url, first.browser.authenticator), 'signin');
+    const first = await Owner.signIn(server);
+    const again = await Owner.signIn(server, new TestBrowser(server.url, first.browser.authenticator));
     expect(again.accountId).toBe(first.accountId);
     const { events } = await readLog(again);
     expect(events.map((e) => e.kind)).toEqual(['signin', 'account.created']);
@@ -80,7 +68,7 @@ describe('console access log', () => {
     const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
     await oidc.refreshTokenGrant(config, tokens.refresh_token!);
 
-    const owner = await newOwner(server, browser);
+    const owner = await Owner.signIn(server, browser);
     const appEvents = await eventually(() => readLog(owner, `?client_id=${clientId}`), (page) => page.events.length >= 3);
     expect(appEvents.events.map((e) => e.kind)).toEqual(['token.refreshed', 'token.minted', 'consent.granted']);
     for (const e of appEvents.events) expect(e).toMatchObject({ client_name: 'Log Test App', scope: expect.stringContaining('tweet.post') });
@@ -94,7 +82,7 @@ describe('console access log', () => {
   });
 
   it('filters by kind and by app, and shows the app name and scope', async () => {
-    const owner = await newOwner(server);
+    const owner = await Owner.signIn(server);
     await insert(owner.accountId, [
       { kind: 'consent.granted', client: acme, detail: { scopes: ['openid', 'twitter:read'] } },
       { kind: 'api.call', client: acme, detail: { scope: 'twitter:read', path: '/x/timeline' } },
@@ -114,7 +102,7 @@ describe('console access log', () => {
   });
 
   it('pages newest first with limit and before, without gaps or repeats', async () => {
-    const owner = await newOwner(server);
+    const owner = await Owner.signIn(server);
     await insert(owner.accountId, Array.from({ length: 120 }, (_, i) => ({ kind: 'api.call', client: acme, detail: { n: i } })));
     const seen: Entry[] = [];
     let before: number | null = null;
@@ -145,8 +133,8 @@ describe('console access log', () => {
     let bobsIds: number[];
 
     beforeAll(async () => {
-      alice = await newOwner(server);
-      bob = await newOwner(server);
+      alice = await Owner.signIn(server);
+      bob = await Owner.signIn(server);
       await insert(alice.accountId, [
         { kind: 'api.call', client: acme, daysAgo: 0, detail: { scope: 'twitter:read' } },
         { kind: 'api.call', client: acme, daysAgo: 0, detail: { scope: 'twitter:read' } },
@@ -201,7 +189,7 @@ describe('console access log', () => {
     });
 
     it('charts every event that names an app while no API calls are logged, and says so', async () => {
-      const carol = await newOwner(server);
+      const carol = await Owner.signIn(server);
       await insert(carol.accountId, [{ kind: 'consent.granted', client: acme }, { kind: 'consent.denied', client: tricky }]);
       const chart = await (await carol.api.get('/console/api/log/chart?days=7')).json() as { counting: string; counts: Array<{ client_id: string; count: number }> };
       expect(chart.counting).toBe('app events');
@@ -297,7 +285,7 @@ describe('console access log', () => {
     '/console/api/log/chart?days=ten',
     '/console/api/log/export?format=xml',
   ])('refuses a bad query %s with 400', async (path) => {
-    const owner = await newOwner(server);
+    const owner = await Owner.signIn(server);
     const res = await owner.api.get(path);
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });

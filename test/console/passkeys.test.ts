@@ -1,10 +1,11 @@
+import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestBrowser, csrfFrom, uidFrom } from '../helpers/browser.js';
 import { signInToConsole } from '../helpers/console.js';
 import { SoftwareAuthenticator, type Tamper } from '../helpers/authenticator.js';
-import { consoleApi, type ConsoleApi } from '../helpers/console-api.js';
+import { consoleApi } from '../helpers/console-api.js';
 import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot, viewports } from '../helpers/chromium.js';
 
 interface PasskeyJson {
@@ -16,28 +17,17 @@ interface PasskeyJson {
   device_type: string;
 }
 
-interface Owner {
-  browser: TestBrowser;
-  csrf: string;
-  api: ConsoleApi;
-}
-
-async function newOwner(server: TestServer): Promise<Owner> {
-  const browser = new TestBrowser(server.url);
-  const { csrf } = await signInToConsole(browser);
-  return { browser, csrf, api: consoleApi(browser, csrf) };
-}
 
 const newDevice = (server: TestServer) => new SoftwareAuthenticator({ origin: server.url, rpId: new URL(server.url).hostname });
 
-async function listPasskeys(owner: Owner): Promise<PasskeyJson[]> {
+async function listPasskeys(owner: Pick<Owner, 'api'>): Promise<PasskeyJson[]> {
   const res = await owner.api.get('/console/api/passkeys');
   expect(res.status).toBe(200);
   return ((await res.json()) as { passkeys: PasskeyJson[] }).passkeys;
 }
 
 /** The add-passkey ceremony as console.js runs it, on `device` (a second authenticator: a phone, a security key). */
-async function addPasskey(owner: Owner, device: SoftwareAuthenticator, extra: { name?: unknown; tamper?: Tamper } = {}) {
+async function addPasskey(owner: Pick<Owner, 'api' | 'browser'>, device: SoftwareAuthenticator, extra: { name?: unknown; tamper?: Tamper } = {}) {
   const options = await owner.api.send('POST', '/console/api/passkeys/options', {});
   expect(options.status).toBe(200);
   const credential = device.register(await options.json(), extra.tamper);
@@ -63,8 +53,8 @@ describe('console passkeys', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    alice = await newOwner(server);
-    bob = await newOwner(server);
+    alice = await Owner.signIn(server);
+    bob = await Owner.signIn(server);
   });
   afterAll(() => server?.stop());
 
@@ -181,7 +171,7 @@ describe('console passkeys', () => {
   });
 
   it('removes a passkey but never the last one (409), then the remaining one still signs in', async () => {
-    const solo = await newOwner(server);
+    const solo = await Owner.signIn(server);
     const [only] = await listPasskeys(solo);
     const last = await solo.api.send('DELETE', `/console/api/passkeys/${only!.id}`);
     expect(last.status).toBe(409);
@@ -236,7 +226,7 @@ describe('console passkeys: guards', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    owner = await newOwner(server);
+    owner = await Owner.signIn(server);
     id = owner.browser.authenticator.credentials[0]!.id;
   });
   afterAll(() => server?.stop());
@@ -281,7 +271,7 @@ describe('console passkeys: adding needs a recent sign-in (E7)', () => {
   afterAll(() => server?.stop());
 
   it('refuses with 403 recent_sign_in_required after the window, and works again after a fresh passkey check', async () => {
-    const owner = await newOwner(server);
+    const owner = await Owner.signIn(server);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const options = await owner.api.send('POST', '/console/api/passkeys/options', {});
     expect(options.status).toBe(403);

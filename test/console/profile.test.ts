@@ -1,25 +1,9 @@
+import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { TestBrowser } from '../helpers/browser.js';
-import { signInToConsole } from '../helpers/console.js';
-import { consoleApi, type ConsoleApi } from '../helpers/console-api.js';
 import { keccak256 } from '../../src/accounts/keccak.js';
 import { checksummed, isEthereumAddress } from '../../src/accounts/wallet-address.js';
 
-interface Owner {
-  browser: TestBrowser;
-  csrf: string;
-  api: ConsoleApi;
-  accountId: string;
-}
-
-async function newOwner(server: TestServer): Promise<Owner> {
-  const browser = new TestBrowser(server.url);
-  const { csrf } = await signInToConsole(browser);
-  const api = consoleApi(browser, csrf);
-  const { account_id: accountId } = (await (await api.get('/console/api/session')).json()) as { account_id: string };
-  return { browser, csrf, api, accountId };
-}
 
 const EMPTY = { username: null, email: null, phone: null, wallet_address: null };
 // EIP-55's own examples: one checksummed, and the same address in lower case.
@@ -33,8 +17,8 @@ describe('console profile', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    alice = await newOwner(server);
-    bob = await newOwner(server);
+    alice = await Owner.signIn(server);
+    bob = await Owner.signIn(server);
   });
   afterAll(() => server?.stop());
 

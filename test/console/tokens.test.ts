@@ -1,10 +1,8 @@
+import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser } from '../helpers/browser.js';
-import { signInToConsole } from '../helpers/console.js';
-import { consoleApi, type ConsoleApi } from '../helpers/console-api.js';
 
 interface Minted {
   token: string;
@@ -25,12 +23,6 @@ interface Listed {
   revoked_at: string | null;
 }
 
-interface Owner {
-  browser: TestBrowser;
-  api: ConsoleApi;
-  csrf: string;
-  accountId: string;
-}
 
 /**
  * Agent tokens (issue 3): an owner mints an ordinary access token for their own agent, sees it once, lists and
@@ -43,12 +35,6 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
   let owner: Owner;
   let stranger: Owner;
   const seen: string[] = [];
-
-  async function signedIn(): Promise<Owner> {
-    const browser = new TestBrowser(server.url);
-    const { csrf } = await signInToConsole(browser);
-    return { browser, csrf, api: consoleApi(browser, csrf), accountId: browser.authenticator.credentials[0]!.userHandle };
-  }
 
   async function mint(who: Owner, body: unknown): Promise<Minted> {
     const res = await who.api.send('POST', '/console/api/tokens', body);
@@ -69,8 +55,8 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     };
     resourceServer = await discover({ name: 'X proxy', grantTypes: ['client_credentials'], resourceServer: true });
     ordinaryApp = await discover({ name: 'Some app', redirectUris: ['https://app.example/cb'] });
-    owner = await signedIn();
-    stranger = await signedIn();
+    owner = await Owner.signUp(server);
+    stranger = await Owner.signUp(server);
   });
   afterAll(() => server?.stop());
 

@@ -18,9 +18,17 @@ export class Owner {
     readonly accountId: string,
   ) {}
 
-  static async signUp(server: TestServer): Promise<Owner> {
-    const browser = new TestBrowser(server.url);
-    const { csrf } = await signInToConsole(browser);
+  /** A new owner: a fresh browser and a new passkey. */
+  static signUp(server: TestServer): Promise<Owner> {
+    return Owner.signIn(server);
+  }
+
+  /**
+   * Signs `browser` in to the console: with its authenticator's passkey when it holds one (the same owner on another
+   * browser, or again), else by signing up a new owner.
+   */
+  static async signIn(server: TestServer, browser = new TestBrowser(server.url)): Promise<Owner> {
+    const { csrf } = await signInToConsole(browser, browser.authenticator.credentials.length ? 'signin' : 'signup');
     return new Owner(server, browser, consoleApi(browser, csrf), csrf, browser.authenticator.credentials[0]!.userHandle);
   }
 
