@@ -1,7 +1,10 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
-import { clientFromRow, type ClientRow } from './clients.js';
+import { clientFromRow, selectClients } from './clients.js';
+import { systemClock, type Clock } from '../src/clock.js';
+import { ClientStore } from '../src/clients/store.js';
+import { saveRegisteredClient } from './registered-clients.js';
 
 /** One upsert, as jsonb_to_recordset reads it from a batch. */
 interface Row {
@@ -31,10 +34,13 @@ export class PostgresAdapter implements Adapter {
   constructor(
     private readonly model: string,
     private readonly db: Database,
+    /** Decides which client secrets are still live (SECURITY.md F3); tests move it. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    if (this.model === 'Client') throw new Error('clients are managed by the clients store, not through the adapter');
+    // Only dynamic registration (RFC 7591/7592) writes clients through the adapter; the secret is stored as a digest.
+    if (this.model === 'Client') return saveRegisteredClient(new ClientStore(this.db, this.clock), id, payload);
     await this.write({
       id, payload, grant_id: payload.grantId ?? null, user_code: payload.userCode ?? null, uid: payload.uid ?? null, expires_in: expiresIn ?? null,
     });
@@ -66,6 +72,11 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    // RFC 7592 delete: the client goes, with every grant and token issued to it (SECURITY.md F5).
+    if (this.model === 'Client') {
+      await new ClientStore(this.db, this.clock).remove(id);
+      return;
+    }
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [this.model, id]);
   }
 
@@ -90,10 +101,7 @@ export class PostgresAdapter implements Adapter {
 
   private async findClients(ids: string[]): Promise<(AdapterPayload | undefined)[]> {
     // Text cannot hold NUL, so no stored client has such an id; sending one would only make the statement fail.
-    const { rows } = await this.db.query<ClientRow>(
-      'SELECT client_id, metadata, secret_hash, created_at FROM clients WHERE client_id = ANY($1::text[])',
-      [[...new Set(ids)].filter((id) => !id.includes('\0'))],
-    );
+    const rows = await selectClients(this.db, [...new Set(ids)].filter((id) => !id.includes('\0')), this.clock.now());
     const found = new Map(rows.map((row) => [row.client_id, row]));
     // Each caller gets its own copy, as from a query of its own: oidc-provider keeps what it is given.
     return ids.map((id) => {

@@ -217,7 +217,8 @@ function sqlCases(backend: () => SqlBackend): void {
     const clientId = newId();
     const digest = hashSecret(newClientSecret());
     const metadata = { client_name: 'Agent', redirect_uris: ['https://agent.example/cb'], grant_types: ['authorization_code'] };
-    await db.query('INSERT INTO clients (client_id, metadata, secret_hash) VALUES ($1, $2, $3)', [clientId, metadata, digest]);
+    await db.query('INSERT INTO clients (client_id, metadata) VALUES ($1, $2)', [clientId, metadata]);
+    await db.query('INSERT INTO client_secrets (id, client_id, secret_hash) VALUES ($1, $2, $3)', [newId(), clientId, digest]);
     expect(await new PostgresAdapter('Client', db).find(clientId)).toEqual({
       ...metadata,
       client_id: clientId,

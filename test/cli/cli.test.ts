@@ -90,7 +90,9 @@ describe('the admin CLI (npm run oauth3)', () => {
       expect(run.out.split(printed.clientSecret)).toHaveLength(2);
       app = { clientId: printed.clientId, clientSecret: printed.clientSecret };
 
-      const rows = await query<{ client_id: string; metadata: unknown; secret_hash: string }>('SELECT * FROM clients WHERE client_id = $1', [app.clientId]);
+      // Secrets live in client_secrets since migration 006, one row per secret.
+      const rows = await query<{ client_id: string; metadata: unknown; secret_hash: string }>(
+        'SELECT c.*, s.secret_hash FROM clients c JOIN client_secrets s USING (client_id) WHERE client_id = $1', [app.clientId]);
       expect(rows).toHaveLength(1);
       expect(rows[0]!.secret_hash).toBe(hashSecret(app.clientSecret));
       expect(rows[0]!.secret_hash).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
@@ -106,7 +108,7 @@ describe('the admin CLI (npm run oauth3)', () => {
       const secret = /client_secret:\s+(\S+)/.exec(run.out)![1]!;
       expect(run.out.split(secret)).toHaveLength(2);
       expect(run.out).toMatch(/cannot be shown again/);
-      expect((await query<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE client_id = $1', [id]))[0]!.secret_hash).toBe(hashSecret(secret));
+      expect((await query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [id]))[0]!.secret_hash).toBe(hashSecret(secret));
     });
 
     it('creates a public client without any secret', async () => {
@@ -115,7 +117,7 @@ describe('the admin CLI (npm run oauth3)', () => {
       const printed = JSON.parse(run.out) as ListedClient & { clientSecret?: string };
       expect(printed.public).toBe(true);
       expect(printed.clientSecret).toBeUndefined();
-      expect((await query<{ secret_hash: string | null }>('SELECT secret_hash FROM clients WHERE client_id = $1', [printed.clientId]))[0]!.secret_hash).toBeNull();
+      expect(await query('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [printed.clientId])).toEqual([]);
     });
 
     it.each([
@@ -275,7 +277,7 @@ describe('the admin CLI (npm run oauth3)', () => {
       expect(existsSync(path.join(dataDir, 'admin.sock'))).toBe(false);
       const after = await listed();
       expect(after.map((c) => c.clientId)).toEqual([...before.map((c) => c.clientId), added!.clientId]);
-      const rows = await query<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE client_id = $1', [added!.clientId]);
+      const rows = await query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [added!.clientId]);
       expect(rows[0]!.secret_hash).toBe(hashSecret(added!.clientSecret));
     });
   });

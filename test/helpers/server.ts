@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { ClientStore, type NewClient } from '../../src/clients/store.js';
 import type { Plugin } from '../../src/plugins/plugin.js';
+import type { Clock } from '../../src/clock.js';
 import { createTestSchema, serviceUrl, type Backend } from './services.js';
 
 export interface TestServer extends RunningServer {
@@ -29,6 +30,8 @@ export interface TestServerOptions {
   keepStorage?: boolean;
   /** Plugins to run instead of the built-in ones (a test plugin for the resource server's own behaviour). */
   plugins?: Plugin[];
+  /** The server's clock (a ManualClock from src/clock.ts for grace-period tests). */
+  clock?: Clock;
 }
 
 export async function freePort(): Promise<number> {
@@ -64,6 +67,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ISSUER: `http://localhost:${port}`,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
+    // No metrics listener unless a test asks for one: many servers run side by side and would share its port.
+    METRICS_PORT: '0',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
@@ -75,8 +80,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       done();
     },
   });
-  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink), { plugins: options.plugins });
-  const clients = new ClientStore(server.db);
+  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink), { plugins: options.plugins, clock: options.clock });
+  const clients = new ClientStore(server.db, options.clock);
   return {
     ...server,
     url: config.ISSUER,

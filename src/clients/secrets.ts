@@ -1,0 +1,80 @@
+import type { Database } from '../db/database.js';
+import { hashSecret, newClientSecret } from '../../adapters/clients.js';
+import { systemClock, type Clock } from '../clock.js';
+import { newSecretId } from './store.js';
+
+/** How long a rotated-out secret keeps working, in seconds (SECURITY.md F3): immediately, 1 h, 24 h, 3 d, 7 d. */
+export const GRACE_PERIODS = { '0': 0, '1h': 3600, '24h': 86_400, '3d': 259_200, '7d': 604_800 } as const;
+export type GracePeriod = keyof typeof GRACE_PERIODS;
+
+/** A live secret as its developer may see it: never its value, which is shown once and kept only as a digest (F2). */
+export interface LiveSecret {
+  id: string;
+  createdAt: string;
+  /** When it stops working; null while it has no end (the newest secret). */
+  expiresAt: string | null;
+}
+
+/**
+ * The secrets of confidential clients (migration 006). A client authenticates with any live one
+ * (adapters/clients.ts selectClients); "now" is always the injected clock's, never the database's.
+ */
+export class ClientSecrets {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** Live secrets, newest first. */
+  async live(clientId: string): Promise<LiveSecret[]> {
+    const { rows } = await this.db.query<{ id: string; created_at: Date; expires_at: Date | null }>(
+      `SELECT id, created_at, expires_at FROM client_secrets
+       WHERE client_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+       ORDER BY created_at DESC, id`,
+      [clientId, this.clock.now()],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: new Date(r.created_at).toISOString(),
+      expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null,
+    }));
+  }
+
+  /**
+   * Issues a new secret and gives every live one an end `graceSeconds` from now (or keeps an earlier end it already
+   * had): both work during the grace, then only the new one (F3). Returns the new secret, to be shown once.
+   */
+  async rotate(clientId: string, graceSeconds: number): Promise<{ clientSecret: string; expiresOldAt: Date }> {
+    const now = this.clock.now();
+    const end = new Date(now.getTime() + graceSeconds * 1000);
+    const clientSecret = newClientSecret();
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE client_secrets SET expires_at = $2
+         WHERE client_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+        [clientId, end],
+      );
+      await tx.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
+        newSecretId(), clientId, hashSecret(clientSecret), now,
+      ]);
+    });
+    return { clientSecret, expiresOldAt: end };
+  }
+
+  /**
+   * Emergency revocation: every secret stops working at once, grace or not, and a fresh one is issued (shown once),
+   * so the app can be fixed without a second step and the client never sits without any secret.
+   */
+  async revokeAll(clientId: string): Promise<{ clientSecret: string; revoked: number }> {
+    const now = this.clock.now();
+    const clientSecret = newClientSecret();
+    const revoked = await this.db.transaction(async (tx) => {
+      const { rowCount } = await tx.query('UPDATE client_secrets SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL', [clientId, now]);
+      await tx.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
+        newSecretId(), clientId, hashSecret(clientSecret), now,
+      ]);
+      return rowCount;
+    });
+    return { clientSecret, revoked };
+  }
+}
