@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Database } from '../src/db/database.js';
 import { PostgresAdapter } from './postgres.js';
 import { RedisAdapter } from './redis.js';
+import { withAfterlife } from './afterlife.js';
+import type { Clock } from '../src/clock.js';
 
 /**
  * Models that live minutes, not months (DESIGN.md, Storage): with Redis configured they go there; everything
@@ -21,13 +23,20 @@ export const SHORT_LIVED_MODELS = new Set([
 export interface AdapterDeps {
   db: Database;
   redis?: Redis;
+  /** The server's clock, for the grace period of rotated client secrets (SECURITY.md F3). */
+  clock?: Clock;
 }
 
+/** How long an expired device code stays stored (seconds): longer than any device waits between polls. */
+const DEVICE_CODE_AFTERLIFE = 600;
+
 /** The class oidc-provider is given as `adapter`: it calls `new Adapter(modelName)` once per model. */
-export function createAdapterClass({ db, redis }: AdapterDeps): new (model: string) => Adapter {
+export function createAdapterClass({ db, redis, clock }: AdapterDeps): new (model: string) => Adapter {
   return class RoutedAdapter {
     constructor(model: string) {
-      return redis && SHORT_LIVED_MODELS.has(model) ? new RedisAdapter(model, redis) : new PostgresAdapter(model, db);
+      const adapter = redis && SHORT_LIVED_MODELS.has(model) ? new RedisAdapter(model, redis) : new PostgresAdapter(model, db, clock);
+      // An expired device code answers expired_token rather than invalid_grant for a while (RFC 8628 §3.5).
+      return model === 'DeviceCode' ? withAfterlife(adapter, DEVICE_CODE_AFTERLIFE) : adapter;
     }
   } as unknown as new (model: string) => Adapter;
 }

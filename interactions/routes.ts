@@ -44,6 +44,8 @@ const Details = z.object({
   params: z.object({ client_id: z.string(), redirect_uri: z.string().optional(), scope: z.string().optional() }).loose(),
   session: z.object({ accountId: z.string() }).loose().optional(),
   grantId: z.string().optional(),
+  /** Set when a device asked (RFC 8628): there is no redirect URI, the tokens go to the polling device. */
+  deviceCode: z.string().optional(),
 });
 export type Details = z.infer<typeof Details>;
 
@@ -100,8 +102,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return {
       clientId: client.clientId,
       name: client.clientName ?? client.clientId,
-      redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : '',
+      redirectHost: !interaction.deviceCode && URL.canParse(redirectUri) ? new URL(redirectUri).host : '',
       logoUri: client.logoUri,
+      device: Boolean(interaction.deviceCode),
     };
   };
 

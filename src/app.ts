@@ -3,11 +3,13 @@ import type Koa from 'koa';
 import type { Redis } from 'ioredis';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
+import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import { createAdapterClass } from '../adapters/index.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
+import { limitUserCodeGuesses } from './provider/device-flow.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
 import { ChallengeStore } from './passkeys/challenges.js';
@@ -16,11 +18,14 @@ import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin, requestLog, securityHeaders } from './http/security.js';
 import { errorBoundary } from './http/error-boundary.js';
+import { registrationGuards } from './provider/registration-guards.js';
 import { staticFiles } from './http/static.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { homePage } from '../interactions/views/home.js';
 import { consoleRoutes } from './console/routes.js';
+import { developerRoutes } from './developers/routes.js';
 import { agentsClient, consoleClient } from './console/first-party.js';
+import { playgroundClient, playgroundRoutes } from './developers/playground.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
 import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
 import { AgentTokens } from './grants/agent-tokens.js';
@@ -37,6 +42,9 @@ import { createUpstream, type Upstream } from './upstream/index.js';
 import type { ResourceServices } from './resource/services.js';
 import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
+import { createHealth, type Health } from './http/health.js';
+import { Metrics } from './metrics/metrics.js';
+import { observeProvider, requestMetrics } from './metrics/observe.js';
 
 export interface AppDeps {
   config: Config;
@@ -49,6 +57,10 @@ export interface AppDeps {
   masterKeys: MasterKeyRing;
   /** The plugins to run; default the built-in ones (tests pass their own). */
   plugins?: Plugin[];
+  /** Prometheus metrics (src/metrics); default a fresh registry of this app's own. */
+  metrics?: Metrics;
+  /** The server's clock where a test must move it (client-secret grace periods); default the system clock. */
+  clock?: Clock;
 }
 
 export interface App {
@@ -61,6 +73,9 @@ export interface App {
   services: ResourceServices;
   connections: ConnectionStore;
   upstream: Upstream;
+  /** Liveness and readiness; `drain()` fails readiness when shutdown begins (src/server.ts). */
+  health: Health;
+  metrics: Metrics;
 }
 
 /**
@@ -73,34 +88,27 @@ export function createApp(deps: AppDeps): App {
   const events = new EventLog(db, logger);
   // Plugins and configured upstream providers register their scopes first: the provider is configured from the catalog.
   const registry = new PluginRegistry(deps.plugins ?? builtinPlugins);
-  const connections = new ConnectionStore(db, new Vault(deps.masterKeys));
-  const upstream = createUpstream({ config, logger, db, accounts, events, connections, registry });
+  const metrics = deps.metrics ?? new Metrics();
+  const connections = new ConnectionStore(db, new Vault(deps.masterKeys, metrics.vault));
+  const upstream = createUpstream({ config, logger, db, accounts, events, connections, registry, onRefresh: metrics.refresh });
   const services: ResourceServices = {
     registry, connections, upstreamTokens: upstream.tokens, policies: new PolicyStore(db), held: new HeldActions(db),
     daily: new DailyLimits(db), actionDeps: { config, logger },
   };
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts,
-    adapter: createAdapterClass({ db, redis }),
+    adapter: createAdapterClass({ db, redis, clock: deps.clock }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
-    clients: [consoleClient(config), agentsClient()],
+    clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
   });
   const browserSessions = trackBrowserSessions(provider, db, logger);
   recordTokenEvents(provider, events);
+  observeProvider(provider, metrics);
   const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
   const limiter = new RateLimiter(db, 10, 600);
 
   // Liveness and readiness, served by every role.
-  const health = new Router();
-  health.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  health.get('/readyz', async (ctx) => {
-    const checks = { database: await db.ping(), redis: redis ? await redis.ping().then(() => true, () => false) : undefined };
-    const ready = checks.database && checks.redis !== false;
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ok' : 'unavailable', checks };
-  });
+  const health = createHealth({ db, redis, timeoutMs: config.DATABASE_TIMEOUT_MS });
   const router = new Router();
   router.get('/', (ctx) => {
     ctx.type = 'html';
@@ -112,14 +120,15 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
-  const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream });
+  const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream, metrics });
 
+  provider.use(requestMetrics(metrics));
   provider.use(requestLog(logger));
   provider.use(securityHeaders());
   provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
+  provider.use(health.middleware());
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
   provider.use(resourceApi);
-  provider.use(health.routes());
   if (config.ROLE === 'resource') {
     // The resource API alone against the same database: tokens are still read through the provider, but none of
     // its endpoints, pages or the console are served from this process.
@@ -133,12 +142,16 @@ export function createApp(deps: AppDeps): App {
     provider.use(staticFiles());
     provider.use(browserSessions);
     provider.use(errorBoundary(logger));
+    for (const guard of registrationGuards({ config, db, provider })) provider.use(guard);
+    provider.use(limitUserCodeGuesses(limiter));
     provider.use(recordAgentTokenUse(new AgentTokens(provider, db, config), logger));
     provider.use(router.routes());
     provider.use(upstream.routes(provider).routes());
     provider.use(interactions.routes());
     provider.use(consoleRouter.routes());
+    provider.use(developerRoutes({ config, provider, db, accounts, events, cookieKeys, clock: deps.clock, apiCalls: () => registry.apiCalls() }).routes());
+    provider.use(playgroundRoutes({ config, registry }).routes());
   }
 
-  return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services, connections, upstream };
+  return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services, connections, upstream, health, metrics };
 }

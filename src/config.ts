@@ -109,6 +109,7 @@ const coreSettings = {
   ID_TOKEN_TTL: { schema: seconds(3600), doc: 'ID token lifetime in seconds.', fix: 'use a positive number of seconds' },
   SESSION_TTL: { schema: seconds(14 * 86400), doc: 'Signed-in browser session lifetime in seconds.', fix: 'use a positive number of seconds' },
   INTERACTION_TTL: { schema: seconds(600), doc: 'Time allowed to finish sign-in and consent, in seconds.', fix: 'use a positive number of seconds' },
+  DEVICE_CODE_TTL: { schema: seconds(600), doc: 'Time a device (RFC 8628) has for its owner to enter the user code and approve, in seconds.', fix: 'use a positive number of seconds' },
   GRANT_TTL: { schema: seconds(365 * 86400), doc: 'How long an approved grant lasts, in seconds.', fix: 'use a positive number of seconds' },
   CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
   RECENT_SIGN_IN_SECONDS: {
@@ -121,10 +122,59 @@ const coreSettings = {
     doc: 'Name shown by the browser when creating a passkey.',
     fix: 'use 1 to 64 characters',
   },
+  DEVELOPER_APPS_PER_HOUR: {
+    schema: z.coerce.number().int().min(1).max(10000).default(5),
+    doc: 'Most apps one developer may register in the developer portal (`/developers`) in an hour.',
+    fix: 'use a whole number from 1 to 10000',
+  },
+  DEVELOPER_APPS_MAX: {
+    schema: z.coerce.number().int().min(1).max(100000).default(10),
+    doc: 'Most apps one developer may have in the developer portal at a time (deleting one frees a place).',
+    fix: 'use a whole number from 1 to 100000',
+  },
   ROLE: {
     schema: z.enum(['all', 'resource']).default('all'),
     doc: '`all` serves the authorization server, console and resource API; `resource` serves only the resource API (`/api`) against the same database.',
     fix: 'use all or resource',
+  },
+  REGISTRATION: {
+    schema: z.enum(['off', 'token', 'open']).default('token'),
+    doc: 'Dynamic client registration (RFC 7591/7592 at `/reg`): `off`; `token`, with an initial access token from `npm run oauth3 -- registration-tokens create`; or `open` to anyone, rate limited per IP. Default `token`: open registration lets anyone put a client of any name in front of owners on the consent screen; MCP clients without a token can use client ID metadata documents instead.',
+    fix: 'use off, token or open',
+  },
+  REGISTRATION_PER_HOUR: {
+    schema: z.coerce.number().int().min(1).max(100000).default(10),
+    doc: 'Most dynamic registrations (and client metadata document fetches) one IP address may make in an hour when `REGISTRATION=open`.',
+    fix: 'use a whole number from 1 to 100000',
+  },
+  CLIENT_METADATA_DOCUMENTS: {
+    schema: flag(true),
+    doc: 'Accept client ID metadata documents (an https URL as `client_id`, the MCP authorization spec\'s preferred way): the document is fetched only from public addresses (never private, loopback or link-local, also after DNS resolution; no redirects), within a size and time limit, and such a client is public (no secret) and still needs the owner\'s consent.',
+    fix: 'use true or false',
+  },
+  CLIENT_METADATA_MAX_BYTES: {
+    schema: z.coerce.number().int().min(512).max(65536).default(5120),
+    doc: 'Largest client metadata document (and client `jwks_uri` document, times 8) oauth3 reads, in bytes.',
+    fix: 'use a number of bytes from 512 to 65536',
+  },
+  CLIENT_METADATA_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(2500).default(2500),
+    doc: 'Longest wait for a client metadata document (or a client\'s `jwks_uri`), connection and body included.',
+    fix: 'use a number of milliseconds from 100 to 2500',
+  },
+  CLIENT_METADATA_ALLOW_HOSTS: {
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+      .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/.test(h)), 'every entry must be host:port')
+      .optional(),
+    doc: 'Development and tests only (refused in production): comma-separated `host:port` that client metadata documents may be fetched from although the address is private, such as a document server on 127.0.0.1.',
+    fix: 'list host:port entries such as 127.0.0.1:8443, or unset it',
+  },
+  CLIENT_METADATA_DEV_CA_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'Development and tests only (refused in production): a PEM certificate trusted, besides the system roots, for the hosts in `CLIENT_METADATA_ALLOW_HOSTS` (a self-signed local document server).',
+    fix: 'use the path of a readable PEM file, or unset it',
   },
   UPSTREAM_PROVIDERS: {
     schema: z.string().min(2).optional(),
@@ -140,6 +190,21 @@ const coreSettings = {
     schema: z.coerce.number().int().min(100).max(120000).default(10000),
     doc: 'Longest wait for an upstream API (X, Telegram, token endpoints) before the call fails with 504.',
     fix: 'use a number of milliseconds from 100 to 120000',
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(0).max(600000).default(10000),
+    doc: 'On SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are closed and the process exits. Keep it below the orchestrator\'s grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).',
+    fix: 'use a number of milliseconds from 0 to 600000',
+  },
+  METRICS_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).default(9464),
+    doc: 'TCP port of the Prometheus metrics listener (`GET /metrics`), separate from `PORT` so it is never published with the app. `0` turns it off.',
+    fix: 'use a number from 1 to 65535, or 0 to turn metrics off',
+  },
+  METRICS_HOST: {
+    schema: z.string().min(1).optional(),
+    doc: 'Address the metrics listener binds. Default: the same as `HOST` (every interface), so a Prometheus in the cluster can scrape the pod; the metrics carry no secrets, but keep the port out of any Service or Ingress open to the internet.',
+    fix: 'use an address such as 127.0.0.1 or 0.0.0.0',
   },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -201,6 +266,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
     if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix})`);
     if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix})`);
+    // SSRF escape hatches for a local document server (SECURITY.md G3): never in production.
+    if (parsed.CLIENT_METADATA_ALLOW_HOSTS?.length) problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');
+    if (parsed.CLIENT_METADATA_DEV_CA_FILE) problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
   }
   if (problems.length || !issuerUrl) throw new ConfigError(problems);
 

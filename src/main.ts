@@ -31,9 +31,13 @@ async function main(): Promise<void> {
   logger.info({ issuer: config.ISSUER, role: config.ROLE, port: config.PORT, storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`, redis: Boolean(config.REDIS_URL) }, `oauth3 is listening on ${config.ISSUER}`);
 
   const stop = (signal: string) => {
-    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    // Readiness fails and the listener closes now; requests in flight get SHUTDOWN_TIMEOUT_MS to finish.
+    logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing requests in flight');
     server.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
       (err) => {
         logger.error({ err }, 'unclean shutdown');
         process.exit(1);

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
@@ -12,13 +13,21 @@ import type { Plugin } from './plugins/plugin.js';
 import { deleteExpired } from '../adapters/postgres.js';
 import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
 import { execute, parseCommand } from './cli/oauth3.js';
+import { Metrics } from './metrics/metrics.js';
+import { listenMetrics, type MetricsListener } from './metrics/server.js';
+import { drainHttpServer } from './http/drain.js';
 
 export interface RunningServer {
   url: string;
   app: App;
   db: Database;
   redis?: Redis;
-  /** Stops accepting, lets requests in flight finish, then closes Redis and the database. */
+  /** The Prometheus scrape URL when METRICS_PORT is set. */
+  metricsUrl?: string;
+  /**
+   * Graceful stop: readiness fails, no new connections, requests in flight finish (cut after SHUTDOWN_TIMEOUT_MS),
+   * then the admin socket, the metrics listener, Redis and the database close.
+   */
   close(): Promise<void>;
 }
 
@@ -36,17 +45,23 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
 export interface ServerOptions {
   /** Plugins to run instead of the built-in ones (tests, the benchmark's own plugin). */
   plugins?: Plugin[];
+  /** The server's clock (tests move it to end a client secret's grace period). */
+  clock?: Clock;
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const db = await openDatabase(config, 'oauth3 server');
   let redis: Redis | undefined;
+  let metricsListener: MetricsListener | undefined;
   try {
     redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, config.DATABASE_TIMEOUT_MS) : undefined;
     const ring = loadMasterKeys(config, logger);
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
-    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins });
+    const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
+    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins, clock: options.clock, metrics });
+    // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
+    metricsListener = config.METRICS_PORT > 0 ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger) : undefined;
 
     const server = http.createServer(app.callback);
     server.keepAliveTimeout = 5000;
@@ -74,19 +89,26 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       app,
       db,
       redis,
+      metricsUrl: metricsListener?.url,
       close: () =>
         (closing ??= (async () => {
+          app.health.drain();
           clearInterval(cleanup);
-          admin?.close();
+          const { cut } = await drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
+          if (cut) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'requests still in flight at SHUTDOWN_TIMEOUT_MS were cut off');
+          // An admin client that never finishes its line must not hold the shutdown: wait a moment, no more.
           await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
+            if (!admin) return resolve();
+            setTimeout(resolve, 1000).unref();
+            admin.close(() => resolve());
           });
+          await metricsListener?.close();
           redis?.disconnect();
           await db.close();
         })()),
     };
   } catch (error) {
+    await metricsListener?.close();
     redis?.disconnect();
     await db.close();
     throw error;

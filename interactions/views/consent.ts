@@ -14,7 +14,8 @@ export interface ConsentScope {
 export interface ConsentPageInput {
   uid: string;
   csrf: string;
-  client: { name: string; redirectHost: string; logoUri?: string; clientId: string };
+  /** `device`: a device asked (RFC 8628), so there is no redirect host: the tokens go to that device. */
+  client: { name: string; redirectHost: string; logoUri?: string; clientId: string; device?: boolean };
   scopes: ConsentScope[];
   account: { label: string };
   lifetime: string;
@@ -42,7 +43,9 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime }: Co
     ${logo && html`<img class="client-logo" src="${logo}" alt="" width="48" height="48">`}
     <h1 id="consent-title">${client.name} wants access to your oauth3 account</h1>
   </div>
-  <p class="muted">It will send you back to <strong class="host">${client.redirectHost}</strong>.
+  <p class="muted">${client.device
+    ? html`The access goes to <strong>the device that showed you the code</strong>, not to this browser.`
+    : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`}
     <span class="small">Client ID <code>${client.clientId}</code></span></p>
   <p class="signed-in">Signed in as <strong>${account.label}</strong></p>
 

@@ -4,7 +4,7 @@ import { layout } from './layout.js';
 export interface LoginPageInput {
   uid: string;
   csrf: string;
-  client: { name: string; redirectHost: string; logoUri?: string };
+  client: { name: string; redirectHost: string; logoUri?: string; device?: boolean };
   error?: string;
 }
 
@@ -24,7 +24,9 @@ export function loginPage({ uid, csrf, client, error }: LoginPageInput): string 
     ${logo && html`<img class="client-logo" src="${logo}" alt="" width="48" height="48">`}
     <h1 id="login-title">${client.name} wants to use your oauth3 account</h1>
   </div>
-  <p class="muted">It will send you back to <strong class="host">${client.redirectHost}</strong>.</p>
+  <p class="muted">${client.device
+    ? html`It asks from a device. Sign in here to see what it asks for; the device gets access only if you approve.`
+    : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`}</p>
   ${status}
   <div class="actions">
     <button type="button" class="button primary" data-ceremony="login">Sign in with a passkey</button>

@@ -14,15 +14,21 @@ import { beginDevKeyRotation } from './dev-master-key.js';
 import { rotateSigningKeys } from '../keys/keystore.js';
 import { deleteExpired } from '../../adapters/postgres.js';
 import { adminSocketPath, sendToServer } from './admin-socket.js';
+import { createInitialAccessToken, parseDuration, revokeInitialAccessToken } from '../registration/initial-access-tokens.js';
 
 const USAGE = `Usage: npm run oauth3 -- <command>
 
   clients add --name NAME --redirect-uri URI [--redirect-uri URI ...] [--public]
-              [--grant authorization_code|refresh_token|client_credentials ...] [--scope "a b"]
+              [--grant authorization_code|refresh_token|client_credentials|device_code ...] [--scope "a b"]
               [--logo-uri https://...] [--id-token-alg ES256|RS256] [--resource-server] [--json]
               (--resource-server: may introspect every access token for the resource API)
   clients list [--json]
   clients remove CLIENT_ID
+  registration-tokens create [--expires-in 1d] [--json]
+                       an initial access token for dynamic client registration (REGISTRATION=token,
+                       POST /reg with "Authorization: Bearer TOKEN"); reusable until it expires
+                       (--expires-in: seconds or 30m, 12h, 7d; default 1d, at most 90d); shown once
+  registration-tokens revoke TOKEN
   keys rotate [--activate-in SECONDS]
                        add new signing keys, published at once and used from SECONDS on (default 0,
                        3600 in production); the old ones stay published until their tokens expire
@@ -50,6 +56,7 @@ function parse(argv: string[]) {
       'id-token-alg': { type: 'string' },
       'resource-server': { type: 'boolean' },
       'activate-in': { type: 'string' },
+      'expires-in': { type: 'string' },
       generate: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -110,6 +117,9 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
   }
 }
 
+/** `--grant device_code` is short for the device authorization grant's URN (RFC 8628 §3.4). */
+const grantTypeOf = (grant: string) => (grant === 'device_code' ? 'urn:ietf:params:oauth:grant-type:device_code' : grant);
+
 /** The flag a person typed for each field of NewClient, so a refusal names it exactly. */
 const FLAGS: Record<string, string> = {
   name: '--name',
@@ -132,13 +142,13 @@ export async function execute(
   const command = positionals.join(' ');
   try {
     const clients = new ClientStore(db);
-    switch (positionals[0] === 'clients' ? `clients ${positionals[1] ?? ''}` : command) {
+    switch (['clients', 'registration-tokens'].includes(positionals[0] ?? '') ? `${positionals[0]} ${positionals[1] ?? ''}` : command) {
       case 'clients add': {
         const { client, clientSecret } = await clients.add({
           name: values.name ?? '',
           redirectUris: values['redirect-uri'] ?? [],
           public: values.public ?? false,
-          grantTypes: values.grant as never,
+          grantTypes: values.grant?.map(grantTypeOf) as never,
           scope: values.scope,
           logoUri: values['logo-uri'],
           idTokenAlg: values['id-token-alg'] as never,
@@ -170,6 +180,34 @@ export async function execute(
           return 1;
         }
         out(`Removed client ${id} and every grant and token issued to it.`);
+        return 0;
+      }
+      case 'registration-tokens create': {
+        const expiresIn = parseDuration(values['expires-in'] ?? '1d');
+        if (!expiresIn) {
+          err('--expires-in: use seconds or a duration such as 30m, 12h or 7d (at most 90d)');
+          return 65;
+        }
+        const { token, expiresAt } = await createInitialAccessToken(db, expiresIn);
+        if (values.json) out(JSON.stringify({ initialAccessToken: token, expiresAt: expiresAt.toISOString() }, null, 2));
+        else {
+          out(`Initial access token (valid until ${expiresAt.toISOString()}; shown once):`);
+          out(`  ${token}`);
+          if (config.REGISTRATION !== 'token') out(`\nNote: REGISTRATION is ${config.REGISTRATION}; the server asks for this token only with REGISTRATION=token.`);
+        }
+        return 0;
+      }
+      case 'registration-tokens revoke': {
+        const token = positionals[2];
+        if (!token) {
+          err('Usage: npm run oauth3 -- registration-tokens revoke TOKEN');
+          return 64;
+        }
+        if (!(await revokeInitialAccessToken(db, token))) {
+          err('No such initial access token (expired, revoked, or mistyped).');
+          return 1;
+        }
+        out('Revoked the initial access token; clients it registered stay registered.');
         return 0;
       }
       case 'keys rotate': {

@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Database } from '../db/database.js';
 import type { AccountStore } from '../accounts/accounts.js';
 import type { BrowserSessions } from './browser-sessions.js';
+import { ClientStore } from '../clients/store.js';
 
 export interface DeletionDeps {
   provider: Provider;
@@ -12,6 +13,7 @@ export interface DeletionDeps {
 
 export interface DeletionSummary {
   grants: number;
+  apps: number;
   sessions: number;
   passkeys: number;
 }
@@ -30,8 +32,15 @@ export async function deleteAccount({ provider, db, accounts, sessions }: Deleti
   // Anything else oidc-provider stored for this account in Postgres (a token whose grant is already gone, say).
   await db.query('DELETE FROM oidc_models WHERE payload->>\'accountId\' = $1', [accountId]);
 
+  // The owner's agent services (src/agents/agent-services.ts) go with them: their clients would outlive the account.
+  await db.query('DELETE FROM clients WHERE client_id IN (SELECT client_id FROM agent_services WHERE account_id = $1)', [accountId]);
+  // So do the apps they registered as a developer (the portal), with every grant and token other owners gave them (F5).
+  const clients = new ClientStore(db);
+  const apps = await clients.listOwned(accountId);
+  for (const app of apps) await clients.remove(app.clientId);
+
   const { passkeys } = await accounts.deleteAccount(accountId);
-  return { grants: grantIds.length, sessions: endedSessions, passkeys };
+  return { grants: grantIds.length, apps: apps.length, sessions: endedSessions, passkeys };
 }
 
 /** Every grant the account ever gave: app grants, the console's own, agent tokens', and any a stored token names. */

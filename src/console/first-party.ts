@@ -41,7 +41,8 @@ export function agentsClient(): ClientMetadata {
 
 const STATE_COOKIE = 'oauth3_console_login';
 const safeReturn = (value: unknown) =>
-  typeof value === 'string' && /^\/console(\/|$|\?)/.test(value) && !value.startsWith('//') ? value : '/console';
+  // The developer portal signs in through the console too (src/developers/routes.ts).
+  typeof value === 'string' && /^\/(console|developers)(\/|$|\?)/.test(value) && !value.startsWith('//') ? value : '/console';
 
 export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>): Router {
   const router = new Router();

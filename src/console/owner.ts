@@ -14,7 +14,8 @@ export interface Owner {
 }
 
 export const ownerOf = (ctx: Context): Owner => ctx.state.owner as Owner;
-export const isApi = (ctx: Context) => ctx.path.startsWith('/console/api/');
+/** The console's and the developer portal's JSON APIs answer 401 instead of sending the browser to sign in. */
+export const isApi = (ctx: Context) => ctx.path.startsWith('/console/api/') || ctx.path.startsWith('/developers/api/');
 
 /**
  * Loads the owner or stops the request: the JSON API answers 401, pages send the browser to sign in and come back.

@@ -10,6 +10,7 @@ import { profileArea } from './areas/profile.js';
 import { logArea } from './areas/log.js';
 import { appsArea } from './areas/apps.js';
 import { tokensArea } from './areas/tokens.js';
+import { agentsArea } from './areas/agents.js';
 import { connectionsArea } from './areas/connections.js';
 import { approvalsArea } from './areas/approvals.js';
 
@@ -17,7 +18,7 @@ export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
 
 /** Areas of the console, each a file in ./areas registering its page and its JSON API. */
 const areas: ConsoleArea[] = [
-  overviewArea, passkeysArea, sessionsArea, accountArea, profileArea, logArea, appsArea, tokensArea, connectionsArea, approvalsArea,
+  overviewArea, passkeysArea, sessionsArea, accountArea, profileArea, logArea, appsArea, tokensArea, agentsArea, connectionsArea, approvalsArea,
 ];
 
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */

@@ -23,6 +23,7 @@ interface Row {
   expires_at: Date | null;
   metadata: { client_name?: string; logo_uri?: string; redirect_uris?: string[] } | null;
   agent_name: string | null;
+  service_name: string | null;
   last_used_at: Date | null;
 }
 
@@ -32,14 +33,18 @@ interface Row {
  */
 export async function listConnectedApps(db: Database, accountId: string): Promise<ConnectedApp[]> {
   const { rows } = await db.query<Row>(
-    `SELECT g.id, g.payload, g.expires_at, c.metadata, a.name AS agent_name,
-       CASE WHEN a.id IS NOT NULL THEN a.last_used_at ELSE (
+    `SELECT g.id, g.payload, g.expires_at, c.metadata, a.name AS agent_name, s.name AS service_name,
+       CASE WHEN a.id IS NOT NULL THEN a.last_used_at WHEN s.client_id IS NOT NULL THEN (
+         -- An agent service's client-credentials tokens are not logged when minted; its API calls are.
+         SELECT max(e.created_at) FROM events e WHERE e.account_id = $1 AND e.client_id = s.client_id AND e.kind = 'api.call'
+       ) ELSE (
          SELECT max(e.created_at) FROM events e
          WHERE e.account_id = $1 AND e.grant_id = g.id AND e.kind IN ('token.minted', 'token.refreshed')
        ) END AS last_used_at
      FROM oidc_models g
      LEFT JOIN clients c ON c.client_id = g.payload->>'clientId'
      LEFT JOIN agent_tokens a ON a.grant_id = g.id AND a.account_id = $1
+     LEFT JOIN agent_services s ON s.grant_id = g.id AND s.account_id = $1
      WHERE g.model = 'Grant' AND g.payload->>'accountId' = $1 AND g.payload->>'clientId' <> $2
        AND (g.expires_at IS NULL OR g.expires_at > now())
      ORDER BY (g.payload->>'iat')::bigint DESC, g.id`,
@@ -57,7 +62,8 @@ function toConnectedApp(row: Row): ConnectedApp {
     grantId: row.id,
     kind: agent ? 'agent' : 'app',
     clientId: payload.clientId,
-    name: agent ? `Your agent: ${row.agent_name ?? 'unnamed'}` : metadata?.client_name ?? payload.clientId,
+    name: agent ? `Your agent: ${row.agent_name ?? 'unnamed'}`
+      : row.service_name ? `Your agent service: ${row.service_name}` : metadata?.client_name ?? payload.clientId,
     ...(metadata?.logo_uri ? { logoUri: metadata.logo_uri } : {}),
     ...(redirect && URL.canParse(redirect) ? { redirectHost: new URL(redirect).host } : {}),
     scopes: [...new Set(scopes)],

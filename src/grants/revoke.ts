@@ -33,4 +33,11 @@ export async function revokeGrant(provider: Provider, db: Database, grantId: str
   await Promise.all(models.map((model) => model.adapter.revokeByGrantId(grantId)));
   // An agent token is one of these grants: its console row says so from now on.
   await db.query('UPDATE agent_tokens SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL', [grantId]);
+  // An agent service acts under one of these grants: without it the agent is revoked, so its client and the
+  // client's tokens go too and new client_credentials requests get invalid_client (src/agents/agent-services.ts).
+  await db.query(
+    `WITH gone AS (DELETE FROM clients WHERE client_id IN (SELECT client_id FROM agent_services WHERE grant_id = $1) RETURNING client_id)
+     DELETE FROM oidc_models WHERE model = 'ClientCredentials' AND payload->>'clientId' IN (SELECT client_id FROM gone)`,
+    [grantId],
+  );
 }

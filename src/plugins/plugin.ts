@@ -27,6 +27,21 @@ export interface Plugin {
   errors: Record<string, { status: number; description: string }>;
   /** Registers the plugin's routes; paths are relative to the resource API root (`/api`). */
   routes(router: ApiRouter, kit: PluginKit): void;
+  /** The routes as developers read about them (skill documents, the playground). Documentation only: `routes` serves. */
+  docs?: ApiCallDoc[];
+}
+
+/** One resource API call, described for developers and agents (src/developers/skill.ts). */
+export interface ApiCallDoc {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Relative to the resource API root, as in `routes`: `/tweet/:id`. */
+  path: string;
+  /** The scope the route requires. */
+  scope: string;
+  /** What the call does, in one plain sentence (Markdown: `code` in backticks; written by the plugin, never by users). */
+  summary: string;
+  /** An example JSON body, for calls that take one. */
+  body?: Record<string, unknown>;
 }
 
 /** Environment settings a plugin needs (upstream base URLs ...), in the same shape as src/config.ts `settings`. */
@@ -51,6 +66,8 @@ export interface ResourceState {
   scope?: string;
   /** Set by `kit.connection`: the upstream account used, for the access log. */
   connectionId?: string;
+  /** Set by `kit.connection`: the upstream provider the call used, for the metrics. */
+  upstreamProvider?: string;
 }
 
 export type ApiContext = RouterContext<ResourceState>;

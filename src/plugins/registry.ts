@@ -1,5 +1,5 @@
 import { registerScopes } from '../../scopes/catalog.js';
-import type { Action, CredentialKind, Plugin } from './plugin.js';
+import type { Action, ApiCallDoc, CredentialKind, Plugin } from './plugin.js';
 
 /**
  * The plugins this server runs. Core code asks the registry ("which credential kinds exist", "which action is
@@ -36,5 +36,10 @@ export class PluginRegistry {
 
   credentialKinds(): CredentialKind[] {
     return [...this.kindsById.values()];
+  }
+
+  /** Every plugin's documented API calls (Plugin.docs), for skill documents and the playground. */
+  apiCalls(): ApiCallDoc[] {
+    return this.plugins.flatMap((plugin) => plugin.docs ?? []);
   }
 }

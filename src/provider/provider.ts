@@ -7,6 +7,8 @@ import { secretMatches } from '../../adapters/clients.js';
 import type { AccountStore } from '../accounts/accounts.js';
 import { errorPage } from '../../interactions/views/error.js';
 import { logoutPage } from '../../interactions/views/logout.js';
+import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
+import { deviceFlowFeature } from './device-flow.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -38,6 +40,10 @@ export const RESOURCE_SERVER_METADATA = 'resource_server';
 const audienceOf = (token: { aud?: string | string[] }) => (Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : []);
 /** oidc-provider's error_description when a client asks for a grant type it did not register. */
 const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
+/** Its error_description at the device authorization endpoint for a client not registered for the device grant. */
+const DEVICE_GRANT_NOT_ALLOWED = 'urn:ietf:params:oauth:grant-type:device_code is not allowed for this client';
+/** oidc-provider's routes where an owner approves a device's request (RFC 8628 §3.3). */
+const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
 
 /**
  * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
@@ -66,7 +72,11 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     extraClientMetadata: {
       properties: [RESOURCE_SERVER_METADATA],
-      validator: (_ctx, key, value, metadata) => {
+      validator: (ctx, key, value, metadata) => {
+        // Once per client (the validator runs for each extra property): a client registering itself (RFC 7591/7592)
+        // or described by a metadata document meets the developer portal's rules (registration.ts).
+        const extra = configuration.extraClientMetadata?.properties ?? [];
+        if (key === extra[0] && isForeignClient(ctx, metadata as never)) validateForeignClient(metadata as never, extra);
         if (key !== RESOURCE_SERVER_METADATA || value === undefined) return;
         if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         // Introspection needs client authentication worth the name: a public client cannot be a resource server.
@@ -96,7 +106,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       Grant: config.GRANT_TTL,
       Session: config.SESSION_TTL,
       Interaction: config.INTERACTION_TTL,
-      DeviceCode: config.INTERACTION_TTL,
+      DeviceCode: config.DEVICE_CODE_TTL,
     },
     features: {
       devInteractions: { enabled: false },
@@ -109,6 +119,10 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
           || (client[RESOURCE_SERVER_METADATA] === true && token.kind === 'AccessToken' && audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
       },
       clientCredentials: { enabled: true },
+      // RFC 7591/7592 dynamic registration (REGISTRATION) and client ID metadata documents: registration.ts.
+      ...registrationFeatures(config),
+      // RFC 8628 for headless agents and CLIs: pages and user codes in device-flow.ts.
+      deviceFlow: deviceFlowFeature(),
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -139,10 +153,17 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     loadExistingGrant: async (ctx) => {
       const { client, session, result } = ctx.oidc;
       if (!client || !session?.accountId) return undefined;
+      // A device request is always approved afresh on the consent page, never by an earlier grant: whoever opens a
+      // link with someone else's user code must see what they would hand over (RFC 8628 §5.4, remote phishing).
+      if (DEVICE_ROUTES.has(ctx.oidc.route)) {
+        return result?.consent?.grantId ? ctx.oidc.provider.Grant.find(result.consent.grantId) : undefined;
+      }
       const grantId = result?.consent?.grantId ?? session.grantIdFor(client.clientId) ?? (await findGrantId?.(session.accountId, client.clientId));
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Client metadata documents and client key sets are fetched from public https addresses only (SSRF, G3).
+    ...fetchConfiguration(config),
     findAccount: async (_ctx, sub) => {
       const account = await accounts.find(sub);
       if (!account || account.disabledAt) return undefined;
@@ -162,6 +183,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   provider.proxy = config.TRUST_PROXY;
 
   // Stored client secrets are digests (DESIGN.md, Tokens); compare the presented secret's digest in constant time.
+  // `clientSecret` holds every live digest of the client, space-separated (adapters/clients.ts): any one matches (F3).
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return secretMatches(this.clientSecret, actual);
   } as never;
@@ -183,7 +205,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   provider.use(async function unauthorizedGrantType(ctx, next) {
     await next();
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-    if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === GRANT_NOT_ALLOWED) {
+    if (ctx.status === 400 && body?.error === 'invalid_request' && (body.error_description === GRANT_NOT_ALLOWED || body.error_description === DEVICE_GRANT_NOT_ALLOWED)) {
       body.error = 'unauthorized_client';
     }
   });

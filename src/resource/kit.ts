@@ -42,6 +42,8 @@ function checkScope(ctx: ApiContext, scope: string): void {
 export function createKit({ config, logger, services }: KitDeps): PluginKit {
   async function connection(ctx: ApiContext, provider: string, lookup?: Promise<Connection | undefined>): Promise<UpstreamAccess> {
     const caller = ownerCaller(ctx);
+    // Named before opening: a refresh that fails on the way still counts against this provider (metrics).
+    ctx.state.upstreamProvider = provider;
     const access = await openConnection(services, logger, caller.accountId, provider, lookup ?? connectionFor(caller, provider, services.connections));
     rememberSecrets(ctx, [access.secret, access.accessToken]);
     ctx.state.connectionId = access.connection.id;

@@ -13,6 +13,8 @@ import { apiBoundary } from './boundary.js';
 import { bearer } from './bearer.js';
 import { protectedResourceMetadata } from './metadata.js';
 import { BearerTokens } from './tokens.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { countUpstreamCalls } from '../metrics/observe.js';
 
 /** The resource API's path on this server; its audience (RESOURCE_URL) may name another public host. */
 export const API_ROOT = '/api';
@@ -26,6 +28,8 @@ export interface ResourceRouterDeps {
   kit: PluginKit;
   /** The generic upstream client's proxied route, `/api/upstream/<provider>/…` (src/upstream/index.ts). */
   upstream: { proxyRoutes(router: ApiRouter, kit: PluginKit): void };
+  /** Counts upstream calls by provider and outcome; none when left out. */
+  metrics?: Metrics;
 }
 
 type Layer = { methods: string[] };
@@ -53,6 +57,7 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
 
   const pipeline = compose([
     logApiCalls(new ApiCallLog(db, logger)) as Middleware,
+    ...(deps.metrics ? [countUpstreamCalls(deps.metrics)] : []),
     apiBoundary(config, logger),
     bearer(new BearerTokens(provider, db, config)),
     api.routes() as unknown as Middleware,

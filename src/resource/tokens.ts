@@ -7,7 +7,10 @@ import type { ApiCaller } from '../plugins/plugin.js';
 import type { ConnectionRow } from '../connections/store.js';
 import { attachSnapshot } from './call-snapshot.js';
 
-/** What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. */
+/**
+ * What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. For a
+ * client-credentials token of an agent service, the grant and owner are the agent's (agent_services).
+ */
 interface Row {
   id: string;
   model: 'AccessToken' | 'ClientCredentials';
@@ -18,6 +21,11 @@ interface Row {
   policy: unknown;
   connections: ConnectionRow[] | null;
   disabled: boolean;
+  /** For a client-credentials token of an agent service (src/agents/agent-services.ts): its owner and grant. */
+  service_account: string | null;
+  service_grant: string | null;
+  /** The agent's client is not disabled (a deleted one has no agent_services row at all). */
+  service_enabled: boolean | null;
 }
 
 interface TokenModel {
@@ -35,6 +43,8 @@ interface TokenLike {
   'x5t#S256'?: string;
   expiresWithSession?: boolean;
   sessionUid?: string;
+  /** A Grant's scopes per resource indicator. */
+  resources?: Record<string, string>;
 }
 
 const audienceOf = (aud: TokenLike['aud']) => (Array.isArray(aud) ? aud : aud ? [aud] : []);
@@ -71,6 +81,7 @@ export class BearerTokens {
     if (token.jkt || token['x5t#S256']) return undefined;
     const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
 
+    if (row.model === 'ClientCredentials' && row.service_account) return this.agentServiceCaller(row, token, scopes);
     if (row.model === 'ClientCredentials') {
       // No grant and no owner; the client itself must still exist (a deleted client's tokens are dead, F5).
       if (!(await this.provider.Client.find(token.clientId))) return undefined;
@@ -88,6 +99,24 @@ export class BearerTokens {
     return caller;
   }
 
+  /**
+   * An agent service's client-credentials token acts for the owner who registered the agent, under the agent's
+   * grant, exactly like an app's token under its grant: the grant must still be the owner's and this client's (the
+   * owner revokes it to stop the agent), the owner must not be disabled, and the client must not be disabled. Its
+   * scopes are those the token carries that the grant still holds.
+   */
+  private async agentServiceCaller(row: Row, token: TokenLike, scopes: Set<string>): Promise<ApiCaller | undefined> {
+    const grant = row.grant && (await verified(this.provider.Grant as unknown as TokenModel, row.grant));
+    if (!grant || !row.service_grant || grant.accountId !== row.service_account || grant.clientId !== token.clientId) return undefined;
+    if (!row.account_found || row.disabled || !row.service_enabled) return undefined;
+    const granted = new Set((grant.resources?.[this.config.RESOURCE_URL] ?? '').split(' '));
+    const caller: ApiCaller = {
+      accountId: row.service_account, clientId: token.clientId, grantId: row.service_grant, scopes: new Set([...scopes].filter((s) => granted.has(s))),
+    };
+    attachSnapshot(caller, { policy: row.policy, connections: row.connections ?? [] });
+    return caller;
+  }
+
   /** oidc-provider's own rule for session-bound tokens (AccessToken.find): the session and its grant must remain. */
   private async sessionStillHolds(token: TokenLike): Promise<boolean> {
     if (!token.sessionUid) return false;
@@ -99,12 +128,15 @@ export class BearerTokens {
     const { rows } = await this.db.query<Row>(
       `SELECT t.id, t.model, t.payload AS token, g.payload AS grant,
               a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled,
+              s.account_id AS service_account, s.grant_id AS service_grant, sc.disabled_at IS NULL AS service_enabled,
               p.policy,
               (SELECT json_agg(c) FROM connections c WHERE c.account_id = a.id) AS connections
        FROM oidc_models t
-       LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = t.payload->>'grantId' AND (g.expires_at IS NULL OR g.expires_at > now())
-       LEFT JOIN accounts a ON a.id = t.payload->>'accountId'
-       LEFT JOIN grant_policies p ON p.grant_id = t.payload->>'grantId' AND p.account_id = a.id
+       LEFT JOIN agent_services s ON t.model = 'ClientCredentials' AND s.client_id = t.payload->>'clientId'
+       LEFT JOIN clients sc ON sc.client_id = s.client_id
+       LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = COALESCE(s.grant_id, t.payload->>'grantId') AND (g.expires_at IS NULL OR g.expires_at > now())
+       LEFT JOIN accounts a ON a.id = COALESCE(s.account_id, t.payload->>'accountId')
+       LEFT JOIN grant_policies p ON p.grant_id = COALESCE(s.grant_id, t.payload->>'grantId') AND p.account_id = a.id
        WHERE t.model IN ('AccessToken', 'ClientCredentials') AND t.id = ANY($1::text[])
          AND (t.expires_at IS NULL OR t.expires_at > now())`,
       [[...new Set(ids)]],

@@ -16,6 +16,7 @@ import { loadUpstreamProviders, registerProxyScopes } from './providers.js';
 import { registerProxyRoutes } from './proxy.js';
 import { UpstreamTokenService } from './tokens.js';
 import { revokeUpstreamTokens } from './revoke.js';
+import type { RefreshObserver } from '../metrics/metrics.js';
 
 export interface UpstreamDeps {
   config: Config;
@@ -30,6 +31,8 @@ export interface UpstreamDeps {
   events: EventLog;
   connections: ConnectionStore;
   registry: PluginRegistry;
+  /** Counts token refreshes by provider and outcome (metrics). */
+  onRefresh?: RefreshObserver;
 }
 
 export interface Upstream {
@@ -56,7 +59,7 @@ export function createUpstream(deps: UpstreamDeps): Upstream {
   const byId = new Map(list.map((p) => [p.id, p]));
   const provider = (id: string) => byId.get(id);
   const requests = new AuthRequests(deps.db, deps.connections.vault);
-  const tokens = new UpstreamTokenService({ db: deps.db, logger: deps.logger, connections: deps.connections, provider, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS });
+  const tokens = new UpstreamTokenService({ db: deps.db, logger: deps.logger, connections: deps.connections, provider, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS, onRefresh: deps.onRefresh });
 
   return {
     tokens,

@@ -5,6 +5,7 @@ import type { Connection, ConnectionStore } from '../connections/store.js';
 import type { UpstreamTokens } from '../connections/access.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
 import { callTokenEndpoint, GrantRevoked, secretOf, type OAuthSecret } from './token-endpoint.js';
+import type { RefreshObserver } from '../metrics/metrics.js';
 
 /** Refresh this long before the stored access token expires, so a call never leaves with one about to die. */
 const EXPIRY_MARGIN_MS = 60_000;
@@ -26,6 +27,7 @@ export interface TokenServiceDeps {
   connections: ConnectionStore;
   provider(id: string): UpstreamProviderConfig | undefined;
   timeoutMs: number;
+  onRefresh?: RefreshObserver;
 }
 
 /**
@@ -66,6 +68,7 @@ export class UpstreamTokenService implements UpstreamTokens {
       const provider = this.deps.provider(connection.provider);
       if (!provider) throw new AppError('upstream_unavailable', 502, 'This upstream provider is no longer configured on the server.');
       if (!secret.refresh_token) {
+        this.deps.onRefresh?.(connection.provider, 'no_refresh_token');
         await this.deps.connections.markNeedsRelink(connection, 'access token expired and no refresh token was issued', db);
         return { relink: true as const };
       }
@@ -74,8 +77,10 @@ export class UpstreamTokenService implements UpstreamTokens {
         const next = secretOf(tokens, secret);
         // Saved (and, on Postgres, committed below) before the new token is used: a crash now loses nothing (G5).
         await this.deps.connections.updateSecret(connection, next.secret, next.expiresAt, db);
+        this.deps.onRefresh?.(connection.provider, 'ok');
         return { token: next.secret.access_token };
       } catch (error) {
+        this.deps.onRefresh?.(connection.provider, error instanceof GrantRevoked ? 'revoked' : 'failed');
         if (!(error instanceof GrantRevoked)) throw error; // network trouble: the connection and its refresh token stay as they were
         await this.deps.connections.markNeedsRelink(connection, `refresh refused by the provider (${error.upstreamError})`, db);
         return { relink: true as const };

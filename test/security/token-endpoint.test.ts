@@ -168,12 +168,16 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
       expectOAuthError(await flow.redeem({ code: 'x'.repeat(43), verifier: 'y'.repeat(43) }, machine), 400, 'unauthorized_client');
     });
 
+    it('answers unauthorized_client to a client not registered for the device grant (RFC 8628)', async () => {
+      const reply = await flow.token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x'.repeat(43) }, app);
+      expectOAuthError(reply, 400, 'unauthorized_client');
+    });
+
     it.each([
       ['password', { username: 'owner', password: 'hunter2' }],
       ['implicit', {}],
       ['token', {}],
       ['urn:example:unknown-grant', {}],
-      ['urn:ietf:params:oauth:grant-type:device_code', { device_code: 'x'.repeat(43) }],
       ['urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion: 'e30.e30.' }],
       ['urn:ietf:params:oauth:grant-type:token-exchange', { subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }],
       ['AUTHORIZATION_CODE', {}],

@@ -3,6 +3,7 @@ import { telegramBot } from './credential.js';
 import { telegramErrors } from './errors.js';
 import { telegramRoutes } from './routes.js';
 import { sendAction } from './send.js';
+import { telegramDocs } from './docs.js';
 
 /**
  * Telegram: an owner connects a bot (its token sealed in the vault, the chats it may post to kept beside it), and
@@ -23,4 +24,5 @@ export const telegramPlugin = {
   actions: [sendAction],
   errors: telegramErrors,
   routes: telegramRoutes,
+  docs: telegramDocs,
 } satisfies Plugin;

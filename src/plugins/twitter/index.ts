@@ -5,6 +5,7 @@ import { twitterErrors } from './errors.js';
 import { xProvider } from './provider.js';
 import { twitterRoutes } from './routes.js';
 import { twitterScopes } from './scopes.js';
+import { twitterDocs } from './docs.js';
 
 /**
  * Twitter/X (issue 4, item 5): an owner connects X by pasting the browser cookie or by X OAuth 2.0 with PKCE, and
@@ -19,4 +20,5 @@ export const twitterPlugin = {
   actions: [tweetPost],
   errors: twitterErrors,
   routes: twitterRoutes,
+  docs: twitterDocs,
 } satisfies Plugin;

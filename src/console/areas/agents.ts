@@ -1,0 +1,108 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z, ZodError } from 'zod';
+import { notFound } from '../../errors.js';
+import { AgentServices, type AgentService, type NewAgentService } from '../../agents/agent-services.js';
+import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
+import { ownerOf } from '../owner.js';
+import { consolePage, type ConsolePageInput } from '../views/layout.js';
+import { agentsBody, type AgentsPageInput } from '../views/agents.js';
+
+/** Client ids from the clients store (src/clients/store.ts): `c_` and base64url. */
+const ClientId = z.string().regex(/^c_[A-Za-z0-9_-]{1,60}$/);
+
+const MESSAGES = { revoked: 'Agent revoked. Its tokens stopped working at once, and it can get no new ones.' };
+/** The form's fields in the page's words, for a problem shown above the form. */
+const FIELDS: Record<string, string> = { name: 'Name', scopes: 'Permissions (pick at least one)' };
+
+const agentJson = (a: AgentService) => ({
+  client_id: a.clientId,
+  name: a.name,
+  grant_id: a.grantId,
+  scopes: a.scopes,
+  created_at: a.createdAt.toISOString(),
+  last_used_at: a.lastUsedAt?.toISOString() ?? null,
+});
+
+/** The page form has one checkbox per scope (`scope:<name>`), since a repeated field is refused (http/body.ts). */
+function fromForm(body: Record<string, unknown>): NewAgentService {
+  return {
+    name: typeof body.name === 'string' ? body.name : '',
+    scopes: Object.keys(body).filter((key) => key.startsWith('scope:') && body[key] === 'on').map((key) => key.slice('scope:'.length)),
+  };
+}
+
+/**
+ * /console/agents and /console/api/agents: agent services bound to the owner (issue 5, item 3). The secret is
+ * returned once, in the response that registers the agent; lists show names, permissions and dates.
+ */
+export function agentsArea(router: Router, deps: ConsoleDeps): void {
+  const { mutate, csrfFor } = consoleStages(deps);
+  const agents = new AgentServices(deps.provider, deps.db, deps.config, deps.events, deps.resource.policies);
+  const tokenEndpoint = new URL('/token', deps.config.ISSUER).href;
+
+  const actor = (ctx: Context) => ({ accountId: ownerOf(ctx).accountId, ip: ctx.ip });
+
+  /** Another owner's agent is "not found", exactly like an unknown one, and stays untouched. */
+  async function revoke(ctx: Context): Promise<void> {
+    const id = ClientId.safeParse(ctx.params.clientId);
+    const agent = id.success ? await agents.find(ownerOf(ctx).accountId, id.data) : undefined;
+    if (!agent) throw notFound('not_found', 'No such agent.');
+    await agents.revoke(actor(ctx), agent);
+  }
+
+  async function page(ctx: Context, extra: Pick<AgentsPageInput, 'created' | 'draft'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+    const csrf = csrfFor(ctx);
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
+      title: 'Agent services',
+      active: '/console/agents',
+      csrf,
+      notice,
+      body: agentsBody({
+        agents: await agents.list(ownerOf(ctx).accountId), csrf, tokenEndpoint, resource: deps.config.RESOURCE_URL, ...extra,
+      }),
+    });
+  }
+
+  router.get('/console/agents', async function showAgents(ctx) {
+    await page(ctx);
+  });
+
+  router.get('/console/api/agents', async function listAgents(ctx) {
+    ctx.body = { agents: (await agents.list(ownerOf(ctx).accountId)).map(agentJson) };
+  });
+
+  router.post('/console/api/agents', ...mutate, async function registerAgent(ctx) {
+    const { service, clientSecret } = await agents.register(actor(ctx), ctx.state.body as NewAgentService);
+    ctx.status = 201;
+    ctx.body = { ...agentJson(service), client_secret: clientSecret, token_endpoint: tokenEndpoint, resource: deps.config.RESOURCE_URL };
+  });
+
+  router.delete('/console/api/agents/:clientId', ...mutate, async function revokeAgent(ctx) {
+    await revoke(ctx);
+    ctx.body = { revoked: true };
+  });
+
+  router.post('/console/agents', ...mutate, async function registerAgentFromPage(ctx) {
+    const input = fromForm(ctx.state.body as Record<string, unknown>);
+    try {
+      const { service, clientSecret } = await agents.register(actor(ctx), input);
+      // The secret is shown on this response only: no redirect, and console pages are never cached (D3).
+      await page(ctx, { created: { clientId: service.clientId, clientSecret, name: service.name, scopes: service.scopes } },
+        { kind: 'ok', text: 'Agent registered. Copy its secret now: it is shown only once.' });
+    } catch (error) {
+      if (!(error instanceof ZodError)) throw error;
+      const issue = error.issues[0];
+      ctx.status = 400;
+      await page(ctx, { draft: { name: input.name, scopes: input.scopes } },
+        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` });
+    }
+  });
+
+  router.post('/console/agents/:clientId/revoke', ...mutate, async function revokeAgentFromPage(ctx) {
+    await revoke(ctx);
+    backTo(ctx, '/console/agents', 'revoked');
+  });
+}

@@ -1,0 +1,222 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { ZodError } from 'zod';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { AccountStore } from '../accounts/accounts.js';
+import type { EventLog } from '../accounts/events.js';
+import { systemClock, type Clock } from '../clock.js';
+import { AppError, invalidInput } from '../errors.js';
+import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
+import { loadOwner, ownerOf } from '../console/owner.js';
+import { backTo, noticeFrom } from '../console/kit.js';
+import type { ClientRecord } from '../clients/store.js';
+import type { LiveSecret } from '../clients/secrets.js';
+import { DeveloperApps, notFoundApp, type Actor } from './apps.js';
+import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation } from './input.js';
+import { developerPage } from './views/layout.js';
+import { appBody, appFormBody, appListBody, draftOf, type AppDraft } from './views/apps.js';
+import { sendSkillDocument } from './skill-route.js';
+import type { ApiCallDoc } from '../plugins/plugin.js';
+
+export interface DeveloperDeps {
+  config: Config;
+  provider: Provider;
+  db: Database;
+  accounts: AccountStore;
+  events: EventLog;
+  cookieKeys: string[];
+  clock?: Clock;
+  /** The resource API calls the plugins document (PluginRegistry.apiCalls), for the skill document. */
+  apiCalls?: () => ApiCallDoc[];
+}
+
+const MESSAGES = {
+  updated: 'Changes saved. They apply from the next request of the app.',
+  deactivated: 'App deactivated. Its grants and tokens are revoked.',
+  reactivated: 'App reactivated. Owners approve it again on their next sign-in.',
+  deleted: 'App deleted, with every grant and token it held.',
+};
+
+const appJson = (app: ClientRecord, secrets?: LiveSecret[]) => ({
+  client_id: app.clientId,
+  kind: app.kind,
+  name: app.name,
+  description: app.description ?? null,
+  logo_uri: app.logoUri ?? null,
+  homepage: app.homepage ?? null,
+  redirect_uris: app.redirectUris,
+  scopes: app.scope?.split(' ') ?? [],
+  grant_types: app.grantTypes,
+  token_endpoint_auth_method: app.public ? 'none' : 'client_secret_basic',
+  active: !app.disabledAt,
+  created_at: app.createdAt,
+  updated_at: app.updatedAt,
+  ...(secrets ? { secrets: secrets.map((s) => ({ id: s.id, created_at: s.createdAt, expires_at: s.expiresAt })) } : {}),
+});
+
+/**
+ * The developer portal: pages under /developers, the same operations as JSON under /developers/api. Developers are
+ * ordinary owners signed in with a passkey through the console's sign-in (src/console/first-party.ts).
+ */
+export function developerRoutes(deps: DeveloperDeps): Router {
+  const { config } = deps;
+  const apps = new DeveloperApps(deps.db, deps.events, deps.clock ?? systemClock, { perHour: config.DEVELOPER_APPS_PER_HOUR, max: config.DEVELOPER_APPS_MAX });
+  // The console's CSRF subject: one token per browser session serves both the console and the portal.
+  const subject = (ctx: Context) => `console:${ownerOf(ctx).sessionUid}`;
+  const mutate = [requireSameOrigin(config.ORIGIN), requireCsrf(deps.cookieKeys, subject)];
+  const csrfFor = (ctx: Context) => csrfToken(deps.cookieKeys, subject(ctx));
+  const actor = (ctx: Context): Actor => ({ accountId: ownerOf(ctx).accountId, ip: ctx.ip });
+  /** A malformed id is simply an unknown app (F4: nothing tells ids apart). */
+  const clientIdOf = (ctx: Context): string => {
+    const id = ClientIdParam.safeParse(ctx.params.clientId);
+    if (!id.success) throw notFoundApp();
+    return id.data;
+  };
+  const bodyOf = (ctx: Context) => (ctx.state.body ?? {}) as Record<string, unknown>;
+  // Secrets in a response: never cached anywhere (SECURITY.md D3 for pages; the JSON API too).
+  const noStore = (ctx: Context) => ctx.set('Cache-Control', 'no-store');
+
+  type Notice = { kind: 'ok' | 'error'; text: string } | undefined;
+  const page = (ctx: Context, title: string, active: string, body: Parameters<typeof developerPage>[0]['body'], notice: Notice = noticeFrom(ctx, MESSAGES)) => {
+    ctx.type = 'html';
+    ctx.body = developerPage({ title, active, body, csrf: csrfFor(ctx), notice });
+  };
+  const appPage = async (ctx: Context, clientId: string, newSecret?: string, notice?: { kind: 'ok' | 'error'; text: string }) => {
+    const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientId);
+    page(ctx, app.name, '/developers', appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret }), notice ?? noticeFrom(ctx, MESSAGES));
+  };
+  /** A form sent back with the problem named (400), keeping what the developer typed. */
+  const formAgain = (ctx: Context, error: unknown, clientId?: string) => {
+    const problem = error instanceof ZodError ? invalidInput(error) : error;
+    if (!(problem instanceof AppError) || problem.status !== 400) throw error;
+    const body = bodyOf(ctx);
+    const draft: AppDraft = {
+      kind: NewApp.shape.kind.safeParse(body.kind).data, name: String(body.name ?? ''), description: String(body.description ?? ''),
+      logo_uri: String(body.logo_uri ?? ''), homepage: String(body.homepage ?? ''), redirect_uris: String(body.redirect_uris ?? ''),
+      scopes: fieldsFromForm(body).scopes as string[],
+    };
+    ctx.status = 400;
+    page(ctx, clientId ? 'Edit app' : 'Register an app', clientId ? '/developers' : '/developers/apps/new',
+      appFormBody(csrfFor(ctx), draft, clientId), { kind: 'error', text: problem.description });
+  };
+
+  const router = new Router();
+  // Runs only when one of the routes below matched: every one of them requires a signed-in owner.
+  router.use(loadOwner(deps.provider, deps.accounts));
+
+  // Pages.
+  router.get('/developers', async function listAppsPage(ctx) {
+    page(ctx, 'Your apps', '/developers', appListBody(await apps.list(ownerOf(ctx).accountId)));
+  });
+  router.get('/developers/apps/new', async function newAppPage(ctx) {
+    page(ctx, 'Register an app', '/developers/apps/new', appFormBody(csrfFor(ctx), {}));
+  });
+  router.post('/developers/apps', ...mutate, async function registerFromPage(ctx) {
+    let created: Awaited<ReturnType<DeveloperApps['register']>>;
+    try {
+      created = await apps.register(actor(ctx), NewApp.parse(fieldsFromForm(bodyOf(ctx))));
+    } catch (error) {
+      return formAgain(ctx, error);
+    }
+    ctx.status = 201;
+    await appPage(ctx, created.app.clientId, created.clientSecret, { kind: 'ok', text: created.clientSecret
+      ? 'App registered. Copy its secret now: it is shown only once.' : 'App registered.' });
+  });
+  router.get('/developers/apps/:clientId', async function showAppPage(ctx) {
+    await appPage(ctx, clientIdOf(ctx));
+  });
+  router.get('/developers/apps/:clientId/edit', async function editAppPage(ctx) {
+    const { app } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
+    page(ctx, `Edit ${app.name}`, '/developers', appFormBody(csrfFor(ctx), draftOf(app), app.clientId));
+  });
+  router.post('/developers/apps/:clientId', ...mutate, async function updateFromPage(ctx) {
+    const clientId = clientIdOf(ctx);
+    try {
+      await apps.update(actor(ctx), clientId, AppFields.parse(fieldsFromForm(bodyOf(ctx))));
+    } catch (error) {
+      // Another developer's app is a 404 before anything about the form is said.
+      if (error instanceof AppError && error.status === 404) throw error;
+      return formAgain(ctx, error, clientId);
+    }
+    backTo(ctx, `/developers/apps/${clientId}`, 'updated');
+  });
+  router.post('/developers/apps/:clientId/rotate', ...mutate, async function rotateFromPage(ctx) {
+    const clientId = clientIdOf(ctx);
+    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, Rotation.parse(bodyOf(ctx)).grace);
+    await appPage(ctx, clientId, clientSecret, { kind: 'ok', text: `Secret rotated. The old one works until ${oldWorksUntil.toISOString().slice(0, 16).replace('T', ' ')} UTC.` });
+  });
+  router.post('/developers/apps/:clientId/revoke-secrets', ...mutate, async function revokeSecretsFromPage(ctx) {
+    const clientId = clientIdOf(ctx);
+    const { clientSecret } = await apps.revokeSecrets(actor(ctx), clientId);
+    await appPage(ctx, clientId, clientSecret, { kind: 'ok', text: 'Every earlier secret stopped working. Here is a fresh one.' });
+  });
+  for (const [action, active] of [['deactivate', false], ['reactivate', true]] as const) {
+    router.post(`/developers/apps/:clientId/${action}`, ...mutate, async function setActiveFromPage(ctx) {
+      const clientId = clientIdOf(ctx);
+      await apps.setActive(actor(ctx), clientId, active);
+      backTo(ctx, `/developers/apps/${clientId}`, `${action}d`);
+    });
+  }
+  router.post('/developers/apps/:clientId/delete', ...mutate, async function deleteFromPage(ctx) {
+    await apps.remove(actor(ctx), clientIdOf(ctx));
+    backTo(ctx, '/developers', 'deleted');
+  });
+  router.get('/developers/apps/:clientId/skill.md', async function skillDocumentRoute(ctx) {
+    const { app } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
+    sendSkillDocument(ctx, config, app, deps.apiCalls?.() ?? []);
+  });
+
+  // The JSON API: the same operations.
+  router.get('/developers/api/apps', async function listApps(ctx) {
+    ctx.body = { apps: (await apps.list(ownerOf(ctx).accountId)).map((a) => appJson(a)) };
+  });
+  router.post('/developers/api/apps', ...mutate, async function registerApp(ctx) {
+    const { app, clientSecret } = await apps.register(actor(ctx), NewApp.parse(bodyOf(ctx)));
+    noStore(ctx);
+    ctx.status = 201;
+    ctx.body = { ...appJson(app, await apps.secrets.live(app.clientId)), ...(clientSecret ? { client_secret: clientSecret } : {}) };
+  });
+  router.get('/developers/api/apps/:clientId', async function showApp(ctx) {
+    const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
+    ctx.body = appJson(app, secrets);
+  });
+  router.put('/developers/api/apps/:clientId', ...mutate, async function updateApp(ctx) {
+    const clientId = clientIdOf(ctx);
+    // Ownership first, so another developer's app is a 404 whatever the body says.
+    await apps.get(ownerOf(ctx).accountId, clientId);
+    const { csrf: _csrf, ...input } = bodyOf(ctx);
+    ctx.body = appJson(await apps.update(actor(ctx), clientId, AppFields.parse(input)));
+  });
+  router.post('/developers/api/apps/:clientId/deactivate', ...mutate, async function deactivateApp(ctx) {
+    ctx.body = appJson(await apps.setActive(actor(ctx), clientIdOf(ctx), false));
+  });
+  router.post('/developers/api/apps/:clientId/reactivate', ...mutate, async function reactivateApp(ctx) {
+    ctx.body = appJson(await apps.setActive(actor(ctx), clientIdOf(ctx), true));
+  });
+  router.delete('/developers/api/apps/:clientId', ...mutate, async function deleteApp(ctx) {
+    await apps.remove(actor(ctx), clientIdOf(ctx));
+    ctx.body = { deleted: true };
+  });
+  router.post('/developers/api/apps/:clientId/secrets', ...mutate, async function rotateSecret(ctx) {
+    const clientId = clientIdOf(ctx);
+    await apps.get(ownerOf(ctx).accountId, clientId);
+    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, Rotation.parse(bodyOf(ctx)).grace);
+    noStore(ctx);
+    ctx.status = 201;
+    ctx.body = { client_secret: clientSecret, old_secrets_work_until: oldWorksUntil.toISOString(), secrets: await liveJson(clientId) };
+  });
+  router.delete('/developers/api/apps/:clientId/secrets', ...mutate, async function revokeSecrets(ctx) {
+    const clientId = clientIdOf(ctx);
+    const { clientSecret } = await apps.revokeSecrets(actor(ctx), clientId);
+    noStore(ctx);
+    ctx.body = { client_secret: clientSecret, secrets: await liveJson(clientId) };
+  });
+
+  async function liveJson(clientId: string) {
+    return (await apps.secrets.live(clientId)).map((s) => ({ id: s.id, created_at: s.createdAt, expires_at: s.expiresAt }));
+  }
+
+  return router;
+}

@@ -1,0 +1,23 @@
+import type { Context } from 'koa';
+import type { Config } from '../config.js';
+import type { ClientRecord } from '../clients/store.js';
+import type { ApiCallDoc } from '../plugins/plugin.js';
+import { skillDocument } from './skill.js';
+
+/**
+ * GET /developers/apps/:clientId/skill.md, after the portal checked the app is the developer's: the app's skill
+ * document (skill.ts) as a Markdown download. It holds no secret.
+ */
+export function sendSkillDocument(ctx: Context, config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>, app: ClientRecord, calls: ApiCallDoc[]): void {
+  const body = skillDocument({
+    issuer: config.ISSUER,
+    resourceUrl: config.RESOURCE_URL,
+    app: { clientId: app.clientId, name: app.name, kind: app.kind, scopes: app.scope?.split(' ') ?? [], redirectUris: app.redirectUris, grantTypes: app.grantTypes },
+    calls,
+  });
+  ctx.type = 'text/markdown; charset=utf-8';
+  // A file name from the id alone: the app's name is the developer's text and stays out of headers.
+  ctx.set('Content-Disposition', `attachment; filename="${app.clientId}-skill.md"`);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = body;
+}

@@ -1,0 +1,186 @@
+import { html, httpsUrl, type SafeHtml } from '../../../interactions/views/html.js';
+import { allScopes } from '../../../scopes/catalog.js';
+import type { ClientKind, ClientRecord } from '../../clients/store.js';
+import type { LiveSecret } from '../../clients/secrets.js';
+import { accessBadge, scopeBadge } from '../../console/views/apps.js';
+import { csrfField, when } from '../../console/views/layout.js';
+
+export const KIND_LABELS: Record<ClientKind, { title: string; hint: string }> = {
+  web: { title: 'Web app (confidential)', hint: 'Runs on a server that keeps a secret. Signs owners in with the authorization code flow and PKCE; gets refresh tokens.' },
+  public: { title: 'Public app (single-page or native)', hint: 'Runs in a browser or on a device and cannot keep a secret. Authorization code flow with PKCE, no secret.' },
+  agent: { title: 'Agent service', hint: 'A headless agent. The owner approves it with the device flow; it can also use client credentials. Has a secret, no redirect URIs.' },
+};
+
+const statusBadge = (app: ClientRecord) =>
+  app.disabledAt ? html`<span class="badge badge-identity">Deactivated</span>` : html`<span class="badge badge-read">Active</span>`;
+
+/** /developers: the developer's apps. */
+export function appListBody(apps: ClientRecord[]): SafeHtml {
+  return html`<h1>Your apps</h1>
+<p>Apps and agents you registered. Each gets a client id; confidential ones also get a secret, shown once.</p>
+<p><a class="button primary compact" href="/developers/apps/new">Register an app</a></p>
+${apps.length
+    ? html`<table class="table app-table">
+<thead><tr><th scope="col">App</th><th scope="col">Kind</th><th scope="col">Client id</th><th scope="col">Registered</th></tr></thead>
+<tbody>
+${apps.map((a) => html`<tr>
+  <td data-label="App"><a href="/developers/apps/${a.clientId}"><strong>${a.name}</strong></a> ${statusBadge(a)}</td>
+  <td data-label="Kind">${KIND_LABELS[a.kind].title}</td>
+  <td data-label="Client id"><code>${a.clientId}</code></td>
+  <td data-label="Registered">${when(a.createdAt)}</td>
+</tr>`)}
+</tbody>
+</table>`
+    : html`<p class="empty">You have not registered any app yet.</p>`}`;
+}
+
+/** What the form shows: the stored app, or what the developer typed when it comes back with a problem. */
+export interface AppDraft {
+  kind?: ClientKind;
+  name?: string;
+  description?: string;
+  logo_uri?: string;
+  homepage?: string;
+  redirect_uris?: string;
+  scopes?: string[];
+}
+
+export const draftOf = (app: ClientRecord): AppDraft => ({
+  kind: app.kind, name: app.name, description: app.description, logo_uri: app.logoUri, homepage: app.homepage,
+  redirect_uris: app.redirectUris.join('\n'), scopes: app.scope?.split(' ') ?? [],
+});
+
+/** The register form (no client id yet) or the edit form of one app. */
+export function appFormBody(csrf: string, draft: AppDraft, clientId?: string): SafeHtml {
+  const checked = new Set(draft.scopes ?? ['openid', 'offline_access']);
+  const text = (id: string, label: string, value: string | undefined, hint: string, attrs: SafeHtml = html``) => html`<div class="field">
+    <label for="app-${id}">${label}</label>
+    <input id="app-${id}" name="${id}" type="${id === 'name' ? 'text' : 'url'}" value="${value ?? ''}" autocomplete="off"${attrs}>
+    <span class="hint">${hint}</span>
+  </div>`;
+  return html`<h1>${clientId ? html`Edit ${draft.name}` : 'Register an app'}</h1>
+<form method="post" action="${clientId ? `/developers/apps/${clientId}` : '/developers/apps'}" class="app-form">
+  ${csrfField(csrf)}
+  ${clientId
+    ? html`<p>Kind: <strong>${KIND_LABELS[draft.kind ?? 'web'].title}</strong> (it cannot change; register a new app for another kind).</p>`
+    : html`<fieldset class="app-kinds"><legend>Kind</legend>
+    ${(Object.keys(KIND_LABELS) as ClientKind[]).map((k) => html`<div class="field field-check">
+      <input id="kind-${k}" type="radio" name="kind" value="${k}"${(draft.kind ?? 'web') === k ? html` checked` : ''}>
+      <label for="kind-${k}"><strong>${KIND_LABELS[k].title}</strong><span class="hint"> ${KIND_LABELS[k].hint}</span></label>
+    </div>`)}
+  </fieldset>`}
+  ${text('name', 'Name', draft.name, 'Owners see it on the consent screen.', html` required maxlength="100"`)}
+  <div class="field">
+    <label for="app-description">Description</label>
+    <textarea id="app-description" name="description" maxlength="1000">${draft.description ?? ''}</textarea>
+    <span class="hint">What the app does, in a sentence or two.</span>
+  </div>
+  ${text('homepage', 'Home page', draft.homepage, 'An https URL (optional).')}
+  ${text('logo_uri', 'Logo URL', draft.logo_uri, 'An https URL of a square image (optional).')}
+  <div class="field">
+    <label for="app-redirect_uris">Redirect URIs</label>
+    <textarea id="app-redirect_uris" name="redirect_uris" spellcheck="false">${draft.redirect_uris ?? ''}</textarea>
+    <span class="hint">One per line, exact: https, or http only on localhost / 127.0.0.1 (native apps may use a
+      reverse-domain scheme such as com.example.app:/callback). No fragments or wildcards. Agent services leave this empty.</span>
+  </div>
+  <fieldset class="token-scopes">
+    <legend>Scopes it may ask for</legend>
+    ${allScopes().map((s) => html`<div class="field field-check">
+      <input id="scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
+      <label for="scope-${s.name}">${accessBadge(s.access)} <strong>${s.title}</strong> <code class="scope-name">${s.name}</code><span class="hint"> ${s.description}</span></label>
+    </div>`)}
+  </fieldset>
+  <button type="submit" class="button primary compact">${clientId ? 'Save changes' : 'Register'}</button>
+</form>`;
+}
+
+export interface AppPageInput {
+  app: ClientRecord;
+  secrets: LiveSecret[];
+  csrf: string;
+  issuer: string;
+  /** A secret just issued (registration, rotation, emergency revoke): on this one page and nowhere else (F2). */
+  newSecret?: string;
+}
+
+/** /developers/apps/:clientId: details, live secrets, rotation and the dangerous buttons. */
+export function appBody({ app, secrets, csrf, issuer, newSecret }: AppPageInput): SafeHtml {
+  const base = `/developers/apps/${app.clientId}`;
+  const logo = httpsUrl(app.logoUri);
+  return html`<h1>${logo ? html`<img class="app-logo" src="${logo}" alt="" width="40" height="40"> ` : ''}${app.name} ${statusBadge(app)}</h1>
+${app.description ? html`<p>${app.description}</p>` : ''}
+${newSecret
+    ? html`<section class="new-token" aria-labelledby="new-secret-title">
+<h2 id="new-secret-title">Your new client secret</h2>
+<div class="field">
+  <label for="new-secret-value">Client secret</label>
+  <input id="new-secret-value" class="token-value" type="text" readonly value="${newSecret}" autocomplete="off" spellcheck="false">
+  <span class="hint">Copy it now into your app's configuration. It is shown only this once; oauth3 keeps only a hash of it.</span>
+</div>
+</section>`
+    : ''}
+<section aria-labelledby="details-title">
+<h2 id="details-title">Details</h2>
+<dl class="app-details">
+  <dt>Client id</dt><dd><code id="client-id">${app.clientId}</code></dd>
+  <dt>Kind</dt><dd>${KIND_LABELS[app.kind].title}</dd>
+  <dt>Discovery URL</dt><dd><code>${issuer}/.well-known/oauth-authorization-server</code></dd>
+  ${app.homepage ? html`<dt>Home page</dt><dd>${app.homepage}</dd>` : ''}
+  <dt>Redirect URIs</dt><dd>${app.redirectUris.length ? html`<ul>${app.redirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>` : '—'}</dd>
+  <dt>Scopes</dt><dd><ul class="scope-list">${(app.scope?.split(' ') ?? []).map(scopeBadge)}</ul></dd>
+  <dt>Registered</dt><dd>${when(app.createdAt)}</dd>
+</dl>
+<p><a href="${base}/skill.md">Skill document</a> — a Markdown file that tells an agent how to use this app's access.
+· <a href="${base}/edit">Edit</a></p>
+</section>
+${app.public ? '' : secretsSection(base, secrets, csrf)}
+<section aria-labelledby="danger-title">
+<h2 id="danger-title">Deactivate or delete</h2>
+<p>Deactivating stops the app at once: it cannot start sign-ins or authenticate, and every grant and token it holds is
+revoked. You can reactivate it later; owners then approve it again. Deleting also removes the registration and its secrets.</p>
+<div class="row-actions">
+  <form method="post" action="${base}/${app.disabledAt ? 'reactivate' : 'deactivate'}" class="inline-form">${csrfField(csrf)}
+    <button type="submit" class="button secondary compact">${app.disabledAt ? 'Reactivate' : 'Deactivate'}</button></form>
+  <form method="post" action="${base}/delete" class="inline-form">${csrfField(csrf)}
+    <button type="submit" class="button danger compact">Delete app</button></form>
+</div>
+</section>`;
+}
+
+function secretsSection(base: string, secrets: LiveSecret[], csrf: string): SafeHtml {
+  return html`<section aria-labelledby="secrets-title">
+<h2 id="secrets-title">Client secrets</h2>
+${secrets.length
+    ? html`<table class="table secrets-table">
+<thead><tr><th scope="col">Secret</th><th scope="col">Created</th><th scope="col">Works until</th></tr></thead>
+<tbody>
+${secrets.map((s, i) => html`<tr>
+  <td data-label="Secret">${i === 0 ? 'Newest' : 'Older'} <code class="secret-id">${s.id}</code></td>
+  <td data-label="Created">${when(s.createdAt)}</td>
+  <td data-label="Works until" class="secret-until">${s.expiresAt ? when(s.expiresAt) : 'until rotated'}</td>
+</tr>`)}
+</tbody>
+</table>`
+    : html`<p class="empty">No live secret: rotate to get one.</p>`}
+<form method="post" action="${base}/rotate" class="rotate-form">
+  ${csrfField(csrf)}
+  <div class="field">
+    <label for="rotate-grace">Keep the old secret working for</label>
+    <select id="rotate-grace" name="grace">
+      <option value="0">No time: stop it now</option>
+      <option value="1h">1 hour</option>
+      <option value="24h" selected>24 hours</option>
+      <option value="3d">3 days</option>
+      <option value="7d">7 days</option>
+    </select>
+    <span class="hint">Both secrets work until then, so you can deploy the new one without downtime.</span>
+  </div>
+  <button type="submit" class="button primary compact">Rotate secret</button>
+</form>
+<form method="post" action="${base}/revoke-secrets" class="inline-form">
+  ${csrfField(csrf)}
+  <p>Leaked? <button type="submit" class="button danger compact">Revoke every secret now</button>
+  <span class="hint">All secrets stop working at once, with no grace; a fresh one is shown once.</span></p>
+</form>
+</section>`;
+}

@@ -1,0 +1,112 @@
+import { html, type SafeHtml } from '../../../interactions/views/html.js';
+import { layout } from '../../../interactions/views/layout.js';
+import type { ScopeDefinition } from '../../../scopes/catalog.js';
+import type { ApiCallDoc } from '../../plugins/plugin.js';
+
+export interface PlaygroundPageInput {
+  issuer: string;
+  resourceUrl: string;
+  clientId: string;
+  redirectUri: string;
+  scopes: ScopeDefinition[];
+  calls: ApiCallDoc[];
+}
+
+const ACCESS: Record<ScopeDefinition['access'], string> = { read: 'Read', write: 'Write', identity: 'Identity' };
+/** Checked when the page opens: enough for an ID token and a refresh token. */
+const DEFAULT_SCOPES = new Set(['openid', 'offline_access']);
+
+/** One step: a numbered section with its explanation, its controls, and where its request and answer appear. */
+const step = (id: string, title: string, body: SafeHtml, after?: SafeHtml) => html`<li><section class="pg-step" id="step-${id}" aria-labelledby="step-${id}-title">
+<h2 id="step-${id}-title">${title}</h2>
+${body}
+<div class="pg-output" data-output="${id}"></div>
+${after}
+</section></li>`;
+
+/**
+ * /developers/playground: the steps of the authorization code flow, each with a button. All the protocol work runs
+ * in interactions/public/playground.js (no inline script: the page's facts travel in data- attributes).
+ */
+export function playgroundPage(input: PlaygroundPageInput): string {
+  const body = html`<div class="playground" id="playground" data-issuer="${input.issuer}" data-resource="${input.resourceUrl}"
+  data-client-id="${input.clientId}" data-redirect-uri="${input.redirectUri}" data-calls="${JSON.stringify(input.calls)}">
+<h1>OAuth playground</h1>
+<p>Walk through one sign-in the way an app does it: authorization code with PKCE, then the token, an API call, a
+refresh and a revocation. Every request this page sends and every answer it gets are shown below. Everything runs in
+this browser tab; the tokens are yours, kept in this tab until you start over, and listed in your console under
+Connected apps as “oauth3 playground”.</p>
+<noscript><p class="notice notice-error">The playground needs JavaScript.</p></noscript>
+<p class="pg-status" id="pg-status" role="status" aria-live="polite"></p>
+<ol class="pg-steps">
+${step('configure', '1. Configure', html`<form id="pg-configure" class="pg-form">
+  <div class="field">
+    <label for="pg-client-id">Client ID</label>
+    <input id="pg-client-id" name="client_id" type="text" required maxlength="200" value="${input.clientId}" autocomplete="off" spellcheck="false">
+    <span class="hint">The playground's own public client. To try your own public app, add
+      <code>${input.redirectUri}</code> to its redirect URIs and enter its client ID here (no secret: a confidential
+      app's secret never belongs in a browser).</span>
+  </div>
+  <div class="field">
+    <label for="pg-redirect-uri">Redirect URI</label>
+    <input id="pg-redirect-uri" type="text" readonly value="${input.redirectUri}">
+  </div>
+  <fieldset class="pg-scopes">
+    <legend>Scopes</legend>
+    ${input.scopes.map((s) => html`<div class="field field-check">
+      <input id="pg-scope-${s.name}" type="checkbox" name="scope" value="${s.name}" data-kind="${s.kind}"${DEFAULT_SCOPES.has(s.name) ? html` checked` : ''}>
+      <label for="pg-scope-${s.name}"><span class="badge badge-${s.access}">${ACCESS[s.access]}</span>
+        <strong>${s.title}</strong> <code>${s.name}</code></label>
+    </div>`)}
+    <p class="hint">Resource scopes add <code>resource=${input.resourceUrl}</code> (RFC 8707), so the access token is
+      for the resource API. <code>offline_access</code> brings a refresh token.</p>
+  </fieldset>
+  <button type="submit" class="button primary" id="pg-prepare">Prepare the authorization request</button>
+</form>`)}
+${step('authorize', '2. Authorize with PKCE', html`<p>The page makes a random <code>code_verifier</code> and its SHA-256
+  <code>code_challenge</code> (RFC 7636), and a <code>state</code>, and keeps them in this tab. Then the browser goes to
+  the authorization endpoint: sign in with your passkey and approve on the consent screen. You come back here with a code.</p>
+<button type="button" class="button primary" id="pg-authorize" disabled>Open the authorization request</button>`)}
+${step('exchange', '3. Exchange the code', html`<p>The code is worth a token once, for one minute, and only with the
+  verifier: the page posts both to the token endpoint.</p>
+<button type="button" class="button primary" id="pg-exchange" disabled>Exchange the code</button>`)}
+${step('call', '4. Call the API', html`<form id="pg-call" class="pg-form">
+  <div class="field">
+    <label for="pg-call-choice">Call</label>
+    <select id="pg-call-choice"></select>
+  </div>
+  <div class="pg-request-line">
+    <div class="field"><label for="pg-call-method">Method</label>
+      <select id="pg-call-method">${['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => html`<option>${m}</option>`)}</select></div>
+    <div class="field pg-grow"><label for="pg-call-url">URL</label>
+      <input id="pg-call-url" type="text" required autocomplete="off" spellcheck="false"></div>
+  </div>
+  <div class="field">
+    <label for="pg-call-body">JSON body</label>
+    <textarea id="pg-call-body" spellcheck="false"></textarea>
+    <span class="hint">Writes go through your limits for the playground (console, Connected apps).</span>
+  </div>
+  <button type="submit" class="button primary" id="pg-call-send" disabled>Send the request</button>
+</form>`)}
+${step('refresh', '5. Refresh', html`<p>With <code>offline_access</code> the token answer held a refresh token. It
+  rotates: each refresh returns a new one, and using an old one again revokes the grant.</p>
+<button type="button" class="button primary" id="pg-refresh" disabled>Refresh the tokens</button>`)}
+${step('revoke', '6. Revoke', html`<div class="field">
+  <label for="pg-revoke-which">Token to revoke</label>
+  <select id="pg-revoke-which"><option value="access_token">Access token</option><option value="refresh_token">Refresh token</option></select>
+  <span class="hint">Either one ends the whole grant (RFC 7009): every token of it stops working.</span>
+</div>
+<button type="button" class="button primary danger" id="pg-revoke" disabled>Revoke</button>`, html`<p>Then try the revoked access token on the API call of step 4.</p>
+<button type="button" class="button secondary" id="pg-recheck" disabled>Call the API again with the revoked token</button>
+<div class="pg-output" data-output="recheck"></div>`)}
+</ol>
+<p><button type="button" class="button secondary" id="pg-reset">Start over</button></p>
+</div>`;
+  return layout({
+    title: 'Playground',
+    body,
+    mainClass: 'site-main console-main',
+    styles: ['/static/console.css', '/static/playground.css'],
+    scripts: ['/static/playground.js'],
+  });
+}

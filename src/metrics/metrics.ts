@@ -1,0 +1,81 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** What the vault reports: one seal or open, and whether it worked (a failed open is a tampered row or a lost key). */
+export type VaultObserver = (operation: 'seal' | 'open', outcome: 'ok' | 'error') => void;
+
+/** What the upstream token service reports: one refresh of an owner's upstream tokens, by provider and outcome. */
+export type RefreshObserver = (provider: string, outcome: 'ok' | 'revoked' | 'no_refresh_token' | 'failed') => void;
+
+export interface MetricsOptions {
+  /** Node's process metrics (CPU, memory, event loop lag, GC); only for a process that serves them. */
+  processMetrics?: boolean;
+}
+
+/**
+ * The Prometheus metrics of one app (README, Metrics). Each app has its own registry, so two apps in one process
+ * (tests) never count into each other. Every label value comes from a fixed set — a route pattern, a grant type, a
+ * provider id, an error code — and never from a request's path, a token or a secret.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly requestDuration = new Histogram({
+    name: 'oauth3_http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status class (2xx, 4xx, ...), with their duration in seconds.',
+    labelNames: ['method', 'route', 'status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly tokensIssued = new Counter({
+    name: 'oauth3_tokens_issued_total',
+    help: 'Successful token endpoint responses, by grant type.',
+    labelNames: ['grant_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reuseDetected = new Counter({
+    name: 'oauth3_token_reuse_detected_total',
+    help: 'Replayed authorization codes, refresh tokens and device codes; each revoked its whole grant (RFC 9700 §4.14).',
+    labelNames: ['grant_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamCalls = new Counter({
+    name: 'oauth3_upstream_calls_total',
+    help: "Resource API calls that needed an owner's upstream account, by provider and outcome (ok or the error code answered).",
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRefreshes = new Counter({
+    name: 'oauth3_upstream_token_refreshes_total',
+    help: "Refreshes of an owner's upstream OAuth tokens, by provider and outcome (ok, revoked, no_refresh_token, failed).",
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly vaultOperations = new Counter({
+    name: 'oauth3_vault_operations_total',
+    help: 'Upstream credentials sealed into or opened from the vault, by operation and outcome.',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: MetricsOptions = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  readonly vault: VaultObserver = (operation, outcome) => this.vaultOperations.inc({ operation, outcome });
+
+  readonly refresh: RefreshObserver = (provider, outcome) => this.upstreamRefreshes.inc({ provider, outcome });
+
+  /** The Prometheus text exposition of everything above. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,62 @@
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { RateLimiter } from '../rate-limit.js';
+import { readBody } from '../http/body.js';
+import { secretMatches } from '../../adapters/clients.js';
+import { isStoredForm } from '../../adapters/registered-clients.js';
+
+/** oidc-provider's registration endpoint (RFC 7591) and a registered client's configuration endpoint (RFC 7592). */
+const REGISTRATION = /^\/reg\/?$/;
+const CLIENT_CONFIGURATION = /^\/reg\/([^/]+)$/;
+
+/**
+ * What oidc-provider's registration endpoints need around them in oauth3, as named stages:
+ * - `limitOpenRegistration`: with REGISTRATION=open, each IP address may register a few clients an hour.
+ * - `acceptPresentedSecret`: RFC 7592 §2.2 lets an update carry the client's current secret; oauth3 keeps only its
+ *   digest, so the presented secret is checked here and replaced by the stored form oidc-provider compares against.
+ * - `hideStoredSecret`: a read or update answers without `client_secret`, which oauth3 no longer knows (F2): the
+ *   stored digests are never shown; a new secret (a public client turned confidential) is shown once.
+ */
+export function registrationGuards({ config, db, provider }: { config: Config; db: Database; provider: Provider }): Middleware[] {
+  // fail-then-check: each attempt counts at once, so parallel requests cannot slip past the limit.
+  const limiter = new RateLimiter(db, config.REGISTRATION_PER_HOUR + 1, 3600);
+
+  const limitOpenRegistration: Middleware = async function limitOpenRegistration(ctx, next) {
+    if (config.REGISTRATION !== 'open' || ctx.method !== 'POST' || !REGISTRATION.test(ctx.path)) return next();
+    const key = `registration:${ctx.ip}`;
+    await limiter.fail(key);
+    await limiter.check(key).catch((cause: unknown) => {
+      throw new AppError('too_many_requests', 429, 'Too many client registrations from this address. Try again in an hour.', { cause });
+    });
+    return next();
+  };
+
+  const acceptPresentedSecret: Middleware = async function acceptPresentedSecret(ctx, next) {
+    const clientId = CLIENT_CONFIGURATION.exec(ctx.path)?.[1];
+    if (ctx.method !== 'PUT' || !clientId || !ctx.is('application/json')) return next();
+    const body = await readBody(ctx);
+    const presented = (body as { client_secret?: unknown } | null)?.client_secret;
+    if (typeof presented === 'string') {
+      const client = await provider.Client.find(decodeURIComponent(clientId));
+      if (client?.clientSecret && secretMatches(client.clientSecret, presented)) (body as { client_secret: string }).client_secret = client.clientSecret;
+    }
+    // oidc-provider reads an already parsed body from here.
+    (ctx.request as { body?: unknown }).body = body;
+    return next();
+  };
+
+  const hideStoredSecret: Middleware = async function hideStoredSecret(ctx, next) {
+    await next();
+    if (!CLIENT_CONFIGURATION.test(ctx.path) || !ctx.body || typeof ctx.body !== 'object') return;
+    const body = ctx.body as { client_secret?: unknown; client_secret_expires_at?: unknown };
+    if (typeof body.client_secret === 'string' && isStoredForm(body.client_secret)) {
+      delete body.client_secret;
+      delete body.client_secret_expires_at;
+    }
+  };
+
+  return [limitOpenRegistration, acceptPresentedSecret, hideStoredSecret];
+}

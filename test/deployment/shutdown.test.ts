@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/open.js';
+import { ClientStore } from '../../src/clients/store.js';
+import { startTestServer } from '../helpers/server.js';
+import { ServerProcess } from '../helpers/replicas.js';
+import { basic } from '../helpers/token-flow.js';
+
+/** A POST to /token whose body arrives in two parts: the request is in flight until `finish()` sends the rest. */
+function slowTokenRequest(port: number, clientId: string, clientSecret: string, agent?: http.Agent) {
+  const body = Buffer.from(new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read' }).toString());
+  const req = http.request({
+    host: '127.0.0.1', port, method: 'POST', path: '/token', agent: agent ?? false,
+    headers: { authorization: basic(clientId, clientSecret), 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
+  });
+  const answer = new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  answer.catch(() => undefined);
+  const half = Math.floor(body.length / 2);
+  req.write(body.subarray(0, half));
+  req.flushHeaders();
+  return { answer, finish: () => req.end(body.subarray(half)) };
+}
+
+/** A fresh TCP connection's fate: 'refused' once the server stopped listening. */
+const connectOutcome = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/healthz`).then(
+    (res) => `status ${res.status}`,
+    (error: { cause?: { code?: string } }) => (error.cause?.code === 'ECONNREFUSED' ? 'refused' : `error ${error.cause?.code}`),
+  );
+
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await probe();
+  }
+  return value;
+}
+
+/**
+ * Issue 6, item 3 on the real entry point (src/main.ts in its own process, embedded storage): SIGTERM stops new
+ * connections, lets the request in flight finish, closes idle keep-alive connections and storage, and exits 0; the
+ * embedded database opens again at once. A request that does not finish is cut at SHUTDOWN_TIMEOUT_MS.
+ */
+describe('graceful shutdown of the server process', () => {
+  let dataDir: string;
+  let machine: { clientId: string; clientSecret?: string };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-shutdown-'));
+    // The client is registered in the embedded database before the process takes it over.
+    const setup = await startTestServer({ storage: { dataDir }, keepStorage: true });
+    machine = await setup.addClient({ name: 'Shutdown machine', grantTypes: ['client_credentials'], scope: 'tweet.read' });
+    await setup.stop();
+  }, 180_000);
+  afterAll(() => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const start = (env: Record<string, string> = {}) =>
+    new ServerProcess({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env }).start();
+
+  it('on SIGTERM refuses new connections, finishes the request in flight with 200, and exits 0; the database opens again', async () => {
+    const proc = await start({ SHUTDOWN_TIMEOUT_MS: '8000' });
+    // An idle keep-alive connection, as a load balancer or a browser leaves one: it must not keep the process up.
+    const keepAlive = new http.Agent({ keepAlive: true });
+    const idle = await new Promise<number>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: proc.port, path: '/healthz', agent: keepAlive }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject),
+    );
+    expect(idle).toBe(200);
+
+    const inflight = slowTokenRequest(proc.port, machine.clientId, machine.clientSecret!);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sigterm = Date.now();
+    const exited = proc.stop();
+
+    // The listener closes at once; the request in flight is still waiting for its body.
+    expect(await until(() => connectOutcome(proc.port), (o) => o === 'refused', 3000)).toBe('refused');
+    inflight.finish();
+    const answer = await inflight.answer;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer' });
+    // The client is told to go elsewhere for its next request.
+    expect(answer.connection).toBe('close');
+
+    expect(await exited).toBe(0);
+    // Well within SHUTDOWN_TIMEOUT_MS: nothing (the idle keep-alive connection included) held the process.
+    expect(Date.now() - sigterm).toBeLessThan(6000);
+    const output = proc.output.join('');
+    expect(output).toContain('shutting down');
+    expect(output).not.toContain('cut off');
+    keepAlive.destroy();
+
+    // The lock is released and the data intact: the admin tools (or the next start) open it right away.
+    const db = await openDatabase(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), 'shutdown test');
+    try {
+      const clients = await new ClientStore(db).list();
+      expect(clients.map((c) => c.clientId)).toContain(machine.clientId);
+      // The token issued during the drain was written before the database closed.
+      expect((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_models WHERE model = 'ClientCredentials'")).rows[0]!.n).toBe(1);
+    } finally {
+      await db.close();
+    }
+  }, 180_000);
+
+  it('cuts a request that does not finish at SHUTDOWN_TIMEOUT_MS and still exits 0', async () => {
+    const proc = await start({ SHUTDOWN_TIMEOUT_MS: '1500' });
+    const stuck = slowTokenRequest(proc.port, machine.clientId, machine.clientSecret!);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sigterm = Date.now();
+    const code = await proc.stop();
+    const elapsed = Date.now() - sigterm;
+    expect(code).toBe(0);
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(elapsed).toBeLessThan(6000);
+    // The held connection was closed under the client, without an answer.
+    await expect(stuck.answer).rejects.toThrow();
+    expect(proc.output.join('')).toContain('cut off');
+
+    const db = await openDatabase(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), 'shutdown test');
+    await db.close();
+  }, 180_000);
+});

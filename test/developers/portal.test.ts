@@ -1,0 +1,402 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { backends } from '../helpers/services.js';
+import { Owner, callApi } from '../helpers/owner.js';
+import { csrfFrom } from '../helpers/browser.js';
+import { basic, redirectUri } from '../helpers/token-flow.js';
+import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
+import { ManualClock } from '../../src/clock.js';
+import { hashSecret } from '../../adapters/clients.js';
+
+interface AppJson {
+  client_id: string;
+  kind: string;
+  name: string;
+  redirect_uris: string[];
+  scopes: string[];
+  active: boolean;
+  client_secret?: string;
+  secrets?: { id: string; created_at: string; expires_at: string | null }[];
+}
+
+const HOUR = 3600_000;
+
+/**
+ * The developer portal (issue 5, items 1-2) tried as attacks: SECURITY.md F1 (redirect URIs), F2 (secret once, hash
+ * only), F3 (rotation grace on a controllable clock), F4 (another developer's apps), F5 (deleting revokes), and the
+ * per-developer registration limits, through the JSON API and the form pages.
+ */
+describe.each(backends())('developer portal on %s storage', (backend) => {
+  let server: TestServer;
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let dev: Owner;
+  let introspector: { clientId: string; clientSecret?: string };
+  const clock = new ManualClock();
+
+  const json = async <T = AppJson>(res: Response) => ({ status: res.status, body: (await res.json()) as T & { error?: string; error_description?: string } });
+  const register = (owner: Owner, body: Record<string, unknown>) => owner.api.send('POST', '/developers/api/apps', body).then((r) => json(r));
+  const webApp = (name = 'Web app') => ({ kind: 'web', name, redirect_uris: [redirectUri], scopes: ['openid', 'offline_access', 'echo.read'] });
+  const agentApp = (name = 'Agent') => ({ kind: 'agent', name, scopes: ['echo.read'] });
+
+  /** Client authentication in isolation: introspecting a junk token is 200 for a good secret, 401 otherwise. */
+  const authStatus = async (clientId: string, secret: string) => {
+    const res = await fetch(`${server.url}/token/introspection`, {
+      method: 'POST',
+      headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'not-a-token' }),
+    });
+    const body = (await res.json()) as { error?: string };
+    return res.status === 401 ? `401 ${body.error}` : String(res.status);
+  };
+  /** What a resource server learns about a token (RFC 7662), asked by a client allowed to introspect any API token. */
+  const introspect = async (token: string) => {
+    const res = await fetch(`${server.url}/token/introspection`, {
+      method: 'POST',
+      headers: { authorization: basic(introspector.clientId, introspector.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    });
+    return (await res.json()) as { active: boolean };
+  };
+
+  beforeAll(async () => {
+    upstream = await startEchoUpstream();
+    // Room for every app this file registers; the default limits are tried on a server of their own below.
+    server = await startTestServer({ backend, clock, plugins: [echoPlugin(() => upstream.url)], env: { DEVELOPER_APPS_PER_HOUR: '100', DEVELOPER_APPS_MAX: '100' } });
+    dev = await Owner.signUp(server);
+    await server.app.connections.save(dev.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo account', secret: { key: 'echo-secret-key-1234' } });
+    introspector = await server.addClient({ name: 'Resource server', grantTypes: ['client_credentials'], resourceServer: true });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await upstream?.close();
+  });
+
+  it('registers a web app: the secret is in the 201 response only, the database holds only its hash (F2)', async () => {
+    const { status, body } = await register(dev, { ...webApp(), description: 'Posts echoes', homepage: 'https://app.example.com', logo_uri: 'https://app.example.com/logo.png' });
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ kind: 'web', name: 'Web app', redirect_uris: [redirectUri], active: true });
+    const secret = body.client_secret!;
+    expect(secret.length).toBeGreaterThanOrEqual(43);
+    expect(await authStatus(body.client_id, secret)).toBe('200');
+
+    const { rows } = await server.db.query<{ secret_hash: string }>('SELECT * FROM client_secrets WHERE client_id = $1', [body.client_id]);
+    expect(rows.map((r) => r.secret_hash)).toEqual([hashSecret(secret)]);
+    const everything = await server.db.query("SELECT c.*, s.* FROM clients c LEFT JOIN client_secrets s USING (client_id)");
+    expect(JSON.stringify(everything.rows)).not.toContain(secret);
+    // Never again: not in the app's JSON, the list, its page, its skill document, or the log.
+    const again = await dev.api.get(`/developers/api/apps/${body.client_id}`);
+    const againText = await again.text();
+    expect(again.status).toBe(200);
+    expect(againText).not.toContain(secret);
+    expect((JSON.parse(againText) as AppJson).secrets).toHaveLength(1);
+    expect(await (await dev.api.get('/developers/api/apps')).text()).not.toContain(secret);
+    const page = await dev.browser.request(`/developers/apps/${body.client_id}`);
+    const pageText = await page.text();
+    expect(page.status).toBe(200);
+    expect(pageText).not.toContain(secret);
+    expect(pageText).toContain(body.client_id);
+    expect(pageText).toContain(`${server.url}/.well-known/oauth-authorization-server`);
+    expect(pageText).toContain(`/developers/apps/${body.client_id}/skill.md`);
+    const skill = await dev.browser.request(`/developers/apps/${body.client_id}/skill.md`);
+    expect(skill.status).toBe(200);
+    expect(skill.headers.get('content-type')).toMatch(/^text\/markdown/);
+    const skillText = await skill.text();
+    expect(skillText).toContain(body.client_id);
+    expect(skillText).not.toContain(secret);
+    expect(server.logs.join('')).not.toContain(secret);
+  });
+
+  it('registers a public app without a secret, and an agent service without redirect URIs', async () => {
+    const pub = await register(dev, { kind: 'public', name: 'SPA', redirect_uris: ['http://127.0.0.1:5173/cb'], scopes: ['openid'] });
+    expect(pub.status).toBe(201);
+    expect(pub.body.client_secret).toBeUndefined();
+    expect(pub.body).toMatchObject({ kind: 'public', secrets: [] });
+    const agent = await register(dev, agentApp());
+    expect(agent.status).toBe(201);
+    expect(agent.body.redirect_uris).toEqual([]);
+    // The agent can use client credentials at once, for the scopes it registered.
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: basic(agent.body.client_id, agent.body.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read' }),
+    });
+    expect(res.status).toBe(200);
+    const refused = await register(dev, { ...agentApp(), redirect_uris: [redirectUri] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error_description).toMatch(/^redirect_uris/);
+  });
+
+  it.each([
+    ['http on a public host', 'http://app.example.com/cb'],
+    ['a fragment', 'https://app.example.com/cb#frag'],
+    ['a wildcard', 'https://*.example.com/cb'],
+    ['javascript:', 'javascript:alert(1)'],
+    ['data:', 'data:text/html,<script>alert(1)</script>'],
+  ])('refuses a redirect URI with %s with 400 naming the field, registering nothing (F1)', async (_what, uri) => {
+    const before = (await server.db.query('SELECT client_id FROM clients')).rows.length;
+    const { status, body } = await register(dev, { ...webApp(), redirect_uris: ['https://ok.example.com/cb', uri] });
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_request');
+    expect(body.error_description).toMatch(/^redirect_uris\.1: /);
+    expect((await server.db.query('SELECT client_id FROM clients')).rows.length).toBe(before);
+  });
+
+  it('refuses an http logo, an unknown scope and a missing name, naming the field', async () => {
+    expect((await register(dev, { ...webApp(), logo_uri: 'http://app.example.com/logo.png' })).body.error_description).toMatch(/^logo_uri: /);
+    expect((await register(dev, { ...webApp(), scopes: ['openid', 'root.everything'] })).body.error_description).toMatch(/^scopes\.1: unknown scope/);
+    expect((await register(dev, { ...webApp(), name: '' })).body.error_description).toMatch(/^name: /);
+    expect((await register(dev, { ...webApp(), kind: 'superuser' })).status).toBe(400);
+    expect((await register(dev, { ...webApp(), redirect_uris: [] })).body.error_description).toMatch(/^redirect_uris: .*at least one/);
+  });
+
+  it('edits an app through the JSON API, with the same redirect URI checks', async () => {
+    const { body: app } = await register(dev, webApp('Before'));
+    const edited = await json(await dev.api.send('PUT', `/developers/api/apps/${app.client_id}`, { ...webApp('After'), redirect_uris: [redirectUri, 'https://app.example.com/other'] }));
+    expect(edited.status).toBe(200);
+    expect(edited.body).toMatchObject({ name: 'After', kind: 'web', redirect_uris: [redirectUri, 'https://app.example.com/other'] });
+    const bad = await json(await dev.api.send('PUT', `/developers/api/apps/${app.client_id}`, { ...webApp('Bad'), redirect_uris: ['https://evil.example.com/*'] }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error_description).toMatch(/^redirect_uris\.0: /);
+    expect((await json(await dev.api.get(`/developers/api/apps/${app.client_id}`))).body.name).toBe('After');
+    // oidc-provider reads the new metadata: the authorization endpoint knows the new redirect URI.
+    const auth = await fetch(`${server.url}/auth?${new URLSearchParams({ client_id: app.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.com/other', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
+    expect(auth.status).toBe(303);
+  });
+
+  it('rotates with a grace period: both secrets work, then the old one is invalid_client (F3)', async () => {
+    const { body: app } = await register(dev, agentApp('Rotating'));
+    const first = app.client_secret!;
+    const rotated = await json<{ client_secret: string; old_secrets_work_until: string; secrets: unknown[] }>(
+      await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '1h' }));
+    expect(rotated.status).toBe(201);
+    const second = rotated.body.client_secret;
+    expect(second).not.toBe(first);
+    expect(rotated.body.secrets).toHaveLength(2);
+    expect(await authStatus(app.client_id, first)).toBe('200');
+    expect(await authStatus(app.client_id, second)).toBe('200');
+
+    clock.advance(HOUR - 60_000);
+    expect(await authStatus(app.client_id, first)).toBe('200');
+    clock.advance(2 * 60_000);
+    expect(await authStatus(app.client_id, first)).toBe('401 invalid_client');
+    expect(await authStatus(app.client_id, second)).toBe('200');
+    expect((await json(await dev.api.get(`/developers/api/apps/${app.client_id}`))).body.secrets).toHaveLength(1);
+    const token = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: basic(app.client_id, first), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read' }),
+    });
+    expect(token.status).toBe(401);
+    expect(((await token.json()) as { error: string }).error).toBe('invalid_client');
+  });
+
+  it('rotates immediately: the old secret stops at once', async () => {
+    const { body: app } = await register(dev, agentApp('Immediate'));
+    const rotated = await json<{ client_secret: string }>(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '0' }));
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
+    expect(await authStatus(app.client_id, rotated.body.client_secret)).toBe('200');
+  });
+
+  it('emergency revoke kills every secret, grace or not, and issues one fresh secret', async () => {
+    const { body: app } = await register(dev, agentApp('Leaked'));
+    const second = (await json<{ client_secret: string }>(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '7d' }))).body.client_secret;
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('200');
+    const revoked = await json<{ client_secret: string; secrets: unknown[] }>(await dev.api.send('DELETE', `/developers/api/apps/${app.client_id}/secrets`));
+    expect(revoked.status).toBe(200);
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
+    expect(await authStatus(app.client_id, second)).toBe('401 invalid_client');
+    expect(await authStatus(app.client_id, revoked.body.client_secret)).toBe('200');
+    expect(revoked.body.secrets).toHaveLength(1);
+  });
+
+  it("deactivating stops new flows and the app's tokens; reactivating lets it start again", async () => {
+    const { body: app } = await register(dev, webApp('Pausable'));
+    const client = { clientId: app.client_id, clientSecret: app.client_secret };
+    const { accessToken } = await dev.appToken(client, 'openid echo.read');
+    expect((await callApi(server, '/echo/me', accessToken)).status).toBe(200);
+
+    const off = await json(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/deactivate`));
+    expect(off.body.active).toBe(false);
+    expect((await callApi(server, '/echo/me', accessToken)).status).toBe(401);
+    expect((await introspect(accessToken)).active).toBe(false);
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
+
+    const on = await json(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/reactivate`));
+    expect(on.body.active).toBe(true);
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('200');
+    // The old token stays dead; a new consent gives a working one.
+    expect((await callApi(server, '/echo/me', accessToken)).status).toBe(401);
+    expect((await callApi(server, '/echo/me', (await dev.appToken(client, 'openid echo.read')).accessToken)).status).toBe(200);
+  });
+
+  it('deleting an app revokes every grant and token it held (F5)', async () => {
+    const { body: app } = await register(dev, webApp('Doomed'));
+    const client = { clientId: app.client_id, clientSecret: app.client_secret };
+    const { accessToken, refreshToken } = await dev.appToken(client, 'openid offline_access echo.read');
+    expect(refreshToken).toBeDefined();
+    expect((await callApi(server, '/echo/me', accessToken)).status).toBe(200);
+    expect((await introspect(accessToken)).active).toBe(true);
+
+    const deleted = await dev.api.send('DELETE', `/developers/api/apps/${app.client_id}`);
+    expect(deleted.status).toBe(200);
+    expect((await introspect(accessToken)).active).toBe(false);
+    const api = await callApi(server, '/echo/me', accessToken);
+    expect(api.status).toBe(401);
+    const refresh = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: basic(app.client_id, app.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken! }),
+    });
+    expect(refresh.status).toBe(401);
+    const left = await server.db.query(`SELECT id FROM oidc_models WHERE payload->>'clientId' = $1`, [app.client_id]);
+    expect(left.rows).toEqual([]);
+    expect((await server.db.query('SELECT id FROM client_secrets WHERE client_id = $1', [app.client_id])).rows).toEqual([]);
+    expect((await dev.api.get(`/developers/api/apps/${app.client_id}`)).status).toBe(404);
+  });
+
+  it("deleting a developer's account deletes their apps, with every grant other owners gave them", async () => {
+    const leaving = await Owner.signUp(server);
+    const { body: app } = await register(leaving, webApp('Orphan'));
+    // Another owner uses the app; the developer then deletes their own account.
+    const { accessToken } = await dev.appToken({ clientId: app.client_id, clientSecret: app.client_secret }, 'openid echo.read');
+    expect((await callApi(server, '/echo/me', accessToken)).status).toBe(200);
+    const options = await (await leaving.api.send('POST', '/console/api/account/delete/options', {})).json();
+    const deleted = await leaving.api.send('POST', '/console/api/account/delete', leaving.browser.authenticator.authenticate(options as never));
+    expect(deleted.status).toBe(200);
+
+    expect((await callApi(server, '/echo/me', accessToken)).status).toBe(401);
+    expect((await introspect(accessToken)).active).toBe(false);
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
+    expect((await server.db.query('SELECT client_id FROM clients WHERE client_id = $1', [app.client_id])).rows).toEqual([]);
+  });
+
+  it("another developer cannot see or touch an app: 404 like an unknown one, and the app is unchanged (F4)", async () => {
+    const { body: app } = await register(dev, agentApp('Mine'));
+    const before = await (await dev.api.get(`/developers/api/apps/${app.client_id}`)).text();
+    const other = await Owner.signUp(server);
+    const unknown = 'c_AAAAAAAAAAAAAAAAAAAAAAAA'.slice(0, 18);
+    const attempts = (id: string) => [
+      other.api.get(`/developers/api/apps/${id}`),
+      other.api.send('PUT', `/developers/api/apps/${id}`, webApp('Stolen')),
+      other.api.send('POST', `/developers/api/apps/${id}/secrets`, { grace: '0' }),
+      other.api.send('DELETE', `/developers/api/apps/${id}/secrets`),
+      other.api.send('POST', `/developers/api/apps/${id}/deactivate`),
+      other.api.send('DELETE', `/developers/api/apps/${id}`),
+      other.browser.request(`/developers/apps/${id}`),
+      other.browser.request(`/developers/apps/${id}/edit`),
+      other.browser.request(`/developers/apps/${id}/skill.md`),
+      other.browser.postForm(`/developers/apps/${id}/rotate`, { csrf: other.csrf, grace: '0' }),
+      other.browser.postForm(`/developers/apps/${id}/delete`, { csrf: other.csrf }),
+    ];
+    const theirs = await Promise.all((await Promise.all(attempts(app.client_id))).map(async (r) => `${r.status} ${await r.text()}`));
+    const nobodys = await Promise.all((await Promise.all(attempts(unknown))).map(async (r) => `${r.status} ${await r.text()}`));
+    for (const answer of theirs) expect(answer).toMatch(/^404 /);
+    // Nothing tells an existing app of someone else from an unknown id (request ids aside).
+    const scrub = (s: string) => s.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|req_[A-Za-z0-9_-]+|"requestId":"[^"]*"/g, '');
+    expect(theirs.map(scrub)).toEqual(nobodys.map(scrub));
+    expect(theirs.join('')).not.toContain('Mine');
+    expect(await (await other.api.get('/developers/api/apps')).json()).toEqual({ apps: [] });
+
+    expect(await (await dev.api.get(`/developers/api/apps/${app.client_id}`)).text()).toBe(before);
+    expect(await authStatus(app.client_id, app.client_secret!)).toBe('200');
+  });
+
+  it('works through the form pages: register, see the secret once, edit, rotate, deactivate, delete', async () => {
+    const form = (path: string, fields: Record<string, string>) => dev.browser.postForm(path, { csrf: dev.csrf, ...fields });
+    const newPage = await dev.browser.request('/developers/apps/new');
+    expect(newPage.status).toBe(200);
+    expect(csrfFrom(await newPage.text())).toBe(dev.csrf);
+
+    const bad = await form('/developers/apps', { kind: 'web', name: 'Form app', redirect_uris: 'https://ok.example.com/cb\njavascript:alert(1)', 'scope:openid': 'on' });
+    expect(bad.status).toBe(400);
+    const badText = await bad.text();
+    expect(badText).toContain('redirect_uris.1');
+    expect(badText).toContain('Form app'); // what was typed comes back
+
+    const created = await form('/developers/apps', { kind: 'web', name: 'Form app', description: '', homepage: '', logo_uri: '', redirect_uris: `${redirectUri}\n`, 'scope:openid': 'on', 'scope:echo.read': 'on' });
+    expect(created.status).toBe(201);
+    const page = await created.text();
+    const clientId = /id="client-id">(c_[A-Za-z0-9_-]+)</.exec(page)![1]!;
+    const secret = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(page)![1]!;
+    expect(page.split(secret)).toHaveLength(2);
+    expect(await authStatus(clientId, secret)).toBe('200');
+    expect(await (await dev.browser.request(`/developers/apps/${clientId}`)).text()).not.toContain(secret);
+    expect(await (await dev.browser.request('/developers')).text()).toContain('Form app');
+
+    const edited = await form(`/developers/apps/${clientId}`, { name: 'Form app 2', redirect_uris: redirectUri, 'scope:openid': 'on' });
+    expect(edited.status).toBe(303);
+    expect(edited.headers.get('location')).toBe(`/developers/apps/${clientId}?done=updated`);
+    const editPage = await (await dev.browser.request(`/developers/apps/${clientId}/edit`)).text();
+    expect(editPage).toContain('value="Form app 2"');
+
+    const rotated = await form(`/developers/apps/${clientId}/rotate`, { grace: '1h' });
+    expect(rotated.status).toBe(200);
+    const rotatedPage = await rotated.text();
+    const second = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(rotatedPage)![1]!;
+    expect(second).not.toBe(secret);
+    expect(rotatedPage.match(/class="secret-until"/g)).toHaveLength(2);
+    expect(await authStatus(clientId, secret)).toBe('200');
+    expect(await authStatus(clientId, second)).toBe('200');
+
+    expect((await form(`/developers/apps/${clientId}/deactivate`, {})).status).toBe(303);
+    expect(await authStatus(clientId, second)).toBe('401 invalid_client');
+    expect(await (await dev.browser.request(`/developers/apps/${clientId}`)).text()).toContain('Reactivate');
+    expect((await form(`/developers/apps/${clientId}/delete`, {})).status).toBe(303);
+    expect((await dev.browser.request(`/developers/apps/${clientId}`)).status).toBe(404);
+  });
+
+  it('requires a signed-in developer, the CSRF token and our own origin', async () => {
+    expect((await fetch(`${server.url}/developers/api/apps`, { headers: { accept: 'application/json' } })).status).toBe(401);
+    const page = await fetch(`${server.url}/developers`, { redirect: 'manual' });
+    expect(page.status).toBe(302);
+    expect(page.headers.get('location')).toBe('/console/login?return=%2Fdevelopers');
+    expect((await dev.api.send('POST', '/developers/api/apps', agentApp('No CSRF'), { csrf: null })).status).toBe(403);
+    expect((await dev.api.send('POST', '/developers/api/apps', agentApp('Cross-site'), { origin: 'https://evil.example' })).status).toBe(403);
+  });
+
+  it('records what developers did in the audit trail', async () => {
+    const { rows } = await server.db.query<{ kind: string }>('SELECT DISTINCT kind FROM events WHERE account_id = $1', [dev.accountId]);
+    expect(rows.map((r) => r.kind)).toEqual(expect.arrayContaining([
+      'developer.app.created', 'developer.app.updated', 'developer.app.deleted', 'developer.app.deactivated',
+      'developer.app.reactivated', 'developer.secret.rotated', 'developer.secret.revoked',
+    ]));
+  });
+});
+
+describe.each(backends())('developer registration limits on %s storage (defaults)', (backend) => {
+  let server: TestServer;
+  const agentApp = (name: string) => ({ kind: 'agent', name, scopes: ['openid'] });
+  const registerOn = async (owner: Owner, body: Record<string, unknown>) => {
+    const res = await owner.api.send('POST', '/developers/api/apps', body);
+    return { status: res.status, body: (await res.json()) as { error?: string } };
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer({ backend });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('limits registrations to 5 an hour (429) and 10 apps in all (409) per developer', async () => {
+    const busy = await Owner.signUp(server);
+    for (let i = 0; i < 5; i++) expect((await registerOn(busy, agentApp(`Busy ${i}`))).status).toBe(201);
+    const sixth = await registerOn(busy, agentApp('Busy 6'));
+    expect(sixth.status).toBe(429);
+    expect(sixth.body.error).toBe('too_many_registrations');
+    // Deleting one does not give its place in this hour back.
+    const first = ((await (await busy.api.get('/developers/api/apps')).json()) as { apps: AppJson[] }).apps[0]!;
+    expect((await busy.api.send('DELETE', `/developers/api/apps/${first.client_id}`)).status).toBe(200);
+    expect((await registerOn(busy, agentApp('Busy 7'))).status).toBe(429);
+
+    const full = await Owner.signUp(server);
+    for (let i = 0; i < 10; i++) {
+      await server.db.query(`INSERT INTO clients (client_id, metadata, account_id, kind, created_at) VALUES ($1, $2, $3, 'agent', now() - interval '1 day')`,
+        [`c_old${i}_${full.accountId.slice(0, 8)}`, { client_name: `Old ${i}`, grant_types: ['client_credentials'], redirect_uris: [] }, full.accountId]);
+    }
+    const eleventh = await registerOn(full, agentApp('One too many'));
+    expect(eleventh.status).toBe(409);
+    expect(eleventh.body.error).toBe('too_many_apps');
+  });
+
+});
