@@ -27,6 +27,14 @@ export const CONSENT_LIMITS: PolicyField[] = ['posts_per_day', 'hold_for_approva
 export const LIMIT_PREFIX = 'limit_';
 const NO_LIMITS: PolicyDraft = { posts_per_day: '', blocked_words: '', blocked_patterns: '', no_links: false, no_mentions: false, hold_for_approval: false };
 
+/**
+ * A client ID metadata document's client (the MCP way) is named by the URL of its document: the only identity
+ * oauth3 can vouch for is that URL's host, so the page shows it beside the self-declared name.
+ */
+function documentHost(clientId: string): string | undefined {
+  return clientId.startsWith('https://') && URL.canParse(clientId) ? new URL(clientId).host : undefined;
+}
+
 /** Badge text carries the meaning; the colour only repeats it (WCAG 1.4.1, use of colour). */
 const BADGES: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', identity: 'Identity' };
 
@@ -47,6 +55,9 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime }: Co
     ? html`The access goes to <strong>the device that showed you the code</strong>, not to this browser.`
     : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`}
     <span class="small">Client ID <code>${client.clientId}</code></span></p>
+  ${documentHost(client.clientId) && html`<p class="status" role="note">This app describes itself in a document at
+    <strong class="host">${documentHost(client.clientId)}</strong>: oauth3 has not checked its name or logo. Approve only if
+    you trust that site.</p>`}
   <p class="signed-in">Signed in as <strong>${account.label}</strong></p>
 
   <h2>It is asking to</h2>

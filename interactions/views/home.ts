@@ -9,7 +9,12 @@ export function homePage({ issuer }: { issuer: string }): string {
     You sign in with a passkey, see exactly what each app asks for, and can take its access back at any time.</p>
   <p>Apps connect with standard OAuth 2.1 (authorization code with PKCE). This server's issuer is
     <code>${issuer}</code>.</p>
-  <p><a href="/.well-known/openid-configuration">OpenID Connect discovery document</a></p>
+  <ul>
+    <li><a href="/console">Your console</a>: connect accounts, see and revoke what apps and agents may do.</li>
+    <li><a href="/developers">Developer portal</a>: register an app or an agent service, manage its secrets.</li>
+    <li><a href="/developers/playground">Playground</a>: try one OAuth flow step by step.</li>
+    <li><a href="/.well-known/openid-configuration">OpenID Connect discovery document</a></li>
+  </ul>
 </section>`;
   return layout({ title: 'Home', body });
 }

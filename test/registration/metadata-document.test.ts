@@ -152,6 +152,21 @@ describe('client ID metadata documents', () => {
     expect(docs.requests).toContain('/good.json');
   });
 
+  it("shows the owner, on the consent page, the host of the client's document beside its self-declared name", async () => {
+    const clientId = `${docs.base}/good.json`;
+    const browser = new TestBrowser(server.url);
+    const url = new URL('/auth', server.url);
+    url.search = new URLSearchParams({
+      client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 'doc',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    }).toString();
+    const atConsent = await authorize(browser, url.href, { passkey: 'signup', consent: 'none' });
+    expect(atConsent).toContain('/interaction/');
+    const page = await (await browser.request(atConsent)).text();
+    expect(page).toContain('wants access to your oauth3 account');
+    expect(page).toMatch(new RegExp(`document at\\s+<strong class="host">${new URL(clientId).host.replace(/[.]/g, '\\.')}</strong>`));
+  });
+
   it('refuses a private address outside the escape hatch without opening a connection', async () => {
     await expectRefused(`${other.base}/good.json`, /invalid_client/);
     expect(other.connections).toBe(0);

@@ -196,7 +196,8 @@ describe('error and home pages', () => {
     expect(page).toContain('href="/"');
   });
 
-  it('home page links to discovery', () => {
-    expect(homePage({ issuer: 'https://oauth3.example' })).toContain('href="/.well-known/openid-configuration"');
+  it('home page links to discovery, the console, the developer portal and the playground', () => {
+    const page = homePage({ issuer: 'https://oauth3.example' });
+    for (const href of ['/.well-known/openid-configuration', '/console', '/developers', '/developers/playground']) expect(page).toContain(`href="${href}"`);
   });
 });
