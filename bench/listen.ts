@@ -3,10 +3,10 @@ import type http from 'node:http';
 export interface RunningTarget {
   url: string;
   /**
-   * Stops the server; `storedTokens` counts the rows our server wrote (tokens, or access-log rows for the resource
-   * API), proof that each one reached Postgres.
+   * Stops the server; `stored` counts the rows our server wrote (tokens, or access-log rows for the resource API),
+   * proof that each response reached storage.
    */
-  stop(): Promise<{ storedTokens?: number }>;
+  stop(): Promise<{ stored?: number }>;
 }
 
 export async function listen(server: http.Server, port: number, cleanup: () => Promise<void>): Promise<RunningTarget> {
@@ -27,4 +27,3 @@ export async function listen(server: http.Server, port: number, cleanup: () => P
     },
   };
 }
-

@@ -1,18 +1,22 @@
 import autocannon from 'autocannon';
-import type { LoadOptions, LoadResult } from './protocol.js';
+import type { LoadOptions, LoadResult, SimpleLoad } from './protocol.js';
+import { refreshes, roundTrips } from './chains.js';
+import { Tally } from './stats.js';
 
 /**
- * The load generator, in its own process: a warm-up run whose numbers are thrown away, then the measured run.
- * Latency percentiles come from every response's own time (autocannon's histogram rounds to whole milliseconds).
+ * The load generator, in its own process. A single repeated request goes through autocannon: a warm-up run whose
+ * numbers are thrown away, then the measured run; latency percentiles come from every response's own time
+ * (autocannon's histogram rounds to whole milliseconds). Chained requests (round trips, refresh rotation) go through
+ * chains.ts. Either way the orchestrator hears "measuring" when the measured window opens.
  */
-function run(options: LoadOptions, seconds: number, onResponse?: (status: number, ms: number) => void): Promise<autocannon.Result> {
+function run(options: SimpleLoad, seconds: number, onResponse?: (status: number, ms: number) => void): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
         url: options.url,
-        method: 'POST',
-        headers: { authorization: options.authorization, 'content-type': options.contentType ?? 'application/x-www-form-urlencoded' },
-        body: options.body,
+        method: options.method,
+        headers: options.headers,
+        ...(options.body !== undefined ? { body: options.body } : {}),
         connections: options.connections,
         duration: seconds,
         timeout: 10,
@@ -23,33 +27,26 @@ function run(options: LoadOptions, seconds: number, onResponse?: (status: number
   });
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (!sorted.length) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+const measuring = () => new Promise<void>((resolve) => process.send!({ type: 'measuring' }, () => resolve()));
 
-async function measure(options: LoadOptions): Promise<LoadResult> {
+async function simple(options: SimpleLoad): Promise<LoadResult> {
   if (options.warmupSeconds > 0) await run(options, options.warmupSeconds);
   // The orchestrator tells the target, which then counts its CPU from here.
-  await new Promise<void>((resolve) => process.send!({ type: 'measuring' }, () => resolve()));
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  const result = await run(options, options.durationSeconds, (status, ms) => {
-    latencies.push(ms);
-    statuses[status] = (statuses[status] ?? 0) + 1;
-  });
-  const sorted = Float64Array.from(latencies).sort();
-  const seconds = (new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000;
-  return {
-    requests: latencies.length,
-    seconds,
-    reqPerSec: latencies.length / seconds,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    statuses,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
+  await measuring();
+  const tally = new Tally(['200']);
+  const result = await run(options, options.durationSeconds, (status, ms) => tally.record(String(status), ms));
+  // autocannon's errors include its timeouts.
+  tally.errors = result.errors - result.timeouts;
+  tally.timeouts = result.timeouts;
+  return tally.result((new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000);
+}
+
+function measure(options: LoadOptions): Promise<LoadResult> {
+  switch (options.kind) {
+    case 'simple': return simple(options);
+    case 'round-trip': return roundTrips(options, measuring);
+    case 'refresh': return refreshes(options, measuring);
+  }
 }
 
 const options = JSON.parse(process.argv[2]!) as LoadOptions;

@@ -1,18 +1,17 @@
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import Koa from 'koa';
 import { startServer } from '../src/server.js';
 import { AgentTokens } from '../src/grants/agent-tokens.js';
-import type { TargetSetup } from './protocol.js';
+import type { Seed, TargetSetup } from './protocol.js';
 import { BENCH_PROVIDER, BENCH_SCOPE, benchPlugin } from './bench-plugin.js';
 import { benchConfig, benchLogger } from './storage.js';
-import { listen, type RunningTarget } from './listen.js';
+import type { RunningTarget } from './listen.js';
 
 /**
- * (d) The resource API on Postgres: startServer with every middleware, an owner with a sealed upstream key, an agent
- * token and a policy with content rules, so each call pays for the token check, scope, policy, vault and access log.
+ * (d) The resource API on Postgres + Redis or embedded PGlite: startServer with every middleware, an owner with a
+ * sealed upstream key, an agent token and a policy with content rules, so each call pays for the token check, scope,
+ * policy, vault and access log.
  */
-async function resource(setup: TargetSetup): Promise<RunningTarget & { token: string }> {
+export async function resource(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
   const config = benchConfig(setup);
   const server = await startServer(config, benchLogger(config), { plugins: [benchPlugin(setup.upstreamUrl!)] });
   const accountId = `bench-${randomBytes(6).toString('hex')}`;
@@ -22,28 +21,11 @@ async function resource(setup: TargetSetup): Promise<RunningTarget & { token: st
   await server.app.services.policies.set(accountId, agentToken.grantId, { blocked_words: ['spam', 'scam'], blocked_patterns: ['buy\\s+now'], no_links: true });
   return {
     url: `http://127.0.0.1:${setup.port}`,
-    token,
+    seed: { token },
     async stop() {
       const { rows } = await server.db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE kind = 'api.call'`);
       await server.close();
-      return { storedTokens: Number(rows[0]!.n) };
+      return { stored: Number(rows[0]!.n) };
     },
   };
 }
-
-/** (e) A bare proxy: Koa reads the post and forwards it to the same fake upstream, with no checks at all. */
-async function bareProxy(setup: TargetSetup): Promise<RunningTarget> {
-  const koa = new Koa();
-  koa.use(async (ctx) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const res = await fetch(`${setup.upstreamUrl}/posts`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks),
-    });
-    ctx.status = res.status;
-    ctx.body = await res.json();
-  });
-  return listen(http.createServer(koa.callback()), setup.port, async () => {});
-}
-
-export const resourceTargets = { resource, 'bare-proxy': bareProxy };

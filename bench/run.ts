@@ -1,41 +1,36 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestSchema } from '../test/helpers/services.js';
-import { POST_BODY, TOKEN_BODY, type LoadOptions, type LoadResult, type TargetMessage, type TargetName, type TargetSetup } from './protocol.js';
-import { report, resourceReport, type Measured } from './report.js';
+import type { BenchFixtures, LoadResult, StorageKind, TargetMessage, TargetName, TargetSetup } from './protocol.js';
+import { benchReport, machine, type Measured } from './report.js';
+import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
+import { prepareLoad } from './preflight.js';
 import { benchConfig, prepareStorage } from './storage.js';
 
 /**
- * `npm run bench`: client-credentials token requests per second and latency at 50 connections, for our server on
- * Postgres, the same oidc-provider configuration in memory, and a bare Koa endpoint; then resource API calls (token,
- * scope, policy, vault, access log, a call to a fake upstream) beside a bare proxy to the same fake upstream. Each server runs in its own
- * process, one after the other, and the load generator in another. BENCH_DURATION (seconds) shortens a run.
- * Exits 1 when a response was not a 200 or a target of the issue is missed.
+ * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
+ * refresh rotation, introspection, the resource API) on our server with Postgres + Redis and with embedded PGlite,
+ * each beside its baseline measured in the same run. Each server runs in its own process, one after the other, and
+ * the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response was not the
+ * expected one or our Postgres rows miss issue 2's or issue 4's target.
+ *
+ * BENCH_ONLY (comma list of scenarios), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
+ * (seconds) shorten a run; BENCH_DATABASE_URL and BENCH_REDIS_URL say where Postgres and Redis are.
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
-/** `tokens` or `resource` runs one scenario; unset runs both. */
-const ONLY = process.env.BENCH_ONLY;
+const ONLY = parseOnly(process.env.BENCH_ONLY);
+const STORAGES = parseStorage(process.env.BENCH_STORAGE);
 const CONNECTIONS = 50;
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
-if (ONLY !== undefined && ONLY !== 'tokens' && ONLY !== 'resource') throw new Error('BENCH_ONLY must be tokens or resource');
-
-const TARGETS: { target: TargetName; label: string }[] = [
-  { target: 'ours', label: '(a) oauth3 on Postgres' },
-  { target: 'in-memory', label: '(b) oidc-provider in memory' },
-  { target: 'bare-koa', label: '(c) bare Koa' },
-];
-
-const RESOURCE_TARGETS: { target: TargetName; label: string }[] = [
-  { target: 'resource', label: '(d) resource API on Postgres' },
-  { target: 'bare-proxy', label: '(e) bare proxy' },
-];
 
 const children = new Set<ChildProcess>();
 
@@ -62,7 +57,7 @@ function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 function freePort(): Promise<number> {
@@ -75,29 +70,46 @@ function freePort(): Promise<number> {
   });
 }
 
-/** One request before the load: the endpoint must really issue a bearer token for tweet.read. */
-async function checkToken(url: string, authorization: string): Promise<void> {
-  const response = await fetch(`${url}/token`, {
-    method: 'POST',
-    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
-    body: TOKEN_BODY,
-  });
-  const body = (await response.json()) as Record<string, unknown>;
-  if (response.status !== 200 || typeof body.access_token !== 'string' || body.token_type !== 'Bearer' || body.scope !== 'tweet.read') {
-    throw new Error(`no token from ${url}: HTTP ${response.status} ${JSON.stringify(body)}`);
+/** A storage backend prepared for the run: where it is, its clients and owner, and how to remove it afterwards. */
+interface Backend {
+  where: Pick<TargetSetup, 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir'>;
+  fixtures: BenchFixtures;
+  remove(): Promise<void>;
+}
+
+async function prepareBackend(storage: StorageKind, shared: Pick<TargetSetup, 'port' | 'masterKey' | 'logLevel'>): Promise<Backend> {
+  let where: Backend['where'];
+  let remove: () => Promise<void>;
+  if (storage === 'postgres') {
+    const schema = await createTestSchema(DATABASE_URL);
+    where = { storage, databaseUrl: schema.url, redisUrl: REDIS_URL };
+    remove = () => schema.drop();
+  } else {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-bench-'));
+    where = { storage, dataDir };
+    remove = async () => rmSync(dataDir, { recursive: true, force: true });
+  }
+  try {
+    return { where, fixtures: await prepareStorage(benchConfig({ ...shared, ...where })), remove };
+  } catch (error) {
+    await remove();
+    throw error;
   }
 }
 
-/** What the load generator sends to a target, once it says where it listens (and, for the resource API, its token). */
-type RequestFor = (ready: { url: string; token?: string }) => Pick<LoadOptions, 'url' | 'authorization' | 'body' | 'contentType'>;
+const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 
-async function measure(setup: TargetSetup, requestFor: RequestFor, check?: (ready: { url: string }) => Promise<void>): Promise<{ result: LoadResult; storedTokens?: number; cpuMicros?: number }> {
+/** One row: start the target, check it, load it, stop it; a failure anywhere becomes the row's `failure`. */
+async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>): Promise<Measured> {
+  const loadBefore = os.loadavg()[0]!;
+  process.stderr.write(`measuring ${row.scenario}: ${row.label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
   const server = spawn('./target-process.ts', setup);
-  const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
-  if (ready.type !== 'ready') throw new Error(`${setup.target} server did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
   try {
-    await check?.(ready);
-    const options: LoadOptions = { ...requestFor(ready), connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION };
+    const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
+    if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
+    const options = await prepareLoad(setup.scenario, setup.target, ready, setup.fixtures, {
+      connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION,
+    });
     const load = spawn('./load-process.ts', options);
     await nextMessage<{ type: 'measuring' }>(load, 'load generator');
     server.send('mark');
@@ -105,43 +117,24 @@ async function measure(setup: TargetSetup, requestFor: RequestFor, check?: (read
     await exited(load);
     server.send('stop');
     const stopped = await nextMessage<TargetMessage>(server, `${setup.target} server`);
-    if (stopped.type !== 'stopped') return { result };
-    return { result, storedTokens: stopped.storedTokens, ...(stopped.cpuMicros !== undefined ? { cpuMicros: stopped.cpuMicros } : {}) };
+    if (stopped.type !== 'stopped') throw new Error(`did not stop cleanly: ${stopped.type === 'failed' ? stopped.error : stopped.type}`);
+    return { ...row, loadBefore, result, stored: stopped.stored, cpuMicros: stopped.cpuMicros, maxRssBytes: stopped.maxRssBytes };
+  } catch (error) {
+    process.stderr.write(`  ${row.label} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    return { ...row, loadBefore, failure: firstLine(error) };
   } finally {
-    if (server.exitCode === null) server.kill();
+    if (server.exitCode === null && server.signalCode === null) server.kill();
     await exited(server);
   }
 }
 
-/** One real call before the load: the resource target must post through to the upstream. */
-async function checkPost(url: string, authorization: string | undefined): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' }, body: POST_BODY });
-  const body = (await response.json()) as Record<string, unknown>;
-  if (response.status !== 200 || typeof body.id !== 'string') throw new Error(`no post through ${url}: HTTP ${response.status} ${JSON.stringify(body)}`);
-}
-
-/** The resource API against a bare proxy, both calling one fake upstream that runs in a process of its own. */
-async function measureResource(shared: Omit<TargetSetup, 'target' | 'clientId'>): Promise<Measured[]> {
+/** The fake upstream both resource targets call, in a process of its own, for the resource scenario's rows. */
+async function withUpstream<T>(spec: ScenarioSpec, body: (upstreamUrl?: string) => Promise<T>): Promise<T> {
+  if (spec.id !== 'resource') return body();
   const upstream = spawn('./upstream-process.ts', {});
-  const ready = await nextMessage<{ type: 'ready'; url: string }>(upstream, 'fake upstream');
   try {
-    const rows: Measured[] = [];
-    for (const { target, label } of RESOURCE_TARGETS) {
-      const loadBefore = os.loadavg()[0]!;
-      process.stderr.write(`measuring ${label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
-      const requestFor: RequestFor = (r) => ({
-        url: target === 'resource' ? `${r.url}/api/bench/posts` : `${r.url}/posts`,
-        authorization: r.token ? `Bearer ${r.token}` : '',
-        body: POST_BODY,
-        contentType: 'application/json',
-      });
-      const { result, storedTokens, cpuMicros } = await measure({ ...shared, target, clientId: '', upstreamUrl: ready.url }, requestFor, async (r) => {
-        const request = requestFor(r);
-        await checkPost(request.url, request.authorization || undefined);
-      });
-      rows.push({ target, label, result, loadBefore, storedTokens, cpuMicros });
-    }
-    return rows;
+    const ready = await nextMessage<{ type: 'ready'; url: string }>(upstream, 'fake upstream');
+    return await body(ready.url);
   } finally {
     upstream.send('stop');
     await exited(upstream);
@@ -149,47 +142,46 @@ async function measureResource(shared: Omit<TargetSetup, 'target' | 'clientId'>)
 }
 
 async function main(): Promise<boolean> {
-  const schema = await createTestSchema(DATABASE_URL);
+  const shared = { port: await freePort(), masterKey: randomBytes(32).toString('base64url'), logLevel: LOG_LEVEL };
+  const backends = new Map<StorageKind, Backend>();
   try {
-    const port = await freePort();
-    const shared = { port, databaseUrl: schema.url, masterKey: randomBytes(32).toString('base64url'), logLevel: LOG_LEVEL };
-    const { clientId, clientSecret } = await prepareStorage(benchConfig(shared));
-    // RFC 6749 §2.3.1: client id and secret are form-encoded before Basic encoding.
-    const authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
-
+    for (const storage of STORAGES) backends.set(storage, await prepareBackend(storage, shared));
+    // The baselines read keys, clients and the owner from the first backend; they keep nothing there.
+    const baseline = backends.get(STORAGES[0]!)!;
     const rows: Measured[] = [];
-    for (const { target, label } of ONLY === 'resource' ? [] : TARGETS) {
-      const loadBefore = os.loadavg()[0]!;
-      process.stderr.write(`measuring ${label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
-      const { result, storedTokens, cpuMicros } = await measure(
-        { ...shared, target, clientId },
-        (ready) => ({ url: `${ready.url}/token`, authorization, body: TOKEN_BODY }),
-        (ready) => checkToken(ready.url, authorization),
-      );
-      rows.push({ target, label, result, loadBefore, storedTokens, cpuMicros });
+    for (const spec of SCENARIOS.filter((s) => ONLY.includes(s.id))) {
+      await withUpstream(spec, async (upstreamUrl) => {
+        for (const { target, storage } of rowsOf(spec, STORAGES)) {
+          const backend = storage ? backends.get(storage)! : baseline;
+          const setup: TargetSetup = {
+            ...shared, ...backend.where, target, scenario: spec.id, fixtures: backend.fixtures, connections: CONNECTIONS,
+            ...(upstreamUrl ? { upstreamUrl } : {}),
+          };
+          rows.push(await measureRow(setup, { scenario: spec.id, target, ...(storage ? { storage } : {}), label: targetLabel(target as TargetName, storage) }));
+        }
+      });
     }
-    const tokens = ONLY === 'resource' ? { markdown: '', ok: true } : report(rows, { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL });
-    const resource = ONLY === 'tokens'
-      ? { markdown: '', ok: true }
-      : resourceReport(await measureResource(shared), { connections: CONNECTIONS, warmup: WARMUP, duration: DURATION });
-    const markdown = [tokens.markdown, resource.markdown].filter(Boolean).join('\n');
-    const ok = tokens.ok && resource.ok;
+    const { ok, markdown } = benchReport(rows, {
+      connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL, storages: STORAGES,
+      machine: machine(), cores: os.cpus().length, date: new Date().toISOString(),
+    });
     process.stdout.write('\n' + markdown);
     const dir = new URL('./results/', import.meta.url);
     mkdirSync(dir, { recursive: true });
     writeFileSync(new URL('latest.md', dir), markdown);
     return ok;
   } finally {
-    await schema.drop();
+    for (const backend of backends.values()) await backend.remove().catch(() => {});
   }
 }
 
 // A stuck child must not keep the bench alive: give up well after the longest honest run.
+const rowCount = SCENARIOS.filter((s) => ONLY.includes(s.id)).reduce((n, s) => n + rowsOf(s, STORAGES).length, 0);
 const watchdog = setTimeout(() => {
   process.stderr.write('bench: timed out\n');
   for (const child of children) child.kill('SIGKILL');
   process.exit(2);
-}, ((TARGETS.length + RESOURCE_TARGETS.length) * (WARMUP + DURATION + 60)) * 1000);
+}, (rowCount * (WARMUP + DURATION + 90) + 120) * 1000);
 watchdog.unref();
 
 try {

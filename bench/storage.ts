@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
@@ -6,20 +7,25 @@ import { loadMasterKeys } from '../src/keys/master-key.js';
 import { loadCookieKeys, loadSigningKeys, type PrivateJwk } from '../src/keys/keystore.js';
 import type { Database } from '../src/db/database.js';
 import { ClientStore } from '../src/clients/store.js';
-import type { TargetSetup } from './protocol.js';
+import type { BenchFixtures, TargetSetup } from './protocol.js';
 import { PluginRegistry } from '../src/plugins/registry.js';
 import { builtinPlugins } from '../src/plugins/builtin.js';
 
-/** One configuration for both oidc-provider targets: same issuer, port, TTLs, keys and log level. */
-export function benchConfig(setup: Pick<TargetSetup, 'port' | 'databaseUrl' | 'masterKey' | 'logLevel'>): Config {
+/** One configuration for both oidc-provider targets: same issuer, port, TTLs, keys and log level; storage as set up. */
+export function benchConfig(setup: Pick<TargetSetup, 'port' | 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir' | 'masterKey' | 'logLevel'>): Config {
+  const storage = setup.storage === 'postgres'
+    ? { DATABASE_URL: setup.databaseUrl!, ...(setup.redisUrl ? { REDIS_URL: setup.redisUrl } : {}) }
+    : { DATA_DIR: setup.dataDir! };
   return loadConfig({
     NODE_ENV: 'test',
     PORT: String(setup.port),
     HOST: '127.0.0.1',
     ISSUER: `http://127.0.0.1:${setup.port}`,
-    DATABASE_URL: setup.databaseUrl,
+    ...storage,
     MASTER_KEY: setup.masterKey,
     LOG_LEVEL: setup.logLevel,
+    // Bench servers run one after another and beside other processes: no metrics listener to fight over its port.
+    METRICS_PORT: '0',
   });
 }
 
@@ -36,22 +42,34 @@ export async function loadKeys(db: Database, config: Config, logger: Logger): Pr
   return { signingKeys: await loadSigningKeys(db, ring), cookieKeys: await loadCookieKeys(db, ring, config.COOKIE_KEYS) };
 }
 
+/** Where the web app's codes are sent; never followed, the load generator reads the code from the Location header. */
+export const BENCH_REDIRECT_URI = 'https://bench.example.com/callback';
+
 /**
- * Migrates the fresh schema, creates the signing and cookie keys every oidc-provider target then loads, and
- * registers the confidential client-credentials client. Returns its id and secret.
+ * Migrates the fresh schema (or embedded folder), creates the signing and cookie keys every oidc-provider target then
+ * loads, registers the two clients and creates the owner account the targets sign in.
  */
-export async function prepareStorage(config: Config): Promise<{ clientId: string; clientSecret: string }> {
-  // The client's scope (tweet.read) is a plugin's: loading the plugins registers it, as the server does at start.
+export async function prepareStorage(config: Config): Promise<BenchFixtures> {
+  // The clients' scope (tweet.read) is a plugin's: loading the plugins registers it, as the server does at start.
   new PluginRegistry(builtinPlugins);
   const db = await openDatabase(config, 'oauth3 bench');
   try {
     await loadKeys(db, config, benchLogger(config));
-    const { client, clientSecret } = await new ClientStore(db).add({
-      name: 'bench agent',
-      grantTypes: ['client_credentials'],
-      scope: 'tweet.read',
+    const clients = new ClientStore(db);
+    const credentials = await clients.add({ name: 'bench agent', grantTypes: ['client_credentials'], scope: 'tweet.read' });
+    const web = await clients.add({
+      name: 'bench web app',
+      redirectUris: [BENCH_REDIRECT_URI],
+      grantTypes: ['authorization_code', 'refresh_token'],
+      scope: 'openid offline_access tweet.read',
     });
-    return { clientId: client.clientId, clientSecret: clientSecret! };
+    const accountId = `bench-owner-${randomBytes(6).toString('hex')}`;
+    await db.query('INSERT INTO accounts (id) VALUES ($1)', [accountId]);
+    return {
+      credentials: { clientId: credentials.client.clientId, clientSecret: credentials.clientSecret! },
+      web: { clientId: web.client.clientId, clientSecret: web.clientSecret!, redirectUri: BENCH_REDIRECT_URI },
+      accountId,
+    };
   } finally {
     await db.close();
   }

@@ -1,13 +1,43 @@
-import type { TargetMessage, TargetSetup } from './protocol.js';
-import { targets } from './targets.js';
+import { readFileSync } from 'node:fs';
+import type { Seed, TargetMessage, TargetName, TargetSetup } from './protocol.js';
+import type { RunningTarget } from './listen.js';
+
+/** Each target's module is loaded alone: the floors never hold oauth3, oidc-provider or PGlite in memory. */
+const targets: Record<TargetName, () => Promise<(setup: TargetSetup) => Promise<RunningTarget & { seed?: Seed }>>> = {
+  ours: async () => (await import('./targets.js')).ours,
+  'in-memory': async () => (await import('./targets.js')).inMemory,
+  resource: async () => (await import('./resource-targets.js')).resource,
+  'bare-koa': async () => (await import('./bare-targets.js')).bareKoa,
+  'bare-proxy': async () => (await import('./bare-targets.js')).bareProxy,
+};
+
+/**
+ * The process's resident-set high-water mark. Linux's VmHWM belongs to this process image alone; getrusage's maxRSS
+ * would not do, as it keeps the orchestrator's peak from before the fork and exec that started us. Elsewhere: the
+ * highest of samples taken every 100 ms.
+ */
+let sampled = process.memoryUsage.rss();
+setInterval(() => {
+  sampled = Math.max(sampled, process.memoryUsage.rss());
+}, 100).unref();
+function peakRss(): number {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kib) return Number(kib) * 1024;
+  } catch {
+    // Not Linux.
+  }
+  return Math.max(sampled, process.memoryUsage.rss());
+}
 
 /** One target in its own process: start it, say where it listens, stop when the orchestrator says so. */
 const send = (message: TargetMessage) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
 const setup = JSON.parse(process.argv[2]!) as TargetSetup;
 try {
-  const target = await targets[setup.target](setup);
-  // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since.
+  const target = await (await targets[setup.target]())(setup);
+  // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since
+  // and the process's peak resident memory (setup and warm-up included).
   let mark: NodeJS.CpuUsage | undefined;
   process.on('message', async (message) => {
     if (message === 'mark') {
@@ -15,11 +45,16 @@ try {
       return;
     }
     const used = mark && process.cpuUsage(mark);
-    const { storedTokens } = await target.stop();
-    await send({ type: 'stopped', storedTokens, ...(used ? { cpuMicros: used.user + used.system } : {}) });
+    const { stored } = await target.stop();
+    await send({
+      type: 'stopped',
+      maxRssBytes: peakRss(),
+      ...(stored !== undefined ? { stored } : {}),
+      ...(used ? { cpuMicros: used.user + used.system } : {}),
+    });
     process.exit(0);
   });
-  await send({ type: 'ready', url: target.url, ...(target.token ? { token: target.token } : {}) });
+  await send({ type: 'ready', url: target.url, seed: target.seed ?? {} });
 } catch (error) {
   await send({ type: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) });
   process.exit(1);

@@ -1,32 +1,45 @@
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
-import Koa from 'koa';
 import type { ClientMetadata } from 'oidc-provider';
 import { startServer } from '../src/server.js';
 import { openDatabase } from '../src/db/open.js';
 import { createProvider } from '../src/provider/provider.js';
 import { AccountStore } from '../src/accounts/accounts.js';
-import { clientFromRow, type ClientRow } from '../adapters/clients.js';
+import { clientFromRow, selectClients } from '../adapters/clients.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { agentsClient, consoleClient } from '../src/console/first-party.js';
-import type { TargetName, TargetSetup } from './protocol.js';
+import type { Scenario, Seed, TargetSetup } from './protocol.js';
+import { seedFor } from './seed.js';
 import { benchConfig, benchLogger, loadKeys } from './storage.js';
 import { listen, type RunningTarget } from './listen.js';
-import { resourceTargets } from './resource-targets.js';
 import { PluginRegistry } from '../src/plugins/registry.js';
 import { builtinPlugins } from '../src/plugins/builtin.js';
 
 
-/** (a) The real server: startServer, Postgres, every middleware of the app. */
-async function ours(setup: TargetSetup): Promise<RunningTarget> {
+/**
+ * Rows our server wrote in a scenario, counted at the end: at least one per measured response, or a response was
+ * answered without reaching storage.
+ */
+const STORED: Partial<Record<Scenario, string>> = {
+  'client-credentials': 'ClientCredentials',
+  'authorization-code': 'AccessToken',
+  refresh: 'RefreshToken',
+};
+
+/** (a) The real server: startServer on Postgres + Redis or embedded PGlite, every middleware of the app. */
+export async function ours(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
   const config = benchConfig(setup);
   const server = await startServer(config, benchLogger(config));
+  const seed = await seedFor(server.app.provider, config, setup);
+  const model = STORED[setup.scenario];
   return {
     url: `http://127.0.0.1:${setup.port}`,
+    seed,
     async stop() {
-      const { rows } = await server.db.query<{ n: string }>(`SELECT count(*) AS n FROM oidc_models WHERE model = 'ClientCredentials'`);
+      const { rows } = model
+        ? await server.db.query<{ n: string }>('SELECT count(*) AS n FROM oidc_models WHERE model = $1', [model])
+        : { rows: [] };
       await server.close();
-      return { storedTokens: Number(rows[0]!.n) };
+      return rows[0] ? { stored: Number(rows[0].n) } : {};
     },
   };
 }
@@ -35,14 +48,16 @@ async function ours(setup: TargetSetup): Promise<RunningTarget> {
  * (b) The same createProvider configuration, keys and client metadata, but on oidc-provider's in-memory adapter
  * with the client given statically, and without our middleware: the ceiling the issue measures us against.
  */
-async function inMemory(setup: TargetSetup): Promise<RunningTarget> {
+export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
   const config = benchConfig(setup);
   const logger = benchLogger(config);
   const db = await openDatabase(config, 'oauth3 bench', { migrate: false });
   const { signingKeys, cookieKeys } = await loadKeys(db, config, logger);
-  const { rows } = await db.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [setup.clientId]);
-  // The stored row as the Postgres adapter hands it over, `client_secret` being the sha256: digest.
-  const client = clientFromRow(rows[0]!) as unknown as ClientMetadata;
+  const ids = [setup.fixtures.credentials.clientId, setup.fixtures.web.clientId];
+  const rows = await selectClients(db, ids, new Date());
+  if (rows.length !== ids.length) throw new Error('the bench clients are not registered');
+  // The stored rows as the Postgres adapter hands them over, `client_secret` being the sha256: digest.
+  const benchClients = rows.map((row) => clientFromRow(row) as unknown as ClientMetadata);
   // createApp loads the plugins first, which registers their scopes (tweet.read) in the catalog the provider reads.
   new PluginRegistry(builtinPlugins);
   // Mirrors createApp's createProvider call (src/app.ts), with only the adapter and the bench client added.
@@ -50,30 +65,8 @@ async function inMemory(setup: TargetSetup): Promise<RunningTarget> {
     config, logger, signingKeys, cookieKeys, accounts: new AccountStore(db),
     adapter: undefined,
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
-    clients: [consoleClient(config), agentsClient(), client],
+    clients: [consoleClient(config), agentsClient(), ...benchClients],
   });
-  return listen(http.createServer(provider.callback()), setup.port, () => db.close());
+  const seed = await seedFor(provider, config, setup);
+  return { ...(await listen(http.createServer(provider.callback()), setup.port, () => db.close())), seed };
 }
-
-/** (c) A bare Koa endpoint: the cost of HTTP, Koa and JSON alone. */
-async function bareKoa(setup: TargetSetup): Promise<RunningTarget> {
-  const koa = new Koa();
-  koa.use((ctx) => {
-    if (ctx.method !== 'POST') {
-      ctx.status = 405;
-      return;
-    }
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { access_token: randomBytes(32).toString('base64url'), token_type: 'Bearer', expires_in: 3600, scope: 'tweet.read' };
-  });
-  return listen(http.createServer(koa.callback()), setup.port, async () => {});
-}
-
-export const targets: Record<TargetName, (setup: TargetSetup) => Promise<RunningTarget & { token?: string }>> = {
-  ours,
-  'in-memory': inMemory,
-  'bare-koa': bareKoa,
-  ...resourceTargets,
-};
-
-export type { RunningTarget };

@@ -1,0 +1,182 @@
+import { describe, expect, it } from '@jest/globals';
+import type { LoadResult, Scenario, StorageKind, TargetName } from '../../bench/protocol.js';
+import { benchReport, formatMemory, problems, table, verdicts, type Measured, type Settings } from '../../bench/report.js';
+import { parseOnly, parseStorage, rowsOf, scenario, targetLabel } from '../../bench/scenarios.js';
+import { Tally, percentile } from '../../bench/stats.js';
+
+/** The benchmark report's arithmetic and verdicts on made-up rows: no server and no load here. */
+
+const settings: Settings = {
+  connections: 50, warmup: 2, duration: 10, logLevel: 'info', storages: ['postgres', 'embedded'],
+  machine: 'Test CPU, 2 cores', cores: 2, date: '2026-01-01T00:00:00.000Z',
+};
+
+function result(reqPerSec: number, p99: number, statuses: Record<string, number> = { 200: reqPerSec * 10 }, extra: Partial<LoadResult> = {}): LoadResult {
+  const requests = Object.values(statuses).reduce((a, b) => a + b, 0);
+  return { requests, seconds: 10, reqPerSec, p50: p99 / 2, p99, statuses, expected: ['200'], errors: 0, timeouts: 0, ...extra };
+}
+
+function row(id: Scenario, target: TargetName, storage: StorageKind | undefined, r: LoadResult | undefined, extra: Partial<Measured> = {}): Measured {
+  return {
+    scenario: id, target, ...(storage ? { storage } : {}), label: targetLabel(target, storage), loadBefore: 0.5,
+    ...(r ? { result: r } : { failure: 'did not start' }), ...extra,
+  };
+}
+
+/** The line of the table for a row whose label is `label` (and, when given, in `title`'s scenario), split into cells. */
+function cells(markdown: string[], label: string, title?: string): string[] {
+  const line = markdown.find((l) => l.includes(`| ${label} |`) && (!title || l.startsWith(`| ${title}`)));
+  if (!line) throw new Error(`no row for ${label}`);
+  return line.split('|').slice(1, -1).map((c) => c.trim());
+}
+
+describe('benchmark report', () => {
+  it('gives every row its ratio to the baseline of its own scenario', () => {
+    const rows = [
+      row('client-credentials', 'ours', 'postgres', result(900, 12), { cpuMicros: 9000 * 1000, maxRssBytes: 150 * 2 ** 20 }),
+      row('client-credentials', 'in-memory', undefined, result(1000, 10), { cpuMicros: 7000 * 1000 }),
+      row('client-credentials', 'bare-koa', undefined, result(4000, 5)),
+      row('discovery', 'ours', 'postgres', result(2000, 8)),
+      row('discovery', 'bare-koa', undefined, result(5000, 4)),
+    ];
+    const md = table(rows);
+    const ours = cells(md, 'oauth3, Postgres + Redis', 'Client credentials');
+    // req/s, p50, p99, peak RSS, CPU µs per request, ratios.
+    expect(ours.slice(2, 9)).toEqual(['900', '6.00', '12.00', '150 MiB', '1000', '90%', '1.20×']);
+    expect(cells(md, 'oidc-provider in memory').slice(7, 9)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'bare Koa', 'Client credentials').slice(7, 9)).toEqual(['400%', '0.50×']);
+    // Discovery's baseline is bare Koa, not the client-credentials one.
+    expect(cells(md, 'oauth3, Postgres + Redis', 'Discovery').slice(7, 9)).toEqual(['40%', '2.00×']);
+    expect(cells(md, 'bare Koa', 'Discovery').slice(7, 9)).toEqual(['baseline', 'baseline']);
+  });
+
+  it('marks the run invalid for any response that was not the expected status', () => {
+    const rows = [
+      row('client-credentials', 'ours', 'postgres', result(950, 10, { 200: 9000, 500: 3 })),
+      row('client-credentials', 'in-memory', undefined, result(1000, 10)),
+    ];
+    expect(problems(rows[0]!)).toEqual(['3 × HTTP 500']);
+    const report = benchReport(rows, settings);
+    expect(report.ok).toBe(false);
+    expect(report.markdown).toContain('**FAILED: 3 × HTTP 500**');
+    expect(report.markdown).toContain('- **Run invalid**: Client credentials, oauth3, Postgres + Redis: 3 × HTTP 500');
+    // An invalid row gets no ratio, so no verdict passes on it.
+    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
+    expect(report.markdown).toContain('Token endpoint (issue 2) on Postgres + Redis: **not measured** (the row failed)');
+  });
+
+  it('accepts 302 or 303 then 200 for a round trip, and nothing else', () => {
+    const expected = ['/auth 302 → /token 200', '/auth 303 → /token 200'];
+    const good = row('authorization-code', 'ours', 'postgres', result(100, 50, { '/auth 303 → /token 200': 1000 }, { expected }));
+    expect(problems(good)).toEqual([]);
+    const bad = row('authorization-code', 'ours', 'postgres', result(100, 50, {
+      '/auth 303 → /token 200': 990, '/auth 303 (login_required)': 4, '/auth 303 → /token 400': 6,
+    }, { expected }));
+    expect(problems(bad)).toEqual(['4 × /auth 303 (login_required)', '6 × /auth 303 → /token 400']);
+  });
+
+  it('flags socket errors, timeouts, no responses, responses that skipped storage and rows that never ran', () => {
+    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }, { errors: 2, timeouts: 1 })))).toEqual(['2 socket errors', '1 timeouts']);
+    expect(problems(row('refresh', 'ours', 'embedded', result(0, Number.NaN, {})))).toEqual(['no responses']);
+    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }), { stored: 99 }))).toEqual(['only 99 rows stored for 100 responses']);
+    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }), { stored: 150 }))).toEqual([]);
+    expect(problems(row('refresh', 'ours', 'embedded', undefined, { failure: 'GET /auth gave no code' }))).toEqual(['GET /auth gave no code']);
+  });
+
+  it('gives no ratio and no verdict without a valid baseline', () => {
+    const rows = [
+      row('client-credentials', 'ours', 'postgres', result(900, 12)),
+      row('resource', 'resource', 'postgres', result(900, 12)),
+      row('resource', 'bare-proxy', undefined, undefined, { failure: 'fake upstream did not start' }),
+    ];
+    const md = table(rows);
+    expect(cells(md, 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
+    expect(cells(md, 'oauth3 resource API, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
+    expect(cells(md, 'bare proxy')).toEqual([
+      'Resource API call', 'bare proxy', '—', '—', '—', '—', '—', 'baseline', 'baseline', '**FAILED: fake upstream did not start**', '0.50',
+    ]);
+    const v = verdicts(rows);
+    expect(v.ok).toBe(false);
+    expect(v.lines).toEqual([
+      '- Token endpoint (issue 2) on Postgres + Redis: **not measured** (no valid baseline)',
+      '- Resource API (issue 4) on Postgres + Redis: **not measured** (no valid baseline)',
+    ]);
+  });
+
+  it('keeps issue 2 and issue 4 targets, decided by the Postgres rows only', () => {
+    const rows = (cc: number, api: number, embeddedCc: number) => [
+      row('client-credentials', 'ours', 'postgres', result(cc, 12)),
+      row('client-credentials', 'ours', 'embedded', result(embeddedCc, 12)),
+      row('client-credentials', 'in-memory', undefined, result(1000, 10)),
+      row('resource', 'resource', 'postgres', result(api, 14)),
+      row('resource', 'bare-proxy', undefined, result(1000, 10)),
+    ];
+    const pass = benchReport(rows(860, 760, 100), settings);
+    expect(pass.ok).toBe(true);
+    expect(pass.markdown).toContain('- Token endpoint (issue 2) on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**');
+    expect(pass.markdown).toContain('- Resource API (issue 4) on Postgres + Redis: throughput 76.0% of the bare proxy (target ≥ 75%): **PASS**; p99 1.40× (target ≤ 1.5×): **PASS**');
+    expect(pass.markdown).toContain('- Token endpoint (issue 2) on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**');
+    expect(pass.markdown).toContain('- Every response had the expected status');
+    expect(benchReport(rows(840, 760, 900), settings).ok).toBe(false);
+    expect(benchReport(rows(900, 740, 900), settings).ok).toBe(false);
+  });
+
+  it('shows peak memory in MiB, or a dash when the process never reported it', () => {
+    expect(formatMemory(150 * 2 ** 20)).toBe('150 MiB');
+    expect(formatMemory(1.6 * 2 ** 30)).toBe('1638 MiB');
+    expect(formatMemory(undefined)).toBe('—');
+    expect(formatMemory(0)).toBe('—');
+    const md = table([row('discovery', 'bare-koa', undefined, result(10, 1), { maxRssBytes: 80 * 2 ** 20 }), row('discovery', 'ours', 'embedded', result(10, 1))]);
+    expect(cells(md, 'bare Koa')[5]).toBe('80 MiB');
+    expect(cells(md, 'oauth3, embedded PGlite')[5]).toBe('—');
+  });
+
+  it('names the machine, the settings, the scenarios run and a busy host', () => {
+    const rows = [row('refresh', 'ours', 'postgres', result(100, 10), { loadBefore: 9.5 }), row('refresh', 'in-memory', undefined, result(200, 10))];
+    const { markdown } = benchReport(rows, settings);
+    expect(markdown).toContain('Machine: Test CPU, 2 cores. Date: 2026-01-01T00:00:00.000Z.');
+    expect(markdown).toContain('50 connections; 2 s warm-up, then 10 s measured per row; storage: Postgres + Redis and embedded PGlite.');
+    expect(markdown).toContain('- **Refresh rotation**: POST /token, grant_type=refresh_token');
+    expect(markdown).not.toContain('- **Discovery**');
+    expect(markdown).toContain('load average up to 9.5 on 2 cores');
+    expect(markdown).toContain('driven by bench/chains.ts');
+    const discoveryOnly = benchReport([row('discovery', 'ours', 'postgres', result(100, 10)), row('discovery', 'bare-koa', undefined, result(200, 10))], settings);
+    expect(discoveryOnly.markdown).not.toContain('bench/chains.ts');
+    expect(discoveryOnly.markdown).not.toContain('**Caution**');
+  });
+});
+
+describe('benchmark statistics and options', () => {
+  it('takes nearest-rank percentiles', () => {
+    const sorted = Float64Array.from({ length: 100 }, (_, i) => i + 1);
+    expect([percentile(sorted, 50), percentile(sorted, 99), percentile(sorted, 100)]).toEqual([50, 99, 100]);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('counts a warm-up failure without a latency', () => {
+    const tally = new Tally(['200']);
+    tally.record('200', 4);
+    tally.record('200', 2);
+    tally.record('401');
+    const r = tally.result(2);
+    expect(r).toMatchObject({ requests: 2, reqPerSec: 1, p50: 2, p99: 4, statuses: { 200: 2, 401: 1 }, expected: ['200'] });
+    expect(problems(row('refresh', 'ours', 'postgres', r))).toEqual(['1 × HTTP 401']);
+  });
+
+  it('reads BENCH_ONLY and BENCH_STORAGE', () => {
+    expect(parseOnly(undefined)).toEqual(['discovery', 'client-credentials', 'authorization-code', 'refresh', 'introspection', 'resource']);
+    expect(parseOnly('resource, tokens')).toEqual(['client-credentials', 'resource']);
+    expect(() => parseOnly('discovery,nope')).toThrow('unknown scenario nope');
+    expect(parseStorage(undefined)).toEqual(['postgres', 'embedded']);
+    expect(parseStorage('embedded')).toEqual(['embedded']);
+    expect(() => parseStorage('mysql')).toThrow('BENCH_STORAGE');
+  });
+
+  it('runs ours on every backend, then the baseline, then the floor', () => {
+    expect(rowsOf(scenario('client-credentials'), ['postgres', 'embedded'])).toEqual([
+      { target: 'ours', storage: 'postgres' }, { target: 'ours', storage: 'embedded' }, { target: 'in-memory' }, { target: 'bare-koa' },
+    ]);
+    expect(rowsOf(scenario('resource'), ['embedded'])).toEqual([{ target: 'resource', storage: 'embedded' }, { target: 'bare-proxy' }]);
+  });
+});
