@@ -10,6 +10,7 @@ import { ClientStore, type NewClient } from '../../src/clients/store.js';
 import type { Plugin } from '../../src/plugins/plugin.js';
 import type { Clock } from '../../src/clock.js';
 import { createTestSchema, serviceUrl, type Backend } from './services.js';
+import { seedEmbeddedDatabase } from './pglite-template.js';
 
 export interface TestServer extends RunningServer {
   config: Config;
@@ -56,6 +57,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     databaseUrl = schema.url;
     dropSchema = schema.drop;
   }
+  // A new embedded database starts as a copy of a migrated template (pglite-template.ts) instead of a new cluster.
+  if (!options.storage && !databaseUrl && !options.env?.DATABASE_URL) await seedEmbeddedDatabase(dataDir);
   const wantsRedis = options.redis ?? options.backend === 'postgres+redis';
   const redisUrl = wantsRedis ? serviceUrl('TEST_REDIS_URL') : undefined;
   if (wantsRedis && !redisUrl) throw new Error('TEST_REDIS_URL is not set');
