@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps): App {
     });
   } else {
     const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
-    const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services, upstream });
+    const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services, upstream, clock: deps.clock });
     provider.use(staticFiles());
     provider.use(browserSessions);
     provider.use(errorBoundary(logger));

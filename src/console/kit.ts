@@ -2,6 +2,7 @@ import type { Connection } from '../connections/store.js';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/database.js';
 import type { AccountStore } from '../accounts/accounts.js';
@@ -27,6 +28,8 @@ export interface ConsoleDeps {
   resource: ResourceServices;
   /** The upstream OAuth 2.0 client (src/upstream/index.ts), as far as the console uses it. */
   upstream: ConsoleUpstream;
+  /** Decides when an agent's rotated-out secret stops working; default the system clock. */
+  clock?: Clock;
 }
 
 /** What the console needs from the upstream OAuth 2.0 client: start a connect, and the providers configured. */

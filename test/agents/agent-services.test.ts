@@ -260,6 +260,39 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect((await clientCredentials({ client_id: String(listed.client_id), client_secret: secret! }, { scope: 'tweet.read' })).body.error).toBe('invalid_client');
   });
 
+  it('rotates its secret: with a grace both work, without one the old secret is invalid_client at once; not for another owner', async () => {
+    const agent = await register(alice, ['tweet.read'], 'Rotating agent');
+    const rotate = (who: Owner, body: Record<string, unknown>) => who.api.send('POST', `/console/api/agents/${agent.client_id}/secret`, body);
+
+    const graced = await rotate(alice, { grace: '1h' });
+    expect(graced.status).toBe(201);
+    const second = (await graced.json()) as { client_secret: string; old_secrets_expire_at: string };
+    expect(second.client_secret).not.toBe(agent.client_secret);
+    expect(Date.parse(second.old_secrets_expire_at) - Date.now()).toBeGreaterThan(50 * 60 * 1000);
+    expect((await clientCredentials(agent, { scope: 'tweet.read' })).status).toBe(200);
+    expect((await clientCredentials({ ...agent, client_secret: second.client_secret }, { scope: 'tweet.read' })).status).toBe(200);
+
+    const third = (await (await rotate(alice, { grace: '0' })).json()) as { client_secret: string };
+    for (const old of [agent.client_secret, second.client_secret]) {
+      expect(await clientCredentials({ ...agent, client_secret: old }, { scope: 'tweet.read' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    }
+    expect((await clientCredentials({ ...agent, client_secret: third.client_secret }, { scope: 'tweet.read' })).status).toBe(200);
+
+    // Another owner cannot rotate it (404 like an unknown agent), nor ask for a grace that is not offered.
+    expect((await rotate(bob, {})).status).toBe(404);
+    expect((await rotate(alice, { grace: '2y' })).status).toBe(400);
+    expect((await clientCredentials({ ...agent, client_secret: third.client_secret }, { scope: 'tweet.read' })).status).toBe(200);
+
+    // From the page: the new secret is on that response only, and the one before keeps working for an hour.
+    const page = await alice.browser.postForm(`/console/agents/${agent.client_id}/secret`, { csrf: alice.csrf });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const fourth = /id="new-agent-secret"[^>]*value="([^"]+)"/.exec(html)?.[1];
+    expect(html).toContain('The old secret keeps working until');
+    expect((await clientCredentials({ ...agent, client_secret: fourth! }, { scope: 'tweet.read' })).status).toBe(200);
+    expect((await clientCredentials({ ...agent, client_secret: third.client_secret }, { scope: 'tweet.read' })).status).toBe(200);
+  });
+
   it('refuses to register or revoke without the CSRF token', async () => {
     expect((await alice.api.send('POST', '/console/api/agents', { name: 'csrf', scopes: ['tweet.read'] }, { csrf: null })).status).toBe(403);
     expect((await listOf(alice)).map((a) => a.name)).not.toContain('csrf');

@@ -4,6 +4,7 @@ import { loginPage } from '../../interactions/views/login.js';
 import { consentPage, type ConsentPageInput } from '../../interactions/views/consent.js';
 import { errorPage } from '../../interactions/views/error.js';
 import { homePage } from '../../interactions/views/home.js';
+import { kindLabel } from '../../src/console/views/event-kinds.js';
 
 const SCRIPT_PAYLOAD = '<script>alert(1)</script>';
 const ATTR_PAYLOAD = '"><img src=x onerror=alert(1)>';
@@ -199,5 +200,14 @@ describe('error and home pages', () => {
   it('home page links to discovery, the console, the developer portal and the playground', () => {
     const page = homePage({ issuer: 'https://oauth3.example' });
     for (const href of ['/.well-known/openid-configuration', '/console', '/developers', '/developers/playground']) expect(page).toContain(`href="${href}"`);
+  });
+});
+
+describe('access-log event labels', () => {
+  it("names the developer portal's and agent services' events in the owner's words, and falls back for unknown kinds", () => {
+    expect(kindLabel('agent.secret_rotated')).toBe('Agent service secret replaced');
+    expect(kindLabel('developer.secret.revoked', 'security')).toBe('Every app secret revoked (developer portal)');
+    expect(kindLabel('developer.app.created')).toBe('App registered (developer portal)');
+    expect(kindLabel('something.new_here')).toBe('Something new here');
   });
 });

@@ -3,6 +3,8 @@ import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { notFound } from '../../errors.js';
 import { AgentServices, type AgentService, type NewAgentService } from '../../agents/agent-services.js';
+import { ClientSecrets, GRACE_PERIODS, type GracePeriod } from '../../clients/secrets.js';
+import { systemClock } from '../../clock.js';
 import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../owner.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
@@ -12,6 +14,10 @@ import { agentsBody, type AgentsPageInput } from '../views/agents.js';
 const ClientId = z.string().regex(/^c_[A-Za-z0-9_-]{1,60}$/);
 
 const MESSAGES = { revoked: 'Agent revoked. Its tokens stopped working at once, and it can get no new ones.' };
+/** How long the replaced secret keeps working after a rotation (the developer portal's choices). */
+const Rotation = z.object({ grace: z.enum(Object.keys(GRACE_PERIODS) as [GracePeriod, ...GracePeriod[]]).default('1h') }).strict();
+/** From the page the old secret keeps working an hour, time enough to give the agent its new one. */
+const PAGE_GRACE: GracePeriod = '1h';
 /** The form's fields in the page's words, for a problem shown above the form. */
 const FIELDS: Record<string, string> = { name: 'Name', scopes: 'Permissions (pick at least one)' };
 
@@ -41,14 +47,27 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   const agents = new AgentServices(deps.provider, deps.db, deps.config, deps.events, deps.resource.policies);
   const tokenEndpoint = new URL('/token', deps.config.ISSUER).href;
 
+  const secrets = new ClientSecrets(deps.db, deps.clock ?? systemClock);
   const actor = (ctx: Context) => ({ accountId: ownerOf(ctx).accountId, ip: ctx.ip });
 
   /** Another owner's agent is "not found", exactly like an unknown one, and stays untouched. */
-  async function revoke(ctx: Context): Promise<void> {
+  async function ownedAgent(ctx: Context): Promise<AgentService> {
     const id = ClientId.safeParse(ctx.params.clientId);
     const agent = id.success ? await agents.find(ownerOf(ctx).accountId, id.data) : undefined;
     if (!agent) throw notFound('not_found', 'No such agent.');
-    await agents.revoke(actor(ctx), agent);
+    return agent;
+  }
+
+  async function revoke(ctx: Context): Promise<void> {
+    await agents.revoke(actor(ctx), await ownedAgent(ctx));
+  }
+
+  /** A new secret, shown once; the old ones keep working for the grace period, then fail with invalid_client. */
+  async function rotate(ctx: Context, grace: GracePeriod) {
+    const agent = await ownedAgent(ctx);
+    const rotated = await secrets.rotate(agent.clientId, GRACE_PERIODS[grace]);
+    await deps.events.record({ kind: 'agent.secret_rotated', accountId: ownerOf(ctx).accountId, clientId: agent.clientId, ip: ctx.ip, detail: { grace } });
+    return { agent, ...rotated };
   }
 
   async function page(ctx: Context, extra: Pick<AgentsPageInput, 'created' | 'draft'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
@@ -83,6 +102,20 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   router.delete('/console/api/agents/:clientId', ...mutate, async function revokeAgent(ctx) {
     await revoke(ctx);
     ctx.body = { revoked: true };
+  });
+
+  router.post('/console/api/agents/:clientId/secret', ...mutate, async function rotateAgentSecret(ctx) {
+    const { grace } = Rotation.parse(ctx.state.body ?? {});
+    const { agent, clientSecret, expiresOldAt } = await rotate(ctx, grace);
+    ctx.status = 201;
+    ctx.body = { client_id: agent.clientId, client_secret: clientSecret, old_secrets_expire_at: expiresOldAt.toISOString() };
+  });
+
+  router.post('/console/agents/:clientId/secret', ...mutate, async function rotateAgentSecretFromPage(ctx) {
+    const { agent, clientSecret, expiresOldAt } = await rotate(ctx, PAGE_GRACE);
+    // Like registration: the secret is on this response only (no redirect; console pages are never cached).
+    await page(ctx, { created: { clientId: agent.clientId, clientSecret, name: agent.name, scopes: agent.scopes, oldSecretsUntil: expiresOldAt } },
+      { kind: 'ok', text: 'New secret made. Copy it now: it is shown only once.' });
   });
 
   router.post('/console/agents', ...mutate, async function registerAgentFromPage(ctx) {

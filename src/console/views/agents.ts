@@ -12,7 +12,7 @@ export interface AgentsPageInput {
   /** The resource API its tokens are for (RFC 8707 `resource`). */
   resource: string;
   /** The agent just registered: its secret is on this one page and nowhere else. */
-  created?: { clientId: string; clientSecret: string; name: string; scopes: string[] };
+  created?: { clientId: string; clientSecret: string; name: string; scopes: string[]; /** Set after a rotation: when the replaced secrets stop working. */ oldSecretsUntil?: Date };
   /** What the owner typed, when the form is shown again with a problem. */
   draft?: { name?: string; scopes?: string[] };
 }
@@ -30,6 +30,9 @@ export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, dra
   <td data-label="Actions"><form method="post" action="/console/agents/${a.clientId}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${a.name}</span></button>
+  </form> <form method="post" action="/console/agents/${a.clientId}/secret" class="inline-form">
+    ${csrfField(csrf)}
+    <button type="submit" class="button compact">New secret<span class="visually-hidden"> for ${a.name}</span></button>
   </form>${canWrite(a.scopes)
     // The agent holds a grant like any app: its limits are set with the apps' (Connected apps, Limits).
     ? html` <a href="/console/apps?limits=${a.grantId}#limits-${a.grantId}">Limits<span class="visually-hidden"> of ${a.name}</span></a>`
@@ -43,7 +46,7 @@ pick here and within the limits you set, until you revoke it. For a one-off toke
 <a href="/console/tokens">Agent tokens</a> instead.</p>
 ${created
     ? html`<section class="new-token" aria-labelledby="new-agent-title">
-<h2 id="new-agent-title">Your new agent “${created.name}”</h2>
+<h2 id="new-agent-title">${created.oldSecretsUntil ? html`A new secret for “${created.name}”` : html`Your new agent “${created.name}”`}</h2>
 <div class="field">
   <label for="new-agent-client-id">Client id</label>
   <input id="new-agent-client-id" class="token-value" type="text" readonly value="${created.clientId}" autocomplete="off" spellcheck="false">
@@ -51,7 +54,9 @@ ${created
 <div class="field">
   <label for="new-agent-secret">Client secret</label>
   <input id="new-agent-secret" class="token-value" type="text" readonly value="${created.clientSecret}" autocomplete="off" spellcheck="false">
-  <span class="hint">Copy it now and give it to your agent: it is shown only this once; oauth3 keeps only a digest.</span>
+  <span class="hint">Copy it now and give it to your agent: it is shown only this once; oauth3 keeps only a digest.${created.oldSecretsUntil
+    ? html` The old secret keeps working until ${when(created.oldSecretsUntil)}.`
+    : ''}</span>
 </div>
 <div class="field">
   <label for="new-agent-request">The agent gets a token with</label>

@@ -34,6 +34,16 @@ const LABELS: Record<string, string> = {
   'action.approved': 'Held post approved and sent',
   'action.approved:failure': 'Held post approved, sending failed',
   'action.rejected': 'Held post rejected',
+  'agent.registered': 'Agent service registered',
+  'agent.revoked': 'Agent service revoked',
+  'agent.secret_rotated': 'Agent service secret replaced',
+  'developer.app.created': 'App registered (developer portal)',
+  'developer.app.updated': 'App details changed (developer portal)',
+  'developer.app.deactivated': 'App deactivated (developer portal)',
+  'developer.app.reactivated': 'App reactivated (developer portal)',
+  'developer.app.deleted': 'App deleted (developer portal)',
+  'developer.secret.rotated': 'App secret rotated (developer portal)',
+  'developer.secret.revoked': 'Every app secret revoked (developer portal)',
 };
 
 function fallback(kind: string): string {
