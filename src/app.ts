@@ -18,7 +18,7 @@ import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin, requestLog, securityHeaders } from './http/security.js';
 import { errorBoundary } from './http/error-boundary.js';
-import { registrationGuards } from './provider/registration-guards.js';
+import { allowMetadataFetches, registrationGuards } from './provider/registration-guards.js';
 import { staticFiles } from './http/static.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { homePage } from '../interactions/views/home.js';
@@ -99,6 +99,7 @@ export function createApp(deps: AppDeps): App {
     config, logger, signingKeys, cookieKeys, accounts,
     adapter: createAdapterClass({ db, redis, clock: deps.clock }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
+    allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
   });
   const browserSessions = trackBrowserSessions(provider, db, logger);

@@ -157,6 +157,11 @@ const coreSettings = {
     doc: 'Largest client metadata document (and client `jwks_uri` document, times 8) oauth3 reads, in bytes.',
     fix: 'use a number of bytes from 512 to 65536',
   },
+  CLIENT_METADATA_FETCHES_PER_HOUR: {
+    schema: z.coerce.number().int().min(1).max(100000).default(60),
+    doc: 'Client metadata documents one address may make oauth3 fetch per hour (cached documents do not count); more are refused with `invalid_client`.',
+    fix: 'use a whole number from 1 to 100000',
+  },
   CLIENT_METADATA_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).max(2500).default(2500),
     doc: 'Longest wait for a client metadata document (or a client\'s `jwks_uri`), connection and body included.',

@@ -20,6 +20,8 @@ export interface ProviderDeps {
   accounts: AccountStore;
   /** Clients defined in code (the first-party ones; the benchmark's baseline); registered clients live in the database. */
   clients?: Configuration['clients'];
+  /** Whether this request may make oauth3 fetch an uncached client metadata document (rate limit per address). */
+  allowMetadataFetch?: (ctx: KoaContextWithOIDC) => Promise<boolean>;
   /** The newest live grant an owner gave a client, so consent is remembered across browser sessions. */
   findGrantId?: (accountId: string, clientId: string) => Promise<string | undefined>;
 }
@@ -49,7 +51,7 @@ const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
  * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
-export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId }: ProviderDeps): Provider {
+export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId, allowMetadataFetch }: ProviderDeps): Provider {
   const isResourceScope = (scope: string) => resourceScopes().includes(scope);
   const secureCookies = new URL(config.ISSUER).protocol === 'https:';
 
@@ -120,7 +122,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       },
       clientCredentials: { enabled: true },
       // RFC 7591/7592 dynamic registration (REGISTRATION) and client ID metadata documents: registration.ts.
-      ...registrationFeatures(config),
+      ...registrationFeatures(config, allowMetadataFetch),
       // RFC 8628 for headless agents and CLIs: pages and user codes in device-flow.ts.
       deviceFlow: deviceFlowFeature(),
       userinfo: { enabled: true },

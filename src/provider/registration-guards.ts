@@ -60,3 +60,17 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
 
   return [limitOpenRegistration, acceptPresentedSecret, hideStoredSecret];
 }
+
+/**
+ * Client metadata documents are fetched on a stranger's say-so (any client_id that is an https URL): each address
+ * may make oauth3 fetch `perHour` documents it has not cached, so nobody turns the server into a crawler. Counted
+ * before the fetch (fail-then-check), like open registration, so parallel requests cannot slip past the limit.
+ */
+export function allowMetadataFetches(db: Database, perHour: number): (ctx: { ip: string }) => Promise<boolean> {
+  const limiter = new RateLimiter(db, perHour + 1, 3600);
+  return async (ctx) => {
+    const key = `metadata-fetch:${ctx.ip}`;
+    await limiter.fail(key);
+    return limiter.check(key).then(() => true, () => false);
+  };
+}

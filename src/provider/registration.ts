@@ -30,7 +30,11 @@ const CIMD_DRAFT = 'draft-02';
  * stored by the adapter as the InitialAccessToken model: src/registration/initial-access-tokens.ts) or `open`.
  * Registered clients get ids and secrets shaped like the CLI's; the adapter keeps only the secret's digest.
  */
-export function registrationFeatures(config: Config): Pick<Features, 'registration' | 'registrationManagement' | 'clientIdMetadataDocument'> {
+export function registrationFeatures(
+  config: Config,
+  /** Whether this request may make oauth3 fetch a metadata document it has not cached (a per-address limit). */
+  allowFetch?: (ctx: KoaContextWithOIDC) => Promise<boolean>,
+): Pick<Features, 'registration' | 'registrationManagement' | 'clientIdMetadataDocument'> {
   const enabled = config.REGISTRATION !== 'off';
   return {
     registration: {
@@ -42,7 +46,7 @@ export function registrationFeatures(config: Config): Pick<Features, 'registrati
     },
     // RFC 7592 read, update and delete with the registration access token; it rotates on every update.
     registrationManagement: { enabled, rotateRegistrationAccessToken: true },
-    clientIdMetadataDocument: { enabled: config.CLIENT_METADATA_DOCUMENTS, ack: CIMD_DRAFT },
+    clientIdMetadataDocument: { enabled: config.CLIENT_METADATA_DOCUMENTS, ack: CIMD_DRAFT, ...(allowFetch ? { allowFetch } : {}) },
   };
 }
 

@@ -193,6 +193,37 @@ describe('client ID metadata documents', () => {
     await expectRefused(`${docs.base}/big.json`, /invalid_client/);
   });
 
+  it('limits how many uncached documents one address may make it fetch (CLIENT_METADATA_FETCHES_PER_HOUR)', async () => {
+    const limited = await startTestServer({
+      env: {
+        CLIENT_METADATA_ALLOW_HOSTS: `127.0.0.1:${docs.port}`,
+        CLIENT_METADATA_DEV_CA_FILE: path.join(dir, 'cert.pem'),
+        CLIENT_METADATA_FETCHES_PER_HOUR: '2',
+      },
+    });
+    try {
+      const ask = async (doc: string) => {
+        const query = new URLSearchParams({
+          client_id: `${docs.base}${doc}`, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 's',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+        });
+        const res = await fetch(`${limited.url}/auth?${query}`, { redirect: 'manual' });
+        return { status: res.status, text: await res.text() };
+      };
+      expect([302, 303]).toContain((await ask('/good.json')).status);
+      expect([302, 303]).toContain((await ask('/padded.json')).status);
+      // A cached document costs nothing; a third new one is refused before any request leaves.
+      expect([302, 303]).toContain((await ask('/good.json')).status);
+      const before = docs.requests.length;
+      const refused = await ask('/secret.json');
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+      expect(refused.text).toMatch(/invalid_client/);
+      expect(docs.requests.slice(before)).toEqual([]);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('gives up on a slow document after CLIENT_METADATA_TIMEOUT_MS', async () => {
     const res = await expectRefused(`${docs.base}/slow.json`, /invalid_client/);
     // oidc-provider's own limit is 2.5 s; ours is shorter and wins.
