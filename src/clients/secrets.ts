@@ -1,11 +1,20 @@
-import type { Database } from '../db/database.js';
+import { randomBytes } from 'node:crypto';
+import type { Database, Queryable } from '../db/database.js';
 import { hashSecret, newClientSecret } from '../../adapters/clients.js';
 import { systemClock, type Clock } from '../clock.js';
-import { newSecretId } from './store.js';
 
 /** How long a rotated-out secret keeps working, in seconds (SECURITY.md F3): immediately, 1 h, 24 h, 3 d, 7 d. */
 export const GRACE_PERIODS = { '0': 0, '1h': 3600, '24h': 86_400, '3d': 259_200, '7d': 604_800 } as const;
 export type GracePeriod = keyof typeof GRACE_PERIODS;
+
+const newSecretId = () => `cs_${randomBytes(12).toString('base64url')}`;
+
+/** Stores a new secret of the client, only as its digest (F2); it has no end until a rotation gives it one. */
+export async function insertSecret(db: Queryable, clientId: string, clientSecret: string, createdAt: Date): Promise<void> {
+  await db.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
+    newSecretId(), clientId, hashSecret(clientSecret), createdAt,
+  ]);
+}
 
 /** A live secret as its developer may see it: never its value, which is shown once and kept only as a digest (F2). */
 export interface LiveSecret {
@@ -54,9 +63,7 @@ export class ClientSecrets {
          WHERE client_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
         [clientId, end],
       );
-      await tx.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
-        newSecretId(), clientId, hashSecret(clientSecret), now,
-      ]);
+      await insertSecret(tx, clientId, clientSecret, now);
     });
     return { clientSecret, expiresOldAt: end };
   }
@@ -70,9 +77,7 @@ export class ClientSecrets {
     const clientSecret = newClientSecret();
     const revoked = await this.db.transaction(async (tx) => {
       const { rowCount } = await tx.query('UPDATE client_secrets SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL', [clientId, now]);
-      await tx.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
-        newSecretId(), clientId, hashSecret(clientSecret), now,
-      ]);
+      await insertSecret(tx, clientId, clientSecret, now);
       return rowCount;
     });
     return { clientSecret, revoked };

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Database, Queryable } from '../db/database.js';
-import { hashSecret, newClientSecret } from '../../adapters/clients.js';
+import { newClientSecret } from '../../adapters/clients.js';
+import { insertSecret } from './secrets.js';
 import { systemClock, type Clock } from '../clock.js';
 import { assertThat } from '../errors.js';
 import { resourceScopes, oidcScopes } from '../../scopes/catalog.js';
@@ -22,6 +23,10 @@ export const RedirectUri = z.string().max(2000).refine((value) => {
 /** What the portal calls a client: a confidential web app, a public app (PKCE, no secret), or an agent service. */
 export const ClientKind = z.enum(['web', 'public', 'agent']);
 export type ClientKind = z.infer<typeof ClientKind>;
+
+/** The kind of a client registered without one (the CLI, or before migration 006): what its metadata says it is. */
+const kindOf = (c: { public: boolean; grantTypes: readonly string[] }): ClientKind =>
+  c.public ? 'public' : c.grantTypes.includes('authorization_code') ? 'web' : 'agent';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
 
@@ -103,7 +108,6 @@ export type Guard = (tx: Queryable) => Promise<void>;
 
 const COLUMNS = 'client_id, metadata, account_id, kind, created_at, updated_at, disabled_at';
 export const newClientId = () => `c_${randomBytes(12).toString('base64url')}`;
-export const newSecretId = () => `cs_${randomBytes(12).toString('base64url')}`;
 
 /** Registered clients; the secret is returned once, at creation, and only its digest is kept (F2). */
 export class ClientStore {
@@ -132,7 +136,7 @@ export class ClientStore {
       ...(c.description ? { description: c.description } : {}),
       ...(c.resourceServer ? { resource_server: true } : {}),
     };
-    const kind = c.kind ?? (c.public ? 'public' : c.grantTypes.includes('authorization_code') ? 'web' : 'agent');
+    const kind = c.kind ?? kindOf(c);
     const client = await this.addRegistered({ clientId: newClientId(), metadata, clientSecret, accountId: c.accountId, kind }, guard);
     return { client, clientSecret };
   }
@@ -157,9 +161,7 @@ export class ClientStore {
         [input.clientId, metadata, input.accountId ?? null, input.kind ?? null, now],
       );
       if (input.clientSecret) {
-        await tx.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
-          newSecretId(), input.clientId, hashSecret(input.clientSecret), now,
-        ]);
+        await insertSecret(tx, input.clientId, input.clientSecret, now);
       }
       return record(rows[0]!);
     });
@@ -175,9 +177,7 @@ export class ClientStore {
     return this.db.transaction(async (tx) => {
       const { rowCount } = await tx.query('UPDATE clients SET metadata = $2, updated_at = $3 WHERE client_id = $1', [input.clientId, metadata, now]);
       if (rowCount && input.clientSecret) {
-        await tx.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
-          newSecretId(), input.clientId, hashSecret(input.clientSecret), now,
-        ]);
+        await insertSecret(tx, input.clientId, input.clientSecret, now);
       }
       return rowCount === 1;
     });
@@ -203,15 +203,6 @@ export class ClientStore {
   async listOwned(accountId: string): Promise<ClientRecord[]> {
     const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM clients WHERE account_id = $1 ORDER BY created_at DESC, client_id`, [accountId]);
     return rows.map(record);
-  }
-
-  /** How many clients this developer has, and how many of them were registered since `since` (rate limits). */
-  async countOwned(accountId: string, since: Date): Promise<{ total: number; since: number }> {
-    const { rows } = await this.db.query<{ total: string; recent: string }>(
-      'SELECT count(*) AS total, count(*) FILTER (WHERE created_at > $2) AS recent FROM clients WHERE account_id = $1',
-      [accountId, since],
-    );
-    return { total: Number(rows[0]?.total ?? 0), since: Number(rows[0]?.recent ?? 0) };
   }
 
   /** Applies a developer's changes to the metadata oidc-provider reads; the next lookup sees them. */
@@ -266,7 +257,7 @@ function record(r: Row): ClientRecord {
   const s = summary(r.client_id, m, r.created_at);
   return {
     ...s,
-    kind: ClientKind.safeParse(r.kind).data ?? (s.public ? 'public' : s.grantTypes.includes('authorization_code') ? 'web' : 'agent'),
+    kind: ClientKind.safeParse(r.kind).data ?? kindOf(s),
     accountId: r.account_id,
     ...(typeof m.description === 'string' ? { description: m.description } : {}),
     ...(typeof m.logo_uri === 'string' ? { logoUri: m.logo_uri } : {}),

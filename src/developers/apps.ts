@@ -142,18 +142,18 @@ export class DeveloperApps {
    */
   private async withinLimits(tx: Queryable, accountId: string): Promise<void> {
     await tx.query('SELECT pg_advisory_xact_lock(7330006, hashtext($1))', [accountId]);
-    const since = new Date(this.clock.now().getTime() - 3600_000);
     const { rows } = await tx.query<{ total: string }>('SELECT count(*) AS total FROM clients WHERE account_id = $1', [accountId]);
     if (Number(rows[0]?.total ?? 0) >= this.limits.max) {
       throw new AppError('too_many_apps', 409, `You have ${this.limits.max} apps, the most allowed. Delete one you no longer use to register another.`);
     }
     // Registrations, not apps: deleting an app does not give back its place in this hour (the audit trail counts;
-    // apps created in the hour count too, for a registration whose event is still being written).
+    // apps created in the hour count too, for a registration whose event is still being written). Both rows are
+    // stamped by the database, so the hour is the database's too.
     const recent = await tx.query<{ n: string }>(
       `SELECT greatest(
          (SELECT count(*) FROM events WHERE account_id = $1 AND kind = 'developer.app.created' AND created_at > now() - interval '1 hour'),
-         (SELECT count(*) FROM clients WHERE account_id = $1 AND created_at > $2)) AS n`,
-      [accountId, since],
+         (SELECT count(*) FROM clients WHERE account_id = $1 AND created_at > now() - interval '1 hour')) AS n`,
+      [accountId],
     );
     if (Number(recent.rows[0]?.n ?? 0) >= this.limits.perHour) {
       throw new AppError('too_many_registrations', 429, `You registered ${this.limits.perHour} apps in the last hour, the most allowed. Try again later.`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot, viewports } from '../helpers/chromium.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
 import { basic } from '../helpers/token-flow.js';
 
 /**
@@ -15,7 +15,7 @@ import { basic } from '../helpers/token-flow.js';
   let page: Page;
   let clientId: string;
   let firstSecret: string;
-  const consoleMessages: string[] = [];
+  let consoleMessages: string[];
 
   /** Client authentication alone: introspecting a junk token is 200 for a live secret, 401 otherwise. */
   const authStatus = async (secret: string) =>
@@ -28,10 +28,7 @@ import { basic } from '../helpers/token-flow.js';
   beforeAll(async () => {
     server = await startTestServer();
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: viewports.desktop });
-    page = await context.newPage();
-    page.on('console', (message) => consoleMessages.push(message.text()));
-    await addVirtualAuthenticator(context, page);
+    ({ page, consoleMessages } = await newPasskeyPage(browser));
   });
   afterAll(async () => {
     await browser?.close();

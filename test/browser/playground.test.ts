@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot, viewports } from '../helpers/chromium.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import { basic } from '../helpers/token-flow.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 
 interface PlaygroundState {
@@ -20,12 +21,11 @@ interface PlaygroundState {
 (chromiumAvailable() ? describe : describe.skip)('the developer playground in Chromium (issue 5)', () => {
   let server: TestServer;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let telegram: FakeTelegram;
   let resourceServer: { clientId: string; clientSecret: string };
   let state: PlaygroundState;
-  const consoleMessages: string[] = [];
+  let consoleMessages: string[];
 
   beforeAll(async () => {
     telegram = await startFakeTelegram();
@@ -33,10 +33,7 @@ interface PlaygroundState {
     const rs = await server.addClient({ name: 'RS', grantTypes: ['client_credentials'], scope: 'tweet.read', resourceServer: true });
     resourceServer = { clientId: rs.clientId, clientSecret: rs.clientSecret! };
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: viewports.desktop });
-    page = await context.newPage();
-    page.on('console', (message) => consoleMessages.push(message.text()));
-    await addVirtualAuthenticator(context, page);
+    ({ page, consoleMessages } = await newPasskeyPage(browser));
   });
   afterAll(async () => {
     await browser?.close();
@@ -51,7 +48,7 @@ interface PlaygroundState {
   async function introspect(token: string): Promise<{ active: boolean; client_id?: string; scope?: string; aud?: string }> {
     const res = await fetch(`${server.url}/token/introspection`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${resourceServer.clientId}:${resourceServer.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { authorization: basic(resourceServer.clientId, resourceServer.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token }),
     });
     expect(res.status).toBe(200);

@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestSchema, serviceUrl } from '../helpers/services.js';
+import { serviceUrl } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { eventually } from '../helpers/console-api.js';
 import { basic, redirectUri } from '../helpers/token-flow.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { TcpProxy, proxiedStorage } from '../helpers/tcp-proxy.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
@@ -20,11 +17,10 @@ const TIMEOUT_MS = 1000;
  * by itself when storage does (no restart).
  */
 (databaseUrl && redisUrl ? describe : describe.skip)('storage faults (H1–H3)', () => {
+  let storage: Awaited<ReturnType<typeof proxiedStorage>>;
   let postgres: TcpProxy;
   let redis: TcpProxy;
   let server: TestServer;
-  let schema: Awaited<ReturnType<typeof createTestSchema>>;
-  let dataDir: string;
   let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
   let owner: Owner;
   let machine: { clientId: string; clientSecret?: string };
@@ -48,14 +44,12 @@ const TIMEOUT_MS = 1000;
     })}`, { redirect: 'manual' });
 
   beforeAll(async () => {
-    postgres = await new TcpProxy('127.0.0.1', Number(new URL(databaseUrl!).port || 5432)).start();
-    redis = await new TcpProxy('127.0.0.1', Number(new URL(redisUrl!).port || 6379)).start();
-    schema = await createTestSchema(databaseUrl!);
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-faults-'));
+    storage = await proxiedStorage(databaseUrl!, redisUrl!, 'oauth3-faults-');
+    ({ postgres, redis } = storage);
     upstream = await startEchoUpstream();
     server = await startTestServer({
-      storage: { dataDir, databaseUrl: postgres.through(schema.url) },
-      env: { REDIS_URL: redis.through(redisUrl!), DATABASE_TIMEOUT_MS: String(TIMEOUT_MS), DATABASE_POOL_SIZE: '4' },
+      storage: storage.storage,
+      env: { ...storage.env, DATABASE_TIMEOUT_MS: String(TIMEOUT_MS), DATABASE_POOL_SIZE: '4' },
       plugins: [echoPlugin(() => upstream.url)],
     });
     owner = await Owner.signUp(server);
@@ -68,11 +62,8 @@ const TIMEOUT_MS = 1000;
     await postgres?.up();
     await redis?.up();
     await server?.stop();
-    await schema?.drop();
-    await postgres?.stop();
-    await redis?.stop();
+    await storage?.close();
     await upstream?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('works through the proxies before anything fails', async () => {

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestSchema, serviceUrl } from '../helpers/services.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { serviceUrl } from '../helpers/services.js';
+import { TcpProxy, proxiedStorage } from '../helpers/tcp-proxy.js';
 
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 const redisUrl = serviceUrl('TEST_REDIS_URL');
@@ -79,28 +76,22 @@ describe('health endpoints', () => {
 
 /** A hung Postgres or Redis (SECURITY.md H3) must not hang the probe: 503 within about two seconds. */
 (databaseUrl && redisUrl ? describe : describe.skip)('readiness against hung storage', () => {
+  let storage: Awaited<ReturnType<typeof proxiedStorage>>;
   let postgres: TcpProxy;
   let redis: TcpProxy;
   let server: TestServer;
-  let schema: Awaited<ReturnType<typeof createTestSchema>>;
-  let dataDir: string;
 
   beforeAll(async () => {
-    postgres = await new TcpProxy('127.0.0.1', Number(new URL(databaseUrl!).port || 5432)).start();
-    redis = await new TcpProxy('127.0.0.1', Number(new URL(redisUrl!).port || 6379)).start();
-    schema = await createTestSchema(databaseUrl!);
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-health-'));
+    storage = await proxiedStorage(databaseUrl!, redisUrl!, 'oauth3-health-');
+    ({ postgres, redis } = storage);
     // The default DATABASE_TIMEOUT_MS (5 s): the probe's own bound, not the request timeout, is what answers.
-    server = await startTestServer({ storage: { dataDir, databaseUrl: postgres.through(schema.url) }, env: { REDIS_URL: redis.through(redisUrl!) } });
+    server = await startTestServer({ storage: storage.storage, env: storage.env });
   }, 180_000);
   afterAll(async () => {
     await postgres?.up();
     await redis?.up();
     await server?.stop();
-    await schema?.drop();
-    await postgres?.stop();
-    await redis?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await storage?.close();
   });
 
   it('is ready with both reachable', async () => {

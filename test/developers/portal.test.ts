@@ -33,7 +33,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   let introspector: { clientId: string; clientSecret?: string };
   const clock = new ManualClock();
 
-  const json = async <T = AppJson>(res: Response) => ({ status: res.status, body: (await res.json()) as T & { error?: string; error_description?: string } });
+  const json = async <T = AppJson>(res: Response) => ({ status: res.status, headers: res.headers, body: (await res.json()) as T & { error?: string; error_description?: string } });
   const register = (owner: Owner, body: Record<string, unknown>) => owner.api.send('POST', '/developers/api/apps', body).then((r) => json(r));
   const webApp = (name = 'Web app') => ({ kind: 'web', name, redirect_uris: [redirectUri], scopes: ['openid', 'offline_access', 'echo.read'] });
   const agentApp = (name = 'Agent') => ({ kind: 'agent', name, scopes: ['echo.read'] });
@@ -72,8 +72,10 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   });
 
   it('registers a web app: the secret is in the 201 response only, the database holds only its hash (F2)', async () => {
-    const { status, body } = await register(dev, { ...webApp(), description: 'Posts echoes', homepage: 'https://app.example.com', logo_uri: 'https://app.example.com/logo.png' });
+    const { status, headers, body } = await register(dev, { ...webApp(), description: 'Posts echoes', homepage: 'https://app.example.com', logo_uri: 'https://app.example.com/logo.png' });
     expect(status).toBe(201);
+    // A response carrying a secret is kept by no cache (SECURITY.md D3).
+    expect(headers.get('cache-control')).toBe('no-store');
     expect(body).toMatchObject({ kind: 'web', name: 'Web app', redirect_uris: [redirectUri], active: true });
     const secret = body.client_secret!;
     expect(secret.length).toBeGreaterThanOrEqual(43);
@@ -169,6 +171,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     const rotated = await json<{ client_secret: string; old_secrets_work_until: string; secrets: unknown[] }>(
       await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '1h' }));
     expect(rotated.status).toBe(201);
+    expect(rotated.headers.get('cache-control')).toBe('no-store');
     const second = rotated.body.client_secret;
     expect(second).not.toBe(first);
     expect(rotated.body.secrets).toHaveLength(2);
@@ -203,6 +206,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(await authStatus(app.client_id, app.client_secret!)).toBe('200');
     const revoked = await json<{ client_secret: string; secrets: unknown[] }>(await dev.api.send('DELETE', `/developers/api/apps/${app.client_id}/secrets`));
     expect(revoked.status).toBe(200);
+    expect(revoked.headers.get('cache-control')).toBe('no-store');
     expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
     expect(await authStatus(app.client_id, second)).toBe('401 invalid_client');
     expect(await authStatus(app.client_id, revoked.body.client_secret)).toBe('200');

@@ -43,6 +43,19 @@ export async function addVirtualAuthenticator(context: BrowserContext, page: Pag
   };
 }
 
+/**
+ * A fresh context and page in `browser` with a virtual passkey authenticator, collecting what the page logs to the
+ * console (tests assert that no CSP violation or script error appears there).
+ */
+export async function newPasskeyPage(browser: Browser, viewport: { width: number; height: number } = viewports.desktop): Promise<{ context: BrowserContext; page: Page; consoleMessages: string[] }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const consoleMessages: string[] = [];
+  page.on('console', (message) => consoleMessages.push(message.text()));
+  await addVirtualAuthenticator(context, page);
+  return { context, page, consoleMessages };
+}
+
 /** Saves a full-page screenshot under test/artifacts (git-ignored) for a person to look at. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(artifactsDir, { recursive: true });

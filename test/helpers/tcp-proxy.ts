@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestSchema } from './services.js';
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a service (Postgres, Redis), so a test can make that service fail the way it
@@ -90,4 +94,28 @@ export class TcpProxy {
     this.port = (server.address() as net.AddressInfo).port;
     this.server = server;
   }
+}
+
+/**
+ * A fresh Postgres schema and the shared Redis, each behind a TcpProxy, for a test server whose storage the test
+ * stops or hangs (SECURITY.md H1–H3). `storage` and `env` go to startTestServer; `close()` restores and removes it all.
+ */
+export async function proxiedStorage(databaseUrl: string, redisUrl: string, dataDirPrefix: string) {
+  const postgres = await new TcpProxy('127.0.0.1', Number(new URL(databaseUrl).port || 5432)).start();
+  const redis = await new TcpProxy('127.0.0.1', Number(new URL(redisUrl).port || 6379)).start();
+  const schema = await createTestSchema(databaseUrl);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), dataDirPrefix));
+  return {
+    postgres,
+    redis,
+    storage: { dataDir, databaseUrl: postgres.through(schema.url) },
+    env: { REDIS_URL: redis.through(redisUrl) },
+    /** After the server stopped: both services back, the schema dropped, the proxies closed, DATA_DIR removed. */
+    async close() {
+      await schema.drop();
+      await postgres.stop();
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

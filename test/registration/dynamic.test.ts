@@ -111,6 +111,14 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     expect((await cli('registration-tokens', 'revoke', token)).code).toBe(1);
   });
 
+  it.each(['soon', '0', '91d', '1w'])('refuses to create a token with --expires-in %s, and stores none', async (value) => {
+    const before = (await server.db.query("SELECT 1 FROM oidc_models WHERE model = 'InitialAccessToken'")).rows.length;
+    const run = await cli('registration-tokens', 'create', '--expires-in', value);
+    expect(run).toMatchObject({ code: 65, out: '' });
+    expect(run.err).toContain('--expires-in: use seconds or a duration such as 30m, 12h or 7d (at most 90d)');
+    expect((await server.db.query("SELECT 1 FROM oidc_models WHERE model = 'InitialAccessToken'")).rows).toHaveLength(before);
+  });
+
   let registered: Registered;
 
   it('registers a client through openid-client, which then signs an owner in with code + PKCE', async () => {

@@ -1,8 +1,8 @@
 import { html } from '../../../interactions/views/html.js';
-import { allScopes } from '../../../scopes/catalog.js';
 import type { AgentService } from '../../agents/agent-services.js';
-import { accessBadge, canWrite, scopeBadge } from './apps.js';
+import { canWrite, scopeBadge } from './apps.js';
 import { csrfField, when } from './layout.js';
+import { scopeChoices } from './scope-choices.js';
 
 export interface AgentsPageInput {
   agents: AgentService[];
@@ -20,7 +20,6 @@ export interface AgentsPageInput {
 /** /console/agents: register an agent service (its secret shown once), and the list with a revoke button each. */
 export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, draft = {} }: AgentsPageInput) {
   const checked = new Set(draft.scopes ?? []);
-  const scopes = allScopes().filter((s) => s.kind === 'resource');
 
   const rows = agents.map((a) => html`<tr>
   <td data-label="Name"><strong>${a.name}</strong><div class="hint"><code>${a.clientId}</code></div></td>
@@ -74,14 +73,7 @@ ${created
     <input id="agent-name" name="name" type="text" required maxlength="60" value="${draft.name ?? ''}" autocomplete="off">
     <span class="hint">Which agent it is, so you can tell your agents apart.</span>
   </div>
-  <fieldset class="token-scopes">
-    <legend>It can</legend>
-    ${scopes.map((s) => html`<div class="field field-check">
-      <input id="agent-scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
-      <label for="agent-scope-${s.name}">${accessBadge(s.access)}
-        <strong>${s.title}</strong><span class="hint"> ${s.description}</span></label>
-    </div>`)}
-  </fieldset>
+  ${scopeChoices('agent-scope-', checked)}
   <button type="submit" class="button primary compact">Register agent</button>
 </form>
 </section>

@@ -1,8 +1,8 @@
 import { html } from '../../../interactions/views/html.js';
-import { allScopes } from '../../../scopes/catalog.js';
 import type { AgentToken } from '../../grants/agent-tokens.js';
-import { accessBadge, canWrite, scopeBadge } from './apps.js';
+import { canWrite, scopeBadge } from './apps.js';
 import { csrfField, when } from './layout.js';
+import { scopeChoices } from './scope-choices.js';
 
 export const LIFETIME_CHOICES = [
   { hours: 1, label: '1 hour' },
@@ -26,7 +26,6 @@ const statusOf = (t: AgentToken) => (t.revokedAt ? 'Revoked' : t.expiresAt.getTi
 export function tokensBody({ tokens, csrf, created, draft = {} }: TokensPageInput) {
   const lifetime = draft.lifetimeHours ?? 24;
   const checked = new Set(draft.scopes ?? []);
-  const scopes = allScopes().filter((s) => s.kind === 'resource');
 
   const rows = tokens.map((t) => {
     const status = statusOf(t);
@@ -71,14 +70,7 @@ ${created
     <input id="token-name" name="name" type="text" required maxlength="60" value="${draft.name ?? ''}" autocomplete="off">
     <span class="hint">Which agent it is for, so you can tell your tokens apart.</span>
   </div>
-  <fieldset class="token-scopes">
-    <legend>It can</legend>
-    ${scopes.map((s) => html`<div class="field field-check">
-      <input id="scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
-      <label for="scope-${s.name}">${accessBadge(s.access)}
-        <strong>${s.title}</strong><span class="hint"> ${s.description}</span></label>
-    </div>`)}
-  </fieldset>
+  ${scopeChoices('scope-', checked)}
   <div class="field">
     <label for="token-lifetime">Works for</label>
     <select id="token-lifetime" name="lifetime_hours">
