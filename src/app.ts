@@ -1,5 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
 import type { Redis } from 'ioredis';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
@@ -9,7 +11,7 @@ import type { Database } from './db/database.js';
 import { createAdapterClass } from '../adapters/index.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
-import { limitUserCodeGuesses } from './provider/device-flow.js';
+import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from './provider/device-flow.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
 import { ChallengeStore } from './passkeys/challenges.js';
@@ -18,6 +20,7 @@ import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin, requestLog, securityHeaders } from './http/security.js';
 import { errorBoundary } from './http/error-boundary.js';
+import { exactly, onlyFor, under } from './http/paths.js';
 import { allowMetadataFetches, registrationGuards } from './provider/registration-guards.js';
 import { staticFiles } from './http/static.js';
 import { interactionRoutes } from '../interactions/routes.js';
@@ -45,6 +48,12 @@ import { createResourceRouter } from './resource/router.js';
 import { createHealth, type Health } from './http/health.js';
 import { Metrics } from './metrics/metrics.js';
 import { observeProvider, requestMetrics } from './metrics/observe.js';
+
+/**
+ * oidc-provider's routes that load the browser session (its shared/session.js middleware: authorization, device code
+ * verification, end session), at their default paths: only there can a sign-in be saved and tracked.
+ */
+const SESSION_ROUTES = under('/auth', '/device', '/session/end');
 
 export interface AppDeps {
   config: Config;
@@ -126,7 +135,7 @@ export function createApp(deps: AppDeps): App {
   provider.use(requestMetrics(metrics));
   provider.use(requestLog(logger));
   provider.use(securityHeaders());
-  provider.use(pinOrigin(config.ISSUER, config.TRUST_PROXY));
+  provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, config.TRUST_PROXY));
   provider.use(health.middleware());
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
   provider.use(resourceApi);
@@ -140,18 +149,23 @@ export function createApp(deps: AppDeps): App {
   } else {
     const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
     const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services, upstream, clock: deps.clock });
+    const developers = compose([
+      developerRoutes({ config, provider, db, accounts, events, cookieKeys, clock: deps.clock, apiCalls: () => registry.apiCalls() }).routes(),
+      playgroundRoutes({ config, registry }).routes(),
+    ] as Middleware[]);
+    // Each of the following looks only at the paths it serves (src/http/paths.ts): a token request passes them all
+    // by without matching a route.
     provider.use(staticFiles());
-    provider.use(browserSessions);
+    provider.use(onlyFor(SESSION_ROUTES, browserSessions));
     provider.use(errorBoundary(logger));
-    for (const guard of registrationGuards({ config, db, provider })) provider.use(guard);
-    provider.use(limitUserCodeGuesses(limiter));
-    provider.use(recordAgentTokenUse(new AgentTokens(provider, db, config), logger));
-    provider.use(router.routes());
-    provider.use(upstream.routes(provider).routes());
-    provider.use(interactions.routes());
-    provider.use(consoleRouter.routes());
-    provider.use(developerRoutes({ config, provider, db, accounts, events, cookieKeys, clock: deps.clock, apiCalls: () => registry.apiCalls() }).routes());
-    provider.use(playgroundRoutes({ config, registry }).routes());
+    for (const guard of registrationGuards({ config, db, provider })) provider.use(onlyFor(under('/reg'), guard));
+    provider.use(onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)));
+    provider.use(onlyFor(exactly('/token/introspection'), recordAgentTokenUse(new AgentTokens(provider, db, config), logger)));
+    provider.use(onlyFor(exactly('/', '/.well-known/oauth-authorization-server'), router.routes() as Middleware));
+    provider.use(onlyFor(under('/connections'), upstream.routes(provider).routes() as Middleware));
+    provider.use(onlyFor(under('/interaction'), interactions.routes() as Middleware));
+    provider.use(onlyFor(under('/console'), consoleRouter.routes() as Middleware));
+    provider.use(onlyFor(under('/developers'), developers));
   }
 
   return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services, connections, upstream, health, metrics };

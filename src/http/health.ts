@@ -83,7 +83,13 @@ export function createHealth({ db, redis, timeoutMs }: HealthDeps): Health {
   }
 
   return {
-    middleware: () => compose([closeWhenDraining, noStore, router.routes() as unknown as Middleware]),
+    middleware() {
+      const probes = compose([closeWhenDraining, noStore, router.routes() as unknown as Middleware]);
+      // Every other request, until shutdown begins, passes by without a router match.
+      return function health(ctx, next) {
+        return draining || ctx.path === '/healthz' || ctx.path === '/readyz' ? probes(ctx, next) : next();
+      };
+    },
     drain() {
       draining = true;
     },

@@ -23,7 +23,7 @@ const files: Record<string, { file: string; type: string }> = {
 
 export function staticFiles(): Middleware {
   const cache = new Map(Object.entries(files).map(([url, { file, type }]) => [url, { body: readFileSync(file), type }]));
-  return async (ctx, next) => {
+  return function staticFile(ctx, next) {
     const hit = ctx.method === 'GET' || ctx.method === 'HEAD' ? cache.get(ctx.path) : undefined;
     if (!hit) return next();
     ctx.type = hit.type;

@@ -9,6 +9,7 @@ import { errorPage } from '../../interactions/views/error.js';
 import { logoutPage } from '../../interactions/views/logout.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
 import { deviceFlowFeature } from './device-flow.js';
+import { exactly, onlyFor } from '../http/paths.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -204,13 +205,13 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
 
   // RFC 6749 §5.2 names the error for a grant type the client did not register: unauthorized_client. oidc-provider v9
   // answers invalid_request; rename it on the way out so a client can tell "not allowed" from "malformed" (B7).
-  provider.use(async function unauthorizedGrantType(ctx, next) {
+  provider.use(onlyFor(exactly('/token', '/device/auth'), async function unauthorizedGrantType(ctx, next) {
     await next();
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
     if (ctx.status === 400 && body?.error === 'invalid_request' && (body.error_description === GRANT_NOT_ALLOWED || body.error_description === DEVICE_GRANT_NOT_ALLOWED)) {
       body.error = 'unauthorized_client';
     }
-  });
+  }));
 
   provider.on('server_error', (ctx, error) => {
     logger.error({ err: error, requestId: ctx.state.requestId, route: ctx.oidc?.route }, 'oidc-provider server error');

@@ -10,8 +10,7 @@ import { resourceScopes } from '../../scopes/catalog.js';
 export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>): Middleware {
   const resourcePath = new URL(config.RESOURCE_URL).pathname.replace(/\/+$/, '');
   const paths = new Set(['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${resourcePath}`]);
-  return async function servePrmDocument(ctx, next) {
-    if (!paths.has(ctx.path)) return next();
+  const serve: Middleware = async function servePrmDocument(ctx) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       ctx.status = 405;
       ctx.set('Allow', 'GET, HEAD');
@@ -30,4 +29,5 @@ export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOU
       resource_documentation: `${config.ISSUER}/`,
     };
   };
+  return (ctx, next) => (paths.has(ctx.path) ? serve(ctx, next) : next());
 }

@@ -65,7 +65,7 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   ]);
   const metadata = protectedResourceMetadata(config);
 
-  return async function resourceServer(ctx, next) {
+  return function resourceServer(ctx, next) {
     if (ctx.path === API_ROOT || ctx.path.startsWith(`${API_ROOT}/`)) return pipeline(ctx, async () => undefined);
     return metadata(ctx, next);
   };
