@@ -8,6 +8,24 @@ export interface PostgresOptions {
   timeoutMs: number;
 }
 
+/** How many distinct statements each connection keeps prepared; the rest are parsed each time. */
+const MAX_PREPARED = 200;
+const names = new Map<string, string>();
+
+/**
+ * A name under which each connection prepares `sql` once: Postgres then parses and plans the statements every token
+ * request sends (client lookup, token write) once per connection instead of once per call. Only our own statements
+ * with parameters are named, and only the first MAX_PREPARED distinct ones, so no input can grow the set.
+ */
+function statementName(sql: string): string | undefined {
+  let name = names.get(sql);
+  if (name === undefined && names.size < MAX_PREPARED) {
+    name = `oauth3_${names.size}`;
+    names.set(sql, name);
+  }
+  return name;
+}
+
 export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: url,
@@ -21,7 +39,8 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOpt
   pool.on('error', () => {});
 
   const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
-    const result = await client.query(sql, params as unknown[]);
+    const name = params?.length ? statementName(sql) : undefined;
+    const result = await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 

@@ -3,22 +3,29 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import type { Logger } from '../logger.js';
 
+const SECURITY_HEADERS: [string, string][] = [
+  [
+    'Content-Security-Policy',
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; " +
+      "form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'",
+  ],
+  ['X-Frame-Options', 'DENY'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Permissions-Policy', 'publickey-credentials-get=(self), publickey-credentials-create=(self)'],
+];
+const HTML = /^text\/html(;|$)/i;
+
 /** Headers every response carries; HTML additionally gets no-store (SECURITY.md D3). */
 export function securityHeaders(): Middleware {
-  return async (ctx, next) => {
-    // Set before the routes run so oidc-provider can add its script hashes (form_post) to this same policy.
-    ctx.set(
-      'Content-Security-Policy',
-      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; " +
-        "form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'",
-    );
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
-    ctx.set('Permissions-Policy', 'publickey-credentials-get=(self), publickey-credentials-create=(self)');
+  return async function secureResponse(ctx, next) {
+    // Set before the routes run so oidc-provider can add its script hashes (form_post) to this same policy; on the
+    // Node response itself, as the values are fixed and Koa's ctx.set builds arrays for each call.
+    for (const [name, value] of SECURITY_HEADERS) ctx.res.setHeader(name, value);
     await next();
-    if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
+    const type = ctx.res.getHeader('Content-Type');
+    if (typeof type === 'string' && HTML.test(type)) ctx.set('Cache-Control', 'no-store');
   };
 }
 
