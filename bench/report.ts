@@ -20,6 +20,10 @@ export interface Measured {
   cpuMicros?: number;
   /** The target process's resident-set high-water mark, setup included. */
   maxRssBytes?: number;
+  /** Which round of its scenario this row was measured in (BENCH_ROUNDS), counting from 1. */
+  round?: number;
+  /** A row combined from several rounds (combineRounds): the rounds themselves, in order. */
+  rounds?: Measured[];
 }
 
 export interface Settings {
@@ -28,6 +32,8 @@ export interface Settings {
   duration: number;
   logLevel: string;
   storages: StorageKind[];
+  /** How many rounds each scenario with a target was measured in. */
+  rounds?: number;
   /** machine() on the host that ran it. */
   machine: string;
   cores: number;
@@ -79,9 +85,82 @@ export function baselineOf(rows: Measured[], id: Scenario): Measured | undefined
   return base && !problems(base).length ? base : undefined;
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * A row's ratios to its baseline. For rows measured in rounds, each round's row is compared with the baseline of the
+ * same round, measured right after it on the same host, and the median of those paired ratios is taken: a host that
+ * slows down for a while slows both sides of a pair, not one side of the comparison.
+ */
 export function ratios(m: Measured, base: Measured | undefined): { throughput?: number; tail?: number } {
   if (!m.result || !base?.result || problems(m).length) return {};
+  if (m.rounds && base.rounds && m.rounds.length === base.rounds.length) {
+    const pairs = m.rounds.map((r, i) => ratios(r, base.rounds![i]));
+    return { throughput: median(pairs.map((p) => p.throughput!)), tail: median(pairs.map((p) => p.tail!)) };
+  }
   return { throughput: m.result.reqPerSec / base.result.reqPerSec, tail: m.result.p99 / base.result.p99 };
+}
+
+const sum = (values: (number | undefined)[]) => (values.every((v) => v !== undefined) ? values.reduce((a, b) => a! + b!, 0) : undefined);
+
+/**
+ * One row per scenario, target and storage: rows measured in several rounds become one, whose rates and latencies
+ * are the rounds' medians and whose counts (responses, statuses, errors, CPU, rows stored) are their sums. A round
+ * that failed makes the combined row fail.
+ */
+export function combineRounds(rows: Measured[]): Measured[] {
+  const groups = new Map<string, Measured[]>();
+  for (const m of rows) {
+    const key = `${m.scenario}|${m.target}|${m.storage ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  return [...groups.values()].map((group) => {
+    if (group.length === 1) return group[0]!;
+    const [first] = group as [Measured, ...Measured[]];
+    const { round: _round, result: _result, failure: _failure, ...rest } = first;
+    const combined: Measured = {
+      ...rest,
+      rounds: group,
+      loadBefore: Math.max(...group.map((m) => m.loadBefore)),
+      ...(sum(group.map((m) => m.stored)) !== undefined ? { stored: sum(group.map((m) => m.stored)) } : {}),
+      ...(sum(group.map((m) => m.cpuMicros)) !== undefined ? { cpuMicros: sum(group.map((m) => m.cpuMicros)) } : {}),
+      ...(group.every((m) => m.maxRssBytes !== undefined) ? { maxRssBytes: Math.max(...group.map((m) => m.maxRssBytes!)) } : {}),
+    };
+    const failed = group.find((m) => !m.result);
+    if (failed) return { ...combined, failure: `round ${failed.round ?? group.indexOf(failed) + 1}: ${failed.failure ?? 'not measured'}` };
+    const results = group.map((m) => m.result!);
+    const statuses: Record<string, number> = {};
+    for (const r of results) for (const [status, n] of Object.entries(r.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+    return {
+      ...combined,
+      result: {
+        requests: sum(results.map((r) => r.requests))!,
+        seconds: sum(results.map((r) => r.seconds))!,
+        reqPerSec: median(results.map((r) => r.reqPerSec)),
+        p50: median(results.map((r) => r.p50)),
+        p99: median(results.map((r) => r.p99)),
+        statuses,
+        expected: results[0]!.expected,
+        errors: sum(results.map((r) => r.errors))!,
+        timeouts: sum(results.map((r) => r.timeouts))!,
+      },
+    };
+  });
+}
+
+/** Each round's ratios of a combined row, for the report: how much they moved from round to round. */
+function roundLine(m: Measured, base: Measured | undefined): string | undefined {
+  if (!m.rounds || !base?.rounds || m.rounds.length !== base.rounds.length) return undefined;
+  const each = m.rounds.map((r, i) => {
+    const { throughput, tail } = ratios(r, base.rounds![i]);
+    return throughput === undefined || tail === undefined ? 'invalid' : `${(throughput * 100).toFixed(0)}% / ${tail.toFixed(2)}×`;
+  });
+  return `- ${scenario(m.scenario).title}, ${m.label}: ${each.join('; ')}`;
 }
 
 function row(m: Measured, rows: Measured[]): string {
@@ -117,6 +196,8 @@ export function table(rows: Measured[]): string[] {
 }
 
 /** Issue 2's and issue 4's targets, for our rows of those scenarios; only the Postgres + Redis rows decide the exit. */
+export const GOAL_SCENARIOS: Scenario[] = ['client-credentials', 'resource'];
+
 export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
   const goals = [
     { id: 'client-credentials' as const, what: 'Token endpoint (issue 2)', base: 'in-memory oidc-provider', min: MIN_THROUGHPUT_RATIO, max: MAX_P99_RATIO },
@@ -158,7 +239,12 @@ export function validity(rows: Measured[]): string {
     : '- Every response had the expected status (200; 302 or 303 then 200 for the round trip).';
 }
 
-export function benchReport(rows: Measured[], settings: Settings): Verdict {
+export function benchReport(measured: Measured[], settings: Settings): Verdict {
+  const rows = combineRounds(measured);
+  const rounds = rows.flatMap((m) => {
+    const spec = scenario(m.scenario);
+    return m.target === spec.baseline ? [] : [roundLine(m, baselineOf(rows, m.scenario))].filter((l): l is string => l !== undefined);
+  });
   const run = SCENARIOS.filter((s) => rows.some((r) => r.scenario === s.id));
   const { lines: goals, ok: goalsMet } = verdicts(rows);
   const stored = rows.filter((r) => r.stored !== undefined).map((r) => `${scenario(r.scenario).title}, ${r.label}: ${r.stored}`);
@@ -173,8 +259,14 @@ export function benchReport(rows: Measured[], settings: Settings): Verdict {
       `${settings.storages.map((s) => STORAGE_LABELS[s]).join(' and ')}. Each server runs alone in its own process, one after ` +
       `the other, the load generator in another; every oidc-provider target logs at \`${settings.logLevel}\` to /dev/null.`,
     '',
+    ...(settings.rounds && settings.rounds > 1
+      ? [`Scenarios with a target (client credentials, the resource API) run in ${settings.rounds} rounds, each round measuring ` +
+        'every row of the scenario once, ours just before its baseline. Their rows show the rounds\' medians (counts are ' +
+        'summed), and their ratios are the medians of each round\'s ratio to the baseline of the same round.', '']
+      : []),
     ...table(rows),
     '',
+    ...(rounds.length ? ['Ratios of each round (throughput / p99), in the order they ran:', '', ...rounds, ''] : []),
     '## Targets',
     '',
     ...goals,

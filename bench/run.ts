@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestSchema } from '../test/helpers/services.js';
 import type { BenchFixtures, LoadResult, StorageKind, TargetMessage, TargetName, TargetSetup } from './protocol.js';
-import { benchReport, machine, type Measured } from './report.js';
+import { GOAL_SCENARIOS, benchReport, machine, type Measured } from './report.js';
 import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
 import { prepareLoad } from './preflight.js';
 import { benchConfig, prepareStorage } from './storage.js';
@@ -20,7 +20,8 @@ import { benchConfig, prepareStorage } from './storage.js';
  * expected one or our Postgres rows miss issue 2's or issue 4's target.
  *
  * BENCH_ONLY (comma list of scenarios), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
- * (seconds) shorten a run; BENCH_DATABASE_URL and BENCH_REDIS_URL say where Postgres and Redis are.
+ * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run; BENCH_DATABASE_URL
+ * and BENCH_REDIS_URL say where Postgres and Redis are.
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,8 +30,13 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const ONLY = parseOnly(process.env.BENCH_ONLY);
 const STORAGES = parseStorage(process.env.BENCH_STORAGE);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('BENCH_ROUNDS must be a whole number of rounds, at least 1');
+
+/** Scenarios with a target are measured in ROUNDS rounds (bench/report.ts pairs each round with its baseline). */
+const roundsOf = (spec: ScenarioSpec) => (GOAL_SCENARIOS.includes(spec.id) ? ROUNDS : 1);
 
 const children = new Set<ChildProcess>();
 
@@ -100,9 +106,9 @@ async function prepareBackend(storage: StorageKind, shared: Pick<TargetSetup, 'p
 const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 
 /** One row: start the target, check it, load it, stop it; a failure anywhere becomes the row's `failure`. */
-async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>): Promise<Measured> {
+async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>, which = ''): Promise<Measured> {
   const loadBefore = os.loadavg()[0]!;
-  process.stderr.write(`measuring ${row.scenario}: ${row.label} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
+  process.stderr.write(`measuring ${row.scenario}: ${row.label}${which} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
   const server = spawn('./target-process.ts', setup);
   try {
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
@@ -151,18 +157,22 @@ async function main(): Promise<boolean> {
     const rows: Measured[] = [];
     for (const spec of SCENARIOS.filter((s) => ONLY.includes(s.id))) {
       await withUpstream(spec, async (upstreamUrl) => {
-        for (const { target, storage } of rowsOf(spec, STORAGES)) {
-          const backend = storage ? backends.get(storage)! : baseline;
-          const setup: TargetSetup = {
-            ...shared, ...backend.where, target, scenario: spec.id, fixtures: backend.fixtures, connections: CONNECTIONS,
-            ...(upstreamUrl ? { upstreamUrl } : {}),
-          };
-          rows.push(await measureRow(setup, { scenario: spec.id, target, ...(storage ? { storage } : {}), label: targetLabel(target as TargetName, storage) }));
+        const rounds = roundsOf(spec);
+        for (let round = 1; round <= rounds; round++) {
+          for (const { target, storage } of rowsOf(spec, STORAGES)) {
+            const backend = storage ? backends.get(storage)! : baseline;
+            const setup: TargetSetup = {
+              ...shared, ...backend.where, target, scenario: spec.id, fixtures: backend.fixtures, connections: CONNECTIONS,
+              ...(upstreamUrl ? { upstreamUrl } : {}),
+            };
+            const label = targetLabel(target as TargetName, storage);
+            rows.push(await measureRow(setup, { scenario: spec.id, target, ...(storage ? { storage } : {}), label, ...(rounds > 1 ? { round } : {}) }, rounds > 1 ? ` (round ${round} of ${rounds})` : ''));
+          }
         }
       });
     }
     const { ok, markdown } = benchReport(rows, {
-      connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL, storages: STORAGES,
+      connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL, storages: STORAGES, rounds: ROUNDS,
       machine: machine(), cores: os.cpus().length, date: new Date().toISOString(),
     });
     process.stdout.write('\n' + markdown);
@@ -176,7 +186,7 @@ async function main(): Promise<boolean> {
 }
 
 // A stuck child must not keep the bench alive: give up well after the longest honest run.
-const rowCount = SCENARIOS.filter((s) => ONLY.includes(s.id)).reduce((n, s) => n + rowsOf(s, STORAGES).length, 0);
+const rowCount = SCENARIOS.filter((s) => ONLY.includes(s.id)).reduce((n, s) => n + rowsOf(s, STORAGES).length * roundsOf(s), 0);
 const watchdog = setTimeout(() => {
   process.stderr.write('bench: timed out\n');
   for (const child of children) child.kill('SIGKILL');

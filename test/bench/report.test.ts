@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LoadResult, Scenario, StorageKind, TargetName } from '../../bench/protocol.js';
-import { benchReport, formatMemory, problems, table, verdicts, type Measured, type Settings } from '../../bench/report.js';
+import { benchReport, combineRounds, formatMemory, median, problems, ratios, table, verdicts, type Measured, type Settings } from '../../bench/report.js';
 import { parseOnly, parseStorage, rowsOf, scenario, targetLabel } from '../../bench/scenarios.js';
 import { Tally, percentile } from '../../bench/stats.js';
 
@@ -119,6 +119,46 @@ describe('benchmark report', () => {
     expect(pass.markdown).toContain('- Every response had the expected status');
     expect(benchReport(rows(840, 760, 900), settings).ok).toBe(false);
     expect(benchReport(rows(900, 740, 900), settings).ok).toBe(false);
+  });
+
+  it('combines rounds into medians of rates and latencies and sums of counts', () => {
+    const rounds = [result(900, 12), result(1000, 20), result(700, 11)].map((r, i) =>
+      row('client-credentials', 'ours', 'postgres', r, { round: i + 1, cpuMicros: 1000 * (i + 1), stored: 10_000, maxRssBytes: (100 + i) * 2 ** 20, loadBefore: i }));
+    const [combined] = combineRounds(rounds);
+    expect(combined!.rounds).toHaveLength(3);
+    expect(combined!.result).toMatchObject({ reqPerSec: 900, p99: 12, p50: 6, requests: 26_000, seconds: 30, statuses: { 200: 26_000 } });
+    expect(combined).toMatchObject({ cpuMicros: 6000, stored: 30_000, maxRssBytes: 102 * 2 ** 20, loadBefore: 2 });
+    expect(median([3, 1, 2, 10])).toBe(2.5);
+    // A single measurement stays as it was.
+    expect(combineRounds([rounds[0]!])).toEqual([rounds[0]]);
+  });
+
+  it('pairs each round with the baseline of the same round and takes the median of the paired ratios', () => {
+    // The host slowed down in round 2 for both sides: paired, every round says 90% and 1.2×.
+    const ours = [result(900, 12), result(450, 24), result(900, 12)].map((r, i) => row('client-credentials', 'ours', 'postgres', r, { round: i + 1 }));
+    const base = [result(1000, 10), result(500, 20), result(1000, 10)].map((r, i) => row('client-credentials', 'in-memory', undefined, r, { round: i + 1 }));
+    const [o, b] = combineRounds([...ours, ...base]);
+    const { throughput, tail } = ratios(o!, b!);
+    expect(throughput).toBeCloseTo(0.9);
+    expect(tail).toBeCloseTo(1.2);
+    const report = benchReport([ours[0]!, base[0]!, ours[1]!, base[1]!, ours[2]!, base[2]!], { ...settings, rounds: 3 });
+    expect(report.markdown).toContain('run in 3 rounds');
+    expect(report.markdown).toContain('- Client credentials, oauth3, Postgres + Redis: 90% / 1.20×; 90% / 1.20×; 90% / 1.20×');
+    expect(report.markdown).toContain('throughput 90.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**');
+    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['90%', '1.20×']);
+  });
+
+  it('fails a combined row when any of its rounds failed', () => {
+    const rows = [
+      row('resource', 'resource', 'postgres', result(900, 12), { round: 1 }),
+      row('resource', 'resource', 'postgres', undefined, { round: 2, failure: 'did not start' }),
+      row('resource', 'bare-proxy', undefined, result(1000, 10), { round: 1 }),
+      row('resource', 'bare-proxy', undefined, result(1000, 10), { round: 2 }),
+    ];
+    const report = benchReport(rows, { ...settings, rounds: 2 });
+    expect(report.ok).toBe(false);
+    expect(report.markdown).toContain('**FAILED: round 2: did not start**');
+    expect(report.markdown).toContain('- Resource API call, oauth3 resource API, Postgres + Redis: 90% / 1.20×; invalid');
   });
 
   it('shows peak memory in MiB, or a dash when the process never reported it', () => {
