@@ -35,37 +35,56 @@ export const NO_LIVE_SECRET = 'none:no-live-secret';
 export interface ClientRow {
   client_id: string;
   metadata: Record<string, unknown>;
-  /** Digests of the live secrets, newest first; null when there is none (public clients, or all revoked). */
-  secret_hashes: string[] | null;
+  /**
+   * The secrets not revoked, newest first: each digest with the end of its grace period (ms since the epoch; null
+   * while it has no end). Which are live is decided at each use (clientFromRow), so a row may be kept for a while.
+   */
+  secrets: { hash: string; ends: number | null }[] | null;
   created_at: Date;
 }
 
-/**
- * The enabled clients among `ids`, each with the digests of its live secrets: not revoked, and without an end or
- * with one after `now` (the server's clock, passed in so the grace period of SECURITY.md F3 is testable).
- */
-export async function selectClients(db: Queryable, ids: string[], now: Date): Promise<ClientRow[]> {
+/** The enabled clients among `ids`, each with its secrets that were not revoked (SECURITY.md F3). */
+export async function selectClients(db: Queryable, ids: string[]): Promise<ClientRow[]> {
   const { rows } = await db.query<ClientRow>(
     `SELECT c.client_id, c.metadata, c.created_at,
-            (SELECT array_agg(s.secret_hash ORDER BY s.created_at DESC, s.id) FROM client_secrets s
-             WHERE s.client_id = c.client_id AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)) AS secret_hashes
+            (SELECT json_agg(json_build_object('hash', s.secret_hash, 'ends', (extract(epoch FROM s.expires_at) * 1000)::float8)
+                             ORDER BY s.created_at DESC, s.id)
+             FROM client_secrets s WHERE s.client_id = c.client_id AND s.revoked_at IS NULL) AS secrets
      FROM clients c WHERE c.client_id = ANY($1::text[]) AND c.disabled_at IS NULL`,
-    [ids, now],
+    [ids],
   );
   return rows;
 }
 
 /**
- * The metadata oidc-provider sees: the live digests stand where it expects `client_secret`, separated by spaces
- * (src/provider/provider.ts compareClientSecret checks each). A confidential client whose secrets are all gone still
- * needs a `client_secret` to be valid metadata; it gets one that nothing matches.
+ * A copy of client metadata that the caller may change: oidc-provider normalizes the arrays it is given in place
+ * (grant_types), and the row may be kept for other requests (adapters/client-cache.ts). Values are strings, numbers,
+ * booleans, arrays of strings and the odd object (jwks), so arrays are copied and objects cloned.
  */
-export function clientFromRow(row: ClientRow): AdapterPayload {
+function ownCopy(metadata: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    copy[key] = Array.isArray(value)
+      ? value.map((item: unknown) => (typeof item === 'object' && item !== null ? structuredClone(item) : item))
+      : typeof value === 'object' && value !== null ? structuredClone(value) : value;
+  }
+  return copy;
+}
+
+/**
+ * The metadata oidc-provider sees, for a use at `now` (the server's clock, so the grace period of SECURITY.md F3 is
+ * testable): the digests of the secrets live then (no end, or an end after `now`) stand where it expects
+ * `client_secret`, separated by spaces (src/provider/provider.ts compareClientSecret checks each). A confidential
+ * client whose secrets are all gone still needs a `client_secret` to be valid metadata; it gets one that nothing
+ * matches. The result is the caller's own: oidc-provider keeps what it is given.
+ */
+export function clientFromRow(row: ClientRow, now: Date): AdapterPayload {
   const confidential = row.metadata.token_endpoint_auth_method !== 'none';
-  const digests = row.secret_hashes?.filter(Boolean) ?? [];
+  const at = now.getTime();
+  const digests = (row.secrets ?? []).filter((s) => s.ends === null || s.ends > at).map((s) => s.hash);
   const secret = digests.length ? digests.join(' ') : confidential ? NO_LIVE_SECRET : undefined;
   return {
-    ...row.metadata,
+    ...ownCopy(row.metadata),
     client_id: row.client_id,
     ...(secret ? { client_secret: secret } : {}),
   } as AdapterPayload;

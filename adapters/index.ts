@@ -4,6 +4,7 @@ import type { Database } from '../src/db/database.js';
 import { PostgresAdapter } from './postgres.js';
 import { RedisAdapter } from './redis.js';
 import { withAfterlife } from './afterlife.js';
+import { ClientCache } from './client-cache.js';
 import type { Clock } from '../src/clock.js';
 
 /**
@@ -32,9 +33,13 @@ const DEVICE_CODE_AFTERLIFE = 600;
 
 /** The class oidc-provider is given as `adapter`: it calls `new Adapter(modelName)` once per model. */
 export function createAdapterClass({ db, redis, clock }: AdapterDeps): new (model: string) => Adapter {
+  // Every token request looks up its client: rows are kept while the database announces their changes.
+  const clients = new ClientCache().follow(db);
   return class RoutedAdapter {
     constructor(model: string) {
-      const adapter = redis && SHORT_LIVED_MODELS.has(model) ? new RedisAdapter(model, redis) : new PostgresAdapter(model, db, clock);
+      const adapter = redis && SHORT_LIVED_MODELS.has(model)
+        ? new RedisAdapter(model, redis)
+        : new PostgresAdapter(model, db, clock, model === 'Client' ? clients : undefined);
       // An expired device code answers expired_token rather than invalid_grant for a while (RFC 8628 §3.5).
       return model === 'DeviceCode' ? withAfterlife(adapter, DEVICE_CODE_AFTERLIFE) : adapter;
     }

@@ -1,7 +1,8 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
-import { clientFromRow, selectClients } from './clients.js';
+import { clientFromRow, selectClients, type ClientRow } from './clients.js';
+import type { ClientCache } from './client-cache.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { ClientStore } from '../src/clients/store.js';
 import { saveRegisteredClient } from './registered-clients.js';
@@ -36,6 +37,8 @@ export class PostgresAdapter implements Adapter {
     private readonly db: Database,
     /** Decides which client secrets are still live (SECURITY.md F3); tests move it. */
     private readonly clock: Clock = systemClock,
+    /** Client rows kept while their changes are heard (adapters/client-cache.ts); none: every lookup reads. */
+    private readonly clients?: ClientCache,
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -47,7 +50,10 @@ export class PostgresAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    if (this.model === 'Client') return this.findClient(id);
+    if (this.model === 'Client') {
+      const row = this.clients?.get(id) ?? (await this.findClient(id));
+      return row && clientFromRow(row, this.clock.now());
+    }
     return this.findWhere('id = $2', id);
   }
 
@@ -99,15 +105,13 @@ export class PostgresAdapter implements Adapter {
     return rows.map(() => undefined);
   }
 
-  private async findClients(ids: string[]): Promise<(AdapterPayload | undefined)[]> {
+  private async findClients(ids: string[]): Promise<(ClientRow | undefined)[]> {
+    const since = this.clients?.begin();
     // Text cannot hold NUL, so no stored client has such an id; sending one would only make the statement fail.
-    const rows = await selectClients(this.db, [...new Set(ids)].filter((id) => !id.includes('\0')), this.clock.now());
+    const rows = await selectClients(this.db, [...new Set(ids)].filter((id) => !id.includes('\0')));
+    if (since !== undefined) this.clients!.keep(rows, since);
     const found = new Map(rows.map((row) => [row.client_id, row]));
-    // Each caller gets its own copy, as from a query of its own: oidc-provider keeps what it is given.
-    return ids.map((id) => {
-      const row = found.get(id);
-      return row && clientFromRow(structuredClone(row));
-    });
+    return ids.map((id) => found.get(id));
   }
 
   private async findWhere(condition: string, value: string): Promise<AdapterPayload | undefined> {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { loadConfig, type Config } from '../src/config.js';
-import { createLogger, type Logger } from '../src/logger.js';
+import { createLogger, logDestination, type Logger } from '../src/logger.js';
 import { openDatabase } from '../src/db/open.js';
 import { loadMasterKeys } from '../src/keys/master-key.js';
 import { loadCookieKeys, loadSigningKeys, type PrivateJwk } from '../src/keys/keystore.js';
@@ -30,11 +29,11 @@ export function benchConfig(setup: Pick<TargetSetup, 'port' | 'storage' | 'datab
 }
 
 /**
- * Log lines are formatted and written as in production, but to /dev/null: the cost of logging is measured, the
- * bench's output stays readable.
+ * Log lines are formatted and written as in production (src/logger.ts logDestination), but to /dev/null: the cost of
+ * logging is measured, the bench's output stays readable.
  */
 export function benchLogger(config: Config): Logger {
-  return createLogger(config.LOG_LEVEL, pino.destination({ dest: '/dev/null', sync: true }));
+  return createLogger(config.LOG_LEVEL, logDestination('/dev/null'));
 }
 
 export async function loadKeys(db: Database, config: Config, logger: Logger): Promise<{ signingKeys: PrivateJwk[]; cookieKeys: string[] }> {

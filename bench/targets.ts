@@ -54,10 +54,10 @@ export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { se
   const db = await openDatabase(config, 'oauth3 bench', { migrate: false });
   const { signingKeys, cookieKeys } = await loadKeys(db, config, logger);
   const ids = [setup.fixtures.credentials.clientId, setup.fixtures.web.clientId];
-  const rows = await selectClients(db, ids, new Date());
+  const rows = await selectClients(db, ids);
   if (rows.length !== ids.length) throw new Error('the bench clients are not registered');
   // The stored rows as the Postgres adapter hands them over, `client_secret` being the sha256: digest.
-  const benchClients = rows.map((row) => clientFromRow(row) as unknown as ClientMetadata);
+  const benchClients = rows.map((row) => clientFromRow(row, new Date()) as unknown as ClientMetadata);
   // createApp loads the plugins first, which registers their scopes (tweet.read) in the catalog the provider reads.
   new PluginRegistry(builtinPlugins);
   // Mirrors createApp's createProvider call (src/app.ts), with only the adapter and the bench client added.

@@ -18,7 +18,8 @@ import { ChallengeStore } from './passkeys/challenges.js';
 import { PasskeyCeremonies } from './passkeys/ceremonies.js';
 import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
-import { pinOrigin, requestLog, securityHeaders } from './http/security.js';
+import { pinOrigin } from './http/security.js';
+import { frontDoor } from './http/front-door.js';
 import { errorBoundary } from './http/error-boundary.js';
 import { exactly, onlyFor, under } from './http/paths.js';
 import { allowMetadataFetches, registrationGuards } from './provider/registration-guards.js';
@@ -47,7 +48,7 @@ import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
 import { createHealth, type Health } from './http/health.js';
 import { Metrics } from './metrics/metrics.js';
-import { observeProvider, requestMetrics } from './metrics/observe.js';
+import { observeProvider } from './metrics/observe.js';
 
 /**
  * oidc-provider's routes that load the browser session (its shared/session.js middleware: authorization, device code
@@ -132,9 +133,7 @@ export function createApp(deps: AppDeps): App {
 
   const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream, metrics });
 
-  provider.use(requestMetrics(metrics));
-  provider.use(requestLog(logger));
-  provider.use(securityHeaders());
+  provider.use(frontDoor({ logger, metrics }));
   provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, config.TRUST_PROXY));
   provider.use(health.middleware());
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.

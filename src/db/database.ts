@@ -11,12 +11,25 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
 }
 
+/** What a LISTEN subscription tells its owner (Database.listen). */
+export interface Listener {
+  /** A notification on the channel, with its payload. */
+  message(payload: string): void;
+  /**
+   * `true` once notifications arrive; `false` whenever some may have been missed: the connection was lost (it is
+   * opened again by itself) or the subscription ended.
+   */
+  state(listening: boolean): void;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
+  /** LISTEN on `channel` until the returned function or close() ends it; a lost connection is opened again. */
+  listen(channel: string, listener: Listener): () => Promise<void>;
   /** True when the database answers a trivial query (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -44,11 +44,39 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<n
   return applied;
 }
 
-/** Splits a migration file into statements (no dollar-quoted bodies in our migrations), dropping comments. */
-function splitStatements(sql: string): string[] {
-  return sql
-    .replace(/--[^\n]*/g, '')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
+/**
+ * Splits a migration file into statements at the semicolons that end them: not those inside a quoted string or a
+ * dollar-quoted function body (`$$ ... $$`, `$tag$ ... $tag$`). Comments are dropped.
+ */
+export function splitStatements(sql: string): string[] {
+  const statements: string[] = [];
+  let current = '';
+  let i = 0;
+  while (i < sql.length) {
+    const rest = sql.slice(i);
+    const dollar = /^\$[A-Za-z_]*\$/.exec(rest)?.[0];
+    if (rest.startsWith('--')) {
+      const end = sql.indexOf('\n', i);
+      i = end === -1 ? sql.length : end;
+    } else if (dollar) {
+      const end = sql.indexOf(dollar, i + dollar.length);
+      if (end === -1) throw new Error(`unterminated ${dollar} body in a migration`);
+      current += sql.slice(i, end + dollar.length);
+      i = end + dollar.length;
+    } else if (rest[0] === "'") {
+      let end = i + 1;
+      while (end < sql.length && !(sql[end] === "'" && sql[end + 1] !== "'")) end += sql[end] === "'" ? 2 : 1;
+      current += sql.slice(i, end + 1);
+      i = end + 1;
+    } else if (rest[0] === ';') {
+      statements.push(current);
+      current = '';
+      i++;
+    } else {
+      current += rest[0];
+      i++;
+    }
+  }
+  statements.push(current);
+  return statements.map((s) => s.trim()).filter(Boolean);
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Queryable, QueryResult } from './database.js';
+import type { Database, Listener, Queryable, QueryResult } from './database.js';
 
 /** Embedded Postgres (WASM) in a folder: the default storage, so `npm start` needs nothing installed. */
 export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
@@ -12,8 +12,29 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
     return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
   };
 
+  const listeners = new Set<() => Promise<void>>();
+  const listen = (channel: string, listener: Listener) => {
+    let ended = false;
+    // In-process: once subscribed, nothing can be missed until the database closes.
+    const subscribed = db.listen(channel, (payload) => listener.message(payload)).then((unsubscribe) => {
+      if (!ended) listener.state(true);
+      return unsubscribe;
+    });
+    const end = async () => {
+      if (ended) return;
+      ended = true;
+      listeners.delete(end);
+      listener.state(false);
+      const unsubscribe = await subscribed.catch(() => undefined);
+      if (!db.closed) await unsubscribe?.().catch(() => {});
+    };
+    listeners.add(end);
+    return end;
+  };
+
   return {
     kind: 'pglite',
+    listen,
     query: (sql, params) => run(db, sql, params),
     transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) } satisfies Queryable)),
     async exec(sql) {
@@ -23,6 +44,7 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
       return !db.closed;
     },
     async close() {
+      await Promise.all([...listeners].map((end) => end()));
       if (!db.closed) await db.close();
     },
   };

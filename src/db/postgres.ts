@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Queryable, QueryResult } from './database.js';
+import type { Database, Listener, Queryable, QueryResult } from './database.js';
 
 export interface PostgresOptions {
   url: string;
@@ -44,8 +44,16 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOpt
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
+  const listeners = new Set<() => Promise<void>>();
+  const listen = (channel: string, listener: Listener) => {
+    const end = listenOn({ url, timeoutMs }, channel, listener, () => listeners.delete(end));
+    listeners.add(end);
+    return end;
+  };
+
   return {
     kind: 'postgres',
+    listen,
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
@@ -73,6 +81,71 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOpt
         return false;
       }
     },
-    close: () => pool.end(),
+    async close() {
+      await Promise.all([...listeners].map((end) => end()));
+      await pool.end();
+    },
+  };
+}
+
+const CHANNEL = /^[a-z_][a-z0-9_]*$/;
+const RETRY_MS = { first: 250, most: 10_000 };
+
+/**
+ * One connection of its own, outside the pool, that LISTENs on `channel`. When it fails or ends, the listener hears
+ * `state(false)` (notifications may have been missed) and a new connection is tried, waiting longer each time, up to
+ * ten seconds; once it listens again, `state(true)`. TCP keep-alive notices a peer that vanished.
+ */
+function listenOn(
+  { url, timeoutMs }: Pick<PostgresOptions, 'url' | 'timeoutMs'>,
+  channel: string,
+  listener: Listener,
+  onEnd: () => void,
+): () => Promise<void> {
+  if (!CHANNEL.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let ended = false;
+  let current: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let wait = RETRY_MS.first;
+
+  const connect = async () => {
+    if (ended) return;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, keepAlive: true });
+    current = client;
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      listener.state(false);
+      client.end().catch(() => {});
+      if (ended) return;
+      retry = setTimeout(() => void connect(), wait);
+      wait = Math.min(wait * 2, RETRY_MS.most);
+    };
+    client.on('error', onLost);
+    client.on('end', onLost);
+    client.on('notification', (n) => {
+      if (n.channel === channel) listener.message(n.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+      if (ended) await client.end().catch(() => {});
+      if (lost || ended) return;
+      wait = RETRY_MS.first;
+      listener.state(true);
+    } catch {
+      onLost();
+    }
+  };
+  void connect();
+
+  return async () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+    clearTimeout(retry);
+    listener.state(false);
+    await current?.end().catch(() => {});
   };
 }

@@ -20,21 +20,15 @@ function routeOf(ctx: Parameters<Middleware>[0]): string {
   return ctx.path.startsWith('/static/') ? 'static' : 'unmatched';
 }
 
-/** `oauth3_http_request_duration_seconds`: outermost, so it times everything ours and oidc-provider's. */
-export function requestMetrics(metrics: Metrics): Middleware {
-  return async function measureRequest(ctx, next) {
-    const end = metrics.requestDuration.startTimer();
-    let status: number | undefined;
-    try {
-      await next();
-      status = ctx.status;
-    } catch (error) {
-      status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode ?? 500;
-      throw error;
-    } finally {
-      end({ method: METHODS.has(ctx.method) ? ctx.method : 'other', route: routeOf(ctx), status_class: `${Math.floor((status ?? 500) / 100)}xx` });
-    }
-  };
+/**
+ * `oauth3_http_request_duration_seconds`, once a request's answer is final (src/http/front-door.ts times everything
+ * ours and oidc-provider's). `status` is the answer's, or the error's when one escaped every handler.
+ */
+export function observeRequest(metrics: Metrics, ctx: Parameters<Middleware>[0], status: number, seconds: number): void {
+  metrics.requestDuration.observe(
+    { method: METHODS.has(ctx.method) ? ctx.method : 'other', route: routeOf(ctx), status_class: `${Math.floor(status / 100)}xx` },
+    seconds,
+  );
 }
 
 /** Tokens issued and replays detected, from oidc-provider's own events. */

@@ -304,7 +304,8 @@ describeAdapterConformance(
     });
 
     it('routes short-lived models to Redis and the others to Postgres', () => {
-      const db = {} as Database; // constructing a PostgresAdapter does not touch the database
+      // Constructing a PostgresAdapter does not touch the database; the client cache only subscribes.
+      const db = { listen: () => async () => {} } as unknown as Database;
       const RoutedAdapter = createAdapterClass({ db, redis: backend().redis });
       for (const model of ['Session', 'Interaction', 'AuthorizationCode', 'DeviceCode', 'PushedAuthorizationRequest']) {
         expect(new RoutedAdapter(model)).toBeInstanceOf(RedisAdapter);
