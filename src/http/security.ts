@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import { under } from './paths.js';
 
+/** What pages and every other answer a browser may render get (SECURITY.md D3). */
 const SECURITY_HEADERS: [string, string][] = [
   [
     'Content-Security-Policy',
@@ -15,6 +16,7 @@ const SECURITY_HEADERS: [string, string][] = [
   ['Cross-Origin-Opener-Policy', 'same-origin'],
   ['Permissions-Policy', 'publickey-credentials-get=(self), publickey-credentials-create=(self)'],
 ];
+
 /**
  * Answers only machines read (JSON from the token, introspection, revocation, registration and device endpoints,
  * discovery, keys, userinfo and the resource API): nothing there is rendered, framed or navigated, so the page
@@ -29,9 +31,9 @@ const API_PATHS = under('/api', '/token', '/jwks', '/reg', '/.well-known', '/me'
 const HTML = /^text\/html(;|$)/i;
 
 /**
- * Headers every response carries (SECURITY.md D3 asks them of every HTML page). Set before the routes run, so that
- * oidc-provider adds its script hashes (form_post) to this same policy; on the Node response itself, as the values
- * are fixed and Koa's ctx.set builds arrays for each call.
+ * The security headers of the answer to a request for `path`: the API set or the page set. Set before the routes
+ * run, so that oidc-provider adds its script hashes (form_post) to this same policy; on the Node response itself, as
+ * the values are fixed and Koa's ctx.set builds arrays for each call.
  */
 export function setSecurityHeaders(res: ServerResponse, path: string): void {
   for (const [name, value] of API_PATHS(path) ? API_HEADERS : SECURITY_HEADERS) res.setHeader(name, value);
