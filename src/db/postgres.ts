@@ -18,6 +18,7 @@ const names = new Map<string, string>();
  * with parameters are named, and only the first MAX_PREPARED distinct ones, so no input can grow the set.
  */
 function statementName(sql: string): string | undefined {
+  if (unprepared.has(sql)) return undefined;
   let name = names.get(sql);
   if (name === undefined && names.size < MAX_PREPARED) {
     name = `oauth3_${names.size}`;
@@ -25,6 +26,16 @@ function statementName(sql: string): string | undefined {
   }
   return name;
 }
+
+/** Statements whose prepared plans went stale once; their names stay taken, so no other statement reuses them. */
+const unprepared = new Set<string>();
+
+function neverPrepare(sql: string): void {
+  unprepared.add(sql);
+}
+
+const isStalePlan = (error: unknown) =>
+  (error as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
 
 export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOptions): Database {
   const pool = new pg.Pool({
@@ -40,7 +51,16 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOpt
 
   const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
     const name = params?.length ? statementName(sql) : undefined;
-    const result = await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
+    let result: pg.QueryResult;
+    try {
+      result = await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
+    } catch (error) {
+      // A migration changed the columns a prepared `SELECT *` or `RETURNING *` returns (a rolling upgrade: the
+      // new version migrated while this one serves). Nothing ran; from now on the statement is parsed each time.
+      if (!name || !isStalePlan(error)) throw error;
+      neverPrepare(sql);
+      result = await client.query({ text: sql, values: params });
+    }
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
