@@ -17,6 +17,15 @@ interface Row {
   expires_in: number | null;
 }
 
+interface StoredRow {
+  payload: AdapterPayload;
+  consumed_at: Date | null;
+}
+
+/** What oidc-provider is given for a stored row: the payload, marked consumed when it was. */
+const payloadOf = (row: StoredRow): AdapterPayload =>
+  row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
+
 /**
  * SQLSTATE classes 21-23 (cardinality, data, integrity): the database refused a value, such as a NUL character in
  * text or JSON, which one request can send. Connection failures and timeouts are not among them.
@@ -31,6 +40,7 @@ export class PostgresAdapter implements Adapter {
   // Concurrent writes and client lookups share one statement each (src/db/coalesce.ts: not a cache).
   private readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: refusedData });
   private readonly findClient = coalesce((ids: string[]) => this.findClients(ids), { isolate: refusedData });
+  private readonly findById = coalesce((ids: string[]) => this.findMany(ids), { isolate: refusedData });
 
   constructor(
     private readonly model: string,
@@ -54,7 +64,7 @@ export class PostgresAdapter implements Adapter {
       const row = this.clients?.get(id) ?? (await this.findClient(id));
       return row && clientFromRow(row, this.clock.now());
     }
-    return this.findWhere('id = $2', id);
+    return this.findById(id);
   }
 
   findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -114,15 +124,28 @@ export class PostgresAdapter implements Adapter {
     return ids.map((id) => found.get(id));
   }
 
+  /** Concurrent finds by id (a token presented, its grant) in one statement. */
+  private async findMany(ids: string[]): Promise<(AdapterPayload | undefined)[]> {
+    const { rows } = await this.db.query<StoredRow & { id: string }>(
+      `SELECT id, payload, consumed_at FROM oidc_models
+       WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`,
+      [this.model, [...new Set(ids)].filter((id) => !id.includes('\0'))],
+    );
+    const found = new Map(rows.map((row) => [row.id, row]));
+    // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.
+    return ids.map((id, i) => {
+      const row = found.get(id);
+      return row && payloadOf(ids.indexOf(id) === i ? row : structuredClone(row));
+    });
+  }
+
   private async findWhere(condition: string, value: string): Promise<AdapterPayload | undefined> {
-    const { rows } = await this.db.query<{ payload: AdapterPayload; consumed_at: Date | null }>(
+    const { rows } = await this.db.query<StoredRow>(
       `SELECT payload, consumed_at FROM oidc_models
        WHERE model = $1 AND ${condition} AND (expires_at IS NULL OR expires_at > now())`,
       [this.model, value],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
+    return rows[0] && payloadOf(rows[0]);
   }
 }
 

@@ -226,6 +226,21 @@ function sqlCases(backend: () => SqlBackend): void {
     });
   });
 
+  it('answers concurrent finds in one batch, each with a payload of its own', async () => {
+    const { db } = backend();
+    const tokens = new PostgresAdapter('AccessToken', db);
+    const [a, b, unknown] = [newId(), newId(), newId()];
+    await tokens.upsert(a, { jti: a, scope: 'x' }, 60);
+    await tokens.upsert(b, { jti: b, scope: 'y' }, 60);
+    const found = await Promise.all([tokens.find(a), tokens.find(unknown), tokens.find(a), tokens.find(b)]);
+    expect(found.map((p) => p?.jti)).toEqual([a, undefined, a, b]);
+    // oidc-provider changes what it is given: one caller's change is not another's.
+    (found[0] as { scope: string }).scope = 'changed';
+    expect(found[2]).toMatchObject({ scope: 'x' });
+    await tokens.consume(b);
+    expect(await tokens.find(b)).toMatchObject({ jti: b, consumed: expect.any(Number) });
+  });
+
   it('finds no client for an unknown client_id', async () => {
     expect(await new PostgresAdapter('Client', backend().db).find(newId())).toBeUndefined();
   });
