@@ -118,6 +118,9 @@ describe('benchmark report', () => {
     expect(pass.markdown).toContain('- Token endpoint (issue 2) on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**');
     expect(pass.markdown).toContain('- Every response had the expected status');
     expect(benchReport(rows(840, 760, 900), settings).ok).toBe(false);
+    // A miss by less than the printed precision is printed with enough digits to show it.
+    const justOver = verdicts([row('client-credentials', 'ours', 'postgres', result(1000, 12.5012)), row('client-credentials', 'in-memory', undefined, result(1000, 10))]);
+    expect(justOver.lines[0]).toContain('p99 1.2501× (target ≤ 1.25×): **FAIL**');
     expect(benchReport(rows(900, 740, 900), settings).ok).toBe(false);
   });
 
