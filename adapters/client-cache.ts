@@ -51,8 +51,9 @@ export class ClientCache {
   get(clientId: string): ClientRow | undefined {
     if (!this.isListening) return undefined;
     const kept = this.rows.get(clientId);
-    if (kept && this.now() - kept.at > KEEP_MS) this.rows.delete(clientId);
-    else return kept?.row;
+    if (!kept) return undefined;
+    if (this.now() - kept.at <= KEEP_MS) return kept.row;
+    this.rows.delete(clientId);
     return undefined;
   }
 

@@ -26,11 +26,10 @@ const FLUSH_EVERY_MS = 200;
 export function logDestination(dest: number | string = 1): DestinationStream {
   const stream = pino.destination({ dest, sync: false, minLength: BLOCK_BYTES });
   setInterval(() => {
-    // Nothing to write, or a write in progress (or the stream not open yet): the next tick will do.
     try {
       stream.flush();
     } catch {
-      // flush() throws before the file is open; the next tick will do.
+      // The file is not open yet, or the stream has ended: the next tick, if any, will do.
     }
   }, FLUSH_EVERY_MS).unref();
   return stream;

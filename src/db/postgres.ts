@@ -30,10 +30,6 @@ function statementName(sql: string): string | undefined {
 /** Statements whose prepared plans went stale once; their names stay taken, so no other statement reuses them. */
 const unprepared = new Set<string>();
 
-function neverPrepare(sql: string): void {
-  unprepared.add(sql);
-}
-
 const isStalePlan = (error: unknown) =>
   (error as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
 
@@ -58,7 +54,7 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOpt
       // A migration changed the columns a prepared `SELECT *` or `RETURNING *` returns (a rolling upgrade: the
       // new version migrated while this one serves). Nothing ran; from now on the statement is parsed each time.
       if (!name || !isStalePlan(error)) throw error;
-      neverPrepare(sql);
+      unprepared.add(sql);
       result = await client.query({ text: sql, values: params });
     }
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };

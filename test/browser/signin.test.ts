@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import http from 'node:http';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
 import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot, viewports } from '../helpers/chromium.js';
+import { authorizationRequest } from '../helpers/code-flow.js';
 
 
 /** E1: register → sign in → authorize → token, in real Chromium with a virtual authenticator. */
@@ -36,15 +37,8 @@ import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot,
     app?.close();
   });
 
-  async function authorizationUrl(scope: string, extra: Record<string, string> = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope, state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
-    });
-    return { url: url.href, verifier, state };
-  }
+  const authorizationUrl = (scope: string, extra: Record<string, string> = {}) =>
+    authorizationRequest(config, { redirect_uri: redirectUri, scope, ...extra });
 
   for (const [device, viewport] of Object.entries(viewports)) {
     it(`signs up with a passkey, approves consent and gets tokens (${device})`, async () => {

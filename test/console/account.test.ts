@@ -4,10 +4,11 @@ import type { Browser } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { TestBrowser } from '../helpers/browser.js';
 import { signInToConsole } from '../helpers/console.js';
 import { consoleApi, eventually } from '../helpers/console-api.js';
 import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot } from '../helpers/chromium.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
@@ -34,18 +35,9 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
 
   /** An app's tokens for the browser's owner, through the real pages (signs up on a fresh browser). */
   async function appTokens(browser: TestBrowser) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid offline_access tweet.post',
-      state,
-      prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
+    return codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access tweet.post', prompt: 'consent' }, {
+      passkey: browser.authenticator.credentials.length ? 'none' : 'signup', consent: 'approve',
     });
-    const callback = await authorize(browser, url.href, { passkey: browser.authenticator.credentials.length ? 'none' : 'signup', consent: 'approve' });
-    return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
   }
 
   it('shows what deletion does and asks for a passkey on the page', async () => {

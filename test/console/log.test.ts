@@ -2,10 +2,11 @@ import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import * as oidc from 'openid-client';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { TestBrowser } from '../helpers/browser.js';
 import { eventually } from '../helpers/console-api.js';
 import { csvCell } from '../../src/console/views/log-export.js';
 import type { LogEntry } from '../../src/accounts/access-log.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 
 type Entry = LogEntry;
@@ -58,14 +59,7 @@ describe('console access log', () => {
     const { clientId, clientSecret } = await server.addClient({ name: 'Log Test App', redirectUris: [redirectUri] });
     const config = await oidc.discovery(new URL(server.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
     const browser = new TestBrowser(server.url);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid offline_access tweet.post', state, prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    });
-    const callback = await authorize(browser, url.href);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access tweet.post', prompt: 'consent' });
     await oidc.refreshTokenGrant(config, tokens.refresh_token!);
 
     const owner = await Owner.signIn(server, browser);

@@ -10,6 +10,7 @@ import { TestBrowser, authorize } from '../helpers/browser.js';
 import { createLogger } from '../../src/logger.js';
 import { loadMasterKeys } from '../../src/keys/master-key.js';
 import { rotateSigningKeys } from '../../src/keys/keystore.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
@@ -210,14 +211,7 @@ describe('JWKS and signing key rotation (I3)', () => {
 
   async function idToken(passkey: 'signup' | 'signin'): Promise<string> {
     browser.clearCookies();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid', state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    });
-    const callback = await authorize(browser, url.href, { passkey });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid' }, { passkey });
     return tokens.id_token!;
   }
 

@@ -5,7 +5,8 @@ import pg from 'pg';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser, authorize, type AuthorizeOptions } from '../helpers/browser.js';
+import { TestBrowser, type AuthorizeOptions } from '../helpers/browser.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
@@ -46,15 +47,7 @@ describe.each(backends())('a restart on %s storage', (backend) => {
   let masterKeyBefore: { content: string; ino: number; mtimeMs: number };
 
   async function authorizationCode(scope: string, options: AuthorizeOptions, extra: Record<string, string> = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope, state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-      ...extra,
-    });
-    const callback = await authorize(browser, url.href, options);
-    return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    return codeFlow(config, browser, { redirect_uri: redirectUri, scope, ...extra }, options);
   }
 
   beforeAll(async () => {

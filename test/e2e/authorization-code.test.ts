@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
@@ -24,18 +25,7 @@ describe.each(backends())('an app using openid-client on %s storage', (backend) 
   afterAll(() => server?.stop());
 
   async function authorizationCode(scope: string, passkey: 'signup' | 'signin' | 'none', extra: Record<string, string> = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope,
-      state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      ...extra,
-    });
-    const callback = await authorize(browser, url.href, { passkey, consent: 'approve' });
-    return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    return codeFlow(config, browser, { redirect_uri: redirectUri, scope, ...extra }, { passkey, consent: 'approve' });
   }
 
   it('signs a new owner up with a passkey, asks consent and issues tokens for the resource API', async () => {

@@ -5,7 +5,8 @@ import { hashSecret } from '../../adapters/clients.js';
 import { createInitialAccessToken } from '../../src/registration/initial-access-tokens.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -130,20 +131,15 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     expect(registered.registration_client_uri).toBe(`${server.url}/reg/${registered.client_id}`);
 
     const browser = new TestBrowser(server.url);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid offline_access tweet.read', state, prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access tweet.read', prompt: 'consent' }, {
+      passkey: 'signup', consent: 'approve',
     });
-    const callback = await authorize(browser, url.href, { passkey: 'signup', consent: 'approve' });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
     expect(tokens.refresh_token).toEqual(expect.any(String));
     expect(tokens.claims()!.sub).toBe(browser.authenticator.credentials[0]!.userHandle);
     expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, client_id: registered.client_id });
 
     // The provider's OAuth 2.1 rules hold for registered clients too: no PKCE, no code.
-    const noPkce = await browser.navigate(oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state }).href);
+    const noPkce = await browser.navigate(oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: oidc.randomState() }).href);
     expect(noPkce.url).not.toContain('code=');
   });
 

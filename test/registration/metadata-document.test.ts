@@ -11,6 +11,7 @@ import { TestBrowser, authorize } from '../helpers/browser.js';
 import { closeServer } from '../fakes/local-server.js';
 import { isPublicAddress, outboundFetch } from '../../src/provider/outbound-fetch.js';
 import { loadConfig } from '../../src/config.js';
+import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
@@ -137,14 +138,9 @@ describe('client ID metadata documents', () => {
     const clientId = `${docs.base}/good.json`;
     const config = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const browser = new TestBrowser(server.url);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid offline_access', state, prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' }, {
+      passkey: 'signup', consent: 'approve',
     });
-    const callback = await authorize(browser, url.href, { passkey: 'signup', consent: 'approve' });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
     expect(tokens.access_token).toEqual(expect.any(String));
     expect(tokens.claims()!.aud).toBe(clientId);
     // Nothing is stored for such a client: the document is the registration.
