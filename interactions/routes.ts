@@ -16,6 +16,7 @@ import { consentPage } from './views/consent.js';
 import { consentScopes, lifetimeText, buildGrant, limitsFromForm, saveConsentLimits, type ConsentLimits } from './consent.js';
 import { PolicyStore } from '../src/policies/policy.js';
 import { FIRST_PARTY_CLIENTS } from '../src/console/first-party.js';
+import { createRouter } from '../src/http/router.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -55,7 +56,7 @@ const Credential = z.object({ id: z.string().min(1).max(1024), rawId: z.string()
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { config, provider, accounts, ceremonies, events, limiter, cookieKeys, db } = deps;
   const policies = deps.policies ?? new PolicyStore(db);
-  const router = new Router();
+  const router = createRouter();
   const sameOrigin = requireSameOrigin(config.ORIGIN);
   const csrf = requireCsrf(cookieKeys);
   const binding = (ctx: Context) => `interaction:${ctx.params.uid}`;

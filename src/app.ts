@@ -1,4 +1,3 @@
-import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
@@ -11,6 +10,8 @@ import type { Database } from './db/database.js';
 import { createAdapterClass } from '../adapters/index.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
+import { PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './provider/routes.js';
+import { canonicalPaths } from './http/canonical-path.js';
 import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from './provider/device-flow.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
@@ -49,12 +50,13 @@ import { createResourceRouter } from './resource/router.js';
 import { createHealth, type Health } from './http/health.js';
 import { Metrics } from './metrics/metrics.js';
 import { observeProvider } from './metrics/observe.js';
+import { createRouter } from './http/router.js';
 
 /**
  * oidc-provider's routes that load the browser session (its shared/session.js middleware: authorization, device code
  * verification, end session), at their default paths: only there can a sign-in be saved and tracked.
  */
-const SESSION_ROUTES = under('/auth', '/device', '/session/end');
+const SESSION_ROUTES = under(PROVIDER_ROUTES.authorization, PROVIDER_ROUTES.code_verification, PROVIDER_ROUTES.end_session);
 
 export interface AppDeps {
   config: Config;
@@ -120,7 +122,7 @@ export function createApp(deps: AppDeps): App {
 
   // Liveness and readiness, served by every role.
   const health = createHealth({ db, redis, timeoutMs: config.DATABASE_TIMEOUT_MS });
-  const router = new Router();
+  const router = createRouter();
   router.get('/', (ctx) => {
     ctx.type = 'html';
     ctx.body = homePage({ issuer: config.ISSUER });
@@ -134,6 +136,8 @@ export function createApp(deps: AppDeps): App {
   const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream, metrics });
 
   provider.use(frontDoor({ logger, metrics }));
+  // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).
+  provider.use(canonicalPaths(PROVIDER_FIXED_PATHS));
   provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, config.TRUST_PROXY));
   provider.use(health.middleware());
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
@@ -157,9 +161,9 @@ export function createApp(deps: AppDeps): App {
     provider.use(staticFiles());
     provider.use(onlyFor(SESSION_ROUTES, browserSessions));
     provider.use(errorBoundary(logger));
-    for (const guard of registrationGuards({ config, db, provider })) provider.use(onlyFor(under('/reg'), guard));
+    for (const guard of registrationGuards({ config, db, provider })) provider.use(onlyFor(under(PROVIDER_ROUTES.registration), guard));
     provider.use(onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)));
-    provider.use(onlyFor(exactly('/token/introspection'), recordAgentTokenUse(new AgentTokens(provider, db, config), logger)));
+    provider.use(onlyFor(exactly(PROVIDER_ROUTES.introspection), recordAgentTokenUse(new AgentTokens(provider, db, config), logger)));
     provider.use(onlyFor(exactly('/', '/.well-known/oauth-authorization-server'), router.routes() as Middleware));
     provider.use(onlyFor(under('/connections'), upstream.routes(provider).routes() as Middleware));
     provider.use(onlyFor(under('/interaction'), interactions.routes() as Middleware));

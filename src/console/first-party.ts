@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config.js';
 import { AppError, assertThat } from '../errors.js';
+import { createRouter } from '../http/router.js';
 
 /**
  * The console signs owners in the way any app does: an authorization request (code + PKCE) through the same
@@ -45,7 +46,7 @@ const safeReturn = (value: unknown) =>
   typeof value === 'string' && /^\/(console|developers)(\/|$|\?)/.test(value) && !value.startsWith('//') ? value : '/console';
 
 export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>): Router {
-  const router = new Router();
+  const router = createRouter();
   const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/console', maxAge: 10 * 60 * 1000, secure: config.ISSUER.startsWith('https:') };
 
   router.get('/console/login', async function startConsoleSignIn(ctx) {

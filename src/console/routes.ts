@@ -13,6 +13,7 @@ import { tokensArea } from './areas/tokens.js';
 import { agentsArea } from './areas/agents.js';
 import { connectionsArea } from './areas/connections.js';
 import { approvalsArea } from './areas/approvals.js';
+import { createRouter } from '../http/router.js';
 
 export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
 
@@ -23,10 +24,10 @@ const areas: ConsoleArea[] = [
 
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */
 export function consoleRoutes(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   router.use(consoleLoginRoutes(deps.config).routes());
 
-  const owned = new Router();
+  const owned = createRouter();
   // Runs only when one of the routes below matched (koa-router), so every one of them requires an owner.
   owned.use(loadOwner(deps.provider, deps.accounts));
   // Pages show how many posts wait for the owner beside "Approvals" (views/layout.ts), so none goes unnoticed.

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import { allScopes } from '../../scopes/catalog.js';
 import { playgroundPage } from './views/playground.js';
+import { createRouter } from '../http/router.js';
 
 /**
  * The developer playground (issue 5, item 7): one page that walks a developer through the authorization code flow
@@ -35,7 +36,7 @@ export interface PlaygroundDeps {
 }
 
 export function playgroundRoutes({ config, registry }: PlaygroundDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   // The same page is the start and the redirect URI: the browser comes back here with ?code&state&iss.
   router.get(PLAYGROUND_PATH, async function showPlayground(ctx) {
     ctx.type = 'html';

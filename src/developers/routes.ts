@@ -19,6 +19,7 @@ import { developerPage } from './views/layout.js';
 import { appBody, appFormBody, appListBody, draftOf, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
+import { createRouter } from '../http/router.js';
 
 export interface DeveloperDeps {
   config: Config;
@@ -102,7 +103,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
       appFormBody(csrfFor(ctx), draft, clientId), { kind: 'error', text: problem.description });
   };
 
-  const router = new Router();
+  const router = createRouter();
   // Runs only when one of the routes below matched: every one of them requires a signed-in owner.
   router.use(loadOwner(deps.provider, deps.accounts));
 

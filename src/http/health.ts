@@ -1,8 +1,8 @@
-import Router from '@koa/router';
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import type { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
+import { createRouter } from './router.js';
 
 /** The longest a readiness probe waits on storage: a hung database answers 503 quickly instead of hanging the probe. */
 const READY_TIMEOUT_MS = 1500;
@@ -55,7 +55,7 @@ export function createHealth({ db, redis, timeoutMs }: HealthDeps): Health {
       return { database, ...(redis ? { redis: redisUp } : {}) };
     })().finally(() => (inflight = undefined)));
 
-  const router = new Router();
+  const router = createRouter();
   router.get('/healthz', function liveness(ctx) {
     ctx.body = { status: 'ok' };
   });

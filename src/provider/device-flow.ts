@@ -2,9 +2,10 @@ import type { Middleware } from 'koa';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { deviceConfirmPage, deviceDonePage, deviceInputPage } from '../../interactions/views/device.js';
 import type { RateLimiter } from '../rate-limit.js';
+import { PROVIDER_ROUTES } from './routes.js';
 
-/** oidc-provider's verification URI (`routes.code_verification`, its default). */
-export const DEVICE_VERIFICATION_PATH = '/device';
+/** oidc-provider's verification URI. */
+export const DEVICE_VERIFICATION_PATH = PROVIDER_ROUTES.code_verification;
 
 /** Set on ctx.state when the owner's browser submitted a user code that names no device request. */
 const WRONG_USER_CODE = 'wrongUserCode';

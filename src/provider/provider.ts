@@ -10,6 +10,7 @@ import { logoutPage } from '../../interactions/views/logout.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
 import { deviceFlowFeature } from './device-flow.js';
 import { exactly, onlyFor } from '../http/paths.js';
+import { PROVIDER_ROUTES } from './routes.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -59,6 +60,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   const configuration: Configuration = {
     adapter,
     clients,
+    routes: PROVIDER_ROUTES,
     jwks: { keys: signingKeys as never },
     cookies: {
       keys: cookieKeys,
@@ -205,7 +207,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
 
   // RFC 6749 §5.2 names the error for a grant type the client did not register: unauthorized_client. oidc-provider v9
   // answers invalid_request; rename it on the way out so a client can tell "not allowed" from "malformed" (B7).
-  provider.use(onlyFor(exactly('/token', '/device/auth'), async function unauthorizedGrantType(ctx, next) {
+  provider.use(onlyFor(exactly(PROVIDER_ROUTES.token, PROVIDER_ROUTES.device_authorization), async function unauthorizedGrantType(ctx, next) {
     await next();
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
     if (ctx.status === 400 && body?.error === 'invalid_request' && (body.error_description === GRANT_NOT_ALLOWED || body.error_description === DEVICE_GRANT_NOT_ALLOWED)) {

@@ -7,10 +7,12 @@ import { RateLimiter } from '../rate-limit.js';
 import { readBody } from '../http/body.js';
 import { secretMatches } from '../../adapters/clients.js';
 import { isStoredForm } from '../../adapters/registered-clients.js';
+import { PROVIDER_ROUTES } from './routes.js';
 
-/** oidc-provider's registration endpoint (RFC 7591) and a registered client's configuration endpoint (RFC 7592). */
-const REGISTRATION = /^\/reg\/?$/;
-const CLIENT_CONFIGURATION = /^\/reg\/([^/]+)$/;
+/** A registered client's configuration endpoint (RFC 7592) below the registration endpoint (RFC 7591). */
+const CLIENT_CONFIGURATION = new RegExp(`^${PROVIDER_ROUTES.registration}/([^/]+)$`);
+/** oidc-provider's names for the routes that answer with a registered client's metadata (its router's own match). */
+const ANSWERS_WITH_CLIENT = new Set(['registration', 'client', 'client_update']);
 
 /**
  * What oidc-provider's registration endpoints need around them in oauth3, as named stages:
@@ -25,7 +27,7 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
   const limiter = new RateLimiter(db, config.REGISTRATION_PER_HOUR + 1, 3600);
 
   const limitOpenRegistration: Middleware = async function limitOpenRegistration(ctx, next) {
-    if (config.REGISTRATION !== 'open' || ctx.method !== 'POST' || !REGISTRATION.test(ctx.path)) return next();
+    if (config.REGISTRATION !== 'open' || ctx.method !== 'POST' || ctx.path !== PROVIDER_ROUTES.registration) return next();
     const key = `registration:${ctx.ip}`;
     await limiter.fail(key);
     await limiter.check(key).catch((cause: unknown) => {
@@ -50,7 +52,10 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
 
   const hideStoredSecret: Middleware = async function hideStoredSecret(ctx, next) {
     await next();
-    if (!CLIENT_CONFIGURATION.test(ctx.path) || !ctx.body || typeof ctx.body !== 'object') return;
+    // Decided by the route oidc-provider dispatched to, not by a path of our own: whatever path reached a client's
+    // metadata, its answer never carries a stored digest (threat model F7).
+    const route = (ctx as { oidc?: { route?: string } }).oidc?.route;
+    if (!route || !ANSWERS_WITH_CLIENT.has(route) || !ctx.body || typeof ctx.body !== 'object') return;
     const body = ctx.body as { client_secret?: unknown; client_secret_expires_at?: unknown };
     if (typeof body.client_secret === 'string' && isStoredForm(body.client_secret)) {
       delete body.client_secret;

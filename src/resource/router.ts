@@ -1,4 +1,3 @@
-import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
@@ -15,6 +14,7 @@ import { protectedResourceMetadata } from './metadata.js';
 import { BearerTokens } from './tokens.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { countUpstreamCalls } from '../metrics/observe.js';
+import { createRouter } from '../http/router.js';
 
 /** The resource API's path on this server; its audience (RESOURCE_URL) may name another public host. */
 export const API_ROOT = '/api';
@@ -51,7 +51,7 @@ const noSuchRoute: Middleware = async function noSuchRoute(ctx) {
  */
 export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   const { config, logger, provider, db, services, kit, upstream } = deps;
-  const api: ApiRouter = new Router<ResourceState>({ prefix: API_ROOT });
+  const api: ApiRouter = createRouter<ResourceState>({ prefix: API_ROOT });
   for (const plugin of services.registry.plugins) plugin.routes(api, kit);
   upstream.proxyRoutes(api, kit);
 

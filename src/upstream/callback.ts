@@ -16,6 +16,7 @@ import { callbackUrl, DEFAULT_RETURN, safeReturnTo } from './connect.js';
 import { callTokenEndpoint, GrantRevoked, secretOf, type TokenResponse } from './token-endpoint.js';
 import { connectionLabel } from './profile.js';
 import { providerTitle } from './providers.js';
+import { createRouter } from '../http/router.js';
 
 export interface CallbackDeps {
   config: Config;
@@ -51,7 +52,7 @@ const START_AGAIN = 'Nothing was connected. Start again from Connected accounts 
  * oauth3. Each stage is one check, in the order RFC 6749 §4.1.2 and RFC 9700 §4.7 ask for; a refusal is a page.
  */
 export function callbackRoutes(deps: CallbackDeps, oidc: Provider): Router {
-  const router = new Router();
+  const router = createRouter();
 
   /** Every failure here is shown to a person in a browser, whatever their Accept header says. */
   async function showErrorsAsPage(ctx: Context, next: Next) {

@@ -1,4 +1,5 @@
 import { SoftwareAuthenticator, type Tamper } from './authenticator.js';
+import { fetchWouldRewrite, rawRequest } from './raw-http.js';
 
 interface Cookie {
   name: string;
@@ -27,17 +28,23 @@ export class TestBrowser {
   }
 
   async request(url: string, init: RequestInit & { origin?: string | null } = {}): Promise<Response> {
+    // A path fetch() would rewrite (dot segments, backslashes) goes out as written: the path tests send such spellings.
+    const path = url.startsWith(`${this.origin}/`) ? url.slice(this.origin.length) : url;
+    const raw = fetchWouldRewrite(this.origin, path);
     const target = new URL(url, this.origin);
+    const sentPath = raw ? path.split('?')[0]! : target.pathname;
     const headers = new Headers(init.headers);
     const cookie = [...this.jar.values()]
-      .filter((c) => target.pathname === c.path || target.pathname.startsWith(c.path.endsWith('/') ? c.path : c.path + '/'))
+      .filter((c) => sentPath === c.path || sentPath.startsWith(c.path.endsWith('/') ? c.path : c.path + '/'))
       .sort((a, b) => b.path.length - a.path.length)
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
     if (cookie) headers.set('cookie', cookie);
     const method = (init.method ?? 'GET').toUpperCase();
     if (method !== 'GET' && init.origin !== null && !headers.has('origin')) headers.set('origin', init.origin ?? this.origin);
-    const res = await fetch(target, { ...init, headers, redirect: 'manual' });
+    const res = raw
+      ? await rawRequest(this.origin, path, { method, headers, body: typeof init.body === 'string' ? init.body : init.body?.toString() })
+      : await fetch(target, { ...init, headers, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) this.store(line, target);
     return res;
   }
@@ -64,7 +71,7 @@ export class TestBrowser {
 
   /** Follows redirects from `url` until one leaves this server (the app's redirect_uri) or a page is served. */
   async navigate(url: string): Promise<{ url: string; response: Response }> {
-    let current = new URL(url, this.origin).toString();
+    let current = url.startsWith('/') ? `${this.origin}${url}` : new URL(url, this.origin).toString();
     for (let hops = 0; hops < 10; hops++) {
       if (!current.startsWith(this.origin + '/')) return { url: current, response: new Response(null, { status: 200 }) };
       const response = await this.request(current);
