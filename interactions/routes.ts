@@ -15,7 +15,7 @@ import { loginPage } from './views/login.js';
 import { consentPage } from './views/consent.js';
 import { consentScopes, lifetimeText, buildGrant, limitsFromForm, saveConsentLimits, type ConsentLimits } from './consent.js';
 import { PolicyStore } from '../src/policies/policy.js';
-import { FIRST_PARTY_CLIENTS } from '../src/console/first-party.js';
+import { consentImplied } from '../src/console/first-party.js';
 import { createRouter } from '../src/http/router.js';
 
 export interface InteractionDeps {
@@ -117,7 +117,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.body = loginPage({ uid: details.uid, csrf: token, client: clientView(ctx) });
       return;
     }
-    if (FIRST_PARTY_CLIENTS.has(details.params.client_id) && details.session) {
+    const missing = details.prompt.details;
+    if (details.session && consentImplied(details.params.client_id, { oidcScopes: missing.missingOIDCScope, claims: missing.missingOIDCClaims, resourceScopes: missing.missingResourceScopes })) {
       // oauth3's own console: the owner is signing in to oauth3 itself, there is nothing to consent to.
       const grantId = await buildGrant(provider, details, details.session.accountId);
       ctx.status = 303;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
+import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config.js';
 import { AppError, assertThat } from '../errors.js';
@@ -16,13 +17,29 @@ export const CONSOLE_CLIENT_ID = 'oauth3-console';
  * secret, so nobody can run a flow as it: its tokens exist only because the console saved them for the owner.
  */
 export const AGENT_CLIENT_ID = 'oauth3-agents';
-export const FIRST_PARTY_CLIENTS = new Set([CONSOLE_CLIENT_ID, AGENT_CLIENT_ID]);
+/**
+ * The scopes the console's sign-in needs: who the owner is, nothing more. oidc-provider refuses any other scope for
+ * the console's client (its `scope` metadata), so no page on the web can have a signed-in owner's browser approve
+ * `tweet.post` for it without a consent page (docs/threat-model.md J6).
+ */
+export const CONSOLE_SCOPES = ['openid'];
+
+/**
+ * Whether an interaction of a first-party client may be approved without the consent page: only when everything it
+ * still lacks is what that client's own page needs (its allowed scopes), and nothing of the resource API.
+ */
+export function consentImplied(clientId: string, missing: { oidcScopes?: string[]; claims?: string[]; resourceScopes?: Record<string, string[]> }): boolean {
+  if (clientId !== CONSOLE_CLIENT_ID) return false;
+  const resourceScopes = Object.values(missing.resourceScopes ?? {}).flat();
+  return resourceScopes.length === 0 && !missing.claims?.length && (missing.oidcScopes ?? []).every((scope) => CONSOLE_SCOPES.includes(scope));
+}
 
 export function consoleClient(config: Pick<Config, 'ISSUER'>): ClientMetadata {
   return {
     client_id: CONSOLE_CLIENT_ID,
     client_name: 'oauth3 console',
     redirect_uris: [`${config.ISSUER}/console/callback`],
+    scope: CONSOLE_SCOPES.join(' '),
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code'],
     response_types: ['code'],
@@ -45,7 +62,18 @@ const safeReturn = (value: unknown) =>
   // The developer portal signs in through the console too (src/developers/routes.ts).
   typeof value === 'string' && /^\/(console|developers)(\/|$|\?)/.test(value) && !value.startsWith('//') ? value : '/console';
 
-export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>): Router {
+/**
+ * The console never redeems its code: the browser session the sign-in left is what it reads. So every code that
+ * arrives here is burnt at once, whether this browser started the flow or a stranger's page did (and may hold the
+ * PKCE verifier for it): a code left alive could be redeemed by whoever sees it next (docs/threat-model.md J6).
+ */
+async function burnCode(provider: Provider, value: unknown): Promise<void> {
+  if (typeof value !== 'string' || !value || value.length > 512) return;
+  const code = await provider.AuthorizationCode.find(value, { ignoreExpiration: true }).catch(() => undefined);
+  await code?.destroy();
+}
+
+export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>, provider: Provider): Router {
   const router = createRouter();
   const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/console', maxAge: 10 * 60 * 1000, secure: config.ISSUER.startsWith('https:') };
 
@@ -58,7 +86,7 @@ export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>): Router {
       client_id: CONSOLE_CLIENT_ID,
       response_type: 'code',
       redirect_uri: `${config.ISSUER}/console/callback`,
-      scope: 'openid',
+      scope: CONSOLE_SCOPES.join(' '),
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',
@@ -69,6 +97,7 @@ export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>): Router {
   });
 
   router.get('/console/callback', async function finishConsoleSignIn(ctx) {
+    await burnCode(provider, ctx.query.code);
     const raw = ctx.cookies.get(STATE_COOKIE, { signed: true });
     ctx.cookies.set(STATE_COOKIE, null, cookie);
     let expected: { state?: string; return?: string } = {};

@@ -25,7 +25,7 @@ const areas: ConsoleArea[] = [
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */
 export function consoleRoutes(deps: ConsoleDeps): Router {
   const router = createRouter();
-  router.use(consoleLoginRoutes(deps.config).routes());
+  router.use(consoleLoginRoutes(deps.config, deps.provider).routes());
 
   const owned = createRouter();
   // Runs only when one of the routes below matched (koa-router), so every one of them requires an owner.
