@@ -357,3 +357,42 @@ describe('an authorization code past its lifetime (SECURITY.md B4)', () => {
     expectOAuthError(await flow.redeem(grant, app), 400, 'invalid_grant');
   });
 });
+
+describe.each(backends())('a failure between consuming a code and saving its tokens on %s storage (H4)', (backend) => {
+  let server: TestServer;
+  let flow: TokenFlow;
+  let app: Client;
+
+  beforeAll(async () => {
+    server = await startTestServer({ backend });
+    flow = new TokenFlow(server);
+    app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
+  });
+  afterAll(() => server?.stop());
+
+  it('H4 leaves no usable token: the code is spent and nothing was issued for it', async () => {
+    const grant = await flow.code(app, { offline: true });
+    // The database refuses every token write, as if the process died right after the code was consumed.
+    await server.db.query(`CREATE FUNCTION refuse_tokens() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.model IN ('AccessToken', 'RefreshToken') THEN RAISE EXCEPTION 'simulated crash'; END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql`);
+    await server.db.query('CREATE TRIGGER refuse_tokens BEFORE INSERT OR UPDATE ON oidc_models FOR EACH ROW EXECUTE FUNCTION refuse_tokens()');
+    try {
+      const failed = await flow.redeem(grant, app);
+      expect(failed.status).toBe(500);
+      expect(failed.body.access_token).toBeUndefined();
+    } finally {
+      await server.db.query('DROP TRIGGER refuse_tokens ON oidc_models');
+      await server.db.query('DROP FUNCTION refuse_tokens()');
+    }
+    // Storage is back: the same code is still refused, and no token of this client exists to be used.
+    expectOAuthError(await flow.redeem(grant, app), 400, 'invalid_grant');
+    const { rows } = await server.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM oidc_models WHERE model IN ('AccessToken', 'RefreshToken') AND payload->>'clientId' = $1`,
+      [app.clientId],
+    );
+    expect(rows[0]!.n).toBe(0);
+  });
+});
