@@ -9,6 +9,7 @@ import { errorPage } from '../../interactions/views/error.js';
 import { logoutPage } from '../../interactions/views/logout.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
 import { deviceFlowFeature } from './device-flow.js';
+import { acceptResourceTokensAtUserinfo } from './userinfo.js';
 import { exactly, onlyFor } from '../http/paths.js';
 
 export interface ProviderDeps {
@@ -188,6 +189,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
 
   const provider = new Provider(config.ISSUER, configuration);
   provider.proxy = config.TRUST_PROXY;
+  // A mixed `openid … tweet.read` request's token (audience: the resource API) works at userinfo too (G8).
+  acceptResourceTokensAtUserinfo(provider, config);
 
   // Stored client secrets are digests (DESIGN.md, Tokens); compare the presented secret's digest in constant time.
   // `clientSecret` holds every live digest of the client, space-separated (adapters/clients.ts): any one matches (F3).
