@@ -131,7 +131,7 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
-  const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream, metrics });
+  const resourceApi = createResourceRouter({ config, logger, provider, db, redis, services, kit: createKit({ config, logger, services }), upstream, metrics });
 
   provider.use(frontDoor({ logger, metrics }));
   provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, config.TRUST_PROXY));

@@ -10,6 +10,7 @@ import { logoutPage } from '../../interactions/views/logout.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
 import { deviceFlowFeature } from './device-flow.js';
 import { acceptResourceTokensAtUserinfo } from './userinfo.js';
+import { DPOP_SIGNING_ALGS } from '../resource/dpop.js';
 import { exactly, onlyFor } from '../http/paths.js';
 
 export interface ProviderDeps {
@@ -102,6 +103,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       authorizationSigningAlgValues: ['ES256', 'RS256'],
       requestObjectSigningAlgValues: ASYMMETRIC as never,
       clientAuthSigningAlgValues: ASYMMETRIC as never,
+      // The proofs the token endpoint binds tokens with are the ones the resource API accepts (threat model J5).
+      dPoPSigningAlgValues: DPOP_SIGNING_ALGS as never,
     },
     ttl: {
       AccessToken: config.ACCESS_TOKEN_TTL,
