@@ -7,6 +7,7 @@ import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { DpopKey, athOf, hmacProof, unsignedProof, type ProofOverrides } from '../helpers/dpop.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { DPOP_SIGNING_ALGS, PROOF_WINDOW_SECONDS } from '../../src/resource/dpop.js';
+import { deleteExpired } from '../../adapters/postgres.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';
 const now = () => Math.floor(Date.now() / 1000);
@@ -214,6 +215,19 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
       const jti = `reused-${Date.now()}`;
       expect((await call(token, await proofWith({ jti }))).status).toBe(200);
       await expectRefused(await call(token, await proofWith({ jti, iat: now() - 1 })), 'invalid_dpop_proof', /used before/);
+    });
+
+    it('keeps the accepted proofs in Redis when configured, else in the database, whose sweep removes expired ones', async () => {
+      expect((await call(token, await proofWith({}))).status).toBe(200);
+      const count = async () => (await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dpop_replay')).rows[0]!.n;
+      if (backend === 'postgres+redis') {
+        expect(await count()).toBe(0);
+        return;
+      }
+      expect(await count()).toBeGreaterThan(0);
+      await server.db.query(`UPDATE dpop_replay SET expires_at = now() - interval '1 second'`);
+      await deleteExpired(server.db);
+      expect(await count()).toBe(0);
     });
 
     it('remembers a proof whose call failed after the token check (a bad body): it is not good a second time', async () => {
