@@ -133,7 +133,7 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
-  const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream, metrics });
+  const resourceApi = createResourceRouter({ config, logger, provider, db, redis, services, kit: createKit({ config, logger, services }), upstream, metrics });
 
   provider.use(frontDoor({ logger, metrics }));
   // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).

@@ -15,6 +15,7 @@ import { rotateSigningKeys } from '../keys/keystore.js';
 import { deleteExpired } from '../../adapters/postgres.js';
 import { adminSocketPath, sendToServer } from './admin-socket.js';
 import { createInitialAccessToken, parseDuration, revokeInitialAccessToken } from '../registration/initial-access-tokens.js';
+import { loadScopeCatalog } from '../plugins/scope-catalog.js';
 
 const USAGE = `Usage: npm run oauth3 -- <command>
 
@@ -86,6 +87,9 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
   let config: Config;
   try {
     config = loadConfig(env);
+    // A server fills the scope catalog from its plugins and providers when it starts; this process starts none, so a
+    // client's scopes would otherwise be checked against the OpenID ones alone (threat model I7).
+    if (command === 'clients add') loadScopeCatalog(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       err(error.message);

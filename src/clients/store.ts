@@ -30,9 +30,17 @@ const kindOf = (c: { public: boolean; grantTypes: readonly string[] }): ClientKi
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
 
-/** Scopes a client may be registered for: the catalog's, as registered when the app started. */
-export const ScopeList = z.string().trim().max(2000).optional()
-  .refine((s) => !s || s.split(/\s+/).every((x) => [...oidcScopes(), ...resourceScopes()].includes(x)), 'unknown scope');
+/**
+ * Scopes a client may be registered for: the catalog's, as registered when the app started (or the CLI loaded it).
+ * A refusal names each unknown scope and lists the known ones, so a typo is fixed without reading the source.
+ */
+export const ScopeList = z.string().trim().max(2000).optional().superRefine((value, ctx) => {
+  const known = [...oidcScopes(), ...resourceScopes()];
+  const unknown = value ? [...new Set(value.split(/\s+/))].filter((scope) => !known.includes(scope)) : [];
+  if (!unknown.length) return;
+  const named = unknown.map((scope) => `'${scope}'`).join(', ');
+  ctx.addIssue({ code: 'custom', message: `unknown scope${unknown.length > 1 ? 's' : ''} ${named}; known scopes: ${known.join(', ')}` });
+});
 
 export const NewClient = z.object({
   name: z.string().trim().min(1).max(100),

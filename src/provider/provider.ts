@@ -9,6 +9,8 @@ import { errorPage } from '../../interactions/views/error.js';
 import { logoutPage } from '../../interactions/views/logout.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
 import { deviceFlowFeature } from './device-flow.js';
+import { acceptResourceTokensAtUserinfo } from './userinfo.js';
+import { DPOP_SIGNING_ALGS } from '../resource/dpop.js';
 import { exactly, onlyFor } from '../http/paths.js';
 import { PROVIDER_ROUTES } from './routes.js';
 
@@ -41,6 +43,8 @@ export function resourceServerInfo(config: Pick<Config, 'RESOURCE_URL' | 'ACCESS
  */
 export const RESOURCE_SERVER_METADATA = 'resource_server';
 
+/** The models that are access tokens for the resource API (RFC 7662 §2.2 "access_token"). */
+const ACCESS_TOKEN_KINDS = new Set(['AccessToken', 'ClientCredentials']);
 const audienceOf = (token: { aud?: string | string[] }) => (Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : []);
 /** oidc-provider's error_description when a client asks for a grant type it did not register. */
 const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
@@ -101,6 +105,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       authorizationSigningAlgValues: ['ES256', 'RS256'],
       requestObjectSigningAlgValues: ASYMMETRIC as never,
       clientAuthSigningAlgValues: ASYMMETRIC as never,
+      // The proofs the token endpoint binds tokens with are the ones the resource API accepts (threat model J5).
+      dPoPSigningAlgValues: DPOP_SIGNING_ALGS as never,
     },
     ttl: {
       AccessToken: config.ACCESS_TOKEN_TTL,
@@ -117,11 +123,13 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       devInteractions: { enabled: false },
       // A client may introspect or revoke only tokens issued to it (RFC 7662 §4, RFC 7009 §2.1).
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      // A resource server (RESOURCE_SERVER_METADATA) may also introspect access tokens whose audience is our API.
+      // A resource server (RESOURCE_SERVER_METADATA) may also introspect every access token whose audience is our API:
+      // an owner's (AccessToken) and a machine's or agent service's (ClientCredentials), never a refresh token
+      // (threat model G7).
       introspection: {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId
-          || (client[RESOURCE_SERVER_METADATA] === true && token.kind === 'AccessToken' && audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
+          || (client[RESOURCE_SERVER_METADATA] === true && ACCESS_TOKEN_KINDS.has(token.kind) && audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
       },
       clientCredentials: { enabled: true },
       // RFC 7591/7592 dynamic registration (REGISTRATION) and client ID metadata documents: registration.ts.
@@ -186,6 +194,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
 
   const provider = new Provider(config.ISSUER, configuration);
   provider.proxy = config.TRUST_PROXY;
+  // A mixed `openid … tweet.read` request's token (audience: the resource API) works at userinfo too (G8).
+  acceptResourceTokensAtUserinfo(provider, config);
 
   // Stored client secrets are digests (DESIGN.md, Tokens); compare the presented secret's digest in constant time.
   // `clientSecret` holds every live digest of the client, space-separated (adapters/clients.ts): any one matches (F3).

@@ -3,7 +3,7 @@ import { ZodError } from 'zod';
 import type { Config } from '../config.js';
 import { AppError, invalidInput } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { challengeFor } from './challenge.js';
+import { challengeFor, type TokenScheme } from './challenge.js';
 import { storageUnavailable } from './errors.js';
 import { loggableError } from './secrets.js';
 
@@ -27,7 +27,7 @@ function translate(caught: unknown): AppError {
 
 /**
  * The resource API's error boundary: every refusal is JSON `{ error, error_description }` with its status and, for
- * token and scope problems, the Bearer challenge. A 5xx never shows what went wrong inside (SECURITY.md I5).
+ * token and scope problems, the Bearer and DPoP challenges. A 5xx never shows what went wrong inside (SECURITY.md I5).
  */
 export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Middleware {
   return async function apiErrorBoundary(ctx, next) {
@@ -39,7 +39,7 @@ export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Mid
       const error = translate(caught);
       if (error.status >= 500) logger.error({ err: loggableError(ctx, caught), requestId: ctx.state.requestId, code: error.code }, 'resource API call failed');
       ctx.status = error.status;
-      const challenge = challengeFor(error, config);
+      const challenge = challengeFor(error, config, ctx.state.tokenScheme as TokenScheme | undefined);
       if (challenge) ctx.set('WWW-Authenticate', challenge);
       ctx.state.apiError = error.expose ? error.code : 'server_error';
       ctx.body = {

@@ -1,17 +1,21 @@
 import { AppError } from '../errors.js';
 
 /**
- * The resource API's refusals of a token (RFC 6750 §3.1). Each is an AppError whose code is the `error` of the
- * `WWW-Authenticate: Bearer` challenge (./challenge.ts), except `missing_token`: a request that sent no token gets a
- * challenge without an error attribute, as §3.1 asks.
+ * The resource API's refusals of a token (RFC 6750 §3.1, RFC 9449 §7.1). Each is an AppError whose code is the `error`
+ * of the `WWW-Authenticate` challenge of the scheme the token came with (./challenge.ts), except `missing_token`: a
+ * request that sent no token gets challenges without an error attribute, as §3.1 asks.
  */
 export const MISSING_TOKEN = 'missing_token';
 
 export const missingToken = () =>
-  new AppError(MISSING_TOKEN, 401, 'This API needs an access token, sent as "Authorization: Bearer <token>".');
+  new AppError(MISSING_TOKEN, 401, 'This API needs an access token, sent as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof).');
 
 export const invalidToken = (description = 'The access token is invalid, expired or revoked.') =>
   new AppError('invalid_token', 401, description);
+
+/** RFC 9449 §7.1: the DPoP proof sent with a DPoP-bound token is missing, malformed, stale, replayed or not for this request. */
+export const invalidDpopProof = (description: string, cause?: unknown) =>
+  new AppError('invalid_dpop_proof', 401, description, { cause });
 
 /** RFC 6750 §2: only the Authorization header is accepted; a token in a URL ends up in logs and histories. */
 export const tokenNotInHeader = () =>

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Config } from '../config.js';
 import { resourceScopes } from '../../scopes/catalog.js';
+import { DPOP_SIGNING_ALGS } from './dpop.js';
 
 /**
  * RFC 9728 protected resource metadata: how a client (the MCP SDK, any RFC 9728 client) learns which authorization
@@ -25,6 +26,9 @@ export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOU
       // Read on each request: plugins register their scopes at start, after this module loads.
       scopes_supported: resourceScopes(),
       bearer_methods_supported: ['header'],
+      // RFC 9449 §7 at this API: DPoP-bound tokens are accepted with a proof, unbound ones still as Bearer.
+      dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
+      dpop_bound_access_tokens_required: false,
       resource_name: 'oauth3 resource API',
       resource_documentation: `${config.ISSUER}/`,
     };

@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/database.js';
+import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { ApiRouter, PluginKit, ResourceState } from '../plugins/plugin.js';
 import type { ResourceServices } from './services.js';
@@ -12,6 +13,8 @@ import { apiBoundary } from './boundary.js';
 import { bearer } from './bearer.js';
 import { protectedResourceMetadata } from './metadata.js';
 import { BearerTokens } from './tokens.js';
+import { DpopProofs } from './dpop.js';
+import { proofReplayCache } from './dpop-replay.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { countUpstreamCalls } from '../metrics/observe.js';
 import { createRouter } from '../http/router.js';
@@ -24,6 +27,8 @@ export interface ResourceRouterDeps {
   logger: Logger;
   provider: Provider;
   db: Database;
+  /** Where accepted DPoP proofs are remembered across replicas; the database when left out (./dpop-replay.ts). */
+  redis?: Redis;
   services: ResourceServices;
   kit: PluginKit;
   /** The generic upstream client's proxied route, `/api/upstream/<provider>/…` (src/upstream/index.ts). */
@@ -46,8 +51,9 @@ const noSuchRoute: Middleware = async function noSuchRoute(ctx) {
 
 /**
  * The resource server (DESIGN.md, Architecture): every plugin's routes and the generic upstream proxy under /api,
- * behind named stages — access log, error boundary, bearer token — and the RFC 9728 metadata document. Returns one
- * middleware for the app to mount before oidc-provider's routes; /api requests never reach anything after it.
+ * behind named stages — access log, error boundary, access token (Bearer or DPoP) — and the RFC 9728 metadata
+ * document. Returns one middleware for the app to mount before oidc-provider's routes; /api requests never reach
+ * anything after it.
  */
 export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   const { config, logger, provider, db, services, kit, upstream } = deps;
@@ -59,7 +65,7 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
     logApiCalls(new ApiCallLog(db, logger)) as Middleware,
     ...(deps.metrics ? [countUpstreamCalls(deps.metrics)] : []),
     apiBoundary(config, logger),
-    bearer(new BearerTokens(provider, db, config)),
+    bearer(new BearerTokens(provider, db, config), new DpopProofs(config, proofReplayCache(db, deps.redis))),
     api.routes() as unknown as Middleware,
     noSuchRoute,
   ]);

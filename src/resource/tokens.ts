@@ -68,7 +68,8 @@ export class BearerTokens {
     private readonly config: Pick<Config, 'RESOURCE_URL'>,
   ) {}
 
-  async verify(value: string): Promise<ApiCaller | undefined> {
+  /** `proofKey`: the RFC 7638 thumbprint of the DPoP proof's key that came with the token, if it came with the DPoP scheme. */
+  async verify(value: string, proofKey?: string): Promise<ApiCaller | undefined> {
     const row = await this.load(value);
     if (!row) return undefined;
     const model = (row.model === 'AccessToken' ? this.provider.AccessToken : this.provider.ClientCredentials) as unknown as TokenModel;
@@ -77,8 +78,9 @@ export class BearerTokens {
     if (!token || token.clientId === undefined) return undefined;
     // RFC 8707: a token for another audience (another resource, the userinfo endpoint) is not ours to accept.
     if (!audienceOf(token.aud).includes(this.config.RESOURCE_URL)) return undefined;
-    // A sender-constrained token (DPoP, mTLS) must come with its proof, which a Bearer call cannot carry.
-    if (token.jkt || token['x5t#S256']) return undefined;
+    // RFC 9449 §7.1: a DPoP-bound token (cnf.jkt) is good only with a proof made with that key, an unbound one only
+    // as Bearer (threat model J5). An mTLS-bound token (x5t#S256) cannot be proven here at all.
+    if (token.jkt !== proofKey || token['x5t#S256']) return undefined;
     const scopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
 
     if (row.model === 'ClientCredentials' && row.service_account) return this.agentServiceCaller(row, token, scopes);

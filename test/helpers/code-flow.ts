@@ -16,10 +16,11 @@ export async function authorizationRequest(config: oidc.Configuration, request: 
 
 /**
  * The whole round trip through the real pages: the request, sign-in and consent in the test browser (`options`), and
- * the code redeemed by openid-client, which checks state, PKCE and `iss`.
+ * the code redeemed by openid-client, which checks state, PKCE and `iss`. `grant` goes to the redemption (a DPoP
+ * handle, which binds the tokens to its key).
  */
-export async function codeFlow(config: oidc.Configuration, browser: TestBrowser, request: CodeRequest, options: AuthorizeOptions = {}) {
+export async function codeFlow(config: oidc.Configuration, browser: TestBrowser, request: CodeRequest, options: AuthorizeOptions = {}, grant: oidc.AuthorizationCodeGrantOptions = {}) {
   const { url, verifier, state } = await authorizationRequest(config, request);
   const callback = await authorize(browser, url, options);
-  return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+  return oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state }, undefined, grant);
 }

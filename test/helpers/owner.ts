@@ -41,9 +41,10 @@ export class Owner {
 
   /**
    * An app's access token through the real authorize → consent → token exchange, in this owner's browser. `client`
-   * must be registered with `redirectUri` (test/helpers/token-flow.ts).
+   * must be registered with `redirectUri` (test/helpers/token-flow.ts). `tokenHeaders` go with the code's redemption
+   * (a DPoP proof, which binds the token to its key).
    */
-  async appToken(client: Client, scope: string): Promise<{ accessToken: string; refreshToken?: string; body: Record<string, unknown> }> {
+  async appToken(client: Client, scope: string, tokenHeaders: Record<string, string> = {}): Promise<{ accessToken: string; refreshToken?: string; body: Record<string, unknown> }> {
     const verifier = randomBytes(32).toString('base64url');
     const query = new URLSearchParams({
       client_id: client.clientId,
@@ -59,7 +60,7 @@ export class Owner {
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback.href}`);
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...tokenHeaders };
     if (client.clientSecret) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`;
     else form.set('client_id', client.clientId);
     const res = await fetch(`${this.server.url}/token`, { method: 'POST', headers, body: form });

@@ -4,6 +4,7 @@ import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { basic, redirectUri } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
+import { DPOP_SIGNING_ALGS } from '../../src/resource/dpop.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';
 
@@ -49,7 +50,7 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
       const res = await callApi(server, '/echo/me', undefined, { headers });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('missing_token');
-      expect(challengeOf(res.headers)).toBe(`Bearer realm="oauth3", ${metadata()}`);
+      expect(challengeOf(res.headers)).toBe(`Bearer realm="oauth3", ${metadata()}, DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata()}`);
     }
   });
 
@@ -157,7 +158,8 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('insufficient_scope');
     expect(challengeOf(res.headers)).toBe(
-      `Bearer realm="oauth3", error="insufficient_scope", error_description="This call needs the scope echo.post.", scope="echo.post", ${metadata()}`,
+      `Bearer realm="oauth3", error="insufficient_scope", error_description="This call needs the scope echo.post.", scope="echo.post", ${metadata()}, ` +
+      `DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata()}`,
     );
   });
 
