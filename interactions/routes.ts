@@ -16,6 +16,7 @@ import { consentPage } from './views/consent.js';
 import { consentScopes, lifetimeText, buildGrant, limitsFromForm, saveConsentLimits, type ConsentLimits } from './consent.js';
 import { PolicyStore } from '../src/policies/policy.js';
 import { FIRST_PARTY_CLIENTS } from '../src/console/first-party.js';
+import { storageKey } from '../adapters/at-rest.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -82,7 +83,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { rowCount } = await db.query(
       `INSERT INTO interaction_decisions (key, expires_at) VALUES ($1, now() + make_interval(secs => $2::int))
        ON CONFLICT (key) DO NOTHING`,
-      [`${uid}:${prompt.name}`, config.INTERACTION_TTL],
+      // Keyed by the interaction's digest, as it is stored: its id is in the browser's URL and cookie (J2).
+      [`${storageKey('Interaction', uid)}:${prompt.name}`, config.INTERACTION_TTL],
     );
     assertThat(rowCount === 1, 'already_decided', 409, 'This request was already answered.');
     await next();

@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import { createAdapterClass } from '../adapters/index.js';
+import { UserCodes } from '../adapters/at-rest.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
 import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from './provider/device-flow.js';
@@ -107,7 +108,7 @@ export function createApp(deps: AppDeps): App {
   };
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts,
-    adapter: createAdapterClass({ db, redis, clock: deps.clock }),
+    adapter: createAdapterClass({ db, redis, clock: deps.clock, userCodes: UserCodes.fromMasterKeys(deps.masterKeys) }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
