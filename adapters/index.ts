@@ -6,6 +6,7 @@ import { RedisAdapter } from './redis.js';
 import { withAfterlife } from './afterlife.js';
 import { ClientCache } from './client-cache.js';
 import type { Clock } from '../src/clock.js';
+import type { UserCodes } from './at-rest.js';
 
 /**
  * Models that live minutes, not months (DESIGN.md, Storage): with Redis configured they go there; everything
@@ -26,20 +27,22 @@ export interface AdapterDeps {
   redis?: Redis;
   /** The server's clock, for the grace period of rotated client secrets (SECURITY.md F3). */
   clock?: Clock;
+  /** The key device user codes are digested under, from the master key (adapters/at-rest.ts). */
+  userCodes: UserCodes;
 }
 
 /** How long an expired device code stays stored (seconds): longer than any device waits between polls. */
 const DEVICE_CODE_AFTERLIFE = 600;
 
 /** The class oidc-provider is given as `adapter`: it calls `new Adapter(modelName)` once per model. */
-export function createAdapterClass({ db, redis, clock }: AdapterDeps): new (model: string) => Adapter {
+export function createAdapterClass({ db, redis, clock, userCodes }: AdapterDeps): new (model: string) => Adapter {
   // Every token request looks up its client: rows are kept while the database announces their changes.
   const clients = new ClientCache().follow(db);
   return class RoutedAdapter {
     constructor(model: string) {
       const adapter = redis && SHORT_LIVED_MODELS.has(model)
-        ? new RedisAdapter(model, redis)
-        : new PostgresAdapter(model, db, clock, model === 'Client' ? clients : undefined);
+        ? new RedisAdapter(model, redis, userCodes)
+        : new PostgresAdapter(model, db, clock, model === 'Client' ? clients : undefined, userCodes);
       // An expired device code answers expired_token rather than invalid_grant for a while (RFC 8628 §3.5).
       return model === 'DeviceCode' ? withAfterlife(adapter, DEVICE_CODE_AFTERLIFE) : adapter;
     }

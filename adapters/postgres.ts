@@ -6,6 +6,7 @@ import type { ClientCache } from './client-cache.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { ClientStore } from '../src/clients/store.js';
 import { saveRegisteredClient } from './registered-clients.js';
+import { AtRest, handleOf, type UserCodes } from './at-rest.js';
 
 /** One upsert, as jsonb_to_recordset reads it from a batch. */
 interface Row {
@@ -34,13 +35,16 @@ const refusedData = (error: unknown) => /^2[123]/.test(String((error as { code?:
 
 /**
  * oidc-provider's storage contract on Postgres (pg or PGlite, same SQL). Each instance serves one model; rows are
- * keyed by (model, id), and the columns beside the JSON payload are the ones lookups use.
+ * keyed by (model, id), and the columns beside the JSON payload are the ones lookups use. `id` is the digest of the
+ * value oidc-provider hands out, and `user_code` a keyed digest; the payload holds no such value (adapters/at-rest.ts,
+ * docs/threat-model.md J2).
  */
 export class PostgresAdapter implements Adapter {
   // Concurrent writes and client lookups share one statement each (src/db/coalesce.ts: not a cache).
   private readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: refusedData });
   private readonly findClient = coalesce((ids: string[]) => this.findClients(ids), { isolate: refusedData });
-  private readonly findById = coalesce((ids: string[]) => this.findMany(ids), { isolate: refusedData });
+  private readonly findById = coalesce((keys: string[]) => this.findMany(keys), { isolate: refusedData });
+  private readonly atRest: AtRest;
 
   constructor(
     private readonly model: string,
@@ -49,13 +53,19 @@ export class PostgresAdapter implements Adapter {
     private readonly clock: Clock = systemClock,
     /** Client rows kept while their changes are heard (adapters/client-cache.ts); none: every lookup reads. */
     private readonly clients?: ClientCache,
-  ) {}
+    /** The key user codes are digested under (DeviceCode only). */
+    userCodes?: UserCodes,
+  ) {
+    this.atRest = new AtRest(model, userCodes);
+  }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     // Only dynamic registration (RFC 7591/7592) writes clients through the adapter; the secret is stored as a digest.
     if (this.model === 'Client') return saveRegisteredClient(new ClientStore(this.db, this.clock), id, payload);
+    const stored = this.atRest.stored(id, payload);
     await this.write({
-      id, payload, grant_id: payload.grantId ?? null, user_code: payload.userCode ?? null, uid: payload.uid ?? null, expires_in: expiresIn ?? null,
+      id: this.atRest.key(id), payload: stored, grant_id: stored.grantId ?? null, user_code: stored.userCode ?? null, uid: stored.uid ?? null,
+      expires_in: expiresIn ?? null,
     });
   }
 
@@ -64,15 +74,19 @@ export class PostgresAdapter implements Adapter {
       const row = this.clients?.get(id) ?? (await this.findClient(id));
       return row && clientFromRow(row, this.clock.now());
     }
-    return this.findById(id);
+    const stored = await this.findById(this.atRest.key(id));
+    return stored && this.atRest.restored(stored, id);
   }
 
-  findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.findWhere('uid = $2', uid);
+  /** A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). */
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const row = await this.findWhere('uid = $2', uid);
+    return row && this.atRest.restored(payloadOf(row), this.handle(row.id));
   }
 
-  findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.findWhere('user_code = $2', userCode);
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const row = await this.findWhere('user_code = ANY($2::text[])', this.atRest.userCodeLookups(userCode));
+    return row && this.atRest.restored(payloadOf(row), this.handle(row.id), userCode);
   }
 
   /**
@@ -82,7 +96,7 @@ export class PostgresAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const { rowCount } = await this.db.query(
       'UPDATE oidc_models SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
-      [this.model, id],
+      [this.model, this.atRest.key(id)],
     );
     if (rowCount !== 1) throw new errors.InvalidGrant('grant request is invalid (already used)');
   }
@@ -93,7 +107,7 @@ export class PostgresAdapter implements Adapter {
       await new ClientStore(this.db, this.clock).remove(id);
       return;
     }
-    await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [this.model, id]);
+    await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [this.model, this.atRest.key(id)]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -124,28 +138,32 @@ export class PostgresAdapter implements Adapter {
     return ids.map((id) => found.get(id));
   }
 
-  /** Concurrent finds by id (a token presented, its grant) in one statement. */
-  private async findMany(ids: string[]): Promise<(AdapterPayload | undefined)[]> {
+  /** Concurrent finds by storage key (a token presented, its grant) in one statement. */
+  private async findMany(keys: string[]): Promise<(AdapterPayload | undefined)[]> {
     const { rows } = await this.db.query<StoredRow & { id: string }>(
       `SELECT id, payload, consumed_at FROM oidc_models
        WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`,
-      [this.model, [...new Set(ids)].filter((id) => !id.includes('\0'))],
+      [this.model, [...new Set(keys)].filter((key) => !key.includes('\0'))],
     );
     const found = new Map(rows.map((row) => [row.id, row]));
     // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.
-    return ids.map((id, i) => {
-      const row = found.get(id);
-      return row && payloadOf(ids.indexOf(id) === i ? row : structuredClone(row));
+    return keys.map((key, i) => {
+      const row = found.get(key);
+      return row && payloadOf(keys.indexOf(key) === i ? row : structuredClone(row));
     });
   }
 
-  private async findWhere(condition: string, value: string): Promise<AdapterPayload | undefined> {
-    const { rows } = await this.db.query<StoredRow>(
-      `SELECT payload, consumed_at FROM oidc_models
+  private async findWhere(condition: string, value: string | string[]): Promise<(StoredRow & { id: string }) | undefined> {
+    const { rows } = await this.db.query<StoredRow & { id: string }>(
+      `SELECT id, payload, consumed_at FROM oidc_models
        WHERE model = $1 AND ${condition} AND (expires_at IS NULL OR expires_at > now())`,
       [this.model, value],
     );
-    return rows[0] && payloadOf(rows[0]);
+    return rows[0];
+  }
+
+  private handle(key: string): string {
+    return this.atRest.plain ? key : handleOf(this.model, key);
   }
 }
 
@@ -161,7 +179,10 @@ export async function latestGrantId(db: Database, accountId: string, clientId: s
   return rows[0]?.id;
 }
 
-/** Deletes rows whose lifetime has passed; run periodically by the server and by `oauth3 cleanup`. */
+/**
+ * Deletes rows whose lifetime has passed; run periodically by the server and by `oauth3 cleanup`. Also brings rows
+ * still in the form before migration 009 to digests (`digestEarlierRows`).
+ */
 export async function deleteExpired(db: Database): Promise<number> {
   const results = await Promise.all([
     db.query('DELETE FROM oidc_models WHERE expires_at < now()'),
@@ -171,5 +192,24 @@ export async function deleteExpired(db: Database): Promise<number> {
     db.query('DELETE FROM dpop_replay WHERE expires_at < now()'),
     db.query('DELETE FROM keys WHERE remove_after < now()'),
   ]);
+  await digestEarlierRows(db);
   return results.reduce((sum, r) => sum + r.rowCount, 0);
+}
+
+/**
+ * Rows an oauth3 of an earlier version wrote after migration 009 ran (a replica not yet upgraded, in a rolling
+ * upgrade): their key is the value itself and the payload repeats it as `jti`, which our adapters never store outside
+ * grants. They get what the migration did to the rows it found: digested in place, except interactions and device codes,
+ * which name other entries by value and are deleted. Migration 009's partial index finds them without a scan.
+ */
+export async function digestEarlierRows(db: Database): Promise<number> {
+  const [digested, deleted] = await Promise.all([
+    db.query(
+      `UPDATE oidc_models
+       SET id = oauth3_digest(CASE model WHEN 'ClientCredentials' THEN 'AccessToken' ELSE model END, id), payload = payload - 'jti'
+       WHERE model <> 'Grant' AND payload ? 'jti' AND model NOT IN ('Interaction', 'DeviceCode')`,
+    ),
+    db.query(`DELETE FROM oidc_models WHERE model <> 'Grant' AND payload ? 'jti' AND model IN ('Interaction', 'DeviceCode')`),
+  ]);
+  return digested.rowCount + deleted.rowCount;
 }

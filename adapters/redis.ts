@@ -1,11 +1,14 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Redis } from 'ioredis';
+import { AtRest, handleOf, type UserCodes } from './at-rest.js';
 
 /**
  * oidc-provider's storage contract on Redis, for the short-lived models (adapters/index.ts), with the same behaviour
- * as PostgresAdapter. An entry is a hash `oauth3:<model>:<id>` holding the JSON `payload` and, once used, `consumed`
+ * as PostgresAdapter. An entry is a hash `oauth3:<model>:<key>` holding the JSON `payload` and, once used, `consumed`
  * (epoch seconds); Redis expires it after `expiresIn`. Lookups go through index keys `oauth3:<model>:by-…:<value>`,
- * which cannot collide with entries because oidc-provider's ids are base64url and never contain `:`.
+ * which cannot collide with entries because keys are base64url and never contain `:`. The key is the digest of the
+ * id oidc-provider hands out, index keys and values hold grant ids, session uids, keys and user-code digests, and the
+ * payload no handed-out value (adapters/at-rest.ts, docs/threat-model.md J2).
  */
 
 type IndexKind = 'grant' | 'pointer';
@@ -14,8 +17,8 @@ interface Index {
   kind: IndexKind;
 }
 
-// KEYS: the entry, then its index keys. ARGV: id, payload, ttl in seconds ('' = none), then each index key's kind.
-// A grant's set lives as long as its longest-lived member, so revokeByGrantId still sees every member.
+// KEYS: the entry, then its index keys. ARGV: its storage key, payload, ttl in seconds ('' = none), then each index
+// key's kind. A grant's set lives as long as its longest-lived member, so revokeByGrantId still sees every member.
 const UPSERT = `
 local id, ttl = ARGV[1], tonumber(ARGV[3])
 local function expire(key)
@@ -42,8 +45,8 @@ const CONSUME = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])`;
 
-// KEYS: the entry, then its index keys. ARGV: id, then each index key's kind. A pointer is removed only while it
-// still names this id: a newer entry (a session that took over the uid) may own it by now.
+// KEYS: the entry, then its index keys. ARGV: its storage key, then each index key's kind. A pointer is removed only
+// while it still names this entry: a newer entry (a session that took over the uid) may own it by now.
 const DESTROY = `
 redis.call('DEL', KEYS[1])
 for i = 2, #KEYS do
@@ -52,57 +55,70 @@ for i = 2, #KEYS do
 end`;
 
 export class RedisAdapter implements Adapter {
+  private readonly atRest: AtRest;
+
   constructor(
     private readonly model: string,
     private readonly redis: Redis,
-  ) {}
+    /** The key user codes are digested under (DeviceCode only). */
+    userCodes?: UserCodes,
+  ) {
+    this.atRest = new AtRest(model, userCodes);
+  }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const indexes = this.indexesOf(payload);
+    const key = this.atRest.key(id);
+    const stored = this.atRest.stored(id, payload);
+    const indexes = this.indexesOf(stored);
     const ttl = expiresIn === undefined ? '' : String(Math.ceil(expiresIn));
     await this.redis.eval(
       UPSERT,
       1 + indexes.length,
-      this.key(id),
+      this.entry(key),
       ...indexes.map((index) => index.key),
-      id,
-      JSON.stringify(payload),
+      key,
+      JSON.stringify(stored),
       ttl,
       ...indexes.map((index) => index.kind),
     );
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const { payload, consumed } = await this.redis.hgetall(this.key(id));
-    if (!payload) return undefined;
-    const parsed = JSON.parse(payload) as AdapterPayload;
-    return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+    const stored = await this.read(this.atRest.key(id));
+    return stored && this.atRest.restored(stored, id);
   }
 
+  /** A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const payload = await this.findByPointer(this.indexKey('uid', uid));
-    return payload?.uid === uid ? payload : undefined;
+    const key = await this.redis.get(this.indexKey('uid', uid));
+    const stored = key ? await this.read(key) : undefined;
+    return stored?.uid === uid ? this.atRest.restored(stored, this.handle(key!)) : undefined;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    const payload = await this.findByPointer(this.indexKey('user-code', userCode));
-    return payload?.userCode === userCode ? payload : undefined;
+    for (const digest of this.atRest.userCodeLookups(userCode)) {
+      const key = await this.redis.get(this.indexKey('user-code', digest));
+      const stored = key ? await this.read(key) : undefined;
+      if (stored?.userCode === digest) return this.atRest.restored(stored, this.handle(key!), userCode);
+    }
+    return undefined;
   }
 
   async consume(id: string): Promise<void> {
-    const changed = await this.redis.eval(CONSUME, 1, this.key(id), Math.floor(Date.now() / 1000));
+    const changed = await this.redis.eval(CONSUME, 1, this.entry(this.atRest.key(id)), Math.floor(Date.now() / 1000));
     if (changed !== 1) throw new errors.InvalidGrant('grant request is invalid (already used)');
   }
 
   async destroy(id: string): Promise<void> {
-    const payload = await this.redis.hget(this.key(id), 'payload');
+    const key = this.atRest.key(id);
+    const payload = await this.redis.hget(this.entry(key), 'payload');
     const indexes = payload ? this.indexesOf(JSON.parse(payload) as AdapterPayload) : [];
     await this.redis.eval(
       DESTROY,
       1 + indexes.length,
-      this.key(id),
+      this.entry(key),
       ...indexes.map((index) => index.key),
-      id,
+      key,
       ...indexes.map((index) => index.kind),
     );
   }
@@ -110,34 +126,41 @@ export class RedisAdapter implements Adapter {
   /** Deletes the grant's entries in one transaction; their uid and user-code pointers then lead nowhere and expire. */
   async revokeByGrantId(grantId: string): Promise<void> {
     const grantKey = this.indexKey('grant', grantId);
-    const ids = await this.redis.smembers(grantKey);
-    if (!ids.length) return;
+    const keys = await this.redis.smembers(grantKey);
+    if (!keys.length) return;
     await this.redis
       .multi()
-      .del(...ids.map((id) => this.key(id)))
-      .srem(grantKey, ...ids)
+      .del(...keys.map((key) => this.entry(key)))
+      .srem(grantKey, ...keys)
       .exec();
   }
 
-  private key(id: string): string {
-    return `oauth3:${this.model}:${id}`;
+  /** The entry stored under a storage key (adapters/at-rest.ts), as stored, marked consumed when it was. */
+  private async read(key: string): Promise<AdapterPayload | undefined> {
+    const { payload, consumed } = await this.redis.hgetall(this.entry(key));
+    if (!payload) return undefined;
+    const parsed = JSON.parse(payload) as AdapterPayload;
+    return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+  }
+
+  private entry(key: string): string {
+    return `oauth3:${this.model}:${key}`;
   }
 
   private indexKey(by: 'grant' | 'uid' | 'user-code', value: string): string {
     return `oauth3:${this.model}:by-${by}:${value}`;
   }
 
-  /** The same lookups PostgresAdapter keeps as columns beside the payload. */
-  private indexesOf(payload: AdapterPayload): Index[] {
+  /** The same lookups PostgresAdapter keeps as columns beside the payload, from the stored payload. */
+  private indexesOf(stored: AdapterPayload): Index[] {
     const indexes: Index[] = [];
-    if (payload.grantId) indexes.push({ key: this.indexKey('grant', payload.grantId), kind: 'grant' });
-    if (payload.uid) indexes.push({ key: this.indexKey('uid', payload.uid), kind: 'pointer' });
-    if (payload.userCode) indexes.push({ key: this.indexKey('user-code', payload.userCode), kind: 'pointer' });
+    if (stored.grantId) indexes.push({ key: this.indexKey('grant', stored.grantId), kind: 'grant' });
+    if (stored.uid) indexes.push({ key: this.indexKey('uid', stored.uid), kind: 'pointer' });
+    if (stored.userCode) indexes.push({ key: this.indexKey('user-code', stored.userCode), kind: 'pointer' });
     return indexes;
   }
 
-  private async findByPointer(key: string): Promise<AdapterPayload | undefined> {
-    const id = await this.redis.get(key);
-    return id ? this.find(id) : undefined;
+  private handle(key: string): string {
+    return this.atRest.plain ? key : handleOf(this.model, key);
   }
 }

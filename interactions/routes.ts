@@ -17,6 +17,7 @@ import { consentScopes, lifetimeText, buildGrant, limitsFromForm, saveConsentLim
 import { PolicyStore } from '../src/policies/policy.js';
 import { consentImplied } from '../src/console/first-party.js';
 import { createRouter } from '../src/http/router.js';
+import { storageKey } from '../adapters/at-rest.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -83,7 +84,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { rowCount } = await db.query(
       `INSERT INTO interaction_decisions (key, expires_at) VALUES ($1, now() + make_interval(secs => $2::int))
        ON CONFLICT (key) DO NOTHING`,
-      [`${uid}:${prompt.name}`, config.INTERACTION_TTL],
+      // Keyed by the interaction's digest, as it is stored: its id is in the browser's URL and cookie (J2).
+      [`${storageKey('Interaction', uid)}:${prompt.name}`, config.INTERACTION_TTL],
     );
     assertThat(rowCount === 1, 'already_decided', 409, 'This request was already answered.');
     await next();

@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import { createAdapterClass } from '../adapters/index.js';
+import { UserCodes } from '../adapters/at-rest.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
 import { PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './provider/routes.js';
@@ -109,7 +110,7 @@ export function createApp(deps: AppDeps): App {
   };
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts,
-    adapter: createAdapterClass({ db, redis, clock: deps.clock }),
+    adapter: createAdapterClass({ db, redis, clock: deps.clock, userCodes: UserCodes.fromMasterKeys(deps.masterKeys) }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],

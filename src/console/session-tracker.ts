@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { storageKey } from '../../adapters/at-rest.js';
 
 interface SessionLike {
   uid: string;
@@ -38,7 +39,8 @@ export function trackBrowserSessions(provider: Provider, db: Database, logger: L
        ON CONFLICT (uid) DO UPDATE SET session_id = excluded.session_id, account_id = excluded.account_id,
          user_agent = COALESCE(excluded.user_agent, browser_sessions.user_agent), ip = COALESCE(excluded.ip, browser_sessions.ip),
          last_seen_at = now(), expires_at = excluded.expires_at`,
-      [session.uid, session.jti, session.accountId, ctx.get('user-agent').slice(0, 300) || null, ctx.ip || null, session.exp ?? null],
+      // The session's id is its cookie: only its digest, the Session entry's key, is kept (docs/threat-model.md J2).
+      [session.uid, storageKey('Session', session.jti), session.accountId, ctx.get('user-agent').slice(0, 300) || null, ctx.ip || null, session.exp ?? null],
     ).catch((err) => logger.warn({ err }, 'could not record browser session'));
   };
 }

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
+import { digestOf } from '../../adapters/at-rest.js';
+
+/**
+ * A binding names an interaction or a session by its id, which the browser holds: only its digest is stored
+ * (docs/threat-model.md J2; migration 009 digested the earlier ones in the same domain).
+ */
+const storedBinding = (binding: string) => digestOf('WebAuthnBinding', binding);
 
 export type ChallengePurpose = 'register' | 'login';
 
@@ -22,7 +29,7 @@ export class ChallengeStore {
     await this.db.query(
       `INSERT INTO webauthn_challenges (id, challenge, purpose, binding, subject, expires_at)
        VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::int))`,
-      [randomBytes(12).toString('base64url'), challenge, purpose, binding, subject ?? null, this.ttlSeconds],
+      [randomBytes(12).toString('base64url'), challenge, purpose, storedBinding(binding), subject ?? null, this.ttlSeconds],
     );
   }
 
@@ -34,7 +41,7 @@ export class ChallengeStore {
     const { rows } = await this.db.query<{ challenge: string; subject: string | null; live: boolean }>(
       `DELETE FROM webauthn_challenges WHERE binding = $1 AND purpose = $2
        RETURNING challenge, subject, expires_at > now() AS live`,
-      [binding, purpose],
+      [storedBinding(binding), purpose],
     );
     return rows.filter((r) => r.live).map(({ challenge, subject }) => ({ challenge, subject }));
   }

@@ -15,7 +15,8 @@ export function parseDuration(value: string): number | undefined {
 
 /**
  * A new initial access token, in the payload oidc-provider's InitialAccessToken model reads back (an opaque token
- * whose value is its id, 256 random bits). Reusable until it expires or is revoked; the value is shown once.
+ * whose value is its id, 256 random bits). Reusable until it expires or is revoked; the value is shown once, and the
+ * adapter stores only its digest (adapters/at-rest.ts), so revoking it needs the value too.
  */
 export async function createInitialAccessToken(db: Database, expiresIn: number): Promise<{ token: string; expiresAt: Date }> {
   const token = randomBytes(32).toString('base64url');

@@ -6,6 +6,7 @@ import { coalesce } from '../db/coalesce.js';
 import type { ApiCaller } from '../plugins/plugin.js';
 import type { ConnectionRow } from '../connections/store.js';
 import { attachSnapshot } from './call-snapshot.js';
+import { digestOf } from '../../adapters/at-rest.js';
 
 /**
  * What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. For a
@@ -126,7 +127,12 @@ export class BearerTokens {
     return Boolean(session && session.accountId === token.accountId && session.grantIdFor(token.clientId) === token.grantId);
   }
 
-  private async loadMany(ids: string[]): Promise<(Row | undefined)[]> {
+  /**
+   * `values` are presented bearer values; rows are keyed by their digest (adapters/at-rest.ts), one hash each: access
+   * and client-credentials tokens share a domain, so one digest finds either (docs/threat-model.md J2).
+   */
+  private async loadMany(values: string[]): Promise<(Row | undefined)[]> {
+    const keys = values.map((value) => digestOf('AccessToken', value));
     const { rows } = await this.db.query<Row>(
       `SELECT t.id, t.model, t.payload AS token, g.payload AS grant,
               a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled,
@@ -141,12 +147,12 @@ export class BearerTokens {
        LEFT JOIN grant_policies p ON p.grant_id = COALESCE(s.grant_id, t.payload->>'grantId') AND p.account_id = a.id
        WHERE t.model IN ('AccessToken', 'ClientCredentials') AND t.id = ANY($1::text[])
          AND (t.expires_at IS NULL OR t.expires_at > now())`,
-      [[...new Set(ids)]],
+      [[...new Set(keys)]],
     );
     const found = new Map(rows.map((row) => [row.id, row]));
     // Callers presenting the same token in one batch share its row, read-only: oidc-provider's verify and instantiate
     // copy what they keep, the connection rows are copied when adopted, and the policy is parsed into a new object.
-    return ids.map((id) => found.get(id));
+    return keys.map((key) => found.get(key));
   }
 }
 

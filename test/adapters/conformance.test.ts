@@ -7,20 +7,25 @@ import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createAdapterClass } from '../../adapters/index.js';
-import { PostgresAdapter, deleteExpired } from '../../adapters/postgres.js';
+import { PostgresAdapter, deleteExpired, digestEarlierRows } from '../../adapters/postgres.js';
 import { RedisAdapter } from '../../adapters/redis.js';
 import { hashSecret, newClientSecret } from '../../adapters/clients.js';
+import { UserCodes, digestOf } from '../../adapters/at-rest.js';
+import { atRestCases, type AtRestBackend } from './at-rest-cases.js';
 
 /**
  * One adapter conformance suite, run against every storage backend (DESIGN.md, Storage; STYLE.md, Tests). Each
  * backend then adds only the cases that concern it alone.
  */
 
-interface Backend {
+interface Backend extends AtRestBackend {
   /** The adapter oidc-provider would be given for this model. */
   adapter(model: string): Adapter;
   close(): Promise<void>;
 }
+
+/** The user-code key a server derives from its master key (adapters/at-rest.ts UserCodes). */
+const userCodes = new UserCodes([randomBytes(32)]);
 
 type Setup<B extends Backend> = () => Promise<B>;
 
@@ -91,12 +96,29 @@ function describeAdapterConformance<B extends Backend>(
       expect(await devices.findByUserCode(userCode)).toBeUndefined();
     });
 
-    it('finds a session by its uid and a device code by its user code', async () => {
+    it('finds a session by its uid and a device code by its user code, with a jti that finds, saves and destroys it again', async () => {
       const [sessionId, uid, deviceId, userCode] = [newId(), newId(), newId(), newId()];
-      await adapter('Session').upsert(sessionId, { jti: sessionId, uid, accountId: 'alice' }, 60);
-      await adapter('DeviceCode').upsert(deviceId, { jti: deviceId, userCode, clientId: 'app' }, 60);
-      expect(await adapter('Session').findByUid(uid)).toEqual({ jti: sessionId, uid, accountId: 'alice' });
-      expect(await adapter('DeviceCode').findByUserCode(userCode)).toEqual({ jti: deviceId, userCode, clientId: 'app' });
+      const sessions = adapter('Session');
+      const devices = adapter('DeviceCode');
+      await sessions.upsert(sessionId, { jti: sessionId, uid, accountId: 'alice' }, 60);
+      await devices.upsert(deviceId, { jti: deviceId, userCode, clientId: 'app' }, 60);
+
+      // The caller never presented the session's id or the device code, so `jti` is a stand-in, never the value.
+      const session = await sessions.findByUid(uid);
+      expect(session).toEqual({ jti: expect.any(String), uid, accountId: 'alice' });
+      expect(session!.jti).not.toBe(sessionId);
+      const device = await devices.findByUserCode(userCode);
+      expect(device).toEqual({ jti: expect.any(String), userCode, clientId: 'app' });
+      expect(device!.jti).not.toBe(deviceId);
+
+      // oidc-provider saves what it found under that jti (a device approved on the verification page)...
+      await devices.upsert(device!.jti!, { ...device!, accountId: 'alice' }, 60);
+      expect(await devices.find(deviceId)).toEqual({ jti: deviceId, userCode: expect.any(String), clientId: 'app', accountId: 'alice' });
+      expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode, accountId: 'alice' });
+      // ... and destroys it (the console ends a browser session found by its uid).
+      await sessions.destroy(session!.jti!);
+      expect(await sessions.find(sessionId)).toBeUndefined();
+      expect(await sessions.findByUid(uid)).toBeUndefined();
     });
 
     it('keeps a uid pointing at the newer session when the older one is destroyed', async () => {
@@ -105,7 +127,10 @@ function describeAdapterConformance<B extends Backend>(
       await sessions.upsert(older, { jti: older, uid }, 60);
       await sessions.upsert(newer, { jti: newer, uid }, 60);
       await sessions.destroy(older);
-      expect(await sessions.findByUid(uid)).toEqual({ jti: newer, uid });
+      const found = await sessions.findByUid(uid);
+      expect(found).toEqual({ jti: expect.any(String), uid });
+      await sessions.destroy(found!.jti!);
+      expect(await sessions.find(newer)).toBeUndefined();
     });
 
     it('marks a consumed entry with the time it was consumed', async () => {
@@ -178,6 +203,8 @@ function describeAdapterConformance<B extends Backend>(
       expect(await adapter('DeviceCode').find(device)).toEqual({ jti: device, grantId });
     });
 
+    atRestCases(backend);
+
     backendCases?.(backend);
   });
 }
@@ -191,7 +218,11 @@ interface SqlBackend extends Backend {
 function sqlBackend(db: Database, cleanup: () => Promise<void> = async () => {}): SqlBackend {
   return {
     db,
-    adapter: (model) => new PostgresAdapter(model, db),
+    adapter: (model) => new PostgresAdapter(model, db, undefined, undefined, userCodes),
+    async dump() {
+      const { rows } = await db.query<{ row: string }>('SELECT row_to_json(m)::text AS row FROM oidc_models m');
+      return rows.map((r) => ({ text: r.row, key: (JSON.parse(r.row) as { id: string }).id }));
+    },
     async close() {
       await db.close();
       await cleanup();
@@ -208,8 +239,8 @@ function sqlCases(backend: () => SqlBackend): void {
     await tokens.upsert(live, { jti: live }, 60);
     await sleep(1200);
     expect(await deleteExpired(db)).toBeGreaterThanOrEqual(1);
-    const { rows } = await db.query<{ id: string }>('SELECT id FROM oidc_models WHERE id = ANY($1)', [[expired, live]]);
-    expect(rows.map((row) => row.id)).toEqual([live]);
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM oidc_models WHERE id = ANY($1)', [[expired, live].map((id) => digestOf('AccessToken', id))]);
+    expect(rows.map((row) => row.id)).toEqual([digestOf('AccessToken', live)]);
   });
 
   it('finds a client with its stored secret digest as client_secret', async () => {
@@ -239,6 +270,31 @@ function sqlCases(backend: () => SqlBackend): void {
     expect(found[2]).toMatchObject({ scope: 'x' });
     await tokens.consume(b);
     expect(await tokens.find(b)).toMatchObject({ jti: b, consumed: expect.any(Number) });
+  });
+
+  it('digests in SQL exactly as the adapters do (migration 009 oauth3_digest)', async () => {
+    const value = `${newId()}é✓`;
+    const { rows } = await backend().db.query<{ d: string }>('SELECT oauth3_digest($1, $2) AS d', ['AccessToken', value]);
+    expect(rows[0]!.d).toBe(digestOf('AccessToken', value));
+  });
+
+  it('brings rows an earlier version wrote in the old form to digests, and drops its interactions and device codes', async () => {
+    const { db } = backend();
+    const [token, service, interaction, device] = [newId(), newId(), newId(), newId()];
+    const insert = (model: string, id: string, payload: object) =>
+      db.query("INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ($1, $2, $3, now() + interval '1 hour')", [model, id, payload]);
+    await insert('RefreshToken', token, { jti: token, kind: 'RefreshToken', grantId: 'g1' });
+    await insert('ClientCredentials', service, { jti: service, kind: 'ClientCredentials', clientId: 'svc' });
+    await insert('Interaction', interaction, { jti: interaction, returnTo: `http://x/auth/${interaction}` });
+    await insert('DeviceCode', device, { jti: device, userCode: 'BCDFGHJK' });
+    await insert('Grant', 'g1', { jti: 'g1', kind: 'Grant', accountId: 'alice', clientId: 'app' });
+    expect(await digestEarlierRows(db)).toBeGreaterThanOrEqual(4);
+
+    expect(await new PostgresAdapter('RefreshToken', db).find(token)).toEqual({ jti: token, kind: 'RefreshToken', grantId: 'g1' });
+    expect(await new PostgresAdapter('ClientCredentials', db).find(service)).toEqual({ jti: service, kind: 'ClientCredentials', clientId: 'svc' });
+    expect(await new PostgresAdapter('Grant', db).find('g1')).toEqual({ jti: 'g1', kind: 'Grant', accountId: 'alice', clientId: 'app' });
+    const { rows } = await db.query<{ row: string }>('SELECT row_to_json(m)::text AS row FROM oidc_models m');
+    for (const value of [token, service, interaction, device]) expect(rows.filter((r) => r.row.includes(value))).toEqual([]);
   });
 
   it('finds no client for an unknown client_id', async () => {
@@ -293,7 +349,23 @@ describeAdapterConformance(
       const redis = new Redis(redisUrl, { keyPrefix: prefix });
       return {
         redis,
-        adapter: (model) => new RedisAdapter(model, redis),
+        adapter: (model) => new RedisAdapter(model, redis, userCodes),
+        async dump() {
+          // Every key under the prefix with everything it holds: hashes, sets and strings.
+          const plain = new Redis(redisUrl);
+          const entries: { text: string; key: string }[] = [];
+          for await (const keys of plain.scanStream({ match: `${prefix}*`, count: 500 })) {
+            for (const key of keys as string[]) {
+              const type = await plain.type(key);
+              const value = type === 'hash' ? JSON.stringify(await plain.hgetall(key))
+                : type === 'set' ? JSON.stringify(await plain.smembers(key))
+                  : String(await plain.get(key));
+              entries.push({ text: `${key} ${value}`, key: key.slice(key.lastIndexOf(':') + 1) });
+            }
+          }
+          await plain.quit();
+          return entries;
+        },
         async close() {
           // SCAN patterns and the keys it returns are not prefixed by ioredis, so clean up on a plain connection.
           const plain = new Redis(redisUrl);
@@ -321,14 +393,14 @@ describeAdapterConformance(
     it('routes short-lived models to Redis and the others to Postgres', () => {
       // Constructing a PostgresAdapter does not touch the database; the client cache only subscribes.
       const db = { listen: () => async () => {} } as unknown as Database;
-      const RoutedAdapter = createAdapterClass({ db, redis: backend().redis });
+      const RoutedAdapter = createAdapterClass({ db, redis: backend().redis, userCodes });
       for (const model of ['Session', 'Interaction', 'AuthorizationCode', 'DeviceCode', 'PushedAuthorizationRequest']) {
         expect(new RoutedAdapter(model)).toBeInstanceOf(RedisAdapter);
       }
       for (const model of ['AccessToken', 'RefreshToken', 'Grant', 'Client']) {
         expect(new RoutedAdapter(model)).toBeInstanceOf(PostgresAdapter);
       }
-      expect(new (createAdapterClass({ db }))('Session')).toBeInstanceOf(PostgresAdapter);
+      expect(new (createAdapterClass({ db, userCodes }))('Session')).toBeInstanceOf(PostgresAdapter);
     });
   },
 );

@@ -5,6 +5,7 @@ import { Owner, callApi } from '../helpers/owner.js';
 import { basic, redirectUri } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
 import { DPOP_SIGNING_ALGS } from '../../src/resource/dpop.js';
+import { digestOf } from '../../adapters/at-rest.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';
 
@@ -70,9 +71,9 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
   // oidc-provider allows 15 s of clock skew, so the payload's exp is put a minute in the past.
   it('refuses an expired token, whether storage or the token itself says so', async () => {
     const byPayload = await owner.agentToken(['echo.read']);
-    await server.db.query(`UPDATE oidc_models SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::int - 60)) WHERE model = 'AccessToken' AND id = $1`, [byPayload]);
+    await server.db.query(`UPDATE oidc_models SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::int - 60)) WHERE model = 'AccessToken' AND id = $1`, [digestOf('AccessToken', byPayload)]);
     const byRow = await owner.agentToken(['echo.read']);
-    await server.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'AccessToken' AND id = $1`, [byRow]);
+    await server.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'AccessToken' AND id = $1`, [digestOf('AccessToken', byRow)]);
     for (const token of [byPayload, byRow]) {
       const res = await callApi(server, '/echo/me', token);
       expect(res.status).toBe(401);

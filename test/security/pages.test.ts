@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestBrowser, authorize, csrfFrom, uidFrom } from '../helpers/browser.js';
 import { SoftwareAuthenticator } from '../helpers/authenticator.js';
+import { digestOf } from '../../adapters/at-rest.js';
 
 const redirectUri = 'http://127.0.0.1:8765/cb';
 
@@ -84,9 +85,9 @@ describe('interaction pages under attack', () => {
     return { ...login, uid: uidFrom(step.url), csrf: csrfFrom(html), page: step.response };
   }
 
-  /** WebAuthn challenges the server issued to an interaction. */
+  /** WebAuthn challenges the server issued to an interaction (bound to its digest: src/passkeys/challenges.ts). */
   async function challenges(uid: string): Promise<number> {
-    const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM webauthn_challenges WHERE binding = $1', [`interaction:${uid}`]);
+    const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM webauthn_challenges WHERE binding = $1', [digestOf('WebAuthnBinding', `interaction:${uid}`)]);
     return rows[0]!.n;
   }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TokenFlow, basic, expectOAuthError, issued, redirectUri, type Client } from '../helpers/token-flow.js';
+import { digestOf } from '../../adapters/at-rest.js';
 
 /**
  * Refresh tokens under attack (SECURITY.md C1–C3): replayed after rotation, raced, stolen by another client, used
@@ -23,9 +24,15 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
   });
   afterAll(() => server?.stop());
 
-  /** The grant an access or refresh token belongs to, as stored (both models live in the database on every backend). */
+  /**
+   * The grant an access or refresh token belongs to, as stored (both models live in the database on every backend,
+   * under the digest of the token: adapters/at-rest.ts).
+   */
   const grantOf = async (token: string) =>
-    (await server.db.query<{ grant_id: string }>(`SELECT grant_id FROM oidc_models WHERE model IN ('AccessToken', 'RefreshToken') AND id = $1`, [token])).rows[0]?.grant_id;
+    (await server.db.query<{ grant_id: string }>(
+      `SELECT grant_id FROM oidc_models WHERE model IN ('AccessToken', 'RefreshToken') AND id = ANY($1)`,
+      [[digestOf('AccessToken', token), digestOf('RefreshToken', token)]],
+    )).rows[0]?.grant_id;
 
   it('C1 rotates: every refresh returns a new refresh token, and the used one is refused after', async () => {
     const first = await flow.tokens(app);
