@@ -196,6 +196,16 @@ const coreSettings = {
     doc: 'Longest wait for an upstream API (X, Telegram, token endpoints) before the call fails with 504.',
     fix: 'use a number of milliseconds from 100 to 120000',
   },
+  REQUEST_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(600000).default(30000),
+    doc: 'Longest time a client may take to send a whole request, headers and body; a slower one is answered 408 and its connection closed, so slow senders cannot hold connections open (threat model H7). Answers may take longer.',
+    fix: 'use a number of milliseconds from 100 to 600000, at least HEADERS_TIMEOUT_MS',
+  },
+  HEADERS_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(600000).default(10000),
+    doc: 'Longest time a client may take to send a request\'s headers (threat model H7). At most `REQUEST_TIMEOUT_MS`.',
+    fix: 'use a number of milliseconds from 100 to 600000, at most REQUEST_TIMEOUT_MS',
+  },
   SHUTDOWN_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(0).max(600000).default(10000),
     doc: 'On SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are closed and the process exits. Keep it below the orchestrator\'s grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).',
@@ -265,6 +275,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const issuerUrl = 'ISSUER' in out ? new URL(issuer) : undefined;
   if (issuerUrl && (issuerUrl.search || issuerUrl.hash || issuerUrl.pathname !== '/')) {
     problems.push('ISSUER: must be an origin without path, query or fragment (set e.g. https://auth.example.com)');
+  }
+
+  // Node refuses a header limit longer than the whole request's (http.createServer).
+  if (parsed.HEADERS_TIMEOUT_MS > parsed.REQUEST_TIMEOUT_MS) {
+    problems.push(`HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${parsed.REQUEST_TIMEOUT_MS}) (${coreSettings.HEADERS_TIMEOUT_MS.fix})`);
   }
 
   if (parsed.NODE_ENV === 'production') {
