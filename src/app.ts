@@ -19,6 +19,7 @@ import { PasskeyCeremonies } from './passkeys/ceremonies.js';
 import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin } from './http/security.js';
+import { proxyTrust } from './http/client-address.js';
 import { frontDoor } from './http/front-door.js';
 import { errorBoundary } from './http/error-boundary.js';
 import { exactly, onlyFor, under } from './http/paths.js';
@@ -134,7 +135,7 @@ export function createApp(deps: AppDeps): App {
   const resourceApi = createResourceRouter({ config, logger, provider, db, services, kit: createKit({ config, logger, services }), upstream, metrics });
 
   provider.use(frontDoor({ logger, metrics }));
-  provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, config.TRUST_PROXY));
+  provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, proxyTrust(config.TRUST_PROXY)));
   provider.use(health.middleware());
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
   provider.use(resourceApi);

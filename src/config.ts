@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pluginSettings } from './plugins/settings.js';
+import { parseRange, type ProxyTrustSetting } from './http/client-address.js';
 
 /**
  * The whole environment of oauth3, parsed once at start (STYLE.md: "one zod schema for the whole environment").
@@ -16,6 +17,15 @@ const flag = (fallback: boolean) =>
 const key32 = z
   .string()
   .refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
+
+function isRange(value: string): boolean {
+  try {
+    parseRange(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** One environment variable: its schema, the README's words for it, and how to fix a bad value. */
 export interface Setting {
@@ -94,9 +104,26 @@ const coreSettings = {
     fix: 'generate one with: openssl rand -base64 32 (several: comma-separated, newest first)',
   },
   TRUST_PROXY: {
-    schema: flag(false),
-    doc: 'Trust `X-Forwarded-*` headers from a reverse proxy. Leave off unless a proxy sets them (SECURITY.md I2).',
-    fix: 'use true or false',
+    schema: z.string().default('false').transform((value, ctx): ProxyTrustSetting => {
+      const v = value.trim().toLowerCase();
+      if (['false', 'no', '0'].includes(v)) return false;
+      if (['true', 'yes'].includes(v)) return 1;
+      if (/^\d+$/.test(v)) {
+        const hops = Number(v);
+        if (hops <= 10) return hops;
+        ctx.addIssue({ code: 'custom', message: 'at most 10 proxies' });
+        return z.NEVER;
+      }
+      const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+      const bad = entries.find((e) => !isRange(e));
+      if (!entries.length || bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: bad ? `${bad.slice(0, 60)} is neither an IP address nor a CIDR range` : 'is empty' });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+    doc: 'Which reverse proxies stand in front of oauth3, so that the client\'s address (per-address limits, the access log, signed-in browsers) is the one they saw (threat model J3): `false`, none: the TCP peer\'s address, `X-Forwarded-*` headers ignored; a number, the proxies every request passes (`true` is 1; 2 for a load balancer and an ingress): the address that many entries from the right of `X-Forwarded-For`; or a comma-separated list of the proxies\' addresses or CIDR ranges (`10.0.0.0/8,fd00::/8`): the rightmost address outside the list, and forwarded headers from any other peer are ignored. Issued URLs always come from `ISSUER`. See "Behind a proxy" under Deployment.',
+    fix: 'use false, a number of proxies from 1 to 10 (true means 1), or comma-separated proxy addresses or CIDR ranges such as 10.0.0.0/8,fd00::/8',
   },
   RESOURCE_URL: {
     schema: z.url({ protocol: /^https?$/ }).optional(),

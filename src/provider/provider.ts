@@ -183,7 +183,6 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   };
 
   const provider = new Provider(config.ISSUER, configuration);
-  provider.proxy = config.TRUST_PROXY;
 
   // Stored client secrets are digests (DESIGN.md, Tokens); compare the presented secret's digest in constant time.
   // `clientSecret` holds every live digest of the client, space-separated (adapters/clients.ts): any one matches (F3).
