@@ -12,6 +12,7 @@ import { createAdapterClass } from '../adapters/index.js';
 import { latestGrantId } from '../adapters/postgres.js';
 import { createProvider } from './provider/provider.js';
 import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from './provider/device-flow.js';
+import { paceDevicePolls } from './provider/device-polling.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
 import { ChallengeStore } from './passkeys/challenges.js';
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps): App {
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
   });
   matchNormalisedRedirectUris(provider);
+  paceDevicePolls({ provider, db, intervalSeconds: config.DEVICE_POLL_INTERVAL, ttlSeconds: config.DEVICE_CODE_TTL });
   const browserSessions = trackBrowserSessions(provider, db, logger);
   recordTokenEvents(provider, events);
   observeProvider(provider, metrics);

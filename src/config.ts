@@ -137,6 +137,11 @@ const coreSettings = {
   SESSION_TTL: { schema: seconds(14 * 86400), doc: 'Signed-in browser session lifetime in seconds.', fix: 'use a positive number of seconds' },
   INTERACTION_TTL: { schema: seconds(600), doc: 'Time allowed to finish sign-in and consent, in seconds.', fix: 'use a positive number of seconds' },
   DEVICE_CODE_TTL: { schema: seconds(600), doc: 'Time a device (RFC 8628) has for its owner to enter the user code and approve, in seconds.', fix: 'use a positive number of seconds' },
+  DEVICE_POLL_INTERVAL: {
+    schema: z.coerce.number().int().min(1).max(60).default(5),
+    doc: 'Seconds a device must wait between polls of the token endpoint (RFC 8628 `interval`); a device polling sooner is answered `slow_down` and its interval grows by 5 seconds (threat model B9).',
+    fix: 'use a whole number of seconds from 1 to 60',
+  },
   GRANT_TTL: { schema: seconds(365 * 86400), doc: 'How long an approved grant lasts, in seconds.', fix: 'use a positive number of seconds' },
   CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
   RECENT_SIGN_IN_SECONDS: {
