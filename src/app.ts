@@ -21,7 +21,6 @@ import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin } from './http/security.js';
 import { proxyTrust } from './http/client-address.js';
-import { matchNormalisedRedirectUris } from './clients/redirect-uri.js';
 import { frontDoor } from './http/front-door.js';
 import { errorBoundary } from './http/error-boundary.js';
 import { exactly, onlyFor, under } from './http/paths.js';
@@ -115,7 +114,6 @@ export function createApp(deps: AppDeps): App {
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
   });
-  matchNormalisedRedirectUris(provider);
   paceDevicePolls({ provider, db, intervalSeconds: config.DEVICE_POLL_INTERVAL, ttlSeconds: config.DEVICE_CODE_TTL });
   const browserSessions = trackBrowserSessions(provider, db, logger);
   recordTokenEvents(provider, events);

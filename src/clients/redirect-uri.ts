@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type Provider from 'oidc-provider';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 const SCRIPT_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:']);
@@ -14,7 +13,9 @@ export type RedirectUriCheck = { ok: true; uri: string } | { ok: false; reason: 
  * or a private-use scheme for native apps, RFC 8252 §7.1), no fragment, no wildcard, and no user name or password:
  * `https://good.example@evil.example/cb` sends the browser to evil.example while reading as good.example
  * (docs/threat-model.md F6). The URI kept is the parser's serialisation (lower-case host, default port dropped,
- * dot segments resolved, IDN in punycode), so every later comparison and every page shows what the browser will open.
+ * dot segments resolved, IDN in punycode), so every page shows what the browser will open. An authorization request
+ * must then name it exactly as kept: oidc-provider compares redirect URIs as exact strings (RFC 9700 §4.1.3, A1),
+ * and the CLI, the portal and the registration response all show the kept form.
  */
 export function checkRedirectUri(value: unknown): RedirectUriCheck {
   if (typeof value !== 'string' || value.length > 2000) return { ok: false, reason: 'must be a URL of at most 2000 characters' };
@@ -42,21 +43,3 @@ export const RedirectUri = z.string().transform((value, ctx) => {
   ctx.addIssue({ code: 'custom', message: `${value.slice(0, 200)} ${checked.reason}` });
   return z.NEVER;
 });
-
-/**
- * Redirect URIs are kept normalised, but clients send them as they typed them (`https://App.example` for the stored
- * `https://app.example/`). oidc-provider compares strings exactly; a presented URI that is not registered as typed
- * is compared once more in its normalised form, which names the same place for the browser. A URI the rule above
- * refuses never matches this way.
- */
-export function matchNormalisedRedirectUris(provider: Provider): void {
-  const proto = provider.Client.prototype as unknown as Record<'redirectUriAllowed' | 'postLogoutRedirectUriAllowed', (value: string) => boolean>;
-  for (const name of ['redirectUriAllowed', 'postLogoutRedirectUriAllowed'] as const) {
-    const exact = proto[name];
-    proto[name] = function allowed(this: unknown, value: string) {
-      if (exact.call(this, value)) return true;
-      const checked = checkRedirectUri(value);
-      return checked.ok && checked.uri !== value && exact.call(this, checked.uri);
-    };
-  }
-}

@@ -91,20 +91,22 @@ describe.each(backends())('redirect URIs registered on %s storage (F6)', (backen
     expect(await clientCount()).toBe(before);
   });
 
-  it('the CLI keeps redirect URIs normalised, and the app may still send them as typed', async () => {
+  it('the CLI keeps redirect URIs normalised and shows them so; requests must name them exactly as kept (A1)', async () => {
     const { code, out } = await cli('clients', 'add', '--name', 'Typed', '--public', '--json', ...UNNORMALISED.flatMap(([typed]) => ['--redirect-uri', typed]));
     expect(code).toBe(0);
-    const { clientId } = JSON.parse(out) as { clientId: string };
-    expect(await storedRedirectUris(clientId)).toEqual(UNNORMALISED.map(([, kept]) => kept));
-    for (const [typed, kept] of UNNORMALISED) {
-      for (const sent of [typed, kept]) {
-        const res = await authorizationStatus(clientId, sent);
-        expect([sent, res.status]).toEqual([sent, 303]);
-        expect(res.location).toMatch(/\/interaction\//);
-      }
+    const { clientId, redirectUris } = JSON.parse(out) as { clientId: string; redirectUris: string[] };
+    const kept = UNNORMALISED.map(([, k]) => k);
+    expect(redirectUris).toEqual(kept);
+    expect(await storedRedirectUris(clientId)).toEqual(kept);
+    for (const uri of kept) {
+      const res = await authorizationStatus(clientId, uri);
+      expect([uri, res.status]).toEqual([uri, 303]);
+      expect(res.location).toMatch(/\/interaction\//);
     }
-    // A URI with a user name still matches nothing, whatever is registered.
-    expect((await authorizationStatus(clientId, 'https://app.example@evil.example/cb')).location).toBeNull();
+    // Exact string comparison stays (RFC 9700 §4.1.3): the typed variant is another string.
+    const typed = await authorizationStatus(clientId, UNNORMALISED[0]![0]);
+    expect(typed.status).toBe(400);
+    expect(typed.location).toBeNull();
   });
 
   it.each(DECEPTIVE)('the developer portal refuses %s', async (uri) => {
@@ -168,6 +170,7 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
   const documents: Record<string, string[]> = {
     '/deceptive.json': ['https://127.0.0.1:8765@evil.example/cb'],
     '/typed.json': ['http://LOCALHOST:8765/a/../callback'],
+    '/kept.json': ['http://localhost:8765/callback'],
   };
 
   beforeAll(async () => {
@@ -208,11 +211,12 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
     expect(res.text).toMatch(/invalid_redirect_uri|user name or password/);
   });
 
-  it('accepts a document whose redirect URI is not normalised, sent as typed or as normalised', async () => {
-    for (const sent of ['http://LOCALHOST:8765/a/../callback', 'http://localhost:8765/callback']) {
-      const res = await authorize(`${base}/typed.json`, sent);
-      expect([sent, res.status]).toEqual([sent, 303]);
-      expect(res.location).toMatch(/\/interaction\//);
-    }
+  it('compares a request with the normalised form of the document\'s redirect URI', async () => {
+    const normalised = await authorize(`${base}/typed.json`, 'http://localhost:8765/callback');
+    expect(normalised.status).toBe(303);
+    expect(normalised.location).toMatch(/\/interaction\//);
+    expect((await authorize(`${base}/typed.json`, 'http://LOCALHOST:8765/a/../callback')).location).toBeNull();
+    const kept = await authorize(`${base}/kept.json`, 'http://localhost:8765/callback');
+    expect(kept.status).toBe(303);
   });
 });
