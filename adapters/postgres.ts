@@ -188,6 +188,7 @@ export async function deleteExpired(db: Database): Promise<number> {
     db.query('DELETE FROM oidc_models WHERE expires_at < now()'),
     db.query('DELETE FROM webauthn_challenges WHERE expires_at < now()'),
     db.query('DELETE FROM rate_limits WHERE expires_at < now()'),
+    db.query('DELETE FROM device_polls WHERE expires_at < now()'),
     db.query('DELETE FROM interaction_decisions WHERE expires_at < now()'),
     db.query('DELETE FROM dpop_replay WHERE expires_at < now()'),
     db.query('DELETE FROM keys WHERE remove_after < now()'),

@@ -11,6 +11,7 @@ import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
 import type { RateLimiter } from '../src/rate-limit.js';
 import type { Database } from '../src/db/database.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../src/http/guards.js';
+import { clientAddress } from '../src/http/client-address.js';
 import { loginPage } from './views/login.js';
 import { consentPage } from './views/consent.js';
 import { consentScopes, lifetimeText, buildGrant, limitsFromForm, saveConsentLimits, type ConsentLimits } from './consent.js';
@@ -61,7 +62,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const sameOrigin = requireSameOrigin(config.ORIGIN);
   const csrf = requireCsrf(cookieKeys);
   const binding = (ctx: Context) => `interaction:${ctx.params.uid}`;
-  const failureKey = (ctx: Context) => `passkey-failures:${ctx.ip}`;
+  const failureKey = (ctx: Context) => `passkey-failures:${clientAddress(ctx)}`;
 
   const loadInteraction: Middleware = async (ctx, next) => {
     const details = Details.parse(await provider.interactionDetails(ctx.req, ctx.res));

@@ -14,6 +14,7 @@ import { createProvider } from './provider/provider.js';
 import { PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './provider/routes.js';
 import { canonicalPaths } from './http/canonical-path.js';
 import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from './provider/device-flow.js';
+import { paceDevicePolls } from './provider/device-polling.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
 import { ChallengeStore } from './passkeys/challenges.js';
@@ -21,6 +22,7 @@ import { PasskeyCeremonies } from './passkeys/ceremonies.js';
 import { RateLimiter } from './rate-limit.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin } from './http/security.js';
+import { proxyTrust } from './http/client-address.js';
 import { frontDoor } from './http/front-door.js';
 import { errorBoundary } from './http/error-boundary.js';
 import { exactly, onlyFor, under } from './http/paths.js';
@@ -115,6 +117,7 @@ export function createApp(deps: AppDeps): App {
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
   });
+  paceDevicePolls({ provider, db, intervalSeconds: config.DEVICE_POLL_INTERVAL, ttlSeconds: config.DEVICE_CODE_TTL });
   const browserSessions = trackBrowserSessions(provider, db, logger);
   recordTokenEvents(provider, events);
   observeProvider(provider, metrics);
@@ -139,7 +142,7 @@ export function createApp(deps: AppDeps): App {
   provider.use(frontDoor({ logger, metrics }));
   // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).
   provider.use(canonicalPaths(PROVIDER_FIXED_PATHS));
-  provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, config.TRUST_PROXY));
+  provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, proxyTrust(config.TRUST_PROXY)));
   provider.use(health.middleware());
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
   provider.use(resourceApi);

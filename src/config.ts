@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pluginSettings } from './plugins/settings.js';
+import { parseRange, type ProxyTrustSetting } from './http/client-address.js';
 
 /**
  * The whole environment of oauth3, parsed once at start (STYLE.md: "one zod schema for the whole environment").
@@ -16,6 +17,15 @@ const flag = (fallback: boolean) =>
 const key32 = z
   .string()
   .refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
+
+function isRange(value: string): boolean {
+  try {
+    parseRange(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** One environment variable: its schema, the README's words for it, and how to fix a bad value. */
 export interface Setting {
@@ -94,9 +104,26 @@ const coreSettings = {
     fix: 'generate one with: openssl rand -base64 32 (several: comma-separated, newest first)',
   },
   TRUST_PROXY: {
-    schema: flag(false),
-    doc: 'Trust `X-Forwarded-*` headers from a reverse proxy. Leave off unless a proxy sets them (SECURITY.md I2).',
-    fix: 'use true or false',
+    schema: z.string().default('false').transform((value, ctx): ProxyTrustSetting => {
+      const v = value.trim().toLowerCase();
+      if (['false', 'no', '0'].includes(v)) return false;
+      if (['true', 'yes'].includes(v)) return 1;
+      if (/^\d+$/.test(v)) {
+        const hops = Number(v);
+        if (hops <= 10) return hops;
+        ctx.addIssue({ code: 'custom', message: 'at most 10 proxies' });
+        return z.NEVER;
+      }
+      const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+      const bad = entries.find((e) => !isRange(e));
+      if (!entries.length || bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: bad ? `${bad.slice(0, 60)} is neither an IP address nor a CIDR range` : 'is empty' });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+    doc: 'Which reverse proxies stand in front of oauth3, so that the client\'s address (per-address limits, the access log, signed-in browsers) is the one they saw (threat model J3): `false`, none: the TCP peer\'s address, `X-Forwarded-*` headers ignored; a number, the proxies every request passes (`true` is 1; 2 for a load balancer and an ingress): the address that many entries from the right of `X-Forwarded-For`; or a comma-separated list of the proxies\' addresses or CIDR ranges (`10.0.0.0/8,fd00::/8`): the rightmost address outside the list, and forwarded headers from any other peer are ignored. Issued URLs always come from `ISSUER`. See "Behind a proxy" under Deployment.',
+    fix: 'use false, a number of proxies from 1 to 10 (true means 1), or comma-separated proxy addresses or CIDR ranges such as 10.0.0.0/8,fd00::/8',
   },
   RESOURCE_URL: {
     schema: z.url({ protocol: /^https?$/ }).optional(),
@@ -110,6 +137,11 @@ const coreSettings = {
   SESSION_TTL: { schema: seconds(14 * 86400), doc: 'Signed-in browser session lifetime in seconds.', fix: 'use a positive number of seconds' },
   INTERACTION_TTL: { schema: seconds(600), doc: 'Time allowed to finish sign-in and consent, in seconds.', fix: 'use a positive number of seconds' },
   DEVICE_CODE_TTL: { schema: seconds(600), doc: 'Time a device (RFC 8628) has for its owner to enter the user code and approve, in seconds.', fix: 'use a positive number of seconds' },
+  DEVICE_POLL_INTERVAL: {
+    schema: z.coerce.number().int().min(1).max(60).default(5),
+    doc: 'Seconds a device must wait between polls of the token endpoint (RFC 8628 `interval`); a device polling sooner is answered `slow_down` and its interval grows by 5 seconds (threat model B9).',
+    fix: 'use a whole number of seconds from 1 to 60',
+  },
   GRANT_TTL: { schema: seconds(365 * 86400), doc: 'How long an approved grant lasts, in seconds.', fix: 'use a positive number of seconds' },
   CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
   RECENT_SIGN_IN_SECONDS: {
@@ -196,6 +228,16 @@ const coreSettings = {
     doc: 'Longest wait for an upstream API (X, Telegram, token endpoints) before the call fails with 504.',
     fix: 'use a number of milliseconds from 100 to 120000',
   },
+  REQUEST_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(600000).default(30000),
+    doc: 'Longest time a client may take to send a whole request, headers and body; a slower one is answered 408 and its connection closed, so slow senders cannot hold connections open (threat model H7). Answers may take longer.',
+    fix: 'use a number of milliseconds from 100 to 600000, at least HEADERS_TIMEOUT_MS',
+  },
+  HEADERS_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(600000).default(10000),
+    doc: 'Longest time a client may take to send a request\'s headers (threat model H7). At most `REQUEST_TIMEOUT_MS`.',
+    fix: 'use a number of milliseconds from 100 to 600000, at most REQUEST_TIMEOUT_MS',
+  },
   SHUTDOWN_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(0).max(600000).default(10000),
     doc: 'On SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are closed and the process exits. Keep it below the orchestrator\'s grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).',
@@ -265,6 +307,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const issuerUrl = 'ISSUER' in out ? new URL(issuer) : undefined;
   if (issuerUrl && (issuerUrl.search || issuerUrl.hash || issuerUrl.pathname !== '/')) {
     problems.push('ISSUER: must be an origin without path, query or fragment (set e.g. https://auth.example.com)');
+  }
+
+  // Node refuses a header limit longer than the whole request's (http.createServer).
+  if (parsed.HEADERS_TIMEOUT_MS > parsed.REQUEST_TIMEOUT_MS) {
+    problems.push(`HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${parsed.REQUEST_TIMEOUT_MS}) (${coreSettings.HEADERS_TIMEOUT_MS.fix})`);
   }
 
   if (parsed.NODE_ENV === 'production') {

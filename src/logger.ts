@@ -10,7 +10,18 @@ const redact = [
   'password', 'secret', 'token', 'code', 'code_verifier', 'client_secret', 'refresh_token', 'access_token',
   'authorization', 'cookie', '*.password', '*.secret', '*.token', '*.code', '*.code_verifier', '*.client_secret',
   '*.refresh_token', '*.access_token', '*.authorization', '*.cookie', 'req.headers.authorization', 'req.headers.cookie',
+  // Named as well as matched by `*.code`, so that the censor below is told this path rather than the wildcard's.
+  'err.code',
 ];
+
+/**
+ * An OAuth `code` is redacted wherever it sits (`code`, `*.code`), but an error's `code` is what an operator needs
+ * to read (EADDRINUSE, ECONNREFUSED, a Postgres SQLSTATE, an AppError's code): pino serialises errors under `err`, and
+ * nothing puts an authorization code there (docs/threat-model.md I6).
+ */
+function censor(value: unknown, path: string[]): unknown {
+  return path.length === 2 && path[0] === 'err' && path[1] === 'code' ? value : '[redacted]';
+}
 
 /** Lines are written in blocks of about this many bytes... */
 const BLOCK_BYTES = 4096;
@@ -36,5 +47,5 @@ export function logDestination(dest: number | string = 1): DestinationStream {
 }
 
 export function createLogger(level: string, destination: DestinationStream = logDestination()): Logger {
-  return pino({ level, redact: { paths: redact, censor: '[redacted]' }, base: undefined }, destination);
+  return pino({ level, redact: { paths: redact, censor }, base: undefined }, destination);
 }

@@ -16,6 +16,7 @@ import { execute, parseCommand } from './cli/oauth3.js';
 import { Metrics } from './metrics/metrics.js';
 import { listenMetrics, type MetricsListener } from './metrics/server.js';
 import { drainHttpServer } from './http/drain.js';
+import { requestLimits } from './http/timeouts.js';
 
 export interface RunningServer {
   url: string;
@@ -61,9 +62,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
     const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins, clock: options.clock, metrics });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
-    metricsListener = config.METRICS_PORT > 0 ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger) : undefined;
+    metricsListener = config.METRICS_PORT > 0 ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger, requestLimits(config)) : undefined;
 
-    const server = http.createServer(app.callback);
+    const server = http.createServer(requestLimits(config), app.callback);
     server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
+import { eventSummary } from '../console/views/event-kinds.js';
 
 /** One line of an owner's access log, as the console API and exports show it. */
 export interface LogEntry {
@@ -12,6 +13,8 @@ export interface LogEntry {
   scope?: string;
   ip: string | null;
   detail: Record<string, unknown>;
+  /** What the event means for the owner, in plain words, where its label is not enough (a possible theft). */
+  summary?: string;
 }
 
 export interface LogFilter {
@@ -74,7 +77,7 @@ export class AccessLog {
   private toEntry = (r: EventRow): LogEntry => {
     const detail = r.detail ?? {};
     const scope = scopeOf(detail);
-    return {
+    const entry: LogEntry = {
       id: Number(r.id),
       at: new Date(r.created_at).toISOString(),
       kind: r.kind,
@@ -85,6 +88,8 @@ export class AccessLog {
       ip: r.ip,
       detail,
     };
+    const summary = eventSummary(entry);
+    return summary ? { ...entry, summary } : entry;
   };
 
   /** Newest first, `limit` at a time; `before` is the id of the last event already shown (keyset pagination). */

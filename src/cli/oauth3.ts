@@ -162,6 +162,8 @@ export async function execute(
         else {
           out(`Created client "${client.name}"`);
           out(`  client_id:     ${client.clientId}`);
+          // As kept (normalised, threat model F6): authorization requests must name them exactly so.
+          for (const uri of client.redirectUris) out(`  redirect_uri:  ${uri}`);
           if (clientSecret) out(`  client_secret: ${clientSecret}\n\nStore the secret now: it is kept only as a hash and cannot be shown again.`);
         }
         return 0;

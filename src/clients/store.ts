@@ -6,19 +6,10 @@ import { insertSecret } from './secrets.js';
 import { systemClock, type Clock } from '../clock.js';
 import { assertThat } from '../errors.js';
 import { resourceScopes, oidcScopes } from '../../scopes/catalog.js';
+import { RedirectUri } from './redirect-uri.js';
 
-const loopback = (u: URL) => ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
-
-/** Redirect URIs must be exact, https (or loopback http for native apps), without fragments or wildcards (F1). */
-export const RedirectUri = z.string().max(2000).refine((value) => {
-  if (!URL.canParse(value) || value.includes('*')) return false;
-  const u = new URL(value);
-  if (u.hash || value.includes('#')) return false;
-  if (u.protocol === 'https:') return true;
-  if (u.protocol === 'http:') return loopback(u);
-  // Private-use schemes for native apps (RFC 8252 §7.1) need a reverse-domain name; never script or data URLs.
-  return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol) && !['javascript:', 'data:', 'file:', 'vbscript:'].includes(u.protocol);
-}, 'must be an exact https URL (or http on localhost), without a fragment or wildcard');
+/** Redirect URIs: one rule for every way in, kept normalised (./redirect-uri.ts, threat model F1, F6). */
+export { RedirectUri };
 
 /** What the portal calls a client: a confidential web app, a public app (PKCE, no secret), or an agent service. */
 export const ClientKind = z.enum(['web', 'public', 'agent']);

@@ -19,8 +19,8 @@ const kindOf = (grantType: unknown) => (grantType === 'refresh_token' ? 'token.r
 
 /**
  * Writes the owner's access log from oidc-provider's own events: every token minted or refreshed (which also
- * tells the console when an app last used its grant) and every grant oidc-provider revokes (a replayed code or
- * refresh token, the app's own revocation request). Only names, scopes and times are kept: an opaque token's id is
+ * tells the console when an app last used its grant) and every grant oidc-provider revokes: a replayed code or
+ * refresh token (`token.reused`, a security event), or the app's own revocation request (`grant.revoked`). Only names, scopes and times are kept: an opaque token's id is
  * its value, so no `jti` is ever written (SECURITY.md B8).
  */
 export function recordTokenEvents(provider: Provider, events: EventLog): void {
@@ -48,11 +48,27 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
   });
 
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
-    const { entities, client } = ctx.oidc;
+    const { entities, client, params } = ctx.oidc;
     const source = (entities.RefreshToken ?? entities.AuthorizationCode ?? entities.AccessToken ?? entities.DeviceCode) as TokenLike | undefined;
+    const accountId = source?.accountId ?? (entities.Session as { accountId?: string } | undefined)?.accountId ?? null;
+    // At the token endpoint oidc-provider revokes a grant for one reason only: a refresh token, code or device code
+    // it had already spent came back (RFC 9700 §4.14.2). Someone else may hold a copy: the owner is told so in plain
+    // words, apart from revocations the app or the owner asked for (threat model C7).
+    if (ctx.oidc.route === 'token') {
+      void events.record({
+        kind: 'token.reused',
+        outcome: 'security',
+        accountId,
+        clientId: client?.clientId ?? null,
+        grantId,
+        ip: ctx.ip,
+        detail: { grant_type: String(params?.grant_type ?? '') },
+      });
+      return;
+    }
     void events.record({
       kind: 'grant.revoked',
-      accountId: source?.accountId ?? (entities.Session as { accountId?: string } | undefined)?.accountId ?? null,
+      accountId,
       clientId: client?.clientId ?? null,
       grantId,
       ip: ctx.ip,

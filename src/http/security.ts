@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import { under } from './paths.js';
+import { trustsPeer, useClientAddress, type ProxyTrust } from './client-address.js';
 
 /** What pages and every other answer a browser may render get (SECURITY.md D3). */
 const SECURITY_HEADERS: [string, string][] = [
@@ -49,10 +50,12 @@ const FORWARDED = ['x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', '
 
 /**
  * URLs we issue never depend on request headers (SECURITY.md I2): protocol and host are the issuer's, pinned once on
- * the app's request prototype that every request object inherits from. With TRUST_PROXY off, X-Forwarded-* headers
- * are dropped so nothing downstream can read them either.
+ * the app's request prototype that every request object inherits from. The client's address is pinned the same way
+ * to src/http/client-address.ts, which reads X-Forwarded-For only as far as `trust` allows (threat model J3). On a
+ * request no trusted proxy forwarded (TRUST_PROXY off, or a peer outside its list), X-Forwarded-* headers are dropped
+ * so nothing downstream can read them either.
  */
-export function pinOrigin(app: Koa, issuer: string, trustProxy: boolean): Middleware {
+export function pinOrigin(app: Koa, issuer: string, trust: ProxyTrust): Middleware {
   const url = new URL(issuer);
   Object.defineProperties(app.request, {
     host: { value: url.host },
@@ -61,9 +64,10 @@ export function pinOrigin(app: Koa, issuer: string, trustProxy: boolean): Middle
     origin: { value: url.origin },
     secure: { value: url.protocol === 'https:' },
   });
+  useClientAddress(app, trust);
   return function pinnedOrigin(ctx, next) {
     const { headers } = ctx.req;
-    if (!trustProxy) {
+    if (!trustsPeer(ctx.req.socket.remoteAddress, trust)) {
       for (const name of FORWARDED) if (headers[name] !== undefined) delete headers[name];
     }
     headers.host = url.host;

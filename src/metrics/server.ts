@@ -12,8 +12,15 @@ export interface MetricsListener {
  * The Prometheus scrape endpoint, `GET /metrics`, on its own port (METRICS_PORT): a Service or Ingress publishing the
  * app never publishes it, and a scrape never competes with the app's routes, CSP or rate limits.
  */
-export async function listenMetrics(metrics: Metrics, port: number, host: string | undefined, logger: Logger): Promise<MetricsListener> {
-  const server = http.createServer((req, res) => {
+export async function listenMetrics(
+  metrics: Metrics,
+  port: number,
+  host: string | undefined,
+  logger: Logger,
+  /** The app's limits on slow requests (src/http/timeouts.ts). */
+  options: http.ServerOptions = {},
+): Promise<MetricsListener> {
+  const server = http.createServer(options, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at GET /metrics\n');

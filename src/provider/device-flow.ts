@@ -3,6 +3,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { deviceConfirmPage, deviceDonePage, deviceInputPage } from '../../interactions/views/device.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { PROVIDER_ROUTES } from './routes.js';
+import { clientAddress } from '../http/client-address.js';
 
 /** oidc-provider's verification URI. */
 export const DEVICE_VERIFICATION_PATH = PROVIDER_ROUTES.code_verification;
@@ -81,7 +82,7 @@ function xsrfOf(form: string): string {
 export function limitUserCodeGuesses(limiter: RateLimiter): Middleware {
   return async function limitUserCodeGuesses(ctx, next) {
     if (ctx.method !== 'POST' || ctx.path !== DEVICE_VERIFICATION_PATH) return next();
-    const key = `user-code-failures:${ctx.ip}`;
+    const key = `user-code-failures:${clientAddress(ctx)}`;
     await limiter.check(key);
     await next();
     if (ctx.state[WRONG_USER_CODE]) await limiter.fail(key);

@@ -1,32 +1,31 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import type { LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch, type RequestInit } from 'undici';
 
-/**
- * Addresses a fetch on a client's behalf must never reach (SSRF, SECURITY.md G3): RFC 6890 special-purpose ranges —
- * private, loopback, link-local, shared, documentation, multicast, reserved — and their IPv6 counterparts. IPv4-mapped
- * and NAT64 IPv6 addresses are refused outright: a public IPv4 server is reached by its IPv4 address.
- */
-// Two lists: one BlockList checks IPv4 addresses against IPv6 rules too (as ::ffff:a.b.c.d), so ::ffff:0:0/96 would
-// swallow every IPv4 address.
-const specialUse4 = new BlockList();
-const specialUse6 = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) specialUse4.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 127], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
-  ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) specialUse6.addSubnet(net, prefix, 'ipv6');
+/** The NAT64 well-known prefix (RFC 6052 §2.1): how a host on an IPv6-only network reaches an IPv4 server. */
+const NAT64 = ipaddr.parseCIDR('64:ff9b::/96');
+/** IPv4-compatible addresses (RFC 4291 §2.5.5.1, deprecated): `::7f00:1` is 127.0.0.1 to a host that still routes them. */
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
 
-/** True for an address on the public internet. */
+/**
+ * True for an address on the public internet, the only kind a fetch on a stranger's behalf may reach (SSRF,
+ * docs/threat-model.md J4). ipaddr.js's registry of special-purpose ranges (RFC 6890 and later: private, loopback,
+ * link-local, shared, documentation, benchmarking, multicast, reserved, unspecified, unique-local, site-local) decides;
+ * an address is public when it falls in none of them. IPv4 written in decimal, octal or hex is read as the address it
+ * is. IPv6 forms that carry an IPv4 address are refused outright — IPv4-mapped, IPv4-compatible (`::/96`), local-use
+ * NAT64 (`64:ff9b:1::/48`), 6to4 (`2002::/16`), Teredo (`2001::/32`): a public IPv4 server is reached by its IPv4
+ * address — except the NAT64 well-known prefix, which is as public as the IPv4 address it embeds.
+ */
 export function isPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (!family) return false;
-  return family === 4 ? !specialUse4.check(address, 'ipv4') : !specialUse6.check(address, 'ipv6');
+  if (!ipaddr.isValid(address)) return false;
+  const ip = ipaddr.parse(address);
+  if (ip.kind() === 'ipv4') return ip.range() === 'unicast';
+  const v6 = ip as ipaddr.IPv6;
+  if (v6.match(NAT64)) return ipaddr.fromByteArray(v6.toByteArray().slice(12)).range() === 'unicast';
+  if (v6.match(IPV4_COMPATIBLE)) return false;
+  return v6.range() === 'unicast';
 }
 
 export class NonPublicAddress extends Error {
@@ -80,7 +79,8 @@ export function outboundFetch({ timeoutMs, allowHosts = [], devCa }: OutboundFet
     if (url.protocol !== 'https:') throw new TypeError('only https URLs are fetched');
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
     const escapeHatch = allowed.has(`${url.hostname}:${url.port || '443'}`);
-    if (!escapeHatch && isIP(hostname) && !isPublicAddress(hostname)) throw new NonPublicAddress(hostname);
+    // The URL parser already wrote any IPv4 form as dotted decimal; ipaddr.js reads the others too, should one remain.
+    if (!escapeHatch && ipaddr.isValid(hostname) && !isPublicAddress(hostname)) throw new NonPublicAddress(hostname);
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     return fetch(url, { ...init, signal, redirect: 'manual', dispatcher: escapeHatch ? devAgent : publicAgent });
   };

@@ -193,7 +193,6 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   };
 
   const provider = new Provider(config.ISSUER, configuration);
-  provider.proxy = config.TRUST_PROXY;
   // A mixed `openid … tweet.read` request's token (audience: the resource API) works at userinfo too (G8).
   acceptResourceTokensAtUserinfo(provider, config);
 

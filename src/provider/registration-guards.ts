@@ -1,10 +1,11 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { RateLimiter } from '../rate-limit.js';
 import { readBody } from '../http/body.js';
+import { clientAddress } from '../http/client-address.js';
 import { secretMatches } from '../../adapters/clients.js';
 import { isStoredForm } from '../../adapters/registered-clients.js';
 import { PROVIDER_ROUTES } from './routes.js';
@@ -28,7 +29,7 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
 
   const limitOpenRegistration: Middleware = async function limitOpenRegistration(ctx, next) {
     if (config.REGISTRATION !== 'open' || ctx.method !== 'POST' || ctx.path !== PROVIDER_ROUTES.registration) return next();
-    const key = `registration:${ctx.ip}`;
+    const key = `registration:${clientAddress(ctx)}`;
     await limiter.fail(key);
     await limiter.check(key).catch((cause: unknown) => {
       throw new AppError('too_many_requests', 429, 'Too many client registrations from this address. Try again in an hour.', { cause });
@@ -71,10 +72,10 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
  * may make oauth3 fetch `perHour` documents it has not cached, so nobody turns the server into a crawler. Counted
  * before the fetch (fail-then-check), like open registration, so parallel requests cannot slip past the limit.
  */
-export function allowMetadataFetches(db: Database, perHour: number): (ctx: { ip: string }) => Promise<boolean> {
+export function allowMetadataFetches(db: Database, perHour: number): (ctx: Pick<Context, 'req' | 'app'>) => Promise<boolean> {
   const limiter = new RateLimiter(db, perHour + 1, 3600);
   return async (ctx) => {
-    const key = `metadata-fetch:${ctx.ip}`;
+    const key = `metadata-fetch:${clientAddress(ctx)}`;
     await limiter.fail(key);
     return limiter.check(key).then(() => true, () => false);
   };

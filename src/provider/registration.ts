@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
-import { RedirectUri } from '../clients/store.js';
+import { checkRedirectUri } from '../clients/redirect-uri.js';
 import { newClientSecret } from '../../adapters/clients.js';
 import { oidcScopes, resourceScopes } from '../../scopes/catalog.js';
 import { outboundFetch } from './outbound-fetch.js';
@@ -83,16 +83,17 @@ export function validateForeignClient(metadata: Metadata, extraProperties: reado
   const name = metadata.client_name;
   if (typeof name !== 'string' || !name.trim() || name.length > 100) throw invalid('client_name is required (1 to 100 characters)');
 
-  // SECURITY.md F1: exact https redirect URIs (http only on loopback), no fragments, wildcards or script schemes.
+  // SECURITY.md F1, threat model F6: the redirect URI rule every way of registering shares, and the URIs kept in
+  // their normalised form (oidc-provider keeps what this schema object holds once its validators have run).
   for (const key of ['redirect_uris', 'post_logout_redirect_uris'] as const) {
     const uris = metadata[key];
     if (uris === undefined) continue;
     if (!Array.isArray(uris) || uris.length > 20) throw invalid(`${key} must be a list of at most 20 URIs`);
-    for (const uri of uris) {
-      if (!RedirectUri.safeParse(uri).success) {
-        throw invalid(`${key} must be exact https URLs (or http on localhost), without a fragment or wildcard: ${String(uri).slice(0, 200)}`);
-      }
-    }
+    metadata[key] = uris.map((uri: unknown) => {
+      const checked = checkRedirectUri(uri);
+      if (!checked.ok) throw invalid(`${key}: ${String(uri).slice(0, 200)} ${checked.reason}`);
+      return checked.uri;
+    });
   }
 
   // Pages the consent screen links to and key sets our server fetches are https only.

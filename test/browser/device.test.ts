@@ -17,7 +17,7 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
   let agent: oidc.Configuration;
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { DEVICE_POLL_INTERVAL: '1' } });
     browser = await launchChromium();
     const { clientId } = await server.addClient({ name: 'Deploy agent', public: true, grantTypes: [DEVICE_GRANT, 'refresh_token'] });
     agent = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
@@ -30,7 +30,9 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
   for (const [device, viewport] of Object.entries(viewports)) {
     it(`connects the agent through verification_uri_complete, passkey sign-up and consent (${device})`, async () => {
       const authorization = await oidc.initiateDeviceAuthorization(agent, { scope: 'openid offline_access tweet.read' });
-      const polled = oidc.pollDeviceAuthorizationGrant(agent, { ...authorization, interval: 0.2 }, undefined, { signal: AbortSignal.timeout(60_000) });
+      // At the interval the server announced (DEVICE_POLL_INTERVAL=1): faster polls would earn slow_down.
+      expect(authorization.interval).toBe(1);
+      const polled = oidc.pollDeviceAuthorizationGrant(agent, authorization, undefined, { signal: AbortSignal.timeout(60_000) });
       polled.catch(() => undefined);
 
       const context = await browser.newContext({ viewport });

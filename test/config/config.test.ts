@@ -64,7 +64,7 @@ describe('loadConfig', () => {
       RP_ID: 'auth.example.com',
       ORIGIN: 'https://auth.example.com:8443',
       PORT: 8080,
-      TRUST_PROXY: true,
+      TRUST_PROXY: 1,
     });
   });
 
@@ -107,6 +107,18 @@ describe('loadConfig', () => {
       expect(loadConfig({ MASTER_KEY: encoded }).MASTER_KEY).toBe(encoded);
     }
     expect(problemFor(configError({ MASTER_KEY: Buffer.alloc(16).toString('base64') }), 'MASTER_KEY')).toContain('openssl rand -base64 32');
+  });
+
+  it('reads TRUST_PROXY as off, a number of proxy hops (true is one) or a list of proxy addresses and ranges (threat model J3)', () => {
+    const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).TRUST_PROXY;
+    for (const off of ['false', 'no', '0', 'FALSE']) expect(trust(off)).toBe(false);
+    for (const one of ['true', 'yes', '1']) expect(trust(one)).toBe(1);
+    expect(trust('2')).toBe(2);
+    expect(trust(' 10.0.0.0/8 , fd00::/8,192.0.2.7 ')).toEqual(['10.0.0.0/8', 'fd00::/8', '192.0.2.7']);
+    for (const bad of ['maybe', '11', '10.0.0.0/33', '10.0.0.0/8,proxy.internal', ',', '-1']) {
+      expect(problemFor(configError({ TRUST_PROXY: bad }), 'TRUST_PROXY')).toContain(settings.TRUST_PROXY.fix);
+    }
+    expect(problemFor(configError({ TRUST_PROXY: '10.0.0.0/8,proxy.internal' }), 'TRUST_PROXY')).toContain('proxy.internal is neither an IP address nor a CIDR range');
   });
 
   describe('with NODE_ENV=production (I4)', () => {

@@ -117,16 +117,17 @@ class ForwardingBrowser extends TestBrowser {
 }
 
 describe.each([
-  ['unset', undefined],
-  ['true', 'true'],
-])('issued URLs with TRUST_PROXY %s (I2)', (_label, trustProxy) => {
+  ['unset', undefined, false],
+  ['true', 'true', 1],
+  ['naming the proxy 127.0.0.1', '127.0.0.0/8', ['127.0.0.0/8']],
+])('issued URLs with TRUST_PROXY %s (I2)', (_label, trustProxy, parsed) => {
   let server: TestServer;
   let clientId: string;
   let clientSecret: string | undefined;
 
   beforeAll(async () => {
     server = await startTestServer(trustProxy ? { env: { TRUST_PROXY: trustProxy } } : {});
-    expect(server.config.TRUST_PROXY).toBe(trustProxy === 'true');
+    expect(server.config.TRUST_PROXY).toEqual(parsed);
     ({ clientId, clientSecret } = await server.addClient({ name: 'Spoof target', redirectUris: [redirectUri] }));
   });
   afterAll(() => server?.stop());

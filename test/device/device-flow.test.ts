@@ -17,9 +17,13 @@ function hiddenFields(page: string): Record<string, string> {
   return fields;
 }
 
-/** openid-client polls at the server's interval (5 s by default); the tests poll faster. */
+/**
+ * openid-client polls at the interval the server announced: 1 s here (DEVICE_POLL_INTERVAL, 5 s by default); polling
+ * faster would earn slow_down (test/security/device-polling.test.ts).
+ */
 function poll(config: oidc.Configuration, device: oidc.DeviceAuthorizationResponse, timeoutMs = 20_000) {
-  const result = oidc.pollDeviceAuthorizationGrant(config, { ...device, interval: 0.2 }, undefined, { signal: AbortSignal.timeout(timeoutMs) });
+  expect(device.interval).toBe(1);
+  const result = oidc.pollDeviceAuthorizationGrant(config, device, undefined, { signal: AbortSignal.timeout(timeoutMs) });
   // Settled either way, so a test that expects a rejection can await it later without an unhandled rejection.
   return result.then((tokens) => ({ tokens, error: undefined }), (error: unknown) => ({ tokens: undefined, error: error as { error?: string } }));
 }
@@ -95,7 +99,7 @@ describe.each(backends())('the device authorization grant on %s storage', (backe
 
   beforeAll(async () => {
     upstream = await startEchoUpstream();
-    server = await startTestServer({ backend, plugins: [echoPlugin(() => upstream.url)] });
+    server = await startTestServer({ backend, plugins: [echoPlugin(() => upstream.url)], env: { DEVICE_POLL_INTERVAL: '1' } });
     // Registered the way the README says: a public client for the device grant, with no redirect URI.
     const out: string[] = [];
     const argv = ['clients', 'add', '--name', 'Build bot CLI', '--public', '--grant', 'device_code', '--grant', 'refresh_token', '--json'];
@@ -259,7 +263,7 @@ describe.each(backends())('an expired device code on %s storage (DEVICE_CODE_TTL
   let agent: oidc.Configuration;
 
   beforeAll(async () => {
-    server = await startTestServer({ backend, env: { DEVICE_CODE_TTL: '2' } });
+    server = await startTestServer({ backend, env: { DEVICE_CODE_TTL: '2', DEVICE_POLL_INTERVAL: '1' } });
     const { clientId } = await server.addClient({ name: 'Slow CLI', public: true, grantTypes: [DEVICE_GRANT] });
     agent = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
   });

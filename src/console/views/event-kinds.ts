@@ -22,6 +22,7 @@ const LABELS: Record<string, string> = {
   'consent.denied': 'Consent refused',
   'app.revoked': 'App access revoked',
   'grant.revoked': 'Access revoked',
+  'token.reused': 'Token used twice: access revoked (possible theft)',
   'token.minted': 'Token issued',
   'token.refreshed': 'Token refreshed',
   'token.revoked': 'Token revoked',
@@ -61,4 +62,24 @@ export function outcomeLabel(outcome: string): string {
   if (outcome === 'failure') return 'Failed';
   if (outcome === 'security') return 'Security warning';
   return fallback(outcome);
+}
+
+/** What was spent and came back, by the grant type of the request that brought it (token.reused). */
+const REUSED: Record<string, string> = {
+  refresh_token: 'A refresh token',
+  authorization_code: 'An authorization code',
+  'urn:ietf:params:oauth:grant-type:device_code': 'A device code',
+};
+
+/**
+ * A sentence in plain words for the events an owner must not misread, such as a replayed refresh token (threat model
+ * C7): oidc-provider revokes the grant exactly as an ordinary revocation would, but it means someone else may hold a
+ * copy of the app's tokens. Undefined for every other event, whose label says enough.
+ */
+export function eventSummary(e: { kind: string; client_id: string | null; client_name: string | null; detail: Record<string, unknown> }): string | undefined {
+  if (e.kind !== 'token.reused') return undefined;
+  const app = e.client_name ?? e.client_id ?? 'an app';
+  const what = REUSED[String(e.detail.grant_type ?? '')] ?? 'A token';
+  return `${what} of ${app} was used twice, so it may have been stolen; oauth3 revoked that app's access. `
+    + `If you still use ${app}, connect it again; if this keeps happening, revoke it and check where it keeps its tokens.`;
 }

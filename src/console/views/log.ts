@@ -51,7 +51,7 @@ function eventRow(e: LogEntry): SafeHtml {
 <td data-label="App">${e.client_id ? appName(e) : html`<span class="muted">oauth3</span>`}</td>
 <td data-label="Outcome">${outcomeLabel(e.outcome)}</td>
 <td data-label="IP address">${e.ip ?? '—'}</td>
-<td data-label="Details">${describeDetail(e.detail) || '—'}</td>
+<td data-label="Details">${e.summary ? html`<strong class="event-summary">${e.summary}</strong> ` : ''}${describeDetail(e.detail) || (e.summary ? '' : '—')}</td>
 </tr>`;
 }
 
