@@ -151,7 +151,7 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
     expect(foundIn(tables, issued.received)).toEqual([]);
   });
 
-  it('keeps every token working: access, agent, device and client-credentials tokens, refresh, registration tokens', async () => {
+  it('H6 keeps every token working: access, agent, device and client-credentials tokens, refresh, registration tokens', async () => {
     for (const token of [issued.accessToken, issued.agentToken, issued.deviceAccessToken]) expect((await callApi(server, '/echo/items/1', token)).status).toBe(200);
     expect((await postForm(server, '/token/introspection', { token: issued.serviceToken }, issued.service)).body.active).toBe(true);
     const refreshed = await postForm(server, '/token', { grant_type: 'refresh_token', refresh_token: issued.refreshToken }, issued.app);
