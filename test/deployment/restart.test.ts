@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import * as oidc from 'openid-client';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { removeStorage, restartTestServer, startTestServer, storageOf, type KeptStorage, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TestBrowser, type AuthorizeOptions } from '../helpers/browser.js';
 import { codeFlow } from '../helpers/code-flow.js';
@@ -15,21 +14,6 @@ async function jwksKids(server: TestServer): Promise<string[]> {
   return keys.map((k) => k.kid).sort();
 }
 
-/** Drops the schema a Postgres test URL points at (its `-c search_path=...` option). */
-async function dropSchemaOf(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const schema = /search_path=(\w+)/.exec(url.searchParams.get('options') ?? '')?.[1];
-  if (!schema) return;
-  url.searchParams.delete('options');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * H5: everything an owner and an app hold survives a restart of the server on the same storage: the refresh token,
  * the browser session, the grant, the passkey, the signing keys and the development master key.
@@ -37,7 +21,7 @@ async function dropSchemaOf(databaseUrl: string): Promise<void> {
 describe.each(backends())('a restart on %s storage', (backend) => {
   let first: TestServer;
   let second: TestServer | undefined;
-  let storage: { dataDir: string; databaseUrl?: string };
+  let storage: KeptStorage;
   let config: oidc.Configuration;
   let browser: TestBrowser;
   let sub: string;
@@ -52,7 +36,7 @@ describe.each(backends())('a restart on %s storage', (backend) => {
 
   beforeAll(async () => {
     first = await startTestServer({ backend, keepStorage: true });
-    storage = { dataDir: first.config.DATA_DIR, ...(first.config.DATABASE_URL ? { databaseUrl: first.config.DATABASE_URL } : {}) };
+    storage = storageOf(first);
     expect(Boolean(storage.databaseUrl)).toBe(backend.startsWith('postgres'));
 
     const { clientId, clientSecret } = await first.addClient({ name: 'Restart app', redirectUris: [redirectUri] });
@@ -72,9 +56,7 @@ describe.each(backends())('a restart on %s storage', (backend) => {
     masterKeyBefore = { content: readFileSync(masterKeyFile, 'utf8'), ino: statSync(masterKeyFile).ino, mtimeMs: statSync(masterKeyFile).mtimeMs };
 
     await first.stop();
-    // Same storage, same port and issuer: the refresh token names the issuer and the passkey the origin.
-    const port = new URL(first.url).port;
-    second = await startTestServer({ backend, storage, env: { PORT: port, ISSUER: first.config.ISSUER } });
+    second = await restartTestServer(first, { backend });
     expect(second.url).toBe(first.url);
     config = await oidc.discovery(new URL(second.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
   });
@@ -82,8 +64,7 @@ describe.each(backends())('a restart on %s storage', (backend) => {
   afterAll(async () => {
     await first?.stop();
     await second?.stop();
-    if (storage?.databaseUrl) await dropSchemaOf(storage.databaseUrl);
-    if (storage) rmSync(storage.dataDir, { recursive: true, force: true });
+    await removeStorage(storage);
   });
 
   it('reused the master key file instead of generating a new one', () => {

@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -102,4 +103,45 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       if (!options.storage) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What a server kept its data in, so another can start on it (`keepStorage`). */
+export interface KeptStorage {
+  dataDir: string;
+  databaseUrl?: string;
+}
+
+export const storageOf = (server: TestServer): KeptStorage => ({
+  dataDir: server.config.DATA_DIR,
+  ...(server.config.DATABASE_URL ? { databaseUrl: server.config.DATABASE_URL } : {}),
+});
+
+/**
+ * A server on `previous`'s storage, at the same port and issuer: refresh tokens name the issuer, passkeys the origin,
+ * and a browser's cookies the host. `previous` must have been started with `keepStorage` and stopped.
+ */
+export function restartTestServer(previous: TestServer, options: TestServerOptions = {}): Promise<TestServer> {
+  return startTestServer({
+    ...options,
+    storage: storageOf(previous),
+    env: { PORT: String(previous.config.PORT), ISSUER: previous.config.ISSUER, ...options.env },
+  });
+}
+
+/** Removes storage a test kept: the data folder and, on Postgres, the schema its URL points at. */
+export async function removeStorage(storage: KeptStorage | undefined): Promise<void> {
+  if (!storage) return;
+  rmSync(storage.dataDir, { recursive: true, force: true });
+  if (!storage.databaseUrl) return;
+  const url = new URL(storage.databaseUrl);
+  const schema = /search_path=(\w+)/.exec(url.searchParams.get('options') ?? '')?.[1];
+  if (!schema) return;
+  url.searchParams.delete('options');
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
 }

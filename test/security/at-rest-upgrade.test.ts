@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rmSync } from 'node:fs';
-import pg from 'pg';
 import { Redis } from 'ioredis';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { removeStorage, restartTestServer, startTestServer, storageOf, type KeptStorage, type TestServer } from '../helpers/server.js';
 import { backends, serviceUrl } from '../helpers/services.js';
 import { callApi } from '../helpers/owner.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
@@ -93,17 +91,6 @@ async function formerRedisEntries(values: Iterable<string>): Promise<{ key: stri
   }
 }
 
-async function dropSchemaOf(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const schema = /search_path=(\w+)/.exec(url.searchParams.get('options') ?? '')?.[1];
-  if (!schema) return;
-  url.searchParams.delete('options');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
-}
-
 /**
  * docs/threat-model.md J2 on upgrade: storage written by the version before digests at rest is brought to digests by
  * migration 009 exactly as the README says (Deployment, "Upgrading to digests at rest"). Tokens keep working and no
@@ -114,7 +101,7 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
   let before: TestServer;
   let server: TestServer;
   let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
-  let storage: { dataDir: string; databaseUrl?: string };
+  let storage: KeptStorage;
   let issued: Issued;
   let formerDump: string[];
   const redis = backend === 'postgres+redis';
@@ -123,19 +110,18 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
     upstream = await startEchoUpstream();
     const plugins = [echoPlugin(() => upstream.url)];
     before = await startTestServer({ backend, keepStorage: true, env: { COOKIE_KEYS: COOKIE_KEY }, plugins });
-    storage = { dataDir: before.config.DATA_DIR, ...(before.config.DATABASE_URL ? { databaseUrl: before.config.DATABASE_URL } : {}) };
+    storage = storageOf(before);
     issued = await runFlows(before, new RecordingBrowser(before.url));
     for (let i = 0; i < 60 && !(await before.db.query('SELECT 1 FROM browser_sessions')).rows.length; i++) await new Promise((r) => setTimeout(r, 50));
     await toFormerVersion(before, issued);
     formerDump = await dumpStorage(before);
     await before.stop();
-    server = await startTestServer({ backend, storage, env: { PORT: new URL(before.url).port, ISSUER: before.config.ISSUER, COOKIE_KEYS: COOKIE_KEY }, plugins });
+    server = await restartTestServer(before, { backend, env: { COOKIE_KEYS: COOKIE_KEY }, plugins });
   });
   afterAll(async () => {
     await server?.stop();
     await upstream?.close();
-    if (storage?.databaseUrl) await dropSchemaOf(storage.databaseUrl);
-    if (storage) rmSync(storage.dataDir, { recursive: true, force: true });
+    await removeStorage(storage);
   });
 
   it('started from storage in the former form: tokens, session ids and codes in the clear', () => {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { removeStorage, restartTestServer, startTestServer, storageOf, type TestServer } from '../helpers/server.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { Owner } from '../helpers/owner.js';
 
@@ -87,22 +86,19 @@ describe('D7: rotating the cookie keys keeps sessions alive until the old key is
   const oldKey = randomBytes(32).toString('base64url');
   const newKey = randomBytes(32).toString('base64url');
   const servers: TestServer[] = [];
-  let dataDir: string | undefined;
   afterAll(async () => {
     for (const server of servers) await server.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (servers[0]) await removeStorage(storageOf(servers[0]));
   });
 
   it('signs with the newest key and still accepts the older one', async () => {
     const first = await startTestServer({ keepStorage: true, env: { COOKIE_KEYS: oldKey } });
     servers.push(first);
-    dataDir = first.config.DATA_DIR;
     const owner = await Owner.signUp(first);
     const signedWithOldKey = sessionCookieOf(owner.browser);
     await first.stop();
-    const sameAddress = { PORT: String(first.config.PORT), ISSUER: first.config.ISSUER };
 
-    const rotated = await startTestServer({ storage: { dataDir }, keepStorage: true, env: { ...sameAddress, COOKIE_KEYS: `${newKey},${oldKey}` } });
+    const rotated = await restartTestServer(first, { keepStorage: true, env: { COOKIE_KEYS: `${newKey},${oldKey}` } });
     servers.push(rotated);
     expect((await owner.browser.navigate('/console')).url).toBe(`${first.url}/console`);
     await rotated.stop();
@@ -110,7 +106,7 @@ describe('D7: rotating the cookie keys keeps sessions alive until the old key is
     // A visit under both keys re-signed the browser's cookie with the newest one.
     expect(sessionCookieOf(owner.browser)).not.toBe(signedWithOldKey);
 
-    const removed = await startTestServer({ storage: { dataDir }, keepStorage: true, env: { ...sameAddress, COOKIE_KEYS: newKey } });
+    const removed = await restartTestServer(first, { keepStorage: true, env: { COOKIE_KEYS: newKey } });
     servers.push(removed);
     expect((await owner.browser.navigate('/console')).url).toBe(`${first.url}/console`);
     // A cookie signed only with the removed key is no longer accepted.
