@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Database } from '../db/database.js';
-import { PostgresAdapter } from '../../adapters/postgres.js';
+import type { Adapter } from 'oidc-provider';
 
 /** oidc-provider's model name: with REGISTRATION=token, POST /reg needs one as its bearer token (RFC 7591 §3). */
-const MODEL = 'InitialAccessToken';
+export const INITIAL_ACCESS_TOKEN = 'InitialAccessToken';
 
 /** `30m`, `12h`, `7d` or plain seconds; at most 90 days. */
 export function parseDuration(value: string): number | undefined {
@@ -15,20 +14,20 @@ export function parseDuration(value: string): number | undefined {
 
 /**
  * A new initial access token, in the payload oidc-provider's InitialAccessToken model reads back (an opaque token
- * whose value is its id, 256 random bits). Reusable until it expires or is revoked; the value is shown once, and the
+ * whose value is its id, 256 random bits). The `iat_` prefix tells a person (and a secret scanner) what it is, and
+ * keeps a value from starting with `-`, which the command line would read as an option when revoking it. Reusable until it expires or is revoked; the value is shown once, and the
  * adapter stores only its digest (adapters/at-rest.ts), so revoking it needs the value too.
  */
-export async function createInitialAccessToken(db: Database, expiresIn: number): Promise<{ token: string; expiresAt: Date }> {
-  const token = randomBytes(32).toString('base64url');
+export async function createInitialAccessToken(storage: Adapter, expiresIn: number): Promise<{ token: string; expiresAt: Date }> {
+  const token = `iat_${randomBytes(32).toString('base64url')}`;
   const iat = Math.floor(Date.now() / 1000);
-  await new PostgresAdapter(MODEL, db).upsert(token, { iat, exp: iat + expiresIn, jti: token, kind: MODEL }, expiresIn);
+  await storage.upsert(token, { iat, exp: iat + expiresIn, jti: token, kind: INITIAL_ACCESS_TOKEN }, expiresIn);
   return { token, expiresAt: new Date((iat + expiresIn) * 1000) };
 }
 
 /** Revokes an initial access token; false when there was none. */
-export async function revokeInitialAccessToken(db: Database, token: string): Promise<boolean> {
-  const adapter = new PostgresAdapter(MODEL, db);
-  if (!(await adapter.find(token))) return false;
-  await adapter.destroy(token);
+export async function revokeInitialAccessToken(storage: Adapter, token: string): Promise<boolean> {
+  if (!(await storage.find(token))) return false;
+  await storage.destroy(token);
   return true;
 }
