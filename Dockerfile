@@ -41,12 +41,12 @@ RUN groupadd --system --gid 10001 oauth3 \
  && chown 10001:10001 /data \
  && chmod 0700 /data
 WORKDIR /app
-# package.json marks the code as ES modules and is how src/paths.ts finds migrations/ and interactions/public/.
+# package.json marks the code as ES modules and is how src/paths.ts finds migrations/ and src/web/public/.
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
-COPY interactions/public ./interactions/public
+COPY src/web/public ./src/web/public
 # Numeric user, so Kubernetes can verify runAsNonRoot.
 USER 10001:10001
 VOLUME ["/data"]

@@ -1,6 +1,7 @@
-import { createHmac, createSecretKey, hash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { MasterKeyRing } from '../src/keys/sealing.js';
+import { handleOf, openHandle, storageKey } from '../src/db/at-rest-keys.js';
 
 /**
  * No usable credential at rest (docs/threat-model.md J2). oidc-provider keys each model by the value it hands out (a
@@ -34,42 +35,6 @@ import type { MasterKeyRing } from '../src/keys/sealing.js';
 
 /** Models kept under their own ids, payloads as oidc-provider gave them. */
 const PLAIN = new Set(['Client', 'Grant']);
-
-/**
- * The domain a model's values are hashed in. A client-credentials token shares the access token's: both are access
- * tokens presented as Bearer, and the resource API finds either kind with one digest in one statement
- * (src/resource/tokens.ts). migrations/009_digests_at_rest.sql computes the same.
- */
-const domainOf = (model: string) => (model === 'ClientCredentials' ? 'AccessToken' : model);
-
-/** base64url(SHA-256(domain ":" value)): `oauth3_digest(domain, value)` in SQL (migration 009). */
-export const digestOf = (model: string, value: string): string => hash('sha256', `${domainOf(model)}:${value}`, 'base64url');
-
-// --- Handles: stand-ins for an id the caller never had, valid in this process only and never stored.
-
-const HANDLE_MARK = '~';
-/**
- * Never leaves this process; a new process makes new handles from what it reads. A KeyObject: an HMAC under it takes
- * about 1.5 µs, under a Buffer key several times that.
- */
-const handleKey = createSecretKey(randomBytes(32));
-const handleTag = (kind: string, digest: string) => createHmac('sha256', handleKey).update(`${kind}:${digest}`).digest('base64url').slice(0, 22);
-
-/** A handle for the entry of `kind` stored under `digest`. oidc-provider's ids are base64url, never starting with `~`. */
-export const handleOf = (kind: string, digest: string): string => `${HANDLE_MARK}${digest}.${handleTag(kind, digest)}`;
-
-/** The digest a handle of this kind stands for; undefined for anything else (a presented value, a forged handle). */
-function openHandle(kind: string, value: string): string | undefined {
-  if (!value.startsWith(HANDLE_MARK)) return undefined;
-  const dot = value.lastIndexOf('.');
-  const digest = value.slice(1, dot);
-  const tag = Buffer.from(value.slice(dot + 1));
-  const expected = Buffer.from(handleTag(kind, digest));
-  return dot > 1 && tag.length === expected.length && timingSafeEqual(tag, expected) ? digest : undefined;
-}
-
-/** The key an entry of `model` is stored under, for a presented id or a handle. */
-export const storageKey = (model: string, value: string): string => openHandle(model, value) ?? digestOf(model, value);
 
 // --- User codes.
 

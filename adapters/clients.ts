@@ -1,36 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Queryable } from '../src/db/database.js';
-
-/**
- * Client secrets are 256-bit random values, so a SHA-256 digest is as strong as a password hash and keeps the token
- * endpoint fast (DESIGN.md, Tokens). The stored form is `sha256:<base64url>`.
- */
-export function hashSecret(secret: string): string {
-  return 'sha256:' + createHash('sha256').update(secret).digest('base64url');
-}
-
-export function newClientSecret(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-/**
- * True when `presented` is the secret behind one of the stored digests. `stored` is what clientFromRow put in
- * `client_secret`: the live digests separated by spaces. Every digest is compared, in constant time each.
- */
-export function secretMatches(stored: string | undefined, presented: string): boolean {
-  if (!stored || !presented) return false;
-  const a = Buffer.from(hashSecret(presented));
-  let found = false;
-  for (const digest of stored.split(' ')) {
-    const b = Buffer.from(digest);
-    if (a.length === b.length && timingSafeEqual(a, b)) found = true;
-  }
-  return found;
-}
-
-/** Stands in for `client_secret` when a confidential client has no live secret: no presented secret hashes to it. */
-export const NO_LIVE_SECRET = 'none:no-live-secret';
+import { NO_LIVE_SECRET } from '../src/clients/secrets.js';
 
 export interface ClientRow {
   client_id: string;

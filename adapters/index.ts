@@ -1,10 +1,12 @@
 import type { Adapter } from 'oidc-provider';
 import type { Redis } from 'ioredis';
 import type { Database } from '../src/db/database.js';
-import { PostgresAdapter } from './postgres.js';
+import { PostgresAdapter, deleteExpiredModels } from './postgres.js';
+import { deleteExpiredRows } from '../src/db/cleanup.js';
 import { RedisAdapter } from './redis.js';
 import { withAfterlife } from './afterlife.js';
 import { ClientCache } from './client-cache.js';
+import { ClientAdapter } from './client.js';
 import type { Clock } from '../src/clock.js';
 import type { UserCodes } from './at-rest.js';
 
@@ -40,11 +42,21 @@ export function createAdapterClass({ db, redis, clock, userCodes }: AdapterDeps)
   const clients = new ClientCache().follow(db);
   return class RoutedAdapter {
     constructor(model: string) {
+      if (model === 'Client') return new ClientAdapter(db, clock, clients);
       const adapter = redis && SHORT_LIVED_MODELS.has(model)
         ? new RedisAdapter(model, redis, userCodes)
-        : new PostgresAdapter(model, db, clock, model === 'Client' ? clients : undefined, userCodes);
+        : new PostgresAdapter(model, db, userCodes);
       // An expired device code answers expired_token rather than invalid_grant for a while (RFC 8628 §3.5).
       return model === 'DeviceCode' ? withAfterlife(adapter, DEVICE_CODE_AFTERLIFE) : adapter;
     }
   } as unknown as new (model: string) => Adapter;
 }
+
+/** Every expired row, ours and oidc-provider's: run every 10 minutes by the server and by `oauth3 cleanup`. */
+export async function deleteExpired(db: Database): Promise<number> {
+  const [ours, models] = await Promise.all([deleteExpiredRows(db), deleteExpiredModels(db)]);
+  return ours + models;
+}
+
+/** One model's storage without a provider: the command line writes initial access tokens with no server running. */
+export const modelStorage = (db: Database, model: string): Adapter => new PostgresAdapter(model, db);

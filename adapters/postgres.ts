@@ -1,12 +1,8 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
-import { clientFromRow, selectClients, type ClientRow } from './clients.js';
-import type { ClientCache } from './client-cache.js';
-import { systemClock, type Clock } from '../src/clock.js';
-import { ClientStore } from '../src/clients/store.js';
-import { saveRegisteredClient } from './registered-clients.js';
-import { AtRest, handleOf, type UserCodes } from './at-rest.js';
+import { AtRest, type UserCodes } from './at-rest.js';
+import { handleOf } from '../src/db/at-rest-keys.js';
 
 /** One upsert, as jsonb_to_recordset reads it from a batch. */
 interface Row {
@@ -40,19 +36,14 @@ const refusedData = (error: unknown) => /^2[123]/.test(String((error as { code?:
  * docs/threat-model.md J2).
  */
 export class PostgresAdapter implements Adapter {
-  // Concurrent writes and client lookups share one statement each (src/db/coalesce.ts: not a cache).
+  // Concurrent writes and finds share one statement each (src/db/coalesce.ts: not a cache).
   private readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: refusedData });
-  private readonly findClient = coalesce((ids: string[]) => this.findClients(ids), { isolate: refusedData });
   private readonly findById = coalesce((keys: string[]) => this.findMany(keys), { isolate: refusedData });
   private readonly atRest: AtRest;
 
   constructor(
     private readonly model: string,
     private readonly db: Database,
-    /** Decides which client secrets are still live (SECURITY.md F3); tests move it. */
-    private readonly clock: Clock = systemClock,
-    /** Client rows kept while their changes are heard (adapters/client-cache.ts); none: every lookup reads. */
-    private readonly clients?: ClientCache,
     /** The key user codes are digested under (DeviceCode only). */
     userCodes?: UserCodes,
   ) {
@@ -60,8 +51,6 @@ export class PostgresAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    // Only dynamic registration (RFC 7591/7592) writes clients through the adapter; the secret is stored as a digest.
-    if (this.model === 'Client') return saveRegisteredClient(new ClientStore(this.db, this.clock), id, payload);
     const stored = this.atRest.stored(id, payload);
     await this.write({
       id: this.atRest.key(id), payload: stored, grant_id: stored.grantId ?? null, user_code: stored.userCode ?? null, uid: stored.uid ?? null,
@@ -70,10 +59,6 @@ export class PostgresAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    if (this.model === 'Client') {
-      const row = this.clients?.get(id) ?? (await this.findClient(id));
-      return row && clientFromRow(row, this.clock.now());
-    }
     const stored = await this.findById(this.atRest.key(id));
     return stored && this.atRest.restored(stored, id);
   }
@@ -102,11 +87,6 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    // RFC 7592 delete: the client goes, with every grant and token issued to it (SECURITY.md F5).
-    if (this.model === 'Client') {
-      await new ClientStore(this.db, this.clock).remove(id);
-      return;
-    }
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [this.model, this.atRest.key(id)]);
   }
 
@@ -127,15 +107,6 @@ export class PostgresAdapter implements Adapter {
       [this.model, JSON.stringify(latest)],
     );
     return rows.map(() => undefined);
-  }
-
-  private async findClients(ids: string[]): Promise<(ClientRow | undefined)[]> {
-    const since = this.clients?.begin();
-    // Text cannot hold NUL, so no stored client has such an id; sending one would only make the statement fail.
-    const rows = await selectClients(this.db, [...new Set(ids)].filter((id) => !id.includes('\0')));
-    if (since !== undefined) this.clients!.keep(rows, since);
-    const found = new Map(rows.map((row) => [row.client_id, row]));
-    return ids.map((id) => found.get(id));
   }
 
   /** Concurrent finds by storage key (a token presented, its grant) in one statement. */
@@ -167,34 +138,13 @@ export class PostgresAdapter implements Adapter {
   }
 }
 
-/** The newest unexpired grant an owner gave a client (migration 002 indexes this lookup). */
-export async function latestGrantId(db: Database, accountId: string, clientId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM oidc_models
-     WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' = $2
-       AND (expires_at IS NULL OR expires_at > now())
-     ORDER BY (payload->>'iat')::bigint DESC LIMIT 1`,
-    [accountId, clientId],
-  );
-  return rows[0]?.id;
-}
-
 /**
- * Deletes rows whose lifetime has passed; run periodically by the server and by `oauth3 cleanup`. Also brings rows
- * still in the form before migration 009 to digests (`digestEarlierRows`).
+ * Deletes oidc-provider's rows whose lifetime has passed, and brings rows still in the form before migration 009 to
+ * digests (`digestEarlierRows`). The server runs it with the rest of the cleanup (adapters/index.ts deleteExpired).
  */
-export async function deleteExpired(db: Database): Promise<number> {
-  const results = await Promise.all([
-    db.query('DELETE FROM oidc_models WHERE expires_at < now()'),
-    db.query('DELETE FROM webauthn_challenges WHERE expires_at < now()'),
-    db.query('DELETE FROM rate_limits WHERE expires_at < now()'),
-    db.query('DELETE FROM device_polls WHERE expires_at < now()'),
-    db.query('DELETE FROM interaction_decisions WHERE expires_at < now()'),
-    db.query('DELETE FROM dpop_replay WHERE expires_at < now()'),
-    db.query('DELETE FROM keys WHERE remove_after < now()'),
-  ]);
-  await digestEarlierRows(db);
-  return results.reduce((sum, r) => sum + r.rowCount, 0);
+export async function deleteExpiredModels(db: Database): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM oidc_models WHERE expires_at < now()');
+  return rowCount + (await digestEarlierRows(db));
 }
 
 /**

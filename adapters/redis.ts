@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Redis } from 'ioredis';
-import { AtRest, handleOf, type UserCodes } from './at-rest.js';
+import { AtRest, type UserCodes } from './at-rest.js';
+import { handleOf } from '../src/db/at-rest-keys.js';
 
 /**
  * oidc-provider's storage contract on Redis, for the short-lived models (adapters/index.ts), with the same behaviour

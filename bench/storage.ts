@@ -8,7 +8,9 @@ import type { Database } from '../src/db/database.js';
 import { ClientStore } from '../src/clients/store.js';
 import type { BenchFixtures, TargetSetup } from './protocol.js';
 import { PluginRegistry } from '../src/plugins/registry.js';
-import { builtinPlugins } from '../src/plugins/builtin.js';
+import { loadBuiltinPlugins } from '../src/plugins/load.js';
+import { scopeCatalogFor } from '../src/plugins/scope-catalog.js';
+import type { ScopeCatalog } from '../scopes/catalog.js';
 
 /** One configuration for both oidc-provider targets: same issuer, port, TTLs, keys and log level; storage as set up. */
 export function benchConfig(setup: Pick<TargetSetup, 'port' | 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir' | 'masterKey' | 'logLevel'>): Config {
@@ -48,13 +50,17 @@ export const BENCH_REDIRECT_URI = 'https://bench.example.com/callback';
  * Migrates the fresh schema (or embedded folder), creates the signing and cookie keys every oidc-provider target then
  * loads, registers the two clients and creates the owner account the targets sign in.
  */
+/** The scopes a server with this configuration knows: the clients' scope (tweet.read) is a plugin's. */
+export async function benchScopes(config: Config): Promise<ScopeCatalog> {
+  return scopeCatalogFor(config, new PluginRegistry(await loadBuiltinPlugins()));
+}
+
 export async function prepareStorage(config: Config): Promise<BenchFixtures> {
-  // The clients' scope (tweet.read) is a plugin's: loading the plugins registers it, as the server does at start.
-  new PluginRegistry(builtinPlugins);
+  const scopes = await benchScopes(config);
   const db = await openDatabase(config, 'oauth3 bench');
   try {
     await loadKeys(db, config, benchLogger(config));
-    const clients = new ClientStore(db);
+    const clients = new ClientStore(db, undefined, scopes);
     const credentials = await clients.add({ name: 'bench agent', grantTypes: ['client_credentials'], scope: 'tweet.read' });
     const web = await clients.add({
       name: 'bench web app',

@@ -5,14 +5,12 @@ import { openDatabase } from '../src/db/open.js';
 import { createProvider } from '../src/provider/provider.js';
 import { AccountStore } from '../src/accounts/accounts.js';
 import { clientFromRow, selectClients } from '../adapters/clients.js';
-import { latestGrantId } from '../adapters/postgres.js';
-import { agentsClient, consoleClient } from '../src/console/first-party.js';
+import { latestGrantId } from '../src/grants/latest-grant.js';
+import { agentsClient, consoleClient } from '../src/provider/first-party.js';
 import type { Scenario, Seed, TargetSetup } from './protocol.js';
 import { seedFor } from './seed.js';
-import { benchConfig, benchLogger, loadKeys } from './storage.js';
+import { benchConfig, benchLogger, benchScopes, loadKeys } from './storage.js';
 import { listen, type RunningTarget } from './listen.js';
-import { PluginRegistry } from '../src/plugins/registry.js';
-import { builtinPlugins } from '../src/plugins/builtin.js';
 
 
 /**
@@ -58,11 +56,9 @@ export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { se
   if (rows.length !== ids.length) throw new Error('the bench clients are not registered');
   // The stored rows as the Postgres adapter hands them over, `client_secret` being the sha256: digest.
   const benchClients = rows.map((row) => clientFromRow(row, new Date()) as unknown as ClientMetadata);
-  // createApp loads the plugins first, which registers their scopes (tweet.read) in the catalog the provider reads.
-  new PluginRegistry(builtinPlugins);
-  // Mirrors createApp's createProvider call (src/app.ts), with only the adapter and the bench client added.
+  // Mirrors createServices' createProvider call (src/services.ts), with only the adapter and the bench client added.
   const provider = createProvider({
-    config, logger, signingKeys, cookieKeys, accounts: new AccountStore(db),
+    config, logger, signingKeys, cookieKeys, accounts: new AccountStore(db), scopes: await benchScopes(config),
     adapter: undefined,
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     clients: [consoleClient(config), agentsClient(), ...benchClients],

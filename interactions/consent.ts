@@ -1,18 +1,18 @@
 import type Provider from 'oidc-provider';
 import type { Config } from '../src/config.js';
-import { getScope } from '../scopes/catalog.js';
+import type { ScopeCatalog } from '../scopes/catalog.js';
 import { AppError } from '../src/errors.js';
 import { Policy, type PolicyStore } from '../src/policies/policy.js';
-import { draftFromForm, inputOf, policyProblem } from '../src/console/views/policy.js';
+import { draftFromForm, inputOf, policyProblem } from '../src/policies/form.js';
 import { LIMIT_PREFIX } from './views/consent.js';
-import type { Details } from './routes.js';
+import type { Details } from './details.js';
 
 /** Every scope this consent would grant, described from the catalog; unknown names are shown as they are. */
-export function consentScopes(details: Details) {
+export function consentScopes(details: Details, catalog: ScopeCatalog) {
   const { missingOIDCScope = [], missingResourceScopes = {} } = details.prompt.details;
   const names = [...new Set([...missingOIDCScope, ...Object.values(missingResourceScopes).flat()])];
   return names.map((name) => {
-    const def = getScope(name);
+    const def = catalog.get(name);
     return { name, title: def?.title ?? name, description: def?.description ?? 'A permission this server does not describe.', access: def?.access ?? 'write' };
   });
 }
@@ -45,8 +45,8 @@ export type ConsentLimits = ReturnType<typeof ConsentLimits.parse>;
  * The limits the owner set in the consent page's "Limits" section (issue 4, item 7), or undefined when they left
  * them empty or the app asks for nothing it could write with (the section is not shown then).
  */
-export function limitsFromForm(details: Details, body: Record<string, unknown>): ConsentLimits | undefined {
-  if (!consentScopes(details).some((s) => s.access === 'write')) return undefined;
+export function limitsFromForm(details: Details, catalog: ScopeCatalog, body: Record<string, unknown>): ConsentLimits | undefined {
+  if (!consentScopes(details, catalog).some((s) => s.access === 'write')) return undefined;
   const input = inputOf(draftFromForm(body, LIMIT_PREFIX));
   const parsed = ConsentLimits.safeParse({ posts_per_day: input.posts_per_day, hold_for_approval: input.hold_for_approval, no_links: input.no_links });
   if (!parsed.success) throw new AppError('invalid_request', 400, policyProblem(parsed.error));

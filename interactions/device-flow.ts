@@ -1,9 +1,10 @@
 import type { Middleware } from 'koa';
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { deviceConfirmPage, deviceDonePage, deviceInputPage } from '../../interactions/views/device.js';
-import type { RateLimiter } from '../rate-limit.js';
-import { PROVIDER_ROUTES } from './routes.js';
-import { clientAddress } from '../http/client-address.js';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { ProviderPages } from '../src/provider/provider.js';
+import { deviceConfirmPage, deviceDonePage, deviceInputPage } from './views/device.js';
+import type { RateLimiter } from '../src/rate-limit.js';
+import { PROVIDER_ROUTES } from '../src/provider/routes.js';
+import { clientAddress } from '../src/http/client-address.js';
 
 /** oidc-provider's verification URI. */
 export const DEVICE_VERIFICATION_PATH = PROVIDER_ROUTES.code_verification;
@@ -19,19 +20,13 @@ const MESSAGES: Record<string, string> = {
   AlreadyUsedError: 'That code was already used. Start again on your device to get a new one.',
 };
 
-type DeviceFlow = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
 
 /**
- * The device authorization grant (RFC 8628) for headless agents and CLIs. User codes are eight letters from a
- * 20-letter alphabet without vowels or look-alikes (BCDF-GHJK): easy to type, about 34 bits (RFC 8628 §6.1), which
- * with the guess limit below (limitUserCodeGuesses) leaves brute force no chance within a code's lifetime.
- * Sign-in and consent happen on the ordinary interaction pages; these are the pages around them.
+ * The device authorization grant's pages (RFC 8628) for headless agents and CLIs: entering the user code, confirming
+ * it, and the outcome. Sign-in and consent happen on the ordinary interaction pages; these are the pages around them.
  */
-export function deviceFlowFeature(): DeviceFlow {
+export function devicePages(): ProviderPages['deviceFlow'] {
   return {
-    enabled: true,
-    charset: 'base-20',
-    mask: '****-****',
     userCodeInputSource: async (ctx, form, _out, err) => {
       ctx.type = 'html';
       if (err?.name === 'AbortedError') {

@@ -1,6 +1,7 @@
 /**
- * The one catalog of scopes (STYLE.md, Shape of the house). Consent pages, discovery and the resource server all
- * read it; plugins add theirs with `registerScopes` when they load.
+ * The one catalog of scopes: consent pages, discovery, client registration and the resource server all read it. It
+ * is a value built at start (src/plugins/scope-catalog.ts) from the OpenID scopes below, the plugins' and one per
+ * configured upstream provider, and handed to whoever needs it, so two apps can run side by side in one process.
  */
 export type ScopeAccess = 'identity' | 'read' | 'write';
 
@@ -14,30 +15,65 @@ export interface ScopeDefinition {
   kind: 'oidc' | 'resource';
 }
 
-const catalog = new Map<string, ScopeDefinition>();
-
-export function registerScopes(definitions: readonly ScopeDefinition[]): void {
-  for (const def of definitions) {
-    if (!/^[a-z][a-z0-9_.:-]{1,63}$/.test(def.name)) throw new Error(`invalid scope name: ${def.name}`);
-    const existing = catalog.get(def.name);
-    if (existing && JSON.stringify(existing) !== JSON.stringify(def)) throw new Error(`scope ${def.name} registered twice`);
-    catalog.set(def.name, def);
-  }
-}
-
-export const getScope = (name: string): ScopeDefinition | undefined => catalog.get(name);
-export const allScopes = (): ScopeDefinition[] => [...catalog.values()];
-export const resourceScopes = (): string[] => allScopes().filter((s) => s.kind === 'resource').map((s) => s.name);
-export const oidcScopes = (): string[] => allScopes().filter((s) => s.kind === 'oidc').map((s) => s.name);
-
-registerScopes([
+/** The OpenID Connect scopes every server has. */
+export const OIDC_SCOPES: readonly ScopeDefinition[] = [
   { name: 'openid', kind: 'oidc', access: 'identity', title: 'Know who you are',
     description: 'Confirm that you are the same oauth3 user each time, with an identifier unique to this app.' },
   { name: 'profile', kind: 'oidc', access: 'identity', title: 'See your profile',
     description: 'See the name on your oauth3 profile, if you set one.' },
   { name: 'offline_access', kind: 'oidc', access: 'identity', title: 'Stay connected',
     description: 'Keep this access when you are not using the app, until you revoke it.' },
-]);
+];
 
-// Resource scopes (tweet.post, telegram.post_any, upstream:<provider> ...) come from the plugins and the configured
-// upstream providers, registered when the app starts (src/plugins/registry.ts, src/upstream/providers.ts).
+const NAME = /^[a-z][a-z0-9_.:-]{1,63}$/;
+
+export class ScopeCatalog {
+  private readonly byName = new Map<string, ScopeDefinition>();
+  private readonly resourceNames: string[] = [];
+
+  /** The OpenID scopes and `definitions`; a name defined twice differently is a mistake that stops the start. */
+  constructor(definitions: readonly ScopeDefinition[] = []) {
+    for (const def of [...OIDC_SCOPES, ...definitions]) {
+      if (!NAME.test(def.name)) throw new Error(`invalid scope name: ${def.name}`);
+      const existing = this.byName.get(def.name);
+      if (existing && JSON.stringify(existing) !== JSON.stringify(def)) throw new Error(`scope ${def.name} defined twice`);
+      if (existing) continue;
+      this.byName.set(def.name, def);
+      if (def.kind === 'resource') this.resourceNames.push(def.name);
+    }
+  }
+
+  get(name: string): ScopeDefinition | undefined {
+    return this.byName.get(name);
+  }
+
+  all(): ScopeDefinition[] {
+    return [...this.byName.values()];
+  }
+
+  /** Scopes of the resource API, which go into its access tokens (RFC 8707 audience). */
+  resourceScopes(): string[] {
+    return [...this.resourceNames];
+  }
+
+  oidcScopes(): string[] {
+    return this.all().filter((s) => s.kind === 'oidc').map((s) => s.name);
+  }
+
+  isResourceScope(name: string): boolean {
+    return this.byName.get(name)?.kind === 'resource';
+  }
+
+  /** The names in `scopes` that the catalog does not hold, each once. */
+  unknown(scopes: Iterable<string>): string[] {
+    return [...new Set(scopes)].filter((scope) => !this.byName.has(scope));
+  }
+
+  /** "unknown scope 'foo'; known scopes: openid, …", for an error a person reads, or undefined when all are known. */
+  problemWith(scopes: Iterable<string>): string | undefined {
+    const unknown = this.unknown(scopes);
+    if (!unknown.length) return undefined;
+    const named = unknown.map((scope) => `'${scope}'`).join(', ');
+    return `unknown scope${unknown.length > 1 ? 's' : ''} ${named}; known scopes: ${[...this.byName.keys()].join(', ')}`;
+  }
+}

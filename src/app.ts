@@ -1,82 +1,46 @@
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
-import type { Redis } from 'ioredis';
 import type Provider from 'oidc-provider';
-import type { Config } from './config.js';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
-import type { Database } from './db/database.js';
-import { createAdapterClass } from '../adapters/index.js';
-import { UserCodes } from '../adapters/at-rest.js';
-import { latestGrantId } from '../adapters/postgres.js';
-import { createProvider } from './provider/provider.js';
 import { PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './provider/routes.js';
 import { canonicalPaths } from './http/canonical-path.js';
-import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from './provider/device-flow.js';
+import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from '../interactions/device-flow.js';
 import { paceDevicePolls } from './provider/device-polling.js';
-import { AccountStore } from './accounts/accounts.js';
-import { EventLog } from './accounts/events.js';
-import { ChallengeStore } from './passkeys/challenges.js';
-import { PasskeyCeremonies } from './passkeys/ceremonies.js';
-import { RateLimiter } from './rate-limit.js';
-import type { PrivateJwk } from './keys/keystore.js';
 import { pinOrigin } from './http/security.js';
 import { proxyTrust } from './http/client-address.js';
 import { frontDoor } from './http/front-door.js';
 import { errorBoundary } from './http/error-boundary.js';
 import { exactly, onlyFor, under } from './http/paths.js';
-import { allowMetadataFetches, registrationGuards } from './provider/registration-guards.js';
-import { staticFiles } from './http/static.js';
+import { registrationGuards } from './provider/registration-guards.js';
+import { staticFiles } from './web/static.js';
 import { interactionRoutes } from '../interactions/routes.js';
-import { homePage } from '../interactions/views/home.js';
+import { InteractionDecisions } from '../interactions/decisions.js';
+import { homePage } from './web/home-page.js';
 import { consoleRoutes } from './console/routes.js';
 import { developerRoutes } from './developers/routes.js';
-import { agentsClient, consoleClient } from './console/first-party.js';
-import { playgroundClient, playgroundRoutes } from './developers/playground.js';
+import { playgroundRoutes } from './developers/playground.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
 import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
-import { AgentTokens } from './grants/agent-tokens.js';
-import type { MasterKeyRing } from './keys/sealing.js';
-import type { Plugin } from './plugins/plugin.js';
-import { PluginRegistry } from './plugins/registry.js';
-import { builtinPlugins } from './plugins/builtin.js';
-import { Vault } from './vault/vault.js';
-import { ConnectionStore } from './connections/store.js';
-import { PolicyStore } from './policies/policy.js';
-import { HeldActions } from './policies/held.js';
-import { DailyLimits } from './policies/gate.js';
-import { createUpstream, type Upstream } from './upstream/index.js';
+import type { AccountStore } from './accounts/accounts.js';
+import type { EventLog } from './accounts/events.js';
+import type { ConnectionStore } from './connections/store.js';
+import type { Upstream } from './upstream/index.js';
 import type { ResourceServices } from './resource/services.js';
 import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
 import { createHealth, type Health } from './http/health.js';
-import { Metrics } from './metrics/metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 import { observeProvider } from './metrics/observe.js';
 import { createRouter } from './http/router.js';
+import { createServices, type AppDeps, type Services } from './services.js';
+
+export type { AppDeps };
 
 /**
  * oidc-provider's routes that load the browser session (its shared/session.js middleware: authorization, device code
  * verification, end session), at their default paths: only there can a sign-in be saved and tracked.
  */
 const SESSION_ROUTES = under(PROVIDER_ROUTES.authorization, PROVIDER_ROUTES.code_verification, PROVIDER_ROUTES.end_session);
-
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  db: Database;
-  redis?: Redis;
-  signingKeys: PrivateJwk[];
-  cookieKeys: string[];
-  /** Seals upstream credentials in the vault (DESIGN.md, Vault). */
-  masterKeys: MasterKeyRing;
-  /** The plugins to run; default the built-in ones (tests pass their own). */
-  plugins?: Plugin[];
-  /** Prometheus metrics (src/metrics); default a fresh registry of this app's own. */
-  metrics?: Metrics;
-  /** The server's clock where a test must move it (client-secret grace periods); default the system clock. */
-  clock?: Clock;
-}
 
 export interface App {
   provider: Provider;
@@ -91,6 +55,10 @@ export interface App {
   /** Liveness and readiness; `drain()` fails readiness when shutdown begins (src/server.ts). */
   health: Health;
   metrics: Metrics;
+  /** The scopes this app knows. */
+  scopes: Services['scopes'];
+  /** Its registered clients (the command line and the tests add theirs here). */
+  clients: Services['clients'];
 }
 
 /**
@@ -98,31 +66,13 @@ export interface App {
  * side). oidc-provider's Koa app is the host; our middleware runs before its routes.
  */
 export function createApp(deps: AppDeps): App {
-  const { config, logger, db, redis, signingKeys, cookieKeys } = deps;
-  const accounts = new AccountStore(db);
-  const events = new EventLog(db, logger);
-  // Plugins and configured upstream providers register their scopes first: the provider is configured from the catalog.
-  const registry = new PluginRegistry(deps.plugins ?? builtinPlugins);
-  const metrics = deps.metrics ?? new Metrics();
-  const connections = new ConnectionStore(db, new Vault(deps.masterKeys, metrics.vault));
-  const upstream = createUpstream({ config, logger, db, accounts, events, connections, registry, onRefresh: metrics.refresh });
-  const services: ResourceServices = {
-    registry, connections, upstreamTokens: upstream.tokens, policies: new PolicyStore(db), held: new HeldActions(db),
-    daily: new DailyLimits(db), actionDeps: { config, logger },
-  };
-  const provider = createProvider({
-    config, logger, signingKeys, cookieKeys, accounts,
-    adapter: createAdapterClass({ db, redis, clock: deps.clock, userCodes: UserCodes.fromMasterKeys(deps.masterKeys) }),
-    findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
-    allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
-    clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
-  });
+  const { config, logger, db, redis, cookieKeys } = deps;
+  const services = createServices(deps);
+  const { provider, accounts, events, metrics, connections, upstream, registry, scopes, ceremonies, limiter } = services;
   paceDevicePolls({ provider, db, intervalSeconds: config.DEVICE_POLL_INTERVAL, ttlSeconds: config.DEVICE_CODE_TTL });
   const browserSessions = trackBrowserSessions(provider, db, logger);
   recordTokenEvents(provider, events);
   observeProvider(provider, metrics);
-  const ceremonies = new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts);
-  const limiter = new RateLimiter(db, 10, 600);
 
   // Liveness and readiness, served by every role.
   const health = createHealth({ db, redis, timeoutMs: config.DATABASE_TIMEOUT_MS });
@@ -137,7 +87,9 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
-  const resourceApi = createResourceRouter({ config, logger, provider, db, redis, services, kit: createKit({ config, logger, services }), upstream, metrics });
+  const resourceApi = createResourceRouter({
+    config, logger, provider, db, redis, scopes, services: services.resource, kit: createKit({ config, logger, services: services.resource }), upstream, metrics,
+  });
 
   provider.use(frontDoor({ logger, metrics }));
   // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).
@@ -154,11 +106,15 @@ export function createApp(deps: AppDeps): App {
       ctx.body = { error: 'not_found', error_description: 'This process serves only the resource API.' };
     });
   } else {
-    const interactions = interactionRoutes({ config, provider, db, accounts, ceremonies, events, limiter, cookieKeys });
-    const consoleRouter = consoleRoutes({ config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services, upstream, clock: deps.clock });
+    const decisions = new InteractionDecisions(db, config.INTERACTION_TTL);
+    const interactions = interactionRoutes({ config, provider, accounts, ceremonies, events, limiter, cookieKeys, policies: services.resource.policies, decisions, scopes });
+    const consoleRouter = consoleRoutes({
+      config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services.resource, upstream, clock: deps.clock, scopes,
+      clients: services.clients, agentTokens: services.agentTokens, agentServices: services.agentServices, browserSessions: services.browserSessions,
+    });
     const developers = compose([
-      developerRoutes({ config, provider, db, accounts, events, cookieKeys, clock: deps.clock, apiCalls: () => registry.apiCalls() }).routes(),
-      playgroundRoutes({ config, registry }).routes(),
+      developerRoutes({ config, provider, db, accounts, events, cookieKeys, clock: deps.clock, apiCalls: () => registry.apiCalls(), clients: services.clients, scopes }).routes(),
+      playgroundRoutes({ config, registry, scopes }).routes(),
     ] as Middleware[]);
     // Each of the following looks only at the paths it serves (src/http/paths.ts): a token request passes them all
     // by without matching a route.
@@ -167,7 +123,7 @@ export function createApp(deps: AppDeps): App {
     provider.use(errorBoundary(logger));
     for (const guard of registrationGuards({ config, db, provider })) provider.use(onlyFor(under(PROVIDER_ROUTES.registration), guard));
     provider.use(onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)));
-    provider.use(onlyFor(exactly(PROVIDER_ROUTES.introspection), recordAgentTokenUse(new AgentTokens(provider, db, config), logger)));
+    provider.use(onlyFor(exactly(PROVIDER_ROUTES.introspection), recordAgentTokenUse(services.agentTokens, logger)));
     provider.use(onlyFor(exactly('/', '/.well-known/oauth-authorization-server'), router.routes() as Middleware));
     provider.use(onlyFor(under('/connections'), upstream.routes(provider).routes() as Middleware));
     provider.use(onlyFor(under('/interaction'), interactions.routes() as Middleware));
@@ -175,5 +131,8 @@ export function createApp(deps: AppDeps): App {
     provider.use(onlyFor(under('/developers'), developers));
   }
 
-  return { provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services, connections, upstream, health, metrics };
+  return {
+    provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services: services.resource, connections, upstream, health, metrics,
+    scopes, clients: services.clients,
+  };
 }

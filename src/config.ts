@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { pluginSettings } from './plugins/settings.js';
+import { pluginSettings } from './plugins/builtin.js';
+import type { Setting } from './setting.js';
 import { parseRange, type ProxyTrustSetting } from './http/client-address.js';
 
 /**
@@ -25,13 +26,6 @@ function isRange(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** One environment variable: its schema, the README's words for it, and how to fix a bad value. */
-export interface Setting {
-  schema: z.ZodType;
-  doc: string;
-  fix: string;
 }
 
 const coreSettings = {
@@ -260,7 +254,7 @@ const coreSettings = {
   },
 } as const satisfies Record<string, Setting>;
 
-/** Core settings and the ones plugins bring (src/plugins/settings.ts). */
+/** Core settings and the ones the built-in plugins bring (src/plugins/builtin.ts). */
 export const settings = { ...coreSettings, ...pluginSettings };
 
 type Settings = typeof settings;

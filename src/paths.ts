@@ -15,4 +15,4 @@ function findRoot(from: string): string {
 
 export const projectRoot = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const migrationsDir = path.join(projectRoot, 'migrations');
-export const publicDir = path.join(projectRoot, 'interactions', 'public');
+export const publicDir = path.join(projectRoot, 'src', 'web', 'public');

@@ -10,7 +10,8 @@ import { loadMasterKeys } from './keys/master-key.js';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
 import { createApp, type App } from './app.js';
 import type { Plugin } from './plugins/plugin.js';
-import { deleteExpired } from '../adapters/postgres.js';
+import { loadBuiltinPlugins } from './plugins/load.js';
+import { deleteExpired } from '../adapters/index.js';
 import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
 import { execute, parseCommand } from './cli/oauth3.js';
 import { Metrics } from './metrics/metrics.js';
@@ -60,7 +61,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
-    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins, clock: options.clock, metrics });
+    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins ?? (await loadBuiltinPlugins()), clock: options.clock, metrics });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
     metricsListener = config.METRICS_PORT > 0 ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger, requestLimits(config)) : undefined;
 
@@ -76,7 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       ? undefined
       : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
           const reply = { code: 0, out: [] as string[], err: [] as string[] };
-          reply.code = await execute(parseCommand(argv), { config, db, ring }, (l) => reply.out.push(l), (l) => reply.err.push(l));
+          reply.code = await execute(parseCommand(argv), { config, db, ring, scopes: app.scopes }, (l) => reply.out.push(l), (l) => reply.err.push(l));
           logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
           return reply;
         });

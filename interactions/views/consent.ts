@@ -1,6 +1,6 @@
-import { html, httpsUrl, type SafeHtml } from './html.js';
-import { layout } from './layout.js';
-import { policyFields, type PolicyDraft, type PolicyField } from '../../src/console/views/policy.js';
+import { html, httpsUrl, type SafeHtml } from '../../src/web/html.js';
+import { layout } from '../../src/web/layout.js';
+import { policyFields, type PolicyDraft, type PolicyField } from '../../src/policies/form.js';
 
 export type ScopeAccess = 'read' | 'write' | 'identity';
 

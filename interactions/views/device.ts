@@ -1,5 +1,5 @@
-import { html, httpsUrl, raw } from './html.js';
-import { layout } from './layout.js';
+import { html, httpsUrl, raw } from '../../src/web/html.js';
+import { layout } from '../../src/web/layout.js';
 
 /**
  * The device authorization pages (RFC 8628 §3.3): enter the code a device shows, confirm it, and the outcome. The

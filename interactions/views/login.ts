@@ -1,5 +1,5 @@
-import { html, httpsUrl } from './html.js';
-import { layout } from './layout.js';
+import { html, httpsUrl } from '../../src/web/html.js';
+import { layout } from '../../src/web/layout.js';
 
 export interface LoginPageInput {
   uid: string;

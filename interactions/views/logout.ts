@@ -1,5 +1,5 @@
-import { html, raw } from './html.js';
-import { layout } from './layout.js';
+import { html, raw } from '../../src/web/html.js';
+import { layout } from '../../src/web/layout.js';
 
 /**
  * RP-initiated logout confirmation. `form` is oidc-provider's own hidden form (with its CSRF field); the buttons

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../errors.js';
-import type { Account, AccountStore } from '../accounts/accounts.js';
+import type { Account, AccountStore } from './accounts.js';
 
 /** The signed-in owner of a console request, from oidc-provider's own session cookie. */
 export interface Owner {

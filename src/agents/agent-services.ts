@@ -6,20 +6,20 @@ import type { EventLog } from '../accounts/events.js';
 import type { PolicyStore } from '../policies/policy.js';
 import { AppError } from '../errors.js';
 import { ClientStore } from '../clients/store.js';
-import { resourceScopes } from '../../scopes/catalog.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { revokeGrant } from '../grants/revoke.js';
 
 /** Enough for every agent an owner runs; a bound on what one signed-in browser can make the server store. */
 export const MAX_AGENT_SERVICES = 50;
 
-/** What the owner asks for. Scopes are checked against the catalog when parsed, since plugins add theirs at start. */
-export const NewAgentService = z.object({
+/** What the owner asks for, against the scopes this server knows. */
+export const newAgentServiceSchema = (catalog: ScopeCatalog) => z.object({
   name: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
   scopes: z.array(z.string().max(64)).min(1).max(50)
-    .refine((scopes) => scopes.every((s) => resourceScopes().includes(s)), 'must be scopes of the resource API')
+    .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
     .transform((scopes) => [...new Set(scopes)]),
 });
-export type NewAgentService = z.input<typeof NewAgentService>;
+export type NewAgentService = z.input<ReturnType<typeof newAgentServiceSchema>>;
 
 export interface AgentService {
   clientId: string;
@@ -69,7 +69,7 @@ export interface Actor {
  * deletes its client), wherever it is revoked from.
  */
 export class AgentServices {
-  private readonly clients: ClientStore;
+  private readonly schema: ReturnType<typeof newAgentServiceSchema>;
 
   constructor(
     private readonly provider: Provider,
@@ -77,13 +77,15 @@ export class AgentServices {
     private readonly config: Pick<Config, 'RESOURCE_URL'>,
     private readonly events: EventLog,
     private readonly policies: PolicyStore,
+    private readonly clients: ClientStore,
+    scopes: ScopeCatalog,
   ) {
-    this.clients = new ClientStore(db);
+    this.schema = newAgentServiceSchema(scopes);
   }
 
   /** Creates the client, the owner's grant and the console row; the secret is returned here and never again (F2). */
   async register(actor: Actor, input: NewAgentService): Promise<{ service: AgentService; clientSecret: string }> {
-    const { name, scopes } = NewAgentService.parse(input);
+    const { name, scopes } = this.schema.parse(input);
     const { rows: counted } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM agent_services WHERE account_id = $1', [actor.accountId]);
     if ((counted[0]?.n ?? 0) >= MAX_AGENT_SERVICES) {
       throw new AppError('too_many_agents', 409, `You have ${MAX_AGENT_SERVICES} agents already: revoke one you no longer use first.`);

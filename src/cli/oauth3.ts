@@ -12,10 +12,13 @@ import type { MasterKeyRing } from '../keys/sealing.js';
 import { rewrapAll } from './rotate-master.js';
 import { beginDevKeyRotation } from './dev-master-key.js';
 import { rotateSigningKeys } from '../keys/keystore.js';
-import { deleteExpired } from '../../adapters/postgres.js';
+import { deleteExpired, modelStorage } from '../../adapters/index.js';
 import { adminSocketPath, sendToServer } from './admin-socket.js';
-import { createInitialAccessToken, parseDuration, revokeInitialAccessToken } from '../registration/initial-access-tokens.js';
-import { loadScopeCatalog } from '../plugins/scope-catalog.js';
+import { INITIAL_ACCESS_TOKEN, createInitialAccessToken, parseDuration, revokeInitialAccessToken } from '../registration/initial-access-tokens.js';
+import { scopeCatalogFor } from '../plugins/scope-catalog.js';
+import { PluginRegistry } from '../plugins/registry.js';
+import { loadBuiltinPlugins } from '../plugins/load.js';
+import { ScopeCatalog } from '../../scopes/catalog.js';
 
 const USAGE = `Usage: npm run oauth3 -- <command>
 
@@ -85,11 +88,13 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
   }
 
   let config: Config;
+  let scopes: ScopeCatalog;
   try {
     config = loadConfig(env);
-    // A server fills the scope catalog from its plugins and providers when it starts; this process starts none, so a
-    // client's scopes would otherwise be checked against the OpenID ones alone (threat model I7).
-    if (command === 'clients add') loadScopeCatalog(config);
+    // The scopes a server would know, from the same plugins and providers, though this process serves nothing: a
+    // client's scopes are checked against them (threat model I7). Other commands need none, and run even while a
+    // provider's configuration is being fixed.
+    scopes = command === 'clients add' ? scopeCatalogFor(config, new PluginRegistry(await loadBuiltinPlugins())) : new ScopeCatalog();
   } catch (error) {
     if (error instanceof ConfigError) {
       err(error.message);
@@ -115,7 +120,7 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
     throw error;
   }
   try {
-    return await execute(parsed, { config, db }, out, err);
+    return await execute(parsed, { config, db, scopes }, out, err);
   } finally {
     await db.close();
   }
@@ -139,13 +144,13 @@ const FLAGS: Record<string, string> = {
 /** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
 export async function execute(
   { values, positionals }: Parsed,
-  { config, db, ring }: { config: Config; db: Database; ring?: MasterKeyRing },
+  { config, db, ring, scopes }: { config: Config; db: Database; ring?: MasterKeyRing; scopes: ScopeCatalog },
   out: Out,
   err: Out,
 ): Promise<number> {
   const command = positionals.join(' ');
   try {
-    const clients = new ClientStore(db);
+    const clients = new ClientStore(db, undefined, scopes);
     switch (['clients', 'registration-tokens'].includes(positionals[0] ?? '') ? `${positionals[0]} ${positionals[1] ?? ''}` : command) {
       case 'clients add': {
         const { client, clientSecret } = await clients.add({
@@ -194,7 +199,7 @@ export async function execute(
           err('--expires-in: use seconds or a duration such as 30m, 12h or 7d (at most 90d)');
           return 65;
         }
-        const { token, expiresAt } = await createInitialAccessToken(db, expiresIn);
+        const { token, expiresAt } = await createInitialAccessToken(modelStorage(db, INITIAL_ACCESS_TOKEN), expiresIn);
         if (values.json) out(JSON.stringify({ initialAccessToken: token, expiresAt: expiresAt.toISOString() }, null, 2));
         else {
           out(`Initial access token (valid until ${expiresAt.toISOString()}; shown once):`);
@@ -209,7 +214,7 @@ export async function execute(
           err('Usage: npm run oauth3 -- registration-tokens revoke TOKEN');
           return 64;
         }
-        if (!(await revokeInitialAccessToken(db, token))) {
+        if (!(await revokeInitialAccessToken(modelStorage(db, INITIAL_ACCESS_TOKEN), token))) {
           err('No such initial access token (expired, revoked, or mistyped).');
           return 1;
         }

@@ -1,7 +1,43 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
-import { hashSecret, newClientSecret } from '../../adapters/clients.js';
 import { systemClock, type Clock } from '../clock.js';
+
+/**
+ * Client secrets are 256-bit random values, so a SHA-256 digest is as strong as a password hash and keeps the token
+ * endpoint fast (DESIGN.md, Tokens). The stored form is `sha256:<base64url>`.
+ */
+export function hashSecret(secret: string): string {
+  return 'sha256:' + createHash('sha256').update(secret).digest('base64url');
+}
+
+export function newClientSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * True when `presented` is the secret behind one of the stored digests. `stored` is what clientFromRow put in
+ * `client_secret`: the live digests separated by spaces. Every digest is compared, in constant time each.
+ */
+export function secretMatches(stored: string | undefined, presented: string): boolean {
+  if (!stored || !presented) return false;
+  const a = Buffer.from(hashSecret(presented));
+  let found = false;
+  for (const digest of stored.split(' ')) {
+    const b = Buffer.from(digest);
+    if (a.length === b.length && timingSafeEqual(a, b)) found = true;
+  }
+  return found;
+}
+
+/** Stands in for `client_secret` when a confidential client has no live secret: no presented secret hashes to it. */
+export const NO_LIVE_SECRET = 'none:no-live-secret';
+
+/**
+ * True when `client_secret` is what the adapter itself handed out (clientFromRow: the live digests, space-separated,
+ * or the placeholder): oidc-provider writes it back unchanged on an RFC 7592 update. Anything else is a new plain
+ * secret from its secretFactory, which a digest never equals (digests hold a colon, generated secrets are base64url).
+ */
+export const isStoredForm = (secret: string) => secret === NO_LIVE_SECRET || secret.split(' ').every((d) => d.startsWith('sha256:'));
 
 /** How long a rotated-out secret keeps working, in seconds (SECURITY.md F3): immediately, 1 h, 24 h, 3 d, 7 d. */
 export const GRACE_PERIODS = { '0': 0, '1h': 3600, '24h': 86_400, '3d': 259_200, '7d': 604_800 } as const;

@@ -9,6 +9,7 @@ export interface DeletionDeps {
   db: Database;
   accounts: AccountStore;
   sessions: BrowserSessions;
+  clients: ClientStore;
 }
 
 export interface DeletionSummary {
@@ -23,7 +24,7 @@ export interface DeletionSummary {
  * browser or app can mint a new code or token while the old ones are revoked (SECURITY.md C5, C6); then its browser
  * sessions end, every grant is revoked with each of its tokens, and only then are the rows deleted.
  */
-export async function deleteAccount({ provider, db, accounts, sessions }: DeletionDeps, accountId: string): Promise<DeletionSummary> {
+export async function deleteAccount({ provider, db, accounts, sessions, clients }: DeletionDeps, accountId: string): Promise<DeletionSummary> {
   await accounts.disable(accountId);
   const endedSessions = await sessions.endAll(accountId);
 
@@ -35,7 +36,6 @@ export async function deleteAccount({ provider, db, accounts, sessions }: Deleti
   // The owner's agent services (src/agents/agent-services.ts) go with them: their clients would outlive the account.
   await db.query('DELETE FROM clients WHERE client_id IN (SELECT client_id FROM agent_services WHERE account_id = $1)', [accountId]);
   // So do the apps they registered as a developer (the portal), with every grant and token other owners gave them (F5).
-  const clients = new ClientStore(db);
   const apps = await clients.listOwned(accountId);
   for (const app of apps) await clients.remove(app.clientId);
 

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { AGENT_CLIENT_ID } from './first-party.js';
+import { AGENT_CLIENT_ID } from '../provider/first-party.js';
 
 /**
  * The names an owner knows their apps by, keyed by grant id, also for grants revoked since (a decided held post

@@ -10,8 +10,13 @@ import type { EventLog } from '../accounts/events.js';
 import type { PasskeyCeremonies } from '../passkeys/ceremonies.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { ResourceServices } from '../resource/services.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
+import type { ClientStore } from '../clients/store.js';
+import type { AgentTokens } from '../grants/agent-tokens.js';
+import type { AgentServices } from '../agents/agent-services.js';
+import type { BrowserSessions } from './browser-sessions.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
-import { ownerOf } from './owner.js';
+import { ownerOf } from '../accounts/owner-session.js';
 
 /** What every console area gets: dependencies plus the shared request stages. */
 export interface ConsoleDeps {
@@ -30,6 +35,13 @@ export interface ConsoleDeps {
   upstream: ConsoleUpstream;
   /** Decides when an agent's rotated-out secret stops working; default the system clock. */
   clock?: Clock;
+  /** The scopes this server knows (scopes/catalog.ts). */
+  scopes: ScopeCatalog;
+  /** Shared stores, built once in createApp. */
+  clients: ClientStore;
+  agentTokens: AgentTokens;
+  agentServices: AgentServices;
+  browserSessions: BrowserSessions;
 }
 
 /** What the console needs from the upstream OAuth 2.0 client: start a connect, and the providers configured. */
@@ -56,18 +68,6 @@ export function consoleStages(deps: ConsoleDeps): ConsoleStages {
     mutate: [requireSameOrigin(deps.config.ORIGIN), requireCsrf(deps.cookieKeys, subject)],
     csrfFor: (ctx) => csrfToken(deps.cookieKeys, subject(ctx)),
   };
-}
-
-/** After a form post: back to the page with a short code the page turns into a notice. */
-export function backTo(ctx: Context, path: string, done: string): void {
-  ctx.status = 303;
-  ctx.redirect(`${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}`);
-}
-
-/** The notice for `?done=<code>` using the page's own wording; unknown codes show nothing. */
-export function noticeFrom(ctx: Context, messages: Record<string, string>): { kind: 'ok'; text: string } | undefined {
-  const code = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
-  return code && messages[code] ? { kind: 'ok', text: messages[code]! } : undefined;
 }
 
 /** Held posts waiting for this owner, counted once per console page request (src/console/routes.ts) for the navigation. */

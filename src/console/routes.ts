@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import { isApi, loadOwner, ownerOf } from './owner.js';
-import { consoleLoginRoutes } from './first-party.js';
+import { isApi, loadOwner, ownerOf } from '../accounts/owner-session.js';
+import { consoleLoginRoutes } from './login.js';
 import { consoleStages, type ConsoleDeps } from './kit.js';
 import { overviewArea } from './areas/overview.js';
 import { passkeysArea } from './areas/passkeys.js';

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { storageKey } from '../../adapters/at-rest.js';
+import { storageKey } from '../db/at-rest-keys.js';
 
 interface SessionLike {
   uid: string;

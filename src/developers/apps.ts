@@ -34,7 +34,6 @@ export interface Actor {
  * answers "not found" for an app of someone else, exactly as for an unknown one, and changes nothing (F4).
  */
 export class DeveloperApps {
-  readonly clients: ClientStore;
   readonly secrets: ClientSecrets;
 
   constructor(
@@ -42,8 +41,8 @@ export class DeveloperApps {
     private readonly events: EventLog,
     private readonly clock: Clock,
     private readonly limits: DeveloperLimits,
+    readonly clients: ClientStore,
   ) {
-    this.clients = new ClientStore(db, clock);
     this.secrets = new ClientSecrets(db, clock);
   }
 

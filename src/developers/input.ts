@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ClientKind, RedirectUri } from '../clients/store.js';
-import { oidcScopes, resourceScopes } from '../../scopes/catalog.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { GRACE_PERIODS } from '../clients/secrets.js';
 
 /** A form sends '' for a field left empty: that means "not set". */
@@ -11,7 +11,7 @@ const lines = (v: unknown) => (typeof v === 'string' ? v.split(/\r?\n/).map((l) 
 const words = (v: unknown) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v);
 
 const https = z.url({ protocol: /^https$/, error: 'must be an https URL' }).max(2000);
-const Scope = z.string().refine((s) => [...oidcScopes(), ...resourceScopes()].includes(s), { error: (i) => `unknown scope ${String(i.input)}` });
+const Scope = z.string().min(1).max(64);
 
 /** What a developer may change on an app, from the JSON API or the form (SECURITY.md F1 for the redirect URIs). */
 export const AppFields = z.object({
@@ -23,6 +23,14 @@ export const AppFields = z.object({
   scopes: z.preprocess(words, z.array(Scope).min(1, 'pick at least one scope').max(100)),
 });
 export type AppFields = z.output<typeof AppFields>;
+
+/** The fields, if every scope is one this server knows; else the schema error a form names the field by. */
+export function withKnownScopes<T extends { scopes: string[] }>(fields: T, catalog: ScopeCatalog): T {
+  const issues = fields.scopes.flatMap((scope, i) =>
+    catalog.get(scope) ? [] : [{ code: 'custom' as const, path: ['scopes', i], message: `unknown scope ${scope}`, input: scope }]);
+  if (issues.length) throw new z.ZodError(issues);
+  return fields;
+}
 
 /** Registration adds the kind, which stays for the app's life (it decides how the app authenticates). */
 export const NewApp = AppFields.extend({ kind: ClientKind });

@@ -9,12 +9,13 @@ import type { EventLog } from '../accounts/events.js';
 import { systemClock, type Clock } from '../clock.js';
 import { AppError, invalidInput } from '../errors.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
-import { loadOwner, ownerOf } from '../console/owner.js';
-import { backTo, noticeFrom } from '../console/kit.js';
-import type { ClientRecord } from '../clients/store.js';
+import { loadOwner, ownerOf } from '../accounts/owner-session.js';
+import { backTo, noticeFrom } from '../web/notices.js';
+import type { ClientRecord, ClientStore } from '../clients/store.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import type { LiveSecret } from '../clients/secrets.js';
 import { DeveloperApps, notFoundApp, type Actor } from './apps.js';
-import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation } from './input.js';
+import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation, withKnownScopes } from './input.js';
 import { developerPage } from './views/layout.js';
 import { appBody, appFormBody, appListBody, draftOf, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
@@ -29,6 +30,8 @@ export interface DeveloperDeps {
   events: EventLog;
   cookieKeys: string[];
   clock?: Clock;
+  clients: ClientStore;
+  scopes: ScopeCatalog;
   /** The resource API calls the plugins document (PluginRegistry.apiCalls), for the skill document. */
   apiCalls?: () => ApiCallDoc[];
 }
@@ -63,7 +66,7 @@ const appJson = (app: ClientRecord, secrets?: LiveSecret[]) => ({
  */
 export function developerRoutes(deps: DeveloperDeps): Router {
   const { config } = deps;
-  const apps = new DeveloperApps(deps.db, deps.events, deps.clock ?? systemClock, { perHour: config.DEVELOPER_APPS_PER_HOUR, max: config.DEVELOPER_APPS_MAX });
+  const apps = new DeveloperApps(deps.db, deps.events, deps.clock ?? systemClock, { perHour: config.DEVELOPER_APPS_PER_HOUR, max: config.DEVELOPER_APPS_MAX }, deps.clients);
   // The console's CSRF subject: one token per browser session serves both the console and the portal.
   const subject = (ctx: Context) => `console:${ownerOf(ctx).sessionUid}`;
   const mutate = [requireSameOrigin(config.ORIGIN), requireCsrf(deps.cookieKeys, subject)];
@@ -86,7 +89,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   };
   const appPage = async (ctx: Context, clientId: string, newSecret?: string, notice?: { kind: 'ok' | 'error'; text: string }) => {
     const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientId);
-    page(ctx, app.name, '/developers', appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret }), notice ?? noticeFrom(ctx, MESSAGES));
+    page(ctx, app.name, '/developers', appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret, scopes: deps.scopes }), notice ?? noticeFrom(ctx, MESSAGES));
   };
   /** A form sent back with the problem named (400), keeping what the developer typed. */
   const formAgain = (ctx: Context, error: unknown, clientId?: string) => {
@@ -100,7 +103,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     };
     ctx.status = 400;
     page(ctx, clientId ? 'Edit app' : 'Register an app', clientId ? '/developers' : '/developers/apps/new',
-      appFormBody(csrfFor(ctx), draft, clientId), { kind: 'error', text: problem.description });
+      appFormBody(deps.scopes, csrfFor(ctx), draft, clientId), { kind: 'error', text: problem.description });
   };
 
   const router = createRouter();
@@ -112,12 +115,12 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     page(ctx, 'Your apps', '/developers', appListBody(await apps.list(ownerOf(ctx).accountId)));
   });
   router.get('/developers/apps/new', async function newAppPage(ctx) {
-    page(ctx, 'Register an app', '/developers/apps/new', appFormBody(csrfFor(ctx), {}));
+    page(ctx, 'Register an app', '/developers/apps/new', appFormBody(deps.scopes, csrfFor(ctx), {}));
   });
   router.post('/developers/apps', ...mutate, async function registerFromPage(ctx) {
     let created: Awaited<ReturnType<DeveloperApps['register']>>;
     try {
-      created = await apps.register(actor(ctx), NewApp.parse(fieldsFromForm(bodyOf(ctx))));
+      created = await apps.register(actor(ctx), withKnownScopes(NewApp.parse(fieldsFromForm(bodyOf(ctx))), deps.scopes));
     } catch (error) {
       return formAgain(ctx, error);
     }
@@ -130,12 +133,12 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   });
   router.get('/developers/apps/:clientId/edit', async function editAppPage(ctx) {
     const { app } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
-    page(ctx, `Edit ${app.name}`, '/developers', appFormBody(csrfFor(ctx), draftOf(app), app.clientId));
+    page(ctx, `Edit ${app.name}`, '/developers', appFormBody(deps.scopes, csrfFor(ctx), draftOf(app), app.clientId));
   });
   router.post('/developers/apps/:clientId', ...mutate, async function updateFromPage(ctx) {
     const clientId = clientIdOf(ctx);
     try {
-      await apps.update(actor(ctx), clientId, AppFields.parse(fieldsFromForm(bodyOf(ctx))));
+      await apps.update(actor(ctx), clientId, withKnownScopes(AppFields.parse(fieldsFromForm(bodyOf(ctx))), deps.scopes));
     } catch (error) {
       // Another developer's app is a 404 before anything about the form is said.
       if (error instanceof AppError && error.status === 404) throw error;
@@ -166,7 +169,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   });
   router.get('/developers/apps/:clientId/skill.md', async function skillDocumentRoute(ctx) {
     const { app } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
-    sendSkillDocument(ctx, config, app, deps.apiCalls?.() ?? []);
+    sendSkillDocument(ctx, config, app, deps.apiCalls?.() ?? [], deps.scopes);
   });
 
   // The JSON API: the same operations.
@@ -174,7 +177,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     ctx.body = { apps: (await apps.list(ownerOf(ctx).accountId)).map((a) => appJson(a)) };
   });
   router.post('/developers/api/apps', ...mutate, async function registerApp(ctx) {
-    const { app, clientSecret } = await apps.register(actor(ctx), NewApp.parse(bodyOf(ctx)));
+    const { app, clientSecret } = await apps.register(actor(ctx), withKnownScopes(NewApp.parse(bodyOf(ctx)), deps.scopes));
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { ...appJson(app, await apps.secrets.live(app.clientId)), ...(clientSecret ? { client_secret: clientSecret } : {}) };
@@ -188,7 +191,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     // Ownership first, so another developer's app is a 404 whatever the body says.
     await apps.get(ownerOf(ctx).accountId, clientId);
     const { csrf: _csrf, ...input } = bodyOf(ctx);
-    ctx.body = appJson(await apps.update(actor(ctx), clientId, AppFields.parse(input)));
+    ctx.body = appJson(await apps.update(actor(ctx), clientId, withKnownScopes(AppFields.parse(input), deps.scopes)));
   });
   router.post('/developers/api/apps/:clientId/deactivate', ...mutate, async function deactivateApp(ctx) {
     ctx.body = appJson(await apps.setActive(actor(ctx), clientIdOf(ctx), false));

@@ -3,14 +3,16 @@ import type { Config } from '../config.js';
 import type { ClientRecord } from '../clients/store.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
 import { skillDocument } from './skill.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 
 /**
  * GET /developers/apps/:clientId/skill.md, after the portal checked the app is the developer's: the app's skill
  * document (skill.ts) as a Markdown download. It holds no secret.
  */
-export function sendSkillDocument(ctx: Context, config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>, app: ClientRecord, calls: ApiCallDoc[]): void {
+export function sendSkillDocument(ctx: Context, config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>, app: ClientRecord, calls: ApiCallDoc[], scopes: ScopeCatalog): void {
   const body = skillDocument({
     issuer: config.ISSUER,
+    scopes,
     resourceUrl: config.RESOURCE_URL,
     app: { clientId: app.clientId, name: app.name, kind: app.kind, scopes: app.scope?.split(' ') ?? [], redirectUris: app.redirectUris, grantTypes: app.grantTypes },
     calls,

@@ -1,4 +1,4 @@
-import { getScope } from '../../scopes/catalog.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
 import { mdCode, mdFence, mdText, shellQuote } from './markdown.js';
 
@@ -11,6 +11,8 @@ export type AppKind = 'web' | 'public' | 'agent';
 
 export interface SkillInput {
   issuer: string;
+  /** The scopes this server knows, to describe the app's. */
+  scopes: ScopeCatalog;
   /** The resource API's URL (RESOURCE_URL), audience of its tokens (RFC 8707). */
   resourceUrl: string;
   app: {
@@ -39,7 +41,7 @@ const KIND_NAMES: Record<AppKind, string> = {
   agent: 'Agent service (device authorization and client credentials; authenticates with a client secret)',
 };
 
-const isResourceScope = (scope: string) => (getScope(scope)?.kind ?? (scope.startsWith('upstream:') ? 'resource' : 'oidc')) === 'resource';
+const isResourceScope = (catalog: ScopeCatalog, scope: string) => (catalog.get(scope)?.kind ?? (scope.startsWith('upstream:') ? 'resource' : 'oidc')) === 'resource';
 
 export function skillDocument(input: SkillInput): string {
   const { app } = input;
@@ -51,7 +53,7 @@ export function skillDocument(input: SkillInput): string {
     confidential,
     // How the token endpoint knows the app: HTTP Basic with the secret (RFC 6749 §2.3.1), or its id alone (public).
     clientAuth: confidential ? '-u "$OAUTH3_CLIENT_ID:$OAUTH3_CLIENT_SECRET"' : '-d client_id="$OAUTH3_CLIENT_ID"',
-    resourceScopes: app.scopes.filter(isResourceScope),
+    resourceScopes: app.scopes.filter((scope) => isResourceScope(input.scopes, scope)),
   };
   return [
     frontMatter(input),
@@ -62,7 +64,7 @@ export function skillDocument(input: SkillInput): string {
     discoverySection(input.issuer),
     environmentSection(ctx),
     tokenSection(ctx),
-    scopesSection(app.scopes),
+    scopesSection(input.scopes, app.scopes),
     callsSection(ctx),
     refreshSection(ctx),
     revokeSection(ctx),
@@ -213,9 +215,9 @@ ${mdFence('sh', call)}
 An agent an owner registered in their console acts for that owner, with only the scopes the owner granted it, until the owner revokes it. Otherwise a client-credentials token acts for no owner, and routes that act for one answer 403 ${mdCode('owner_required')}: use the device flow for those.`;
 }
 
-function scopesSection(scopes: string[]): string {
+function scopesSection(catalog: ScopeCatalog, scopes: string[]): string {
   const rows = scopes.map((name) => {
-    const def = getScope(name);
+    const def = catalog.get(name);
     const what = def ? `${mdText(def.title)}: ${mdText(def.description)}` : 'Not known to this server: the owner will not be asked for it.';
     return `| ${mdCode(name)} | ${def ? def.access : '—'} | ${what} |`;
   });
@@ -242,7 +244,7 @@ function callsSection(ctx: Ctx): string {
   for (const scope of ctx.app.scopes.filter((s) => s.startsWith('upstream:'))) {
     const provider = scope.slice('upstream:'.length);
     const call: ApiCallDoc = { method: 'GET', path: `/upstream/${provider}/…`, scope, summary: '' };
-    parts.push(`### Any method /upstream/${mdText(provider)}/…\n\nScope ${mdCode(scope)}. Calls the owner's account at ${mdText(getScope(scope)?.title ?? provider)} through oauth3, on the paths the operator allowed; the rest of the path and the query are the provider's own API.\n\n${mdFence('sh', curlFor(call).replace('…', 'PATH'))}`);
+    parts.push(`### Any method /upstream/${mdText(provider)}/…\n\nScope ${mdCode(scope)}. Calls the owner's account at ${mdText(ctx.scopes.get(scope)?.title ?? provider)} through oauth3, on the paths the operator allowed; the rest of the path and the query are the provider's own API.\n\n${mdFence('sh', curlFor(call).replace('…', 'PATH'))}`);
   }
   if (parts.length === 2) {
     parts.push(ctx.app.scopes.includes('openid')

@@ -3,22 +3,22 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import { resourceScopes } from '../../scopes/catalog.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { resourceServerInfo } from '../provider/provider.js';
-import { AGENT_CLIENT_ID } from '../console/first-party.js';
+import { AGENT_CLIENT_ID } from '../provider/first-party.js';
 import { revokeGrant } from './revoke.js';
 
 export const LIFETIME_HOURS = { min: 1, max: 720, default: 24 } as const;
 
-/** What the owner asks for. Scopes are checked against the catalog when parsed, since plugins add theirs at start. */
-export const NewAgentToken = z.object({
+/** What the owner asks for, against the scopes this server knows. */
+export const newAgentTokenSchema = (catalog: ScopeCatalog) => z.object({
   name: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
   scopes: z.array(z.string().max(64)).min(1).max(50)
-    .refine((scopes) => scopes.every((s) => resourceScopes().includes(s)), 'must be scopes of the resource API')
+    .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
     .transform((scopes) => [...new Set(scopes)]),
   lifetime_hours: z.number().int().min(LIFETIME_HOURS.min).max(LIFETIME_HOURS.max).default(LIFETIME_HOURS.default),
 });
-export type NewAgentToken = z.input<typeof NewAgentToken>;
+export type NewAgentToken = z.input<ReturnType<typeof newAgentTokenSchema>>;
 
 export interface AgentToken {
   id: string;
@@ -59,14 +59,19 @@ const fromRow = (r: Row): AgentToken => ({
  * grant kills it. Only metadata is kept in agent_tokens: the value is returned once, at creation.
  */
 export class AgentTokens {
+  private readonly schema: ReturnType<typeof newAgentTokenSchema>;
+
   constructor(
     private readonly provider: Provider,
     private readonly db: Database,
     private readonly config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>,
-  ) {}
+    private readonly scopes: ScopeCatalog,
+  ) {
+    this.schema = newAgentTokenSchema(scopes);
+  }
 
   async create(accountId: string, input: NewAgentToken): Promise<{ token: string; agentToken: AgentToken }> {
-    const { name, scopes, lifetime_hours: hours } = NewAgentToken.parse(input);
+    const { name, scopes, lifetime_hours: hours } = this.schema.parse(input);
     const lifetime = hours * 3600;
     const client = await this.provider.Client.find(AGENT_CLIENT_ID);
     if (!client) throw new Error(`the static client ${AGENT_CLIENT_ID} is not registered`);
@@ -77,7 +82,7 @@ export class AgentTokens {
     const grantId = await grant.save();
 
     try {
-      const resourceServer = new this.provider.ResourceServer(this.config.RESOURCE_URL, resourceServerInfo(this.config, lifetime));
+      const resourceServer = new this.provider.ResourceServer(this.config.RESOURCE_URL, resourceServerInfo(this.config, this.scopes, lifetime));
       const accessToken = new this.provider.AccessToken({
         accountId,
         client,

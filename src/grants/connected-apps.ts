@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { AGENT_CLIENT_ID, CONSOLE_CLIENT_ID } from '../console/first-party.js';
+import { AGENT_CLIENT_ID, CONSOLE_CLIENT_ID } from '../provider/first-party.js';
 
 /** One grant an owner gave: an app that asked through consent, or one of the owner's own agent tokens. */
 export interface ConnectedApp {

@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Database } from '../db/database.js';
-import { CONSOLE_CLIENT_ID } from '../console/first-party.js';
+import { CONSOLE_CLIENT_ID } from '../provider/first-party.js';
 
 /** A grant the owner may see and revoke in the console: theirs, and not the console's own sign-in. */
 export interface OwnedGrant {

@@ -3,7 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { EventLog } from '../accounts/events.js';
 import type { Logger } from '../logger.js';
-import { AGENT_CLIENT_ID } from '../console/first-party.js';
+import { AGENT_CLIENT_ID } from '../provider/first-party.js';
 import type { AgentTokens } from './agent-tokens.js';
 
 interface TokenLike {

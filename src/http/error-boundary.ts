@@ -3,7 +3,7 @@ import { errors } from 'oidc-provider';
 import { ZodError } from 'zod';
 import { AppError, invalidInput } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { errorPage } from '../../interactions/views/error.js';
+import { errorPage } from '../web/error-page.js';
 
 /** Turns any error from our routes into a stable response: JSON `{ error, error_description }` or a page (I5). */
 export function errorBoundary(logger: Logger): Middleware {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../db/at-rest-keys.js';
 
 /**
  * A binding names an interaction or a session by its id, which the browser holds: only its digest is stored

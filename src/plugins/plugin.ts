@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { RouterContext, RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
-import type { Config, Setting } from '../config.js';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ScopeDefinition } from '../../scopes/catalog.js';
 import type { Connection, ConnectionStore } from '../connections/store.js';
@@ -43,9 +43,6 @@ export interface ApiCallDoc {
   /** An example JSON body, for calls that take one. */
   body?: Record<string, unknown>;
 }
-
-/** Environment settings a plugin needs (upstream base URLs ...), in the same shape as src/config.ts `settings`. */
-export type PluginSettings = Record<string, Setting>;
 
 /** Who is calling the resource API, from the bearer token (src/resource/bearer.ts). */
 export interface ApiCaller {

@@ -1,9 +1,9 @@
-import { registerScopes } from '../../scopes/catalog.js';
+import type { ScopeDefinition } from '../../scopes/catalog.js';
 import type { Action, ApiCallDoc, CredentialKind, Plugin } from './plugin.js';
 
 /**
  * The plugins this server runs. Core code asks the registry ("which credential kinds exist", "which action is
- * tweet.post") and never names a plugin (DESIGN.md, Plugins). Loading a plugin registers its scopes.
+ * tweet.post") and never names a plugin (docs/architecture.md, Plugins).
  */
 export class PluginRegistry {
   private readonly actionsById = new Map<string, { plugin: Plugin; action: Action }>();
@@ -14,7 +14,6 @@ export class PluginRegistry {
     for (const plugin of plugins) {
       if (ids.has(plugin.id)) throw new Error(`plugin ${plugin.id} loaded twice`);
       ids.add(plugin.id);
-      registerScopes(plugin.scopes);
       for (const action of plugin.actions) {
         if (this.actionsById.has(action.id)) throw new Error(`action ${action.id} defined by two plugins`);
         this.actionsById.set(action.id, { plugin, action });
@@ -24,6 +23,11 @@ export class PluginRegistry {
         this.kindsById.set(kind.id, kind);
       }
     }
+  }
+
+  /** Every plugin's scopes, for the scope catalog (src/plugins/scope-catalog.ts). */
+  scopes(): ScopeDefinition[] {
+    return this.plugins.flatMap((plugin) => plugin.scopes);
   }
 
   action(id: string): Action | undefined {

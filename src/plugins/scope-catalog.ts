@@ -1,16 +1,18 @@
+import { ScopeCatalog } from '../../scopes/catalog.js';
 import type { Config } from '../config.js';
-import type { Plugin } from './plugin.js';
-import { PluginRegistry } from './registry.js';
-import { builtinPlugins } from './builtin.js';
-import { loadUpstreamProviders, registerProxyScopes } from '../upstream/providers.js';
+import type { PluginRegistry } from './registry.js';
+import { loadUpstreamProviders, proxyScopes } from '../upstream/providers.js';
+import type { UpstreamProviderConfig } from '../upstream/provider-config.js';
+
+/** The catalog a server runs with: the OpenID scopes, the plugins', and one `upstream:<provider>` per provider. */
+export function scopeCatalog(registry: PluginRegistry, providers: readonly UpstreamProviderConfig[]): ScopeCatalog {
+  return new ScopeCatalog([...registry.scopes(), ...proxyScopes(providers)]);
+}
 
 /**
- * Fills the scope catalog exactly as a server does at start: the plugins' scopes, then one `upstream:<provider>` per
- * configured provider. A process that serves nothing (the admin CLI) calls this so it accepts and refuses the same
- * scopes a server would (threat model I7). Throws ConfigError on a bad provider, as the server's start does.
+ * The same catalog for a process that serves nothing (the admin command line), so it accepts and refuses the scopes
+ * a server would (threat model I7). Throws ConfigError on a bad provider, as the server's start does.
  */
-export function loadScopeCatalog(config: Config, plugins: readonly Plugin[] = builtinPlugins): PluginRegistry {
-  const registry = new PluginRegistry(plugins);
-  registerProxyScopes(loadUpstreamProviders(config, registry));
-  return registry;
+export function scopeCatalogFor(config: Config, registry: PluginRegistry): ScopeCatalog {
+  return scopeCatalog(registry, loadUpstreamProviders(config, registry));
 }

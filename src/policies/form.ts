@@ -1,6 +1,6 @@
 import type { ZodError } from 'zod';
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
-import type { Policy, PolicyInput } from '../../policies/policy.js';
+import { html, type SafeHtml } from '../web/html.js';
+import type { Policy, PolicyInput } from './policy.js';
 
 /**
  * The policy form an owner fills in per app (console, Connected apps) and, in part, on the consent page: what the

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import instance from 'oidc-provider/lib/helpers/weak_cache.js';
 import type { Database } from '../db/database.js';
+import { digestOf } from '../db/at-rest-keys.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the interval, for that poll and every later one. */
@@ -54,7 +54,7 @@ export function paceDevicePolls({ provider, db, intervalSeconds, ttlSeconds }: D
 
 /** Records a poll of a pending device code; tells whether it came too soon, and the interval from now on. */
 async function recordPoll(db: Database, deviceCode: string, intervalSeconds: number, ttlSeconds: number): Promise<{ tooSoon: boolean; interval: number }> {
-  const key = createHash('sha256').update(deviceCode).digest('base64url');
+  const key = digestOf('DeviceCode', deviceCode);
   // In ON CONFLICT's SET, `p` is the row as it was: a poll before `polled_at + interval` (less the leeway) is too
   // soon. `slowed_at = now()` in RETURNING marks that this very statement slowed it down.
   const { rows } = await db.query<{ interval_seconds: number; too_soon: boolean | null }>(

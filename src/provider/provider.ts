@@ -2,13 +2,11 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { PrivateJwk } from '../keys/keystore.js';
-import { resourceScopes, oidcScopes } from '../../scopes/catalog.js';
-import { secretMatches } from '../../adapters/clients.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
+import { secretMatches } from '../clients/secrets.js';
 import type { AccountStore } from '../accounts/accounts.js';
-import { errorPage } from '../../interactions/views/error.js';
-import { logoutPage } from '../../interactions/views/logout.js';
+import { errorPage } from '../web/error-page.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
-import { deviceFlowFeature } from './device-flow.js';
 import { acceptResourceTokensAtUserinfo } from './userinfo.js';
 import { DPOP_SIGNING_ALGS } from '../resource/dpop.js';
 import { exactly, onlyFor } from '../http/paths.js';
@@ -22,19 +20,35 @@ export interface ProviderDeps {
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
   accounts: AccountStore;
+  /** The scopes this server knows (scopes/catalog.ts). */
+  scopes: ScopeCatalog;
   /** Clients defined in code (the first-party ones; the benchmark's baseline); registered clients live in the database. */
   clients?: Configuration['clients'];
   /** Whether this request may make oauth3 fetch an uncached client metadata document (rate limit per address). */
   allowMetadataFetch?: (ctx: KoaContextWithOIDC) => Promise<boolean>;
+  /**
+   * The pages oidc-provider renders itself (RP-initiated logout's confirmation, the device flow's code entry,
+   * confirmation and outcome), from the interaction pages; none: oidc-provider's own (the benchmark's baseline).
+   */
+  pages?: ProviderPages;
   /** The newest live grant an owner gave a client, so consent is remembered across browser sessions. */
   findGrantId?: (accountId: string, clientId: string) => Promise<string | undefined>;
+}
+
+type Features = NonNullable<Configuration['features']>;
+type DeviceFlow = NonNullable<Features['deviceFlow']>;
+
+/** The pages of oidc-provider's own routes, rendered by oauth3's interaction pages (interactions/). */
+export interface ProviderPages {
+  logoutSource: NonNullable<NonNullable<Features['rpInitiatedLogout']>['logoutSource']>;
+  deviceFlow: Pick<DeviceFlow, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>;
 }
 
 const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
 
 /** The resource API as oidc-provider's resource server (RFC 8707): its audience, token format and scopes. */
-export function resourceServerInfo(config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>, accessTokenTTL = config.ACCESS_TOKEN_TTL) {
-  return { audience: config.RESOURCE_URL, accessTokenTTL, accessTokenFormat: 'opaque' as const, scope: resourceScopes().join(' ') };
+export function resourceServerInfo(config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>, scopes: ScopeCatalog, accessTokenTTL = config.ACCESS_TOKEN_TTL) {
+  return { audience: config.RESOURCE_URL, accessTokenTTL, accessTokenFormat: 'opaque' as const, scope: scopes.resourceScopes().join(' ') };
 }
 
 /**
@@ -57,8 +71,7 @@ const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
  * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
-export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId, allowMetadataFetch }: ProviderDeps): Provider {
-  const isResourceScope = (scope: string) => resourceScopes().includes(scope);
+export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId, allowMetadataFetch, pages, scopes }: ProviderDeps): Provider {
   const secureCookies = new URL(config.ISSUER).protocol === 'https:';
 
   const configuration: Configuration = {
@@ -71,7 +84,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       long: { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
       short: { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
     },
-    scopes: [...oidcScopes(), ...resourceScopes()],
+    scopes: [...scopes.oidcScopes(), ...scopes.resourceScopes()],
     claims: { openid: ['sub'], profile: ['name'] },
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -85,7 +98,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
         // Once per client (the validator runs for each extra property): a client registering itself (RFC 7591/7592)
         // or described by a metadata document meets the developer portal's rules (registration.ts).
         const extra = configuration.extraClientMetadata?.properties ?? [];
-        if (key === extra[0] && isForeignClient(ctx, metadata as never)) validateForeignClient(metadata as never, extra);
+        if (key === extra[0] && isForeignClient(ctx, metadata as never)) validateForeignClient(metadata as never, extra, scopes);
         if (key !== RESOURCE_SERVER_METADATA || value === undefined) return;
         if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         // Introspection needs client authentication worth the name: a public client cannot be a resource server.
@@ -134,28 +147,25 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       clientCredentials: { enabled: true },
       // RFC 7591/7592 dynamic registration (REGISTRATION) and client ID metadata documents: registration.ts.
       ...registrationFeatures(config, allowMetadataFetch),
-      // RFC 8628 for headless agents and CLIs: pages and user codes in device-flow.ts.
-      deviceFlow: deviceFlowFeature(),
+      // RFC 8628 for headless agents and CLIs; its pages are interactions/device-flow.ts.
+      // User codes are eight letters from a 20-letter alphabet without vowels or look-alikes (BCDF-GHJK): easy to
+      // type, about 34 bits (RFC 8628 §6.1), which with the guess limit at the verification page leaves brute force
+      // no chance within a code's lifetime.
+      deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', ...pages?.deviceFlow },
       userinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: async (ctx, form) => {
-          ctx.type = 'html';
-          ctx.body = logoutPage({ form });
-        },
-      },
+      rpInitiatedLogout: { enabled: true, ...(pages ? { logoutSource: pages.logoutSource } : {}) },
       resourceIndicators: {
         enabled: true,
         // A request for resource scopes without `resource` means our resource API (RFC 8707 §2).
         defaultResource: async (ctx, _client, oneOf) => {
           if (oneOf) return oneOf;
           const requested = String(ctx.oidc.params?.scope ?? '').split(' ');
-          return requested.some(isResourceScope) ? config.RESOURCE_URL : (undefined as unknown as string);
+          return requested.some((scope) => scopes.isResourceScope(scope)) ? config.RESOURCE_URL : (undefined as unknown as string);
         },
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, indicator) => {
           if (indicator !== config.RESOURCE_URL) throw new errors.InvalidTarget();
-          return resourceServerInfo(config);
+          return resourceServerInfo(config, scopes);
         },
       },
     },

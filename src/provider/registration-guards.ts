@@ -6,8 +6,8 @@ import { AppError } from '../errors.js';
 import { RateLimiter } from '../rate-limit.js';
 import { readBody } from '../http/body.js';
 import { clientAddress } from '../http/client-address.js';
-import { secretMatches } from '../../adapters/clients.js';
-import { isStoredForm } from '../../adapters/registered-clients.js';
+import { secretMatches } from '../clients/secrets.js';
+import { isStoredForm } from '../clients/secrets.js';
 import { PROVIDER_ROUTES } from './routes.js';
 
 /** A registered client's configuration endpoint (RFC 7592) below the registration endpoint (RFC 7591). */

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
 import { checkRedirectUri } from '../clients/redirect-uri.js';
-import { newClientSecret } from '../../adapters/clients.js';
-import { oidcScopes, resourceScopes } from '../../scopes/catalog.js';
+import { newClientSecret } from '../clients/secrets.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { outboundFetch } from './outbound-fetch.js';
 
 type Features = NonNullable<Configuration['features']>;
@@ -76,7 +76,7 @@ export function isForeignClient(ctx: KoaContextWithOIDC | undefined, metadata: M
  * schema and its PKCE/OAuth 2.1 rules. `invalid_redirect_uri` for redirect URIs, `invalid_client_metadata` otherwise
  * (RFC 7591 §3.2.2). Runs synchronously inside oidc-provider's client schema (extraClientMetadata.validator).
  */
-export function validateForeignClient(metadata: Metadata, extraProperties: readonly string[]): void {
+export function validateForeignClient(metadata: Metadata, extraProperties: readonly string[], scopes: ScopeCatalog): void {
   const invalid = (description: string) => new errors.InvalidClientMetadata(description);
 
   // The consent screen names the app: a client must say who it is (the portal's rule, 1 to 100 characters).
@@ -107,8 +107,7 @@ export function validateForeignClient(metadata: Metadata, extraProperties: reado
 
   // Only scopes from the catalog.
   if (metadata.scope !== undefined) {
-    const known = new Set([...oidcScopes(), ...resourceScopes()]);
-    const unknown = String(metadata.scope).split(' ').filter((s) => s && !known.has(s));
+    const unknown = scopes.unknown(String(metadata.scope).split(' ').filter(Boolean));
     if (unknown.length) throw invalid(`scope contains unknown values: ${unknown.join(' ').slice(0, 200)}`);
   }
 

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type { Database } from '../db/database.js';
 import { coalesce } from '../db/coalesce.js';
 import type { Logger } from '../logger.js';
-import { AGENT_CLIENT_ID } from '../console/first-party.js';
+import { AGENT_CLIENT_ID } from '../provider/first-party.js';
 import type { ApiCaller, ResourceState } from '../plugins/plugin.js';
 
 /** One `api.call` row of the owner's access log (src/accounts/access-log.ts counts them). */

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Config } from '../config.js';
-import { resourceScopes } from '../../scopes/catalog.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
 
 /**
@@ -8,7 +8,7 @@ import { DPOP_SIGNING_ALGS } from './dpop.js';
  * server issues tokens for this API and which scopes it knows. Served at the root well-known path and at the one
  * §3.1 builds from the resource's path (`/.well-known/oauth-protected-resource/api`).
  */
-export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>): Middleware {
+export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>, scopes: ScopeCatalog): Middleware {
   const resourcePath = new URL(config.RESOURCE_URL).pathname.replace(/\/+$/, '');
   const paths = new Set(['/.well-known/oauth-protected-resource', `/.well-known/oauth-protected-resource${resourcePath}`]);
   const serve: Middleware = async function servePrmDocument(ctx) {
@@ -23,8 +23,7 @@ export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOU
     ctx.body = {
       resource: config.RESOURCE_URL,
       authorization_servers: [config.ISSUER],
-      // Read on each request: plugins register their scopes at start, after this module loads.
-      scopes_supported: resourceScopes(),
+      scopes_supported: scopes.resourceScopes(),
       bearer_methods_supported: ['header'],
       // RFC 9449 §7 at this API: DPoP-bound tokens are accepted with a proof, unbound ones still as Bearer.
       dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,

@@ -16,6 +16,7 @@ import { BearerTokens } from './tokens.js';
 import { DpopProofs } from './dpop.js';
 import { proofReplayCache } from './dpop-replay.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { countUpstreamCalls } from '../metrics/observe.js';
 import { createRouter } from '../http/router.js';
 
@@ -24,6 +25,8 @@ export const API_ROOT = '/api';
 
 export interface ResourceRouterDeps {
   config: Config;
+  /** The scopes this server knows, for the RFC 9728 document. */
+  scopes: ScopeCatalog;
   logger: Logger;
   provider: Provider;
   db: Database;
@@ -69,7 +72,7 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
     api.routes() as unknown as Middleware,
     noSuchRoute,
   ]);
-  const metadata = protectedResourceMetadata(config);
+  const metadata = protectedResourceMetadata(config, deps.scopes);
 
   return function resourceServer(ctx, next) {
     if (ctx.path === API_ROOT || ctx.path.startsWith(`${API_ROOT}/`)) return pipeline(ctx, async () => undefined);

@@ -6,7 +6,7 @@ import { coalesce } from '../db/coalesce.js';
 import type { ApiCaller } from '../plugins/plugin.js';
 import type { ConnectionRow } from '../connections/store.js';
 import { attachSnapshot } from './call-snapshot.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../db/at-rest-keys.js';
 
 /**
  * What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. For a
@@ -128,7 +128,7 @@ export class BearerTokens {
   }
 
   /**
-   * `values` are presented bearer values; rows are keyed by their digest (adapters/at-rest.ts), one hash each: access
+   * `values` are presented bearer values; rows are keyed by their digest (src/db/at-rest-keys.ts), one hash each: access
    * and client-credentials tokens share a domain, so one digest finds either (docs/threat-model.md J2).
    */
   private async loadMany(values: string[]): Promise<(Row | undefined)[]> {

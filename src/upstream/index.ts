@@ -12,7 +12,7 @@ import type { UpstreamProviderConfig } from './provider-config.js';
 import { AuthRequests } from './auth-requests.js';
 import { callbackRoutes } from './callback.js';
 import { startConnect } from './connect.js';
-import { loadUpstreamProviders, registerProxyScopes } from './providers.js';
+import { loadUpstreamProviders } from './providers.js';
 import { registerProxyRoutes } from './proxy.js';
 import { UpstreamTokenService } from './tokens.js';
 import { revokeUpstreamTokens } from './revoke.js';
@@ -50,12 +50,10 @@ export interface Upstream {
 
 /**
  * The generic upstream OAuth 2.0 client (issue 4, item 4): providers from plugins and configuration, the connect
- * flow, tokens refreshed one at a time, and the proxied call route. Reading the providers registers their scopes,
- * so call this before the protocol engine is built from the scope catalog. Throws ConfigError on a bad provider.
+ * flow, tokens refreshed one at a time, and the proxied call route. Throws ConfigError on a bad provider.
  */
 export function createUpstream(deps: UpstreamDeps): Upstream {
   const list = loadUpstreamProviders(deps.config, deps.registry);
-  registerProxyScopes(list);
   const byId = new Map(list.map((p) => [p.id, p]));
   const provider = (id: string) => byId.get(id);
   const requests = new AuthRequests(deps.db, deps.connections.vault);

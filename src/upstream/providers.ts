@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, type Config } from '../config.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import { registerScopes, type ScopeDefinition } from '../../scopes/catalog.js';
+import type { ScopeDefinition } from '../../scopes/catalog.js';
 import { UpstreamProviderConfig } from './provider-config.js';
 
 /** Where a provider came from, so a bad entry is named the way the operator wrote it. */
@@ -79,8 +79,4 @@ export function proxyScopes(providers: readonly UpstreamProviderConfig[]): Scope
     title: `Use your ${providerTitle(p)} account`,
     description: `Read and change what your connected ${providerTitle(p)} account holds, through oauth3, without seeing your ${providerTitle(p)} password or tokens.`,
   }));
-}
-
-export function registerProxyScopes(providers: readonly UpstreamProviderConfig[]): void {
-  registerScopes(proxyScopes(providers));
 }

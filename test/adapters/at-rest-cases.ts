@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { expect, it } from '@jest/globals';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 
 /**
  * No usable credential at rest (docs/threat-model.md J2), for the adapter conformance suite: every model saved the

@@ -4,9 +4,10 @@ import type { Database, Listener } from '../../src/db/database.js';
 import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import { migrate } from '../../src/db/migrate.js';
-import { PostgresAdapter } from '../../adapters/postgres.js';
+import { ClientAdapter } from '../../adapters/client.js';
 import { ClientCache, CLIENT_CHANNEL } from '../../adapters/client-cache.js';
-import { NO_LIVE_SECRET, hashSecret, newClientSecret, type ClientRow } from '../../adapters/clients.js';
+import { type ClientRow } from '../../adapters/clients.js';
+import { NO_LIVE_SECRET, hashSecret, newClientSecret } from '../../src/clients/secrets.js';
 import { ManualClock, systemClock } from '../../src/clock.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 
@@ -63,7 +64,7 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
       const counted = counting(storage.db);
       const cache = new ClientCache().follow(counted.db);
       await until('the cache listens', () => cache.listening);
-      return { cache, adapter: new PostgresAdapter('Client', counted.db, clock, cache), lookups: counted.lookups };
+      return { cache, adapter: new ClientAdapter(counted.db, clock, cache), lookups: counted.lookups };
     }
 
     it('reads a client once while it listens, and again once the client changes', async () => {
@@ -113,7 +114,7 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
       const { clientId } = await newClient();
       const counted = counting(storage.db);
       const cache = new ClientCache();
-      const adapter = new PostgresAdapter('Client', counted.db, systemClock, cache);
+      const adapter = new ClientAdapter(counted.db, systemClock, cache);
       // Not listening yet: every lookup reads.
       await adapter.find(clientId);
       await adapter.find(clientId);

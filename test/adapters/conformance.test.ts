@@ -7,10 +7,13 @@ import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createAdapterClass } from '../../adapters/index.js';
-import { PostgresAdapter, deleteExpired, digestEarlierRows } from '../../adapters/postgres.js';
+import { PostgresAdapter, digestEarlierRows } from '../../adapters/postgres.js';
+import { deleteExpired } from '../../adapters/index.js';
+import { ClientAdapter } from '../../adapters/client.js';
 import { RedisAdapter } from '../../adapters/redis.js';
-import { hashSecret, newClientSecret } from '../../adapters/clients.js';
-import { UserCodes, digestOf } from '../../adapters/at-rest.js';
+import { hashSecret, newClientSecret } from '../../src/clients/secrets.js';
+import { UserCodes } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 import { atRestCases, type AtRestBackend } from './at-rest-cases.js';
 
 /**
@@ -218,7 +221,7 @@ interface SqlBackend extends Backend {
 function sqlBackend(db: Database, cleanup: () => Promise<void> = async () => {}): SqlBackend {
   return {
     db,
-    adapter: (model) => new PostgresAdapter(model, db, undefined, undefined, userCodes),
+    adapter: (model) => new PostgresAdapter(model, db, userCodes),
     async dump() {
       const { rows } = await db.query<{ row: string }>('SELECT row_to_json(m)::text AS row FROM oidc_models m');
       return rows.map((r) => ({ text: r.row, key: (JSON.parse(r.row) as { id: string }).id }));
@@ -250,7 +253,7 @@ function sqlCases(backend: () => SqlBackend): void {
     const metadata = { client_name: 'Agent', redirect_uris: ['https://agent.example/cb'], grant_types: ['authorization_code'] };
     await db.query('INSERT INTO clients (client_id, metadata) VALUES ($1, $2)', [clientId, metadata]);
     await db.query('INSERT INTO client_secrets (id, client_id, secret_hash) VALUES ($1, $2, $3)', [newId(), clientId, digest]);
-    expect(await new PostgresAdapter('Client', db).find(clientId)).toEqual({
+    expect(await new ClientAdapter(db).find(clientId)).toEqual({
       ...metadata,
       client_id: clientId,
       client_secret: digest,
@@ -298,7 +301,7 @@ function sqlCases(backend: () => SqlBackend): void {
   });
 
   it('finds no client for an unknown client_id', async () => {
-    expect(await new PostgresAdapter('Client', backend().db).find(newId())).toBeUndefined();
+    expect(await new ClientAdapter(backend().db).find(newId())).toBeUndefined();
   });
 }
 
@@ -390,16 +393,17 @@ describeAdapterConformance(
       expect(await redis.ttl(`oauth3:AuthorizationCode:by-grant:${grantId}`)).toBeGreaterThan(590);
     });
 
-    it('routes short-lived models to Redis and the others to Postgres', () => {
+    it('routes short-lived models to Redis, clients to their own tables, and the others to Postgres', () => {
       // Constructing a PostgresAdapter does not touch the database; the client cache only subscribes.
       const db = { listen: () => async () => {} } as unknown as Database;
       const RoutedAdapter = createAdapterClass({ db, redis: backend().redis, userCodes });
       for (const model of ['Session', 'Interaction', 'AuthorizationCode', 'DeviceCode', 'PushedAuthorizationRequest']) {
         expect(new RoutedAdapter(model)).toBeInstanceOf(RedisAdapter);
       }
-      for (const model of ['AccessToken', 'RefreshToken', 'Grant', 'Client']) {
+      for (const model of ['AccessToken', 'RefreshToken', 'Grant']) {
         expect(new RoutedAdapter(model)).toBeInstanceOf(PostgresAdapter);
       }
+      expect(new RoutedAdapter('Client')).toBeInstanceOf(ClientAdapter);
       expect(new (createAdapterClass({ db, userCodes }))('Session')).toBeInstanceOf(PostgresAdapter);
     });
   },

@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { FakeX } from '../fakes/x.js';
-import { hashSecret } from '../../adapters/clients.js';
+import { hashSecret } from '../../src/clients/secrets.js';
 
 interface Registered {
   client_id: string;

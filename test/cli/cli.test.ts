@@ -6,7 +6,7 @@ import path from 'node:path';
 import { runCli } from '../../src/cli/oauth3.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
-import { hashSecret } from '../../adapters/clients.js';
+import { hashSecret } from '../../src/clients/secrets.js';
 import { startTestServer } from '../helpers/server.js';
 import type { ClientSummary } from '../../src/clients/store.js';
 

@@ -94,7 +94,7 @@ export function imageProblems(text: string, dockerignore: string): string[] {
     problems.push('the final image copies TypeScript sources or the whole context');
   }
   if (!copies.some((c) => /--from=\S+\s+\S*\/dist\s/.test(c.args))) problems.push('the final image does not copy the compiled dist/');
-  for (const asset of ['migrations', 'interactions/public', 'package.json']) {
+  for (const asset of ['migrations', 'src/web/public', 'package.json']) {
     if (!copies.some((c) => c.args.split(/\s+/).includes(asset))) problems.push(`the final image lacks ${asset}, which the server reads at run time`);
   }
   const cmd = execForm(steps('CMD').at(-1)?.args ?? '');

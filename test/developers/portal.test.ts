@@ -6,7 +6,7 @@ import { csrfFrom } from '../helpers/browser.js';
 import { basic, redirectUri } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { ManualClock } from '../../src/clock.js';
-import { hashSecret } from '../../adapters/clients.js';
+import { hashSecret } from '../../src/clients/secrets.js';
 
 interface AppJson {
   client_id: string;

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { skillDocument, type SkillInput } from '../../src/developers/skill.js';
 import { PluginRegistry } from '../../src/plugins/registry.js';
-import { builtinPlugins } from '../../src/plugins/builtin.js';
+import { loadBuiltinPlugins } from '../../src/plugins/load.js';
+import { scopeCatalog } from '../../src/plugins/scope-catalog.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -12,13 +13,15 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * the scopes it may ask for in plain words, the API calls those scopes open, and nothing secret; whatever a developer
  * typed as the app's name stays text.
  */
-const registry = new PluginRegistry(builtinPlugins);
+const registry = new PluginRegistry(await loadBuiltinPlugins());
+const scopes = scopeCatalog(registry, []);
 const ISSUER = 'https://auth.example.com';
 const API = 'https://auth.example.com/api';
 
 function doc(app: Partial<SkillInput['app']> & Pick<SkillInput['app'], 'kind'>): string {
   return skillDocument({
     issuer: ISSUER,
+    scopes,
     resourceUrl: API,
     calls: registry.apiCalls(),
     app: { clientId: 'c_Zq8-test_id', name: 'Release bot', scopes: ['openid', 'offline_access', 'tweet.post'], redirectUris: ['https://app.example/callback'], ...app },
@@ -147,7 +150,7 @@ describe('the skill document', () => {
   it('contains no secret, whatever else the app object carries', () => {
     const secret = 'S3cr3t-value-that-must-never-appear-0123456789';
     const app = { clientId: 'c_1', name: 'Leaky', kind: 'web' as const, scopes: ['tweet.post'], redirectUris: ['https://a.example/cb'], clientSecret: secret, secretHash: secret };
-    const text = skillDocument({ issuer: ISSUER, resourceUrl: API, calls: registry.apiCalls(), app });
+    const text = skillDocument({ issuer: ISSUER, scopes, resourceUrl: API, calls: registry.apiCalls(), app });
     expect(text).not.toContain(secret);
     expect(text).toContain('export OAUTH3_CLIENT_SECRET=…');
     expect(text).not.toMatch(/(access|refresh)_token":"[^…"]/);
@@ -168,7 +171,7 @@ describe('the skill document against a running server', () => {
     const redirectUri = 'http://127.0.0.1:9/callback';
     const { clientId } = await server.addClient({ name: 'Skill app', redirectUris: [redirectUri], public: true, scope: 'openid offline_access tweet.post' });
     const text = skillDocument({
-      issuer: server.url, resourceUrl: server.config.RESOURCE_URL, calls: registry.apiCalls(),
+      issuer: server.url, scopes: server.app.scopes, resourceUrl: server.config.RESOURCE_URL, calls: registry.apiCalls(),
       app: { clientId, name: 'Skill app', kind: 'public', scopes: ['openid', 'offline_access', 'tweet.post'], redirectUris: [redirectUri] },
     });
     const link = codeBlocks(text).find((block) => block.startsWith('echo "$OAUTH3_ISSUER/auth?'))!
@@ -186,7 +189,7 @@ describe('the skill document against a running server', () => {
       name: 'Skill agent', grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'client_credentials', 'refresh_token'], scope: 'tweet.read',
     });
     const text = skillDocument({
-      issuer: server.url, resourceUrl: server.config.RESOURCE_URL, calls: registry.apiCalls(),
+      issuer: server.url, scopes: server.app.scopes, resourceUrl: server.config.RESOURCE_URL, calls: registry.apiCalls(),
       app: { clientId, name: 'Skill agent', kind: 'agent', scopes: ['tweet.read'], redirectUris: [] },
     });
     const blocks = codeBlocks(text);

@@ -103,7 +103,7 @@ describe.each(backends())('the device authorization grant on %s storage', (backe
     // Registered the way the README says: a public client for the device grant, with no redirect URI.
     const out: string[] = [];
     const argv = ['clients', 'add', '--name', 'Build bot CLI', '--public', '--grant', 'device_code', '--grant', 'refresh_token', '--json'];
-    expect(await execute(parseCommand(argv), { config: server.config, db: server.db }, (line) => out.push(line), (line) => out.push(line))).toBe(0);
+    expect(await execute(parseCommand(argv), { config: server.config, db: server.db, scopes: server.app.scopes }, (line) => out.push(line), (line) => out.push(line))).toBe(0);
     const { clientId, grantTypes } = JSON.parse(out.join('\n')) as { clientId: string; grantTypes: string[] };
     expect(grantTypes).toEqual([DEVICE_GRANT, 'refresh_token']);
     agent = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });

@@ -6,7 +6,8 @@ import { TestBrowser, authorize, csrfFrom, uidFrom } from './browser.js';
 import { Owner } from './owner.js';
 import { basic, redirectUri } from './token-flow.js';
 import { serviceUrl } from './services.js';
-import { createInitialAccessToken } from '../../src/registration/initial-access-tokens.js';
+import { INITIAL_ACCESS_TOKEN, createInitialAccessToken } from '../../src/registration/initial-access-tokens.js';
+import { modelStorage } from '../../adapters/index.js';
 
 /**
  * What an attacker with a copy of storage sees, and what the clients and browsers of a real server were given, for
@@ -220,7 +221,7 @@ export async function runFlows(server: TestServer, browser: RecordingBrowser): P
   keep(pending.deviceCode, pending.userCode, pending.userCode.replace('-', ''));
 
   // Dynamic registration behind an initial access token, and a read with the registration access token.
-  const { token: initialAccessToken } = await createInitialAccessToken(server.db, 3600);
+  const { token: initialAccessToken } = await createInitialAccessToken(modelStorage(server.db, INITIAL_ACCESS_TOKEN), 3600);
   const reg = await fetch(`${server.url}/reg`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${initialAccessToken}` },

@@ -85,7 +85,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   });
   const server = await startServer(config, createLogger(config.LOG_LEVEL, sink), { plugins: options.plugins, clock: options.clock });
-  const clients = new ClientStore(server.db, options.clock);
+  const clients = server.app.clients;
   return {
     ...server,
     url: config.ISSUER,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { runCli } from '../../src/cli/oauth3.js';
-import { hashSecret } from '../../adapters/clients.js';
-import { createInitialAccessToken } from '../../src/registration/initial-access-tokens.js';
+import { hashSecret } from '../../src/clients/secrets.js';
+import { INITIAL_ACCESS_TOKEN, createInitialAccessToken } from '../../src/registration/initial-access-tokens.js';
+import { modelStorage } from '../../adapters/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TestBrowser } from '../helpers/browser.js';
@@ -96,7 +97,7 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toBe('invalid_token');
 
-    const { token: shortLived } = await createInitialAccessToken(server.db, 1);
+    const { token: shortLived } = await createInitialAccessToken(modelStorage(server.db, INITIAL_ACCESS_TOKEN), 1);
     await new Promise((r) => setTimeout(r, 2100));
     const expired = await register(server, webApp(), shortLived);
     expect(expired.status).toBe(401);

@@ -5,7 +5,7 @@ import { Owner, callApi } from '../helpers/owner.js';
 import { basic, redirectUri } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
 import { DPOP_SIGNING_ALGS } from '../../src/resource/dpop.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';
 

@@ -5,7 +5,7 @@ import { backends, serviceUrl } from '../helpers/services.js';
 import { callApi } from '../helpers/owner.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { COOKIE_KEY, RecordingBrowser, dumpStorage, foundIn, postForm, runFlows, signedCookie, type Issued } from '../helpers/at-rest.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 
 /** Every model the adapters digest (adapters/at-rest.ts), each of which an earlier version stored under its value. */
 const DIGESTED = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'Session', 'Interaction',

@@ -5,7 +5,7 @@ import { callApi } from '../helpers/owner.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { COOKIE_KEY, RecordingBrowser, dumpStorage, foundIn, hiddenFields, postForm, runFlows, signedCookie, type Issued } from '../helpers/at-rest.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 

@@ -7,7 +7,7 @@ import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { DpopKey, athOf, hmacProof, unsignedProof, type ProofOverrides } from '../helpers/dpop.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { DPOP_SIGNING_ALGS, PROOF_WINDOW_SECONDS } from '../../src/resource/dpop.js';
-import { deleteExpired } from '../../adapters/postgres.js';
+import { deleteExpired } from '../../adapters/index.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';
 const now = () => Math.floor(Date.now() / 1000);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Owner } from '../helpers/owner.js';
-import { CONSOLE_CLIENT_ID, consentImplied } from '../../src/console/first-party.js';
+import { CONSOLE_CLIENT_ID, consentImplied } from '../../src/provider/first-party.js';
 
 /**
  * First-party clients get nothing a third-party client would need consent for (docs/threat-model.md J6): any page on

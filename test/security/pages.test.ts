@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestBrowser, authorize, csrfFrom, uidFrom } from '../helpers/browser.js';
 import { SoftwareAuthenticator } from '../helpers/authenticator.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 
 const redirectUri = 'http://127.0.0.1:8765/cb';
 

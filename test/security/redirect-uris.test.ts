@@ -66,7 +66,7 @@ describe.each(backends())('redirect URIs registered on %s storage (F6)', (backen
 
   async function cli(...argv: string[]) {
     const out: string[] = [];
-    const code = await execute(parseCommand(argv), { config: server.config, db: server.db }, (l) => out.push(l), (l) => out.push(l));
+    const code = await execute(parseCommand(argv), { config: server.config, db: server.db, scopes: server.app.scopes }, (l) => out.push(l), (l) => out.push(l));
     return { code, out: out.join('\n') };
   }
 

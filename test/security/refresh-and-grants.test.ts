@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TokenFlow, basic, expectOAuthError, issued, redirectUri, type Client } from '../helpers/token-flow.js';
-import { digestOf } from '../../adapters/at-rest.js';
+import { digestOf } from '../../src/db/at-rest-keys.js';
 
 /**
  * Refresh tokens under attack (SECURITY.md C1–C3): replayed after rotation, raced, stolen by another client, used

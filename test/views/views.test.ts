@@ -1,9 +1,9 @@
 import { describe, it, expect } from '@jest/globals';
-import { html, raw, escapeHtml } from '../../interactions/views/html.js';
+import { html, raw, escapeHtml } from '../../src/web/html.js';
 import { loginPage } from '../../interactions/views/login.js';
 import { consentPage, type ConsentPageInput } from '../../interactions/views/consent.js';
-import { errorPage } from '../../interactions/views/error.js';
-import { homePage } from '../../interactions/views/home.js';
+import { errorPage } from '../../src/web/error-page.js';
+import { homePage } from '../../src/web/home-page.js';
 import { kindLabel } from '../../src/console/views/event-kinds.js';
 
 const SCRIPT_PAYLOAD = '<script>alert(1)</script>';

@@ -6,7 +6,7 @@ import type { Passkey } from '../../accounts/accounts.js';
 import { deleteAccount } from '../account-deletion.js';
 import { BrowserSessions } from '../browser-sessions.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { accountBody } from '../views/account.js';
 import { consolePage } from '../views/layout.js';
 
@@ -16,7 +16,7 @@ const Assertion = z.object({ id: z.string().min(1).max(1024), rawId: z.string().
 export function accountArea(router: Router, deps: ConsoleDeps): void {
   const { accounts, ceremonies, events, limiter } = deps;
   const { mutate, csrfFor } = consoleStages(deps);
-  const sessions = new BrowserSessions(deps.provider, deps.db);
+  const sessions = deps.browserSessions;
   // The confirmation challenge belongs to this browser session and to this purpose only.
   const binding = (ctx: Context) => `delete:${ownerOf(ctx).sessionUid}`;
   const failures = (ctx: Context) => `console-passkey-failures:${ownerOf(ctx).accountId}`;
@@ -70,7 +70,7 @@ export function accountArea(router: Router, deps: ConsoleDeps): void {
 
   router.post('/console/api/account/delete', ...mutate, throttle, confirmWithPasskey, async function deleteOwnAccount(ctx) {
     const owner = ownerOf(ctx);
-    const summary = await deleteAccount({ provider: deps.provider, db: deps.db, accounts, sessions }, owner.accountId);
+    const summary = await deleteAccount({ provider: deps.provider, db: deps.db, accounts, sessions, clients: deps.clients }, owner.accountId);
     // Recorded after the account's own log is gone: the operators' trace that it was deleted, and by whom (an id only).
     await events.record({ kind: 'account.deleted', accountId: owner.accountId, detail: { ...summary } });
     ctx.body = { deleted: true };

@@ -5,8 +5,9 @@ import { notFound } from '../../errors.js';
 import { AgentServices, type AgentService, type NewAgentService } from '../../agents/agent-services.js';
 import { ClientSecrets, GRACE_PERIODS, type GracePeriod } from '../../clients/secrets.js';
 import { systemClock } from '../../clock.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { agentsBody, type AgentsPageInput } from '../views/agents.js';
 
@@ -44,7 +45,7 @@ function fromForm(body: Record<string, unknown>): NewAgentService {
  */
 export function agentsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
-  const agents = new AgentServices(deps.provider, deps.db, deps.config, deps.events, deps.resource.policies);
+  const agents = deps.agentServices;
   const tokenEndpoint = new URL('/token', deps.config.ISSUER).href;
 
   const secrets = new ClientSecrets(deps.db, deps.clock ?? systemClock);
@@ -80,7 +81,7 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
       csrf,
       notice,
       body: agentsBody({
-        agents: await agents.list(ownerOf(ctx).accountId), csrf, tokenEndpoint, resource: deps.config.RESOURCE_URL, ...extra,
+        agents: await agents.list(ownerOf(ctx).accountId), csrf, tokenEndpoint, resource: deps.config.RESOURCE_URL, scopes: deps.scopes, ...extra,
       }),
     });
   }

@@ -5,8 +5,9 @@ import { AppError, notFound } from '../../errors.js';
 import type { HeldAction } from '../../policies/held.js';
 import { runApproved } from '../../resource/run-approved.js';
 import { appNames } from '../app-names.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage } from '../views/layout.js';
 import { approvalsBody, type HeldView } from '../views/approvals.js';
 
@@ -44,7 +45,8 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
     const names = await appNames(deps.db, accountId, list);
     return list.map((held) => {
       const scope = registry.action(held.action)?.scope;
-      return { held, app: names.get(held.grantId) ?? held.clientId, ...(scope ? { scope } : {}) };
+      const scopeTitle = scope ? deps.scopes.get(scope)?.title : undefined;
+      return { held, app: names.get(held.grantId) ?? held.clientId, ...(scopeTitle ? { scopeTitle } : {}) };
     });
   }
 

@@ -5,11 +5,12 @@ import { AppError, notFound } from '../../errors.js';
 import { listConnectedApps, type ConnectedApp } from '../../grants/connected-apps.js';
 import { findOwnedGrant, revokeGrant, type OwnedGrant } from '../../grants/revoke.js';
 import { Policy, type PolicyInput } from '../../policies/policy.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { appsBody, type PolicyEdit } from '../views/apps.js';
-import { draftFromForm, inputOf, policyProblem } from '../views/policy.js';
+import { draftFromForm, inputOf, policyProblem } from '../../policies/form.js';
 
 /** oidc-provider grant ids are nanoids ([A-Za-z0-9_-]); allow some room, nothing else. */
 const GrantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -83,7 +84,7 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
       active: '/console/apps',
       csrf,
       notice,
-      body: appsBody(await withPolicies(ownerOf(ctx).accountId), csrf, edit, typeof ctx.query.limits === 'string' ? ctx.query.limits : undefined),
+      body: appsBody(deps.scopes, await withPolicies(ownerOf(ctx).accountId), csrf, edit, typeof ctx.query.limits === 'string' ? ctx.query.limits : undefined),
     });
   }
 

@@ -4,8 +4,9 @@ import { z, type ZodError } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialKind, VerifiedCredential } from '../../plugins/plugin.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { connectionsBody, type ConnectProblem, type ConnectWay } from '../views/connections.js';
 

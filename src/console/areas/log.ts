@@ -4,8 +4,8 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { AccessLog, type LogFilter } from '../../accounts/access-log.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
-import { agentsClient, consoleClient } from '../first-party.js';
+import { ownerOf } from '../../accounts/owner-session.js';
+import { agentsClient, consoleClient } from '../../provider/first-party.js';
 import { logPage } from '../views/log.js';
 import { csvLines, jsonLines } from '../views/log-export.js';
 

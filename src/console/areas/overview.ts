@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
-import { html } from '../../../interactions/views/html.js';
+import { html } from '../../web/html.js';
 import { consolePage, consoleSections } from '../views/layout.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 
 /** /console: who is signed in, and the way to every section. */
 export function overviewArea(router: Router, deps: ConsoleDeps): void {

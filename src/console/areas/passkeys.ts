@@ -3,8 +3,9 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { Passkey } from '../../accounts/accounts.js';
 import { AppError, assertThat, notFound } from '../../errors.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf, requireRecentSignIn } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf, requireRecentSignIn } from '../../accounts/owner-session.js';
 import { consolePage } from '../views/layout.js';
 import { passkeysBody } from '../views/passkeys.js';
 

@@ -3,8 +3,9 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { PROFILE_FIELDS, ProfilePatch, ProfileStore, type Profile, type ProfileField } from '../../accounts/profile.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { profilePage } from '../views/profile.js';
 
 /** The JSON body: the profile fields, plus the CSRF token if a script sends it there rather than in the header. */

@@ -3,8 +3,9 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import { BrowserSessions, type BrowserSession } from '../browser-sessions.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { deviceName } from '../views/device.js';
 import { consolePage } from '../views/layout.js';
 import { sessionsBody } from '../views/sessions.js';
@@ -26,7 +27,7 @@ const sessionJson = (s: BrowserSession, currentUid: string) => ({
 /** /console/sessions and /console/api/sessions: every signed-in browser; sign out one, or all but this one. */
 export function sessionsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
-  const sessions = new BrowserSessions(deps.provider, deps.db);
+  const sessions = deps.browserSessions;
 
   /** Another owner's session uid is "not found", exactly like an unknown one. */
   async function signOutOne(ctx: Context): Promise<void> {

@@ -3,9 +3,10 @@ import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { notFound } from '../../errors.js';
 import { AgentTokens, type AgentToken, type NewAgentToken } from '../../grants/agent-tokens.js';
-import { AGENT_CLIENT_ID } from '../first-party.js';
-import { backTo, consoleStages, noticeFrom, type ConsoleDeps, pendingOf } from '../kit.js';
-import { ownerOf } from '../owner.js';
+import { AGENT_CLIENT_ID } from '../../provider/first-party.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { backTo, noticeFrom } from '../../web/notices.js';
+import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { tokensBody, type TokensPageInput } from '../views/tokens.js';
 
@@ -41,7 +42,7 @@ function fromForm(body: Record<string, unknown>): NewAgentToken {
  */
 export function tokensArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
-  const agentTokens = new AgentTokens(deps.provider, deps.db, deps.config);
+  const { agentTokens } = deps;
 
   async function create(ctx: Context, input: NewAgentToken) {
     const owner = ownerOf(ctx);
@@ -70,7 +71,7 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     });
   }
 
-  async function page(ctx: Context, extra: Omit<TokensPageInput, 'tokens' | 'csrf'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+  async function page(ctx: Context, extra: Omit<TokensPageInput, 'tokens' | 'csrf' | 'scopes'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
@@ -79,7 +80,7 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
       active: '/console/tokens',
       csrf,
       notice,
-      body: tokensBody({ tokens: await agentTokens.list(ownerOf(ctx).accountId), csrf, ...extra }),
+      body: tokensBody({ tokens: await agentTokens.list(ownerOf(ctx).accountId), csrf, scopes: deps.scopes, ...extra }),
     });
   }
 

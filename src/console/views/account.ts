@@ -1,4 +1,4 @@
-import { html } from '../../../interactions/views/html.js';
+import { html } from '../../web/html.js';
 import { when } from './layout.js';
 
 export interface AccountView {

@@ -1,10 +1,14 @@
-import { html } from '../../../interactions/views/html.js';
+import { html } from '../../web/html.js';
 import type { AgentService } from '../../agents/agent-services.js';
-import { canWrite, scopeBadge } from './apps.js';
+import { canWrite } from './apps.js';
+import { scopeBadge } from '../../web/scope-badges.js';
 import { csrfField, when } from './layout.js';
 import { scopeChoices } from './scope-choices.js';
+import type { ScopeCatalog } from '../../../scopes/catalog.js';
 
 export interface AgentsPageInput {
+  /** The scopes this server knows, to name each and to offer them. */
+  scopes: ScopeCatalog;
   agents: AgentService[];
   csrf: string;
   /** Where an agent asks for tokens. */
@@ -18,12 +22,12 @@ export interface AgentsPageInput {
 }
 
 /** /console/agents: register an agent service (its secret shown once), and the list with a revoke button each. */
-export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, draft = {} }: AgentsPageInput) {
+export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, draft = {}, scopes }: AgentsPageInput) {
   const checked = new Set(draft.scopes ?? []);
 
   const rows = agents.map((a) => html`<tr>
   <td data-label="Name"><strong>${a.name}</strong><div class="hint"><code>${a.clientId}</code></div></td>
-  <td data-label="Can"><ul class="scope-list">${a.scopes.map(scopeBadge)}</ul></td>
+  <td data-label="Can"><ul class="scope-list">${a.scopes.map((name) => scopeBadge(scopes, name))}</ul></td>
   <td data-label="Registered">${when(a.createdAt)}</td>
   <td data-label="Last used">${when(a.lastUsedAt)}</td>
   <td data-label="Actions"><form method="post" action="/console/agents/${a.clientId}/revoke" class="inline-form">
@@ -32,7 +36,7 @@ export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, dra
   </form> <form method="post" action="/console/agents/${a.clientId}/secret" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button compact">New secret<span class="visually-hidden"> for ${a.name}</span></button>
-  </form>${canWrite(a.scopes)
+  </form>${canWrite(scopes, a.scopes)
     // The agent holds a grant like any app: its limits are set with the apps' (Connected apps, Limits).
     ? html` <a href="/console/apps?limits=${a.grantId}#limits-${a.grantId}">Limits<span class="visually-hidden"> of ${a.name}</span></a>`
     : ''}</td>
@@ -73,7 +77,7 @@ ${created
     <input id="agent-name" name="name" type="text" required maxlength="60" value="${draft.name ?? ''}" autocomplete="off">
     <span class="hint">Which agent it is, so you can tell your agents apart.</span>
   </div>
-  ${scopeChoices('agent-scope-', checked)}
+  ${scopeChoices(scopes, 'agent-scope-', checked)}
   <button type="submit" class="button primary compact">Register agent</button>
 </form>
 </section>

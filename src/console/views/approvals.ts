@@ -1,5 +1,4 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
-import { getScope } from '../../../scopes/catalog.js';
+import { html, type SafeHtml } from '../../web/html.js';
 import type { HeldAction, HeldStatus } from '../../policies/held.js';
 import { csrfField, when } from './layout.js';
 
@@ -7,8 +6,8 @@ export interface HeldView {
   held: HeldAction;
   /** Who asked, in the owner's words (`Photo app`, `Your agent: Research bot`). */
   app: string;
-  /** The scope the action needs, if the plugin that defines it is loaded. */
-  scope?: string;
+  /** The title of the scope the action needs, if the catalog knows it ("Post on X as you"). */
+  scopeTitle?: string;
 }
 
 export interface ApprovalsPageInput {
@@ -27,8 +26,7 @@ const STATUS: Record<HeldStatus, { text: string; badge: string }> = {
 
 /** "Post on X as you (tweet.post)": the scope's title when the catalog knows it, else the action's id. */
 function actionText(view: HeldView): SafeHtml {
-  const def = view.scope ? getScope(view.scope) : undefined;
-  return def ? html`${def.title} <code class="scope-name">${view.held.action}</code>` : html`<code class="scope-name">${view.held.action}</code>`;
+  return view.scopeTitle ? html`${view.scopeTitle} <code class="scope-name">${view.held.action}</code>` : html`<code class="scope-name">${view.held.action}</code>`;
 }
 
 const errorOf = (held: HeldAction) => {

@@ -1,22 +1,13 @@
-import { html, httpsUrl } from '../../../interactions/views/html.js';
-import { getScope, type ScopeAccess } from '../../../scopes/catalog.js';
+import { html, httpsUrl } from '../../web/html.js';
+import type { ScopeCatalog } from '../../../scopes/catalog.js';
+import { scopeBadge } from '../../web/scope-badges.js';
 import type { ConnectedApp } from '../../grants/connected-apps.js';
 import type { Policy } from '../../policies/policy.js';
 import { csrfField, when } from './layout.js';
-import { draftOf, policyFields, policySummary, type PolicyDraft } from './policy.js';
-
-/** Badge text carries the meaning; the colour only repeats it (as on the consent page). */
-const ACCESS: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', identity: 'Identity' };
-export const accessBadge = (access: ScopeAccess) => html`<span class="badge badge-${access}">${ACCESS[access]}</span>`;
-
-/** A scope in the owner's words, with its access badge; the technical name stays visible for the curious. */
-export const scopeBadge = (name: string) => {
-  const def = getScope(name);
-  return html`<li>${accessBadge(def?.access ?? 'write')} ${def?.title ?? name} <code class="scope-name">${name}</code></li>`;
-};
+import { draftOf, policyFields, policySummary, type PolicyDraft } from '../../policies/form.js';
 
 /** Limits matter for apps that can write; a scope the catalog no longer knows counts as a write, to be safe. */
-export const canWrite = (scopes: string[]) => scopes.some((name) => (getScope(name)?.access ?? 'write') === 'write');
+export const canWrite = (catalog: ScopeCatalog, scopes: string[]) => scopes.some((name) => (catalog.get(name)?.access ?? 'write') === 'write');
 
 /** A limits form sent back with a problem: what the owner typed, for the app it was about. */
 export interface PolicyEdit {
@@ -31,7 +22,7 @@ export interface AppWithPolicy {
 }
 
 /** /console/apps: every app and agent holding a grant, a revoke button for each, and the limits of each writer. */
-export function appsBody(apps: AppWithPolicy[], csrf: string, edit?: PolicyEdit, openGrantId?: string) {
+export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: string, edit?: PolicyEdit, openGrantId?: string) {
   const rows = apps.map(({ app, policy }) => {
     const logo = httpsUrl(app.logoUri);
     return html`<tr>
@@ -39,8 +30,8 @@ export function appsBody(apps: AppWithPolicy[], csrf: string, edit?: PolicyEdit,
     ${logo ? html`<img class="app-logo" src="${logo}" alt="" width="32" height="32">` : ''}
     <strong>${app.name}</strong>${app.kind === 'agent' ? html` <span class="badge badge-identity">Agent token</span>` : ''}
   </div>${app.redirectHost ? html`<div class="hint">Sends you back to <span class="host">${app.redirectHost}</span></div>` : ''}</td>
-  <td data-label="Can"><ul class="scope-list">${app.scopes.map(scopeBadge)}</ul></td>
-  <td data-label="Limits">${canWrite(app.scopes)
+  <td data-label="Can"><ul class="scope-list">${app.scopes.map((name) => scopeBadge(catalog, name))}</ul></td>
+  <td data-label="Limits">${canWrite(catalog, app.scopes)
     ? html`${policySummary(policy)} <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> limits of ${app.name}</span></a>`
     : html`<span class="hint">Reads only</span>`}</td>
   <td data-label="Granted">${when(app.grantedAt)}</td>
@@ -51,7 +42,7 @@ export function appsBody(apps: AppWithPolicy[], csrf: string, edit?: PolicyEdit,
   </form></td>
 </tr>`;
   });
-  const writers = apps.filter(({ app }) => canWrite(app.scopes));
+  const writers = apps.filter(({ app }) => canWrite(catalog, app.scopes));
 
   return html`<h1>Connected apps</h1>
 <p>Apps you allowed to use your oauth3 account, and tokens you made for your own agents. Revoking one stops every

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
+import { html, type SafeHtml } from '../../web/html.js';
 import type { Chart } from '../../accounts/access-log.js';
 
 const SERIES_COLOURS = 8; // .series-0 … .series-7 in console.css

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
+import { html, type SafeHtml } from '../../web/html.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialField } from '../../plugins/plugin.js';
 import { csrfField, when } from './layout.js';

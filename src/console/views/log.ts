@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
+import { html, type SafeHtml } from '../../web/html.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
 import { consolePage, when } from './layout.js';
 import { activityChart } from './chart.js';

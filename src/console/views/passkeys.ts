@@ -1,4 +1,4 @@
-import { html } from '../../../interactions/views/html.js';
+import { html } from '../../web/html.js';
 import type { Passkey } from '../../accounts/accounts.js';
 import { csrfField, when } from './layout.js';
 

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
+import { html, type SafeHtml } from '../../web/html.js';
 import type { ProfileField } from '../../accounts/profile.js';
 import { consolePage, csrfField, when } from './layout.js';
 

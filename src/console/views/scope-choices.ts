@@ -1,15 +1,15 @@
-import { html } from '../../../interactions/views/html.js';
-import { allScopes } from '../../../scopes/catalog.js';
-import { accessBadge } from './apps.js';
+import { html } from '../../web/html.js';
+import type { ScopeCatalog } from '../../../scopes/catalog.js';
+import { accessBadge } from '../../web/scope-badges.js';
 
 /**
  * One checkbox per scope of the resource API (`scope:<name>`, since a repeated field is refused by http/body.ts),
  * for the forms that mint agent tokens and register agent services. `idPrefix` keeps element ids unique per form.
  */
-export function scopeChoices(idPrefix: string, checked: ReadonlySet<string>) {
+export function scopeChoices(catalog: ScopeCatalog, idPrefix: string, checked: ReadonlySet<string>) {
   return html`<fieldset class="token-scopes">
     <legend>It can</legend>
-    ${allScopes().filter((s) => s.kind === 'resource').map((s) => html`<div class="field field-check">
+    ${catalog.all().filter((s) => s.kind === 'resource').map((s) => html`<div class="field field-check">
       <input id="${idPrefix}${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
       <label for="${idPrefix}${s.name}">${accessBadge(s.access)}
         <strong>${s.title}</strong><span class="hint"> ${s.description}</span></label>

@@ -1,8 +1,10 @@
-import { html } from '../../../interactions/views/html.js';
+import { html } from '../../web/html.js';
 import type { AgentToken } from '../../grants/agent-tokens.js';
-import { canWrite, scopeBadge } from './apps.js';
+import { canWrite } from './apps.js';
+import { scopeBadge } from '../../web/scope-badges.js';
 import { csrfField, when } from './layout.js';
 import { scopeChoices } from './scope-choices.js';
+import type { ScopeCatalog } from '../../../scopes/catalog.js';
 
 export const LIFETIME_CHOICES = [
   { hours: 1, label: '1 hour' },
@@ -12,6 +14,8 @@ export const LIFETIME_CHOICES = [
 ] as const;
 
 export interface TokensPageInput {
+  /** The scopes this server knows, to name each and to offer them. */
+  scopes: ScopeCatalog;
   tokens: AgentToken[];
   csrf: string;
   /** The token just minted: its value is on this one page and nowhere else. */
@@ -23,7 +27,7 @@ export interface TokensPageInput {
 const statusOf = (t: AgentToken) => (t.revokedAt ? 'Revoked' : t.expiresAt.getTime() <= Date.now() ? 'Expired' : 'Active');
 
 /** /console/tokens: mint a token for an agent (shown once), and the list of tokens with a revoke button each. */
-export function tokensBody({ tokens, csrf, created, draft = {} }: TokensPageInput) {
+export function tokensBody({ tokens, csrf, created, draft = {}, scopes }: TokensPageInput) {
   const lifetime = draft.lifetimeHours ?? 24;
   const checked = new Set(draft.scopes ?? []);
 
@@ -31,7 +35,7 @@ export function tokensBody({ tokens, csrf, created, draft = {} }: TokensPageInpu
     const status = statusOf(t);
     return html`<tr>
   <td data-label="Name"><strong>${t.name}</strong> <span class="badge ${status === 'Active' ? 'badge-read' : 'badge-identity'}">${status}</span></td>
-  <td data-label="Can"><ul class="scope-list">${t.scopes.map(scopeBadge)}</ul></td>
+  <td data-label="Can"><ul class="scope-list">${t.scopes.map((name) => scopeBadge(scopes, name))}</ul></td>
   <td data-label="Created">${when(t.createdAt)}</td>
   <td data-label="Expires">${when(t.expiresAt)}</td>
   <td data-label="Last used">${when(t.lastUsedAt)}</td>
@@ -39,7 +43,7 @@ export function tokensBody({ tokens, csrf, created, draft = {} }: TokensPageInpu
     ? html`<form method="post" action="/console/tokens/${t.id}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${t.name}</span></button>
-  </form>${canWrite(t.scopes)
+  </form>${canWrite(scopes, t.scopes)
     // A token is a grant of its own: its limits are set with the apps' (Connected apps, Limits).
     ? html` <a href="/console/apps?limits=${t.grantId}#limits-${t.grantId}">Limits<span class="visually-hidden"> of ${t.name}</span></a>`
     : ''}`
@@ -70,7 +74,7 @@ ${created
     <input id="token-name" name="name" type="text" required maxlength="60" value="${draft.name ?? ''}" autocomplete="off">
     <span class="hint">Which agent it is for, so you can tell your tokens apart.</span>
   </div>
-  ${scopeChoices('scope-', checked)}
+  ${scopeChoices(scopes, 'scope-', checked)}
   <div class="field">
     <label for="token-lifetime">Works for</label>
     <select id="token-lifetime" name="lifetime_hours">

@@ -1,8 +1,8 @@
-import { html, httpsUrl, type SafeHtml } from '../../../interactions/views/html.js';
-import { allScopes } from '../../../scopes/catalog.js';
+import { html, httpsUrl, type SafeHtml } from '../../web/html.js';
+import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import type { ClientKind, ClientRecord } from '../../clients/store.js';
 import type { LiveSecret } from '../../clients/secrets.js';
-import { accessBadge, scopeBadge } from '../../console/views/apps.js';
+import { accessBadge, scopeBadge } from '../../web/scope-badges.js';
 import { csrfField, when } from '../../console/views/layout.js';
 
 export const KIND_LABELS: Record<ClientKind, { title: string; hint: string }> = {
@@ -51,7 +51,7 @@ export const draftOf = (app: ClientRecord): AppDraft => ({
 });
 
 /** The register form (no client id yet) or the edit form of one app. */
-export function appFormBody(csrf: string, draft: AppDraft, clientId?: string): SafeHtml {
+export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft, clientId?: string): SafeHtml {
   const checked = new Set(draft.scopes ?? ['openid', 'offline_access']);
   const text = (id: string, label: string, value: string | undefined, hint: string, attrs: SafeHtml = html``) => html`<div class="field">
     <label for="app-${id}">${label}</label>
@@ -85,7 +85,7 @@ export function appFormBody(csrf: string, draft: AppDraft, clientId?: string): S
   </div>
   <fieldset class="token-scopes">
     <legend>Scopes it may ask for</legend>
-    ${allScopes().map((s) => html`<div class="field field-check">
+    ${catalog.all().map((s) => html`<div class="field field-check">
       <input id="scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
       <label for="scope-${s.name}">${accessBadge(s.access)} <strong>${s.title}</strong> <code class="scope-name">${s.name}</code><span class="hint"> ${s.description}</span></label>
     </div>`)}
@@ -101,10 +101,12 @@ export interface AppPageInput {
   issuer: string;
   /** A secret just issued (registration, rotation, emergency revoke): on this one page and nowhere else (F2). */
   newSecret?: string;
+  /** The scopes this server knows, to name the app's. */
+  scopes: ScopeCatalog;
 }
 
 /** /developers/apps/:clientId: details, live secrets, rotation and the dangerous buttons. */
-export function appBody({ app, secrets, csrf, issuer, newSecret }: AppPageInput): SafeHtml {
+export function appBody({ app, secrets, csrf, issuer, newSecret, scopes }: AppPageInput): SafeHtml {
   const base = `/developers/apps/${app.clientId}`;
   const logo = httpsUrl(app.logoUri);
   return html`<h1>${logo ? html`<img class="app-logo" src="${logo}" alt="" width="40" height="40"> ` : ''}${app.name} ${statusBadge(app)}</h1>
@@ -127,7 +129,7 @@ ${newSecret
   <dt>Discovery URL</dt><dd><code>${issuer}/.well-known/oauth-authorization-server</code></dd>
   ${app.homepage ? html`<dt>Home page</dt><dd>${app.homepage}</dd>` : ''}
   <dt>Redirect URIs</dt><dd>${app.redirectUris.length ? html`<ul>${app.redirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>` : '—'}</dd>
-  <dt>Scopes</dt><dd><ul class="scope-list">${(app.scope?.split(' ') ?? []).map(scopeBadge)}</ul></dd>
+  <dt>Scopes</dt><dd><ul class="scope-list">${(app.scope?.split(' ') ?? []).map((name) => scopeBadge(scopes, name))}</ul></dd>
   <dt>Registered</dt><dd>${when(app.createdAt)}</dd>
 </dl>
 <p><a href="${base}/skill.md">Skill document</a> — a Markdown file that tells an agent how to use this app's access.

@@ -1,5 +1,5 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
-import { layout } from '../../../interactions/views/layout.js';
+import { html, type SafeHtml } from '../../web/html.js';
+import { layout } from '../../web/layout.js';
 
 export const developerSections = [
   { path: '/developers', label: 'Your apps' },

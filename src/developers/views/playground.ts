@@ -1,5 +1,5 @@
-import { html, type SafeHtml } from '../../../interactions/views/html.js';
-import { layout } from '../../../interactions/views/layout.js';
+import { html, type SafeHtml } from '../../web/html.js';
+import { layout } from '../../web/layout.js';
 import type { ScopeDefinition } from '../../../scopes/catalog.js';
 import type { ApiCallDoc } from '../../plugins/plugin.js';
 
@@ -26,7 +26,7 @@ ${after}
 
 /**
  * /developers/playground: the steps of the authorization code flow, each with a button. All the protocol work runs
- * in interactions/public/playground.js (no inline script: the page's facts travel in data- attributes).
+ * in src/web/public/playground.js (no inline script: the page's facts travel in data- attributes).
  */
 export function playgroundPage(input: PlaygroundPageInput): string {
   const body = html`<div class="playground" id="playground" data-issuer="${input.issuer}" data-resource="${input.resourceUrl}"

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PluginSettings } from '../plugin.js';
+import type { Settings } from '../../setting.js';
 
 export const telegramSettings = {
   TELEGRAM_API_ROOT: {
@@ -7,4 +7,4 @@ export const telegramSettings = {
     doc: 'Telegram Bot API root (tests point it at a fake on 127.0.0.1).',
     fix: 'use a URL such as https://api.telegram.org',
   },
-} satisfies PluginSettings;
+} satisfies Settings;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PluginSettings } from '../plugin.js';
+import type { Settings } from '../../setting.js';
 
 const queryId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const baseUrl = (fallback: string) => z.url({ protocol: /^https?$/ }).default(fallback).transform((v) => v.replace(/\/+$/, ''));
@@ -57,4 +57,4 @@ export const twitterSettings = {
     doc: "Query ids of X's web GraphQL operations, as JSON (e.g. `{\"CreateTweet\":\"...\"}`), when X has rotated the built-in ones.",
     fix: 'use a JSON object with CreateTweet, DeleteTweet or UserTweets, each the id from x.com/i/api/graphql/<id>/<operation>',
   },
-} satisfies PluginSettings;
+} satisfies Settings;

@@ -1,0 +1,78 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { AppError } from '../src/errors.js';
+import type { AccountStore } from '../src/accounts/accounts.js';
+import type { EventLog } from '../src/accounts/events.js';
+import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
+import type { RateLimiter } from '../src/rate-limit.js';
+import type { InteractionStages } from './stages.js';
+
+/** A WebAuthn response as the browser module posts it; the ceremony checks the rest (WebAuthn §7). */
+const Credential = z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() }).loose();
+
+export interface SignInDeps {
+  accounts: AccountStore;
+  ceremonies: PasskeyCeremonies;
+  events: EventLog;
+  limiter: RateLimiter;
+}
+
+/** The login prompt's passkey ceremonies: sign up with a new passkey, or sign in with one (E1–E8). */
+export function signInRoutes(router: Router, { accounts, ceremonies, events, limiter }: SignInDeps, stages: InteractionStages): void {
+  const { sameOrigin, csrf, loadInteraction, expectPrompt, throttle, failureKey, finish } = stages;
+  // A challenge belongs to the interaction it was made for (E2).
+  const binding = (ctx: Context) => `interaction:${ctx.params.uid}`;
+
+  router.post('/interaction/:uid/passkey/register/options', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+    async function registrationOptions(ctx) {
+      ctx.body = await ceremonies.registrationOptions(binding(ctx));
+    });
+
+  router.post('/interaction/:uid/passkey/register', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+    async function verifyRegistration(ctx) {
+      let registered;
+      try {
+        registered = await ceremonies.verifyRegistration(binding(ctx), Credential.parse(ctx.state.body) as never);
+      } catch (error) {
+        await limiter.fail(failureKey(ctx));
+        await events.record({ kind: 'passkey.register', outcome: 'failure', ip: ctx.ip, detail: { reason: (error as AppError).code } });
+        throw error;
+      }
+      await accounts.createWithPasskey(registered.accountId, registered.passkey);
+      await events.record({ kind: 'account.created', accountId: registered.accountId, ip: ctx.ip, detail: { passkey: registered.passkey.name } });
+      ctx.body = { redirectTo: await finish(ctx, { login: { accountId: registered.accountId, amr: ['hwk', 'user'] } }) };
+    });
+
+  router.post('/interaction/:uid/passkey/login/options', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+    async function authenticationOptions(ctx) {
+      ctx.body = await ceremonies.authenticationOptions(binding(ctx));
+    });
+
+  router.post('/interaction/:uid/passkey/login', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+    async function verifyAuthentication(ctx) {
+      const response = Credential.safeParse(ctx.state.body);
+      let passkey;
+      try {
+        if (!response.success) throw new AppError('invalid_request', 400, 'The passkey response is malformed.');
+        passkey = await ceremonies.verifyAuthentication(binding(ctx), response.data as never);
+        const account = await accounts.find(passkey.accountId);
+        if (!account || account.disabledAt) throw new AppError('account_disabled', 403, 'This account is disabled.');
+      } catch (error) {
+        const code = error instanceof AppError ? error.code : 'error';
+        await limiter.fail(failureKey(ctx));
+        // A failure with a registered credential belongs in that owner's access log (issue 3); others have no owner.
+        const known = response.success ? await accounts.findPasskey(response.data.id) : undefined;
+        await events.record({
+          accountId: known?.accountId,
+          kind: code === 'passkey_counter' ? 'passkey.counter_regression' : 'signin',
+          outcome: code === 'passkey_counter' ? 'security' : 'failure',
+          ip: ctx.ip,
+          detail: { reason: code, credential: response.data?.id.slice(0, 16) },
+        });
+        throw error;
+      }
+      await events.record({ kind: 'signin', accountId: passkey.accountId, ip: ctx.ip, detail: { passkey: passkey.name } });
+      ctx.body = { redirectTo: await finish(ctx, { login: { accountId: passkey.accountId, amr: ['hwk', 'user'] } }) };
+    });
+}

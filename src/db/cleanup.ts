@@ -1,0 +1,18 @@
+import type { Database } from './database.js';
+
+/**
+ * Deletes our own rows whose lifetime has passed (passkey challenges, rate-limit windows, interaction decisions,
+ * device poll counts, DPoP proof ids, retired keys). oidc-provider's rows are the storage adapters' to sweep; the
+ * server runs both every 10 minutes, `oauth3 cleanup` on demand.
+ */
+export async function deleteExpiredRows(db: Database): Promise<number> {
+  const results = await Promise.all([
+    db.query('DELETE FROM webauthn_challenges WHERE expires_at < now()'),
+    db.query('DELETE FROM rate_limits WHERE expires_at < now()'),
+    db.query('DELETE FROM device_polls WHERE expires_at < now()'),
+    db.query('DELETE FROM interaction_decisions WHERE expires_at < now()'),
+    db.query('DELETE FROM dpop_replay WHERE expires_at < now()'),
+    db.query('DELETE FROM keys WHERE remove_after < now()'),
+  ]);
+  return results.reduce((sum, r) => sum + r.rowCount, 0);
+}
