@@ -25,7 +25,7 @@ import type { AccountStore } from './accounts/accounts.js';
 import type { EventLog } from './accounts/events.js';
 import type { ConnectionStore } from './connections/store.js';
 import type { Upstream } from './upstream/index.js';
-import type { ResourceServices } from './resource/services.js';
+import type { ResourceServices } from './plugins/services.js';
 import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
 import { createHealth, type Health } from './http/health.js';

@@ -31,7 +31,7 @@ import { createProvider } from './provider/provider.js';
 import { agentsClient, consoleClient, playgroundClient } from './provider/first-party.js';
 import { allowMetadataFetches } from './provider/registration-guards.js';
 import { RateLimiter } from './rate-limit.js';
-import type { ResourceServices } from './resource/services.js';
+import type { ResourceServices } from './plugins/services.js';
 import { createUpstream, type Upstream } from './upstream/index.js';
 import { Vault } from './vault/vault.js';
 

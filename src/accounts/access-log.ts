@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
-import { eventSummary } from '../console/views/event-kinds.js';
+import { eventSummary } from './event-kinds.js';
 
 /** One line of an owner's access log, as the console API and exports show it. */
 export interface LogEntry {

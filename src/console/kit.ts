@@ -9,7 +9,7 @@ import type { AccountStore } from '../accounts/accounts.js';
 import type { EventLog } from '../accounts/events.js';
 import type { PasskeyCeremonies } from '../passkeys/ceremonies.js';
 import type { RateLimiter } from '../rate-limit.js';
-import type { ResourceServices } from '../resource/services.js';
+import type { ResourceServices } from '../plugins/services.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 import type { ClientStore } from '../clients/store.js';
 import type { AgentTokens } from '../grants/agent-tokens.js';

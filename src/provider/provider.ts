@@ -8,7 +8,7 @@ import type { AccountStore } from '../accounts/accounts.js';
 import { errorPage } from '../web/error-page.js';
 import { fetchConfiguration, isForeignClient, registrationFeatures, validateForeignClient } from './registration.js';
 import { acceptResourceTokensAtUserinfo } from './userinfo.js';
-import { DPOP_SIGNING_ALGS } from '../resource/dpop.js';
+import { DPOP_SIGNING_ALGS } from './dpop-algorithms.js';
 import { exactly, onlyFor } from '../http/paths.js';
 import { PROVIDER_ROUTES } from './routes.js';
 

@@ -5,7 +5,7 @@ import { AppError, invalidInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { challengeFor, type TokenScheme } from './challenge.js';
 import { storageUnavailable } from './errors.js';
-import { loggableError } from './secrets.js';
+import { loggableError } from '../http/request-secrets.js';
 
 /**
  * Connection-level failures of Postgres, PGlite or Redis (SQLSTATE classes 08 and 57, socket errors, timeouts): the

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { AppError } from '../errors.js';
-import { DPOP_SIGNING_ALGS } from './dpop.js';
+import { DPOP_SIGNING_ALGS } from '../provider/dpop-algorithms.js';
 import { InsufficientScope, MISSING_TOKEN } from './errors.js';
 
 /** Where clients find this API's RFC 9728 metadata (§5.1: named in every challenge). */

@@ -4,10 +4,10 @@ import type { Logger } from '../logger.js';
 import type { Action, ApiContext, ApiCaller, Connection, PluginKit, ResourceState, UpstreamAccess } from '../plugins/plugin.js';
 import { contentRefusal, dailyLimitReached } from '../policies/gate.js';
 import { InsufficientScope, ownerRequired } from './errors.js';
-import { markRefusedCredential, openConnection } from './open-connection.js';
-import { rememberSecrets } from './secrets.js';
+import { markRefusedCredential, openConnection } from '../plugins/open-connection.js';
+import { rememberSecrets } from '../http/request-secrets.js';
 import { connectionFor, policyFor } from './call-snapshot.js';
-import type { ResourceServices } from './services.js';
+import type { ResourceServices } from '../plugins/services.js';
 
 export interface KitDeps {
   config: Config;

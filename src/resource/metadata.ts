@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Config } from '../config.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
-import { DPOP_SIGNING_ALGS } from './dpop.js';
+import { DPOP_SIGNING_ALGS } from '../provider/dpop-algorithms.js';
 
 /**
  * RFC 9728 protected resource metadata: how a client (the MCP SDK, any RFC 9728 client) learns which authorization

@@ -7,7 +7,7 @@ import type { Database } from '../db/database.js';
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { ApiRouter, PluginKit, ResourceState } from '../plugins/plugin.js';
-import type { ResourceServices } from './services.js';
+import type { ResourceServices } from '../plugins/services.js';
 import { ApiCallLog, logApiCalls } from './access-log.js';
 import { apiBoundary } from './boundary.js';
 import { bearer } from './bearer.js';

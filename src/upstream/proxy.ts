@@ -1,7 +1,7 @@
 import type { Next } from 'koa';
 import { AppError } from '../errors.js';
 import { readBody } from '../http/body.js';
-import { rememberSecrets } from '../resource/secrets.js';
+import { rememberSecrets } from '../http/request-secrets.js';
 import type { ApiContext, ApiRouter, PluginKit, UpstreamAccess } from '../plugins/plugin.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
 import { proxyScope } from './providers.js';

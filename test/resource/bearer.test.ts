@@ -4,7 +4,7 @@ import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { basic, redirectUri } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
-import { DPOP_SIGNING_ALGS } from '../../src/resource/dpop.js';
+import { DPOP_SIGNING_ALGS } from '../../src/provider/dpop-algorithms.js';
 import { digestOf } from '../../src/db/at-rest-keys.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';

@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import type { PolicyInput } from '../../src/policies/policy.js';
-import { runApproved } from '../../src/resource/run-approved.js';
+import { runApproved } from '../../src/plugins/run-approved.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
 
 /**

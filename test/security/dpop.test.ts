@@ -6,7 +6,8 @@ import { Owner, callApi } from '../helpers/owner.js';
 import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { DpopKey, athOf, hmacProof, unsignedProof, type ProofOverrides } from '../helpers/dpop.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
-import { DPOP_SIGNING_ALGS, PROOF_WINDOW_SECONDS } from '../../src/resource/dpop.js';
+import { PROOF_WINDOW_SECONDS } from '../../src/resource/dpop.js';
+import { DPOP_SIGNING_ALGS } from '../../src/provider/dpop-algorithms.js';
 import { deleteExpired } from '../../adapters/index.js';
 
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';

@@ -4,7 +4,7 @@ import { loginPage } from '../../interactions/views/login.js';
 import { consentPage, type ConsentPageInput } from '../../interactions/views/consent.js';
 import { errorPage } from '../../src/web/error-page.js';
 import { homePage } from '../../src/web/home-page.js';
-import { kindLabel } from '../../src/console/views/event-kinds.js';
+import { kindLabel } from '../../src/accounts/event-kinds.js';
 
 const SCRIPT_PAYLOAD = '<script>alert(1)</script>';
 const ATTR_PAYLOAD = '"><img src=x onerror=alert(1)>';

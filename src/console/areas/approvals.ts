@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import type { HeldAction } from '../../policies/held.js';
-import { runApproved } from '../../resource/run-approved.js';
+import { runApproved } from '../../plugins/run-approved.js';
 import { appNames } from '../app-names.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';

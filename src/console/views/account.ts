@@ -1,5 +1,5 @@
 import { html } from '../../web/html.js';
-import { when } from './layout.js';
+import { when } from '../../web/forms.js';
 
 export interface AccountView {
   createdAt: Date;

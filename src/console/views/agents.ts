@@ -2,7 +2,7 @@ import { html } from '../../web/html.js';
 import type { AgentService } from '../../agents/agent-services.js';
 import { canWrite } from './apps.js';
 import { scopeBadge } from '../../web/scope-badges.js';
-import { csrfField, when } from './layout.js';
+import { csrfField, when } from '../../web/forms.js';
 import { scopeChoices } from './scope-choices.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 

@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { HeldAction, HeldStatus } from '../../policies/held.js';
-import { csrfField, when } from './layout.js';
+import { csrfField, when } from '../../web/forms.js';
 
 export interface HeldView {
   held: HeldAction;

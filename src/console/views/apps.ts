@@ -3,7 +3,7 @@ import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import { scopeBadge } from '../../web/scope-badges.js';
 import type { ConnectedApp } from '../../grants/connected-apps.js';
 import type { Policy } from '../../policies/policy.js';
-import { csrfField, when } from './layout.js';
+import { csrfField, when } from '../../web/forms.js';
 import { draftOf, policyFields, policySummary, type PolicyDraft } from '../../policies/form.js';
 
 /** Limits matter for apps that can write; a scope the catalog no longer knows counts as a write, to be safe. */

@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialField } from '../../plugins/plugin.js';
-import { csrfField, when } from './layout.js';
+import { csrfField, when } from '../../web/forms.js';
 
 /** One way to connect an account: a credential kind from a plugin, or an upstream OAuth provider from config. */
 export interface ConnectWay {

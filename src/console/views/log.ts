@@ -1,8 +1,9 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
-import { consolePage, when } from './layout.js';
+import { consolePage } from './layout.js';
+import { when } from '../../web/forms.js';
 import { activityChart } from './chart.js';
-import { kindLabel, outcomeLabel } from './event-kinds.js';
+import { kindLabel, outcomeLabel } from '../../accounts/event-kinds.js';
 
 export interface LogPageInput {
   pendingApprovals?: number;

@@ -1,6 +1,6 @@
 import { html } from '../../web/html.js';
 import type { Passkey } from '../../accounts/accounts.js';
-import { csrfField, when } from './layout.js';
+import { csrfField, when } from '../../web/forms.js';
 
 /** How a passkey is kept, in the owner's words (WebAuthn §6.1.3: backup eligibility and backup state). */
 export function passkeyKind(passkey: Pick<Passkey, 'deviceType' | 'backedUp'>): string {

@@ -1,6 +1,7 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { ProfileField } from '../../accounts/profile.js';
-import { consolePage, csrfField, when } from './layout.js';
+import { consolePage } from './layout.js';
+import { csrfField, when } from '../../web/forms.js';
 
 export interface ProfilePageInput {
   pendingApprovals?: number;

@@ -3,7 +3,7 @@ import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import type { ClientKind, ClientRecord } from '../../clients/store.js';
 import type { LiveSecret } from '../../clients/secrets.js';
 import { accessBadge, scopeBadge } from '../../web/scope-badges.js';
-import { csrfField, when } from '../../console/views/layout.js';
+import { csrfField, when } from '../../web/forms.js';
 
 export const KIND_LABELS: Record<ClientKind, { title: string; hint: string }> = {
   web: { title: 'Web app (confidential)', hint: 'Runs on a server that keeps a secret. Signs owners in with the authorization code flow and PKCE; gets refresh tokens.' },

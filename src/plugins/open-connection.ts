@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { openAccess } from '../connections/access.js';
 import { SealError } from '../vault/vault.js';
-import type { Connection, UpstreamAccess } from '../plugins/plugin.js';
+import type { Connection, UpstreamAccess } from './plugin.js';
 import type { Logger } from '../logger.js';
 import type { ResourceServices } from './services.js';
 

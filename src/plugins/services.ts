@@ -1,10 +1,10 @@
-import type { PluginRegistry } from '../plugins/registry.js';
+import type { PluginRegistry } from './registry.js';
 import type { ConnectionStore } from '../connections/store.js';
 import type { UpstreamTokens } from '../connections/access.js';
 import type { PolicyStore } from '../policies/policy.js';
 import type { HeldActions } from '../policies/held.js';
 import type { DailyLimits } from '../policies/gate.js';
-import type { ActionDeps } from '../plugins/plugin.js';
+import type { ActionDeps } from './plugin.js';
 
 /** What the resource API and the console's Connected accounts / Approvals pages share, built once in createApp. */
 export interface ResourceServices {
