@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
+import { guard, type GuardedState } from '../src/http/guard.js';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { assertThat } from '../src/errors.js';
@@ -17,25 +18,29 @@ export interface ConsentDeps {
   policies: PolicyStore;
 }
 
+/** The consent form: the owner's decision, and the limits section's fields beside it. */
+const ConsentBody = z.object({ decision: z.enum(['approve', 'deny']) }).catchall(z.unknown());
+
+interface ConsentState extends GuardedState<{ body: typeof ConsentBody }> {
+  /** The limits typed on the page, parsed (limitsFromForm); none when left empty or not asked. */
+  limits?: ConsentLimits;
+}
+
 /** The consent prompt's answers: approve (with the limits typed on the page), deny, or cancel (D1, D2, D4). */
 export function consentRoutes(router: Router, { provider, events, policies, scopes }: ConsentDeps, stages: InteractionStages): void {
   const { sameOrigin, csrf, loadInteraction, expectPrompt, claimDecision, finish } = stages;
 
-  const parseDecision: Middleware = async (ctx, next) => {
-    ctx.state.decision = z.object({ decision: z.enum(['approve', 'deny']) }).loose().parse(ctx.state.body).decision;
-    await next();
-  };
-
   /** Limits typed on the consent page are checked before the decision is claimed, so a typo can be fixed. */
-  const parseLimits: Middleware = async (ctx, next) => {
-    if (ctx.state.decision === 'approve') ctx.state.limits = limitsFromForm(interactionOf(ctx), scopes, ctx.state.body as Record<string, unknown>);
+  const parseLimits: Middleware<ConsentState> = async (ctx, next) => {
+    const { decision, ...fields } = ctx.state.input.body;
+    if (decision === 'approve') ctx.state.limits = limitsFromForm(interactionOf(ctx), scopes, fields);
     await next();
   };
 
-  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), parseDecision, parseLimits, claimDecision,
-    async function decide(ctx) {
+  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), guard({ body: ConsentBody }), parseLimits, claimDecision,
+    async function decide(ctx: ParameterizedContext<ConsentState>) {
       const details = interactionOf(ctx);
-      const decision = ctx.state.decision as 'approve' | 'deny';
+      const { decision } = ctx.state.input.body;
       const accountId = details.session?.accountId;
       if (decision === 'deny') {
         await events.record({ kind: 'consent.denied', accountId, clientId: details.params.client_id, ip: ctx.ip });
@@ -45,7 +50,7 @@ export function consentRoutes(router: Router, { provider, events, policies, scop
       }
       assertThat(accountId, 'login_required', 403, 'Sign in first.');
       const grantId = await buildGrant(provider, details, accountId);
-      const limits = ctx.state.limits as ConsentLimits | undefined;
+      const { limits } = ctx.state;
       if (limits) await saveConsentLimits(policies, accountId, grantId, limits);
       await events.record({
         kind: 'consent.granted', accountId, clientId: details.params.client_id, ip: ctx.ip,

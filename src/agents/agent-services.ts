@@ -69,7 +69,8 @@ export interface Actor {
  * deletes its client), wherever it is revoked from.
  */
 export class AgentServices {
-  private readonly schema: ReturnType<typeof newAgentServiceSchema>;
+  /** What the owner may ask for, against this server's scopes. */
+  readonly schema: ReturnType<typeof newAgentServiceSchema>;
 
   constructor(
     private readonly provider: Provider,

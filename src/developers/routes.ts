@@ -1,13 +1,13 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
+import { FormFields, guard } from '../http/guard.js';
 import type Provider from 'oidc-provider';
-import { ZodError } from 'zod';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { AccountStore } from '../accounts/accounts.js';
 import type { EventLog } from '../accounts/events.js';
 import { systemClock, type Clock } from '../clock.js';
-import { AppError, invalidInput } from '../errors.js';
+import { toAppError } from '../errors.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
 import { loadOwner, ownerOf } from '../accounts/owner-session.js';
 import { backTo, noticeFrom } from '../web/notices.js';
@@ -78,7 +78,11 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     if (!id.success) throw notFoundApp();
     return id.data;
   };
-  const bodyOf = (ctx: Context) => (ctx.state.body ?? {}) as Record<string, unknown>;
+  /** Another developer's app is "not found" before anything about the request is said (F4). */
+  const ownApp: Middleware = async (ctx, next) => {
+    await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
+    await next();
+  };
   // Secrets in a response: never cached anywhere (SECURITY.md D3 for pages; the JSON API too).
   const noStore = (ctx: Context) => ctx.set('Cache-Control', 'no-store');
 
@@ -92,10 +96,9 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     page(ctx, app.name, '/developers', appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret, scopes: deps.scopes }), notice ?? noticeFrom(ctx, MESSAGES));
   };
   /** A form sent back with the problem named (400), keeping what the developer typed. */
-  const formAgain = (ctx: Context, error: unknown, clientId?: string) => {
-    const problem = error instanceof ZodError ? invalidInput(error) : error;
-    if (!(problem instanceof AppError) || problem.status !== 400) throw error;
-    const body = bodyOf(ctx);
+  const formAgain = (ctx: Context, body: Record<string, unknown>, error: unknown, clientId?: string) => {
+    const problem = toAppError(error);
+    if (problem.status !== 400) throw error;
     const draft: AppDraft = {
       kind: NewApp.shape.kind.safeParse(body.kind).data, name: String(body.name ?? ''), description: String(body.description ?? ''),
       logo_uri: String(body.logo_uri ?? ''), homepage: String(body.homepage ?? ''), redirect_uris: String(body.redirect_uris ?? ''),
@@ -117,12 +120,13 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   router.get('/developers/apps/new', async function newAppPage(ctx) {
     page(ctx, 'Register an app', '/developers/apps/new', appFormBody(deps.scopes, csrfFor(ctx), {}));
   });
-  router.post('/developers/apps', ...mutate, async function registerFromPage(ctx) {
+  router.post('/developers/apps', ...mutate, guard({ body: FormFields }), async function registerFromPage(ctx) {
+    const form = ctx.state.input.body;
     let created: Awaited<ReturnType<DeveloperApps['register']>>;
     try {
-      created = await apps.register(actor(ctx), withKnownScopes(NewApp.parse(fieldsFromForm(bodyOf(ctx))), deps.scopes));
+      created = await apps.register(actor(ctx), withKnownScopes(NewApp.parse(fieldsFromForm(form)), deps.scopes));
     } catch (error) {
-      return formAgain(ctx, error);
+      return formAgain(ctx, form, error);
     }
     ctx.status = 201;
     await appPage(ctx, created.app.clientId, created.clientSecret, { kind: 'ok', text: created.clientSecret
@@ -135,20 +139,19 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     const { app } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
     page(ctx, `Edit ${app.name}`, '/developers', appFormBody(deps.scopes, csrfFor(ctx), draftOf(app), app.clientId));
   });
-  router.post('/developers/apps/:clientId', ...mutate, async function updateFromPage(ctx) {
+  router.post('/developers/apps/:clientId', ...mutate, ownApp, guard({ body: FormFields }), async function updateFromPage(ctx) {
     const clientId = clientIdOf(ctx);
+    const form = ctx.state.input.body;
     try {
-      await apps.update(actor(ctx), clientId, withKnownScopes(AppFields.parse(fieldsFromForm(bodyOf(ctx))), deps.scopes));
+      await apps.update(actor(ctx), clientId, withKnownScopes(AppFields.parse(fieldsFromForm(form)), deps.scopes));
     } catch (error) {
-      // Another developer's app is a 404 before anything about the form is said.
-      if (error instanceof AppError && error.status === 404) throw error;
-      return formAgain(ctx, error, clientId);
+      return formAgain(ctx, form, error, clientId);
     }
     backTo(ctx, `/developers/apps/${clientId}`, 'updated');
   });
-  router.post('/developers/apps/:clientId/rotate', ...mutate, async function rotateFromPage(ctx) {
+  router.post('/developers/apps/:clientId/rotate', ...mutate, ownApp, guard({ body: Rotation }), async function rotateFromPage(ctx) {
     const clientId = clientIdOf(ctx);
-    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, Rotation.parse(bodyOf(ctx)).grace);
+    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, ctx.state.input.body.grace);
     await appPage(ctx, clientId, clientSecret, { kind: 'ok', text: `Secret rotated. The old one works until ${oldWorksUntil.toISOString().slice(0, 16).replace('T', ' ')} UTC.` });
   });
   router.post('/developers/apps/:clientId/revoke-secrets', ...mutate, async function revokeSecretsFromPage(ctx) {
@@ -176,8 +179,8 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   router.get('/developers/api/apps', async function listApps(ctx) {
     ctx.body = { apps: (await apps.list(ownerOf(ctx).accountId)).map((a) => appJson(a)) };
   });
-  router.post('/developers/api/apps', ...mutate, async function registerApp(ctx) {
-    const { app, clientSecret } = await apps.register(actor(ctx), withKnownScopes(NewApp.parse(bodyOf(ctx)), deps.scopes));
+  router.post('/developers/api/apps', ...mutate, guard({ body: NewApp }), async function registerApp(ctx) {
+    const { app, clientSecret } = await apps.register(actor(ctx), withKnownScopes(ctx.state.input.body, deps.scopes));
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { ...appJson(app, await apps.secrets.live(app.clientId)), ...(clientSecret ? { client_secret: clientSecret } : {}) };
@@ -186,12 +189,8 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
     ctx.body = appJson(app, secrets);
   });
-  router.put('/developers/api/apps/:clientId', ...mutate, async function updateApp(ctx) {
-    const clientId = clientIdOf(ctx);
-    // Ownership first, so another developer's app is a 404 whatever the body says.
-    await apps.get(ownerOf(ctx).accountId, clientId);
-    const { csrf: _csrf, ...input } = bodyOf(ctx);
-    ctx.body = appJson(await apps.update(actor(ctx), clientId, withKnownScopes(AppFields.parse(input), deps.scopes)));
+  router.put('/developers/api/apps/:clientId', ...mutate, ownApp, guard({ body: AppFields }), async function updateApp(ctx) {
+    ctx.body = appJson(await apps.update(actor(ctx), clientIdOf(ctx), withKnownScopes(ctx.state.input.body, deps.scopes)));
   });
   router.post('/developers/api/apps/:clientId/deactivate', ...mutate, async function deactivateApp(ctx) {
     ctx.body = appJson(await apps.setActive(actor(ctx), clientIdOf(ctx), false));
@@ -203,10 +202,9 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     await apps.remove(actor(ctx), clientIdOf(ctx));
     ctx.body = { deleted: true };
   });
-  router.post('/developers/api/apps/:clientId/secrets', ...mutate, async function rotateSecret(ctx) {
+  router.post('/developers/api/apps/:clientId/secrets', ...mutate, ownApp, guard({ body: Rotation }), async function rotateSecret(ctx) {
     const clientId = clientIdOf(ctx);
-    await apps.get(ownerOf(ctx).accountId, clientId);
-    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, Rotation.parse(bodyOf(ctx)).grace);
+    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, ctx.state.input.body.grace);
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { client_secret: clientSecret, old_secrets_work_until: oldWorksUntil.toISOString(), secrets: await liveJson(clientId) };

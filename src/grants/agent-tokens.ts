@@ -59,7 +59,8 @@ const fromRow = (r: Row): AgentToken => ({
  * grant kills it. Only metadata is kept in agent_tokens: the value is returned once, at creation.
  */
 export class AgentTokens {
-  private readonly schema: ReturnType<typeof newAgentTokenSchema>;
+  /** What the owner may ask for, against this server's scopes. */
+  readonly schema: ReturnType<typeof newAgentTokenSchema>;
 
   constructor(
     private readonly provider: Provider,

@@ -1,7 +1,5 @@
 import type { Middleware } from 'koa';
-import { errors } from 'oidc-provider';
-import { ZodError } from 'zod';
-import { AppError, invalidInput } from '../errors.js';
+import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorPage } from '../web/error-page.js';
 
@@ -11,7 +9,7 @@ export function errorBoundary(logger: Logger): Middleware {
     try {
       await next();
     } catch (caught) {
-      const error = translate(caught);
+      const error = toAppError(caught);
       if (error.status >= 500) logger.error({ err: caught, requestId: ctx.state.requestId }, 'request failed');
       else logger.info({ code: error.code, requestId: ctx.state.requestId }, 'request refused');
       ctx.status = error.status;
@@ -32,17 +30,4 @@ function titleFor(status: number): string {
   if (status === 429) return 'Too many attempts';
   if (status >= 500) return 'Something went wrong';
   return 'This request cannot continue';
-}
-
-/** Foreign errors are translated here, in one place, with the cause kept for the logs. */
-function translate(caught: unknown): AppError {
-  if (caught instanceof AppError) return caught;
-  if (caught instanceof ZodError) return invalidInput(caught);
-  if (caught instanceof errors.SessionNotFound || caught instanceof errors.InvalidRequest && /interaction/.test(caught.message)) {
-    return new AppError('interaction_not_found', 403, 'This sign-in request has expired or was started in another browser. Go back to the app and start again.', { cause: caught });
-  }
-  if (caught instanceof errors.OIDCProviderError) {
-    return new AppError(caught.error, caught.statusCode, caught.error_description ?? caught.error, { cause: caught, expose: caught.expose });
-  }
-  return new AppError('server_error', 500, 'internal error', { cause: caught, expose: false });
 }

@@ -1,4 +1,5 @@
 import type { RouterMiddleware } from '@koa/router';
+import { AppError } from '../errors.js';
 import type { ApiContext, Connection, Plugin, PluginKit, ResourceState } from './plugin.js';
 
 /**
@@ -14,36 +15,52 @@ export const upstreamErrors = (upstream: string, credential = 'the stored creden
     upstream_timeout: { status: 504, description: `${upstream} did not answer in time.` },
   }) satisfies Plugin['errors'];
 
-/** What the stage below needs from a plugin's error: the connection to mark for re-linking, and how long to wait. */
-export interface UpstreamFailure {
-  relink?: Connection;
-  retryAfter?: string | number;
+/**
+ * What every plugin's upstream failure is (X's, Telegram's, a configured provider's): an API error with a stable code
+ * from the plugin's table, plus what the route must do about it: `relink` marks the owner's connection for
+ * re-linking when the upstream refuses its credential (threat model G6), and `retryAfter` passes the upstream's wait
+ * on a 429 as Retry-After. Built only from words we choose: it never carries the upstream's reply or our request, so
+ * it cannot carry a credential (G2).
+ */
+export class UpstreamError extends AppError {
+  readonly retryAfter?: string;
+  readonly relink?: Connection;
+
+  constructor(
+    /** The upstream's name as owners know it (`X`, `Telegram`). */
+    readonly upstream: string,
+    code: string,
+    status: number,
+    description: string,
+    options: { cause?: unknown; retryAfter?: string | number; relink?: Connection } = {},
+  ) {
+    super(code, status, description, { cause: options.cause, expose: true });
+    this.name = 'UpstreamError';
+    if (options.retryAfter !== undefined) this.retryAfter = String(options.retryAfter);
+    if (options.relink) this.relink = options.relink;
+  }
 }
 
 /**
- * Route stage wrapping a plugin's upstream calls: a credential the upstream refuses marks the connection for
- * re-linking (SECURITY.md G6), so the owner sees it in the console and the next call stops at `kit.connection`; a
- * 429 passes the upstream's wait on as Retry-After. `read` picks these out of the plugin's own errors (undefined for
- * any other error); the error itself always travels on unchanged.
+ * Route stage wrapping a plugin's upstream calls: an UpstreamError that says the credential is refused
+ * (`reconnect_required`) marks the connection for re-linking, so the owner sees it in the console and the next call
+ * stops at `kit.connection`; a 429 passes the upstream's wait on as Retry-After. The connection is the error's own,
+ * or the one this call opened (`openedBy`). The error itself always travels on unchanged.
  */
-export function reportUpstreamErrors(
-  kit: PluginKit,
-  upstream: string,
-  read: (error: unknown, ctx: ApiContext) => UpstreamFailure | undefined,
-): RouterMiddleware<ResourceState> {
+export function reportUpstreamErrors(kit: PluginKit, openedBy: (ctx: ApiContext) => Connection | undefined = () => undefined): RouterMiddleware<ResourceState> {
   return async function reportUpstreamErrors(ctx, next) {
     try {
       await next();
     } catch (error) {
-      const failure = read(error, ctx);
-      if (failure?.relink) {
-        const { relink } = failure;
+      if (!(error instanceof UpstreamError)) throw error;
+      const relink = error.code === 'reconnect_required' ? (error.relink ?? openedBy(ctx)) : undefined;
+      if (relink) {
         // The caller still gets the 409 when the mark cannot be written; the upstream will refuse the next call too.
-        await kit.connections.markNeedsRelink(relink, `${upstream} no longer accepts the stored credential.`).catch((cause: unknown) => {
+        await kit.connections.markNeedsRelink(relink, `${error.upstream} no longer accepts the stored credential.`).catch((cause: unknown) => {
           kit.logger.warn({ connectionId: relink.id, error: cause instanceof Error ? cause.name : typeof cause }, 'could not mark a connection for re-linking');
         });
       }
-      if (failure?.retryAfter !== undefined) ctx.set('Retry-After', String(failure.retryAfter));
+      if (error.retryAfter !== undefined) ctx.set('Retry-After', error.retryAfter);
       throw error;
     }
   };

@@ -4,7 +4,8 @@ import { readBody } from '../http/body.js';
 import type { ApiCaller } from '../plugins/plugin.js';
 import type { TokenScheme } from './challenge.js';
 import type { CheckedProof, DpopProofs } from './dpop.js';
-import { invalidToken, missingToken, storageUnavailable, tokenNotInHeader } from './errors.js';
+import { invalidToken, missingToken, tokenNotInHeader } from './errors.js';
+import { storageUnavailable } from '../errors.js';
 import type { BearerTokens } from './tokens.js';
 
 /**

@@ -30,7 +30,3 @@ export class InsufficientScope extends AppError {
 /** A client-credentials token acts for the app itself; a call made on an owner's behalf needs the owner's grant. */
 export const ownerRequired = () =>
   new AppError('owner_required', 403, "This call acts for an account owner: use a token from the owner's consent or one they minted.");
-
-/** Storage failed: fail closed (DESIGN.md, Errors), never authorize from what a process remembers. */
-export const storageUnavailable = (cause: unknown) =>
-  new AppError('temporarily_unavailable', 503, 'The service is temporarily unavailable. Try again shortly.', { cause, expose: true });

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, toAppError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { AccountStore } from '../accounts/accounts.js';
@@ -59,7 +59,7 @@ export function callbackRoutes(deps: CallbackDeps, oidc: Provider): Router {
     try {
       await next();
     } catch (caught) {
-      const error = caught instanceof AppError ? caught : new AppError('server_error', 500, 'internal error', { cause: caught, expose: false });
+      const error = toAppError(caught);
       if (error.status >= 500) deps.logger.error({ err: caught, requestId: ctx.state.requestId }, 'upstream connect failed');
       else deps.logger.info({ code: error.code, requestId: ctx.state.requestId }, 'upstream connect refused');
       ctx.status = error.status;

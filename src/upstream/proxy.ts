@@ -1,12 +1,11 @@
 import type { Next } from 'koa';
-import { AppError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { rememberSecrets } from '../http/request-secrets.js';
 import type { ApiContext, ApiRouter, PluginKit, UpstreamAccess } from '../plugins/plugin.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
 import { proxyScope } from './providers.js';
 import { proxyTarget } from './safe-path.js';
-import { translateFetchError, upstreamUnavailable } from './token-endpoint.js';
+import { reconnectRequired, translateFetchError, upstreamUnavailable } from './token-endpoint.js';
 import type { UpstreamTokenService } from './tokens.js';
 
 /** The only request and response headers that cross the proxy: never the caller's Authorization or cookies. */
@@ -91,7 +90,7 @@ export function registerProxyRoutes(router: ApiRouter, kit: PluginKit, providers
           if (res.status === 401) {
             await res.body?.cancel();
             await kit.connections.markNeedsRelink(access.connection, 'the provider refused a freshly refreshed access token');
-            throw new AppError('reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
+            throw reconnectRequired();
           }
         }
         const raw = Buffer.from(await res.arrayBuffer());

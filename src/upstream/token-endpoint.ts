@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { UpstreamError } from '../plugins/upstream-errors.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
 
 /** A successful token response (RFC 6749 §5.1), parsed before anything is stored. */
@@ -16,9 +17,9 @@ export type TokenResponse = z.output<typeof TokenResponse>;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** The provider said the owner's grant is gone (RFC 6749 §5.2 `invalid_grant`): only a new connect helps (G6). */
-export class GrantRevoked extends AppError {
+export class GrantRevoked extends UpstreamError {
   constructor(readonly upstreamError: string) {
-    super('reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
+    super(UPSTREAM, 'reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
   }
 }
 
@@ -27,9 +28,15 @@ export class GrantRevoked extends AppError {
  * "our side". `why` is only ever our own words (and a provider's sanitised error code), never its response body.
  */
 export const upstreamUnavailable = (why: string, cause?: unknown) =>
-  new AppError('upstream_unavailable', 502, `The upstream service could not be used (${why}). Try again later.`, { cause, expose: true });
+  new UpstreamError(UPSTREAM, 'upstream_unavailable', 502, `The upstream service could not be used (${why}). Try again later.`, { cause });
 export const upstreamTimeout = (cause?: unknown) =>
-  new AppError('upstream_timeout', 504, 'The upstream service did not answer in time. Try again later.', { cause, expose: true });
+  new UpstreamError(UPSTREAM, 'upstream_timeout', 504, 'The upstream service did not answer in time. Try again later.', { cause });
+
+/** A configured OAuth provider, as the generic upstream client's errors name it. */
+const UPSTREAM = 'The upstream provider';
+
+/** The provider no longer accepts the owner's grant or token: only a new connect helps (threat model G6). */
+export const reconnectRequired = () => new UpstreamError(UPSTREAM, 'reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
 
 /** fetch's failures, translated once: a timeout is 504, anything else (refused, reset, DNS) 502. */
 export function translateFetchError(error: unknown): AppError {

@@ -4,14 +4,12 @@ import { AppError } from '../errors.js';
 import type { Connection, ConnectionStore } from '../connections/store.js';
 import type { UpstreamTokens } from '../connections/access.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
-import { callTokenEndpoint, GrantRevoked, secretOf, type OAuthSecret } from './token-endpoint.js';
+import { callTokenEndpoint, GrantRevoked, reconnectRequired, secretOf, type OAuthSecret } from './token-endpoint.js';
 import type { RefreshObserver } from '../metrics/metrics.js';
 
 /** Refresh this long before the stored access token expires, so a call never leaves with one about to die. */
 const EXPIRY_MARGIN_MS = 60_000;
 
-const reconnectRequired = () =>
-  new AppError('reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
 
 interface LockedRow {
   status: Connection['status'];

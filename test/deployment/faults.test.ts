@@ -94,6 +94,18 @@ const TIMEOUT_MS = 1000;
       expect(upstream.received.filter((r) => r.key === 'echo-key-faults')).toHaveLength(1);
     });
 
+    it('a console page and the console API answer 503 as the resource API does, without internals', async () => {
+      const page = await owner.browser.request('/console/tokens', { headers: { accept: 'text/html' } });
+      const text = await page.text();
+      expect(page.status).toBe(503);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      expect(text).toContain('temporarily unavailable');
+      expect(text).not.toMatch(/ECONNREFUSED|Connection terminated|at .*\.ts:/);
+      const api = await owner.api.get('/console/api/tokens');
+      expect(api.status).toBe(503);
+      expect(((await api.json()) as { error: string }).error).toBe('temporarily_unavailable');
+    });
+
     it('readiness fails naming the database while liveness still answers', async () => {
       expect(await ready()).toEqual({ status: 503, body: expect.objectContaining({ checks: { database: false, redis: true } }) });
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);

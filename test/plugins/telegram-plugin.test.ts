@@ -157,7 +157,7 @@ describe('the Telegram plugin against a fake Bot API', () => {
       expect({ code: error.code, status: error.status, expose: error.expose }).toEqual({ code, status, expose: true });
       const everything = [error.message, error.description, error.stack, String((error.cause as Error | undefined)?.message), JSON.stringify(error)].join('\n');
       expect(everything).not.toContain(token);
-      if (kindOfFailure === 'rate_limited') expect(error.retryAfter).toBe(17);
+      if (kindOfFailure === 'rate_limited') expect(error.retryAfter).toBe('17');
       if (kindOfFailure === 'parse_error') expect(error.description).toMatch(/can't parse entities/);
     });
   });

@@ -10,6 +10,7 @@ import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { agentsBody, type AgentsPageInput } from '../views/agents.js';
+import { FormFields, guard } from '../../http/guard.js';
 
 /** Client ids from the clients store (src/clients/store.ts): `c_` and base64url. */
 const ClientId = z.string().regex(/^c_[A-Za-z0-9_-]{1,60}$/);
@@ -94,8 +95,8 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = { agents: (await agents.list(ownerOf(ctx).accountId)).map(agentJson) };
   });
 
-  router.post('/console/api/agents', ...mutate, async function registerAgent(ctx) {
-    const { service, clientSecret } = await agents.register(actor(ctx), ctx.state.body as NewAgentService);
+  router.post('/console/api/agents', ...mutate, guard({ body: agents.schema }), async function registerAgent(ctx) {
+    const { service, clientSecret } = await agents.register(actor(ctx), ctx.state.input.body);
     ctx.status = 201;
     ctx.body = { ...agentJson(service), client_secret: clientSecret, token_endpoint: tokenEndpoint, resource: deps.config.RESOURCE_URL };
   });
@@ -119,8 +120,8 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
       { kind: 'ok', text: 'New secret made. Copy it now: it is shown only once.' });
   });
 
-  router.post('/console/agents', ...mutate, async function registerAgentFromPage(ctx) {
-    const input = fromForm(ctx.state.body as Record<string, unknown>);
+  router.post('/console/agents', ...mutate, guard({ body: FormFields.transform(fromForm) }), async function registerAgentFromPage(ctx) {
+    const input = ctx.state.input.body;
     try {
       const { service, clientSecret } = await agents.register(actor(ctx), input);
       // The secret is shown on this response only: no redirect, and console pages are never cached (D3).

@@ -11,6 +11,7 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { appsBody, type PolicyEdit } from '../views/apps.js';
 import { draftFromForm, inputOf, policyProblem } from '../../policies/form.js';
+import { FormFields, guard } from '../../http/guard.js';
 
 /** oidc-provider grant ids are nanoids ([A-Za-z0-9_-]); allow some room, nothing else. */
 const GrantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -120,8 +121,8 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = { grant_id: ctx.params.grantId, policy };
   });
 
-  router.post('/console/apps/:grantId/policy', ...mutate, async function setPolicyFromPage(ctx) {
-    const draft = draftFromForm(ctx.state.body as Record<string, unknown>);
+  router.post('/console/apps/:grantId/policy', ...mutate, guard({ body: FormFields }), async function setPolicyFromPage(ctx) {
+    const draft = draftFromForm(ctx.state.input.body);
     try {
       await savePolicy(ctx, inputOf(draft));
     } catch (error) {

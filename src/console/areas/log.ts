@@ -8,6 +8,7 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { agentsClient, consoleClient } from '../../provider/first-party.js';
 import { logPage } from '../views/log.js';
 import { csvLines, jsonLines } from '../views/log-export.js';
+import { guard } from '../../http/guard.js';
 
 /** A whole number from a query string within [min, max]: "abc", "1.5", "0" and repeats are refused, not coerced. */
 const count = (min: number, max: number) =>
@@ -29,11 +30,6 @@ const PAGE_SIZE = 50;
 const filterOf = (q: { client_id?: string; kind?: string }): LogFilter => ({ clientId: q.client_id, kind: q.kind });
 
 /** Validates the query string at the edge (STYLE.md): a bad one is a 400 before any handler runs. */
-const parseQuery = (schema: z.ZodType): Middleware => async function parseQuery(ctx, next) {
-  ctx.state.query = schema.parse(ctx.query);
-  await next();
-};
-
 /** /console/log and /console/api/log: the owner's own events, never anyone else's (every query is bound to the owner). */
 export function logArea(router: Router, deps: ConsoleDeps): void {
   const { csrfFor } = consoleStages(deps);
@@ -42,8 +38,8 @@ export function logArea(router: Router, deps: ConsoleDeps): void {
   const log = new AccessLog(deps.db, Object.fromEntries(firstParty.map((c) => [c.client_id, String(c.client_name ?? c.client_id)])));
   const chartDays = ChartQuery.parse({}).days;
 
-  router.get('/console/log', parseQuery(PageQuery), async function showLog(ctx) {
-    const q = ctx.state.query as z.infer<typeof PageQuery>;
+  router.get('/console/log', guard({ query: PageQuery }), async function showLog(ctx) {
+    const q = ctx.state.input.query;
     const accountId = ownerOf(ctx).accountId;
     const filter = filterOf(q);
     const [page, chart, facets] = await Promise.all([
@@ -55,13 +51,13 @@ export function logArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = logPage({ csrf: csrfFor(ctx), chart, page, filter, before: q.before, facets, pendingApprovals: pendingOf(ctx) });
   });
 
-  router.get('/console/api/log', parseQuery(ApiQuery), async function listEvents(ctx) {
-    const q = ctx.state.query as z.infer<typeof ApiQuery>;
+  router.get('/console/api/log', guard({ query: ApiQuery }), async function listEvents(ctx) {
+    const q = ctx.state.input.query;
     ctx.body = await log.page(ownerOf(ctx).accountId, filterOf(q), q.limit, q.before);
   });
 
-  router.get('/console/api/log/export', parseQuery(ExportQuery), async function exportEvents(ctx) {
-    const q = ctx.state.query as z.infer<typeof ExportQuery>;
+  router.get('/console/api/log/export', guard({ query: ExportQuery }), async function exportEvents(ctx) {
+    const q = ctx.state.input.query;
     const events = log.all(ownerOf(ctx).accountId, filterOf(q));
     const day = new Date().toISOString().slice(0, 10);
     ctx.set('Content-Disposition', `attachment; filename="oauth3-access-log-${day}.${q.format}"`);
@@ -70,8 +66,8 @@ export function logArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = Readable.from(q.format === 'csv' ? csvLines(events) : jsonLines(events));
   });
 
-  router.get('/console/api/log/chart', parseQuery(ChartQuery), async function chartEvents(ctx) {
-    const q = ctx.state.query as z.infer<typeof ChartQuery>;
+  router.get('/console/api/log/chart', guard({ query: ChartQuery }), async function chartEvents(ctx) {
+    const q = ctx.state.input.query;
     ctx.body = { days: q.days, ...(await log.chart(ownerOf(ctx).accountId, q.days)) };
   });
 }

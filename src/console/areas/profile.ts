@@ -7,6 +7,7 @@ import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { profilePage } from '../views/profile.js';
+import { guard } from '../../http/guard.js';
 
 /** The JSON body: the profile fields, plus the CSRF token if a script sends it there rather than in the header. */
 const PatchBody = ProfilePatch.extend({ csrf: z.string().optional() }).transform(({ csrf: _csrf, ...patch }) => patch);
@@ -22,11 +23,6 @@ const valuesOf = (p: Profile): Record<ProfileField, string | null> =>
 export function profileArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const profiles = new ProfileStore(deps.db, deps.events);
-
-  const parsePatch: Middleware = async function parsePatch(ctx, next) {
-    ctx.state.patch = PatchBody.parse(ctx.state.body);
-    await next();
-  };
 
   const render = async (ctx: Context, extra: { status?: number; values?: Record<ProfileField, string | null>; errors?: Partial<Record<ProfileField, string>> } = {}) => {
     const saved = await profiles.get(ownerOf(ctx).accountId);
@@ -50,8 +46,8 @@ export function profileArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = await profiles.get(ownerOf(ctx).accountId);
   });
 
-  router.patch('/console/api/profile', ...mutate, parsePatch, async function updateProfile(ctx) {
-    const { profile, changed } = await profiles.update(ownerOf(ctx).accountId, ctx.state.patch as ProfilePatch, ctx.ip);
+  router.patch('/console/api/profile', ...mutate, guard({ body: PatchBody }), async function updateProfile(ctx) {
+    const { profile, changed } = await profiles.update(ownerOf(ctx).accountId, ctx.state.input.body, ctx.ip);
     ctx.body = { ...profile, changed };
   });
 

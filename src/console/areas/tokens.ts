@@ -9,6 +9,7 @@ import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { tokensBody, type TokensPageInput } from '../views/tokens.js';
+import { FormFields, guard } from '../../http/guard.js';
 
 const TokenId = z.string().regex(/^agt_[A-Za-z0-9_-]{1,60}$/);
 
@@ -92,8 +93,8 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = { tokens: (await agentTokens.list(ownerOf(ctx).accountId)).map(tokenJson) };
   });
 
-  router.post('/console/api/tokens', ...mutate, async function mintToken(ctx) {
-    const { token, agentToken } = await create(ctx, ctx.state.body as NewAgentToken);
+  router.post('/console/api/tokens', ...mutate, guard({ body: agentTokens.schema }), async function mintToken(ctx) {
+    const { token, agentToken } = await create(ctx, ctx.state.input.body);
     ctx.status = 201;
     ctx.body = { token, ...tokenJson(agentToken) };
   });
@@ -103,8 +104,8 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = { revoked: true };
   });
 
-  router.post('/console/tokens', ...mutate, async function mintTokenFromPage(ctx) {
-    const input = fromForm(ctx.state.body as Record<string, unknown>);
+  router.post('/console/tokens', ...mutate, guard({ body: FormFields.transform(fromForm) }), async function mintTokenFromPage(ctx) {
+    const input = ctx.state.input.body;
     try {
       const { token, agentToken } = await create(ctx, input);
       // The value is shown on this response only: no redirect, and console pages are never cached (D3).

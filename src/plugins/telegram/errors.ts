@@ -1,7 +1,6 @@
 import { GrammyError, HttpError } from 'grammy';
-import { AppError } from '../../errors.js';
 import type { Plugin } from '../plugin.js';
-import { upstreamErrors } from '../upstream-errors.js';
+import { UpstreamError, upstreamErrors } from '../upstream-errors.js';
 
 /** The stable codes the Telegram plugin answers with (README, console). */
 export const telegramErrors = {
@@ -15,17 +14,16 @@ export const telegramErrors = {
 
 type Code = keyof typeof telegramErrors;
 
-/** An error from the table; `retryAfter` (seconds) becomes the Retry-After header of a 429. */
-export class TelegramError extends AppError {
+/** An error from the table (the shape every plugin's upstream failures share); `retryAfter` in seconds. */
+export class TelegramError extends UpstreamError {
   constructor(
     code: Code,
     description: string = telegramErrors[code].description,
     options: { cause?: unknown; retryAfter?: number } = {},
   ) {
-    super(code, telegramErrors[code].status, description, { cause: options.cause, expose: true });
-    this.retryAfter = options.retryAfter;
+    super('Telegram', code, telegramErrors[code].status, description, options);
+    this.name = 'TelegramError';
   }
-  readonly retryAfter: number | undefined;
 }
 
 /**

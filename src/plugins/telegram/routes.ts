@@ -34,11 +34,7 @@ const parseMessage: Stage = async function parseMessage(ctx, next) {
 
 /** Telegram's refusal of the bot token marks the connection this call opened; a 429 carries Telegram's wait. */
 function reportTelegramErrors(kit: PluginKit): Stage {
-  return reportUpstreamErrors(kit, 'Telegram', (error, ctx) => {
-    if (!(error instanceof TelegramError)) return undefined;
-    const relink = error.code === 'reconnect_required' ? stateOf(ctx).access?.connection : undefined;
-    return { relink, retryAfter: error.retryAfter };
-  });
+  return reportUpstreamErrors(kit, (ctx) => stateOf(ctx).access?.connection);
 }
 
 /** A chat outside the owner's list is refused here, before the policy and before Telegram hears of it. */

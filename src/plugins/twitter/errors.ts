@@ -1,6 +1,5 @@
-import { AppError } from '../../errors.js';
 import type { Connection, Plugin } from '../plugin.js';
-import { upstreamErrors } from '../upstream-errors.js';
+import { UpstreamError, upstreamErrors } from '../upstream-errors.js';
 
 /** The X plugin's stable error codes (plugin.errors), for the README and the console. */
 export const twitterErrors = {
@@ -24,14 +23,14 @@ export type XFailure =
   | { kind: 'network' }
   | { kind: 'malformed'; detail: string };
 
-/** An X failure as an API error; `relink` asks the route to mark the connection for re-linking (SECURITY.md G6). */
-export class XError extends AppError {
+/** An X failure as an API error (the shape every plugin's upstream failures share). */
+export class XError extends UpstreamError {
   constructor(
     code: TwitterErrorCode,
     description: string,
-    readonly extra: { retryAfter?: string; relink?: boolean; connection?: Connection; cause?: unknown } = {},
+    options: { retryAfter?: string; relink?: Connection; cause?: unknown } = {},
   ) {
-    super(code, twitterErrors[code].status, description, { cause: extra.cause, expose: true });
+    super('X', code, twitterErrors[code].status, description, options);
     this.name = 'XError';
   }
 }
@@ -71,7 +70,7 @@ export function fromXFailure(failure: XFailure, via: 'cookie' | 'oauth', connect
   }
   // A cookie X refuses is signed out or expired; an OAuth token X refuses after the token layer's refresh is revoked.
   if (has(codes, X_CODES.auth) || status === 401 || status === 403 && via === 'cookie') {
-    return new XError('reconnect_required', 'X no longer accepts this account\'s credential. The owner must connect X again.', { cause, relink: true, connection });
+    return new XError('reconnect_required', 'X no longer accepts this account\'s credential. The owner must connect X again.', { cause, relink: connection });
   }
   if (status === 403) return new XError('upstream_forbidden', 'X refused this action for this account.', { cause });
   if (status === 404) {

@@ -31,10 +31,8 @@ const parseRecent: Stage = async function parseRecent(ctx, next) {
   await next();
 };
 
-/** An XError names the connection X refused (`relink`) and X's wait on a 429. */
-const reportXErrors = (kit: PluginKit): Stage =>
-  reportUpstreamErrors(kit, 'X', (error) =>
-    error instanceof XError ? { relink: error.extra.relink ? error.extra.connection : undefined, retryAfter: error.extra.retryAfter } : undefined);
+/** An XError names the connection X refused and X's wait on a 429. */
+const reportXErrors = (kit: PluginKit): Stage => reportUpstreamErrors(kit);
 
 /** The owner's X account for this call, by whichever client its connection needs. */
 const accountFor = async (kit: PluginKit, ctx: ApiContext) => xAccount(kit.config, await kit.connection(ctx, 'x'));
