@@ -27,7 +27,7 @@ export function assertThat(condition: unknown, code: string, status = 400, descr
   if (!condition) throw new AppError(code, status, description ?? code);
 }
 
-/** A failed zod parse at the edge: 400 `invalid_request` naming the first bad field (STYLE.md, Validate at the edge). */
+/** A failed zod parse at the edge, where every input is validated: 400 `invalid_request` naming the first bad field. */
 export function invalidInput(caught: ZodError): AppError {
   const issue = caught.issues[0];
   const field = issue?.path.length ? `${issue.path.join('.')}: ` : '';

@@ -79,7 +79,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     return id.data;
   };
   const bodyOf = (ctx: Context) => (ctx.state.body ?? {}) as Record<string, unknown>;
-  // Secrets in a response: never cached anywhere (SECURITY.md D3 for pages; the JSON API too).
+  // Secrets in a response: never cached anywhere (threat model D3 for pages; the JSON API too).
   const noStore = (ctx: Context) => ctx.set('Cache-Control', 'no-store');
 
   type Notice = { kind: 'ok' | 'error'; text: string } | undefined;

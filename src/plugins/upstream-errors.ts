@@ -22,7 +22,7 @@ export interface UpstreamFailure {
 
 /**
  * Route stage wrapping a plugin's upstream calls: a credential the upstream refuses marks the connection for
- * re-linking (SECURITY.md G6), so the owner sees it in the console and the next call stops at `kit.connection`; a
+ * re-linking (threat model G6), so the owner sees it in the console and the next call stops at `kit.connection`; a
  * 429 passes the upstream's wait on as Retry-After. `read` picks these out of the plugin's own errors (undefined for
  * any other error); the error itself always travels on unchanged.
  */

@@ -17,7 +17,7 @@ export function isStorageFailure(error: unknown): boolean {
   return typeof message === 'string' && /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client was closed|PGlite is closed|Connection is closed/i.test(message);
 }
 
-/** Foreign errors become AppErrors here, once, with the cause kept for the log line (STYLE.md, One error boundary). */
+/** Foreign errors become AppErrors here, once, with the cause kept for the log line: one error boundary per surface. */
 function translate(caught: unknown): AppError {
   if (caught instanceof AppError) return caught;
   if (caught instanceof ZodError) return invalidInput(caught);
@@ -27,7 +27,7 @@ function translate(caught: unknown): AppError {
 
 /**
  * The resource API's error boundary: every refusal is JSON `{ error, error_description }` with its status and, for
- * token and scope problems, the Bearer and DPoP challenges. A 5xx never shows what went wrong inside (SECURITY.md I5).
+ * token and scope problems, the Bearer and DPoP challenges. A 5xx never shows what went wrong inside (threat model I5).
  */
 export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Middleware {
   return async function apiErrorBoundary(ctx, next) {

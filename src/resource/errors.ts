@@ -31,6 +31,6 @@ export class InsufficientScope extends AppError {
 export const ownerRequired = () =>
   new AppError('owner_required', 403, "This call acts for an account owner: use a token from the owner's consent or one they minted.");
 
-/** Storage failed: fail closed (DESIGN.md, Errors), never authorize from what a process remembers. */
+/** Storage failed: fail closed (docs/architecture.md#errors), never authorize from what a process remembers. */
 export const storageUnavailable = (cause: unknown) =>
   new AppError('temporarily_unavailable', 503, 'The service is temporarily unavailable. Try again shortly.', { cause, expose: true });

@@ -28,7 +28,7 @@ const ChartQuery = z.object({ days: count(1, 90).default(30) });
 const PAGE_SIZE = 50;
 const filterOf = (q: { client_id?: string; kind?: string }): LogFilter => ({ clientId: q.client_id, kind: q.kind });
 
-/** Validates the query string at the edge (STYLE.md): a bad one is a 400 before any handler runs. */
+/** Validates the query string at the edge: a bad one is a 400 before any handler runs. */
 const parseQuery = (schema: z.ZodType): Middleware => async function parseQuery(ctx, next) {
   ctx.state.query = schema.parse(ctx.query);
   await next();
