@@ -13,7 +13,7 @@ export interface ClientRow {
   created_at: Date;
 }
 
-/** The enabled clients among `ids`, each with its secrets that were not revoked (SECURITY.md F3). */
+/** The enabled clients among `ids`, each with its secrets that were not revoked (threat model F3). */
 export async function selectClients(db: Queryable, ids: string[]): Promise<ClientRow[]> {
   const { rows } = await db.query<ClientRow>(
     `SELECT c.client_id, c.metadata, c.created_at,
@@ -42,7 +42,7 @@ function ownCopy(metadata: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * The metadata oidc-provider sees, for a use at `now` (the server's clock, so the grace period of SECURITY.md F3 is
+ * The metadata oidc-provider sees, for a use at `now` (the server's clock, so the grace period of threat model F3 is
  * testable): the digests of the secrets live then (no end, or an end after `now`) stand where it expects
  * `client_secret`, separated by spaces (src/provider/provider.ts compareClientSecret checks each). A confidential
  * client whose secrets are all gone still needs a `client_secret` to be valid metadata; it gets one that nothing

@@ -11,8 +11,8 @@ import type { Clock } from '../src/clock.js';
 import type { UserCodes } from './at-rest.js';
 
 /**
- * Models that live minutes, not months (DESIGN.md, Storage): with Redis configured they go there; everything
- * else, and all of them without Redis, stays in Postgres. Never per-process memory (SECURITY.md H2).
+ * Models that live minutes, not months (docs/architecture.md#storage): with Redis configured they go there; everything
+ * else, and all of them without Redis, stays in Postgres. Never per-process memory (threat model H2).
  */
 export const SHORT_LIVED_MODELS = new Set([
   'Session',
@@ -27,7 +27,7 @@ export const SHORT_LIVED_MODELS = new Set([
 export interface AdapterDeps {
   db: Database;
   redis?: Redis;
-  /** The server's clock, for the grace period of rotated client secrets (SECURITY.md F3). */
+  /** The server's clock, for the grace period of rotated client secrets (threat model F3). */
   clock?: Clock;
   /** The key device user codes are digested under, from the master key (adapters/at-rest.ts). */
   userCodes: UserCodes;

@@ -76,7 +76,7 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Marks a code or refresh token used. The UPDATE is conditional, so of two parallel redemptions exactly one
-   * changes the row; the other is refused as a reused grant (SECURITY.md B2, C2).
+   * changes the row; the other is refused as a reused grant (threat model B2, C2).
    */
   async consume(id: string): Promise<void> {
     const { rowCount } = await this.db.query(

@@ -40,7 +40,7 @@ for i = 2, #KEYS do
   end
 end`;
 
-// One script, so of many parallel consumes exactly one finds the field unset (SECURITY.md B2, C2). EXISTS first:
+// One script, so of many parallel consumes exactly one finds the field unset (threat model B2, C2). EXISTS first:
 // HSETNX alone would create a bare hash for an unknown or expired id.
 const CONSUME = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

@@ -45,7 +45,7 @@ export interface Verdict {
   markdown: string;
 }
 
-/** The issues' targets: issue 2 for the token endpoint against in-memory oidc-provider, issue 4 for the resource API. */
+/** The targets: the token endpoint against in-memory oidc-provider, the resource API against a bare proxy. */
 export const MIN_THROUGHPUT_RATIO = 0.85;
 export const MAX_P99_RATIO = 1.25;
 export const MIN_RESOURCE_THROUGHPUT_RATIO = 0.75;
@@ -195,7 +195,7 @@ export function table(rows: Measured[]): string[] {
   ];
 }
 
-/** Issue 2's and issue 4's targets, for our rows of those scenarios; only the Postgres + Redis rows decide the exit. */
+/** The scenarios with a target (token endpoint, resource API); only the Postgres + Redis rows decide the exit. */
 export const GOAL_SCENARIOS: Scenario[] = ['client-credentials', 'resource'];
 
 /** `value` with `digits` decimals, or more when that would print it equal to a limit it misses (1.2512 is not 1.25). */
@@ -207,8 +207,8 @@ function shown(value: number, limit: number, digits: number): string {
 
 export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
   const goals = [
-    { id: 'client-credentials' as const, what: 'Token endpoint (issue 2)', base: 'in-memory oidc-provider', min: MIN_THROUGHPUT_RATIO, max: MAX_P99_RATIO },
-    { id: 'resource' as const, what: 'Resource API (issue 4)', base: 'the bare proxy', min: MIN_RESOURCE_THROUGHPUT_RATIO, max: MAX_RESOURCE_P99_RATIO },
+    { id: 'client-credentials' as const, what: 'Token endpoint', base: 'in-memory oidc-provider', min: MIN_THROUGHPUT_RATIO, max: MAX_P99_RATIO },
+    { id: 'resource' as const, what: 'Resource API', base: 'the bare proxy', min: MIN_RESOURCE_THROUGHPUT_RATIO, max: MAX_RESOURCE_P99_RATIO },
   ];
   const lines: string[] = [];
   let ok = true;

@@ -17,7 +17,7 @@ import { benchConfig, prepareStorage } from './storage.js';
  * refresh rotation, introspection, the resource API) on our server with Postgres + Redis and with embedded PGlite,
  * each beside its baseline measured in the same run. Each server runs in its own process, one after the other, and
  * the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response was not the
- * expected one or our Postgres rows miss issue 2's or issue 4's target.
+ * expected one or our Postgres rows miss the token endpoint's or the resource API's target.
  *
  * BENCH_ONLY (comma list of scenarios), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
  * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run; BENCH_DATABASE_URL

@@ -42,7 +42,7 @@ const ConsentLimits = Policy.pick({ posts_per_day: true, hold_for_approval: true
 export type ConsentLimits = ReturnType<typeof ConsentLimits.parse>;
 
 /**
- * The limits the owner set in the consent page's "Limits" section (issue 4, item 7), or undefined when they left
+ * The limits the owner set in the consent page's "Limits" section, or undefined when they left
  * them empty or the app asks for nothing it could write with (the section is not shown then).
  */
 export function limitsFromForm(details: Details, catalog: ScopeCatalog, body: Record<string, unknown>): ConsentLimits | undefined {

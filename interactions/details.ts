@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-/** What oidc-provider tells us about a pending interaction, parsed rather than trusted (STYLE.md). */
+/** What oidc-provider tells us about a pending interaction, parsed with zod rather than trusted. */
 export const Details = z.object({
   uid: z.string(),
   prompt: z.object({

@@ -72,7 +72,7 @@ function xsrfOf(form: string): string {
 
 /**
  * oidc-provider does not limit guesses at the verification endpoint. Each browser address gets the shared
- * limiter's budget of wrong codes per window (SECURITY.md E8); then the endpoint answers 429 until it passes.
+ * limiter's budget of wrong codes per window (threat model E8); then the endpoint answers 429 until it passes.
  */
 export function limitUserCodeGuesses(limiter: RateLimiter): Middleware {
   return async function limitUserCodeGuesses(ctx, next) {

@@ -61,7 +61,7 @@ export function signInRoutes(router: Router, { accounts, ceremonies, events, lim
       } catch (error) {
         const code = error instanceof AppError ? error.code : 'error';
         await limiter.fail(failureKey(ctx));
-        // A failure with a registered credential belongs in that owner's access log (issue 3); others have no owner.
+        // A failure with a registered credential belongs in that owner's access log; others have no owner.
         const known = response.success ? await accounts.findPasskey(response.data.id) : undefined;
         await events.record({
           accountId: known?.accountId,

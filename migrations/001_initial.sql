@@ -1,4 +1,4 @@
--- oidc-provider's models (DESIGN.md, Adapter contract). One row per model instance; the columns beside `payload` are
+-- oidc-provider's models (docs/architecture.md#storage). One row per model instance; the columns beside `payload` are
 -- the ones the adapter looks rows up by.
 CREATE TABLE oidc_models (
   model       text        NOT NULL,
@@ -17,7 +17,7 @@ CREATE INDEX oidc_models_user_code ON oidc_models (model, user_code) WHERE user_
 CREATE INDEX oidc_models_expires_at ON oidc_models (expires_at) WHERE expires_at IS NOT NULL;
 
 -- Registered OAuth clients. `metadata` is oidc-provider client metadata without the secret; the secret is kept only
--- as a SHA-256 digest (DESIGN.md, Tokens).
+-- as a SHA-256 digest (docs/architecture.md#tokens).
 CREATE TABLE clients (
   client_id   text        PRIMARY KEY,
   metadata    jsonb       NOT NULL,
@@ -46,7 +46,7 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_account_id ON passkeys (account_id);
 
--- WebAuthn challenges: server-side, single use, short-lived (SECURITY.md E2).
+-- WebAuthn challenges: server-side, single use, short-lived (threat model E2).
 CREATE TABLE webauthn_challenges (
   id          text        PRIMARY KEY,
   challenge   text        NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE webauthn_challenges (
 CREATE INDEX webauthn_challenges_binding ON webauthn_challenges (binding, purpose);
 CREATE INDEX webauthn_challenges_expires_at ON webauthn_challenges (expires_at);
 
--- One decision per interaction step: two concurrent consent POSTs cannot both decide (SECURITY.md D2).
+-- One decision per interaction step: two concurrent consent POSTs cannot both decide (threat model D2).
 CREATE TABLE interaction_decisions (
   key         text        PRIMARY KEY,
   expires_at  timestamptz NOT NULL

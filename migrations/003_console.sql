@@ -1,4 +1,4 @@
--- The owner's console (issue 3): profile fields, signed-in browsers, agent tokens, and richer access-log rows.
+-- The owner's console: profile fields, signed-in browsers, agent tokens, and richer access-log rows.
 ALTER TABLE accounts ADD COLUMN username text;
 ALTER TABLE accounts ADD COLUMN email text;
 ALTER TABLE accounts ADD COLUMN phone text;

@@ -1,9 +1,9 @@
--- The resource server (issue 4): connected upstream accounts in the vault, upstream OAuth connects in progress,
+-- The resource server: connected upstream accounts in the vault, upstream OAuth connects in progress,
 -- per-grant policies with their daily counters, and posts held for the owner's approval.
 
 -- One upstream account an owner connected (an X account by cookie or OAuth, a Telegram bot, a GitHub account ...).
--- `sealed` is the credential, encrypted by the vault with (account, provider, id) as authenticated data (SECURITY.md G4);
--- everything else is what the console may show.
+-- `sealed` is the credential, encrypted by the vault with (account, provider, id) as authenticated data (threat model
+-- G4); everything else is what the console may show.
 CREATE TABLE connections (
   id           text        PRIMARY KEY,
   account_id   text        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,

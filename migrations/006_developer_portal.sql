@@ -1,5 +1,5 @@
--- The developer portal (issue 5): clients owned by developers, and several secrets per client so that a secret can
--- be rotated with a grace period for the old one (SECURITY.md F2, F3).
+-- The developer portal: clients owned by developers, and several secrets per client so that a secret can
+-- be rotated with a grace period for the old one (threat model F2, F3).
 
 -- The developer (an ordinary owner account) who registered the client; NULL for clients added by the CLI or by
 -- dynamic registration. `kind` is what the portal calls it: web (confidential), public (PKCE, no secret), agent.

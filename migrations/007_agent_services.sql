@@ -1,4 +1,4 @@
--- Agent services bound to an owner (issue 5, item 3): a confidential client that obtains tokens with
+-- Agent services bound to an owner: a confidential client that obtains tokens with
 -- client_credentials and acts for the owner who registered it, under a Grant of that owner for exactly the scopes
 -- they picked. Revoking the agent deletes its client, which takes this row with it (the access log keeps the history).
 CREATE TABLE agent_services (

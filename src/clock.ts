@@ -1,6 +1,6 @@
 /**
  * The server's notion of "now" where a decision depends on it and a test must be able to move it: the grace period
- * of a rotated-out client secret (SECURITY.md F3). Injected through createApp/startServer (STYLE.md, Configuration).
+ * of a rotated-out client secret (threat model F3). Injected through createApp/startServer, never a global.
  */
 export interface Clock {
   now(): Date;

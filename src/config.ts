@@ -4,7 +4,7 @@ import type { Setting } from './setting.js';
 import { parseRange, type ProxyTrustSetting } from './http/client-address.js';
 
 /**
- * The whole environment of oauth3, parsed once at start (STYLE.md: "one zod schema for the whole environment").
+ * The whole environment of oauth3, parsed once at start: one zod schema for the whole environment.
  * Every setting says what it is and how to fix a bad value; the README's configuration table is generated from
  * this list (`npm run config:table`) and a test keeps the two equal.
  */
@@ -66,7 +66,7 @@ const coreSettings = {
   },
   DATABASE_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).default(5000),
-    doc: 'Longest wait for a connection or a statement before the request fails closed (SECURITY.md H3).',
+    doc: 'Longest wait for a connection or a statement before the request fails closed (threat model H3).',
     fix: 'use a number of milliseconds, at least 100',
   },
   REDIS_URL: {
@@ -140,7 +140,7 @@ const coreSettings = {
   CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
   RECENT_SIGN_IN_SECONDS: {
     schema: seconds(300),
-    doc: 'How recent a passkey sign-in must be for sensitive console changes, such as adding a passkey (SECURITY.md E7).',
+    doc: 'How recent a passkey sign-in must be for sensitive console changes, such as adding a passkey (threat model E7).',
     fix: 'use a positive number of seconds',
   },
   RP_NAME: {
@@ -312,7 +312,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
     if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix})`);
     if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix})`);
-    // SSRF escape hatches for a local document server (SECURITY.md G3): never in production.
+    // SSRF escape hatches for a local document server (threat model J4): never in production.
     if (parsed.CLIENT_METADATA_ALLOW_HOSTS?.length) problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');
     if (parsed.CLIENT_METADATA_DEV_CA_FILE) problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
   }

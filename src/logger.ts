@@ -4,7 +4,7 @@ export type { Logger };
 
 /**
  * Paths that may hold a secret in anything we log. Request logs carry only method, path (no query string), status
- * and timing, so this list is the second line of defence, not the first (SECURITY.md B8, G2).
+ * and timing, so this list is the second line of defence, not the first (threat model B8, G2).
  */
 const redact = [
   'password', 'secret', 'token', 'code', 'code_verifier', 'client_secret', 'refresh_token', 'access_token',

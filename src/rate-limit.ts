@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 
 /**
  * Fixed-window failure counters in the shared database, so every replica sees the same count and a restart
- * forgets nothing (SECURITY.md E8, H2: never per-process memory).
+ * forgets nothing (threat model E8, H2: never per-process memory).
  */
 export class RateLimiter {
   constructor(

@@ -36,7 +36,7 @@ export interface RunningServer {
 const CLEANUP_EVERY_MS = 10 * 60 * 1000;
 
 export async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
-  // No offline queue and one retry: with Redis down a request fails at once instead of waiting (SECURITY.md H2).
+  // No offline queue and one retry: with Redis down a request fails at once instead of waiting (threat model H2).
   const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: timeoutMs, commandTimeout: timeoutMs });
   redis.on('error', () => {});
   await redis.connect();

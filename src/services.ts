@@ -42,7 +42,7 @@ export interface AppDeps {
   redis?: Redis;
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
-  /** Seals upstream credentials in the vault (docs/architecture.md, Storage). */
+  /** Seals upstream credentials in the vault (docs/architecture.md#the-vault). */
   masterKeys: MasterKeyRing;
   /** The plugins to run (src/plugins/load.ts loads the built-in ones; tests pass their own). */
   plugins: Plugin[];

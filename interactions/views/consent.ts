@@ -21,7 +21,7 @@ export interface ConsentPageInput {
   lifetime: string;
 }
 
-/** The limits offered at consent (issue 4, item 7); the rest are set later in the console. */
+/** The limits offered at consent; the rest are set later in the console. */
 export const CONSENT_LIMITS: PolicyField[] = ['posts_per_day', 'hold_for_approval', 'no_links'];
 /** Field names of the limits on the approve form: `limit_posts_per_day` ... */
 export const LIMIT_PREFIX = 'limit_';
@@ -40,7 +40,7 @@ const BADGES: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', iden
 
 /**
  * The consent screen says, in plain words, who is asking (name, redirect host), for what (each scope with its
- * access badge), for how long, and how to undo it (STYLE.md, Pages). Every client string is escaped by `html`.
+ * access badge), for how long, and how to undo it. Every client string is escaped by `html`.
  */
 export function consentPage({ uid, csrf, client, scopes, account, lifetime }: ConsentPageInput): string {
   const logo = httpsUrl(client.logoUri);

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 
-/** The audit trail every owner will read in the console's access log (issue 3); security events land here too. */
+/** The audit trail every owner will read in the console's access log; security events land here too. */
 export interface AuditEvent {
   kind: string;
   outcome?: 'ok' | 'failure' | 'security';

@@ -37,7 +37,7 @@ export function loadOwner(provider: Provider, accounts: AccountStore): Middlewar
 
 /**
  * Sensitive changes (adding a passkey, deleting the account) need a passkey check within the last few minutes
- * (SECURITY.md E7); otherwise the owner is asked to sign in again.
+ * (threat model E7); otherwise the owner is asked to sign in again.
  */
 export function requireRecentSignIn(maxAgeSeconds: number): Middleware {
   return async (ctx, next) => {

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { EventLog } from './events.js';
 import { isEthereumAddress } from './wallet-address.js';
 
-/** The optional contact details an owner may keep on their account (issue 3). */
+/** The optional contact details an owner may keep on their account. */
 export interface Profile {
   username: string | null;
   email: string | null;

@@ -61,7 +61,7 @@ export interface Actor {
 }
 
 /**
- * Agent services an owner registers for their own account (issue 5, item 3). Each is a confidential client that may
+ * Agent services an owner registers for their own account. Each is a confidential client that may
  * use only client_credentials and only the scopes the owner picked (its `scope` metadata, so oidc-provider answers
  * invalid_scope for any other), plus a Grant of the owner to that client for those scopes. The resource API treats
  * its tokens as acting for the owner under that grant (src/resource/tokens.ts), so the owner's limits, access log,

@@ -261,7 +261,7 @@ export async function execute(
 }
 
 /**
- * `keys rotate-master` (SECURITY.md G4). Run inside the server over the admin socket on embedded storage, it uses the
+ * `keys rotate-master` (threat model G4). Run inside the server over the admin socket on embedded storage, it uses the
  * server's own key ring (`ring`), so the running server seals with the new key from that moment on.
  */
 async function rotateMaster(

@@ -63,7 +63,7 @@ async function rewrapBatch(tx: Queryable, ring: MasterKeyRing, table: SealedTabl
 }
 
 /**
- * Re-wraps every sealed value under the ring's current master key (SECURITY.md G4): each record's data key is
+ * Re-wraps every sealed value under the ring's current master key (threat model G4): each record's data key is
  * decrypted with the key that wrapped it and wrapped again, the record's ciphertext untouched. Idempotent: values
  * already under the current key are counted and left alone, so an interrupted run is finished by running it again.
  */

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../clock.js';
 
 /**
  * Client secrets are 256-bit random values, so a SHA-256 digest is as strong as a password hash and keeps the token
- * endpoint fast (DESIGN.md, Tokens). The stored form is `sha256:<base64url>`.
+ * endpoint fast (docs/architecture.md#tokens). The stored form is `sha256:<base64url>`.
  */
 export function hashSecret(secret: string): string {
   return 'sha256:' + createHash('sha256').update(secret).digest('base64url');
@@ -39,7 +39,7 @@ export const NO_LIVE_SECRET = 'none:no-live-secret';
  */
 export const isStoredForm = (secret: string) => secret === NO_LIVE_SECRET || secret.split(' ').every((d) => d.startsWith('sha256:'));
 
-/** How long a rotated-out secret keeps working, in seconds (SECURITY.md F3): immediately, 1 h, 24 h, 3 d, 7 d. */
+/** How long a rotated-out secret keeps working, in seconds (threat model F3): immediately, 1 h, 24 h, 3 d, 7 d. */
 export const GRACE_PERIODS = { '0': 0, '1h': 3600, '24h': 86_400, '3d': 259_200, '7d': 604_800 } as const;
 export type GracePeriod = keyof typeof GRACE_PERIODS;
 

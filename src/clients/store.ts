@@ -240,7 +240,10 @@ export class ClientStore {
     return rowCount === 1;
   }
 
-  /** Deletes every grant, token and code issued to the client that lives in SQL (Grants always do: DESIGN.md). */
+  /**
+   * Deletes every grant, token and code issued to the client that lives in SQL (Grants always do:
+   * docs/architecture.md#storage).
+   */
   async revokeTokens(clientId: string): Promise<number> {
     const { rowCount } = await this.db.query(`DELETE FROM oidc_models WHERE payload->>'clientId' = $1`, [clientId]);
     return rowCount;

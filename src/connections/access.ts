@@ -5,7 +5,7 @@ import type { UpstreamAccess } from '../plugins/plugin.js';
 export interface UpstreamTokens {
   /**
    * A usable access token for the connection: the stored one while it is fresh, else one refresh at a time per
-   * connection, even across processes (SECURITY.md G5). Throws `reconnect_required` when the upstream says the grant
+   * connection, even across processes (threat model G5). Throws `reconnect_required` when the upstream says the grant
    * is gone (G6).
    */
   accessToken(connection: Connection): Promise<string>;

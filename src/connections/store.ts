@@ -144,7 +144,7 @@ export class ConnectionStore {
 
   /**
    * Replaces the secret of an existing connection (an upstream refresh), in the caller's transaction when given,
-   * so the new refresh token is committed before anything uses it (SECURITY.md G5).
+   * so the new refresh token is committed before anything uses it (threat model G5).
    */
   async updateSecret(connection: Connection, secret: Record<string, unknown>, expiresAt: Date | undefined, db: Queryable = this.db): Promise<void> {
     await db.query(
@@ -154,7 +154,7 @@ export class ConnectionStore {
     );
   }
 
-  /** The upstream said the credential is gone (SECURITY.md G6): the owner must connect again. The secret is kept. */
+  /** The upstream said the credential is gone (threat model G6): the owner must connect again. The secret is kept. */
   async markNeedsRelink(connection: Connection, reason: string, db: Queryable = this.db): Promise<void> {
     await db.query(
       `UPDATE connections SET status = 'needs_relink', last_error = $3, updated_at = now() WHERE id = $1 AND account_id = $2`,

@@ -21,7 +21,7 @@ export interface DeletionSummary {
 
 /**
  * Deletes an owner's account and everything it let anyone do. Order matters: the account is disabled first, so no
- * browser or app can mint a new code or token while the old ones are revoked (SECURITY.md C5, C6); then its browser
+ * browser or app can mint a new code or token while the old ones are revoked (threat model C5, C6); then its browser
  * sessions end, every grant is revoked with each of its tokens, and only then are the rows deleted.
  */
 export async function deleteAccount({ provider, db, accounts, sessions, clients }: DeletionDeps, accountId: string): Promise<DeletionSummary> {

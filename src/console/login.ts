@@ -39,7 +39,7 @@ export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>, provider: Pro
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',
-      // "fresh": a sensitive action wants the passkey now, not a sign-in from hours ago (SECURITY.md E7).
+      // "fresh": a sensitive action wants the passkey now, not a sign-in from hours ago (threat model E7).
       ...(ctx.query.fresh ? { prompt: 'login', max_age: '0' } : {}),
     }).toString();
     ctx.redirect(url.href);

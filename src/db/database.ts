@@ -1,6 +1,6 @@
 /**
- * One SQL dialect, two drivers (DESIGN.md, Storage): Postgres through `pg` when DATABASE_URL is set, else embedded
- * PGlite in DATA_DIR. Everything above this file speaks `Database` and never knows which one it has.
+ * One SQL dialect, two drivers (docs/architecture.md#storage): Postgres through `pg` when DATABASE_URL is set, else
+ * embedded PGlite in DATA_DIR. Everything above this file speaks `Database` and never knows which one it has.
  */
 export interface QueryResult<T> {
   rows: T[];

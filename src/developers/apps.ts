@@ -8,7 +8,7 @@ import type { AppFields, NewApp } from './input.js';
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 
-/** How each kind of app signs in and gets tokens (issue 5, item 1). */
+/** How each kind of app signs in and gets tokens. */
 const KINDS: Record<ClientKind, Pick<NewClient, 'public' | 'grantTypes'>> = {
   // Confidential web app: authorization code (+ PKCE, required for all) and refresh tokens, with a secret.
   web: { public: false, grantTypes: ['authorization_code', 'refresh_token'] },
@@ -136,7 +136,7 @@ export class DeveloperApps {
   }
 
   /**
-   * Registration limits per developer (issue 5): at most `max` apps at a time and `perHour` registrations an hour.
+   * Registration limits per developer: at most `max` apps at a time and `perHour` registrations an hour.
    * A per-developer advisory lock makes count-then-insert safe against parallel registrations.
    */
   private async withinLimits(tx: Queryable, accountId: string): Promise<void> {

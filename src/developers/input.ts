@@ -13,7 +13,7 @@ const words = (v: unknown) => (typeof v === 'string' ? v.split(/\s+/).filter(Boo
 const https = z.url({ protocol: /^https$/, error: 'must be an https URL' }).max(2000);
 const Scope = z.string().min(1).max(64);
 
-/** What a developer may change on an app, from the JSON API or the form (SECURITY.md F1 for the redirect URIs). */
+/** What a developer may change on an app, from the JSON API or the form (threat model F1 for the redirect URIs). */
 export const AppFields = z.object({
   name: z.string().trim().min(1, 'is required').max(100),
   description: optional(z.string().trim().max(1000)),

@@ -7,7 +7,7 @@ import { createRouter } from '../http/router.js';
 import { PLAYGROUND_CLIENT_ID, PLAYGROUND_PATH } from '../provider/first-party.js';
 
 /**
- * The developer playground (issue 5, item 7): one page that walks a developer through the authorization code flow
+ * The developer playground: one page that walks a developer through the authorization code flow
  * with PKCE step by step, in their own browser (src/web/public/playground.js), showing every request and answer.
  */
 

@@ -83,7 +83,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
     await next();
   };
-  // Secrets in a response: never cached anywhere (SECURITY.md D3 for pages; the JSON API too).
+  // Secrets in a response: never cached anywhere (threat model D3 for pages; the JSON API too).
   const noStore = (ctx: Context) => ctx.set('Cache-Control', 'no-store');
 
   type Notice = { kind: 'ok' | 'error'; text: string } | undefined;

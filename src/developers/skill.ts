@@ -3,7 +3,7 @@ import type { ApiCallDoc } from '../plugins/plugin.js';
 import { mdCode, mdFence, mdText, shellQuote } from './markdown.js';
 
 /**
- * The skill document (issue 5, item 6): one Markdown file that tells an AI agent how to use one app's access, ready to
+ * The skill document: one Markdown file that tells an AI agent how to use one app's access, ready to
  * paste into its instructions. Plain data in, text out: the portal serves it (GET /developers/apps/:id/skill.md).
  * It never holds a secret: the client secret and every token appear only as shell variables the agent fills in.
  */

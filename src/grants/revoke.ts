@@ -19,7 +19,7 @@ export async function findOwnedGrant(provider: Provider, accountId: string, gran
 }
 
 /**
- * Revokes a grant and every token, code and pending request issued under it (SECURITY.md C4, C5). Each model is
+ * Revokes a grant and every token, code and pending request issued under it (threat model C4, C5). Each model is
  * removed through its own oidc-provider adapter, so this works wherever that model lives (Postgres, or Redis for
  * the short-lived ones).
  *

@@ -21,7 +21,7 @@ const kindOf = (grantType: unknown) => (grantType === 'refresh_token' ? 'token.r
  * Writes the owner's access log from oidc-provider's own events: every token minted or refreshed (which also
  * tells the console when an app last used its grant) and every grant oidc-provider revokes: a replayed code or
  * refresh token (`token.reused`, a security event), or the app's own revocation request (`grant.revoked`). Only names, scopes and times are kept: an opaque token's id is
- * its value, so no `jti` is ever written (SECURITY.md B8).
+ * its value, so no `jti` is ever written (threat model B8).
  */
 export function recordTokenEvents(provider: Provider, events: EventLog): void {
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {

@@ -40,7 +40,7 @@ async function parse(ctx: Context): Promise<unknown> {
     const params = new URLSearchParams(text);
     const out: Record<string, string> = {};
     for (const [key, value] of params) {
-      // A repeated field is ambiguous; refuse it rather than pick one (SECURITY.md A6 applies to our forms too).
+      // A repeated field is ambiguous; refuse it rather than pick one (threat model A6 applies to our forms too).
       if (key in out) throw new AppError('invalid_request', 400, `The field ${key} is repeated.`);
       out[key] = value;
     }

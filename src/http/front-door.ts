@@ -11,7 +11,7 @@ const statusOf = (error: unknown) =>
 
 /**
  * The first thing every request meets: the security headers, a request id (echoed as X-Request-Id), and once the
- * answer is final, its duration metric and one log line with no query string and no body (SECURITY.md B8). One layer
+ * answer is final, its duration metric and one log line with no query string and no body (threat model B8). One layer
  * and one promise rather than three async ones: on a 200 µs token request, each extra layer's promises and their
  * async-context bookkeeping showed.
  *

@@ -23,7 +23,7 @@ function csrfValid(keys: string[], uid: string, presented: unknown): boolean {
 }
 
 /**
- * A state-changing request must come from our own pages (SECURITY.md D1): its Origin must be the issuer's origin.
+ * A state-changing request must come from our own pages (threat model D1): its Origin must be the issuer's origin.
  * Our pages send `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` on form posts; then the
  * browser's own `Sec-Fetch-Site: same-origin` (which page scripts cannot set) vouches instead. Anything else,
  * including a request with neither, is refused.

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 /**
  * The upstream secrets opened for one request (by `kit.connection`), so that a foreign error that quotes one (a
  * library error whose message holds the request URL with a bot token in it) is scrubbed before it is logged. The
- * plugins translate their errors first; this is the second line of defence for SECURITY.md G2.
+ * plugins translate their errors first; this is the second line of defence for threat model G2.
  */
 const opened = new WeakMap<object, Set<string>>();
 

@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import { under } from './paths.js';
 import { trustsPeer, useClientAddress, type ProxyTrust } from './client-address.js';
 
-/** What pages and every other answer a browser may render get (SECURITY.md D3). */
+/** What pages and every other answer a browser may render get (threat model D3). */
 const SECURITY_HEADERS: [string, string][] = [
   [
     'Content-Security-Policy',
@@ -49,7 +49,7 @@ export function noStoreForHtml(ctx: Context): void {
 const FORWARDED = ['x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-port', 'forwarded'];
 
 /**
- * URLs we issue never depend on request headers (SECURITY.md I2): protocol and host are the issuer's, pinned once on
+ * URLs we issue never depend on request headers (threat model I2): protocol and host are the issuer's, pinned once on
  * the app's request prototype that every request object inherits from. The client's address is pinned the same way
  * to src/http/client-address.ts, which reads X-Forwarded-For only as far as `trust` allows (threat model J3). On a
  * request no trusted proxy forwarded (TRUST_PROXY off, or a peer outside its list), X-Forwarded-* headers are dropped

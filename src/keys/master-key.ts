@@ -25,8 +25,8 @@ export function readKeyFile(file: string): Buffer[] {
 }
 
 /**
- * The master key comes from MASTER_KEY, with MASTER_KEY_PREVIOUS still opening what older keys sealed (SECURITY.md
- * G4). In development only, a missing one is generated once into DATA_DIR/master.key (mode 0600) so a newcomer's
+ * The master key comes from MASTER_KEY, with MASTER_KEY_PREVIOUS still opening what older keys sealed (threat
+ * model G4). In development only, a missing one is generated once into DATA_DIR/master.key (mode 0600) so a newcomer's
  * `npm start` works; production refuses to start without it (I4).
  */
 export function loadMasterKeys(config: Config, logger: Logger): MasterKeyRing {

@@ -1,9 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
 /**
- * Envelope encryption (DESIGN.md, Vault): each record gets its own AES-256-GCM data key, which is itself encrypted
- * ("wrapped") under the master key. The record's identity (owner, kind, id) is additional authenticated data, so a
- * ciphertext moved to another row fails to open (SECURITY.md G4).
+ * Envelope encryption (docs/architecture.md#the-vault): each record gets its own AES-256-GCM data key, which is itself
+ * encrypted ("wrapped") under the master key. The record's identity (owner, kind, id) is additional authenticated data,
+ * so a ciphertext moved to another row fails to open (threat model G4).
  *
  * Sealed form: `v1.<master key id>.<wrapped data key>.<iv>.<ciphertext>` (base64url parts; GCM tags appended).
  */

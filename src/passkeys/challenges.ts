@@ -17,7 +17,7 @@ export interface StoredChallenge {
 
 /**
  * WebAuthn challenges live server-side, bound to what asked for them (an interaction or a session), for a short
- * time, and are taken out on first use whatever the outcome (SECURITY.md E2).
+ * time, and are taken out on first use whatever the outcome (threat model E2).
  */
 export class ChallengeStore {
   constructor(
@@ -35,7 +35,7 @@ export class ChallengeStore {
 
   /**
    * Takes every challenge this binding was issued for this purpose: all are deleted, expired ones included, so a
-   * response can be checked against at most one use of each (SECURITY.md E2). Returns the live ones.
+   * response can be checked against at most one use of each (threat model E2). Returns the live ones.
    */
   async takeAll(binding: string, purpose: ChallengePurpose): Promise<StoredChallenge[]> {
     const { rows } = await this.db.query<{ challenge: string; subject: string | null; live: boolean }>(

@@ -30,7 +30,7 @@ export async function openConnection(
     access = await openAccess(services.connections, services.upstreamTokens, connection);
   } catch (error) {
     // A seal that no longer opens (a master key removed too early, a row tampered with) cannot be used again:
-    // the owner connects anew. The error's details stay in the log (SECURITY.md G4).
+    // the owner connects anew. The error's details stay in the log (threat model G4).
     if (error instanceof SealError) {
       logger.error({ connectionId: connection.id, provider }, 'a stored credential could not be opened');
       throw reconnectRequired(provider);
@@ -59,7 +59,7 @@ function touchNow(logger: Logger, id: string, touch: () => Promise<void>): void 
 }
 
 /**
- * An action's upstream refused the stored credential (`reconnect_required`, SECURITY.md G6): mark the connection,
+ * An action's upstream refused the stored credential (`reconnect_required`, threat model G6): mark the connection,
  * so the console shows "needs re-link" and later calls stop before reaching the upstream. Covers every plugin's
  * actions, whether run at once or after the owner's approval. Never masks the original error.
  */

@@ -8,7 +8,7 @@ import type { Connection, ConnectionStore } from '../connections/store.js';
 import type { UpstreamProviderInput } from '../upstream/provider-config.js';
 
 /**
- * The plugin contract (DESIGN.md, Plugins; STYLE.md: a plain object checked with `satisfies Plugin`). A plugin
+ * The plugin contract (docs/architecture.md#plugins); a plugin is a plain object checked with `satisfies Plugin`. It
  * brings its scopes, the kinds of credential an owner can connect for it, its routes under /api, its policy-checked
  * actions and its error codes. Core reads plugins only through the registry (./registry.ts), never by name.
  */

@@ -3,7 +3,7 @@ import type { Action, ApiCallDoc, CredentialKind, Plugin } from './plugin.js';
 
 /**
  * The plugins this server runs. Core code asks the registry ("which credential kinds exist", "which action is
- * tweet.post") and never names a plugin (docs/architecture.md, Plugins).
+ * tweet.post") and never names a plugin (docs/architecture.md#plugins).
  */
 export class PluginRegistry {
   private readonly actionsById = new Map<string, { plugin: Plugin; action: Action }>();

@@ -34,7 +34,7 @@ const wordPattern = (word: string) =>
 const ownerPattern = (pattern: string) => cached(`p:${pattern}`, () => new RegExp(pattern, 'iu'));
 
 /**
- * The owner's content rules applied to a text (issue 4, item 7): the first rule broken refuses the action with a
+ * The owner's content rules applied to a text: the first rule broken refuses the action with a
  * stable 403 code, naming the rule but not echoing the text. Compatibility forms (full-width letters ...) are folded
  * first (NFKC), so a look-alike spelling does not slip past a blocked word.
  */
@@ -55,7 +55,7 @@ export const dailyLimitReached = (limit: number) =>
 /**
  * Posts counted against each grant's daily limit (policy_usage, UTC days). `take` is atomic: the increment happens
  * only while the count is below the limit, in one statement, so concurrent calls can never take more than `limit`
- * slots (issue 4, item 7).
+ * slots.
  */
 export class DailyLimits {
   constructor(private readonly db: Queryable) {}

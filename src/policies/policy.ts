@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import { coalesce } from '../db/coalesce.js';
 
 /**
- * What an owner allows one app (one grant) to do beyond its scopes (issue 4, item 7): a daily limit on posts,
+ * What an owner allows one app (one grant) to do beyond its scopes: a daily limit on posts,
  * content rules, and "hold for my approval". An app with no stored policy gets DEFAULT_POLICY: no limits.
  */
 export const Policy = z.object({

@@ -68,7 +68,7 @@ const DEVICE_GRANT_NOT_ALLOWED = 'urn:ietf:params:oauth:grant-type:device_code i
 const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
 
 /**
- * oidc-provider is the protocol engine (DESIGN.md): everything here is configuration, never a re-implementation.
+ * oidc-provider is the protocol engine: everything here is configuration, never a re-implementation.
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
 export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId, allowMetadataFetch, pages, scopes }: ProviderDeps): Provider {
@@ -206,7 +206,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   // A mixed `openid … tweet.read` request's token (audience: the resource API) works at userinfo too (G8).
   acceptResourceTokensAtUserinfo(provider, config);
 
-  // Stored client secrets are digests (DESIGN.md, Tokens); compare the presented secret's digest in constant time.
+  // Stored client secrets are digests (docs/architecture.md#tokens): compare the presented secret's digest in
+  // constant time.
   // `clientSecret` holds every live digest of the client, space-separated (adapters/clients.ts): any one matches (F3).
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return secretMatches(this.clientSecret, actual);

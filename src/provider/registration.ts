@@ -17,7 +17,7 @@ type Metadata = Record<string, unknown>;
  */
 const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
 const AUTH_METHODS = new Set(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']);
-/** Client metadata URLs that a browser or our server opens: https only, as in the developer portal (SECURITY.md D6). */
+/** Client metadata URLs a browser or our server opens: https only, as in the developer portal (threat model D6). */
 const HTTPS_URIS = ['logo_uri', 'client_uri', 'policy_uri', 'tos_uri', 'jwks_uri', 'initiate_login_uri'];
 /** oidc-provider's names for the RFC 7591/7592 endpoints that create or change a client. */
 const REGISTERING_ROUTES = new Set(['registration', 'client_update']);
@@ -72,7 +72,7 @@ export function isForeignClient(ctx: KoaContextWithOIDC | undefined, metadata: M
 }
 
 /**
- * The developer portal's rules for a client that registers itself (issue 5 item 5), on top of oidc-provider's own
+ * The developer portal's rules for a client that registers itself, on top of oidc-provider's own
  * schema and its PKCE/OAuth 2.1 rules. `invalid_redirect_uri` for redirect URIs, `invalid_client_metadata` otherwise
  * (RFC 7591 §3.2.2). Runs synchronously inside oidc-provider's client schema (extraClientMetadata.validator).
  */
@@ -83,7 +83,7 @@ export function validateForeignClient(metadata: Metadata, extraProperties: reado
   const name = metadata.client_name;
   if (typeof name !== 'string' || !name.trim() || name.length > 100) throw invalid('client_name is required (1 to 100 characters)');
 
-  // SECURITY.md F1, threat model F6: the redirect URI rule every way of registering shares, and the URIs kept in
+  // Threat model F1 and F6: the redirect URI rule every way of registering shares, and the URIs kept in
   // their normalised form (oidc-provider keeps what this schema object holds once its validators have run).
   for (const key of ['redirect_uris', 'post_logout_redirect_uris'] as const) {
     const uris = metadata[key];

@@ -7,7 +7,7 @@ import { loggableError } from '../http/request-secrets.js';
 
 /**
  * The resource API's error boundary: every refusal is JSON `{ error, error_description }` with its status and, for
- * token and scope problems, the Bearer and DPoP challenges. A 5xx never shows what went wrong inside (SECURITY.md I5).
+ * token and scope problems, the Bearer and DPoP challenges. A 5xx never shows what went wrong inside (threat model I5).
  */
 export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Middleware {
   return async function apiErrorBoundary(ctx, next) {

@@ -36,7 +36,7 @@ function checkScope(ctx: ApiContext, scope: string): void {
 
 /**
  * The PluginKit (src/plugins/plugin.ts) every plugin route gets: scope stages, the owner's opened connection, and
- * `perform`, which runs a write through the owner's policy for this app (issue 4, item 7) in this order: scope,
+ * `perform`, which runs a write through the owner's policy for this app in this order: scope,
  * owner, input, content rules, hold for approval, daily limit, then the upstream call.
  */
 export function createKit({ config, logger, services }: KitDeps): PluginKit {

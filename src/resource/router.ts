@@ -53,10 +53,10 @@ const noSuchRoute: Middleware = async function noSuchRoute(ctx) {
 };
 
 /**
- * The resource server (DESIGN.md, Architecture): every plugin's routes and the generic upstream proxy under /api,
- * behind named stages — access log, error boundary, access token (Bearer or DPoP) — and the RFC 9728 metadata
- * document. Returns one middleware for the app to mount before oidc-provider's routes; /api requests never reach
- * anything after it.
+ * The resource server (docs/architecture.md#a-resource-api-call): every plugin's routes and the generic upstream proxy
+ * under /api, behind named stages — access log, error boundary, access token (Bearer or DPoP) — and the RFC 9728
+ * metadata document. Returns one middleware for the app to mount before oidc-provider's routes; /api requests never
+ * reach anything after it.
  */
 export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   const { config, logger, provider, db, services, kit, upstream } = deps;

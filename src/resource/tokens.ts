@@ -94,7 +94,7 @@ export class BearerTokens {
     // The Grant is what the owner revokes (console, app revocation, a replayed code): gone means dead now (C4, C5).
     const grant = row.grant && (await verified(this.provider.Grant as unknown as TokenModel, row.grant));
     if (!grant || !token.grantId || grant.accountId !== token.accountId || grant.clientId !== token.clientId) return undefined;
-    // A disabled or deleted owner's tokens stop working (SECURITY.md C6).
+    // A disabled or deleted owner's tokens stop working (threat model C6).
     if (!row.account_found || row.disabled || !token.accountId) return undefined;
     if (token.expiresWithSession && !(await this.sessionStillHolds(token))) return undefined;
     const caller: ApiCaller = { accountId: token.accountId, clientId: token.clientId, grantId: token.grantId, scopes };

@@ -49,7 +49,7 @@ export interface Upstream {
 }
 
 /**
- * The generic upstream OAuth 2.0 client (issue 4, item 4): providers from plugins and configuration, the connect
+ * The generic upstream OAuth 2.0 client: providers from plugins and configuration, the connect
  * flow, tokens refreshed one at a time, and the proxied call route. Throws ConfigError on a bad provider.
  */
 export function createUpstream(deps: UpstreamDeps): Upstream {

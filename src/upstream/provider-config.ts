@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * An upstream OAuth 2.0 provider owners can connect (issue 4, item 4). X comes built in with its plugin; any other
+ * An upstream OAuth 2.0 provider owners can connect. X comes built in with its plugin; any other
  * (Dexcom, Oura, GitHub ...) is added by configuration alone (UPSTREAM_PROVIDERS / UPSTREAM_PROVIDERS_FILE).
  */
 export const UpstreamProviderConfig = z.object({
@@ -21,7 +21,7 @@ export const UpstreamProviderConfig = z.object({
   extraParams: z.record(z.string(), z.string()).default({}),
   /** Base URL of the provider's API, for the generic proxied route `/api/upstream/<id>/...` (scope `upstream:<id>`). */
   apiBaseUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** Path prefixes under apiBaseUrl the proxied route may reach (SECURITY.md G3). */
+  /** Path prefixes under apiBaseUrl the proxied route may reach (threat model G3). */
   allowedPaths: z.array(z.string().startsWith('/')).default(['/']),
   /** A URL returning the connected user, and the JSON field to show the owner as the connection's label. */
   profileUrl: z.url({ protocol: /^https?$/ }).optional(),

@@ -45,8 +45,8 @@ function sources(config: Config, registry: PluginRegistry, problems: string[]): 
 }
 
 /**
- * Every upstream OAuth 2.0 provider owners may connect: the ones plugins bring (X) and the operator's (issue 4,
- * item 4). A bad entry stops the start with one message naming each provider and field; two with one id are refused.
+ * Every upstream OAuth 2.0 provider owners may connect: the ones plugins bring (X) and the operator's. A bad entry
+ * stops the start with one message naming each provider and field; two with one id are refused.
  */
 export function loadUpstreamProviders(config: Config, registry: PluginRegistry): UpstreamProviderConfig[] {
   const problems: string[] = [];

@@ -3,7 +3,7 @@ import { badRequest } from '../errors.js';
 const invalidPath = (why: string) => badRequest('invalid_path', `This path cannot be forwarded upstream: ${why}.`);
 
 /**
- * Things that could move a proxied call off the provider's API or out of its allowed paths (SECURITY.md G3): dot
+ * Things that could move a proxied call off the provider's API or out of its allowed paths (threat model G3): dot
  * segments, empty segments (`//`, a scheme-relative URL), userinfo, backslashes, control characters, and their
  * percent-encoded forms, which a server behind the provider might decode once more.
  */

@@ -29,7 +29,7 @@ export interface TokenServiceDeps {
 }
 
 /**
- * Valid upstream access tokens for `oauth2` connections (SECURITY.md G5, G6). The stored token is used while it has
+ * Valid upstream access tokens for `oauth2` connections (threat model G5, G6). The stored token is used while it has
  * more than a minute left; otherwise exactly one refresh runs per connection: one promise per connection in this
  * process, and the connection row locked (SELECT ... FOR UPDATE) across processes, re-read under the lock, so a
  * process that waited uses the tokens the other one saved instead of spending the refresh token again.

@@ -11,8 +11,8 @@ export interface VaultRecord {
 const aadOf = (record: VaultRecord) => `vault|${record.accountId}|${record.provider}|${record.id}`;
 
 /**
- * Upstream credentials at rest (DESIGN.md, Vault): AES-256-GCM under a per-record data key wrapped by the master
- * key, bound to (owner, provider, record id). Values are JSON objects; nothing here logs or returns them.
+ * Upstream credentials at rest (docs/architecture.md#the-vault): AES-256-GCM under a per-record data key wrapped by the
+ * master key, bound to (owner, provider, record id). Values are JSON objects; nothing here logs or returns them.
  */
 export class Vault {
   /** `observe` counts seals and opens for the metrics (never with the values or the records). */

@@ -1,7 +1,7 @@
 /**
  * A tiny HTML templating helper: every value interpolated into `html`…`` is escaped unless it is already
  * SafeHtml (the result of `html` itself, or of `raw()` for markup we wrote). Client-supplied strings (names,
- * descriptions, hosts) therefore render inert by default (SECURITY.md D6).
+ * descriptions, hosts) therefore render inert by default (threat model D6).
  */
 
 /** Markup that is safe to insert as is. Build it with `html` or, for trusted constant markup, `raw()`. */

@@ -2,7 +2,7 @@ import { html, type SafeHtml } from './html.js';
 
 /**
  * The HTML document around every page. Pages are served under a strict Content-Security-Policy
- * (`script-src 'self'; style-src 'self'`, SECURITY.md D3), so nothing here or in a page may use inline
+ * (`script-src 'self'; style-src 'self'`, threat model D3), so nothing here or in a page may use inline
  * scripts, inline event handlers or style attributes: behaviour lives in /static/*.js, looks in /static/style.css.
  */
 export interface LayoutInput {

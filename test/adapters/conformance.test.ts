@@ -17,7 +17,7 @@ import { digestOf } from '../../src/db/at-rest-keys.js';
 import { atRestCases, type AtRestBackend } from './at-rest-cases.js';
 
 /**
- * One adapter conformance suite, run against every storage backend (DESIGN.md, Storage; STYLE.md, Tests). Each
+ * One adapter conformance suite, run against every storage backend (docs/architecture.md#storage). Each
  * backend then adds only the cases that concern it alone.
  */
 

@@ -18,7 +18,7 @@ interface Registered {
 type Cookie = ReturnType<FakeX['signIn']>;
 
 /**
- * Agent services bound to an owner (issue 5, item 3): the owner registers one in the console, it gets tokens with
+ * Agent services bound to an owner: the owner registers one in the console, it gets tokens with
  * client_credentials for only the scopes the owner granted, those tokens act on that owner's connected accounts
  * under that owner's limits, and they die the moment the owner revokes the agent.
  */

@@ -62,7 +62,7 @@ describe('benchmark report', () => {
     expect(report.markdown).toContain('- **Run invalid**: Client credentials, oauth3, Postgres + Redis: 3 × HTTP 500');
     // An invalid row gets no ratio, so no verdict passes on it.
     expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
-    expect(report.markdown).toContain('Token endpoint (issue 2) on Postgres + Redis: **not measured** (the row failed)');
+    expect(report.markdown).toContain('Token endpoint on Postgres + Redis: **not measured** (the row failed)');
   });
 
   it('accepts 302 or 303 then 200 for a round trip, and nothing else', () => {
@@ -98,12 +98,12 @@ describe('benchmark report', () => {
     const v = verdicts(rows);
     expect(v.ok).toBe(false);
     expect(v.lines).toEqual([
-      '- Token endpoint (issue 2) on Postgres + Redis: **not measured** (no valid baseline)',
-      '- Resource API (issue 4) on Postgres + Redis: **not measured** (no valid baseline)',
+      '- Token endpoint on Postgres + Redis: **not measured** (no valid baseline)',
+      '- Resource API on Postgres + Redis: **not measured** (no valid baseline)',
     ]);
   });
 
-  it('keeps issue 2 and issue 4 targets, decided by the Postgres rows only', () => {
+  it('keeps the token endpoint and resource API targets, decided by the Postgres rows only', () => {
     const rows = (cc: number, api: number, embeddedCc: number) => [
       row('client-credentials', 'ours', 'postgres', result(cc, 12)),
       row('client-credentials', 'ours', 'embedded', result(embeddedCc, 12)),
@@ -113,9 +113,9 @@ describe('benchmark report', () => {
     ];
     const pass = benchReport(rows(860, 760, 100), settings);
     expect(pass.ok).toBe(true);
-    expect(pass.markdown).toContain('- Token endpoint (issue 2) on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**');
-    expect(pass.markdown).toContain('- Resource API (issue 4) on Postgres + Redis: throughput 76.0% of the bare proxy (target ≥ 75%): **PASS**; p99 1.40× (target ≤ 1.5×): **PASS**');
-    expect(pass.markdown).toContain('- Token endpoint (issue 2) on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**');
+    expect(pass.markdown).toContain('- Token endpoint on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**');
+    expect(pass.markdown).toContain('- Resource API on Postgres + Redis: throughput 76.0% of the bare proxy (target ≥ 75%): **PASS**; p99 1.40× (target ≤ 1.5×): **PASS**');
+    expect(pass.markdown).toContain('- Token endpoint on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**');
     expect(pass.markdown).toContain('- Every response had the expected status');
     expect(benchReport(rows(840, 760, 900), settings).ok).toBe(false);
     // A miss by less than the printed precision is printed with enough digits to show it.

@@ -7,11 +7,11 @@ import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot,
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 
 /**
- * Issue 3 in real Chromium: an owner signs up at /console with a passkey, manages passkeys, sessions, agent tokens
- * and connected apps by clicking through the pages, and every page is screenshotted at desktop and phone width.
+ * The owner's console in real Chromium: an owner signs up at /console with a passkey, manages passkeys, sessions, agent
+ * tokens and connected apps by clicking through the pages, and every page is screenshotted at desktop and phone width.
  * The steps share one server and one owner, so they run in order.
  */
-(chromiumAvailable() ? describe : describe.skip)('the console in Chromium (issue 3)', () => {
+(chromiumAvailable() ? describe : describe.skip)('the console in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
   let context: BrowserContext;

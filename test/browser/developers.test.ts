@@ -5,11 +5,11 @@ import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewport
 import { basic } from '../helpers/token-flow.js';
 
 /**
- * The developer portal in real Chromium (issue 5): a developer signs up with a passkey at /developers, registers an
+ * The developer portal in real Chromium: a developer signs up with a passkey at /developers, registers an
  * app through the form, sees its secret once, rotates it with a 1 h grace and sees both live secrets listed.
  * The steps share one server and one developer, so they run in order.
  */
-(chromiumAvailable() ? describe : describe.skip)('the developer portal in Chromium (issue 5)', () => {
+(chromiumAvailable() ? describe : describe.skip)('the developer portal in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
   let page: Page;

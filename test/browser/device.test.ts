@@ -7,11 +7,11 @@ import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot,
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /**
- * Issue 5 item 4 in real Chromium: a CLI starts the device flow with openid-client; the owner opens the one-click
- * link, compares the code, signs up with a passkey (virtual authenticator), approves on the consent screen and sees
- * the success page, while the CLI's poll receives the tokens. The pages run under the strict CSP: no violations.
+ * The device flow in real Chromium: a CLI starts it with openid-client; the owner opens the one-click link,
+ * compares the code, signs up with a passkey (virtual authenticator), approves on the consent screen and sees the
+ * success page, while the CLI's poll receives the tokens. The pages run under the strict CSP: no violations.
  */
-(chromiumAvailable() ? describe : describe.skip)('the device flow in Chromium (issue 5, item 4)', () => {
+(chromiumAvailable() ? describe : describe.skip)('the device flow in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
   let agent: oidc.Configuration;

@@ -14,11 +14,11 @@ interface PlaygroundState {
 }
 
 /**
- * Issue 5, item 7 in real Chromium: a developer walks the playground through every step (configure, authorize with
- * PKCE, exchange, call the API, refresh, revoke) and each step's request and answer are on the page. The owner signs
- * up with a passkey and has a Telegram bot connected, so the API call reaches a real route.
+ * The developer playground in real Chromium: a developer walks the playground through every step (configure, authorize
+ * with PKCE, exchange, call the API, refresh, revoke) and each step's request and answer are on the page. The owner
+ * signs up with a passkey and has a Telegram bot connected, so the API call reaches a real route.
  */
-(chromiumAvailable() ? describe : describe.skip)('the developer playground in Chromium (issue 5)', () => {
+(chromiumAvailable() ? describe : describe.skip)('the developer playground in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
   let page: Page;

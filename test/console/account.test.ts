@@ -67,7 +67,7 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ deleted: true });
 
-    // App tokens are dead, the refresh token too (SECURITY.md C6).
+    // App tokens are dead, the refresh token too (threat model C6).
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     // Every browser of the owner is signed out; another owner is untouched.

@@ -20,7 +20,7 @@ const channel: FakeChat = { id: -1001234567890, type: 'channel', title: 'Release
 const CHAT_ID = String(channel.id);
 
 /**
- * Approvals (issue 4, item 7, "hold for my approval"): a post held by an app's limits waits in the console until
+ * Approvals ("hold for my approval"): a post held by an app's limits waits in the console until
  * the owner approves it (then it is sent once, with the owner's bot, against a fake Telegram) or rejects it (then
  * never). Two racing approvals send one message.
  */

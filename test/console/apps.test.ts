@@ -21,7 +21,7 @@ interface AppJson {
 }
 
 /**
- * Connected apps (issue 3): every grant an owner gave, and revoking one (SECURITY.md C4, C5). An app drives the
+ * Connected apps: every grant an owner gave, and revoking one (threat model C4, C5). An app drives the
  * server with openid-client; the owner uses the console's JSON API and pages.
  */
 describe.each(backends())('connected apps on %s storage', (backend) => {

@@ -25,9 +25,9 @@ const fakehub = {
 };
 
 /**
- * Connected accounts (issue 4, item 8): an owner connects a Telegram bot by pasting its token (checked against a
+ * Connected accounts: an owner connects a Telegram bot by pasting its token (checked against a
  * fake Bot API before it is saved), starts an OAuth connect with a configured provider, and disconnects. No page,
- * JSON answer or log line ever holds a pasted credential (SECURITY.md G2).
+ * JSON answer or log line ever holds a pasted credential (threat model G2).
  */
 describe.each(backends())('connected accounts on %s storage', (backend) => {
   let server: TestServer;

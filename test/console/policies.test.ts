@@ -18,7 +18,7 @@ interface PolicyJson {
 const NO_LIMITS: PolicyJson = { posts_per_day: null, blocked_words: [], blocked_patterns: [], no_links: false, no_mentions: false, hold_for_approval: false };
 
 /**
- * Limits per app (issue 4, item 7), as the owner sets them: in the console for any app or agent that can write, and
+ * Limits per app, as the owner sets them: in the console for any app or agent that can write, and
  * on the consent page when an app asks to write. Only the owner of a grant reads or changes its limits.
  */
 describe.each(backends())('limits per app on %s storage', (backend) => {

@@ -25,7 +25,7 @@ interface Listed {
 
 
 /**
- * Agent tokens (issue 3): an owner mints an ordinary access token for their own agent, sees it once, lists and
+ * Agent tokens: an owner mints an ordinary access token for their own agent, sees it once, lists and
  * revokes it. A resource server checks it the one way it checks every token: introspection.
  */
 describe.each(backends())('agent tokens on %s storage', (backend) => {

@@ -12,7 +12,7 @@ const redisUrl = serviceUrl('TEST_REDIS_URL');
 const TIMEOUT_MS = 1000;
 
 /**
- * SECURITY.md H1–H3 on a real server whose Postgres and Redis sit behind TCP proxies the test can stop or hang:
+ * Threat model H1–H3 on a real server whose Postgres and Redis sit behind TCP proxies the test can stop or hang:
  * nothing is issued while storage is gone, readiness says so, the process stays responsive, and service comes back
  * by itself when storage does (no restart).
  */

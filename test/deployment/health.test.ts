@@ -14,7 +14,7 @@ async function probe(base: string, path: '/healthz' | '/readyz') {
   return { status: res.status, cacheControl: res.headers.get('cache-control'), body: (await res.json()) as Record<string, unknown>, ms: Date.now() - started };
 }
 
-/** Issue 6, item 3: liveness and readiness are cheap, bounded in time, never cached, and served by every ROLE. */
+/** Liveness and readiness are cheap, bounded in time, never cached, and served by every ROLE. */
 describe('health endpoints', () => {
   let all: TestServer;
   let resource: TestServer;
@@ -74,7 +74,7 @@ describe('health endpoints', () => {
   });
 });
 
-/** A hung Postgres or Redis (SECURITY.md H3) must not hang the probe: 503 within about two seconds. */
+/** A hung Postgres or Redis (threat model H3) must not hang the probe: 503 within about two seconds. */
 (databaseUrl && redisUrl ? describe : describe.skip)('readiness against hung storage', () => {
   let storage: Awaited<ReturnType<typeof proxiedStorage>>;
   let postgres: TcpProxy;

@@ -19,7 +19,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 const redisUrl = serviceUrl('TEST_REDIS_URL');
 
 /**
- * Two replicas (issue 6, item 5): two oauth3 processes on different ports, one Postgres and one Redis, behind a load
+ * Two replicas: two oauth3 processes on different ports, one Postgres and one Redis, behind a load
  * balancer the test steers. Whatever one replica starts or issues, the other honours, and revoking on one is
  * effective on the other at once; the upstream refresh still happens exactly once.
  */

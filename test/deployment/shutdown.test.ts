@@ -52,7 +52,7 @@ async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms
 }
 
 /**
- * Issue 6, item 3 on the real entry point (src/main.ts in its own process, embedded storage): SIGTERM stops new
+ * Graceful shutdown on the real entry point (src/main.ts in its own process, embedded storage): SIGTERM stops new
  * connections, lets the request in flight finish, closes idle keep-alive connections and storage, and exits 0; the
  * embedded database opens again at once. A request that does not finish is cut at SHUTDOWN_TIMEOUT_MS.
  */

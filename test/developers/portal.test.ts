@@ -22,7 +22,7 @@ interface AppJson {
 const HOUR = 3600_000;
 
 /**
- * The developer portal (issue 5, items 1-2) tried as attacks: SECURITY.md F1 (redirect URIs), F2 (secret once, hash
+ * The developer portal tried as attacks: threat model F1 (redirect URIs), F2 (secret once, hash
  * only), F3 (rotation grace on a controllable clock), F4 (another developer's apps), F5 (deleting revokes), and the
  * per-developer registration limits, through the JSON API and the form pages.
  */
@@ -74,7 +74,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   it('registers a web app: the secret is in the 201 response only, the database holds only its hash (F2)', async () => {
     const { status, headers, body } = await register(dev, { ...webApp(), description: 'Posts echoes', homepage: 'https://app.example.com', logo_uri: 'https://app.example.com/logo.png' });
     expect(status).toBe(201);
-    // A response carrying a secret is kept by no cache (SECURITY.md D3).
+    // A response carrying a secret is kept by no cache (threat model D3).
     expect(headers.get('cache-control')).toBe('no-store');
     expect(body).toMatchObject({ kind: 'web', name: 'Web app', redirect_uris: [redirectUri], active: true });
     const secret = body.client_secret!;

@@ -9,7 +9,7 @@ import { scopeCatalog } from '../../src/plugins/scope-catalog.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * Issue 5, item 6: the skill document an agent is handed for one app. Each kind of app gets its own way to a token,
+ * The skill document an agent is handed for one app. Each kind of app gets its own way to a token,
  * the scopes it may ask for in plain words, the API calls those scopes open, and nothing secret; whatever a developer
  * typed as the app's name stays text.
  */

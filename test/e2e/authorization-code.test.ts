@@ -9,7 +9,7 @@ const redirectUri = 'http://127.0.0.1:8765/callback';
 
 /**
  * openid-client, unmodified, against a real server: discovery, code + PKCE through the passkey and consent pages,
- * exchange, refresh rotation, introspection and revocation (issue 2, "How it must be shown").
+ * exchange, refresh rotation, introspection and revocation.
  */
 describe.each(backends())('an app using openid-client on %s storage', (backend) => {
   let server: TestServer;

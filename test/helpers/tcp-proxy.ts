@@ -98,7 +98,7 @@ export class TcpProxy {
 
 /**
  * A fresh Postgres schema and the shared Redis, each behind a TcpProxy, for a test server whose storage the test
- * stops or hangs (SECURITY.md H1–H3). `storage` and `env` go to startTestServer; `close()` restores and removes it all.
+ * stops or hangs (threat model H1–H3). `storage` and `env` go to startTestServer; `close()` undoes it all.
  */
 export async function proxiedStorage(databaseUrl: string, redisUrl: string, dataDirPrefix: string) {
   const postgres = await new TcpProxy('127.0.0.1', Number(new URL(databaseUrl).port || 5432)).start();

@@ -36,7 +36,7 @@ export const basic = (id: string, secret: string) =>
 
 /**
  * An owner's browser and an app's back channel against one server. It remembers every code, verifier and token it
- * handles in `secrets`, so a test can check none of them reached the logs (SECURITY.md B8).
+ * handles in `secrets`, so a test can check none of them reached the logs (threat model B8).
  */
 export class TokenFlow {
   readonly secrets = new Set<string>();

@@ -10,9 +10,9 @@ const group: FakeChat = { id: -4000000001, type: 'group', title: 'Team' };
 const elsewhere: FakeChat = { id: -4000000099, type: 'group', title: 'Not on the list' };
 
 /**
- * Telegram end to end (issue 4, item 6): an owner connects a bot in the console; an app (through consent) and an
+ * Telegram end to end: an owner connects a bot in the console; an app (through consent) and an
  * agent (a minted token) send messages with `telegram.post_any`; the fake Bot API receives exactly those messages
- * with the owner's bot token, which no response and no log line ever shows (SECURITY.md G2).
+ * with the owner's bot token, which no response and no log line ever shows (threat model G2).
  */
 describe('Telegram messages through the resource API', () => {
   let fake: FakeTelegram;

@@ -16,7 +16,7 @@ const send = telegramPlugin.actions[0]!;
 
 /**
  * The Telegram plugin on its own, against a fake Bot API: connecting a bot (getMe, getChat), sending a message, and
- * every way Telegram fails, translated to the plugin's stable codes without the bot token (SECURITY.md G2).
+ * every way Telegram fails, translated to the plugin's stable codes without the bot token (threat model G2).
  */
 describe('the Telegram plugin against a fake Bot API', () => {
   let fake: FakeTelegram;

@@ -13,9 +13,9 @@ const headersText = (headers: Headers) => {
 const X_APP = { clientId: 'oauth3-x-app', clientSecret: 'x-app-secret-value-123' };
 
 /**
- * The X plugin end to end (issue 4, "How it must be shown"): owners connect X by cookie and by OAuth, apps and
+ * The X plugin end to end: owners connect X by cookie and by OAuth, apps and
  * agents post, delete and read with tweet.* tokens, and the fake X receives exactly those posts with exactly the
- * owner's credential. Every response and log line is searched for the credentials (SECURITY.md G2).
+ * owner's credential. Every response and log line is searched for the credentials (threat model G2).
  */
 describe('the Twitter/X plugin', () => {
   let x: FakeX;
@@ -278,7 +278,7 @@ describe('the Twitter/X plugin', () => {
     });
   });
 
-  it('never shows or logs an X credential: cookie, ct0, access or refresh token (SECURITY.md G2)', () => {
+  it('never shows or logs an X credential: cookie, ct0, access or refresh token (threat model G2)', () => {
     const secrets = [cookie.auth_token, cookie.ct0, X_APP.clientSecret, ...x.issued.flatMap((t) => [t.access_token, t.refresh_token])];
     expect(secrets.length).toBeGreaterThan(4);
     const everything = [...seen, ...server.logs].join('\n');

@@ -230,7 +230,7 @@ describe('client ID metadata documents', () => {
     await expectRefused(`${docs.base}/mismatch.json`, /client_id does not match/);
   });
 
-  it('refuses invalid redirect URIs (SECURITY.md F1), shared secrets and administrator-only metadata', async () => {
+  it('refuses invalid redirect URIs (threat model F1), shared secrets and administrator-only metadata', async () => {
     await expectRefused(`${docs.base}/bad-redirect.json`, /invalid_redirect_uri|redirect_uris/);
     await expectRefused(`${docs.base}/secret.json`, /shared-secret/);
     await expectRefused(`${docs.base}/resource-server.json`, /resource_server cannot be registered/);

@@ -10,7 +10,7 @@ import { digestOf } from '../../src/db/at-rest-keys.js';
 const challengeOf = (headers: Headers) => headers.get('www-authenticate') ?? '';
 
 /**
- * SECURITY.md G1 tried as attacks on the resource API: every token that is not a live one oauth3 issued for this API,
+ * Threat model G1 tried as attacks on the resource API: every token that is not a live one oauth3 issued for this API,
  * sent the one allowed way, is refused with 401 and a Bearer challenge; a missing scope is 403 insufficient_scope.
  */
 describe.each(backends())('resource API bearer tokens on %s storage', (backend) => {

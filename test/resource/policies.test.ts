@@ -7,7 +7,7 @@ import { runApproved } from '../../src/plugins/run-approved.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
 
 /**
- * Policies per grant (issue 4, item 7), enforced by the resource server for any plugin's action: content rules with
+ * Policies per grant, enforced by the resource server for any plugin's action: content rules with
  * stable codes, a daily limit that concurrency cannot exceed, and "hold for my approval".
  */
 describe.each(backends())('policies on %s storage', (backend) => {

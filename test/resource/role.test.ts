@@ -5,7 +5,7 @@ import { Owner, callApi } from '../helpers/owner.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
 
 /**
- * ROLE=resource (DESIGN.md, Architecture): a second process serves only the resource API against the same
+ * ROLE=resource (docs/architecture.md#roles): a second process serves only the resource API against the same
  * database, and accepts tokens the main server issued. Needs Postgres: two servers cannot share one PGlite.
  */
 const describeWithPostgres = serviceUrl('TEST_DATABASE_URL') ? describe : describe.skip;

@@ -4,7 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestBrowser, authorize } from '../helpers/browser.js';
 
 /**
- * The authorization endpoint under attack (SECURITY.md A1–A6). Every request here is hand-built; the owner's browser
+ * The authorization endpoint under attack (threat model A1–A6). Every request here is hand-built; the owner's browser
  * is signed in and has already consented, so a request the server wrongly accepted would hand out a real code.
  */
 
@@ -18,7 +18,7 @@ const pkce = () => {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 };
 
-/** One redirect_uri change an attacker might try, by the family SECURITY.md A1 names. */
+/** One redirect_uri change an attacker might try, by the family threat model A1 names. */
 interface Mutation {
   family: string;
   apply(uri: string): string | undefined;
@@ -103,7 +103,7 @@ function generateMutations(): Array<[string, string, string]> {
   return [...out.values()];
 }
 
-describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid (SECURITY.md A1–A6)', () => {
+describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid (threat model A1–A6)', () => {
   let server: TestServer;
   let browser: TestBrowser;
   let confidential: { clientId: string; clientSecret?: string };

@@ -27,7 +27,7 @@ describe('the front door', () => {
   const requestLines = () =>
     server.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
 
-  it('gives pages the full browser policy and no-store (SECURITY.md D3)', async () => {
+  it('gives pages the full browser policy and no-store (threat model D3)', async () => {
     const res = await fetch(`${server.url}/`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");

@@ -8,7 +8,7 @@ import { digestOf } from '../../src/db/at-rest-keys.js';
 const redirectUri = 'http://127.0.0.1:8765/cb';
 
 /**
- * The sign-in and consent pages under attack (SECURITY.md D1–D5): forged, replayed and racing POSTs against a real
+ * The sign-in and consent pages under attack (threat model D1–D5): forged, replayed and racing POSTs against a real
  * server, the headers of every HTML response, and the errors the app gets back. Each case checks the attack's own
  * answer and then that the authorization did not move: resuming it lands on a fresh prompt and no grant or code
  * exists for the app.

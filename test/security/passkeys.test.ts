@@ -8,7 +8,7 @@ import { SoftwareAuthenticator, type Tamper } from '../helpers/authenticator.js'
 const redirectUri = 'http://127.0.0.1:8765/cb';
 
 /**
- * Passkey sign-in under attack (SECURITY.md E2–E6, E8): a software authenticator forges, replays and tampers with
+ * Passkey sign-in under attack (threat model E2–E6, E8): a software authenticator forges, replays and tampers with
  * assertions against a real server. Every refusal is checked twice: the endpoint's own answer (400 with
  * `{ error, error_description }`, or 429), and that nobody got signed in: resuming the authorization starts the
  * sign-in page over instead of moving on.

@@ -5,14 +5,14 @@ import { TokenFlow, basic, expectOAuthError, issued, redirectUri, type Client } 
 import { digestOf } from '../../src/db/at-rest-keys.js';
 
 /**
- * Refresh tokens under attack (SECURITY.md C1–C3): replayed after rotation, raced, stolen by another client, used
+ * Refresh tokens under attack (threat model C1–C3): replayed after rotation, raced, stolen by another client, used
  * without client authentication or to widen the scope. Real tokens from the pages; hand-built token requests.
  */
 
 /** The scopes every grant here is issued with: what TokenFlow.tokens asks for (offline_access, with prompt=consent). */
 const scope = 'openid offline_access tweet.read';
 
-describe.each(backends())('refresh tokens rotate and a replay revokes the grant on %s storage (SECURITY.md C1, C2)', (backend) => {
+describe.each(backends())('refresh tokens rotate and a replay revokes the grant on %s storage (threat model C1, C2)', (backend) => {
   let server: TestServer;
   let flow: TokenFlow;
   let app: Client;
@@ -92,7 +92,7 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
   });
 });
 
-describe('refresh tokens are bound to their client and scope (SECURITY.md C3)', () => {
+describe('refresh tokens are bound to their client and scope (threat model C3)', () => {
   let server: TestServer;
   let flow: TokenFlow;
   let app: Client;

@@ -6,7 +6,7 @@ import { backends } from '../helpers/services.js';
 import { TokenFlow, basic, expectOAuthError, redirectUri, type Client, type Reply } from '../helpers/token-flow.js';
 
 /**
- * The token endpoint under attack (SECURITY.md B1–B8): real codes from the passkey and consent pages, then
+ * The token endpoint under attack (threat model B1–B8): real codes from the passkey and consent pages, then
  * hand-built token requests that replay, race, steal or forge them.
  */
 
@@ -18,7 +18,7 @@ function expectNoSecretsLogged(server: TestServer, secrets: Iterable<string>) {
   expect(leaked).toEqual([]);
 }
 
-describe('the token endpoint refuses forged, stolen and malformed requests (SECURITY.md B3, B5–B8)', () => {
+describe('the token endpoint refuses forged, stolen and malformed requests (threat model B3, B5–B8)', () => {
   let server: TestServer;
   let flow: TokenFlow;
   let app: Client;
@@ -267,7 +267,7 @@ describe('the token endpoint refuses forged, stolen and malformed requests (SECU
   });
 });
 
-describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1, B2)', (backend) => {
+describe.each(backends())('a code is redeemed once on %s storage (threat model B1, B2)', (backend) => {
   let server: TestServer;
   let flow: TokenFlow;
   let app: Client;
@@ -334,7 +334,7 @@ describe.each(backends())('a code is redeemed once on %s storage (SECURITY.md B1
   });
 });
 
-describe('an authorization code past its lifetime (SECURITY.md B4)', () => {
+describe('an authorization code past its lifetime (threat model B4)', () => {
   const TTL = 2;
   let server: TestServer;
   let flow: TokenFlow;

@@ -16,9 +16,9 @@ const API = `/upstream/${PROVIDER}`;
 const UPSTREAM_TIMEOUT_MS = 1500;
 
 /**
- * The generic upstream OAuth client through real servers (issue 4, item 4): an operator configures a provider by
+ * The generic upstream OAuth client through real servers: an operator configures a provider by
  * UPSTREAM_PROVIDERS alone, an owner connects it from the console, an agent calls its API through /api/upstream.
- * SECURITY.md G2, G5 and G6 are tried as attacks on the running server, G5 with two servers on one Postgres, and
+ * Threat model G2, G5 and G6 are tried as attacks on the running server, G5 with two servers on one Postgres, and
  * the master key is rotated under a running embedded server (G4).
  */
 describe.each(backends())('the generic upstream client through a real server on %s', (backend) => {

@@ -22,7 +22,7 @@ function headerText(headers: Headers): string {
 
 /**
  * Everything a server sent back in a suite (status, headers, bodies) and every log line it wrote, for the leak check
- * (SECURITY.md G2) at the end: no upstream token nor the provider's client secret may be in any of it.
+ * (threat model G2) at the end: no upstream token nor the provider's client secret may be in any of it.
  */
 export class Seen {
   readonly texts: string[] = [];

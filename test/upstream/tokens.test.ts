@@ -9,7 +9,7 @@ import { capturedLogger, newAccount, openTestDb, secondPool, upstreamServices, t
 const backendsHere: ('pglite' | 'postgres')[] = ['pglite', ...(serviceUrl('TEST_DATABASE_URL') ? ['postgres' as const] : [])];
 
 /**
- * SECURITY.md G5 and G6 at the service level: UpstreamTokenService against a fake provider and a real database.
+ * Threat model G5 and G6 at the service level: UpstreamTokenService against a fake provider and a real database.
  */
 describe.each(backendsHere)('upstream access tokens on %s', (backend) => {
   let fake: FakeOAuthProvider;

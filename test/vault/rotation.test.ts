@@ -69,7 +69,7 @@ async function expectAllOpen(db: Database, ring: MasterKeyRing, seeded: Seeded) 
   expect(await new AuthRequests(db, new Vault(ring)).take(seeded.state, 'acct_owner')).toMatchObject({ verifier: `verifier_${seeded.secret}` });
 }
 
-describe('the vault at rest (SECURITY.md G4)', () => {
+describe('the vault at rest (threat model G4)', () => {
   const dirs: string[] = [];
   const tempDir = () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-vault-'));

@@ -64,7 +64,7 @@ describe('html helper', () => {
   });
 });
 
-describe('client-supplied strings are rendered inert (SECURITY.md D6)', () => {
+describe('client-supplied strings are rendered inert (threat model D6)', () => {
   const hostile = { name: SCRIPT_PAYLOAD + ATTR_PAYLOAD, redirectHost: ATTR_PAYLOAD + SCRIPT_PAYLOAD };
   const pages: Array<[string, string]> = [
     ['login', login({ client: { ...client, ...hostile }, error: SCRIPT_PAYLOAD })],
@@ -107,7 +107,7 @@ describe('client logos are shown only over https', () => {
   });
 });
 
-describe('pages work under a strict CSP (SECURITY.md D3)', () => {
+describe('pages work under a strict CSP (threat model D3)', () => {
   it.each(allPages())('%s page has no inline script, style or event handler', (_, page) => {
     const all = tags(page);
     for (const script of all.filter((tag) => tag.name === 'script')) expect(script.attributes.get('src')).toBeTruthy();

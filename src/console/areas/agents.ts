@@ -41,7 +41,7 @@ function fromForm(body: Record<string, unknown>): NewAgentService {
 }
 
 /**
- * /console/agents and /console/api/agents: agent services bound to the owner (issue 5, item 3). The secret is
+ * /console/agents and /console/api/agents: agent services bound to the owner. The secret is
  * returned once, in the response that registers the agent; lists show names, permissions and dates.
  */
 export function agentsArea(router: Router, deps: ConsoleDeps): void {

@@ -33,8 +33,8 @@ const heldJson = (view: HeldView) => ({
 });
 
 /**
- * /console/approvals and /console/api/approvals: actions an app's "hold for my approval" limit keeps back (issue 4,
- * item 7). Approving runs the action once with the owner's connection, even when two approvals race: the store
+ * /console/approvals and /console/api/approvals: actions an app's "hold for my approval" limit keeps back.
+ * Approving runs the action once with the owner's connection, even when two approvals race: the store
  * hands the pending row to one decision only.
  */
 export function approvalsArea(router: Router, deps: ConsoleDeps): void {
@@ -99,7 +99,7 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
       return { held: { ...held, result } };
     } catch (caught) {
       // Plugins translate their upstream's errors; anything else is logged by name only, since a foreign error's
-      // message may quote an upstream URL holding a credential (SECURITY.md G2).
+      // message may quote an upstream URL holding a credential (threat model G2).
       if (!(caught instanceof AppError)) deps.logger.error({ action: held.action, error: caught instanceof Error ? caught.name : typeof caught }, 'approved action failed');
       const failure = caught instanceof AppError ? caught : new AppError('server_error', 500, 'Sending failed on our side.');
       await store.settle(held.id, 'failed', { error: failure.code });

@@ -37,13 +37,13 @@ const appJson = (app: ConnectedApp, policy: Policy) => ({
 
 /**
  * /console/apps and /console/api/apps: every app and agent holding a grant of this owner; revoke any of them, and
- * set the limits each may post under (issue 4, item 7).
+ * set the limits each may post under.
  */
 export function appsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const { policies } = deps.resource;
 
-  /** Another owner's grant is "not found", exactly like an unknown one, and stays untouched (SECURITY.md F4 spirit). */
+  /** Another owner's grant is "not found", exactly like an unknown one, and stays untouched (as in threat model F4). */
   async function ownedGrant(ctx: Context): Promise<OwnedGrant> {
     const id = GrantId.safeParse(ctx.params.grantId);
     const grant = id.success ? await findOwnedGrant(deps.provider, ownerOf(ctx).accountId, id.data) : undefined;

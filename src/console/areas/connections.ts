@@ -51,7 +51,7 @@ function fieldProblem(kind: CredentialKind, error: ZodError): string {
 }
 
 /**
- * /console/connections and /console/api/connections: the upstream accounts oauth3 acts with (issue 4, item 8).
+ * /console/connections and /console/api/connections: the upstream accounts oauth3 acts with.
  * Pasted credentials are checked with the upstream before they are saved; OAuth connects start here and come back
  * through /connections/callback. No response ever carries a credential, not even the one just pasted.
  */

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { AccessLog, type LogFilter } from '../../accounts/access-log.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
@@ -29,7 +28,6 @@ const ChartQuery = z.object({ days: count(1, 90).default(30) });
 const PAGE_SIZE = 50;
 const filterOf = (q: { client_id?: string; kind?: string }): LogFilter => ({ clientId: q.client_id, kind: q.kind });
 
-/** Validates the query string at the edge (STYLE.md): a bad one is a 400 before any handler runs. */
 /** /console/log and /console/api/log: the owner's own events, never anyone else's (every query is bound to the owner). */
 export function logArea(router: Router, deps: ConsoleDeps): void {
   const { csrfFor } = consoleStages(deps);

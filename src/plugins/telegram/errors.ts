@@ -28,7 +28,7 @@ export class TelegramError extends UpstreamError {
 
 /**
  * What went wrong, in words we build ourselves. grammY's errors must not travel: an HttpError wraps node-fetch's
- * error, whose message holds the request URL, `…/bot<token>/sendMessage` (SECURITY.md G2), and pino's error
+ * error, whose message holds the request URL, `…/bot<token>/sendMessage` (threat model G2), and pino's error
  * serializer would log it through `cause`. So the cause we keep is a fresh Error naming only method and status.
  */
 const sanitizedCause = (method: string, what: string) => new Error(`telegram ${method}: ${what}`);
@@ -42,8 +42,8 @@ function describe(description: string, botToken: string): string {
 const isTimeout = (error: HttpError) => error.error instanceof Error && /timed out after/.test(error.error.message);
 
 /**
- * Translates anything a grammY call threw into the plugin's table, at this one place (STYLE.md, One error
- * boundary). The caller decides what a rejected token means (at connect time: a bad paste; later: re-link).
+ * Translates anything a grammY call threw into the plugin's table, at this one place: foreign errors
+ * are translated once. The caller decides what a rejected token means (at connect time: a bad paste; later: re-link).
  */
 export function fromTelegram(caught: unknown, method: string, botToken: string): TelegramError {
   if (caught instanceof TelegramError) return caught;

@@ -33,7 +33,7 @@ const Tweet = z.object({ id: z.string().regex(/^\d+$/), text: z.string() });
 const User = z.object({ id: z.string().regex(/^\d+$/), username: z.string(), name: z.string().default('') });
 
 /**
- * X API v2 with the owner's OAuth 2.0 user token, through twitter-api-v2 (DESIGN.md, library choices). Its v2 client
+ * X API v2 with the owner's OAuth 2.0 user token, through the twitter-api-v2 library. Its v2 client
  * takes its base from a prefix, which we point at X_API_URL (RebasedV2); a request-config plugin sets the socket timeout, and a
  * deadline bounds the whole call. Failures leave as XErrors from errors.ts, without the token.
  */

@@ -49,7 +49,7 @@ const X_CODES = {
 const has = (codes: number[], wanted: number[]) => codes.some((c) => wanted.includes(c));
 
 /**
- * The one translation of X failures (STYLE.md: foreign errors translated at one place). The cause kept for the logs
+ * The one translation of X failures: foreign errors are translated at one place. The cause kept for the logs
  * is a plain summary of status and X's error codes, never X's reply headers or our request.
  */
 export function fromXFailure(failure: XFailure, via: 'cookie' | 'oauth', connection?: Connection): XError {

@@ -8,7 +8,7 @@ import { twitterScopes } from './scopes.js';
 import { twitterDocs } from './docs.js';
 
 /**
- * Twitter/X (issue 4, item 5): an owner connects X by pasting the browser cookie or by X OAuth 2.0 with PKCE, and
+ * Twitter/X: an owner connects X by pasting the browser cookie or by X OAuth 2.0 with PKCE, and
  * apps post, delete and read with tweet.* scopes. Cookie calls go through X's web API, OAuth calls through
  * twitter-api-v2; every X address comes from the configuration (./settings.ts).
  */

@@ -8,7 +8,7 @@ import { PostTweet, RecentTweets, TweetId } from './inputs.js';
 
 type Stage = RouterMiddleware<ResourceState>;
 
-/** What the parsing stages leave for the handler (STYLE.md: validate at the edge, once). */
+/** What the parsing stages leave for the handler: input is validated at the edge, once. */
 interface TwitterState extends ResourceState {
   post?: PostTweet;
   tweetId?: string;

@@ -4,7 +4,7 @@ import type { Settings } from '../../setting.js';
 const queryId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const baseUrl = (fallback: string) => z.url({ protocol: /^https?$/ }).default(fallback).transform((v) => v.replace(/\/+$/, ''));
 
-/** Every X address is configurable, so tests run against a fake X on 127.0.0.1 (DESIGN.md, Plugins). */
+/** Every X address is configurable, so tests run against a fake X on 127.0.0.1 (docs/architecture.md#plugins). */
 export const twitterSettings = {
   X_API_URL: {
     schema: baseUrl('https://api.x.com'),

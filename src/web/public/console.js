@@ -61,7 +61,7 @@ function wire(section) {
       await ceremony.run(section);
       // The page is navigating away; the button stays disabled.
     } catch (error) {
-      // A sign-in that is no longer recent (SECURITY.md E7): check the passkey again, then come back here.
+      // A sign-in that is no longer recent (threat model E7): check the passkey again, then come back here.
       if (error instanceof ServerError && error.code === 'recent_sign_in_required') {
         location.assign(`/console/login?fresh=1&return=${encodeURIComponent(location.pathname)}`);
         return;
