@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { AccessLog, type LogFilter } from '../../accounts/access-log.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
