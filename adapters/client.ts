@@ -8,7 +8,10 @@ import { clientFromRow, selectClients, type ClientRow } from './clients.js';
 import type { ClientCache } from './client-cache.js';
 
 /** SQLSTATE classes 21-23: the database refused a value one request sent (a NUL character); not a storage failure. */
-const refusedData = (error: unknown) => /^2[123]/.test(String((error as { code?: unknown } | undefined)?.code ?? ''));
+const refusedData = (error: unknown) => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^2[123]/.test(code);
+};
 
 /**
  * oidc-provider's Client model on our `clients` and `client_secrets` tables: every token request finds its client

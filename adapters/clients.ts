@@ -57,5 +57,5 @@ export function clientFromRow(row: ClientRow, now: Date): AdapterPayload {
     ...ownCopy(row.metadata),
     client_id: row.client_id,
     ...(secret ? { client_secret: secret } : {}),
-  } as AdapterPayload;
+  };
 }

@@ -27,7 +27,10 @@ const payloadOf = (row: StoredRow): AdapterPayload =>
  * SQLSTATE classes 21-23 (cardinality, data, integrity): the database refused a value, such as a NUL character in
  * text or JSON, which one request can send. Connection failures and timeouts are not among them.
  */
-const refusedData = (error: unknown) => /^2[123]/.test(String((error as { code?: unknown } | undefined)?.code ?? ''));
+const refusedData = (error: unknown) => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^2[123]/.test(code);
+};
 
 /**
  * oidc-provider's storage contract on Postgres (pg or PGlite, same SQL). Each instance serves one model; rows are

@@ -52,7 +52,8 @@ export async function bareKoa(setup: TargetSetup): Promise<RunningTarget> {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { access_token: randomBytes(32).toString('base64url'), token_type: 'Bearer', expires_in: 3600, scope: 'tweet.read' };
   });
-  return listen(http.createServer(koa.callback()), setup.port, async () => {});
+  const handle = koa.callback();
+  return listen(http.createServer((req, res) => void handle(req, res)), setup.port, async () => {});
 }
 
 /** (e) A bare proxy: Koa reads the post and forwards it to the same fake upstream, with no checks at all. */
@@ -65,7 +66,8 @@ export async function bareProxy(setup: TargetSetup): Promise<RunningTarget> {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks),
     });
     ctx.status = res.status;
-    ctx.body = await res.json();
+    ctx.body = (await res.json()) as unknown;
   });
-  return listen(http.createServer(koa.callback()), setup.port, async () => {});
+  const handle = koa.callback();
+  return listen(http.createServer((req, res) => void handle(req, res)), setup.port, async () => {});
 }

@@ -32,7 +32,7 @@ export function benchPlugin(upstreamUrl: string): Plugin {
             body: JSON.stringify(p),
           });
           if (!res.ok) throw new AppError('bench_upstream_error', 502, 'The benchmark upstream failed.');
-          return res.json();
+          return res.json() as Promise<unknown>;
         },
       },
     ],

@@ -23,7 +23,7 @@ interface Reply {
 
 type Send = (method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string) => Promise<Reply>;
 
-function httpClient(origin: string, connections: number): { send: Send; close(): void } {
+function httpClient(origin: string, connections: number): { send: Send; close: () => void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const { hostname, port } = new URL(origin);
   const send: Send = (method, path, headers, body) => new Promise<Reply>((resolve, reject) => {

@@ -21,7 +21,7 @@ function run(options: SimpleLoad, seconds: number, onResponse?: (status: number,
         duration: seconds,
         timeout: 10,
       },
-      (error, result) => (error ? reject(error) : resolve(result)),
+      (error: unknown, result) => (error ? reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error })) : resolve(result)),
     );
     if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms));
   });

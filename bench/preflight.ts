@@ -52,7 +52,7 @@ async function roundTrip(ready: Ready, fixtures: BenchFixtures): Promise<string>
   });
   const body = await json(token);
   if (token.status !== 200 || typeof body.access_token !== 'string' || typeof body.id_token !== 'string') fail('code exchange', token.status, body);
-  return body.access_token as string;
+  return body.access_token;
 }
 
 export async function prepareLoad(scenario: Scenario, target: TargetName, ready: Ready, fixtures: BenchFixtures, timing: Timing): Promise<LoadOptions> {

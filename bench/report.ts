@@ -106,7 +106,7 @@ export function ratios(m: Measured, base: Measured | undefined): { throughput?: 
   return { throughput: m.result.reqPerSec / base.result.reqPerSec, tail: m.result.p99 / base.result.p99 };
 }
 
-const sum = (values: (number | undefined)[]) => (values.every((v) => v !== undefined) ? values.reduce((a, b) => a! + b!, 0) : undefined);
+const sum = (values: (number | undefined)[]) => (values.every((v) => v !== undefined) ? values.reduce((a, b) => a + b, 0) : undefined);
 
 /**
  * One row per scenario, target and storage: rows measured in several rounds become one, whose rates and latencies

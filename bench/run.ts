@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestSchema } from '../test/helpers/services.js';
-import type { BenchFixtures, LoadResult, StorageKind, TargetMessage, TargetName, TargetSetup } from './protocol.js';
+import type { BenchFixtures, LoadResult, StorageKind, TargetMessage, TargetSetup } from './protocol.js';
 import { GOAL_SCENARIOS, benchReport, machine, type Measured } from './report.js';
 import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
 import { prepareLoad } from './preflight.js';
@@ -165,7 +165,7 @@ async function main(): Promise<boolean> {
               ...shared, ...backend.where, target, scenario: spec.id, fixtures: backend.fixtures, connections: CONNECTIONS,
               ...(upstreamUrl ? { upstreamUrl } : {}),
             };
-            const label = targetLabel(target as TargetName, storage);
+            const label = targetLabel(target, storage);
             rows.push(await measureRow(setup, { scenario: spec.id, target, ...(storage ? { storage } : {}), label, ...(rounds > 1 ? { round } : {}) }, rounds > 1 ? ` (round ${round} of ${rounds})` : ''));
           }
         }

@@ -17,7 +17,9 @@ export async function seedFor(provider: Provider, config: Config, setup: TargetS
       return { cookie: await signedInSession(provider, config, setup) };
     case 'refresh':
       return { refreshTokens: await refreshChains(provider, config, setup, setup.connections + 1) };
-    default:
+    case 'discovery':
+    case 'client-credentials':
+    case 'resource':
       return {};
   }
 }

@@ -33,17 +33,18 @@ function peakRss(): number {
 /** One target in its own process: start it, say where it listens, stop when the orchestrator says so. */
 const send = (message: TargetMessage) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
+const failed = async (error: unknown) => {
+  await send({ type: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  process.exit(1);
+};
+
 const setup = JSON.parse(process.argv[2]!) as TargetSetup;
 try {
   const target = await (await targets[setup.target]())(setup);
   // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since
   // and the process's peak resident memory (setup and warm-up included).
   let mark: NodeJS.CpuUsage | undefined;
-  process.on('message', async (message) => {
-    if (message === 'mark') {
-      mark = process.cpuUsage();
-      return;
-    }
+  const stop = async () => {
     const used = mark && process.cpuUsage(mark);
     const { stored } = await target.stop();
     await send({
@@ -53,9 +54,15 @@ try {
       ...(used ? { cpuMicros: used.user + used.system } : {}),
     });
     process.exit(0);
+  };
+  process.on('message', (message) => {
+    if (message === 'mark') {
+      mark = process.cpuUsage();
+      return;
+    }
+    stop().catch(failed);
   });
   await send({ type: 'ready', url: target.url, seed: target.seed ?? {} });
 } catch (error) {
-  await send({ type: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) });
-  process.exit(1);
+  await failed(error);
 }

@@ -64,5 +64,6 @@ export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { se
     clients: [consoleClient(config), agentsClient(), ...benchClients],
   });
   const seed = await seedFor(provider, config, setup);
-  return { ...(await listen(http.createServer(provider.callback()), setup.port, () => db.close())), seed };
+  const handle = provider.callback();
+  return { ...(await listen(http.createServer((req, res) => void handle(req, res)), setup.port, () => db.close())), seed };
 }

@@ -75,7 +75,7 @@ function xsrfOf(form: string): string {
  * limiter's budget of wrong codes per window (threat model E8); then the endpoint answers 429 until it passes.
  */
 export function limitUserCodeGuesses(limiter: RateLimiter): Middleware {
-  return async function limitUserCodeGuesses(ctx, next) {
+  return async function limitUserCodeGuesses(ctx, next): Promise<unknown> {
     if (ctx.method !== 'POST' || ctx.path !== DEVICE_VERIFICATION_PATH) return next();
     const key = `user-code-failures:${clientAddress(ctx)}`;
     await limiter.check(key);

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../src/errors.js';
+import { pathParam } from '../src/http/guard.js';
 import type { AccountStore } from '../src/accounts/accounts.js';
 import type { EventLog } from '../src/accounts/events.js';
 import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
@@ -22,7 +23,7 @@ export interface SignInDeps {
 export function signInRoutes(router: Router, { accounts, ceremonies, events, limiter }: SignInDeps, stages: InteractionStages): void {
   const { sameOrigin, csrf, loadInteraction, expectPrompt, throttle, failureKey, finish } = stages;
   // A challenge belongs to the interaction it was made for (E2).
-  const binding = (ctx: Context) => `interaction:${ctx.params.uid}`;
+  const binding = (ctx: Context) => `interaction:${pathParam(ctx, 'uid')}`;
 
   router.post('/interaction/:uid/passkey/register/options', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
     async function registrationOptions(ctx) {

@@ -5,6 +5,7 @@ import type { Config } from '../src/config.js';
 import { assertThat } from '../src/errors.js';
 import type { RateLimiter } from '../src/rate-limit.js';
 import { requireCsrf, requireSameOrigin } from '../src/http/guards.js';
+import { pathParam } from '../src/http/guard.js';
 import { clientAddress } from '../src/http/client-address.js';
 import { Details, interactionClientOf, interactionOf } from './details.js';
 import type { InteractionDecisions } from './decisions.js';
@@ -25,15 +26,15 @@ export interface InteractionStages {
   csrf: Middleware;
   /** The interaction oidc-provider holds for this browser, which must be the one in the URL (D1). */
   loadInteraction: Middleware;
-  expectPrompt(name: 'login' | 'consent'): Middleware;
+  expectPrompt: (name: 'login' | 'consent') => Middleware;
   /** One decision per interaction step, even for two concurrent posts (D2). */
   claimDecision: Middleware;
   /** Passkey failures from this address are limited (E8). */
   throttle: Middleware;
   /** The key passkey failures are counted under. */
-  failureKey(ctx: Context): string;
+  failureKey: (ctx: Context) => string;
   /** Hands the outcome back to oidc-provider; returns where the browser goes next. */
-  finish(ctx: Context, result: InteractionResults): Promise<string>;
+  finish: (ctx: Context, result: InteractionResults) => Promise<string>;
 }
 
 export function interactionStages({ config, provider, limiter, cookieKeys, decisions }: StageDeps): InteractionStages {
@@ -46,7 +47,7 @@ export function interactionStages({ config, provider, limiter, cookieKeys, decis
     async loadInteraction(ctx, next) {
       const details = Details.parse(await provider.interactionDetails(ctx.req, ctx.res));
       // The interaction cookie must name the interaction in the URL: another browser's interaction is not ours (D1).
-      assertThat(details.uid === ctx.params.uid, 'interaction_not_found', 403, 'This sign-in request belongs to another browser.');
+      assertThat(details.uid === pathParam(ctx, 'uid'), 'interaction_not_found', 403, 'This sign-in request belongs to another browser.');
       ctx.state.interaction = details;
       ctx.state.client = await provider.Client.find(details.params.client_id);
       assertThat(ctx.state.client, 'invalid_client', 400, 'The app that started this request no longer exists.');

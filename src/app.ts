@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): App {
   }
 
   return {
-    provider, koa: provider as unknown as Koa, callback: provider.callback(), accounts, events, services: services.resource, connections, upstream, health, metrics,
+    provider, koa: provider, callback: provider.callback(), accounts, events, services: services.resource, connections, upstream, health, metrics,
     scopes, clients: services.clients,
   };
 }

@@ -328,11 +328,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+const defaultText = (value: unknown): string =>
+  Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : JSON.stringify(value);
+
 /** The README's configuration table, generated from `settings`. */
 export function configTable(): string {
   const rows = Object.entries(settings).map(([key, s]) => {
     const def = (s.schema as z.ZodType).safeParse(undefined);
-    const shown = def.success && def.data !== undefined ? `\`${Array.isArray(def.data) ? def.data.join(',') : String(def.data)}\`` : '';
+    const shown = def.success && def.data !== undefined ? `\`${defaultText(def.data)}\`` : '';
     return `| \`${key}\` | ${shown} | ${s.doc} |`;
   });
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
         logger.info('stopped');
         process.exit(0);
       },
-      (err) => {
+      (err: unknown) => {
         logger.error({ err }, 'unclean shutdown');
         process.exit(1);
       },

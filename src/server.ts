@@ -65,7 +65,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
     metricsListener = config.METRICS_PORT > 0 ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger, requestLimits(config)) : undefined;
 
-    const server = http.createServer(requestLimits(config), app.callback);
+    // Koa's callback answers and reports a failed request itself (ctx.onerror): its promise never rejects.
+    const server = http.createServer(requestLimits(config), (req, res) => void app.callback(req, res));
     server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -82,7 +83,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
           return reply;
         });
     const cleanup = setInterval(() => {
-      deleteExpired(db).catch((err) => logger.warn({ err }, 'expired-row cleanup failed'));
+      deleteExpired(db).catch((err: unknown) => logger.warn({ err }, 'expired-row cleanup failed'));
     }, CLEANUP_EVERY_MS).unref();
 
     let closing: Promise<void> | undefined;

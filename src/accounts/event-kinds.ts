@@ -79,7 +79,8 @@ const REUSED: Record<string, string> = {
 export function eventSummary(e: { kind: string; client_id: string | null; client_name: string | null; detail: Record<string, unknown> }): string | undefined {
   if (e.kind !== 'token.reused') return undefined;
   const app = e.client_name ?? e.client_id ?? 'an app';
-  const what = REUSED[String(e.detail.grant_type ?? '')] ?? 'A token';
+  const grantType = e.detail.grant_type;
+  const what = (typeof grantType === 'string' ? REUSED[grantType] : undefined) ?? 'A token';
   return `${what} of ${app} was used twice, so it may have been stolen; oauth3 revoked that app's access. `
     + `If you still use ${app}, connect it again; if this keeps happening, revoke it and check where it keeps its tokens.`;
 }

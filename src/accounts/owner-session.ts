@@ -23,7 +23,7 @@ export const isApi = (ctx: Context) => ctx.path.startsWith('/console/api/') || c
  */
 export function loadOwner(provider: Provider, accounts: AccountStore): Middleware {
   return async (ctx, next) => {
-    const session = await provider.Session.get(ctx as never);
+    const session = await provider.Session.get(ctx);
     const account = session.accountId ? await accounts.find(session.accountId) : undefined;
     if (!session.accountId || !account || account.disabledAt) {
       if (isApi(ctx)) throw new AppError('unauthorized', 401, 'Sign in to the console first.');
@@ -40,7 +40,7 @@ export function loadOwner(provider: Provider, accounts: AccountStore): Middlewar
  * (threat model E7); otherwise the owner is asked to sign in again.
  */
 export function requireRecentSignIn(maxAgeSeconds: number): Middleware {
-  return async (ctx, next) => {
+  return async (ctx, next): Promise<unknown> => {
     const owner = ownerOf(ctx);
     if (Date.now() / 1000 - owner.loginTs <= maxAgeSeconds) return next();
     if (isApi(ctx) || ctx.method !== 'GET') {

@@ -96,7 +96,7 @@ export class AgentServices {
     if (!clientSecret) throw new Error('an agent service client was created without a secret');
     try {
       // What the owner approves here: this client, for exactly these scopes of the resource API.
-      const grant = new this.provider.Grant({ accountId: actor.accountId, clientId: client.clientId } as never);
+      const grant = new this.provider.Grant({ accountId: actor.accountId, clientId: client.clientId });
       grant.addResourceScope(this.config.RESOURCE_URL, scopes.join(' '));
       const grantId = await grant.save();
       const { rows } = await this.db.query<Row>(

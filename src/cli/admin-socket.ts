@@ -22,7 +22,7 @@ export async function listenAdminSocket(socketPath: string, handle: AdminHandler
     let buffer = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk) => {
-      buffer += chunk;
+      buffer += String(chunk);
       if (buffer.length > 64 * 1024) socket.destroy();
       const newline = buffer.indexOf('\n');
       if (newline < 0) return;
@@ -55,7 +55,7 @@ export async function sendToServer(socketPath: string, argv: string[]): Promise<
     socket.setEncoding('utf8');
     socket.setTimeout(30_000, () => socket.destroy());
     socket.on('connect', () => socket.write(JSON.stringify(argv) + '\n'));
-    socket.on('data', (chunk) => (data += chunk));
+    socket.on('data', (chunk) => (data += String(chunk)));
     socket.on('error', () => resolve(undefined));
     socket.on('close', () => {
       try {

@@ -277,11 +277,11 @@ function record(r: Row): ClientRecord {
 function summary(clientId: string, m: Record<string, unknown>, createdAt: Date): ClientSummary {
   return {
     clientId,
-    name: String(m.client_name ?? clientId),
+    name: typeof m.client_name === 'string' ? m.client_name : clientId,
     public: m.token_endpoint_auth_method === 'none',
     redirectUris: (m.redirect_uris as string[]) ?? [],
     grantTypes: (m.grant_types as string[]) ?? [],
-    ...(m.scope ? { scope: String(m.scope) } : {}),
+    ...(typeof m.scope === 'string' && m.scope ? { scope: m.scope } : {}),
     ...(m.resource_server === true ? { resourceServer: true as const } : {}),
     createdAt: new Date(createdAt).toISOString(),
   };

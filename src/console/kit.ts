@@ -58,7 +58,7 @@ export interface ConsoleStages {
   /** For POST/PATCH/DELETE: same origin and the CSRF token bound to this browser session (header or form field). */
   mutate: Middleware[];
   /** The CSRF token to embed in this request's page. */
-  csrfFor(ctx: Context): string;
+  csrfFor: (ctx: Context) => string;
 }
 
 const subject = (ctx: Context) => `console:${ownerOf(ctx).sessionUid}`;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
+import { z } from 'zod';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import { AppError, assertThat } from '../errors.js';
@@ -10,6 +11,16 @@ const STATE_COOKIE = 'oauth3_console_login';
 const safeReturn = (value: unknown) =>
   // The developer portal signs in through the console too (src/developers/routes.ts).
   typeof value === 'string' && /^\/(console|developers)(\/|$|\?)/.test(value) && !value.startsWith('//') ? value : '/console';
+
+/** The signed state cookie /console/login set; a missing or unreadable one holds no state, so the callback refuses. */
+const LoginState = z.object({ state: z.string().optional(), return: z.string().optional() });
+function loginState(raw: string | undefined): z.output<typeof LoginState> {
+  try {
+    return raw ? LoginState.parse(JSON.parse(raw)) : {};
+  } catch {
+    return {};
+  }
+}
 
 /**
  * The console never redeems its code: the browser session the sign-in left is what it reads. So every code that
@@ -49,12 +60,7 @@ export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>, provider: Pro
     await burnCode(provider, ctx.query.code);
     const raw = ctx.cookies.get(STATE_COOKIE, { signed: true });
     ctx.cookies.set(STATE_COOKIE, null, cookie);
-    let expected: { state?: string; return?: string } = {};
-    try {
-      expected = raw ? JSON.parse(raw) : {};
-    } catch {
-      expected = {};
-    }
+    const expected = loginState(raw);
     // The state must be the one this browser sent, or a stranger could sign the owner into the stranger's account.
     assertThat(expected.state && ctx.query.state === expected.state, 'invalid_state', 400, 'This sign-in link is not from this browser. Start again from the console.');
     if (ctx.query.error) throw new AppError('access_denied', 403, 'Sign-in was cancelled.');

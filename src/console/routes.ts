@@ -43,7 +43,7 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
   });
 
   owned.post('/console/signout', ...mutate, async function signOut(ctx) {
-    const session = await deps.provider.Session.get(ctx as never);
+    const session = await deps.provider.Session.get(ctx);
     await session.destroy();
     await deps.events.record({ kind: 'signout', accountId: ownerOf(ctx).accountId, ip: ctx.ip });
     ctx.status = 303;

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 
 /**
  * Only one process may open an embedded (PGlite) data directory: two would corrupt it. The lock file names the
@@ -18,6 +19,8 @@ export class EmbeddedStorageBusy extends Error {
     );
   }
 }
+
+const Holder = z.object({ pid: z.number(), purpose: z.string() });
 
 function alive(pid: number): boolean {
   try {
@@ -49,7 +52,7 @@ export function lockDataDir(dataDir: string, purpose: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       let holder: { pid: number; purpose: string } | undefined;
       try {
-        holder = JSON.parse(readFileSync(file, 'utf8'));
+        holder = Holder.parse(JSON.parse(readFileSync(file, 'utf8')));
       } catch {
         holder = undefined;
       }

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { FormFields, guard } from '../http/guard.js';
+import { FormFields, guard, pathParam } from '../http/guard.js';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
@@ -21,6 +21,9 @@ import { appBody, appFormBody, appListBody, draftOf, type AppDraft } from './vie
 import { sendSkillDocument } from './skill-route.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
 import { createRouter } from '../http/router.js';
+
+/** A form field as typed, for a form shown again; a field that is not text shows empty. */
+const formText = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 export interface DeveloperDeps {
   config: Config;
@@ -74,7 +77,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   const actor = (ctx: Context): Actor => ({ accountId: ownerOf(ctx).accountId, ip: ctx.ip });
   /** A malformed id is simply an unknown app (F4: nothing tells ids apart). */
   const clientIdOf = (ctx: Context): string => {
-    const id = ClientIdParam.safeParse(ctx.params.clientId);
+    const id = ClientIdParam.safeParse(pathParam(ctx, 'clientId'));
     if (!id.success) throw notFoundApp();
     return id.data;
   };
@@ -100,8 +103,8 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     const problem = toAppError(error);
     if (problem.status !== 400) throw error;
     const draft: AppDraft = {
-      kind: NewApp.shape.kind.safeParse(body.kind).data, name: String(body.name ?? ''), description: String(body.description ?? ''),
-      logo_uri: String(body.logo_uri ?? ''), homepage: String(body.homepage ?? ''), redirect_uris: String(body.redirect_uris ?? ''),
+      kind: NewApp.shape.kind.safeParse(body.kind).data, name: formText(body.name), description: formText(body.description),
+      logo_uri: formText(body.logo_uri), homepage: formText(body.homepage), redirect_uris: formText(body.redirect_uris),
       scopes: fieldsFromForm(body).scopes as string[],
     };
     ctx.status = 400;

@@ -27,7 +27,7 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const { entities, params, client } = ctx.oidc;
     const token = (entities.AccessToken ?? entities.ClientCredentials) as TokenLike | undefined;
-    const accountId = (entities.Account?.accountId as string | undefined) ?? token?.accountId;
+    const accountId = entities.Account?.accountId ?? token?.accountId;
     // The access log is the owner's; a machine token (client credentials) has no owner to show it to, and writing
     // a row per machine token would double the token endpoint's storage work.
     if (!accountId) return;
@@ -38,7 +38,7 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
       grantId: token?.grantId ?? null,
       ip: ctx.ip,
       detail: {
-        grant_type: String(params?.grant_type ?? ''),
+        grant_type: typeof params?.grant_type === 'string' ? params.grant_type : '',
         scopes: token?.scope ? token.scope.split(' ') : [],
         ...(token?.aud ? { audience: token.aud } : {}),
         ...(token?.exp ? { expires_at: new Date(token.exp * 1000).toISOString() } : {}),
@@ -62,7 +62,7 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
         clientId: client?.clientId ?? null,
         grantId,
         ip: ctx.ip,
-        detail: { grant_type: String(params?.grant_type ?? '') },
+        detail: { grant_type: typeof params?.grant_type === 'string' ? params.grant_type : '' },
       });
       return;
     }
@@ -89,6 +89,6 @@ export function recordAgentTokenUse(agentTokens: AgentTokens, logger: Logger): M
     if (oidc?.route !== 'introspection' || body?.active !== true || body.client_id !== AGENT_CLIENT_ID) return;
     const grantId = (oidc.entities.AccessToken as TokenLike | undefined)?.grantId;
     // Bookkeeping only: a failed write must not turn the resource server's answer into an error.
-    if (grantId) await agentTokens.touch(grantId).catch((err) => logger.warn({ err }, 'could not record agent token use'));
+    if (grantId) await agentTokens.touch(grantId).catch((err: unknown) => logger.warn({ err }, 'could not record agent token use'));
   };
 }

@@ -16,7 +16,7 @@ export function errorBoundary(logger: Logger): Middleware {
       const description = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
       if (ctx.accepts('json', 'html') === 'html' && ctx.method === 'GET' || ctx.is('application/x-www-form-urlencoded')) {
         ctx.type = 'html';
-        ctx.body = errorPage({ title: titleFor(error.status), message: description, requestId: ctx.state.requestId });
+        ctx.body = errorPage({ title: titleFor(error.status), message: description, requestId: ctx.state.requestId as string | undefined });
       } else {
         ctx.body = { error: error.expose ? error.code : 'server_error', error_description: description };
       }

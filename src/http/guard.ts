@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { readBody } from './body.js';
 
@@ -36,3 +36,6 @@ export function guard<S extends InputSchemas>(schemas: S): Middleware<GuardedSta
 
 /** A form post's fields as they came (http/body.ts refuses repeated fields), for forms read field by field. */
 export const FormFields = z.record(z.string(), z.unknown());
+
+/** A path parameter as @koa/router matched it (Koa's own Context types `ctx.params` as any); validate it before use. */
+export const pathParam = (ctx: Context, name: string): string | undefined => (ctx.params as Record<string, string> | undefined)?.[name];

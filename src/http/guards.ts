@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import type { Context } from 'koa';
 import { AppError, assertThat } from '../errors.js';
 import { readBody } from './body.js';
+import { pathParam } from './guard.js';
 
 /**
  * A CSRF token bound to what the form acts on (an interaction id, a console session): an HMAC under the newest
@@ -48,7 +49,7 @@ function safeOrigin(url: string): string | undefined {
 }
 
 /** Parses the body into ctx.state.body, then checks the CSRF token from the header or the `csrf` form field. */
-export function requireCsrf(keys: string[], subject: (ctx: Context) => string = (ctx) => ctx.params.uid ?? ''): Middleware {
+export function requireCsrf(keys: string[], subject: (ctx: Context) => string = (ctx) => pathParam(ctx, 'uid') ?? ''): Middleware {
   return async (ctx, next) => {
     const body = await readBody(ctx);
     ctx.state.body = body;

@@ -86,7 +86,7 @@ export function createHealth({ db, redis, timeoutMs }: HealthDeps): Health {
     middleware() {
       const probes = compose([closeWhenDraining, noStore, router.routes() as unknown as Middleware]);
       // Every other request, until shutdown begins, passes by without a router match.
-      return function health(ctx, next) {
+      return function health(ctx, next): unknown {
         return draining || ctx.path === '/healthz' || ctx.path === '/readyz' ? probes(ctx, next) : next();
       };
     },

@@ -6,7 +6,7 @@ import type { Middleware } from 'koa';
  * introspection, discovery): the console's fifty routes have no business looking at them.
  */
 export function onlyFor(applies: (path: string) => boolean, middleware: Middleware): Middleware {
-  return function onlyForSomePaths(ctx, next) {
+  return function onlyForSomePaths(ctx, next): unknown {
     return applies(ctx.path) ? middleware(ctx, next) : next();
   };
 }

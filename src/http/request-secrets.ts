@@ -37,7 +37,7 @@ export function loggableError(ctx: Context, error: unknown): Record<string, unkn
   const { code, status } = error as { code?: unknown; status?: unknown };
   return {
     type: error.name,
-    ...(code !== undefined ? { code: String(code) } : {}),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
     ...(status !== undefined ? { status: Number(status) } : {}),
     message: scrub(ctx, error.message),
     stack: scrub(ctx, error.stack ?? ''),

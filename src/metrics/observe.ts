@@ -15,7 +15,7 @@ const GRANT_TYPE = /^[a-z0-9:._-]{1,80}$/;
 function routeOf(ctx: Parameters<Middleware>[0]): string {
   const oidcRoute = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc?.route;
   if (typeof oidcRoute === 'string') return oidcRoute;
-  const matched = (ctx as unknown as { _matchedRoute?: unknown })._matchedRoute;
+  const matched = (ctx as unknown as { _matchedRoute?: string | RegExp })._matchedRoute;
   if (matched !== undefined) return String(matched);
   return ctx.path.startsWith('/static/') ? 'static' : 'unmatched';
 }

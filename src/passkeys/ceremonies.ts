@@ -117,7 +117,7 @@ export class PasskeyCeremonies {
         // Counter 0 turns off the library's counter check, which runs before the signature is verified: a forged
         // assertion with a stale counter would be reported as a cloned passkey. The counter is judged below, by
         // recordUse, only once the signature holds (WebAuthn §7.2 steps 21-22).
-        credential: { id: passkey.id, publicKey: passkey.publicKey as Uint8Array<ArrayBuffer>, counter: 0, transports: passkey.transports as never },
+        credential: { id: passkey.id, publicKey: passkey.publicKey as Uint8Array<ArrayBuffer>, counter: 0, transports: passkey.transports },
       });
     } catch (cause) {
       throw passkeyFailed('The passkey could not be verified.', cause);

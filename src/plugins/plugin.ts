@@ -122,7 +122,7 @@ export interface UpstreamAccess {
 }
 
 /** A policy-checked write: the route parses the request, the kit applies the owner's policy, then runs it. */
-export interface Action<P = any, R = any> {
+export interface Action<P = unknown, R = unknown> {
   /** `tweet.post`; stored with held posts, so keep it stable. */
   id: string;
   /** Scope the caller needs. */

@@ -44,7 +44,8 @@ export function paceDevicePolls({ provider, db, intervalSeconds, ttlSeconds }: D
       await handler(ctx);
     } catch (error) {
       if (!(error instanceof errors.AuthorizationPending)) throw error;
-      const deviceCode = String((ctx as KoaContextWithOIDC).oidc.params?.device_code ?? '');
+      const param = (ctx as KoaContextWithOIDC).oidc.params?.device_code;
+      const deviceCode = typeof param === 'string' ? param : '';
       const { tooSoon, interval } = await recordPoll(db, deviceCode, intervalSeconds, ttlSeconds);
       if (tooSoon) throw new errors.SlowDown(`poll at most every ${interval} seconds`);
       throw error;

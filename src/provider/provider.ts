@@ -78,7 +78,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     adapter,
     clients,
     routes: PROVIDER_ROUTES,
-    jwks: { keys: signingKeys as never },
+    jwks: { keys: signingKeys },
     cookies: {
       keys: cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies },
@@ -98,7 +98,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
         // Once per client (the validator runs for each extra property): a client registering itself (RFC 7591/7592)
         // or described by a metadata document meets the developer portal's rules (registration.ts).
         const extra = configuration.extraClientMetadata?.properties ?? [];
-        if (key === extra[0] && isForeignClient(ctx, metadata as never)) validateForeignClient(metadata as never, extra, scopes);
+        if (key === extra[0] && isForeignClient(ctx, metadata)) validateForeignClient(metadata, extra, scopes);
         if (key !== RESOURCE_SERVER_METADATA || value === undefined) return;
         if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         // Introspection needs client authentication worth the name: a public client cannot be a resource server.
@@ -159,8 +159,9 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
         // A request for resource scopes without `resource` means our resource API (RFC 8707 §2).
         defaultResource: async (ctx, _client, oneOf) => {
           if (oneOf) return oneOf;
-          const requested = String(ctx.oidc.params?.scope ?? '').split(' ');
-          return requested.some((scope) => scopes.isResourceScope(scope)) ? config.RESOURCE_URL : (undefined as unknown as string);
+          const scope = ctx.oidc.params?.scope;
+          const requested = typeof scope === 'string' ? scope.split(' ') : [];
+          return requested.some((scope) => scopes.isResourceScope(scope)) ? config.RESOURCE_URL : undefined;
         },
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, indicator) => {
@@ -211,7 +212,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   // `clientSecret` holds every live digest of the client, space-separated (adapters/clients.ts): any one matches (F3).
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return secretMatches(this.clientSecret, actual);
-  } as never;
+  };
 
   // RFC 6749 §5.2: failed client authentication is 401 invalid_client, with a Basic challenge when Basic was tried.
   // oidc-provider throws its 400 InvalidClient for an expired secret; make it the 401 every other failure gets (B6).
@@ -223,7 +224,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       if (errorOverride || !(error instanceof errors.InvalidClient) || !message.startsWith('could not authenticate the client')) throw error;
       throw new errors.InvalidClientAuth(message);
     }
-  } as never;
+  };
 
   // RFC 6749 §5.2 names the error for a grant type the client did not register: unauthorized_client. oidc-provider v9
   // answers invalid_request; rename it on the way out so a client can tell "not allowed" from "malformed" (B7).

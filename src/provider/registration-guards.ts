@@ -27,7 +27,7 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
   // fail-then-check: each attempt counts at once, so parallel requests cannot slip past the limit.
   const limiter = new RateLimiter(db, config.REGISTRATION_PER_HOUR + 1, 3600);
 
-  const limitOpenRegistration: Middleware = async function limitOpenRegistration(ctx, next) {
+  const limitOpenRegistration: Middleware = async function limitOpenRegistration(ctx, next): Promise<unknown> {
     if (config.REGISTRATION !== 'open' || ctx.method !== 'POST' || ctx.path !== PROVIDER_ROUTES.registration) return next();
     const key = `registration:${clientAddress(ctx)}`;
     await limiter.fail(key);
@@ -37,7 +37,7 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
     return next();
   };
 
-  const acceptPresentedSecret: Middleware = async function acceptPresentedSecret(ctx, next) {
+  const acceptPresentedSecret: Middleware = async function acceptPresentedSecret(ctx, next): Promise<unknown> {
     const clientId = CLIENT_CONFIGURATION.exec(ctx.path)?.[1];
     if (ctx.method !== 'PUT' || !clientId || !ctx.is('application/json')) return next();
     const body = await readBody(ctx);

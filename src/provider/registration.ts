@@ -68,7 +68,7 @@ export function fetchConfiguration(config: Config): Pick<Configuration, 'fetch' 
 
 /** A client that came from outside: registered through RFC 7591/7592 now, or described by a metadata document. */
 export function isForeignClient(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): boolean {
-  return REGISTERING_ROUTES.has(String(ctx?.oidc?.route)) || String(metadata.client_id ?? '').startsWith('https://');
+  return REGISTERING_ROUTES.has(String(ctx?.oidc?.route)) || (typeof metadata.client_id === 'string' && metadata.client_id.startsWith('https://'));
 }
 
 /**
@@ -107,7 +107,8 @@ export function validateForeignClient(metadata: Metadata, extraProperties: reado
 
   // Only scopes from the catalog.
   if (metadata.scope !== undefined) {
-    const unknown = scopes.unknown(String(metadata.scope).split(' ').filter(Boolean));
+    if (typeof metadata.scope !== 'string') throw invalid('scope must be a string');
+    const unknown = scopes.unknown(metadata.scope.split(' ').filter(Boolean));
     if (unknown.length) throw invalid(`scope contains unknown values: ${unknown.join(' ').slice(0, 200)}`);
   }
 
@@ -115,8 +116,8 @@ export function validateForeignClient(metadata: Metadata, extraProperties: reado
   const grants = (metadata.grant_types as unknown[] | undefined) ?? [];
   const bad = grants.find((g) => !GRANT_TYPES.has(String(g)));
   if (bad !== undefined) throw invalid(`grant_types must only contain ${[...GRANT_TYPES].join(', ')}`);
-  const method = String(metadata.token_endpoint_auth_method ?? 'client_secret_basic');
-  if (!AUTH_METHODS.has(method)) throw invalid(`token_endpoint_auth_method must be one of ${[...AUTH_METHODS].join(', ')}`);
+  const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (typeof method !== 'string' || !AUTH_METHODS.has(method)) throw invalid(`token_endpoint_auth_method must be one of ${[...AUTH_METHODS].join(', ')}`);
 
   // Our own extra metadata (such as resource_server, which may introspect every token) is for administrators only.
   for (const key of extraProperties) {

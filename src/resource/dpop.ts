@@ -103,7 +103,7 @@ function protectedHeader(proof: string): { jwk: JWK } {
   }
   const jwk = (header as { jwk?: unknown } | null)?.jwk;
   if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw invalidDpopProof('The DPoP proof needs its public key as "jwk" in its header.');
-  return { jwk: jwk as JWK };
+  return { jwk };
 }
 
 /** §4.3 item 9: `htu` names this request's URI, query and fragment aside, after URL normalisation (RFC 3986 §6.2). */

@@ -32,5 +32,5 @@ export function protectedResourceMetadata(config: Pick<Config, 'ISSUER' | 'RESOU
       resource_documentation: `${config.ISSUER}/`,
     };
   };
-  return (ctx, next) => (paths.has(ctx.path) ? serve(ctx, next) : next());
+  return (ctx, next): unknown => (paths.has(ctx.path) ? serve(ctx, next) : next());
 }

@@ -74,7 +74,7 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   ]);
   const metadata = protectedResourceMetadata(config, deps.scopes);
 
-  return function resourceServer(ctx, next) {
+  return function resourceServer(ctx, next): unknown {
     if (ctx.path === API_ROOT || ctx.path.startsWith(`${API_ROOT}/`)) return pipeline(ctx, async () => undefined);
     return metadata(ctx, next);
   };

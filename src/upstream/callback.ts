@@ -67,7 +67,7 @@ export function callbackRoutes(deps: CallbackDeps, oidc: Provider): Router {
       ctx.body = errorPage({
         title: 'The account was not connected',
         message: error.expose ? error.description : `Something went wrong on our side. ${START_AGAIN}`,
-        requestId: ctx.state.requestId,
+        requestId: ctx.state.requestId as string | undefined,
       });
     }
   }

@@ -15,6 +15,7 @@ export const DEFAULT_RETURN = '/console/connections';
  */
 export function safeReturnTo(value: string | undefined): string | undefined {
   if (!value || value.length > 500) return undefined;
+  // eslint-disable-next-line no-control-regex -- a return path with control characters is refused
   if (!/^\/console(\/|\?|$)/.test(value) || /[\\\u0000-\u001f]/.test(value) || value.includes('//')) return undefined;
   return value;
 }

@@ -22,6 +22,7 @@ export async function connectionLabel(provider: UpstreamProviderConfig, accessTo
     const value = pick(await res.json(), provider.profileLabelField);
     if (typeof value !== 'string' && typeof value !== 'number') return fallback;
     // Shown in the console: one short line, no control characters.
+    // eslint-disable-next-line no-control-regex -- control characters are what this strips from the label
     const label = String(value).replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
     return label || fallback;
   } catch {

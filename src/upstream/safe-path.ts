@@ -8,6 +8,7 @@ const invalidPath = (why: string) => badRequest('invalid_path', `This path canno
  * percent-encoded forms, which a server behind the provider might decode once more.
  */
 const FORBIDDEN: [RegExp, string][] = [
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   [/[\u0000-\u001f\u007f]/, 'control characters'],
   [/\\/, 'backslashes'],
   [/@/, 'an @'],
@@ -30,6 +31,7 @@ export function isUnder(path: string, prefix: string): boolean {
  */
 export function proxyTarget(apiBaseUrl: string, allowedPaths: readonly string[], rawPath: string, rawQuery: string): URL {
   for (const [pattern, why] of FORBIDDEN) if (pattern.test(rawPath)) throw invalidPath(`it contains ${why}`);
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\u0000-\u001f\u007f#]/.test(rawQuery)) throw invalidPath('the query contains control characters');
   if (!allowedPaths.some((prefix) => isUnder(rawPath, prefix))) throw invalidPath('it is outside the paths this provider allows');
 

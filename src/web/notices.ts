@@ -9,5 +9,5 @@ export function backTo(ctx: Context, path: string, done: string): void {
 /** The notice for `?done=<code>` using the page's own wording; unknown codes show nothing. */
 export function noticeFrom(ctx: Context, messages: Record<string, string>): { kind: 'ok'; text: string } | undefined {
   const code = typeof ctx.query.done === 'string' ? ctx.query.done : undefined;
-  return code && messages[code] ? { kind: 'ok', text: messages[code]! } : undefined;
+  return code && messages[code] ? { kind: 'ok', text: messages[code] } : undefined;
 }

@@ -112,7 +112,7 @@ export function atRestCases(backend: () => AtRestBackend): void {
       } else if (model === 'DeviceCode') {
         // Found by the device code, not by its user code: the user code is a stand-in (findByUserCode gives it back).
         expect(found).toEqual({ ...payload, userCode: expect.stringMatching(/^~/) });
-        expect(await backend().adapter(model).findByUserCode!(String(payload.userCode))).toEqual({ ...payload, jti: expect.stringMatching(/^~/) });
+        expect(await backend().adapter(model).findByUserCode(String(payload.userCode))).toEqual({ ...payload, jti: expect.stringMatching(/^~/) });
       } else {
         expect({ model, found }).toEqual({ model, found: payload });
       }
@@ -160,10 +160,10 @@ export function atRestCases(backend: () => AtRestBackend): void {
       expect({ model, stillThere: Boolean(await adapter.find(id)) }).toEqual({ model, stillThere: true });
     }
     const devices = backend().adapter('DeviceCode');
-    for (const value of lifted) expect(await devices.findByUserCode!(value)).toBeUndefined();
+    for (const value of lifted) expect(await devices.findByUserCode(value)).toBeUndefined();
     // A stand-in made for one model does not open another model's entry.
     const session = saved.find((s) => s.model === 'Session')!;
-    const found = await backend().adapter('Session').findByUid!((session.payload as { uid: string }).uid);
+    const found = await backend().adapter('Session').findByUid((session.payload as { uid: string }).uid);
     expect(await backend().adapter('AccessToken').find(found!.jti!)).toBeUndefined();
   });
 }

@@ -37,7 +37,7 @@ function counting(db: Database): { db: Database; lookups: () => number } {
         if (/FROM clients c/.test(sql)) lookups++;
         return db.query(sql, params);
       },
-    } as Database,
+    },
     lookups: () => lookups,
   };
 }

@@ -43,7 +43,7 @@ interface PlaygroundState {
 
   const playgroundUrl = () => `${server.url}/developers/playground`;
   const output = (step: string, part: 'request' | 'response' | 'details') => page.locator(`[data-exchange="${step}"] [data-part="${part}"]`);
-  const readState = async () => (await page.evaluate(() => JSON.parse(sessionStorage.getItem('oauth3.playground') ?? '{}'))) as PlaygroundState;
+  const readState = async () => (await page.evaluate(() => JSON.parse(sessionStorage.getItem('oauth3.playground') ?? '{}') as unknown)) as PlaygroundState;
 
   async function introspect(token: string): Promise<{ active: boolean; client_id?: string; scope?: string; aud?: string }> {
     const res = await fetch(`${server.url}/token/introspection`, {

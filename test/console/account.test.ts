@@ -91,7 +91,7 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
 
     // A valid assertion, but by another owner's passkey, over this owner's challenge (E6).
     const options = await confirmOptions(owner);
-    const foreign = other.browser.authenticator.authenticate({ ...options, allowCredentials: [] } as never);
+    const foreign = other.browser.authenticator.authenticate({ ...options, allowCredentials: [] });
     const refused = await owner.api.send('POST', '/console/api/account/delete', foreign);
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ error: 'passkey_not_yours' });
@@ -100,10 +100,10 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     const late = owner.browser.authenticator.authenticate(options as never);
     expect((await owner.api.send('POST', '/console/api/account/delete', late)).status).toBe(400);
     // No options asked for at all.
-    expect((await owner.api.send('POST', '/console/api/account/delete', owner.browser.authenticator.authenticate({ challenge: 'AAAA', rpId: options.rpId } as never))).status).toBe(400);
+    expect((await owner.api.send('POST', '/console/api/account/delete', owner.browser.authenticator.authenticate({ challenge: 'AAAA', rpId: options.rpId }))).status).toBe(400);
     // Another session's challenge: the other owner's options, answered by this owner's passkey.
     const othersOptions = await confirmOptions(other);
-    expect((await owner.api.send('POST', '/console/api/account/delete', owner.browser.authenticator.authenticate({ ...othersOptions, allowCredentials: [] } as never))).status).toBe(400);
+    expect((await owner.api.send('POST', '/console/api/account/delete', owner.browser.authenticator.authenticate({ ...othersOptions, allowCredentials: [] }))).status).toBe(400);
 
     for (const body of [{}, { id: 5 }, { id: 'x'.repeat(2000), rawId: 'x', type: 'public-key', response: {} }, { id: 'a', rawId: 'a', type: 'password', response: {} }]) {
       await confirmOptions(owner);
@@ -159,7 +159,7 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     await page.goto(`${server.url}/console/account`);
     await page.getByRole('button', { name: /create an account/i }).click();
     await page.waitForURL(`${server.url}/console/account`);
-    const accountId = (await (await page.request.get(`${server.url}/console/api/session`)).json()).account_id as string;
+    const accountId = ((await (await page.request.get(`${server.url}/console/api/session`)).json()) as { account_id: string }).account_id;
 
     const remove = page.getByRole('button', { name: 'Delete my account' });
     expect(await remove.isDisabled()).toBe(true);

@@ -1,6 +1,7 @@
 import { Owner } from '../helpers/owner.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestBrowser, csrfFrom, uidFrom } from '../helpers/browser.js';
 import { signInToConsole } from '../helpers/console.js';
@@ -30,7 +31,7 @@ async function listPasskeys(owner: Pick<Owner, 'api'>): Promise<PasskeyJson[]> {
 async function addPasskey(owner: Pick<Owner, 'api' | 'browser'>, device: SoftwareAuthenticator, extra: { name?: unknown; tamper?: Tamper } = {}) {
   const options = await owner.api.send('POST', '/console/api/passkeys/options', {});
   expect(options.status).toBe(200);
-  const credential = device.register(await options.json(), extra.tamper);
+  const credential = device.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON, extra.tamper);
   const res = await owner.api.send('POST', '/console/api/passkeys', { credential, ...(extra.name === undefined ? {} : { name: extra.name }) });
   return { res, credential };
 }
@@ -41,7 +42,7 @@ async function signInStatus(server: TestServer, device: SoftwareAuthenticator, c
   const step = await browser.navigate('/console');
   const uid = uidFrom(step.url);
   const csrf = csrfFrom(await step.response.text());
-  const options = await (await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)).json();
+  const options = (await (await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)).json()) as PublicKeyCredentialRequestOptionsJSON;
   const assertion = device.authenticate(options, { credentialId });
   return (await browser.postJson(`/interaction/${uid}/passkey/login`, assertion, csrf)).status;
 }
@@ -108,8 +109,8 @@ describe('console passkeys', () => {
   });
 
   it('refuses a registration over another owner\'s challenge', async () => {
-    const options = await (await bob.api.send('POST', '/console/api/passkeys/options', {})).json();
-    const credential = newDevice(server).register(options as never);
+    const options = (await (await bob.api.send('POST', '/console/api/passkeys/options', {})).json()) as PublicKeyCredentialCreationOptionsJSON;
+    const credential = newDevice(server).register(options);
     const res = await alice.api.send('POST', '/console/api/passkeys', { credential });
     expect(res.status).toBe(400);
     expect((await listPasskeys(alice)).map((p) => p.id)).not.toContain(credential.id);

@@ -22,7 +22,7 @@ describe('console profile', () => {
   });
   afterAll(() => server?.stop());
 
-  const profileOf = async (owner: Owner) => (await owner.api.get('/console/api/profile')).json();
+  const profileOf = async (owner: Owner): Promise<unknown> => (await owner.api.get('/console/api/profile')).json();
   const profileEvents = async (owner: Owner) =>
     (await server.db.query<{ detail: { fields: string[] } }>(
       "SELECT detail FROM events WHERE account_id = $1 AND kind = 'profile.updated' ORDER BY id", [owner.accountId])).rows.map((r) => r.detail);
@@ -199,7 +199,7 @@ describe('wallet address checks', () => {
     expect(isEthereumAddress(address)).toBe(true);
     expect(isEthereumAddress(address.toLowerCase())).toBe(true);
     const i = [...address].findIndex((c, n) => n > 1 && /[a-f]/i.test(c));
-    const flipped = address.slice(0, i) + (address[i] === address[i]!.toUpperCase() ? address[i]!.toLowerCase() : address[i]!.toUpperCase()) + address.slice(i + 1);
+    const flipped = address.slice(0, i) + (address[i] === address[i]!.toUpperCase() ? address[i].toLowerCase() : address[i]!.toUpperCase()) + address.slice(i + 1);
     expect(isEthereumAddress(flipped)).toBe(false);
   });
 });

@@ -84,7 +84,7 @@ describe('discovery metadata (I1)', () => {
 
   it('serves the same document at both well-known addresses', async () => {
     const [openid, oauth] = await Promise.all(
-      ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'].map((p) => fetch(server.url + p).then((r) => r.json())),
+      ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'].map((p) => fetch(server.url + p).then((r) => r.json() as Promise<unknown>)),
     );
     expect(oauth).toEqual(openid);
   });
@@ -150,7 +150,7 @@ describe.each([
     expect(attacked.status).toBe(200);
     expect(attacked.body).not.toMatch(/evil|https:|8443/);
     expect(JSON.parse(attacked.body)).toEqual(JSON.parse(honest.body));
-    expect(JSON.parse(attacked.body).issuer).toBe(server.config.ISSUER);
+    expect((JSON.parse(attacked.body) as { issuer: string }).issuer).toBe(server.config.ISSUER);
   });
 
   it('keeps the /auth redirect to the sign-in page on the issuer', async () => {

@@ -37,7 +37,7 @@ describe('health endpoints', () => {
   it('readiness fails while the server drains, and the request in flight still gets its answer', async () => {
     const server = all;
     // A second listener on the same app: the server's own port stops accepting as soon as the drain begins.
-    const side = http.createServer(server.app.callback);
+    const side = http.createServer((req, res) => void server.app.callback(req, res));
     await new Promise<void>((resolve) => side.listen(0, '127.0.0.1', resolve));
     const sideUrl = `http://127.0.0.1:${(side.address() as AddressInfo).port}`;
     try {

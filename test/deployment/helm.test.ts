@@ -52,7 +52,7 @@ function missingPaths(paths: string[], tree: unknown): string[] {
   return paths.filter((p) => {
     let node: unknown = tree;
     for (const part of p.split('.')) {
-      if (!node || typeof node !== 'object' || !(part in (node as object))) return true;
+      if (!node || typeof node !== 'object' || !(part in node)) return true;
       node = (node as Record<string, unknown>)[part];
     }
     return false;

@@ -7,7 +7,7 @@ import { createPostgresDatabase } from '../../src/db/postgres.js';
 import type { Database } from '../../src/db/database.js';
 import { ClientStore } from '../../src/clients/store.js';
 import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
-import { TestBrowser, authorize } from '../helpers/browser.js';
+import { authorize } from '../helpers/browser.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { LoadBalancer, ServerProcess } from '../helpers/replicas.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';

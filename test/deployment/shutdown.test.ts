@@ -38,7 +38,10 @@ function slowTokenRequest(port: number, clientId: string, clientSecret: string, 
 const connectOutcome = (port: number) =>
   fetch(`http://127.0.0.1:${port}/healthz`).then(
     (res) => `status ${res.status}`,
-    (error: { cause?: { code?: string } }) => (error.cause?.code === 'ECONNREFUSED' ? 'refused' : `error ${error.cause?.code}`),
+    (error: unknown) => {
+      const code = (error as { cause?: { code?: string } }).cause?.code;
+      return code === 'ECONNREFUSED' ? 'refused' : `error ${code}`;
+    },
   );
 
 async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms: number): Promise<T> {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
@@ -264,8 +265,8 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     // Another owner uses the app; the developer then deletes their own account.
     const { accessToken } = await dev.appToken({ clientId: app.client_id, clientSecret: app.client_secret }, 'openid echo.read');
     expect((await callApi(server, '/echo/me', accessToken)).status).toBe(200);
-    const options = await (await leaving.api.send('POST', '/console/api/account/delete/options', {})).json();
-    const deleted = await leaving.api.send('POST', '/console/api/account/delete', leaving.browser.authenticator.authenticate(options as never));
+    const options = (await (await leaving.api.send('POST', '/console/api/account/delete/options', {})).json()) as PublicKeyCredentialRequestOptionsJSON;
+    const deleted = await leaving.api.send('POST', '/console/api/account/delete', leaving.browser.authenticator.authenticate(options));
     expect(deleted.status).toBe(200);
 
     expect((await callApi(server, '/echo/me', accessToken)).status).toBe(401);

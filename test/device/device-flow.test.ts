@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TestBrowser, csrfFrom, uidFrom } from '../helpers/browser.js';
@@ -69,8 +70,10 @@ class Owner {
       const uid = uidFrom(step.url);
       const csrf = csrfFrom(page);
       const kind = this.signedUp ? 'login' : 'register';
-      const options = await (await this.browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf)).json();
-      const credential = kind === 'register' ? this.browser.authenticator.register(options as never) : this.browser.authenticator.authenticate(options as never);
+      const options: unknown = await (await this.browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf)).json();
+      const credential = kind === 'register'
+        ? this.browser.authenticator.register(options as PublicKeyCredentialCreationOptionsJSON)
+        : this.browser.authenticator.authenticate(options as PublicKeyCredentialRequestOptionsJSON);
       const verified = await this.browser.postJson(`/interaction/${uid}/passkey/${kind}`, credential, csrf);
       expect(verified.status).toBe(200);
       this.signedUp = true;

@@ -77,7 +77,7 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
     reply(res, code, { ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) });
 
   function findChat(bot: FakeBot, ref: unknown): FakeChat | undefined {
-    const wanted = String(ref ?? '');
+    const wanted = typeof ref === 'string' || typeof ref === 'number' ? String(ref) : '';
     return bot.chats.find((c) => String(c.id) === wanted || (c.username !== undefined && `@${c.username}`.toLowerCase() === wanted.toLowerCase()));
   }
 

@@ -42,6 +42,16 @@ const id = () => String(BigInt(1_800_000_000_000_000_000n) + BigInt(Math.floor(M
 const token = (n = 32) => randomBytes(n).toString('base64url');
 export const FAKE_WEB_BEARER = `AAAAfakewebbearer${'x'.repeat(40)}`;
 
+/** The variables of the web app's GraphQL calls, as the fake reads them. */
+interface GraphqlVariables {
+  tweet_text?: string;
+  attachment_url?: unknown;
+  reply?: { in_reply_to_tweet_id?: string };
+  tweet_id?: string;
+  userId?: string;
+  count?: number;
+}
+
 /**
  * A fake X on 127.0.0.1 for the tests: the web app's GraphQL and 1.1 calls (checking the web bearer, the cookie and
  * that x-csrf-token equals ct0, as X does), API v2 with OAuth user tokens, and the OAuth 2.0 authorize (auto-approve)
@@ -171,7 +181,7 @@ export class FakeX {
       const graphql = /^\/i\/api\/graphql\/([\w-]+)\/(CreateTweet|DeleteTweet|UserTweets)$/.exec(url.pathname);
       if (graphql) return this.graphql(req, res, graphql[2]!, graphql[1]!, url, body);
       if (route === 'GET /i/oauth2/authorize') return this.authorize(url, res);
-      if (route === 'POST /2/oauth2/token') return this.token(req, res, body);
+      if (route === 'POST /2/oauth2/token') return await this.token(req, res, body);
       if (route === 'POST /2/oauth2/revoke') return this.revoke(res, body);
       if (url.pathname.startsWith('/2/')) return this.v2(req, res, url, body);
       send(res, 404, { errors: [{ code: 34, message: 'Sorry, that page does not exist.' }] });
@@ -203,8 +213,8 @@ export class FakeX {
     const who = this.webUser(req, res);
     if (!who) return;
     const input = (req.method === 'GET'
-      ? { variables: JSON.parse(url.searchParams.get('variables') ?? '{}'), features: JSON.parse(url.searchParams.get('features') ?? '{}') }
-      : JSON.parse(body)) as { variables: Record<string, any>; features?: unknown; queryId?: string };
+      ? { variables: JSON.parse(url.searchParams.get('variables') ?? '{}') as unknown, features: JSON.parse(url.searchParams.get('features') ?? '{}') as unknown }
+      : (JSON.parse(body) as unknown)) as { variables: GraphqlVariables; features?: unknown; queryId?: string };
     if (!input.features || req.method === 'POST' && input.queryId !== queryId) return send(res, 400, { errors: [{ code: 336, message: 'features or queryId missing' }] });
     const v = input.variables;
     if (operation === 'CreateTweet') {

@@ -1,3 +1,4 @@
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { SoftwareAuthenticator, type Tamper } from './authenticator.js';
 import { fetchWouldRewrite, rawRequest } from './raw-http.js';
 
@@ -5,6 +6,14 @@ interface Cookie {
   name: string;
   value: string;
   path: string;
+}
+
+/** A request sent byte for byte carries text: a string or form fields. */
+function rawBody(body: BodyInit | null | undefined): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return body;
+  if (body instanceof URLSearchParams) return body.toString();
+  throw new Error('a raw request sends a string or URLSearchParams body');
 }
 
 /**
@@ -43,7 +52,7 @@ export class TestBrowser {
     const method = (init.method ?? 'GET').toUpperCase();
     if (method !== 'GET' && init.origin !== null && !headers.has('origin')) headers.set('origin', init.origin ?? this.origin);
     const res = raw
-      ? await rawRequest(this.origin, path, { method, headers, body: typeof init.body === 'string' ? init.body : init.body?.toString() })
+      ? await rawRequest(this.origin, path, { method, headers, body: rawBody(init.body) })
       : await fetch(target, { ...init, headers, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) this.store(line, target);
     return res;
@@ -130,10 +139,10 @@ export async function authorize(browser: TestBrowser, authorizationUrl: string, 
     const kind = passkey === 'signup' ? 'register' : 'login';
     const optionsRes = await browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf);
     if (optionsRes.status !== 200) throw new Error(`passkey options failed: ${optionsRes.status} ${await optionsRes.text()}`);
-    const creationOrRequest = await optionsRes.json();
+    const creationOrRequest: unknown = await optionsRes.json();
     const credential = kind === 'register'
-      ? browser.authenticator.register(creationOrRequest, options.tamper)
-      : browser.authenticator.authenticate(creationOrRequest, options.tamper);
+      ? browser.authenticator.register(creationOrRequest as PublicKeyCredentialCreationOptionsJSON, options.tamper)
+      : browser.authenticator.authenticate(creationOrRequest as PublicKeyCredentialRequestOptionsJSON, options.tamper);
     const verifyRes = await browser.postJson(`/interaction/${uid}/passkey/${kind}`, credential, csrf);
     if (verifyRes.status !== 200) throw new Error(`passkey ${kind} failed: ${verifyRes.status} ${await verifyRes.text()}`);
     const { redirectTo } = (await verifyRes.json()) as { redirectTo: string };

@@ -1,3 +1,4 @@
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { TestBrowser, csrfFrom, uidFrom } from './browser.js';
 
 /**
@@ -10,8 +11,10 @@ export async function signInToConsole(browser: TestBrowser, passkey: 'signup' | 
     const uid = uidFrom(step.url);
     const csrf = csrfFrom(await step.response.text());
     const kind = passkey === 'signup' ? 'register' : 'login';
-    const options = await (await browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf)).json();
-    const credential = kind === 'register' ? browser.authenticator.register(options) : browser.authenticator.authenticate(options);
+    const options: unknown = await (await browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf)).json();
+    const credential = kind === 'register'
+      ? browser.authenticator.register(options as PublicKeyCredentialCreationOptionsJSON)
+      : browser.authenticator.authenticate(options as PublicKeyCredentialRequestOptionsJSON);
     const verify = await browser.postJson(`/interaction/${uid}/passkey/${kind}`, credential, csrf);
     if (verify.status !== 200) throw new Error(`console sign-in failed: ${verify.status} ${await verify.text()}`);
     step = await browser.navigate(((await verify.json()) as { redirectTo: string }).redirectTo);

@@ -66,7 +66,7 @@ export class Owner {
     const res = await fetch(`${this.server.url}/token`, { method: 'POST', headers, body: form });
     const body = (await res.json()) as Record<string, unknown>;
     if (res.status !== 200) throw new Error(`token exchange failed: ${res.status} ${JSON.stringify(body)}`);
-    return { accessToken: String(body.access_token), ...(body.refresh_token ? { refreshToken: String(body.refresh_token) } : {}), body };
+    return { accessToken: String(body.access_token), ...(typeof body.refresh_token === 'string' && body.refresh_token ? { refreshToken: body.refresh_token } : {}), body };
   }
 }
 
@@ -83,7 +83,7 @@ export async function callApi(server: TestServer, path: string, token: string | 
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   const text = await res.text();
-  let json: Record<string, unknown> = {};
+  let json: Record<string, unknown>;
   try {
     json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {

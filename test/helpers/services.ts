@@ -12,7 +12,7 @@ export function serviceUrl(name: 'TEST_DATABASE_URL' | 'TEST_REDIS_URL'): string
 }
 
 /** A fresh schema on the test Postgres, so test files running in parallel never see each other's rows. */
-export async function createTestSchema(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestSchema(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();

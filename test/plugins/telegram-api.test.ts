@@ -41,7 +41,7 @@ describe('Telegram messages through the resource API', () => {
       : await who.browser.request(path, { method, headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': who.csrf }, body: JSON.stringify(body) });
     const text = await res.text();
     seen.push(text);
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
   }
   const connect = (who: Owner, bot_token: string, chats: unknown) => consoleCall(who, 'POST', '/console/api/connections', { kind: 'telegram.bot', bot_token, chats });
   const connectionsOf = async (who: Owner) => (await consoleCall(who, 'GET', '/console/api/connections')).body.connections as ConnectionJson[];

@@ -35,9 +35,9 @@ describe('the Twitter/X plugin', () => {
     const res = await owner.api.send(method, path, body);
     const text = await res.text();
     seen.push(text, headersText(res.headers));
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {}, text };
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, text };
   };
-  const connections = async (owner: Owner) => ((await (await owner.api.get('/console/api/connections')).json()) as { connections: Record<string, any>[] }).connections;
+  const connections = async (owner: Owner) => ((await (await owner.api.get('/console/api/connections')).json()) as { connections: Record<string, unknown>[] }).connections;
 
   beforeAll(async () => {
     x = await FakeX.start();
@@ -106,7 +106,7 @@ describe('the Twitter/X plugin', () => {
       expect((recent.body.tweets as { id: string }[])[0]!.id).toBe(made.body.id);
 
       const deleter = await cookieOwner.agentToken(['tweet.delete']);
-      const deleted = await api(`/tweet/${made.body.id}`, deleter, { method: 'DELETE' });
+      const deleted = await api(`/tweet/${made.body.id as string}`, deleter, { method: 'DELETE' });
       expect(deleted).toMatchObject({ status: 200, body: { id: made.body.id, deleted: true } });
       expect(x.deleted.at(-1)).toEqual({ id: made.body.id, via: 'web', credential: { auth_token: cookie.auth_token, ct0: cookie.ct0 } });
     });
@@ -203,7 +203,7 @@ describe('the Twitter/X plugin', () => {
       expect(held.status).toBe(202);
       expect(x.posts.length).toBe(before);
 
-      const approved = await consoleCall(cookieOwner, 'POST', `/console/api/approvals/${held.body.id}/approve`);
+      const approved = await consoleCall(cookieOwner, 'POST', `/console/api/approvals/${held.body.id as string}/approve`);
       expect(approved.status).toBe(200);
       expect(x.posts.slice(before)).toEqual([expect.objectContaining({ text: 'Please approve me', credential: { auth_token: cookie.auth_token, ct0: cookie.ct0 } })]);
     });
@@ -261,7 +261,7 @@ describe('the Twitter/X plugin', () => {
       expect(x.posts.slice(before)).toEqual([{ id: res.body.id, text: 'Posted with OAuth', userId: user.id, via: 'api', credential: { access_token: issued.access_token } }]);
       expect((await api('/me', token)).body).toEqual({ id: user.id, username: 'carol_x', name: user.name });
       expect(((await api('/tweets?limit=1', token)).body.tweets as unknown[])).toEqual([{ id: res.body.id, text: 'Posted with OAuth' }]);
-      expect((await api(`/tweet/${res.body.id}`, token, { method: 'DELETE' })).status).toBe(200);
+      expect((await api(`/tweet/${res.body.id as string}`, token, { method: 'DELETE' })).status).toBe(200);
     });
 
     it('refreshes an expired X token once for 20 concurrent calls, then calls X with the new one', async () => {

@@ -43,7 +43,7 @@ class DocumentServer {
   }
 
   stop() {
-    return closeServer(this.server as unknown as import('node:http').Server);
+    return closeServer(this.server);
   }
 }
 

@@ -135,7 +135,7 @@ describe('client metadata documents on private addresses (J4)', () => {
   });
   afterAll(async () => {
     await server?.stop();
-    await closeServer(docs as unknown as import('node:http').Server);
+    await closeServer(docs);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TestBrowser, authorize, csrfFrom, uidFrom } from '../helpers/browser.js';
 import { SoftwareAuthenticator } from '../helpers/authenticator.js';
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { digestOf } from '../../src/db/at-rest-keys.js';
 
 const redirectUri = 'http://127.0.0.1:8765/cb';
@@ -77,7 +78,7 @@ describe('interaction pages under attack', () => {
     const { owner, uid, csrf } = login;
     const options = await owner.postJson(`/interaction/${uid}/passkey/register/options`, {}, csrf);
     expect(options.status).toBe(200);
-    const registered = await owner.postJson(`/interaction/${uid}/passkey/register`, owner.authenticator.register(await options.json()), csrf);
+    const registered = await owner.postJson(`/interaction/${uid}/passkey/register`, owner.authenticator.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON), csrf);
     expect(registered.status).toBe(200);
     const step = await owner.navigate(((await registered.json()) as { redirectTo: string }).redirectTo);
     const html = await step.response.clone().text();
@@ -190,7 +191,7 @@ describe('interaction pages under attack', () => {
       attempt: async (p) => {
         const options = await p.owner.postJson(`/interaction/${p.uid}/passkey/login/options`, {}, p.csrf);
         expect(options.status).toBe(200);
-        return { path: `/interaction/${p.uid}/passkey/login`, body: { ...p.owner.authenticator.authenticate(await options.json()) }, form: false };
+        return { path: `/interaction/${p.uid}/passkey/login`, body: { ...p.owner.authenticator.authenticate((await options.json()) as PublicKeyCredentialRequestOptionsJSON) }, form: false };
       },
     },
     {
@@ -204,7 +205,7 @@ describe('interaction pages under attack', () => {
       attempt: async (p) => {
         const options = await p.owner.postJson(`/interaction/${p.uid}/passkey/register/options`, {}, p.csrf);
         expect(options.status).toBe(200);
-        return { path: `/interaction/${p.uid}/passkey/register`, body: { ...p.owner.authenticator.register(await options.json()) }, form: false };
+        return { path: `/interaction/${p.uid}/passkey/register`, body: { ...p.owner.authenticator.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON) }, form: false };
       },
     },
     {
@@ -348,8 +349,8 @@ describe('interaction pages under attack', () => {
       const p = await pendingConsent();
       const answers = await Promise.all([consent(p, 'approve'), consent(p, 'deny')]);
       expect(answers.map((r) => r.status).sort()).toEqual([303, 409]);
-      const approved = answers[0]!.status === 303;
-      const callback = callbackParams((await p.owner.navigate(answers[approved ? 0 : 1]!.headers.get('location')!)).url);
+      const approved = answers[0].status === 303;
+      const callback = callbackParams((await p.owner.navigate(answers[approved ? 0 : 1].headers.get('location')!)).url);
       if (approved) {
         expect(callback.get('code')).toEqual(expect.any(String));
         expect(await issued(p.clientId)).toEqual({ grants: 1, codes: 1 });

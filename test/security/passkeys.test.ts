@@ -296,9 +296,9 @@ describe('passkey sign-in under attack', () => {
       const [a, b] = [one.authenticator.authenticate(await one.options(), { counter: next }), two.authenticator.authenticate(await two.options(), { counter: next })];
       const answers = await Promise.all([one.submit(a), two.submit(b)]);
       expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
-      const loser = answers[0]!.status === 400 ? answers[0]! : answers[1]!;
+      const loser = answers[0].status === 400 ? answers[0] : answers[1];
       await expectRefused(loser, 400, 'passkey_counter');
-      await (answers[0]!.status === 400 ? one : two).expectSignedOut();
+      await (answers[0].status === 400 ? one : two).expectSignedOut();
       expect(await h.events('passkey.counter_regression', 'security', id)).toBe(before + 1);
       expect(await h.storedCounter(id)).toBe(next);
     });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { TestBrowser, csrfFrom, uidFrom } from '../helpers/browser.js';
@@ -205,8 +206,8 @@ describe.each(backends())('guarded routes under path variants on %s storage (J1)
       let step = await browser.navigate('/console');
       const uid = uidFrom(step.url);
       const csrf = csrfFrom(await step.response.text());
-      const options = await (await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)).json();
-      const verify = await browser.postJson(`/interaction/${uid}/passkey/login`, browser.authenticator.authenticate(options as never), csrf);
+      const options = (await (await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)).json()) as PublicKeyCredentialRequestOptionsJSON;
+      const verify = await browser.postJson(`/interaction/${uid}/passkey/login`, browser.authenticator.authenticate(options), csrf);
       const { redirectTo } = (await verify.json()) as { redirectTo: string };
       const resume = new URL(redirectTo, server.url).pathname;
       const respelled = variant.replace(/UID/i, resume.split('/')[2]!);

@@ -194,7 +194,7 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
   });
   afterAll(async () => {
     await server?.stop();
-    await closeServer(docs as unknown as import('node:http').Server);
+    await closeServer(docs);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -39,7 +39,8 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
     }, oidc);
     const app = new Koa();
     app.use(router.routes());
-    rig.server.on('request', app.callback());
+    const handle = app.callback();
+    rig.server.on('request', (req, res) => void handle(req, res));
     owner = await newAccount(store.db);
     other = await newAccount(store.db);
     start = (returnTo?: string) =>

@@ -3,7 +3,7 @@ import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Owner } from '../helpers/owner.js';
 import { FaultyGateway } from './gateway.js';
-import { PROVIDER, Seen, connectFromConsole, firstLeak, providerEntry, stored, upstreamSecrets } from './through-server.js';
+import { Seen, connectFromConsole, firstLeak, providerEntry, stored, upstreamSecrets } from './through-server.js';
 
 /**
  * Disconnecting an OAuth account gives back what oauth3 held: the provider is asked to revoke the refresh and access

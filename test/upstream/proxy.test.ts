@@ -55,7 +55,8 @@ describe('the generic upstream proxy', () => {
     const app = new Koa();
     app.use(apiBoundary({ ISSUER: 'http://localhost' }, rig.logger));
     app.use(api.routes());
-    rig.server.on('request', app.callback());
+    const handle = app.callback();
+    rig.server.on('request', (req, res) => void handle(req, res));
 
     const accountId = await newAccount(rig.store.db);
     connection = await connections.save(accountId, {

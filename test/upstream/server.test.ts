@@ -32,7 +32,6 @@ describe.each(backends())('the generic upstream client through a real server on 
   const seen = new Seen();
 
   const call = (at: TestServer, p = `${API}/v1/items?page=2`, bearer = token) => seen.api(at, p, bearer);
-  const apiCalls = () => fake.requests.filter((r) => r.path.startsWith('/api/')).length;
 
   beforeAll(async () => {
     fake = await new FakeOAuthProvider().start();

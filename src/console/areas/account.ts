@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { AppError, assertThat } from '../../errors.js';
 import type { Passkey } from '../../accounts/accounts.js';
 import { deleteAccount } from '../account-deletion.js';
-import { BrowserSessions } from '../browser-sessions.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { accountBody } from '../views/account.js';

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { notFound } from '../../errors.js';
-import { AgentServices, type AgentService, type NewAgentService } from '../../agents/agent-services.js';
+import type { AgentService, NewAgentService } from '../../agents/agent-services.js';
 import { ClientSecrets, GRACE_PERIODS, type GracePeriod } from '../../clients/secrets.js';
 import { systemClock } from '../../clock.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
@@ -10,7 +10,7 @@ import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { agentsBody, type AgentsPageInput } from '../views/agents.js';
-import { FormFields, guard } from '../../http/guard.js';
+import { FormFields, guard, pathParam } from '../../http/guard.js';
 
 /** Client ids from the clients store (src/clients/store.ts): `c_` and base64url. */
 const ClientId = z.string().regex(/^c_[A-Za-z0-9_-]{1,60}$/);
@@ -54,7 +54,7 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
 
   /** Another owner's agent is "not found", exactly like an unknown one, and stays untouched. */
   async function ownedAgent(ctx: Context): Promise<AgentService> {
-    const id = ClientId.safeParse(ctx.params.clientId);
+    const id = ClientId.safeParse(pathParam(ctx, 'clientId'));
     const agent = id.success ? await agents.find(ownerOf(ctx).accountId, id.data) : undefined;
     if (!agent) throw notFound('not_found', 'No such agent.');
     return agent;

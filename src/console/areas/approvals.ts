@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
+import { pathParam } from '../../http/guard.js';
 import type { HeldAction } from '../../policies/held.js';
 import { runApproved } from '../../plugins/run-approved.js';
 import { appNames } from '../app-names.js';
@@ -60,7 +61,7 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
   }
 
   async function find(ctx: Context): Promise<HeldAction> {
-    const id = HeldId.safeParse(ctx.params.id);
+    const id = HeldId.safeParse(pathParam(ctx, 'id'));
     const held = id.success ? await store.find(ownerOf(ctx).accountId, id.data) : undefined;
     // Another owner's held post is "not found", exactly like an unknown one.
     if (!held) throw notFound('not_found', 'No such post waiting for approval.');

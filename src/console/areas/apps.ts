@@ -11,7 +11,7 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { appsBody, type PolicyEdit } from '../views/apps.js';
 import { draftFromForm, inputOf, policyProblem } from '../../policies/form.js';
-import { FormFields, guard } from '../../http/guard.js';
+import { FormFields, guard, pathParam } from '../../http/guard.js';
 
 /** oidc-provider grant ids are nanoids ([A-Za-z0-9_-]); allow some room, nothing else. */
 const GrantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -45,7 +45,7 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
 
   /** Another owner's grant is "not found", exactly like an unknown one, and stays untouched (as in threat model F4). */
   async function ownedGrant(ctx: Context): Promise<OwnedGrant> {
-    const id = GrantId.safeParse(ctx.params.grantId);
+    const id = GrantId.safeParse(pathParam(ctx, 'grantId'));
     const grant = id.success ? await findOwnedGrant(deps.provider, ownerOf(ctx).accountId, id.data) : undefined;
     if (!grant) throw notFound('not_found', 'No such connected app.');
     return grant;
@@ -113,11 +113,11 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   });
 
   router.put('/console/api/apps/:grantId/policy', ...mutate, async function setPolicy(ctx) {
-    const body = ctx.state.body;
+    const body: unknown = ctx.state.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_policy', 400, 'Send the limits as a JSON object.');
     // The CSRF token may travel in the body; it is not part of the policy.
     const { csrf: _csrf, ...input } = body as Record<string, unknown>;
-    const policy = await savePolicy(ctx, input as PolicyInput);
+    const policy = await savePolicy(ctx, input);
     ctx.body = { grant_id: ctx.params.grantId, policy };
   });
 

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z, type ZodError } from 'zod';
 import { AppError, notFound } from '../../errors.js';
+import { pathParam } from '../../http/guard.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialKind, VerifiedCredential } from '../../plugins/plugin.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
@@ -129,7 +130,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
 
   /** The authorization URL of an OAuth connect; only providers offered on the page can be started. */
   async function startOAuth(ctx: Context): Promise<string> {
-    const id = ProviderId.safeParse(ctx.params.provider);
+    const id = ProviderId.safeParse(pathParam(ctx, 'provider'));
     const way = id.success ? ways().find((w) => w.oauth?.provider === id.data) : undefined;
     if (!way) throw notFound('unknown_provider', 'This server has no such account to connect.');
     return deps.upstream.start(ownerOf(ctx).accountId, way.oauth!.provider, RETURN_TO);
@@ -138,7 +139,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   /** Another owner's connection is "not found", exactly like an unknown one, and stays connected. */
   async function disconnect(ctx: Context): Promise<void> {
     const accountId = ownerOf(ctx).accountId;
-    const id = ConnectionId.safeParse(ctx.params.id);
+    const id = ConnectionId.safeParse(pathParam(ctx, 'id'));
     const connection = id.success ? await connections.findById(accountId, id.data) : undefined;
     if (!connection) throw notFound('not_found', 'No such connected account.');
     // oauth3 gives back what it held: the provider revokes the tokens, so nothing of it outlives the disconnect.
@@ -165,7 +166,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   }
 
   const bodyOf = (ctx: Context): Record<string, unknown> => {
-    const body = ctx.state.body;
+    const body: unknown = ctx.state.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 400, 'Send a JSON object.');
     return body as Record<string, unknown>;
   };

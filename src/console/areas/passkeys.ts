@@ -3,6 +3,7 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { Passkey } from '../../accounts/accounts.js';
 import { AppError, assertThat, notFound } from '../../errors.js';
+import { pathParam } from '../../http/guard.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf, requireRecentSignIn } from '../../accounts/owner-session.js';
@@ -43,7 +44,7 @@ export function passkeysArea(router: Router, deps: ConsoleDeps): void {
 
   /** The owner's passkey named in the URL; another owner's id is "not found", exactly like an unknown one. */
   const credentialId = (ctx: Context): string => {
-    const id = CredentialId.safeParse(ctx.params.id);
+    const id = CredentialId.safeParse(pathParam(ctx, 'id'));
     if (!id.success) throw notFound('not_found', 'No such passkey.');
     return id.data;
   };

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { PROFILE_FIELDS, ProfilePatch, ProfileStore, type Profile, type ProfileField } from '../../accounts/profile.js';

@@ -2,7 +2,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
-import { BrowserSessions, type BrowserSession } from '../browser-sessions.js';
+import { pathParam } from '../../http/guard.js';
+import type { BrowserSession } from '../browser-sessions.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
@@ -32,7 +33,7 @@ export function sessionsArea(router: Router, deps: ConsoleDeps): void {
   /** Another owner's session uid is "not found", exactly like an unknown one. */
   async function signOutOne(ctx: Context): Promise<void> {
     const owner = ownerOf(ctx);
-    const uid = SessionUid.safeParse(ctx.params.uid);
+    const uid = SessionUid.safeParse(pathParam(ctx, 'uid'));
     if (!uid.success || !(await sessions.end(owner.accountId, uid.data))) throw notFound('not_found', 'No such session.');
     await deps.events.record({ kind: 'session.signed_out', accountId: owner.accountId, ip: ctx.ip, detail: { current: uid.data === owner.sessionUid } });
   }

@@ -2,14 +2,14 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { notFound } from '../../errors.js';
-import { AgentTokens, type AgentToken, type NewAgentToken } from '../../grants/agent-tokens.js';
+import type { AgentToken, NewAgentToken } from '../../grants/agent-tokens.js';
 import { AGENT_CLIENT_ID } from '../../provider/first-party.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { tokensBody, type TokensPageInput } from '../views/tokens.js';
-import { FormFields, guard } from '../../http/guard.js';
+import { FormFields, guard, pathParam } from '../../http/guard.js';
 
 const TokenId = z.string().regex(/^agt_[A-Za-z0-9_-]{1,60}$/);
 
@@ -63,7 +63,7 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
   /** Another owner's token id is "not found", exactly like an unknown one, and stays untouched. */
   async function revoke(ctx: Context): Promise<void> {
     const owner = ownerOf(ctx);
-    const id = TokenId.safeParse(ctx.params.id);
+    const id = TokenId.safeParse(pathParam(ctx, 'id'));
     const token = id.success ? await agentTokens.find(owner.accountId, id.data) : undefined;
     if (!token) throw notFound('not_found', 'No such token.');
     await agentTokens.revoke(token);

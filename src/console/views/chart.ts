@@ -48,7 +48,7 @@ export function activityChart(chart: Chart): SafeHtml {
       if (!count) return '';
       const h = (count / peak) * HEIGHT;
       top -= h;
-      return html`<rect class="series-${series.get(id)!}" x="${i * DAY_WIDTH + (DAY_WIDTH - BAR_WIDTH) / 2}" y="${top.toFixed(2)}" width="${BAR_WIDTH}" height="${h.toFixed(2)}"><title>${day} · ${app.name}: ${count}</title></rect>`;
+      return html`<rect class="series-${series.get(id)}" x="${i * DAY_WIDTH + (DAY_WIDTH - BAR_WIDTH) / 2}" y="${top.toFixed(2)}" width="${BAR_WIDTH}" height="${h.toFixed(2)}"><title>${day} · ${app.name}: ${count}</title></rect>`;
     });
   });
 
@@ -61,7 +61,7 @@ ${bars}
 </svg>
 <div class="chart-axis" aria-hidden="true"><span>${chart.from}</span><span>${chart.to}</span></div>
 <ul class="chart-legend" aria-label="Apps">
-${apps.map(([id, app]) => html`<li><span class="swatch series-${series.get(id)!}" aria-hidden="true"></span>${app.name} <span class="muted">(${app.total})</span></li>`)}
+${apps.map(([id, app]) => html`<li><span class="swatch series-${series.get(id)}" aria-hidden="true"></span>${app.name} <span class="muted">(${app.total})</span></li>`)}
 </ul>
 <details class="chart-numbers">
 <summary>The numbers behind the chart</summary>

@@ -28,9 +28,9 @@ export interface ConnectionsPageInput {
   csrf: string;
   problem?: ConnectProblem;
   /** How a stored connection was made, in the owner's words (`Bot token`, `Signed in with X`). */
-  howOf(connection: Connection): string;
+  howOf: (connection: Connection) => string;
   /** The upstream's name for the owner (`X`, `Telegram`, `GitHub`). */
-  providerTitle(provider: string): string;
+  providerTitle: (provider: string) => string;
 }
 
 const slug = (value: string) => value.replace(/[^A-Za-z0-9_-]/g, '-');

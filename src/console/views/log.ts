@@ -32,7 +32,7 @@ const DETAIL_NAMES: Record<string, string> = {
 };
 
 const detailValue = (v: unknown): string =>
-  Array.isArray(v) ? v.join(', ') : typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  Array.isArray(v) ? v.join(', ') : typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? '');
 
 /** The event's detail as one short line: "Changed: email, phone; Reason: …". */
 export function describeDetail(detail: Record<string, unknown>): string {

@@ -3,7 +3,6 @@ import { readBody } from '../../http/body.js';
 import type { ApiContext, ApiRouter, PluginKit, ResourceState } from '../plugin.js';
 import { reportUpstreamErrors } from '../upstream-errors.js';
 import { xAccount } from './account.js';
-import { XError } from './errors.js';
 import { PostTweet, RecentTweets, TweetId } from './inputs.js';
 
 type Stage = RouterMiddleware<ResourceState>;
