@@ -43,6 +43,16 @@ export class ClientCache {
     return this;
   }
 
+  /**
+   * A change this process made to a client, heard at once: the database's announcement of it arrives on the listening
+   * connection a moment after the commit, and until then this process must not serve the row it kept (a client its
+   * owner just deactivated would still get tokens here). Other replicas hear of it from the database.
+   */
+  forget(clientId: string): void {
+    this.generation++;
+    this.rows.delete(clientId);
+  }
+
   /** Whether changes are being heard, so rows are kept. */
   get listening(): boolean {
     return this.isListening;

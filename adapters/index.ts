@@ -31,15 +31,17 @@ export interface AdapterDeps {
   clock?: Clock;
   /** The key device user codes are digested under, from the master key (adapters/at-rest.ts). */
   userCodes: UserCodes;
+  /** The client rows kept while their changes are heard; default a cache of the adapters' own. */
+  clientCache?: ClientCache;
 }
 
 /** How long an expired device code stays stored (seconds): longer than any device waits between polls. */
 const DEVICE_CODE_AFTERLIFE = 600;
 
 /** The class oidc-provider is given as `adapter`: it calls `new Adapter(modelName)` once per model. */
-export function createAdapterClass({ db, redis, clock, userCodes }: AdapterDeps): new (model: string) => Adapter {
+export function createAdapterClass({ db, redis, clock, userCodes, clientCache }: AdapterDeps): new (model: string) => Adapter {
   // Every token request looks up its client: rows are kept while the database announces their changes.
-  const clients = new ClientCache().follow(db);
+  const clients = clientCache ?? new ClientCache().follow(db);
   return class RoutedAdapter {
     constructor(model: string) {
       if (model === 'Client') return new ClientAdapter(db, clock, clients);

@@ -78,7 +78,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       ? undefined
       : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
           const reply = { code: 0, out: [] as string[], err: [] as string[] };
-          reply.code = await execute(parseCommand(argv), { config, db, ring, scopes: app.scopes }, (l) => reply.out.push(l), (l) => reply.err.push(l));
+          reply.code = await execute(parseCommand(argv), { config, db, ring, scopes: app.scopes, clients: app.clients }, (l) => reply.out.push(l), (l) => reply.err.push(l));
           logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
           return reply;
         });

@@ -8,6 +8,7 @@ import type { PrivateJwk } from './keys/keystore.js';
 import type { MasterKeyRing } from './keys/sealing.js';
 import { createAdapterClass } from '../adapters/index.js';
 import { UserCodes } from '../adapters/at-rest.js';
+import { ClientCache } from '../adapters/client-cache.js';
 import type { ScopeCatalog } from '../scopes/catalog.js';
 import { providerPages } from '../interactions/provider-pages.js';
 import { AccountStore } from './accounts/accounts.js';
@@ -91,15 +92,17 @@ export function createServices(deps: AppDeps): Services {
     registry, connections, upstreamTokens: upstream.tokens, policies, held: new HeldActions(db), daily: new DailyLimits(db),
     actionDeps: { config, logger },
   };
+  // Client rows are kept while the database announces their changes; this process's own changes are heard at once.
+  const clientCache = new ClientCache().follow(db);
   const provider = createProvider({
     config, logger, signingKeys, cookieKeys, accounts, scopes,
-    adapter: createAdapterClass({ db, redis, clock: deps.clock, userCodes: UserCodes.fromMasterKeys(deps.masterKeys) }),
+    adapter: createAdapterClass({ db, redis, clock: deps.clock, userCodes: UserCodes.fromMasterKeys(deps.masterKeys), clientCache }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
     pages: providerPages(),
   });
-  const clients = new ClientStore(db, deps.clock, scopes);
+  const clients = new ClientStore(db, deps.clock, scopes, (clientId) => clientCache.forget(clientId));
   return {
     provider, scopes, registry, accounts, events, metrics, connections, upstream, resource, clients,
     agentTokens: new AgentTokens(provider, db, config, scopes),

@@ -144,13 +144,12 @@ const FLAGS: Record<string, string> = {
 /** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
 export async function execute(
   { values, positionals }: Parsed,
-  { config, db, ring, scopes }: { config: Config; db: Database; ring?: MasterKeyRing; scopes: ScopeCatalog },
+  { config, db, ring, scopes, clients = new ClientStore(db, undefined, scopes) }: { config: Config; db: Database; ring?: MasterKeyRing; scopes: ScopeCatalog; clients?: ClientStore },
   out: Out,
   err: Out,
 ): Promise<number> {
   const command = positionals.join(' ');
   try {
-    const clients = new ClientStore(db, undefined, scopes);
     switch (['clients', 'registration-tokens'].includes(positionals[0] ?? '') ? `${positionals[0]} ${positionals[1] ?? ''}` : command) {
       case 'clients add': {
         const { client, clientSecret } = await clients.add({

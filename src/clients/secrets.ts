@@ -68,6 +68,8 @@ export class ClientSecrets {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock = systemClock,
+    /** Told of every client whose secrets changed, once the change is committed (the process's client cache). */
+    private readonly changed: (clientId: string) => void = () => undefined,
   ) {}
 
   /** Live secrets, newest first. */
@@ -101,6 +103,7 @@ export class ClientSecrets {
       );
       await insertSecret(tx, clientId, clientSecret, now);
     });
+    this.changed(clientId);
     return { clientSecret, expiresOldAt: end };
   }
 
@@ -116,6 +119,7 @@ export class ClientSecrets {
       await insertSecret(tx, clientId, clientSecret, now);
       return rowCount;
     });
+    this.changed(clientId);
     return { clientSecret, revoked };
   }
 }

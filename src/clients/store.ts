@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Database, Queryable } from '../db/database.js';
 import { newClientSecret } from './secrets.js';
-import { insertSecret } from './secrets.js';
+import { ClientSecrets, insertSecret } from './secrets.js';
 import { systemClock, type Clock } from '../clock.js';
 import { assertThat } from '../errors.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
@@ -106,6 +106,8 @@ export class ClientStore {
     private readonly clock: Clock = systemClock,
     /** The scopes clients may be registered for; a store without one registers no client with a scope. */
     private readonly scopes?: ScopeCatalog,
+    /** Told of every client this store changed, once the change is committed (the process's client cache). */
+    private readonly changed: (clientId: string) => void = () => undefined,
   ) {}
 
   /**
@@ -177,13 +179,15 @@ export class ClientStore {
   async replaceRegistered(input: { clientId: string; metadata: Record<string, unknown>; clientSecret?: string }): Promise<boolean> {
     const { client_secret: _dropped, client_secret_expires_at: _alsoDropped, ...metadata } = input.metadata;
     const now = this.clock.now();
-    return this.db.transaction(async (tx) => {
+    const replaced = await this.db.transaction(async (tx) => {
       const { rowCount } = await tx.query('UPDATE clients SET metadata = $2, updated_at = $3 WHERE client_id = $1', [input.clientId, metadata, now]);
       if (rowCount && input.clientSecret) {
         await insertSecret(tx, input.clientId, input.clientSecret, now);
       }
       return rowCount === 1;
     });
+    this.changed(input.clientId);
+    return replaced;
   }
 
   async list(): Promise<ClientSummary[]> {
@@ -227,6 +231,7 @@ export class ClientStore {
         ...(c.description ? { description: c.description } : {}),
       }), this.clock.now()],
     );
+    this.changed(clientId);
     return rows[0] && record(rows[0]);
   }
 
@@ -237,6 +242,7 @@ export class ClientStore {
   async setDisabled(clientId: string, disabled: boolean): Promise<boolean> {
     const now = this.clock.now();
     const { rowCount } = await this.db.query('UPDATE clients SET disabled_at = $2, updated_at = $3 WHERE client_id = $1', [clientId, disabled ? now : null, now]);
+    this.changed(clientId);
     return rowCount === 1;
   }
 
@@ -251,11 +257,18 @@ export class ClientStore {
 
   /** Removes the client and every grant, token and code issued to it. */
   async remove(clientId: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
+    const removed = await this.db.transaction(async (tx) => {
       const { rowCount } = await tx.query('DELETE FROM clients WHERE client_id = $1', [clientId]);
       if (rowCount) await tx.query(`DELETE FROM oidc_models WHERE payload->>'clientId' = $1`, [clientId]);
       return rowCount === 1;
     });
+    this.changed(clientId);
+    return removed;
+  }
+
+  /** Its secrets, which tell this store's listener of every change as the client's own changes do. */
+  secrets(): ClientSecrets {
+    return new ClientSecrets(this.db, this.clock, this.changed);
   }
 }
 

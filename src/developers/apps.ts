@@ -43,7 +43,7 @@ export class DeveloperApps {
     private readonly limits: DeveloperLimits,
     readonly clients: ClientStore,
   ) {
-    this.secrets = new ClientSecrets(db, clock);
+    this.secrets = clients.secrets();
   }
 
   list(accountId: string): Promise<ClientRecord[]> {

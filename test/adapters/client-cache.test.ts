@@ -9,6 +9,7 @@ import { ClientCache, CLIENT_CHANNEL } from '../../adapters/client-cache.js';
 import { type ClientRow } from '../../adapters/clients.js';
 import { NO_LIVE_SECRET, hashSecret, newClientSecret } from '../../src/clients/secrets.js';
 import { ManualClock, systemClock } from '../../src/clock.js';
+import { ClientStore } from '../../src/clients/store.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 
 /**
@@ -66,6 +67,26 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
       await until('the cache listens', () => cache.listening);
       return { cache, adapter: new ClientAdapter(counted.db, clock, cache), lookups: counted.lookups };
     }
+
+    it('forgets a client this process changed at once, before the database\'s announcement arrives', async () => {
+      const { clientId, digest } = await newClient();
+      // Listening, but deaf to messages: as if the announcement of the change were still on its way.
+      let listener: Listener | undefined;
+      const deaf: Database = { ...storage.db, listen: (_channel, l) => ((listener = l), async () => {}) };
+      const cache = new ClientCache().follow(deaf);
+      listener!.state(true);
+      const adapter = new ClientAdapter(storage.db, systemClock, cache);
+      const store = new ClientStore(storage.db, systemClock, undefined, (id) => cache.forget(id));
+      expect(await adapter.find(clientId)).toMatchObject({ client_secret: digest });
+
+      await store.setDisabled(clientId, true);
+      expect(await adapter.find(clientId)).toBeUndefined();
+      await store.setDisabled(clientId, false);
+      const rotated = await store.secrets().revokeAll(clientId);
+      expect(await adapter.find(clientId)).toMatchObject({ client_secret: hashSecret(rotated.clientSecret) });
+      await store.remove(clientId);
+      expect(await adapter.find(clientId)).toBeUndefined();
+    });
 
     it('reads a client once while it listens, and again once the client changes', async () => {
       const { clientId, digest } = await newClient();

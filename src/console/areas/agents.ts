@@ -3,8 +3,7 @@ import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { notFound } from '../../errors.js';
 import type { AgentService, NewAgentService } from '../../agents/agent-services.js';
-import { ClientSecrets, GRACE_PERIODS, type GracePeriod } from '../../clients/secrets.js';
-import { systemClock } from '../../clock.js';
+import { GRACE_PERIODS, type GracePeriod } from '../../clients/secrets.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
@@ -49,7 +48,7 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   const agents = deps.agentServices;
   const tokenEndpoint = new URL('/token', deps.config.ISSUER).href;
 
-  const secrets = new ClientSecrets(deps.db, deps.clock ?? systemClock);
+  const secrets = deps.clients.secrets();
   const actor = (ctx: Context) => ({ accountId: ownerOf(ctx).accountId, ip: ctx.ip });
 
   /** Another owner's agent is "not found", exactly like an unknown one, and stays untouched. */
