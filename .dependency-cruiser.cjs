@@ -16,7 +16,8 @@ module.exports = {
     {
       name: 'no-cycles',
       severity: 'error',
-      comment: 'No module depends on itself through others, type-only imports included. A plugin loaded lazily ' +
+      comment:
+        'No module depends on itself through others, type-only imports included. A plugin loaded lazily ' +
         '(src/plugins/builtin.ts) is not a dependency at load time.',
       from: {},
       to: { circular: true, viaOnly: { dependencyTypesNot: ['dynamic-import'] } },
@@ -63,7 +64,7 @@ module.exports = {
     {
       name: 'foundations-stay-at-the-bottom',
       severity: 'error',
-      comment: 'The configuration reads the plugins\' settings (src/plugins/builtin.ts and each */settings.ts) and nothing else above it.',
+      comment: "The configuration reads the plugins' settings (src/plugins/builtin.ts and each */settings.ts) and nothing else above it.",
       from: { path: FOUNDATIONS },
       to: { path: `${FEATURES}|${SERVICES}|${PLUGINS}`, pathNot: '^src/plugins/builtin\\.ts$|^src/plugins/[^/]+/settings\\.ts$' },
     },

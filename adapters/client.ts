@@ -72,7 +72,10 @@ export class ClientAdapter implements Adapter {
   private async findClients(ids: string[]): Promise<(ClientRow | undefined)[]> {
     const since = this.cache?.begin();
     // Text cannot hold NUL, so no stored client has such an id; sending one would only make the statement fail.
-    const rows = await selectClients(this.db, [...new Set(ids)].filter((id) => !id.includes('\0')));
+    const rows = await selectClients(
+      this.db,
+      [...new Set(ids)].filter((id) => !id.includes('\0')),
+    );
     if (since !== undefined) this.cache!.keep(rows, since);
     const found = new Map(rows.map((row) => [row.client_id, row]));
     return ids.map((id) => found.get(id));

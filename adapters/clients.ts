@@ -36,7 +36,9 @@ function ownCopy(metadata: Record<string, unknown>): Record<string, unknown> {
   for (const [key, value] of Object.entries(metadata)) {
     copy[key] = Array.isArray(value)
       ? value.map((item: unknown) => (typeof item === 'object' && item !== null ? structuredClone(item) : item))
-      : typeof value === 'object' && value !== null ? structuredClone(value) : value;
+      : typeof value === 'object' && value !== null
+        ? structuredClone(value)
+        : value;
   }
   return copy;
 }

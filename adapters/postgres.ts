@@ -56,7 +56,11 @@ export class PostgresAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const stored = this.atRest.stored(id, payload);
     await this.write({
-      id: this.atRest.key(id), payload: stored, grant_id: stored.grantId ?? null, user_code: stored.userCode ?? null, uid: stored.uid ?? null,
+      id: this.atRest.key(id),
+      payload: stored,
+      grant_id: stored.grantId ?? null,
+      user_code: stored.userCode ?? null,
+      uid: stored.uid ?? null,
       expires_in: expiresIn ?? null,
     });
   }

@@ -53,7 +53,11 @@ export async function bareKoa(setup: TargetSetup): Promise<RunningTarget> {
     ctx.body = { access_token: randomBytes(32).toString('base64url'), token_type: 'Bearer', expires_in: 3600, scope: 'tweet.read' };
   });
   const handle = koa.callback();
-  return listen(http.createServer((req, res) => void handle(req, res)), setup.port, async () => {});
+  return listen(
+    http.createServer((req, res) => void handle(req, res)),
+    setup.port,
+    async () => {},
+  );
 }
 
 /** (e) A bare proxy: Koa reads the post and forwards it to the same fake upstream, with no checks at all. */
@@ -63,11 +67,17 @@ export async function bareProxy(setup: TargetSetup): Promise<RunningTarget> {
     const chunks: Buffer[] = [];
     for await (const chunk of ctx.req as AsyncIterable<Buffer>) chunks.push(chunk);
     const res = await fetch(`${setup.upstreamUrl}/posts`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.concat(chunks),
     });
     ctx.status = res.status;
     ctx.body = (await res.json()) as unknown;
   });
   const handle = koa.callback();
-  return listen(http.createServer((req, res) => void handle(req, res)), setup.port, async () => {});
+  return listen(
+    http.createServer((req, res) => void handle(req, res)),
+    setup.port,
+    async () => {},
+  );
 }

@@ -15,7 +15,9 @@ const Post = z.object({ text: z.string().min(1).max(280) });
 export function benchPlugin(upstreamUrl: string): Plugin {
   return {
     id: 'bench',
-    scopes: [{ name: BENCH_SCOPE, kind: 'resource', access: 'write', title: 'Benchmark posts', description: 'Posts to the benchmark upstream.' }],
+    scopes: [
+      { name: BENCH_SCOPE, kind: 'resource', access: 'write', title: 'Benchmark posts', description: 'Posts to the benchmark upstream.' },
+    ],
     credentialKinds: [{ id: 'bench.key', provider: BENCH_PROVIDER, title: 'Bench key', description: 'A key for the benchmark upstream.' }],
     errors: { bench_upstream_error: { status: 502, description: 'The benchmark upstream failed.' } },
     actions: [

@@ -26,20 +26,30 @@ type Send = (method: 'GET' | 'POST', path: string, headers: Record<string, strin
 function httpClient(origin: string, connections: number): { send: Send; close: () => void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const { hostname, port } = new URL(origin);
-  const send: Send = (method, path, headers, body) => new Promise<Reply>((resolve, reject) => {
-    const req = http.request(
-      { agent, hostname, port, method, path, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Timeout('no answer in 10 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
+  const send: Send = (method, path, headers, body) =>
+    new Promise<Reply>((resolve, reject) => {
+      const req = http.request(
+        {
+          agent,
+          hostname,
+          port,
+          method,
+          path,
+          headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, location: res.headers.location, body: Buffer.concat(chunks).toString() }),
+          );
+        },
+      );
+      req.setTimeout(10_000, () => req.destroy(new Timeout('no answer in 10 s')));
+      req.on('error', reject);
+      req.end(body);
+    });
   return { send, close: () => agent.destroy() };
 }
 
@@ -100,7 +110,12 @@ export async function roundTrips(options: RoundTripLoad, measuring: () => Promis
     const callback = auth.location && URL.canParse(auth.location) ? new URL(auth.location) : undefined;
     const code = callback?.searchParams.get('code');
     if (!code) return `/auth ${auth.status} (${callback?.searchParams.get('error') ?? 'no code'})`;
-    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: options.redirectUri, code_verifier: verifier });
+    const form = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: options.redirectUri,
+      code_verifier: verifier,
+    });
     const token = await send('POST', '/token', { authorization: options.authorization, 'content-type': FORM }, form.toString());
     const issued = token.status === 200 && typeof (JSON.parse(token.body) as { access_token?: unknown }).access_token === 'string';
     return `/auth ${auth.status} → /token ${token.status}${token.status === 200 && !issued ? ' without an access token' : ''}`;

@@ -21,7 +21,8 @@ function run(options: SimpleLoad, seconds: number, onResponse?: (status: number,
         duration: seconds,
         timeout: 10,
       },
-      (error: unknown, result) => (error ? reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error })) : resolve(result)),
+      (error: unknown, result) =>
+        error ? reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error })) : resolve(result),
     );
     if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms));
   });
@@ -43,9 +44,12 @@ async function simple(options: SimpleLoad): Promise<LoadResult> {
 
 function measure(options: LoadOptions): Promise<LoadResult> {
   switch (options.kind) {
-    case 'simple': return simple(options);
-    case 'round-trip': return roundTrips(options, measuring);
-    case 'refresh': return refreshes(options, measuring);
+    case 'simple':
+      return simple(options);
+    case 'round-trip':
+      return roundTrips(options, measuring);
+    case 'refresh':
+      return refreshes(options, measuring);
   }
 }
 

@@ -1,5 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { CODE_SCOPE, POST_BODY, TOKEN_BODY, type BenchFixtures, type LoadOptions, type Scenario, type Seed, type TargetName } from './protocol.js';
+import {
+  CODE_SCOPE,
+  POST_BODY,
+  TOKEN_BODY,
+  type BenchFixtures,
+  type LoadOptions,
+  type Scenario,
+  type Seed,
+  type TargetName,
+} from './protocol.js';
 
 /**
  * Before each row's load, one real exchange with the target proves it answers what the scenario expects (a token, a
@@ -38,24 +47,37 @@ async function roundTrip(ready: Ready, fixtures: BenchFixtures): Promise<string>
   if (!ready.seed.cookie) throw new Error('the target seeded no session');
   const verifier = randomBytes(32).toString('base64url');
   const query = new URLSearchParams({
-    client_id: fixtures.web.clientId, response_type: 'code', redirect_uri: fixtures.web.redirectUri, scope: CODE_SCOPE,
-    state: 'preflight', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+    client_id: fixtures.web.clientId,
+    response_type: 'code',
+    redirect_uri: fixtures.web.redirectUri,
+    scope: CODE_SCOPE,
+    state: 'preflight',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
   });
   const auth = await fetch(`${ready.url}/auth?${query}`, { headers: { cookie: ready.seed.cookie }, redirect: 'manual' });
   const location = auth.headers.get('location');
   const code = location && URL.canParse(location) ? new URL(location).searchParams.get('code') : null;
-  if (![302, 303].includes(auth.status) || !code) throw new Error(`GET /auth gave no code: HTTP ${auth.status}, redirected to ${location?.split('?')[0] ?? 'nowhere'}`);
+  if (![302, 303].includes(auth.status) || !code)
+    throw new Error(`GET /auth gave no code: HTTP ${auth.status}, redirected to ${location?.split('?')[0] ?? 'nowhere'}`);
   const token = await fetch(`${ready.url}/token`, {
     method: 'POST',
     headers: { authorization: basic(fixtures.web.clientId, fixtures.web.clientSecret), 'content-type': FORM },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: fixtures.web.redirectUri, code_verifier: verifier }),
   });
   const body = await json(token);
-  if (token.status !== 200 || typeof body.access_token !== 'string' || typeof body.id_token !== 'string') fail('code exchange', token.status, body);
+  if (token.status !== 200 || typeof body.access_token !== 'string' || typeof body.id_token !== 'string')
+    fail('code exchange', token.status, body);
   return body.access_token;
 }
 
-export async function prepareLoad(scenario: Scenario, target: TargetName, ready: Ready, fixtures: BenchFixtures, timing: Timing): Promise<LoadOptions> {
+export async function prepareLoad(
+  scenario: Scenario,
+  target: TargetName,
+  ready: Ready,
+  fixtures: BenchFixtures,
+  timing: Timing,
+): Promise<LoadOptions> {
   const webAuth = basic(fixtures.web.clientId, fixtures.web.clientSecret);
   switch (scenario) {
     case 'discovery': {
@@ -77,19 +99,28 @@ export async function prepareLoad(scenario: Scenario, target: TargetName, ready:
     case 'authorization-code':
       await roundTrip(ready, fixtures);
       return {
-        ...timing, kind: 'round-trip', url: ready.url, cookie: ready.seed.cookie!, clientId: fixtures.web.clientId,
-        authorization: webAuth, redirectUri: fixtures.web.redirectUri, scope: CODE_SCOPE,
+        ...timing,
+        kind: 'round-trip',
+        url: ready.url,
+        cookie: ready.seed.cookie!,
+        clientId: fixtures.web.clientId,
+        authorization: webAuth,
+        redirectUri: fixtures.web.redirectUri,
+        scope: CODE_SCOPE,
       };
     case 'refresh': {
       const tokens = ready.seed.refreshTokens ?? [];
-      if (tokens.length <= timing.connections) throw new Error(`the target seeded ${tokens.length} refresh tokens for ${timing.connections} connections`);
+      if (tokens.length <= timing.connections)
+        throw new Error(`the target seeded ${tokens.length} refresh tokens for ${timing.connections} connections`);
       // The spare one, beyond the connections' chains.
       const response = await fetch(`${ready.url}/token`, {
-        method: 'POST', headers: { authorization: webAuth, 'content-type': FORM },
+        method: 'POST',
+        headers: { authorization: webAuth, 'content-type': FORM },
         body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens[timing.connections]! }),
       });
       const body = await json(response);
-      if (response.status !== 200 || typeof body.refresh_token !== 'string' || body.refresh_token === tokens[timing.connections]) fail('refresh', response.status, body);
+      if (response.status !== 200 || typeof body.refresh_token !== 'string' || body.refresh_token === tokens[timing.connections])
+        fail('refresh', response.status, body);
       return { ...timing, kind: 'refresh', url: ready.url, authorization: webAuth, refreshTokens: tokens.slice(0, timing.connections) };
     }
     case 'introspection': {
@@ -103,7 +134,10 @@ export async function prepareLoad(scenario: Scenario, target: TargetName, ready:
     }
     case 'resource': {
       const url = target === 'resource' ? `${ready.url}/api/bench/posts` : `${ready.url}/posts`;
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...(ready.seed.token ? { authorization: `Bearer ${ready.seed.token}` } : {}) };
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        ...(ready.seed.token ? { authorization: `Bearer ${ready.seed.token}` } : {}),
+      };
       const response = await fetch(url, { method: 'POST', headers, body: POST_BODY });
       const body = await json(response);
       if (response.status !== 200 || typeof body.id !== 'string') fail(`post through ${url}`, response.status, body);

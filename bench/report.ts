@@ -67,7 +67,8 @@ export function problems(m: Measured): string[] {
   if (!m.result) return [m.failure ?? 'not measured'];
   const r = m.result;
   const out: string[] = [];
-  for (const [status, count] of Object.entries(r.statuses)) if (!r.expected.includes(status)) out.push(`${count} × ${/^\d+$/.test(status) ? `HTTP ${status}` : status}`);
+  for (const [status, count] of Object.entries(r.statuses))
+    if (!r.expected.includes(status)) out.push(`${count} × ${/^\d+$/.test(status) ? `HTTP ${status}` : status}`);
   if (r.errors) out.push(`${r.errors} socket errors`);
   if (r.timeouts) out.push(`${r.timeouts} timeouts`);
   if (!r.requests) out.push('no responses');
@@ -181,7 +182,11 @@ function row(m: Measured, rows: Measured[]): string {
     cpu === undefined ? '—' : String(Math.round(cpu)),
     isBase ? 'baseline' : throughput === undefined ? '—' : `${(throughput * 100).toFixed(0)}%`,
     isBase ? 'baseline' : tail === undefined ? '—' : `${tail.toFixed(2)}×`,
-    bad.length ? `**FAILED: ${bad.join(', ')}**` : Object.entries(r!.statuses).map(([s, n]) => `${n} × ${s}`).join(', '),
+    bad.length
+      ? `**FAILED: ${bad.join(', ')}**`
+      : Object.entries(r!.statuses)
+          .map(([s, n]) => `${n} × ${s}`)
+          .join(', '),
     m.loadBefore.toFixed(2),
   ];
   return `| ${cells.join(' | ')} |`;
@@ -207,8 +212,20 @@ function shown(value: number, limit: number, digits: number): string {
 
 export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
   const goals = [
-    { id: 'client-credentials' as const, what: 'Token endpoint', base: 'in-memory oidc-provider', min: MIN_THROUGHPUT_RATIO, max: MAX_P99_RATIO },
-    { id: 'resource' as const, what: 'Resource API', base: 'the bare proxy', min: MIN_RESOURCE_THROUGHPUT_RATIO, max: MAX_RESOURCE_P99_RATIO },
+    {
+      id: 'client-credentials' as const,
+      what: 'Token endpoint',
+      base: 'in-memory oidc-provider',
+      min: MIN_THROUGHPUT_RATIO,
+      max: MAX_P99_RATIO,
+    },
+    {
+      id: 'resource' as const,
+      what: 'Resource API',
+      base: 'the bare proxy',
+      min: MIN_RESOURCE_THROUGHPUT_RATIO,
+      max: MAX_RESOURCE_P99_RATIO,
+    },
   ];
   const lines: string[] = [];
   let ok = true;
@@ -231,7 +248,9 @@ export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
       );
       const [cpu, baseCpu] = [cpuPerRequest(m), base && cpuPerRequest(base)];
       if (cpu !== undefined && baseCpu !== undefined) {
-        lines.push(`  - CPU per request in the server process: ${Math.round(cpu)} µs against ${Math.round(baseCpu)} µs (${(baseCpu / cpu * 100).toFixed(0)}% of its efficiency).`);
+        lines.push(
+          `  - CPU per request in the server process: ${Math.round(cpu)} µs against ${Math.round(baseCpu)} µs (${((baseCpu / cpu) * 100).toFixed(0)}% of its efficiency).`,
+        );
       }
     }
   }
@@ -267,9 +286,12 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
       `the other, the load generator in another; every oidc-provider target logs at \`${settings.logLevel}\` to /dev/null.`,
     '',
     ...(settings.rounds && settings.rounds > 1
-      ? [`Scenarios with a target (client credentials, the resource API) run in ${settings.rounds} rounds, each round measuring ` +
-        'every row of the scenario once, ours just before its baseline. Their rows show the rounds\' medians (counts are ' +
-        'summed), and their ratios are the medians of each round\'s ratio to the baseline of the same round.', '']
+      ? [
+          `Scenarios with a target (client credentials, the resource API) run in ${settings.rounds} rounds, each round measuring ` +
+            "every row of the scenario once, ours just before its baseline. Their rows show the rounds' medians (counts are " +
+            "summed), and their ratios are the medians of each round's ratio to the baseline of the same round.",
+          '',
+        ]
       : []),
     ...table(rows),
     '',
@@ -279,7 +301,9 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     ...goals,
     validity(rows),
     ...(busiest > settings.cores + 1
-      ? [`- **Caution**: the host was busy with other work (load average up to ${busiest.toFixed(1)} on ${settings.cores} cores); rerun on a quiet host.`]
+      ? [
+          `- **Caution**: the host was busy with other work (load average up to ${busiest.toFixed(1)} on ${settings.cores} cores); rerun on a quiet host.`,
+        ]
       : []),
     '',
     '## What each row measures',
@@ -289,16 +313,20 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
       'createProvider with the same configuration, keys and client metadata on its in-memory adapter, without our ' +
       'middleware (the owner account is still read from the database); **bare Koa** answers a fixed discovery document ' +
       'or a token-like JSON body (the floor of HTTP, Koa and JSON); **bare proxy** forwards the post to the same fake upstream.',
-    '- Ratios are to the scenario\'s baseline row, measured in the same run. Peak RSS is the target process\'s ' +
+    "- Ratios are to the scenario's baseline row, measured in the same run. Peak RSS is the target process's " +
       'resident-set high-water mark (setup and warm-up included). CPU µs/req is the CPU the target process used in the ' +
       'measured window per response.',
     ...(run.some((s) => s.id === 'authorization-code' || s.id === 'refresh')
-      ? ['- A round trip (GET /auth, then POST /token) is one unit: its rate is round trips per second and its latency both ' +
-        'requests together. Round trips and refresh rotation are driven by bench/chains.ts (one request in flight per ' +
-        'connection, keep-alive), the other scenarios by autocannon; the session, grants and refresh tokens are seeded ' +
-        'through oidc-provider\'s models before the load, one refresh-token chain per connection.']
+      ? [
+          '- A round trip (GET /auth, then POST /token) is one unit: its rate is round trips per second and its latency both ' +
+            'requests together. Round trips and refresh rotation are driven by bench/chains.ts (one request in flight per ' +
+            'connection, keep-alive), the other scenarios by autocannon; the session, grants and refresh tokens are seeded ' +
+            "through oidc-provider's models before the load, one refresh-token chain per connection.",
+        ]
       : []),
-    ...(stored.length ? [`- Rows our server stored during each run, warm-up included (tokens, or access-log rows): ${stored.join('; ')}.`] : []),
+    ...(stored.length
+      ? [`- Rows our server stored during each run, warm-up included (tokens, or access-log rows): ${stored.join('; ')}.`]
+      : []),
     '',
   ].join('\n');
   return { ok: valid && goalsMet, markdown };

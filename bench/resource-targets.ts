@@ -16,9 +16,22 @@ export async function resource(setup: TargetSetup): Promise<RunningTarget & { se
   const server = await startServer(config, benchLogger(config), { plugins: [benchPlugin(setup.upstreamUrl!)] });
   const accountId = `bench-${randomBytes(6).toString('hex')}`;
   await server.db.query('INSERT INTO accounts (id) VALUES ($1)', [accountId]);
-  await server.app.connections.save(accountId, { provider: BENCH_PROVIDER, kind: 'bench.key', label: 'bench', secret: { key: randomBytes(24).toString('base64url') } });
-  const { token, agentToken } = await new AgentTokens(server.app.provider, server.db, config, server.app.scopes).create(accountId, { name: 'bench agent', scopes: [BENCH_SCOPE], lifetime_hours: 2 });
-  await server.app.services.policies.set(accountId, agentToken.grantId, { blocked_words: ['spam', 'scam'], blocked_patterns: ['buy\\s+now'], no_links: true });
+  await server.app.connections.save(accountId, {
+    provider: BENCH_PROVIDER,
+    kind: 'bench.key',
+    label: 'bench',
+    secret: { key: randomBytes(24).toString('base64url') },
+  });
+  const { token, agentToken } = await new AgentTokens(server.app.provider, server.db, config, server.app.scopes).create(accountId, {
+    name: 'bench agent',
+    scopes: [BENCH_SCOPE],
+    lifetime_hours: 2,
+  });
+  await server.app.services.policies.set(accountId, agentToken.grantId, {
+    blocked_words: ['spam', 'scam'],
+    blocked_patterns: ['buy\\s+now'],
+    no_links: true,
+  });
   return {
     url: `http://127.0.0.1:${setup.port}`,
     seed: { token },

@@ -63,7 +63,9 @@ function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 function freePort(): Promise<number> {
@@ -108,13 +110,17 @@ const firstLine = (error: unknown) => (error instanceof Error ? error.message : 
 /** One row: start the target, check it, load it, stop it; a failure anywhere becomes the row's `failure`. */
 async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>, which = ''): Promise<Measured> {
   const loadBefore = os.loadavg()[0]!;
-  process.stderr.write(`measuring ${row.scenario}: ${row.label}${which} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`);
+  process.stderr.write(
+    `measuring ${row.scenario}: ${row.label}${which} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`,
+  );
   const server = spawn('./target-process.ts', setup);
   try {
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
     const options = await prepareLoad(setup.scenario, setup.target, ready, setup.fixtures, {
-      connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION,
+      connections: CONNECTIONS,
+      warmupSeconds: WARMUP,
+      durationSeconds: DURATION,
     });
     const load = spawn('./load-process.ts', options);
     await nextMessage<{ type: 'measuring' }>(load, 'load generator');
@@ -162,18 +168,36 @@ async function main(): Promise<boolean> {
           for (const { target, storage } of rowsOf(spec, STORAGES)) {
             const backend = storage ? backends.get(storage)! : baseline;
             const setup: TargetSetup = {
-              ...shared, ...backend.where, target, scenario: spec.id, fixtures: backend.fixtures, connections: CONNECTIONS,
+              ...shared,
+              ...backend.where,
+              target,
+              scenario: spec.id,
+              fixtures: backend.fixtures,
+              connections: CONNECTIONS,
               ...(upstreamUrl ? { upstreamUrl } : {}),
             };
             const label = targetLabel(target, storage);
-            rows.push(await measureRow(setup, { scenario: spec.id, target, ...(storage ? { storage } : {}), label, ...(rounds > 1 ? { round } : {}) }, rounds > 1 ? ` (round ${round} of ${rounds})` : ''));
+            rows.push(
+              await measureRow(
+                setup,
+                { scenario: spec.id, target, ...(storage ? { storage } : {}), label, ...(rounds > 1 ? { round } : {}) },
+                rounds > 1 ? ` (round ${round} of ${rounds})` : '',
+              ),
+            );
           }
         }
       });
     }
     const { ok, markdown } = benchReport(rows, {
-      connections: CONNECTIONS, warmup: WARMUP, duration: DURATION, logLevel: LOG_LEVEL, storages: STORAGES, rounds: ROUNDS,
-      machine: machine(), cores: os.cpus().length, date: new Date().toISOString(),
+      connections: CONNECTIONS,
+      warmup: WARMUP,
+      duration: DURATION,
+      logLevel: LOG_LEVEL,
+      storages: STORAGES,
+      rounds: ROUNDS,
+      machine: machine(),
+      cores: os.cpus().length,
+      date: new Date().toISOString(),
     });
     process.stdout.write('\n' + markdown);
     const dir = new URL('./results/', import.meta.url);
@@ -187,11 +211,14 @@ async function main(): Promise<boolean> {
 
 // A stuck child must not keep the bench alive: give up well after the longest honest run.
 const rowCount = SCENARIOS.filter((s) => ONLY.includes(s.id)).reduce((n, s) => n + rowsOf(s, STORAGES).length * roundsOf(s), 0);
-const watchdog = setTimeout(() => {
-  process.stderr.write('bench: timed out\n');
-  for (const child of children) child.kill('SIGKILL');
-  process.exit(2);
-}, (rowCount * (WARMUP + DURATION + 90) + 120) * 1000);
+const watchdog = setTimeout(
+  () => {
+    process.stderr.write('bench: timed out\n');
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(2);
+  },
+  (rowCount * (WARMUP + DURATION + 90) + 120) * 1000,
+);
 watchdog.unref();
 
 try {

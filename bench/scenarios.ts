@@ -17,27 +17,53 @@ export interface ScenarioSpec {
 
 export const SCENARIOS: ScenarioSpec[] = [
   {
-    id: 'discovery', title: 'Discovery', unit: 'request', ours: 'ours', baseline: 'bare-koa',
+    id: 'discovery',
+    title: 'Discovery',
+    unit: 'request',
+    ours: 'ours',
+    baseline: 'bare-koa',
     sends: 'GET /.well-known/openid-configuration',
   },
   {
-    id: 'client-credentials', title: 'Client credentials', unit: 'request', ours: 'ours', baseline: 'in-memory', extra: ['bare-koa'],
+    id: 'client-credentials',
+    title: 'Client credentials',
+    unit: 'request',
+    ours: 'ours',
+    baseline: 'in-memory',
+    extra: ['bare-koa'],
     sends: 'POST /token, grant_type=client_credentials, scope=tweet.read, HTTP Basic',
   },
   {
-    id: 'authorization-code', title: 'Authorization code + PKCE', unit: 'round trip', ours: 'ours', baseline: 'in-memory',
-    sends: 'GET /auth (signed-in session, existing grant, fresh S256 challenge) → 303 with a code, then POST /token redeeming it with its verifier',
+    id: 'authorization-code',
+    title: 'Authorization code + PKCE',
+    unit: 'round trip',
+    ours: 'ours',
+    baseline: 'in-memory',
+    sends:
+      'GET /auth (signed-in session, existing grant, fresh S256 challenge) → 303 with a code, then POST /token redeeming it with its verifier',
   },
   {
-    id: 'refresh', title: 'Refresh rotation', unit: 'request', ours: 'ours', baseline: 'in-memory',
+    id: 'refresh',
+    title: 'Refresh rotation',
+    unit: 'request',
+    ours: 'ours',
+    baseline: 'in-memory',
     sends: 'POST /token, grant_type=refresh_token; each connection goes on with the refresh token it got back',
   },
   {
-    id: 'introspection', title: 'Introspection', unit: 'request', ours: 'ours', baseline: 'in-memory',
+    id: 'introspection',
+    title: 'Introspection',
+    unit: 'request',
+    ours: 'ours',
+    baseline: 'in-memory',
     sends: 'POST /token/introspection of a live access token, by the client it was issued to',
   },
   {
-    id: 'resource', title: 'Resource API call', unit: 'request', ours: 'resource', baseline: 'bare-proxy',
+    id: 'resource',
+    title: 'Resource API call',
+    unit: 'request',
+    ours: 'resource',
+    baseline: 'bare-proxy',
     sends: 'POST /api/bench/posts with an agent token, forwarded to a fake upstream in its own process',
   },
 ];
@@ -77,7 +103,11 @@ const ALIASES: Record<string, Scenario> = { tokens: 'client-credentials' };
 /** BENCH_ONLY: a comma list of scenarios (`tokens` still means client credentials); unset, every one. */
 export function parseOnly(value: string | undefined): Scenario[] {
   if (value === undefined || value.trim() === '') return SCENARIO_IDS;
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean).map((s) => ALIASES[s] ?? s);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => ALIASES[s] ?? s);
   const unknown = names.filter((s) => !SCENARIO_IDS.includes(s as Scenario));
   if (unknown.length) throw new Error(`BENCH_ONLY: unknown scenario ${unknown.join(', ')}; use a comma list of ${SCENARIO_IDS.join(', ')}`);
   return SCENARIO_IDS.filter((id) => names.includes(id));
@@ -86,9 +116,13 @@ export function parseOnly(value: string | undefined): Scenario[] {
 /** BENCH_STORAGE: postgres, embedded or both (the default). */
 export function parseStorage(value: string | undefined): StorageKind[] {
   switch (value ?? 'both') {
-    case 'both': return ['postgres', 'embedded'];
-    case 'postgres': return ['postgres'];
-    case 'embedded': return ['embedded'];
-    default: throw new Error(`BENCH_STORAGE must be postgres, embedded or both, not ${value}`);
+    case 'both':
+      return ['postgres', 'embedded'];
+    case 'postgres':
+      return ['postgres'];
+    case 'embedded':
+      return ['embedded'];
+    default:
+      throw new Error(`BENCH_STORAGE must be postgres, embedded or both, not ${value}`);
   }
 }

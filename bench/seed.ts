@@ -69,8 +69,11 @@ async function signedInSession(provider: Provider, config: Config, setup: Target
 function signedCookie(provider: Provider, name: string, value: string): string {
   const req = new http.IncomingMessage(new Socket());
   const res = new http.ServerResponse(req);
-  const ctx = (provider as unknown as { createContext(req: http.IncomingMessage, res: http.ServerResponse): { cookies: { set(n: string, v: string, o: object): void } } })
-    .createContext(req, res);
+  const ctx = (
+    provider as unknown as {
+      createContext(req: http.IncomingMessage, res: http.ServerResponse): { cookies: { set(n: string, v: string, o: object): void } };
+    }
+  ).createContext(req, res);
   ctx.cookies.set(name, value, { signed: true, httpOnly: true, sameSite: 'lax' });
   const set = res.getHeader('set-cookie');
   const cookies = (Array.isArray(set) ? set : [String(set)]).map((c) => c.split(';')[0]!);
@@ -89,18 +92,20 @@ async function refreshChains(provider: Provider, config: Config, setup: TargetSe
   const tokens: string[] = [];
   for (let i = 0; i < count; i++) {
     const grantId = await grant(models, config, setup, REFRESH_SCOPE);
-    tokens.push(await new models.RefreshToken({
-      accountId: setup.fixtures.accountId,
-      authTime: Math.floor(Date.now() / 1000),
-      amr: ['webauthn'],
-      client,
-      expiresWithSession: false,
-      grantId,
-      gty: 'authorization_code',
-      resource: config.RESOURCE_URL,
-      rotations: 0,
-      scope: REFRESH_SCOPE,
-    }).save());
+    tokens.push(
+      await new models.RefreshToken({
+        accountId: setup.fixtures.accountId,
+        authTime: Math.floor(Date.now() / 1000),
+        amr: ['webauthn'],
+        client,
+        expiresWithSession: false,
+        grantId,
+        gty: 'authorization_code',
+        resource: config.RESOURCE_URL,
+        rotations: 0,
+        scope: REFRESH_SCOPE,
+      }).save(),
+    );
   }
   return tokens;
 }

@@ -13,10 +13,13 @@ import { scopeCatalogFor } from '../src/plugins/scope-catalog.js';
 import type { ScopeCatalog } from '../scopes/catalog.js';
 
 /** One configuration for both oidc-provider targets: same issuer, port, TTLs, keys and log level; storage as set up. */
-export function benchConfig(setup: Pick<TargetSetup, 'port' | 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir' | 'masterKey' | 'logLevel'>): Config {
-  const storage = setup.storage === 'postgres'
-    ? { DATABASE_URL: setup.databaseUrl!, ...(setup.redisUrl ? { REDIS_URL: setup.redisUrl } : {}) }
-    : { DATA_DIR: setup.dataDir! };
+export function benchConfig(
+  setup: Pick<TargetSetup, 'port' | 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir' | 'masterKey' | 'logLevel'>,
+): Config {
+  const storage =
+    setup.storage === 'postgres'
+      ? { DATABASE_URL: setup.databaseUrl!, ...(setup.redisUrl ? { REDIS_URL: setup.redisUrl } : {}) }
+      : { DATA_DIR: setup.dataDir! };
   return loadConfig({
     NODE_ENV: 'test',
     PORT: String(setup.port),

@@ -34,7 +34,7 @@ function peakRss(): number {
 const send = (message: TargetMessage) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
 const failed = async (error: unknown) => {
-  await send({ type: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  await send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   process.exit(1);
 };
 

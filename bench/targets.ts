@@ -12,7 +12,6 @@ import { seedFor } from './seed.js';
 import { benchConfig, benchLogger, benchScopes, loadKeys } from './storage.js';
 import { listen, type RunningTarget } from './listen.js';
 
-
 /**
  * Rows our server wrote in a scenario, counted at the end: at least one per measured response, or a response was
  * answered without reaching storage.
@@ -58,12 +57,24 @@ export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { se
   const benchClients = rows.map((row) => clientFromRow(row, new Date()) as unknown as ClientMetadata);
   // Mirrors createServices' createProvider call (src/services.ts), with only the adapter and the bench client added.
   const provider = createProvider({
-    config, logger, signingKeys, cookieKeys, accounts: new AccountStore(db), scopes: await benchScopes(config),
+    config,
+    logger,
+    signingKeys,
+    cookieKeys,
+    accounts: new AccountStore(db),
+    scopes: await benchScopes(config),
     adapter: undefined,
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     clients: [consoleClient(config), agentsClient(), ...benchClients],
   });
   const seed = await seedFor(provider, config, setup);
   const handle = provider.callback();
-  return { ...(await listen(http.createServer((req, res) => void handle(req, res)), setup.port, () => db.close())), seed };
+  return {
+    ...(await listen(
+      http.createServer((req, res) => void handle(req, res)),
+      setup.port,
+      () => db.close(),
+    )),
+    seed,
+  };
 }

@@ -12,7 +12,12 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     served += 1;
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ id: String(served), text: (JSON.parse(Buffer.concat(chunks).toString() || '{}') as { text?: unknown }).text ?? null }));
+    res.end(
+      JSON.stringify({
+        id: String(served),
+        text: (JSON.parse(Buffer.concat(chunks).toString() || '{}') as { text?: unknown }).text ?? null,
+      }),
+    );
   });
 });
 server.keepAliveTimeout = 5000;

@@ -37,7 +37,15 @@ export function consentRoutes(router: Router, { provider, events, policies, scop
     await next();
   };
 
-  router.post('/interaction/:uid/consent', sameOrigin, csrf, loadInteraction, expectPrompt('consent'), guard({ body: ConsentBody }), parseLimits, claimDecision,
+  router.post(
+    '/interaction/:uid/consent',
+    sameOrigin,
+    csrf,
+    loadInteraction,
+    expectPrompt('consent'),
+    guard({ body: ConsentBody }),
+    parseLimits,
+    claimDecision,
     async function decide(ctx: ParameterizedContext<ConsentState>) {
       const details = interactionOf(ctx);
       const { decision } = ctx.state.input.body;
@@ -53,12 +61,16 @@ export function consentRoutes(router: Router, { provider, events, policies, scop
       const { limits } = ctx.state;
       if (limits) await saveConsentLimits(policies, accountId, grantId, limits);
       await events.record({
-        kind: 'consent.granted', accountId, clientId: details.params.client_id, ip: ctx.ip,
+        kind: 'consent.granted',
+        accountId,
+        clientId: details.params.client_id,
+        ip: ctx.ip,
         detail: { scopes: consentScopes(details, scopes).map((s) => s.name), ...(limits ? { limits } : {}) },
       });
       ctx.status = 303;
       ctx.redirect(await finish(ctx, { consent: { grantId } }));
-    });
+    },
+  );
 
   router.post('/interaction/:uid/abort', sameOrigin, csrf, loadInteraction, claimDecision, async function abort(ctx) {
     const details = interactionOf(ctx);

@@ -13,7 +13,12 @@ export function consentScopes(details: Details, catalog: ScopeCatalog) {
   const names = [...new Set([...missingOIDCScope, ...Object.values(missingResourceScopes).flat()])];
   return names.map((name) => {
     const def = catalog.get(name);
-    return { name, title: def?.title ?? name, description: def?.description ?? 'A permission this server does not describe.', access: def?.access ?? 'write' };
+    return {
+      name,
+      title: def?.title ?? name,
+      description: def?.description ?? 'A permission this server does not describe.',
+      access: def?.access ?? 'write',
+    };
   });
 }
 
@@ -48,7 +53,11 @@ export type ConsentLimits = ReturnType<typeof ConsentLimits.parse>;
 export function limitsFromForm(details: Details, catalog: ScopeCatalog, body: Record<string, unknown>): ConsentLimits | undefined {
   if (!consentScopes(details, catalog).some((s) => s.access === 'write')) return undefined;
   const input = inputOf(draftFromForm(body, LIMIT_PREFIX));
-  const parsed = ConsentLimits.safeParse({ posts_per_day: input.posts_per_day, hold_for_approval: input.hold_for_approval, no_links: input.no_links });
+  const parsed = ConsentLimits.safeParse({
+    posts_per_day: input.posts_per_day,
+    hold_for_approval: input.hold_for_approval,
+    no_links: input.no_links,
+  });
   if (!parsed.success) throw new AppError('invalid_request', 400, policyProblem(parsed.error));
   const { posts_per_day, hold_for_approval, no_links } = parsed.data;
   return posts_per_day !== null || hold_for_approval || no_links ? parsed.data : undefined;

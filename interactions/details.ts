@@ -6,11 +6,13 @@ export const Details = z.object({
   uid: z.string(),
   prompt: z.object({
     name: z.enum(['login', 'consent']),
-    details: z.object({
-      missingOIDCScope: z.array(z.string()).optional(),
-      missingOIDCClaims: z.array(z.string()).optional(),
-      missingResourceScopes: z.record(z.string(), z.array(z.string())).optional(),
-    }).loose(),
+    details: z
+      .object({
+        missingOIDCScope: z.array(z.string()).optional(),
+        missingOIDCClaims: z.array(z.string()).optional(),
+        missingResourceScopes: z.record(z.string(), z.array(z.string())).optional(),
+      })
+      .loose(),
   }),
   params: z.object({ client_id: z.string(), redirect_uri: z.string().optional(), scope: z.string().optional() }).loose(),
   session: z.object({ accountId: z.string() }).loose().optional(),

@@ -20,7 +20,6 @@ const MESSAGES: Record<string, string> = {
   AlreadyUsedError: 'That code was already used. Start again on your device to get a new one.',
 };
 
-
 /**
  * The device authorization grant's pages (RFC 8628) for headless agents and CLIs: entering the user code, confirming
  * it, and the outcome. Sign-in and consent happen on the ordinary interaction pages; these are the pages around them.

@@ -49,7 +49,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     const missing = details.prompt.details;
-    if (details.session && consentImplied(details.params.client_id, { oidcScopes: missing.missingOIDCScope, claims: missing.missingOIDCClaims, resourceScopes: missing.missingResourceScopes })) {
+    if (
+      details.session &&
+      consentImplied(details.params.client_id, {
+        oidcScopes: missing.missingOIDCScope,
+        claims: missing.missingOIDCClaims,
+        resourceScopes: missing.missingResourceScopes,
+      })
+    ) {
       // oauth3's own console: the owner is signing in to oauth3 itself, there is nothing to consent to.
       const grantId = await buildGrant(provider, details, details.session.accountId);
       ctx.status = 303;

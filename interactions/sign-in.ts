@@ -10,7 +10,9 @@ import type { RateLimiter } from '../src/rate-limit.js';
 import type { InteractionStages } from './stages.js';
 
 /** A WebAuthn response as the browser module posts it; the ceremony checks the rest (WebAuthn §7). */
-const Credential = z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() }).loose();
+const Credential = z
+  .object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() })
+  .loose();
 
 export interface SignInDeps {
   accounts: AccountStore;
@@ -25,12 +27,25 @@ export function signInRoutes(router: Router, { accounts, ceremonies, events, lim
   // A challenge belongs to the interaction it was made for (E2).
   const binding = (ctx: Context) => `interaction:${pathParam(ctx, 'uid')}`;
 
-  router.post('/interaction/:uid/passkey/register/options', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+  router.post(
+    '/interaction/:uid/passkey/register/options',
+    sameOrigin,
+    csrf,
+    loadInteraction,
+    expectPrompt('login'),
+    throttle,
     async function registrationOptions(ctx) {
       ctx.body = await ceremonies.registrationOptions(binding(ctx));
-    });
+    },
+  );
 
-  router.post('/interaction/:uid/passkey/register', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+  router.post(
+    '/interaction/:uid/passkey/register',
+    sameOrigin,
+    csrf,
+    loadInteraction,
+    expectPrompt('login'),
+    throttle,
     async function verifyRegistration(ctx) {
       let registered;
       try {
@@ -41,16 +56,35 @@ export function signInRoutes(router: Router, { accounts, ceremonies, events, lim
         throw error;
       }
       await accounts.createWithPasskey(registered.accountId, registered.passkey);
-      await events.record({ kind: 'account.created', accountId: registered.accountId, ip: ctx.ip, detail: { passkey: registered.passkey.name } });
+      await events.record({
+        kind: 'account.created',
+        accountId: registered.accountId,
+        ip: ctx.ip,
+        detail: { passkey: registered.passkey.name },
+      });
       ctx.body = { redirectTo: await finish(ctx, { login: { accountId: registered.accountId, amr: ['hwk', 'user'] } }) };
-    });
+    },
+  );
 
-  router.post('/interaction/:uid/passkey/login/options', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+  router.post(
+    '/interaction/:uid/passkey/login/options',
+    sameOrigin,
+    csrf,
+    loadInteraction,
+    expectPrompt('login'),
+    throttle,
     async function authenticationOptions(ctx) {
       ctx.body = await ceremonies.authenticationOptions(binding(ctx));
-    });
+    },
+  );
 
-  router.post('/interaction/:uid/passkey/login', sameOrigin, csrf, loadInteraction, expectPrompt('login'), throttle,
+  router.post(
+    '/interaction/:uid/passkey/login',
+    sameOrigin,
+    csrf,
+    loadInteraction,
+    expectPrompt('login'),
+    throttle,
     async function verifyAuthentication(ctx) {
       const response = Credential.safeParse(ctx.state.body);
       let passkey;
@@ -75,5 +109,6 @@ export function signInRoutes(router: Router, { accounts, ceremonies, events, lim
       }
       await events.record({ kind: 'signin', accountId: passkey.accountId, ip: ctx.ip, detail: { passkey: passkey.name } });
       ctx.body = { redirectTo: await finish(ctx, { login: { accountId: passkey.accountId, amr: ['hwk', 'user'] } }) };
-    });
+    },
+  );
 }

@@ -17,12 +17,27 @@ export interface ScopeDefinition {
 
 /** The OpenID Connect scopes every server has. */
 export const OIDC_SCOPES: readonly ScopeDefinition[] = [
-  { name: 'openid', kind: 'oidc', access: 'identity', title: 'Know who you are',
-    description: 'Confirm that you are the same oauth3 user each time, with an identifier unique to this app.' },
-  { name: 'profile', kind: 'oidc', access: 'identity', title: 'See your profile',
-    description: 'See the name on your oauth3 profile, if you set one.' },
-  { name: 'offline_access', kind: 'oidc', access: 'identity', title: 'Stay connected',
-    description: 'Keep this access when you are not using the app, until you revoke it.' },
+  {
+    name: 'openid',
+    kind: 'oidc',
+    access: 'identity',
+    title: 'Know who you are',
+    description: 'Confirm that you are the same oauth3 user each time, with an identifier unique to this app.',
+  },
+  {
+    name: 'profile',
+    kind: 'oidc',
+    access: 'identity',
+    title: 'See your profile',
+    description: 'See the name on your oauth3 profile, if you set one.',
+  },
+  {
+    name: 'offline_access',
+    kind: 'oidc',
+    access: 'identity',
+    title: 'Stay connected',
+    description: 'Keep this access when you are not using the app, until you revoke it.',
+  },
 ];
 
 const NAME = /^[a-z][a-z0-9_.:-]{1,63}$/;
@@ -57,7 +72,9 @@ export class ScopeCatalog {
   }
 
   oidcScopes(): string[] {
-    return this.all().filter((s) => s.kind === 'oidc').map((s) => s.name);
+    return this.all()
+      .filter((s) => s.kind === 'oidc')
+      .map((s) => s.name);
   }
 
   isResourceScope(name: string): boolean {

@@ -88,7 +88,16 @@ export function createApp(deps: AppDeps): App {
   });
 
   const resourceApi = createResourceRouter({
-    config, logger, provider, db, redis, scopes, services: services.resource, kit: createKit({ config, logger, services: services.resource }), upstream, metrics,
+    config,
+    logger,
+    provider,
+    db,
+    redis,
+    scopes,
+    services: services.resource,
+    kit: createKit({ config, logger, services: services.resource }),
+    upstream,
+    metrics,
   });
 
   provider.use(frontDoor({ logger, metrics }));
@@ -107,13 +116,50 @@ export function createApp(deps: AppDeps): App {
     });
   } else {
     const decisions = new InteractionDecisions(db, config.INTERACTION_TTL);
-    const interactions = interactionRoutes({ config, provider, accounts, ceremonies, events, limiter, cookieKeys, policies: services.resource.policies, decisions, scopes });
+    const interactions = interactionRoutes({
+      config,
+      provider,
+      accounts,
+      ceremonies,
+      events,
+      limiter,
+      cookieKeys,
+      policies: services.resource.policies,
+      decisions,
+      scopes,
+    });
     const consoleRouter = consoleRoutes({
-      config, logger, provider, db, accounts, events, ceremonies, limiter, cookieKeys, resource: services.resource, upstream, clock: deps.clock, scopes,
-      clients: services.clients, agentTokens: services.agentTokens, agentServices: services.agentServices, browserSessions: services.browserSessions,
+      config,
+      logger,
+      provider,
+      db,
+      accounts,
+      events,
+      ceremonies,
+      limiter,
+      cookieKeys,
+      resource: services.resource,
+      upstream,
+      clock: deps.clock,
+      scopes,
+      clients: services.clients,
+      agentTokens: services.agentTokens,
+      agentServices: services.agentServices,
+      browserSessions: services.browserSessions,
     });
     const developers = compose([
-      developerRoutes({ config, provider, db, accounts, events, cookieKeys, clock: deps.clock, apiCalls: () => registry.apiCalls(), clients: services.clients, scopes }).routes(),
+      developerRoutes({
+        config,
+        provider,
+        db,
+        accounts,
+        events,
+        cookieKeys,
+        clock: deps.clock,
+        apiCalls: () => registry.apiCalls(),
+        clients: services.clients,
+        scopes,
+      }).routes(),
       playgroundRoutes({ config, registry, scopes }).routes(),
     ] as Middleware[]);
     // Each of the following looks only at the paths it serves (src/http/paths.ts): a token request passes them all
@@ -132,7 +178,17 @@ export function createApp(deps: AppDeps): App {
   }
 
   return {
-    provider, koa: provider, callback: provider.callback(), accounts, events, services: services.resource, connections, upstream, health, metrics,
-    scopes, clients: services.clients,
+    provider,
+    koa: provider,
+    callback: provider.callback(),
+    accounts,
+    events,
+    services: services.resource,
+    connections,
+    upstream,
+    health,
+    metrics,
+    scopes,
+    clients: services.clients,
   };
 }

@@ -15,9 +15,7 @@ const flag = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const key32 = z
-  .string()
-  .refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
+const key32 = z.string().refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
 
 function isRange(value: string): boolean {
   try {
@@ -82,7 +80,12 @@ const coreSettings = {
   MASTER_KEY_PREVIOUS: {
     schema: z
       .string()
-      .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean),
+      )
       .refine((keys) => keys.every((k) => decodeKey(k)?.length === 32), 'every key must be 32 random bytes, base64url or hex encoded')
       .optional(),
     doc: 'Comma-separated earlier master keys, still able to open what they sealed. After `npm run keys:rotate-master` has re-wrapped everything, remove them.',
@@ -91,32 +94,43 @@ const coreSettings = {
   COOKIE_KEYS: {
     schema: z
       .string()
-      .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean),
+      )
       .refine((keys) => keys.length > 0 && keys.every((k) => k.length >= 32), 'every key must be at least 32 characters')
       .optional(),
     doc: 'Comma-separated keys that sign cookies, newest first; older keys still verify. Generated and stored encrypted in development; required in production.',
     fix: 'generate one with: openssl rand -base64 32 (several: comma-separated, newest first)',
   },
   TRUST_PROXY: {
-    schema: z.string().default('false').transform((value, ctx): ProxyTrustSetting => {
-      const v = value.trim().toLowerCase();
-      if (['false', 'no', '0'].includes(v)) return false;
-      if (['true', 'yes'].includes(v)) return 1;
-      if (/^\d+$/.test(v)) {
-        const hops = Number(v);
-        if (hops <= 10) return hops;
-        ctx.addIssue({ code: 'custom', message: 'at most 10 proxies' });
-        return z.NEVER;
-      }
-      const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
-      const bad = entries.find((e) => !isRange(e));
-      if (!entries.length || bad !== undefined) {
-        ctx.addIssue({ code: 'custom', message: bad ? `${bad.slice(0, 60)} is neither an IP address nor a CIDR range` : 'is empty' });
-        return z.NEVER;
-      }
-      return entries;
-    }),
-    doc: 'Which reverse proxies stand in front of oauth3, so that the client\'s address (per-address limits, the access log, signed-in browsers) is the one they saw (threat model J3): `false`, none: the TCP peer\'s address, `X-Forwarded-*` headers ignored; a number, the proxies every request passes (`true` is 1; 2 for a load balancer and an ingress): the address that many entries from the right of `X-Forwarded-For`; or a comma-separated list of the proxies\' addresses or CIDR ranges (`10.0.0.0/8,fd00::/8`): the rightmost address outside the list, and forwarded headers from any other peer are ignored. Issued URLs always come from `ISSUER`. See "Behind a proxy" under Deployment.',
+    schema: z
+      .string()
+      .default('false')
+      .transform((value, ctx): ProxyTrustSetting => {
+        const v = value.trim().toLowerCase();
+        if (['false', 'no', '0'].includes(v)) return false;
+        if (['true', 'yes'].includes(v)) return 1;
+        if (/^\d+$/.test(v)) {
+          const hops = Number(v);
+          if (hops <= 10) return hops;
+          ctx.addIssue({ code: 'custom', message: 'at most 10 proxies' });
+          return z.NEVER;
+        }
+        const entries = v
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean);
+        const bad = entries.find((e) => !isRange(e));
+        if (!entries.length || bad !== undefined) {
+          ctx.addIssue({ code: 'custom', message: bad ? `${bad.slice(0, 60)} is neither an IP address nor a CIDR range` : 'is empty' });
+          return z.NEVER;
+        }
+        return entries;
+      }),
+    doc: "Which reverse proxies stand in front of oauth3, so that the client's address (per-address limits, the access log, signed-in browsers) is the one they saw (threat model J3): `false`, none: the TCP peer's address, `X-Forwarded-*` headers ignored; a number, the proxies every request passes (`true` is 1; 2 for a load balancer and an ingress): the address that many entries from the right of `X-Forwarded-For`; or a comma-separated list of the proxies' addresses or CIDR ranges (`10.0.0.0/8,fd00::/8`): the rightmost address outside the list, and forwarded headers from any other peer are ignored. Issued URLs always come from `ISSUER`. See \"Behind a proxy\" under Deployment.",
     fix: 'use false, a number of proxies from 1 to 10 (true means 1), or comma-separated proxy addresses or CIDR ranges such as 10.0.0.0/8,fd00::/8',
   },
   RESOURCE_URL: {
@@ -128,15 +142,31 @@ const coreSettings = {
   REFRESH_TOKEN_TTL: { schema: seconds(14 * 86400), doc: 'Refresh token lifetime in seconds.', fix: 'use a positive number of seconds' },
   AUTHORIZATION_CODE_TTL: { schema: seconds(60), doc: 'Authorization code lifetime in seconds.', fix: 'use a positive number of seconds' },
   ID_TOKEN_TTL: { schema: seconds(3600), doc: 'ID token lifetime in seconds.', fix: 'use a positive number of seconds' },
-  SESSION_TTL: { schema: seconds(14 * 86400), doc: 'Signed-in browser session lifetime in seconds.', fix: 'use a positive number of seconds' },
-  INTERACTION_TTL: { schema: seconds(600), doc: 'Time allowed to finish sign-in and consent, in seconds.', fix: 'use a positive number of seconds' },
-  DEVICE_CODE_TTL: { schema: seconds(600), doc: 'Time a device (RFC 8628) has for its owner to enter the user code and approve, in seconds.', fix: 'use a positive number of seconds' },
+  SESSION_TTL: {
+    schema: seconds(14 * 86400),
+    doc: 'Signed-in browser session lifetime in seconds.',
+    fix: 'use a positive number of seconds',
+  },
+  INTERACTION_TTL: {
+    schema: seconds(600),
+    doc: 'Time allowed to finish sign-in and consent, in seconds.',
+    fix: 'use a positive number of seconds',
+  },
+  DEVICE_CODE_TTL: {
+    schema: seconds(600),
+    doc: 'Time a device (RFC 8628) has for its owner to enter the user code and approve, in seconds.',
+    fix: 'use a positive number of seconds',
+  },
   DEVICE_POLL_INTERVAL: {
     schema: z.coerce.number().int().min(1).max(60).default(5),
     doc: 'Seconds a device must wait between polls of the token endpoint (RFC 8628 `interval`); a device polling sooner is answered `slow_down` and its interval grows by 5 seconds (threat model B9).',
     fix: 'use a whole number of seconds from 1 to 60',
   },
-  GRANT_TTL: { schema: seconds(365 * 86400), doc: 'How long an approved grant lasts, in seconds.', fix: 'use a positive number of seconds' },
+  GRANT_TTL: {
+    schema: seconds(365 * 86400),
+    doc: 'How long an approved grant lasts, in seconds.',
+    fix: 'use a positive number of seconds',
+  },
   CHALLENGE_TTL: { schema: seconds(300), doc: 'Passkey challenge lifetime in seconds.', fix: 'use a positive number of seconds' },
   RECENT_SIGN_IN_SECONDS: {
     schema: seconds(300),
@@ -175,7 +205,7 @@ const coreSettings = {
   },
   CLIENT_METADATA_DOCUMENTS: {
     schema: flag(true),
-    doc: 'Accept client ID metadata documents (an https URL as `client_id`, the MCP authorization spec\'s preferred way): the document is fetched only from public addresses (never private, loopback or link-local, also after DNS resolution; no redirects), within a size and time limit, and such a client is public (no secret) and still needs the owner\'s consent.',
+    doc: "Accept client ID metadata documents (an https URL as `client_id`, the MCP authorization spec's preferred way): the document is fetched only from public addresses (never private, loopback or link-local, also after DNS resolution; no redirects), within a size and time limit, and such a client is public (no secret) and still needs the owner's consent.",
     fix: 'use true or false',
   },
   CLIENT_METADATA_MAX_BYTES: {
@@ -190,13 +220,18 @@ const coreSettings = {
   },
   CLIENT_METADATA_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).max(2500).default(2500),
-    doc: 'Longest wait for a client metadata document (or a client\'s `jwks_uri`), connection and body included.',
+    doc: "Longest wait for a client metadata document (or a client's `jwks_uri`), connection and body included.",
     fix: 'use a number of milliseconds from 100 to 2500',
   },
   CLIENT_METADATA_ALLOW_HOSTS: {
     schema: z
       .string()
-      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((h) => h.trim().toLowerCase())
+          .filter(Boolean),
+      )
       .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/.test(h)), 'every entry must be host:port')
       .optional(),
     doc: 'Development and tests only (refused in production): comma-separated `host:port` that client metadata documents may be fetched from although the address is private, such as a document server on 127.0.0.1.',
@@ -229,12 +264,12 @@ const coreSettings = {
   },
   HEADERS_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).max(600000).default(10000),
-    doc: 'Longest time a client may take to send a request\'s headers (threat model H7). At most `REQUEST_TIMEOUT_MS`.',
+    doc: "Longest time a client may take to send a request's headers (threat model H7). At most `REQUEST_TIMEOUT_MS`.",
     fix: 'use a number of milliseconds from 100 to 600000, at most REQUEST_TIMEOUT_MS',
   },
   SHUTDOWN_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(0).max(600000).default(10000),
-    doc: 'On SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are closed and the process exits. Keep it below the orchestrator\'s grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).',
+    doc: "On SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are closed and the process exits. Keep it below the orchestrator's grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 s by default).",
     fix: 'use a number of milliseconds from 0 to 600000',
   },
   METRICS_PORT: {
@@ -305,7 +340,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   // Node refuses a header limit longer than the whole request's (http.createServer).
   if (parsed.HEADERS_TIMEOUT_MS > parsed.REQUEST_TIMEOUT_MS) {
-    problems.push(`HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${parsed.REQUEST_TIMEOUT_MS}) (${coreSettings.HEADERS_TIMEOUT_MS.fix})`);
+    problems.push(
+      `HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${parsed.REQUEST_TIMEOUT_MS}) (${coreSettings.HEADERS_TIMEOUT_MS.fix})`,
+    );
   }
 
   if (parsed.NODE_ENV === 'production') {
@@ -313,8 +350,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix})`);
     if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix})`);
     // SSRF escape hatches for a local document server (threat model J4): never in production.
-    if (parsed.CLIENT_METADATA_ALLOW_HOSTS?.length) problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');
-    if (parsed.CLIENT_METADATA_DEV_CA_FILE) problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
+    if (parsed.CLIENT_METADATA_ALLOW_HOSTS?.length)
+      problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');
+    if (parsed.CLIENT_METADATA_DEV_CA_FILE)
+      problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
   }
   if (problems.length || !issuerUrl) throw new ConfigError(problems);
 

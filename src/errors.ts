@@ -47,7 +47,12 @@ export const storageUnavailable = (cause: unknown) =>
 export function isStorageFailure(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && /^(08|57P0|53300|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)/.test(code)) return true;
-  return typeof message === 'string' && /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client was closed|PGlite is closed|Connection is closed/i.test(message);
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client was closed|PGlite is closed|Connection is closed/i.test(
+      message,
+    )
+  );
 }
 
 /** A fetch that never got an answer: the network failed (undici's `fetch failed`) or our deadline ran out. */
@@ -68,14 +73,30 @@ export function toAppError(caught: unknown): AppError {
   if (caught instanceof AppError) return caught;
   if (caught instanceof ZodError) return invalidInput(caught);
   if (caught instanceof oidcErrors.SessionNotFound || (caught instanceof oidcErrors.InvalidRequest && /interaction/.test(caught.message))) {
-    return new AppError('interaction_not_found', 403, 'This sign-in request has expired or was started in another browser. Go back to the app and start again.', { cause: caught });
+    return new AppError(
+      'interaction_not_found',
+      403,
+      'This sign-in request has expired or was started in another browser. Go back to the app and start again.',
+      { cause: caught },
+    );
   }
   if (caught instanceof oidcErrors.OIDCProviderError) {
-    return new AppError(caught.error, caught.statusCode, caught.error_description ?? caught.error, { cause: caught, expose: caught.expose });
+    return new AppError(caught.error, caught.statusCode, caught.error_description ?? caught.error, {
+      cause: caught,
+      expose: caught.expose,
+    });
   }
   if (isStorageFailure(caught)) return storageUnavailable(caught);
   const fetch = fetchFailure(caught);
-  if (fetch === 'timeout') return new AppError('upstream_timeout', 504, 'A service oauth3 depends on did not answer in time. Try again later.', { cause: caught, expose: true });
-  if (fetch === 'network') return new AppError('upstream_error', 502, 'A service oauth3 depends on could not be reached. Try again later.', { cause: caught, expose: true });
+  if (fetch === 'timeout')
+    return new AppError('upstream_timeout', 504, 'A service oauth3 depends on did not answer in time. Try again later.', {
+      cause: caught,
+      expose: true,
+    });
+  if (fetch === 'network')
+    return new AppError('upstream_error', 502, 'A service oauth3 depends on could not be reached. Try again later.', {
+      cause: caught,
+      expose: true,
+    });
   return new AppError('server_error', 500, 'internal error', { cause: caught, expose: false });
 }

@@ -7,9 +7,28 @@ export type { Logger };
  * and timing, so this list is the second line of defence, not the first (threat model B8, G2).
  */
 const redact = [
-  'password', 'secret', 'token', 'code', 'code_verifier', 'client_secret', 'refresh_token', 'access_token',
-  'authorization', 'cookie', '*.password', '*.secret', '*.token', '*.code', '*.code_verifier', '*.client_secret',
-  '*.refresh_token', '*.access_token', '*.authorization', '*.cookie', 'req.headers.authorization', 'req.headers.cookie',
+  'password',
+  'secret',
+  'token',
+  'code',
+  'code_verifier',
+  'client_secret',
+  'refresh_token',
+  'access_token',
+  'authorization',
+  'cookie',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.code',
+  '*.code_verifier',
+  '*.client_secret',
+  '*.refresh_token',
+  '*.access_token',
+  '*.authorization',
+  '*.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
   // Named as well as matched by `*.code`, so that the censor below is told this path rather than the wildcard's.
   'err.code',
 ];

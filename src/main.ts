@@ -28,7 +28,16 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, 'oauth3 could not start');
     process.exit(1);
   }
-  logger.info({ issuer: config.ISSUER, role: config.ROLE, port: config.PORT, storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`, redis: Boolean(config.REDIS_URL) }, `oauth3 is listening on ${config.ISSUER}`);
+  logger.info(
+    {
+      issuer: config.ISSUER,
+      role: config.ROLE,
+      port: config.PORT,
+      storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`,
+      redis: Boolean(config.REDIS_URL),
+    },
+    `oauth3 is listening on ${config.ISSUER}`,
+  );
 
   const stop = (signal: string) => {
     // Readiness fails and the listener closes now; requests in flight get SHUTDOWN_TIMEOUT_MS to finish.

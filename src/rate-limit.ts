@@ -14,10 +14,7 @@ export class RateLimiter {
 
   /** Throws 429 once `key` has used up its failures in the current window. */
   async check(key: string): Promise<void> {
-    const { rows } = await this.db.query<{ count: number }>(
-      'SELECT count FROM rate_limits WHERE key = $1 AND expires_at > now()',
-      [key],
-    );
+    const { rows } = await this.db.query<{ count: number }>('SELECT count FROM rate_limits WHERE key = $1 AND expires_at > now()', [key]);
     if ((rows[0]?.count ?? 0) >= this.limit) {
       throw new AppError('too_many_attempts', 429, 'Too many failed attempts. Wait a few minutes and try again.');
     }

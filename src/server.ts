@@ -37,7 +37,13 @@ const CLEANUP_EVERY_MS = 10 * 60 * 1000;
 
 export async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
   // No offline queue and one retry: with Redis down a request fails at once instead of waiting (threat model H2).
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: timeoutMs, commandTimeout: timeoutMs });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+  });
   redis.on('error', () => {});
   await redis.connect();
   return redis;
@@ -61,9 +67,23 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
-    const app = createApp({ config, logger, db, redis, signingKeys, cookieKeys, masterKeys: ring, plugins: options.plugins ?? (await loadBuiltinPlugins()), clock: options.clock, metrics });
+    const app = createApp({
+      config,
+      logger,
+      db,
+      redis,
+      signingKeys,
+      cookieKeys,
+      masterKeys: ring,
+      plugins: options.plugins ?? (await loadBuiltinPlugins()),
+      clock: options.clock,
+      metrics,
+    });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
-    metricsListener = config.METRICS_PORT > 0 ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger, requestLimits(config)) : undefined;
+    metricsListener =
+      config.METRICS_PORT > 0
+        ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger, requestLimits(config))
+        : undefined;
 
     // Koa's callback answers and reports a failed request itself (ctx.onerror): its promise never rejects.
     const server = http.createServer(requestLimits(config), (req, res) => void app.callback(req, res));
@@ -78,7 +98,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       ? undefined
       : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
           const reply = { code: 0, out: [] as string[], err: [] as string[] };
-          reply.code = await execute(parseCommand(argv), { config, db, ring, scopes: app.scopes, clients: app.clients }, (l) => reply.out.push(l), (l) => reply.err.push(l));
+          reply.code = await execute(
+            parseCommand(argv),
+            { config, db, ring, scopes: app.scopes, clients: app.clients },
+            (l) => reply.out.push(l),
+            (l) => reply.err.push(l),
+          );
           logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
           return reply;
         });

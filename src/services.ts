@@ -89,13 +89,23 @@ export function createServices(deps: AppDeps): Services {
   const scopes = scopeCatalog(registry, upstream.providers());
   const policies = new PolicyStore(db);
   const resource: ResourceServices = {
-    registry, connections, upstreamTokens: upstream.tokens, policies, held: new HeldActions(db), daily: new DailyLimits(db),
+    registry,
+    connections,
+    upstreamTokens: upstream.tokens,
+    policies,
+    held: new HeldActions(db),
+    daily: new DailyLimits(db),
     actionDeps: { config, logger },
   };
   // Client rows are kept while the database announces their changes; this process's own changes are heard at once.
   const clientCache = new ClientCache().follow(db);
   const provider = createProvider({
-    config, logger, signingKeys, cookieKeys, accounts, scopes,
+    config,
+    logger,
+    signingKeys,
+    cookieKeys,
+    accounts,
+    scopes,
     adapter: createAdapterClass({ db, redis, clock: deps.clock, userCodes: UserCodes.fromMasterKeys(deps.masterKeys), clientCache }),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
@@ -104,7 +114,16 @@ export function createServices(deps: AppDeps): Services {
   });
   const clients = new ClientStore(db, deps.clock, scopes, (clientId) => clientCache.forget(clientId));
   return {
-    provider, scopes, registry, accounts, events, metrics, connections, upstream, resource, clients,
+    provider,
+    scopes,
+    registry,
+    accounts,
+    events,
+    metrics,
+    connections,
+    upstream,
+    resource,
+    clients,
     agentTokens: new AgentTokens(provider, db, config, scopes),
     agentServices: new AgentServices(provider, db, config, events, policies, clients, scopes),
     browserSessions: new BrowserSessions(provider, db),

@@ -4,7 +4,8 @@ class SummaryReporter {
     const skipped = results.numPendingTests + results.numTodoTests;
     process.stdout.write(
       `\n${results.numPassedTests} passed, ${results.numFailedTests + results.numRuntimeErrorTestSuites} failed` +
-        (skipped ? `, ${skipped} skipped` : '') + '\n',
+        (skipped ? `, ${skipped} skipped` : '') +
+        '\n',
     );
   }
 }

@@ -25,7 +25,14 @@ export interface ConsentPageInput {
 export const CONSENT_LIMITS: PolicyField[] = ['posts_per_day', 'hold_for_approval', 'no_links'];
 /** Field names of the limits on the approve form: `limit_posts_per_day` ... */
 export const LIMIT_PREFIX = 'limit_';
-const NO_LIMITS: PolicyDraft = { posts_per_day: '', blocked_words: '', blocked_patterns: '', no_links: false, no_mentions: false, hold_for_approval: false };
+const NO_LIMITS: PolicyDraft = {
+  posts_per_day: '',
+  blocked_words: '',
+  blocked_patterns: '',
+  no_links: false,
+  no_mentions: false,
+  hold_for_approval: false,
+};
 
 /**
  * A client ID metadata document's client (the MCP way) is named by the URL of its document: the only identity
@@ -51,13 +58,18 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime }: Co
     ${logo && html`<img class="client-logo" src="${logo}" alt="" width="48" height="48">`}
     <h1 id="consent-title">${client.name} wants access to your oauth3 account</h1>
   </div>
-  <p class="muted">${client.device
-    ? html`The access goes to <strong>the device that showed you the code</strong>, not to this browser.`
-    : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`}
+  <p class="muted">${
+    client.device
+      ? html`The access goes to <strong>the device that showed you the code</strong>, not to this browser.`
+      : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`
+  }
     <span class="small">Client ID <code>${client.clientId}</code></span></p>
-  ${documentHost(client.clientId) && html`<p class="status" role="note">This app describes itself in a document at
+  ${
+    documentHost(client.clientId) &&
+    html`<p class="status" role="note">This app describes itself in a document at
     <strong class="host">${documentHost(client.clientId)}</strong>: oauth3 has not checked its name or logo. Approve only if
-    you trust that site.</p>`}
+    you trust that site.</p>`
+  }
   <p class="signed-in">Signed in as <strong>${account.label}</strong></p>
 
   <h2>It is asking to</h2>
@@ -106,8 +118,10 @@ function decisionForm(action: string, csrf: string, decision: 'approve' | 'deny'
   return html`<form method="post" action="${action}"${decision === 'approve' ? html` id="consent-approve"` : ''}>
       <input type="hidden" name="csrf" value="${csrf}">
       <input type="hidden" name="decision" value="${decision}">
-      ${decision === 'approve'
-        ? html`<button type="submit" class="button primary">Allow</button>`
-        : html`<button type="submit" class="button secondary">Deny</button>`}
+      ${
+        decision === 'approve'
+          ? html`<button type="submit" class="button primary">Allow</button>`
+          : html`<button type="submit" class="button secondary">Deny</button>`
+      }
     </form>`;
 }

@@ -79,13 +79,14 @@ export interface DeviceDonePageInput {
 /** The end of the owner's part: the device learns the outcome on its next poll (RFC 8628 §3.5). */
 export function deviceDonePage({ outcome, clientName }: DeviceDonePageInput): string {
   const who = clientName ?? 'The device';
-  const body = outcome === 'approved'
-    ? html`<section class="card" aria-labelledby="device-done-title">
+  const body =
+    outcome === 'approved'
+      ? html`<section class="card" aria-labelledby="device-done-title">
   <h1 id="device-done-title">Device connected</h1>
   <p>${who} now has the access you approved. You can close this page and go back to your device.</p>
   <p class="muted">You can revoke this access at any time from your <a href="/console">oauth3 console</a>.</p>
 </section>`
-    : html`<section class="card" aria-labelledby="device-done-title">
+      : html`<section class="card" aria-labelledby="device-done-title">
   <h1 id="device-done-title">Request cancelled</h1>
   <p>The device was not connected and gets no access. You can close this page.</p>
   <p><a class="button secondary" href="/device">Enter another code</a></p>

@@ -24,9 +24,11 @@ export function loginPage({ uid, csrf, client, error }: LoginPageInput): string 
     ${logo && html`<img class="client-logo" src="${logo}" alt="" width="48" height="48">`}
     <h1 id="login-title">${client.name} wants to use your oauth3 account</h1>
   </div>
-  <p class="muted">${client.device
-    ? html`It asks from a device. Sign in here to see what it asks for; the device gets access only if you approve.`
-    : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`}</p>
+  <p class="muted">${
+    client.device
+      ? html`It asks from a device. Sign in here to see what it asks for; the device gets access only if you approve.`
+      : html`It will send you back to <strong class="host">${client.redirectHost}</strong>.`
+  }</p>
   ${status}
   <div class="actions">
     <button type="button" class="button primary" data-ceremony="login">Sign in with a passkey</button>

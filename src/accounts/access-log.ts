@@ -83,7 +83,7 @@ export class AccessLog {
       kind: r.kind,
       outcome: r.outcome,
       client_id: r.client_id,
-      client_name: r.client_name ?? (r.client_id ? this.knownApps[r.client_id] ?? null : null),
+      client_name: r.client_name ?? (r.client_id ? (this.knownApps[r.client_id] ?? null) : null),
       ...(scope ? { scope } : {}),
       ip: r.ip,
       detail,
@@ -132,7 +132,9 @@ export class AccessLog {
        WHERE e.account_id = $1 AND e.client_id IS NOT NULL ORDER BY e.client_id`,
       [accountId],
     );
-    const kinds = await this.db.query<{ kind: string }>('SELECT DISTINCT kind FROM events WHERE account_id = $1 ORDER BY kind', [accountId]);
+    const kinds = await this.db.query<{ kind: string }>('SELECT DISTINCT kind FROM events WHERE account_id = $1 ORDER BY kind', [
+      accountId,
+    ]);
     return {
       apps: apps.rows.map((r) => ({ client_id: r.client_id, client_name: r.client_name ?? this.knownApps[r.client_id] ?? null })),
       kinds: kinds.rows.map((r) => r.kind),
@@ -163,6 +165,11 @@ export class AccessLog {
        ORDER BY e.day, e.client_id`,
       [accountId, from, kind ?? null],
     );
-    return rows.map((r) => ({ day: r.day, client_id: r.client_id, client_name: r.client_name ?? this.knownApps[r.client_id] ?? null, count: Number(r.count) }));
+    return rows.map((r) => ({
+      day: r.day,
+      client_id: r.client_id,
+      client_name: r.client_name ?? this.knownApps[r.client_id] ?? null,
+      count: Number(r.count),
+    }));
   }
 }

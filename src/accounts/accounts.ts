@@ -74,15 +74,17 @@ export class AccountStore {
       [id],
     );
     const row = rows[0];
-    return row && {
-      id: row.id,
-      createdAt: new Date(row.created_at),
-      disabledAt: row.disabled_at && new Date(row.disabled_at),
-      username: row.username,
-      email: row.email,
-      phone: row.phone,
-      walletAddress: row.wallet_address,
-    };
+    return (
+      row && {
+        id: row.id,
+        createdAt: new Date(row.created_at),
+        disabledAt: row.disabled_at && new Date(row.disabled_at),
+        username: row.username,
+        email: row.email,
+        phone: row.phone,
+        walletAddress: row.wallet_address,
+      }
+    );
   }
 
   /** Creates the account and its first passkey together: an account never exists without a way in. */
@@ -124,10 +126,11 @@ export class AccountStore {
 
   /** Renames one of the owner's passkeys; undefined when the owner has no passkey with that id. */
   async renamePasskey(accountId: string, credentialId: string, name: string): Promise<Passkey | undefined> {
-    const { rows } = await this.db.query<PasskeyRow>(
-      'UPDATE passkeys SET name = $3 WHERE id = $1 AND account_id = $2 RETURNING *',
-      [credentialId, accountId, name],
-    );
+    const { rows } = await this.db.query<PasskeyRow>('UPDATE passkeys SET name = $3 WHERE id = $1 AND account_id = $2 RETURNING *', [
+      credentialId,
+      accountId,
+      name,
+    ]);
     return rows[0] && toPasskey(rows[0]);
   }
 
@@ -169,11 +172,25 @@ export class AccountStore {
 }
 
 /** Inserts a passkey; with `skipExisting` a credential id already registered is left alone (returns 0 rows). */
-async function insertPasskey(tx: Queryable, accountId: string, p: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>, options: { skipExisting?: boolean } = {}): Promise<number> {
+async function insertPasskey(
+  tx: Queryable,
+  accountId: string,
+  p: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>,
+  options: { skipExisting?: boolean } = {},
+): Promise<number> {
   const { rowCount } = await tx.query(
     `INSERT INTO passkeys (id, account_id, public_key, counter, transports, device_type, backed_up, name)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)${options.skipExisting ? ' ON CONFLICT (id) DO NOTHING' : ''}`,
-    [p.id, accountId, Buffer.from(p.publicKey).toString('base64url'), p.counter, JSON.stringify(p.transports), p.deviceType, p.backedUp, p.name],
+    [
+      p.id,
+      accountId,
+      Buffer.from(p.publicKey).toString('base64url'),
+      p.counter,
+      JSON.stringify(p.transports),
+      p.deviceType,
+      p.backedUp,
+      p.name,
+    ],
   );
   return rowCount;
 }

@@ -3,9 +3,9 @@
  * here still read well: "passkey.renamed" becomes "Passkey renamed".
  */
 const LABELS: Record<string, string> = {
-  'signin': 'Signed in',
+  signin: 'Signed in',
   'signin:failure': 'Sign-in failed',
-  'signout': 'Signed out',
+  signout: 'Signed out',
   'session.signed_out': 'Signed a browser out',
   'session.signed_out_others': 'Signed out other browsers',
   'account.created': 'Account created',
@@ -76,11 +76,18 @@ const REUSED: Record<string, string> = {
  * C7): oidc-provider revokes the grant exactly as an ordinary revocation would, but it means someone else may hold a
  * copy of the app's tokens. Undefined for every other event, whose label says enough.
  */
-export function eventSummary(e: { kind: string; client_id: string | null; client_name: string | null; detail: Record<string, unknown> }): string | undefined {
+export function eventSummary(e: {
+  kind: string;
+  client_id: string | null;
+  client_name: string | null;
+  detail: Record<string, unknown>;
+}): string | undefined {
   if (e.kind !== 'token.reused') return undefined;
   const app = e.client_name ?? e.client_id ?? 'an app';
   const grantType = e.detail.grant_type;
   const what = (typeof grantType === 'string' ? REUSED[grantType] : undefined) ?? 'A token';
-  return `${what} of ${app} was used twice, so it may have been stolen; oauth3 revoked that app's access. `
-    + `If you still use ${app}, connect it again; if this keeps happening, revoke it and check where it keeps its tokens.`;
+  return (
+    `${what} of ${app} was used twice, so it may have been stolen; oauth3 revoked that app's access. ` +
+    `If you still use ${app}, connect it again; if this keeps happening, revoke it and check where it keeps its tokens.`
+  );
 }

@@ -27,7 +27,15 @@ export class EventLog {
     try {
       await this.db.query(
         'INSERT INTO events (account_id, client_id, kind, outcome, detail, ip, grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [event.accountId ?? null, event.clientId ?? null, event.kind, outcome, JSON.stringify(event.detail ?? {}), event.ip ?? null, event.grantId ?? null],
+        [
+          event.accountId ?? null,
+          event.clientId ?? null,
+          event.kind,
+          outcome,
+          JSON.stringify(event.detail ?? {}),
+          event.ip ?? null,
+          event.grantId ?? null,
+        ],
       );
     } catch (err) {
       this.logger.error({ err, event: event.kind }, 'could not write audit event');

@@ -44,7 +44,11 @@ export function requireRecentSignIn(maxAgeSeconds: number): Middleware {
     const owner = ownerOf(ctx);
     if (Date.now() / 1000 - owner.loginTs <= maxAgeSeconds) return next();
     if (isApi(ctx) || ctx.method !== 'GET') {
-      throw new AppError('recent_sign_in_required', 403, 'Sign in again with your passkey to do this (it has been more than a few minutes).');
+      throw new AppError(
+        'recent_sign_in_required',
+        403,
+        'Sign in again with your passkey to do this (it has been more than a few minutes).',
+      );
     }
     ctx.redirect(`/console/login?fresh=1&return=${encodeURIComponent(ctx.originalUrl)}`);
   };

@@ -25,20 +25,30 @@ const clearable = <T extends z.ZodType<string>>(field: T, normalise: (s: string)
  * refused so that a typo ("wallet") does not silently do nothing.
  */
 export const ProfilePatch = z.strictObject({
-  username: clearable(z.string()
-    .min(3, 'A username has at least 3 characters.')
-    .max(32, 'A username has at most 32 characters.')
-    .regex(/^[a-z0-9_.-]+$/i, 'Use only letters, digits, dots, dashes and underscores.')),
-  email: clearable(z.string()
-    .max(254, 'An email address has at most 254 characters.')
-    .pipe(z.email('Enter an email address like name@example.com.'))),
+  username: clearable(
+    z
+      .string()
+      .min(3, 'A username has at least 3 characters.')
+      .max(32, 'A username has at most 32 characters.')
+      .regex(/^[a-z0-9_.-]+$/i, 'Use only letters, digits, dots, dashes and underscores.'),
+  ),
+  email: clearable(
+    z.string().max(254, 'An email address has at most 254 characters.').pipe(z.email('Enter an email address like name@example.com.')),
+  ),
   // Spaces and dashes people type for readability are dropped before checking the E.164 shape.
-  phone: clearable(z.string()
-    .max(32, 'Enter the number as + and 8 to 15 digits.')
-    .regex(/^\+[1-9]\d{7,14}$/, 'Enter the number as + and 8 to 15 digits, with the country code (E.164).'), (s) => s.replace(/[\s-]/g, '')),
-  wallet_address: clearable(z.string()
-    .max(42, 'An Ethereum address is 0x and 40 hex digits.')
-    .refine(isEthereumAddress, 'Enter an Ethereum address: 0x and 40 hex digits, all lower case or with a correct EIP-55 checksum.')),
+  phone: clearable(
+    z
+      .string()
+      .max(32, 'Enter the number as + and 8 to 15 digits.')
+      .regex(/^\+[1-9]\d{7,14}$/, 'Enter the number as + and 8 to 15 digits, with the country code (E.164).'),
+    (s) => s.replace(/[\s-]/g, ''),
+  ),
+  wallet_address: clearable(
+    z
+      .string()
+      .max(42, 'An Ethereum address is 0x and 40 hex digits.')
+      .refine(isEthereumAddress, 'Enter an Ethereum address: 0x and 40 hex digits, all lower case or with a correct EIP-55 checksum.'),
+  ),
 });
 export type ProfilePatch = z.infer<typeof ProfilePatch>;
 
@@ -85,7 +95,10 @@ export class ProfileStore {
 
     // Usernames are unique whatever their case (the accounts_username index on lower(username)).
     if (changed.includes('username') && patch.username) {
-      const { rows } = await this.db.query('SELECT 1 FROM accounts WHERE lower(username) = lower($1) AND id <> $2', [patch.username, accountId]);
+      const { rows } = await this.db.query('SELECT 1 FROM accounts WHERE lower(username) = lower($1) AND id <> $2', [
+        patch.username,
+        accountId,
+      ]);
       if (rows.length) throw usernameTaken();
     }
     const sets = changed.map((f, i) => `${f} = $${i + 2}`).join(', ');

@@ -13,12 +13,21 @@ import { revokeGrant } from '../grants/revoke.js';
 export const MAX_AGENT_SERVICES = 50;
 
 /** What the owner asks for, against the scopes this server knows. */
-export const newAgentServiceSchema = (catalog: ScopeCatalog) => z.object({
-  name: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
-  scopes: z.array(z.string().max(64)).min(1).max(50)
-    .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
-    .transform((scopes) => [...new Set(scopes)]),
-});
+export const newAgentServiceSchema = (catalog: ScopeCatalog) =>
+  z.object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(60)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+    scopes: z
+      .array(z.string().max(64))
+      .min(1)
+      .max(50)
+      .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
+      .transform((scopes) => [...new Set(scopes)]),
+  });
 export type NewAgentService = z.input<ReturnType<typeof newAgentServiceSchema>>;
 
 export interface AgentService {
@@ -87,7 +96,9 @@ export class AgentServices {
   /** Creates the client, the owner's grant and the console row; the secret is returned here and never again (F2). */
   async register(actor: Actor, input: NewAgentService): Promise<{ service: AgentService; clientSecret: string }> {
     const { name, scopes } = this.schema.parse(input);
-    const { rows: counted } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM agent_services WHERE account_id = $1', [actor.accountId]);
+    const { rows: counted } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM agent_services WHERE account_id = $1', [
+      actor.accountId,
+    ]);
     if ((counted[0]?.n ?? 0) >= MAX_AGENT_SERVICES) {
       throw new AppError('too_many_agents', 409, `You have ${MAX_AGENT_SERVICES} agents already: revoke one you no longer use first.`);
     }
@@ -106,7 +117,12 @@ export class AgentServices {
       );
       const service = fromRow(rows[0]!);
       await this.events.record({
-        kind: 'agent.registered', accountId: actor.accountId, clientId: service.clientId, grantId, ip: actor.ip ?? null, detail: { name, scopes },
+        kind: 'agent.registered',
+        accountId: actor.accountId,
+        clientId: service.clientId,
+        grantId,
+        ip: actor.ip ?? null,
+        detail: { name, scopes },
       });
       return { service, clientSecret };
     } catch (error) {
@@ -140,7 +156,12 @@ export class AgentServices {
     await this.clients.remove(service.clientId);
     await this.policies.remove(service.grantId);
     await this.events.record({
-      kind: 'agent.revoked', accountId: actor.accountId, clientId: service.clientId, grantId: service.grantId, ip: actor.ip ?? null, detail: { name: service.name },
+      kind: 'agent.revoked',
+      accountId: actor.accountId,
+      clientId: service.clientId,
+      grantId: service.grantId,
+      ip: actor.ip ?? null,
+      detail: { name: service.name },
     });
   }
 }

@@ -32,9 +32,10 @@ export async function listenAdminSocket(socketPath: string, handle: AdminHandler
       } catch {
         argv = undefined;
       }
-      const reply = Array.isArray(argv) && argv.every((a) => typeof a === 'string')
-        ? handle(argv).catch((): AdminReply => ({ code: 70, out: [], err: ['The server could not run this command; see its log.'] }))
-        : Promise.resolve<AdminReply>({ code: 64, out: [], err: ['malformed admin request'] });
+      const reply =
+        Array.isArray(argv) && argv.every((a) => typeof a === 'string')
+          ? handle(argv).catch((): AdminReply => ({ code: 70, out: [], err: ['The server could not run this command; see its log.'] }))
+          : Promise.resolve<AdminReply>({ code: 64, out: [], err: ['malformed admin request'] });
       void reply.then((r) => socket.end(JSON.stringify(r) + '\n'));
     });
     socket.on('error', () => {});

@@ -14,7 +14,12 @@ import { beginDevKeyRotation } from './dev-master-key.js';
 import { rotateSigningKeys } from '../keys/keystore.js';
 import { deleteExpired, modelStorage } from '../../adapters/index.js';
 import { adminSocketPath, sendToServer } from './admin-socket.js';
-import { INITIAL_ACCESS_TOKEN, createInitialAccessToken, parseDuration, revokeInitialAccessToken } from '../registration/initial-access-tokens.js';
+import {
+  INITIAL_ACCESS_TOKEN,
+  createInitialAccessToken,
+  parseDuration,
+  revokeInitialAccessToken,
+} from '../registration/initial-access-tokens.js';
 import { scopeCatalogFor } from '../plugins/scope-catalog.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { loadBuiltinPlugins } from '../plugins/load.js';
@@ -144,7 +149,13 @@ const FLAGS: Record<string, string> = {
 /** Runs one parsed command on an open database (here, or inside the server for the admin socket). */
 export async function execute(
   { values, positionals }: Parsed,
-  { config, db, ring, scopes, clients = new ClientStore(db, undefined, scopes) }: { config: Config; db: Database; ring?: MasterKeyRing; scopes: ScopeCatalog; clients?: ClientStore },
+  {
+    config,
+    db,
+    ring,
+    scopes,
+    clients = new ClientStore(db, undefined, scopes),
+  }: { config: Config; db: Database; ring?: MasterKeyRing; scopes: ScopeCatalog; clients?: ClientStore },
   out: Out,
   err: Out,
 ): Promise<number> {
@@ -168,7 +179,8 @@ export async function execute(
           out(`  client_id:     ${client.clientId}`);
           // As kept (normalised, threat model F6): authorization requests must name them exactly so.
           for (const uri of client.redirectUris) out(`  redirect_uri:  ${uri}`);
-          if (clientSecret) out(`  client_secret: ${clientSecret}\n\nStore the secret now: it is kept only as a hash and cannot be shown again.`);
+          if (clientSecret)
+            out(`  client_secret: ${clientSecret}\n\nStore the secret now: it is kept only as a hash and cannot be shown again.`);
         }
         return 0;
       }
@@ -176,7 +188,11 @@ export async function execute(
         const list = await clients.list();
         if (values.json) out(JSON.stringify(list, null, 2));
         else if (!list.length) out('No clients yet. Add one with: npm run oauth3 -- clients add --name ... --redirect-uri ...');
-        else for (const c of list) out(`${c.clientId}  ${c.name}  ${c.public ? 'public' : 'confidential'}  ${c.grantTypes.join(',')}  ${c.redirectUris.join(' ')}${c.resourceServer ? '  resource-server' : ''}`);
+        else
+          for (const c of list)
+            out(
+              `${c.clientId}  ${c.name}  ${c.public ? 'public' : 'confidential'}  ${c.grantTypes.join(',')}  ${c.redirectUris.join(' ')}${c.resourceServer ? '  resource-server' : ''}`,
+            );
         return 0;
       }
       case 'clients remove': {
@@ -203,7 +219,8 @@ export async function execute(
         else {
           out(`Initial access token (valid until ${expiresAt.toISOString()}; shown once):`);
           out(`  ${token}`);
-          if (config.REGISTRATION !== 'token') out(`\nNote: REGISTRATION is ${config.REGISTRATION}; the server asks for this token only with REGISTRATION=token.`);
+          if (config.REGISTRATION !== 'token')
+            out(`\nNote: REGISTRATION is ${config.REGISTRATION}; the server asks for this token only with REGISTRATION=token.`);
         }
         return 0;
       }
@@ -230,9 +247,11 @@ export async function execute(
           return 65;
         }
         const kids = await rotateSigningKeys(db, ring, keep, activateIn);
-        out(`New signing keys: ${kids.join(', ')}. They are published at the next start of each server and sign from ` +
-          `${activateIn ? `${activateIn} s from now (restart the servers after that)` : 'the next start'}; ` +
-          `the previous keys stay published ${keep} s after that.`);
+        out(
+          `New signing keys: ${kids.join(', ')}. They are published at the next start of each server and sign from ` +
+            `${activateIn ? `${activateIn} s from now (restart the servers after that)` : 'the next start'}; ` +
+            `the previous keys stay published ${keep} s after that.`,
+        );
         return 0;
       }
       case 'keys rotate-master':
@@ -269,29 +288,46 @@ async function rotateMaster(
   err: Out,
 ): Promise<number> {
   if (generate && config.MASTER_KEY) {
-    err('--generate replaces the development key file only. With MASTER_KEY set: put a new key in MASTER_KEY and the old one in ' +
-      'MASTER_KEY_PREVIOUS, restart the servers, then run this command without --generate.');
+    err(
+      '--generate replaces the development key file only. With MASTER_KEY set: put a new key in MASTER_KEY and the old one in ' +
+        'MASTER_KEY_PREVIOUS, restart the servers, then run this command without --generate.',
+    );
     return 64;
   }
-  const rotation = generate ? beginDevKeyRotation(config.DATA_DIR, config.MASTER_KEY_PREVIOUS.map((k) => decodeKey(k)!), ring) : undefined;
+  const rotation = generate
+    ? beginDevKeyRotation(
+        config.DATA_DIR,
+        config.MASTER_KEY_PREVIOUS.map((k) => decodeKey(k)!),
+        ring,
+      )
+    : undefined;
   const keys = rotation?.ring ?? ring ?? loadMasterKeys(config, createLogger('warn'));
   const counts = await rewrapAll(db, keys);
   for (const c of counts) out(`${c.table}: ${c.rewrapped} re-wrapped, ${c.current} already under the current key`);
   const failed = counts.filter((c) => c.failed.length);
   for (const c of failed) {
-    err(`${c.table}: ${c.failed.length} value(s) could not be opened (${c.failed.slice(0, 10).join(', ')}): sealed under a key that is ` +
-      'not configured, or altered. Add the missing key to MASTER_KEY_PREVIOUS and run this command again.');
+    err(
+      `${c.table}: ${c.failed.length} value(s) could not be opened (${c.failed.slice(0, 10).join(', ')}): sealed under a key that is ` +
+        'not configured, or altered. Add the missing key to MASTER_KEY_PREVIOUS and run this command again.',
+    );
   }
   if (failed.length) return 1;
   rotation?.finish();
-  out(`Everything is sealed under master key ${keys.current.id}. ` + (generate
-    ? 'DATA_DIR/master.key now holds the new key; the old one is kept in DATA_DIR/master.key.previous: delete that file once every server has restarted.'
-    : 'The earlier keys can now be removed from MASTER_KEY_PREVIOUS (and DATA_DIR/master.key.previous); restart the servers without them.'));
+  out(
+    `Everything is sealed under master key ${keys.current.id}. ` +
+      (generate
+        ? 'DATA_DIR/master.key now holds the new key; the old one is kept in DATA_DIR/master.key.previous: delete that file once every server has restarted.'
+        : 'The earlier keys can now be removed from MASTER_KEY_PREVIOUS (and DATA_DIR/master.key.previous); restart the servers without them.'),
+  );
   return 0;
 }
 
 export { parse as parseCommand };
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/cli/oauth3.ts') || process.argv[1]?.endsWith('/cli/oauth3.js')) {
+if (
+  import.meta.url === `file://${process.argv[1]}` ||
+  process.argv[1]?.endsWith('/cli/oauth3.ts') ||
+  process.argv[1]?.endsWith('/cli/oauth3.js')
+) {
   process.exitCode = await runCli(process.argv.slice(2));
 }

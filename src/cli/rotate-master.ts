@@ -39,7 +39,13 @@ export interface RewrapCount {
   failed: string[];
 }
 
-async function rewrapBatch(tx: Queryable, ring: MasterKeyRing, table: SealedTable, after: string, count: RewrapCount): Promise<string | undefined> {
+async function rewrapBatch(
+  tx: Queryable,
+  ring: MasterKeyRing,
+  table: SealedTable,
+  after: string,
+  count: RewrapCount,
+): Promise<string | undefined> {
   // FOR UPDATE: a refresh writing a connection's secret at the same moment waits, rather than being overwritten.
   const { rows } = await tx.query<Record<string, string>>(
     `SELECT ${table.columns} FROM ${table.name} WHERE ${table.key} > $1 ORDER BY ${table.key} LIMIT ${BATCH} FOR UPDATE`,

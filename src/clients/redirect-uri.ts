@@ -24,9 +24,13 @@ export function checkRedirectUri(value: unknown): RedirectUriCheck {
   if (value.includes('*')) return { ok: false, reason: 'must be exact: no wildcard' };
   if (u.hash || value.includes('#')) return { ok: false, reason: 'must not have a fragment' };
   if (u.username || u.password || USERINFO.test(value.trim())) {
-    return { ok: false, reason: `must not have a user name or password before the host (it would send the browser to ${u.host || 'another host'})` };
+    return {
+      ok: false,
+      reason: `must not have a user name or password before the host (it would send the browser to ${u.host || 'another host'})`,
+    };
   }
-  if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname)) return { ok: false, reason: 'must be https (http only on localhost, 127.0.0.1 or [::1])' };
+  if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname))
+    return { ok: false, reason: 'must be https (http only on localhost, 127.0.0.1 or [::1])' };
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     // Private-use schemes for native apps need a reverse-domain name; never script or data URLs.
     if (!/^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol) || SCRIPT_SCHEMES.has(u.protocol)) {

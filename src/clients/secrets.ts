@@ -48,7 +48,10 @@ const newSecretId = () => `cs_${randomBytes(12).toString('base64url')}`;
 /** Stores a new secret of the client, only as its digest (F2); it has no end until a rotation gives it one. */
 export async function insertSecret(db: Queryable, clientId: string, clientSecret: string, createdAt: Date): Promise<void> {
   await db.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)', [
-    newSecretId(), clientId, hashSecret(clientSecret), createdAt,
+    newSecretId(),
+    clientId,
+    hashSecret(clientSecret),
+    createdAt,
   ]);
 }
 
@@ -115,7 +118,10 @@ export class ClientSecrets {
     const now = this.clock.now();
     const clientSecret = newClientSecret();
     const revoked = await this.db.transaction(async (tx) => {
-      const { rowCount } = await tx.query('UPDATE client_secrets SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL', [clientId, now]);
+      const { rowCount } = await tx.query('UPDATE client_secrets SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL', [
+        clientId,
+        now,
+      ]);
       await insertSecret(tx, clientId, clientSecret, now);
       return rowCount;
     });

@@ -19,43 +19,67 @@ export type ClientKind = z.infer<typeof ClientKind>;
 const kindOf = (c: { public: boolean; grantTypes: readonly string[] }): ClientKind =>
   c.public ? 'public' : c.grantTypes.includes('authorization_code') ? 'web' : 'agent';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+] as const;
 
 /** A space-separated scope list; which scopes exist is the store's catalog's to say (ClientStore.add). */
 export const ScopeList = z.string().trim().max(2000).optional();
 
-export const NewClient = z.object({
-  name: z.string().trim().min(1).max(100),
-  redirectUris: z.array(RedirectUri).max(20).default([]),
-  public: z.boolean().default(false),
-  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
-  scope: ScopeList,
-  logoUri: z.url({ protocol: /^https$/ }).max(2000).optional(),
-  idTokenAlg: z.enum(['ES256', 'RS256']).default('ES256'),
-  /** A resource server may introspect every access token for the resource API (provider.ts, RESOURCE_SERVER_METADATA). */
-  resourceServer: z.boolean().default(false),
-  /** The developer (an owner account) who registered it in the portal; unset for the CLI. */
-  accountId: z.string().min(1).max(200).optional(),
-  /** Derived from `public` and the grant types when unset. */
-  kind: ClientKind.optional(),
-  description: z.string().trim().max(1000).optional(),
-  /** The app's home page (`client_uri`, RFC 7591 §2). */
-  homepage: z.url({ protocol: /^https$/ }).max(2000).optional(),
-}).refine((c) => !c.grantTypes.includes('authorization_code') || c.redirectUris.length > 0, {
-  message: 'an app that signs owners in needs at least one --redirect-uri', path: ['redirectUris'],
-}).refine((c) => !(c.public && c.grantTypes.includes('client_credentials')), {
-  message: 'a public client has no secret, so it cannot use client_credentials', path: ['grantTypes'],
-}).refine((c) => !(c.public && c.resourceServer), {
-  message: 'a resource server must authenticate to introspect tokens, so it cannot be public', path: ['resourceServer'],
-});
+export const NewClient = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    redirectUris: z.array(RedirectUri).max(20).default([]),
+    public: z.boolean().default(false),
+    grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
+    scope: ScopeList,
+    logoUri: z
+      .url({ protocol: /^https$/ })
+      .max(2000)
+      .optional(),
+    idTokenAlg: z.enum(['ES256', 'RS256']).default('ES256'),
+    /** A resource server may introspect every access token for the resource API (provider.ts, RESOURCE_SERVER_METADATA). */
+    resourceServer: z.boolean().default(false),
+    /** The developer (an owner account) who registered it in the portal; unset for the CLI. */
+    accountId: z.string().min(1).max(200).optional(),
+    /** Derived from `public` and the grant types when unset. */
+    kind: ClientKind.optional(),
+    description: z.string().trim().max(1000).optional(),
+    /** The app's home page (`client_uri`, RFC 7591 §2). */
+    homepage: z
+      .url({ protocol: /^https$/ })
+      .max(2000)
+      .optional(),
+  })
+  .refine((c) => !c.grantTypes.includes('authorization_code') || c.redirectUris.length > 0, {
+    message: 'an app that signs owners in needs at least one --redirect-uri',
+    path: ['redirectUris'],
+  })
+  .refine((c) => !(c.public && c.grantTypes.includes('client_credentials')), {
+    message: 'a public client has no secret, so it cannot use client_credentials',
+    path: ['grantTypes'],
+  })
+  .refine((c) => !(c.public && c.resourceServer), {
+    message: 'a resource server must authenticate to introspect tokens, so it cannot be public',
+    path: ['resourceServer'],
+  });
 export type NewClient = z.input<typeof NewClient>;
 
 /** What a developer may change after registration; the kind (and so the authentication method) stays. */
 export const ClientChanges = z.object({
   name: z.string().trim().min(1).max(100),
   description: z.string().trim().max(1000).optional(),
-  logoUri: z.url({ protocol: /^https$/ }).max(2000).optional(),
-  homepage: z.url({ protocol: /^https$/ }).max(2000).optional(),
+  logoUri: z
+    .url({ protocol: /^https$/ })
+    .max(2000)
+    .optional(),
+  homepage: z
+    .url({ protocol: /^https$/ })
+    .max(2000)
+    .optional(),
   redirectUris: z.array(RedirectUri).max(20),
   scope: ScopeList,
 });
@@ -150,13 +174,16 @@ export class ClientStore {
    * Stores a client whose metadata is already validated (by oidc-provider for RFC 7591 registration, or by `add`),
    * with its plain secret, which is kept only as a digest. `metadata` must not hold `client_secret`.
    */
-  async addRegistered(input: {
-    clientId: string;
-    metadata: Record<string, unknown>;
-    clientSecret?: string;
-    accountId?: string | null;
-    kind?: ClientKind | null;
-  }, guard?: Guard): Promise<ClientRecord> {
+  async addRegistered(
+    input: {
+      clientId: string;
+      metadata: Record<string, unknown>;
+      clientSecret?: string;
+      accountId?: string | null;
+      kind?: ClientKind | null;
+    },
+    guard?: Guard,
+  ): Promise<ClientRecord> {
     const { client_secret: _dropped, client_secret_expires_at: _alsoDropped, ...metadata } = input.metadata;
     const now = this.clock.now();
     return this.db.transaction(async (tx) => {
@@ -180,7 +207,11 @@ export class ClientStore {
     const { client_secret: _dropped, client_secret_expires_at: _alsoDropped, ...metadata } = input.metadata;
     const now = this.clock.now();
     const replaced = await this.db.transaction(async (tx) => {
-      const { rowCount } = await tx.query('UPDATE clients SET metadata = $2, updated_at = $3 WHERE client_id = $1', [input.clientId, metadata, now]);
+      const { rowCount } = await tx.query('UPDATE clients SET metadata = $2, updated_at = $3 WHERE client_id = $1', [
+        input.clientId,
+        metadata,
+        now,
+      ]);
       if (rowCount && input.clientSecret) {
         await insertSecret(tx, input.clientId, input.clientSecret, now);
       }
@@ -203,12 +234,17 @@ export class ClientStore {
 
   /** The client if this developer registered it; another developer's client is answered like an unknown one (F4). */
   async findOwned(accountId: string, clientId: string): Promise<ClientRecord | undefined> {
-    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM clients WHERE client_id = $1 AND account_id = $2`, [clientId, accountId]);
+    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM clients WHERE client_id = $1 AND account_id = $2`, [
+      clientId,
+      accountId,
+    ]);
     return rows[0] && record(rows[0]);
   }
 
   async listOwned(accountId: string): Promise<ClientRecord[]> {
-    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM clients WHERE account_id = $1 ORDER BY created_at DESC, client_id`, [accountId]);
+    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM clients WHERE account_id = $1 ORDER BY created_at DESC, client_id`, [
+      accountId,
+    ]);
     return rows.map(record);
   }
 
@@ -218,18 +254,27 @@ export class ClientStore {
     this.checkScopes(c.scope);
     const current = await this.find(clientId);
     if (!current) return undefined;
-    assertThat(!current.grantTypes.includes('authorization_code') || c.redirectUris.length > 0, 'invalid_request', 400, 'redirect_uris: an app that signs owners in needs at least one redirect URI');
+    assertThat(
+      !current.grantTypes.includes('authorization_code') || c.redirectUris.length > 0,
+      'invalid_request',
+      400,
+      'redirect_uris: an app that signs owners in needs at least one redirect URI',
+    );
     const { rows } = await this.db.query<Row>(
       `UPDATE clients SET metadata = metadata - 'scope' - 'logo_uri' - 'client_uri' - 'description' || $2::jsonb, updated_at = $3
        WHERE client_id = $1 RETURNING ${COLUMNS}`,
-      [clientId, JSON.stringify({
-        client_name: c.name,
-        redirect_uris: c.redirectUris,
-        ...(c.scope ? { scope: c.scope.split(/\s+/).join(' ') } : {}),
-        ...(c.logoUri ? { logo_uri: c.logoUri } : {}),
-        ...(c.homepage ? { client_uri: c.homepage } : {}),
-        ...(c.description ? { description: c.description } : {}),
-      }), this.clock.now()],
+      [
+        clientId,
+        JSON.stringify({
+          client_name: c.name,
+          redirect_uris: c.redirectUris,
+          ...(c.scope ? { scope: c.scope.split(/\s+/).join(' ') } : {}),
+          ...(c.logoUri ? { logo_uri: c.logoUri } : {}),
+          ...(c.homepage ? { client_uri: c.homepage } : {}),
+          ...(c.description ? { description: c.description } : {}),
+        }),
+        this.clock.now(),
+      ],
     );
     this.changed(clientId);
     return rows[0] && record(rows[0]);
@@ -241,7 +286,11 @@ export class ClientStore {
    */
   async setDisabled(clientId: string, disabled: boolean): Promise<boolean> {
     const now = this.clock.now();
-    const { rowCount } = await this.db.query('UPDATE clients SET disabled_at = $2, updated_at = $3 WHERE client_id = $1', [clientId, disabled ? now : null, now]);
+    const { rowCount } = await this.db.query('UPDATE clients SET disabled_at = $2, updated_at = $3 WHERE client_id = $1', [
+      clientId,
+      disabled ? now : null,
+      now,
+    ]);
     this.changed(clientId);
     return rowCount === 1;
   }

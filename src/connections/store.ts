@@ -137,7 +137,10 @@ export class ConnectionStore {
   async secret<T extends Record<string, unknown> = Record<string, unknown>>(connection: Connection, db: Queryable = this.db): Promise<T> {
     const sealed = db === this.db ? this.sealedOf.get(connection) : undefined;
     if (sealed) return this.vault.open<T>(recordOf(connection), sealed);
-    const { rows } = await db.query<Pick<Row, 'sealed'>>('SELECT sealed FROM connections WHERE id = $1 AND account_id = $2', [connection.id, connection.accountId]);
+    const { rows } = await db.query<Pick<Row, 'sealed'>>('SELECT sealed FROM connections WHERE id = $1 AND account_id = $2', [
+      connection.id,
+      connection.accountId,
+    ]);
     if (!rows[0]) throw new Error('connection no longer exists');
     return this.vault.open<T>(recordOf(connection), rows[0].sealed);
   }
@@ -146,7 +149,12 @@ export class ConnectionStore {
    * Replaces the secret of an existing connection (an upstream refresh), in the caller's transaction when given,
    * so the new refresh token is committed before anything uses it (threat model G5).
    */
-  async updateSecret(connection: Connection, secret: Record<string, unknown>, expiresAt: Date | undefined, db: Queryable = this.db): Promise<void> {
+  async updateSecret(
+    connection: Connection,
+    secret: Record<string, unknown>,
+    expiresAt: Date | undefined,
+    db: Queryable = this.db,
+  ): Promise<void> {
     await db.query(
       `UPDATE connections SET sealed = $3, expires_at = $4, status = 'active', last_error = NULL, updated_at = now()
        WHERE id = $1 AND account_id = $2`,

@@ -24,14 +24,17 @@ export interface DeletionSummary {
  * browser or app can mint a new code or token while the old ones are revoked (threat model C5, C6); then its browser
  * sessions end, every grant is revoked with each of its tokens, and only then are the rows deleted.
  */
-export async function deleteAccount({ provider, db, accounts, sessions, clients }: DeletionDeps, accountId: string): Promise<DeletionSummary> {
+export async function deleteAccount(
+  { provider, db, accounts, sessions, clients }: DeletionDeps,
+  accountId: string,
+): Promise<DeletionSummary> {
   await accounts.disable(accountId);
   const endedSessions = await sessions.endAll(accountId);
 
   const grantIds = await grantsOf(db, accountId);
   for (const grantId of grantIds) await revokeGrant(provider, grantId);
   // Anything else oidc-provider stored for this account in Postgres (a token whose grant is already gone, say).
-  await db.query('DELETE FROM oidc_models WHERE payload->>\'accountId\' = $1', [accountId]);
+  await db.query("DELETE FROM oidc_models WHERE payload->>'accountId' = $1", [accountId]);
 
   // The owner's agent services (src/agents/agent-services.ts) go with them: their clients would outlive the account.
   await db.query('DELETE FROM clients WHERE client_id IN (SELECT client_id FROM agent_services WHERE account_id = $1)', [accountId]);
@@ -59,7 +62,13 @@ async function grantsOf(db: Database, accountId: string): Promise<string[]> {
  * codes may live in Redis, so each model's adapter revokes its own members of the grant.
  */
 async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
-  const models = [provider.AccessToken, provider.AuthorizationCode, provider.RefreshToken, provider.DeviceCode, provider.BackchannelAuthenticationRequest];
+  const models = [
+    provider.AccessToken,
+    provider.AuthorizationCode,
+    provider.RefreshToken,
+    provider.DeviceCode,
+    provider.BackchannelAuthenticationRequest,
+  ];
   await Promise.all(models.map((model) => model.adapter.revokeByGrantId(grantId)));
   await provider.Grant.adapter.destroy(grantId);
 }

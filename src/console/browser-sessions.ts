@@ -34,7 +34,13 @@ export class BrowserSessions {
        ORDER BY last_seen_at DESC, uid`,
       [accountId],
     );
-    return rows.map((r) => ({ uid: r.uid, userAgent: r.user_agent, ip: r.ip, createdAt: new Date(r.created_at), lastSeenAt: new Date(r.last_seen_at) }));
+    return rows.map((r) => ({
+      uid: r.uid,
+      userAgent: r.user_agent,
+      ip: r.ip,
+      createdAt: new Date(r.created_at),
+      lastSeenAt: new Date(r.last_seen_at),
+    }));
   }
 
   /** Ends one of the owner's browser sessions; false when the owner has none with that uid. */

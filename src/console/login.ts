@@ -35,7 +35,14 @@ async function burnCode(provider: Provider, value: unknown): Promise<void> {
 
 export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>, provider: Provider): Router {
   const router = createRouter();
-  const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/console', maxAge: 10 * 60 * 1000, secure: config.ISSUER.startsWith('https:') };
+  const cookie = {
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    signed: true,
+    path: '/console',
+    maxAge: 10 * 60 * 1000,
+    secure: config.ISSUER.startsWith('https:'),
+  };
 
   router.get('/console/login', async function startConsoleSignIn(ctx) {
     const state = randomBytes(16).toString('base64url');
@@ -62,7 +69,12 @@ export function consoleLoginRoutes(config: Pick<Config, 'ISSUER'>, provider: Pro
     ctx.cookies.set(STATE_COOKIE, null, cookie);
     const expected = loginState(raw);
     // The state must be the one this browser sent, or a stranger could sign the owner into the stranger's account.
-    assertThat(expected.state && ctx.query.state === expected.state, 'invalid_state', 400, 'This sign-in link is not from this browser. Start again from the console.');
+    assertThat(
+      expected.state && ctx.query.state === expected.state,
+      'invalid_state',
+      400,
+      'This sign-in link is not from this browser. Start again from the console.',
+    );
     if (ctx.query.error) throw new AppError('access_denied', 403, 'Sign-in was cancelled.');
     ctx.redirect(safeReturn(expected.return));
   });

@@ -19,7 +19,17 @@ export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
 
 /** Areas of the console, each a file in ./areas registering its page and its JSON API. */
 const areas: ConsoleArea[] = [
-  overviewArea, passkeysArea, sessionsArea, accountArea, profileArea, logArea, appsArea, tokensArea, agentsArea, connectionsArea, approvalsArea,
+  overviewArea,
+  passkeysArea,
+  sessionsArea,
+  accountArea,
+  profileArea,
+  logArea,
+  appsArea,
+  tokensArea,
+  agentsArea,
+  connectionsArea,
+  approvalsArea,
 ];
 
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */

@@ -25,7 +25,9 @@ export function trackBrowserSessions(provider: Provider, db: Database, logger: L
     if (session.accountId) saved.add(session);
   });
   provider.on('session.destroyed', (session: SessionLike) => {
-    db.query('DELETE FROM browser_sessions WHERE uid = $1', [session.uid]).catch((err: unknown) => logger.warn({ err }, 'could not forget browser session'));
+    db.query('DELETE FROM browser_sessions WHERE uid = $1', [session.uid]).catch((err: unknown) =>
+      logger.warn({ err }, 'could not forget browser session'),
+    );
   });
 
   return async function recordBrowserSession(ctx, next) {
@@ -40,7 +42,14 @@ export function trackBrowserSessions(provider: Provider, db: Database, logger: L
          user_agent = COALESCE(excluded.user_agent, browser_sessions.user_agent), ip = COALESCE(excluded.ip, browser_sessions.ip),
          last_seen_at = now(), expires_at = excluded.expires_at`,
       // The session's id is its cookie: only its digest, the Session entry's key, is kept (docs/threat-model.md J2).
-      [session.uid, storageKey('Session', session.jti), session.accountId, ctx.get('user-agent').slice(0, 300) || null, ctx.ip || null, session.exp ?? null],
+      [
+        session.uid,
+        storageKey('Session', session.jti),
+        session.accountId,
+        ctx.get('user-agent').slice(0, 300) || null,
+        ctx.ip || null,
+        session.exp ?? null,
+      ],
     ).catch((err: unknown) => logger.warn({ err }, 'could not record browser session'));
   };
 }

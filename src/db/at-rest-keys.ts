@@ -26,7 +26,8 @@ const HANDLE_MARK = '~';
  * about 1.5 µs, under a Buffer key several times that.
  */
 const handleKey = createSecretKey(randomBytes(32));
-const handleTag = (kind: string, digest: string) => createHmac('sha256', handleKey).update(`${kind}:${digest}`).digest('base64url').slice(0, 22);
+const handleTag = (kind: string, digest: string) =>
+  createHmac('sha256', handleKey).update(`${kind}:${digest}`).digest('base64url').slice(0, 22);
 
 /** A handle for the entry of `kind` stored under `digest`. oidc-provider's ids are base64url, never starting with `~`. */
 export const handleOf = (kind: string, digest: string): string => `${HANDLE_MARK}${digest}.${handleTag(kind, digest)}`;

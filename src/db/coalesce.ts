@@ -21,7 +21,10 @@ interface Call<K, V> {
   reject(error: unknown): void;
 }
 
-export function coalesce<K, V>(run: (keys: K[]) => Promise<V[]>, { maxBatch = 100, isolate }: CoalesceOptions = {}): (key: K) => Promise<V> {
+export function coalesce<K, V>(
+  run: (keys: K[]) => Promise<V[]>,
+  { maxBatch = 100, isolate }: CoalesceOptions = {},
+): (key: K) => Promise<V> {
   let open: Call<K, V>[] | undefined;
 
   const send = async (batch: Call<K, V>[]): Promise<void> => {

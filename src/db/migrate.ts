@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Database } from './database.js';
 import { migrationsDir } from '../paths.js';
 
-
 export interface Migration {
   version: number;
   name: string;

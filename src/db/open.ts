@@ -18,7 +18,16 @@ export async function openDatabase(config: Config, purpose: string, options: { m
     const release = lockDataDir(config.DATA_DIR, purpose);
     try {
       const embedded = await createPgliteDatabase(path.join(config.DATA_DIR, 'pgdata'));
-      db = { ...embedded, close: async () => { try { await embedded.close(); } finally { release(); } } };
+      db = {
+        ...embedded,
+        close: async () => {
+          try {
+            await embedded.close();
+          } finally {
+            release();
+          }
+        },
+      };
     } catch (error) {
       release();
       throw error;

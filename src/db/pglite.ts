@@ -16,10 +16,12 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
   const listen = (channel: string, listener: Listener) => {
     let ended = false;
     // In-process: once subscribed, nothing can be missed until the database closes.
-    const subscribed = db.listen(channel, (payload) => listener.message(payload)).then((unsubscribe) => {
-      if (!ended) listener.state(true);
-      return unsubscribe;
-    });
+    const subscribed = db
+      .listen(channel, (payload) => listener.message(payload))
+      .then((unsubscribe) => {
+        if (!ended) listener.state(true);
+        return unsubscribe;
+      });
     const end = async () => {
       if (ended) return;
       ended = true;

@@ -58,16 +58,25 @@ export class DeveloperApps {
   /** Registers an app; its secret (confidential kinds) is returned this once and stored only as a digest (F2). */
   async register(actor: Actor, input: NewApp): Promise<{ app: ClientRecord; clientSecret?: string }> {
     if (input.kind === 'agent' && input.redirect_uris.length) {
-      throw new AppError('invalid_request', 400, 'redirect_uris: an agent service signs in with the device flow or client credentials and has no redirect URIs');
+      throw new AppError(
+        'invalid_request',
+        400,
+        'redirect_uris: an agent service signs in with the device flow or client credentials and has no redirect URIs',
+      );
     }
     if (input.kind !== 'agent' && !input.redirect_uris.length) {
       throw new AppError('invalid_request', 400, 'redirect_uris: an app that signs owners in needs at least one redirect URI');
     }
-    const { client, clientSecret } = await this.clients.add({
-      ...KINDS[input.kind], ...this.common(input),
-      kind: input.kind, accountId: actor.accountId,
-      redirectUris: input.kind === 'agent' ? [] : input.redirect_uris,
-    }, (tx) => this.withinLimits(tx, actor.accountId));
+    const { client, clientSecret } = await this.clients.add(
+      {
+        ...KINDS[input.kind],
+        ...this.common(input),
+        kind: input.kind,
+        accountId: actor.accountId,
+        redirectUris: input.kind === 'agent' ? [] : input.redirect_uris,
+      },
+      (tx) => this.withinLimits(tx, actor.accountId),
+    );
     await this.record(actor, 'developer.app.created', client.clientId, { name: client.name, kind: client.kind });
     return { app: client, clientSecret };
   }
@@ -132,7 +141,13 @@ export class DeveloperApps {
   }
 
   private common(input: AppFields) {
-    return { name: input.name, description: input.description, logoUri: input.logo_uri, homepage: input.homepage, scope: input.scopes.join(' ') };
+    return {
+      name: input.name,
+      description: input.description,
+      logoUri: input.logo_uri,
+      homepage: input.homepage,
+      scope: input.scopes.join(' '),
+    };
   }
 
   /**
@@ -143,7 +158,11 @@ export class DeveloperApps {
     await tx.query('SELECT pg_advisory_xact_lock(7330006, hashtext($1))', [accountId]);
     const { rows } = await tx.query<{ total: string }>('SELECT count(*) AS total FROM clients WHERE account_id = $1', [accountId]);
     if (Number(rows[0]?.total ?? 0) >= this.limits.max) {
-      throw new AppError('too_many_apps', 409, `You have ${this.limits.max} apps, the most allowed. Delete one you no longer use to register another.`);
+      throw new AppError(
+        'too_many_apps',
+        409,
+        `You have ${this.limits.max} apps, the most allowed. Delete one you no longer use to register another.`,
+      );
     }
     // Registrations, not apps: deleting an app does not give back its place in this hour (the audit trail counts;
     // apps created in the hour count too, for a registration whose event is still being written). Both rows are
@@ -155,7 +174,11 @@ export class DeveloperApps {
       [accountId],
     );
     if (Number(recent.rows[0]?.n ?? 0) >= this.limits.perHour) {
-      throw new AppError('too_many_registrations', 429, `You registered ${this.limits.perHour} apps in the last hour, the most allowed. Try again later.`);
+      throw new AppError(
+        'too_many_registrations',
+        429,
+        `You registered ${this.limits.perHour} apps in the last hour, the most allowed. Try again later.`,
+      );
     }
   }
 

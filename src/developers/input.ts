@@ -6,7 +6,13 @@ import { GRACE_PERIODS } from '../clients/secrets.js';
 /** A form sends '' for a field left empty: that means "not set". */
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
 /** Redirect URIs come as a JSON array, or one per line from the form's text area. */
-const lines = (v: unknown) => (typeof v === 'string' ? v.split(/\r?\n/).map((l) => l.trim()).filter(Boolean) : v);
+const lines = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : v;
 /** Scopes come as a JSON array or a space-separated string. */
 const words = (v: unknown) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v);
 
@@ -27,7 +33,8 @@ export type AppFields = z.output<typeof AppFields>;
 /** The fields, if every scope is one this server knows; else the schema error a form names the field by. */
 export function withKnownScopes<T extends { scopes: string[] }>(fields: T, catalog: ScopeCatalog): T {
   const issues = fields.scopes.flatMap((scope, i) =>
-    catalog.get(scope) ? [] : [{ code: 'custom' as const, path: ['scopes', i], message: `unknown scope ${scope}`, input: scope }]);
+    catalog.get(scope) ? [] : [{ code: 'custom' as const, path: ['scopes', i], message: `unknown scope ${scope}`, input: scope }],
+  );
   if (issues.length) throw new z.ZodError(issues);
   return fields;
 }
@@ -45,6 +52,8 @@ export const ClientIdParam = z.string().regex(/^c_[A-Za-z0-9_-]{16}$/);
 
 /** The form's fields in the JSON API's shape: checkboxes `scope:<name>`, redirect URIs one per line. */
 export function fieldsFromForm(body: Record<string, unknown>): Record<string, unknown> {
-  const scopes = Object.keys(body).filter((k) => k.startsWith('scope:') && body[k] === 'on').map((k) => k.slice('scope:'.length));
+  const scopes = Object.keys(body)
+    .filter((k) => k.startsWith('scope:') && body[k] === 'on')
+    .map((k) => k.slice('scope:'.length));
   return { ...body, scopes };
 }

@@ -9,14 +9,16 @@
  * entities, line breaks as spaces (so a value cannot start a heading or a list of its own).
  */
 export function mdText(value: string): string {
-  return value
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/[\\`*_{}[\]()#!|~:]/g, (char) => `\\${char}`)
-    // GFM turns bare `http://…` and `www.…` into links; the escaped colon above and this dot keep them text.
-    .replace(/(www)\./gi, '$1\\.')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;');
+  return (
+    value
+      .replace(/[\r\n\t]+/g, ' ')
+      .replace(/[\\`*_{}[\]()#!|~:]/g, (char) => `\\${char}`)
+      // GFM turns bare `http://…` and `www.…` into links; the escaped colon above and this dot keep them text.
+      .replace(/(www)\./gi, '$1\\.')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+  );
 }
 
 /** The longest run of backticks in `value`. */

@@ -69,7 +69,13 @@ const appJson = (app: ClientRecord, secrets?: LiveSecret[]) => ({
  */
 export function developerRoutes(deps: DeveloperDeps): Router {
   const { config } = deps;
-  const apps = new DeveloperApps(deps.db, deps.events, deps.clock ?? systemClock, { perHour: config.DEVELOPER_APPS_PER_HOUR, max: config.DEVELOPER_APPS_MAX }, deps.clients);
+  const apps = new DeveloperApps(
+    deps.db,
+    deps.events,
+    deps.clock ?? systemClock,
+    { perHour: config.DEVELOPER_APPS_PER_HOUR, max: config.DEVELOPER_APPS_MAX },
+    deps.clients,
+  );
   // The console's CSRF subject: one token per browser session serves both the console and the portal.
   const subject = (ctx: Context) => `console:${ownerOf(ctx).sessionUid}`;
   const mutate = [requireSameOrigin(config.ORIGIN), requireCsrf(deps.cookieKeys, subject)];
@@ -90,26 +96,47 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   const noStore = (ctx: Context) => ctx.set('Cache-Control', 'no-store');
 
   type Notice = { kind: 'ok' | 'error'; text: string } | undefined;
-  const page = (ctx: Context, title: string, active: string, body: Parameters<typeof developerPage>[0]['body'], notice: Notice = noticeFrom(ctx, MESSAGES)) => {
+  const page = (
+    ctx: Context,
+    title: string,
+    active: string,
+    body: Parameters<typeof developerPage>[0]['body'],
+    notice: Notice = noticeFrom(ctx, MESSAGES),
+  ) => {
     ctx.type = 'html';
     ctx.body = developerPage({ title, active, body, csrf: csrfFor(ctx), notice });
   };
   const appPage = async (ctx: Context, clientId: string, newSecret?: string, notice?: { kind: 'ok' | 'error'; text: string }) => {
     const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientId);
-    page(ctx, app.name, '/developers', appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret, scopes: deps.scopes }), notice ?? noticeFrom(ctx, MESSAGES));
+    page(
+      ctx,
+      app.name,
+      '/developers',
+      appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret, scopes: deps.scopes }),
+      notice ?? noticeFrom(ctx, MESSAGES),
+    );
   };
   /** A form sent back with the problem named (400), keeping what the developer typed. */
   const formAgain = (ctx: Context, body: Record<string, unknown>, error: unknown, clientId?: string) => {
     const problem = toAppError(error);
     if (problem.status !== 400) throw error;
     const draft: AppDraft = {
-      kind: NewApp.shape.kind.safeParse(body.kind).data, name: formText(body.name), description: formText(body.description),
-      logo_uri: formText(body.logo_uri), homepage: formText(body.homepage), redirect_uris: formText(body.redirect_uris),
+      kind: NewApp.shape.kind.safeParse(body.kind).data,
+      name: formText(body.name),
+      description: formText(body.description),
+      logo_uri: formText(body.logo_uri),
+      homepage: formText(body.homepage),
+      redirect_uris: formText(body.redirect_uris),
       scopes: fieldsFromForm(body).scopes as string[],
     };
     ctx.status = 400;
-    page(ctx, clientId ? 'Edit app' : 'Register an app', clientId ? '/developers' : '/developers/apps/new',
-      appFormBody(deps.scopes, csrfFor(ctx), draft, clientId), { kind: 'error', text: problem.description });
+    page(
+      ctx,
+      clientId ? 'Edit app' : 'Register an app',
+      clientId ? '/developers' : '/developers/apps/new',
+      appFormBody(deps.scopes, csrfFor(ctx), draft, clientId),
+      { kind: 'error', text: problem.description },
+    );
   };
 
   const router = createRouter();
@@ -132,8 +159,10 @@ export function developerRoutes(deps: DeveloperDeps): Router {
       return formAgain(ctx, form, error);
     }
     ctx.status = 201;
-    await appPage(ctx, created.app.clientId, created.clientSecret, { kind: 'ok', text: created.clientSecret
-      ? 'App registered. Copy its secret now: it is shown only once.' : 'App registered.' });
+    await appPage(ctx, created.app.clientId, created.clientSecret, {
+      kind: 'ok',
+      text: created.clientSecret ? 'App registered. Copy its secret now: it is shown only once.' : 'App registered.',
+    });
   });
   router.get('/developers/apps/:clientId', async function showAppPage(ctx) {
     await appPage(ctx, clientIdOf(ctx));
@@ -155,14 +184,20 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   router.post('/developers/apps/:clientId/rotate', ...mutate, ownApp, guard({ body: Rotation }), async function rotateFromPage(ctx) {
     const clientId = clientIdOf(ctx);
     const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, ctx.state.input.body.grace);
-    await appPage(ctx, clientId, clientSecret, { kind: 'ok', text: `Secret rotated. The old one works until ${oldWorksUntil.toISOString().slice(0, 16).replace('T', ' ')} UTC.` });
+    await appPage(ctx, clientId, clientSecret, {
+      kind: 'ok',
+      text: `Secret rotated. The old one works until ${oldWorksUntil.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+    });
   });
   router.post('/developers/apps/:clientId/revoke-secrets', ...mutate, async function revokeSecretsFromPage(ctx) {
     const clientId = clientIdOf(ctx);
     const { clientSecret } = await apps.revokeSecrets(actor(ctx), clientId);
     await appPage(ctx, clientId, clientSecret, { kind: 'ok', text: 'Every earlier secret stopped working. Here is a fresh one.' });
   });
-  for (const [action, active] of [['deactivate', false], ['reactivate', true]] as const) {
+  for (const [action, active] of [
+    ['deactivate', false],
+    ['reactivate', true],
+  ] as const) {
     router.post(`/developers/apps/:clientId/${action}`, ...mutate, async function setActiveFromPage(ctx) {
       const clientId = clientIdOf(ctx);
       await apps.setActive(actor(ctx), clientId, active);

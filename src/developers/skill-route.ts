@@ -9,12 +9,25 @@ import type { ScopeCatalog } from '../../scopes/catalog.js';
  * GET /developers/apps/:clientId/skill.md, after the portal checked the app is the developer's: the app's skill
  * document (skill.ts) as a Markdown download. It holds no secret.
  */
-export function sendSkillDocument(ctx: Context, config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>, app: ClientRecord, calls: ApiCallDoc[], scopes: ScopeCatalog): void {
+export function sendSkillDocument(
+  ctx: Context,
+  config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>,
+  app: ClientRecord,
+  calls: ApiCallDoc[],
+  scopes: ScopeCatalog,
+): void {
   const body = skillDocument({
     issuer: config.ISSUER,
     scopes,
     resourceUrl: config.RESOURCE_URL,
-    app: { clientId: app.clientId, name: app.name, kind: app.kind, scopes: app.scope?.split(' ') ?? [], redirectUris: app.redirectUris, grantTypes: app.grantTypes },
+    app: {
+      clientId: app.clientId,
+      name: app.name,
+      kind: app.kind,
+      scopes: app.scope?.split(' ') ?? [],
+      redirectUris: app.redirectUris,
+      grantTypes: app.grantTypes,
+    },
     calls,
   });
   ctx.type = 'text/markdown; charset=utf-8';

@@ -41,7 +41,8 @@ const KIND_NAMES: Record<AppKind, string> = {
   agent: 'Agent service (device authorization and client credentials; authenticates with a client secret)',
 };
 
-const isResourceScope = (catalog: ScopeCatalog, scope: string) => (catalog.get(scope)?.kind ?? (scope.startsWith('upstream:') ? 'resource' : 'oidc')) === 'resource';
+const isResourceScope = (catalog: ScopeCatalog, scope: string) =>
+  (catalog.get(scope)?.kind ?? (scope.startsWith('upstream:') ? 'resource' : 'oidc')) === 'resource';
 
 export function skillDocument(input: SkillInput): string {
   const { app } = input;
@@ -55,21 +56,23 @@ export function skillDocument(input: SkillInput): string {
     clientAuth: confidential ? '-u "$OAUTH3_CLIENT_ID:$OAUTH3_CLIENT_SECRET"' : '-d client_id="$OAUTH3_CLIENT_ID"',
     resourceScopes: app.scopes.filter((scope) => isResourceScope(input.scopes, scope)),
   };
-  return [
-    frontMatter(input),
-    `# Using oauth3 as “${mdText(app.name)}”`,
-    'oauth3 gives apps and AI agents narrow, revocable OAuth 2.1 tokens for an owner\'s online accounts (X, Telegram and other providers); the owner\'s own credentials never leave the server.',
-    'This file tells you, an agent, how to use the access of one app registered at oauth3. It contains no secret: the client secret and the tokens are shell variables you fill in, and you must never write them into files, logs or messages.',
-    appSection(ctx),
-    discoverySection(input.issuer),
-    environmentSection(ctx),
-    tokenSection(ctx),
-    scopesSection(input.scopes, app.scopes),
-    callsSection(ctx),
-    refreshSection(ctx),
-    revokeSection(ctx),
-    errorsSection(),
-  ].join('\n\n') + '\n';
+  return (
+    [
+      frontMatter(input),
+      `# Using oauth3 as “${mdText(app.name)}”`,
+      "oauth3 gives apps and AI agents narrow, revocable OAuth 2.1 tokens for an owner's online accounts (X, Telegram and other providers); the owner's own credentials never leave the server.",
+      'This file tells you, an agent, how to use the access of one app registered at oauth3. It contains no secret: the client secret and the tokens are shell variables you fill in, and you must never write them into files, logs or messages.',
+      appSection(ctx),
+      discoverySection(input.issuer),
+      environmentSection(ctx),
+      tokenSection(ctx),
+      scopesSection(input.scopes, app.scopes),
+      callsSection(ctx),
+      refreshSection(ctx),
+      revokeSection(ctx),
+      errorsSection(),
+    ].join('\n\n') + '\n'
+  );
 }
 
 interface Ctx extends SkillInput {
@@ -81,8 +84,18 @@ interface Ctx extends SkillInput {
 
 /** Agent skill files start with a name and a description (YAML); both built only from safe characters. */
 function frontMatter({ app }: SkillInput): string {
-  const slug = app.clientId.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48) || 'app';
-  return ['---', `name: oauth3-${slug}`, 'description: How to get and use oauth3 tokens for this app (discovery, sign-in flow, scopes, API calls, refresh, revocation).', '---'].join('\n');
+  const slug =
+    app.clientId
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 48) || 'app';
+  return [
+    '---',
+    `name: oauth3-${slug}`,
+    'description: How to get and use oauth3 tokens for this app (discovery, sign-in flow, scopes, API calls, refresh, revocation).',
+    '---',
+  ].join('\n');
 }
 
 function appSection({ app, issuer, resourceUrl }: Ctx): string {
@@ -139,7 +152,8 @@ function tokenSection(ctx: Ctx): string {
 function codeFlow(ctx: Ctx): string {
   const { scope, resource } = scopeParams(ctx);
   const redirectUri = ctx.app.redirectUris[0];
-  if (!redirectUri) return '### Authorization code with PKCE\n\nThis app has no redirect URI yet. Register one in the developer portal first.';
+  if (!redirectUri)
+    return '### Authorization code with PKCE\n\nThis app has no redirect URI yet. Register one in the developer portal first.';
   const query = [
     `client_id=${encodeURIComponent(ctx.app.clientId)}`,
     'response_type=code',
@@ -155,15 +169,19 @@ function codeFlow(ctx: Ctx): string {
     '  -d grant_type=authorization_code -d code="$CODE" \\',
     `  --data-urlencode redirect_uri=${shellQuote(redirectUri)} -d code_verifier="$VERIFIER" \\`,
     '  "$OAUTH3_ISSUER/token"',
-    '# {"access_token":"…","token_type":"Bearer","expires_in":3600,"scope":"…"' + (ctx.app.scopes.includes('offline_access') ? ',"refresh_token":"…"}' : '}'),
+    '# {"access_token":"…","token_type":"Bearer","expires_in":3600,"scope":"…"' +
+      (ctx.app.scopes.includes('offline_access') ? ',"refresh_token":"…"}' : '}'),
   ].join('\n');
   return `### Authorization code with PKCE (the owner signs in and approves)
 
 1. Make a PKCE verifier and its S256 challenge (RFC 7636), and a random state:
 
-${mdFence('sh', `VERIFIER=$(openssl rand -base64 60 | tr -dc 'A-Za-z0-9' | cut -c1-64)
+${mdFence(
+  'sh',
+  `VERIFIER=$(openssl rand -base64 60 | tr -dc 'A-Za-z0-9' | cut -c1-64)
 CHALLENGE=$(printf %s "$VERIFIER" | openssl dgst -sha256 -binary | openssl base64 | tr '+/' '-_' | tr -d '=')
-STATE=$(openssl rand -hex 16)`)}
+STATE=$(openssl rand -hex 16)`,
+)}
 
 2. Send the owner to this connect link (with the two values filled in). They sign in with a passkey, read what the app asks for and approve:
 
@@ -185,7 +203,7 @@ function deviceFlow(ctx: Ctx): string {
   ].join('\n');
   const poll = [
     `curl -s ${ctx.clientAuth} \\`,
-    "  -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d device_code=\"$DEVICE_CODE\" \\",
+    '  -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d device_code="$DEVICE_CODE" \\',
     '  "$OAUTH3_ISSUER/token"',
   ].join('\n');
   return `### Device authorization (RFC 8628: the owner approves on their own device)
@@ -221,7 +239,11 @@ function scopesSection(catalog: ScopeCatalog, scopes: string[]): string {
     const what = def ? `${mdText(def.title)}: ${mdText(def.description)}` : 'Not known to this server: the owner will not be asked for it.';
     return `| ${mdCode(name)} | ${def ? def.access : '—'} | ${what} |`;
   });
-  return ['## Scopes', 'This app may ask for these scopes; a token carries only those the owner approved.', ['| Scope | Kind | What it allows |', '| --- | --- | --- |', ...rows].join('\n')].join('\n\n');
+  return [
+    '## Scopes',
+    'This app may ask for these scopes; a token carries only those the owner approved.',
+    ['| Scope | Kind | What it allows |', '| --- | --- | --- |', ...rows].join('\n'),
+  ].join('\n\n');
 }
 
 /** A route path's `:name` parameters become shell variables: `/tweet/:id` → `/tweet/$ID`. */
@@ -237,19 +259,28 @@ function curlFor(call: ApiCallDoc): string {
 function callsSection(ctx: Ctx): string {
   const granted = new Set(ctx.app.scopes);
   const calls = ctx.calls.filter((call) => granted.has(call.scope));
-  const parts = ['## API calls', `Call the resource API at ${mdCode(ctx.resourceUrl)} with ${mdCode('Authorization: Bearer $OAUTH3_TOKEN')} (never in the query string). Each call needs its scope in the token; the owner's limits for this app (posts per day, blocked words, approval first) apply to every write.`];
+  const parts = [
+    '## API calls',
+    `Call the resource API at ${mdCode(ctx.resourceUrl)} with ${mdCode('Authorization: Bearer $OAUTH3_TOKEN')} (never in the query string). Each call needs its scope in the token; the owner's limits for this app (posts per day, blocked words, approval first) apply to every write.`,
+  ];
   for (const call of calls) {
-    parts.push(`### ${call.method} ${mdText(call.path)}\n\nScope ${mdCode(call.scope)}. ${call.summary}\n\n${mdFence('sh', curlFor(call))}`);
+    parts.push(
+      `### ${call.method} ${mdText(call.path)}\n\nScope ${mdCode(call.scope)}. ${call.summary}\n\n${mdFence('sh', curlFor(call))}`,
+    );
   }
   for (const scope of ctx.app.scopes.filter((s) => s.startsWith('upstream:'))) {
     const provider = scope.slice('upstream:'.length);
     const call: ApiCallDoc = { method: 'GET', path: `/upstream/${provider}/…`, scope, summary: '' };
-    parts.push(`### Any method /upstream/${mdText(provider)}/…\n\nScope ${mdCode(scope)}. Calls the owner's account at ${mdText(ctx.scopes.get(scope)?.title ?? provider)} through oauth3, on the paths the operator allowed; the rest of the path and the query are the provider's own API.\n\n${mdFence('sh', curlFor(call).replace('…', 'PATH'))}`);
+    parts.push(
+      `### Any method /upstream/${mdText(provider)}/…\n\nScope ${mdCode(scope)}. Calls the owner's account at ${mdText(ctx.scopes.get(scope)?.title ?? provider)} through oauth3, on the paths the operator allowed; the rest of the path and the query are the provider's own API.\n\n${mdFence('sh', curlFor(call).replace('…', 'PATH'))}`,
+    );
   }
   if (parts.length === 2) {
-    parts.push(ctx.app.scopes.includes('openid')
-      ? `None of this app's scopes opens a resource API call. With ${mdCode('openid')} (and no resource scope in the request) the token reads the owner's identifier at userinfo:\n\n${mdFence('sh', 'curl -s -H "Authorization: Bearer $OAUTH3_TOKEN" "$OAUTH3_ISSUER/me"\n# {"sub":"…"}')}`
-      : "None of this app's scopes opens a resource API call.");
+    parts.push(
+      ctx.app.scopes.includes('openid')
+        ? `None of this app's scopes opens a resource API call. With ${mdCode('openid')} (and no resource scope in the request) the token reads the owner's identifier at userinfo:\n\n${mdFence('sh', 'curl -s -H "Authorization: Bearer $OAUTH3_TOKEN" "$OAUTH3_ISSUER/me"\n# {"sub":"…"}')}`
+        : "None of this app's scopes opens a resource API call.",
+    );
   }
   return parts.join('\n\n');
 }
@@ -280,15 +311,38 @@ The owner can revoke this app at any time too (console, Connected apps); from th
 function errorsSection(): string {
   const rows: [string, string, string][] = [
     ['401', 'invalid_token', 'The token is missing, expired or revoked, or for another audience. Refresh it, or ask the owner again.'],
-    ['403', 'insufficient_scope', 'The token lacks the scope the call needs (named in `WWW-Authenticate`). Ask the owner for it; do not retry.'],
+    [
+      '403',
+      'insufficient_scope',
+      'The token lacks the scope the call needs (named in `WWW-Authenticate`). Ask the owner for it; do not retry.',
+    ],
     ['403', 'owner_required', 'A client-credentials token called a route that acts for an owner. Use a token an owner approved.'],
-    ['403', 'policy_*', "The owner's limits for this app refuse the request (a blocked word or pattern, links, mentions, posts per day). Tell the owner; do not retry the same request."],
-    ['202', 'pending_approval', 'The owner reviews posts from this app first: the answer holds an `id`; the post goes out only if the owner approves it in their console.'],
+    [
+      '403',
+      'policy_*',
+      "The owner's limits for this app refuse the request (a blocked word or pattern, links, mentions, posts per day). Tell the owner; do not retry the same request.",
+    ],
+    [
+      '202',
+      'pending_approval',
+      'The owner reviews posts from this app first: the answer holds an `id`; the post goes out only if the owner approves it in their console.',
+    ],
     ['409', 'not_connected', 'The owner has not connected that account. Ask them to connect it in their console.'],
-    ['409', 'reconnect_required', 'The upstream no longer accepts the owner\'s connection. Ask them to reconnect it in their console, then retry.'],
+    [
+      '409',
+      'reconnect_required',
+      "The upstream no longer accepts the owner's connection. Ask them to reconnect it in their console, then retry.",
+    ],
     ['429', 'upstream_rate_limited', 'The upstream rate-limits the account: wait for `Retry-After` seconds.'],
     ['502, 503, 504', 'upstream_error, temporarily_unavailable, upstream_timeout', 'Retry later, with backoff.'],
   ];
-  return ['## Errors', 'API errors are JSON `{"error": "…", "error_description": "…"}`; token endpoint errors follow RFC 6749 §5.2.',
-    ['| Status | `error` (or `status`) | What to do |', '| --- | --- | --- |', ...rows.map(([status, code, what]) => `| ${status} | ${code.split(', ').map(mdCode).join(', ')} | ${what} |`)].join('\n')].join('\n\n');
+  return [
+    '## Errors',
+    'API errors are JSON `{"error": "…", "error_description": "…"}`; token endpoint errors follow RFC 6749 §5.2.',
+    [
+      '| Status | `error` (or `status`) | What to do |',
+      '| --- | --- | --- |',
+      ...rows.map(([status, code, what]) => `| ${status} | ${code.split(', ').map(mdCode).join(', ')} | ${what} |`),
+    ].join('\n'),
+  ].join('\n\n');
 }

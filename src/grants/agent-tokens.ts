@@ -11,13 +11,22 @@ import { revokeGrant } from './revoke.js';
 export const LIFETIME_HOURS = { min: 1, max: 720, default: 24 } as const;
 
 /** What the owner asks for, against the scopes this server knows. */
-export const newAgentTokenSchema = (catalog: ScopeCatalog) => z.object({
-  name: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
-  scopes: z.array(z.string().max(64)).min(1).max(50)
-    .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
-    .transform((scopes) => [...new Set(scopes)]),
-  lifetime_hours: z.number().int().min(LIFETIME_HOURS.min).max(LIFETIME_HOURS.max).default(LIFETIME_HOURS.default),
-});
+export const newAgentTokenSchema = (catalog: ScopeCatalog) =>
+  z.object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(60)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+    scopes: z
+      .array(z.string().max(64))
+      .min(1)
+      .max(50)
+      .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
+      .transform((scopes) => [...new Set(scopes)]),
+    lifetime_hours: z.number().int().min(LIFETIME_HOURS.min).max(LIFETIME_HOURS.max).default(LIFETIME_HOURS.default),
+  });
 export type NewAgentToken = z.input<ReturnType<typeof newAgentTokenSchema>>;
 
 export interface AgentToken {
@@ -83,7 +92,10 @@ export class AgentTokens {
     const grantId = await grant.save();
 
     try {
-      const resourceServer = new this.provider.ResourceServer(this.config.RESOURCE_URL, resourceServerInfo(this.config, this.scopes, lifetime));
+      const resourceServer = new this.provider.ResourceServer(
+        this.config.RESOURCE_URL,
+        resourceServerInfo(this.config, this.scopes, lifetime),
+      );
       const accessToken = new this.provider.AccessToken({
         accountId,
         client,
@@ -111,10 +123,9 @@ export class AgentTokens {
   }
 
   async list(accountId: string): Promise<AgentToken[]> {
-    const { rows } = await this.db.query<Row>(
-      'SELECT * FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 500',
-      [accountId],
-    );
+    const { rows } = await this.db.query<Row>('SELECT * FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 500', [
+      accountId,
+    ]);
     return rows.map(fromRow);
   }
 

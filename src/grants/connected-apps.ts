@@ -62,8 +62,11 @@ function toConnectedApp(row: Row): ConnectedApp {
     grantId: row.id,
     kind: agent ? 'agent' : 'app',
     clientId: payload.clientId,
-    name: agent ? `Your agent: ${row.agent_name ?? 'unnamed'}`
-      : row.service_name ? `Your agent service: ${row.service_name}` : metadata?.client_name ?? payload.clientId,
+    name: agent
+      ? `Your agent: ${row.agent_name ?? 'unnamed'}`
+      : row.service_name
+        ? `Your agent service: ${row.service_name}`
+        : (metadata?.client_name ?? payload.clientId),
     ...(metadata?.logo_uri ? { logoUri: metadata.logo_uri } : {}),
     ...(redirect && URL.canParse(redirect) ? { redirectHost: new URL(redirect).host } : {}),
     scopes: [...new Set(scopes)],

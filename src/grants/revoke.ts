@@ -29,7 +29,13 @@ export async function findOwnedGrant(provider: Provider, accountId: string, gran
  */
 export async function revokeGrant(provider: Provider, db: Database, grantId: string): Promise<void> {
   await provider.Grant.adapter.destroy(grantId);
-  const models = [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode, provider.BackchannelAuthenticationRequest];
+  const models = [
+    provider.AccessToken,
+    provider.RefreshToken,
+    provider.AuthorizationCode,
+    provider.DeviceCode,
+    provider.BackchannelAuthenticationRequest,
+  ];
   await Promise.all(models.map((model) => model.adapter.revokeByGrantId(grantId)));
   // An agent token is one of these grants: its console row says so from now on.
   await db.query('UPDATE agent_tokens SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL', [grantId]);

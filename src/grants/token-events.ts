@@ -49,7 +49,8 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
 
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     const { entities, client, params } = ctx.oidc;
-    const source = (entities.RefreshToken ?? entities.AuthorizationCode ?? entities.AccessToken ?? entities.DeviceCode) as TokenLike | undefined;
+    const source = (entities.RefreshToken ?? entities.AuthorizationCode ?? entities.AccessToken ?? entities.DeviceCode) as
+      TokenLike | undefined;
     const accountId = source?.accountId ?? (entities.Session as { accountId?: string } | undefined)?.accountId ?? null;
     // At the token endpoint oidc-provider revokes a grant for one reason only: a refresh token, code or device code
     // it had already spent came back (RFC 9700 §4.14.2). Someone else may hold a copy: the owner is told so in plain

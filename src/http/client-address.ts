@@ -67,7 +67,8 @@ export function clientAddressOf(peer: string | undefined, forwardedFor: string |
   const peerAddress = peer ? parseAddress(peer) : undefined;
   if (!peerAddress) return peer ?? '';
   // `hop`: how many places left of the peer an address stands (the peer is 0).
-  const isProxy = (hop: number, address: ipaddr.IPv4 | ipaddr.IPv6) => ('hops' in trust ? hop < trust.hops : inRanges(address, trust.ranges));
+  const isProxy = (hop: number, address: ipaddr.IPv4 | ipaddr.IPv6) =>
+    'hops' in trust ? hop < trust.hops : inRanges(address, trust.ranges);
   if (!isProxy(0, peerAddress) || !forwardedFor) return show(peerAddress);
   const entries = forwardedFor.split(',');
   let nearest = peerAddress;

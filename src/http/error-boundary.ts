@@ -14,7 +14,7 @@ export function errorBoundary(logger: Logger): Middleware {
       else logger.info({ code: error.code, requestId: ctx.state.requestId }, 'request refused');
       ctx.status = error.status;
       const description = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
-      if (ctx.accepts('json', 'html') === 'html' && ctx.method === 'GET' || ctx.is('application/x-www-form-urlencoded')) {
+      if ((ctx.accepts('json', 'html') === 'html' && ctx.method === 'GET') || ctx.is('application/x-www-form-urlencoded')) {
         ctx.type = 'html';
         ctx.body = errorPage({ title: titleFor(error.status), message: description, requestId: ctx.state.requestId as string | undefined });
       } else {

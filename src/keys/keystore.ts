@@ -13,9 +13,7 @@ const GENERATE_LOCK = 7330002;
 
 function generateJwk(alg: SigningAlg): PrivateJwk {
   const { privateKey } =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = `${alg.toLowerCase()}-${randomBytes(9).toString('base64url')}`;
   return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }

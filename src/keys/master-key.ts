@@ -17,11 +17,15 @@ export const masterKeyFiles = (dataDir: string) => ({
 /** Every 32-byte key in a file of one key a line; a damaged file stops the start rather than losing records. */
 export function readKeyFile(file: string): Buffer[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
-    const key = decodeKey(line);
-    if (key?.length !== 32) throw new Error(`${file} holds a line that is not a 32-byte key; restore it or set MASTER_KEY`);
-    return key;
-  });
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const key = decodeKey(line);
+      if (key?.length !== 32) throw new Error(`${file} holds a line that is not a 32-byte key; restore it or set MASTER_KEY`);
+      return key;
+    });
 }
 
 /**

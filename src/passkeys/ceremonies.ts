@@ -13,8 +13,7 @@ import type { Config } from '../config.js';
 import { AccountStore, type Passkey } from '../accounts/accounts.js';
 import type { ChallengeStore } from './challenges.js';
 
-export const passkeyFailed = (description: string, cause?: unknown) =>
-  new AppError('passkey_failed', 400, description, { cause });
+export const passkeyFailed = (description: string, cause?: unknown) => new AppError('passkey_failed', 400, description, { cause });
 
 export interface RegisteredPasskey {
   accountId: string;
@@ -34,7 +33,11 @@ export class PasskeyCeremonies {
   ) {}
 
   /** Options for a new passkey; `accountId` extends an existing account, else a new account id is reserved. */
-  async registrationOptions(binding: string, accountId = AccountStore.newAccountId(), exclude: string[] = []): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async registrationOptions(
+    binding: string,
+    accountId = AccountStore.newAccountId(),
+    exclude: string[] = [],
+  ): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const options = await generateRegistrationOptions({
       rpName: this.config.RP_NAME,
       rpID: this.config.RP_ID,

@@ -63,9 +63,16 @@ function touchNow(logger: Logger, id: string, touch: () => Promise<void>): void 
  * so the console shows "needs re-link" and later calls stop before reaching the upstream. Covers every plugin's
  * actions, whether run at once or after the owner's approval. Never masks the original error.
  */
-export async function markRefusedCredential(services: ResourceServices, logger: Logger, access: UpstreamAccess, error: unknown): Promise<void> {
+export async function markRefusedCredential(
+  services: ResourceServices,
+  logger: Logger,
+  access: UpstreamAccess,
+  error: unknown,
+): Promise<void> {
   if (!(error instanceof AppError) || error.code !== 'reconnect_required' || access.connection.status === 'needs_relink') return;
   await services.connections
     .markNeedsRelink(access.connection, 'The upstream no longer accepts the stored credential.')
-    .catch((failure: unknown) => logger.warn({ err: { message: String((failure as Error)?.message) } }, 'could not mark a connection for re-linking'));
+    .catch((failure: unknown) =>
+      logger.warn({ err: { message: String((failure as Error)?.message) } }, 'could not mark a connection for re-linking'),
+    );
 }

@@ -11,7 +11,11 @@ import type { ResourceServices } from './services.js';
  * database; the post counts against the app's daily limit like any other. Content rules are not applied again: the
  * owner read this very text and approved it. Throws an AppError when the action cannot run.
  */
-export async function runApproved(services: ResourceServices, held: HeldAction, logger: Logger = services.actionDeps.logger): Promise<unknown> {
+export async function runApproved(
+  services: ResourceServices,
+  held: HeldAction,
+  logger: Logger = services.actionDeps.logger,
+): Promise<unknown> {
   const action = services.registry.action(held.action);
   if (!action) throw new AppError('action_unavailable', 409, 'The plugin that made this request is no longer installed.');
   const parsed = action.input.safeParse(held.payload);

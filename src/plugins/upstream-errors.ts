@@ -10,7 +10,10 @@ import type { ApiContext, Connection, Plugin, PluginKit, ResourceState } from '.
 export const upstreamErrors = (upstream: string, credential = 'the stored credential') =>
   ({
     reconnect_required: { status: 409, description: `${upstream} no longer accepts ${credential}; the owner must connect it again.` },
-    upstream_rate_limited: { status: 429, description: `${upstream} is rate limiting this account; retry after the seconds in Retry-After.` },
+    upstream_rate_limited: {
+      status: 429,
+      description: `${upstream} is rate limiting this account; retry after the seconds in Retry-After.`,
+    },
     upstream_error: { status: 502, description: `${upstream} could not be reached or answered something unexpected.` },
     upstream_timeout: { status: 504, description: `${upstream} did not answer in time.` },
   }) satisfies Plugin['errors'];
@@ -47,7 +50,10 @@ export class UpstreamError extends AppError {
  * stops at `kit.connection`; a 429 passes the upstream's wait on as Retry-After. The connection is the error's own,
  * or the one this call opened (`openedBy`). The error itself always travels on unchanged.
  */
-export function reportUpstreamErrors(kit: PluginKit, openedBy: (ctx: ApiContext) => Connection | undefined = () => undefined): RouterMiddleware<ResourceState> {
+export function reportUpstreamErrors(
+  kit: PluginKit,
+  openedBy: (ctx: ApiContext) => Connection | undefined = () => undefined,
+): RouterMiddleware<ResourceState> {
   return async function reportUpstreamErrors(ctx, next) {
     try {
       await next();
@@ -56,9 +62,14 @@ export function reportUpstreamErrors(kit: PluginKit, openedBy: (ctx: ApiContext)
       const relink = error.code === 'reconnect_required' ? (error.relink ?? openedBy(ctx)) : undefined;
       if (relink) {
         // The caller still gets the 409 when the mark cannot be written; the upstream will refuse the next call too.
-        await kit.connections.markNeedsRelink(relink, `${error.upstream} no longer accepts the stored credential.`).catch((cause: unknown) => {
-          kit.logger.warn({ connectionId: relink.id, error: cause instanceof Error ? cause.name : typeof cause }, 'could not mark a connection for re-linking');
-        });
+        await kit.connections
+          .markNeedsRelink(relink, `${error.upstream} no longer accepts the stored credential.`)
+          .catch((cause: unknown) => {
+            kit.logger.warn(
+              { connectionId: relink.id, error: cause instanceof Error ? cause.name : typeof cause },
+              'could not mark a connection for re-linking',
+            );
+          });
       }
       if (error.retryAfter !== undefined) ctx.set('Retry-After', error.retryAfter);
       throw error;

@@ -40,7 +40,10 @@ export const draftOf = (policy: Policy): PolicyDraft => ({
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 const lines = (value: string, trim: boolean) =>
-  value.split(/\r?\n/).map((line) => (trim ? line.trim() : line)).filter((line) => line.trim() !== '');
+  value
+    .split(/\r?\n/)
+    .map((line) => (trim ? line.trim() : line))
+    .filter((line) => line.trim() !== '');
 
 /** A number when the owner typed one, null for an empty box, else the text itself so the schema names the problem. */
 function limitOf(value: string): number | null | string {
@@ -88,7 +91,8 @@ export function policySummary(policy: Policy): string {
   const parts = [
     policy.posts_per_day !== null && `${policy.posts_per_day} ${policy.posts_per_day === 1 ? 'post' : 'posts'} a day`,
     policy.blocked_words.length > 0 && `${policy.blocked_words.length} blocked ${policy.blocked_words.length === 1 ? 'word' : 'words'}`,
-    policy.blocked_patterns.length > 0 && `${policy.blocked_patterns.length} blocked ${policy.blocked_patterns.length === 1 ? 'pattern' : 'patterns'}`,
+    policy.blocked_patterns.length > 0 &&
+      `${policy.blocked_patterns.length} blocked ${policy.blocked_patterns.length === 1 ? 'pattern' : 'patterns'}`,
     policy.no_links && 'no links',
     policy.no_mentions && 'no mentions',
     policy.hold_for_approval && 'held for your approval',
@@ -122,21 +126,28 @@ export function policyFields({ draft, idPrefix, namePrefix = '', only, form }: P
   const id = (name: PolicyField) => `${idPrefix}${name}`;
   const formAttr = form ? html` form="${form}"` : '';
   const hint = (name: PolicyField) => html`<span class="hint" id="${id(name)}-hint">${HINTS[name]}</span>`;
-  const list = (name: 'blocked_words' | 'blocked_patterns') => shown(name) && html`<div class="field">
+  const list = (name: 'blocked_words' | 'blocked_patterns') =>
+    shown(name) &&
+    html`<div class="field">
   <label for="${id(name)}">${POLICY_LABELS[name]}</label>
   <textarea id="${id(name)}" name="${namePrefix}${name}" rows="3" aria-describedby="${id(name)}-hint"${formAttr}>${draft[name]}</textarea>
   ${hint(name)}
 </div>`;
-  const check = (name: 'no_links' | 'no_mentions' | 'hold_for_approval') => shown(name) && html`<div class="field field-check">
+  const check = (name: 'no_links' | 'no_mentions' | 'hold_for_approval') =>
+    shown(name) &&
+    html`<div class="field field-check">
   <input id="${id(name)}" type="checkbox" name="${namePrefix}${name}" value="on" aria-describedby="${id(name)}-hint"${draft[name] ? html` checked` : ''}${formAttr}>
   <label for="${id(name)}"><strong>${POLICY_LABELS[name]}</strong> ${hint(name)}</label>
 </div>`;
 
-  return html`${shown('posts_per_day') && html`<div class="field">
+  return html`${
+    shown('posts_per_day') &&
+    html`<div class="field">
   <label for="${id('posts_per_day')}">${POLICY_LABELS.posts_per_day}</label>
   <input id="${id('posts_per_day')}" name="${namePrefix}posts_per_day" type="number" min="0" max="10000" step="1" inputmode="numeric" value="${draft.posts_per_day}" aria-describedby="${id('posts_per_day')}-hint"${formAttr}>
   ${hint('posts_per_day')}
-</div>`}
+</div>`
+  }
 ${list('blocked_words')}
 ${list('blocked_patterns')}
 ${check('no_links')}

@@ -13,7 +13,10 @@ const WORD = String.raw`[\p{L}\p{N}_]`;
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A URL with a scheme, a www. host, or a bare domain such as example.com or sub.example.co.uk/path. */
-const LINK = new RegExp(String.raw`(?:\b[a-z][a-z0-9+.-]*://\S)|(?:\bwww\.\S)|(?:(?<!${WORD}|@)(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})(?!${WORD}|-))`, 'iu');
+const LINK = new RegExp(
+  String.raw`(?:\b[a-z][a-z0-9+.-]*://\S)|(?:\bwww\.\S)|(?:(?<!${WORD}|@)(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})(?!${WORD}|-))`,
+  'iu',
+);
 /** @handle as X and Telegram write them; an e-mail address (word@host) is not a mention. */
 const MENTION = new RegExp(String.raw`(?<!${WORD}|@)@[A-Za-z0-9_]{1,32}(?!${WORD})`, 'u');
 
@@ -45,7 +48,8 @@ export function contentRefusal(policy: Policy, raw: string): AppError | undefine
   const pattern = policy.blocked_patterns.find((p) => ownerPattern(p).test(text));
   if (pattern !== undefined) return new AppError('policy_blocked_pattern', 403, 'The text matches a pattern the owner blocked.');
   if (policy.no_links && LINK.test(text)) return new AppError('policy_no_links', 403, 'The owner does not allow links.');
-  if (policy.no_mentions && MENTION.test(text)) return new AppError('policy_no_mentions', 403, 'The owner does not allow mentions of other accounts.');
+  if (policy.no_mentions && MENTION.test(text))
+    return new AppError('policy_no_mentions', 403, 'The owner does not allow mentions of other accounts.');
   return undefined;
 }
 

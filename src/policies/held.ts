@@ -53,7 +53,15 @@ export class HeldActions {
     const { rows } = await this.db.query<Row>(
       `INSERT INTO held_actions (id, account_id, grant_id, client_id, action, payload, summary)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [`held_${randomBytes(12).toString('base64url')}`, input.accountId, input.grantId, input.clientId, input.action, JSON.stringify(input.payload), input.summary.slice(0, 2000)],
+      [
+        `held_${randomBytes(12).toString('base64url')}`,
+        input.accountId,
+        input.grantId,
+        input.clientId,
+        input.action,
+        JSON.stringify(input.payload),
+        input.summary.slice(0, 2000),
+      ],
     );
     return fromRow(rows[0]!);
   }

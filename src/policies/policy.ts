@@ -13,7 +13,13 @@ export const Policy = z.object({
   blocked_words: z.array(z.string().trim().min(1).max(100)).max(200).default([]),
   /** Refused when the text matches one of these regular expressions (case-insensitive). */
   blocked_patterns: z
-    .array(z.string().min(1).max(200).refine((p) => isValidPattern(p), 'must be a valid regular expression'))
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .refine((p) => isValidPattern(p), 'must be a valid regular expression'),
+    )
     .max(50)
     .default([]),
   no_links: z.boolean().default(false),

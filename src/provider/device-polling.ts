@@ -37,7 +37,8 @@ export function paceDevicePolls({ provider, db, intervalSeconds, ttlSeconds }: D
 
   const handlers = instance(provider)?.grantTypeHandlers;
   const handler = handlers?.get(DEVICE_GRANT);
-  if (!handlers || !handler) throw new Error('oidc-provider changed: no device_code grant handler to pace (src/provider/device-polling.ts)');
+  if (!handlers || !handler)
+    throw new Error('oidc-provider changed: no device_code grant handler to pace (src/provider/device-polling.ts)');
 
   handlers.set(DEVICE_GRANT, async function pacedDeviceCodeGrant(ctx) {
     try {
@@ -54,7 +55,12 @@ export function paceDevicePolls({ provider, db, intervalSeconds, ttlSeconds }: D
 }
 
 /** Records a poll of a pending device code; tells whether it came too soon, and the interval from now on. */
-async function recordPoll(db: Database, deviceCode: string, intervalSeconds: number, ttlSeconds: number): Promise<{ tooSoon: boolean; interval: number }> {
+async function recordPoll(
+  db: Database,
+  deviceCode: string,
+  intervalSeconds: number,
+  ttlSeconds: number,
+): Promise<{ tooSoon: boolean; interval: number }> {
   const key = digestOf('DeviceCode', deviceCode);
   // In ON CONFLICT's SET, `p` is the row as it was: a poll before `polled_at + interval` (less the leeway) is too
   // soon. `slowed_at = now()` in RETURNING marks that this very statement slowed it down.

@@ -26,10 +26,15 @@ export const CONSOLE_SCOPES = ['openid'];
  * Whether an interaction of a first-party client may be approved without the consent page: only when everything it
  * still lacks is what that client's own page needs (its allowed scopes), and nothing of the resource API.
  */
-export function consentImplied(clientId: string, missing: { oidcScopes?: string[]; claims?: string[]; resourceScopes?: Record<string, string[]> }): boolean {
+export function consentImplied(
+  clientId: string,
+  missing: { oidcScopes?: string[]; claims?: string[]; resourceScopes?: Record<string, string[]> },
+): boolean {
   if (clientId !== CONSOLE_CLIENT_ID) return false;
   const resourceScopes = Object.values(missing.resourceScopes ?? {}).flat();
-  return resourceScopes.length === 0 && !missing.claims?.length && (missing.oidcScopes ?? []).every((scope) => CONSOLE_SCOPES.includes(scope));
+  return (
+    resourceScopes.length === 0 && !missing.claims?.length && (missing.oidcScopes ?? []).every((scope) => CONSOLE_SCOPES.includes(scope))
+  );
 }
 
 export function consoleClient(config: Pick<Config, 'ISSUER'>): ClientMetadata {

@@ -47,7 +47,11 @@ export interface ProviderPages {
 const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
 
 /** The resource API as oidc-provider's resource server (RFC 8707): its audience, token format and scopes. */
-export function resourceServerInfo(config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>, scopes: ScopeCatalog, accessTokenTTL = config.ACCESS_TOKEN_TTL) {
+export function resourceServerInfo(
+  config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>,
+  scopes: ScopeCatalog,
+  accessTokenTTL = config.ACCESS_TOKEN_TTL,
+) {
   return { audience: config.RESOURCE_URL, accessTokenTTL, accessTokenFormat: 'opaque' as const, scope: scopes.resourceScopes().join(' ') };
 }
 
@@ -71,7 +75,19 @@ const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
  * oidc-provider is the protocol engine: everything here is configuration, never a re-implementation.
  * OAuth 2.1 profile: code flow only, PKCE S256 for every client, rotating refresh tokens, RFC 8707 audiences.
  */
-export function createProvider({ config, logger, adapter, signingKeys, cookieKeys, accounts, clients = [], findGrantId, allowMetadataFetch, pages, scopes }: ProviderDeps): Provider {
+export function createProvider({
+  config,
+  logger,
+  adapter,
+  signingKeys,
+  cookieKeys,
+  accounts,
+  clients = [],
+  findGrantId,
+  allowMetadataFetch,
+  pages,
+  scopes,
+}: ProviderDeps): Provider {
   const secureCookies = new URL(config.ISSUER).protocol === 'https:';
 
   const configuration: Configuration = {
@@ -89,8 +105,7 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
     responseTypes: ['code'],
     pkce: { required: () => true },
     rotateRefreshToken: true,
-    issueRefreshToken: async (_ctx, client, source) =>
-      client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     extraClientMetadata: {
       properties: [RESOURCE_SERVER_METADATA],
@@ -102,7 +117,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
         if (key !== RESOURCE_SERVER_METADATA || value === undefined) return;
         if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         // Introspection needs client authentication worth the name: a public client cannot be a resource server.
-        if (value && metadata.token_endpoint_auth_method === 'none') throw new errors.InvalidClientMetadata(`${key} needs a confidential client`);
+        if (value && metadata.token_endpoint_auth_method === 'none')
+          throw new errors.InvalidClientMetadata(`${key} needs a confidential client`);
       },
     },
     clientDefaults: {
@@ -141,8 +157,11 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       // (threat model G7).
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId
-          || (client[RESOURCE_SERVER_METADATA] === true && ACCESS_TOKEN_KINDS.has(token.kind) && audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
+        allowedPolicy: async (_ctx, client, token) =>
+          token.clientId === client.clientId ||
+          (client[RESOURCE_SERVER_METADATA] === true &&
+            ACCESS_TOKEN_KINDS.has(token.kind) &&
+            audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
       },
       clientCredentials: { enabled: true },
       // RFC 7591/7592 dynamic registration (REGISTRATION) and client ID metadata documents: registration.ts.
@@ -171,7 +190,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       },
     },
     // Browsers may call the token endpoints only from the origin of one of the client's redirect URIs.
-    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false,
+    clientBasedCORS: (_ctx, origin, client) =>
+      client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false,
     // oidc-provider's default looks the grant up only through the browser session; an owner who signs in on a new
     // device has still consented, so fall back to the stored grant for this owner and app.
     loadExistingGrant: async (ctx) => {
@@ -182,7 +202,8 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
       if (DEVICE_ROUTES.has(ctx.oidc.route)) {
         return result?.consent?.grantId ? ctx.oidc.provider.Grant.find(result.consent.grantId) : undefined;
       }
-      const grantId = result?.consent?.grantId ?? session.grantIdFor(client.clientId) ?? (await findGrantId?.(session.accountId, client.clientId));
+      const grantId =
+        result?.consent?.grantId ?? session.grantIdFor(client.clientId) ?? (await findGrantId?.(session.accountId, client.clientId));
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -217,24 +238,35 @@ export function createProvider({ config, logger, adapter, signingKeys, cookieKey
   // RFC 6749 §5.2: failed client authentication is 401 invalid_client, with a Basic challenge when Basic was tried.
   // oidc-provider throws its 400 InvalidClient for an expired secret; make it the 401 every other failure gets (B6).
   const checkSecretExpiration = provider.Client.prototype.checkClientSecretExpiration as (message: string, errorOverride?: string) => void;
-  provider.Client.prototype.checkClientSecretExpiration = function checkClientSecretExpiration(this: unknown, message: string, errorOverride?: string) {
+  provider.Client.prototype.checkClientSecretExpiration = function checkClientSecretExpiration(
+    this: unknown,
+    message: string,
+    errorOverride?: string,
+  ) {
     try {
       checkSecretExpiration.call(this, message, errorOverride);
     } catch (error) {
-      if (errorOverride || !(error instanceof errors.InvalidClient) || !message.startsWith('could not authenticate the client')) throw error;
+      if (errorOverride || !(error instanceof errors.InvalidClient) || !message.startsWith('could not authenticate the client'))
+        throw error;
       throw new errors.InvalidClientAuth(message);
     }
   };
 
   // RFC 6749 §5.2 names the error for a grant type the client did not register: unauthorized_client. oidc-provider v9
   // answers invalid_request; rename it on the way out so a client can tell "not allowed" from "malformed" (B7).
-  provider.use(onlyFor(exactly(PROVIDER_ROUTES.token, PROVIDER_ROUTES.device_authorization), async function unauthorizedGrantType(ctx, next) {
-    await next();
-    const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-    if (ctx.status === 400 && body?.error === 'invalid_request' && (body.error_description === GRANT_NOT_ALLOWED || body.error_description === DEVICE_GRANT_NOT_ALLOWED)) {
-      body.error = 'unauthorized_client';
-    }
-  }));
+  provider.use(
+    onlyFor(exactly(PROVIDER_ROUTES.token, PROVIDER_ROUTES.device_authorization), async function unauthorizedGrantType(ctx, next) {
+      await next();
+      const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+      if (
+        ctx.status === 400 &&
+        body?.error === 'invalid_request' &&
+        (body.error_description === GRANT_NOT_ALLOWED || body.error_description === DEVICE_GRANT_NOT_ALLOWED)
+      ) {
+        body.error = 'unauthorized_client';
+      }
+    }),
+  );
 
   provider.on('server_error', (ctx, error) => {
     logger.error({ err: error, requestId: ctx.state.requestId, route: ctx.oidc?.route }, 'oidc-provider server error');

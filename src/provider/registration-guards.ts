@@ -44,7 +44,8 @@ export function registrationGuards({ config, db, provider }: { config: Config; d
     const presented = (body as { client_secret?: unknown } | null)?.client_secret;
     if (typeof presented === 'string') {
       const client = await provider.Client.find(decodeURIComponent(clientId));
-      if (client?.clientSecret && secretMatches(client.clientSecret, presented)) (body as { client_secret: string }).client_secret = client.clientSecret;
+      if (client?.clientSecret && secretMatches(client.clientSecret, presented))
+        (body as { client_secret: string }).client_secret = client.clientSecret;
     }
     // oidc-provider reads an already parsed body from here.
     (ctx.request as { body?: unknown }).body = body;
@@ -77,6 +78,9 @@ export function allowMetadataFetches(db: Database, perHour: number): (ctx: Pick<
   return async (ctx) => {
     const key = `metadata-fetch:${clientAddress(ctx)}`;
     await limiter.fail(key);
-    return limiter.check(key).then(() => true, () => false);
+    return limiter.check(key).then(
+      () => true,
+      () => false,
+    );
   };
 }

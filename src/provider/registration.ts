@@ -68,7 +68,10 @@ export function fetchConfiguration(config: Config): Pick<Configuration, 'fetch' 
 
 /** A client that came from outside: registered through RFC 7591/7592 now, or described by a metadata document. */
 export function isForeignClient(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): boolean {
-  return REGISTERING_ROUTES.has(String(ctx?.oidc?.route)) || (typeof metadata.client_id === 'string' && metadata.client_id.startsWith('https://'));
+  return (
+    REGISTERING_ROUTES.has(String(ctx?.oidc?.route)) ||
+    (typeof metadata.client_id === 'string' && metadata.client_id.startsWith('https://'))
+  );
 }
 
 /**
@@ -117,7 +120,8 @@ export function validateForeignClient(metadata: Metadata, extraProperties: reado
   const bad = grants.find((g) => !GRANT_TYPES.has(String(g)));
   if (bad !== undefined) throw invalid(`grant_types must only contain ${[...GRANT_TYPES].join(', ')}`);
   const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
-  if (typeof method !== 'string' || !AUTH_METHODS.has(method)) throw invalid(`token_endpoint_auth_method must be one of ${[...AUTH_METHODS].join(', ')}`);
+  if (typeof method !== 'string' || !AUTH_METHODS.has(method))
+    throw invalid(`token_endpoint_auth_method must be one of ${[...AUTH_METHODS].join(', ')}`);
 
   // Our own extra metadata (such as resource_server, which may introspect every token) is for administrators only.
   for (const key of extraProperties) {

@@ -18,7 +18,10 @@ const audienceOf = (aud: string | string[] | undefined) => (Array.isArray(aud) ?
  */
 export function acceptResourceTokensAtUserinfo(provider: Provider, config: Pick<Config, 'RESOURCE_URL'>): void {
   const { AccessToken } = provider;
-  const find = AccessToken.find.bind(AccessToken) as (value: string, options?: object) => Promise<InstanceType<typeof AccessToken> | undefined>;
+  const find = AccessToken.find.bind(AccessToken) as (
+    value: string,
+    options?: object,
+  ) => Promise<InstanceType<typeof AccessToken> | undefined>;
   AccessToken.find = async function findForUserinfo(value: string, options?: object) {
     const token = await find(value, options);
     const ctx = Provider.ctx;

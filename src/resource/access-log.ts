@@ -34,7 +34,10 @@ export class ApiCallLog {
     try {
       await this.write(event);
     } catch (err) {
-      this.logger.error({ err: { message: String((err as Error)?.message) }, event: 'api.call' }, 'could not write API call to the access log');
+      this.logger.error(
+        { err: { message: String((err as Error)?.message) }, event: 'api.call' },
+        'could not write API call to the access log',
+      );
     }
   }
 
@@ -43,11 +46,24 @@ export class ApiCallLog {
       `INSERT INTO events (account_id, client_id, grant_id, kind, outcome, detail, ip)
        SELECT e.account_id, e.client_id, e.grant_id, 'api.call', e.outcome, e.detail, e.ip
        FROM jsonb_to_recordset($1::jsonb) AS e(account_id text, client_id text, grant_id text, outcome text, detail jsonb, ip text)`,
-      [JSON.stringify(events.map((e) => ({ account_id: e.accountId, client_id: e.clientId, grant_id: e.grantId, outcome: e.outcome, detail: e.detail, ip: e.ip })))],
+      [
+        JSON.stringify(
+          events.map((e) => ({
+            account_id: e.accountId,
+            client_id: e.clientId,
+            grant_id: e.grantId,
+            outcome: e.outcome,
+            detail: e.detail,
+            ip: e.ip,
+          })),
+        ),
+      ],
     );
     const agentGrants = this.dueForTouch(events);
     if (agentGrants.length) {
-      await this.db.query('UPDATE agent_tokens SET last_used_at = now() WHERE grant_id = ANY($1::text[]) AND revoked_at IS NULL', [agentGrants]);
+      await this.db.query('UPDATE agent_tokens SET last_used_at = now() WHERE grant_id = ANY($1::text[]) AND revoked_at IS NULL', [
+        agentGrants,
+      ]);
     }
     return events.map(() => undefined);
   }

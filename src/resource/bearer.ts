@@ -47,9 +47,10 @@ export function bearer(tokens: BearerTokens, dpop: DpopProofs): Middleware {
     if (!value || value.length > MAX_TOKEN_LENGTH) throw invalidToken(`The Authorization header is not a well-formed ${used} token.`);
 
     // RFC 9449 §7.1: the proof is checked before the token is looked up; its key must then be the token's cnf.jkt.
-    const proof: CheckedProof | undefined = used === 'DPoP'
-      ? await dpop.check({ proofs: ctx.req.headersDistinct.dpop, method: ctx.method, path: ctx.path, accessToken: value })
-      : undefined;
+    const proof: CheckedProof | undefined =
+      used === 'DPoP'
+        ? await dpop.check({ proofs: ctx.req.headersDistinct.dpop, method: ctx.method, path: ctx.path, accessToken: value })
+        : undefined;
 
     let caller: ApiCaller | undefined;
     try {
@@ -58,9 +59,11 @@ export function bearer(tokens: BearerTokens, dpop: DpopProofs): Middleware {
       throw storageUnavailable(error);
     }
     if (!caller) {
-      throw invalidToken(used === 'DPoP'
-        ? 'The access token is invalid, expired or revoked, or not bound to the key of this DPoP proof (an unbound token is sent as Bearer).'
-        : 'The access token is invalid, expired or revoked, or bound to a DPoP key (send it with the DPoP scheme and a DPoP proof).');
+      throw invalidToken(
+        used === 'DPoP'
+          ? 'The access token is invalid, expired or revoked, or not bound to the key of this DPoP proof (an unbound token is sent as Bearer).'
+          : 'The access token is invalid, expired or revoked, or bound to a DPoP key (send it with the DPoP scheme and a DPoP proof).',
+      );
     }
     if (proof) {
       // Last, so only a proof that would otherwise be accepted is remembered: good once, on any replica (§11.1).

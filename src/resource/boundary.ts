@@ -17,7 +17,8 @@ export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Mid
       await next();
     } catch (caught) {
       const error = toAppError(caught);
-      if (error.status >= 500) logger.error({ err: loggableError(ctx, caught), requestId: ctx.state.requestId, code: error.code }, 'resource API call failed');
+      if (error.status >= 500)
+        logger.error({ err: loggableError(ctx, caught), requestId: ctx.state.requestId, code: error.code }, 'resource API call failed');
       ctx.status = error.status;
       const challenge = challengeFor(error, config, ctx.state.tokenScheme as TokenScheme | undefined);
       if (challenge) ctx.set('WWW-Authenticate', challenge);

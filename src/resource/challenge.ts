@@ -14,7 +14,11 @@ const quoted = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
  * RFC 6750 §3: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E, so no double quote or backslash even
  * escaped; the JSON body keeps the description as written.
  */
-const describable = (value: string) => value.replace(/"/g, "'").replace(/\\/g, '/').replace(/[^\x20-\x7e]/g, '?');
+const describable = (value: string) =>
+  value
+    .replace(/"/g, "'")
+    .replace(/\\/g, '/')
+    .replace(/[^\x20-\x7e]/g, '?');
 
 /**
  * The `WWW-Authenticate` values for a refused call, or undefined when the refusal is not about the token (policy,
@@ -26,7 +30,8 @@ const describable = (value: string) => value.replace(/"/g, "'").replace(/\\/g, '
 export function challengeFor(error: AppError, config: Pick<Config, 'ISSUER'>, used: TokenScheme = 'Bearer'): string[] | undefined {
   if (error.status !== 401 && !(error instanceof InsufficientScope)) return undefined;
   const refusal: string[] = [];
-  if (error.code !== MISSING_TOKEN) refusal.push(`error=${quoted(error.code)}`, `error_description=${quoted(describable(error.description))}`);
+  if (error.code !== MISSING_TOKEN)
+    refusal.push(`error=${quoted(error.code)}`, `error_description=${quoted(describable(error.description))}`);
   if (error instanceof InsufficientScope) refusal.push(`scope=${quoted(error.scope)}`);
   const metadata = `resource_metadata=${quoted(metadataUrl(config))}`;
   const bearer = [`realm=${quoted('oauth3')}`, ...(used === 'Bearer' ? refusal : []), metadata];

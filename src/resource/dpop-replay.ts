@@ -41,4 +41,4 @@ class DatabaseReplayCache implements ProofReplayCache {
 }
 
 export const proofReplayCache = (db: Database, redis?: Redis): ProofReplayCache =>
-  (redis ? new RedisReplayCache(redis) : new DatabaseReplayCache(db));
+  redis ? new RedisReplayCache(redis) : new DatabaseReplayCache(db);

@@ -74,7 +74,9 @@ export class DpopProofs {
     }
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalidDpopProof('The DPoP proof needs an "iat" number.');
     if (Math.abs(this.now() - iat) > PROOF_WINDOW_SECONDS) {
-      throw invalidDpopProof(`The DPoP proof's "iat" is more than ${PROOF_WINDOW_SECONDS} seconds from the server's time: make a new proof for each request.`);
+      throw invalidDpopProof(
+        `The DPoP proof's "iat" is more than ${PROOF_WINDOW_SECONDS} seconds from the server's time: make a new proof for each request.`,
+      );
     }
     // §4.3 item 12: the proof is for this very token (base64url SHA-256 of its ASCII value).
     if (ath !== createHash('sha256').update(request.accessToken, 'ascii').digest('base64url')) {
@@ -102,7 +104,8 @@ function protectedHeader(proof: string): { jwk: JWK } {
     throw invalidDpopProof('The DPoP proof is not a JWT.');
   }
   const jwk = (header as { jwk?: unknown } | null)?.jwk;
-  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw invalidDpopProof('The DPoP proof needs its public key as "jwk" in its header.');
+  if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk))
+    throw invalidDpopProof('The DPoP proof needs its public key as "jwk" in its header.');
   return { jwk };
 }
 

@@ -8,14 +8,17 @@ import { AppError } from '../errors.js';
 export const MISSING_TOKEN = 'missing_token';
 
 export const missingToken = () =>
-  new AppError(MISSING_TOKEN, 401, 'This API needs an access token, sent as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof).');
+  new AppError(
+    MISSING_TOKEN,
+    401,
+    'This API needs an access token, sent as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof).',
+  );
 
 export const invalidToken = (description = 'The access token is invalid, expired or revoked.') =>
   new AppError('invalid_token', 401, description);
 
 /** RFC 9449 §7.1: the DPoP proof sent with a DPoP-bound token is missing, malformed, stale, replayed or not for this request. */
-export const invalidDpopProof = (description: string, cause?: unknown) =>
-  new AppError('invalid_dpop_proof', 401, description, { cause });
+export const invalidDpopProof = (description: string, cause?: unknown) => new AppError('invalid_dpop_proof', 401, description, { cause });
 
 /** RFC 6750 §2: only the Authorization header is accepted; a token in a URL ends up in logs and histories. */
 export const tokenNotInHeader = () =>

@@ -44,13 +44,26 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
     const caller = ownerCaller(ctx);
     // Named before opening: a refresh that fails on the way still counts against this provider (metrics).
     ctx.state.upstreamProvider = provider;
-    const access = await openConnection(services, logger, caller.accountId, provider, lookup ?? connectionFor(caller, provider, services.connections));
+    const access = await openConnection(
+      services,
+      logger,
+      caller.accountId,
+      provider,
+      lookup ?? connectionFor(caller, provider, services.connections),
+    );
     rememberSecrets(ctx, [access.secret, access.accessToken]);
     ctx.state.connectionId = access.connection.id;
     return access;
   }
 
-  async function run(ctx: ApiContext, action: Action, payload: unknown, limit: number | null, status: number, lookup: Promise<Connection | undefined>): Promise<void> {
+  async function run(
+    ctx: ApiContext,
+    action: Action,
+    payload: unknown,
+    limit: number | null,
+    status: number,
+    lookup: Promise<Connection | undefined>,
+  ): Promise<void> {
     const caller = ownerCaller(ctx);
     // Connected first, so a call that cannot reach the upstream does not use up one of the day's posts.
     const access = await connection(ctx, action.provider, lookup);
@@ -93,7 +106,12 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
       if (refusal) throw refusal;
       if (policy.hold_for_approval) {
         const held = await services.held.create({
-          accountId: caller.accountId, grantId: caller.grantId, clientId: caller.clientId, action: action.id, payload, summary: action.text(payload),
+          accountId: caller.accountId,
+          grantId: caller.grantId,
+          clientId: caller.clientId,
+          action: action.id,
+          payload,
+          summary: action.text(payload),
         });
         ctx.status = 202;
         ctx.body = { status: 'pending_approval', id: held.id, action: action.id, created_at: held.createdAt.toISOString() };

@@ -114,7 +114,10 @@ export class BearerTokens {
     if (!row.account_found || row.disabled || !row.service_enabled) return undefined;
     const granted = new Set((grant.resources?.[this.config.RESOURCE_URL] ?? '').split(' '));
     const caller: ApiCaller = {
-      accountId: row.service_account, clientId: token.clientId, grantId: row.service_grant, scopes: new Set([...scopes].filter((s) => granted.has(s))),
+      accountId: row.service_account,
+      clientId: token.clientId,
+      grantId: row.service_grant,
+      scopes: new Set([...scopes].filter((s) => granted.has(s))),
     };
     attachSnapshot(caller, { policy: row.policy, connections: row.connections ?? [] });
     return caller;

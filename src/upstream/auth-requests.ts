@@ -50,7 +50,14 @@ export class AuthRequests {
     await this.db.query(
       `INSERT INTO upstream_auth_requests (state, account_id, provider, sealed, return_to, expires_at)
        VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::int))`,
-      [state, input.accountId, input.provider, this.vault.seal(record, input.verifier ? { verifier: input.verifier } : {}), input.returnTo ?? null, AUTH_REQUEST_TTL_SECONDS],
+      [
+        state,
+        input.accountId,
+        input.provider,
+        this.vault.seal(record, input.verifier ? { verifier: input.verifier } : {}),
+        input.returnTo ?? null,
+        AUTH_REQUEST_TTL_SECONDS,
+      ],
     );
     return state;
   }

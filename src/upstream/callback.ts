@@ -92,20 +92,29 @@ export function callbackRoutes(deps: CallbackDeps, oidc: Provider): Router {
 
   async function handleRefusal(ctx: Context, next: Next) {
     const { query, provider } = stateOf(ctx);
-    if (query!.error === 'access_denied') throw new AppError('access_denied', 403, `You did not allow oauth3 to use your ${providerTitle(provider!)} account. ${START_AGAIN}`);
-    if (query!.error) throw refused(`${providerTitle(provider!)} did not connect the account (${query!.error.replace(/[^\w.-]/g, '')}). ${START_AGAIN}`);
+    if (query!.error === 'access_denied')
+      throw new AppError('access_denied', 403, `You did not allow oauth3 to use your ${providerTitle(provider!)} account. ${START_AGAIN}`);
+    if (query!.error)
+      throw refused(`${providerTitle(provider!)} did not connect the account (${query!.error.replace(/[^\w.-]/g, '')}). ${START_AGAIN}`);
     if (!query!.code) throw refused(`${providerTitle(provider!)} sent no authorization code. ${START_AGAIN}`);
     await next();
   }
 
   async function exchangeCode(ctx: Context, next: Next) {
     const state = stateOf(ctx);
-    const params: Record<string, string> = { grant_type: 'authorization_code', code: state.query!.code!, redirect_uri: callbackUrl(deps.config) };
+    const params: Record<string, string> = {
+      grant_type: 'authorization_code',
+      code: state.query!.code!,
+      redirect_uri: callbackUrl(deps.config),
+    };
     if (state.request!.verifier) params.code_verifier = state.request!.verifier;
     try {
       state.tokens = await callTokenEndpoint(state.provider!, params, deps.config.UPSTREAM_TIMEOUT_MS);
     } catch (error) {
-      if (error instanceof GrantRevoked) throw refused(`${providerTitle(state.provider!)} did not accept the authorization (it expired or was already used). ${START_AGAIN}`);
+      if (error instanceof GrantRevoked)
+        throw refused(
+          `${providerTitle(state.provider!)} did not accept the authorization (it expired or was already used). ${START_AGAIN}`,
+        );
       throw error;
     }
     await next();
@@ -134,6 +143,15 @@ export function callbackRoutes(deps: CallbackDeps, oidc: Provider): Router {
     ctx.redirect(safeReturnTo(request.returnTo) ?? DEFAULT_RETURN);
   }
 
-  router.get('/connections/callback', showErrorsAsPage, loadOwner(oidc, deps.accounts), parseQuery, takeRequest, handleRefusal, exchangeCode, saveConnection);
+  router.get(
+    '/connections/callback',
+    showErrorsAsPage,
+    loadOwner(oidc, deps.accounts),
+    parseQuery,
+    takeRequest,
+    handleRefusal,
+    exchangeCode,
+    saveConnection,
+  );
   return router;
 }

@@ -34,7 +34,12 @@ export async function startConnect(
   if (!provider) throw new AppError('unknown_provider', 404, 'No upstream provider with this id is configured.');
   const verifier = provider.usePkce ? randomBytes(32).toString('base64url') : undefined;
   const back = safeReturnTo(returnTo);
-  const state = await deps.requests.create({ accountId, provider: provider.id, ...(verifier ? { verifier } : {}), ...(back ? { returnTo: back } : {}) });
+  const state = await deps.requests.create({
+    accountId,
+    provider: provider.id,
+    ...(verifier ? { verifier } : {}),
+    ...(back ? { returnTo: back } : {}),
+  });
 
   const url = new URL(provider.authorizationUrl);
   // The operator's extra parameters first, so they can never replace the ones security depends on.

@@ -57,7 +57,14 @@ export function createUpstream(deps: UpstreamDeps): Upstream {
   const byId = new Map(list.map((p) => [p.id, p]));
   const provider = (id: string) => byId.get(id);
   const requests = new AuthRequests(deps.db, deps.connections.vault);
-  const tokens = new UpstreamTokenService({ db: deps.db, logger: deps.logger, connections: deps.connections, provider, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS, onRefresh: deps.onRefresh });
+  const tokens = new UpstreamTokenService({
+    db: deps.db,
+    logger: deps.logger,
+    connections: deps.connections,
+    provider,
+    timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS,
+    onRefresh: deps.onRefresh,
+  });
 
   return {
     tokens,
@@ -69,7 +76,11 @@ export function createUpstream(deps: UpstreamDeps): Upstream {
     proxyRoutes: (router, kit) => registerProxyRoutes(router, kit, list, tokens, deps.config.UPSTREAM_TIMEOUT_MS),
     start: (accountId, providerId, returnTo) => startConnect({ config: deps.config, requests, provider }, accountId, providerId, returnTo),
     revoke: (connection) =>
-      revokeUpstreamTokens({ connections: deps.connections, logger: deps.logger, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS }, provider(connection.provider), connection),
+      revokeUpstreamTokens(
+        { connections: deps.connections, logger: deps.logger, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS },
+        provider(connection.provider),
+        connection,
+      ),
   };
 }
 

@@ -1,8 +1,13 @@
 import type { UpstreamProviderConfig } from './provider-config.js';
 
+// eslint-disable-next-line no-control-regex -- control characters are what labels are stripped of
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
 /** `data.username` in `{ "data": { "username": "ada" } }`. */
 function pick(value: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined), value);
+  return path
+    .split('.')
+    .reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined), value);
 }
 
 /**
@@ -22,8 +27,7 @@ export async function connectionLabel(provider: UpstreamProviderConfig, accessTo
     const value = pick(await res.json(), provider.profileLabelField);
     if (typeof value !== 'string' && typeof value !== 'number') return fallback;
     // Shown in the console: one short line, no control characters.
-    // eslint-disable-next-line no-control-regex -- control characters are what this strips from the label
-    const label = String(value).replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100);
+    const label = String(value).replace(CONTROL_CHARACTERS, '').trim().slice(0, 100);
     return label || fallback;
   } catch {
     return fallback;

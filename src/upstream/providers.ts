@@ -26,7 +26,10 @@ function fromJson(source: string, text: string, problems: string[]): Sourced | u
 }
 
 function sources(config: Config, registry: PluginRegistry, problems: string[]): Sourced[] {
-  const list: Sourced[] = registry.plugins.map((plugin) => ({ source: `plugin ${plugin.id}`, entries: plugin.upstreamProviders?.(config) ?? [] }));
+  const list: Sourced[] = registry.plugins.map((plugin) => ({
+    source: `plugin ${plugin.id}`,
+    entries: plugin.upstreamProviders?.(config) ?? [],
+  }));
   if (config.UPSTREAM_PROVIDERS) {
     const parsed = fromJson('UPSTREAM_PROVIDERS', config.UPSTREAM_PROVIDERS, problems);
     if (parsed) list.push(parsed);
@@ -56,7 +59,8 @@ export function loadUpstreamProviders(config: Config, registry: PluginRegistry):
       const id = typeof (entry as { id?: unknown } | null)?.id === 'string' ? (entry as { id: string }).id : `#${index + 1}`;
       const parsed = UpstreamProviderConfig.safeParse(entry);
       if (!parsed.success) {
-        for (const issue of parsed.error.issues) problems.push(`${source}: provider "${id}": ${issue.path.join('.') || 'entry'}: ${issue.message}`);
+        for (const issue of parsed.error.issues)
+          problems.push(`${source}: provider "${id}": ${issue.path.join('.') || 'entry'}: ${issue.message}`);
         return;
       }
       if (providers.has(parsed.data.id)) problems.push(`${source}: provider "${id}" is defined twice; give each provider its own id`);
@@ -72,11 +76,13 @@ export const proxyScope = (providerId: string) => `upstream:${providerId}`;
 
 /** The scope of the generic proxied route, one per provider with an API base URL. */
 export function proxyScopes(providers: readonly UpstreamProviderConfig[]): ScopeDefinition[] {
-  return providers.filter((p) => p.apiBaseUrl).map((p) => ({
-    name: proxyScope(p.id),
-    kind: 'resource',
-    access: 'write',
-    title: `Use your ${providerTitle(p)} account`,
-    description: `Read and change what your connected ${providerTitle(p)} account holds, through oauth3, without seeing your ${providerTitle(p)} password or tokens.`,
-  }));
+  return providers
+    .filter((p) => p.apiBaseUrl)
+    .map((p) => ({
+      name: proxyScope(p.id),
+      kind: 'resource',
+      access: 'write',
+      title: `Use your ${providerTitle(p)} account`,
+      description: `Read and change what your connected ${providerTitle(p)} account holds, through oauth3, without seeing your ${providerTitle(p)} password or tokens.`,
+    }));
 }

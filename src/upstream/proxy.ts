@@ -38,10 +38,12 @@ function redact(body: Buffer, secrets: string[]): Buffer {
 }
 
 async function requestBody(ctx: ApiContext): Promise<string | undefined> {
-  if (ctx.method === 'GET' || ctx.method === 'HEAD' || !ctx.request.length && !ctx.get('transfer-encoding')) return undefined;
+  if (ctx.method === 'GET' || ctx.method === 'HEAD' || (!ctx.request.length && !ctx.get('transfer-encoding'))) return undefined;
   // JSON or a form, at most 64 KiB (src/http/body.ts), re-encoded: nothing else is forwarded.
   const body = await readBody(ctx);
-  return ctx.is('application/x-www-form-urlencoded') ? new URLSearchParams(body as Record<string, string>).toString() : JSON.stringify(body);
+  return ctx.is('application/x-www-form-urlencoded')
+    ? new URLSearchParams(body as Record<string, string>).toString()
+    : JSON.stringify(body);
 }
 
 /**
@@ -49,7 +51,13 @@ async function requestBody(ctx: ApiContext): Promise<string | undefined> {
  * plugin. The caller's request goes to the provider's API with the owner's fresh access token; the path stays under
  * the provider's allowed paths (G3) and the token never comes back (G2).
  */
-export function registerProxyRoutes(router: ApiRouter, kit: PluginKit, providers: readonly UpstreamProviderConfig[], tokens: UpstreamTokenService, timeoutMs: number): void {
+export function registerProxyRoutes(
+  router: ApiRouter,
+  kit: PluginKit,
+  providers: readonly UpstreamProviderConfig[],
+  tokens: UpstreamTokenService,
+  timeoutMs: number,
+): void {
   for (const provider of providers) {
     const apiBaseUrl = provider.apiBaseUrl;
     if (!apiBaseUrl) continue;

@@ -16,17 +16,33 @@ export async function revokeUpstreamTokens(
   if (connection.kind !== 'oauth2' || !provider?.revocationUrl) return;
   try {
     const secret = await deps.connections.secret<OAuthSecret>(connection);
-    const tokens: [string, string | undefined][] = [['refresh_token', secret.refresh_token], ['access_token', secret.access_token]];
+    const tokens: [string, string | undefined][] = [
+      ['refresh_token', secret.refresh_token],
+      ['access_token', secret.access_token],
+    ];
     for (const [hint, token] of tokens) {
       if (!token) continue;
       const form = new URLSearchParams({ token, token_type_hint: hint });
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       authenticate(provider, form, headers);
-      const res = await fetch(provider.revocationUrl, { method: 'POST', headers, body: form, redirect: 'error', signal: AbortSignal.timeout(deps.timeoutMs) });
+      const res = await fetch(provider.revocationUrl, {
+        method: 'POST',
+        headers,
+        body: form,
+        redirect: 'error',
+        signal: AbortSignal.timeout(deps.timeoutMs),
+      });
       await res.arrayBuffer();
-      if (!res.ok) deps.logger.warn({ provider: provider.id, connectionId: connection.id, status: res.status, hint }, 'upstream token revocation refused');
+      if (!res.ok)
+        deps.logger.warn(
+          { provider: provider.id, connectionId: connection.id, status: res.status, hint },
+          'upstream token revocation refused',
+        );
     }
   } catch (error) {
-    deps.logger.warn({ provider: provider.id, connectionId: connection.id, err: { name: (error as Error)?.name } }, 'upstream token revocation failed');
+    deps.logger.warn(
+      { provider: provider.id, connectionId: connection.id, err: { name: (error as Error)?.name } },
+      'upstream token revocation failed',
+    );
   }
 }

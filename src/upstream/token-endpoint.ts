@@ -19,7 +19,12 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** The provider said the owner's grant is gone (RFC 6749 §5.2 `invalid_grant`): only a new connect helps (G6). */
 export class GrantRevoked extends UpstreamError {
   constructor(readonly upstreamError: string) {
-    super(UPSTREAM, 'reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
+    super(
+      UPSTREAM,
+      'reconnect_required',
+      409,
+      'The upstream account no longer accepts oauth3: its owner must connect it again in the console.',
+    );
   }
 }
 
@@ -36,7 +41,13 @@ export const upstreamTimeout = (cause?: unknown) =>
 const UPSTREAM = 'The upstream provider';
 
 /** The provider no longer accepts the owner's grant or token: only a new connect helps (threat model G6). */
-export const reconnectRequired = () => new UpstreamError(UPSTREAM, 'reconnect_required', 409, 'The upstream account no longer accepts oauth3: its owner must connect it again in the console.');
+export const reconnectRequired = () =>
+  new UpstreamError(
+    UPSTREAM,
+    'reconnect_required',
+    409,
+    'The upstream account no longer accepts oauth3: its owner must connect it again in the console.',
+  );
 
 /** fetch's failures, translated once: a timeout is 504, anything else (refused, reset, DNS) 502. */
 export function translateFetchError(error: unknown): AppError {
@@ -69,14 +80,24 @@ async function readLimited(res: Response): Promise<string> {
  * One call to the provider's token endpoint (authorization_code or refresh_token grant). Errors never carry the
  * response body or any token: only the status and the RFC 6749 §5.2 error code reach the logs.
  */
-export async function callTokenEndpoint(provider: UpstreamProviderConfig, params: Record<string, string>, timeoutMs: number): Promise<TokenResponse> {
+export async function callTokenEndpoint(
+  provider: UpstreamProviderConfig,
+  params: Record<string, string>,
+  timeoutMs: number,
+): Promise<TokenResponse> {
   const form = new URLSearchParams(params);
   const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
   authenticate(provider, form, headers);
   let status: number;
   let text: string;
   try {
-    const res = await fetch(provider.tokenUrl, { method: 'POST', headers, body: form, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(provider.tokenUrl, {
+      method: 'POST',
+      headers,
+      body: form,
+      redirect: 'error',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     status = res.status;
     text = await readLimited(res);
   } catch (error) {
@@ -113,7 +134,12 @@ export function secretOf(tokens: TokenResponse, previous?: OAuthSecret): { secre
   const refresh = tokens.refresh_token ?? previous?.refresh_token;
   const scope = tokens.scope ?? previous?.scope;
   return {
-    secret: { access_token: tokens.access_token, token_type: tokens.token_type, ...(refresh ? { refresh_token: refresh } : {}), ...(scope ? { scope } : {}) },
+    secret: {
+      access_token: tokens.access_token,
+      token_type: tokens.token_type,
+      ...(refresh ? { refresh_token: refresh } : {}),
+      ...(scope ? { scope } : {}),
+    },
     ...(tokens.expires_in ? { expiresAt: new Date(Date.now() + tokens.expires_in * 1000) } : {}),
   };
 }

@@ -10,7 +10,6 @@ import type { RefreshObserver } from '../metrics/metrics.js';
 /** Refresh this long before the stored access token expires, so a call never leaves with one about to die. */
 const EXPIRY_MARGIN_MS = 60_000;
 
-
 interface LockedRow {
   status: Connection['status'];
   expires_at: Date | null;
@@ -71,7 +70,11 @@ export class UpstreamTokenService implements UpstreamTokens {
         return { relink: true as const };
       }
       try {
-        const tokens = await callTokenEndpoint(provider, { grant_type: 'refresh_token', refresh_token: secret.refresh_token }, this.deps.timeoutMs);
+        const tokens = await callTokenEndpoint(
+          provider,
+          { grant_type: 'refresh_token', refresh_token: secret.refresh_token },
+          this.deps.timeoutMs,
+        );
         const next = secretOf(tokens, secret);
         // Saved (and, on Postgres, committed below) before the new token is used: a crash now loses nothing (G5).
         await this.deps.connections.updateSecret(connection, next.secret, next.expiresAt, db);

@@ -46,27 +46,52 @@ function everyModel(): Saved[] {
   ].map((s) => ({ ...s, payload: { ...base(s.model, s.id), ...tokenFields, aud: 'http://localhost/api' }, handedOut: [s.id] }));
   saved.push(
     {
-      model: 'AuthorizationCode', id: code, handedOut: [code],
-      payload: { ...base('AuthorizationCode', code), ...tokenFields, codeChallenge: token(), codeChallengeMethod: 'S256', redirectUri: 'https://app.example/cb' },
+      model: 'AuthorizationCode',
+      id: code,
+      handedOut: [code],
+      payload: {
+        ...base('AuthorizationCode', code),
+        ...tokenFields,
+        codeChallenge: token(),
+        codeChallengeMethod: 'S256',
+        redirectUri: 'https://app.example/cb',
+      },
     },
     {
-      model: 'DeviceCode', id: deviceCode, handedOut: [deviceCode, typed, `${typed.slice(0, 4)}-${typed.slice(4)}`],
+      model: 'DeviceCode',
+      id: deviceCode,
+      handedOut: [deviceCode, typed, `${typed.slice(0, 4)}-${typed.slice(4)}`],
       payload: {
-        ...base('DeviceCode', deviceCode), clientId: 'cli', userCode: typed, params: { client_id: 'cli', scope: 'openid' },
+        ...base('DeviceCode', deviceCode),
+        clientId: 'cli',
+        userCode: typed,
+        params: { client_id: 'cli', scope: 'openid' },
         deviceInfo: { ip: '127.0.0.1', ua: 'curl' },
       },
     },
     {
-      model: 'Session', id: sessionId, handedOut: [sessionId],
-      payload: { ...base('Session', sessionId), uid: sessionUid, accountId: 'alice', loginTs: now(), authorizations: { app: { sid: nanoid(), grantId } } },
+      model: 'Session',
+      id: sessionId,
+      handedOut: [sessionId],
+      payload: {
+        ...base('Session', sessionId),
+        uid: sessionUid,
+        accountId: 'alice',
+        loginTs: now(),
+        authorizations: { app: { sid: nanoid(), grantId } },
+      },
     },
     {
-      model: 'PushedAuthorizationRequest', id: pushedId, handedOut: [pushedId, `${PUSHED}${pushedId}`],
+      model: 'PushedAuthorizationRequest',
+      id: pushedId,
+      handedOut: [pushedId, `${PUSHED}${pushedId}`],
       payload: { ...base('PushedAuthorizationRequest', pushedId), request: 'eyJhbGciOiJub25lIn0.eyJjbGllbnRfaWQiOiJhcHAifQ.', trusted: [] },
     },
     {
       // An interaction repeats its own id, its session's cookie, and names the device code and pushed request it resumes.
-      model: 'Interaction', id: interactionId, handedOut: [interactionId],
+      model: 'Interaction',
+      id: interactionId,
+      handedOut: [interactionId],
       payload: {
         ...base('Interaction', interactionId),
         returnTo: `http://localhost:3000/auth/${interactionId}`,
@@ -99,7 +124,11 @@ export function atRestCases(backend: () => AtRestBackend): void {
       // The entry is there, under the digest of its id (the scan below looked at it).
       expect({ model, stored: keys.has(digestOf(model, id)) }).toEqual({ model, stored: true });
       for (const value of handedOut) {
-        expect({ model, value, foundIn: dump.filter((entry) => entry.text.includes(value)).map((entry) => entry.text) }).toEqual({ model, value, foundIn: [] });
+        expect({ model, value, foundIn: dump.filter((entry) => entry.text.includes(value)).map((entry) => entry.text) }).toEqual({
+          model,
+          value,
+          foundIn: [],
+        });
       }
     }
   });
@@ -108,18 +137,25 @@ export function atRestCases(backend: () => AtRestBackend): void {
     for (const { model, id, payload } of await saveAll(backend())) {
       const found = await backend().adapter(model).find(id);
       if (model === 'Interaction') {
-        expect(found).toMatchObject({ jti: id, returnTo: payload.returnTo, session: { accountId: 'alice', uid: (payload.session as { uid: string }).uid } });
+        expect(found).toMatchObject({
+          jti: id,
+          returnTo: payload.returnTo,
+          session: { accountId: 'alice', uid: (payload.session as { uid: string }).uid },
+        });
       } else if (model === 'DeviceCode') {
         // Found by the device code, not by its user code: the user code is a stand-in (findByUserCode gives it back).
         expect(found).toEqual({ ...payload, userCode: expect.stringMatching(/^~/) });
-        expect(await backend().adapter(model).findByUserCode(String(payload.userCode))).toEqual({ ...payload, jti: expect.stringMatching(/^~/) });
+        expect(await backend().adapter(model).findByUserCode(String(payload.userCode))).toEqual({
+          ...payload,
+          jti: expect.stringMatching(/^~/),
+        });
       } else {
         expect({ model, found }).toEqual({ model, found: payload });
       }
     }
   });
 
-  it("leads from an interaction to the device code and pushed request it names, and to its own resume URL", async () => {
+  it('leads from an interaction to the device code and pushed request it names, and to its own resume URL', async () => {
     const saved = await saveAll(backend());
     const byModel = (model: string) => saved.find((s) => s.model === model)!;
     const interaction = (await backend().adapter('Interaction').find(byModel('Interaction').id))!;
@@ -133,9 +169,13 @@ export function atRestCases(backend: () => AtRestBackend): void {
     expect(pushed).toMatchObject({ request: byModel('PushedAuthorizationRequest').payload.request });
     const requestUri = String((interaction.params as { request_uri: string }).request_uri);
     expect(requestUri.startsWith(PUSHED)).toBe(true);
-    expect(await backend().adapter('PushedAuthorizationRequest').find(requestUri.slice(PUSHED.length))).toMatchObject({ request: pushed!.request });
+    expect(await backend().adapter('PushedAuthorizationRequest').find(requestUri.slice(PUSHED.length))).toMatchObject({
+      request: pushed!.request,
+    });
     // Saved again as oidc-provider does after a step, the interaction still leads to them.
-    await backend().adapter('Interaction').upsert(byModel('Interaction').id, { ...interaction, result: { login: { accountId: 'alice' } } }, 600);
+    await backend()
+      .adapter('Interaction')
+      .upsert(byModel('Interaction').id, { ...interaction, result: { login: { accountId: 'alice' } } }, 600);
     const again = (await backend().adapter('Interaction').find(byModel('Interaction').id))!;
     expect(await backend().adapter('DeviceCode').find(String(again.deviceCode))).toMatchObject({ clientId: 'cli' });
     expect(again).toMatchObject({ returnTo: byModel('Interaction').payload.returnTo, result: { login: { accountId: 'alice' } } });
@@ -145,9 +185,11 @@ export function atRestCases(backend: () => AtRestBackend): void {
     const saved = await saveAll(backend());
     const ours = saved.map(({ model, id }) => digestOf(model, id));
     // Every string an attacker could lift from what was stored for these entries: keys, columns, index keys, fields.
-    const lifted = new Set((await backend().dump())
-      .filter((entry) => ours.some((key) => entry.text.includes(key)))
-      .flatMap((entry) => entry.text.match(/[A-Za-z0-9_~.-]{20,}/g) ?? []));
+    const lifted = new Set(
+      (await backend().dump())
+        .filter((entry) => ours.some((key) => entry.text.includes(key)))
+        .flatMap((entry) => entry.text.match(/[A-Za-z0-9_~.-]{20,}/g) ?? []),
+    );
     expect(lifted.size).toBeGreaterThan(saved.length);
     for (const { model, id } of saved) {
       const adapter = backend().adapter(model);
@@ -163,7 +205,9 @@ export function atRestCases(backend: () => AtRestBackend): void {
     for (const value of lifted) expect(await devices.findByUserCode(value)).toBeUndefined();
     // A stand-in made for one model does not open another model's entry.
     const session = saved.find((s) => s.model === 'Session')!;
-    const found = await backend().adapter('Session').findByUid((session.payload as { uid: string }).uid);
+    const found = await backend()
+      .adapter('Session')
+      .findByUid((session.payload as { uid: string }).uid);
     expect(await backend().adapter('AccessToken').find(found!.jti!)).toBeUndefined();
   });
 }

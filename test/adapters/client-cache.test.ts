@@ -56,7 +56,10 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
     async function newClient(): Promise<{ clientId: string; digest: string }> {
       const clientId = newId();
       const digest = hashSecret(newClientSecret());
-      await storage.db.query('INSERT INTO clients (client_id, metadata) VALUES ($1, $2)', [clientId, { client_name: 'Cached', grant_types: ['client_credentials'], redirect_uris: [] }]);
+      await storage.db.query('INSERT INTO clients (client_id, metadata) VALUES ($1, $2)', [
+        clientId,
+        { client_name: 'Cached', grant_types: ['client_credentials'], redirect_uris: [] },
+      ]);
       await storage.db.query('INSERT INTO client_secrets (id, client_id, secret_hash) VALUES ($1, $2, $3)', [newId(), clientId, digest]);
       return { clientId, digest };
     }
@@ -68,7 +71,7 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
       return { cache, adapter: new ClientAdapter(counted.db, clock, cache), lookups: counted.lookups };
     }
 
-    it('forgets a client this process changed at once, before the database\'s announcement arrives', async () => {
+    it("forgets a client this process changed at once, before the database's announcement arrives", async () => {
       const { clientId, digest } = await newClient();
       // Listening, but deaf to messages: as if the announcement of the change were still on its way.
       let listener: Listener | undefined;
@@ -122,8 +125,15 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
       const { clientId, digest } = await newClient();
       const clock = new ManualClock();
       const next = hashSecret(newClientSecret());
-      await storage.db.query('INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, now() + interval \'1 second\')', [newId(), clientId, next]);
-      await storage.db.query('UPDATE client_secrets SET expires_at = $2 WHERE client_id = $1 AND secret_hash = $3', [clientId, new Date(clock.now().getTime() + 3_600_000), digest]);
+      await storage.db.query(
+        "INSERT INTO client_secrets (id, client_id, secret_hash, created_at) VALUES ($1, $2, $3, now() + interval '1 second')",
+        [newId(), clientId, next],
+      );
+      await storage.db.query('UPDATE client_secrets SET expires_at = $2 WHERE client_id = $1 AND secret_hash = $3', [
+        clientId,
+        new Date(clock.now().getTime() + 3_600_000),
+        digest,
+      ]);
       const { adapter, lookups } = await listeningCache(clock);
       expect(await adapter.find(clientId)).toMatchObject({ client_secret: `${next} ${digest}` });
       clock.advance(3_600_001);
@@ -185,7 +195,9 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
       await db.query(`SELECT pg_notify('${CLIENT_CHANNEL}', $1)`, [marker]);
       await until('the notification is heard', () => heard.includes(marker));
       // Cut every listening connection on this channel: each one's owner must notice and come back.
-      await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN ${CLIENT_CHANNEL}' AND datname = current_database()`);
+      await db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN ${CLIENT_CHANNEL}' AND datname = current_database()`,
+      );
       await until('the loss is reported', () => states.includes(false));
       await until('listening again', () => states.at(-1) === true, 15_000);
       await db.query(`SELECT pg_notify('${CLIENT_CHANNEL}', $1)`, [`${marker}-again`]);

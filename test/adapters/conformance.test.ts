@@ -242,7 +242,9 @@ function sqlCases(backend: () => SqlBackend): void {
     await tokens.upsert(live, { jti: live }, 60);
     await sleep(1200);
     expect(await deleteExpired(db)).toBeGreaterThanOrEqual(1);
-    const { rows } = await db.query<{ id: string }>('SELECT id FROM oidc_models WHERE id = ANY($1)', [[expired, live].map((id) => digestOf('AccessToken', id))]);
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM oidc_models WHERE id = ANY($1)', [
+      [expired, live].map((id) => digestOf('AccessToken', id)),
+    ]);
     expect(rows.map((row) => row.id)).toEqual([digestOf('AccessToken', live)]);
   });
 
@@ -285,7 +287,11 @@ function sqlCases(backend: () => SqlBackend): void {
     const { db } = backend();
     const [token, service, interaction, device] = [newId(), newId(), newId(), newId()];
     const insert = (model: string, id: string, payload: object) =>
-      db.query("INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ($1, $2, $3, now() + interval '1 hour')", [model, id, payload]);
+      db.query("INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ($1, $2, $3, now() + interval '1 hour')", [
+        model,
+        id,
+        payload,
+      ]);
     await insert('RefreshToken', token, { jti: token, kind: 'RefreshToken', grantId: 'g1' });
     await insert('ClientCredentials', service, { jti: service, kind: 'ClientCredentials', clientId: 'svc' });
     await insert('Interaction', interaction, { jti: interaction, returnTo: `http://x/auth/${interaction}` });
@@ -294,7 +300,11 @@ function sqlCases(backend: () => SqlBackend): void {
     expect(await digestEarlierRows(db)).toBeGreaterThanOrEqual(4);
 
     expect(await new PostgresAdapter('RefreshToken', db).find(token)).toEqual({ jti: token, kind: 'RefreshToken', grantId: 'g1' });
-    expect(await new PostgresAdapter('ClientCredentials', db).find(service)).toEqual({ jti: service, kind: 'ClientCredentials', clientId: 'svc' });
+    expect(await new PostgresAdapter('ClientCredentials', db).find(service)).toEqual({
+      jti: service,
+      kind: 'ClientCredentials',
+      clientId: 'svc',
+    });
     expect(await new PostgresAdapter('Grant', db).find('g1')).toEqual({ jti: 'g1', kind: 'Grant', accountId: 'alice', clientId: 'app' });
     const { rows } = await db.query<{ row: string }>('SELECT row_to_json(m)::text AS row FROM oidc_models m');
     for (const value of [token, service, interaction, device]) expect(rows.filter((r) => r.row.includes(value))).toEqual([]);
@@ -320,19 +330,19 @@ describeAdapterConformance(
   'Postgres',
   databaseUrl
     ? async () => {
-      // A schema of its own, so test files sharing the database never see each other's rows.
-      const schema = `t_${randomBytes(6).toString('hex')}`;
-      const admin = createPostgresDatabase({ url: databaseUrl, poolSize: 1, timeoutMs: 10_000 });
-      await admin.exec(`CREATE SCHEMA ${schema}`);
-      const url = new URL(databaseUrl);
-      url.searchParams.set('options', `-c search_path=${schema}`);
-      const db = createPostgresDatabase({ url: url.toString(), poolSize: 5, timeoutMs: 10_000 });
-      await migrate(db);
-      return sqlBackend(db, async () => {
-        await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
-        await admin.close();
-      });
-    }
+        // A schema of its own, so test files sharing the database never see each other's rows.
+        const schema = `t_${randomBytes(6).toString('hex')}`;
+        const admin = createPostgresDatabase({ url: databaseUrl, poolSize: 1, timeoutMs: 10_000 });
+        await admin.exec(`CREATE SCHEMA ${schema}`);
+        const url = new URL(databaseUrl);
+        url.searchParams.set('options', `-c search_path=${schema}`);
+        const db = createPostgresDatabase({ url: url.toString(), poolSize: 5, timeoutMs: 10_000 });
+        await migrate(db);
+        return sqlBackend(db, async () => {
+          await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
+          await admin.close();
+        });
+      }
     : undefined,
   sqlCases,
 );
@@ -348,38 +358,41 @@ describeAdapterConformance(
   'Redis',
   redisUrl
     ? async (): Promise<RedisBackend> => {
-      const prefix = `test:${randomBytes(6).toString('hex')}:`;
-      const redis = new Redis(redisUrl, { keyPrefix: prefix });
-      return {
-        redis,
-        adapter: (model) => new RedisAdapter(model, redis, userCodes),
-        async dump() {
-          // Every key under the prefix with everything it holds: hashes, sets and strings.
-          const plain = new Redis(redisUrl);
-          const entries: { text: string; key: string }[] = [];
-          for await (const keys of plain.scanStream({ match: `${prefix}*`, count: 500 })) {
-            for (const key of keys as string[]) {
-              const type = await plain.type(key);
-              const value = type === 'hash' ? JSON.stringify(await plain.hgetall(key))
-                : type === 'set' ? JSON.stringify(await plain.smembers(key))
-                  : String(await plain.get(key));
-              entries.push({ text: `${key} ${value}`, key: key.slice(key.lastIndexOf(':') + 1) });
+        const prefix = `test:${randomBytes(6).toString('hex')}:`;
+        const redis = new Redis(redisUrl, { keyPrefix: prefix });
+        return {
+          redis,
+          adapter: (model) => new RedisAdapter(model, redis, userCodes),
+          async dump() {
+            // Every key under the prefix with everything it holds: hashes, sets and strings.
+            const plain = new Redis(redisUrl);
+            const entries: { text: string; key: string }[] = [];
+            for await (const keys of plain.scanStream({ match: `${prefix}*`, count: 500 })) {
+              for (const key of keys as string[]) {
+                const type = await plain.type(key);
+                const value =
+                  type === 'hash'
+                    ? JSON.stringify(await plain.hgetall(key))
+                    : type === 'set'
+                      ? JSON.stringify(await plain.smembers(key))
+                      : String(await plain.get(key));
+                entries.push({ text: `${key} ${value}`, key: key.slice(key.lastIndexOf(':') + 1) });
+              }
             }
-          }
-          await plain.quit();
-          return entries;
-        },
-        async close() {
-          // SCAN patterns and the keys it returns are not prefixed by ioredis, so clean up on a plain connection.
-          const plain = new Redis(redisUrl);
-          for await (const keys of plain.scanStream({ match: `${prefix}*`, count: 500 })) {
-            if ((keys as string[]).length) await plain.del(...(keys as string[]));
-          }
-          await plain.quit();
-          await redis.quit();
-        },
-      };
-    }
+            await plain.quit();
+            return entries;
+          },
+          async close() {
+            // SCAN patterns and the keys it returns are not prefixed by ioredis, so clean up on a plain connection.
+            const plain = new Redis(redisUrl);
+            for await (const keys of plain.scanStream({ match: `${prefix}*`, count: 500 })) {
+              if ((keys as string[]).length) await plain.del(...(keys as string[]));
+            }
+            await plain.quit();
+            await redis.quit();
+          },
+        };
+      }
     : undefined,
   (backend) => {
     it('keeps a grant index at least as long as its longest-lived entry', async () => {

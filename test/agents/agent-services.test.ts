@@ -58,10 +58,15 @@ describe.each(backends())('agent services on %s storage', (backend) => {
 
   const tweet = (token: string, text: string) => callApi(server, '/tweet', token, { body: { text } });
   const postsWith = (text: string) => x.posts.filter((p) => p.text === text);
-  const listOf = async (who: Owner) => ((await (await who.api.get('/console/api/agents')).json()) as { agents: Record<string, unknown>[] }).agents;
+  const listOf = async (who: Owner) =>
+    ((await (await who.api.get('/console/api/agents')).json()) as { agents: Record<string, unknown>[] }).agents;
 
   async function connectX(who: Owner, cookie: Cookie) {
-    const res = await who.api.send('POST', '/console/api/connections', { kind: 'x.cookie', auth_token: cookie.auth_token, ct0: cookie.ct0 });
+    const res = await who.api.send('POST', '/console/api/connections', {
+      kind: 'x.cookie',
+      auth_token: cookie.auth_token,
+      ct0: cookie.ct0,
+    });
     expect(res.status).toBe(201);
   }
 
@@ -83,18 +88,33 @@ describe.each(backends())('agent services on %s storage', (backend) => {
   it('registers an agent from the console: the secret is shown once, and only a digest of it is stored', async () => {
     const agent = await register(alice, ['tweet.post', 'tweet.read'], 'Release bot');
     expect(agent).toMatchObject({
-      client_id: expect.stringMatching(/^c_/), client_secret: expect.any(String), name: 'Release bot', scopes: ['tweet.post', 'tweet.read'],
-      resource: server.config.RESOURCE_URL, token_endpoint: `${server.url}/token`,
+      client_id: expect.stringMatching(/^c_/),
+      client_secret: expect.any(String),
+      name: 'Release bot',
+      scopes: ['tweet.post', 'tweet.read'],
+      resource: server.config.RESOURCE_URL,
+      token_endpoint: `${server.url}/token`,
     });
     const listed = await listOf(alice);
-    expect(listed).toEqual([expect.objectContaining({ client_id: agent.client_id, name: 'Release bot', scopes: ['tweet.post', 'tweet.read'], last_used_at: null })]);
+    expect(listed).toEqual([
+      expect.objectContaining({
+        client_id: agent.client_id,
+        name: 'Release bot',
+        scopes: ['tweet.post', 'tweet.read'],
+        last_used_at: null,
+      }),
+    ]);
     expect(JSON.stringify(listed)).not.toContain(agent.client_secret);
     const page = await (await alice.browser.request('/console/agents')).text();
     expect(page).toContain('Release bot');
     expect(page).not.toContain(agent.client_secret);
-    const stored = await Promise.all(['clients', 'client_secrets', 'agent_services', 'events'].map((table) => server.db.query(`SELECT * FROM ${table}`)));
+    const stored = await Promise.all(
+      ['clients', 'client_secrets', 'agent_services', 'events'].map((table) => server.db.query(`SELECT * FROM ${table}`)),
+    );
     expect(JSON.stringify(stored.map((r) => r.rows))).not.toContain(agent.client_secret);
-    const digests = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [agent.client_id]);
+    const digests = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [
+      agent.client_id,
+    ]);
     expect(digests.rows).toEqual([{ secret_hash: hashSecret(agent.client_secret) }]);
     // Its grant is one of the owner's connected apps, under the agent's name.
     const apps = ((await (await alice.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; name: string }[] }).apps;
@@ -103,7 +123,12 @@ describe.each(backends())('agent services on %s storage', (backend) => {
   });
 
   it('refuses scopes outside the catalog and empty names with 400, registering nothing', async () => {
-    for (const body of [{ name: 'x', scopes: ['openid'] }, { name: 'x', scopes: ['tweet.post', 'admin'] }, { name: '', scopes: ['tweet.post'] }, { name: 'x', scopes: [] }]) {
+    for (const body of [
+      { name: 'x', scopes: ['openid'] },
+      { name: 'x', scopes: ['tweet.post', 'admin'] },
+      { name: '', scopes: ['tweet.post'] },
+      { name: 'x', scopes: [] },
+    ]) {
       const res = await alice.api.send('POST', '/console/api/agents', body);
       expect({ body, status: res.status }).toEqual({ body, status: 400 });
     }
@@ -117,22 +142,36 @@ describe.each(backends())('agent services on %s storage', (backend) => {
       const text = `from the agent service, resource ${withResource}`;
       const res = await tweet(token, text);
       expect(res.status).toBe(201);
-      expect(postsWith(text)).toEqual([{ id: res.body.id, text, userId: aliceX.user.id, via: 'web', credential: { auth_token: aliceX.auth_token, ct0: aliceX.ct0 } }]);
+      expect(postsWith(text)).toEqual([
+        { id: res.body.id, text, userId: aliceX.user.id, via: 'web', credential: { auth_token: aliceX.auth_token, ct0: aliceX.ct0 } },
+      ]);
     }
     // The owner sees the calls in the access log, under the agent.
     const { rows } = await server.db.query<{ account_id: string; grant_id: string }>(
-      `SELECT account_id, grant_id FROM events WHERE kind = 'api.call' AND client_id = $1`, [agent.client_id]);
-    expect(rows).toEqual([{ account_id: alice.accountId, grant_id: agent.grant_id }, { account_id: alice.accountId, grant_id: agent.grant_id }]);
+      `SELECT account_id, grant_id FROM events WHERE kind = 'api.call' AND client_id = $1`,
+      [agent.client_id],
+    );
+    expect(rows).toEqual([
+      { account_id: alice.accountId, grant_id: agent.grant_id },
+      { account_id: alice.accountId, grant_id: agent.grant_id },
+    ]);
     expect((await listOf(alice)).find((a) => a.client_id === agent.client_id)?.last_used_at).toEqual(expect.any(String));
   });
 
   it("uses only its own owner's connection: two owners' agents post as their own owners", async () => {
     const aliceAgent = await register(alice, ['tweet.post']);
     const bobAgent = await register(bob, ['tweet.post']);
-    const [a, b] = await Promise.all([tweet(await tokenFor(aliceAgent, 'tweet.post'), 'alice agent speaks'), tweet(await tokenFor(bobAgent, 'tweet.post'), 'bob agent speaks')]);
+    const [a, b] = await Promise.all([
+      tweet(await tokenFor(aliceAgent, 'tweet.post'), 'alice agent speaks'),
+      tweet(await tokenFor(bobAgent, 'tweet.post'), 'bob agent speaks'),
+    ]);
     expect([a.status, b.status]).toEqual([201, 201]);
-    expect(postsWith('alice agent speaks')).toEqual([expect.objectContaining({ userId: aliceX.user.id, credential: { auth_token: aliceX.auth_token, ct0: aliceX.ct0 } })]);
-    expect(postsWith('bob agent speaks')).toEqual([expect.objectContaining({ userId: bobX.user.id, credential: { auth_token: bobX.auth_token, ct0: bobX.ct0 } })]);
+    expect(postsWith('alice agent speaks')).toEqual([
+      expect.objectContaining({ userId: aliceX.user.id, credential: { auth_token: aliceX.auth_token, ct0: aliceX.ct0 } }),
+    ]);
+    expect(postsWith('bob agent speaks')).toEqual([
+      expect.objectContaining({ userId: bobX.user.id, credential: { auth_token: bobX.auth_token, ct0: bobX.ct0 } }),
+    ]);
   });
 
   it('refuses a scope the owner did not grant with invalid_scope, and a token without the needed scope with 403', async () => {
@@ -146,12 +185,17 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect(res).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
     expect(postsWith('not allowed to post')).toEqual([]);
     // A wrong secret is no way in either.
-    expect((await clientCredentials({ ...agent, client_secret: `${agent.client_secret}x` }, { scope: 'tweet.read' })).body.error).toBe('invalid_client');
+    expect((await clientCredentials({ ...agent, client_secret: `${agent.client_secret}x` }, { scope: 'tweet.read' })).body.error).toBe(
+      'invalid_client',
+    );
   });
 
   it("applies the limits the owner set on the agent's grant", async () => {
     const agent = await register(alice, ['tweet.post']);
-    const put = await alice.api.send('PUT', `/console/api/apps/${agent.grant_id}/policy`, { posts_per_day: 1, blocked_words: ['forbidden'] });
+    const put = await alice.api.send('PUT', `/console/api/apps/${agent.grant_id}/policy`, {
+      posts_per_day: 1,
+      blocked_words: ['forbidden'],
+    });
     expect(put.status).toBe(200);
     const token = await tokenFor(agent, 'tweet.post');
     expect((await tweet(token, 'a forbidden word')).body.error).toBe('policy_blocked_word');
@@ -161,7 +205,7 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect(postsWith('second of the day')).toEqual([]);
   });
 
-  it("is invisible and untouchable for another owner: 404 for revoke and limits, and the agent keeps working", async () => {
+  it('is invisible and untouchable for another owner: 404 for revoke and limits, and the agent keeps working', async () => {
     const agent = await register(alice, ['tweet.post']);
     expect((await bob.api.send('DELETE', `/console/api/agents/${agent.client_id}`)).status).toBe(404);
     expect((await bob.api.send('PUT', `/console/api/apps/${agent.grant_id}/policy`, { posts_per_day: 0 })).status).toBe(404);
@@ -182,7 +226,9 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect(postsWith('after revocation')).toEqual([]);
     expect(await clientCredentials(agent, { scope: 'tweet.post' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     expect((await listOf(alice)).map((a) => a.client_id)).not.toContain(agent.client_id);
-    const { rows } = await server.db.query(`SELECT kind FROM events WHERE client_id = $1 AND kind LIKE 'agent.%' ORDER BY id`, [agent.client_id]);
+    const { rows } = await server.db.query(`SELECT kind FROM events WHERE client_id = $1 AND kind LIKE 'agent.%' ORDER BY id`, [
+      agent.client_id,
+    ]);
     expect(rows).toEqual([{ kind: 'agent.registered' }, { kind: 'agent.revoked' }]);
   });
 
@@ -195,7 +241,7 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect((await listOf(alice)).map((a) => a.client_id)).not.toContain(agent.client_id);
   });
 
-  it("stops working when its owner is disabled", async () => {
+  it('stops working when its owner is disabled', async () => {
     const carol = await Owner.signUp(server);
     await connectX(carol, x.signIn(x.user('carol_agents')));
     const agent = await register(carol, ['tweet.post']);
@@ -232,7 +278,7 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect([...postsWith('while disabled'), ...postsWith('without a grant')]).toEqual([]);
   });
 
-  it("leaves other client-credentials tokens as they were: no owner, so 403 owner_required", async () => {
+  it('leaves other client-credentials tokens as they were: no owner, so 403 owner_required', async () => {
     const machine = await server.addClient({ name: 'Machine', grantTypes: ['client_credentials'], scope: 'tweet.post' });
     const res = await clientCredentials({ client_id: machine.clientId, client_secret: machine.clientSecret! }, { scope: 'tweet.post' });
     expect(res.status).toBe(200);
@@ -248,7 +294,9 @@ describe.each(backends())('agent services on %s storage', (backend) => {
     expect(page).toContain(String(listed.client_id));
     const secret = /id="new-agent-secret"[^>]*value="([^"]+)"/.exec(page)?.[1];
     expect(secret).toBeDefined();
-    expect((await clientCredentials({ client_id: String(listed.client_id), client_secret: secret! }, { scope: 'tweet.read' })).status).toBe(200);
+    expect((await clientCredentials({ client_id: String(listed.client_id), client_secret: secret! }, { scope: 'tweet.read' })).status).toBe(
+      200,
+    );
     expect(await (await alice.browser.request('/console/agents')).text()).not.toContain(secret!);
 
     const problem = await alice.browser.postForm('/console/agents', { csrf: alice.csrf, name: 'No scopes' });
@@ -257,12 +305,15 @@ describe.each(backends())('agent services on %s storage', (backend) => {
 
     const revoked = await alice.browser.postForm(`/console/agents/${String(listed.client_id)}/revoke`, { csrf: alice.csrf });
     expect(revoked.status).toBe(303);
-    expect((await clientCredentials({ client_id: String(listed.client_id), client_secret: secret! }, { scope: 'tweet.read' })).body.error).toBe('invalid_client');
+    expect(
+      (await clientCredentials({ client_id: String(listed.client_id), client_secret: secret! }, { scope: 'tweet.read' })).body.error,
+    ).toBe('invalid_client');
   });
 
   it('rotates its secret: with a grace both work, without one the old secret is invalid_client at once; not for another owner', async () => {
     const agent = await register(alice, ['tweet.read'], 'Rotating agent');
-    const rotate = (who: Owner, body: Record<string, unknown>) => who.api.send('POST', `/console/api/agents/${agent.client_id}/secret`, body);
+    const rotate = (who: Owner, body: Record<string, unknown>) =>
+      who.api.send('POST', `/console/api/agents/${agent.client_id}/secret`, body);
 
     const graced = await rotate(alice, { grace: '1h' });
     expect(graced.status).toBe(201);
@@ -274,7 +325,10 @@ describe.each(backends())('agent services on %s storage', (backend) => {
 
     const third = (await (await rotate(alice, { grace: '0' })).json()) as { client_secret: string };
     for (const old of [agent.client_secret, second.client_secret]) {
-      expect(await clientCredentials({ ...agent, client_secret: old }, { scope: 'tweet.read' })).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+      expect(await clientCredentials({ ...agent, client_secret: old }, { scope: 'tweet.read' })).toMatchObject({
+        status: 401,
+        body: { error: 'invalid_client' },
+      });
     }
     expect((await clientCredentials({ ...agent, client_secret: third.client_secret }, { scope: 'tweet.read' })).status).toBe(200);
 
@@ -294,7 +348,9 @@ describe.each(backends())('agent services on %s storage', (backend) => {
   });
 
   it('refuses to register or revoke without the CSRF token', async () => {
-    expect((await alice.api.send('POST', '/console/api/agents', { name: 'csrf', scopes: ['tweet.read'] }, { csrf: null })).status).toBe(403);
+    expect((await alice.api.send('POST', '/console/api/agents', { name: 'csrf', scopes: ['tweet.read'] }, { csrf: null })).status).toBe(
+      403,
+    );
     expect((await listOf(alice)).map((a) => a.name)).not.toContain('csrf');
   });
 });

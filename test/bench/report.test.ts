@@ -1,25 +1,58 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LoadResult, Scenario, StorageKind, TargetName } from '../../bench/protocol.js';
-import { benchReport, combineRounds, formatMemory, median, problems, ratios, table, verdicts, type Measured, type Settings } from '../../bench/report.js';
+import {
+  benchReport,
+  combineRounds,
+  formatMemory,
+  median,
+  problems,
+  ratios,
+  table,
+  verdicts,
+  type Measured,
+  type Settings,
+} from '../../bench/report.js';
 import { parseOnly, parseStorage, rowsOf, scenario, targetLabel } from '../../bench/scenarios.js';
 import { Tally, percentile } from '../../bench/stats.js';
 
 /** The benchmark report's arithmetic and verdicts on made-up rows: no server and no load here. */
 
 const settings: Settings = {
-  connections: 50, warmup: 2, duration: 10, logLevel: 'info', storages: ['postgres', 'embedded'],
-  machine: 'Test CPU, 2 cores', cores: 2, date: '2026-01-01T00:00:00.000Z',
+  connections: 50,
+  warmup: 2,
+  duration: 10,
+  logLevel: 'info',
+  storages: ['postgres', 'embedded'],
+  machine: 'Test CPU, 2 cores',
+  cores: 2,
+  date: '2026-01-01T00:00:00.000Z',
 };
 
-function result(reqPerSec: number, p99: number, statuses: Record<string, number> = { 200: reqPerSec * 10 }, extra: Partial<LoadResult> = {}): LoadResult {
+function result(
+  reqPerSec: number,
+  p99: number,
+  statuses: Record<string, number> = { 200: reqPerSec * 10 },
+  extra: Partial<LoadResult> = {},
+): LoadResult {
   const requests = Object.values(statuses).reduce((a, b) => a + b, 0);
   return { requests, seconds: 10, reqPerSec, p50: p99 / 2, p99, statuses, expected: ['200'], errors: 0, timeouts: 0, ...extra };
 }
 
-function row(id: Scenario, target: TargetName, storage: StorageKind | undefined, r: LoadResult | undefined, extra: Partial<Measured> = {}): Measured {
+function row(
+  id: Scenario,
+  target: TargetName,
+  storage: StorageKind | undefined,
+  r: LoadResult | undefined,
+  extra: Partial<Measured> = {},
+): Measured {
   return {
-    scenario: id, target, ...(storage ? { storage } : {}), label: targetLabel(target, storage), loadBefore: 0.5,
-    ...(r ? { result: r } : { failure: 'did not start' }), ...extra,
+    scenario: id,
+    target,
+    ...(storage ? { storage } : {}),
+    label: targetLabel(target, storage),
+    loadBefore: 0.5,
+    ...(r ? { result: r } : { failure: 'did not start' }),
+    ...extra,
   };
 }
 
@@ -27,7 +60,10 @@ function row(id: Scenario, target: TargetName, storage: StorageKind | undefined,
 function cells(markdown: string[], label: string, title?: string): string[] {
   const line = markdown.find((l) => l.includes(`| ${label} |`) && (!title || l.startsWith(`| ${title}`)));
   if (!line) throw new Error(`no row for ${label}`);
-  return line.split('|').slice(1, -1).map((c) => c.trim());
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim());
 }
 
 describe('benchmark report', () => {
@@ -69,18 +105,37 @@ describe('benchmark report', () => {
     const expected = ['/auth 302 → /token 200', '/auth 303 → /token 200'];
     const good = row('authorization-code', 'ours', 'postgres', result(100, 50, { '/auth 303 → /token 200': 1000 }, { expected }));
     expect(problems(good)).toEqual([]);
-    const bad = row('authorization-code', 'ours', 'postgres', result(100, 50, {
-      '/auth 303 → /token 200': 990, '/auth 303 (login_required)': 4, '/auth 303 → /token 400': 6,
-    }, { expected }));
+    const bad = row(
+      'authorization-code',
+      'ours',
+      'postgres',
+      result(
+        100,
+        50,
+        {
+          '/auth 303 → /token 200': 990,
+          '/auth 303 (login_required)': 4,
+          '/auth 303 → /token 400': 6,
+        },
+        { expected },
+      ),
+    );
     expect(problems(bad)).toEqual(['4 × /auth 303 (login_required)', '6 × /auth 303 → /token 400']);
   });
 
   it('flags socket errors, timeouts, no responses, responses that skipped storage and rows that never ran', () => {
-    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }, { errors: 2, timeouts: 1 })))).toEqual(['2 socket errors', '1 timeouts']);
+    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }, { errors: 2, timeouts: 1 })))).toEqual([
+      '2 socket errors',
+      '1 timeouts',
+    ]);
     expect(problems(row('refresh', 'ours', 'embedded', result(0, Number.NaN, {})))).toEqual(['no responses']);
-    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }), { stored: 99 }))).toEqual(['only 99 rows stored for 100 responses']);
+    expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }), { stored: 99 }))).toEqual([
+      'only 99 rows stored for 100 responses',
+    ]);
     expect(problems(row('refresh', 'ours', 'embedded', result(10, 5, { 200: 100 }), { stored: 150 }))).toEqual([]);
-    expect(problems(row('refresh', 'ours', 'embedded', undefined, { failure: 'GET /auth gave no code' }))).toEqual(['GET /auth gave no code']);
+    expect(problems(row('refresh', 'ours', 'embedded', undefined, { failure: 'GET /auth gave no code' }))).toEqual([
+      'GET /auth gave no code',
+    ]);
   });
 
   it('gives no ratio and no verdict without a valid baseline', () => {
@@ -93,7 +148,17 @@ describe('benchmark report', () => {
     expect(cells(md, 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
     expect(cells(md, 'oauth3 resource API, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
     expect(cells(md, 'bare proxy')).toEqual([
-      'Resource API call', 'bare proxy', '—', '—', '—', '—', '—', 'baseline', 'baseline', '**FAILED: fake upstream did not start**', '0.50',
+      'Resource API call',
+      'bare proxy',
+      '—',
+      '—',
+      '—',
+      '—',
+      '—',
+      'baseline',
+      'baseline',
+      '**FAILED: fake upstream did not start**',
+      '0.50',
     ]);
     const v = verdicts(rows);
     expect(v.ok).toBe(false);
@@ -113,20 +178,36 @@ describe('benchmark report', () => {
     ];
     const pass = benchReport(rows(860, 760, 100), settings);
     expect(pass.ok).toBe(true);
-    expect(pass.markdown).toContain('- Token endpoint on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**');
-    expect(pass.markdown).toContain('- Resource API on Postgres + Redis: throughput 76.0% of the bare proxy (target ≥ 75%): **PASS**; p99 1.40× (target ≤ 1.5×): **PASS**');
-    expect(pass.markdown).toContain('- Token endpoint on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**');
+    expect(pass.markdown).toContain(
+      '- Token endpoint on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**',
+    );
+    expect(pass.markdown).toContain(
+      '- Resource API on Postgres + Redis: throughput 76.0% of the bare proxy (target ≥ 75%): **PASS**; p99 1.40× (target ≤ 1.5×): **PASS**',
+    );
+    expect(pass.markdown).toContain(
+      '- Token endpoint on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**',
+    );
     expect(pass.markdown).toContain('- Every response had the expected status');
     expect(benchReport(rows(840, 760, 900), settings).ok).toBe(false);
     // A miss by less than the printed precision is printed with enough digits to show it.
-    const justOver = verdicts([row('client-credentials', 'ours', 'postgres', result(1000, 12.5012)), row('client-credentials', 'in-memory', undefined, result(1000, 10))]);
+    const justOver = verdicts([
+      row('client-credentials', 'ours', 'postgres', result(1000, 12.5012)),
+      row('client-credentials', 'in-memory', undefined, result(1000, 10)),
+    ]);
     expect(justOver.lines[0]).toContain('p99 1.2501× (target ≤ 1.25×): **FAIL**');
     expect(benchReport(rows(900, 740, 900), settings).ok).toBe(false);
   });
 
   it('combines rounds into medians of rates and latencies and sums of counts', () => {
     const rounds = [result(900, 12), result(1000, 20), result(700, 11)].map((r, i) =>
-      row('client-credentials', 'ours', 'postgres', r, { round: i + 1, cpuMicros: 1000 * (i + 1), stored: 10_000, maxRssBytes: (100 + i) * 2 ** 20, loadBefore: i }));
+      row('client-credentials', 'ours', 'postgres', r, {
+        round: i + 1,
+        cpuMicros: 1000 * (i + 1),
+        stored: 10_000,
+        maxRssBytes: (100 + i) * 2 ** 20,
+        loadBefore: i,
+      }),
+    );
     const [combined] = combineRounds(rounds);
     expect(combined!.rounds).toHaveLength(3);
     expect(combined!.result).toMatchObject({ reqPerSec: 900, p99: 12, p50: 6, requests: 26_000, seconds: 30, statuses: { 200: 26_000 } });
@@ -138,8 +219,12 @@ describe('benchmark report', () => {
 
   it('pairs each round with the baseline of the same round and takes the median of the paired ratios', () => {
     // The host slowed down in round 2 for both sides: paired, every round says 90% and 1.2×.
-    const ours = [result(900, 12), result(450, 24), result(900, 12)].map((r, i) => row('client-credentials', 'ours', 'postgres', r, { round: i + 1 }));
-    const base = [result(1000, 10), result(500, 20), result(1000, 10)].map((r, i) => row('client-credentials', 'in-memory', undefined, r, { round: i + 1 }));
+    const ours = [result(900, 12), result(450, 24), result(900, 12)].map((r, i) =>
+      row('client-credentials', 'ours', 'postgres', r, { round: i + 1 }),
+    );
+    const base = [result(1000, 10), result(500, 20), result(1000, 10)].map((r, i) =>
+      row('client-credentials', 'in-memory', undefined, r, { round: i + 1 }),
+    );
     const [o, b] = combineRounds([...ours, ...base]);
     const { throughput, tail } = ratios(o!, b);
     expect(throughput).toBeCloseTo(0.9);
@@ -147,7 +232,9 @@ describe('benchmark report', () => {
     const report = benchReport([ours[0]!, base[0]!, ours[1]!, base[1]!, ours[2]!, base[2]!], { ...settings, rounds: 3 });
     expect(report.markdown).toContain('run in 3 rounds');
     expect(report.markdown).toContain('- Client credentials, oauth3, Postgres + Redis: 90% / 1.20×; 90% / 1.20×; 90% / 1.20×');
-    expect(report.markdown).toContain('throughput 90.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**');
+    expect(report.markdown).toContain(
+      'throughput 90.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**',
+    );
     expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['90%', '1.20×']);
   });
 
@@ -169,13 +256,19 @@ describe('benchmark report', () => {
     expect(formatMemory(1.6 * 2 ** 30)).toBe('1638 MiB');
     expect(formatMemory(undefined)).toBe('—');
     expect(formatMemory(0)).toBe('—');
-    const md = table([row('discovery', 'bare-koa', undefined, result(10, 1), { maxRssBytes: 80 * 2 ** 20 }), row('discovery', 'ours', 'embedded', result(10, 1))]);
+    const md = table([
+      row('discovery', 'bare-koa', undefined, result(10, 1), { maxRssBytes: 80 * 2 ** 20 }),
+      row('discovery', 'ours', 'embedded', result(10, 1)),
+    ]);
     expect(cells(md, 'bare Koa')[5]).toBe('80 MiB');
     expect(cells(md, 'oauth3, embedded PGlite')[5]).toBe('—');
   });
 
   it('names the machine, the settings, the scenarios run and a busy host', () => {
-    const rows = [row('refresh', 'ours', 'postgres', result(100, 10), { loadBefore: 9.5 }), row('refresh', 'in-memory', undefined, result(200, 10))];
+    const rows = [
+      row('refresh', 'ours', 'postgres', result(100, 10), { loadBefore: 9.5 }),
+      row('refresh', 'in-memory', undefined, result(200, 10)),
+    ];
     const { markdown } = benchReport(rows, settings);
     expect(markdown).toContain('Machine: Test CPU, 2 cores. Date: 2026-01-01T00:00:00.000Z.');
     expect(markdown).toContain('50 connections; 2 s warm-up, then 10 s measured per row; storage: Postgres + Redis and embedded PGlite.');
@@ -183,7 +276,10 @@ describe('benchmark report', () => {
     expect(markdown).not.toContain('- **Discovery**');
     expect(markdown).toContain('load average up to 9.5 on 2 cores');
     expect(markdown).toContain('driven by bench/chains.ts');
-    const discoveryOnly = benchReport([row('discovery', 'ours', 'postgres', result(100, 10)), row('discovery', 'bare-koa', undefined, result(200, 10))], settings);
+    const discoveryOnly = benchReport(
+      [row('discovery', 'ours', 'postgres', result(100, 10)), row('discovery', 'bare-koa', undefined, result(200, 10))],
+      settings,
+    );
     expect(discoveryOnly.markdown).not.toContain('bench/chains.ts');
     expect(discoveryOnly.markdown).not.toContain('**Caution**');
   });
@@ -218,7 +314,10 @@ describe('benchmark statistics and options', () => {
 
   it('runs ours on every backend, then the baseline, then the floor', () => {
     expect(rowsOf(scenario('client-credentials'), ['postgres', 'embedded'])).toEqual([
-      { target: 'ours', storage: 'postgres' }, { target: 'ours', storage: 'embedded' }, { target: 'in-memory' }, { target: 'bare-koa' },
+      { target: 'ours', storage: 'postgres' },
+      { target: 'ours', storage: 'embedded' },
+      { target: 'in-memory' },
+      { target: 'bare-koa' },
     ]);
     expect(rowsOf(scenario('resource'), ['embedded'])).toEqual([{ target: 'resource', storage: 'embedded' }, { target: 'bare-proxy' }]);
   });

@@ -77,13 +77,16 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     return {
       credentials,
       forget: (credentialId: string) => cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId }),
-      hold: (credential: Awaited<ReturnType<typeof credentials>>[number]) => cdp.send('WebAuthn.addCredential', { authenticatorId, credential }),
+      hold: (credential: Awaited<ReturnType<typeof credentials>>[number]) =>
+        cdp.send('WebAuthn.addCredential', { authenticatorId, credential }),
     };
   }
 
   /** RFC 7662 introspection as the resource server does it: HTTP Basic with the form-encoded client id and secret. */
   async function introspect(token: string): Promise<{ active: boolean; scope?: string }> {
-    const basic = Buffer.from(`${encodeURIComponent(resourceServer.clientId)}:${encodeURIComponent(resourceServer.clientSecret)}`).toString('base64');
+    const basic = Buffer.from(`${encodeURIComponent(resourceServer.clientId)}:${encodeURIComponent(resourceServer.clientSecret)}`).toString(
+      'base64',
+    );
     const res = await fetch(introspectionEndpoint, {
       method: 'POST',
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -154,12 +157,20 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     expect(await signIn(page, 'Sign in with a passkey')).toBe(ownerLabel);
 
     await page.goto(`${server.url}/console/passkeys`);
-    const lastUsed = (name: string) => dataRows(page).filter({ has: nameCell(page, name) }).getByRole('cell').nth(3).textContent();
+    const lastUsed = (name: string) =>
+      dataRows(page)
+        .filter({ has: nameCell(page, name) })
+        .getByRole('cell')
+        .nth(3)
+        .textContent();
     expect(await lastUsed('Passkey')).toBe('Never');
     expect(await lastUsed('Work laptop')).not.toBe('Never');
 
     await page.getByLabel('New name for Passkey').fill('Old phone');
-    await dataRows(page).filter({ has: nameCell(page, 'Passkey') }).getByRole('button', { name: 'Rename' }).click();
+    await dataRows(page)
+      .filter({ has: nameCell(page, 'Passkey') })
+      .getByRole('button', { name: 'Rename' })
+      .click();
     await page.waitForURL(/done=renamed/);
     await expect(nameCell(page, 'Old phone').isVisible()).resolves.toBe(true);
     await expect(nameCell(page, 'Passkey').count()).resolves.toBe(0);
@@ -219,13 +230,20 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(app.config, {
-      redirect_uri: app.redirectUri, scope: 'openid offline_access tweet.post', state, prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: app.redirectUri,
+      scope: 'openid offline_access tweet.post',
+      state,
+      prompt: 'consent',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     await page.goto(url.href);
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(`${app.redirectUri}**`);
-    const tokens = await oidc.authorizationCodeGrant(app.config, new URL(app.callbacks.at(-1)!), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await oidc.authorizationCodeGrant(app.config, new URL(app.callbacks.at(-1)!), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     expect(tokens.refresh_token).toBeDefined();
     expect((await introspect(tokens.access_token)).active).toBe(true);
 
@@ -251,7 +269,10 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
   }
 
   it('connects a Telegram bot on Connected accounts; the token is checked, never shown, and the bot disconnects', async () => {
-    const { token } = telegram.addBot({ username: 'browser_bot', chats: [{ id: -1001234567890, type: 'channel', title: 'News', username: 'newsroom' }] });
+    const { token } = telegram.addBot({
+      username: 'browser_bot',
+      chats: [{ id: -1001234567890, type: 'channel', title: 'News', username: 'newsroom' }],
+    });
     await page.goto(`${server.url}/console/connections`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Connected accounts');
     const bot = page.getByRole('group', { name: 'Telegram bot' });
@@ -279,17 +300,28 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     await page.getByRole('checkbox', { name: /Send Telegram messages/ }).check();
     await page.getByRole('button', { name: 'Make token' }).click();
     await page.getByRole('heading', { name: /Your new token for/ }).waitFor();
-    const { rows } = await server.db.query<{ grant_id: string; account_id: string }>("SELECT grant_id, account_id FROM agent_tokens WHERE name = 'Poster'");
+    const { rows } = await server.db.query<{ grant_id: string; account_id: string }>(
+      "SELECT grant_id, account_id FROM agent_tokens WHERE name = 'Poster'",
+    );
     const { grant_id: grantId, account_id: accountId } = rows[0]!;
-    const hold = (text: string) => server.app.services.held.create({
-      accountId, grantId, clientId: 'oauth3-agents', action: 'telegram.send', payload: { chat_id: '-1001234567890', text }, summary: text,
-    });
+    const hold = (text: string) =>
+      server.app.services.held.create({
+        accountId,
+        grantId,
+        clientId: 'oauth3-agents',
+        action: 'telegram.send',
+        payload: { chat_id: '-1001234567890', text },
+        summary: text,
+      });
     await hold('Weekly digest:\n- release 4.2\n- a very-long-word-that-should-wrap-on-a-phone-screen-without-scrolling-sideways-at-all');
     await hold('Buy my coin now');
 
     await page.goto(`${server.url}/console`);
     expect(await page.getByRole('status').textContent()).toContain('2 posts wait for your approval.');
-    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: /Approvals 2 waiting/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Console sections' })
+      .getByRole('link', { name: /Approvals 2 waiting/ })
+      .click();
     await page.waitForURL(`${server.url}/console/approvals`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Approvals');
     expect(await page.locator('.held-text').first().textContent()).toContain('Weekly digest:\n- release 4.2');
@@ -297,12 +329,18 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     await shoot('approvals');
 
     const posts = page.getByRole('article');
-    await posts.filter({ hasText: 'Weekly digest' }).getByRole('button', { name: /^Approve/ }).click();
+    await posts
+      .filter({ hasText: 'Weekly digest' })
+      .getByRole('button', { name: /^Approve/ })
+      .click();
     await page.waitForURL(/done=approved/);
     expect(await page.getByRole('status').textContent()).toContain('Approved and sent.');
     expect(telegram.sent.map((m) => m.text)).toEqual([expect.stringContaining('Weekly digest')]);
 
-    await posts.filter({ hasText: 'Buy my coin now' }).getByRole('button', { name: /^Reject/ }).click();
+    await posts
+      .filter({ hasText: 'Buy my coin now' })
+      .getByRole('button', { name: /^Reject/ })
+      .click();
     await page.waitForURL(/done=rejected/);
     expect(await page.getByText('Nothing is waiting for your approval.').isVisible()).toBe(true);
     expect(telegram.sent).toHaveLength(1);
@@ -323,7 +361,9 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     await limits.getByRole('checkbox', { name: /Hold for my approval/ }).check();
     await limits.getByRole('button', { name: /Save limits/ }).click();
     await page.waitForURL(/done=limits-saved/);
-    await expect(page.getByRole('cell', { name: /3 posts a day · 1 blocked pattern · held for your approval/ }).isVisible()).resolves.toBe(true);
+    await expect(page.getByRole('cell', { name: /3 posts a day · 1 blocked pattern · held for your approval/ }).isVisible()).resolves.toBe(
+      true,
+    );
     expect(await fitsOnAPhone()).toBe(true);
     await shoot('apps-limits');
   });

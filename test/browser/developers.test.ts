@@ -19,11 +19,13 @@ import { basic } from '../helpers/token-flow.js';
 
   /** Client authentication alone: introspecting a junk token is 200 for a live secret, 401 otherwise. */
   const authStatus = async (secret: string) =>
-    (await fetch(`${server.url}/token/introspection`, {
-      method: 'POST',
-      headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: 'not-a-token' }),
-    })).status;
+    (
+      await fetch(`${server.url}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: 'not-a-token' }),
+      })
+    ).status;
 
   beforeAll(async () => {
     server = await startTestServer();

@@ -42,13 +42,18 @@ interface PlaygroundState {
   });
 
   const playgroundUrl = () => `${server.url}/developers/playground`;
-  const output = (step: string, part: 'request' | 'response' | 'details') => page.locator(`[data-exchange="${step}"] [data-part="${part}"]`);
-  const readState = async () => (await page.evaluate(() => JSON.parse(sessionStorage.getItem('oauth3.playground') ?? '{}') as unknown)) as PlaygroundState;
+  const output = (step: string, part: 'request' | 'response' | 'details') =>
+    page.locator(`[data-exchange="${step}"] [data-part="${part}"]`);
+  const readState = async () =>
+    (await page.evaluate(() => JSON.parse(sessionStorage.getItem('oauth3.playground') ?? '{}') as unknown)) as PlaygroundState;
 
   async function introspect(token: string): Promise<{ active: boolean; client_id?: string; scope?: string; aud?: string }> {
     const res = await fetch(`${server.url}/token/introspection`, {
       method: 'POST',
-      headers: { authorization: basic(resourceServer.clientId, resourceServer.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: basic(resourceServer.clientId, resourceServer.clientSecret),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token }),
     });
     expect(res.status).toBe(200);
@@ -66,7 +71,10 @@ interface PlaygroundState {
   }
 
   it('signs the owner up and connects a Telegram bot, so the API has something to answer with', async () => {
-    const { token } = telegram.addBot({ username: 'playground_bot', chats: [{ id: -1009876543210, type: 'channel', title: 'Builds', username: 'builds' }] });
+    const { token } = telegram.addBot({
+      username: 'playground_bot',
+      chats: [{ id: -1009876543210, type: 'channel', title: 'Builds', username: 'builds' }],
+    });
     await page.goto(`${server.url}/console`);
     await page.waitForURL(/\/interaction\//);
     await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
@@ -144,7 +152,12 @@ interface PlaygroundState {
     expect(await output('exchange', 'response').textContent()).toContain(state.tokens.access_token);
 
     const live = await introspect(state.tokens.access_token);
-    expect(live).toMatchObject({ active: true, client_id: 'oauth3-playground', scope: 'telegram.post_any', aud: server.config.RESOURCE_URL });
+    expect(live).toMatchObject({
+      active: true,
+      client_id: 'oauth3-playground',
+      scope: 'telegram.post_any',
+      aud: server.config.RESOURCE_URL,
+    });
     await expect(page.getByRole('button', { name: 'Exchange the code' }).isDisabled()).resolves.toBe(true);
   });
 
@@ -194,7 +207,11 @@ interface PlaygroundState {
     const res = await fetch(`${server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.tokens.refresh_token!, client_id: 'oauth3-playground' }),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: state.tokens.refresh_token!,
+        client_id: 'oauth3-playground',
+      }),
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
@@ -216,10 +233,18 @@ interface PlaygroundState {
   });
 
   it('sends the playground client nowhere but the playground page', async () => {
-    const res = await fetch(`${server.url}/auth?${new URLSearchParams({
-      client_id: 'oauth3-playground', response_type: 'code', redirect_uri: 'https://evil.example/callback', scope: 'openid',
-      code_challenge: state.pkce.challenge, code_challenge_method: 'S256', state: 'x',
-    })}`, { redirect: 'manual' });
+    const res = await fetch(
+      `${server.url}/auth?${new URLSearchParams({
+        client_id: 'oauth3-playground',
+        response_type: 'code',
+        redirect_uri: 'https://evil.example/callback',
+        scope: 'openid',
+        code_challenge: state.pkce.challenge,
+        code_challenge_method: 'S256',
+        state: 'x',
+      })}`,
+      { redirect: 'manual' },
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect(await res.text()).toContain('redirect_uri did not match');

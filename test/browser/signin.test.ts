@@ -6,7 +6,6 @@ import { freePort, startTestServer, type TestServer } from '../helpers/server.js
 import { addVirtualAuthenticator, chromiumAvailable, launchChromium, screenshot, viewports } from '../helpers/chromium.js';
 import { authorizationRequest } from '../helpers/code-flow.js';
 
-
 /** E1: register → sign in → authorize → token, in real Chromium with a virtual authenticator. */
 (chromiumAvailable() ? describe : describe.skip)('E1 passkey sign-up, sign-in and consent in Chromium', () => {
   let server: TestServer;
@@ -59,7 +58,10 @@ import { authorizationRequest } from '../helpers/code-flow.js';
       await page.waitForURL(`${redirectUri}**`);
       expect(await authenticator.credentials()).toHaveLength(1);
 
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(callbacks.at(-1)!), { pkceCodeVerifier: first.verifier, expectedState: first.state });
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(callbacks.at(-1)!), {
+        pkceCodeVerifier: first.verifier,
+        expectedState: first.state,
+      });
       expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
 
       // Sign in again in a fresh session with the same passkey: no new account, consent remembered.
@@ -68,7 +70,10 @@ import { authorizationRequest } from '../helpers/code-flow.js';
       await page.goto(second.url);
       await page.getByRole('button', { name: /sign in with a passkey/i }).click();
       await page.waitForURL(`${redirectUri}**`);
-      const again = await oidc.authorizationCodeGrant(config, new URL(callbacks.at(-1)!), { pkceCodeVerifier: second.verifier, expectedState: second.state });
+      const again = await oidc.authorizationCodeGrant(config, new URL(callbacks.at(-1)!), {
+        pkceCodeVerifier: second.verifier,
+        expectedState: second.state,
+      });
       expect(again.claims()!.sub).toBe(tokens.claims()!.sub);
       await context.close();
     });

@@ -45,7 +45,12 @@ describe('the admin CLI (npm run oauth3)', () => {
   async function cli(...argv: string[]): Promise<Run> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(argv, env, (line) => out.push(line), (line) => err.push(line));
+    const code = await runCli(
+      argv,
+      env,
+      (line) => out.push(line),
+      (line) => err.push(line),
+    );
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
 
@@ -75,7 +80,17 @@ describe('the admin CLI (npm run oauth3)', () => {
 
   describe('clients add', () => {
     it('prints the client id and secret once, and stores only a sha256 digest of the secret', async () => {
-      const run = await cli('clients', 'add', '--name', 'Agent app', '--redirect-uri', 'https://app.example/callback', '--redirect-uri', 'http://127.0.0.1:8765/cb', '--json');
+      const run = await cli(
+        'clients',
+        'add',
+        '--name',
+        'Agent app',
+        '--redirect-uri',
+        'https://app.example/callback',
+        '--redirect-uri',
+        'http://127.0.0.1:8765/cb',
+        '--json',
+      );
       expect(run).toMatchObject({ code: 0, err: '' });
       const printed = JSON.parse(run.out) as ListedClient & { clientSecret: string };
       expect(printed).toMatchObject({
@@ -92,7 +107,9 @@ describe('the admin CLI (npm run oauth3)', () => {
 
       // Secrets live in client_secrets since migration 006, one row per secret.
       const rows = await query<{ client_id: string; metadata: unknown; secret_hash: string }>(
-        'SELECT c.*, s.secret_hash FROM clients c JOIN client_secrets s USING (client_id) WHERE client_id = $1', [app.clientId]);
+        'SELECT c.*, s.secret_hash FROM clients c JOIN client_secrets s USING (client_id) WHERE client_id = $1',
+        [app.clientId],
+      );
       expect(rows).toHaveLength(1);
       expect(rows[0]!.secret_hash).toBe(hashSecret(app.clientSecret));
       expect(rows[0]!.secret_hash).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
@@ -108,7 +125,9 @@ describe('the admin CLI (npm run oauth3)', () => {
       const secret = /client_secret:\s+(\S+)/.exec(run.out)![1]!;
       expect(run.out.split(secret)).toHaveLength(2);
       expect(run.out).toMatch(/cannot be shown again/);
-      expect((await query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [id]))[0]!.secret_hash).toBe(hashSecret(secret));
+      expect(
+        (await query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [id]))[0]!.secret_hash,
+      ).toBe(hashSecret(secret));
     });
 
     it('creates a public client without any secret', async () => {
@@ -130,11 +149,19 @@ describe('the admin CLI (npm run oauth3)', () => {
       ['a redirect URI with a fragment', ['--name', 'X', '--redirect-uri', 'https://app.example/cb#frag'], '--redirect-uri'],
       ['an empty fragment', ['--name', 'X', '--redirect-uri', 'https://app.example/cb#'], '--redirect-uri'],
       ['a wildcard redirect URI', ['--name', 'X', '--redirect-uri', 'https://*.app.example/cb'], '--redirect-uri'],
-      ['one bad URI among good ones', ['--name', 'X', '--redirect-uri', 'https://app.example/cb', '--redirect-uri', 'http://evil.example/cb'], '--redirect-uri'],
+      [
+        'one bad URI among good ones',
+        ['--name', 'X', '--redirect-uri', 'https://app.example/cb', '--redirect-uri', 'http://evil.example/cb'],
+        '--redirect-uri',
+      ],
       ['an unknown grant', ['--name', 'X', '--redirect-uri', 'https://app.example/cb', '--grant', 'password'], '--grant'],
       ['client_credentials for a public client', ['--name', 'X', '--public', '--grant', 'client_credentials'], '--grant'],
       ['an unknown scope', ['--name', 'X', '--redirect-uri', 'https://app.example/cb', '--scope', 'openid admin.everything'], '--scope'],
-      ['a non-https logo', ['--name', 'X', '--redirect-uri', 'https://app.example/cb', '--logo-uri', 'http://app.example/logo.png'], '--logo-uri'],
+      [
+        'a non-https logo',
+        ['--name', 'X', '--redirect-uri', 'https://app.example/cb', '--logo-uri', 'http://app.example/logo.png'],
+        '--logo-uri',
+      ],
     ])('refuses %s, naming the flag', async (_case, args, flag) => {
       const run = await cli('clients', 'add', ...args, '--json');
       expect(run.code).not.toBe(0);
@@ -151,7 +178,11 @@ describe('the admin CLI (npm run oauth3)', () => {
       expect(run.code).toBe(0);
       const list = JSON.parse(run.out) as ListedClient[];
       expect(list.map((c) => c.name)).toEqual(['Agent app', 'Readable app', 'Native app']);
-      expect(list[0]).toMatchObject({ clientId: app.clientId, public: false, redirectUris: ['https://app.example/callback', 'http://127.0.0.1:8765/cb'] });
+      expect(list[0]).toMatchObject({
+        clientId: app.clientId,
+        public: false,
+        redirectUris: ['https://app.example/callback', 'http://127.0.0.1:8765/cb'],
+      });
       expect(run.out).not.toContain(app.clientSecret);
       expect(run.out).not.toMatch(/sha256:|secret/i);
 
@@ -192,8 +223,15 @@ describe('the admin CLI (npm run oauth3)', () => {
     it('adds an ES256 and an RS256 signing key and retires the previous ones, which stay published for a while', async () => {
       const first = await cli('keys', 'rotate');
       expect(first.code).toBe(0);
-      const before = await query<{ kid: string; alg: string; retired_at: Date | null }>(`SELECT kid, alg, retired_at FROM keys WHERE use = 'sig'`);
-      expect(before.filter((k) => !k.retired_at).map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+      const before = await query<{ kid: string; alg: string; retired_at: Date | null }>(
+        `SELECT kid, alg, retired_at FROM keys WHERE use = 'sig'`,
+      );
+      expect(
+        before
+          .filter((k) => !k.retired_at)
+          .map((k) => k.alg)
+          .sort(),
+      ).toEqual(['ES256', 'RS256']);
 
       const second = await cli('keys', 'rotate');
       expect(second.code).toBe(0);
@@ -221,7 +259,11 @@ describe('the admin CLI (npm run oauth3)', () => {
       // A holder with no admin socket (a long `migrate`, a maintenance script): the CLI cannot hand its command over.
       const holder = await openDatabase(loadConfig(env), 'maintenance script');
       try {
-        for (const argv of [['clients', 'list'], ['clients', 'add', '--name', 'Sneaky', '--redirect-uri', 'https://sneaky.example/cb'], ['keys', 'rotate']]) {
+        for (const argv of [
+          ['clients', 'list'],
+          ['clients', 'add', '--name', 'Sneaky', '--redirect-uri', 'https://sneaky.example/cb'],
+          ['keys', 'rotate'],
+        ]) {
           const run = await cli(...argv);
           expect(run.code).toBe(75);
           expect(run.out).toBe('');
@@ -242,7 +284,10 @@ describe('the admin CLI (npm run oauth3)', () => {
       const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
       const deadPid = Number(dead.stdout);
       expect(deadPid).toBeGreaterThan(0);
-      writeFileSync(path.join(dataDir, 'oauth3.lock'), JSON.stringify({ pid: deadPid, purpose: 'oauth3 server', since: new Date().toISOString() }));
+      writeFileSync(
+        path.join(dataDir, 'oauth3.lock'),
+        JSON.stringify({ pid: deadPid, purpose: 'oauth3 server', since: new Date().toISOString() }),
+      );
       const run = await cli('clients', 'list', '--json');
       expect(run).toMatchObject({ code: 0, err: '' });
       expect(existsSync(path.join(dataDir, 'oauth3.lock'))).toBe(false);
@@ -259,7 +304,17 @@ describe('the admin CLI (npm run oauth3)', () => {
         expect(list).toMatchObject({ code: 0, err: '' });
         expect(JSON.parse(list.out)).toEqual(before);
 
-        const add = await cli('clients', 'add', '--name', 'Live service', '--grant', 'client_credentials', '--scope', 'tweet.read', '--json');
+        const add = await cli(
+          'clients',
+          'add',
+          '--name',
+          'Live service',
+          '--grant',
+          'client_credentials',
+          '--scope',
+          'tweet.read',
+          '--json',
+        );
         expect(add).toMatchObject({ code: 0, err: '' });
         added = JSON.parse(add.out) as { clientId: string; clientSecret: string };
         // The running server knows the new client at once.

@@ -69,7 +69,11 @@ describe('loadConfig', () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfig({ PORT: '', DATABASE_URL: '', LOG_LEVEL: '' })).toMatchObject({ PORT: 3000, DATABASE_URL: undefined, LOG_LEVEL: 'info' });
+    expect(loadConfig({ PORT: '', DATABASE_URL: '', LOG_LEVEL: '' })).toMatchObject({
+      PORT: 3000,
+      DATABASE_URL: undefined,
+      LOG_LEVEL: 'info',
+    });
   });
 
   it('reports every bad key in one ConfigError, each with how to fix it', () => {
@@ -118,7 +122,9 @@ describe('loadConfig', () => {
     for (const bad of ['maybe', '11', '10.0.0.0/33', '10.0.0.0/8,proxy.internal', ',', '-1']) {
       expect(problemFor(configError({ TRUST_PROXY: bad }), 'TRUST_PROXY')).toContain(settings.TRUST_PROXY.fix);
     }
-    expect(problemFor(configError({ TRUST_PROXY: '10.0.0.0/8,proxy.internal' }), 'TRUST_PROXY')).toContain('proxy.internal is neither an IP address nor a CIDR range');
+    expect(problemFor(configError({ TRUST_PROXY: '10.0.0.0/8,proxy.internal' }), 'TRUST_PROXY')).toContain(
+      'proxy.internal is neither an IP address nor a CIDR range',
+    );
   });
 
   describe('with NODE_ENV=production (I4)', () => {
@@ -166,7 +172,13 @@ describe('the real entry point', () => {
     const port = await freePort();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-config-'));
     try {
-      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', PORT: String(port), DATA_DIR: path.join(dataDir, 'data') };
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: 'production',
+        PORT: String(port),
+        DATA_DIR: path.join(dataDir, 'data'),
+      };
       const child = spawn('npx', ['tsx', 'src/main.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
@@ -189,7 +201,10 @@ describe('the real entry point', () => {
       // It stopped before touching storage or keys: no database, no generated master key.
       expect(existsSync(path.join(dataDir, 'data'))).toBe(false);
       // And nothing took the port.
-      const probe = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => 'answered', () => 'refused');
+      const probe = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        () => 'answered',
+        () => 'refused',
+      );
       expect(probe).toBe('refused');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

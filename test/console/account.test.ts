@@ -12,7 +12,6 @@ import { codeFlow } from '../helpers/code-flow.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
-
 /** The delete confirmation as console.js runs it: options, the passkey prompt, then the deletion itself. */
 async function confirmOptions(owner: Owner) {
   const res = await owner.api.send('POST', '/console/api/account/delete/options', {});
@@ -35,9 +34,15 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
 
   /** An app's tokens for the browser's owner, through the real pages (signs up on a fresh browser). */
   async function appTokens(browser: TestBrowser) {
-    return codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access tweet.post', prompt: 'consent' }, {
-      passkey: browser.authenticator.credentials.length ? 'none' : 'signup', consent: 'approve',
-    });
+    return codeFlow(
+      config,
+      browser,
+      { redirect_uri: redirectUri, scope: 'openid offline_access tweet.post', prompt: 'consent' },
+      {
+        passkey: browser.authenticator.credentials.length ? 'none' : 'signup',
+        consent: 'approve',
+      },
+    );
   }
 
   it('shows what deletion does and asks for a passkey on the page', async () => {
@@ -57,7 +62,10 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
     const owner = await Owner.signIn(server, browser);
     const phone = await Owner.signIn(server, new TestBrowser(server.url, browser.authenticator));
-    await eventually(() => count(server, 'SELECT 1 FROM browser_sessions WHERE account_id = $1', owner.accountId), (n) => n === 2);
+    await eventually(
+      () => count(server, 'SELECT 1 FROM browser_sessions WHERE account_id = $1', owner.accountId),
+      (n) => n === 2,
+    );
     const bystander = await Owner.signIn(server);
 
     const options = await confirmOptions(owner);
@@ -75,17 +83,27 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     expect((await phone.api.get('/console/api/session')).status).toBe(401);
     expect((await bystander.api.get('/console/api/session')).status).toBe(200);
     // The passkey no longer signs in.
-    await expect(signInToConsole(new TestBrowser(server.url, browser.authenticator), 'signin')).rejects.toThrow(/console sign-in failed: 400/);
+    await expect(signInToConsole(new TestBrowser(server.url, browser.authenticator), 'signin')).rejects.toThrow(
+      /console sign-in failed: 400/,
+    );
 
     // Nothing of the account is left but the one trace that it was deleted.
-    for (const table of ['accounts WHERE id = $1', 'passkeys WHERE account_id = $1', 'browser_sessions WHERE account_id = $1', 'agent_tokens WHERE account_id = $1', "oidc_models WHERE payload->>'accountId' = $1"]) {
+    for (const table of [
+      'accounts WHERE id = $1',
+      'passkeys WHERE account_id = $1',
+      'browser_sessions WHERE account_id = $1',
+      'agent_tokens WHERE account_id = $1',
+      "oidc_models WHERE payload->>'accountId' = $1",
+    ]) {
       expect([table, await count(server, `SELECT 1 FROM ${table}`, owner.accountId)]).toEqual([table, 0]);
     }
-    const left = await server.db.query<{ kind: string; ip: string | null }>('SELECT kind, ip FROM events WHERE account_id = $1', [owner.accountId]);
+    const left = await server.db.query<{ kind: string; ip: string | null }>('SELECT kind, ip FROM events WHERE account_id = $1', [
+      owner.accountId,
+    ]);
     expect(left.rows).toEqual([{ kind: 'account.deleted', ip: null }]);
   });
 
-  it('refuses another owner\'s passkey, a replayed or missing confirmation, and bad bodies, deleting nothing', async () => {
+  it("refuses another owner's passkey, a replayed or missing confirmation, and bad bodies, deleting nothing", async () => {
     const owner = await Owner.signIn(server);
     const other = await Owner.signIn(server);
 
@@ -100,12 +118,33 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     const late = owner.browser.authenticator.authenticate(options as never);
     expect((await owner.api.send('POST', '/console/api/account/delete', late)).status).toBe(400);
     // No options asked for at all.
-    expect((await owner.api.send('POST', '/console/api/account/delete', owner.browser.authenticator.authenticate({ challenge: 'AAAA', rpId: options.rpId }))).status).toBe(400);
+    expect(
+      (
+        await owner.api.send(
+          'POST',
+          '/console/api/account/delete',
+          owner.browser.authenticator.authenticate({ challenge: 'AAAA', rpId: options.rpId }),
+        )
+      ).status,
+    ).toBe(400);
     // Another session's challenge: the other owner's options, answered by this owner's passkey.
     const othersOptions = await confirmOptions(other);
-    expect((await owner.api.send('POST', '/console/api/account/delete', owner.browser.authenticator.authenticate({ ...othersOptions, allowCredentials: [] }))).status).toBe(400);
+    expect(
+      (
+        await owner.api.send(
+          'POST',
+          '/console/api/account/delete',
+          owner.browser.authenticator.authenticate({ ...othersOptions, allowCredentials: [] }),
+        )
+      ).status,
+    ).toBe(400);
 
-    for (const body of [{}, { id: 5 }, { id: 'x'.repeat(2000), rawId: 'x', type: 'public-key', response: {} }, { id: 'a', rawId: 'a', type: 'password', response: {} }]) {
+    for (const body of [
+      {},
+      { id: 5 },
+      { id: 'x'.repeat(2000), rawId: 'x', type: 'public-key', response: {} },
+      { id: 'a', rawId: 'a', type: 'password', response: {} },
+    ]) {
       await confirmOptions(owner);
       const res = await owner.api.send('POST', '/console/api/account/delete', body);
       expect(res.status).toBe(400);
@@ -116,7 +155,10 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     expect((await other.api.get('/console/api/session')).status).toBe(200);
     expect(await count(server, 'SELECT 1 FROM accounts WHERE id = $1', owner.accountId)).toBe(1);
     expect(await count(server, 'SELECT 1 FROM accounts WHERE id = $1', other.accountId)).toBe(1);
-    const failures = await server.db.query("SELECT 1 FROM events WHERE kind = 'account.delete' AND outcome = 'failure' AND account_id = $1", [owner.accountId]);
+    const failures = await server.db.query(
+      "SELECT 1 FROM events WHERE kind = 'account.delete' AND outcome = 'failure' AND account_id = $1",
+      [owner.accountId],
+    );
     expect(failures.rowCount).toBeGreaterThanOrEqual(3);
   });
 

@@ -35,9 +35,15 @@ describe.each(backends())('approvals on %s storage', (backend) => {
   /** A held post of the owner's agent, as the resource API stores it (src/resource/kit.ts). */
   const hold = (text: string, grantId = agent.grantId) =>
     server.app.services.held.create({
-      accountId: owner.accountId, grantId, clientId: 'oauth3-agents', action: 'telegram.send', payload: { chat_id: CHAT_ID, text }, summary: text,
+      accountId: owner.accountId,
+      grantId,
+      clientId: 'oauth3-agents',
+      action: 'telegram.send',
+      payload: { chat_id: CHAT_ID, text },
+      summary: text,
     });
-  const approvals = async (who: Owner) => (await (await who.api.get('/console/api/approvals')).json()) as { pending: ApprovalJson[]; recent: ApprovalJson[] };
+  const approvals = async (who: Owner) =>
+    (await (await who.api.get('/console/api/approvals')).json()) as { pending: ApprovalJson[]; recent: ApprovalJson[] };
   const approve = (id: string, who = owner) => who.api.send('POST', `/console/api/approvals/${id}/approve`);
   const sentTexts = () => telegram.sent.map((m) => m.text);
 
@@ -57,7 +63,11 @@ describe.each(backends())('approvals on %s storage', (backend) => {
     owner = await Owner.signUp(server);
     stranger = await Owner.signUp(server);
     botToken = telegram.addBot({ username: 'owner_bot', chats: [channel] }).token;
-    const connected = await owner.api.send('POST', '/console/api/connections', { kind: 'telegram.bot', bot_token: botToken, chats: '@releasenotes' });
+    const connected = await owner.api.send('POST', '/console/api/connections', {
+      kind: 'telegram.bot',
+      bot_token: botToken,
+      chats: '@releasenotes',
+    });
     expect(connected.status).toBe(201);
     agent = await newAgent();
   });
@@ -77,10 +87,16 @@ describe.each(backends())('approvals on %s storage', (backend) => {
     expect(telegram.sent).toEqual([]);
 
     const { pending } = await approvals(owner);
-    expect(pending).toEqual([expect.objectContaining({
-      id: held.body.id, action: 'telegram.send', text, status: 'pending', decided_at: null,
-      app: { name: expect.stringMatching(/^Your agent: /), client_id: 'oauth3-agents', grant_id: agent.grantId },
-    })]);
+    expect(pending).toEqual([
+      expect.objectContaining({
+        id: held.body.id,
+        action: 'telegram.send',
+        text,
+        status: 'pending',
+        decided_at: null,
+        app: { name: expect.stringMatching(/^Your agent: /), client_id: 'oauth3-agents', grant_id: agent.grantId },
+      }),
+    ]);
     const page = await (await owner.browser.request('/console/approvals')).text();
     expect(page).toContain('Release 4.2 is out.\nRead the notes before upgrading.');
     expect(page).toContain('Send Telegram messages');
@@ -132,7 +148,10 @@ describe.each(backends())('approvals on %s storage', (backend) => {
     const res = await approve(viaApi.id);
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: 'chat_forbidden' });
-    expect((await approvals(owner)).recent.find((r) => r.id === viaApi.id)).toMatchObject({ status: 'failed', result: { error: 'chat_forbidden' } });
+    expect((await approvals(owner)).recent.find((r) => r.id === viaApi.id)).toMatchObject({
+      status: 'failed',
+      result: { error: 'chat_forbidden' },
+    });
 
     const viaPage = await hold('Kicked again');
     const form = await owner.browser.postForm(`/console/approvals/${viaPage.id}/approve`, { csrf: owner.csrf });
@@ -200,10 +219,16 @@ describe.each(backends())('approvals on %s storage', (backend) => {
 
   it('records each decision in the access log, and the bot token never reaches a response or a log line', async () => {
     const { rows } = await server.db.query<{ kind: string; outcome: string; grant_id: string }>(
-      `SELECT kind, outcome, grant_id FROM events WHERE account_id = $1 AND kind LIKE 'action.%' ORDER BY id`, [owner.accountId]);
-    expect(rows.map((r) => `${r.kind}:${r.outcome}`)).toEqual(expect.arrayContaining(['action.approved:ok', 'action.rejected:ok', 'action.approved:failure']));
+      `SELECT kind, outcome, grant_id FROM events WHERE account_id = $1 AND kind LIKE 'action.%' ORDER BY id`,
+      [owner.accountId],
+    );
+    expect(rows.map((r) => `${r.kind}:${r.outcome}`)).toEqual(
+      expect.arrayContaining(['action.approved:ok', 'action.rejected:ok', 'action.approved:failure']),
+    );
     expect(rows.every((r) => r.grant_id)).toBe(true);
-    const pages = await Promise.all(['/console/approvals', '/console/api/approvals', '/console/connections'].map(async (p) => (await owner.browser.request(p)).text()));
+    const pages = await Promise.all(
+      ['/console/approvals', '/console/api/approvals', '/console/connections'].map(async (p) => (await owner.browser.request(p)).text()),
+    );
     expect(pages.join('') + server.logs.join('')).not.toContain(botToken);
   });
 });

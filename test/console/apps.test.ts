@@ -34,7 +34,11 @@ describe.each(backends())('connected apps on %s storage', (backend) => {
 
   beforeAll(async () => {
     server = await startTestServer({ backend });
-    const { clientId, clientSecret } = await server.addClient({ name: 'Photo <b>app</b>', redirectUris: [redirectUri], logoUri: 'https://photos.example/logo.png' });
+    const { clientId, clientSecret } = await server.addClient({
+      name: 'Photo <b>app</b>',
+      redirectUris: [redirectUri],
+      logoUri: 'https://photos.example/logo.png',
+    });
     app = await oidc.discovery(new URL(server.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
 
     // The owner signs up while approving the app, then opens the console in the same browser.
@@ -78,16 +82,21 @@ describe.each(backends())('connected apps on %s storage', (backend) => {
   const active = async (token: string) => (await oidc.tokenIntrospection(app, token)).active;
 
   it('lists the app after consent with its scopes, host and logo, and never the console itself', async () => {
-    const apps = await eventually(() => appsOf(owner.api), (list) => list.every((a) => a.last_used_at));
-    expect(apps).toEqual([expect.objectContaining({
-      kind: 'app',
-      name: 'Photo <b>app</b>',
-      logo_uri: 'https://photos.example/logo.png',
-      redirect_host: '127.0.0.1:8765',
-      scopes: expect.arrayContaining(['openid', 'offline_access', 'tweet.post']),
-      granted_at: expect.any(String),
-      last_used_at: expect.any(String),
-    })]);
+    const apps = await eventually(
+      () => appsOf(owner.api),
+      (list) => list.every((a) => a.last_used_at),
+    );
+    expect(apps).toEqual([
+      expect.objectContaining({
+        kind: 'app',
+        name: 'Photo <b>app</b>',
+        logo_uri: 'https://photos.example/logo.png',
+        redirect_host: '127.0.0.1:8765',
+        scopes: expect.arrayContaining(['openid', 'offline_access', 'tweet.post']),
+        granted_at: expect.any(String),
+        last_used_at: expect.any(String),
+      }),
+    ]);
     expect(apps.map((a) => a.client_id)).not.toContain('oauth3-console');
 
     const page = await (await owner.browser.request('/console/apps')).text();
@@ -169,7 +178,10 @@ describe.each(backends())('connected apps on %s storage', (backend) => {
     const path = `/console/api/apps/${grant!.grant_id}`;
 
     expect((await fetch(`${server.url}/console/api/apps`)).status).toBe(401);
-    const anonymous = await fetch(`${server.url}${path}`, { method: 'DELETE', headers: { origin: server.url, 'x-csrf-token': owner.csrf } });
+    const anonymous = await fetch(`${server.url}${path}`, {
+      method: 'DELETE',
+      headers: { origin: server.url, 'x-csrf-token': owner.csrf },
+    });
     expect(anonymous.status).toBe(401);
     expect((await owner.api.send('DELETE', path, undefined, { csrf: null })).status).toBe(403);
     expect((await owner.api.send('DELETE', path, undefined, { csrf: stranger.csrf })).status).toBe(403);
@@ -186,9 +198,16 @@ describe.each(backends())('connected apps on %s storage', (backend) => {
     const [grant] = await appsOf(owner.api);
     await owner.api.send('DELETE', `/console/api/apps/${grant!.grant_id}`);
 
-    const rows = await eventually(async () => (await server.db.query<{ kind: string; grant_id: string | null; account_id: string | null; detail: unknown }>(
-      'SELECT kind, grant_id, account_id, detail FROM events WHERE grant_id = $1 ORDER BY id', [grant!.grant_id])).rows,
-    (list) => list.length >= 3);
+    const rows = await eventually(
+      async () =>
+        (
+          await server.db.query<{ kind: string; grant_id: string | null; account_id: string | null; detail: unknown }>(
+            'SELECT kind, grant_id, account_id, detail FROM events WHERE grant_id = $1 ORDER BY id',
+            [grant!.grant_id],
+          )
+        ).rows,
+      (list) => list.length >= 3,
+    );
     expect(rows.map((r) => r.kind)).toEqual(expect.arrayContaining(['token.minted', 'token.refreshed', 'app.revoked']));
     const accountId = owner.browser.authenticator.credentials[0]!.userHandle;
     expect(rows.every((r) => r.account_id === accountId)).toBe(true);

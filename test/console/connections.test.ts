@@ -65,7 +65,9 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     const bot = ways.find((w) => w.id === 'telegram.bot');
     expect(bot).toMatchObject({ provider: 'telegram', method: 'paste' });
     expect(bot!.fields).toContainEqual(expect.objectContaining({ name: 'bot_token', type: 'password' }));
-    expect(ways).toContainEqual(expect.objectContaining({ id: 'oauth2:fakehub', title: 'FakeHub', method: 'oauth', oauth_provider: 'fakehub' }));
+    expect(ways).toContainEqual(
+      expect.objectContaining({ id: 'oauth2:fakehub', title: 'FakeHub', method: 'oauth', oauth_provider: 'fakehub' }),
+    );
     // X by OAuth needs the operator's X client id, which this server lacks: it is not offered.
     expect(ways.filter((w) => w.method === 'oauth').map((w) => w.oauth_provider)).toEqual(['fakehub']);
 
@@ -77,12 +79,22 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
 
   it('checks a pasted bot token with Telegram, saves it, and lists the bot by name, never its token', async () => {
     const token = newBot('news_bot');
-    const res = await owner.api.send('POST', '/console/api/connections', { kind: 'telegram.bot', bot_token: token, chats: '@releasenotes' });
+    const res = await owner.api.send('POST', '/console/api/connections', {
+      kind: 'telegram.bot',
+      bot_token: token,
+      chats: '@releasenotes',
+    });
     const text = await res.text();
     expect(res.status).toBe(201);
     expect(text).not.toContain(token);
     expect(JSON.parse(text)).toEqual({
-      connection: expect.objectContaining({ provider: 'telegram', kind: 'telegram.bot', label: '@news_bot', status: 'active', needs_relink: false }),
+      connection: expect.objectContaining({
+        provider: 'telegram',
+        kind: 'telegram.bot',
+        label: '@news_bot',
+        status: 'active',
+        needs_relink: false,
+      }),
     });
     expect(telegram.calls).toContainEqual({ token, method: 'getMe' });
 
@@ -103,7 +115,11 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     const token = newBot('gone_bot');
     telegram.revoke(token);
     const before = (await list(stranger)).connections.length;
-    const res = await stranger.api.send('POST', '/console/api/connections', { kind: 'telegram.bot', bot_token: token, chats: '@releasenotes' });
+    const res = await stranger.api.send('POST', '/console/api/connections', {
+      kind: 'telegram.bot',
+      bot_token: token,
+      chats: '@releasenotes',
+    });
     const text = await res.text();
     expect(res.status).toBe(400);
     expect(JSON.parse(text)).toEqual({ error: 'invalid_credential', error_description: expect.any(String) });
@@ -113,7 +129,11 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
 
   it('refuses malformed input before calling Telegram, naming the field', async () => {
     const calls = telegram.calls.length;
-    const res = await stranger.api.send('POST', '/console/api/connections', { kind: 'telegram.bot', bot_token: 'not-a-token-at-all', chats: '@releasenotes' });
+    const res = await stranger.api.send('POST', '/console/api/connections', {
+      kind: 'telegram.bot',
+      bot_token: 'not-a-token-at-all',
+      chats: '@releasenotes',
+    });
     const body = (await res.json()) as { error: string; error_description: string };
     expect(res.status).toBe(400);
     expect(body.error).toBe('invalid_request');
@@ -131,7 +151,11 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
   it('answers an unreachable Telegram with 502 and saves nothing', async () => {
     const token = newBot('down_bot');
     telegram.fail('getMe', 'bad_gateway');
-    const res = await stranger.api.send('POST', '/console/api/connections', { kind: 'telegram.bot', bot_token: token, chats: '@releasenotes' });
+    const res = await stranger.api.send('POST', '/console/api/connections', {
+      kind: 'telegram.bot',
+      bot_token: token,
+      chats: '@releasenotes',
+    });
     const text = await res.text();
     expect(res.status).toBe(502);
     expect(text).not.toContain(token);
@@ -141,7 +165,12 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
   it('connects from the page form; a refused token shows the problem in that form without the token', async () => {
     const bad = newBot('typo_bot');
     telegram.revoke(bad);
-    const refused = await stranger.browser.postForm('/console/connections', { csrf: stranger.csrf, kind: 'telegram.bot', bot_token: bad, chats: '@releasenotes' });
+    const refused = await stranger.browser.postForm('/console/connections', {
+      csrf: stranger.csrf,
+      kind: 'telegram.bot',
+      bot_token: bad,
+      chats: '@releasenotes',
+    });
     const page = await refused.text();
     expect(refused.status).toBe(400);
     expect(page).toMatch(/<p class="field-error" role="alert">[^<]*Telegram did not accept this bot token/);
@@ -150,7 +179,12 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     expect(page).toMatch(/<textarea id="telegram-bot-chats" name="chats"[^>]*>@releasenotes<\/textarea>/);
 
     const good = newBot('form_bot');
-    const res = await stranger.browser.postForm('/console/connections', { csrf: stranger.csrf, kind: 'telegram.bot', bot_token: good, chats: '@releasenotes' });
+    const res = await stranger.browser.postForm('/console/connections', {
+      csrf: stranger.csrf,
+      kind: 'telegram.bot',
+      bot_token: good,
+      chats: '@releasenotes',
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/console/connections?done=connected');
     const after = await (await stranger.browser.request('/console/connections?done=connected')).text();
@@ -178,7 +212,10 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     expect(url.searchParams.get('redirect_uri')).toBe(`${server.url}/connections/callback`);
     expect(url.searchParams.get('state')).toEqual(expect.any(String));
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
-    const { rows } = await server.db.query<{ account_id: string; return_to: string }>('SELECT account_id, return_to FROM upstream_auth_requests WHERE state = $1', [url.searchParams.get('state')]);
+    const { rows } = await server.db.query<{ account_id: string; return_to: string }>(
+      'SELECT account_id, return_to FROM upstream_auth_requests WHERE state = $1',
+      [url.searchParams.get('state')],
+    );
     expect(rows).toEqual([{ account_id: owner.accountId, return_to: '/console/connections' }]);
 
     const form = await owner.browser.postForm('/console/connections/oauth/fakehub', { csrf: owner.csrf });
@@ -216,13 +253,21 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     const token = newBot('guarded_bot');
     const body = { kind: 'telegram.bot', bot_token: token, chats: '@releasenotes' };
     expect((await fetch(`${server.url}/console/api/connections`)).status).toBe(401);
-    expect((await fetch(`${server.url}/console/api/connections`, {
-      method: 'POST', headers: { origin: server.url, 'content-type': 'application/json', 'x-csrf-token': owner.csrf }, body: JSON.stringify(body),
-    })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${server.url}/console/api/connections`, {
+          method: 'POST',
+          headers: { origin: server.url, 'content-type': 'application/json', 'x-csrf-token': owner.csrf },
+          body: JSON.stringify(body),
+        })
+      ).status,
+    ).toBe(401);
     expect((await owner.api.send('POST', '/console/api/connections', body, { csrf: null })).status).toBe(403);
     expect((await owner.api.send('POST', '/console/api/connections', body, { csrf: stranger.csrf })).status).toBe(403);
     expect((await owner.api.send('POST', '/console/api/connections', body, { origin: 'https://evil.example' })).status).toBe(403);
-    expect((await owner.browser.postForm('/console/connections', { kind: 'telegram.bot', bot_token: token, chats: '@releasenotes' })).status).toBe(403);
+    expect(
+      (await owner.browser.postForm('/console/connections', { kind: 'telegram.bot', bot_token: token, chats: '@releasenotes' })).status,
+    ).toBe(403);
     expect((await owner.api.send('POST', '/console/api/connections/oauth/fakehub', undefined, { csrf: null })).status).toBe(403);
     expect((await owner.browser.postForm('/console/connections/oauth/fakehub', {}, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await list(owner)).connections).toEqual([]);
@@ -231,14 +276,18 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     const saved = await owner.api.send('POST', '/console/api/connections', body);
     const { connection } = (await saved.json()) as { connection: ConnectionJson };
     expect((await owner.api.send('DELETE', `/console/api/connections/${connection.id}`, undefined, { csrf: null })).status).toBe(403);
-    expect((await owner.api.send('DELETE', `/console/api/connections/${connection.id}`, undefined, { origin: 'https://evil.example' })).status).toBe(403);
+    expect(
+      (await owner.api.send('DELETE', `/console/api/connections/${connection.id}`, undefined, { origin: 'https://evil.example' })).status,
+    ).toBe(403);
     expect((await owner.browser.postForm(`/console/connections/${connection.id}/disconnect`, {})).status).toBe(403);
     expect((await list(owner)).connections.map((c) => c.id)).toEqual([connection.id]);
   });
 
   it('records connecting and disconnecting in the access log, and no pasted token reaches a log line', async () => {
     const { rows } = await server.db.query<{ kind: string; detail: Record<string, unknown> }>(
-      `SELECT kind, detail FROM events WHERE account_id = $1 AND kind LIKE 'connection.%' ORDER BY id`, [owner.accountId]);
+      `SELECT kind, detail FROM events WHERE account_id = $1 AND kind LIKE 'connection.%' ORDER BY id`,
+      [owner.accountId],
+    );
     expect(rows.map((r) => r.kind)).toEqual(['connection.added', 'connection.removed', 'connection.added']);
     expect(rows[0]!.detail).toEqual({ provider: 'telegram', kind: 'telegram.bot', label: '@news_bot' });
     const everything = JSON.stringify((await server.db.query('SELECT * FROM events')).rows) + server.logs.join('');

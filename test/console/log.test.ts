@@ -8,11 +8,11 @@ import { csvCell } from '../../src/console/views/log-export.js';
 import type { LogEntry } from '../../src/accounts/access-log.js';
 import { codeFlow } from '../helpers/code-flow.js';
 
-
 type Entry = LogEntry;
 
 /** A day's start in UTC plus a minute, `daysAgo` days back, as SQL; the chart counts by UTC day. */
-const dayAt = (daysAgo: number) => `(now() AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' - interval '${daysAgo} days' + interval '1 minute'`;
+const dayAt = (daysAgo: number) =>
+  `(now() AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' - interval '${daysAgo} days' + interval '1 minute'`;
 const utcDay = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
 
 describe('console access log', () => {
@@ -23,12 +23,17 @@ describe('console access log', () => {
   beforeAll(async () => {
     server = await startTestServer();
     acme = (await server.addClient({ name: 'Acme Agent', redirectUris: ['https://acme.example/cb'] })).clientId;
-    tricky = (await server.addClient({ name: '=HYPERLINK("https://evil.example","click"), "quoted"', redirectUris: ['https://tricky.example/cb'] })).clientId;
+    tricky = (
+      await server.addClient({ name: '=HYPERLINK("https://evil.example","click"), "quoted"', redirectUris: ['https://tricky.example/cb'] })
+    ).clientId;
   });
   afterAll(() => server?.stop());
 
   /** Writes events straight into the table, as the rest of the system (and later the resource server) will. */
-  async function insert(accountId: string, events: Array<{ kind: string; client?: string; outcome?: string; detail?: object; ip?: string; daysAgo?: number }>) {
+  async function insert(
+    accountId: string,
+    events: Array<{ kind: string; client?: string; outcome?: string; detail?: object; ip?: string; daysAgo?: number }>,
+  ) {
     for (const e of events) {
       await server.db.query(
         `INSERT INTO events (account_id, client_id, kind, outcome, detail, ip, created_at)
@@ -59,18 +64,29 @@ describe('console access log', () => {
     const { clientId, clientSecret } = await server.addClient({ name: 'Log Test App', redirectUris: [redirectUri] });
     const config = await oidc.discovery(new URL(server.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
     const browser = new TestBrowser(server.url);
-    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access tweet.post', prompt: 'consent' });
+    const tokens = await codeFlow(config, browser, {
+      redirect_uri: redirectUri,
+      scope: 'openid offline_access tweet.post',
+      prompt: 'consent',
+    });
     await oidc.refreshTokenGrant(config, tokens.refresh_token!);
 
     const owner = await Owner.signIn(server, browser);
-    const appEvents = await eventually(() => readLog(owner, `?client_id=${clientId}`), (page) => page.events.length >= 3);
+    const appEvents = await eventually(
+      () => readLog(owner, `?client_id=${clientId}`),
+      (page) => page.events.length >= 3,
+    );
     expect(appEvents.events.map((e) => e.kind)).toEqual(['token.refreshed', 'token.minted', 'consent.granted']);
-    for (const e of appEvents.events) expect(e).toMatchObject({ client_name: 'Log Test App', scope: expect.stringContaining('tweet.post') });
+    for (const e of appEvents.events)
+      expect(e).toMatchObject({ client_name: 'Log Test App', scope: expect.stringContaining('tweet.post') });
     expect(JSON.stringify(appEvents)).not.toContain(tokens.access_token);
     expect(JSON.stringify(appEvents)).not.toContain(tokens.refresh_token!);
 
-    const chart = await (await owner.api.get('/console/api/log/chart?days=1')).json() as { counting: string; counts: unknown[] };
-    expect(chart).toMatchObject({ counting: 'app events', counts: [{ day: utcDay(0), client_id: clientId, client_name: 'Log Test App', count: 3 }] });
+    const chart = (await (await owner.api.get('/console/api/log/chart?days=1')).json()) as { counting: string; counts: unknown[] };
+    expect(chart).toMatchObject({
+      counting: 'app events',
+      counts: [{ day: utcDay(0), client_id: clientId, client_name: 'Log Test App', count: 3 }],
+    });
     const page = await (await owner.browser.request('/console/log')).text();
     for (const label of ['Account created', 'Consent given', 'Token issued', 'Token refreshed']) expect(page).toContain(label);
   });
@@ -97,7 +113,10 @@ describe('console access log', () => {
 
   it('pages newest first with limit and before, without gaps or repeats', async () => {
     const owner = await Owner.signIn(server);
-    await insert(owner.accountId, Array.from({ length: 120 }, (_, i) => ({ kind: 'api.call', client: acme, detail: { n: i } })));
+    await insert(
+      owner.accountId,
+      Array.from({ length: 120 }, (_, i) => ({ kind: 'api.call', client: acme, detail: { n: i } })),
+    );
     const seen: Entry[] = [];
     let before: number | null = null;
     let pages = 0;
@@ -144,7 +163,9 @@ describe('console access log', () => {
         { kind: 'api.call', client: tricky, daysAgo: 1, detail: { secret: 'bobs-private-detail' } },
         { kind: 'bob.only.kind', client: acme, daysAgo: 0 },
       ]);
-      bobsIds = (await server.db.query<{ id: string | number }>('SELECT id FROM events WHERE account_id = $1', [bob.accountId])).rows.map((r) => Number(r.id));
+      bobsIds = (await server.db.query<{ id: string | number }>('SELECT id FROM events WHERE account_id = $1', [bob.accountId])).rows.map(
+        (r) => Number(r.id),
+      );
     });
 
     it("never shows another owner's events in the log, with or without filters", async () => {
@@ -163,31 +184,44 @@ describe('console access log', () => {
       expect((await alice.api.get('/console/api/log?before=999999999')).status).toBe(404);
     });
 
-    it('counts API calls per UTC day per app for the chart, and only the owner\'s', async () => {
+    it("counts API calls per UTC day per app for the chart, and only the owner's", async () => {
       const res = await alice.api.get('/console/api/log/chart');
       expect(res.status).toBe(200);
-      const chart = await res.json() as { counting: string; days: number; from: string; to: string; counts: unknown[] };
+      const chart = (await res.json()) as { counting: string; days: number; from: string; to: string; counts: unknown[] };
       expect(chart).toMatchObject({ counting: 'api.call', days: 30, to: utcDay(0), from: utcDay(29) });
       expect(chart.counts).toHaveLength(3);
-      expect(chart.counts).toEqual(expect.arrayContaining([
-        { day: utcDay(2), client_id: acme, client_name: 'Acme Agent', count: 2 },
-        { day: utcDay(2), client_id: tricky, client_name: expect.stringContaining('HYPERLINK'), count: 1 },
-        { day: utcDay(0), client_id: acme, client_name: 'Acme Agent', count: 3 },
-      ]));
+      expect(chart.counts).toEqual(
+        expect.arrayContaining([
+          { day: utcDay(2), client_id: acme, client_name: 'Acme Agent', count: 2 },
+          { day: utcDay(2), client_id: tricky, client_name: expect.stringContaining('HYPERLINK'), count: 1 },
+          { day: utcDay(0), client_id: acme, client_name: 'Acme Agent', count: 3 },
+        ]),
+      );
       const days = (chart.counts as Array<{ day: string }>).map((c) => c.day);
       expect(days).toEqual([...days].sort()); // oldest day first
-      const today = await (await alice.api.get('/console/api/log/chart?days=1')).json() as { counts: unknown[] };
+      const today = (await (await alice.api.get('/console/api/log/chart?days=1')).json()) as { counts: unknown[] };
       expect(today.counts).toEqual([{ day: utcDay(0), client_id: acme, client_name: 'Acme Agent', count: 3 }]);
-      const quarter = await (await alice.api.get('/console/api/log/chart?days=90')).json() as { counts: Array<{ count: number }> };
+      const quarter = (await (await alice.api.get('/console/api/log/chart?days=90')).json()) as { counts: Array<{ count: number }> };
       expect(quarter.counts.reduce((sum, c) => sum + c.count, 0)).toBe(7);
     });
 
     it('charts every event that names an app while no API calls are logged, and says so', async () => {
       const carol = await Owner.signIn(server);
-      await insert(carol.accountId, [{ kind: 'consent.granted', client: acme }, { kind: 'consent.denied', client: tricky }]);
-      const chart = await (await carol.api.get('/console/api/log/chart?days=7')).json() as { counting: string; counts: Array<{ client_id: string; count: number }> };
+      await insert(carol.accountId, [
+        { kind: 'consent.granted', client: acme },
+        { kind: 'consent.denied', client: tricky },
+      ]);
+      const chart = (await (await carol.api.get('/console/api/log/chart?days=7')).json()) as {
+        counting: string;
+        counts: Array<{ client_id: string; count: number }>;
+      };
       expect(chart.counting).toBe('app events');
-      expect(chart.counts.map((c) => [c.client_id, c.count]).sort()).toEqual([[acme, 1], [tricky, 1]].sort());
+      expect(chart.counts.map((c) => [c.client_id, c.count]).sort()).toEqual(
+        [
+          [acme, 1],
+          [tricky, 1],
+        ].sort(),
+      );
     });
 
     it('exports CSV with a header row, RFC 4180 quoting and spreadsheet formulas defused', async () => {
@@ -213,7 +247,7 @@ describe('console access log', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename=".*\.json"$/);
-      const exported = await res.json() as Entry[];
+      const exported = (await res.json()) as Entry[];
       expect(exported).toHaveLength(6);
       expect(exported).toEqual((await readLog(alice, `?client_id=${acme}&kind=api.call&limit=200`)).events);
       const all = await (await alice.api.get('/console/api/log/export?format=json')).text();
@@ -244,7 +278,10 @@ describe('console access log', () => {
     });
 
     it('pages the HTML log with an Older link and keeps the filters in it', async () => {
-      await insert(alice.accountId, Array.from({ length: 55 }, () => ({ kind: 'api.call', client: acme })));
+      await insert(
+        alice.accountId,
+        Array.from({ length: 55 }, () => ({ kind: 'api.call', client: acme })),
+      );
       const first = await (await alice.browser.request(`/console/log?kind=api.call&client_id=${acme}`)).text();
       const older = /<a rel="next" href="([^"]+)">Older events<\/a>/.exec(first)?.[1]?.replace(/&amp;/g, '&');
       expect(older).toMatch(new RegExp(`^/console/log\\?client_id=${acme}&kind=api\\.call&before=\\d+$`));
@@ -286,11 +323,13 @@ describe('console access log', () => {
   });
 
   it.each(['/console/api/log', '/console/api/log/export?format=csv', '/console/api/log/export?format=json', '/console/api/log/chart'])(
-    'answers %s with 401 and no data without a session', async (path) => {
+    'answers %s with 401 and no data without a session',
+    async (path) => {
       const res = await fetch(`${server.url}${path}`);
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ error: 'unauthorized', error_description: expect.any(String) });
-    });
+    },
+  );
 
   it('sends a signed-out browser from the log page to sign in', async () => {
     const res = await fetch(`${server.url}/console/log`, { redirect: 'manual' });

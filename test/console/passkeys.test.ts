@@ -18,7 +18,6 @@ interface PasskeyJson {
   device_type: string;
 }
 
-
 const newDevice = (server: TestServer) => new SoftwareAuthenticator({ origin: server.url, rpId: new URL(server.url).hostname });
 
 async function listPasskeys(owner: Pick<Owner, 'api'>): Promise<PasskeyJson[]> {
@@ -28,11 +27,18 @@ async function listPasskeys(owner: Pick<Owner, 'api'>): Promise<PasskeyJson[]> {
 }
 
 /** The add-passkey ceremony as console.js runs it, on `device` (a second authenticator: a phone, a security key). */
-async function addPasskey(owner: Pick<Owner, 'api' | 'browser'>, device: SoftwareAuthenticator, extra: { name?: unknown; tamper?: Tamper } = {}) {
+async function addPasskey(
+  owner: Pick<Owner, 'api' | 'browser'>,
+  device: SoftwareAuthenticator,
+  extra: { name?: unknown; tamper?: Tamper } = {},
+) {
   const options = await owner.api.send('POST', '/console/api/passkeys/options', {});
   expect(options.status).toBe(200);
   const credential = device.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON, extra.tamper);
-  const res = await owner.api.send('POST', '/console/api/passkeys', { credential, ...(extra.name === undefined ? {} : { name: extra.name }) });
+  const res = await owner.api.send('POST', '/console/api/passkeys', {
+    credential,
+    ...(extra.name === undefined ? {} : { name: extra.name }),
+  });
   return { res, credential };
 }
 
@@ -42,7 +48,9 @@ async function signInStatus(server: TestServer, device: SoftwareAuthenticator, c
   const step = await browser.navigate('/console');
   const uid = uidFrom(step.url);
   const csrf = csrfFrom(await step.response.text());
-  const options = (await (await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)).json()) as PublicKeyCredentialRequestOptionsJSON;
+  const options = (await (
+    await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)
+  ).json()) as PublicKeyCredentialRequestOptionsJSON;
   const assertion = device.authenticate(options, { credentialId });
   return (await browser.postJson(`/interaction/${uid}/passkey/login`, assertion, csrf)).status;
 }
@@ -59,7 +67,7 @@ describe('console passkeys', () => {
   });
   afterAll(() => server?.stop());
 
-  it('lists the owner\'s passkeys with name, dates and backup state, and only theirs', async () => {
+  it("lists the owner's passkeys with name, dates and backup state, and only theirs", async () => {
     const passkeys = await listPasskeys(alice);
     expect(passkeys).toEqual([
       {
@@ -75,7 +83,10 @@ describe('console passkeys', () => {
   });
 
   it('adds a passkey from another device with a trimmed name, excluding the ones already registered', async () => {
-    const options = await (await alice.api.send('POST', '/console/api/passkeys/options', {})).json() as { excludeCredentials: { id: string }[]; user: { id: string } };
+    const options = (await (await alice.api.send('POST', '/console/api/passkeys/options', {})).json()) as {
+      excludeCredentials: { id: string }[];
+      user: { id: string };
+    };
     expect(options.excludeCredentials.map((c) => c.id)).toEqual((await listPasskeys(alice)).map((p) => p.id));
     // The new passkey extends this account: the same WebAuthn user handle.
     expect(options.user.id).toBe(alice.browser.authenticator.credentials[0]!.userHandle);
@@ -108,8 +119,10 @@ describe('console passkeys', () => {
     expect((await alice.api.send('DELETE', `/console/api/passkeys/${credential.id}`)).status).toBe(200);
   });
 
-  it('refuses a registration over another owner\'s challenge', async () => {
-    const options = (await (await bob.api.send('POST', '/console/api/passkeys/options', {})).json()) as PublicKeyCredentialCreationOptionsJSON;
+  it("refuses a registration over another owner's challenge", async () => {
+    const options = (await (
+      await bob.api.send('POST', '/console/api/passkeys/options', {})
+    ).json()) as PublicKeyCredentialCreationOptionsJSON;
     const credential = newDevice(server).register(options);
     const res = await alice.api.send('POST', '/console/api/passkeys', { credential });
     expect(res.status).toBe(400);
@@ -141,7 +154,11 @@ describe('console passkeys', () => {
       expect(error.error).toBe('invalid_request');
       expect(error.error_description).toMatch(/^name: /);
     }
-    const notJson = await alice.browser.request(path, { method: 'PATCH', headers: { 'content-type': 'application/json', 'x-csrf-token': alice.csrf }, body: '{' });
+    const notJson = await alice.browser.request(path, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': alice.csrf },
+      body: '{',
+    });
     expect(notJson.status).toBe(400);
     // A 60-character name (after trimming) is fine.
     expect((await alice.api.send('PATCH', path, { name: ` ${'n'.repeat(60)} ` })).status).toBe(200);
@@ -149,12 +166,15 @@ describe('console passkeys', () => {
     const badAdd = await alice.api.send('POST', '/console/api/passkeys', { credential: 'x' });
     expect(badAdd.status).toBe(400);
     expect(((await badAdd.json()) as { error_description: string }).error_description).toMatch(/^credential/);
-    const longName = await alice.api.send('POST', '/console/api/passkeys', { credential: { id: 'a', rawId: 'a', type: 'public-key', response: {} }, name: 'x'.repeat(61) });
+    const longName = await alice.api.send('POST', '/console/api/passkeys', {
+      credential: { id: 'a', rawId: 'a', type: 'public-key', response: {} },
+      name: 'x'.repeat(61),
+    });
     expect(longName.status).toBe(400);
     expect(((await longName.json()) as { error_description: string }).error_description).toMatch(/^name: /);
   });
 
-  it('answers 404 for another owner\'s passkey or a malformed id, and changes nothing', async () => {
+  it("answers 404 for another owner's passkey or a malformed id, and changes nothing", async () => {
     const bobsId = bob.browser.authenticator.credentials[0]!.id;
     const before = await listPasskeys(bob);
     for (const res of [
@@ -193,7 +213,10 @@ describe('console passkeys', () => {
     await signInToConsole(other, 'signin');
     const session = (await (await other.request('/console/api/session')).json()) as { account_id: string };
     expect(session.account_id).toBe(solo.browser.authenticator.credentials[0]!.userHandle);
-    const kinds = await server.db.query<{ kind: string }>("SELECT kind FROM events WHERE kind LIKE 'passkey.%' AND outcome = 'ok' AND account_id = $1 ORDER BY id", [session.account_id]);
+    const kinds = await server.db.query<{ kind: string }>(
+      "SELECT kind FROM events WHERE kind LIKE 'passkey.%' AND outcome = 'ok' AND account_id = $1 ORDER BY id",
+      [session.account_id],
+    );
     expect(kinds.rows.map((r) => r.kind)).toEqual(['passkey.added', 'passkey.removed']);
   });
 
@@ -232,12 +255,13 @@ describe('console passkeys: guards', () => {
   });
   afterAll(() => server?.stop());
 
-  const mutations = () => [
-    ['POST', '/console/api/passkeys/options', {}],
-    ['POST', '/console/api/passkeys', { credential: {} }],
-    ['PATCH', `/console/api/passkeys/${id}`, { name: 'x' }],
-    ['DELETE', `/console/api/passkeys/${id}`, undefined],
-  ] as const;
+  const mutations = () =>
+    [
+      ['POST', '/console/api/passkeys/options', {}],
+      ['POST', '/console/api/passkeys', { credential: {} }],
+      ['PATCH', `/console/api/passkeys/${id}`, { name: 'x' }],
+      ['DELETE', `/console/api/passkeys/${id}`, undefined],
+    ] as const;
 
   it('answers 401 without a session', async () => {
     const stranger = consoleApi(new TestBrowser(server.url), owner.csrf);
@@ -258,7 +282,15 @@ describe('console passkeys: guards', () => {
     }
     for (const action of ['rename', 'remove']) {
       expect((await owner.browser.postForm(`/console/passkeys/${id}/${action}`, { name: 'x' })).status).toBe(403);
-      expect((await owner.browser.postForm(`/console/passkeys/${id}/${action}`, { csrf: owner.csrf, name: 'x' }, { origin: 'https://evil.example' })).status).toBe(403);
+      expect(
+        (
+          await owner.browser.postForm(
+            `/console/passkeys/${id}/${action}`,
+            { csrf: owner.csrf, name: 'x' },
+            { origin: 'https://evil.example' },
+          )
+        ).status,
+      ).toBe(403);
     }
     expect((await listPasskeys(owner))[0]!.name).toBe('Synced passkey');
   });
@@ -280,7 +312,9 @@ describe('console passkeys: adding needs a recent sign-in (E7)', () => {
     const add = await owner.api.send('POST', '/console/api/passkeys', { credential: {} });
     expect(add.status).toBe(403);
     // Renaming is not sensitive: it still works.
-    expect((await owner.api.send('PATCH', `/console/api/passkeys/${owner.browser.authenticator.credentials[0]!.id}`, { name: 'Old' })).status).toBe(200);
+    expect(
+      (await owner.api.send('PATCH', `/console/api/passkeys/${owner.browser.authenticator.credentials[0]!.id}`, { name: 'Old' })).status,
+    ).toBe(200);
 
     // /console/login?fresh=1 asks for the passkey again (prompt=login, max_age=0), then the same browser may add one.
     const { csrf } = await signInToConsole(owner.browser, 'signin', '/console/login?fresh=1&return=/console/passkeys');

@@ -15,7 +15,14 @@ interface PolicyJson {
   hold_for_approval: boolean;
 }
 
-const NO_LIMITS: PolicyJson = { posts_per_day: null, blocked_words: [], blocked_patterns: [], no_links: false, no_mentions: false, hold_for_approval: false };
+const NO_LIMITS: PolicyJson = {
+  posts_per_day: null,
+  blocked_words: [],
+  blocked_patterns: [],
+  no_links: false,
+  no_mentions: false,
+  hold_for_approval: false,
+};
 
 /**
  * Limits per app, as the owner sets them: in the console for any app or agent that can write, and
@@ -36,14 +43,22 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
   const put = (id: string, body: unknown, who = owner, options: { csrf?: string | null; origin?: string } = {}) =>
     who.api.send('PUT', `/console/api/apps/${id}/policy`, body, options);
   const grantOf = async (who: Owner, clientId: string) =>
-    ((await (await who.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; client_id: string }[] }).apps.find((a) => a.client_id === clientId)?.grant_id;
+    ((await (await who.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; client_id: string }[] }).apps.find(
+      (a) => a.client_id === clientId,
+    )?.grant_id;
 
   /** Authorization request → consent page in the owner's (signed-in) browser; returns the page and where to post. */
   async function consentPage(who: Owner, scope: string) {
     const verifier = randomBytes(32).toString('base64url');
     const query = new URLSearchParams({
-      client_id: client.clientId, response_type: 'code', redirect_uri: redirectUri, scope, state: 'xyz', prompt: 'consent',
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+      client_id: client.clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope,
+      state: 'xyz',
+      prompt: 'consent',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
     });
     const step = await who.browser.navigate(`/auth?${query}`);
     expect(step.url).toContain('/interaction/');
@@ -63,7 +78,14 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
 
   it('starts with no limits, and stores the limits the owner sets', async () => {
     expect(await policyOf(grantId)).toEqual(NO_LIMITS);
-    const limits = { posts_per_day: 5, blocked_words: ['crypto', 'free money'], blocked_patterns: ['^gm\\b'], no_links: true, no_mentions: false, hold_for_approval: true };
+    const limits = {
+      posts_per_day: 5,
+      blocked_words: ['crypto', 'free money'],
+      blocked_patterns: ['^gm\\b'],
+      no_links: true,
+      no_mentions: false,
+      hold_for_approval: true,
+    };
     const res = await put(grantId, limits);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ grant_id: grantId, policy: limits });
@@ -110,14 +132,22 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
 
   it('saves limits from the page form, and shows a problem in that form with what was typed', async () => {
     const saved = await owner.browser.postForm(`/console/apps/${grantId}/policy`, {
-      csrf: owner.csrf, posts_per_day: '3', blocked_words: 'spam\r\n\r\n  scam  ', blocked_patterns: '', no_mentions: 'on',
+      csrf: owner.csrf,
+      posts_per_day: '3',
+      blocked_words: 'spam\r\n\r\n  scam  ',
+      blocked_patterns: '',
+      no_mentions: 'on',
     });
     expect(saved.status).toBe(303);
     expect(saved.headers.get('location')).toBe('/console/apps?done=limits-saved');
     expect(await policyOf(grantId)).toEqual({ ...NO_LIMITS, posts_per_day: 3, blocked_words: ['spam', 'scam'], no_mentions: true });
 
     const refused = await owner.browser.postForm(`/console/apps/${grantId}/policy`, {
-      csrf: owner.csrf, posts_per_day: '', blocked_words: '', blocked_patterns: '[a-', hold_for_approval: 'on',
+      csrf: owner.csrf,
+      posts_per_day: '',
+      blocked_words: '',
+      blocked_patterns: '[a-',
+      hold_for_approval: 'on',
     });
     expect(refused.status).toBe(400);
     const page = await refused.text();
@@ -134,7 +164,9 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
     expect(read.status).toBe(404);
     expect(await read.text()).not.toContain('spam');
     expect((await put(grantId, { hold_for_approval: true }, stranger)).status).toBe(404);
-    expect((await stranger.browser.postForm(`/console/apps/${grantId}/policy`, { csrf: stranger.csrf, hold_for_approval: 'on' })).status).toBe(404);
+    expect(
+      (await stranger.browser.postForm(`/console/apps/${grantId}/policy`, { csrf: stranger.csrf, hold_for_approval: 'on' })).status,
+    ).toBe(404);
     expect((await owner.api.get('/console/api/apps/nosuchgrant/policy')).status).toBe(404);
     expect((await owner.api.get(`/console/api/apps/${'g'.repeat(500)}/policy`)).status).toBe(404);
     expect(await policyOf(grantId)).toEqual(before);
@@ -150,7 +182,7 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
     expect(await policyOf(grantId)).toEqual(before);
   });
 
-  it('offers limits on the consent page when the app asks to write, and saves them as the grant\'s policy', async () => {
+  it("offers limits on the consent page when the app asks to write, and saves them as the grant's policy", async () => {
     const other = await Owner.signUp(server);
     const readOnly = await consentPage(other, 'openid tweet.read');
     expect(readOnly.page).not.toContain('Limits (optional)');
@@ -166,7 +198,11 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
     expect(await typo.text()).toContain('Posts per day');
 
     const res = await other.browser.postForm(`/interaction/${uid}/consent`, {
-      csrf, decision: 'approve', limit_posts_per_day: '4', limit_hold_for_approval: 'on', limit_no_links: '',
+      csrf,
+      decision: 'approve',
+      limit_posts_per_day: '4',
+      limit_hold_for_approval: 'on',
+      limit_no_links: '',
     });
     expect(res.status).toBe(303);
     await other.browser.navigate(res.headers.get('location')!);
@@ -194,7 +230,9 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
     await owner.agentToken(['tweet.post']);
     const { apps } = (await (await owner.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; kind: string }[] };
     const agentGrant = apps.find((a) => a.kind === 'agent')!.grant_id;
-    expect(await (await owner.browser.request('/console/tokens')).text()).toContain(`href="/console/apps?limits=${agentGrant}#limits-${agentGrant}"`);
+    expect(await (await owner.browser.request('/console/tokens')).text()).toContain(
+      `href="/console/apps?limits=${agentGrant}#limits-${agentGrant}"`,
+    );
     expect((await put(agentGrant, { posts_per_day: 2 })).status).toBe(200);
     expect(await policyOf(agentGrant)).toEqual({ ...NO_LIMITS, posts_per_day: 2 });
     const page = await (await owner.browser.request(`/console/apps?limits=${agentGrant}`)).text();
@@ -203,7 +241,9 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
 
   it('records each change of limits in the access log with the app', async () => {
     const { rows } = await server.db.query<{ client_id: string; grant_id: string; detail: { policy: PolicyJson } }>(
-      `SELECT client_id, grant_id, detail FROM events WHERE account_id = $1 AND kind = 'policy.updated' AND grant_id = $2 ORDER BY id`, [owner.accountId, grantId]);
+      `SELECT client_id, grant_id, detail FROM events WHERE account_id = $1 AND kind = 'policy.updated' AND grant_id = $2 ORDER BY id`,
+      [owner.accountId, grantId],
+    );
     expect(rows.length).toBeGreaterThanOrEqual(3);
     expect(rows.every((r) => r.client_id === client.clientId)).toBe(true);
     expect(rows.at(-1)!.detail.policy).toMatchObject({ posts_per_day: 3, blocked_words: ['spam', 'scam'] });

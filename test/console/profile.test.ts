@@ -4,7 +4,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { keccak256 } from '../../src/accounts/keccak.js';
 import { checksummed, isEthereumAddress } from '../../src/accounts/wallet-address.js';
 
-
 const EMPTY = { username: null, email: null, phone: null, wallet_address: null };
 // EIP-55's own examples: one checksummed, and the same address in lower case.
 const CHECKSUMMED = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
@@ -24,8 +23,12 @@ describe('console profile', () => {
 
   const profileOf = async (owner: Owner): Promise<unknown> => (await owner.api.get('/console/api/profile')).json();
   const profileEvents = async (owner: Owner) =>
-    (await server.db.query<{ detail: { fields: string[] } }>(
-      "SELECT detail FROM events WHERE account_id = $1 AND kind = 'profile.updated' ORDER BY id", [owner.accountId])).rows.map((r) => r.detail);
+    (
+      await server.db.query<{ detail: { fields: string[] } }>(
+        "SELECT detail FROM events WHERE account_id = $1 AND kind = 'profile.updated' ORDER BY id",
+        [owner.accountId],
+      )
+    ).rows.map((r) => r.detail);
 
   it('starts empty and reads back as JSON', async () => {
     const res = await bob.api.get('/console/api/profile');
@@ -35,10 +38,13 @@ describe('console profile', () => {
 
   it('saves every field, keeps the wallet address as typed, and logs which fields changed without their values', async () => {
     const res = await alice.api.send('PATCH', '/console/api/profile', {
-      username: 'Alice_1', email: 'alice@example.com', phone: '+44 20 7946 0958', wallet_address: CHECKSUMMED,
+      username: 'Alice_1',
+      email: 'alice@example.com',
+      phone: '+44 20 7946 0958',
+      wallet_address: CHECKSUMMED,
     });
     expect(res.status).toBe(200);
-    const body = await res.json() as Record<string, unknown>;
+    const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ username: 'Alice_1', email: 'alice@example.com', phone: '+442079460958', wallet_address: CHECKSUMMED });
     expect(body.changed).toEqual(['username', 'email', 'phone', 'wallet_address']);
     expect(await profileOf(alice)).toMatchObject({ username: 'Alice_1', wallet_address: CHECKSUMMED, updated_at: expect.any(String) });
@@ -66,7 +72,7 @@ describe('console profile', () => {
   it('accepts a lower-case wallet address as well as a checksummed one', async () => {
     const res = await alice.api.send('PATCH', '/console/api/profile', { wallet_address: CHECKSUMMED.toLowerCase() });
     expect(res.status).toBe(200);
-    expect((await profileOf(alice) as { wallet_address: string }).wallet_address).toBe(CHECKSUMMED.toLowerCase());
+    expect(((await profileOf(alice)) as { wallet_address: string }).wallet_address).toBe(CHECKSUMMED.toLowerCase());
   });
 
   it.each([
@@ -112,7 +118,11 @@ describe('console profile', () => {
 
   it('saves from the page form and comes back with a notice', async () => {
     const res = await bob.browser.postForm('/console/profile', {
-      csrf: bob.csrf, username: 'Bob.Builder', email: 'bob@example.org', phone: '+14155550123', wallet_address: '',
+      csrf: bob.csrf,
+      username: 'Bob.Builder',
+      email: 'bob@example.org',
+      phone: '+14155550123',
+      wallet_address: '',
     });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/console/profile?done=saved');
@@ -125,7 +135,11 @@ describe('console profile', () => {
   it('shows a form error beside its field (aria-describedby), keeps what was typed inert, and saves nothing', async () => {
     const before = await profileOf(bob);
     const res = await bob.browser.postForm('/console/profile', {
-      csrf: bob.csrf, username: 'Bob.Builder', email: '"><script>alert(1)</script>', phone: '555', wallet_address: '',
+      csrf: bob.csrf,
+      username: 'Bob.Builder',
+      email: '"><script>alert(1)</script>',
+      phone: '555',
+      wallet_address: '',
     });
     expect(res.status).toBe(400);
     const page = await res.text();
@@ -138,7 +152,13 @@ describe('console profile', () => {
   });
 
   it('shows a taken username beside the username field on the page (409)', async () => {
-    const res = await alice.browser.postForm('/console/profile', { csrf: alice.csrf, username: 'bob.BUILDER', email: '', phone: '', wallet_address: '' });
+    const res = await alice.browser.postForm('/console/profile', {
+      csrf: alice.csrf,
+      username: 'bob.BUILDER',
+      email: '',
+      phone: '',
+      wallet_address: '',
+    });
     expect(res.status).toBe(409);
     expect(await res.text()).toMatch(/id="profile-username-error">That username is already taken/);
   });
@@ -162,7 +182,9 @@ describe('console profile', () => {
   it('answers 401 without a session, and sends a signed-out browser to sign in', async () => {
     expect((await fetch(`${server.url}/console/api/profile`)).status).toBe(401);
     const patch = await fetch(`${server.url}/console/api/profile`, {
-      method: 'PATCH', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ username: 'ghost' }),
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', origin: server.url },
+      body: JSON.stringify({ username: 'ghost' }),
     });
     expect(patch.status).toBe(401);
     const page = await fetch(`${server.url}/console/profile`, { redirect: 'manual' });
@@ -170,7 +192,7 @@ describe('console profile', () => {
     expect(page.headers.get('location')).toContain('/console/login');
   });
 
-  it('refuses a change without the CSRF token, with another session\'s token, or from a foreign origin (403)', async () => {
+  it("refuses a change without the CSRF token, with another session's token, or from a foreign origin (403)", async () => {
     const before = await profileOf(alice);
     const noToken = await alice.api.send('PATCH', '/console/api/profile', { username: 'hijacked' }, { csrf: null });
     const bobsToken = await alice.api.send('PATCH', '/console/api/profile', { username: 'hijacked' }, { csrf: bob.csrf });
@@ -199,7 +221,10 @@ describe('wallet address checks', () => {
     expect(isEthereumAddress(address)).toBe(true);
     expect(isEthereumAddress(address.toLowerCase())).toBe(true);
     const i = [...address].findIndex((c, n) => n > 1 && /[a-f]/i.test(c));
-    const flipped = address.slice(0, i) + (address[i] === address[i]!.toUpperCase() ? address[i].toLowerCase() : address[i]!.toUpperCase()) + address.slice(i + 1);
+    const flipped =
+      address.slice(0, i) +
+      (address[i] === address[i]!.toUpperCase() ? address[i].toLowerCase() : address[i]!.toUpperCase()) +
+      address.slice(i + 1);
     expect(isEthereumAddress(flipped)).toBe(false);
   });
 });

@@ -30,11 +30,14 @@ async function signedIn(server: TestServer, sameOwnerAs?: Browser): Promise<Brow
 
 async function sessionsOf(b: Browser, expected?: number): Promise<SessionJson[]> {
   // The tracker records sessions in the background; wait for it when a count is expected.
-  return eventually(async () => {
-    const res = await b.api.get('/console/api/sessions');
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { sessions: SessionJson[] }).sessions;
-  }, (list) => expected === undefined || list.length === expected);
+  return eventually(
+    async () => {
+      const res = await b.api.get('/console/api/sessions');
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { sessions: SessionJson[] }).sessions;
+    },
+    (list) => expected === undefined || list.length === expected,
+  );
 }
 
 const alive = async (b: Browser) => (await b.browser.request('/console/api/session')).status === 200;
@@ -42,10 +45,19 @@ const alive = async (b: Browser) => (await b.browser.request('/console/api/sessi
 describe('device names', () => {
   it.each([
     ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36', 'Chrome on Linux'],
-    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1', 'Safari on iPhone'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0', 'Edge on Windows'],
+    [
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+      'Safari on iPhone',
+    ],
+    [
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0',
+      'Edge on Windows',
+    ],
     ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:127.0) Gecko/20100101 Firefox/127.0', 'Firefox on macOS'],
-    ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36', 'Chrome on Android'],
+    [
+      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36',
+      'Chrome on Android',
+    ],
     ['curl/8.5.0', 'Unknown device'],
     [null, 'Unknown device'],
   ])('names %s as %s', (ua, name) => {
@@ -68,13 +80,23 @@ describe.each(backends())('console sessions on %s storage', (backend) => {
     expect(list).toHaveLength(2);
     expect(list.filter((s) => s.current)).toHaveLength(1);
     for (const s of list) {
-      expect(s).toEqual({ uid: expect.any(String), device: expect.any(String), ip: expect.any(String), created_at: expect.any(String), last_seen_at: expect.any(String), current: expect.any(Boolean) });
+      expect(s).toEqual({
+        uid: expect.any(String),
+        device: expect.any(String),
+        ip: expect.any(String),
+        created_at: expect.any(String),
+        last_seen_at: expect.any(String),
+        current: expect.any(Boolean),
+      });
     }
     const strangers = await sessionsOf(stranger, 1);
     expect(list.map((s) => s.uid)).not.toContain(strangers[0]!.uid);
 
     const phoneUid = (await sessionsOf(phone, 2)).find((s) => s.current)!.uid;
-    await server.db.query('UPDATE browser_sessions SET user_agent = $2 WHERE uid = $1', [phoneUid, 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36']);
+    await server.db.query('UPDATE browser_sessions SET user_agent = $2 WHERE uid = $1', [
+      phoneUid,
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    ]);
     expect((await sessionsOf(laptop)).find((s) => s.uid === phoneUid)!.device).toBe('Chrome on Linux');
   });
 
@@ -128,11 +150,13 @@ describe.each(backends())('console sessions on %s storage', (backend) => {
     expect(all.headers.get('location')).toBe('/console/sessions?done=signed-out-others');
     expect(await alive(tablet)).toBe(false);
     expect(await alive(laptop)).toBe(true);
-    expect(await (await laptop.browser.request('/console/sessions?done=signed-out-others')).text()).toContain('Every other browser is signed out.');
+    expect(await (await laptop.browser.request('/console/sessions?done=signed-out-others')).text()).toContain(
+      'Every other browser is signed out.',
+    );
     expect(list).toHaveLength(3);
   });
 
-  it('answers 404 for another owner\'s session or a malformed uid, and leaves it signed in', async () => {
+  it("answers 404 for another owner's session or a malformed uid, and leaves it signed in", async () => {
     const alice = await signedIn(server);
     const bob = await signedIn(server);
     const bobsUid = (await sessionsOf(bob, 1))[0]!.uid;
@@ -158,14 +182,20 @@ describe.each(backends())('console sessions on %s storage', (backend) => {
     expect((await stranger.send('DELETE', `/console/api/sessions/${otherUid}`)).status).toBe(401);
     expect((await stranger.send('POST', '/console/api/sessions/sign-out-others', {})).status).toBe(401);
 
-    const mutations = [['DELETE', `/console/api/sessions/${otherUid}`, undefined], ['POST', '/console/api/sessions/sign-out-others', {}]] as const;
+    const mutations = [
+      ['DELETE', `/console/api/sessions/${otherUid}`, undefined],
+      ['POST', '/console/api/sessions/sign-out-others', {}],
+    ] as const;
     for (const [method, path, body] of mutations) {
       expect((await owner.api.send(method, path, body, { csrf: null })).status).toBe(403);
       expect((await owner.api.send(method, path, body, { csrf: other.csrf })).status).toBe(403);
       expect((await owner.api.send(method, path, body, { origin: 'https://evil.example' })).status).toBe(403);
     }
     expect((await owner.browser.postForm('/console/sessions/sign-out-others', {})).status).toBe(403);
-    expect((await owner.browser.postForm(`/console/sessions/${otherUid}/sign-out`, { csrf: owner.csrf }, { origin: 'https://evil.example' })).status).toBe(403);
+    expect(
+      (await owner.browser.postForm(`/console/sessions/${otherUid}/sign-out`, { csrf: owner.csrf }, { origin: 'https://evil.example' }))
+        .status,
+    ).toBe(403);
     expect(await alive(other)).toBe(true);
   });
 });

@@ -23,7 +23,6 @@ interface Listed {
   revoked_at: string | null;
 }
 
-
 /**
  * Agent tokens: an owner mints an ordinary access token for their own agent, sees it once, lists and
  * revokes it. A resource server checks it the one way it checks every token: introspection.
@@ -67,7 +66,13 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     expect(Date.parse(minted.expires_at) / 1000).toBeCloseTo(before + 7200, -2);
 
     const result = await introspect(minted.token);
-    expect(result).toMatchObject({ active: true, aud: server.config.RESOURCE_URL, sub: owner.accountId, client_id: 'oauth3-agents', token_type: 'Bearer' });
+    expect(result).toMatchObject({
+      active: true,
+      aud: server.config.RESOURCE_URL,
+      sub: owner.accountId,
+      client_id: 'oauth3-agents',
+      token_type: 'Bearer',
+    });
     expect(String(result.scope).split(' ').sort()).toEqual(['tweet.post', 'tweet.read']);
     expect(result.exp! - before).toBeGreaterThanOrEqual(7200 - 5);
     expect(result.exp! - before).toBeLessThanOrEqual(7200 + 5);
@@ -86,7 +91,9 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     expect((await introspect(minted.token, ordinaryApp)).active).toBe(false);
     expect((await introspect(minted.token)).active).toBe(true);
     // Introspecting for others needs real client authentication: a public client cannot be a resource server.
-    await expect(server.addClient({ name: 'Public RS', public: true, redirectUris: ['https://rs.example/cb'], resourceServer: true })).rejects.toThrow();
+    await expect(
+      server.addClient({ name: 'Public RS', public: true, redirectUris: ['https://rs.example/cb'], resourceServer: true }),
+    ).rejects.toThrow();
   });
 
   it('lists tokens with name, scopes and dates, never the value, and records the last use', async () => {
@@ -111,9 +118,11 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     for (const value of seen) expect(page).not.toContain(value);
   });
 
-  it('shows each token under connected apps as the owner\'s own agent', async () => {
+  it("shows each token under connected apps as the owner's own agent", async () => {
     const minted = await mint(owner, { name: 'Mail agent', scopes: ['tweet.read'] });
-    const apps = ((await (await owner.api.get('/console/api/apps')).json()) as { apps: { kind: string; name: string; client_id: string }[] }).apps;
+    const apps = (
+      (await (await owner.api.get('/console/api/apps')).json()) as { apps: { kind: string; name: string; client_id: string }[] }
+    ).apps;
     expect(apps).toContainEqual(expect.objectContaining({ kind: 'agent', name: 'Your agent: Mail agent', client_id: 'oauth3-agents' }));
     expect(apps.every((a) => a.kind === 'agent')).toBe(true);
     expect(await (await owner.browser.request('/console/apps')).text()).toContain('Your agent: Mail agent');
@@ -144,7 +153,12 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     expect(page).toContain('Post on X as you');
     expect(page).toContain('name="scope:tweet.post"');
 
-    const res = await owner.browser.postForm('/console/tokens', { csrf: owner.csrf, name: 'Form bot', 'scope:tweet.read': 'on', lifetime_hours: '168' });
+    const res = await owner.browser.postForm('/console/tokens', {
+      csrf: owner.csrf,
+      name: 'Form bot',
+      'scope:tweet.read': 'on',
+      lifetime_hours: '168',
+    });
     expect(res.status).toBe(200);
     const shown = await res.text();
     const token = /id="new-token-value"[^>]*readonly value="([^"]+)"/.exec(shown)?.[1];
@@ -207,16 +221,22 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     const body = { name: 'Sneaky', scopes: ['tweet.read'] };
     expect((await fetch(`${server.url}/console/api/tokens`)).status).toBe(401);
     const anonymous = await fetch(`${server.url}/console/api/tokens`, {
-      method: 'POST', headers: { origin: server.url, 'content-type': 'application/json', 'x-csrf-token': owner.csrf }, body: JSON.stringify(body),
+      method: 'POST',
+      headers: { origin: server.url, 'content-type': 'application/json', 'x-csrf-token': owner.csrf },
+      body: JSON.stringify(body),
     });
     expect(anonymous.status).toBe(401);
-    expect((await fetch(`${server.url}/console/api/tokens/${minted.id}`, { method: 'DELETE', headers: { origin: server.url } })).status).toBe(401);
+    expect(
+      (await fetch(`${server.url}/console/api/tokens/${minted.id}`, { method: 'DELETE', headers: { origin: server.url } })).status,
+    ).toBe(401);
 
     expect((await owner.api.send('POST', '/console/api/tokens', body, { csrf: null })).status).toBe(403);
     expect((await owner.api.send('POST', '/console/api/tokens', body, { csrf: stranger.csrf })).status).toBe(403);
     expect((await owner.api.send('POST', '/console/api/tokens', body, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await owner.api.send('DELETE', `/console/api/tokens/${minted.id}`, undefined, { csrf: null })).status).toBe(403);
-    expect((await owner.api.send('DELETE', `/console/api/tokens/${minted.id}`, undefined, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await owner.api.send('DELETE', `/console/api/tokens/${minted.id}`, undefined, { origin: 'https://evil.example' })).status).toBe(
+      403,
+    );
     expect((await owner.browser.postForm('/console/tokens', { name: 'Sneaky', 'scope:tweet.read': 'on' })).status).toBe(403);
 
     expect((await listOf(owner)).map((t) => t.name)).not.toContain('Sneaky');
@@ -227,12 +247,16 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
     const minted = await mint(owner, { name: 'Logged', scopes: ['tweet.read'] });
     await owner.api.send('DELETE', `/console/api/tokens/${minted.id}`);
     const { rows } = await server.db.query<{ kind: string; grant_id: string | null; detail: Record<string, unknown> }>(
-      `SELECT e.kind, e.grant_id, e.detail FROM events e JOIN agent_tokens a ON a.grant_id = e.grant_id WHERE a.id = $1 ORDER BY e.id`, [minted.id]);
+      `SELECT e.kind, e.grant_id, e.detail FROM events e JOIN agent_tokens a ON a.grant_id = e.grant_id WHERE a.id = $1 ORDER BY e.id`,
+      [minted.id],
+    );
     expect(rows.map((r) => r.kind)).toEqual(['token.minted', 'token.revoked']);
     expect(rows[0]!.detail).toMatchObject({ grant_type: 'agent_token', name: 'Logged', scopes: ['tweet.read'] });
 
-    const everything = JSON.stringify((await server.db.query('SELECT * FROM events')).rows)
-      + JSON.stringify((await server.db.query('SELECT * FROM agent_tokens')).rows) + server.logs.join('');
+    const everything =
+      JSON.stringify((await server.db.query('SELECT * FROM events')).rows) +
+      JSON.stringify((await server.db.query('SELECT * FROM agent_tokens')).rows) +
+      server.logs.join('');
     for (const value of seen) expect(everything).not.toContain(value);
   });
 });

@@ -23,10 +23,13 @@ describe('coalesce', () => {
 
   it('splits batches at maxBatch', async () => {
     const sizes: number[] = [];
-    const run = coalesce(async (keys: number[]) => {
-      sizes.push(keys.length);
-      return keys;
-    }, { maxBatch: 2 });
+    const run = coalesce(
+      async (keys: number[]) => {
+        sizes.push(keys.length);
+        return keys;
+      },
+      { maxBatch: 2 },
+    );
     await Promise.all([1, 2, 3, 4, 5].map(run));
     expect(sizes).toEqual([2, 2, 1]);
   });
@@ -41,10 +44,13 @@ describe('coalesce', () => {
 
   it("retries alone when one call's data was refused, so only that call fails", async () => {
     const refused = new Error('invalid byte sequence');
-    const run = coalesce(async (keys: string[]) => {
-      if (keys.some((k) => k.includes('\u0000'))) throw refused;
-      return keys.map((k) => k.toUpperCase());
-    }, { isolate: (error) => error === refused });
+    const run = coalesce(
+      async (keys: string[]) => {
+        if (keys.some((k) => k.includes('\u0000'))) throw refused;
+        return keys.map((k) => k.toUpperCase());
+      },
+      { isolate: (error) => error === refused },
+    );
     const results = await Promise.allSettled(['a', 'b\u0000', 'c'].map(run));
     expect(results).toEqual([
       { status: 'fulfilled', value: 'A' },

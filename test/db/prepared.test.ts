@@ -26,8 +26,13 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   it('prepares a statement once and runs it again with new values', async () => {
     await db.query('INSERT INTO things (id, label) VALUES ($1, $2)', ['a', 'first']);
     await db.query('INSERT INTO things (id, label) VALUES ($1, $2)', ['b', 'second']);
-    const { rows } = await db.query<{ id: string; label: string }>('SELECT id, label FROM things WHERE id = ANY($1::text[]) ORDER BY id', [['a', 'b']]);
-    expect(rows).toEqual([{ id: 'a', label: 'first' }, { id: 'b', label: 'second' }]);
+    const { rows } = await db.query<{ id: string; label: string }>('SELECT id, label FROM things WHERE id = ANY($1::text[]) ORDER BY id', [
+      ['a', 'b'],
+    ]);
+    expect(rows).toEqual([
+      { id: 'a', label: 'first' },
+      { id: 'b', label: 'second' },
+    ]);
     const { rows: prepared } = await db.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name LIKE 'oauth3_%'");
     expect(prepared.length).toBeGreaterThanOrEqual(2);
   });

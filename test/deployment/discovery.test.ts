@@ -18,7 +18,11 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 type Jwk = JsonWebKey & { kid: string; alg: string; use?: string };
 
 /** A GET over node:http, so Host and X-Forwarded-* can be anything an attacker sends. */
-function rawGet(server: TestServer, target: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function rawGet(
+  server: TestServer,
+  target: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const { port } = new URL(server.url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: Number(port), path: target, method: 'GET', headers, setHost: false }, (res) => {
@@ -46,7 +50,9 @@ function signatureValid(jwt: string, jwk: Jwk): boolean {
   const key = createPublicKey({ key: jwk, format: 'jwk' });
   const data = Buffer.from(`${h}.${p}`);
   const signature = Buffer.from(s!, 'base64url');
-  return jwk.alg === 'ES256' ? verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature) : verify('sha256', data, key, signature);
+  return jwk.alg === 'ES256'
+    ? verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
+    : verify('sha256', data, key, signature);
 }
 
 function expectPublicOnly(keys: Jwk[]): void {
@@ -63,28 +69,33 @@ describe('discovery metadata (I1)', () => {
   });
   afterAll(() => server?.stop());
 
-  it.each(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])('%s describes an OAuth 2.1 code-flow-only server', async (wellKnown) => {
-    const res = await fetch(server.url + wellKnown);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    const meta = (await res.json()) as Record<string, unknown>;
-    expect(meta.issuer).toBe(server.config.ISSUER);
-    expect(meta.issuer).toBe(`http://localhost:${new URL(server.url).port}`);
-    expect(meta.response_types_supported).toEqual(['code']);
-    expect(meta.code_challenge_methods_supported).toEqual(['S256']);
-    expect(meta.authorization_response_iss_parameter_supported).toBe(true);
-    const grants = meta.grant_types_supported as string[];
-    expect(grants).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
-    expect(grants).not.toContain('implicit');
-    expect(grants).not.toContain('password');
-    for (const endpoint of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'introspection_endpoint', 'revocation_endpoint']) {
-      expect(String(meta[endpoint])).toMatch(new RegExp(`^${server.url.replace(/[.]/g, '\\.')}/`));
-    }
-  });
+  it.each(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])(
+    '%s describes an OAuth 2.1 code-flow-only server',
+    async (wellKnown) => {
+      const res = await fetch(server.url + wellKnown);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const meta = (await res.json()) as Record<string, unknown>;
+      expect(meta.issuer).toBe(server.config.ISSUER);
+      expect(meta.issuer).toBe(`http://localhost:${new URL(server.url).port}`);
+      expect(meta.response_types_supported).toEqual(['code']);
+      expect(meta.code_challenge_methods_supported).toEqual(['S256']);
+      expect(meta.authorization_response_iss_parameter_supported).toBe(true);
+      const grants = meta.grant_types_supported as string[];
+      expect(grants).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
+      expect(grants).not.toContain('implicit');
+      expect(grants).not.toContain('password');
+      for (const endpoint of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'introspection_endpoint', 'revocation_endpoint']) {
+        expect(String(meta[endpoint])).toMatch(new RegExp(`^${server.url.replace(/[.]/g, '\\.')}/`));
+      }
+    },
+  );
 
   it('serves the same document at both well-known addresses', async () => {
     const [openid, oauth] = await Promise.all(
-      ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'].map((p) => fetch(server.url + p).then((r) => r.json() as Promise<unknown>)),
+      ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'].map((p) =>
+        fetch(server.url + p).then((r) => r.json() as Promise<unknown>),
+      ),
     );
     expect(oauth).toEqual(openid);
   });
@@ -144,14 +155,17 @@ describe.each([
       ...extra,
     });
 
-  it.each(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])('%s ignores a spoofed Host and X-Forwarded-* headers', async (wellKnown) => {
-    const honest = await rawGet(server, wellKnown, { host: new URL(server.url).host });
-    const attacked = await rawGet(server, wellKnown, spoofed);
-    expect(attacked.status).toBe(200);
-    expect(attacked.body).not.toMatch(/evil|https:|8443/);
-    expect(JSON.parse(attacked.body)).toEqual(JSON.parse(honest.body));
-    expect((JSON.parse(attacked.body) as { issuer: string }).issuer).toBe(server.config.ISSUER);
-  });
+  it.each(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'])(
+    '%s ignores a spoofed Host and X-Forwarded-* headers',
+    async (wellKnown) => {
+      const honest = await rawGet(server, wellKnown, { host: new URL(server.url).host });
+      const attacked = await rawGet(server, wellKnown, spoofed);
+      expect(attacked.status).toBe(200);
+      expect(attacked.body).not.toMatch(/evil|https:|8443/);
+      expect(JSON.parse(attacked.body)).toEqual(JSON.parse(honest.body));
+      expect((JSON.parse(attacked.body) as { issuer: string }).issuer).toBe(server.config.ISSUER);
+    },
+  );
 
   it('keeps the /auth redirect to the sign-in page on the issuer', async () => {
     const res = await rawGet(server, `/auth?${authQuery()}`, spoofed);
@@ -177,8 +191,11 @@ describe.each([
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid', state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     const callback = new URL(await authorize(browser, url.href, { passkey: 'signup' }));
     expect(callback.searchParams.get('iss')).toBe(server.config.ISSUER);
@@ -186,7 +203,9 @@ describe.each([
     expect(tokens.claims()!.iss).toBe(server.config.ISSUER);
 
     const sub = tokens.claims()!.sub;
-    const { rows } = await server.db.query<{ ip: string }>(`SELECT ip FROM events WHERE kind = 'account.created' AND account_id = $1`, [sub]);
+    const { rows } = await server.db.query<{ ip: string }>(`SELECT ip FROM events WHERE kind = 'account.created' AND account_id = $1`, [
+      sub,
+    ]);
     expect(rows).toHaveLength(1);
     if (trustProxy) expect(rows[0]!.ip).toBe('203.0.113.9');
     else expect(rows[0]!.ip).toMatch(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
@@ -206,7 +225,8 @@ describe('JWKS and signing key rotation (I3)', () => {
   async function start(): Promise<TestServer> {
     await server?.stop();
     server = await startTestServer({ storage: { dataDir }, env: { PORT: String(port), ISSUER: `http://localhost:${port}` } });
-    if (clientId) config = await oidc.discovery(new URL(server.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+    if (clientId)
+      config = await oidc.discovery(new URL(server.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
     return server;
   }
 
@@ -262,7 +282,12 @@ describe('JWKS and signing key rotation (I3)', () => {
     const after = await jwks(server!);
     expectPublicOnly(after);
     expect(after.map((k) => k.kid).sort()).toEqual([...newKids, ...before.map((k) => k.kid)].sort());
-    expect(after.filter((k) => newKids.includes(k.kid)).map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(
+      after
+        .filter((k) => newKids.includes(k.kid))
+        .map((k) => k.alg)
+        .sort(),
+    ).toEqual(['ES256', 'RS256']);
 
     const newToken = await idToken('signin');
     const newEs256 = after.find((k) => k.alg === 'ES256' && newKids.includes(k.kid))!;

@@ -69,11 +69,14 @@ export function imageProblems(text: string, dockerignore: string): string[] {
   const problems: string[] = [];
   const all = stages(text);
   if (all.length < 2) problems.push('not multi-stage: build in one stage, run from another');
-  for (const s of all) if (!/^node:24(\.\d+)*-(bookworm-)?slim$/.test(s.base)) problems.push(`stage ${s.name ?? '?'}: base ${s.base} is not node:24 slim`);
+  for (const s of all)
+    if (!/^node:24(\.\d+)*-(bookworm-)?slim$/.test(s.base)) problems.push(`stage ${s.name ?? '?'}: base ${s.base} is not node:24 slim`);
   const final = all.at(-1);
   if (!final) return ['no FROM'];
   const steps = (op: string, stage: Stage = final) => stage.steps.filter((s) => s.op === op);
-  const env = new Map(steps('ENV').flatMap((s) => [...s.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => [m[1]!, m[2]!.replace(/"/g, '')] as const)));
+  const env = new Map(
+    steps('ENV').flatMap((s) => [...s.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => [m[1]!, m[2]!.replace(/"/g, '')] as const)),
+  );
 
   // Runs as a non-root user, named by number so Kubernetes can check runAsNonRoot.
   const user = steps('USER').at(-1)?.args;
@@ -88,24 +91,32 @@ export function imageProblems(text: string, dockerignore: string): string[] {
   const modulesFrom = copies.find((c) => /(^|\s)\S*node_modules\s+\S+$/.test(c.args));
   const modulesStage = /--from=(\S+)/.exec(modulesFrom?.args ?? '')?.[1];
   const provider = modulesStage ? all.find((s) => s.name === modulesStage) : final;
-  const installs = provider ? steps('RUN', provider).map((r) => r.args).filter((a) => /npm (ci|install)\b/.test(a)) : [];
-  if (!installs.length || installs.some((a) => !/--omit=dev\b/.test(a))) problems.push('node_modules in the final image is not from npm ci --omit=dev');
+  const installs = provider
+    ? steps('RUN', provider)
+        .map((r) => r.args)
+        .filter((a) => /npm (ci|install)\b/.test(a))
+    : [];
+  if (!installs.length || installs.some((a) => !/--omit=dev\b/.test(a)))
+    problems.push('node_modules in the final image is not from npm ci --omit=dev');
   if (copies.some((c) => /(^|\s)(\.|src|tsconfig[\w.]*\.json)(\s|$)/.test(c.args) && !/--from=/.test(c.args))) {
     problems.push('the final image copies TypeScript sources or the whole context');
   }
   if (!copies.some((c) => /--from=\S+\s+\S*\/dist\s/.test(c.args))) problems.push('the final image does not copy the compiled dist/');
   for (const asset of ['migrations', 'src/web/public', 'package.json']) {
-    if (!copies.some((c) => c.args.split(/\s+/).includes(asset))) problems.push(`the final image lacks ${asset}, which the server reads at run time`);
+    if (!copies.some((c) => c.args.split(/\s+/).includes(asset)))
+      problems.push(`the final image lacks ${asset}, which the server reads at run time`);
   }
   const cmd = execForm(steps('CMD').at(-1)?.args ?? '');
-  if (!cmd || cmd.join(' ') !== 'node dist/src/main.js') problems.push('CMD is not the exec form ["node", "dist/src/main.js"] (SIGTERM must reach node)');
+  if (!cmd || cmd.join(' ') !== 'node dist/src/main.js')
+    problems.push('CMD is not the exec form ["node", "dist/src/main.js"] (SIGTERM must reach node)');
 
   // Production defaults, DATA_DIR a volume, the ports the configuration listens on.
   if (env.get('NODE_ENV') !== 'production') problems.push('NODE_ENV is not production');
   const dataDir = env.get('DATA_DIR');
   const volumes = steps('VOLUME').flatMap((v) => execForm(v.args) ?? v.args.split(/\s+/));
   if (!dataDir || !volumes.includes(dataDir)) problems.push(`DATA_DIR (${dataDir ?? 'unset'}) is not a VOLUME`);
-  if (dataDir && !steps('RUN').some((r) => r.args.includes(`chown 10001:10001 ${dataDir}`))) problems.push('DATA_DIR is not owned by the app user');
+  if (dataDir && !steps('RUN').some((r) => r.args.includes(`chown 10001:10001 ${dataDir}`)))
+    problems.push('DATA_DIR is not owned by the app user');
   const exposed = steps('EXPOSE').flatMap((e) => e.args.split(/\s+/));
   const port = env.get('PORT') ?? String(settings.PORT.schema.parse(undefined));
   if (!exposed.includes(port)) problems.push(`PORT ${port} is not exposed`);
@@ -117,15 +128,22 @@ export function imageProblems(text: string, dockerignore: string): string[] {
   // A health check with what a slim image has: node's fetch, no curl or wget.
   const health = steps('HEALTHCHECK').at(-1)?.args ?? '';
   if (!health) problems.push('no HEALTHCHECK');
-  else if (!/CMD\s+\[\s*"node"/.test(health) || !health.includes('/healthz') || /curl|wget/.test(health)) problems.push('HEALTHCHECK does not fetch /healthz with node');
+  else if (!/CMD\s+\[\s*"node"/.test(health) || !health.includes('/healthz') || /curl|wget/.test(health))
+    problems.push('HEALTHCHECK does not fetch /healthz with node');
 
   // Every file the build copies from the context exists and is not ignored; local state never enters the context.
-  const ignored = dockerignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = dockerignore
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const must of ['node_modules', 'dist', 'data', '.git', '.env', 'test', 'coverage']) {
     if (!ignored.includes(must)) problems.push(`.dockerignore does not exclude ${must}`);
   }
   for (const c of all.flatMap((s) => steps('COPY', s)).filter((c) => !c.args.includes('--from='))) {
-    const sources = c.args.replace(/--\S+\s+/g, '').split(/\s+/).slice(0, -1);
+    const sources = c.args
+      .replace(/--\S+\s+/g, '')
+      .split(/\s+/)
+      .slice(0, -1);
     for (const source of sources) {
       if (!existsSync(path.join(projectRoot, source))) problems.push(`COPY ${source}: not in the repository`);
       if (ignored.includes(source) || ignored.includes(source.split('/')[0]!)) problems.push(`COPY ${source}: excluded by .dockerignore`);
@@ -151,11 +169,16 @@ describe('Dockerfile', () => {
 
   it('runs the compiled entry point that tsconfig.build.json produces', () => {
     const build = JSON.parse(readFileSync(path.join(projectRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
-    const base = JSON.parse(readFileSync(path.join(projectRoot, 'tsconfig.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
+    const base = JSON.parse(readFileSync(path.join(projectRoot, 'tsconfig.json'), 'utf8')) as {
+      compilerOptions: { outDir: string; rootDir: string };
+    };
     expect(base.compilerOptions).toMatchObject({ outDir: 'dist', rootDir: '.' });
     expect(build.include).toEqual(expect.arrayContaining(['src', 'adapters', 'interactions', 'scopes']));
     expect(existsSync(path.join(projectRoot, 'src', 'main.ts'))).toBe(true);
-    const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string>; type: string };
+    const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+      type: string;
+    };
     expect(pkg.type).toBe('module');
     expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
   });
@@ -209,10 +232,18 @@ describe('Dockerfile', () => {
 
   it('fails when a single-stage build replaces the stages', () => {
     const single = 'FROM node:24-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\nCMD ["node", "dist/src/main.js"]\n';
-    expect(imageProblems(single, dockerignore)).toEqual(expect.arrayContaining(['not multi-stage: build in one stage, run from another', 'no USER: the image would run as root', 'no HEALTHCHECK']));
+    expect(imageProblems(single, dockerignore)).toEqual(
+      expect.arrayContaining([
+        'not multi-stage: build in one stage, run from another',
+        'no USER: the image would run as root',
+        'no HEALTHCHECK',
+      ]),
+    );
   });
 
   it('fails when .dockerignore lets local state or secrets into the build context', () => {
-    expect(imageProblems(dockerfile, dockerignore.replace(/^\.env$/m, '').replace(/^data$/m, '')).join('\n')).toMatch(/exclude \.env[\s\S]*exclude data|exclude data[\s\S]*exclude \.env/);
+    expect(imageProblems(dockerfile, dockerignore.replace(/^\.env$/m, '').replace(/^data$/m, '')).join('\n')).toMatch(
+      /exclude \.env[\s\S]*exclude data|exclude data[\s\S]*exclude \.env/,
+    );
   });
 });

@@ -38,10 +38,18 @@ const TIMEOUT_MS = 1000;
     return { status: res.status, body: (await res.json()) as { checks: { database: boolean; redis?: boolean } } };
   };
   const authorizationRequest = () =>
-    fetch(`${server.url}/auth?${new URLSearchParams({
-      client_id: app.clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid echo.read',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 'faults',
-    })}`, { redirect: 'manual' });
+    fetch(
+      `${server.url}/auth?${new URLSearchParams({
+        client_id: app.clientId,
+        response_type: 'code',
+        redirect_uri: redirectUri,
+        scope: 'openid echo.read',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+        state: 'faults',
+      })}`,
+      { redirect: 'manual' },
+    );
 
   beforeAll(async () => {
     storage = await proxiedStorage(databaseUrl!, redisUrl!, 'oauth3-faults-');
@@ -53,7 +61,12 @@ const TIMEOUT_MS = 1000;
       plugins: [echoPlugin(() => upstream.url)],
     });
     owner = await Owner.signUp(server);
-    await server.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo', secret: { key: 'echo-key-faults' } });
+    await server.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo',
+      secret: { key: 'echo-key-faults' },
+    });
     agentToken = await owner.agentToken(['echo.read']);
     machine = await server.addClient({ name: 'Machine', grantTypes: ['client_credentials'], scope: 'echo.read' });
     app = await server.addClient({ name: 'Web app', redirectUris: [redirectUri] });
@@ -113,7 +126,11 @@ const TIMEOUT_MS = 1000;
 
     it('comes back without a restart when Postgres does', async () => {
       await postgres.up();
-      await eventually(() => ready(), (r) => r.status === 200, 10_000);
+      await eventually(
+        () => ready(),
+        (r) => r.status === 200,
+        10_000,
+      );
       const res = await clientCredentials();
       expect(res.status).toBe(200);
       const { access_token: token } = (await res.json()) as { access_token: string };
@@ -146,7 +163,11 @@ const TIMEOUT_MS = 1000;
 
     it('comes back without a restart when Redis does, and a whole consent flow then works', async () => {
       await redis.up();
-      await eventually(() => ready(), (r) => r.status === 200, 10_000);
+      await eventually(
+        () => ready(),
+        (r) => r.status === 200,
+        10_000,
+      );
       const started = await authorizationRequest();
       expect(started.status).toBe(303);
       expect(started.headers.get('location')).toContain('/interaction/');
@@ -176,7 +197,11 @@ const TIMEOUT_MS = 1000;
       expect(healthMs).toBeLessThan(TIMEOUT_MS);
 
       await postgres.up();
-      await eventually(() => callApi(server, '/echo/me', agentToken), (r) => r.status === 200, 10_000);
+      await eventually(
+        () => callApi(server, '/echo/me', agentToken),
+        (r) => r.status === 200,
+        10_000,
+      );
       // The pool did not grow past its size while requests timed out.
       expect(postgres.openConnections).toBeLessThanOrEqual(4);
     });

@@ -11,7 +11,12 @@ const redisUrl = serviceUrl('TEST_REDIS_URL');
 async function probe(base: string, path: '/healthz' | '/readyz') {
   const started = Date.now();
   const res = await fetch(`${base}${path}`);
-  return { status: res.status, cacheControl: res.headers.get('cache-control'), body: (await res.json()) as Record<string, unknown>, ms: Date.now() - started };
+  return {
+    status: res.status,
+    cacheControl: res.headers.get('cache-control'),
+    body: (await res.json()) as Record<string, unknown>,
+    ms: Date.now() - started,
+  };
 }
 
 /** Liveness and readiness are cheap, bounded in time, never cached, and served by every ROLE. */
@@ -29,7 +34,11 @@ describe('health endpoints', () => {
   it('answer on every ROLE, uncached: /healthz alive, /readyz with the storage checks', async () => {
     for (const server of [all, resource]) {
       expect(await probe(server.url, '/healthz')).toMatchObject({ status: 200, cacheControl: 'no-store', body: { status: 'ok' } });
-      expect(await probe(server.url, '/readyz')).toMatchObject({ status: 200, cacheControl: 'no-store', body: { status: 'ok', checks: { database: true } } });
+      expect(await probe(server.url, '/readyz')).toMatchObject({
+        status: 200,
+        cacheControl: 'no-store',
+        body: { status: 'ok', checks: { database: true } },
+      });
     }
   });
 
@@ -45,7 +54,14 @@ describe('health endpoints', () => {
       // A request in flight (its body still arriving) holds the drain open.
       const port = Number(new URL(server.url).port);
       const body = 'grant_type=client_credentials';
-      const held = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/token', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length } });
+      const held = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/token',
+        agent: false,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
+      });
       const answer = new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
         held.on('response', (res) => {
           res.resume();

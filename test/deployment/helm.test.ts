@@ -88,7 +88,8 @@ function countKeys(node: unknown): number {
 export function envNames(text: string): string[] {
   const outsideActions = text.replace(/\{\{[\s\S]*?\}\}/g, '');
   const names = new Set<string>();
-  for (const m of outsideActions.matchAll(/^\s*(?:- name:\s*)?([A-Z][A-Z0-9_]*)\s*:?\s*$|^\s*([A-Z][A-Z0-9_]*):\s/gm)) names.add((m[1] ?? m[2])!);
+  for (const m of outsideActions.matchAll(/^\s*(?:- name:\s*)?([A-Z][A-Z0-9_]*)\s*:?\s*$|^\s*([A-Z][A-Z0-9_]*):\s/gm))
+    names.add((m[1] ?? m[2])!);
   return [...names];
 }
 
@@ -169,9 +170,21 @@ describe('helm/oauth3 values and schema', () => {
 describe('helm/oauth3 templates', () => {
   it('has the workloads and objects the chart promises', () => {
     for (const name of [
-      '_helpers.tpl', 'configmap.yaml', 'secret.yaml', 'deployment.yaml', 'service.yaml', 'ingress.yaml', 'hpa.yaml', 'pdb.yaml',
-      'migration-job.yaml', 'cleanup-cronjob.yaml', 'resource-deployment.yaml', 'resource-service.yaml', 'NOTES.txt',
-      'tests/test-readyz.yaml', 'serviceaccount.yaml',
+      '_helpers.tpl',
+      'configmap.yaml',
+      'secret.yaml',
+      'deployment.yaml',
+      'service.yaml',
+      'ingress.yaml',
+      'hpa.yaml',
+      'pdb.yaml',
+      'migration-job.yaml',
+      'cleanup-cronjob.yaml',
+      'resource-deployment.yaml',
+      'resource-service.yaml',
+      'NOTES.txt',
+      'tests/test-readyz.yaml',
+      'serviceaccount.yaml',
     ]) {
       expect(template(name)).not.toBe('');
     }
@@ -189,7 +202,9 @@ describe('helm/oauth3 templates', () => {
     const used = new Set(Object.values(templates).flatMap(valuesPaths));
     const leaves = (node: Record<string, unknown>, at: string[] = []): string[] =>
       Object.entries(node).flatMap(([k, v]) =>
-        v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length ? leaves(v as Record<string, unknown>, [...at, k]) : [[...at, k].join('.')],
+        v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length
+          ? leaves(v as Record<string, unknown>, [...at, k])
+          : [[...at, k].join('.')],
       );
     // A template reading a whole map (toYaml .Values.resources) reads every key under it.
     expect(leaves(values).filter((leaf) => ![...used].some((u) => leaf === u || leaf.startsWith(`${u}.`)))).toEqual([]);
@@ -212,11 +227,25 @@ describe('helm/oauth3 templates', () => {
     }
     expect([...set].filter((name) => !known.has(name))).toEqual([]);
     // What production requires, and what the chart promises to pass, is among them.
-    for (const name of ['NODE_ENV', 'ISSUER', 'DATABASE_URL', 'REDIS_URL', 'MASTER_KEY', 'MASTER_KEY_PREVIOUS', 'COOKIE_KEYS', 'TRUST_PROXY', 'LOG_LEVEL', 'ROLE', 'PORT', 'DATA_DIR']) {
+    for (const name of [
+      'NODE_ENV',
+      'ISSUER',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'MASTER_KEY',
+      'MASTER_KEY_PREVIOUS',
+      'COOKIE_KEYS',
+      'TRUST_PROXY',
+      'LOG_LEVEL',
+      'ROLE',
+      'PORT',
+      'DATA_DIR',
+    ]) {
       expect([name, set.has(name)]).toEqual([name, true]);
     }
-    expect(envNames('data:\n  NODE_ENV: "production"\n  BOGUS_SETTING: {{ .Values.x | quote }}\nenv:\n  - name: ALSO_BOGUS\n').sort())
-      .toEqual(['ALSO_BOGUS', 'BOGUS_SETTING', 'NODE_ENV']);
+    expect(
+      envNames('data:\n  NODE_ENV: "production"\n  BOGUS_SETTING: {{ .Values.x | quote }}\nenv:\n  - name: ALSO_BOGUS\n').sort(),
+    ).toEqual(['ALSO_BOGUS', 'BOGUS_SETTING', 'NODE_ENV']);
   });
 
   it('runs in production mode and refuses to render without an https issuer and the secrets', () => {
@@ -246,7 +275,13 @@ describe('helm/oauth3 templates', () => {
     expect(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8')).toMatch(/^USER 10001:10001$/m);
     // The two server Deployments get their container from oauth3.serverContainer, which carries the container context.
     expect(/define "oauth3.serverContainer"[\s\S]*?\n{{- end }}/.exec(helpers)?.[0]).toContain('include "oauth3.containerSecurityContext"');
-    for (const name of ['deployment.yaml', 'resource-deployment.yaml', 'migration-job.yaml', 'cleanup-cronjob.yaml', 'tests/test-readyz.yaml']) {
+    for (const name of [
+      'deployment.yaml',
+      'resource-deployment.yaml',
+      'migration-job.yaml',
+      'cleanup-cronjob.yaml',
+      'tests/test-readyz.yaml',
+    ]) {
       const text = template(name);
       const containers = text.includes('include "oauth3.containerSecurityContext"') || text.includes('include "oauth3.serverContainer"');
       expect([name, text.includes('include "oauth3.podSecurityContext"') && containers]).toEqual([name, true]);
@@ -258,7 +293,9 @@ describe('helm/oauth3 templates', () => {
     expect(container).toMatch(/livenessProbe:\s+httpGet:\s+path: \/healthz/);
     expect(container).toMatch(/readinessProbe:\s+httpGet:\s+path: \/readyz/);
     expect(container).toContain('command: ["node", "dist/src/main.js"]');
-    expect(template('_helpers.tpl')).toMatch(/checksum\/config: {{ include \(print .Template.BasePath "\/configmap.yaml"\) . \| sha256sum }}/);
+    expect(template('_helpers.tpl')).toMatch(
+      /checksum\/config: {{ include \(print .Template.BasePath "\/configmap.yaml"\) . \| sha256sum }}/,
+    );
     expect(template('_helpers.tpl')).toMatch(/checksum\/secret: {{ include \(print .Template.BasePath "\/secret.yaml"\) . \| sha256sum }}/);
     expect(template('deployment.yaml')).toContain('include "oauth3.podAnnotations"');
     expect(template('resource-deployment.yaml')).toMatch(/"role" "resource"/);
@@ -289,7 +326,12 @@ describe('the commands the chart runs: migrate (hook Job) and cleanup (CronJob)'
   async function cli(...argv: string[]) {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(argv, env, (l) => out.push(l), (l) => err.push(l));
+    const code = await runCli(
+      argv,
+      env,
+      (l) => out.push(l),
+      (l) => err.push(l),
+    );
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
 
@@ -351,7 +393,14 @@ describe('the commands the chart runs: migrate (hook Job) and cleanup (CronJob)'
 
   (baseUrl ? it : it.skip)('refuses to run in production with an http issuer, as the chart refuses to render it', async () => {
     const err: string[] = [];
-    expect(await runCli(['migrate'], { ...env, ISSUER: 'http://auth.example.com' }, () => {}, (l) => err.push(l))).toBe(78);
+    expect(
+      await runCli(
+        ['migrate'],
+        { ...env, ISSUER: 'http://auth.example.com' },
+        () => {},
+        (l) => err.push(l),
+      ),
+    ).toBe(78);
     expect(err.join('\n')).toMatch(/ISSUER: must be https in production/);
   });
 });

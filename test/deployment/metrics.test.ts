@@ -128,7 +128,14 @@ describe('Prometheus metrics on METRICS_PORT', () => {
       ['oauth3_http_request_duration_seconds_count', { method: 'POST', route: 'token', status_class: '2xx' }],
       ['oauth3_http_request_duration_seconds_count', { method: 'POST', route: 'token', status_class: '4xx' }],
     ]);
-    expect({ codes, refreshes, machines, reuse, tokenOk, tokenBad }).toEqual({ codes: 1, refreshes: 1, machines: 1, reuse: 1, tokenOk: 3, tokenBad: 1 });
+    expect({ codes, refreshes, machines, reuse, tokenOk, tokenBad }).toEqual({
+      codes: 1,
+      refreshes: 1,
+      machines: 1,
+      reuse: 1,
+      tokenOk: 3,
+      tokenBad: 1,
+    });
     for (const s of flow.secrets) secrets.add(s);
   });
 
@@ -145,7 +152,12 @@ describe('Prometheus metrics on METRICS_PORT', () => {
   it("counts resource API calls that used an owner's upstream account, by provider and outcome, and vault operations", async () => {
     const owner = await Owner.signUp(server);
     const [sealed] = await delta(async () => {
-      await server.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo', secret: { key: 'echo-key-metrics-secret' } });
+      await server.app.connections.save(owner.accountId, {
+        provider: 'echo',
+        kind: 'echo.key',
+        label: 'echo',
+        secret: { key: 'echo-key-metrics-secret' },
+      });
     }, [['oauth3_vault_operations_total', { operation: 'seal', outcome: 'ok' }]]);
     expect(sealed).toBe(1);
     secrets.add('echo-key-metrics-secret');
@@ -173,7 +185,12 @@ describe('Prometheus metrics on METRICS_PORT', () => {
 
   it('counts upstream token refreshes and their failures by provider', async () => {
     const owner = await Owner.signUp(server);
-    const expired = () => ({ kind: 'oauth2' as const, label: 'Fake', secret: { ...fake.issue(), token_type: 'bearer' }, expiresAt: new Date(Date.now() - 1000) });
+    const expired = () => ({
+      kind: 'oauth2' as const,
+      label: 'Fake',
+      secret: { ...fake.issue(), token_type: 'bearer' },
+      expiresAt: new Date(Date.now() - 1000),
+    });
     await server.app.connections.save(owner.accountId, { provider: 'fakeoauth', ...expired() });
     await server.app.connections.save(owner.accountId, { provider: 'fakeother', ...expired() });
     const token = await owner.agentToken(['upstream:fakeoauth', 'upstream:fakeother']);
@@ -191,7 +208,13 @@ describe('Prometheus metrics on METRICS_PORT', () => {
       ['oauth3_upstream_calls_total', { provider: 'fakeoauth', outcome: 'ok' }],
       ['oauth3_upstream_calls_total', { provider: 'fakeother', outcome: 'upstream_unavailable' }],
     ]);
-    expect({ refreshed, failed, revoked, callsOk, callsFailed }).toEqual({ refreshed: 1, failed: 1, revoked: 0, callsOk: 1, callsFailed: 1 });
+    expect({ refreshed, failed, revoked, callsOk, callsFailed }).toEqual({
+      refreshed: 1,
+      failed: 1,
+      revoked: 0,
+      callsOk: 1,
+      callsFailed: 1,
+    });
     for (const s of fake.secrets) secrets.add(s);
   });
 

@@ -86,8 +86,14 @@ const redisUrl = serviceUrl('TEST_REDIS_URL');
     on(0);
     const verifier = randomBytes(32).toString('base64url');
     const query = new URLSearchParams({
-      client_id: app.clientId, response_type: 'code', redirect_uri: redirectUri, scope: `openid offline_access ${SCOPE}`, state: 's',
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', prompt: 'consent',
+      client_id: app.clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: `openid offline_access ${SCOPE}`,
+      state: 's',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      prompt: 'consent',
     });
     const callback = new URL(await authorize(owner.browser, `${lb.url}/auth?${query}`, { passkey: 'none' }));
     const code = callback.searchParams.get('code')!;
@@ -107,10 +113,14 @@ const redisUrl = serviceUrl('TEST_REDIS_URL');
     // Redeemed once, anywhere: the same code on the first replica is refused, and that replay revokes what the code
     // gave, which the other replica sees at once.
     on(0);
-    expect((await token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier })).body.error).toBe('invalid_grant');
+    expect((await token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier })).body.error).toBe(
+      'invalid_grant',
+    );
     on(1);
     expect((await introspect(String(refreshed.body.access_token))).active).toBe(false);
-    expect((await token({ grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) })).body.error).toBe('invalid_grant');
+    expect((await token({ grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) })).body.error).toBe(
+      'invalid_grant',
+    );
   });
 
   it('a revocation on one replica is effective on the other at once', async () => {
@@ -143,7 +153,10 @@ const redisUrl = serviceUrl('TEST_REDIS_URL');
     const agent = await owner.agentToken([SCOPE]);
     lb.target = 'alternate';
     expect((await callApi(front(), `/upstream/${PROVIDER}/v1/items`, agent)).status).toBe(200);
-    await db.query(`UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1 AND provider = $2`, [owner.accountId, PROVIDER]);
+    await db.query(`UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1 AND provider = $2`, [
+      owner.accountId,
+      PROVIDER,
+    ]);
     const before = fake.refreshCount;
     const served = lb.served.length;
     const results = await Promise.all(Array.from({ length: 20 }, () => callApi(front(), `/upstream/${PROVIDER}/v1/items`, agent)));

@@ -42,7 +42,11 @@ describe.each(backends())('a restart on %s storage', (backend) => {
     const { clientId, clientSecret } = await first.addClient({ name: 'Restart app', redirectUris: [redirectUri] });
     config = await oidc.discovery(new URL(first.url), clientId, clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
     browser = new TestBrowser(first.url);
-    const tokens = await authorizationCode('openid offline_access tweet.post', { passkey: 'signup', consent: 'approve' }, { prompt: 'consent' });
+    const tokens = await authorizationCode(
+      'openid offline_access tweet.post',
+      { passkey: 'signup', consent: 'approve' },
+      { prompt: 'consent' },
+    );
     sub = tokens.claims()!.sub;
     // One rotation before the restart: the first refresh token is spent, the second is live.
     spentRefreshToken = tokens.refresh_token!;
@@ -53,7 +57,11 @@ describe.each(backends())('a restart on %s storage', (backend) => {
     kidsBefore = await jwksKids(first);
     expect(kidsBefore).toHaveLength(2);
     const masterKeyFile = path.join(storage.dataDir, 'master.key');
-    masterKeyBefore = { content: readFileSync(masterKeyFile, 'utf8'), ino: statSync(masterKeyFile).ino, mtimeMs: statSync(masterKeyFile).mtimeMs };
+    masterKeyBefore = {
+      content: readFileSync(masterKeyFile, 'utf8'),
+      ino: statSync(masterKeyFile).ino,
+      mtimeMs: statSync(masterKeyFile).mtimeMs,
+    };
 
     await first.stop();
     second = await restartTestServer(first, { backend });
@@ -92,7 +100,7 @@ describe.each(backends())('a restart on %s storage', (backend) => {
     expect(tokens.claims()!.sub).toBe(sub);
   });
 
-  it("signs the owner in again with the passkey registered before the restart", async () => {
+  it('signs the owner in again with the passkey registered before the restart', async () => {
     browser.clearCookies();
     const tokens = await authorizationCode('openid tweet.post', { passkey: 'signin', consent: 'none' });
     expect(tokens.claims()!.sub).toBe(sub);

@@ -14,8 +14,16 @@ import { basic } from '../helpers/token-flow.js';
 function slowTokenRequest(port: number, clientId: string, clientSecret: string, agent?: http.Agent) {
   const body = Buffer.from(new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read' }).toString());
   const req = http.request({
-    host: '127.0.0.1', port, method: 'POST', path: '/token', agent: agent ?? false,
-    headers: { authorization: basic(clientId, clientSecret), 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/token',
+    agent: agent ?? false,
+    headers: {
+      authorization: basic(clientId, clientSecret),
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': body.length,
+    },
   });
   const answer = new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
     req.on('response', (res) => {
@@ -82,10 +90,12 @@ describe('graceful shutdown of the server process', () => {
     // An idle keep-alive connection, as a load balancer or a browser leaves one: it must not keep the process up.
     const keepAlive = new http.Agent({ keepAlive: true });
     const idle = await new Promise<number>((resolve, reject) =>
-      http.get({ host: '127.0.0.1', port: proc.port, path: '/healthz', agent: keepAlive }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      }).on('error', reject),
+      http
+        .get({ host: '127.0.0.1', port: proc.port, path: '/healthz', agent: keepAlive }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', reject),
     );
     expect(idle).toBe(200);
 
@@ -95,7 +105,13 @@ describe('graceful shutdown of the server process', () => {
     const exited = proc.stop();
 
     // The listener closes at once; the request in flight is still waiting for its body.
-    expect(await until(() => connectOutcome(proc.port), (o) => o === 'refused', 3000)).toBe('refused');
+    expect(
+      await until(
+        () => connectOutcome(proc.port),
+        (o) => o === 'refused',
+        3000,
+      ),
+    ).toBe('refused');
     inflight.finish();
     const answer = await inflight.answer;
     expect(answer.status).toBe(200);
@@ -117,7 +133,9 @@ describe('graceful shutdown of the server process', () => {
       const clients = await new ClientStore(db).list();
       expect(clients.map((c) => c.clientId)).toContain(machine.clientId);
       // The token issued during the drain was written before the database closed.
-      expect((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_models WHERE model = 'ClientCredentials'")).rows[0]!.n).toBe(1);
+      expect(
+        (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM oidc_models WHERE model = 'ClientCredentials'")).rows[0]!.n,
+      ).toBe(1);
     } finally {
       await db.close();
     }

@@ -34,9 +34,19 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   let introspector: { clientId: string; clientSecret?: string };
   const clock = new ManualClock();
 
-  const json = async <T = AppJson>(res: Response) => ({ status: res.status, headers: res.headers, body: (await res.json()) as T & { error?: string; error_description?: string } });
-  const register = (owner: Owner, body: Record<string, unknown>) => owner.api.send('POST', '/developers/api/apps', body).then((r) => json(r));
-  const webApp = (name = 'Web app') => ({ kind: 'web', name, redirect_uris: [redirectUri], scopes: ['openid', 'offline_access', 'echo.read'] });
+  const json = async <T = AppJson>(res: Response) => ({
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as T & { error?: string; error_description?: string },
+  });
+  const register = (owner: Owner, body: Record<string, unknown>) =>
+    owner.api.send('POST', '/developers/api/apps', body).then((r) => json(r));
+  const webApp = (name = 'Web app') => ({
+    kind: 'web',
+    name,
+    redirect_uris: [redirectUri],
+    scopes: ['openid', 'offline_access', 'echo.read'],
+  });
   const agentApp = (name = 'Agent') => ({ kind: 'agent', name, scopes: ['echo.read'] });
 
   /** Client authentication in isolation: introspecting a junk token is 200 for a good secret, 401 otherwise. */
@@ -53,7 +63,10 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   const introspect = async (token: string) => {
     const res = await fetch(`${server.url}/token/introspection`, {
       method: 'POST',
-      headers: { authorization: basic(introspector.clientId, introspector.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: basic(introspector.clientId, introspector.clientSecret!),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token }),
     });
     return (await res.json()) as { active: boolean };
@@ -62,9 +75,19 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   beforeAll(async () => {
     upstream = await startEchoUpstream();
     // Room for every app this file registers; the default limits are tried on a server of their own below.
-    server = await startTestServer({ backend, clock, plugins: [echoPlugin(() => upstream.url)], env: { DEVELOPER_APPS_PER_HOUR: '100', DEVELOPER_APPS_MAX: '100' } });
+    server = await startTestServer({
+      backend,
+      clock,
+      plugins: [echoPlugin(() => upstream.url)],
+      env: { DEVELOPER_APPS_PER_HOUR: '100', DEVELOPER_APPS_MAX: '100' },
+    });
     dev = await Owner.signUp(server);
-    await server.app.connections.save(dev.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo account', secret: { key: 'echo-secret-key-1234' } });
+    await server.app.connections.save(dev.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo account',
+      secret: { key: 'echo-secret-key-1234' },
+    });
     introspector = await server.addClient({ name: 'Resource server', grantTypes: ['client_credentials'], resourceServer: true });
   });
   afterAll(async () => {
@@ -73,7 +96,12 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   });
 
   it('registers a web app: the secret is in the 201 response only, the database holds only its hash (F2)', async () => {
-    const { status, headers, body } = await register(dev, { ...webApp(), description: 'Posts echoes', homepage: 'https://app.example.com', logo_uri: 'https://app.example.com/logo.png' });
+    const { status, headers, body } = await register(dev, {
+      ...webApp(),
+      description: 'Posts echoes',
+      homepage: 'https://app.example.com',
+      logo_uri: 'https://app.example.com/logo.png',
+    });
     expect(status).toBe(201);
     // A response carrying a secret is kept by no cache (threat model D3).
     expect(headers.get('cache-control')).toBe('no-store');
@@ -84,7 +112,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
 
     const { rows } = await server.db.query<{ secret_hash: string }>('SELECT * FROM client_secrets WHERE client_id = $1', [body.client_id]);
     expect(rows.map((r) => r.secret_hash)).toEqual([hashSecret(secret)]);
-    const everything = await server.db.query("SELECT c.*, s.* FROM clients c LEFT JOIN client_secrets s USING (client_id)");
+    const everything = await server.db.query('SELECT c.*, s.* FROM clients c LEFT JOIN client_secrets s USING (client_id)');
     expect(JSON.stringify(everything.rows)).not.toContain(secret);
     // Never again: not in the app's JSON, the list, its page, its skill document, or the log.
     const again = await dev.api.get(`/developers/api/apps/${body.client_id}`);
@@ -120,7 +148,10 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     // The agent can use client credentials at once, for the scopes it registered.
     const res = await fetch(`${server.url}/token`, {
       method: 'POST',
-      headers: { authorization: basic(agent.body.client_id, agent.body.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: basic(agent.body.client_id, agent.body.client_secret!),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read' }),
     });
     expect(res.status).toBe(200);
@@ -145,8 +176,12 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   });
 
   it('refuses an http logo, an unknown scope and a missing name, naming the field', async () => {
-    expect((await register(dev, { ...webApp(), logo_uri: 'http://app.example.com/logo.png' })).body.error_description).toMatch(/^logo_uri: /);
-    expect((await register(dev, { ...webApp(), scopes: ['openid', 'root.everything'] })).body.error_description).toMatch(/^scopes\.1: unknown scope/);
+    expect((await register(dev, { ...webApp(), logo_uri: 'http://app.example.com/logo.png' })).body.error_description).toMatch(
+      /^logo_uri: /,
+    );
+    expect((await register(dev, { ...webApp(), scopes: ['openid', 'root.everything'] })).body.error_description).toMatch(
+      /^scopes\.1: unknown scope/,
+    );
     expect((await register(dev, { ...webApp(), name: '' })).body.error_description).toMatch(/^name: /);
     expect((await register(dev, { ...webApp(), kind: 'superuser' })).status).toBe(400);
     expect((await register(dev, { ...webApp(), redirect_uris: [] })).body.error_description).toMatch(/^redirect_uris: .*at least one/);
@@ -154,15 +189,28 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
 
   it('edits an app through the JSON API, with the same redirect URI checks', async () => {
     const { body: app } = await register(dev, webApp('Before'));
-    const edited = await json(await dev.api.send('PUT', `/developers/api/apps/${app.client_id}`, { ...webApp('After'), redirect_uris: [redirectUri, 'https://app.example.com/other'] }));
+    const edited = await json(
+      await dev.api.send('PUT', `/developers/api/apps/${app.client_id}`, {
+        ...webApp('After'),
+        redirect_uris: [redirectUri, 'https://app.example.com/other'],
+      }),
+    );
     expect(edited.status).toBe(200);
     expect(edited.body).toMatchObject({ name: 'After', kind: 'web', redirect_uris: [redirectUri, 'https://app.example.com/other'] });
-    const bad = await json(await dev.api.send('PUT', `/developers/api/apps/${app.client_id}`, { ...webApp('Bad'), redirect_uris: ['https://evil.example.com/*'] }));
+    const bad = await json(
+      await dev.api.send('PUT', `/developers/api/apps/${app.client_id}`, {
+        ...webApp('Bad'),
+        redirect_uris: ['https://evil.example.com/*'],
+      }),
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.error_description).toMatch(/^redirect_uris\.0: /);
     expect((await json(await dev.api.get(`/developers/api/apps/${app.client_id}`))).body.name).toBe('After');
     // oidc-provider reads the new metadata: the authorization endpoint knows the new redirect URI.
-    const auth = await fetch(`${server.url}/auth?${new URLSearchParams({ client_id: app.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.com/other', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`, { redirect: 'manual' });
+    const auth = await fetch(
+      `${server.url}/auth?${new URLSearchParams({ client_id: app.client_id, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.com/other', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`,
+      { redirect: 'manual' },
+    );
     expect(auth.status).toBe(303);
   });
 
@@ -170,7 +218,8 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     const { body: app } = await register(dev, agentApp('Rotating'));
     const first = app.client_secret!;
     const rotated = await json<{ client_secret: string; old_secrets_work_until: string; secrets: unknown[] }>(
-      await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '1h' }));
+      await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '1h' }),
+    );
     expect(rotated.status).toBe(201);
     expect(rotated.headers.get('cache-control')).toBe('no-store');
     const second = rotated.body.client_secret;
@@ -196,16 +245,22 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
 
   it('rotates immediately: the old secret stops at once', async () => {
     const { body: app } = await register(dev, agentApp('Immediate'));
-    const rotated = await json<{ client_secret: string }>(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '0' }));
+    const rotated = await json<{ client_secret: string }>(
+      await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '0' }),
+    );
     expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
     expect(await authStatus(app.client_id, rotated.body.client_secret)).toBe('200');
   });
 
   it('emergency revoke kills every secret, grace or not, and issues one fresh secret', async () => {
     const { body: app } = await register(dev, agentApp('Leaked'));
-    const second = (await json<{ client_secret: string }>(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '7d' }))).body.client_secret;
+    const second = (
+      await json<{ client_secret: string }>(await dev.api.send('POST', `/developers/api/apps/${app.client_id}/secrets`, { grace: '7d' }))
+    ).body.client_secret;
     expect(await authStatus(app.client_id, app.client_secret!)).toBe('200');
-    const revoked = await json<{ client_secret: string; secrets: unknown[] }>(await dev.api.send('DELETE', `/developers/api/apps/${app.client_id}/secrets`));
+    const revoked = await json<{ client_secret: string; secrets: unknown[] }>(
+      await dev.api.send('DELETE', `/developers/api/apps/${app.client_id}/secrets`),
+    );
     expect(revoked.status).toBe(200);
     expect(revoked.headers.get('cache-control')).toBe('no-store');
     expect(await authStatus(app.client_id, app.client_secret!)).toBe('401 invalid_client');
@@ -265,7 +320,9 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     // Another owner uses the app; the developer then deletes their own account.
     const { accessToken } = await dev.appToken({ clientId: app.client_id, clientSecret: app.client_secret }, 'openid echo.read');
     expect((await callApi(server, '/echo/me', accessToken)).status).toBe(200);
-    const options = (await (await leaving.api.send('POST', '/console/api/account/delete/options', {})).json()) as PublicKeyCredentialRequestOptionsJSON;
+    const options = (await (
+      await leaving.api.send('POST', '/console/api/account/delete/options', {})
+    ).json()) as PublicKeyCredentialRequestOptionsJSON;
     const deleted = await leaving.api.send('POST', '/console/api/account/delete', leaving.browser.authenticator.authenticate(options));
     expect(deleted.status).toBe(200);
 
@@ -275,7 +332,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect((await server.db.query('SELECT client_id FROM clients WHERE client_id = $1', [app.client_id])).rows).toEqual([]);
   });
 
-  it("another developer cannot see or touch an app: 404 like an unknown one, and the app is unchanged (F4)", async () => {
+  it('another developer cannot see or touch an app: 404 like an unknown one, and the app is unchanged (F4)', async () => {
     const { body: app } = await register(dev, agentApp('Mine'));
     const before = await (await dev.api.get(`/developers/api/apps/${app.client_id}`)).text();
     const other = await Owner.signUp(server);
@@ -312,13 +369,27 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(newPage.status).toBe(200);
     expect(csrfFrom(await newPage.text())).toBe(dev.csrf);
 
-    const bad = await form('/developers/apps', { kind: 'web', name: 'Form app', redirect_uris: 'https://ok.example.com/cb\njavascript:alert(1)', 'scope:openid': 'on' });
+    const bad = await form('/developers/apps', {
+      kind: 'web',
+      name: 'Form app',
+      redirect_uris: 'https://ok.example.com/cb\njavascript:alert(1)',
+      'scope:openid': 'on',
+    });
     expect(bad.status).toBe(400);
     const badText = await bad.text();
     expect(badText).toContain('redirect_uris.1');
     expect(badText).toContain('Form app'); // what was typed comes back
 
-    const created = await form('/developers/apps', { kind: 'web', name: 'Form app', description: '', homepage: '', logo_uri: '', redirect_uris: `${redirectUri}\n`, 'scope:openid': 'on', 'scope:echo.read': 'on' });
+    const created = await form('/developers/apps', {
+      kind: 'web',
+      name: 'Form app',
+      description: '',
+      homepage: '',
+      logo_uri: '',
+      redirect_uris: `${redirectUri}\n`,
+      'scope:openid': 'on',
+      'scope:echo.read': 'on',
+    });
     expect(created.status).toBe(201);
     const page = await created.text();
     const clientId = /id="client-id">(c_[A-Za-z0-9_-]+)</.exec(page)![1]!;
@@ -356,15 +427,24 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(page.status).toBe(302);
     expect(page.headers.get('location')).toBe('/console/login?return=%2Fdevelopers');
     expect((await dev.api.send('POST', '/developers/api/apps', agentApp('No CSRF'), { csrf: null })).status).toBe(403);
-    expect((await dev.api.send('POST', '/developers/api/apps', agentApp('Cross-site'), { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await dev.api.send('POST', '/developers/api/apps', agentApp('Cross-site'), { origin: 'https://evil.example' })).status).toBe(
+      403,
+    );
   });
 
   it('records what developers did in the audit trail', async () => {
     const { rows } = await server.db.query<{ kind: string }>('SELECT DISTINCT kind FROM events WHERE account_id = $1', [dev.accountId]);
-    expect(rows.map((r) => r.kind)).toEqual(expect.arrayContaining([
-      'developer.app.created', 'developer.app.updated', 'developer.app.deleted', 'developer.app.deactivated',
-      'developer.app.reactivated', 'developer.secret.rotated', 'developer.secret.revoked',
-    ]));
+    expect(rows.map((r) => r.kind)).toEqual(
+      expect.arrayContaining([
+        'developer.app.created',
+        'developer.app.updated',
+        'developer.app.deleted',
+        'developer.app.deactivated',
+        'developer.app.reactivated',
+        'developer.secret.rotated',
+        'developer.secret.revoked',
+      ]),
+    );
   });
 });
 
@@ -396,12 +476,17 @@ describe.each(backends())('developer registration limits on %s storage (defaults
 
     const full = await Owner.signUp(server);
     for (let i = 0; i < 10; i++) {
-      await server.db.query(`INSERT INTO clients (client_id, metadata, account_id, kind, created_at) VALUES ($1, $2, $3, 'agent', now() - interval '1 day')`,
-        [`c_old${i}_${full.accountId.slice(0, 8)}`, { client_name: `Old ${i}`, grant_types: ['client_credentials'], redirect_uris: [] }, full.accountId]);
+      await server.db.query(
+        `INSERT INTO clients (client_id, metadata, account_id, kind, created_at) VALUES ($1, $2, $3, 'agent', now() - interval '1 day')`,
+        [
+          `c_old${i}_${full.accountId.slice(0, 8)}`,
+          { client_name: `Old ${i}`, grant_types: ['client_credentials'], redirect_uris: [] },
+          full.accountId,
+        ],
+      );
     }
     const eleventh = await registerOn(full, agentApp('One too many'));
     expect(eleventh.status).toBe(409);
     expect(eleventh.body.error).toBe('too_many_apps');
   });
-
 });

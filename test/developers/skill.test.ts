@@ -24,7 +24,13 @@ function doc(app: Partial<SkillInput['app']> & Pick<SkillInput['app'], 'kind'>):
     scopes,
     resourceUrl: API,
     calls: registry.apiCalls(),
-    app: { clientId: 'c_Zq8-test_id', name: 'Release bot', scopes: ['openid', 'offline_access', 'tweet.post'], redirectUris: ['https://app.example/callback'], ...app },
+    app: {
+      clientId: 'c_Zq8-test_id',
+      name: 'Release bot',
+      scopes: ['openid', 'offline_access', 'tweet.post'],
+      redirectUris: ['https://app.example/callback'],
+      ...app,
+    },
   });
 }
 
@@ -47,9 +53,14 @@ describe('the skill document', () => {
     const link = codeBlocks(text).find((block) => block.startsWith('echo "$OAUTH3_ISSUER/auth?'))!;
     const url = new URL(link.slice('echo "$OAUTH3_ISSUER'.length, -1), ISSUER);
     expect(Object.fromEntries(url.searchParams)).toEqual({
-      client_id: 'c_Zq8-test_id', response_type: 'code', redirect_uri: 'https://app.example/callback',
-      scope: 'openid offline_access tweet.post', resource: API,
-      code_challenge: '$CHALLENGE', code_challenge_method: 'S256', state: '$STATE',
+      client_id: 'c_Zq8-test_id',
+      response_type: 'code',
+      redirect_uri: 'https://app.example/callback',
+      scope: 'openid offline_access tweet.post',
+      resource: API,
+      code_challenge: '$CHALLENGE',
+      code_challenge_method: 'S256',
+      state: '$STATE',
     });
     expect(text).toContain('-u "$OAUTH3_CLIENT_ID:$OAUTH3_CLIENT_SECRET"');
     expect(text).toContain('grant_type=authorization_code');
@@ -124,7 +135,8 @@ describe('the skill document', () => {
   });
 
   it('keeps an app name with Markdown and HTML as text: no tag, link, image or heading of its own', () => {
-    const name = '<script>alert(1)</script> **Bold** [click](javascript:alert(1)) ![x](https://evil.example/x.png)\n# Injected | cell `code` http://evil.example';
+    const name =
+      '<script>alert(1)</script> **Bold** [click](javascript:alert(1)) ![x](https://evil.example/x.png)\n# Injected | cell `code` http://evil.example';
     const text = doc({ kind: 'web', name });
     expect(text).not.toMatch(/<script|<\/script/i);
     expect(text).toContain('&lt;script&gt;alert\\(1\\)&lt;/script&gt;');
@@ -149,7 +161,15 @@ describe('the skill document', () => {
 
   it('contains no secret, whatever else the app object carries', () => {
     const secret = 'S3cr3t-value-that-must-never-appear-0123456789';
-    const app = { clientId: 'c_1', name: 'Leaky', kind: 'web' as const, scopes: ['tweet.post'], redirectUris: ['https://a.example/cb'], clientSecret: secret, secretHash: secret };
+    const app = {
+      clientId: 'c_1',
+      name: 'Leaky',
+      kind: 'web' as const,
+      scopes: ['tweet.post'],
+      redirectUris: ['https://a.example/cb'],
+      clientSecret: secret,
+      secretHash: secret,
+    };
     const text = skillDocument({ issuer: ISSUER, scopes, resourceUrl: API, calls: registry.apiCalls(), app });
     expect(text).not.toContain(secret);
     expect(text).toContain('export OAUTH3_CLIENT_SECRET=…');
@@ -169,12 +189,21 @@ describe('the skill document against a running server', () => {
 
   it('builds an authorization request the server starts a sign-in for', async () => {
     const redirectUri = 'http://127.0.0.1:9/callback';
-    const { clientId } = await server.addClient({ name: 'Skill app', redirectUris: [redirectUri], public: true, scope: 'openid offline_access tweet.post' });
+    const { clientId } = await server.addClient({
+      name: 'Skill app',
+      redirectUris: [redirectUri],
+      public: true,
+      scope: 'openid offline_access tweet.post',
+    });
     const text = skillDocument({
-      issuer: server.url, scopes: server.app.scopes, resourceUrl: server.config.RESOURCE_URL, calls: registry.apiCalls(),
+      issuer: server.url,
+      scopes: server.app.scopes,
+      resourceUrl: server.config.RESOURCE_URL,
+      calls: registry.apiCalls(),
       app: { clientId, name: 'Skill app', kind: 'public', scopes: ['openid', 'offline_access', 'tweet.post'], redirectUris: [redirectUri] },
     });
-    const link = codeBlocks(text).find((block) => block.startsWith('echo "$OAUTH3_ISSUER/auth?'))!
+    const link = codeBlocks(text)
+      .find((block) => block.startsWith('echo "$OAUTH3_ISSUER/auth?'))!
       .slice('echo "$OAUTH3_ISSUER'.length, -1)
       .replace('$CHALLENGE', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM')
       .replace('$STATE', 'abc');
@@ -184,35 +213,56 @@ describe('the skill document against a running server', () => {
   });
 
   // The document's own shell blocks, run as an agent would run them (curl on this machine, the server on 127.0.0.1).
-  (existsSync('/usr/bin/curl') ? it : it.skip)('gives an agent service commands that work as written: device code, client credentials, revocation', async () => {
-    const { clientId, clientSecret } = await server.addClient({
-      name: 'Skill agent', grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'client_credentials', 'refresh_token'], scope: 'tweet.read',
-    });
-    const text = skillDocument({
-      issuer: server.url, scopes: server.app.scopes, resourceUrl: server.config.RESOURCE_URL, calls: registry.apiCalls(),
-      app: { clientId, name: 'Skill agent', kind: 'agent', scopes: ['tweet.read'], redirectUris: [] },
-    });
-    const blocks = codeBlocks(text);
-    const env = { PATH: process.env.PATH!, OAUTH3_ISSUER: server.url, OAUTH3_API: server.config.RESOURCE_URL, OAUTH3_CLIENT_ID: clientId, OAUTH3_CLIENT_SECRET: clientSecret! };
-    const run = async (block: string, extra: Record<string, string> = {}) =>
-      (await promisify(execFile)('sh', ['-c', block], { env: { ...env, ...extra }, timeout: 10_000 })).stdout;
-    const block = (needle: string) => blocks.find((b) => b.includes(needle))!;
+  (existsSync('/usr/bin/curl') ? it : it.skip)(
+    'gives an agent service commands that work as written: device code, client credentials, revocation',
+    async () => {
+      const { clientId, clientSecret } = await server.addClient({
+        name: 'Skill agent',
+        grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'client_credentials', 'refresh_token'],
+        scope: 'tweet.read',
+      });
+      const text = skillDocument({
+        issuer: server.url,
+        scopes: server.app.scopes,
+        resourceUrl: server.config.RESOURCE_URL,
+        calls: registry.apiCalls(),
+        app: { clientId, name: 'Skill agent', kind: 'agent', scopes: ['tweet.read'], redirectUris: [] },
+      });
+      const blocks = codeBlocks(text);
+      const env = {
+        PATH: process.env.PATH!,
+        OAUTH3_ISSUER: server.url,
+        OAUTH3_API: server.config.RESOURCE_URL,
+        OAUTH3_CLIENT_ID: clientId,
+        OAUTH3_CLIENT_SECRET: clientSecret!,
+      };
+      const run = async (block: string, extra: Record<string, string> = {}) =>
+        (await promisify(execFile)('sh', ['-c', block], { env: { ...env, ...extra }, timeout: 10_000 })).stdout;
+      const block = (needle: string) => blocks.find((b) => b.includes(needle))!;
 
-    const device = JSON.parse(await run(block('/device/auth"'))) as Record<string, unknown>;
-    expect(device).toMatchObject({ device_code: expect.any(String), user_code: expect.any(String), verification_uri_complete: expect.stringContaining(server.url) });
+      const device = JSON.parse(await run(block('/device/auth"'))) as Record<string, unknown>;
+      expect(device).toMatchObject({
+        device_code: expect.any(String),
+        user_code: expect.any(String),
+        verification_uri_complete: expect.stringContaining(server.url),
+      });
 
-    const tokens = JSON.parse(await run(block('grant_type=client_credentials'))) as { access_token: string; scope: string };
-    expect(tokens.scope).toBe('tweet.read');
-    // A client-credentials token acts for no owner, as the document says: the owner's X profile is refused.
-    const me = JSON.parse(await run(block('"$OAUTH3_API/me"'), { OAUTH3_TOKEN: tokens.access_token })) as { error: string };
-    expect(me.error).toBe('owner_required');
+      const tokens = JSON.parse(await run(block('grant_type=client_credentials'))) as { access_token: string; scope: string };
+      expect(tokens.scope).toBe('tweet.read');
+      // A client-credentials token acts for no owner, as the document says: the owner's X profile is refused.
+      const me = JSON.parse(await run(block('"$OAUTH3_API/me"'), { OAUTH3_TOKEN: tokens.access_token })) as { error: string };
+      expect(me.error).toBe('owner_required');
 
-    expect(await run(block('/token/revocation"'), { OAUTH3_TOKEN: tokens.access_token })).toBe('');
-    const introspection = await fetch(`${server.url}/token/introspection`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: tokens.access_token }),
-    });
-    expect(await introspection.json()).toEqual({ active: false });
-  });
+      expect(await run(block('/token/revocation"'), { OAUTH3_TOKEN: tokens.access_token })).toBe('');
+      const introspection = await fetch(`${server.url}/token/introspection`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token: tokens.access_token }),
+      });
+      expect(await introspection.json()).toEqual({ active: false });
+    },
+  );
 });

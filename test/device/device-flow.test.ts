@@ -26,7 +26,10 @@ function poll(config: oidc.Configuration, device: oidc.DeviceAuthorizationRespon
   expect(device.interval).toBe(1);
   const result = oidc.pollDeviceAuthorizationGrant(config, device, undefined, { signal: AbortSignal.timeout(timeoutMs) });
   // Settled either way, so a test that expects a rejection can await it later without an unhandled rejection.
-  return result.then((tokens) => ({ tokens, error: undefined }), (error: unknown) => ({ tokens: undefined, error: error as { error?: string } }));
+  return result.then(
+    (tokens) => ({ tokens, error: undefined }),
+    (error: unknown) => ({ tokens: undefined, error: error as { error?: string } }),
+  );
 }
 
 /** An owner's browser on the verification pages: enter (or follow the link with) the code, then confirm it. */
@@ -61,7 +64,10 @@ class Owner {
   }
 
   /** From the confirmation page through passkey and consent to the last page; returns that page's text. */
-  async approve(confirmPage: string, decision: 'approve' | 'deny' = 'approve'): Promise<{ consentPage: string; finalPage: string; finalStatus: number }> {
+  async approve(
+    confirmPage: string,
+    decision: 'approve' | 'deny' = 'approve',
+  ): Promise<{ consentPage: string; finalPage: string; finalStatus: number }> {
     const confirmed = await this.confirm(confirmPage);
     expect(confirmed.status).toBe(303);
     let step = await this.browser.navigate(confirmed.headers.get('location')!);
@@ -71,9 +77,10 @@ class Owner {
       const csrf = csrfFrom(page);
       const kind = this.signedUp ? 'login' : 'register';
       const options: unknown = await (await this.browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf)).json();
-      const credential = kind === 'register'
-        ? this.browser.authenticator.register(options as PublicKeyCredentialCreationOptionsJSON)
-        : this.browser.authenticator.authenticate(options as PublicKeyCredentialRequestOptionsJSON);
+      const credential =
+        kind === 'register'
+          ? this.browser.authenticator.register(options as PublicKeyCredentialCreationOptionsJSON)
+          : this.browser.authenticator.authenticate(options as PublicKeyCredentialRequestOptionsJSON);
       const verified = await this.browser.postJson(`/interaction/${uid}/passkey/${kind}`, credential, csrf);
       expect(verified.status).toBe(200);
       this.signedUp = true;
@@ -106,7 +113,14 @@ describe.each(backends())('the device authorization grant on %s storage', (backe
     // Registered the way the README says: a public client for the device grant, with no redirect URI.
     const out: string[] = [];
     const argv = ['clients', 'add', '--name', 'Build bot CLI', '--public', '--grant', 'device_code', '--grant', 'refresh_token', '--json'];
-    expect(await execute(parseCommand(argv), { config: server.config, db: server.db, scopes: server.app.scopes }, (line) => out.push(line), (line) => out.push(line))).toBe(0);
+    expect(
+      await execute(
+        parseCommand(argv),
+        { config: server.config, db: server.db, scopes: server.app.scopes },
+        (line) => out.push(line),
+        (line) => out.push(line),
+      ),
+    ).toBe(0);
     const { clientId, grantTypes } = JSON.parse(out.join('\n')) as { clientId: string; grantTypes: string[] };
     expect(grantTypes).toEqual([DEVICE_GRANT, 'refresh_token']);
     agent = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
@@ -218,7 +232,7 @@ describe.each(backends())('the device authorization grant on %s storage', (backe
     expect((await polled).error).toMatchObject({ error: 'access_denied' });
   });
 
-  it('refuses a confirmation posted without the form\'s xsrf value (a cross-site form)', async () => {
+  it("refuses a confirmation posted without the form's xsrf value (a cross-site form)", async () => {
     const device = await oidc.initiateDeviceAuthorization(agent, { scope: 'echo.read' });
     const fields = hiddenFields(await (await owner.enterCode(device.user_code)).text());
     const forged = await owner.browser.postForm('/device', { ...fields, xsrf: 'f'.repeat(48) });
@@ -239,7 +253,10 @@ describe.each(backends())('the device authorization grant on %s storage', (backe
     const web = await server.addClient({ name: 'Web app', redirectUris: ['https://app.example.com/cb'] });
     const res = await fetch(`${server.url}/device/auth`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${web.clientId}:${web.clientSecret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${web.clientId}:${web.clientSecret}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ scope: 'echo.read' }),
     });
     expect(res.status).toBe(400);

@@ -23,7 +23,12 @@ describe('an app using openid-client with DPoP', () => {
     upstream = await startEchoUpstream();
     server = await startTestServer({ plugins: [echoPlugin(() => upstream.url)] });
     owner = await Owner.signUp(server);
-    await server.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo account', secret: { key: 'echo-e2e-dpop-key' } });
+    await server.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo account',
+      secret: { key: 'echo-e2e-dpop-key' },
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -33,7 +38,9 @@ describe('an app using openid-client with DPoP', () => {
   async function app(name: string, confidential: boolean): Promise<{ config: oidc.Configuration; client: Client }> {
     const client = await server.addClient({ name, redirectUris: [redirectUri], public: !confidential });
     const config = confidential
-      ? await oidc.discovery(new URL(server.url), client.clientId, client.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] })
+      ? await oidc.discovery(new URL(server.url), client.clientId, client.clientSecret, undefined, {
+          execute: [oidc.allowInsecureRequests],
+        })
       : await oidc.discovery(new URL(server.url), client.clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     return { config, client };
   }
@@ -61,8 +68,13 @@ describe('an app using openid-client with DPoP', () => {
     const DPoP = oidc.getDPoPHandle(config, keyPair);
     const jkt = await thumbprintOf(keyPair);
 
-    const tokens = await codeFlow(config, owner.browser, { redirect_uri: redirectUri, scope: 'openid offline_access echo.read', prompt: 'consent' },
-      { passkey: 'none', consent: 'approve' }, { DPoP });
+    const tokens = await codeFlow(
+      config,
+      owner.browser,
+      { redirect_uri: redirectUri, scope: 'openid offline_access echo.read', prompt: 'consent' },
+      { passkey: 'none', consent: 'approve' },
+      { DPoP },
+    );
     expect(tokens.token_type).toBe('dpop');
     expect(await introspect(client, tokens.access_token)).toMatchObject({ active: true, cnf: { jkt } });
 
@@ -99,12 +111,19 @@ describe('an app using openid-client with DPoP', () => {
   it("binds a public client's refresh token to its key: a refresh with another key is refused", async () => {
     const { config } = await app('DPoP native app', false);
     const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
-    const tokens = await codeFlow(config, owner.browser, { redirect_uri: redirectUri, scope: 'openid offline_access echo.read', prompt: 'consent' },
-      { passkey: 'none', consent: 'approve' }, { DPoP });
+    const tokens = await codeFlow(
+      config,
+      owner.browser,
+      { redirect_uri: redirectUri, scope: 'openid offline_access echo.read', prompt: 'consent' },
+      { passkey: 'none', consent: 'approve' },
+      { DPoP },
+    );
     expect((await echoMe(config, tokens.access_token, DPoP)).status).toBe(200);
 
     const otherDPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
-    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP: otherDPoP })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP: otherDPoP })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP });
     expect((await echoMe(config, refreshed.access_token, DPoP)).status).toBe(200);
   });

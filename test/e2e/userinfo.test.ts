@@ -27,7 +27,11 @@ describe('userinfo with the access token of a mixed openid + resource request (t
     server = await startTestServer({ env: x.env() });
     owner = await Owner.signUp(server);
     const cookie = x.signIn(x.user('alice_userinfo'));
-    const res = await owner.api.send('POST', '/console/api/connections', { kind: 'x.cookie', auth_token: cookie.auth_token, ct0: cookie.ct0 });
+    const res = await owner.api.send('POST', '/console/api/connections', {
+      kind: 'x.cookie',
+      auth_token: cookie.auth_token,
+      ct0: cookie.ct0,
+    });
     expect(res.status).toBe(201);
   });
   afterAll(async () => {
@@ -37,7 +41,12 @@ describe('userinfo with the access token of a mixed openid + resource request (t
 
   it('answers fetchUserInfo with the right sub, and the same access token still calls the resource API', async () => {
     const config = await openidClient('Mixed app');
-    const tokens = await codeFlow(config, owner.browser, { redirect_uri: redirectUri, scope: 'openid profile tweet.read' }, { passkey: 'none', consent: 'approve' });
+    const tokens = await codeFlow(
+      config,
+      owner.browser,
+      { redirect_uri: redirectUri, scope: 'openid profile tweet.read' },
+      { passkey: 'none', consent: 'approve' },
+    );
     const sub = tokens.claims()!.sub;
     expect(sub).toBe(owner.accountId);
 
@@ -51,7 +60,12 @@ describe('userinfo with the access token of a mixed openid + resource request (t
 
   it('still refuses at userinfo a token whose grant does not hold openid', async () => {
     const config = await openidClient('API-only app');
-    const tokens = await codeFlow(config, owner.browser, { redirect_uri: redirectUri, scope: 'tweet.read' }, { passkey: 'none', consent: 'approve' });
+    const tokens = await codeFlow(
+      config,
+      owner.browser,
+      { redirect_uri: redirectUri, scope: 'tweet.read' },
+      { passkey: 'none', consent: 'approve' },
+    );
     expect((await callApi(server, '/me', tokens.access_token)).status).toBe(200);
     const agentToken = await owner.agentToken(['tweet.read']);
     for (const token of [tokens.access_token, agentToken]) {

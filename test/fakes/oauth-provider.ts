@@ -40,7 +40,7 @@ export class FakeOAuthProvider {
 
   constructor(readonly options: FakeProviderOptions = {}) {
     this.clientId = options.clientId ?? 'oauth3-client';
-    this.clientSecret = options.authMethod === 'none' ? undefined : options.clientSecret ?? `cs_${randomBytes(16).toString('hex')}`;
+    this.clientSecret = options.authMethod === 'none' ? undefined : (options.clientSecret ?? `cs_${randomBytes(16).toString('hex')}`);
     this.authMethod = options.authMethod ?? 'basic';
     if (this.clientSecret) this.secrets.add(this.clientSecret);
   }
@@ -85,7 +85,11 @@ export class FakeOAuthProvider {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    this.requests.push({ method: req.method ?? 'GET', path: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: req.url ?? '',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -108,7 +112,14 @@ export class FakeOAuthProvider {
     if (url.pathname.startsWith('/api/')) {
       if (!current) return json(401, { error: 'invalid_token' });
       // Echoes what it received, the bearer included: oauth3 must not pass our token back to its caller (G2).
-      return json(200, { path: url.pathname, query: url.search, method: req.method, bearer, body, contentType: req.headers['content-type'] ?? null });
+      return json(200, {
+        path: url.pathname,
+        query: url.search,
+        method: req.method,
+        bearer,
+        body,
+        contentType: req.headers['content-type'] ?? null,
+      });
     }
     json(404, { error: 'not_found' });
   }
@@ -117,7 +128,8 @@ export class FakeOAuthProvider {
     const redirectUri = url.searchParams.get('redirect_uri') ?? '';
     const back = new URL(redirectUri);
     back.searchParams.set('state', url.searchParams.get('state') ?? '');
-    if (this.authorizeMode === 'deny' || url.searchParams.get('client_id') !== this.clientId) back.searchParams.set('error', 'access_denied');
+    if (this.authorizeMode === 'deny' || url.searchParams.get('client_id') !== this.clientId)
+      back.searchParams.set('error', 'access_denied');
     else {
       const code = `code_${randomBytes(12).toString('hex')}`;
       const challenge = url.searchParams.get('code_challenge') ?? undefined;
@@ -142,7 +154,12 @@ export class FakeOAuthProvider {
     return this.authMethod === 'none' ? !form.has('client_secret') : form.get('client_secret') === this.clientSecret;
   }
 
-  private async token(req: http.IncomingMessage, form: URLSearchParams, json: (s: number, v: unknown) => void, res: http.ServerResponse): Promise<void> {
+  private async token(
+    req: http.IncomingMessage,
+    form: URLSearchParams,
+    json: (s: number, v: unknown) => void,
+    res: http.ServerResponse,
+  ): Promise<void> {
     if (!this.clientAuthenticated(req, form)) return json(401, { error: 'invalid_client' });
     const grant = form.get('grant_type');
     if (grant === 'authorization_code') {
@@ -150,7 +167,8 @@ export class FakeOAuthProvider {
       this.codes.delete(form.get('code') ?? '');
       if (!code || code.redirectUri !== form.get('redirect_uri')) return json(400, { error: 'invalid_grant' });
       const verifier = form.get('code_verifier');
-      if (code.challenge && (!verifier || createHash('sha256').update(verifier).digest('base64url') !== code.challenge)) return json(400, { error: 'invalid_grant' });
+      if (code.challenge && (!verifier || createHash('sha256').update(verifier).digest('base64url') !== code.challenge))
+        return json(400, { error: 'invalid_grant' });
       return json(200, { ...this.issue(), token_type: 'bearer', expires_in: this.options.expiresIn ?? 3600, scope: 'read write' });
     }
     if (grant === 'refresh_token') {
@@ -162,7 +180,8 @@ export class FakeOAuthProvider {
       }
       if (this.tokenMode === 'slow') await new Promise((r) => setTimeout(r, this.slowMs));
       const old = form.get('refresh_token') ?? '';
-      if (this.tokenMode === 'invalid_grant' || !this.refreshTokens.has(old)) return json(400, { error: 'invalid_grant', error_description: `refresh token ${old} is revoked` });
+      if (this.tokenMode === 'invalid_grant' || !this.refreshTokens.has(old))
+        return json(400, { error: 'invalid_grant', error_description: `refresh token ${old} is revoked` });
       this.refreshTokens.delete(old); // rotation: the old refresh token is spent
       const issued = this.issue();
       if (this.tokenMode === 'no_refresh_token') {

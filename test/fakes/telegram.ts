@@ -41,7 +41,8 @@ export interface ReceivedMessage {
  * - malformed: 200 `{ ok: true }` with a result of the wrong shape
  * - hang: never answers
  */
-export type Failure = 'unauthorized' | 'forbidden' | 'parse_error' | 'rate_limited' | 'server_error' | 'bad_gateway' | 'garbage' | 'malformed' | 'hang';
+export type Failure =
+  'unauthorized' | 'forbidden' | 'parse_error' | 'rate_limited' | 'server_error' | 'bad_gateway' | 'garbage' | 'malformed' | 'hang';
 
 export interface FakeTelegram {
   /** The API root to configure as TELEGRAM_API_ROOT. */
@@ -78,30 +79,42 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
 
   function findChat(bot: FakeBot, ref: unknown): FakeChat | undefined {
     const wanted = typeof ref === 'string' || typeof ref === 'number' ? String(ref) : '';
-    return bot.chats.find((c) => String(c.id) === wanted || (c.username !== undefined && `@${c.username}`.toLowerCase() === wanted.toLowerCase()));
+    return bot.chats.find(
+      (c) => String(c.id) === wanted || (c.username !== undefined && `@${c.username}`.toLowerCase() === wanted.toLowerCase()),
+    );
   }
 
   function failWith(res: http.ServerResponse, path: string, failure: Failure, retryAfter: number): void {
     switch (failure) {
-      case 'unauthorized': return error(res, 401, 'Unauthorized');
-      case 'forbidden': return error(res, 403, 'Forbidden: bot was blocked by the user');
-      case 'parse_error': return error(res, 400, "Bad Request: can't parse entities: Can't find end of the entity starting at byte offset 5");
-      case 'rate_limited': return error(res, 429, `Too Many Requests: retry after ${retryAfter}`, { retry_after: retryAfter });
-      case 'server_error': return error(res, 500, 'Internal Server Error');
+      case 'unauthorized':
+        return error(res, 401, 'Unauthorized');
+      case 'forbidden':
+        return error(res, 403, 'Forbidden: bot was blocked by the user');
+      case 'parse_error':
+        return error(res, 400, "Bad Request: can't parse entities: Can't find end of the entity starting at byte offset 5");
+      case 'rate_limited':
+        return error(res, 429, `Too Many Requests: retry after ${retryAfter}`, { retry_after: retryAfter });
+      case 'server_error':
+        return error(res, 500, 'Internal Server Error');
       case 'bad_gateway':
         res.writeHead(502, { 'content-type': 'text/html' });
         return void res.end(`<html><body><h1>502 Bad Gateway</h1><p>upstream failed for ${path}</p></body></html>`);
       case 'garbage':
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end(`this is not json: ${path}`);
-      case 'malformed': return reply(res, 200, { ok: true, result: 'surprise' });
-      case 'hang': return;
+      case 'malformed':
+        return reply(res, 200, { ok: true, result: 'surprise' });
+      case 'hang':
+        return;
     }
   }
 
   function handle(method: string, bot: FakeBot, body: Record<string, unknown>, res: http.ServerResponse, token: string): void {
     if (method === 'getMe') {
-      return reply(res, 200, { ok: true, result: { id: bot.id, is_bot: true, first_name: bot.first_name, username: bot.username, can_join_groups: true } });
+      return reply(res, 200, {
+        ok: true,
+        result: { id: bot.id, is_bot: true, first_name: bot.first_name, username: bot.username, can_join_groups: true },
+      });
     }
     if (method === 'getChat') {
       const chat = findChat(bot, body.chat_id);

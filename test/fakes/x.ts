@@ -131,7 +131,12 @@ export class FakeX {
   }
 
   /** An access + refresh token pair for `user`, as if an OAuth flow had completed. */
-  issueTokens(user: FakeXUser, clientId = 'x-client', ttl = this.accessTokenTtl, scope = 'tweet.read tweet.write users.read offline.access') {
+  issueTokens(
+    user: FakeXUser,
+    clientId = 'x-client',
+    ttl = this.accessTokenTtl,
+    scope = 'tweet.read tweet.write users.read offline.access',
+  ) {
     const access_token = token();
     const refresh_token = token();
     this.accessTokens.set(access_token, { user, expiresAt: Date.now() + ttl * 1000, scope });
@@ -171,7 +176,8 @@ export class FakeX {
       if (--rule.times <= 0) this.rules.splice(this.rules.indexOf(rule), 1);
       if (rule.failure === 'hang') return;
       if (rule.failure === 'reset') return void req.socket.destroy();
-      if (rule.failure === 'garbage') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Something went wrong</html>');
+      if (rule.failure === 'garbage')
+        return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Something went wrong</html>');
       return send(res, rule.failure.status, rule.failure.body ?? {}, rule.failure.headers);
     }
 
@@ -194,9 +200,14 @@ export class FakeX {
 
   /** X's checks on a web call: its bearer, a known auth_token cookie, and the CSRF header equal to the ct0 cookie. */
   private webUser(req: http.IncomingMessage, res: http.ServerResponse): { user: FakeXUser; credential: XCredential } | undefined {
-    const cookies = Object.fromEntries(String(req.headers.cookie ?? '').split(/;\s*/).map((c) => c.split('=') as [string, string]));
+    const cookies = Object.fromEntries(
+      String(req.headers.cookie ?? '')
+        .split(/;\s*/)
+        .map((c) => c.split('=') as [string, string]),
+    );
     const session = cookies.auth_token ? this.cookies.get(cookies.auth_token) : undefined;
-    if (req.headers.authorization !== `Bearer ${this.webBearer}`) return void send(res, 401, { errors: [{ code: 215, message: 'Bad Authentication data.' }] });
+    if (req.headers.authorization !== `Bearer ${this.webBearer}`)
+      return void send(res, 401, { errors: [{ code: 215, message: 'Bad Authentication data.' }] });
     if (!session) return void send(res, 401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
     if (cookies.ct0 !== session.ct0 || req.headers['x-csrf-token'] !== session.ct0) {
       return void send(res, 403, { errors: [{ code: 353, message: 'This request requires a matching csrf cookie and header.' }] });
@@ -212,17 +223,26 @@ export class FakeX {
   private graphql(req: http.IncomingMessage, res: http.ServerResponse, operation: string, queryId: string, url: URL, body: string): void {
     const who = this.webUser(req, res);
     if (!who) return;
-    const input = (req.method === 'GET'
-      ? { variables: JSON.parse(url.searchParams.get('variables') ?? '{}') as unknown, features: JSON.parse(url.searchParams.get('features') ?? '{}') as unknown }
-      : (JSON.parse(body) as unknown)) as { variables: GraphqlVariables; features?: unknown; queryId?: string };
-    if (!input.features || req.method === 'POST' && input.queryId !== queryId) return send(res, 400, { errors: [{ code: 336, message: 'features or queryId missing' }] });
+    const input = (
+      req.method === 'GET'
+        ? {
+            variables: JSON.parse(url.searchParams.get('variables') ?? '{}') as unknown,
+            features: JSON.parse(url.searchParams.get('features') ?? '{}') as unknown,
+          }
+        : (JSON.parse(body) as unknown)
+    ) as { variables: GraphqlVariables; features?: unknown; queryId?: string };
+    if (!input.features || (req.method === 'POST' && input.queryId !== queryId))
+      return send(res, 400, { errors: [{ code: 336, message: 'features or queryId missing' }] });
     const v = input.variables;
     if (operation === 'CreateTweet') {
       const text = String(v.tweet_text ?? '');
-      if (this.tweetsOf(who.user.id).some((p) => p.text === text)) return send(res, 200, { errors: [{ code: 187, message: 'Status is a duplicate. (187)' }], data: {} });
+      if (this.tweetsOf(who.user.id).some((p) => p.text === text))
+        return send(res, 200, { errors: [{ code: 187, message: 'Status is a duplicate. (187)' }], data: {} });
       const quote = typeof v.attachment_url === 'string' ? /\/status\/(\d+)$/.exec(v.attachment_url)?.[1] : undefined;
       const post = this.record(who, 'web', text, v.reply?.in_reply_to_tweet_id, quote);
-      return send(res, 200, { data: { create_tweet: { tweet_results: { result: { __typename: 'Tweet', rest_id: post.id, legacy: { full_text: text } } } } } });
+      return send(res, 200, {
+        data: { create_tweet: { tweet_results: { result: { __typename: 'Tweet', rest_id: post.id, legacy: { full_text: text } } } } },
+      });
     }
     if (operation === 'DeleteTweet') {
       const target = this.tweetsOf(who.user.id).find((p) => p.id === v.tweet_id);
@@ -230,15 +250,42 @@ export class FakeX {
       this.deleted.push({ id: target.id, via: 'web', credential: who.credential });
       return send(res, 200, { data: { delete_tweet: { tweet_results: {} } } });
     }
-    const entries = this.tweetsOf(String(v.userId)).reverse().slice(0, Number(v.count ?? 20)).map((p) => ({
-      entryId: `tweet-${p.id}`,
-      content: { entryType: 'TimelineTimelineItem', itemContent: { itemType: 'TimelineTweet', tweet_results: { result: { __typename: 'Tweet', rest_id: p.id, legacy: { full_text: p.text } } } } },
-    }));
-    send(res, 200, { data: { user: { result: { __typename: 'User', timeline_v2: { timeline: { instructions: [{ type: 'TimelineAddEntries', entries }] } } } } } });
+    const entries = this.tweetsOf(String(v.userId))
+      .reverse()
+      .slice(0, Number(v.count ?? 20))
+      .map((p) => ({
+        entryId: `tweet-${p.id}`,
+        content: {
+          entryType: 'TimelineTimelineItem',
+          itemContent: {
+            itemType: 'TimelineTweet',
+            tweet_results: { result: { __typename: 'Tweet', rest_id: p.id, legacy: { full_text: p.text } } },
+          },
+        },
+      }));
+    send(res, 200, {
+      data: {
+        user: { result: { __typename: 'User', timeline_v2: { timeline: { instructions: [{ type: 'TimelineAddEntries', entries }] } } } },
+      },
+    });
   }
 
-  private record(who: { user: FakeXUser; credential: XCredential }, via: 'web' | 'api', text: string, replyTo?: string, quote?: string): ReceivedPost {
-    const post: ReceivedPost = { id: id(), text, userId: who.user.id, via, credential: who.credential, ...(replyTo ? { reply_to: String(replyTo) } : {}), ...(quote ? { quote: String(quote) } : {}) };
+  private record(
+    who: { user: FakeXUser; credential: XCredential },
+    via: 'web' | 'api',
+    text: string,
+    replyTo?: string,
+    quote?: string,
+  ): ReceivedPost {
+    const post: ReceivedPost = {
+      id: id(),
+      text,
+      userId: who.user.id,
+      via,
+      credential: who.credential,
+      ...(replyTo ? { reply_to: String(replyTo) } : {}),
+      ...(quote ? { quote: String(quote) } : {}),
+    };
     this.posts.push(post);
     return post;
   }
@@ -248,14 +295,20 @@ export class FakeX {
   private v2(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): void {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const grant = bearer ? this.accessTokens.get(bearer) : undefined;
-    if (!grant || grant.expiresAt <= Date.now()) return send(res, 401, { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' });
+    if (!grant || grant.expiresAt <= Date.now())
+      return send(res, 401, { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' });
     const who = { user: grant.user, credential: { access_token: bearer! } };
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /2/users/me') return send(res, 200, { data: who.user });
     if (route === 'POST /2/tweets') {
       const input = JSON.parse(body) as { text: string; reply?: { in_reply_to_tweet_id?: string }; quote_tweet_id?: string };
       if (this.tweetsOf(who.user.id).some((p) => p.text === input.text)) {
-        return send(res, 403, { detail: 'You are not allowed to create a Tweet with duplicate content.', type: 'about:blank', title: 'Forbidden', status: 403 });
+        return send(res, 403, {
+          detail: 'You are not allowed to create a Tweet with duplicate content.',
+          type: 'about:blank',
+          title: 'Forbidden',
+          status: 403,
+        });
       }
       const post = this.record(who, 'api', input.text, input.reply?.in_reply_to_tweet_id, input.quote_tweet_id);
       return send(res, 201, { data: { id: post.id, text: post.text, edit_history_tweet_ids: [post.id] } });
@@ -263,16 +316,32 @@ export class FakeX {
     const del = /^DELETE \/2\/tweets\/(\d+)$/.exec(route);
     if (del) {
       const target = this.tweetsOf(who.user.id).find((p) => p.id === del[1]);
-      if (!target) return send(res, 404, { title: 'Not Found Error', type: 'https://api.twitter.com/2/problems/resource-not-found', detail: `Could not find tweet with id: [${del[1]}].`, status: 404 });
+      if (!target)
+        return send(res, 404, {
+          title: 'Not Found Error',
+          type: 'https://api.twitter.com/2/problems/resource-not-found',
+          detail: `Could not find tweet with id: [${del[1]}].`,
+          status: 404,
+        });
       this.deleted.push({ id: target.id, via: 'api', credential: who.credential });
       return send(res, 200, { data: { deleted: true } });
     }
     const timeline = /^GET \/2\/users\/(\d+)\/tweets$/.exec(route);
     if (timeline) {
       const max = Number(url.searchParams.get('max_results') ?? 10);
-      if (!(max >= 5 && max <= 100)) return send(res, 400, { title: 'Invalid Request', detail: 'max_results must be between 5 and 100', status: 400 });
-      const tweets = this.tweetsOf(timeline[1]!).reverse().slice(0, max).map((p) => ({ id: p.id, text: p.text, edit_history_tweet_ids: [p.id] }));
-      return send(res, 200, tweets.length ? { data: tweets, meta: { result_count: tweets.length, newest_id: tweets[0]!.id, oldest_id: tweets.at(-1)!.id } } : { meta: { result_count: 0 } });
+      if (!(max >= 5 && max <= 100))
+        return send(res, 400, { title: 'Invalid Request', detail: 'max_results must be between 5 and 100', status: 400 });
+      const tweets = this.tweetsOf(timeline[1]!)
+        .reverse()
+        .slice(0, max)
+        .map((p) => ({ id: p.id, text: p.text, edit_history_tweet_ids: [p.id] }));
+      return send(
+        res,
+        200,
+        tweets.length
+          ? { data: tweets, meta: { result_count: tweets.length, newest_id: tweets[0]!.id, oldest_id: tweets.at(-1)!.id } }
+          : { meta: { result_count: 0 } },
+      );
     }
     send(res, 404, { title: 'Not Found Error', status: 404, detail: 'no such endpoint' });
   }
@@ -284,7 +353,8 @@ export class FakeX {
     const q = Object.fromEntries(url.searchParams);
     const client = q.client_id ? this.oauthClients.get(q.client_id) : undefined;
     if (!client || q.response_type !== 'code' || !q.redirect_uri || !q.state) return send(res, 400, { error: 'invalid_request' });
-    if (q.code_challenge_method !== 'S256' || !/^[\w-]{43}$/.test(q.code_challenge ?? '')) return send(res, 400, { error: 'invalid_request', error_description: 'PKCE S256 required' });
+    if (q.code_challenge_method !== 'S256' || !/^[\w-]{43}$/.test(q.code_challenge ?? ''))
+      return send(res, 400, { error: 'invalid_request', error_description: 'PKCE S256 required' });
     const user = this.approveAs ?? this.user();
     const code = token();
     this.codes.set(code, { user, clientId: q.client_id!, redirectUri: q.redirect_uri, challenge: q.code_challenge!, scope: q.scope ?? '' });
@@ -297,7 +367,10 @@ export class FakeX {
   private clientOf(req: http.IncomingMessage, form: URLSearchParams): string | undefined {
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (basic) {
-      const [rawId, rawSecret] = Buffer.from(basic, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s ?? ''));
+      const [rawId, rawSecret] = Buffer.from(basic, 'base64')
+        .toString('utf8')
+        .split(':')
+        .map((s) => decodeURIComponent(s ?? ''));
       const client = this.oauthClients.get(rawId ?? '');
       return client?.secret && client.secret === rawSecret ? rawId : undefined;
     }

@@ -83,9 +83,14 @@ async function dumpRedis(): Promise<string[]> {
     for await (const keys of redis.scanStream({ match: 'oauth3:*', count: 1000 })) {
       for (const key of keys as string[]) {
         const type = await redis.type(key);
-        const value = type === 'hash' ? JSON.stringify(await redis.hgetall(key))
-          : type === 'set' ? JSON.stringify(await redis.smembers(key))
-            : type === 'string' ? String(await redis.get(key)) : '';
+        const value =
+          type === 'hash'
+            ? JSON.stringify(await redis.hgetall(key))
+            : type === 'set'
+              ? JSON.stringify(await redis.smembers(key))
+              : type === 'string'
+                ? String(await redis.get(key))
+                : '';
         texts.push(`${key} ${value}`);
       }
     }
@@ -112,7 +117,12 @@ export interface FormReply {
 }
 
 /** A form POST to the server as an app's back channel: HTTP Basic with its secret, or client_id in the body. */
-export async function postForm(server: TestServer, path: string, form: Record<string, string>, client?: { clientId: string; clientSecret?: string }): Promise<FormReply> {
+export async function postForm(
+  server: TestServer,
+  path: string,
+  form: Record<string, string>,
+  client?: { clientId: string; clientSecret?: string },
+): Promise<FormReply> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   const body = new URLSearchParams(form);
   if (client?.clientSecret) headers.authorization = basic(client.clientId, client.clientSecret);
@@ -162,36 +172,76 @@ export async function runFlows(server: TestServer, browser: RecordingBrowser): P
   };
   const app = await server.addClient({ name: 'App', redirectUris: [redirectUri] });
   const service = await server.addClient({ name: 'Service', grantTypes: ['client_credentials'], scope: 'echo.read' });
-  const cli = await server.addClient({ name: 'CLI', public: true, grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'] });
+  const cli = await server.addClient({
+    name: 'CLI',
+    public: true,
+    grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  });
 
   // Authorization code + PKCE, then a refresh (the first refresh token is spent).
   const first = pkce();
   const query = new URLSearchParams({
-    client_id: app.clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid offline_access echo.read',
-    state: 'at-rest', code_challenge: first.challenge, code_challenge_method: 'S256', prompt: 'consent',
+    client_id: app.clientId,
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: 'openid offline_access echo.read',
+    state: 'at-rest',
+    code_challenge: first.challenge,
+    code_challenge_method: 'S256',
+    prompt: 'consent',
   });
   const callback = new URL(await authorize(browser, `${server.url}/auth?${query}`, { passkey: 'signup' }));
   const code = callback.searchParams.get('code')!;
-  const redeemed = await postForm(server, '/token', { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: first.verifier }, app);
+  const redeemed = await postForm(
+    server,
+    '/token',
+    { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: first.verifier },
+    app,
+  );
   expect(redeemed.status).toBe(200);
-  const refreshed = await postForm(server, '/token', { grant_type: 'refresh_token', refresh_token: String(redeemed.body.refresh_token) }, app);
+  const refreshed = await postForm(
+    server,
+    '/token',
+    { grant_type: 'refresh_token', refresh_token: String(redeemed.body.refresh_token) },
+    app,
+  );
   expect(refreshed.status).toBe(200);
   keep(first.verifier, ...[redeemed, refreshed].flatMap((r) => [r.body.access_token, r.body.refresh_token, r.body.id_token].map(String)));
 
   // A pushed authorization request (RFC 9126), resumed through sign-in state and consent like any other.
   const second = pkce();
-  const pushed = await postForm(server, '/request', {
-    client_id: app.clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid echo.read', state: 'pushed',
-    code_challenge: second.challenge, code_challenge_method: 'S256', prompt: 'consent',
-  }, app);
+  const pushed = await postForm(
+    server,
+    '/request',
+    {
+      client_id: app.clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid echo.read',
+      state: 'pushed',
+      code_challenge: second.challenge,
+      code_challenge_method: 'S256',
+      prompt: 'consent',
+    },
+    app,
+  );
   expect(pushed.status).toBe(201);
   const requestUri = String(pushed.body.request_uri);
   const pushedRequestId = requestUri.split(':').pop()!;
   keep(requestUri, pushedRequestId);
-  const pushedCallback = new URL(await authorize(browser, `${server.url}/auth?${new URLSearchParams({ client_id: app.clientId, request_uri: requestUri })}`, { passkey: 'none' }));
+  const pushedCallback = new URL(
+    await authorize(browser, `${server.url}/auth?${new URLSearchParams({ client_id: app.clientId, request_uri: requestUri })}`, {
+      passkey: 'none',
+    }),
+  );
   const pushedCode = pushedCallback.searchParams.get('code');
   expect(pushedCode).toEqual(expect.any(String));
-  const pushedTokens = await postForm(server, '/token', { grant_type: 'authorization_code', code: pushedCode!, redirect_uri: redirectUri, code_verifier: second.verifier }, app);
+  const pushedTokens = await postForm(
+    server,
+    '/token',
+    { grant_type: 'authorization_code', code: pushedCode!, redirect_uri: redirectUri, code_verifier: second.verifier },
+    app,
+  );
   expect(pushedTokens.status).toBe(200);
   keep(second.verifier, String(pushedTokens.body.access_token), String(pushedTokens.body.id_token));
 
@@ -209,10 +259,18 @@ export async function runFlows(server: TestServer, browser: RecordingBrowser): P
   const confirmed = await browser.postForm('/device', hiddenFields(confirmPage));
   expect(confirmed.status).toBe(303);
   const consent = await browser.navigate(confirmed.headers.get('location')!);
-  const decided = await browser.postForm(`/interaction/${uidFrom(consent.url)}/consent`, { csrf: csrfFrom(await consent.response.text()), decision: 'approve' });
+  const decided = await browser.postForm(`/interaction/${uidFrom(consent.url)}/consent`, {
+    csrf: csrfFrom(await consent.response.text()),
+    decision: 'approve',
+  });
   expect(decided.status).toBe(303);
   expect((await browser.navigate(decided.headers.get('location')!)).response.status).toBe(200);
-  const deviceTokens = await postForm(server, '/token', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: String(device.body.device_code) }, cli);
+  const deviceTokens = await postForm(
+    server,
+    '/token',
+    { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: String(device.body.device_code) },
+    cli,
+  );
   expect(deviceTokens.status).toBe(200);
   keep(...['access_token', 'refresh_token', 'id_token'].map((k) => String(deviceTokens.body[k])));
   const waiting = await postForm(server, '/device/auth', { scope: 'echo.read' }, cli);
@@ -229,7 +287,9 @@ export async function runFlows(server: TestServer, browser: RecordingBrowser): P
   });
   expect(reg.status).toBe(201);
   const registered = (await reg.json()) as { registration_access_token: string; registration_client_uri: string; client_secret: string };
-  const read = await fetch(registered.registration_client_uri, { headers: { authorization: `Bearer ${registered.registration_access_token}` } });
+  const read = await fetch(registered.registration_client_uri, {
+    headers: { authorization: `Bearer ${registered.registration_access_token}` },
+  });
   expect(read.status).toBe(200);
   keep(initialAccessToken, registered.registration_access_token, registered.client_secret);
 
@@ -241,13 +301,26 @@ export async function runFlows(server: TestServer, browser: RecordingBrowser): P
   // Left waiting on the consent page, as a dump may catch them: an interaction resuming a pushed request, and one
   // resuming a device request (they name the pushed request, the device code and the browser's session).
   const third = pkce();
-  const waitingPush = await postForm(server, '/request', {
-    client_id: app.clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid echo.read', state: 'waiting',
-    code_challenge: third.challenge, code_challenge_method: 'S256', prompt: 'consent',
-  }, app);
+  const waitingPush = await postForm(
+    server,
+    '/request',
+    {
+      client_id: app.clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid echo.read',
+      state: 'waiting',
+      code_challenge: third.challenge,
+      code_challenge_method: 'S256',
+      prompt: 'consent',
+    },
+    app,
+  );
   expect(waitingPush.status).toBe(201);
   keep(String(waitingPush.body.request_uri), String(waitingPush.body.request_uri).split(':').pop());
-  const atConsent = await browser.navigate(`/auth?${new URLSearchParams({ client_id: app.clientId, request_uri: String(waitingPush.body.request_uri) })}`);
+  const atConsent = await browser.navigate(
+    `/auth?${new URLSearchParams({ client_id: app.clientId, request_uri: String(waitingPush.body.request_uri) })}`,
+  );
   expect(atConsent.url).toContain('/interaction/');
   const waitingDevice = await postForm(server, '/device/auth', { scope: 'echo.read' }, cli);
   keep(String(waitingDevice.body.device_code), String(waitingDevice.body.user_code));
@@ -257,7 +330,9 @@ export async function runFlows(server: TestServer, browser: RecordingBrowser): P
   expect(deviceConsent.headers.get('location')).toContain('/interaction/');
 
   return {
-    app, service, cli,
+    app,
+    service,
+    cli,
     accessToken: String(refreshed.body.access_token),
     refreshToken: String(refreshed.body.refresh_token),
     firstRefreshToken: String(redeemed.body.refresh_token),

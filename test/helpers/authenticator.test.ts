@@ -28,7 +28,10 @@ async function verifyRegistration(auth: SoftwareAuthenticator, tamper?: Tamper) 
   const options = await registrationOptions();
   const response = auth.register(options, tamper);
   const result = await verifyRegistrationResponse({
-    response, expectedChallenge: options.challenge, expectedOrigin: origin, expectedRPID: rpID,
+    response,
+    expectedChallenge: options.challenge,
+    expectedOrigin: origin,
+    expectedRPID: rpID,
     requireUserVerification: true,
   });
   return { options, response, result };
@@ -51,8 +54,12 @@ async function verifyAssertion(
   const options = await generateAuthenticationOptions({ rpID, userVerification: 'required', allowCredentials });
   const response = auth.authenticate(options, tamper);
   const result = await verifyAuthenticationResponse({
-    response, expectedChallenge: options.challenge, expectedOrigin: origin, expectedRPID: rpID,
-    credential, requireUserVerification: true,
+    response,
+    expectedChallenge: options.challenge,
+    expectedOrigin: origin,
+    expectedRPID: rpID,
+    credential,
+    requireUserVerification: true,
   });
   return { response, result };
 }
@@ -90,7 +97,10 @@ describe('SoftwareAuthenticator registration', () => {
     expect(info.credentialDeviceType).toBe('multiDevice');
     expect(info.credentialBackedUp).toBe(true);
     expect(response).toMatchObject({
-      type: 'public-key', rawId: response.id, authenticatorAttachment: 'platform', clientExtensionResults: {},
+      type: 'public-key',
+      rawId: response.id,
+      authenticatorAttachment: 'platform',
+      clientExtensionResults: {},
       response: { transports: ['internal', 'hybrid'], publicKeyAlgorithm: -7 },
     });
     expect(typeof response.response.publicKey).toBe('string');
@@ -101,7 +111,10 @@ describe('SoftwareAuthenticator registration', () => {
   it('refuses to register again when excludeCredentials names a credential it holds', async () => {
     const { auth, credential } = await enrolled();
     const options = await generateRegistrationOptions({
-      rpName: 'oauth3 test', rpID, userName: 'alice', excludeCredentials: [{ id: credential.id }],
+      rpName: 'oauth3 test',
+      rpID,
+      userName: 'alice',
+      excludeCredentials: [{ id: credential.id }],
     });
     expect(() => auth.register(options)).toThrow(/InvalidStateError/);
   });
@@ -137,8 +150,7 @@ describe('SoftwareAuthenticator authentication', () => {
     const allowed = await verifyAssertion(auth, first, {}, [{ id: first.id }]);
     expect(allowed.response.id).toBe(first.id);
     expect(allowed.result.verified).toBe(true);
-    expect((await verifyAssertion(auth, { ...first, counter: 1 }, { credentialId: first.id })).result.verified)
-      .toBe(true);
+    expect((await verifyAssertion(auth, { ...first, counter: 1 }, { credentialId: first.id })).result.verified).toBe(true);
   });
 
   it('overrides or omits the userHandle on request', async () => {

@@ -15,30 +15,38 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 
-export interface AuthenticatorOptions { origin: string; rpId: string }
+export interface AuthenticatorOptions {
+  origin: string;
+  rpId: string;
+}
 
-export interface Tamper {            // for negative tests (each defaults to honest behaviour)
-  origin?: string;                   // clientDataJSON.origin
-  type?: string;                     // clientDataJSON.type
-  challenge?: string;                // base64url challenge put in clientDataJSON instead of the given one
-  rpId?: string;                     // hash this RP ID into authenticatorData instead
-  userPresent?: boolean;             // UP flag
-  userVerified?: boolean;            // UV flag
-  counter?: number;                  // signature counter to report (default: stored counter + 1)
-  badSignature?: boolean;            // corrupt the signature
-  userHandle?: string | null;        // override userHandle (base64url) in assertions
+export interface Tamper {
+  // for negative tests (each defaults to honest behaviour)
+  origin?: string; // clientDataJSON.origin
+  type?: string; // clientDataJSON.type
+  challenge?: string; // base64url challenge put in clientDataJSON instead of the given one
+  rpId?: string; // hash this RP ID into authenticatorData instead
+  userPresent?: boolean; // UP flag
+  userVerified?: boolean; // UV flag
+  counter?: number; // signature counter to report (default: stored counter + 1)
+  badSignature?: boolean; // corrupt the signature
+  userHandle?: string | null; // override userHandle (base64url) in assertions
 }
 
 interface StoredCredential {
-  id: string;          // base64url credential ID
+  id: string; // base64url credential ID
   rpId: string;
-  userHandle: string;  // base64url user.id from the creation options
+  userHandle: string; // base64url user.id from the creation options
   counter: number;
   privateKey: KeyObject;
 }
 
 // Authenticator data flags, §6.1 "Authenticator Data".
-const UP = 0x01, UV = 0x04, BE = 0x08, BS = 0x10, AT = 0x40;
+const UP = 0x01,
+  UV = 0x04,
+  BE = 0x08,
+  BS = 0x10,
+  AT = 0x40;
 // COSE algorithm -7 = ES256 (§5.8.5, RFC 9053); the only one this authenticator supports.
 const ES256 = -7;
 // "none" attestation carries an all-zero AAGUID (§6.5.1 "Attested Credential Data").
@@ -54,8 +62,16 @@ type Cbor = number | string | Uint8Array | Map<number | string, Cbor>;
 function cborHead(major: number, n: number): Buffer {
   if (n < 24) return Buffer.from([(major << 5) | n]);
   if (n < 0x100) return Buffer.from([(major << 5) | 24, n]);
-  if (n < 0x10000) { const b = Buffer.alloc(3); b[0] = (major << 5) | 25; b.writeUInt16BE(n, 1); return b; }
-  const b = Buffer.alloc(5); b[0] = (major << 5) | 26; b.writeUInt32BE(n, 1); return b;
+  if (n < 0x10000) {
+    const b = Buffer.alloc(3);
+    b[0] = (major << 5) | 25;
+    b.writeUInt16BE(n, 1);
+    return b;
+  }
+  const b = Buffer.alloc(5);
+  b[0] = (major << 5) | 26;
+  b.writeUInt32BE(n, 1);
+  return b;
 }
 
 function cborEncode(value: Cbor): Buffer {
@@ -116,10 +132,15 @@ export class SoftwareAuthenticator {
     // Credential public key as a COSE_Key (§6.5.1.1 example; RFC 9053 §7.1 EC2 key):
     // {1 (kty): 2 (EC2), 3 (alg): -7, -1 (crv): 1 (P-256), -2 (x), -3 (y)}.
     const jwk = publicKey.export({ format: 'jwk' });
-    const coseKey = cborEncode(new Map<number, Cbor>([
-      [1, 2], [3, ES256], [-1, 1],
-      [-2, Buffer.from(jwk.x ?? '', 'base64url')], [-3, Buffer.from(jwk.y ?? '', 'base64url')],
-    ]));
+    const coseKey = cborEncode(
+      new Map<number, Cbor>([
+        [1, 2],
+        [3, ES256],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x ?? '', 'base64url')],
+        [-3, Buffer.from(jwk.y ?? '', 'base64url')],
+      ]),
+    );
     // Attested credential data (§6.5.1): aaguid(16) || credentialIdLength(2, BE) || credentialId || key.
     const credIdLen = Buffer.alloc(2);
     credIdLen.writeUInt16BE(credId.length);
@@ -127,9 +148,13 @@ export class SoftwareAuthenticator {
     const authData = this.#authData(rpId, cred.counter, AT, tamper, attested);
 
     // Attestation object (§6.5.4) with the "none" statement format (§8.7): {fmt, attStmt: {}, authData}.
-    const attestationObject = cborEncode(new Map<string, Cbor>([
-      ['fmt', 'none'], ['attStmt', new Map()], ['authData', authData],
-    ]));
+    const attestationObject = cborEncode(
+      new Map<string, Cbor>([
+        ['fmt', 'none'],
+        ['attStmt', new Map()],
+        ['authData', authData],
+      ]),
+    );
     const clientDataJSON = this.#clientData('webauthn.create', options.challenge, tamper);
 
     this.#creds.push(cred);
@@ -166,9 +191,8 @@ export class SoftwareAuthenticator {
     // allowCredentials when that list is non-empty; with none left the ceremony fails (NotAllowedError).
     const allowed = options.allowCredentials?.length ? new Set(options.allowCredentials.map((d) => d.id)) : undefined;
     const candidates = this.#creds.filter((c) => c.rpId === rpId && (!allowed || allowed.has(c.id)));
-    const cred = tamper.credentialId !== undefined
-      ? candidates.find((c) => c.id === tamper.credentialId)
-      : candidates[candidates.length - 1];
+    const cred =
+      tamper.credentialId !== undefined ? candidates.find((c) => c.id === tamper.credentialId) : candidates[candidates.length - 1];
     if (!cred) throw new Error('NotAllowedError: no matching credential on this authenticator');
 
     // §6.1.1 signature counter: increment per assertion. A tampered value is reported as given, but
@@ -216,18 +240,20 @@ export class SoftwareAuthenticator {
 
   /** CollectedClientData (§5.8.1), serialized as in §5.8.1.1 (type, challenge, origin, crossOrigin). */
   #clientData(type: string, challenge: string, tamper: Tamper): Buffer {
-    return Buffer.from(JSON.stringify({
-      type: tamper.type ?? type,
-      challenge: tamper.challenge ?? challenge,
-      origin: tamper.origin ?? this.#origin,
-      crossOrigin: false,
-    }), 'utf8');
+    return Buffer.from(
+      JSON.stringify({
+        type: tamper.type ?? type,
+        challenge: tamper.challenge ?? challenge,
+        origin: tamper.origin ?? this.#origin,
+        crossOrigin: false,
+      }),
+      'utf8',
+    );
   }
 
   /** Authenticator data (§6.1): rpIdHash(32) || flags(1) || signCount(4, BE) || attestedCredentialData. */
   #authData(rpId: string, counter: number, extraFlags: number, tamper: Tamper, attested?: Buffer): Buffer {
-    const flags = ((tamper.userPresent ?? true) ? UP : 0) | ((tamper.userVerified ?? true) ? UV : 0)
-      | BE | BS | extraFlags; // BE + BS: a backed-up (synced) passkey, §6.1.3
+    const flags = ((tamper.userPresent ?? true) ? UP : 0) | ((tamper.userVerified ?? true) ? UV : 0) | BE | BS | extraFlags; // BE + BS: a backed-up (synced) passkey, §6.1.3
     const head = Buffer.alloc(37);
     sha256(tamper.rpId ?? rpId).copy(head, 0);
     head[32] = flags;

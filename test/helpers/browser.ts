@@ -24,7 +24,10 @@ export class TestBrowser {
   private jar = new Map<string, Cookie>();
   readonly authenticator: SoftwareAuthenticator;
 
-  constructor(readonly origin: string, authenticator?: SoftwareAuthenticator) {
+  constructor(
+    readonly origin: string,
+    authenticator?: SoftwareAuthenticator,
+  ) {
     this.authenticator = authenticator ?? new SoftwareAuthenticator({ origin, rpId: new URL(origin).hostname });
   }
 
@@ -95,7 +98,12 @@ export class TestBrowser {
     return this.request(path, {
       ...init,
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': csrf, ...(init.headers as Record<string, string>) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-csrf-token': csrf,
+        ...(init.headers as Record<string, string>),
+      },
       body: JSON.stringify(body),
     });
   }
@@ -140,9 +148,10 @@ export async function authorize(browser: TestBrowser, authorizationUrl: string, 
     const optionsRes = await browser.postJson(`/interaction/${uid}/passkey/${kind}/options`, {}, csrf);
     if (optionsRes.status !== 200) throw new Error(`passkey options failed: ${optionsRes.status} ${await optionsRes.text()}`);
     const creationOrRequest: unknown = await optionsRes.json();
-    const credential = kind === 'register'
-      ? browser.authenticator.register(creationOrRequest as PublicKeyCredentialCreationOptionsJSON, options.tamper)
-      : browser.authenticator.authenticate(creationOrRequest as PublicKeyCredentialRequestOptionsJSON, options.tamper);
+    const credential =
+      kind === 'register'
+        ? browser.authenticator.register(creationOrRequest as PublicKeyCredentialCreationOptionsJSON, options.tamper)
+        : browser.authenticator.authenticate(creationOrRequest as PublicKeyCredentialRequestOptionsJSON, options.tamper);
     const verifyRes = await browser.postJson(`/interaction/${uid}/passkey/${kind}`, credential, csrf);
     if (verifyRes.status !== 200) throw new Error(`passkey ${kind} failed: ${verifyRes.status} ${await verifyRes.text()}`);
     const { redirectTo } = (await verifyRes.json()) as { redirectTo: string };

@@ -16,7 +16,14 @@ export function chromiumAvailable(): boolean {
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -24,7 +31,10 @@ export async function launchChromium(): Promise<Browser> {
  * A platform authenticator in the page's browser (Chrome DevTools Protocol WebAuthn domain): resident keys, user
  * verification, automatic presence — what a phone or laptop passkey provides.
  */
-export async function addVirtualAuthenticator(context: BrowserContext, page: Page): Promise<{ authenticatorId: string; credentials(): Promise<unknown[]> }> {
+export async function addVirtualAuthenticator(
+  context: BrowserContext,
+  page: Page,
+): Promise<{ authenticatorId: string; credentials(): Promise<unknown[]> }> {
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -47,7 +57,10 @@ export async function addVirtualAuthenticator(context: BrowserContext, page: Pag
  * A fresh context and page in `browser` with a virtual passkey authenticator, collecting what the page logs to the
  * console (tests assert that no CSP violation or script error appears there).
  */
-export async function newPasskeyPage(browser: Browser, viewport: { width: number; height: number } = viewports.desktop): Promise<{ context: BrowserContext; page: Page; consoleMessages: string[] }> {
+export async function newPasskeyPage(
+  browser: Browser,
+  viewport: { width: number; height: number } = viewports.desktop,
+): Promise<{ context: BrowserContext; page: Page; consoleMessages: string[] }> {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const consoleMessages: string[] = [];

@@ -44,7 +44,10 @@ export class DpopKey {
   /** A proof for `htm` `htu` (with `ath` of `accessToken` when given), signed with this key. */
   async proof(htm: string, htu: string, accessToken?: string, overrides: ProofOverrides = {}): Promise<string> {
     const claims: Record<string, unknown> = {
-      htm, htu, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url'),
+      htm,
+      htu,
+      iat: Math.floor(Date.now() / 1000),
+      jti: randomBytes(16).toString('base64url'),
       ...(accessToken ? { ath: athOf(accessToken) } : {}),
     };
     for (const name of ['htm', 'htu', 'ath', 'iat', 'jti'] as const) {

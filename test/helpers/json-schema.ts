@@ -8,8 +8,21 @@ export type Schema = boolean | { [keyword: string]: unknown };
 
 const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'default', 'examples', '$comment']);
 const KEYWORDS = new Set([
-  'type', 'enum', 'const', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'pattern',
-  'minLength', 'maxLength', 'minimum', 'maximum', 'not', 'anyOf',
+  'type',
+  'enum',
+  'const',
+  'properties',
+  'required',
+  'additionalProperties',
+  'propertyNames',
+  'items',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'not',
+  'anyOf',
 ]);
 
 function typeOf(value: unknown): string {
@@ -31,7 +44,8 @@ export function validate(schema: Schema, value: unknown, at = '$'): string[] {
   if (schema === true) return [];
   if (schema === false) return [`${at}: not allowed`];
   for (const keyword of Object.keys(schema)) {
-    if (!KEYWORDS.has(keyword) && !ANNOTATIONS.has(keyword)) throw new Error(`${at}: keyword "${keyword}" is not supported by this checker`);
+    if (!KEYWORDS.has(keyword) && !ANNOTATIONS.has(keyword))
+      throw new Error(`${at}: keyword "${keyword}" is not supported by this checker`);
   }
   const problems: string[] = [];
   const s = schema as Record<string, unknown>;
@@ -43,8 +57,10 @@ export function validate(schema: Schema, value: unknown, at = '$'): string[] {
   if (s.enum !== undefined && !(s.enum as unknown[]).some((e) => JSON.stringify(e) === JSON.stringify(value))) {
     problems.push(`${at}: must be one of ${JSON.stringify(s.enum)}`);
   }
-  if (s.const !== undefined && JSON.stringify(s.const) !== JSON.stringify(value)) problems.push(`${at}: must be ${JSON.stringify(s.const)}`);
-  if (s.not !== undefined && validate(s.not as Schema, value, at).length === 0) problems.push(`${at}: must not match ${JSON.stringify(s.not)}`);
+  if (s.const !== undefined && JSON.stringify(s.const) !== JSON.stringify(value))
+    problems.push(`${at}: must be ${JSON.stringify(s.const)}`);
+  if (s.not !== undefined && validate(s.not as Schema, value, at).length === 0)
+    problems.push(`${at}: must not match ${JSON.stringify(s.not)}`);
   if (s.anyOf !== undefined && !(s.anyOf as Schema[]).some((sub) => validate(sub, value, at).length === 0)) {
     problems.push(`${at}: matches none of the allowed shapes`);
   }

@@ -34,7 +34,11 @@ export class Owner {
 
   /** An agent token for the resource API with these scopes (console, Tokens). */
   async agentToken(scopes: string[], lifetimeHours = 1): Promise<string> {
-    const res = await this.api.send('POST', '/console/api/tokens', { name: `agent ${randomBytes(3).toString('hex')}`, scopes, lifetime_hours: lifetimeHours });
+    const res = await this.api.send('POST', '/console/api/tokens', {
+      name: `agent ${randomBytes(3).toString('hex')}`,
+      scopes,
+      lifetime_hours: lifetimeHours,
+    });
     if (res.status !== 201) throw new Error(`minting an agent token failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;
   }
@@ -44,7 +48,11 @@ export class Owner {
    * must be registered with `redirectUri` (test/helpers/token-flow.ts). `tokenHeaders` go with the code's redemption
    * (a DPoP proof, which binds the token to its key).
    */
-  async appToken(client: Client, scope: string, tokenHeaders: Record<string, string> = {}): Promise<{ accessToken: string; refreshToken?: string; body: Record<string, unknown> }> {
+  async appToken(
+    client: Client,
+    scope: string,
+    tokenHeaders: Record<string, string> = {},
+  ): Promise<{ accessToken: string; refreshToken?: string; body: Record<string, unknown> }> {
     const verifier = randomBytes(32).toString('base64url');
     const query = new URLSearchParams({
       client_id: client.clientId,
@@ -61,17 +69,27 @@ export class Owner {
     if (!code) throw new Error(`no code in ${callback.href}`);
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...tokenHeaders };
-    if (client.clientSecret) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`;
+    if (client.clientSecret)
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`;
     else form.set('client_id', client.clientId);
     const res = await fetch(`${this.server.url}/token`, { method: 'POST', headers, body: form });
     const body = (await res.json()) as Record<string, unknown>;
     if (res.status !== 200) throw new Error(`token exchange failed: ${res.status} ${JSON.stringify(body)}`);
-    return { accessToken: String(body.access_token), ...(typeof body.refresh_token === 'string' && body.refresh_token ? { refreshToken: body.refresh_token } : {}), body };
+    return {
+      accessToken: String(body.access_token),
+      ...(typeof body.refresh_token === 'string' && body.refresh_token ? { refreshToken: body.refresh_token } : {}),
+      body,
+    };
   }
 }
 
 /** A call to the resource API with a bearer token. */
-export async function callApi(server: TestServer, path: string, token: string | undefined, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+export async function callApi(
+  server: TestServer,
+  path: string,
+  token: string | undefined,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
   const res = await fetch(`${server.url}/api${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {

@@ -16,7 +16,9 @@ const PGDATA = 'pgdata';
  */
 async function templateDir(): Promise<string> {
   const migrations = await readMigrations();
-  const pglite = JSON.parse(readFileSync(path.join(projectRoot, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string };
+  const pglite = JSON.parse(readFileSync(path.join(projectRoot, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as {
+    version: string;
+  };
   const digest = createHash('sha256').update(pglite.version);
   for (const m of migrations) digest.update(`${m.name}\n${m.sql}\n`);
   const dir = path.join(os.tmpdir(), `oauth3-pglite-template-${digest.digest('hex').slice(0, 16)}`);

@@ -4,7 +4,11 @@ import http from 'node:http';
  * A request whose path goes out exactly as written. fetch() parses its URL first, which resolves dot segments and
  * turns `\` into `/`: the very spellings the path tests (docs/threat-model.md J1) must send.
  */
-export function rawRequest(origin: string, pathAndQuery: string, init: { method?: string; headers?: Headers | Record<string, string>; body?: string } = {}): Promise<Response> {
+export function rawRequest(
+  origin: string,
+  pathAndQuery: string,
+  init: { method?: string; headers?: Headers | Record<string, string>; body?: string } = {},
+): Promise<Response> {
   const { hostname, port } = new URL(origin);
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((value, name) => (headers[name] = value));

@@ -27,10 +27,13 @@ export class LoadBalancer {
       const ports = this.replicaPorts();
       const index = this.target === 'alternate' ? this.turn++ % ports.length : this.target;
       this.served.push(index);
-      const upstream = http.request({ host: '127.0.0.1', port: ports[index], method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
+      const upstream = http.request(
+        { host: '127.0.0.1', port: ports[index], method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
       upstream.on('error', () => {
         res.statusCode = 502;
         res.end();
@@ -60,7 +63,14 @@ export class ServerProcess {
     this.port = await freePort();
     this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: projectRoot,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', METRICS_PORT: '0', ...this.env, PORT: String(this.port), HOST: '127.0.0.1' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        METRICS_PORT: '0',
+        ...this.env,
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (chunk) => this.output.push(String(chunk)));
@@ -68,7 +78,10 @@ export class ServerProcess {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) throw new Error(`server process exited with ${this.child.exitCode}:\n${this.output.join('')}`);
-      const ok = await fetch(`http://127.0.0.1:${this.port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${this.port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return this;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -15,7 +15,10 @@ export class TcpProxy {
   private stalled = false;
   port = 0;
 
-  constructor(private readonly targetHost: string, private readonly targetPort: number) {}
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
 
   /** Connections currently open to the service through this proxy. */
   get openConnections(): number {

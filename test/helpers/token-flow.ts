@@ -60,7 +60,9 @@ export class TokenFlow {
       code_challenge_method: 'S256',
       ...(offline ? { prompt: 'consent' } : {}),
     });
-    const callback = new URL(await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: this.signedUp ? 'none' : 'signup' }));
+    const callback = new URL(
+      await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: this.signedUp ? 'none' : 'signup' }),
+    );
     this.signedUp = true;
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback.href}`);
@@ -94,14 +96,21 @@ export class TokenFlow {
   }
 
   /** The authorization_code grant; without a verifier none is sent, and `extra` overrides any field. */
-  redeem(grant: { code: string; verifier?: string; redirectUri?: string }, auth?: Client | string, extra: Record<string, string> = {}): Promise<Reply> {
-    return this.token({
-      grant_type: 'authorization_code',
-      code: grant.code,
-      redirect_uri: grant.redirectUri ?? redirectUri,
-      ...(grant.verifier === undefined ? {} : { code_verifier: grant.verifier }),
-      ...extra,
-    }, auth);
+  redeem(
+    grant: { code: string; verifier?: string; redirectUri?: string },
+    auth?: Client | string,
+    extra: Record<string, string> = {},
+  ): Promise<Reply> {
+    return this.token(
+      {
+        grant_type: 'authorization_code',
+        code: grant.code,
+        redirect_uri: grant.redirectUri ?? redirectUri,
+        ...(grant.verifier === undefined ? {} : { code_verifier: grant.verifier }),
+        ...extra,
+      },
+      auth,
+    );
   }
 
   refresh(refreshToken: string, auth?: Client | string, extra: Record<string, string> = {}): Promise<Reply> {

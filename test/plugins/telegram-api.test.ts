@@ -36,15 +36,23 @@ describe('Telegram messages through the resource API', () => {
 
   async function consoleCall(who: Owner, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
     const res =
-      method === 'GET' ? await who.api.get(path)
-      : method === 'POST' ? await who.api.send('POST', path, body)
-      : await who.browser.request(path, { method, headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': who.csrf }, body: JSON.stringify(body) });
+      method === 'GET'
+        ? await who.api.get(path)
+        : method === 'POST'
+          ? await who.api.send('POST', path, body)
+          : await who.browser.request(path, {
+              method,
+              headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': who.csrf },
+              body: JSON.stringify(body),
+            });
     const text = await res.text();
     seen.push(text);
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
   }
-  const connect = (who: Owner, bot_token: string, chats: unknown) => consoleCall(who, 'POST', '/console/api/connections', { kind: 'telegram.bot', bot_token, chats });
-  const connectionsOf = async (who: Owner) => (await consoleCall(who, 'GET', '/console/api/connections')).body.connections as ConnectionJson[];
+  const connect = (who: Owner, bot_token: string, chats: unknown) =>
+    consoleCall(who, 'POST', '/console/api/connections', { kind: 'telegram.bot', bot_token, chats });
+  const connectionsOf = async (who: Owner) =>
+    (await consoleCall(who, 'GET', '/console/api/connections')).body.connections as ConnectionJson[];
   const newBot = (username: string, chats: FakeChat[] = [channel, group]) => {
     const { token } = fake.addBot({ username, chats });
     tokens.push(token);
@@ -72,7 +80,7 @@ describe('Telegram messages through the resource API', () => {
   });
 
   describe('connecting a bot in the console', () => {
-    it('checks the token with Telegram, labels the connection with the bot\'s @username, and never echoes the token', async () => {
+    it("checks the token with Telegram, labels the connection with the bot's @username, and never echoes the token", async () => {
       const reply = await connect(owner, botToken, '@releasenotes\n-4000000001');
       expect(reply.status).toBe(201);
       expect(reply.body.connection).toMatchObject({ provider: 'telegram', kind: 'telegram.bot', label: '@release_bot', status: 'active' });
@@ -104,7 +112,7 @@ describe('Telegram messages through the resource API', () => {
       agentToken = await owner.agentToken(['telegram.post_any']);
     });
 
-    it('an app with a token from consent sends a message; Telegram receives exactly it, from the owner\'s bot', async () => {
+    it("an app with a token from consent sends a message; Telegram receives exactly it, from the owner's bot", async () => {
       const before = fake.sent.length;
       const reply = await post(appToken, { chat: '@releasenotes', text: 'v2.1 is out' });
       expect(reply.status).toBe(201);
@@ -115,7 +123,12 @@ describe('Telegram messages through the resource API', () => {
 
     it('an agent with a minted token sends with a parse mode and silently', async () => {
       const before = fake.sent.length;
-      const reply = await post(agentToken, { chat: '-4000000001', text: '<b>build green</b>', parse_mode: 'HTML', disable_notification: true });
+      const reply = await post(agentToken, {
+        chat: '-4000000001',
+        text: '<b>build green</b>',
+        parse_mode: 'HTML',
+        disable_notification: true,
+      });
       expect(reply.status).toBe(201);
       expect(fake.sent.slice(before)).toEqual([
         { token: botToken, chat_id: '-4000000001', text: '<b>build green</b>', parse_mode: 'HTML', disable_notification: true },
@@ -134,7 +147,7 @@ describe('Telegram messages through the resource API', () => {
       });
     });
 
-    it('refuses a chat outside the owner\'s list with 403 chat_not_allowed, and Telegram hears nothing', async () => {
+    it("refuses a chat outside the owner's list with 403 chat_not_allowed, and Telegram hears nothing", async () => {
       fake.addBot({ username: 'unused', chats: [elsewhere] });
       const calls = fake.calls.length;
       for (const chat of [String(elsewhere.id), '@someotherchannel']) {
@@ -217,7 +230,7 @@ describe('Telegram messages through the resource API', () => {
     });
   });
 
-  describe('the owner\'s policy for the app', () => {
+  describe("the owner's policy for the app", () => {
     afterAll(() => setAppPolicy({}));
 
     it('refuses a message with a blocked word with 403 policy_blocked_word, and Telegram hears nothing', async () => {
@@ -228,7 +241,7 @@ describe('Telegram messages through the resource API', () => {
       expect(fake.calls.length).toBe(calls);
     });
 
-    it('holds a message for approval, and sends it from the owner\'s bot when the owner approves it', async () => {
+    it("holds a message for approval, and sends it from the owner's bot when the owner approves it", async () => {
       await setAppPolicy({ hold_for_approval: true });
       const before = fake.sent.length;
       const held = await post(appToken, { chat: '@releasenotes', text: 'waiting for the owner' });
@@ -238,7 +251,10 @@ describe('Telegram messages through the resource API', () => {
 
       const approved = await consoleCall(owner, 'POST', `/console/api/approvals/${String(held.body.id)}/approve`);
       expect(approved.status).toBe(200);
-      expect(approved.body.approval).toMatchObject({ status: 'approved', result: { message_id: expect.any(Number), chat: '-1001234567890' } });
+      expect(approved.body.approval).toMatchObject({
+        status: 'approved',
+        result: { message_id: expect.any(Number), chat: '-1001234567890' },
+      });
       expect(fake.sent.slice(before)).toEqual([{ token: botToken, chat_id: '-1001234567890', text: 'waiting for the owner' }]);
     });
 

@@ -30,14 +30,24 @@ describe('the Telegram plugin against a fake Bot API', () => {
   async function accessFor(botToken: string, chats: string[]): Promise<UpstreamAccess> {
     const verified = await verify({ bot_token: botToken, chats });
     const connection: Connection = {
-      id: 'con_test', accountId: 'acc_test', provider: 'telegram', kind: 'telegram.bot', label: verified.label, status: 'active',
-      meta: verified.meta ?? {}, createdAt: new Date(), updatedAt: new Date(),
+      id: 'con_test',
+      accountId: 'acc_test',
+      provider: 'telegram',
+      kind: 'telegram.bot',
+      label: verified.label,
+      status: 'active',
+      meta: verified.meta ?? {},
+      createdAt: new Date(),
+      updatedAt: new Date(),
     };
     return { connection, secret: verified.secret };
   }
   /** Runs the action and returns the error it threw, after checking it is a TelegramError (never grammY's). */
   async function failure(run: () => Promise<unknown>): Promise<TelegramError> {
-    const error = await run().then(() => undefined, (e: unknown) => e);
+    const error = await run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(TelegramError);
     // As the error boundary would log a 5xx: pino serializes the message, the stack and every cause.
     logger.error({ err: error }, 'request failed');
@@ -53,7 +63,7 @@ describe('the Telegram plugin against a fake Bot API', () => {
   afterAll(() => fake.stop());
 
   describe('connecting a bot', () => {
-    it('accepts a working token, labelled with the bot\'s @username; the token is only in the sealed secret', async () => {
+    it("accepts a working token, labelled with the bot's @username; the token is only in the sealed secret", async () => {
       const verified = await verify({ bot_token: token, chats: '-4000000001\n@releasenotes\n' });
       expect(verified.label).toBe('@release_bot');
       expect(verified.secret).toEqual({ bot_token: token });
@@ -106,8 +116,16 @@ describe('the Telegram plugin against a fake Bot API', () => {
       ['a token without the bot id', { bot_token: 'AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: '-4000000001' }, 'bot_token'],
       ['a token with a space inside', { bot_token: '123456789:AAHfiqksKZ8WmR2z SjiQ7_v4TMAKdiHm9T0', chats: '-4000000001' }, 'bot_token'],
       ['no chats', { bot_token: '123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: '\n  \n' }, 'chats'],
-      ['a chat that is neither an id nor a @username', { bot_token: '123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: 'https://t.me/x' }, 'chats'],
-      ['51 chats', { bot_token: '123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: Array.from({ length: 51 }, (_, i) => `-${1000 + i}`) }, 'chats'],
+      [
+        'a chat that is neither an id nor a @username',
+        { bot_token: '123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: 'https://t.me/x' },
+        'chats',
+      ],
+      [
+        '51 chats',
+        { bot_token: '123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: Array.from({ length: 51 }, (_, i) => `-${1000 + i}`) },
+        'chats',
+      ],
     ])('refuses %s before asking Telegram', (_name, input, field) => {
       const parsed = BotInput.safeParse(input);
       expect(parsed.success).toBe(false);
@@ -115,7 +133,10 @@ describe('the Telegram plugin against a fake Bot API', () => {
     });
 
     it('forgives spaces and blank lines around pasted values', () => {
-      const parsed = BotInput.parse({ bot_token: '  123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0 \n', chats: ' @releasenotes \r\n\r\n-4000000001 ' });
+      const parsed = BotInput.parse({
+        bot_token: '  123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0 \n',
+        chats: ' @releasenotes \r\n\r\n-4000000001 ',
+      });
       expect(parsed).toEqual({ bot_token: '123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0', chats: ['@releasenotes', '-4000000001'] });
     });
   });
@@ -123,12 +144,18 @@ describe('the Telegram plugin against a fake Bot API', () => {
   describe('telegram.send', () => {
     const deps = () => ({ config, logger });
 
-    it('sends exactly the message, through the owner\'s bot, to the allowed chat\'s numeric id', async () => {
+    it("sends exactly the message, through the owner's bot, to the allowed chat's numeric id", async () => {
       const access = await accessFor(token, ['@releasenotes']);
       const before = fake.sent.length;
-      const result = await send.run(send.input.parse({ chat_id: '-1001234567890', text: 'v2.1 is out', parse_mode: 'HTML', disable_notification: true }), access, deps());
+      const result = await send.run(
+        send.input.parse({ chat_id: '-1001234567890', text: 'v2.1 is out', parse_mode: 'HTML', disable_notification: true }),
+        access,
+        deps(),
+      );
       expect(result).toEqual({ message_id: expect.any(Number), chat: '-1001234567890' });
-      expect(fake.sent.slice(before)).toEqual([{ token, chat_id: '-1001234567890', text: 'v2.1 is out', parse_mode: 'HTML', disable_notification: true }]);
+      expect(fake.sent.slice(before)).toEqual([
+        { token, chat_id: '-1001234567890', text: 'v2.1 is out', parse_mode: 'HTML', disable_notification: true },
+      ]);
       expect(send.text({ chat_id: '-1001234567890', text: 'v2.1 is out' })).toBe('v2.1 is out');
     });
 
@@ -153,16 +180,24 @@ describe('the Telegram plugin against a fake Bot API', () => {
     ])('translates Telegram answering %s into %s (%i), with no trace of the token', async (kindOfFailure, code, status) => {
       const access = await accessFor(token, ['-4000000001']);
       fake.fail('sendMessage', kindOfFailure);
-      const error = await failure(() => send.run({ chat_id: '-4000000001', text: 'hello *world' , parse_mode: 'MarkdownV2' }, access, deps()));
+      const error = await failure(() =>
+        send.run({ chat_id: '-4000000001', text: 'hello *world', parse_mode: 'MarkdownV2' }, access, deps()),
+      );
       expect({ code: error.code, status: error.status, expose: error.expose }).toEqual({ code, status, expose: true });
-      const everything = [error.message, error.description, error.stack, String((error.cause as Error | undefined)?.message), JSON.stringify(error)].join('\n');
+      const everything = [
+        error.message,
+        error.description,
+        error.stack,
+        String((error.cause as Error | undefined)?.message),
+        JSON.stringify(error),
+      ].join('\n');
       expect(everything).not.toContain(token);
       if (kindOfFailure === 'rate_limited') expect(error.retryAfter).toBe('17');
       if (kindOfFailure === 'parse_error') expect(error.description).toMatch(/can't parse entities/);
     });
   });
 
-  it('logs none of the errors above with the bot token, though node-fetch\'s own errors quote it in a URL (G2)', () => {
+  it("logs none of the errors above with the bot token, though node-fetch's own errors quote it in a URL (G2)", () => {
     expect(logs.length).toBeGreaterThan(10);
     expect(logs.join('\n')).not.toContain(token.split(':')[1]);
   });

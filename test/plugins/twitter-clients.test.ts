@@ -26,7 +26,10 @@ beforeEach(() => x.clearFailures());
 
 /** Rejects with an XError of `code`; its message, JSON and log form never include any of `secrets`. */
 async function expectXError(promise: Promise<unknown>, code: string, secrets: string[]): Promise<XError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(XError);
   const xError = error as XError;
   expect(xError.code).toBe(code);
@@ -49,7 +52,8 @@ describe('the web client (a pasted cookie)', () => {
   let owner: { auth_token: string; ct0: string; user: FakeXUser };
   let cookie: XCookie;
   let client: XWebClient;
-  const webClient = (c: XCookie) => new XWebClient({ baseUrl: x.url, bearer: x.webBearer, queryIds: DEFAULT_QUERY_IDS, timeoutMs: TIMEOUT_MS }, c);
+  const webClient = (c: XCookie) =>
+    new XWebClient({ baseUrl: x.url, bearer: x.webBearer, queryIds: DEFAULT_QUERY_IDS, timeoutMs: TIMEOUT_MS }, c);
 
   beforeAll(() => {
     owner = x.signIn(x.user('alice_x'));
@@ -70,14 +74,20 @@ describe('the web client (a pasted cookie)', () => {
     expect(headers['x-twitter-auth-type']).toBe('OAuth2Session');
   });
 
-  it('posts through CreateTweet, and X receives exactly that text with exactly the owner\'s cookie', async () => {
+  it("posts through CreateTweet, and X receives exactly that text with exactly the owner's cookie", async () => {
     const before = x.posts.length;
     const posted = await client.post({ text: 'hello from the web client 🌍' });
-    expect(x.posts.slice(before)).toEqual([{ id: posted.id, text: 'hello from the web client 🌍', userId: owner.user.id, via: 'web', credential: cookie }]);
+    expect(x.posts.slice(before)).toEqual([
+      { id: posted.id, text: 'hello from the web client 🌍', userId: owner.user.id, via: 'web', credential: cookie },
+    ]);
     expect(posted.text).toBe('hello from the web client 🌍');
     const request = x.requests.at(-1)!;
     expect(request.path).toBe(`/i/api/graphql/${DEFAULT_QUERY_IDS.CreateTweet}/CreateTweet`);
-    expect(JSON.parse(request.body)).toMatchObject({ queryId: DEFAULT_QUERY_IDS.CreateTweet, variables: { tweet_text: 'hello from the web client 🌍' }, features: expect.any(Object) });
+    expect(JSON.parse(request.body)).toMatchObject({
+      queryId: DEFAULT_QUERY_IDS.CreateTweet,
+      variables: { tweet_text: 'hello from the web client 🌍' },
+      features: expect.any(Object),
+    });
   });
 
   it('posts replies and quotes the way x.com does', async () => {
@@ -109,7 +119,7 @@ describe('the web client (a pasted cookie)', () => {
     await expectXError(webClient({ auth_token: owner.auth_token, ct0: 'f'.repeat(160) }).me(), 'reconnect_required', secrets());
   });
 
-  it('answers X 429 with upstream_rate_limited and X\'s wait', async () => {
+  it("answers X 429 with upstream_rate_limited and X's wait", async () => {
     x.fail({ status: 429, body: { errors: [{ code: 88, message: 'Rate limit exceeded' }] }, headers: { 'retry-after': '17' } });
     const error = await expectXError(client.post({ text: 'limited' }), 'upstream_rate_limited', secrets());
     expect(error.status).toBe(429);
@@ -147,7 +157,10 @@ describe('the web client (a pasted cookie)', () => {
   });
 
   it('answers an unknown query id (X changed its web app) with upstream_error', async () => {
-    const stale = new XWebClient({ baseUrl: x.url, bearer: x.webBearer, queryIds: { ...DEFAULT_QUERY_IDS, CreateTweet: 'stale-query-id' }, timeoutMs: TIMEOUT_MS }, cookie);
+    const stale = new XWebClient(
+      { baseUrl: x.url, bearer: x.webBearer, queryIds: { ...DEFAULT_QUERY_IDS, CreateTweet: 'stale-query-id' }, timeoutMs: TIMEOUT_MS },
+      cookie,
+    );
     x.fail({ status: 404, body: {} }, { path: /stale-query-id/ });
     const error = await expectXError(stale.post({ text: 'stale' }), 'upstream_error', secrets());
     expect(error.description).toMatch(/query ids/);
@@ -160,12 +173,19 @@ describe('checking a pasted cookie before it is saved', () => {
   it('accepts a cookie X signs in with, labelled with the handle', async () => {
     const owner = x.signIn(x.user('bob_x'));
     const verified = await verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: config() });
-    expect(verified).toEqual({ label: '@bob_x', secret: { auth_token: owner.auth_token, ct0: owner.ct0 }, meta: { user_id: owner.user.id, handle: 'bob_x' } });
+    expect(verified).toEqual({
+      label: '@bob_x',
+      secret: { auth_token: owner.auth_token, ct0: owner.ct0 },
+      meta: { user_id: owner.user.id, handle: 'bob_x' },
+    });
   });
 
   it('refuses a cookie X does not accept with 400 invalid_credential, without echoing it', async () => {
     const stranger = { auth_token: 'a'.repeat(40), ct0: 'b'.repeat(160) };
-    const error = await verifyXCookie(stranger, { config: config() }).then(() => undefined, (e: unknown) => e);
+    const error = await verifyXCookie(stranger, { config: config() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'invalid_credential', status: 400 });
     expect(JSON.stringify(error) + (error as Error).message).not.toContain(stranger.auth_token);
@@ -174,16 +194,29 @@ describe('checking a pasted cookie before it is saved', () => {
   it('refuses values that are not cookie-shaped before calling X', async () => {
     const calls = x.requests.length;
     await expect(verifyXCookie({ auth_token: 'short', ct0: 'b'.repeat(160) }, { config: config() })).rejects.toBeInstanceOf(ZodError);
-    await expect(verifyXCookie({ auth_token: `${'a'.repeat(40)}; evil=1`, ct0: 'b'.repeat(160) }, { config: config() })).rejects.toBeInstanceOf(ZodError);
+    await expect(
+      verifyXCookie({ auth_token: `${'a'.repeat(40)}; evil=1`, ct0: 'b'.repeat(160) }, { config: config() }),
+    ).rejects.toBeInstanceOf(ZodError);
     expect(x.requests.length).toBe(calls);
   });
 
   it('answers 502 when X cannot be reached, and 504 when it does not answer', async () => {
     const owner = x.signIn();
-    const unreachable = loadConfig({ NODE_ENV: 'test', ...x.env(), X_WEB_URL: 'http://127.0.0.1:9', UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) });
-    await expect(verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: unreachable })).rejects.toMatchObject({ code: 'upstream_error', status: 502 });
+    const unreachable = loadConfig({
+      NODE_ENV: 'test',
+      ...x.env(),
+      X_WEB_URL: 'http://127.0.0.1:9',
+      UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
+    });
+    await expect(verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: unreachable })).rejects.toMatchObject({
+      code: 'upstream_error',
+      status: 502,
+    });
     x.fail('hang');
-    await expect(verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: config() })).rejects.toMatchObject({ code: 'upstream_timeout', status: 504 });
+    await expect(verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: config() })).rejects.toMatchObject({
+      code: 'upstream_timeout',
+      status: 504,
+    });
   });
 });
 
@@ -202,7 +235,13 @@ describe('the API v2 client (an OAuth token, through twitter-api-v2)', () => {
   it('reads the account and posts with the bearer token at X_API_URL', async () => {
     expect(await client.me()).toEqual(user);
     const posted = await client.post({ text: 'hello from twitter-api-v2' });
-    expect(x.posts.at(-1)).toEqual({ id: posted.id, text: 'hello from twitter-api-v2', userId: user.id, via: 'api', credential: { access_token: accessToken } });
+    expect(x.posts.at(-1)).toEqual({
+      id: posted.id,
+      text: 'hello from twitter-api-v2',
+      userId: user.id,
+      via: 'api',
+      credential: { access_token: accessToken },
+    });
     expect(x.requests.at(-1)).toMatchObject({ method: 'POST', path: '/2/tweets' });
     expect(x.requests.at(-1)!.headers.authorization).toBe(`Bearer ${accessToken}`);
   });
@@ -210,7 +249,10 @@ describe('the API v2 client (an OAuth token, through twitter-api-v2)', () => {
   it('posts replies and quotes, lists recent posts and deletes', async () => {
     const { first, reply, quote } = await postReplyAndQuote(client, 'v2');
     // X wants max_results of at least 5: the client asks for 5 and keeps 2.
-    expect(await client.tweets(user.id, 2)).toEqual([{ id: quote.id, text: 'v2 quote' }, { id: reply.id, text: 'v2 reply' }]);
+    expect(await client.tweets(user.id, 2)).toEqual([
+      { id: quote.id, text: 'v2 quote' },
+      { id: reply.id, text: 'v2 reply' },
+    ]);
     await client.remove(first.id);
     expect(x.deleted.at(-1)).toEqual({ id: first.id, via: 'api', credential: { access_token: accessToken } });
   });
@@ -232,7 +274,11 @@ describe('the API v2 client (an OAuth token, through twitter-api-v2)', () => {
   });
 
   it('answers X 429 with upstream_rate_limited and the wait from x-rate-limit-reset', async () => {
-    x.fail({ status: 429, body: { title: 'Too Many Requests', status: 429 }, headers: { 'x-rate-limit-reset': String(Math.floor(Date.now() / 1000) + 30) } });
+    x.fail({
+      status: 429,
+      body: { title: 'Too Many Requests', status: 429 },
+      headers: { 'x-rate-limit-reset': String(Math.floor(Date.now() / 1000) + 30) },
+    });
     const error = await expectXError(client.post({ text: 'limited' }), 'upstream_rate_limited', [accessToken]);
     expect(Number(error.retryAfter)).toBeGreaterThanOrEqual(29);
   });
@@ -253,15 +299,23 @@ describe('X as an upstream OAuth provider', () => {
     expect(xProvider(loadConfig({ NODE_ENV: 'test', ...x.env() }))).toEqual([]);
     const [pub] = xProvider(loadConfig({ NODE_ENV: 'test', ...x.env(), X_CLIENT_ID: 'public-app' }));
     expect(pub).toMatchObject({
-      id: 'x', authorizationUrl: `${x.url}/i/oauth2/authorize`, tokenUrl: `${x.url}/2/oauth2/token`, clientId: 'public-app', usePkce: true,
-      tokenAuthMethod: 'post', scopes: ['tweet.read', 'tweet.write', 'users.read', 'offline.access'], profileUrl: `${x.url}/2/users/me`,
+      id: 'x',
+      authorizationUrl: `${x.url}/i/oauth2/authorize`,
+      tokenUrl: `${x.url}/2/oauth2/token`,
+      clientId: 'public-app',
+      usePkce: true,
+      tokenAuthMethod: 'post',
+      scopes: ['tweet.read', 'tweet.write', 'users.read', 'offline.access'],
+      profileUrl: `${x.url}/2/users/me`,
     });
     const [confidential] = xProvider(loadConfig({ NODE_ENV: 'test', ...x.env(), X_CLIENT_ID: 'app', X_CLIENT_SECRET: 'shh' }));
     expect(confidential).toMatchObject({ clientSecret: 'shh', tokenAuthMethod: 'basic' });
   });
 
   it('takes rotated web query ids from X_WEB_QUERY_IDS and refuses malformed ones', () => {
-    expect(loadConfig({ NODE_ENV: 'test', X_WEB_QUERY_IDS: '{"CreateTweet":"abcDEF123_-xyz"}' }).X_WEB_QUERY_IDS).toEqual({ CreateTweet: 'abcDEF123_-xyz' });
+    expect(loadConfig({ NODE_ENV: 'test', X_WEB_QUERY_IDS: '{"CreateTweet":"abcDEF123_-xyz"}' }).X_WEB_QUERY_IDS).toEqual({
+      CreateTweet: 'abcDEF123_-xyz',
+    });
     expect(() => loadConfig({ NODE_ENV: 'test', X_WEB_QUERY_IDS: '{"CreateTweet":"../../evil"}' })).toThrow(/X_WEB_QUERY_IDS/);
     expect(() => loadConfig({ NODE_ENV: 'test', X_WEB_QUERY_IDS: 'not json' })).toThrow(/X_WEB_QUERY_IDS/);
   });

@@ -37,12 +37,15 @@ describe('the Twitter/X plugin', () => {
     seen.push(text, headersText(res.headers));
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, text };
   };
-  const connections = async (owner: Owner) => ((await (await owner.api.get('/console/api/connections')).json()) as { connections: Record<string, unknown>[] }).connections;
+  const connections = async (owner: Owner) =>
+    ((await (await owner.api.get('/console/api/connections')).json()) as { connections: Record<string, unknown>[] }).connections;
 
   beforeAll(async () => {
     x = await FakeX.start();
     x.oauthClients.set(X_APP.clientId, { secret: X_APP.clientSecret });
-    server = await startTestServer({ env: x.env({ X_CLIENT_ID: X_APP.clientId, X_CLIENT_SECRET: X_APP.clientSecret, UPSTREAM_TIMEOUT_MS: '600' }) });
+    server = await startTestServer({
+      env: x.env({ X_CLIENT_ID: X_APP.clientId, X_CLIENT_SECRET: X_APP.clientSecret, UPSTREAM_TIMEOUT_MS: '600' }),
+    });
     cookieOwner = await Owner.signUp(server);
     cookie = x.signIn(x.user('alice_x'));
     app = await server.addClient({ name: 'Poster app', redirectUris: [redirectUri] });
@@ -55,7 +58,11 @@ describe('the Twitter/X plugin', () => {
 
   describe('connecting by cookie', () => {
     it('refuses a cookie X does not accept with 400 invalid_credential and saves nothing', async () => {
-      const res = await consoleCall(cookieOwner, 'POST', '/console/api/connections', { kind: 'x.cookie', auth_token: 'c'.repeat(40), ct0: 'd'.repeat(160) });
+      const res = await consoleCall(cookieOwner, 'POST', '/console/api/connections', {
+        kind: 'x.cookie',
+        auth_token: 'c'.repeat(40),
+        ct0: 'd'.repeat(160),
+      });
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_credential');
       expect(res.text).not.toContain('c'.repeat(40));
@@ -63,7 +70,11 @@ describe('the Twitter/X plugin', () => {
     });
 
     it('checks the cookie with X, then saves it labelled with the handle, never showing it', async () => {
-      const res = await consoleCall(cookieOwner, 'POST', '/console/api/connections', { kind: 'x.cookie', auth_token: cookie.auth_token, ct0: cookie.ct0 });
+      const res = await consoleCall(cookieOwner, 'POST', '/console/api/connections', {
+        kind: 'x.cookie',
+        auth_token: cookie.auth_token,
+        ct0: cookie.ct0,
+      });
       expect(res.status).toBe(201);
       expect(res.body.connection).toMatchObject({ provider: 'x', kind: 'x.cookie', label: '@alice_x', status: 'active' });
       expect(x.requests.at(-1)!.path).toBe('/i/api/1.1/account/verify_credentials.json');
@@ -80,9 +91,15 @@ describe('the Twitter/X plugin', () => {
       const res = await api('/tweet', token, { body: { text: 'Hello from an agent 🤖' } });
       expect(res.status).toBe(201);
       expect(res.body).toEqual({ id: expect.stringMatching(/^\d+$/), text: 'Hello from an agent 🤖' });
-      expect(x.posts.slice(before)).toEqual([{
-        id: res.body.id, text: 'Hello from an agent 🤖', userId: cookie.user.id, via: 'web', credential: { auth_token: cookie.auth_token, ct0: cookie.ct0 },
-      }]);
+      expect(x.posts.slice(before)).toEqual([
+        {
+          id: res.body.id,
+          text: 'Hello from an agent 🤖',
+          userId: cookie.user.id,
+          via: 'web',
+          credential: { auth_token: cookie.auth_token, ct0: cookie.ct0 },
+        },
+      ]);
     });
 
     it("posts with an app's token obtained through consent, including replies and quotes", async () => {
@@ -91,7 +108,10 @@ describe('the Twitter/X plugin', () => {
       expect(first.status).toBe(201);
       const reply = await api('/tweet', accessToken, { body: { text: 'and replies', reply_to: first.body.id } });
       const quote = await api('/tweet', accessToken, { body: { text: 'and quotes', quote: first.body.id } });
-      expect(x.posts.find((p) => p.id === reply.body.id)).toMatchObject({ reply_to: first.body.id, credential: { auth_token: cookie.auth_token } });
+      expect(x.posts.find((p) => p.id === reply.body.id)).toMatchObject({
+        reply_to: first.body.id,
+        credential: { auth_token: cookie.auth_token },
+      });
       expect(x.posts.find((p) => p.id === quote.body.id)).toMatchObject({ quote: first.body.id });
     });
 
@@ -193,7 +213,8 @@ describe('the Twitter/X plugin', () => {
       const apps = (await (await cookieOwner.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; client_id: string }[] };
       const grant = apps.apps.find((a) => a.client_id === app.clientId)!;
       const put = await cookieOwner.browser.request(`/console/api/apps/${grant.grant_id}/policy`, {
-        method: 'PUT', headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': cookieOwner.csrf },
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': cookieOwner.csrf },
         body: JSON.stringify({ hold_for_approval: true }),
       });
       expect(put.status).toBe(200);
@@ -205,7 +226,9 @@ describe('the Twitter/X plugin', () => {
 
       const approved = await consoleCall(cookieOwner, 'POST', `/console/api/approvals/${held.body.id as string}/approve`);
       expect(approved.status).toBe(200);
-      expect(x.posts.slice(before)).toEqual([expect.objectContaining({ text: 'Please approve me', credential: { auth_token: cookie.auth_token, ct0: cookie.ct0 } })]);
+      expect(x.posts.slice(before)).toEqual([
+        expect.objectContaining({ text: 'Please approve me', credential: { auth_token: cookie.auth_token, ct0: cookie.ct0 } }),
+      ]);
     });
   });
 
@@ -213,7 +236,15 @@ describe('the Twitter/X plugin', () => {
     it('answers 409 reconnect_required, marks the connection for re-linking, and stops calling X', async () => {
       const owner = await Owner.signUp(server);
       const session = x.signIn(x.user('dave_x'));
-      expect((await consoleCall(owner, 'POST', '/console/api/connections', { kind: 'x.cookie', auth_token: session.auth_token, ct0: session.ct0 })).status).toBe(201);
+      expect(
+        (
+          await consoleCall(owner, 'POST', '/console/api/connections', {
+            kind: 'x.cookie',
+            auth_token: session.auth_token,
+            ct0: session.ct0,
+          })
+        ).status,
+      ).toBe(201);
       const token = await owner.agentToken(['tweet.post']);
       x.signOut(session.auth_token);
 
@@ -249,7 +280,9 @@ describe('the Twitter/X plugin', () => {
       expect(callback.startsWith(`${server.url}/connections/callback?`)).toBe(true);
       const back = await oauthOwner.browser.request(callback);
       expect([302, 303]).toContain(back.status);
-      expect(await connections(oauthOwner)).toEqual([expect.objectContaining({ provider: 'x', kind: 'oauth2', label: 'carol_x', status: 'active' })]);
+      expect(await connections(oauthOwner)).toEqual([
+        expect.objectContaining({ provider: 'x', kind: 'oauth2', label: 'carol_x', status: 'active' }),
+      ]);
     });
 
     it("posts through twitter-api-v2: X's v2 API receives the post with the owner's access token", async () => {
@@ -258,15 +291,19 @@ describe('the Twitter/X plugin', () => {
       const res = await api('/tweet', token, { body: { text: 'Posted with OAuth' } });
       expect(res.status).toBe(201);
       const issued = x.issued.filter((t) => t.userId === user.id).at(-1)!;
-      expect(x.posts.slice(before)).toEqual([{ id: res.body.id, text: 'Posted with OAuth', userId: user.id, via: 'api', credential: { access_token: issued.access_token } }]);
+      expect(x.posts.slice(before)).toEqual([
+        { id: res.body.id, text: 'Posted with OAuth', userId: user.id, via: 'api', credential: { access_token: issued.access_token } },
+      ]);
       expect((await api('/me', token)).body).toEqual({ id: user.id, username: 'carol_x', name: user.name });
-      expect(((await api('/tweets?limit=1', token)).body.tweets as unknown[])).toEqual([{ id: res.body.id, text: 'Posted with OAuth' }]);
+      expect((await api('/tweets?limit=1', token)).body.tweets as unknown[]).toEqual([{ id: res.body.id, text: 'Posted with OAuth' }]);
       expect((await api(`/tweet/${res.body.id as string}`, token, { method: 'DELETE' })).status).toBe(200);
     });
 
     it('refreshes an expired X token once for 20 concurrent calls, then calls X with the new one', async () => {
       const token = await oauthOwner.agentToken(['tweet.read']);
-      await server.db.query("UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1", [oauthOwner.accountId]);
+      await server.db.query("UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1", [
+        oauthOwner.accountId,
+      ]);
       const refreshes = x.refreshes;
       x.refreshDelayMs = 150;
       const replies = await Promise.all(Array.from({ length: 20 }, () => api('/me', token)));

@@ -66,10 +66,18 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     const out: string[] = [];
     const err: string[] = [];
     const env = {
-      NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: server.config.DATA_DIR, REGISTRATION: 'token',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATA_DIR: server.config.DATA_DIR,
+      REGISTRATION: 'token',
       ...(server.config.DATABASE_URL ? { DATABASE_URL: server.config.DATABASE_URL } : {}),
     };
-    const code = await runCli(argv, env, (l) => out.push(l), (l) => err.push(l));
+    const code = await runCli(
+      argv,
+      env,
+      (l) => out.push(l),
+      (l) => err.push(l),
+    );
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
 
@@ -124,7 +132,12 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
   let registered: Registered;
 
   it('registers a client through openid-client, which then signs an owner in with code + PKCE', async () => {
-    const config = await oidc.dynamicClientRegistration(new URL(server.url), webApp({ scope: 'openid offline_access tweet.read' }), undefined, { initialAccessToken: iat, ...insecure });
+    const config = await oidc.dynamicClientRegistration(
+      new URL(server.url),
+      webApp({ scope: 'openid offline_access tweet.read' }),
+      undefined,
+      { initialAccessToken: iat, ...insecure },
+    );
     registered = config.clientMetadata() as unknown as Registered;
     expect(registered.client_id).toMatch(/^c_/);
     expect(registered.client_secret).toEqual(expect.any(String));
@@ -132,26 +145,39 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     expect(registered.registration_client_uri).toBe(`${server.url}/reg/${registered.client_id}`);
 
     const browser = new TestBrowser(server.url);
-    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access tweet.read', prompt: 'consent' }, {
-      passkey: 'signup', consent: 'approve',
-    });
+    const tokens = await codeFlow(
+      config,
+      browser,
+      { redirect_uri: redirectUri, scope: 'openid offline_access tweet.read', prompt: 'consent' },
+      {
+        passkey: 'signup',
+        consent: 'approve',
+      },
+    );
     expect(tokens.refresh_token).toEqual(expect.any(String));
     expect(tokens.claims()!.sub).toBe(browser.authenticator.credentials[0]!.userHandle);
     expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true, client_id: registered.client_id });
 
     // The provider's OAuth 2.1 rules hold for registered clients too: no PKCE, no code.
-    const noPkce = await browser.navigate(oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: oidc.randomState() }).href);
+    const noPkce = await browser.navigate(
+      oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: oidc.randomState() }).href,
+    );
     expect(noPkce.url).not.toContain('code=');
   });
 
   it('stores only a digest of the secret: not in the clients row, nowhere in the database', async () => {
     const { rows: clients } = await server.db.query<{ metadata: Record<string, unknown>; account_id: string | null }>(
-      'SELECT metadata, account_id FROM clients WHERE client_id = $1', [registered.client_id]);
+      'SELECT metadata, account_id FROM clients WHERE client_id = $1',
+      [registered.client_id],
+    );
     expect(clients).toHaveLength(1);
     expect(clients[0]!.metadata).not.toHaveProperty('client_secret');
     expect(clients[0]!.metadata).toMatchObject({ client_name: 'MCP client', redirect_uris: [redirectUri] });
     expect(clients[0]!.account_id).toBeNull();
-    const { rows: secrets } = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [registered.client_id]);
+    const { rows: secrets } = await server.db.query<{ secret_hash: string }>(
+      'SELECT secret_hash FROM client_secrets WHERE client_id = $1',
+      [registered.client_id],
+    );
     expect(secrets.map((s) => s.secret_hash)).toEqual([hashSecret(registered.client_secret!)]);
     for (const table of ['clients', 'client_secrets', 'oidc_models']) {
       const { rows } = await server.db.query(`SELECT * FROM ${table}`);
@@ -175,7 +201,11 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     ['a wildcard redirect URI', { redirect_uris: ['https://*.app.example/cb'] }, 'invalid_redirect_uri'],
     ['a javascript: redirect URI', { redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri'],
     ['a data: redirect URI', { redirect_uris: ['data:text/html,hi'] }, 'invalid_redirect_uri'],
-    ['one bad redirect URI among good ones', { redirect_uris: ['https://app.example/cb', 'http://evil.example/cb'] }, 'invalid_redirect_uri'],
+    [
+      'one bad redirect URI among good ones',
+      { redirect_uris: ['https://app.example/cb', 'http://evil.example/cb'] },
+      'invalid_redirect_uri',
+    ],
     ['an http logo', { logo_uri: 'http://app.example/logo.png' }, 'invalid_client_metadata'],
     ['an http policy page', { policy_uri: 'http://app.example/policy' }, 'invalid_client_metadata'],
     ['a javascript: client_uri', { client_uri: 'javascript:alert(1)' }, 'invalid_client_metadata'],
@@ -184,8 +214,16 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     ['the password grant', { grant_types: ['password'] }, 'invalid_client_metadata'],
     ['a token response type', { response_types: ['code token'] }, 'invalid_client_metadata'],
     ['client_secret_jwt authentication', { token_endpoint_auth_method: 'client_secret_jwt' }, 'invalid_client_metadata'],
-    ['client_credentials for a public client', { token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], redirect_uris: [] }, 'invalid_client_metadata'],
-    ['client_credentials, whose tokens act for no owner', { grant_types: ['authorization_code', 'client_credentials'] }, 'invalid_client_metadata'],
+    [
+      'client_credentials for a public client',
+      { token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], redirect_uris: [] },
+      'invalid_client_metadata',
+    ],
+    [
+      'client_credentials, whose tokens act for no owner',
+      { grant_types: ['authorization_code', 'client_credentials'] },
+      'invalid_client_metadata',
+    ],
     ['resource_server, which may introspect every token', { resource_server: true }, 'invalid_client_metadata'],
     ['no client_name', { client_name: undefined }, 'invalid_client_metadata'],
     ['a markup-only blank name', { client_name: '   ' }, 'invalid_client_metadata'],
@@ -220,32 +258,51 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
       expect(res.body.error).toBe('invalid_token');
       expect(JSON.stringify(res.body)).not.toContain(registered.client_name);
       for (const method of ['PUT', 'DELETE'] as const) {
-        const attempt = await manage(registered.registration_client_uri, 'bogus-token', method, method === 'PUT' ? { client_id: registered.client_id, client_name: 'Hijacked', redirect_uris: ['https://evil.example/cb'] } : undefined);
+        const attempt = await manage(
+          registered.registration_client_uri,
+          'bogus-token',
+          method,
+          method === 'PUT'
+            ? { client_id: registered.client_id, client_name: 'Hijacked', redirect_uris: ['https://evil.example/cb'] }
+            : undefined,
+        );
         expect(attempt.status).toBe(401);
       }
-      const { rows } = await server.db.query<{ metadata: { client_name: string } }>('SELECT metadata FROM clients WHERE client_id = $1', [registered.client_id]);
+      const { rows } = await server.db.query<{ metadata: { client_name: string } }>('SELECT metadata FROM clients WHERE client_id = $1', [
+        registered.client_id,
+      ]);
       expect(rows[0]!.metadata.client_name).toBe('MCP client');
     });
 
     it('refuses an update to a bad redirect URI and a wrong client_secret, and changes nothing', async () => {
       const badUri = await manage(registered.registration_client_uri, registered.registration_access_token, 'PUT', {
-        ...webApp(), client_id: registered.client_id, redirect_uris: ['http://evil.example/cb'],
+        ...webApp(),
+        client_id: registered.client_id,
+        redirect_uris: ['http://evil.example/cb'],
       });
       expect(badUri.status).toBe(400);
       expect(badUri.body.error).toBe('invalid_redirect_uri');
       const wrongSecret = await manage(registered.registration_client_uri, registered.registration_access_token, 'PUT', {
-        ...webApp(), client_id: registered.client_id, client_secret: 'not-the-secret',
+        ...webApp(),
+        client_id: registered.client_id,
+        client_secret: 'not-the-secret',
       });
       expect(wrongSecret.status).toBe(400);
       expect(wrongSecret.body.error).toBe('invalid_request');
-      const { rows } = await server.db.query<{ metadata: { redirect_uris: string[] } }>('SELECT metadata FROM clients WHERE client_id = $1', [registered.client_id]);
+      const { rows } = await server.db.query<{ metadata: { redirect_uris: string[] } }>(
+        'SELECT metadata FROM clients WHERE client_id = $1',
+        [registered.client_id],
+      );
       expect(rows[0]!.metadata.redirect_uris).toEqual([redirectUri]);
     });
 
     it('updates the registration (with the current secret, as RFC 7592 §2.2 allows), rotating the access token and keeping the secret', async () => {
       const res = await manage(registered.registration_client_uri, registered.registration_access_token, 'PUT', {
-        ...webApp(), client_id: registered.client_id, client_secret: registered.client_secret,
-        client_name: 'MCP client v2', redirect_uris: [redirectUri, 'https://mcp.example/callback'],
+        ...webApp(),
+        client_id: registered.client_id,
+        client_secret: registered.client_secret,
+        client_name: 'MCP client v2',
+        redirect_uris: [redirectUri, 'https://mcp.example/callback'],
       });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ client_name: 'MCP client v2', redirect_uris: [redirectUri, 'https://mcp.example/callback'] });
@@ -255,17 +312,22 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
       // The old registration access token is gone; the new one works; the secret is unchanged and still a digest.
       expect((await manage(registered.registration_client_uri, registered.registration_access_token, 'GET')).status).toBe(401);
       registered.registration_access_token = res.body.registration_access_token;
-      expect((await manage(registered.registration_client_uri, registered.registration_access_token, 'GET')).body.client_name).toBe('MCP client v2');
+      expect((await manage(registered.registration_client_uri, registered.registration_access_token, 'GET')).body.client_name).toBe(
+        'MCP client v2',
+      );
       expect(await authenticates(server, registered.client_id, registered.client_secret!)).toBe(200);
       expect(await authenticates(server, registered.client_id, 'wrong')).toBe(401);
-      const { rows } = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [registered.client_id]);
+      const { rows } = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [
+        registered.client_id,
+      ]);
       expect(rows.map((r) => r.secret_hash)).toEqual([hashSecret(registered.client_secret!)]);
     });
 
     it('issues a secret once, stored as a digest, when an update makes a public client confidential', async () => {
       const created = (await register(server, webApp({ client_name: 'Turning', token_endpoint_auth_method: 'none' }), iat)).body;
       const res = await manage(created.registration_client_uri, created.registration_access_token, 'PUT', {
-        ...webApp({ client_name: 'Turning' }), client_id: created.client_id,
+        ...webApp({ client_name: 'Turning' }),
+        client_id: created.client_id,
       });
       expect(res.status).toBe(200);
       const secret = res.body.client_secret!;
@@ -274,12 +336,17 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
       expect(await authenticates(server, created.client_id, secret)).toBe(200);
       const read = await manage(created.registration_client_uri, res.body.registration_access_token, 'GET');
       expect(read.body).not.toHaveProperty('client_secret');
-      const { rows } = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [created.client_id]);
+      const { rows } = await server.db.query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [
+        created.client_id,
+      ]);
       expect(rows.map((r) => r.secret_hash)).toEqual([hashSecret(secret)]);
     });
 
     it('deletes the client with every grant and token issued to it', async () => {
-      const before = await server.db.query(`SELECT 1 FROM oidc_models WHERE payload->>'clientId' = $1 AND model IN ('Grant', 'AccessToken', 'RefreshToken')`, [registered.client_id]);
+      const before = await server.db.query(
+        `SELECT 1 FROM oidc_models WHERE payload->>'clientId' = $1 AND model IN ('Grant', 'AccessToken', 'RefreshToken')`,
+        [registered.client_id],
+      );
       expect(before.rows.length).toBeGreaterThan(0);
 
       const res = await manage(registered.registration_client_uri, registered.registration_access_token, 'DELETE');
@@ -323,7 +390,11 @@ describe('registration switched off', () => {
   it('has no registration endpoint', async () => {
     const metadata = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(metadata).not.toHaveProperty('registration_endpoint');
-    const res = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(webApp()) });
+    const res = await fetch(`${server.url}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(webApp()),
+    });
     expect(res.status).toBe(404);
     expect((await server.db.query('SELECT 1 FROM clients')).rows).toEqual([]);
   });

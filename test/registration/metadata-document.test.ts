@@ -30,12 +30,15 @@ class DocumentServer {
   constructor(private readonly dir: string) {}
 
   async start(documents: (base: string) => Record<string, (res: import('node:http').ServerResponse) => void>) {
-    this.server = https.createServer({ key: readFileSync(path.join(this.dir, 'key.pem')), cert: readFileSync(path.join(this.dir, 'cert.pem')) }, (req, res) => {
-      this.requests.push(req.url ?? '');
-      const handler = documents(this.base)[req.url ?? ''];
-      if (handler) handler(res);
-      else res.writeHead(404).end();
-    });
+    this.server = https.createServer(
+      { key: readFileSync(path.join(this.dir, 'key.pem')), cert: readFileSync(path.join(this.dir, 'cert.pem')) },
+      (req, res) => {
+        this.requests.push(req.url ?? '');
+        const handler = documents(this.base)[req.url ?? ''];
+        if (handler) handler(res);
+        else res.writeHead(404).end();
+      },
+    );
     this.server.on('connection', () => this.connections++);
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
@@ -70,11 +73,29 @@ describe('client ID metadata documents', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-cimd-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
     docs = new DocumentServer(dir);
     await docs.start((base) => ({
       '/good.json': json(documentFor(`${base}/good.json`)),
@@ -118,8 +139,13 @@ describe('client ID metadata documents', () => {
   async function authorizationRequest(clientId: string) {
     const started = Date.now();
     const query = new URLSearchParams({
-      client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 's',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state: 's',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
     });
     const res = await fetch(`${server.url}/auth?${query}`, { redirect: 'manual' });
     return { status: res.status, location: res.headers.get('location'), text: await res.text(), elapsed: Date.now() - started };
@@ -138,9 +164,15 @@ describe('client ID metadata documents', () => {
     const clientId = `${docs.base}/good.json`;
     const config = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const browser = new TestBrowser(server.url);
-    const tokens = await codeFlow(config, browser, { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' }, {
-      passkey: 'signup', consent: 'approve',
-    });
+    const tokens = await codeFlow(
+      config,
+      browser,
+      { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' },
+      {
+        passkey: 'signup',
+        consent: 'approve',
+      },
+    );
     expect(tokens.access_token).toEqual(expect.any(String));
     expect(tokens.claims()!.aud).toBe(clientId);
     // Nothing is stored for such a client: the document is the registration.
@@ -153,8 +185,13 @@ describe('client ID metadata documents', () => {
     const browser = new TestBrowser(server.url);
     const url = new URL('/auth', server.url);
     url.search = new URLSearchParams({
-      client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 'doc',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state: 'doc',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     }).toString();
     const atConsent = await authorize(browser, url.href, { passkey: 'signup', consent: 'none' });
     expect(atConsent).toContain('/interaction/');
@@ -200,8 +237,13 @@ describe('client ID metadata documents', () => {
     try {
       const ask = async (doc: string) => {
         const query = new URLSearchParams({
-          client_id: `${docs.base}${doc}`, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 's',
-          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+          client_id: `${docs.base}${doc}`,
+          response_type: 'code',
+          redirect_uri: redirectUri,
+          scope: 'openid',
+          state: 's',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
         });
         const res = await fetch(`${limited.url}/auth?${query}`, { redirect: 'manual' });
         return { status: res.status, text: await res.text() };
@@ -237,17 +279,35 @@ describe('client ID metadata documents', () => {
   });
 
   it('refuses the development escape hatch in production', () => {
-    expect(() => loadConfig({
-      NODE_ENV: 'production', ISSUER: 'https://auth.example.com', MASTER_KEY: 'a'.repeat(64), COOKIE_KEYS: 'k'.repeat(32),
-      CLIENT_METADATA_ALLOW_HOSTS: '127.0.0.1:8443', CLIENT_METADATA_DEV_CA_FILE: '/tmp/ca.pem',
-    })).toThrow(/CLIENT_METADATA_ALLOW_HOSTS: development and tests only[\s\S]*CLIENT_METADATA_DEV_CA_FILE: development and tests only/);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        ISSUER: 'https://auth.example.com',
+        MASTER_KEY: 'a'.repeat(64),
+        COOKIE_KEYS: 'k'.repeat(32),
+        CLIENT_METADATA_ALLOW_HOSTS: '127.0.0.1:8443',
+        CLIENT_METADATA_DEV_CA_FILE: '/tmp/ca.pem',
+      }),
+    ).toThrow(/CLIENT_METADATA_ALLOW_HOSTS: development and tests only[\s\S]*CLIENT_METADATA_DEV_CA_FILE: development and tests only/);
   });
 });
 
 describe('the outbound fetch for client documents', () => {
   it.each([
-    ['10.0.0.1'], ['127.0.0.1'], ['169.254.169.254'], ['172.16.5.4'], ['192.168.1.1'], ['100.64.0.1'], ['0.0.0.0'],
-    ['::1'], ['::'], ['fe80::1'], ['fd00::1'], ['::ffff:127.0.0.1'], ['::ffff:a9fe:a9fe'], ['64:ff9b::a00:1'],
+    ['10.0.0.1'],
+    ['127.0.0.1'],
+    ['169.254.169.254'],
+    ['172.16.5.4'],
+    ['192.168.1.1'],
+    ['100.64.0.1'],
+    ['0.0.0.0'],
+    ['::1'],
+    ['::'],
+    ['fe80::1'],
+    ['fd00::1'],
+    ['::ffff:127.0.0.1'],
+    ['::ffff:a9fe:a9fe'],
+    ['64:ff9b::a00:1'],
   ])('treats %s as not public', (address) => {
     expect(isPublicAddress(address)).toBe(false);
   });

@@ -24,7 +24,12 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
     upstream = await startEchoUpstream();
     server = await startTestServer({ backend, plugins: [echoPlugin(() => upstream.url)] });
     owner = await Owner.signUp(server);
-    await server.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo account', secret: { key: 'echo-secret-key-1234' } });
+    await server.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo account',
+      secret: { key: 'echo-secret-key-1234' },
+    });
     app = await server.addClient({ name: 'Bearer test app', redirectUris: [redirectUri] });
   });
   afterAll(async () => {
@@ -51,7 +56,9 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
       const res = await callApi(server, '/echo/me', undefined, { headers });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('missing_token');
-      expect(challengeOf(res.headers)).toBe(`Bearer realm="oauth3", ${metadata()}, DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata()}`);
+      expect(challengeOf(res.headers)).toBe(
+        `Bearer realm="oauth3", ${metadata()}, DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata()}`,
+      );
     }
   });
 
@@ -65,15 +72,22 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
     const res = await callApi(server, '/echo/me', undefined, { headers: { authorization } });
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_token', error_description: expect.any(String) });
-    expect(challengeOf(res.headers)).toMatch(/^Bearer realm="oauth3", error="invalid_token", error_description="[^"]+", resource_metadata="/);
+    expect(challengeOf(res.headers)).toMatch(
+      /^Bearer realm="oauth3", error="invalid_token", error_description="[^"]+", resource_metadata="/,
+    );
   });
 
   // oidc-provider allows 15 s of clock skew, so the payload's exp is put a minute in the past.
   it('refuses an expired token, whether storage or the token itself says so', async () => {
     const byPayload = await owner.agentToken(['echo.read']);
-    await server.db.query(`UPDATE oidc_models SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::int - 60)) WHERE model = 'AccessToken' AND id = $1`, [digestOf('AccessToken', byPayload)]);
+    await server.db.query(
+      `UPDATE oidc_models SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::int - 60)) WHERE model = 'AccessToken' AND id = $1`,
+      [digestOf('AccessToken', byPayload)],
+    );
     const byRow = await owner.agentToken(['echo.read']);
-    await server.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'AccessToken' AND id = $1`, [digestOf('AccessToken', byRow)]);
+    await server.db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'AccessToken' AND id = $1`, [
+      digestOf('AccessToken', byRow),
+    ]);
     for (const token of [byPayload, byRow]) {
       const res = await callApi(server, '/echo/me', token);
       expect(res.status).toBe(401);
@@ -84,7 +98,9 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
   it('stops accepting an agent token on the very next request after the owner revokes it (C4)', async () => {
     const token = await owner.agentToken(['echo.read']);
     expect((await callApi(server, '/echo/me', token)).status).toBe(200);
-    const { tokens } = (await (await owner.api.get('/console/api/tokens')).json()) as { tokens: { id: string; revoked_at: string | null }[] };
+    const { tokens } = (await (await owner.api.get('/console/api/tokens')).json()) as {
+      tokens: { id: string; revoked_at: string | null }[];
+    };
     const live = tokens.filter((t) => !t.revoked_at);
     for (const t of live) expect((await owner.api.send('DELETE', `/console/api/tokens/${t.id}`)).status).toBe(200);
     const res = await callApi(server, '/echo/me', token);
@@ -94,7 +110,9 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
 
   it('stops accepting an app token once the owner revokes the app, or the app revokes the token', async () => {
     const first = await owner.appToken(app, 'openid echo.read');
-    const { apps } = (await (await owner.api.get('/console/api/apps')).json()) as { apps: { grant_id?: string; grantId?: string; client_id?: string; clientId?: string }[] };
+    const { apps } = (await (await owner.api.get('/console/api/apps')).json()) as {
+      apps: { grant_id?: string; grantId?: string; client_id?: string; clientId?: string }[];
+    };
     const grant = apps.find((a) => (a.client_id ?? a.clientId) === app.clientId)!;
     expect((await owner.api.send('DELETE', `/console/api/apps/${grant.grant_id ?? grant.grantId}`)).status).toBeLessThan(300);
     expect((await callApi(server, '/echo/me', first.accessToken)).status).toBe(401);
@@ -115,7 +133,9 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
     const inQuery = await callApi(server, `/echo/me?access_token=${token}`, undefined);
     const bothWays = await callApi(server, `/echo/me?access_token=${token}`, token);
     const inForm = await fetch(`${server.url}/api/echo/posts`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: token, text: 'hi' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: token, text: 'hi' }),
     });
     for (const res of [inQuery, bothWays]) {
       expect(res.status).toBe(401);
@@ -160,11 +180,11 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
     expect(res.body.error).toBe('insufficient_scope');
     expect(challengeOf(res.headers)).toBe(
       `Bearer realm="oauth3", error="insufficient_scope", error_description="This call needs the scope echo.post.", scope="echo.post", ${metadata()}, ` +
-      `DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata()}`,
+        `DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata()}`,
     );
   });
 
-  it("refuses every token of a disabled owner (C6)", async () => {
+  it('refuses every token of a disabled owner (C6)', async () => {
     const other = await Owner.signUp(server);
     const token = await other.agentToken(['echo.read']);
     await server.db.query('UPDATE accounts SET disabled_at = now() WHERE id = $1', [other.accountId]);

@@ -21,7 +21,12 @@ export async function startEchoUpstream() {
     let text = '';
     req.on('data', (chunk) => (text += chunk));
     req.on('end', () => {
-      received.push({ method: req.method!, path: req.url!, key: req.headers['x-echo-key'] as string | undefined, body: text ? JSON.parse(text) : undefined });
+      received.push({
+        method: req.method!,
+        path: req.url!,
+        key: req.headers['x-echo-key'] as string | undefined,
+        body: text ? JSON.parse(text) : undefined,
+      });
       res.setHeader('content-type', 'application/json');
       if (state.fail) {
         res.statusCode = 500;

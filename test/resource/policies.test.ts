@@ -18,7 +18,10 @@ describe.each(backends())('policies on %s storage', (backend) => {
   /** A fresh agent token (its own grant) with this policy set on its grant. */
   async function tokenWith(policy: PolicyInput): Promise<{ token: string; grantId: string }> {
     const token = await owner.agentToken(['echo.read', 'echo.post']);
-    const { rows } = await server.db.query<{ grant_id: string }>('SELECT grant_id FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 1', [owner.accountId]);
+    const { rows } = await server.db.query<{ grant_id: string }>(
+      'SELECT grant_id FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 1',
+      [owner.accountId],
+    );
     const grantId = rows[0]!.grant_id;
     await server.app.services.policies.set(owner.accountId, grantId, policy);
     return { token, grantId };
@@ -30,7 +33,12 @@ describe.each(backends())('policies on %s storage', (backend) => {
     upstream = await startEchoUpstream();
     server = await startTestServer({ backend, plugins: [echoPlugin(() => upstream.url)] });
     owner = await Owner.signUp(server);
-    await server.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo', secret: { key: 'policy-secret-key-5678' } });
+    await server.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo',
+      secret: { key: 'policy-secret-key-5678' },
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -46,14 +54,25 @@ describe.each(backends())('policies on %s storage', (backend) => {
   });
 
   it.each<[string, PolicyInput, string[], string[]]>([
-    ['policy_blocked_word', { blocked_words: ['secret plan', 'spam'] },
-      ['our SECRET   plan is out', 'Spam!', 'ｓｐａｍ in full width'], ['spammer at work', 'secretplan', 'plans are secret']],
-    ['policy_blocked_pattern', { blocked_patterns: ['buy\\s+now', '^\\d{4}$'] },
-      ['BUY   now please', '1234'], ['buying nowhere', '12345']],
-    ['policy_no_links', { no_links: true },
-      ['read https://example.org/x', 'go to www.example.org', 'see example.com today', 'docs at sub.example.co.uk/path'], ['e.g. this is fine', 'version 3.14 shipped', 'no link here.']],
-    ['policy_no_mentions', { no_mentions: true },
-      ['hi @alice', '@bob_99: thanks', '(@carol)'], ['mail me at me@example.com', 'price @ 5 dollars', 'no mentions']],
+    [
+      'policy_blocked_word',
+      { blocked_words: ['secret plan', 'spam'] },
+      ['our SECRET   plan is out', 'Spam!', 'ｓｐａｍ in full width'],
+      ['spammer at work', 'secretplan', 'plans are secret'],
+    ],
+    ['policy_blocked_pattern', { blocked_patterns: ['buy\\s+now', '^\\d{4}$'] }, ['BUY   now please', '1234'], ['buying nowhere', '12345']],
+    [
+      'policy_no_links',
+      { no_links: true },
+      ['read https://example.org/x', 'go to www.example.org', 'see example.com today', 'docs at sub.example.co.uk/path'],
+      ['e.g. this is fine', 'version 3.14 shipped', 'no link here.'],
+    ],
+    [
+      'policy_no_mentions',
+      { no_mentions: true },
+      ['hi @alice', '@bob_99: thanks', '(@carol)'],
+      ['mail me at me@example.com', 'price @ 5 dollars', 'no mentions'],
+    ],
   ])('refuses with 403 %s, and lets other texts through', async (code, policy, refused, allowed) => {
     const { token } = await tokenWith(policy);
     for (const text of refused) {
@@ -121,12 +140,32 @@ describe.each(backends())('policies on %s storage', (backend) => {
     expect((await post(token, 'nope nope')).status).toBe(403);
     expect((await callApi(server, '/echo/items/42', token)).status).toBe(200);
     const { rows } = await server.db.query<{ client_id: string; outcome: string; detail: Record<string, unknown> }>(
-      `SELECT client_id, outcome, detail FROM events WHERE kind = 'api.call' AND grant_id = $1 ORDER BY id`, [grantId],
+      `SELECT client_id, outcome, detail FROM events WHERE kind = 'api.call' AND grant_id = $1 ORDER BY id`,
+      [grantId],
     );
     expect(rows).toEqual([
-      { client_id: 'oauth3-agents', outcome: 'ok', detail: { scope: 'echo.post', method: 'POST', path: '/api/echo/posts', status: 201, latency_ms: expect.any(Number) } },
-      { client_id: 'oauth3-agents', outcome: 'failure', detail: { scope: 'echo.post', method: 'POST', path: '/api/echo/posts', status: 403, latency_ms: expect.any(Number), error: 'policy_blocked_word' } },
-      { client_id: 'oauth3-agents', outcome: 'ok', detail: { scope: 'echo.read', method: 'GET', path: '/api/echo/items/:id', status: 200, latency_ms: expect.any(Number) } },
+      {
+        client_id: 'oauth3-agents',
+        outcome: 'ok',
+        detail: { scope: 'echo.post', method: 'POST', path: '/api/echo/posts', status: 201, latency_ms: expect.any(Number) },
+      },
+      {
+        client_id: 'oauth3-agents',
+        outcome: 'failure',
+        detail: {
+          scope: 'echo.post',
+          method: 'POST',
+          path: '/api/echo/posts',
+          status: 403,
+          latency_ms: expect.any(Number),
+          error: 'policy_blocked_word',
+        },
+      },
+      {
+        client_id: 'oauth3-agents',
+        outcome: 'ok',
+        detail: { scope: 'echo.read', method: 'GET', path: '/api/echo/items/:id', status: 200, latency_ms: expect.any(Number) },
+      },
     ]);
     const all = JSON.stringify((await server.db.query(`SELECT * FROM events WHERE kind = 'api.call'`)).rows);
     expect(all).not.toContain(token);

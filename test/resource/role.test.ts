@@ -27,7 +27,12 @@ describeWithPostgres('a resource-only process', () => {
       plugins,
     });
     owner = await Owner.signUp(main);
-    await main.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo', secret: { key: 'role-secret-key-0000' } });
+    await main.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo',
+      secret: { key: 'role-secret-key-0000' },
+    });
   });
   afterAll(async () => {
     await resource?.stop();
@@ -46,7 +51,9 @@ describeWithPostgres('a resource-only process', () => {
   it('stops accepting it as soon as the owner revokes it on the main server', async () => {
     const token = await owner.agentToken(['echo.read']);
     expect((await callApi(resource, '/echo/me', token)).status).toBe(200);
-    const { tokens } = (await (await owner.api.get('/console/api/tokens')).json()) as { tokens: { id: string; revoked_at: string | null }[] };
+    const { tokens } = (await (await owner.api.get('/console/api/tokens')).json()) as {
+      tokens: { id: string; revoked_at: string | null }[];
+    };
     for (const t of tokens.filter((x) => !x.revoked_at)) await owner.api.send('DELETE', `/console/api/tokens/${t.id}`);
     expect((await callApi(resource, '/echo/me', token)).status).toBe(401);
   });
@@ -55,7 +62,16 @@ describeWithPostgres('a resource-only process', () => {
     for (const path of ['/.well-known/oauth-protected-resource', '/healthz', '/readyz']) {
       expect((await fetch(`${resource.url}${path}`)).status).toBe(200);
     }
-    for (const path of ['/auth', '/token', '/console', '/console/api/session', '/.well-known/openid-configuration', '/', '/jwks', '/connections/callback']) {
+    for (const path of [
+      '/auth',
+      '/token',
+      '/console',
+      '/console/api/session',
+      '/.well-known/openid-configuration',
+      '/',
+      '/jwks',
+      '/connections/callback',
+    ]) {
       expect({ path, status: (await fetch(`${resource.url}${path}`, { redirect: 'manual' })).status }).toEqual({ path, status: 404 });
     }
     const token = await fetch(`${resource.url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) });

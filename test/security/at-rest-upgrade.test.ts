@@ -8,8 +8,18 @@ import { COOKIE_KEY, RecordingBrowser, dumpStorage, foundIn, postForm, runFlows,
 import { digestOf } from '../../src/db/at-rest-keys.js';
 
 /** Every model the adapters digest (adapters/at-rest.ts), each of which an earlier version stored under its value. */
-const DIGESTED = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'Session', 'Interaction',
-  'PushedAuthorizationRequest', 'RegistrationAccessToken', 'InitialAccessToken'];
+const DIGESTED = [
+  'AccessToken',
+  'ClientCredentials',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'Session',
+  'Interaction',
+  'PushedAuthorizationRequest',
+  'RegistrationAccessToken',
+  'InitialAccessToken',
+];
 
 interface StoredRow {
   model: string;
@@ -46,9 +56,18 @@ async function toFormerVersion(server: TestServer, issued: Issued): Promise<void
     const payload = formerPayload(row.model, value, row.payload);
     const userCode = row.id === pendingDevice ? pendingUserCode : null;
     if (row.model === 'DeviceCode') payload.userCode = userCode ?? undefined;
-    await server.db.query('UPDATE oidc_models SET id = $3, payload = $4, user_code = $5 WHERE model = $1 AND id = $2', [row.model, row.id, value, payload, userCode]);
+    await server.db.query('UPDATE oidc_models SET id = $3, payload = $4, user_code = $5 WHERE model = $1 AND id = $2', [
+      row.model,
+      row.id,
+      value,
+      payload,
+      userCode,
+    ]);
   }
-  await server.db.query('UPDATE browser_sessions SET session_id = $1 WHERE session_id = $2', [issued.sessionCookie, digestOf('Session', issued.sessionCookie)]);
+  await server.db.query('UPDATE browser_sessions SET session_id = $1 WHERE session_id = $2', [
+    issued.sessionCookie,
+    digestOf('Session', issued.sessionCookie),
+  ]);
   await server.db.query('DROP INDEX oidc_models_undigested');
   await server.db.query('DROP FUNCTION oauth3_digest(text, text)');
   await server.db.query('DELETE FROM schema_migrations WHERE version = 9');
@@ -67,10 +86,14 @@ async function redisToFormerVersion(byKey: Map<string, string>, pendingDevice: s
       const ttl = await redis.ttl(entry);
       const former = formerPayload(model, value, JSON.parse(payload) as Record<string, unknown>);
       if (model === 'DeviceCode') former.userCode = key === pendingDevice ? pendingUserCode : undefined;
-      const multi = redis.multi().del(entry).hset(`oauth3:${model}:${value}`, { payload: JSON.stringify(former), ...(consumed ? { consumed } : {}) });
+      const multi = redis
+        .multi()
+        .del(entry)
+        .hset(`oauth3:${model}:${value}`, { payload: JSON.stringify(former), ...(consumed ? { consumed } : {}) });
       if (ttl > 0) multi.expire(`oauth3:${model}:${value}`, ttl);
       if (typeof former.uid === 'string') multi.set(`oauth3:${model}:by-uid:${former.uid}`, value, 'EX', Math.max(ttl, 1));
-      if (typeof former.grantId === 'string') multi.srem(`oauth3:${model}:by-grant:${former.grantId}`, key).sadd(`oauth3:${model}:by-grant:${former.grantId}`, value);
+      if (typeof former.grantId === 'string')
+        multi.srem(`oauth3:${model}:by-grant:${former.grantId}`, key).sadd(`oauth3:${model}:by-grant:${former.grantId}`, value);
       if (typeof former.userCode === 'string') multi.set(`oauth3:${model}:by-user-code:${former.userCode}`, value, 'EX', Math.max(ttl, 1));
       await multi.exec();
     }
@@ -112,7 +135,8 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
     before = await startTestServer({ backend, keepStorage: true, env: { COOKIE_KEYS: COOKIE_KEY }, plugins });
     storage = storageOf(before);
     issued = await runFlows(before, new RecordingBrowser(before.url));
-    for (let i = 0; i < 60 && !(await before.db.query('SELECT 1 FROM browser_sessions')).rows.length; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 60 && !(await before.db.query('SELECT 1 FROM browser_sessions')).rows.length; i++)
+      await new Promise((r) => setTimeout(r, 50));
     await toFormerVersion(before, issued);
     formerDump = await dumpStorage(before);
     await before.stop();
@@ -125,7 +149,15 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
   });
 
   it('started from storage in the former form: tokens, session ids and codes in the clear', () => {
-    for (const value of [issued.accessToken, issued.refreshToken, issued.serviceToken, issued.agentToken, issued.registrationAccessToken, issued.initialAccessToken, issued.sessionCookie]) {
+    for (const value of [
+      issued.accessToken,
+      issued.refreshToken,
+      issued.serviceToken,
+      issued.agentToken,
+      issued.registrationAccessToken,
+      issued.initialAccessToken,
+      issued.sessionCookie,
+    ]) {
       expect({ value, stored: formerDump.some((text) => text.includes(value)) }).toEqual({ value, stored: true });
     }
   });
@@ -138,7 +170,8 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
   });
 
   it('H6 keeps every token working: access, agent, device and client-credentials tokens, refresh, registration tokens', async () => {
-    for (const token of [issued.accessToken, issued.agentToken, issued.deviceAccessToken]) expect((await callApi(server, '/echo/items/1', token)).status).toBe(200);
+    for (const token of [issued.accessToken, issued.agentToken, issued.deviceAccessToken])
+      expect((await callApi(server, '/echo/items/1', token)).status).toBe(200);
     expect((await postForm(server, '/token/introspection', { token: issued.serviceToken }, issued.service)).body.active).toBe(true);
     const refreshed = await postForm(server, '/token', { grant_type: 'refresh_token', refresh_token: issued.refreshToken }, issued.app);
     expect(refreshed.status).toBe(200);
@@ -153,24 +186,38 @@ describe.each(backends())('an upgrade to digests at rest on %s storage', (backen
     expect(register.status).toBe(201);
   });
 
-  it(redis ? 'signs the owner out once: sessions in Redis are not converted' : 'keeps the owner signed in: sessions in the database are digested in place', async () => {
-    const res = await fetch(`${server.url}/console`, { headers: { cookie: signedCookie('_session', issued.sessionCookie) }, redirect: 'manual' });
-    expect(res.status).toBe(redis ? 302 : 200);
-    const { rows } = await server.db.query<{ session_id: string }>('SELECT session_id FROM browser_sessions');
-    // The console lists the browser while its session lives, under the session's digest.
-    expect(rows.map((r) => r.session_id)).toEqual(redis ? [] : [digestOf('Session', issued.sessionCookie)]);
-  });
+  it(
+    redis
+      ? 'signs the owner out once: sessions in Redis are not converted'
+      : 'keeps the owner signed in: sessions in the database are digested in place',
+    async () => {
+      const res = await fetch(`${server.url}/console`, {
+        headers: { cookie: signedCookie('_session', issued.sessionCookie) },
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(redis ? 302 : 200);
+      const { rows } = await server.db.query<{ session_id: string }>('SELECT session_id FROM browser_sessions');
+      // The console lists the browser while its session lives, under the session's digest.
+      expect(rows.map((r) => r.session_id)).toEqual(redis ? [] : [digestOf('Session', issued.sessionCookie)]);
+    },
+  );
 
   it('drops device approvals and sign-ins in progress: the device starts again', async () => {
-    const poll = await postForm(server, '/token', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: issued.pending.deviceCode }, issued.cli);
+    const poll = await postForm(
+      server,
+      '/token',
+      { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: issued.pending.deviceCode },
+      issued.cli,
+    );
     expect(poll.body.error).toBe('invalid_grant');
     const { rows } = await server.db.query(`SELECT 1 FROM oidc_models WHERE model IN ('Interaction', 'DeviceCode')`);
     expect(rows).toEqual([]);
   });
 
-  if (redis) it('leaves the Redis entries of the former version to expire', async () => {
-    const former = await formerRedisEntries(issued.received);
-    expect(former.length).toBeGreaterThan(0);
-    for (const { key, ttl } of former) expect({ key, expires: ttl > 0 }).toEqual({ key, expires: true });
-  });
+  if (redis)
+    it('leaves the Redis entries of the former version to expire', async () => {
+      const former = await formerRedisEntries(issued.received);
+      expect(former.length).toBeGreaterThan(0);
+      for (const { key, ttl } of former) expect({ key, expires: ttl > 0 }).toEqual({ key, expires: true });
+    });
 });

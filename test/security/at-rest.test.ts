@@ -3,7 +3,17 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { callApi } from '../helpers/owner.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
-import { COOKIE_KEY, RecordingBrowser, dumpStorage, foundIn, hiddenFields, postForm, runFlows, signedCookie, type Issued } from '../helpers/at-rest.js';
+import {
+  COOKIE_KEY,
+  RecordingBrowser,
+  dumpStorage,
+  foundIn,
+  hiddenFields,
+  postForm,
+  runFlows,
+  signedCookie,
+  type Issued,
+} from '../helpers/at-rest.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { digestOf } from '../../src/db/at-rest-keys.js';
 
@@ -32,7 +42,8 @@ describe.each(backends())('no usable credential at rest on %s storage', (backend
     server = await startTestServer({ backend, env: { COOKIE_KEYS: COOKIE_KEY }, plugins: [echoPlugin(() => upstream.url)] });
     issued = await runFlows(server, new RecordingBrowser(server.url));
     // The browser-session tracker writes without being awaited (src/console/session-tracker.ts).
-    for (let i = 0; i < 60 && !(await server.db.query('SELECT 1 FROM browser_sessions')).rows.length; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 60 && !(await server.db.query('SELECT 1 FROM browser_sessions')).rows.length; i++)
+      await new Promise((r) => setTimeout(r, 50));
     dump = await dumpStorage(server);
   });
   afterAll(async () => {
@@ -48,9 +59,13 @@ describe.each(backends())('no usable credential at rest on %s storage', (backend
 
   it('J2 holds each of them as a digest (the dump above did see the entries)', () => {
     const stored = [
-      digestOf('AccessToken', issued.accessToken), digestOf('RefreshToken', issued.refreshToken), digestOf('AccessToken', issued.serviceToken),
-      digestOf('AccessToken', issued.agentToken), digestOf('RegistrationAccessToken', issued.registrationAccessToken),
-      digestOf('InitialAccessToken', issued.initialAccessToken), digestOf('DeviceCode', issued.pending.deviceCode),
+      digestOf('AccessToken', issued.accessToken),
+      digestOf('RefreshToken', issued.refreshToken),
+      digestOf('AccessToken', issued.serviceToken),
+      digestOf('AccessToken', issued.agentToken),
+      digestOf('RegistrationAccessToken', issued.registrationAccessToken),
+      digestOf('InitialAccessToken', issued.initialAccessToken),
+      digestOf('DeviceCode', issued.pending.deviceCode),
       digestOf('Session', issued.sessionCookie),
     ];
     for (const digest of stored) expect({ digest, stored: dump.some((text) => text.includes(digest)) }).toEqual({ digest, stored: true });
@@ -70,9 +85,24 @@ describe.each(backends())('no usable credential at rest on %s storage', (backend
   });
 
   it('J2 refuses a stored refresh token, authorization code or device code digest at the token endpoint', async () => {
-    const refresh = await postForm(server, '/token', { grant_type: 'refresh_token', refresh_token: digestOf('RefreshToken', issued.refreshToken) }, issued.app);
+    const refresh = await postForm(
+      server,
+      '/token',
+      { grant_type: 'refresh_token', refresh_token: digestOf('RefreshToken', issued.refreshToken) },
+      issued.app,
+    );
     expect({ status: refresh.status, error: refresh.body.error }).toEqual({ status: 400, error: 'invalid_grant' });
-    const code = await postForm(server, '/token', { grant_type: 'authorization_code', code: digestOf('AuthorizationCode', issued.code), redirect_uri: 'https://app.example.com/callback', code_verifier: 'x'.repeat(43) }, issued.app);
+    const code = await postForm(
+      server,
+      '/token',
+      {
+        grant_type: 'authorization_code',
+        code: digestOf('AuthorizationCode', issued.code),
+        redirect_uri: 'https://app.example.com/callback',
+        code_verifier: 'x'.repeat(43),
+      },
+      issued.app,
+    );
     expect(code.body.error).toBe('invalid_grant');
     // The pending device code itself is only waiting; its digest is no device code at all.
     const device = (value: string) => postForm(server, '/token', { grant_type: DEVICE_GRANT, device_code: value }, issued.cli);
@@ -87,11 +117,12 @@ describe.each(backends())('no usable credential at rest on %s storage', (backend
     const read = (token: string) => fetch(issued.registrationClientUri, { headers: { authorization: `Bearer ${token}` } });
     expect((await read(digestOf('RegistrationAccessToken', issued.registrationAccessToken))).status).toBe(401);
     expect((await read(issued.registrationAccessToken)).status).toBe(200);
-    const register = (token: string) => fetch(`${server.url}/reg`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ client_name: 'Intruder', redirect_uris: ['https://intruder.example/cb'] }),
-    });
+    const register = (token: string) =>
+      fetch(`${server.url}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_name: 'Intruder', redirect_uris: ['https://intruder.example/cb'] }),
+      });
     expect((await register(digestOf('InitialAccessToken', issued.initialAccessToken))).status).toBe(401);
   });
 
@@ -110,7 +141,9 @@ describe.each(backends())('no usable credential at rest on %s storage', (backend
       const { xsrf } = hiddenFields(await (await browser.request('/device')).text());
       return (await browser.postForm('/device', { xsrf: xsrf!, user_code: userCode })).text();
     };
-    const { rows } = await server.db.query<{ user_code: string }>(`SELECT user_code FROM oidc_models WHERE model = 'DeviceCode' AND user_code IS NOT NULL`);
+    const { rows } = await server.db.query<{ user_code: string }>(
+      `SELECT user_code FROM oidc_models WHERE model = 'DeviceCode' AND user_code IS NOT NULL`,
+    );
     // User codes are digested under a key from the master key (adapters/at-rest.ts): a dump gives neither them nor
     // anything the page takes for them.
     for (const value of [digestOf('DeviceCode', issued.pending.userCode.replace('-', '')), ...rows.map((r) => r.user_code)]) {

@@ -38,7 +38,13 @@ const lastSlash = (uri: string) => {
 
 const mutations: Mutation[] = [
   { family: 'trailing slash', apply: (u) => `${u}/` },
-  { family: 'trailing slash', apply: (u) => withUrl(u, (x) => { x.pathname += '/'; }) },
+  {
+    family: 'trailing slash',
+    apply: (u) =>
+      withUrl(u, (x) => {
+        x.pathname += '/';
+      }),
+  },
   { family: 'extra query', apply: (u) => `${u}${u.includes('?') ? '&' : '?'}x=1` },
   { family: 'extra query', apply: (u) => (u.includes('?') ? undefined : `${u}?`) },
   { family: 'extra query', apply: (u) => (u.includes('?') ? u.replace(/\?.*$/, '?tenant=b') : undefined) },
@@ -46,25 +52,55 @@ const mutations: Mutation[] = [
   { family: 'fragment', apply: (u) => `${u}#x` },
   { family: 'fragment', apply: (u) => `${u}#` },
   { family: 'case', apply: (u) => (/[a-z]/.test(new URL(u).hostname) ? swapHost(u, new URL(u).host.toUpperCase()) : undefined) },
-  { family: 'case', apply: (u) => withUrl(u, (x) => { x.pathname = x.pathname.toUpperCase(); }) },
+  {
+    family: 'case',
+    apply: (u) =>
+      withUrl(u, (x) => {
+        x.pathname = x.pathname.toUpperCase();
+      }),
+  },
   { family: 'case', apply: (u) => u.replace(/^https?/, (s) => s.toUpperCase()) },
   { family: 'encoded dots', apply: (u) => `${u.slice(0, lastSlash(u))}/x/%2e%2e${u.slice(lastSlash(u))}` },
   { family: 'encoded dots', apply: (u) => `${u.slice(0, lastSlash(u))}/x/%2E%2E${u.slice(lastSlash(u))}` },
   { family: 'encoded dots', apply: (u) => `${u.slice(0, lastSlash(u))}/x/..${u.slice(lastSlash(u))}` },
   { family: 'encoded dots', apply: (u) => `${u.slice(0, lastSlash(u))}/.${u.slice(lastSlash(u))}` },
   { family: 'encoded dots', apply: (u) => `${u.slice(0, lastSlash(u))}%2f${u.slice(lastSlash(u) + 1)}` },
-  { family: 'encoded dots', apply: (u) => u.replace(/\/([a-z])([a-z]*)$/, (_m, a: string, rest: string) => `/%${a.charCodeAt(0).toString(16)}${rest}`) },
+  {
+    family: 'encoded dots',
+    apply: (u) => u.replace(/\/([a-z])([a-z]*)$/, (_m, a: string, rest: string) => `/%${a.charCodeAt(0).toString(16)}${rest}`),
+  },
   { family: 'user@host', apply: (u) => swapHost(u, `evil.example@${new URL(u).host}`) },
   { family: 'user@host', apply: (u) => swapHost(u, `${new URL(u).host}@evil.example`) },
   { family: 'user@host', apply: (u) => swapHost(u, `${new URL(u).host}%40evil.example`) },
   { family: 'scheme', apply: (u) => (u.startsWith('https:') ? u.replace(/^https:/, 'http:') : u.replace(/^http:/, 'https:')) },
   { family: 'scheme', apply: (u) => u.replace(/^https?:/, 'javascript:') },
-  { family: 'port', apply: (u) => (new URL(u).port ? undefined : swapHost(u, `${new URL(u).hostname}:${u.startsWith('https:') ? 443 : 80}`)) },
+  {
+    family: 'port',
+    apply: (u) => (new URL(u).port ? undefined : swapHost(u, `${new URL(u).hostname}:${u.startsWith('https:') ? 443 : 80}`)),
+  },
   { family: 'port', apply: (u) => swapHost(u, `${new URL(u).hostname}:${Number(new URL(u).port || 443) + 1}`) },
   { family: 'port', apply: (u) => (new URL(u).port ? swapHost(u, new URL(u).hostname) : undefined) },
-  { family: 'extra path', apply: (u) => withUrl(u, (x) => { x.pathname += '/extra'; }) },
-  { family: 'extra path', apply: (u) => withUrl(u, (x) => { x.pathname += 'x'; }) },
-  { family: 'extra path', apply: (u) => withUrl(u, (x) => { x.pathname = `/evil${x.pathname}`; }) },
+  {
+    family: 'extra path',
+    apply: (u) =>
+      withUrl(u, (x) => {
+        x.pathname += '/extra';
+      }),
+  },
+  {
+    family: 'extra path',
+    apply: (u) =>
+      withUrl(u, (x) => {
+        x.pathname += 'x';
+      }),
+  },
+  {
+    family: 'extra path',
+    apply: (u) =>
+      withUrl(u, (x) => {
+        x.pathname = `/evil${x.pathname}`;
+      }),
+  },
   { family: 'host', apply: (u) => swapHost(u, `${new URL(u).hostname}.evil.example${new URL(u).port ? `:${new URL(u).port}` : ''}`) },
   { family: 'host', apply: (u) => swapHost(u, `${new URL(u).hostname}.${new URL(u).port ? `:${new URL(u).port}` : ''}`) },
   { family: 'host', apply: (u) => (new URL(u).hostname === '127.0.0.1' ? swapHost(u, `localhost:${new URL(u).port}`) : undefined) },
@@ -118,7 +154,11 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
     browser = new TestBrowser(server.url);
     // The owner signs up and consents to every client, so any accepted request below would yield a code at once.
     let passkey: 'signup' | 'none' = 'signup';
-    for (const [client, redirectUri] of [[confidential, webUri], [publicClient, loopbackUri], [single, webUri]] as const) {
+    for (const [client, redirectUri] of [
+      [confidential, webUri],
+      [publicClient, loopbackUri],
+      [single, webUri],
+    ] as const) {
       const callback = new URL(await authorize(browser, authUrl({ client_id: client.clientId, redirect_uri: redirectUri }), { passkey }));
       expect(callback.searchParams.get('code')).toEqual(expect.any(String));
       passkey = 'none';
@@ -193,11 +233,17 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
       const res = await anonymous(authUrl({ client_id: confidential.clientId, redirect_uri: mutated }));
       await expectErrorPage(res, 'invalid_redirect_uri');
       // A signed-in owner who already consented gets no code at the mutated URI either.
-      await expectErrorPage(await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: mutated })), 'invalid_redirect_uri');
+      await expectErrorPage(
+        await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: mutated })),
+        'invalid_redirect_uri',
+      );
     });
 
     it('refuses a URI registered only for another client', async () => {
-      await expectErrorPage(await browser.request(authUrl({ client_id: publicClient.clientId, redirect_uri: webUri })), 'invalid_redirect_uri');
+      await expectErrorPage(
+        await browser.request(authUrl({ client_id: publicClient.clientId, redirect_uri: webUri })),
+        'invalid_redirect_uri',
+      );
     });
   });
 
@@ -222,14 +268,39 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
   });
 
   describe('A3 only response_type=code is served, and no token ever travels in the front channel', () => {
-    const refused = ['token', 'id_token', 'code id_token', 'code token', 'id_token token', 'code id_token token', 'none', 'code%20token', 'CODE'];
+    const refused = [
+      'token',
+      'id_token',
+      'code id_token',
+      'code token',
+      'id_token token',
+      'code id_token token',
+      'none',
+      'code%20token',
+      'CODE',
+    ];
 
-    const request = (responseType: string, responseMode?: string) => browser.request(authUrl({
-      client_id: confidential.clientId, redirect_uri: webUri, response_type: responseType, nonce: 'n-0S6_WzA2Mj',
-      response_mode: responseMode ?? null,
-    }));
+    const request = (responseType: string, responseMode?: string) =>
+      browser.request(
+        authUrl({
+          client_id: confidential.clientId,
+          redirect_uri: webUri,
+          response_type: responseType,
+          nonce: 'n-0S6_WzA2Mj',
+          response_mode: responseMode ?? null,
+        }),
+      );
 
-    it.each(refused.flatMap((rt) => [[rt, undefined], [rt, 'query'], [rt, 'fragment']] as const))(
+    it.each(
+      refused.flatMap(
+        (rt) =>
+          [
+            [rt, undefined],
+            [rt, 'query'],
+            [rt, 'fragment'],
+          ] as const,
+      ),
+    )(
       'refuses response_type=%j (response_mode %s) with an error redirect that carries no code or token',
       async (responseType, responseMode) => {
         const res = await request(responseType, responseMode);
@@ -254,7 +325,11 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
 
     it('refuses a request without response_type', async () => {
       expectErrorRedirect(await request('', undefined), webUri, 'invalid_request');
-      expectErrorRedirect(await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: webUri, response_type: null })), webUri, 'invalid_request');
+      expectErrorRedirect(
+        await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: webUri, response_type: null })),
+        webUri,
+        'invalid_request',
+      );
     });
 
     it('lists only "code" in discovery', async () => {
@@ -329,10 +404,13 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
       for (const leaked of ['access_token', 'id_token', 'refresh_token']) expect(u.searchParams.has(leaked)).toBe(false);
     }
 
-    it.each(states)('answers a signed-in owner at once with a 302/303 carrying code, iss and a state %s byte for byte', async (_what, state) => {
-      const res = await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: webUri, state }));
-      expectSuccess(res.status, res.headers.get('location')!, webUri, state);
-    });
+    it.each(states)(
+      'answers a signed-in owner at once with a 302/303 carrying code, iss and a state %s byte for byte',
+      async (_what, state) => {
+        const res = await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: webUri, state }));
+        expectSuccess(res.status, res.headers.get('location')!, webUri, state);
+      },
+    );
 
     it('keeps the registered query of the redirect_uri and adds code, state and iss', async () => {
       const state = 'a b+c/d=é';
@@ -378,8 +456,14 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
     });
 
     it('refuses a repeated redirect_uri on its own page, redirecting nowhere', async () => {
-      await expectErrorPage(await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: [webUri, loopbackUri] })), 'invalid_request');
-      await expectErrorPage(await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: [webUri, webUri] })), 'invalid_request');
+      await expectErrorPage(
+        await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: [webUri, loopbackUri] })),
+        'invalid_request',
+      );
+      await expectErrorPage(
+        await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: [webUri, webUri] })),
+        'invalid_request',
+      );
     });
 
     it('refuses a repeated client_id on its own page, redirecting nowhere', async () => {
@@ -390,7 +474,9 @@ describe('the authorization endpoint refuses what RFC 9700 and OAuth 2.1 forbid 
     });
 
     it('ignores an unknown extra parameter and issues the code as usual', async () => {
-      const res = await browser.request(authUrl({ client_id: confidential.clientId, redirect_uri: webUri, state: 's1', foo: 'bar', 'x-debug': '1' }));
+      const res = await browser.request(
+        authUrl({ client_id: confidential.clientId, redirect_uri: webUri, state: 's1', foo: 'bar', 'x-debug': '1' }),
+      );
       expect([302, 303]).toContain(res.status);
       const location = new URL(res.headers.get('location')!);
       expect(location.href.startsWith(webUri)).toBe(true);

@@ -20,7 +20,11 @@ async function register(server: TestServer, forwardedFor: string | undefined, na
   const res = await fetch(`${server.url}/reg`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
-    body: JSON.stringify({ client_name: name, redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'client_secret_post' }),
+    body: JSON.stringify({
+      client_name: name,
+      redirect_uris: ['https://app.example/cb'],
+      token_endpoint_auth_method: 'client_secret_post',
+    }),
   });
   await res.arrayBuffer();
   return res.status;
@@ -28,7 +32,9 @@ async function register(server: TestServer, forwardedFor: string | undefined, na
 
 /** The addresses the open-registration limit counted, with their counts. */
 async function registrationKeys(server: TestServer): Promise<Record<string, number>> {
-  const { rows } = await server.db.query<{ key: string; count: number }>("SELECT key, count FROM rate_limits WHERE key LIKE 'registration:%' ORDER BY key");
+  const { rows } = await server.db.query<{ key: string; count: number }>(
+    "SELECT key, count FROM rate_limits WHERE key LIKE 'registration:%' ORDER BY key",
+  );
   return Object.fromEntries(rows.map((r) => [r.key.slice('registration:'.length), Number(r.count)]));
 }
 
@@ -91,7 +97,7 @@ describe.each(backends())('per-address limits behind one proxy (TRUST_PROXY=true
     expect(await registrationKeys(server)).toEqual({ '203.0.113.7': 3, '198.51.100.20': 1 });
   });
 
-  it('records the address the proxy appended (the device\'s address on the owner\'s confirmation page)', async () => {
+  it("records the address the proxy appended (the device's address on the owner's confirmation page)", async () => {
     expect(await recordedDeviceAddress(server, xff(['6.6.6.6'], '203.0.113.9'))).toBe('203.0.113.9');
   });
 });
@@ -118,7 +124,7 @@ describe('per-address limits behind listed proxies (TRUST_PROXY as CIDR ranges, 
   });
   afterAll(() => server?.stop());
 
-  it('keys open registration on the rightmost address outside the proxies\' ranges', async () => {
+  it("keys open registration on the rightmost address outside the proxies' ranges", async () => {
     expect(await register(server, xff(['6.6.6.1'], '203.0.113.7', '10.1.2.3'), 'First')).toBe(201);
     expect(await register(server, xff(['6.6.6.2'], '203.0.113.7'), 'Second')).toBe(429);
     expect(await registrationKeys(server)).toEqual({ '203.0.113.7': 2 });
@@ -131,7 +137,8 @@ describe('per-address limits behind listed proxies (TRUST_PROXY as CIDR ranges, 
       const form = await (await browser.request('/device', { headers })).text();
       const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)![1]!;
       const res = await browser.request('/device', {
-        method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ xsrf, user_code: 'BCDF-GHJK' }),
       });
       await res.arrayBuffer();
@@ -158,7 +165,7 @@ describe('a request from a peer outside the listed proxies (J3)', () => {
     expect(await registrationKeys(server)).toEqual({ '127.0.0.1': 2 });
   });
 
-  it('has the peer\'s address recorded, not the one it forwarded', async () => {
+  it("has the peer's address recorded, not the one it forwarded", async () => {
     expect(await recordedDeviceAddress(server, '203.0.113.9')).toBe('127.0.0.1');
   });
 });

@@ -17,7 +17,11 @@ function recordingBrowser(origin: string): { browser: TestBrowser; setCookies: s
   return { browser, setCookies };
 }
 
-const attributes = (line: string) => line.split(';').slice(1).map((part) => part.trim().toLowerCase());
+const attributes = (line: string) =>
+  line
+    .split(';')
+    .slice(1)
+    .map((part) => part.trim().toLowerCase());
 const named = (lines: string[], name: string) => lines.filter((line) => line.startsWith(`${name}=`) && !line.startsWith(`${name}=;`));
 
 describe('D7: session cookies cannot be read by scripts, sent cross-site on a post, or forged', () => {
@@ -53,7 +57,9 @@ describe('D7: session cookies cannot be read by scripts, sent cross-site on a po
     const forged = new TestBrowser(server.url);
     const jar = (browser as unknown as { jar: Map<string, { name: string; value: string; path: string }> }).jar;
     const session = [...jar.values()].find((c) => c.name === '_session')!;
-    const res = await forged.request('/console', { headers: { cookie: `_session=${session.value}; _session.sig=${randomBytes(20).toString('base64url')}` } });
+    const res = await forged.request('/console', {
+      headers: { cookie: `_session=${session.value}; _session.sig=${randomBytes(20).toString('base64url')}` },
+    });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toMatch(/^\/console\/login/);
   });
@@ -62,8 +68,12 @@ describe('D7: session cookies cannot be read by scripts, sent cross-site on a po
     const secure = await startTestServer({ env: { ISSUER: 'https://oauth3.test' } });
     try {
       const query = new URLSearchParams({
-        client_id: 'oauth3-console', response_type: 'code', redirect_uri: 'https://oauth3.test/console/callback', scope: 'openid',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+        client_id: 'oauth3-console',
+        response_type: 'code',
+        redirect_uri: 'https://oauth3.test/console/callback',
+        scope: 'openid',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
       });
       const res = await fetch(`http://127.0.0.1:${secure.config.PORT}/auth?${query}`, { redirect: 'manual' });
       expect(res.status).toBe(303);
@@ -79,7 +89,10 @@ describe('D7: session cookies cannot be read by scripts, sent cross-site on a po
 /** The session cookie pair a browser holds now, as a Cookie header. */
 function sessionCookieOf(browser: TestBrowser): string {
   const jar = (browser as unknown as { jar: Map<string, { name: string; value: string }> }).jar;
-  return [...jar.values()].filter((c) => c.name === '_session' || c.name === '_session.sig').map((c) => `${c.name}=${c.value}`).join('; ');
+  return [...jar.values()]
+    .filter((c) => c.name === '_session' || c.name === '_session.sig')
+    .map((c) => `${c.name}=${c.value}`)
+    .join('; ');
 }
 
 describe('D7: rotating the cookie keys keeps sessions alive until the old key is removed', () => {
@@ -129,7 +142,12 @@ describe('I5: error responses carry no stack trace and no internal message', () 
 
   it.each([
     ['malformed JSON to registration', '/reg', { 'content-type': 'application/json' }, '{"redirect_uris": ['],
-    ['a NUL byte in a client id', '/token', { 'content-type': 'application/x-www-form-urlencoded' }, 'grant_type=client_credentials&client_id=a%00b&client_secret=x'],
+    [
+      'a NUL byte in a client id',
+      '/token',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'grant_type=client_credentials&client_id=a%00b&client_secret=x',
+    ],
     ['a form that is not a form', '/token', { 'content-type': 'application/x-www-form-urlencoded' }, '%%%'],
     ['JSON where a form is expected', '/token/introspection', { 'content-type': 'application/json' }, '{"token":1}'],
     ['a huge parameter', '/token', { 'content-type': 'application/x-www-form-urlencoded' }, `grant_type=${'x'.repeat(100_000)}`],
@@ -143,7 +161,13 @@ describe('I5: error responses carry no stack trace and no internal message', () 
   });
 
   it('answers pages that fail without internals', async () => {
-    for (const path of ['/interaction/unknown-uid', '/auth/unknown-uid', '/device/unknown-uid', '/reg/unknown-client', '/session/end/confirm']) {
+    for (const path of [
+      '/interaction/unknown-uid',
+      '/auth/unknown-uid',
+      '/device/unknown-uid',
+      '/reg/unknown-client',
+      '/session/end/confirm',
+    ]) {
       const res = await fetch(`${server.url}${path}`, { headers: { accept: 'text/html' } });
       const text = await res.text();
       expect(res.status).toBeGreaterThanOrEqual(400);

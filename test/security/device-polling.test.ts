@@ -46,7 +46,10 @@ describe.each(backends())('device polling on %s storage (B9)', (backend) => {
     const defaults = await startTestServer({ backend });
     try {
       const { clientId: other } = await defaults.addClient({ name: 'Default CLI', public: true, grantTypes: [DEVICE_GRANT] });
-      const res = await fetch(`${defaults.url}/device/auth`, { method: 'POST', body: new URLSearchParams({ client_id: other, scope: 'openid' }) });
+      const res = await fetch(`${defaults.url}/device/auth`, {
+        method: 'POST',
+        body: new URLSearchParams({ client_id: other, scope: 'openid' }),
+      });
       expect(((await res.json()) as { interval: number }).interval).toBe(5);
     } finally {
       await defaults.stop();
@@ -92,7 +95,9 @@ describe.each(backends())('device polling on %s storage (B9)', (backend) => {
 
     answers.length = 0;
     const hasty = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
-    await expect(oidc.pollDeviceAuthorizationGrant(config, { ...hasty, interval: 0.1 }, undefined, { signal: AbortSignal.timeout(2500) })).rejects.toThrow();
+    await expect(
+      oidc.pollDeviceAuthorizationGrant(config, { ...hasty, interval: 0.1 }, undefined, { signal: AbortSignal.timeout(2500) }),
+    ).rejects.toThrow();
     // Pending, then slow_down; openid-client then waits 5 s more and sends nothing else before the test gives up.
     expect(answers).toEqual(['authorization_pending', 'slow_down']);
   });

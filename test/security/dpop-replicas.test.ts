@@ -42,7 +42,12 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-dpop-replicas-'));
     lb = await new LoadBalancer(() => replicas.map((r) => r.port)).start();
     const env = {
-      NODE_ENV: 'test', ISSUER: lb.url, DATA_DIR: dataDir, DATABASE_URL: schema.url, MASTER_KEY: randomBytes(32).toString('base64url'), LOG_LEVEL: 'warn',
+      NODE_ENV: 'test',
+      ISSUER: lb.url,
+      DATA_DIR: dataDir,
+      DATABASE_URL: schema.url,
+      MASTER_KEY: randomBytes(32).toString('base64url'),
+      LOG_LEVEL: 'warn',
       ...(storage === 'Postgres and Redis' ? { REDIS_URL: redisUrl! } : {}),
     };
     replicas.push(await new ServerProcess(env).start());
@@ -54,7 +59,11 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
     lb.target = 0;
     const res = await fetch(`${lb.url}/token`, {
       method: 'POST',
-      headers: { authorization: basic(client.clientId, clientSecret!), 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', `${lb.url}/token`) },
+      headers: {
+        authorization: basic(client.clientId, clientSecret!),
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await key.proof('POST', `${lb.url}/token`),
+      },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read' }),
     });
     const body = (await res.json()) as { access_token: string; token_type: string };
@@ -81,10 +90,14 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
 
   it('lets exactly one of two replicas accept a proof sent to both at once', async () => {
     const proof = await key.proof('GET', `${lb.url}/api/me`, token);
-    const results = await Promise.all([0, 1, 0, 1].map(async (replica) => {
-      const res = await fetch(`http://127.0.0.1:${replicas[replica]!.port}/api/me`, { headers: { authorization: `DPoP ${token}`, dpop: proof } });
-      return res.status;
-    }));
+    const results = await Promise.all(
+      [0, 1, 0, 1].map(async (replica) => {
+        const res = await fetch(`http://127.0.0.1:${replicas[replica]!.port}/api/me`, {
+          headers: { authorization: `DPoP ${token}`, dpop: proof },
+        });
+        return res.status;
+      }),
+    );
     expect(results.filter((status) => status === 403)).toHaveLength(1);
     expect(results.filter((status) => status === 401)).toHaveLength(3);
   });

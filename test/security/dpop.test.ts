@@ -37,14 +37,22 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
 
   /** A call with `Authorization: <scheme> <token>` and the given DPoP header (none when undefined). */
   function call(accessToken: string, proof: string | undefined, { scheme = 'DPoP', path = '/echo/me', method = 'GET' } = {}) {
-    return callApi(server, path, undefined, { method, headers: { authorization: `${scheme} ${accessToken}`, ...(proof ? { dpop: proof } : {}) } });
+    return callApi(server, path, undefined, {
+      method,
+      headers: { authorization: `${scheme} ${accessToken}`, ...(proof ? { dpop: proof } : {}) },
+    });
   }
 
   /** A proof for GET /api/echo/me with `token`, with one thing changed. */
   const proofWith = (overrides: ProofOverrides, withKey = key) => withKey.proof('GET', url(), token, overrides);
 
   /** 401 with this error, for the reason `why` names (the description), and both challenges. */
-  async function expectRefused(res: Awaited<ReturnType<typeof call>>, error: 'invalid_dpop_proof' | 'invalid_token', why: RegExp, scheme: 'DPoP' | 'Bearer' = 'DPoP') {
+  async function expectRefused(
+    res: Awaited<ReturnType<typeof call>>,
+    error: 'invalid_dpop_proof' | 'invalid_token',
+    why: RegExp,
+    scheme: 'DPoP' | 'Bearer' = 'DPoP',
+  ) {
     expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error });
     expect(res.body.error_description).toMatch(why);
     // The error is in the challenge of the scheme the token came with; the other challenge is offered plainly.
@@ -59,7 +67,12 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
     upstream = await startEchoUpstream();
     server = await startTestServer({ backend, plugins: [echoPlugin(() => upstream.url)] });
     owner = await Owner.signUp(server);
-    await server.app.connections.save(owner.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo account', secret: { key: 'echo-dpop-key-1234' } });
+    await server.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo account',
+      secret: { key: 'echo-dpop-key-1234' },
+    });
     app = await server.addClient({ name: 'DPoP app', redirectUris: [redirectUri] });
     key = await DpopKey.generate();
     token = await boundToken(key);
@@ -111,10 +124,14 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
     it('two DPoP headers (§4.3 item 1)', async () => {
       const [first, second] = [await proofWith({}), await proofWith({})];
       const status = await new Promise<{ status: number; challenge: string }>((resolve, reject) => {
-        const req = http.request(url(), { method: 'GET', agent: false, headers: { authorization: `DPoP ${token}`, dpop: [first, second] } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode!, challenge: String(res.headers['www-authenticate']) }));
-        });
+        const req = http.request(
+          url(),
+          { method: 'GET', agent: false, headers: { authorization: `DPoP ${token}`, dpop: [first, second] } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode!, challenge: String(res.headers['www-authenticate']) }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -135,17 +152,21 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
       await expectRefused(await call(token, await proofWith({ htu: elsewhere })), 'invalid_dpop_proof', /"htu"/);
       const proof = await proofWith({ htu: elsewhere });
       const status = await new Promise<number>((resolve, reject) => {
-        const req = http.request(url(), { method: 'GET', agent: false, headers: { host: new URL(elsewhere).host, authorization: `DPoP ${token}`, dpop: proof } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode!));
-        });
+        const req = http.request(
+          url(),
+          { method: 'GET', agent: false, headers: { host: new URL(elsewhere).host, authorization: `DPoP ${token}`, dpop: proof } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
       expect(status).toBe(401);
     });
 
-    it('a wrong htu: https instead of the issuer\'s http', async () => {
+    it("a wrong htu: https instead of the issuer's http", async () => {
       await expectRefused(await call(token, await proofWith({ htu: url().replace(/^http:/, 'https:') })), 'invalid_dpop_proof', /"htu"/);
     });
 
@@ -233,9 +254,15 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
 
     it('remembers a proof whose call failed after the token check (a bad body): it is not good a second time', async () => {
       const proof = await key.proof('POST', url('/echo/posts'), token);
-      const first = await callApi(server, '/echo/posts', undefined, { body: { text: '' }, headers: { authorization: `DPoP ${token}`, dpop: proof } });
+      const first = await callApi(server, '/echo/posts', undefined, {
+        body: { text: '' },
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      });
       expect(first.status).toBe(400);
-      const again = await callApi(server, '/echo/posts', undefined, { body: { text: 'now valid' }, headers: { authorization: `DPoP ${token}`, dpop: proof } });
+      const again = await callApi(server, '/echo/posts', undefined, {
+        body: { text: 'now valid' },
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      });
       await expectRefused(again, 'invalid_dpop_proof', /used before/);
     });
   });
@@ -249,7 +276,11 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
     it('refuses a plain bearer token presented with the DPoP scheme, even with a valid proof for it', async () => {
       const plain = (await owner.appToken(app, 'openid echo.read')).accessToken;
       expect((await callApi(server, '/echo/me', plain)).status).toBe(200);
-      await expectRefused(await call(plain, await key.proof('GET', url(), plain)), 'invalid_token', /not bound to the key of this DPoP proof/);
+      await expectRefused(
+        await call(plain, await key.proof('GET', url(), plain)),
+        'invalid_token',
+        /not bound to the key of this DPoP proof/,
+      );
     });
   });
 
@@ -266,7 +297,9 @@ describe.each(backends())('DPoP-bound tokens at the resource API on %s storage (
     const res = await callApi(server, '/echo/me', undefined);
     expect(res.status).toBe(401);
     const metadata = `resource_metadata="${server.url}/.well-known/oauth-protected-resource"`;
-    expect(challengeOf(res.headers)).toBe(`Bearer realm="oauth3", ${metadata}, DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata}`);
+    expect(challengeOf(res.headers)).toBe(
+      `Bearer realm="oauth3", ${metadata}, DPoP realm="oauth3", algs="${DPOP_SIGNING_ALGS.join(' ')}", ${metadata}`,
+    );
   });
 
   it('advertises DPoP in the RFC 9728 metadata with the algorithms discovery names', async () => {

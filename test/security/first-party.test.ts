@@ -9,7 +9,7 @@ import { CONSOLE_CLIENT_ID, consentImplied } from '../../src/provider/first-part
  * the web can send a signed-in owner's browser to /auth as the console's client, so that client may ask for the
  * owner's identity and nothing else, and the console's callback leaves no code alive for someone else to redeem.
  */
-describe('the console\'s own client (J6)', () => {
+describe("the console's own client (J6)", () => {
   let server: TestServer;
   let owner: Owner;
   beforeAll(async () => {
@@ -39,7 +39,7 @@ describe('the console\'s own client (J6)', () => {
     ['tweet.post beside openid', { scope: 'openid tweet.post' }],
     ['tweet.post with the resource API as the resource', { scope: 'openid tweet.post', resource: '' }],
     ['the profile', { scope: 'openid profile' }],
-  ])('refuses %s to a signed-in owner\'s browser, with no code and no consent page skipped', async (_name, params) => {
+  ])("refuses %s to a signed-in owner's browser, with no code and no consent page skipped", async (_name, params) => {
     const { url } = strangersRequest('resource' in params ? { ...params, resource: server.config.RESOURCE_URL } : params);
     const res = await owner.browser.request(url);
     await res.arrayBuffer();
@@ -65,7 +65,13 @@ describe('the console\'s own client (J6)', () => {
     const redeemed = await fetch(`${server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: code!, redirect_uri: `${server.url}/console/callback`, code_verifier: verifier, client_id: CONSOLE_CLIENT_ID }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: code!,
+        redirect_uri: `${server.url}/console/callback`,
+        code_verifier: verifier,
+        client_id: CONSOLE_CLIENT_ID,
+      }),
     });
     expect(redeemed.status).toBe(400);
     expect(((await redeemed.json()) as { error: string }).error).toBe('invalid_grant');
@@ -79,10 +85,12 @@ describe('the console\'s own client (J6)', () => {
     await response.arrayBuffer();
   });
 
-  it('implies consent only for what the console\'s page needs', () => {
+  it("implies consent only for what the console's page needs", () => {
     expect(consentImplied(CONSOLE_CLIENT_ID, { oidcScopes: ['openid'] })).toBe(true);
     expect(consentImplied(CONSOLE_CLIENT_ID, { oidcScopes: ['openid', 'profile'] })).toBe(false);
-    expect(consentImplied(CONSOLE_CLIENT_ID, { oidcScopes: ['openid'], resourceScopes: { [server.config.RESOURCE_URL]: ['tweet.post'] } })).toBe(false);
+    expect(
+      consentImplied(CONSOLE_CLIENT_ID, { oidcScopes: ['openid'], resourceScopes: { [server.config.RESOURCE_URL]: ['tweet.post'] } }),
+    ).toBe(false);
     expect(consentImplied(CONSOLE_CLIENT_ID, { oidcScopes: ['openid'], claims: ['email'] })).toBe(false);
     expect(consentImplied('oauth3-playground', { oidcScopes: ['openid'] })).toBe(false);
   });

@@ -25,7 +25,11 @@ describe('the front door', () => {
 
   /** The request log lines, parsed. */
   const requestLines = () =>
-    server.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+    server.logs
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request');
 
   it('gives pages the full browser policy and no-store (threat model D3)', async () => {
     const res = await fetch(`${server.url}/`);
@@ -42,7 +46,15 @@ describe('the front door', () => {
   });
 
   it.each([
-    ['the token endpoint', () => fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })],
+    [
+      'the token endpoint',
+      () =>
+        fetch(`${server.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        }),
+    ],
     ['discovery', () => fetch(`${server.url}/.well-known/openid-configuration`)],
     ['the keys', () => fetch(`${server.url}/jwks`)],
     ['the resource API', () => fetch(`${server.url}/api/me`)],
@@ -81,7 +93,7 @@ describe('the front door', () => {
 describe('the log destination', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-log-'));
 
-  it('writes a quiet server\'s lines within a fraction of a second', async () => {
+  it("writes a quiet server's lines within a fraction of a second", async () => {
     const file = path.join(dir, 'quiet.log');
     const logger = createLogger('info', logDestination(file));
     logger.info({ n: 1 }, 'first line');
@@ -107,9 +119,15 @@ describe('the log destination', () => {
       logger.fatal('last words');
       process.exit(3);
     `;
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: process.cwd(),
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(3);
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
     expect(lines.filter((l) => l.msg === 'line before exit')).toHaveLength(10);
     expect(lines.at(-1)!.msg).toBe('last words');
   });

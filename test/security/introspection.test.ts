@@ -53,7 +53,11 @@ describe.each(backends())('introspection by a resource server on %s storage (thr
     const machine = await server.addClient({ name: 'Machine', grantTypes: ['client_credentials'], scope: 'echo.read' });
     const token = await clientCredentials(machine, 'echo.read');
     expect(await introspect(resourceServer, token)).toMatchObject({
-      active: true, client_id: machine.clientId, scope: 'echo.read', aud: server.config.RESOURCE_URL, token_type: 'Bearer',
+      active: true,
+      client_id: machine.clientId,
+      scope: 'echo.read',
+      aud: server.config.RESOURCE_URL,
+      token_type: 'Bearer',
     });
   });
 
@@ -63,7 +67,10 @@ describe.each(backends())('introspection by a resource server on %s storage (thr
     const agent = (await res.json()) as { client_id: string; client_secret: string };
     const token = await clientCredentials({ clientId: agent.client_id, clientSecret: agent.client_secret }, 'echo.read');
     expect(await introspect(resourceServer, token)).toMatchObject({
-      active: true, client_id: agent.client_id, scope: 'echo.read', aud: server.config.RESOURCE_URL,
+      active: true,
+      client_id: agent.client_id,
+      scope: 'echo.read',
+      aud: server.config.RESOURCE_URL,
     });
     // Once the owner revokes the agent, the resource server learns it as the resource API does: at once.
     expect((await owner.api.send('DELETE', `/console/api/agents/${agent.client_id}`)).status).toBeLessThan(300);
@@ -73,7 +80,10 @@ describe.each(backends())('introspection by a resource server on %s storage (thr
   it("sees an app's access token from consent and an agent token the owner minted", async () => {
     const fromConsent = await owner.appToken(app, 'openid echo.read');
     expect(await introspect(resourceServer, fromConsent.accessToken)).toMatchObject({
-      active: true, sub: owner.accountId, client_id: app.clientId, aud: server.config.RESOURCE_URL,
+      active: true,
+      sub: owner.accountId,
+      client_id: app.clientId,
+      aud: server.config.RESOURCE_URL,
     });
     expect(await introspect(resourceServer, await owner.agentToken(['echo.read']))).toMatchObject({ active: true, sub: owner.accountId });
   });
@@ -84,7 +94,10 @@ describe.each(backends())('introspection by a resource server on %s storage (thr
     expect(await introspect(resourceServer, offline.refreshToken!)).toEqual({ active: false });
     // A JWT is not introspected at all (oidc-provider answers 400 invalid_request), by anyone.
     const idToken = await introspection(resourceServer, String(offline.body.id_token));
-    expect({ status: idToken.status, active: ((await idToken.json()) as { active?: boolean }).active }).toEqual({ status: 400, active: undefined });
+    expect({ status: idToken.status, active: ((await idToken.json()) as { active?: boolean }).active }).toEqual({
+      status: 400,
+      active: undefined,
+    });
     // The app itself still sees its own refresh token: the refusal is about who asks.
     expect(await introspect(app, offline.refreshToken!)).toMatchObject({ active: true });
   });

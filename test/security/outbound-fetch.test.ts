@@ -26,9 +26,20 @@ function random(seed: number) {
 
 /** Non-public IPv4 ranges oauth3 must never reach, by network and prefix length. */
 const PRIVATE_V4: [string, number][] = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ];
 const PUBLIC_V4 = ['93.184.215.14', '1.1.1.1', '8.8.4.4', '140.82.112.3', '151.101.1.69'];
 
@@ -65,7 +76,13 @@ function embeddings(v4: string): Record<string, string> {
 function urlForms(v4: string): string[] {
   const o = v4.split('.').map(Number);
   const n = toInt(v4) >>> 0;
-  return [`${n}`, `0x${n.toString(16)}`, o.map((x) => `0${x.toString(8)}`).join('.'), o.map((x) => `0x${x.toString(16)}`).join('.'), `${o[0]}.${(n & 0xffffff) >>> 0}`];
+  return [
+    `${n}`,
+    `0x${n.toString(16)}`,
+    o.map((x) => `0${x.toString(8)}`).join('.'),
+    o.map((x) => `0x${x.toString(16)}`).join('.'),
+    `${o[0]}.${(n & 0xffffff) >>> 0}`,
+  ];
 }
 
 describe('the address check for outbound fetches (threat model J4)', () => {
@@ -85,8 +102,21 @@ describe('the address check for outbound fetches (threat model J4)', () => {
   });
 
   it.each([
-    ['::'], ['::1'], ['fe80::1'], ['fe80::1%eth0'], ['fd00::1'], ['fc00::1'], ['fec0::1'], ['ff02::1'], ['100::1'],
-    ['2001:db8::1'], ['2001:2::1'], ['3fff::1'], ['5f00::1'], ['not-an-address'], [''],
+    ['::'],
+    ['::1'],
+    ['fe80::1'],
+    ['fe80::1%eth0'],
+    ['fd00::1'],
+    ['fc00::1'],
+    ['fec0::1'],
+    ['ff02::1'],
+    ['100::1'],
+    ['2001:db8::1'],
+    ['2001:2::1'],
+    ['3fff::1'],
+    ['5f00::1'],
+    ['not-an-address'],
+    [''],
   ])('refuses the non-public IPv6 (or no) address %s', (address) => {
     expect(isPublicAddress(address)).toBe(false);
   });
@@ -117,17 +147,42 @@ describe('client metadata documents on private addresses (J4)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-j4-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ], { stdio: 'ignore' });
-    docs = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        client_id: `https://127.0.0.1:${port}${req.url}`, client_name: 'Private', redirect_uris: ['http://127.0.0.1:8765/callback'],
-        token_endpoint_auth_method: 'none',
-      }));
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    docs = https.createServer(
+      { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
+      (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            client_id: `https://127.0.0.1:${port}${req.url}`,
+            client_name: 'Private',
+            redirect_uris: ['http://127.0.0.1:8765/callback'],
+            token_endpoint_auth_method: 'none',
+          }),
+        );
+      },
+    );
     docs.on('connection', () => connections++);
     await new Promise<void>((resolve) => docs.listen(0, '127.0.0.1', resolve));
     port = (docs.address() as AddressInfo).port;
@@ -141,8 +196,13 @@ describe('client metadata documents on private addresses (J4)', () => {
 
   async function authorize(clientId: string) {
     const query = new URLSearchParams({
-      client_id: clientId, response_type: 'code', redirect_uri: 'http://127.0.0.1:8765/callback', scope: 'openid', state: 's',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: 'http://127.0.0.1:8765/callback',
+      scope: 'openid',
+      state: 's',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
     });
     const res = await fetch(`${server.url}/auth?${query}`, { redirect: 'manual' });
     return { status: res.status, location: res.headers.get('location'), text: await res.text() };

@@ -78,7 +78,11 @@ describe('interaction pages under attack', () => {
     const { owner, uid, csrf } = login;
     const options = await owner.postJson(`/interaction/${uid}/passkey/register/options`, {}, csrf);
     expect(options.status).toBe(200);
-    const registered = await owner.postJson(`/interaction/${uid}/passkey/register`, owner.authenticator.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON), csrf);
+    const registered = await owner.postJson(
+      `/interaction/${uid}/passkey/register`,
+      owner.authenticator.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON),
+      csrf,
+    );
     expect(registered.status).toBe(200);
     const step = await owner.navigate(((await registered.json()) as { redirectTo: string }).redirectTo);
     const html = await step.response.clone().text();
@@ -88,7 +92,9 @@ describe('interaction pages under attack', () => {
 
   /** WebAuthn challenges the server issued to an interaction (bound to its digest: src/passkeys/challenges.ts). */
   async function challenges(uid: string): Promise<number> {
-    const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM webauthn_challenges WHERE binding = $1', [digestOf('WebAuthnBinding', `interaction:${uid}`)]);
+    const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM webauthn_challenges WHERE binding = $1', [
+      digestOf('WebAuthnBinding', `interaction:${uid}`),
+    ]);
     return rows[0]!.n;
   }
 
@@ -125,7 +131,8 @@ describe('interaction pages under attack', () => {
   async function attackerInteraction(clientId: string) {
     const first = await attacker.request(authUrl(clientId, { prompt: 'consent' }).url);
     expect(first.status).toBe(303);
-    const cookie = first.headers.getSetCookie()
+    const cookie = first.headers
+      .getSetCookie()
       .map((line) => line.split(';')[0]!)
       .filter((pair) => /^_interaction(\.sig)?=/.test(pair))
       .join('; ');
@@ -181,40 +188,60 @@ describe('interaction pages under attack', () => {
 
   const steps: Step[] = [
     {
-      name: 'the passkey sign-in options request', prompt: 'login', ok: 200,
+      name: 'the passkey sign-in options request',
+      prompt: 'login',
+      ok: 200,
       pending: () => pendingLogin(),
       attempt: async (p) => ({ path: `/interaction/${p.uid}/passkey/login/options`, body: {}, form: false }),
     },
     {
-      name: 'the passkey sign-in', prompt: 'login', ok: 200,
+      name: 'the passkey sign-in',
+      prompt: 'login',
+      ok: 200,
       pending: () => pendingLogin(returning),
       attempt: async (p) => {
         const options = await p.owner.postJson(`/interaction/${p.uid}/passkey/login/options`, {}, p.csrf);
         expect(options.status).toBe(200);
-        return { path: `/interaction/${p.uid}/passkey/login`, body: { ...p.owner.authenticator.authenticate((await options.json()) as PublicKeyCredentialRequestOptionsJSON) }, form: false };
+        return {
+          path: `/interaction/${p.uid}/passkey/login`,
+          body: { ...p.owner.authenticator.authenticate((await options.json()) as PublicKeyCredentialRequestOptionsJSON) },
+          form: false,
+        };
       },
     },
     {
-      name: 'the passkey registration options request', prompt: 'login', ok: 200,
+      name: 'the passkey registration options request',
+      prompt: 'login',
+      ok: 200,
       pending: () => pendingLogin(),
       attempt: async (p) => ({ path: `/interaction/${p.uid}/passkey/register/options`, body: {}, form: false }),
     },
     {
-      name: 'the passkey registration', prompt: 'login', ok: 200,
+      name: 'the passkey registration',
+      prompt: 'login',
+      ok: 200,
       pending: () => pendingLogin(),
       attempt: async (p) => {
         const options = await p.owner.postJson(`/interaction/${p.uid}/passkey/register/options`, {}, p.csrf);
         expect(options.status).toBe(200);
-        return { path: `/interaction/${p.uid}/passkey/register`, body: { ...p.owner.authenticator.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON) }, form: false };
+        return {
+          path: `/interaction/${p.uid}/passkey/register`,
+          body: { ...p.owner.authenticator.register((await options.json()) as PublicKeyCredentialCreationOptionsJSON) },
+          form: false,
+        };
       },
     },
     {
-      name: 'the cancel button of the sign-in page', prompt: 'login', ok: 303,
+      name: 'the cancel button of the sign-in page',
+      prompt: 'login',
+      ok: 303,
       pending: () => pendingLogin(),
       attempt: async (p) => ({ path: `/interaction/${p.uid}/abort`, body: {}, form: true }),
     },
     {
-      name: 'the consent approval', prompt: 'consent', ok: 303,
+      name: 'the consent approval',
+      prompt: 'consent',
+      ok: 303,
       pending: () => pendingConsent(),
       attempt: async (p) => ({ path: `/interaction/${p.uid}/consent`, body: { decision: 'approve' }, form: true }),
     },
@@ -232,26 +259,41 @@ describe('interaction pages under attack', () => {
     { name: 'a foreign Origin', error: 'forbidden_origin', forge: async () => ({ origin: 'https://evil.example' }) },
     { name: 'the Origin of another site on the same host', error: 'forbidden_origin', forge: async () => ({ origin: otherPort() }) },
     { name: 'Origin: null (a sandboxed frame)', error: 'forbidden_origin', forge: async () => ({ origin: 'null' }) },
-    { name: 'a same-origin Referer but a foreign Origin', error: 'forbidden_origin',
-      forge: async () => ({ origin: 'https://evil.example', referer: `${server.url}/interaction/x` }) },
+    {
+      name: 'a same-origin Referer but a foreign Origin',
+      error: 'forbidden_origin',
+      forge: async () => ({ origin: 'https://evil.example', referer: `${server.url}/interaction/x` }),
+    },
     { name: 'no Origin and no Referer', error: 'forbidden_origin', forge: async () => ({ origin: null }) },
-    { name: 'no Origin and a foreign Referer', error: 'forbidden_origin',
-      forge: async () => ({ origin: null, referer: 'https://evil.example/page' }) },
+    {
+      name: 'no Origin and a foreign Referer',
+      error: 'forbidden_origin',
+      forge: async () => ({ origin: null, referer: 'https://evil.example/page' }),
+    },
     { name: 'no CSRF token', error: 'invalid_csrf_token', forge: async () => ({ csrf: null }) },
     { name: 'a wrong CSRF token', error: 'invalid_csrf_token', forge: async () => ({ csrf: randomBytes(32).toString('base64url') }) },
-    { name: "the CSRF token of the attacker's own interaction", error: 'invalid_csrf_token',
-      forge: async (p) => ({ csrf: (await attackerInteraction(p.clientId)).csrf }) },
+    {
+      name: "the CSRF token of the attacker's own interaction",
+      error: 'invalid_csrf_token',
+      forge: async (p) => ({ csrf: (await attackerInteraction(p.clientId)).csrf }),
+    },
     { name: 'no interaction cookie', error: 'interaction_not_found', forge: async () => ({ from: new TestBrowser(server.url) }) },
-    { name: 'another signed-in browser that knows the uid and the CSRF token', error: 'interaction_not_found',
-      forge: async () => ({ from: attacker }) },
-    { name: "another browser's own interaction cookie", error: 'interaction_not_found',
-      forge: async (p) => ({ from: new TestBrowser(server.url), cookie: (await attackerInteraction(p.clientId)).cookie }) },
+    {
+      name: 'another signed-in browser that knows the uid and the CSRF token',
+      error: 'interaction_not_found',
+      forge: async () => ({ from: attacker }),
+    },
+    {
+      name: "another browser's own interaction cookie",
+      error: 'interaction_not_found',
+      forge: async (p) => ({ from: new TestBrowser(server.url), cookie: (await attackerInteraction(p.clientId)).cookie }),
+    },
   ];
 
-  describe('D1: only the owner\'s own page can answer a prompt', () => {
+  describe("D1: only the owner's own page can answer a prompt", () => {
     // The baseline each forgery below differs from in one respect; it also shows that expectNotCompleted would
     // notice a step that went through.
-    it.each(steps)('accepts $name from the owner\'s own page (the baseline for the forgeries below)', async (step) => {
+    it.each(steps)("accepts $name from the owner's own page (the baseline for the forgeries below)", async (step) => {
       const p = await step.pending();
       const res = await send(p, await step.attempt(p));
       expect(res.status).toBe(step.ok);
@@ -261,14 +303,16 @@ describe('interaction pages under attack', () => {
       else if (step.name.endsWith('options request')) {
         expect(await challenges(p.uid)).toBe(1);
         expect(await resumed.response.text()).toContain('id="passkey-login"');
-      }
-      else expect(await resumed.response.text()).toContain('id="consent-title"');
+      } else expect(await resumed.response.text()).toContain('id="consent-title"');
     });
 
     it('accepts a POST that has no Origin but a same-origin Referer (older browsers)', async () => {
       const p = await pendingLogin();
-      const res = await send(p, { path: `/interaction/${p.uid}/passkey/login/options`, body: {}, form: false },
-        { origin: null, referer: `${server.url}/interaction/${p.uid}` });
+      const res = await send(
+        p,
+        { path: `/interaction/${p.uid}/passkey/login/options`, body: {}, form: false },
+        { origin: null, referer: `${server.url}/interaction/${p.uid}` },
+      );
       expect(res.status).toBe(200);
     });
 
@@ -371,33 +415,52 @@ describe('interaction pages under attack', () => {
       ['the home page /', () => fetch(`${server.url}/`, { headers: html })],
       ['the sign-in page', async () => (await pendingLogin()).page],
       ['the consent page', async () => (await pendingConsent()).page],
-      ['the error page for an unknown client_id', async () =>
-        fetch(authUrl('c_does_not_exist').url, { headers: html, redirect: 'manual' })],
-      ['the error page for an unknown interaction', () =>
-        fetch(`${server.url}/interaction/${randomBytes(16).toString('base64url')}`, { headers: html, redirect: 'manual' })],
-      ['the error page of a refused consent form', async () => {
-        const p = await pendingConsent();
-        return p.owner.postForm(`/interaction/${p.uid}/consent`, { csrf: 'forged', decision: 'approve' });
-      }],
+      [
+        'the error page for an unknown client_id',
+        async () => fetch(authUrl('c_does_not_exist').url, { headers: html, redirect: 'manual' }),
+      ],
+      [
+        'the error page for an unknown interaction',
+        () => fetch(`${server.url}/interaction/${randomBytes(16).toString('base64url')}`, { headers: html, redirect: 'manual' }),
+      ],
+      [
+        'the error page of a refused consent form',
+        async () => {
+          const p = await pendingConsent();
+          return p.owner.postForm(`/interaction/${p.uid}/consent`, { csrf: 'forged', decision: 'approve' });
+        },
+      ],
       ['the sign-out page', async () => (await pendingConsent()).owner.request('/session/end', { headers: html })],
-      ['the auto-submitting sign-out form for a browser without a session', () =>
-        fetch(`${server.url}/session/end`, { headers: html, redirect: 'manual' })],
-      ['the form_post response page', async () => {
-        const { url } = authUrl(await newApp(), { prompt: 'none', response_mode: 'form_post' });
-        return fetch(url, { headers: html, redirect: 'manual' });
-      }],
+      [
+        'the auto-submitting sign-out form for a browser without a session',
+        () => fetch(`${server.url}/session/end`, { headers: html, redirect: 'manual' }),
+      ],
+      [
+        'the form_post response page',
+        async () => {
+          const { url } = authUrl(await newApp(), { prompt: 'none', response_mode: 'form_post' });
+          return fetch(url, { headers: html, redirect: 'manual' });
+        },
+      ],
     ];
 
-    it.each(pages)('%s has frame-ancestors \'none\', no unsafe-inline scripts, X-Frame-Options DENY, no referrer, no-store (D3)',
+    it.each(pages)(
+      "%s has frame-ancestors 'none', no unsafe-inline scripts, X-Frame-Options DENY, no referrer, no-store (D3)",
       async (_name, load) => {
         const res = await load();
         expect(res.headers.get('content-type')).toMatch(/^text\/html/);
         const header = res.headers.get('content-security-policy');
         expect(header).toEqual(expect.any(String));
-        const directives = new Map(header!.split(';').map((d) => d.trim()).filter(Boolean).map((d) => {
-          const [name, ...values] = d.split(/\s+/);
-          return [name!.toLowerCase(), values] as const;
-        }));
+        const directives = new Map(
+          header!
+            .split(';')
+            .map((d) => d.trim())
+            .filter(Boolean)
+            .map((d) => {
+              const [name, ...values] = d.split(/\s+/);
+              return [name!.toLowerCase(), values] as const;
+            }),
+        );
         expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
         const scriptSrc = directives.get('script-src') ?? directives.get('default-src');
         expect(scriptSrc).toBeDefined();
@@ -405,7 +468,8 @@ describe('interaction pages under attack', () => {
         expect(res.headers.get('x-frame-options')).toBe('DENY');
         expect(res.headers.get('referrer-policy')).toBe('no-referrer');
         expect(res.headers.get('cache-control')).toBe('no-store');
-      });
+      },
+    );
   });
 
   // --- D4 -----------------------------------------------------------------------------------------------------
@@ -451,7 +515,8 @@ describe('interaction pages under attack', () => {
     });
 
     it.each(['openid tweet.read', 'openid profile'])(
-      'answers prompt=none for a scope not yet granted (%s) with consent_required and no code (D5)', async (scope) => {
+      'answers prompt=none for a scope not yet granted (%s) with consent_required and no code (D5)',
+      async (scope) => {
         const clientId = await newApp();
         const owner = new TestBrowser(server.url);
         await authorize(owner, authUrl(clientId).url, { passkey: 'signup', consent: 'approve' });
@@ -467,6 +532,7 @@ describe('interaction pages under attack', () => {
         expect(callback.get('iss')).toBe(server.url);
         expect(callback.has('code')).toBe(false);
         expect((await issued(clientId)).codes).toBe(codes);
-      });
+      },
+    );
   });
 });

@@ -69,7 +69,11 @@ function harness(env: Record<string, string> = {}) {
 
 /** One pending sign-in: its browser, interaction and CSRF token. */
 class SignIn {
-  constructor(readonly browser: TestBrowser, readonly uid: string, readonly csrf: string) {}
+  constructor(
+    readonly browser: TestBrowser,
+    readonly uid: string,
+    readonly csrf: string,
+  ) {}
 
   get authenticator() {
     return this.browser.authenticator;
@@ -192,7 +196,7 @@ describe('passkey sign-in under attack', () => {
       await s.expectSignedOut();
     });
 
-    it('spends the challenge on an attempt with an unknown credential: the owner\'s honest answer afterwards fails (E2)', async () => {
+    it("spends the challenge on an attempt with an unknown credential: the owner's honest answer afterwards fails (E2)", async () => {
       const s = await h.signInPage(alice);
       const options = await s.options();
       await expectRefused(await s.submit(stranger(h.server.url).authenticate(options)));
@@ -259,7 +263,11 @@ describe('passkey sign-in under attack', () => {
       const before = await h.events('passkey.counter_regression', 'security', id);
 
       const s = await h.signInPage(alice);
-      await expectRefused(await s.submit(s.authenticator.authenticate(await s.options(), { counter: counter(stored) })), 400, 'passkey_counter');
+      await expectRefused(
+        await s.submit(s.authenticator.authenticate(await s.options(), { counter: counter(stored) })),
+        400,
+        'passkey_counter',
+      );
       await s.expectSignedOut();
       expect(await h.events('passkey.counter_regression', 'security', id)).toBe(before + 1);
       expect(await h.storedCounter(id)).toBe(stored);
@@ -293,7 +301,10 @@ describe('passkey sign-in under attack', () => {
       const next = (await nonZeroCounter(alice)) + 1;
       const before = await h.events('passkey.counter_regression', 'security', id);
       const [one, two] = [await h.signInPage(alice), await h.signInPage(alice)];
-      const [a, b] = [one.authenticator.authenticate(await one.options(), { counter: next }), two.authenticator.authenticate(await two.options(), { counter: next })];
+      const [a, b] = [
+        one.authenticator.authenticate(await one.options(), { counter: next }),
+        two.authenticator.authenticate(await two.options(), { counter: next }),
+      ];
       const answers = await Promise.all([one.submit(a), two.submit(b)]);
       expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
       const loser = answers[0].status === 400 ? answers[0] : answers[1];
@@ -396,7 +407,11 @@ describe('passkey failures are rate limited', () => {
 
     const next = await h.signInPage(owner);
     for (const kind of ['login', 'register']) {
-      await expectRefused(await next.browser.postJson(`/interaction/${next.uid}/passkey/${kind}/options`, {}, next.csrf), 429, 'too_many_attempts');
+      await expectRefused(
+        await next.browser.postJson(`/interaction/${next.uid}/passkey/${kind}/options`, {}, next.csrf),
+        429,
+        'too_many_attempts',
+      );
     }
     await s.expectSignedOut();
     await next.expectSignedOut();

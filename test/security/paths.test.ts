@@ -54,7 +54,15 @@ export function variantsOf(path: string, seeds = 3): string[] {
 }
 
 describe('every request path has one canonical form (J1)', () => {
-  const fixed = [...PROVIDER_FIXED_PATHS, '/auth/AbC-123_x', '/device/AbC-123_x', '/reg/Client_ID-1', '/interaction/Uid-1/consent', '/api/x/Case/Sensitive', '/console/api/tokens'];
+  const fixed = [
+    ...PROVIDER_FIXED_PATHS,
+    '/auth/AbC-123_x',
+    '/device/AbC-123_x',
+    '/reg/Client_ID-1',
+    '/interaction/Uid-1/consent',
+    '/api/x/Case/Sensitive',
+    '/console/api/tokens',
+  ];
 
   /** True when the leading segments of `path` that match a fixed route but for case are in the route's own case. */
   const fixedCaseRestored = (path: string) =>
@@ -80,7 +88,7 @@ describe('every request path has one canonical form (J1)', () => {
     }
   });
 
-  it('restores the case of oidc-provider\'s fixed segments only', () => {
+  it("restores the case of oidc-provider's fixed segments only", () => {
     expect(canonicalPath('/TOKEN/INTROSPECTION', PROVIDER_FIXED_PATHS)).toBe('/token/introspection');
     expect(canonicalPath('/Session/End/Confirm', PROVIDER_FIXED_PATHS)).toBe('/session/end/confirm');
     expect(canonicalPath('/AUTH/AbC', PROVIDER_FIXED_PATHS)).toBe('/auth/AbC');
@@ -125,16 +133,24 @@ describe.each(backends())('guarded routes under path variants on %s storage (J1)
     expect(new URL(answer.location!, server.url).pathname).toBe(canonical);
   };
 
-  const register = (path: string) => send(server, 'POST', path, {
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: ['https://app.example.com/cb'], client_name: 'path test', token_endpoint_auth_method: 'client_secret_basic' }),
-  });
+  const register = (path: string) =>
+    send(server, 'POST', path, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: ['https://app.example.com/cb'],
+        client_name: 'path test',
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
+    });
 
-  it('never shows a registered client\'s secret or its digest, whatever the spelling of its configuration URL (F7)', async () => {
+  it("never shows a registered client's secret or its digest, whatever the spelling of its configuration URL (F7)", async () => {
     // One of this server's two open registrations (REGISTRATION_PER_HOUR=2); the next test spends the other.
     const created = await register('/reg');
     expect(created.status).toBe(201);
-    const { client_id: clientId, registration_access_token: token } = JSON.parse(created.text) as { client_id: string; registration_access_token: string };
+    const { client_id: clientId, registration_access_token: token } = JSON.parse(created.text) as {
+      client_id: string;
+      registration_access_token: string;
+    };
     const path = `/reg/${clientId}`;
     const read = await send(server, 'GET', path, { headers: { authorization: `Bearer ${token}` } });
     expect(read.status).toBe(200);
@@ -154,7 +170,8 @@ describe.each(backends())('guarded routes under path variants on %s storage (J1)
       const answer = await send(server, 'GET', variant, { headers: auth });
       expect(answer.text).not.toMatch(/client_secret"|sha256:/);
       expectRefusedOrRedirected(answer, variant);
-      if (answer.location) expect((await send(server, 'GET', answer.location, { headers: auth })).text).not.toMatch(/client_secret"|sha256:/);
+      if (answer.location)
+        expect((await send(server, 'GET', answer.location, { headers: auth })).text).not.toMatch(/client_secret"|sha256:/);
       const update = await send(server, 'PUT', variant, {
         headers: { ...auth, 'content-type': 'application/json' },
         body: JSON.stringify({ client_id: clientId, redirect_uris: ['https://app.example.com/cb'], client_name: 'renamed again' }),
@@ -190,14 +207,18 @@ describe.each(backends())('guarded routes under path variants on %s storage (J1)
 
   it('refuses introspection at any other spelling of its path', async () => {
     for (const variant of variantsOf('/token/introspection')) {
-      const answer = await send(server, 'POST', variant, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' });
+      const answer = await send(server, 'POST', variant, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'token=x',
+      });
       expect(answer.status).toBe(404);
     }
   });
 
   it('records every signed-in browser, whatever the spelling of the resume URL, so the owner can end it', async () => {
     const owner = await Owner.signUp(server);
-    const listed = async () => ((await (await owner.api.get('/console/api/sessions')).json()) as { sessions: { uid: string }[] }).sessions.length;
+    const listed = async () =>
+      ((await (await owner.api.get('/console/api/sessions')).json()) as { sessions: { uid: string }[] }).sessions.length;
     let expected = await eventually(listed, (n) => n === 1);
     const strangers: TestBrowser[] = [];
     for (const variant of variantsOf('/auth/UID', 2)) {
@@ -206,7 +227,9 @@ describe.each(backends())('guarded routes under path variants on %s storage (J1)
       let step = await browser.navigate('/console');
       const uid = uidFrom(step.url);
       const csrf = csrfFrom(await step.response.text());
-      const options = (await (await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)).json()) as PublicKeyCredentialRequestOptionsJSON;
+      const options = (await (
+        await browser.postJson(`/interaction/${uid}/passkey/login/options`, {}, csrf)
+      ).json()) as PublicKeyCredentialRequestOptionsJSON;
       const verify = await browser.postJson(`/interaction/${uid}/passkey/login`, browser.authenticator.authenticate(options), csrf);
       const { redirectTo } = (await verify.json()) as { redirectTo: string };
       const resume = new URL(redirectTo, server.url).pathname;
@@ -230,7 +253,8 @@ describe.each(backends())('guarded routes under path variants on %s storage (J1)
   });
 
   it('answers the console API and the resource API only at their exact paths', async () => {
-    const signOutOthers = (path: string) => send(server, 'POST', path, { headers: { 'content-type': 'application/json', origin: 'https://evil.example' }, body: '{}' });
+    const signOutOthers = (path: string) =>
+      send(server, 'POST', path, { headers: { 'content-type': 'application/json', origin: 'https://evil.example' }, body: '{}' });
     // The guard's answer at the real path: no owner signed in.
     expect((await signOutOthers('/console/api/sessions/sign-out-others')).status).toBe(401);
     for (const variant of variantsOf('/console/api/sessions/sign-out-others')) expect((await signOutOthers(variant)).status).toBe(404);

@@ -53,31 +53,56 @@ describe.each(backends())('redirect URIs registered on %s storage (F6)', (backen
   let developer: Owner;
 
   beforeAll(async () => {
-    server = await startTestServer({ backend, env: { REGISTRATION: 'open', REGISTRATION_PER_HOUR: '1000', DEVELOPER_APPS_PER_HOUR: '1000', DEVELOPER_APPS_MAX: '1000' } });
+    server = await startTestServer({
+      backend,
+      env: { REGISTRATION: 'open', REGISTRATION_PER_HOUR: '1000', DEVELOPER_APPS_PER_HOUR: '1000', DEVELOPER_APPS_MAX: '1000' },
+    });
     developer = await Owner.signUp(server);
   });
   afterAll(() => server?.stop());
 
   const storedRedirectUris = async (clientId: string) => {
-    const { rows } = await server.db.query<{ metadata: { redirect_uris: string[] } }>('SELECT metadata FROM clients WHERE client_id = $1', [clientId]);
+    const { rows } = await server.db.query<{ metadata: { redirect_uris: string[] } }>('SELECT metadata FROM clients WHERE client_id = $1', [
+      clientId,
+    ]);
     return rows[0]?.metadata.redirect_uris;
   };
   const clientCount = async () => Number((await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM clients')).rows[0]!.n);
 
   async function cli(...argv: string[]) {
     const out: string[] = [];
-    const code = await execute(parseCommand(argv), { config: server.config, db: server.db, scopes: server.app.scopes }, (l) => out.push(l), (l) => out.push(l));
+    const code = await execute(
+      parseCommand(argv),
+      { config: server.config, db: server.db, scopes: server.app.scopes },
+      (l) => out.push(l),
+      (l) => out.push(l),
+    );
     return { code, out: out.join('\n') };
   }
 
   async function register(metadata: Record<string, unknown>) {
-    const res = await fetch(`${server.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(metadata) });
+    const res = await fetch(`${server.url}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(metadata),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
-  const mcpClient = (redirectUris: string[]) => ({ client_name: 'MCP client', redirect_uris: redirectUris, token_endpoint_auth_method: 'none' });
+  const mcpClient = (redirectUris: string[]) => ({
+    client_name: 'MCP client',
+    redirect_uris: redirectUris,
+    token_endpoint_auth_method: 'none',
+  });
 
   async function authorizationStatus(clientId: string, redirectUri: string) {
-    const query = new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 's', ...PKCE });
+    const query = new URLSearchParams({
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state: 's',
+      ...PKCE,
+    });
     const res = await fetch(`${server.url}/auth?${query}`, { redirect: 'manual' });
     const text = await res.text();
     return { status: res.status, location: res.headers.get('location'), text };
@@ -92,7 +117,15 @@ describe.each(backends())('redirect URIs registered on %s storage (F6)', (backen
   });
 
   it('the CLI keeps redirect URIs normalised and shows them so; requests must name them exactly as kept (A1)', async () => {
-    const { code, out } = await cli('clients', 'add', '--name', 'Typed', '--public', '--json', ...UNNORMALISED.flatMap(([typed]) => ['--redirect-uri', typed]));
+    const { code, out } = await cli(
+      'clients',
+      'add',
+      '--name',
+      'Typed',
+      '--public',
+      '--json',
+      ...UNNORMALISED.flatMap(([typed]) => ['--redirect-uri', typed]),
+    );
     expect(code).toBe(0);
     const { clientId, redirectUris } = JSON.parse(out) as { clientId: string; redirectUris: string[] };
     const kept = UNNORMALISED.map(([, k]) => k);
@@ -111,23 +144,41 @@ describe.each(backends())('redirect URIs registered on %s storage (F6)', (backen
 
   it.each(DECEPTIVE)('the developer portal refuses %s', async (uri) => {
     const before = await clientCount();
-    const res = await developer.api.send('POST', '/developers/api/apps', { kind: 'public', name: 'Deceptive', redirect_uris: [uri], scopes: ['openid'] });
+    const res = await developer.api.send('POST', '/developers/api/apps', {
+      kind: 'public',
+      name: 'Deceptive',
+      redirect_uris: [uri],
+      scopes: ['openid'],
+    });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('user name or password');
     expect(await clientCount()).toBe(before);
   });
 
   it('the developer portal keeps redirect URIs normalised, on registration and on update', async () => {
-    const created = await developer.api.send('POST', '/developers/api/apps', { kind: 'public', name: 'Portal app', redirect_uris: [UNNORMALISED[0]![0]], scopes: ['openid'] });
+    const created = await developer.api.send('POST', '/developers/api/apps', {
+      kind: 'public',
+      name: 'Portal app',
+      redirect_uris: [UNNORMALISED[0]![0]],
+      scopes: ['openid'],
+    });
     expect(created.status).toBe(201);
     const app = (await created.json()) as { client_id: string; redirect_uris: string[] };
     expect(app.redirect_uris).toEqual([UNNORMALISED[0]![1]]);
     expect(await storedRedirectUris(app.client_id)).toEqual([UNNORMALISED[0]![1]]);
 
-    const refused = await developer.api.send('PUT', `/developers/api/apps/${app.client_id}`, { name: 'Portal app', redirect_uris: [DECEPTIVE[0]], scopes: ['openid'] });
+    const refused = await developer.api.send('PUT', `/developers/api/apps/${app.client_id}`, {
+      name: 'Portal app',
+      redirect_uris: [DECEPTIVE[0]],
+      scopes: ['openid'],
+    });
     expect(refused.status).toBe(400);
     expect(await storedRedirectUris(app.client_id)).toEqual([UNNORMALISED[0]![1]]);
-    const updated = await developer.api.send('PUT', `/developers/api/apps/${app.client_id}`, { name: 'Portal app', redirect_uris: [UNNORMALISED[2]![0]], scopes: ['openid'] });
+    const updated = await developer.api.send('PUT', `/developers/api/apps/${app.client_id}`, {
+      name: 'Portal app',
+      redirect_uris: [UNNORMALISED[2]![0]],
+      scopes: ['openid'],
+    });
     expect(updated.status).toBe(200);
     expect(await storedRedirectUris(app.client_id)).toEqual([UNNORMALISED[2]![1]]);
   });
@@ -175,17 +226,44 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-f6-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'ignore' });
-    docs = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (req, res) => {
-      const redirectUris = documents[req.url ?? ''];
-      if (!redirectUris) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        client_id: `${base}${req.url}`, client_name: 'Document client', redirect_uris: redirectUris, token_endpoint_auth_method: 'none',
-      }));
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    docs = https.createServer(
+      { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
+      (req, res) => {
+        const redirectUris = documents[req.url ?? ''];
+        if (!redirectUris) return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            client_id: `${base}${req.url}`,
+            client_name: 'Document client',
+            redirect_uris: redirectUris,
+            token_endpoint_auth_method: 'none',
+          }),
+        );
+      },
+    );
     await new Promise<void>((resolve) => docs.listen(0, '127.0.0.1', resolve));
     base = `https://127.0.0.1:${(docs.address() as AddressInfo).port}`;
     server = await startTestServer({
@@ -199,7 +277,14 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
   });
 
   async function authorize(clientId: string, redirectUri: string) {
-    const query = new URLSearchParams({ client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'openid', state: 's', ...PKCE });
+    const query = new URLSearchParams({
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state: 's',
+      ...PKCE,
+    });
     const res = await fetch(`${server.url}/auth?${query}`, { redirect: 'manual' });
     return { status: res.status, location: res.headers.get('location'), text: await res.text() };
   }
@@ -211,7 +296,7 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
     expect(res.text).toMatch(/invalid_redirect_uri|user name or password/);
   });
 
-  it('compares a request with the normalised form of the document\'s redirect URI', async () => {
+  it("compares a request with the normalised form of the document's redirect URI", async () => {
     const normalised = await authorize(`${base}/typed.json`, 'http://localhost:8765/callback');
     expect(normalised.status).toBe(303);
     expect(normalised.location).toMatch(/\/interaction\//);

@@ -29,10 +29,12 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
    * under the digest of the token: adapters/at-rest.ts).
    */
   const grantOf = async (token: string) =>
-    (await server.db.query<{ grant_id: string }>(
-      `SELECT grant_id FROM oidc_models WHERE model IN ('AccessToken', 'RefreshToken') AND id = ANY($1)`,
-      [[digestOf('AccessToken', token), digestOf('RefreshToken', token)]],
-    )).rows[0]?.grant_id;
+    (
+      await server.db.query<{ grant_id: string }>(
+        `SELECT grant_id FROM oidc_models WHERE model IN ('AccessToken', 'RefreshToken') AND id = ANY($1)`,
+        [[digestOf('AccessToken', token), digestOf('RefreshToken', token)]],
+      )
+    ).rows[0]?.grant_id;
 
   it('C1 rotates: every refresh returns a new refresh token, and the used one is refused after', async () => {
     const first = await flow.tokens(app);

@@ -73,7 +73,8 @@ describe('slow requests (threat model H7)', () => {
   });
 
   it('cuts off a client that trickles its body with 408 once REQUEST_TIMEOUT_MS has passed', async () => {
-    const head = 'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n';
+    const head =
+      'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n';
     const result = await trickle(port, head, 'g', 100, 8000);
     expect(result.sent - Buffer.byteLength(head)).toBeLessThan(4000);
     expect(result.reply).toMatch(/^HTTP\/1\.1 408 /);
@@ -92,7 +93,7 @@ describe('the slow-request settings', () => {
     expect(loadConfig({})).toMatchObject({ REQUEST_TIMEOUT_MS: 30000, HEADERS_TIMEOUT_MS: 10000 });
   });
 
-  it('refuse a header limit longer than the whole request\'s, saying how to fix it', () => {
+  it("refuse a header limit longer than the whole request's, saying how to fix it", () => {
     let error: unknown;
     try {
       loadConfig({ REQUEST_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '8000' });
@@ -100,6 +101,8 @@ describe('the slow-request settings', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([expect.stringMatching(/^HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS \(5000\)/)]);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS \(5000\)/),
+    ]);
   });
 });

@@ -123,7 +123,10 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
       const grant = await flow.code(app);
       const both = await flow.redeem(grant, app, { client_secret: app.clientSecret! });
       expectOAuthError(both, 400, 'invalid_request');
-      const mixed = await flow.redeem(grant, basic(app.clientId, 'wrong-secret-wrong-secret'), { client_id: app.clientId, client_secret: app.clientSecret! });
+      const mixed = await flow.redeem(grant, basic(app.clientId, 'wrong-secret-wrong-secret'), {
+        client_id: app.clientId,
+        client_secret: app.clientSecret!,
+      });
       expectOAuthError(mixed, 400, 'invalid_request');
     });
 
@@ -131,7 +134,9 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
       const expiring = await server.addClient({ name: 'Expiring', redirectUris: [redirectUri] });
       flow.secrets.add(expiring.clientSecret!);
       const grant = await flow.code(expiring);
-      await server.db.query(`UPDATE clients SET metadata = metadata || '{"client_secret_expires_at": 1}' WHERE client_id = $1`, [expiring.clientId]);
+      await server.db.query(`UPDATE clients SET metadata = metadata || '{"client_secret_expires_at": 1}' WHERE client_id = $1`, [
+        expiring.clientId,
+      ]);
       expectInvalidClient(await flow.redeem(grant, expiring), true);
       expectInvalidClient(await flow.post('/token/introspection', { token: 'anything' }, expiring), true);
     });
@@ -161,7 +166,11 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
     });
 
     it('answers unauthorized_client to a client without refresh_token asking to refresh', async () => {
-      expectOAuthError(await flow.token({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }, codeOnly), 400, 'unauthorized_client');
+      expectOAuthError(
+        await flow.token({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }, codeOnly),
+        400,
+        'unauthorized_client',
+      );
     });
 
     it('answers unauthorized_client to a client_credentials client redeeming a code', async () => {
@@ -179,7 +188,10 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
       ['token', {}],
       ['urn:example:unknown-grant', {}],
       ['urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion: 'e30.e30.' }],
-      ['urn:ietf:params:oauth:grant-type:token-exchange', { subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }],
+      [
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+        { subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' },
+      ],
       ['AUTHORIZATION_CODE', {}],
     ])('answers unsupported_grant_type to grant_type=%s', async (grantType, extra) => {
       expectOAuthError(await flow.token({ grant_type: grantType, ...extra }, app), 400, 'unsupported_grant_type');
@@ -195,16 +207,23 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
       expect(reply.body).not.toHaveProperty('refresh_token');
     });
 
-    it("writes no access-log row for a machine token: it has no owner whose log could show it", async () => {
+    it('writes no access-log row for a machine token: it has no owner whose log could show it', async () => {
       expect((await flow.token({ grant_type: 'client_credentials', scope: 'tweet.read' }, machine)).status).toBe(200);
-      const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE client_id = $1', [machine.clientId]);
+      const { rows } = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE client_id = $1', [
+        machine.clientId,
+      ]);
       expect(rows[0]!.n).toBe(0);
     });
 
-    it('lets a browser read token responses only on the origin of one of the client\'s redirect URIs (CORS)', async () => {
+    it("lets a browser read token responses only on the origin of one of the client's redirect URIs (CORS)", async () => {
       // A preflight names no client, so only the actual request can be judged: without the header the browser
       // withholds the response from the page.
-      const spa = await server.addClient({ name: 'SPA machine', redirectUris: [redirectUri], grantTypes: ['client_credentials'], scope: 'tweet.read' });
+      const spa = await server.addClient({
+        name: 'SPA machine',
+        redirectUris: [redirectUri],
+        grantTypes: ['client_credentials'],
+        scope: 'tweet.read',
+      });
       const tokenFrom = (origin: string) =>
         fetch(`${server.url}/token`, {
           method: 'POST',
@@ -256,8 +275,18 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
       await flow.redeem(grant, app);
       // A careless client that puts the code, verifier and its secret in the URL gets them neither accepted nor logged.
       const careless = await flow.code(app);
-      const query = new URLSearchParams({ grant_type: 'authorization_code', code: careless.code, code_verifier: careless.verifier, redirect_uri: redirectUri, client_id: app.clientId, client_secret: app.clientSecret! });
-      const inUrl = await fetch(`${server.url}/token?${query}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const query = new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: careless.code,
+        code_verifier: careless.verifier,
+        redirect_uri: redirectUri,
+        client_id: app.clientId,
+        client_secret: app.clientSecret!,
+      });
+      const inUrl = await fetch(`${server.url}/token?${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(inUrl.status).toBeGreaterThanOrEqual(400);
       expect(await inUrl.text()).not.toContain('access_token');
       flow.secrets.add('not-the-secret-not-the-secret').add('wrong-secret-wrong-secret');
@@ -308,7 +337,11 @@ describe.each(backends())('a code is redeemed once on %s storage (threat model B
     for (const token of [first.body.access_token, refreshed.body.access_token, refreshed.body.refresh_token]) {
       expect(await flow.active(app, String(token))).toBe(false);
     }
-    expectOAuthError(await flow.token({ grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) }, app), 400, 'invalid_grant');
+    expectOAuthError(
+      await flow.token({ grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) }, app),
+      400,
+      'invalid_grant',
+    );
   });
 
   it('B2 lets exactly one of 20 parallel redemptions of one code succeed', async () => {
@@ -378,7 +411,9 @@ describe.each(backends())('a failure between consuming a code and saving its tok
         IF NEW.model IN ('AccessToken', 'RefreshToken') THEN RAISE EXCEPTION 'simulated crash'; END IF;
         RETURN NEW;
       END $$ LANGUAGE plpgsql`);
-    await server.db.query('CREATE TRIGGER refuse_tokens BEFORE INSERT OR UPDATE ON oidc_models FOR EACH ROW EXECUTE FUNCTION refuse_tokens()');
+    await server.db.query(
+      'CREATE TRIGGER refuse_tokens BEFORE INSERT OR UPDATE ON oidc_models FOR EACH ROW EXECUTE FUNCTION refuse_tokens()',
+    );
     try {
       const failed = await flow.redeem(grant, app);
       expect(failed.status).toBe(500);

@@ -47,13 +47,17 @@ describe.each(backends())('the access log after a replayed refresh token on %s s
       client_id: app.clientId,
       client_name: 'Photo Sync',
       detail: { grant_type: 'refresh_token' },
-      summary: expect.stringContaining('A refresh token of Photo Sync was used twice, so it may have been stolen; oauth3 revoked that app\'s access.'),
+      summary: expect.stringContaining(
+        "A refresh token of Photo Sync was used twice, so it may have been stolen; oauth3 revoked that app's access.",
+      ),
     });
     expect(events.filter((e) => e.kind === 'grant.revoked')).toEqual([]);
 
     const page = await (await owner.browser.request('/console/log')).text();
     expect(page).toContain('Token used twice: access revoked (possible theft)');
-    expect(page).toContain('A refresh token of Photo Sync was used twice, so it may have been stolen; oauth3 revoked that app&#39;s access.');
+    expect(page).toContain(
+      'A refresh token of Photo Sync was used twice, so it may have been stolen; oauth3 revoked that app&#39;s access.',
+    );
     expect(page).toContain('Security warning');
   });
 

@@ -32,11 +32,21 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
     ({ fake, store, logs, services, base } = rig);
     requests = new AuthRequests(store.db, services.connections.vault);
     const config = loadConfig({ NODE_ENV: 'test', ISSUER: base, LOG_LEVEL: 'silent' });
-    const oidc = { Session: { get: async (ctx: Koa.Context) => ({ accountId: ctx.get('x-test-owner') || undefined, uid: 'u1', loginTs: 0 }) } } as unknown as Provider;
-    const router = callbackRoutes({
-      config, logger: rig.logger, accounts: new AccountStore(store.db), events: new EventLog(store.db, rig.logger),
-      connections: services.connections, requests, provider: (id) => (id === 'fakeoauth' ? services.provider : undefined),
-    }, oidc);
+    const oidc = {
+      Session: { get: async (ctx: Koa.Context) => ({ accountId: ctx.get('x-test-owner') || undefined, uid: 'u1', loginTs: 0 }) },
+    } as unknown as Provider;
+    const router = callbackRoutes(
+      {
+        config,
+        logger: rig.logger,
+        accounts: new AccountStore(store.db),
+        events: new EventLog(store.db, rig.logger),
+        connections: services.connections,
+        requests,
+        provider: (id) => (id === 'fakeoauth' ? services.provider : undefined),
+      },
+      oidc,
+    );
     const app = new Koa();
     app.use(router.routes());
     const handle = app.callback();
@@ -44,7 +54,12 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
     owner = await newAccount(store.db);
     other = await newAccount(store.db);
     start = (returnTo?: string) =>
-      startConnect({ config, requests, provider: (id) => (id === 'fakeoauth' ? services.provider : undefined) }, owner, 'fakeoauth', returnTo);
+      startConnect(
+        { config, requests, provider: (id) => (id === 'fakeoauth' ? services.provider : undefined) },
+        owner,
+        'fakeoauth',
+        returnTo,
+      );
   });
   afterAll(async () => {
     await rig?.close();
@@ -66,7 +81,11 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
     const url = new URL(await start());
     expect(url.origin + url.pathname).toBe(`${fake.url}/authorize`);
     expect(Object.fromEntries(url.searchParams)).toMatchObject({
-      response_type: 'code', client_id: fake.clientId, redirect_uri: `${base}/connections/callback`, scope: 'read write', code_challenge_method: 'S256',
+      response_type: 'code',
+      client_id: fake.clientId,
+      redirect_uri: `${base}/connections/callback`,
+      scope: 'read write',
+      code_challenge_method: 'S256',
     });
     expect(url.searchParams.get('state')).toMatch(/^[\w-]{43}$/);
   });
@@ -80,11 +99,13 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
     const secret = await services.connections.secret<{ access_token: string; refresh_token: string }>(saved!);
     expect(fake.accessTokens.has(secret.access_token)).toBe(true);
     expect(fake.refreshTokens.has(secret.refresh_token)).toBe(true);
-    const { rows } = await store.db.query<{ kind: string }>("SELECT kind FROM events WHERE account_id = $1 AND kind = 'connection.added'", [owner]);
+    const { rows } = await store.db.query<{ kind: string }>("SELECT kind FROM events WHERE account_id = $1 AND kind = 'connection.added'", [
+      owner,
+    ]);
     expect(rows).toHaveLength(1);
   });
 
-  it('refuses a state used twice, another owner\'s state, a missing code and a denial, saving nothing', async () => {
+  it("refuses a state used twice, another owner's state, a missing code and a denial, saving nothing", async () => {
     await services.connections.remove(owner, (await services.connections.find(owner, 'fakeoauth'))?.id ?? '');
     const back = await atProvider(await start());
     const foreign = await callback(back, other);

@@ -62,10 +62,17 @@ export class FaultyGateway {
     if (fault === '500') {
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({
-        error: 'server_error',
-        echo: { path, authorization: req.headers.authorization ?? null, basic: basic ? Buffer.from(basic, 'base64').toString('utf8') : null, body: body.toString('utf8') },
-      }));
+      res.end(
+        JSON.stringify({
+          error: 'server_error',
+          echo: {
+            path,
+            authorization: req.headers.authorization ?? null,
+            basic: basic ? Buffer.from(basic, 'base64').toString('utf8') : null,
+            body: body.toString('utf8'),
+          },
+        }),
+      );
       return;
     }
 

@@ -35,7 +35,14 @@ export async function openTestDb(backend: 'pglite' | 'postgres'): Promise<TestDb
   const schema = await createTestSchema(serviceUrl('TEST_DATABASE_URL')!);
   const db = createPostgresDatabase({ url: schema.url, poolSize: 30, timeoutMs: 10_000 });
   await migrate(db);
-  return { db, url: schema.url, close: async () => { await db.close(); await schema.drop(); } };
+  return {
+    db,
+    url: schema.url,
+    close: async () => {
+      await db.close();
+      await schema.drop();
+    },
+  };
 }
 
 /** A second pool on the same schema: another server process as far as row locks are concerned. */
@@ -49,7 +56,12 @@ export async function newAccount(db: Database): Promise<string> {
 
 export function capturedLogger(): { logger: Logger; logs: string[] } {
   const logs: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
   return { logger: createLogger('debug', sink), logs };
 }
 
@@ -58,7 +70,13 @@ export const testRing = keyRing(randomBytes(32));
 export function upstreamServices(db: Database, providerInput: unknown, logger: Logger, timeoutMs = 2000) {
   const provider = UpstreamProviderConfig.parse(providerInput);
   const connections = new ConnectionStore(db, new Vault(testRing));
-  const tokens = new UpstreamTokenService({ db, logger, connections, provider: (id) => (id === provider.id ? provider : undefined), timeoutMs });
+  const tokens = new UpstreamTokenService({
+    db,
+    logger,
+    connections,
+    provider: (id) => (id === provider.id ? provider : undefined),
+    timeoutMs,
+  });
   return { provider, connections, tokens };
 }
 
@@ -86,7 +104,13 @@ export async function startUpstreamRig(fakeOptions: FakeProviderOptions = {}): P
   const server = http.createServer();
   const base = await listenLocally(server);
   return {
-    fake, store, logger, logs, services, server, base,
+    fake,
+    store,
+    logger,
+    logs,
+    services,
+    server,
+    base,
     async close() {
       await closeServer(server);
       await store.close();

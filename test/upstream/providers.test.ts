@@ -7,8 +7,12 @@ import { PluginRegistry } from '../../src/plugins/registry.js';
 import { loadUpstreamProviders } from '../../src/upstream/providers.js';
 
 const good = {
-  id: 'github', authorizationUrl: 'https://github.com/login/oauth/authorize', tokenUrl: 'https://github.com/login/oauth/access_token',
-  clientId: 'abc', apiBaseUrl: 'https://api.github.com', allowedPaths: ['/user'],
+  id: 'github',
+  authorizationUrl: 'https://github.com/login/oauth/authorize',
+  tokenUrl: 'https://github.com/login/oauth/access_token',
+  clientId: 'abc',
+  apiBaseUrl: 'https://api.github.com',
+  allowedPaths: ['/user'],
 };
 
 /** The operator's providers, read at start: a bad entry stops the start with one message naming what to fix. */
@@ -24,7 +28,10 @@ function problemsOf(env: Record<string, string>): string[] {
 
 describe('upstream providers from configuration', () => {
   it('reads a provider from UPSTREAM_PROVIDERS with its defaults', () => {
-    const [github] = loadUpstreamProviders(loadConfig({ NODE_ENV: 'test', UPSTREAM_PROVIDERS: JSON.stringify([good]) }), new PluginRegistry([]));
+    const [github] = loadUpstreamProviders(
+      loadConfig({ NODE_ENV: 'test', UPSTREAM_PROVIDERS: JSON.stringify([good]) }),
+      new PluginRegistry([]),
+    );
     expect(github).toMatchObject({ id: 'github', usePkce: true, tokenAuthMethod: 'basic', scopeSeparator: ' ', allowedPaths: ['/user'] });
   });
 
@@ -34,13 +41,17 @@ describe('upstream providers from configuration', () => {
   });
 
   it('names the provider and the field of every bad entry', () => {
-    const problems = problemsOf({ UPSTREAM_PROVIDERS: JSON.stringify([{ ...good, tokenUrl: 'ftp://x', allowedPaths: ['user'] }, { id: 'Bad Id' }]) });
-    expect(problems).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "github": tokenUrl: /),
-      expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "github": allowedPaths\.0: /),
-      expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "Bad Id": id: /),
-      expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "Bad Id": clientId: /),
-    ]));
+    const problems = problemsOf({
+      UPSTREAM_PROVIDERS: JSON.stringify([{ ...good, tokenUrl: 'ftp://x', allowedPaths: ['user'] }, { id: 'Bad Id' }]),
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "github": tokenUrl: /),
+        expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "github": allowedPaths\.0: /),
+        expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "Bad Id": id: /),
+        expect.stringMatching(/^UPSTREAM_PROVIDERS: provider "Bad Id": clientId: /),
+      ]),
+    );
   });
 
   it('refuses two providers with one id, across the variable and the file', () => {
@@ -53,6 +64,8 @@ describe('upstream providers from configuration', () => {
   });
 
   it('names a file it cannot read', () => {
-    expect(problemsOf({ UPSTREAM_PROVIDERS_FILE: '/nonexistent/providers.json' })).toEqual(['UPSTREAM_PROVIDERS_FILE: cannot read /nonexistent/providers.json']);
+    expect(problemsOf({ UPSTREAM_PROVIDERS_FILE: '/nonexistent/providers.json' })).toEqual([
+      'UPSTREAM_PROVIDERS_FILE: cannot read /nonexistent/providers.json',
+    ]);
   });
 });

@@ -60,7 +60,11 @@ describe('the generic upstream proxy', () => {
 
     const accountId = await newAccount(rig.store.db);
     connection = await connections.save(accountId, {
-      provider: 'fakeoauth', kind: 'oauth2', label: 'Fake', secret: { ...fake.issue(), token_type: 'bearer' }, expiresAt: new Date(Date.now() + 3600_000),
+      provider: 'fakeoauth',
+      kind: 'oauth2',
+      label: 'Fake',
+      secret: { ...fake.issue(), token_type: 'bearer' },
+      expiresAt: new Date(Date.now() + 3600_000),
     });
   });
   afterAll(async () => {
@@ -68,17 +72,29 @@ describe('the generic upstream proxy', () => {
   });
 
   /** A raw HTTP request, so the path reaches the server exactly as written (fetch would normalise dot segments). */
-  function raw(path: string, { scopes = 'upstream:fakeoauth', method = 'GET', headers = {}, body }: { scopes?: string; method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  function raw(
+    path: string,
+    {
+      scopes = 'upstream:fakeoauth',
+      method = 'GET',
+      headers = {},
+      body,
+    }: { scopes?: string; method?: string; headers?: Record<string, string>; body?: string } = {},
+  ) {
     return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
-      const req = http.request(`${base}/`, { method, path, headers: { 'x-test-caller': `${connection.accountId} ${scopes}`, ...headers } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          bodies.push(text, JSON.stringify(res.headers));
-          resolve({ status: res.statusCode!, headers: res.headers, text });
-        });
-      });
+      const req = http.request(
+        `${base}/`,
+        { method, path, headers: { 'x-test-caller': `${connection.accountId} ${scopes}`, ...headers } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (text += c));
+          res.on('end', () => {
+            bodies.push(text, JSON.stringify(res.headers));
+            resolve({ status: res.statusCode!, headers: res.headers, text });
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -86,7 +102,9 @@ describe('the generic upstream proxy', () => {
   const secret = () => services.connections.secret<{ access_token: string }>(connection);
 
   it("forwards the call with the owner's access token and the query, and never hands the token back", async () => {
-    const res = await raw('/api/upstream/fakeoauth/v1/items?limit=2&q=a%20b', { headers: { authorization: 'Bearer caller-token', accept: 'application/json', cookie: 'sid=1' } });
+    const res = await raw('/api/upstream/fakeoauth/v1/items?limit=2&q=a%20b', {
+      headers: { authorization: 'Bearer caller-token', accept: 'application/json', cookie: 'sid=1' },
+    });
     expect(res.status).toBe(200);
     const echoed = JSON.parse(res.text) as Record<string, unknown>;
     expect(echoed).toMatchObject({ path: '/api/v1/items', query: '?limit=2&q=a%20b', method: 'GET', bearer: '[redacted]' });
@@ -97,7 +115,11 @@ describe('the generic upstream proxy', () => {
   });
 
   it('forwards a JSON body and its content type', async () => {
-    const res = await raw('/api/upstream/fakeoauth/v1/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'n' }) });
+    const res = await raw('/api/upstream/fakeoauth/v1/items', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'n' }),
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toMatchObject({ method: 'POST', body: '{"name":"n"}', contentType: 'application/json' });
   });

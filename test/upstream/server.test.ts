@@ -54,7 +54,9 @@ describe.each(backends())('the generic upstream client through a real server on 
   it('connects from the console through the provider and lists the account by its profile name, with no secret', async () => {
     await connectFromConsole(owner, seen);
     const list = await seen.connections(owner);
-    expect(list).toEqual([expect.objectContaining({ provider: PROVIDER, kind: 'oauth2', label: 'ada_upstream', status: 'active', needs_relink: false })]);
+    expect(list).toEqual([
+      expect.objectContaining({ provider: PROVIDER, kind: 'oauth2', label: 'ada_upstream', status: 'active', needs_relink: false }),
+    ]);
     expect(JSON.stringify(list)).not.toMatch(/sealed|secret|refresh|access_token/);
     expect(firstLeak([JSON.stringify(list)], upstreamSecrets(fake))).toBeUndefined();
     // The code was exchanged with the PKCE verifier kept on the server, never seen by the browser.
@@ -218,7 +220,9 @@ describe.each(backends())('the generic upstream client through a real server on 
       const res = await call(server);
       expect({ status: res.status, error: res.body.error }).toEqual({ status: 409, error: 'reconnect_required' });
       expect(fake.refreshCount - refreshes).toBe(1);
-      expect(await seen.connections(owner)).toEqual([expect.objectContaining({ provider: PROVIDER, status: 'needs_relink', needs_relink: true })]);
+      expect(await seen.connections(owner)).toEqual([
+        expect.objectContaining({ provider: PROVIDER, status: 'needs_relink', needs_relink: true }),
+      ]);
     });
 
     it('answers 409 to later calls without calling the provider', async () => {
@@ -230,7 +234,9 @@ describe.each(backends())('the generic upstream client through a real server on 
     it('works again once the owner connects the account again from the console', async () => {
       fake.tokenMode = 'ok';
       await connectFromConsole(owner, seen);
-      expect(await seen.connections(owner)).toEqual([expect.objectContaining({ provider: PROVIDER, status: 'active', label: 'ada_upstream' })]);
+      expect(await seen.connections(owner)).toEqual([
+        expect.objectContaining({ provider: PROVIDER, status: 'active', label: 'ada_upstream' }),
+      ]);
       const { secret } = await stored(server, owner.accountId);
       expect((await call(server)).status).toBe(200);
       expect(fake.requests.at(-1)!.authorization).toBe(`Bearer ${secret.access_token}`);
@@ -240,7 +246,9 @@ describe.each(backends())('the generic upstream client through a real server on 
   if (backend === 'pglite') {
     describe('master-key rotation through the admin socket while the embedded server runs (G4)', () => {
       const cliEnv = () => ({ NODE_ENV: 'test', DATA_DIR: dataDir!, LOG_LEVEL: 'silent' });
-      const sealedRow = async () => (await server.db.query<{ sealed: string }>('SELECT sealed FROM connections WHERE account_id = $1', [owner.accountId])).rows[0]!.sealed;
+      const sealedRow = async () =>
+        (await server.db.query<{ sealed: string }>('SELECT sealed FROM connections WHERE account_id = $1', [owner.accountId])).rows[0]!
+          .sealed;
 
       it('re-wraps everything under a new key; the connection and a connect in progress keep working', async () => {
         const files = masterKeyFiles(dataDir!);
@@ -253,7 +261,12 @@ describe.each(backends())('the generic upstream client through a real server on 
         const out: string[] = [];
         const err: string[] = [];
         // The server holds the embedded database: the CLI hands the command over DATA_DIR/admin.sock.
-        const code = await runCli(['keys', 'rotate-master', '--generate'], cliEnv(), (l) => out.push(l), (l) => err.push(l));
+        const code = await runCli(
+          ['keys', 'rotate-master', '--generate'],
+          cliEnv(),
+          (l) => out.push(l),
+          (l) => err.push(l),
+        );
         expect({ code, err }).toEqual({ code: 0, err: [] });
         expect(out.join('\n')).toMatch(/connections: 1 re-wrapped/);
         expect(out.join('\n')).toMatch(/upstream_auth_requests: 1 re-wrapped/);

@@ -97,5 +97,8 @@ export async function stored(server: TestServer, accountId: string) {
 
 /** Makes the stored access token look expired, so the next call must refresh it. */
 export async function expire(server: TestServer, accountId: string): Promise<void> {
-  await server.db.query(`UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1 AND provider = $2`, [accountId, PROVIDER]);
+  await server.db.query(`UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1 AND provider = $2`, [
+    accountId,
+    PROVIDER,
+  ]);
 }

@@ -34,14 +34,20 @@ describe.each(backendsHere)('upstream access tokens on %s', (backend) => {
   async function connection(expiresInMs: number): Promise<Connection> {
     const accountId = await newAccount(store.db);
     return connections.save(accountId, {
-      provider: 'fakeoauth', kind: 'oauth2', label: 'Fake OAuth',
-      secret: { ...fake.issue(), token_type: 'bearer' }, expiresAt: new Date(Date.now() + expiresInMs),
+      provider: 'fakeoauth',
+      kind: 'oauth2',
+      label: 'Fake OAuth',
+      secret: { ...fake.issue(), token_type: 'bearer' },
+      expiresAt: new Date(Date.now() + expiresInMs),
     });
   }
 
   const stored = (c: Connection) => connections.secret<OAuthSecret>(c);
   async function failure(promise: Promise<unknown>) {
-    const error = (await promise.then(() => undefined, (e: unknown) => e)) as { code?: string; status?: number; message?: string; cause?: unknown };
+    const error = (await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: string; status?: number; message?: string; cause?: unknown };
     errors.push(String(error?.message), JSON.stringify(error ?? null), String((error?.cause as Error | undefined)?.message));
     return error;
   }
@@ -66,10 +72,14 @@ describe.each(backendsHere)('upstream access tokens on %s', (backend) => {
     const old = await stored(c);
     const before = fake.refreshCount;
     const seenAtFirstUse: OAuthSecret[] = [];
-    const results = await Promise.all(Array.from({ length: 20 }, () => tokens.accessToken(c).then(async (t) => {
-      if (!seenAtFirstUse.length) seenAtFirstUse.push(await stored(c));
-      return t;
-    })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        tokens.accessToken(c).then(async (t) => {
+          if (!seenAtFirstUse.length) seenAtFirstUse.push(await stored(c));
+          return t;
+        }),
+      ),
+    );
     expect(fake.refreshCount - before).toBe(1);
     expect(new Set(results).size).toBe(1);
     const now = await stored(c);

@@ -43,7 +43,12 @@ async function withDb<T>(env: Record<string, string>, fn: (db: Database, ring: M
 async function cli(env: Record<string, string>, ...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(argv, env, (l) => out.push(l), (l) => err.push(l));
+  const code = await runCli(
+    argv,
+    env,
+    (l) => out.push(l),
+    (l) => err.push(l),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -53,8 +58,17 @@ async function seed(db: Database, ring: MasterKeyRing): Promise<Seeded> {
   const secret = `auth_token_${randomBytes(12).toString('hex')}`;
   await db.query("INSERT INTO accounts (id) VALUES ('acct_owner'), ('acct_victim')");
   const connection = await store.save('acct_owner', { provider: 'x', kind: 'x.cookie', label: '@owner', secret: { auth_token: secret } });
-  const victim = await store.save('acct_victim', { provider: 'x', kind: 'x.cookie', label: '@victim', secret: { auth_token: 'victim-secret-value' } });
-  const state = await new AuthRequests(db, new Vault(ring)).create({ accountId: 'acct_owner', provider: 'fakeoauth', verifier: `verifier_${secret}` });
+  const victim = await store.save('acct_victim', {
+    provider: 'x',
+    kind: 'x.cookie',
+    label: '@victim',
+    secret: { auth_token: 'victim-secret-value' },
+  });
+  const state = await new AuthRequests(db, new Vault(ring)).create({
+    accountId: 'acct_owner',
+    provider: 'fakeoauth',
+    verifier: `verifier_${secret}`,
+  });
   const signing = (await loadSigningKeys(db, ring)).map((k) => JSON.stringify(k));
   const cookies = await loadCookieKeys(db, ring);
   return { connection, victim, secret, state, signing, cookies };
@@ -66,7 +80,9 @@ async function expectAllOpen(db: Database, ring: MasterKeyRing, seeded: Seeded) 
   expect(await store.secret(seeded.connection)).toEqual({ auth_token: seeded.secret });
   expect((await loadSigningKeys(db, ring)).map((k) => JSON.stringify(k))).toEqual(seeded.signing);
   expect(await loadCookieKeys(db, ring)).toEqual(seeded.cookies);
-  expect(await new AuthRequests(db, new Vault(ring)).take(seeded.state, 'acct_owner')).toMatchObject({ verifier: `verifier_${seeded.secret}` });
+  expect(await new AuthRequests(db, new Vault(ring)).take(seeded.state, 'acct_owner')).toMatchObject({
+    verifier: `verifier_${seeded.secret}`,
+  });
 }
 
 describe('the vault at rest (threat model G4)', () => {
@@ -160,7 +176,11 @@ describe('the vault at rest (threat model G4)', () => {
     beforeAll(async () => {
       const dataDir = tempDir();
       env = { NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
-      files = { current: path.join(dataDir, 'master.key'), next: path.join(dataDir, 'master.key.next'), previous: path.join(dataDir, 'master.key.previous') };
+      files = {
+        current: path.join(dataDir, 'master.key'),
+        next: path.join(dataDir, 'master.key.next'),
+        previous: path.join(dataDir, 'master.key.previous'),
+      };
       seeded = await withDb(env, seed);
     });
 

@@ -151,7 +151,9 @@ describe('login page', () => {
 
   it('cancels through a POST carrying the CSRF token', () => {
     const page = login();
-    expect(page).toMatch(/<form method="post" action="\/interaction\/uid-1\/abort"[^>]*>\s*<input type="hidden" name="csrf" value="csrf-token-1">/);
+    expect(page).toMatch(
+      /<form method="post" action="\/interaction\/uid-1\/abort"[^>]*>\s*<input type="hidden" name="csrf" value="csrf-token-1">/,
+    );
     expect(page).toContain('>Cancel</button>');
   });
 
@@ -199,7 +201,8 @@ describe('error and home pages', () => {
 
   it('home page links to discovery, the console, the developer portal and the playground', () => {
     const page = homePage({ issuer: 'https://oauth3.example' });
-    for (const href of ['/.well-known/openid-configuration', '/console', '/developers', '/developers/playground']) expect(page).toContain(`href="${href}"`);
+    for (const href of ['/.well-known/openid-configuration', '/console', '/developers', '/developers/playground'])
+      expect(page).toContain(`href="${href}"`);
   });
 });
 

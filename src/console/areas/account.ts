@@ -9,7 +9,9 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { accountBody } from '../views/account.js';
 import { consolePage } from '../views/layout.js';
 
-const Assertion = z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() }).loose();
+const Assertion = z
+  .object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() })
+  .loose();
 
 /** /console/account: deleting the account, confirmed with one of the owner's passkeys at the moment of deletion. */
 export function accountArea(router: Router, deps: ConsoleDeps): void {
@@ -36,7 +38,13 @@ export function accountArea(router: Router, deps: ConsoleDeps): void {
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'invalid_request';
       await limiter.fail(failures(ctx));
-      await events.record({ kind: 'account.delete', outcome: code === 'passkey_counter' ? 'security' : 'failure', accountId: owner.accountId, ip: ctx.ip, detail: { reason: code } });
+      await events.record({
+        kind: 'account.delete',
+        outcome: code === 'passkey_counter' ? 'security' : 'failure',
+        accountId: owner.accountId,
+        ip: ctx.ip,
+        detail: { reason: code },
+      });
       throw error;
     }
     ctx.state.confirmedWith = passkey;
@@ -69,7 +77,10 @@ export function accountArea(router: Router, deps: ConsoleDeps): void {
 
   router.post('/console/api/account/delete', ...mutate, throttle, confirmWithPasskey, async function deleteOwnAccount(ctx) {
     const owner = ownerOf(ctx);
-    const summary = await deleteAccount({ provider: deps.provider, db: deps.db, accounts, sessions, clients: deps.clients }, owner.accountId);
+    const summary = await deleteAccount(
+      { provider: deps.provider, db: deps.db, accounts, sessions, clients: deps.clients },
+      owner.accountId,
+    );
     // Recorded after the account's own log is gone: the operators' trace that it was deleted, and by whom (an id only).
     await events.record({ kind: 'account.deleted', accountId: owner.accountId, detail: { ...summary } });
     ctx.body = { deleted: true };

@@ -35,7 +35,9 @@ const agentJson = (a: AgentService) => ({
 function fromForm(body: Record<string, unknown>): NewAgentService {
   return {
     name: typeof body.name === 'string' ? body.name : '',
-    scopes: Object.keys(body).filter((key) => key.startsWith('scope:') && body[key] === 'on').map((key) => key.slice('scope:'.length)),
+    scopes: Object.keys(body)
+      .filter((key) => key.startsWith('scope:') && body[key] === 'on')
+      .map((key) => key.slice('scope:'.length)),
   };
 }
 
@@ -67,11 +69,21 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   async function rotate(ctx: Context, grace: GracePeriod) {
     const agent = await ownedAgent(ctx);
     const rotated = await secrets.rotate(agent.clientId, GRACE_PERIODS[grace]);
-    await deps.events.record({ kind: 'agent.secret_rotated', accountId: ownerOf(ctx).accountId, clientId: agent.clientId, ip: ctx.ip, detail: { grace } });
+    await deps.events.record({
+      kind: 'agent.secret_rotated',
+      accountId: ownerOf(ctx).accountId,
+      clientId: agent.clientId,
+      ip: ctx.ip,
+      detail: { grace },
+    });
     return { agent, ...rotated };
   }
 
-  async function page(ctx: Context, extra: Pick<AgentsPageInput, 'created' | 'draft'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+  async function page(
+    ctx: Context,
+    extra: Pick<AgentsPageInput, 'created' | 'draft'> = {},
+    notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES),
+  ) {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
@@ -81,7 +93,12 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
       csrf,
       notice,
       body: agentsBody({
-        agents: await agents.list(ownerOf(ctx).accountId), csrf, tokenEndpoint, resource: deps.config.RESOURCE_URL, scopes: deps.scopes, ...extra,
+        agents: await agents.list(ownerOf(ctx).accountId),
+        csrf,
+        tokenEndpoint,
+        resource: deps.config.RESOURCE_URL,
+        scopes: deps.scopes,
+        ...extra,
       }),
     });
   }
@@ -115,8 +132,11 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   router.post('/console/agents/:clientId/secret', ...mutate, async function rotateAgentSecretFromPage(ctx) {
     const { agent, clientSecret, expiresOldAt } = await rotate(ctx, PAGE_GRACE);
     // Like registration: the secret is on this response only (no redirect; console pages are never cached).
-    await page(ctx, { created: { clientId: agent.clientId, clientSecret, name: agent.name, scopes: agent.scopes, oldSecretsUntil: expiresOldAt } },
-      { kind: 'ok', text: 'New secret made. Copy it now: it is shown only once.' });
+    await page(
+      ctx,
+      { created: { clientId: agent.clientId, clientSecret, name: agent.name, scopes: agent.scopes, oldSecretsUntil: expiresOldAt } },
+      { kind: 'ok', text: 'New secret made. Copy it now: it is shown only once.' },
+    );
   });
 
   router.post('/console/agents', ...mutate, guard({ body: FormFields.transform(fromForm) }), async function registerAgentFromPage(ctx) {
@@ -124,14 +144,20 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
     try {
       const { service, clientSecret } = await agents.register(actor(ctx), input);
       // The secret is shown on this response only: no redirect, and console pages are never cached (D3).
-      await page(ctx, { created: { clientId: service.clientId, clientSecret, name: service.name, scopes: service.scopes } },
-        { kind: 'ok', text: 'Agent registered. Copy its secret now: it is shown only once.' });
+      await page(
+        ctx,
+        { created: { clientId: service.clientId, clientSecret, name: service.name, scopes: service.scopes } },
+        { kind: 'ok', text: 'Agent registered. Copy its secret now: it is shown only once.' },
+      );
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
       const issue = error.issues[0];
       ctx.status = 400;
-      await page(ctx, { draft: { name: input.name, scopes: input.scopes } },
-        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` });
+      await page(
+        ctx,
+        { draft: { name: input.name, scopes: input.scopes } },
+        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` },
+      );
     }
   });
 

@@ -70,7 +70,12 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
 
   const audit = (ctx: Context, held: HeldAction, kind: string, outcome: 'ok' | 'failure', detail: Record<string, unknown> = {}) =>
     deps.events.record({
-      kind, outcome, accountId: held.accountId, clientId: held.clientId, grantId: held.grantId, ip: ctx.ip,
+      kind,
+      outcome,
+      accountId: held.accountId,
+      clientId: held.clientId,
+      grantId: held.grantId,
+      ip: ctx.ip,
       detail: { held_id: held.id, action: held.action, ...detail },
     });
 
@@ -101,7 +106,8 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
     } catch (caught) {
       // Plugins translate their upstream's errors; anything else is logged by name only, since a foreign error's
       // message may quote an upstream URL holding a credential (threat model G2).
-      if (!(caught instanceof AppError)) deps.logger.error({ action: held.action, error: caught instanceof Error ? caught.name : typeof caught }, 'approved action failed');
+      if (!(caught instanceof AppError))
+        deps.logger.error({ action: held.action, error: caught instanceof Error ? caught.name : typeof caught }, 'approved action failed');
       const failure = caught instanceof AppError ? caught : new AppError('server_error', 500, 'Sending failed on our side.');
       await store.settle(held.id, 'failed', { error: failure.code });
       await audit(ctx, held, 'action.approved', 'failure', { error: failure.code });

@@ -67,7 +67,14 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
     if (!parsed.success) throw new AppError('invalid_policy', 400, policyProblem(parsed.error, input));
     const accountId = ownerOf(ctx).accountId;
     const policy = await policies.set(accountId, grant.grantId, parsed.data);
-    await deps.events.record({ kind: 'policy.updated', accountId, clientId: grant.clientId, grantId: grant.grantId, ip: ctx.ip, detail: { policy } });
+    await deps.events.record({
+      kind: 'policy.updated',
+      accountId,
+      clientId: grant.clientId,
+      grantId: grant.grantId,
+      ip: ctx.ip,
+      detail: { policy },
+    });
     return policy;
   }
 
@@ -85,7 +92,13 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
       active: '/console/apps',
       csrf,
       notice,
-      body: appsBody(deps.scopes, await withPolicies(ownerOf(ctx).accountId), csrf, edit, typeof ctx.query.limits === 'string' ? ctx.query.limits : undefined),
+      body: appsBody(
+        deps.scopes,
+        await withPolicies(ownerOf(ctx).accountId),
+        csrf,
+        edit,
+        typeof ctx.query.limits === 'string' ? ctx.query.limits : undefined,
+      ),
     });
   }
 
@@ -114,7 +127,8 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
 
   router.put('/console/api/apps/:grantId/policy', ...mutate, async function setPolicy(ctx) {
     const body: unknown = ctx.state.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_policy', 400, 'Send the limits as a JSON object.');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new AppError('invalid_policy', 400, 'Send the limits as a JSON object.');
     // The CSRF token may travel in the body; it is not part of the policy.
     const { csrf: _csrf, ...input } = body as Record<string, unknown>;
     const policy = await savePolicy(ctx, input);

@@ -71,7 +71,10 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       if (kind.oauth && configuredIds && !configuredIds.has(kind.oauth.provider)) continue;
       if (kind.oauth) covered.add(kind.oauth.provider);
       list.push({
-        id: kind.id, provider: kind.provider, title: kind.title, description: kind.description,
+        id: kind.id,
+        provider: kind.provider,
+        title: kind.title,
+        description: kind.description,
         ...(kind.paste ? { paste: { fields: kind.paste.fields } } : {}),
         ...(kind.oauth ? { oauth: { provider: kind.oauth.provider } } : {}),
       });
@@ -81,7 +84,9 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       const title = p.title ?? p.id;
       const host = URL.canParse(p.authorizationUrl) ? new URL(p.authorizationUrl).host : p.authorizationUrl;
       list.push({
-        id: `oauth2:${p.id}`, provider: p.id, title,
+        id: `oauth2:${p.id}`,
+        provider: p.id,
+        title,
         description: `Sign in to ${title} at ${host} and approve oauth3 there; you come back here when it is done.`,
         oauth: { provider: p.id },
       });
@@ -93,7 +98,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   const providerTitle = (provider: string) =>
     deps.upstream.providers?.().find((p) => p.id === provider)?.title ?? provider.charAt(0).toUpperCase() + provider.slice(1);
   const howOf = (c: Connection) =>
-    c.kind === 'oauth2' ? `Signed in with ${providerTitle(c.provider)}` : registry.credentialKind(c.kind)?.title ?? c.kind;
+    c.kind === 'oauth2' ? `Signed in with ${providerTitle(c.provider)}` : (registry.credentialKind(c.kind)?.title ?? c.kind);
 
   /**
    * Checks a pasted credential with its upstream, then seals and saves it. Error descriptions are scrubbed of what
@@ -113,17 +118,27 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       verified = await kind.paste.verify(input.data, { config: deps.config, logger: deps.logger });
     } catch (error) {
       // The plugin's own errors keep their code and status (400 invalid_credential, 502 upstream unreachable).
-      if (error instanceof AppError) throw new AppError(error.code, error.status, scrub(error.description), { expose: error.expose || [502, 503, 504].includes(error.status) });
+      if (error instanceof AppError)
+        throw new AppError(error.code, error.status, scrub(error.description), {
+          expose: error.expose || [502, 503, 504].includes(error.status),
+        });
       deps.logger.warn({ kind: kind.id, error: error instanceof Error ? error.name : typeof error }, 'credential check failed');
       throw new AppError('upstream_error', 502, 'The service could not check this credential. Try again later.', { expose: true });
     }
 
     const accountId = ownerOf(ctx).accountId;
     const connection = await connections.save(accountId, {
-      provider: kind.provider, kind: kind.id, label: verified.label, secret: verified.secret, ...(verified.meta ? { meta: verified.meta } : {}),
+      provider: kind.provider,
+      kind: kind.id,
+      label: verified.label,
+      secret: verified.secret,
+      ...(verified.meta ? { meta: verified.meta } : {}),
     });
     await deps.events.record({
-      kind: 'connection.added', accountId, ip: ctx.ip, detail: { provider: kind.provider, kind: kind.id, label: connection.label },
+      kind: 'connection.added',
+      accountId,
+      ip: ctx.ip,
+      detail: { provider: kind.provider, kind: kind.id, label: connection.label },
     });
     return connection;
   }
@@ -146,7 +161,10 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
     await deps.upstream.revoke?.(connection);
     if (!(await connections.remove(accountId, connection.id))) throw notFound('not_found', 'No such connected account.');
     await deps.events.record({
-      kind: 'connection.removed', accountId, ip: ctx.ip, detail: { provider: connection.provider, kind: connection.kind, label: connection.label },
+      kind: 'connection.removed',
+      accountId,
+      ip: ctx.ip,
+      detail: { provider: connection.provider, kind: connection.kind, label: connection.label },
     });
   }
 
@@ -160,7 +178,12 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       csrf,
       notice,
       body: connectionsBody({
-        connections: await connections.list(ownerOf(ctx).accountId), ways: ways(), csrf, problem, howOf, providerTitle,
+        connections: await connections.list(ownerOf(ctx).accountId),
+        ways: ways(),
+        csrf,
+        problem,
+        howOf,
+        providerTitle,
       }),
     });
   }
@@ -193,8 +216,16 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       if (!(error instanceof AppError)) throw error;
       const kindId = typeof body.kind === 'string' ? body.kind : '';
       // Typed values come back into the form, except secrets (the view leaves password fields empty as well).
-      const echoable = new Set(registry.credentialKind(kindId)?.paste?.fields.filter((f) => f.type !== 'password').map((f) => f.name));
-      const values = Object.fromEntries(Object.entries(body).filter(([k, v]) => echoable.has(k) && typeof v === 'string')) as Record<string, string>;
+      const echoable = new Set(
+        registry
+          .credentialKind(kindId)
+          ?.paste?.fields.filter((f) => f.type !== 'password')
+          .map((f) => f.name),
+      );
+      const values = Object.fromEntries(Object.entries(body).filter(([k, v]) => echoable.has(k) && typeof v === 'string')) as Record<
+        string,
+        string
+      >;
       const message = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
       ctx.status = error.status;
       const known = ways().some((w) => w.id === kindId);

@@ -11,7 +11,11 @@ import { guard } from '../../http/guard.js';
 
 /** A whole number from a query string within [min, max]: "abc", "1.5", "0" and repeats are refused, not coerced. */
 const count = (min: number, max: number) =>
-  z.string().regex(/^\d{1,15}$/, 'must be a whole number').transform(Number).pipe(z.number().min(min).max(max));
+  z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
 
 /** An empty filter (the form's "All apps") means no filter. */
 const optional = (field: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), field.optional());

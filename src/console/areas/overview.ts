@@ -18,7 +18,8 @@ export function overviewArea(router: Router, deps: ConsoleDeps): void {
       active: '/console',
       csrf: csrfFor(ctx),
       // Held posts wait for the owner, so the first page says so (the navigation shows the count everywhere).
-      notice: pending > 0 ? { kind: 'ok', text: `${pending} ${pending === 1 ? 'post waits' : 'posts wait'} for your approval.` } : undefined,
+      notice:
+        pending > 0 ? { kind: 'ok', text: `${pending} ${pending === 1 ? 'post waits' : 'posts wait'} for your approval.` } : undefined,
       body: html`<h1>Your oauth3 console</h1>
 ${pending > 0 ? html`<p><a class="button primary compact" href="/console/approvals">Review ${pending === 1 ? 'it' : 'them'} on the Approvals page</a></p>` : ''}
 <p>Signed in as <strong>${label}</strong>. Everything done with your account is listed here, and everything can be undone.</p>

@@ -11,13 +11,19 @@ import { consolePage } from '../views/layout.js';
 import { passkeysBody } from '../views/passkeys.js';
 
 const PasskeyName = z.string().trim().min(1, 'give the passkey a name').max(60, 'use at most 60 characters');
-const Credential = z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() }).loose();
+const Credential = z
+  .object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() })
+  .loose();
 const AddBody = z.object({ credential: Credential, name: PasskeyName.optional() });
 const RenameBody = z.object({ name: PasskeyName });
 /** Credential ids are base64url (WebAuthn §5.1: at most 1023 bytes); anything else cannot be one of ours. */
 const CredentialId = z.string().regex(/^[A-Za-z0-9_-]{1,1400}$/);
 
-const MESSAGES = { added: 'Passkey added. You can now sign in with it.', renamed: 'Passkey renamed.', removed: 'Passkey removed. It can no longer sign in.' };
+const MESSAGES = {
+  added: 'Passkey added. You can now sign in with it.',
+  renamed: 'Passkey renamed.',
+  removed: 'Passkey removed. It can no longer sign in.',
+};
 
 const passkeyJson = (p: Passkey) => ({
   id: p.id,
@@ -66,8 +72,18 @@ export function passkeysArea(router: Router, deps: ConsoleDeps): void {
     const name = (await accounts.listPasskeys(owner.accountId)).find((p) => p.id === id)?.name;
     const outcome = await accounts.removePasskey(owner.accountId, id);
     if (outcome === 'not_found') throw notFound('not_found', 'No such passkey.');
-    assertThat(outcome === 'removed', 'last_passkey', 409, 'This is your only passkey: add another one before removing it, or you could not sign in again.');
-    await events.record({ kind: 'passkey.removed', accountId: owner.accountId, ip: ctx.ip, detail: { passkey: name, credential: id.slice(0, 16) } });
+    assertThat(
+      outcome === 'removed',
+      'last_passkey',
+      409,
+      'This is your only passkey: add another one before removing it, or you could not sign in again.',
+    );
+    await events.record({
+      kind: 'passkey.removed',
+      accountId: owner.accountId,
+      ip: ctx.ip,
+      detail: { passkey: name, credential: id.slice(0, 16) },
+    });
   }
 
   router.get('/console/passkeys', async function showPasskeys(ctx) {
@@ -107,12 +123,23 @@ export function passkeysArea(router: Router, deps: ConsoleDeps): void {
       assertThat(registered.accountId === owner.accountId, 'passkey_failed', 400, 'The passkey could not be verified.');
     } catch (error) {
       await limiter.fail(failures(ctx));
-      await events.record({ kind: 'passkey.added', outcome: 'failure', accountId: owner.accountId, ip: ctx.ip, detail: { reason: (error as AppError).code ?? 'error' } });
+      await events.record({
+        kind: 'passkey.added',
+        outcome: 'failure',
+        accountId: owner.accountId,
+        ip: ctx.ip,
+        detail: { reason: (error as AppError).code ?? 'error' },
+      });
       throw error;
     }
     const passkey = { ...registered.passkey, name: body.name ?? registered.passkey.name };
     assertThat(await accounts.addPasskey(owner.accountId, passkey), 'passkey_exists', 409, 'This passkey is already registered.');
-    await events.record({ kind: 'passkey.added', accountId: owner.accountId, ip: ctx.ip, detail: { passkey: passkey.name, credential: passkey.id.slice(0, 16) } });
+    await events.record({
+      kind: 'passkey.added',
+      accountId: owner.accountId,
+      ip: ctx.ip,
+      detail: { passkey: passkey.name, credential: passkey.id.slice(0, 16) },
+    });
     ctx.status = 201;
     ctx.body = passkeyJson((await accounts.findPasskey(passkey.id))!);
   });

@@ -13,18 +13,26 @@ import { guard } from '../../http/guard.js';
 const PatchBody = ProfilePatch.extend({ csrf: z.string().optional() }).transform(({ csrf: _csrf, ...patch }) => patch);
 
 /** The form always posts every field; only they are read (the csrf field was checked by `mutate`). */
-const FormBody = z.record(z.string(), z.string()).transform((form) =>
-  Object.fromEntries(PROFILE_FIELDS.filter((f) => f in form).map((f) => [f, form[f]])));
+const FormBody = z
+  .record(z.string(), z.string())
+  .transform((form) => Object.fromEntries(PROFILE_FIELDS.filter((f) => f in form).map((f) => [f, form[f]])));
 
-const valuesOf = (p: Profile): Record<ProfileField, string | null> =>
-  ({ username: p.username, email: p.email, phone: p.phone, wallet_address: p.wallet_address });
+const valuesOf = (p: Profile): Record<ProfileField, string | null> => ({
+  username: p.username,
+  email: p.email,
+  phone: p.phone,
+  wallet_address: p.wallet_address,
+});
 
 /** /console/profile and /console/api/profile: optional username, email, phone and wallet address. */
 export function profileArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const profiles = new ProfileStore(deps.db, deps.events);
 
-  const render = async (ctx: Context, extra: { status?: number; values?: Record<ProfileField, string | null>; errors?: Partial<Record<ProfileField, string>> } = {}) => {
+  const render = async (
+    ctx: Context,
+    extra: { status?: number; values?: Record<ProfileField, string | null>; errors?: Partial<Record<ProfileField, string>> } = {},
+  ) => {
     const saved = await profiles.get(ownerOf(ctx).accountId);
     ctx.status = extra.status ?? 200;
     ctx.type = 'html';

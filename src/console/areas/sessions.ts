@@ -35,7 +35,12 @@ export function sessionsArea(router: Router, deps: ConsoleDeps): void {
     const owner = ownerOf(ctx);
     const uid = SessionUid.safeParse(pathParam(ctx, 'uid'));
     if (!uid.success || !(await sessions.end(owner.accountId, uid.data))) throw notFound('not_found', 'No such session.');
-    await deps.events.record({ kind: 'session.signed_out', accountId: owner.accountId, ip: ctx.ip, detail: { current: uid.data === owner.sessionUid } });
+    await deps.events.record({
+      kind: 'session.signed_out',
+      accountId: owner.accountId,
+      ip: ctx.ip,
+      detail: { current: uid.data === owner.sessionUid },
+    });
   }
 
   async function signOutOthers(ctx: Context): Promise<number> {

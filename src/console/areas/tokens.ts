@@ -32,7 +32,9 @@ function fromForm(body: Record<string, unknown>): NewAgentToken {
   const hours = typeof body.lifetime_hours === 'string' && body.lifetime_hours !== '' ? Number(body.lifetime_hours) : undefined;
   return {
     name: typeof body.name === 'string' ? body.name : '',
-    scopes: Object.keys(body).filter((key) => key.startsWith('scope:') && body[key] === 'on').map((key) => key.slice('scope:'.length)),
+    scopes: Object.keys(body)
+      .filter((key) => key.startsWith('scope:') && body[key] === 'on')
+      .map((key) => key.slice('scope:'.length)),
     ...(hours === undefined ? {} : { lifetime_hours: hours }),
   };
 }
@@ -68,11 +70,20 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     if (!token) throw notFound('not_found', 'No such token.');
     await agentTokens.revoke(token);
     await deps.events.record({
-      kind: 'token.revoked', accountId: owner.accountId, clientId: AGENT_CLIENT_ID, grantId: token.grantId, ip: ctx.ip, detail: { name: token.name },
+      kind: 'token.revoked',
+      accountId: owner.accountId,
+      clientId: AGENT_CLIENT_ID,
+      grantId: token.grantId,
+      ip: ctx.ip,
+      detail: { name: token.name },
     });
   }
 
-  async function page(ctx: Context, extra: Omit<TokensPageInput, 'tokens' | 'csrf' | 'scopes'> = {}, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+  async function page(
+    ctx: Context,
+    extra: Omit<TokensPageInput, 'tokens' | 'csrf' | 'scopes'> = {},
+    notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES),
+  ) {
     const csrf = csrfFor(ctx);
     ctx.type = 'html';
     ctx.body = consolePage({
@@ -109,13 +120,20 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     try {
       const { token, agentToken } = await create(ctx, input);
       // The value is shown on this response only: no redirect, and console pages are never cached (D3).
-      await page(ctx, { created: { token, name: agentToken.name } }, { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' });
+      await page(
+        ctx,
+        { created: { token, name: agentToken.name } },
+        { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' },
+      );
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
       const issue = error.issues[0];
       ctx.status = 400;
-      await page(ctx, { draft: { name: input.name, scopes: input.scopes, lifetimeHours: input.lifetime_hours } },
-        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` });
+      await page(
+        ctx,
+        { draft: { name: input.name, scopes: input.scopes, lifetimeHours: input.lifetime_hours } },
+        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` },
+      );
     }
   });
 

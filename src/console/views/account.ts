@@ -20,9 +20,11 @@ export function accountBody({ createdAt, passkeys, sessions }: AccountView) {
 <ul>
   <li>every app and agent you connected loses access: each grant and token is revoked;</li>
   <li>${sessions > 1 ? `all ${sessions} signed-in browsers are signed out, this one included` : 'this browser is signed out'};</li>
-  <li>${passkeys > 1
-    ? `your ${passkeys} passkeys are deleted here and no longer sign in (your devices may still list them: remove them there)`
-    : 'your passkey is deleted here and no longer signs in (your device may still list it: remove it there)'};</li>
+  <li>${
+    passkeys > 1
+      ? `your ${passkeys} passkeys are deleted here and no longer sign in (your devices may still list them: remove them there)`
+      : 'your passkey is deleted here and no longer signs in (your device may still list it: remove it there)'
+  };</li>
   <li>your stored credentials, profile and access log are deleted.</li>
 </ul>
 <p>To confirm, you will be asked for one of your passkeys.</p>

@@ -16,7 +16,13 @@ export interface AgentsPageInput {
   /** The resource API its tokens are for (RFC 8707 `resource`). */
   resource: string;
   /** The agent just registered: its secret is on this one page and nowhere else. */
-  created?: { clientId: string; clientSecret: string; name: string; scopes: string[]; /** Set after a rotation: when the replaced secrets stop working. */ oldSecretsUntil?: Date };
+  created?: {
+    clientId: string;
+    clientSecret: string;
+    name: string;
+    scopes: string[];
+    /** Set after a rotation: when the replaced secrets stop working. */ oldSecretsUntil?: Date;
+  };
   /** What the owner typed, when the form is shown again with a problem. */
   draft?: { name?: string; scopes?: string[] };
 }
@@ -25,7 +31,8 @@ export interface AgentsPageInput {
 export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, draft = {}, scopes }: AgentsPageInput) {
   const checked = new Set(draft.scopes ?? []);
 
-  const rows = agents.map((a) => html`<tr>
+  const rows = agents.map(
+    (a) => html`<tr>
   <td data-label="Name"><strong>${a.name}</strong><div class="hint"><code>${a.clientId}</code></div></td>
   <td data-label="Can"><ul class="scope-list">${a.scopes.map((name) => scopeBadge(scopes, name))}</ul></td>
   <td data-label="Registered">${when(a.createdAt)}</td>
@@ -36,18 +43,22 @@ export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, dra
   </form> <form method="post" action="/console/agents/${a.clientId}/secret" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button compact">New secret<span class="visually-hidden"> for ${a.name}</span></button>
-  </form>${canWrite(scopes, a.scopes)
-    // The agent holds a grant like any app: its limits are set with the apps' (Connected apps, Limits).
-    ? html` <a href="/console/apps?limits=${a.grantId}#limits-${a.grantId}">Limits<span class="visually-hidden"> of ${a.name}</span></a>`
-    : ''}</td>
-</tr>`);
+  </form>${
+    canWrite(scopes, a.scopes)
+      ? // The agent holds a grant like any app: its limits are set with the apps' (Connected apps, Limits).
+        html` <a href="/console/apps?limits=${a.grantId}#limits-${a.grantId}">Limits<span class="visually-hidden"> of ${a.name}</span></a>`
+      : ''
+  }</td>
+</tr>`,
+  );
 
   return html`<h1>Agent services</h1>
 <p>An agent service is a program of yours that runs on its own (a bot, a scheduled job) and asks oauth3 for tokens
 whenever it needs them, with a client id and a secret. It acts on your connected accounts with the permissions you
 pick here and within the limits you set, until you revoke it. For a one-off token, use
 <a href="/console/tokens">Agent tokens</a> instead.</p>
-${created
+${
+  created
     ? html`<section class="new-token" aria-labelledby="new-agent-title">
 <h2 id="new-agent-title">${created.oldSecretsUntil ? html`A new secret for “${created.name}”` : html`Your new agent “${created.name}”`}</h2>
 <div class="field">
@@ -57,9 +68,9 @@ ${created
 <div class="field">
   <label for="new-agent-secret">Client secret</label>
   <input id="new-agent-secret" class="token-value" type="text" readonly value="${created.clientSecret}" autocomplete="off" spellcheck="false">
-  <span class="hint">Copy it now and give it to your agent: it is shown only this once; oauth3 keeps only a digest.${created.oldSecretsUntil
-    ? html` The old secret keeps working until ${when(created.oldSecretsUntil)}.`
-    : ''}</span>
+  <span class="hint">Copy it now and give it to your agent: it is shown only this once; oauth3 keeps only a digest.${
+    created.oldSecretsUntil ? html` The old secret keeps working until ${when(created.oldSecretsUntil)}.` : ''
+  }</span>
 </div>
 <div class="field">
   <label for="new-agent-request">The agent gets a token with</label>
@@ -67,7 +78,8 @@ ${created
   <span class="hint">and calls the API under <code>${resource}</code> with <code>Authorization: Bearer</code> and that token.</span>
 </div>
 </section>`
-    : ''}
+    : ''
+}
 <section aria-labelledby="register-title">
 <h2 id="register-title">Register an agent</h2>
 <form method="post" action="/console/agents" class="token-form">
@@ -83,13 +95,15 @@ ${created
 </section>
 <section aria-labelledby="agents-title">
 <h2 id="agents-title">Your agents</h2>
-${agents.length
+${
+  agents.length
     ? html`<table class="table">
 <thead><tr><th scope="col">Name</th><th scope="col">Can</th><th scope="col">Registered</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`
-    : html`<p class="empty">You have not registered any agent services.</p>`}
+    : html`<p class="empty">You have not registered any agent services.</p>`
+}
 </section>`;
 }

@@ -26,7 +26,9 @@ const STATUS: Record<HeldStatus, { text: string; badge: string }> = {
 
 /** "Post on X as you (tweet.post)": the scope's title when the catalog knows it, else the action's id. */
 function actionText(view: HeldView): SafeHtml {
-  return view.scopeTitle ? html`${view.scopeTitle} <code class="scope-name">${view.held.action}</code>` : html`<code class="scope-name">${view.held.action}</code>`;
+  return view.scopeTitle
+    ? html`${view.scopeTitle} <code class="scope-name">${view.held.action}</code>`
+    : html`<code class="scope-name">${view.held.action}</code>`;
 }
 
 const errorOf = (held: HeldAction) => {
@@ -81,13 +83,15 @@ ${pending.length ? pending.map((view) => pendingItem(view, csrf)) : html`<p clas
 </section>
 <section aria-labelledby="recent-title">
 <h2 id="recent-title">Recent decisions</h2>
-${recent.length
+${
+  recent.length
     ? html`<table class="table">
 <thead><tr><th scope="col">App</th><th scope="col">Action</th><th scope="col">Text</th><th scope="col">Decision</th><th scope="col">Decided</th></tr></thead>
 <tbody>
 ${recent.map(recentRow)}
 </tbody>
 </table>`
-    : html`<p class="empty">You have not decided on any post yet.</p>`}
+    : html`<p class="empty">You have not decided on any post yet.</p>`
+}
 </section>`;
 }

@@ -7,7 +7,8 @@ import { csrfField, when } from '../../web/forms.js';
 import { draftOf, policyFields, policySummary, type PolicyDraft } from '../../policies/form.js';
 
 /** Limits matter for apps that can write; a scope the catalog no longer knows counts as a write, to be safe. */
-export const canWrite = (catalog: ScopeCatalog, scopes: string[]) => scopes.some((name) => (catalog.get(name)?.access ?? 'write') === 'write');
+export const canWrite = (catalog: ScopeCatalog, scopes: string[]) =>
+  scopes.some((name) => (catalog.get(name)?.access ?? 'write') === 'write');
 
 /** A limits form sent back with a problem: what the owner typed, for the app it was about. */
 export interface PolicyEdit {
@@ -31,9 +32,11 @@ export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: str
     <strong>${app.name}</strong>${app.kind === 'agent' ? html` <span class="badge badge-identity">Agent token</span>` : ''}
   </div>${app.redirectHost ? html`<div class="hint">Sends you back to <span class="host">${app.redirectHost}</span></div>` : ''}</td>
   <td data-label="Can"><ul class="scope-list">${app.scopes.map((name) => scopeBadge(catalog, name))}</ul></td>
-  <td data-label="Limits">${canWrite(catalog, app.scopes)
-    ? html`${policySummary(policy)} <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> limits of ${app.name}</span></a>`
-    : html`<span class="hint">Reads only</span>`}</td>
+  <td data-label="Limits">${
+    canWrite(catalog, app.scopes)
+      ? html`${policySummary(policy)} <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> limits of ${app.name}</span></a>`
+      : html`<span class="hint">Reads only</span>`
+  }</td>
   <td data-label="Granted">${when(app.grantedAt)}</td>
   <td data-label="Last used">${when(app.lastUsedAt)}</td>
   <td data-label="Actions"><form method="post" action="/console/apps/${app.grantId}/revoke" class="inline-form">
@@ -49,23 +52,27 @@ export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: str
 token it holds at once; an app that wants access again has to ask you again.</p>
 <section aria-labelledby="apps-title">
 <h2 id="apps-title">With access now</h2>
-${apps.length
+${
+  apps.length
     ? html`<table class="table">
 <thead><tr><th scope="col">App</th><th scope="col">Can</th><th scope="col">Limits</th><th scope="col">Granted</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`
-    : html`<p class="empty">No app has access to your account.</p>`}
+    : html`<p class="empty">No app has access to your account.</p>`
+}
 </section>
-${writers.length
+${
+  writers.length
     ? html`<section aria-labelledby="limits-title">
 <h2 id="limits-title">Limits</h2>
 <p>What each app that can post may do beyond its permissions. A post outside the limits is refused, and the app
 is told why; with “Hold for my approval”, posts wait on your <a href="/console/approvals">Approvals</a> page.</p>
 ${writers.map(({ app, policy }) => limitsForm(app, policy, csrf, edit?.grantId === app.grantId ? edit : undefined, openGrantId === app.grantId))}
 </section>`
-    : ''}`;
+    : ''
+}`;
 }
 
 /** Collapsed unless the owner asked for this one (`?limits=<grant>`, which works without scripts) or it has a problem. */

@@ -32,14 +32,17 @@ export function activityChart(chart: Chart): SafeHtml {
   const apps = [...totals.entries()].sort((a, b) => b[1].total - a[1].total);
   const series = new Map(apps.map(([id], i) => [id, i % SERIES_COLOURS]));
   const heading = html`<h2 id="chart-title">${what} per day, last ${days.length} days</h2>`;
-  if (!apps.length) return html`<section class="chart" aria-labelledby="chart-title">${heading}<p class="empty">No app activity in this period.</p></section>`;
+  if (!apps.length)
+    return html`<section class="chart" aria-labelledby="chart-title">${heading}<p class="empty">No app activity in this period.</p></section>`;
 
   const perDay = new Map<string, number>();
   for (const c of chart.counts) perDay.set(c.day, (perDay.get(c.day) ?? 0) + c.count);
   const peak = Math.max(...perDay.values());
   const total = apps.reduce((sum, [, a]) => sum + a.total, 0);
-  const summary = `${what}: ${total} from ${chart.from} to ${chart.to}, at most ${peak} in a day. ` +
-    apps.map(([, a]) => `${a.name}: ${a.total}`).join('; ') + '.';
+  const summary =
+    `${what}: ${total} from ${chart.from} to ${chart.to}, at most ${peak} in a day. ` +
+    apps.map(([, a]) => `${a.name}: ${a.total}`).join('; ') +
+    '.';
 
   const bars = days.map((day, i) => {
     let top = HEIGHT;

@@ -44,7 +44,8 @@ function statusCell(c: Connection, providerTitle: string): SafeHtml {
 
 /** /console/connections: the owner's upstream accounts (never a secret) and the forms to connect more. */
 export function connectionsBody({ connections, ways, csrf, problem, howOf, providerTitle }: ConnectionsPageInput): SafeHtml {
-  const rows = connections.map((c) => html`<tr>
+  const rows = connections.map(
+    (c) => html`<tr>
   <td data-label="Account"><strong>${c.label}</strong> <span class="hint">${providerTitle(c.provider)}</span></td>
   <td data-label="How">${howOf(c)}</td>
   <td data-label="Status">${statusCell(c, providerTitle(c.provider))}</td>
@@ -54,7 +55,8 @@ export function connectionsBody({ connections, ways, csrf, problem, howOf, provi
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Disconnect<span class="visually-hidden"> ${c.label}</span></button>
   </form></td>
-</tr>`);
+</tr>`,
+  );
 
   return html`<h1>Connected accounts</h1>
 <p>Accounts oauth3 uses on your behalf when an app or agent you allowed posts for you. What you paste or approve here
@@ -62,20 +64,24 @@ is stored encrypted and never shown again, not to you and not to any app. Connec
 account connected before.</p>
 <section aria-labelledby="connections-title">
 <h2 id="connections-title">Your accounts</h2>
-${connections.length
+${
+  connections.length
     ? html`<table class="table">
 <thead><tr><th scope="col">Account</th><th scope="col">How</th><th scope="col">Status</th><th scope="col">Connected</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`
-    : html`<p class="empty">You have not connected any account yet.</p>`}
+    : html`<p class="empty">You have not connected any account yet.</p>`
+}
 </section>
 <section aria-labelledby="connect-title">
 <h2 id="connect-title">Connect an account</h2>
-${ways.length
+${
+  ways.length
     ? ways.map((way) => wayBlock(way, csrf, problem?.kindId === way.id ? problem : undefined))
-    : html`<p class="empty">This server offers no accounts to connect.</p>`}
+    : html`<p class="empty">This server offers no accounts to connect.</p>`
+}
 </section>`;
 }
 
@@ -85,12 +91,14 @@ function wayBlock(way: ConnectWay, csrf: string, problem: ConnectProblem | undef
 <h3 id="${titleId}">${way.title}</h3>
 <p>${way.description}</p>
 ${way.paste ? pasteForm(way, way.paste.fields, csrf, problem) : ''}
-${way.oauth
+${
+  way.oauth
     ? html`<form method="post" action="/console/connections/oauth/${way.oauth.provider}" class="inline-form">
   ${csrfField(csrf)}
   <button type="submit" class="button primary compact">Connect<span class="visually-hidden"> ${way.title}</span></button>
 </form>`
-    : ''}
+    : ''
+}
 </div>`;
 }
 
@@ -98,7 +106,7 @@ function pasteForm(way: ConnectWay, fields: CredentialField[], csrf: string, pro
   const id = (field: CredentialField) => `${slug(way.id)}-${slug(field.name)}`;
   const input = (field: CredentialField) => {
     // A secret typed before an error is not sent back: the page would then hold it (and the browser's cache).
-    const value = field.type === 'password' ? '' : problem?.values[field.name] ?? '';
+    const value = field.type === 'password' ? '' : (problem?.values[field.name] ?? '');
     const described = field.help ? html` aria-describedby="${id(field)}-hint"` : '';
     const required = field.required === false ? '' : html` required`;
     return field.type === 'textarea'
@@ -109,11 +117,13 @@ function pasteForm(way: ConnectWay, fields: CredentialField[], csrf: string, pro
   ${csrfField(csrf)}
   <input type="hidden" name="kind" value="${way.id}">
   ${problem ? html`<p class="field-error" role="alert">${problem.message}</p>` : ''}
-  ${fields.map((field) => html`<div class="field">
+  ${fields.map(
+    (field) => html`<div class="field">
     <label for="${id(field)}">${field.label}</label>
     ${input(field)}
     ${field.help ? html`<span class="hint" id="${id(field)}-hint">${field.help}</span>` : ''}
-  </div>`)}
+  </div>`,
+  )}
   <button type="submit" class="button primary compact">Check and connect<span class="visually-hidden"> ${way.title}</span></button>
 </form>`;
 }

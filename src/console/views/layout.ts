@@ -30,8 +30,7 @@ export interface ConsolePageInput {
 }
 
 /** The count beside a section's name: words for screen readers, a number for the eye. */
-const countBadge = (count: number) =>
-  html` <span class="nav-count">${count}<span class="visually-hidden"> waiting</span></span>`;
+const countBadge = (count: number) => html` <span class="nav-count">${count}<span class="visually-hidden"> waiting</span></span>`;
 
 /** Every console page: the section navigation, a notice line, and the page body in a wide column. */
 export function consolePage({ title, active, body, csrf, notice, scripts = [], pendingApprovals }: ConsolePageInput): string {

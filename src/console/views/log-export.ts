@@ -8,9 +8,14 @@ const COLUMNS = ['id', 'at', 'kind', 'outcome', 'client_id', 'client_name', 'sco
  * apostrophe: shown as text, never evaluated (OWASP "CSV Injection").
  */
 export function csvCell(value: unknown): string {
-  let text = typeof value === 'string' ? value
-    : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value)
-    : value === null || value === undefined ? '' : (JSON.stringify(value) ?? '');
+  let text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
+        ? String(value)
+        : value === null || value === undefined
+          ? ''
+          : (JSON.stringify(value) ?? '');
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text;
 }

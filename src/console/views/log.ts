@@ -27,12 +27,34 @@ export function logQuery(filter: LogFilter, extra: Record<string, string | numbe
 }
 
 const DETAIL_NAMES: Record<string, string> = {
-  fields: 'Changed', reason: 'Reason', passkey: 'Passkey', scopes: 'Scopes', scope: 'Scope', name: 'Name', from: 'From', to: 'To',
-  grant_type: 'Grant type', audience: 'Audience', expires_at: 'Expires', refresh_token: 'Refresh token', route: 'Via', ended: 'Ended',
+  fields: 'Changed',
+  reason: 'Reason',
+  passkey: 'Passkey',
+  scopes: 'Scopes',
+  scope: 'Scope',
+  name: 'Name',
+  from: 'From',
+  to: 'To',
+  grant_type: 'Grant type',
+  audience: 'Audience',
+  expires_at: 'Expires',
+  refresh_token: 'Refresh token',
+  route: 'Via',
+  ended: 'Ended',
 };
 
 const detailValue = (v: unknown): string =>
-  Array.isArray(v) ? v.join(', ') : typeof v === 'boolean' ? (v ? 'yes' : 'no') : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? '');
+  Array.isArray(v)
+    ? v.join(', ')
+    : typeof v === 'boolean'
+      ? v
+        ? 'yes'
+        : 'no'
+      : typeof v === 'string'
+        ? v
+        : typeof v === 'number'
+          ? String(v)
+          : (JSON.stringify(v) ?? '');
 
 /** The event's detail as one short line: "Changed: email, phone; Reason: …". */
 export function describeDetail(detail: Record<string, unknown>): string {
@@ -78,7 +100,8 @@ ${(filter.clientId || filter.kind) && html`<a href="/console/log">Clear filters<
 /** /console/log: activity chart, filters, the events newest first, and downloads of the same selection. */
 export function logPage(input: LogPageInput): string {
   const { csrf, chart, page, filter, before } = input;
-  const older = page.next_before !== null && html`<a rel="next" href="/console/log${logQuery(filter, { before: page.next_before })}">Older events</a>`;
+  const older =
+    page.next_before !== null && html`<a rel="next" href="/console/log${logQuery(filter, { before: page.next_before })}">Older events</a>`;
   const newest = before !== undefined && html`<a href="/console/log${logQuery(filter)}">Newest events</a>`;
   const body = html`<h1>Access log</h1>
 <p>Every sign-in, passkey change, consent, revocation, token and API call on your account. Only you can see it.</p>
@@ -88,14 +111,16 @@ ${activityChart(chart)}
 ${filters(input)}
 <p class="log-export">Download these events: <a href="/console/api/log/export${logQuery(filter, { format: 'csv' })}" download>CSV</a>
 · <a href="/console/api/log/export${logQuery(filter, { format: 'json' })}" download>JSON</a></p>
-${page.events.length
+${
+  page.events.length
     ? html`<table class="table log-table">
 <thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">App</th><th scope="col">Outcome</th><th scope="col">IP address</th><th scope="col">Details</th></tr></thead>
 <tbody>
 ${page.events.map(eventRow)}
 </tbody>
 </table>`
-    : html`<p class="empty">No events${filter.clientId || filter.kind ? ' match these filters' : ' yet'}.</p>`}
+    : html`<p class="empty">No events${filter.clientId || filter.kind ? ' match these filters' : ' yet'}.</p>`
+}
 ${(older || newest) && html`<nav class="log-pages" aria-label="Older and newer events">${newest}${older}</nav>`}
 </section>`;
   return consolePage({ title: 'Access log', active: '/console/log', csrf, body, pendingApprovals: input.pendingApprovals });

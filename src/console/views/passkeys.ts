@@ -14,7 +14,8 @@ export function passkeyKind(passkey: Pick<Passkey, 'deviceType' | 'backedUp'>): 
  */
 export function passkeysBody(passkeys: Passkey[], csrf: string) {
   const only = passkeys.length <= 1;
-  const rows = passkeys.map((p, i) => html`<tr>
+  const rows = passkeys.map(
+    (p, i) => html`<tr>
   <td data-label="Name"><strong>${p.name}</strong></td>
   <td data-label="Kind"><span class="badge ${p.backedUp ? 'badge-read' : 'badge-identity'}">${passkeyKind(p)}</span></td>
   <td data-label="Added">${when(p.createdAt)}</td>
@@ -31,7 +32,8 @@ export function passkeysBody(passkeys: Passkey[], csrf: string) {
       <button type="submit" class="button secondary compact danger"${only ? html` disabled aria-describedby="last-passkey"` : ''}>Remove<span class="visually-hidden"> ${p.name}</span></button>
     </form>
   </div></td>
-</tr>`);
+</tr>`,
+  );
 
   return html`<h1>Passkeys</h1>
 <p>Passkeys are how you sign in to oauth3. Keep at least two, on different devices, so losing one does not lock you out.</p>

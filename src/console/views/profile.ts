@@ -26,19 +26,35 @@ interface FieldSpec {
 /** The formats in plain words, matching the checks in src/accounts/profile.ts. */
 const FIELDS: FieldSpec[] = [
   {
-    name: 'username', label: 'Username', type: 'text', maxlength: 32, autocomplete: 'username',
+    name: 'username',
+    label: 'Username',
+    type: 'text',
+    maxlength: 32,
+    autocomplete: 'username',
     hint: '3 to 32 letters, digits, dots, dashes or underscores. Nobody else can have the same name, in any mix of upper and lower case.',
   },
   {
-    name: 'email', label: 'Email address', type: 'email', maxlength: 254, autocomplete: 'email',
+    name: 'email',
+    label: 'Email address',
+    type: 'email',
+    maxlength: 254,
+    autocomplete: 'email',
     hint: 'An address like name@example.com (at most 254 characters).',
   },
   {
-    name: 'phone', label: 'Phone number', type: 'tel', maxlength: 32, autocomplete: 'tel',
+    name: 'phone',
+    label: 'Phone number',
+    type: 'tel',
+    maxlength: 32,
+    autocomplete: 'tel',
     hint: 'International format (E.164): + then country code and number, 8 to 15 digits in all, e.g. +14155550123. Spaces are fine.',
   },
   {
-    name: 'wallet_address', label: 'Wallet address', type: 'text', maxlength: 42, autocomplete: 'off',
+    name: 'wallet_address',
+    label: 'Wallet address',
+    type: 'text',
+    maxlength: 42,
+    autocomplete: 'off',
     hint: 'An Ethereum address: 0x and 40 hex digits, all lower case or with its EIP-55 checksum (mixed case). Kept exactly as you enter it.',
   },
 ];

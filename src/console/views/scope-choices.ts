@@ -9,10 +9,15 @@ import { accessBadge } from '../../web/scope-badges.js';
 export function scopeChoices(catalog: ScopeCatalog, idPrefix: string, checked: ReadonlySet<string>) {
   return html`<fieldset class="token-scopes">
     <legend>It can</legend>
-    ${catalog.all().filter((s) => s.kind === 'resource').map((s) => html`<div class="field field-check">
+    ${catalog
+      .all()
+      .filter((s) => s.kind === 'resource')
+      .map(
+        (s) => html`<div class="field field-check">
       <input id="${idPrefix}${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
       <label for="${idPrefix}${s.name}">${accessBadge(s.access)}
         <strong>${s.title}</strong><span class="hint"> ${s.description}</span></label>
-    </div>`)}
+    </div>`,
+      )}
   </fieldset>`;
 }

@@ -15,12 +15,14 @@ export function sessionsBody(sessions: BrowserSession[], currentUid: string, csr
   <td data-label="Signed in">${when(s.createdAt)}</td>
   <td data-label="Last seen">${when(s.lastSeenAt)}</td>
   <td data-label="Actions"><div class="row-actions">
-    ${current
-      ? html`<span class="hint">Use “Sign out” at the top to end this one.</span>`
-      : html`<form method="post" action="/console/sessions/${s.uid}/sign-out" class="inline-form">
+    ${
+      current
+        ? html`<span class="hint">Use “Sign out” at the top to end this one.</span>`
+        : html`<form method="post" action="/console/sessions/${s.uid}/sign-out" class="inline-form">
       ${csrfField(csrf)}
       <button type="submit" class="button secondary compact">Sign out<span class="visually-hidden"> ${device}, last seen ${when(s.lastSeenAt)}</span></button>
-    </form>`}
+    </form>`
+    }
   </div></td>
 </tr>`;
   });
@@ -29,16 +31,19 @@ export function sessionsBody(sessions: BrowserSession[], currentUid: string, csr
 <p>Every browser signed in to your oauth3 account. If you do not recognise one, sign it out and remove any passkey you do not recognise.</p>
 <section aria-labelledby="sessions-title">
 <h2 id="sessions-title">Signed-in browsers</h2>
-${sessions.length
+${
+  sessions.length
     ? html`<table class="table">
 <thead><tr><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">Signed in</th><th scope="col">Last seen</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`
-    : html`<p class="empty">No signed-in browsers are recorded.</p>`}
+    : html`<p class="empty">No signed-in browsers are recorded.</p>`
+}
 </section>
-${others.length
+${
+  others.length
     ? html`<section aria-labelledby="others-title">
 <h2 id="others-title">Sign out everywhere else</h2>
 <p>Ends ${others.length === 1 ? 'the other session' : html`all ${others.length} other sessions`}. This browser stays signed in.</p>
@@ -47,5 +52,6 @@ ${others.length
   <button type="submit" class="button primary compact">Sign out everywhere else</button>
 </form>
 </section>`
-    : ''}`;
+    : ''
+}`;
 }

@@ -39,22 +39,27 @@ export function tokensBody({ tokens, csrf, created, draft = {}, scopes }: Tokens
   <td data-label="Created">${when(t.createdAt)}</td>
   <td data-label="Expires">${when(t.expiresAt)}</td>
   <td data-label="Last used">${when(t.lastUsedAt)}</td>
-  <td data-label="Actions">${status === 'Active'
-    ? html`<form method="post" action="/console/tokens/${t.id}/revoke" class="inline-form">
+  <td data-label="Actions">${
+    status === 'Active'
+      ? html`<form method="post" action="/console/tokens/${t.id}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${t.name}</span></button>
-  </form>${canWrite(scopes, t.scopes)
-    // A token is a grant of its own: its limits are set with the apps' (Connected apps, Limits).
-    ? html` <a href="/console/apps?limits=${t.grantId}#limits-${t.grantId}">Limits<span class="visually-hidden"> of ${t.name}</span></a>`
-    : ''}`
-    : '—'}</td>
+  </form>${
+    canWrite(scopes, t.scopes)
+      ? // A token is a grant of its own: its limits are set with the apps' (Connected apps, Limits).
+        html` <a href="/console/apps?limits=${t.grantId}#limits-${t.grantId}">Limits<span class="visually-hidden"> of ${t.name}</span></a>`
+      : ''
+  }`
+      : '—'
+  }</td>
 </tr>`;
   });
 
   return html`<h1>Agent tokens</h1>
 <p>A token lets an agent of yours use your oauth3 account with the permissions you pick, until it expires or you
 revoke it. Give each agent its own token, so you can stop one without stopping the others.</p>
-${created
+${
+  created
     ? html`<section class="new-token" aria-labelledby="new-token-title">
 <h2 id="new-token-title">Your new token for “${created.name}”</h2>
 <div class="field">
@@ -64,7 +69,8 @@ ${created
   oauth3 keeps only its name, permissions and dates.</span>
 </div>
 </section>`
-    : ''}
+    : ''
+}
 <section aria-labelledby="mint-title">
 <h2 id="mint-title">Make a token</h2>
 <form method="post" action="/console/tokens" class="token-form">
@@ -86,13 +92,15 @@ ${created
 </section>
 <section aria-labelledby="tokens-title">
 <h2 id="tokens-title">Your tokens</h2>
-${tokens.length
+${
+  tokens.length
     ? html`<table class="table">
 <thead><tr><th scope="col">Name</th><th scope="col">Can</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`
-    : html`<p class="empty">You have not made any agent tokens.</p>`}
+    : html`<p class="empty">You have not made any agent tokens.</p>`
+}
 </section>`;
 }

@@ -6,9 +6,18 @@ import { accessBadge, scopeBadge } from '../../web/scope-badges.js';
 import { csrfField, when } from '../../web/forms.js';
 
 export const KIND_LABELS: Record<ClientKind, { title: string; hint: string }> = {
-  web: { title: 'Web app (confidential)', hint: 'Runs on a server that keeps a secret. Signs owners in with the authorization code flow and PKCE; gets refresh tokens.' },
-  public: { title: 'Public app (single-page or native)', hint: 'Runs in a browser or on a device and cannot keep a secret. Authorization code flow with PKCE, no secret.' },
-  agent: { title: 'Agent service', hint: 'A headless agent. The owner approves it with the device flow; it can also use client credentials. Has a secret, no redirect URIs.' },
+  web: {
+    title: 'Web app (confidential)',
+    hint: 'Runs on a server that keeps a secret. Signs owners in with the authorization code flow and PKCE; gets refresh tokens.',
+  },
+  public: {
+    title: 'Public app (single-page or native)',
+    hint: 'Runs in a browser or on a device and cannot keep a secret. Authorization code flow with PKCE, no secret.',
+  },
+  agent: {
+    title: 'Agent service',
+    hint: 'A headless agent. The owner approves it with the device flow; it can also use client credentials. Has a secret, no redirect URIs.',
+  },
 };
 
 const statusBadge = (app: ClientRecord) =>
@@ -19,19 +28,23 @@ export function appListBody(apps: ClientRecord[]): SafeHtml {
   return html`<h1>Your apps</h1>
 <p>Apps and agents you registered. Each gets a client id; confidential ones also get a secret, shown once.</p>
 <p><a class="button primary compact" href="/developers/apps/new">Register an app</a></p>
-${apps.length
+${
+  apps.length
     ? html`<table class="table app-table">
 <thead><tr><th scope="col">App</th><th scope="col">Kind</th><th scope="col">Client id</th><th scope="col">Registered</th></tr></thead>
 <tbody>
-${apps.map((a) => html`<tr>
+${apps.map(
+  (a) => html`<tr>
   <td data-label="App"><a href="/developers/apps/${a.clientId}"><strong>${a.name}</strong></a> ${statusBadge(a)}</td>
   <td data-label="Kind">${KIND_LABELS[a.kind].title}</td>
   <td data-label="Client id"><code>${a.clientId}</code></td>
   <td data-label="Registered">${when(a.createdAt)}</td>
-</tr>`)}
+</tr>`,
+)}
 </tbody>
 </table>`
-    : html`<p class="empty">You have not registered any app yet.</p>`}`;
+    : html`<p class="empty">You have not registered any app yet.</p>`
+}`;
 }
 
 /** What the form shows: the stored app, or what the developer typed when it comes back with a problem. */
@@ -46,8 +59,13 @@ export interface AppDraft {
 }
 
 export const draftOf = (app: ClientRecord): AppDraft => ({
-  kind: app.kind, name: app.name, description: app.description, logo_uri: app.logoUri, homepage: app.homepage,
-  redirect_uris: app.redirectUris.join('\n'), scopes: app.scope?.split(' ') ?? [],
+  kind: app.kind,
+  name: app.name,
+  description: app.description,
+  logo_uri: app.logoUri,
+  homepage: app.homepage,
+  redirect_uris: app.redirectUris.join('\n'),
+  scopes: app.scope?.split(' ') ?? [],
 });
 
 /** The register form (no client id yet) or the edit form of one app. */
@@ -61,14 +79,18 @@ export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft
   return html`<h1>${clientId ? html`Edit ${draft.name}` : 'Register an app'}</h1>
 <form method="post" action="${clientId ? `/developers/apps/${clientId}` : '/developers/apps'}" class="app-form">
   ${csrfField(csrf)}
-  ${clientId
-    ? html`<p>Kind: <strong>${KIND_LABELS[draft.kind ?? 'web'].title}</strong> (it cannot change; register a new app for another kind).</p>`
-    : html`<fieldset class="app-kinds"><legend>Kind</legend>
-    ${(Object.keys(KIND_LABELS) as ClientKind[]).map((k) => html`<div class="field field-check">
+  ${
+    clientId
+      ? html`<p>Kind: <strong>${KIND_LABELS[draft.kind ?? 'web'].title}</strong> (it cannot change; register a new app for another kind).</p>`
+      : html`<fieldset class="app-kinds"><legend>Kind</legend>
+    ${(Object.keys(KIND_LABELS) as ClientKind[]).map(
+      (k) => html`<div class="field field-check">
       <input id="kind-${k}" type="radio" name="kind" value="${k}"${(draft.kind ?? 'web') === k ? html` checked` : ''}>
       <label for="kind-${k}"><strong>${KIND_LABELS[k].title}</strong><span class="hint"> ${KIND_LABELS[k].hint}</span></label>
-    </div>`)}
-  </fieldset>`}
+    </div>`,
+    )}
+  </fieldset>`
+  }
   ${text('name', 'Name', draft.name, 'Owners see it on the consent screen.', html` required maxlength="100"`)}
   <div class="field">
     <label for="app-description">Description</label>
@@ -85,10 +107,12 @@ export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft
   </div>
   <fieldset class="token-scopes">
     <legend>Scopes it may ask for</legend>
-    ${catalog.all().map((s) => html`<div class="field field-check">
+    ${catalog.all().map(
+      (s) => html`<div class="field field-check">
       <input id="scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
       <label for="scope-${s.name}">${accessBadge(s.access)} <strong>${s.title}</strong> <code class="scope-name">${s.name}</code><span class="hint"> ${s.description}</span></label>
-    </div>`)}
+    </div>`,
+    )}
   </fieldset>
   <button type="submit" class="button primary compact">${clientId ? 'Save changes' : 'Register'}</button>
 </form>`;
@@ -111,7 +135,8 @@ export function appBody({ app, secrets, csrf, issuer, newSecret, scopes }: AppPa
   const logo = httpsUrl(app.logoUri);
   return html`<h1>${logo ? html`<img class="app-logo" src="${logo}" alt="" width="40" height="40"> ` : ''}${app.name} ${statusBadge(app)}</h1>
 ${app.description ? html`<p>${app.description}</p>` : ''}
-${newSecret
+${
+  newSecret
     ? html`<section class="new-token" aria-labelledby="new-secret-title">
 <h2 id="new-secret-title">Your new client secret</h2>
 <div class="field">
@@ -120,7 +145,8 @@ ${newSecret
   <span class="hint">Copy it now into your app's configuration. It is shown only this once; oauth3 keeps only a hash of it.</span>
 </div>
 </section>`
-    : ''}
+    : ''
+}
 <section aria-labelledby="details-title">
 <h2 id="details-title">Details</h2>
 <dl class="app-details">
@@ -152,18 +178,22 @@ revoked. You can reactivate it later; owners then approve it again. Deleting als
 function secretsSection(base: string, secrets: LiveSecret[], csrf: string): SafeHtml {
   return html`<section aria-labelledby="secrets-title">
 <h2 id="secrets-title">Client secrets</h2>
-${secrets.length
+${
+  secrets.length
     ? html`<table class="table secrets-table">
 <thead><tr><th scope="col">Secret</th><th scope="col">Created</th><th scope="col">Works until</th></tr></thead>
 <tbody>
-${secrets.map((s, i) => html`<tr>
+${secrets.map(
+  (s, i) => html`<tr>
   <td data-label="Secret">${i === 0 ? 'Newest' : 'Older'} <code class="secret-id">${s.id}</code></td>
   <td data-label="Created">${when(s.createdAt)}</td>
   <td data-label="Works until" class="secret-until">${s.expiresAt ? when(s.expiresAt) : 'until rotated'}</td>
-</tr>`)}
+</tr>`,
+)}
 </tbody>
 </table>`
-    : html`<p class="empty">No live secret: rotate to get one.</p>`}
+    : html`<p class="empty">No live secret: rotate to get one.</p>`
+}
 <form method="post" action="${base}/rotate" class="rotate-form">
   ${csrfField(csrf)}
   <div class="field">

@@ -17,7 +17,12 @@ const ACCESS: Record<ScopeDefinition['access'], string> = { read: 'Read', write:
 const DEFAULT_SCOPES = new Set(['openid', 'offline_access']);
 
 /** One step: a numbered section with its explanation, its controls, and where its request and answer appear. */
-const step = (id: string, title: string, body: SafeHtml, after?: SafeHtml) => html`<li><section class="pg-step" id="step-${id}" aria-labelledby="step-${id}-title">
+const step = (
+  id: string,
+  title: string,
+  body: SafeHtml,
+  after?: SafeHtml,
+) => html`<li><section class="pg-step" id="step-${id}" aria-labelledby="step-${id}-title">
 <h2 id="step-${id}-title">${title}</h2>
 ${body}
 <div class="pg-output" data-output="${id}"></div>
@@ -39,7 +44,10 @@ Connected apps as “oauth3 playground”.</p>
 <noscript><p class="notice notice-error">The playground needs JavaScript.</p></noscript>
 <p class="pg-status" id="pg-status" role="status" aria-live="polite"></p>
 <ol class="pg-steps">
-${step('configure', '1. Configure', html`<form id="pg-configure" class="pg-form">
+${step(
+  'configure',
+  '1. Configure',
+  html`<form id="pg-configure" class="pg-form">
   <div class="field">
     <label for="pg-client-id">Client ID</label>
     <input id="pg-client-id" name="client_id" type="text" required maxlength="200" value="${input.clientId}" autocomplete="off" spellcheck="false">
@@ -53,24 +61,38 @@ ${step('configure', '1. Configure', html`<form id="pg-configure" class="pg-form"
   </div>
   <fieldset class="pg-scopes">
     <legend>Scopes</legend>
-    ${input.scopes.map((s) => html`<div class="field field-check">
+    ${input.scopes.map(
+      (s) => html`<div class="field field-check">
       <input id="pg-scope-${s.name}" type="checkbox" name="scope" value="${s.name}" data-kind="${s.kind}"${DEFAULT_SCOPES.has(s.name) ? html` checked` : ''}>
       <label for="pg-scope-${s.name}"><span class="badge badge-${s.access}">${ACCESS[s.access]}</span>
         <strong>${s.title}</strong> <code>${s.name}</code></label>
-    </div>`)}
+    </div>`,
+    )}
     <p class="hint">Resource scopes add <code>resource=${input.resourceUrl}</code> (RFC 8707), so the access token is
       for the resource API. <code>offline_access</code> brings a refresh token.</p>
   </fieldset>
   <button type="submit" class="button primary" id="pg-prepare">Prepare the authorization request</button>
-</form>`)}
-${step('authorize', '2. Authorize with PKCE', html`<p>The page makes a random <code>code_verifier</code> and its SHA-256
+</form>`,
+)}
+${step(
+  'authorize',
+  '2. Authorize with PKCE',
+  html`<p>The page makes a random <code>code_verifier</code> and its SHA-256
   <code>code_challenge</code> (RFC 7636), and a <code>state</code>, and keeps them in this tab. Then the browser goes to
   the authorization endpoint: sign in with your passkey and approve on the consent screen. You come back here with a code.</p>
-<button type="button" class="button primary" id="pg-authorize" disabled>Open the authorization request</button>`)}
-${step('exchange', '3. Exchange the code', html`<p>The code is worth a token once, for one minute, and only with the
+<button type="button" class="button primary" id="pg-authorize" disabled>Open the authorization request</button>`,
+)}
+${step(
+  'exchange',
+  '3. Exchange the code',
+  html`<p>The code is worth a token once, for one minute, and only with the
   verifier: the page posts both to the token endpoint.</p>
-<button type="button" class="button primary" id="pg-exchange" disabled>Exchange the code</button>`)}
-${step('call', '4. Call the API', html`<form id="pg-call" class="pg-form">
+<button type="button" class="button primary" id="pg-exchange" disabled>Exchange the code</button>`,
+)}
+${step(
+  'call',
+  '4. Call the API',
+  html`<form id="pg-call" class="pg-form">
   <div class="field">
     <label for="pg-call-choice">Call</label>
     <select id="pg-call-choice"></select>
@@ -87,18 +109,28 @@ ${step('call', '4. Call the API', html`<form id="pg-call" class="pg-form">
     <span class="hint">Writes go through your limits for the playground (console, Connected apps).</span>
   </div>
   <button type="submit" class="button primary" id="pg-call-send" disabled>Send the request</button>
-</form>`)}
-${step('refresh', '5. Refresh', html`<p>With <code>offline_access</code> the token answer held a refresh token. It
+</form>`,
+)}
+${step(
+  'refresh',
+  '5. Refresh',
+  html`<p>With <code>offline_access</code> the token answer held a refresh token. It
   rotates: each refresh returns a new one, and using an old one again revokes the grant.</p>
-<button type="button" class="button primary" id="pg-refresh" disabled>Refresh the tokens</button>`)}
-${step('revoke', '6. Revoke', html`<div class="field">
+<button type="button" class="button primary" id="pg-refresh" disabled>Refresh the tokens</button>`,
+)}
+${step(
+  'revoke',
+  '6. Revoke',
+  html`<div class="field">
   <label for="pg-revoke-which">Token to revoke</label>
   <select id="pg-revoke-which"><option value="access_token">Access token</option><option value="refresh_token">Refresh token</option></select>
   <span class="hint">Either one ends the whole grant (RFC 7009): every token of it stops working.</span>
 </div>
-<button type="button" class="button primary danger" id="pg-revoke" disabled>Revoke</button>`, html`<p>Then try the revoked access token on the API call of step 4.</p>
+<button type="button" class="button primary danger" id="pg-revoke" disabled>Revoke</button>`,
+  html`<p>Then try the revoked access token on the API call of step 4.</p>
 <button type="button" class="button secondary" id="pg-recheck" disabled>Call the API again with the revoked token</button>
-<div class="pg-output" data-output="recheck"></div>`)}
+<div class="pg-output" data-output="recheck"></div>`,
+)}
 </ol>
 <p><button type="button" class="button secondary" id="pg-reset">Start over</button></p>
 </div>`;

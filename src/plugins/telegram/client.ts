@@ -25,7 +25,9 @@ export async function callTelegram<T>(method: string, botToken: string, call: ()
   }
   const parsed = result.safeParse(raw);
   if (!parsed.success) {
-    throw new TelegramError('upstream_error', 'Telegram sent a reply that is not the Bot API.', { cause: new Error(`telegram ${method}: unexpected result shape`) });
+    throw new TelegramError('upstream_error', 'Telegram sent a reply that is not the Bot API.', {
+      cause: new Error(`telegram ${method}: unexpected result shape`),
+    });
   }
   return parsed.data;
 }

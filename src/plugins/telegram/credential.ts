@@ -34,7 +34,11 @@ async function lookUpChat(config: Config, botToken: string, ref: string): Promis
   } catch (error) {
     // Not found, or a chat the bot is not in: the owner's list is wrong, and saying which chat is the useful part.
     if (error instanceof TelegramError && (error.code === 'chat_forbidden' || error.code === 'invalid_message')) {
-      throw new TelegramError('chat_not_found', `The bot cannot see ${ref}. Add the bot to that chat or channel (as an admin, for a channel), then try again.`, { cause: error.cause });
+      throw new TelegramError(
+        'chat_not_found',
+        `The bot cannot see ${ref}. Add the bot to that chat or channel (as an admin, for a channel), then try again.`,
+        { cause: error.cause },
+      );
     }
     throw error;
   }
@@ -58,7 +62,11 @@ async function verify(input: Record<string, unknown>, { config }: { config: Conf
   const api = botApi(config, botToken);
   const me = await callTelegram('getMe', botToken, () => api.getMe(), Me).catch((error: unknown) => {
     if (error instanceof TelegramError && error.code === 'reconnect_required') {
-      throw new TelegramError('invalid_credential', 'Telegram did not accept this bot token. Copy it again from @BotFather (/mybots → API Token).', { cause: error.cause });
+      throw new TelegramError(
+        'invalid_credential',
+        'Telegram did not accept this bot token. Copy it again from @BotFather (/mybots → API Token).',
+        { cause: error.cause },
+      );
     }
     throw error;
   });

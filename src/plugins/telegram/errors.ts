@@ -16,11 +16,7 @@ type Code = keyof typeof telegramErrors;
 
 /** An error from the table (the shape every plugin's upstream failures share); `retryAfter` in seconds. */
 export class TelegramError extends UpstreamError {
-  constructor(
-    code: Code,
-    description: string = telegramErrors[code].description,
-    options: { cause?: unknown; retryAfter?: number } = {},
-  ) {
+  constructor(code: Code, description: string = telegramErrors[code].description, options: { cause?: unknown; retryAfter?: number } = {}) {
     super('Telegram', code, telegramErrors[code].status, description, options);
     this.name = 'TelegramError';
   }
@@ -33,10 +29,12 @@ export class TelegramError extends UpstreamError {
  */
 const sanitizedCause = (method: string, what: string) => new Error(`telegram ${method}: ${what}`);
 
+// eslint-disable-next-line no-control-regex -- control characters in Telegram's text are what this strips
+const CONTROL_CHARACTERS = /[\u0000-\u001f]/g;
+
 /** Telegram's own `description` (its words, shown to the caller) with the token scrubbed in case an echo holds it. */
 function describe(description: string, botToken: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters in Telegram's text are what this strips
-  const clean = description.split(botToken).join('[bot token]').replace(/[\u0000-\u001f]/g, ' ').trim();
+  const clean = description.split(botToken).join('[bot token]').replace(CONTROL_CHARACTERS, ' ').trim();
   return clean.slice(0, 300) || 'no description';
 }
 
@@ -56,7 +54,10 @@ export function fromTelegram(caught: unknown, method: string, botToken: string):
     if (code === 429) {
       const retryAfter = Number(caught.parameters?.retry_after);
       const seconds = Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 86_400 ? retryAfter : 30;
-      return new TelegramError('upstream_rate_limited', `Telegram is rate-limiting this bot; retry after ${seconds} seconds.`, { cause, retryAfter: seconds });
+      return new TelegramError('upstream_rate_limited', `Telegram is rate-limiting this bot; retry after ${seconds} seconds.`, {
+        cause,
+        retryAfter: seconds,
+      });
     }
     if (code === 403) return new TelegramError('chat_forbidden', `Telegram refused: ${said}`, { cause });
     if (code === 400 && /chat not found|not enough rights|have no rights|chat_write_forbidden/i.test(said)) {
@@ -71,5 +72,7 @@ export function fromTelegram(caught: unknown, method: string, botToken: string):
       cause: sanitizedCause(method, 'network error or unreadable reply'),
     });
   }
-  return new TelegramError('upstream_error', undefined, { cause: sanitizedCause(method, `unexpected ${caught instanceof Error ? caught.name : typeof caught}`) });
+  return new TelegramError('upstream_error', undefined, {
+    cause: sanitizedCause(method, `unexpected ${caught instanceof Error ? caught.name : typeof caught}`),
+  });
 }

@@ -62,13 +62,25 @@ function listChats(kit: PluginKit): Stage {
     const meta = allowedChats(await kit.connection(ctx, 'telegram'));
     ctx.body = {
       bot: meta.username ? `@${meta.username}` : null,
-      chats: meta.chats.map((c) => ({ id: c.id, username: c.username ? `@${c.username}` : null, title: c.title ?? null, type: c.type ?? null })),
+      chats: meta.chats.map((c) => ({
+        id: c.id,
+        username: c.username ? `@${c.username}` : null,
+        title: c.title ?? null,
+        type: c.type ?? null,
+      })),
     };
   };
 }
 
 /** Paths are relative to the resource API root (/api). */
 export function telegramRoutes(router: ApiRouter, kit: PluginKit): void {
-  router.post('/telegram/messages', kit.requireScope('telegram.post_any'), reportTelegramErrors(kit), parseMessage, allowedChat(kit), sendMessage(kit));
+  router.post(
+    '/telegram/messages',
+    kit.requireScope('telegram.post_any'),
+    reportTelegramErrors(kit),
+    parseMessage,
+    allowedChat(kit),
+    sendMessage(kit),
+  );
   router.get('/telegram/chats', kit.requireScope('telegram.post_any'), listChats(kit));
 }

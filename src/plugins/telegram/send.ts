@@ -35,7 +35,8 @@ export const sendAction = {
       throw new TelegramError('chat_not_allowed', `The owner did not allow the bot to post to ${payload.chat_id}.`);
     }
     const secret = Secret.safeParse(access.secret);
-    if (!secret.success) throw new TelegramError('reconnect_required', 'The stored bot token is unreadable; the owner must connect the bot again.');
+    if (!secret.success)
+      throw new TelegramError('reconnect_required', 'The stored bot token is unreadable; the owner must connect the bot again.');
     const botToken = secret.data.bot_token;
     const api = botApi(config, botToken);
     const options = {

@@ -21,11 +21,21 @@ export interface XAccount {
 export function xAccount(config: Config, access: UpstreamAccess): XAccount {
   const { connection } = access;
   const timeoutMs = config.UPSTREAM_TIMEOUT_MS;
-  const client = connection.kind === 'x.cookie'
-    ? new XWebClient({ baseUrl: config.X_WEB_URL, bearer: config.X_WEB_BEARER, queryIds: { ...DEFAULT_QUERY_IDS, ...config.X_WEB_QUERY_IDS }, timeoutMs }, cookieOf(access), connection)
-    : connection.kind === 'oauth2' && access.accessToken
-      ? new XApiClient({ baseUrl: config.X_API_URL, timeoutMs }, access.accessToken, connection)
-      : undefined;
+  const client =
+    connection.kind === 'x.cookie'
+      ? new XWebClient(
+          {
+            baseUrl: config.X_WEB_URL,
+            bearer: config.X_WEB_BEARER,
+            queryIds: { ...DEFAULT_QUERY_IDS, ...config.X_WEB_QUERY_IDS },
+            timeoutMs,
+          },
+          cookieOf(access),
+          connection,
+        )
+      : connection.kind === 'oauth2' && access.accessToken
+        ? new XApiClient({ baseUrl: config.X_API_URL, timeoutMs }, access.accessToken, connection)
+        : undefined;
   // Only the kinds this plugin defines reach here; anything else is a programming error, not the caller's.
   if (!client) throw new AppError('server_error', 500, `no X client for connection kind ${connection.kind}`, { expose: false });
 

@@ -107,7 +107,13 @@ export class XApiClient {
       const codes = (data?.errors ?? []).flatMap((e) => (typeof e?.code === 'number' ? [e.code] : []));
       const detail = typeof data?.detail === 'string' ? data.detail : undefined;
       const headers = { get: (name: string) => String(error.headers?.[name] ?? '') || null };
-      return this.fail({ kind: 'status', status: error.code, codes, ...(detail ? { detail } : {}), ...(error.code === 429 ? { retryAfter: retryAfterFrom(headers) } : {}) });
+      return this.fail({
+        kind: 'status',
+        status: error.code,
+        codes,
+        ...(detail ? { detail } : {}),
+        ...(error.code === 429 ? { retryAfter: retryAfterFrom(headers) } : {}),
+      });
     }
     if (error instanceof ApiRequestError) {
       const inner = (error as unknown as { _options?: { error?: Error } })._options?.error;

@@ -8,7 +8,10 @@ import { DEFAULT_QUERY_IDS } from './web-graphql.js';
 
 /** X's cookies are hex today (auth_token 40, ct0 160); accept a sane range of letters and digits in case that changes. */
 const cookieValue = (min: number, max: number) =>
-  z.string().trim().regex(new RegExp(`^[A-Za-z0-9]{${min},${max}}$`), `must be ${min} to ${max} letters and digits, copied from your browser's cookies`);
+  z
+    .string()
+    .trim()
+    .regex(new RegExp(`^[A-Za-z0-9]{${min},${max}}$`), `must be ${min} to ${max} letters and digits, copied from your browser's cookies`);
 
 export const XCookieInput = z.object({
   auth_token: cookieValue(20, 200),
@@ -23,7 +26,12 @@ export async function verifyXCookie(input: Record<string, unknown>, deps: { conf
   const cookie = XCookieInput.parse(input);
   const { config } = deps;
   const client = new XWebClient(
-    { baseUrl: config.X_WEB_URL, bearer: config.X_WEB_BEARER, queryIds: { ...DEFAULT_QUERY_IDS, ...config.X_WEB_QUERY_IDS }, timeoutMs: config.UPSTREAM_TIMEOUT_MS },
+    {
+      baseUrl: config.X_WEB_URL,
+      bearer: config.X_WEB_BEARER,
+      queryIds: { ...DEFAULT_QUERY_IDS, ...config.X_WEB_QUERY_IDS },
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    },
     cookie,
   );
   try {
@@ -31,8 +39,11 @@ export async function verifyXCookie(input: Record<string, unknown>, deps: { conf
     return { label: `@${user.username}`, secret: { ...cookie }, meta: { user_id: user.id, handle: user.username } };
   } catch (error) {
     if (error instanceof XError && error.code === 'reconnect_required') {
-      throw new AppError('invalid_credential', 400,
-        'X did not accept this cookie. Sign in to x.com in your browser, then copy auth_token and ct0 again (the whole values).');
+      throw new AppError(
+        'invalid_credential',
+        400,
+        'X did not accept this cookie. Sign in to x.com in your browser, then copy auth_token and ct0 again (the whole values).',
+      );
     }
     throw error;
   }
@@ -48,7 +59,7 @@ export const xCookieKind: CredentialKind = {
   paste: {
     fields: [
       { name: 'auth_token', label: 'auth_token', type: 'password', required: true, help: 'The value of the auth_token cookie.' },
-      { name: 'ct0', label: 'ct0', type: 'password', required: true, help: 'The value of the ct0 cookie (X\'s CSRF token).' },
+      { name: 'ct0', label: 'ct0', type: 'password', required: true, help: "The value of the ct0 cookie (X's CSRF token)." },
     ],
     input: XCookieInput,
     verify: verifyXCookie,

@@ -5,7 +5,7 @@ import { UpstreamError, upstreamErrors } from '../upstream-errors.js';
 export const twitterErrors = {
   invalid_credential: { status: 400, description: 'X did not accept the pasted cookie (expired, signed out, or copied incompletely).' },
   duplicate_post: { status: 409, description: 'X refused the post because it repeats one the account just published.' },
-  tweet_not_found: { status: 404, description: 'X has no such post, or it is not this account\'s.' },
+  tweet_not_found: { status: 404, description: "X has no such post, or it is not this account's." },
   upstream_forbidden: { status: 403, description: 'X refused this action for this account.' },
   ...upstreamErrors('X'),
 } satisfies Plugin['errors'];
@@ -25,11 +25,7 @@ export type XFailure =
 
 /** An X failure as an API error (the shape every plugin's upstream failures share). */
 export class XError extends UpstreamError {
-  constructor(
-    code: TwitterErrorCode,
-    description: string,
-    options: { retryAfter?: string; relink?: Connection; cause?: unknown } = {},
-  ) {
+  constructor(code: TwitterErrorCode, description: string, options: { retryAfter?: string; relink?: Connection; cause?: unknown } = {}) {
     super('X', code, twitterErrors[code].status, description, options);
     this.name = 'XError';
   }
@@ -60,22 +56,30 @@ export function fromXFailure(failure: XFailure, via: 'cookie' | 'oauth', connect
 
   const { status, codes, detail = '' } = failure;
   if (status === 429 || has(codes, X_CODES.rateLimited)) {
-    return new XError('upstream_rate_limited', 'X is rate limiting this account. Retry later.', { cause, retryAfter: failure.retryAfter ?? '60' });
+    return new XError('upstream_rate_limited', 'X is rate limiting this account. Retry later.', {
+      cause,
+      retryAfter: failure.retryAfter ?? '60',
+    });
   }
   if (has(codes, X_CODES.duplicate) || /duplicate content/i.test(detail)) {
     return new XError('duplicate_post', 'X refused the post: it repeats one this account just published.', { cause });
   }
-  if (has(codes, X_CODES.notFound) || status === 404 && via === 'oauth') {
+  if (has(codes, X_CODES.notFound) || (status === 404 && via === 'oauth')) {
     return new XError('tweet_not_found', 'X has no such post for this account.', { cause });
   }
   // A cookie X refuses is signed out or expired; an OAuth token X refuses after the token layer's refresh is revoked.
-  if (has(codes, X_CODES.auth) || status === 401 || status === 403 && via === 'cookie') {
-    return new XError('reconnect_required', 'X no longer accepts this account\'s credential. The owner must connect X again.', { cause, relink: connection });
+  if (has(codes, X_CODES.auth) || status === 401 || (status === 403 && via === 'cookie')) {
+    return new XError('reconnect_required', "X no longer accepts this account's credential. The owner must connect X again.", {
+      cause,
+      relink: connection,
+    });
   }
   if (status === 403) return new XError('upstream_forbidden', 'X refused this action for this account.', { cause });
   if (status === 404) {
     // The web API answers 404 for an unknown GraphQL query id: X changed its web app (X_WEB_QUERY_IDS).
-    return new XError('upstream_error', 'X\'s web API did not recognise the request. The server\'s X query ids may be out of date.', { cause });
+    return new XError('upstream_error', "X's web API did not recognise the request. The server's X query ids may be out of date.", {
+      cause,
+    });
   }
   return new XError('upstream_error', 'X failed to handle the request. Try again later.', { cause });
 }

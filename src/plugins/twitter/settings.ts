@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { Settings } from '../../setting.js';
 
 const queryId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
-const baseUrl = (fallback: string) => z.url({ protocol: /^https?$/ }).default(fallback).transform((v) => v.replace(/\/+$/, ''));
+const baseUrl = (fallback: string) =>
+  z
+    .url({ protocol: /^https?$/ })
+    .default(fallback)
+    .transform((v) => v.replace(/\/+$/, ''));
 
 /** Every X address is configurable, so tests run against a fake X on 127.0.0.1 (docs/architecture.md#plugins). */
 export const twitterSettings = {
@@ -13,7 +17,7 @@ export const twitterSettings = {
   },
   X_WEB_URL: {
     schema: baseUrl('https://x.com'),
-    doc: "X web app base URL (cookie-connected accounts post through its GraphQL API).",
+    doc: 'X web app base URL (cookie-connected accounts post through its GraphQL API).',
     fix: 'use a URL such as https://x.com',
   },
   X_OAUTH_AUTHORIZE_URL: {
@@ -37,7 +41,10 @@ export const twitterSettings = {
     fix: 'copy the OAuth 2.0 client secret from the X developer portal',
   },
   X_WEB_BEARER: {
-    schema: z.string().min(20).default('AAAAAAAAAAAAAAAAAAAAANRILgAAAAAAnNwIzUejRCOuH5E6I8xnZz4puTs%3D1Zv7ttfk8LF81IUq16cHjhLTvJu4FA33AGWWjCpTnA'),
+    schema: z
+      .string()
+      .min(20)
+      .default('AAAAAAAAAAAAAAAAAAAAANRILgAAAAAAnNwIzUejRCOuH5E6I8xnZz4puTs%3D1Zv7ttfk8LF81IUq16cHjhLTvJu4FA33AGWWjCpTnA'),
     doc: "The public bearer token of X's own web app, sent with cookie-authenticated calls (not a secret of yours).",
     fix: "use the bearer token X's web app sends",
   },
@@ -54,7 +61,7 @@ export const twitterSettings = {
       })
       .pipe(z.object({ CreateTweet: queryId, DeleteTweet: queryId, UserTweets: queryId }).partial().strict())
       .optional(),
-    doc: "Query ids of X's web GraphQL operations, as JSON (e.g. `{\"CreateTweet\":\"...\"}`), when X has rotated the built-in ones.",
+    doc: 'Query ids of X\'s web GraphQL operations, as JSON (e.g. `{"CreateTweet":"..."}`), when X has rotated the built-in ones.',
     fix: 'use a JSON object with CreateTweet, DeleteTweet or UserTweets, each the id from x.com/i/api/graphql/<id>/<operation>',
   },
 } satisfies Settings;

@@ -1,8 +1,19 @@
 import type { z } from 'zod';
 import { fromXFailure, retryAfterFrom, type XError, type XFailure } from './errors.js';
 import {
-  CreateTweetReply, DeleteTweetReply, TWEET_FEATURES, UserTweetsReply, VerifyCredentialsReply, XErrors,
-  createTweetVariables, createdTweet, timelineTweets, userTweetsVariables, type NewPost, type Operation, type QueryIds,
+  CreateTweetReply,
+  DeleteTweetReply,
+  TWEET_FEATURES,
+  UserTweetsReply,
+  VerifyCredentialsReply,
+  XErrors,
+  createTweetVariables,
+  createdTweet,
+  timelineTweets,
+  userTweetsVariables,
+  type NewPost,
+  type Operation,
+  type QueryIds,
 } from './web-graphql.js';
 import type { Connection } from '../plugin.js';
 
@@ -42,7 +53,12 @@ export class XWebClient {
 
   /** Who the cookie signs in as; also the check run before a pasted cookie is saved. */
   async me(): Promise<XUser> {
-    const reply = await this.call('GET', '/i/api/1.1/account/verify_credentials.json?include_entities=false&skip_status=true', undefined, VerifyCredentialsReply);
+    const reply = await this.call(
+      'GET',
+      '/i/api/1.1/account/verify_credentials.json?include_entities=false&skip_status=true',
+      undefined,
+      VerifyCredentialsReply,
+    );
     return { id: reply.id_str, username: reply.screen_name, name: reply.name };
   }
 
@@ -58,8 +74,16 @@ export class XWebClient {
   }
 
   async tweets(userId: string, limit: number): Promise<{ id: string; text: string }[]> {
-    const query = new URLSearchParams({ variables: JSON.stringify(userTweetsVariables(userId, limit)), features: JSON.stringify(TWEET_FEATURES) });
-    const reply = await this.call('GET', `/i/api/graphql/${this.options.queryIds.UserTweets}/UserTweets?${query}`, undefined, UserTweetsReply);
+    const query = new URLSearchParams({
+      variables: JSON.stringify(userTweetsVariables(userId, limit)),
+      features: JSON.stringify(TWEET_FEATURES),
+    });
+    const reply = await this.call(
+      'GET',
+      `/i/api/graphql/${this.options.queryIds.UserTweets}/UserTweets?${query}`,
+      undefined,
+      UserTweetsReply,
+    );
     return timelineTweets(reply).slice(0, limit);
   }
 
@@ -90,9 +114,15 @@ export class XWebClient {
     const json = parseJson(text);
     const errors = XErrors.safeParse(json);
     const codes = errors.success ? (errors.data.errors ?? []).flatMap((e) => (e.code === undefined ? [] : [e.code])) : [];
-    const detail = errors.success ? errors.data.detail ?? errors.data.errors?.[0]?.message : undefined;
+    const detail = errors.success ? (errors.data.detail ?? errors.data.errors?.[0]?.message) : undefined;
     if (!res.ok) {
-      throw this.fail({ kind: 'status', status: res.status, codes, ...(detail ? { detail } : {}), ...(res.status === 429 ? { retryAfter: retryAfterFrom(res.headers) } : {}) });
+      throw this.fail({
+        kind: 'status',
+        status: res.status,
+        codes,
+        ...(detail ? { detail } : {}),
+        ...(res.status === 429 ? { retryAfter: retryAfterFrom(res.headers) } : {}),
+      });
     }
     const parsed = schema.safeParse(json);
     if (parsed.success) return parsed.data;

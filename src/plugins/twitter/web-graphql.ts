@@ -60,7 +60,14 @@ export function createTweetVariables(post: NewPost): Record<string, unknown> {
 }
 
 export function userTweetsVariables(userId: string, count: number): Record<string, unknown> {
-  return { userId, count, includePromotedContent: false, withQuickPromoteEligibilityTweetFields: false, withVoice: true, withV2Timeline: true };
+  return {
+    userId,
+    count,
+    includePromotedContent: false,
+    withQuickPromoteEligibilityTweetFields: false,
+    withVoice: true,
+    withV2Timeline: true,
+  };
 }
 
 /** A tweet result, sometimes wrapped by X in `TweetWithVisibilityResults`. */
@@ -84,11 +91,18 @@ export const createdTweet = (reply: z.infer<typeof CreateTweetReply>) => unwrap(
 
 export const DeleteTweetReply = z.object({ data: z.object({ delete_tweet: z.object({}).passthrough() }) });
 
-const Entry = z.object({
-  content: z.object({
-    itemContent: z.object({ tweet_results: z.object({ result: TweetResult }).optional() }).passthrough().optional(),
-  }).passthrough(),
-}).passthrough();
+const Entry = z
+  .object({
+    content: z
+      .object({
+        itemContent: z
+          .object({ tweet_results: z.object({ result: TweetResult }).optional() })
+          .passthrough()
+          .optional(),
+      })
+      .passthrough(),
+  })
+  .passthrough();
 const Instruction = z.object({ entries: z.array(Entry).optional(), entry: Entry.optional() }).passthrough();
 const Timeline = z.object({ timeline: z.object({ instructions: z.array(Instruction) }) });
 
@@ -120,7 +134,11 @@ export const VerifyCredentialsReply = z.object({
 });
 
 /** GraphQL errors arrive with HTTP 200 (`{ errors: [{ code: 187 }] }`): they are failures all the same. */
-export const XErrors = z.object({
-  errors: z.array(z.object({ code: z.number().optional(), message: z.string().optional(), detail: z.string().optional() }).passthrough()).optional(),
-  detail: z.string().optional(),
-}).passthrough();
+export const XErrors = z
+  .object({
+    errors: z
+      .array(z.object({ code: z.number().optional(), message: z.string().optional(), detail: z.string().optional() }).passthrough())
+      .optional(),
+    detail: z.string().optional(),
+  })
+  .passthrough();

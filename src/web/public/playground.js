@@ -34,7 +34,11 @@ function say(message) {
 
 // ---- PKCE (RFC 7636 §4.1, §4.2) and random values, with WebCrypto ----
 
-const base64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 const randomValue = (size = 32) => base64url(crypto.getRandomValues(new Uint8Array(size)));
 const challengeOf = async (verifier) => base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
 
@@ -44,8 +48,15 @@ const challengeOf = async (verifier) => base64url(await crypto.subtle.digest('SH
 function secrets() {
   const t = state.tokens ?? {};
   const old = state.previous ?? {};
-  return [t.access_token, t.refresh_token, t.id_token, old.access_token, old.refresh_token, state.callback?.code, state.pkce?.verifier]
-    .filter((value) => typeof value === 'string' && value.length > 12);
+  return [
+    t.access_token,
+    t.refresh_token,
+    t.id_token,
+    old.access_token,
+    old.refresh_token,
+    state.callback?.code,
+    state.pkce?.verifier,
+  ].filter((value) => typeof value === 'string' && value.length > 12);
 }
 
 const mask = (value) => `${value.slice(0, 6)}…${value.slice(-4)}`;
@@ -65,12 +76,26 @@ const pretty = (body) => {
 
 function requestText({ method, url, headers, body }) {
   const target = new URL(url);
-  const lines = [`${method} ${target.pathname}${target.search} HTTP/1.1`, `Host: ${target.host}`, ...Object.entries(headers ?? {}).map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `${method} ${target.pathname}${target.search} HTTP/1.1`,
+    `Host: ${target.host}`,
+    ...Object.entries(headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+  ];
   return lines.join('\n') + (body ? `\n\n${body}` : '');
 }
 
 /** Headers every answer of this server carries (src/http/security.ts) or that only concern the connection. */
-const ROUTINE = new Set(['content-security-policy', 'permissions-policy', 'cross-origin-opener-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'connection', 'keep-alive', 'date']);
+const ROUTINE = new Set([
+  'content-security-policy',
+  'permissions-policy',
+  'cross-origin-opener-policy',
+  'x-frame-options',
+  'x-content-type-options',
+  'referrer-policy',
+  'connection',
+  'keep-alive',
+  'date',
+]);
 
 function responseText({ status, statusText, headers, body }) {
   const shown = headers.filter(([k]) => !ROUTINE.has(k));
@@ -129,7 +154,13 @@ function renderExchange(name, exchange) {
 
 /** Sends a request, records both sides for display, and returns the parsed JSON answer (or null). */
 async function send(request) {
-  const response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, credentials: 'omit', cache: 'no-store' });
+  const response = await fetch(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    credentials: 'omit',
+    cache: 'no-store',
+  });
   const body = await response.text();
   const exchange = {
     request,
@@ -187,11 +218,21 @@ async function prepare(event) {
 function authorizeDetails() {
   if (!state.authorizeUrl) return undefined;
   const url = new URL(state.authorizeUrl);
-  const lines = [`code_verifier (kept in this tab): ${state.pkce.verifier}`, `code_challenge = BASE64URL(SHA256(code_verifier)): ${state.pkce.challenge}`, '', `GET ${url.pathname}`];
+  const lines = [
+    `code_verifier (kept in this tab): ${state.pkce.verifier}`,
+    `code_challenge = BASE64URL(SHA256(code_verifier)): ${state.pkce.challenge}`,
+    '',
+    `GET ${url.pathname}`,
+  ];
   for (const [key, value] of url.searchParams) lines.push(`  ${key}=${value}`);
   const text = lines.join('\n');
   return state.callback
-    ? { label: 'Authorization request', text: `${text}\n\nCame back with:\n${Object.entries(state.callback).map(([k, v]) => `  ${k}=${v}`).join('\n')}` }
+    ? {
+        label: 'Authorization request',
+        text: `${text}\n\nCame back with:\n${Object.entries(state.callback)
+          .map(([k, v]) => `  ${k}=${v}`)
+          .join('\n')}`,
+      }
     : { label: 'Authorization request', text };
 }
 
@@ -225,7 +266,13 @@ async function exchange() {
     method: 'POST',
     url: `${facts.issuer}/token`,
     headers: FORM,
-    body: form({ grant_type: 'authorization_code', code: state.callback.code, redirect_uri: facts.redirectUri, code_verifier: state.pkce.verifier, client_id: state.clientId }),
+    body: form({
+      grant_type: 'authorization_code',
+      code: state.callback.code,
+      redirect_uri: facts.redirectUri,
+      code_verifier: state.pkce.verifier,
+      client_id: state.clientId,
+    }),
   };
   const { exchange: shown, json, ok } = await send(request);
   state.exchange = shown;
@@ -241,7 +288,12 @@ function callOptions() {
   const granted = new Set(String(state.tokens?.scope ?? '').split(' '));
   const options = facts.calls
     .filter((call) => granted.has(call.scope))
-    .map((call) => ({ label: `${call.method} ${call.path} (${call.scope})`, method: call.method, url: `${facts.resource}${call.path}`, body: call.body }));
+    .map((call) => ({
+      label: `${call.method} ${call.path} (${call.scope})`,
+      method: call.method,
+      url: `${facts.resource}${call.path}`,
+      body: call.body,
+    }));
   options.push({ label: 'GET /me (userinfo, with openid and no resource scope)', method: 'GET', url: `${facts.issuer}/me` });
   return options;
 }
@@ -276,7 +328,12 @@ async function callApi(event) {
 }
 
 async function refresh() {
-  const request = { method: 'POST', url: `${facts.issuer}/token`, headers: FORM, body: form({ grant_type: 'refresh_token', refresh_token: state.tokens.refresh_token, client_id: state.clientId }) };
+  const request = {
+    method: 'POST',
+    url: `${facts.issuer}/token`,
+    headers: FORM,
+    body: form({ grant_type: 'refresh_token', refresh_token: state.tokens.refresh_token, client_id: state.clientId }),
+  };
   const { exchange: shown, json, ok } = await send(request);
   if (ok && json?.access_token) {
     state.previous = { access_token: state.tokens.access_token, refresh_token: state.tokens.refresh_token };
@@ -294,7 +351,12 @@ async function refresh() {
 
 async function revoke() {
   const which = $('pg-revoke-which').value;
-  const request = { method: 'POST', url: `${facts.issuer}/token/revocation`, headers: FORM, body: form({ token: state.tokens[which], token_type_hint: which, client_id: state.clientId }) };
+  const request = {
+    method: 'POST',
+    url: `${facts.issuer}/token/revocation`,
+    headers: FORM,
+    body: form({ token: state.tokens[which], token_type_hint: which, client_id: state.clientId }),
+  };
   const { exchange: shown, ok } = await send(request);
   state.revoke = shown;
   if (ok) state.revoked = true;
@@ -313,7 +375,8 @@ async function recheck() {
 
 function render() {
   if (state.clientId) $('pg-client-id').value = state.clientId;
-  if (state.scopes) for (const input of document.querySelectorAll('#pg-configure input[name="scope"]')) input.checked = state.scopes.includes(input.value);
+  if (state.scopes)
+    for (const input of document.querySelectorAll('#pg-configure input[name="scope"]')) input.checked = state.scopes.includes(input.value);
   renderExchange('authorize', authorizeDetails());
   renderExchange('exchange', state.exchange);
   renderExchange('call', state.call);
@@ -329,7 +392,9 @@ function render() {
   $('pg-revoke').disabled = !live;
   $('pg-recheck').disabled = !state.revoked;
   const choice = $('pg-call-choice');
-  choice.replaceChildren(...callOptions().map((option, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: option.label })));
+  choice.replaceChildren(
+    ...callOptions().map((option, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: option.label })),
+  );
 }
 
 /** Runs a step's action with its button busy; a network failure is said in the status line, not thrown away. */
