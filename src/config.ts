@@ -138,6 +138,23 @@ const coreSettings = {
     doc: 'Audience of access tokens for the resource API (RFC 8707). Default `$ISSUER/api`.',
     fix: 'set a URL such as https://auth.example.com/api',
   },
+  MCP_ALLOWED_ORIGINS: {
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (origins) => origins.every((o) => URL.canParse(o) && new URL(o).origin === o),
+        'every entry must be an origin such as https://app.example.com',
+      )
+      .default([]),
+    doc: "Web origins besides the issuer's own whose pages may call the MCP server at `$ISSUER/mcp` (comma-separated). Requests with any other `Origin` are refused (DNS rebinding); clients that are not browsers send none.",
+    fix: 'list origins such as https://app.example.com,http://localhost:6274 (scheme, host and port; no path)',
+  },
   ACCESS_TOKEN_TTL: { schema: seconds(3600), doc: 'Access token lifetime in seconds.', fix: 'use a positive number of seconds' },
   REFRESH_TOKEN_TTL: { schema: seconds(14 * 86400), doc: 'Refresh token lifetime in seconds.', fix: 'use a positive number of seconds' },
   AUTHORIZATION_CODE_TTL: { schema: seconds(60), doc: 'Authorization code lifetime in seconds.', fix: 'use a positive number of seconds' },
@@ -299,6 +316,8 @@ export interface Config extends Omit<Parsed, 'ISSUER' | 'RESOURCE_URL' | 'COOKIE
   MASTER_KEY_PREVIOUS: string[];
   ISSUER: string;
   RESOURCE_URL: string;
+  /** The MCP server's resource (RFC 8707 audience of its tokens): always `$ISSUER/mcp`, where it answers. */
+  MCP_URL: string;
   COOKIE_KEYS: string[] | undefined;
   /** WebAuthn relying party: the issuer's host and origin. */
   RP_ID: string;
@@ -355,6 +374,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (parsed.CLIENT_METADATA_DEV_CA_FILE)
       problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
   }
+  if (parsed.RESOURCE_URL && issuerUrl && parsed.RESOURCE_URL.replace(/\/+$/, '') === `${issuer}/mcp`) {
+    problems.push(`RESOURCE_URL: must not be ${issuer}/mcp, the MCP server's own resource (${coreSettings.RESOURCE_URL.fix})`);
+  }
   if (problems.length || !issuerUrl) throw new ConfigError(problems);
 
   return {
@@ -362,6 +384,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ISSUER: issuer,
     MASTER_KEY_PREVIOUS: parsed.MASTER_KEY_PREVIOUS ?? [],
     RESOURCE_URL: (parsed.RESOURCE_URL ?? `${issuer}/api`).replace(/\/+$/, ''),
+    MCP_URL: `${issuer}/mcp`,
     RP_ID: issuerUrl.hostname,
     ORIGIN: issuerUrl.origin,
   };

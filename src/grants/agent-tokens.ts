@@ -9,6 +9,8 @@ import { AGENT_CLIENT_ID } from '../provider/first-party.js';
 import { revokeGrant } from './revoke.js';
 
 export const LIFETIME_HOURS = { min: 1, max: 720, default: 24 } as const;
+export const AGENT_TOKEN_RESOURCES = ['api', 'mcp'] as const;
+export type AgentTokenResource = (typeof AGENT_TOKEN_RESOURCES)[number];
 
 /** What the owner asks for, against the scopes this server knows. */
 export const newAgentTokenSchema = (catalog: ScopeCatalog) =>
@@ -26,6 +28,8 @@ export const newAgentTokenSchema = (catalog: ScopeCatalog) =>
       .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
       .transform((scopes) => [...new Set(scopes)]),
     lifetime_hours: z.number().int().min(LIFETIME_HOURS.min).max(LIFETIME_HOURS.max).default(LIFETIME_HOURS.default),
+    /** Where the agent uses it: the resource API (`api`) or the MCP server (`mcp`); its audience (RFC 8707). */
+    resource: z.enum(AGENT_TOKEN_RESOURCES).default('api'),
   });
 export type NewAgentToken = z.input<ReturnType<typeof newAgentTokenSchema>>;
 
@@ -34,6 +38,7 @@ export interface AgentToken {
   name: string;
   grantId: string;
   scopes: string[];
+  resource: AgentTokenResource;
   createdAt: Date;
   expiresAt: Date;
   lastUsedAt?: Date;
@@ -45,6 +50,7 @@ interface Row {
   name: string;
   grant_id: string;
   scopes: string[];
+  resource: AgentTokenResource;
   created_at: Date;
   expires_at: Date;
   last_used_at: Date | null;
@@ -56,6 +62,7 @@ const fromRow = (r: Row): AgentToken => ({
   name: r.name,
   grantId: r.grant_id,
   scopes: r.scopes,
+  resource: r.resource,
   createdAt: new Date(r.created_at),
   expiresAt: new Date(r.expires_at),
   ...(r.last_used_at ? { lastUsedAt: new Date(r.last_used_at) } : {}),
@@ -74,28 +81,26 @@ export class AgentTokens {
   constructor(
     private readonly provider: Provider,
     private readonly db: Database,
-    private readonly config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>,
+    private readonly config: Pick<Config, 'RESOURCE_URL' | 'MCP_URL' | 'ACCESS_TOKEN_TTL'>,
     private readonly scopes: ScopeCatalog,
   ) {
     this.schema = newAgentTokenSchema(scopes);
   }
 
   async create(accountId: string, input: NewAgentToken): Promise<{ token: string; agentToken: AgentToken }> {
-    const { name, scopes, lifetime_hours: hours } = this.schema.parse(input);
+    const { name, scopes, lifetime_hours: hours, resource } = this.schema.parse(input);
+    const audience = resource === 'mcp' ? this.config.MCP_URL : this.config.RESOURCE_URL;
     const lifetime = hours * 3600;
     const client = await this.provider.Client.find(AGENT_CLIENT_ID);
     if (!client) throw new Error(`the static client ${AGENT_CLIENT_ID} is not registered`);
 
     // The grant is what the owner approves here, for exactly these scopes and no longer than the token.
     const grant = new this.provider.Grant({ accountId, clientId: AGENT_CLIENT_ID, expiresIn: lifetime } as never);
-    grant.addResourceScope(this.config.RESOURCE_URL, scopes.join(' '));
+    grant.addResourceScope(audience, scopes.join(' '));
     const grantId = await grant.save();
 
     try {
-      const resourceServer = new this.provider.ResourceServer(
-        this.config.RESOURCE_URL,
-        resourceServerInfo(this.config, this.scopes, lifetime),
-      );
+      const resourceServer = new this.provider.ResourceServer(audience, resourceServerInfo(this.config, this.scopes, lifetime, audience));
       const accessToken = new this.provider.AccessToken({
         accountId,
         client,
@@ -110,9 +115,9 @@ export class AgentTokens {
       const token = await accessToken.save();
       const expiresAt = Math.floor(Date.now() / 1000) + lifetime;
       const { rows } = await this.db.query<Row>(
-        `INSERT INTO agent_tokens (id, account_id, name, grant_id, scopes, expires_at)
-         VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) RETURNING *`,
-        [`agt_${randomBytes(16).toString('base64url')}`, accountId, name, grantId, JSON.stringify(scopes), expiresAt],
+        `INSERT INTO agent_tokens (id, account_id, name, grant_id, scopes, resource, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7)) RETURNING *`,
+        [`agt_${randomBytes(16).toString('base64url')}`, accountId, name, grantId, JSON.stringify(scopes), resource, expiresAt],
       );
       return { token, agentToken: fromRow(rows[0]!) };
     } catch (error) {

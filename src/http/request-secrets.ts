@@ -1,13 +1,11 @@
-import type { Context } from 'koa';
-
 /**
- * The upstream secrets opened for one request (by `kit.connection`), so that a foreign error that quotes one (a
+ * The upstream secrets opened for one call (by `kit.connection`: an API request or an MCP tool call), so that a foreign error that quotes one (a
  * library error whose message holds the request URL with a bot token in it) is scrubbed before it is logged. The
  * plugins translate their errors first; this is the second line of defence for threat model G2.
  */
 const opened = new WeakMap<object, Set<string>>();
 
-export function rememberSecrets(ctx: Context, value: unknown): void {
+export function rememberSecrets(ctx: object, value: unknown): void {
   const found = opened.get(ctx) ?? new Set<string>();
   collect(value, found);
   opened.set(ctx, found);
@@ -23,7 +21,7 @@ function collect(value: unknown, into: Set<string>): void {
 }
 
 /** Every opened secret, and its URL-encoded form, replaced in `text`. */
-export function scrub(ctx: Context, text: string): string {
+export function scrub(ctx: object, text: string): string {
   let out = text;
   for (const secret of opened.get(ctx) ?? []) {
     for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('[redacted]');
@@ -32,7 +30,7 @@ export function scrub(ctx: Context, text: string): string {
 }
 
 /** An error as a log line may show it: type, code, message and stack, each scrubbed. */
-export function loggableError(ctx: Context, error: unknown): Record<string, unknown> {
+export function loggableError(ctx: object, error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const { code, status } = error as { code?: unknown; status?: unknown };
   return {

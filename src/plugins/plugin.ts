@@ -29,6 +29,8 @@ export interface Plugin {
   routes(router: ApiRouter, kit: PluginKit): void;
   /** The routes as developers read about them (skill documents, the playground). Documentation only: `routes` serves. */
   docs?: ApiCallDoc[];
+  /** What agents call over MCP (`POST /mcp`): the same work as the routes, through the same kit. */
+  tools?: Tool[];
 }
 
 /** One resource API call, described for developers and agents (src/developers/skill.ts). */
@@ -68,6 +70,14 @@ export interface ResourceState {
 }
 
 export type ApiContext = RouterContext<ResourceState>;
+
+/**
+ * One call a plugin works for, whoever made it: a resource API request (its Koa context is one) or one MCP tool call
+ * (src/resource/mcp/). The kit reads the caller from it and notes what the access log and metrics report.
+ */
+export interface CallContext {
+  state: ResourceState;
+}
 export type ApiRouter = Router<ResourceState>;
 
 /** A credential pasted by the owner and checked against the upstream before it is saved. */
@@ -141,7 +151,43 @@ export interface Action<P = unknown, R = unknown> {
   run(payload: P, access: UpstreamAccess, deps: ActionDeps): Promise<R>;
 }
 
-/** What the resource server gives a plugin's routes (implemented in src/resource/kit.ts). */
+/** What `kit.act` did with an action: ran it, or left it waiting for the owner's approval. */
+export type ActionOutcome<R = unknown> =
+  { status: 'done'; result: R } | { status: 'pending_approval'; approval: { id: string; action: string; created_at: string } };
+
+/** Hints an MCP client may show its user (MCP tool annotations); never used to authorize anything. */
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/**
+ * An MCP tool (docs/architecture.md#mcp): one thing an agent can do, run in-process for the caller the request's
+ * token verified, through the same kit as the plugin's routes, so scope, owner, policy, the vault and the access log
+ * apply exactly as at /api. The MCP server lists every tool the registry holds; a plugin needs no MCP code.
+ */
+export interface Tool<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  /** `post_tweet`: lower-case letters, digits, `_` and `-`; unique on the server. */
+  name: string;
+  title: string;
+  /** What it does and when to use it, in words an agent can act on (the scope is added by the server). */
+  description: string;
+  /** The scope the caller's token must carry; without it the call is refused with 403 insufficient_scope. */
+  scope: string;
+  /** The arguments (validated before `call` runs) and the structured result. */
+  input: I;
+  output: O;
+  annotations?: ToolAnnotations;
+  /** Errors are thrown as AppErrors, as in routes; the server turns them into error results with the same codes. */
+  call(args: z.output<I>, call: CallContext, kit: PluginKit): Promise<z.input<O>>;
+}
+
+/** A tool with its arguments and result typed from its own schemas. */
+export const defineTool = <I extends z.ZodObject, O extends z.ZodObject>(tool: Tool<I, O>): Tool => tool;
+
+/** What the resource server gives a plugin's routes and tools (implemented in src/resource/kit.ts). */
 export interface PluginKit {
   config: Config;
   logger: Logger;
@@ -149,7 +195,12 @@ export interface PluginKit {
   /** Route stage: 403 insufficient_scope unless the token carries `scope`. */
   requireScope(scope: string): RouterMiddleware<ResourceState>;
   /** The caller's owner's connection to `provider`, opened; 409 `not_connected` / `reconnect_required` otherwise. */
-  connection(ctx: ApiContext, provider: string): Promise<UpstreamAccess>;
+  connection(call: CallContext, provider: string): Promise<UpstreamAccess>;
+  /**
+   * Applies the grant's policy to an action and runs it, in the order of `perform`; refusals are thrown (403 with a
+   * stable `policy_*` code), a held action is returned as `pending_approval`. For tools; routes use `perform`.
+   */
+  act<R = unknown>(call: CallContext, actionId: string, payload: unknown): Promise<ActionOutcome<R>>;
   /**
    * Applies the grant's policy to an action and runs it: 403 with a stable `policy_*` code when refused, 202 with a
    * held id when the owner approves posts first, else the action's result (status 201 unless `status` is given).

@@ -1,6 +1,6 @@
 import type { RouterMiddleware } from '@koa/router';
 import { AppError } from '../errors.js';
-import type { ApiContext, Connection, Plugin, PluginKit, ResourceState } from './plugin.js';
+import type { Connection, Plugin, PluginKit, ResourceState } from './plugin.js';
 
 /**
  * The failures every upstream has, with the same codes and statuses in every plugin so that a caller handles them
@@ -45,32 +45,34 @@ export class UpstreamError extends AppError {
 }
 
 /**
- * Route stage wrapping a plugin's upstream calls: an UpstreamError that says the credential is refused
- * (`reconnect_required`) marks the connection for re-linking, so the owner sees it in the console and the next call
- * stops at `kit.connection`; a 429 passes the upstream's wait on as Retry-After. The connection is the error's own,
- * or the one this call opened (`openedBy`). The error itself always travels on unchanged.
+ * What every caller of a plugin's upstream does with an UpstreamError: one that says the credential is refused
+ * (`reconnect_required`) marks the connection it names for re-linking, so the owner sees it in the console and the
+ * next call stops at `kit.connection`. The caller still gets the error when the mark cannot be written; the upstream
+ * will refuse the next call too. Used by the routes' stage below and by MCP tool calls.
  */
-export function reportUpstreamErrors(
-  kit: PluginKit,
-  openedBy: (ctx: ApiContext) => Connection | undefined = () => undefined,
-): RouterMiddleware<ResourceState> {
+export async function noteUpstreamError(kit: Pick<PluginKit, 'connections' | 'logger'>, error: UpstreamError): Promise<void> {
+  const relink = error.code === 'reconnect_required' ? error.relink : undefined;
+  if (!relink) return;
+  await kit.connections.markNeedsRelink(relink, `${error.upstream} no longer accepts the stored credential.`).catch((cause: unknown) => {
+    kit.logger.warn(
+      { connectionId: relink.id, error: cause instanceof Error ? cause.name : typeof cause },
+      'could not mark a connection for re-linking',
+    );
+  });
+}
+
+/**
+ * Route stage wrapping a plugin's upstream calls: an UpstreamError marks a refused credential's connection
+ * (`noteUpstreamError`), and a 429 passes the upstream's wait on as Retry-After. The error itself always travels on
+ * unchanged.
+ */
+export function reportUpstreamErrors(kit: PluginKit): RouterMiddleware<ResourceState> {
   return async function reportUpstreamErrors(ctx, next) {
     try {
       await next();
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
-      const relink = error.code === 'reconnect_required' ? (error.relink ?? openedBy(ctx)) : undefined;
-      if (relink) {
-        // The caller still gets the 409 when the mark cannot be written; the upstream will refuse the next call too.
-        await kit.connections
-          .markNeedsRelink(relink, `${error.upstream} no longer accepts the stored credential.`)
-          .catch((cause: unknown) => {
-            kit.logger.warn(
-              { connectionId: relink.id, error: cause instanceof Error ? cause.name : typeof cause },
-              'could not mark a connection for re-linking',
-            );
-          });
-      }
+      await noteUpstreamError(kit, error);
       if (error.retryAfter !== undefined) ctx.set('Retry-After', error.retryAfter);
       throw error;
     }

@@ -46,13 +46,17 @@ export interface ProviderPages {
 
 const ASYMMETRIC = ['ES256', 'RS256', 'PS256', 'EdDSA'];
 
-/** The resource API as oidc-provider's resource server (RFC 8707): its audience, token format and scopes. */
+/**
+ * One of our protected resources as oidc-provider's resource server (RFC 8707): its audience, token format and scopes.
+ * The resource API (RESOURCE_URL) unless `audience` names the MCP server (MCP_URL); both take the same scopes.
+ */
 export function resourceServerInfo(
   config: Pick<Config, 'RESOURCE_URL' | 'ACCESS_TOKEN_TTL'>,
   scopes: ScopeCatalog,
   accessTokenTTL = config.ACCESS_TOKEN_TTL,
+  audience = config.RESOURCE_URL,
 ) {
-  return { audience: config.RESOURCE_URL, accessTokenTTL, accessTokenFormat: 'opaque' as const, scope: scopes.resourceScopes().join(' ') };
+  return { audience, accessTokenTTL, accessTokenFormat: 'opaque' as const, scope: scopes.resourceScopes().join(' ') };
 }
 
 /**
@@ -183,9 +187,10 @@ export function createProvider({
           return requested.some((scope) => scopes.isResourceScope(scope)) ? config.RESOURCE_URL : undefined;
         },
         useGrantedResource: async () => true,
+        // Our two protected resources and nothing else: the resource API and the MCP server.
         getResourceServerInfo: async (_ctx, indicator) => {
-          if (indicator !== config.RESOURCE_URL) throw new errors.InvalidTarget();
-          return resourceServerInfo(config, scopes);
+          if (indicator !== config.RESOURCE_URL && indicator !== config.MCP_URL) throw new errors.InvalidTarget();
+          return resourceServerInfo(config, scopes, config.ACCESS_TOKEN_TTL, indicator);
         },
       },
     },

@@ -12,7 +12,18 @@ export interface ApiCallEvent {
   grantId: string;
   outcome: 'ok' | 'failure';
   ip: string;
-  detail: { scope: string | null; method: string; path: string; status: number; latency_ms: number; error?: string };
+  detail: {
+    scope: string | null;
+    /** The HTTP method, or `MCP` for a tool call. */
+    method: string;
+    /** The route pattern, or `tools/call <tool>` for a tool call. */
+    path: string;
+    /** The MCP tool called, for a tool call. */
+    tool?: string;
+    status: number;
+    latency_ms: number;
+    error?: string;
+  };
 }
 
 /**

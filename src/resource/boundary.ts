@@ -2,14 +2,18 @@ import type { Middleware } from 'koa';
 import type { Config } from '../config.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { challengeFor, type TokenScheme } from './challenge.js';
+import { challengeFor, metadataUrl, type ChallengeOptions, type TokenScheme } from './challenge.js';
 import { loggableError } from '../http/request-secrets.js';
 
 /**
  * The resource API's error boundary: every refusal is JSON `{ error, error_description }` with its status and, for
  * token and scope problems, the Bearer and DPoP challenges. A 5xx never shows what went wrong inside (threat model I5).
  */
-export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Middleware {
+export function apiBoundary(
+  config: Pick<Config, 'ISSUER'>,
+  logger: Logger,
+  challenge: ChallengeOptions = { metadata: metadataUrl(config) },
+): Middleware {
   return async function apiErrorBoundary(ctx, next) {
     // Answers carry the owner's data: never stored by a shared cache or the browser (RFC 9111 §5.2.2.5).
     ctx.set('Cache-Control', 'no-store');
@@ -20,8 +24,8 @@ export function apiBoundary(config: Pick<Config, 'ISSUER'>, logger: Logger): Mid
       if (error.status >= 500)
         logger.error({ err: loggableError(ctx, caught), requestId: ctx.state.requestId, code: error.code }, 'resource API call failed');
       ctx.status = error.status;
-      const challenge = challengeFor(error, config, ctx.state.tokenScheme as TokenScheme | undefined);
-      if (challenge) ctx.set('WWW-Authenticate', challenge);
+      const challenges = challengeFor(error, challenge, ctx.state.tokenScheme as TokenScheme | undefined);
+      if (challenges) ctx.set('WWW-Authenticate', challenges);
       ctx.state.apiError = error.expose ? error.code : 'server_error';
       ctx.body = {
         error: error.expose ? error.code : 'server_error',

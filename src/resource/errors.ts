@@ -24,9 +24,20 @@ export const invalidDpopProof = (description: string, cause?: unknown) => new Ap
 export const tokenNotInHeader = () =>
   new AppError('invalid_request', 401, 'Send the access token in the Authorization header, never in the query string or body.');
 
+/**
+ * 403 for a token without the scope a call needs. `challenge` is what the `WWW-Authenticate` challenge asks for: the
+ * needed scope alone (the resource API), or everything the client should hold afterwards (MCP, whose clients
+ * re-authorize with exactly the challenge's scopes, so the ones they had must be in it too).
+ */
 export class InsufficientScope extends AppError {
-  constructor(readonly scope: string) {
+  readonly challenge: string;
+
+  constructor(
+    readonly scope: string,
+    challenge: Iterable<string> = [scope],
+  ) {
     super('insufficient_scope', 403, `This call needs the scope ${scope}.`);
+    this.challenge = [...new Set(challenge)].join(' ');
   }
 }
 

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Database } from '../db/database.js';
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
-import type { ApiRouter, PluginKit, ResourceState } from '../plugins/plugin.js';
+import type { ApiRouter, PluginKit, ResourceState, Tool } from '../plugins/plugin.js';
 import type { ResourceServices } from '../plugins/services.js';
 import { ApiCallLog, logApiCalls } from './access-log.js';
 import { apiBoundary } from './boundary.js';
@@ -19,6 +19,9 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { countUpstreamCalls } from '../metrics/observe.js';
 import { createRouter } from '../http/router.js';
+import { MCP_PATH, checkOrigin, onlyPost, requireToolScopes, serveMcp } from './mcp/endpoint.js';
+import { toolRunner } from './mcp/tool-runner.js';
+import { mcpMetadataUrl } from './metadata.js';
 
 /** The resource API's path on this server; its audience (RESOURCE_URL) may name another public host. */
 export const API_ROOT = '/api';
@@ -34,8 +37,8 @@ export interface ResourceRouterDeps {
   redis?: Redis;
   services: ResourceServices;
   kit: PluginKit;
-  /** The generic upstream client's proxied route, `/api/upstream/<provider>/…` (src/upstream/index.ts). */
-  upstream: { proxyRoutes(router: ApiRouter, kit: PluginKit): void };
+  /** The generic upstream client's proxied route, `/api/upstream/<provider>/…`, and its tools (src/upstream/index.ts). */
+  upstream: { proxyRoutes(router: ApiRouter, kit: PluginKit): void; tools(): Tool[] };
   /** Counts upstream calls by provider and outcome; none when left out. */
   metrics?: Metrics;
 }
@@ -54,9 +57,10 @@ const noSuchRoute: Middleware = async function noSuchRoute(ctx) {
 
 /**
  * The resource server (docs/architecture.md#a-resource-api-call): every plugin's routes and the generic upstream proxy
- * under /api, behind named stages — access log, error boundary, access token (Bearer or DPoP) — and the RFC 9728
- * metadata document. Returns one middleware for the app to mount before oidc-provider's routes; /api requests never
- * reach anything after it.
+ * under /api, behind named stages — access log, error boundary, access token (Bearer or DPoP) — the MCP server at
+ * /mcp with every plugin's and provider's tools, behind its own (docs/architecture.md#mcp), and the RFC 9728 metadata
+ * documents of both. Returns one middleware for the app to mount before oidc-provider's routes; /api and /mcp
+ * requests never reach anything after it.
  */
 export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   const { config, logger, provider, db, services, kit, upstream } = deps;
@@ -64,18 +68,34 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   for (const plugin of services.registry.plugins) plugin.routes(api, kit);
   upstream.proxyRoutes(api, kit);
 
+  const log = new ApiCallLog(db, logger);
+  const proofs = new DpopProofs(config, proofReplayCache(db, deps.redis));
   const pipeline = compose([
-    logApiCalls(new ApiCallLog(db, logger)) as Middleware,
+    logApiCalls(log) as Middleware,
     ...(deps.metrics ? [countUpstreamCalls(deps.metrics)] : []),
     apiBoundary(config, logger),
-    bearer(new BearerTokens(provider, db, config), new DpopProofs(config, proofReplayCache(db, deps.redis))),
+    bearer(new BearerTokens(provider, db, config), proofs),
     api.routes() as unknown as Middleware,
     noSuchRoute,
   ]);
-  const metadata = protectedResourceMetadata(config, deps.scopes);
+
+  const tools = [...services.registry.tools(), ...upstream.tools()];
+  const toolScopes = [...new Set(tools.map((tool) => tool.scope))];
+  // A client with no token yet starts with what the read-only tools need, and steps up when it writes.
+  const firstScopes = [...new Set(tools.filter((tool) => tool.annotations?.readOnlyHint).map((tool) => tool.scope))];
+  const mcp = compose([
+    apiBoundary(config, logger, { metadata: mcpMetadataUrl(config), scope: firstScopes.join(' ') || undefined }),
+    onlyPost,
+    checkOrigin(config),
+    bearer(new BearerTokens(provider, db, config, config.MCP_URL), proofs),
+    requireToolScopes(tools),
+    serveMcp(config, tools, toolRunner({ kit, log, logger, metrics: deps.metrics })),
+  ]);
+  const metadata = protectedResourceMetadata(config, deps.scopes, toolScopes);
 
   return function resourceServer(ctx, next): unknown {
     if (ctx.path === API_ROOT || ctx.path.startsWith(`${API_ROOT}/`)) return pipeline(ctx, async () => undefined);
+    if (ctx.path === MCP_PATH) return mcp(ctx, async () => undefined);
     return metadata(ctx, next);
   };
 }

@@ -63,10 +63,15 @@ const audienceOf = (aud: TokenLike['aud']) => (Array.isArray(aud) ? aud : aud ? 
 export class BearerTokens {
   private readonly load = coalesce((ids: string[]) => this.loadMany(ids));
 
+  /**
+   * `audience`: the resource whose tokens these are (RFC 8707), the resource API's RESOURCE_URL unless another is
+   * named (the MCP server's MCP_URL). A token for any other audience is refused.
+   */
   constructor(
     private readonly provider: Provider,
     private readonly db: Database,
     private readonly config: Pick<Config, 'RESOURCE_URL'>,
+    private readonly audience: string = config.RESOURCE_URL,
   ) {}
 
   /** `proofKey`: the RFC 7638 thumbprint of the DPoP proof's key that came with the token, if it came with the DPoP scheme. */
@@ -78,7 +83,7 @@ export class BearerTokens {
     // Expired (oidc-provider's own expiry check), or a row of another kind than it claims.
     if (!token || token.clientId === undefined) return undefined;
     // RFC 8707: a token for another audience (another resource, the userinfo endpoint) is not ours to accept.
-    if (!audienceOf(token.aud).includes(this.config.RESOURCE_URL)) return undefined;
+    if (!audienceOf(token.aud).includes(this.audience)) return undefined;
     // RFC 9449 §7.1: a DPoP-bound token (cnf.jkt) is good only with a proof made with that key, an unbound one only
     // as Bearer (threat model J5). An mTLS-bound token (x5t#S256) cannot be proven here at all.
     if (token.jkt !== proofKey || token['x5t#S256']) return undefined;
@@ -112,7 +117,8 @@ export class BearerTokens {
     const grant = row.grant && (await verified(this.provider.Grant as unknown as TokenModel, row.grant));
     if (!grant || !row.service_grant || grant.accountId !== row.service_account || grant.clientId !== token.clientId) return undefined;
     if (!row.account_found || row.disabled || !row.service_enabled) return undefined;
-    const granted = new Set((grant.resources?.[this.config.RESOURCE_URL] ?? '').split(' '));
+    // The owner chose the agent's scopes once, recorded for the resource API; they hold at every resource of ours.
+    const granted = new Set((grant.resources?.[this.audience] ?? grant.resources?.[this.config.RESOURCE_URL] ?? '').split(' '));
     const caller: ApiCaller = {
       accountId: row.service_account,
       clientId: token.clientId,

@@ -7,13 +7,13 @@ import type { AccountStore } from '../accounts/accounts.js';
 import type { EventLog } from '../accounts/events.js';
 import type { Connection, ConnectionStore } from '../connections/store.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { ApiRouter, PluginKit } from '../plugins/plugin.js';
+import type { ApiRouter, PluginKit, Tool } from '../plugins/plugin.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
 import { AuthRequests } from './auth-requests.js';
 import { callbackRoutes } from './callback.js';
 import { startConnect } from './connect.js';
 import { loadUpstreamProviders } from './providers.js';
-import { registerProxyRoutes } from './proxy.js';
+import { proxyTools, registerProxyRoutes } from './proxy.js';
 import { UpstreamTokenService } from './tokens.js';
 import { revokeUpstreamTokens } from './revoke.js';
 import type { RefreshObserver } from '../metrics/metrics.js';
@@ -42,6 +42,8 @@ export interface Upstream {
   routes(provider?: Provider): Router;
   /** `/upstream/<provider>/<path>` on the resource API, for every provider with an `apiBaseUrl`. */
   proxyRoutes(router: ApiRouter, kit: PluginKit): void;
+  /** One MCP tool per provider with an `apiBaseUrl` (`upstream_<provider>`), making the same call as its route. */
+  tools(): Tool[];
   /** The provider's authorization URL for this owner (console: Connect). */
   start(accountId: string, providerId: string, returnTo?: string): Promise<string>;
   /** Asks the provider to revoke an OAuth connection's tokens (RFC 7009) before the owner's disconnect removes it. */
@@ -74,6 +76,7 @@ export function createUpstream(deps: UpstreamDeps): Upstream {
       return callbackRoutes({ ...deps, requests, provider }, oidc);
     },
     proxyRoutes: (router, kit) => registerProxyRoutes(router, kit, list, tokens, deps.config.UPSTREAM_TIMEOUT_MS),
+    tools: () => proxyTools(list, { connections: deps.connections, tokens, timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS }),
     start: (accountId, providerId, returnTo) => startConnect({ config: deps.config, requests, provider }, accountId, providerId, returnTo),
     revoke: (connection) =>
       revokeUpstreamTokens(

@@ -1,9 +1,19 @@
 import type { Next } from 'koa';
+import { z } from 'zod';
 import { readBody } from '../http/body.js';
 import { rememberSecrets } from '../http/request-secrets.js';
-import type { ApiContext, ApiRouter, PluginKit, UpstreamAccess } from '../plugins/plugin.js';
+import {
+  defineTool,
+  type ApiContext,
+  type ApiRouter,
+  type CallContext,
+  type PluginKit,
+  type Tool,
+  type UpstreamAccess,
+} from '../plugins/plugin.js';
+import type { ConnectionStore } from '../connections/store.js';
 import type { UpstreamProviderConfig } from './provider-config.js';
-import { proxyScope } from './providers.js';
+import { providerTitle, proxyScope } from './providers.js';
 import { proxyTarget } from './safe-path.js';
 import { reconnectRequired, translateFetchError, upstreamUnavailable } from './token-endpoint.js';
 import type { UpstreamTokenService } from './tokens.js';
@@ -12,14 +22,6 @@ import type { UpstreamTokenService } from './tokens.js';
 const REQUEST_HEADERS = ['accept', 'content-type'] as const;
 /** The longest upstream answer passed through; more is refused rather than buffered without bound. */
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
-
-interface ProxyState {
-  target: URL;
-  access: UpstreamAccess;
-}
-
-const proxyState = new WeakMap<ApiContext, Partial<ProxyState>>();
-const stateOf = (ctx: ApiContext) => proxyState.get(ctx) ?? proxyState.set(ctx, {}).get(ctx)!;
 
 /** `secret` replaced wherever it appears in `body`, raw or URL-encoded (an upstream echoing our Bearer, G2). */
 function redact(body: Buffer, secrets: string[]): Buffer {
@@ -35,6 +37,68 @@ function redact(body: Buffer, secrets: string[]): Buffer {
     if (parts.length) out = Buffer.concat([...parts, out.subarray(from)]);
   }
   return out;
+}
+
+/** One call to forward: where, how, and the only headers and body that cross. */
+interface Forwarded {
+  method: string;
+  target: URL;
+  headers: Partial<Record<(typeof REQUEST_HEADERS)[number], string>>;
+  body?: string;
+}
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  body: Buffer;
+}
+
+export interface ProxyDeps {
+  connections: ConnectionStore;
+  tokens: UpstreamTokenService;
+  timeoutMs: number;
+}
+
+/**
+ * Sends one call to the provider's API with the owner's fresh access token and returns the answer with that token
+ * redacted. A token refused with 401 is refreshed once and the call sent again; refused again, the connection is
+ * marked for re-linking (G6). Shared by the `/api/upstream/…` route and the provider's MCP tool.
+ */
+async function forward(
+  { connections, tokens, timeoutMs }: ProxyDeps,
+  call: CallContext,
+  access: UpstreamAccess,
+  request: Forwarded,
+): Promise<Answer> {
+  const send = (token: string) =>
+    fetch(request.target, {
+      method: request.method,
+      headers: { ...request.headers, authorization: `Bearer ${token}` },
+      body: request.body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  let token = access.accessToken!;
+  try {
+    let res = await send(token);
+    if (res.status === 401) {
+      // The token looked fresh but was refused: one refresh, then once more (G6 if it is refused again).
+      await res.body?.cancel();
+      token = await tokens.accessToken(access.connection, { rejected: token });
+      rememberSecrets(call, { accessToken: token });
+      res = await send(token);
+      if (res.status === 401) {
+        await res.body?.cancel();
+        await connections.markNeedsRelink(access.connection, 'the provider refused a freshly refreshed access token');
+        throw reconnectRequired();
+      }
+    }
+    const raw = Buffer.from(await res.arrayBuffer());
+    if (raw.length > MAX_RESPONSE_BYTES) throw upstreamUnavailable('the answer is too large');
+    return { status: res.status, contentType: res.headers.get('content-type'), body: redact(raw, [token, access.accessToken!]) };
+  } catch (error) {
+    throw translateFetchError(error);
+  }
 }
 
 async function requestBody(ctx: ApiContext): Promise<string | undefined> {
@@ -58,60 +122,88 @@ export function registerProxyRoutes(
   tokens: UpstreamTokenService,
   timeoutMs: number,
 ): void {
+  const deps: ProxyDeps = { connections: kit.connections, tokens, timeoutMs };
   for (const provider of providers) {
     const apiBaseUrl = provider.apiBaseUrl;
     if (!apiBaseUrl) continue;
     const marker = `/upstream/${provider.id}/`;
 
-    async function resolveTarget(ctx: ApiContext, next: Next) {
+    async function forwardRequest(ctx: ApiContext, _next: Next) {
       // The raw path (Koa's ctx.path is not percent-decoded), so encoded tricks are seen as sent.
       const rawPath = ctx.path.slice(ctx.path.indexOf(marker) + marker.length - 1);
-      stateOf(ctx).target = proxyTarget(apiBaseUrl!, provider.allowedPaths, rawPath, ctx.querystring);
-      await next();
-    }
-
-    async function openConnection(ctx: ApiContext, next: Next) {
+      const target = proxyTarget(apiBaseUrl!, provider.allowedPaths, rawPath, ctx.querystring);
       const access = await kit.connection(ctx, provider.id);
-      rememberSecrets(ctx, { accessToken: access.accessToken });
-      stateOf(ctx).access = access;
-      await next();
+      const headers: Forwarded['headers'] = {};
+      for (const name of REQUEST_HEADERS) if (ctx.get(name)) headers[name] = ctx.get(name);
+      const answer = await forward(deps, ctx, access, { method: ctx.method, target, headers, body: await requestBody(ctx) });
+      ctx.status = answer.status;
+      if (answer.contentType) ctx.type = answer.contentType;
+      ctx.body = answer.body;
     }
 
-    async function forward(ctx: ApiContext) {
-      const { target, access } = stateOf(ctx) as ProxyState;
-      const body = await requestBody(ctx);
-      const send = (token: string) => {
-        const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-        for (const name of REQUEST_HEADERS) if (ctx.get(name)) headers[name] = ctx.get(name);
-        return fetch(target, { method: ctx.method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-      };
-      let token = access.accessToken!;
-      let res: Response;
-      try {
-        res = await send(token);
-        if (res.status === 401) {
-          // The token looked fresh but was refused: one refresh, then once more (G6 if it is refused again).
-          await res.body?.cancel();
-          token = await tokens.accessToken(access.connection, { rejected: token });
-          rememberSecrets(ctx, { accessToken: token });
-          res = await send(token);
-          if (res.status === 401) {
-            await res.body?.cancel();
-            await kit.connections.markNeedsRelink(access.connection, 'the provider refused a freshly refreshed access token');
-            throw reconnectRequired();
-          }
-        }
-        const raw = Buffer.from(await res.arrayBuffer());
-        if (raw.length > MAX_RESPONSE_BYTES) throw upstreamUnavailable('the answer is too large');
-        ctx.status = res.status;
-        const type = res.headers.get('content-type');
-        if (type) ctx.type = type;
-        ctx.body = redact(raw, [token, access.accessToken!]);
-      } catch (error) {
-        throw translateFetchError(error);
-      }
-    }
-
-    router.all(`${marker}*path`, kit.requireScope(proxyScope(provider.id)), resolveTarget, openConnection, forward);
+    router.all(`${marker}*path`, kit.requireScope(proxyScope(provider.id)), forwardRequest);
   }
+}
+
+const Method = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The provider's answer as a tool returns it: JSON parsed, text as text, anything else described. */
+function readable(answer: Answer): unknown {
+  const type = answer.contentType ?? '';
+  const text = answer.body.toString('utf8');
+  if (/\bjson\b/i.test(type)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  if (type.startsWith('text/') || !type) return text;
+  return `(${answer.body.length} bytes of ${type})`;
+}
+
+/**
+ * One MCP tool per provider with an API (`upstream_<provider>`, scope `upstream:<provider>`): the same call as the
+ * proxied route, with the path, query and JSON body as arguments.
+ */
+export function proxyTools(providers: readonly UpstreamProviderConfig[], deps: ProxyDeps): Tool[] {
+  return providers
+    .filter((provider) => provider.apiBaseUrl)
+    .map((provider) =>
+      defineTool({
+        name: `upstream_${provider.id}`,
+        title: `Call the ${providerTitle(provider)} API`,
+        description:
+          `Calls the ${providerTitle(provider)} API as the owner's connected account, under these paths only: ` +
+          `${provider.allowedPaths.join(', ')}. The answer's status and body come back as the API gave them.`,
+        scope: proxyScope(provider.id),
+        input: z
+          .object({
+            method: Method.default('GET'),
+            path: z
+              .string()
+              .min(1)
+              .max(2048)
+              .describe(`The API path, starting with /, under ${provider.allowedPaths.join(' or ')}.`),
+            query: z.record(z.string(), z.string()).optional().describe('Query parameters.'),
+            body: z.unknown().optional().describe('A JSON body, for POST, PUT and PATCH.'),
+          })
+          .strict(),
+        output: z.object({ status: z.number().int(), content_type: z.string().nullable(), body: z.unknown() }),
+        annotations: { openWorldHint: true },
+        async call(args, call, kit) {
+          const query = args.query ? new URLSearchParams(args.query).toString() : '';
+          const target = proxyTarget(provider.apiBaseUrl!, provider.allowedPaths, args.path, query);
+          const access = await kit.connection(call, provider.id);
+          const hasBody = args.body !== undefined && args.method !== 'GET';
+          const answer = await forward(deps, call, access, {
+            method: args.method,
+            target,
+            headers: { accept: 'application/json', ...(hasBody ? { 'content-type': 'application/json' } : {}) },
+            body: hasBody ? JSON.stringify(args.body) : undefined,
+          });
+          return { status: answer.status, content_type: answer.contentType, body: readable(answer) };
+        },
+      }),
+    );
 }

@@ -44,6 +44,7 @@ describe('the generic upstream proxy', () => {
         return openAccess(connections, tokens, c);
       },
       perform: async () => undefined,
+      act: () => Promise.reject(new Error('the proxy runs no actions')),
     } satisfies PluginKit;
     const api: ApiRouter = new Router<ResourceState>({ prefix: '/api' });
     api.use(async (ctx, next) => {

@@ -21,6 +21,7 @@ const tokenJson = (t: AgentToken) => ({
   id: t.id,
   name: t.name,
   scopes: t.scopes,
+  resource: t.resource,
   created_at: t.createdAt.toISOString(),
   expires_at: t.expiresAt.toISOString(),
   last_used_at: t.lastUsedAt?.toISOString() ?? null,

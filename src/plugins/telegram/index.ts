@@ -4,6 +4,7 @@ import { telegramErrors } from './errors.js';
 import { telegramRoutes } from './routes.js';
 import { sendAction } from './send.js';
 import { telegramDocs } from './docs.js';
+import { telegramTools } from './tools.js';
 
 /**
  * Telegram: an owner connects a bot (its token sealed in the vault, the chats it may post to kept beside it), and
@@ -25,4 +26,5 @@ export const telegramPlugin = {
   errors: telegramErrors,
   routes: telegramRoutes,
   docs: telegramDocs,
+  tools: telegramTools,
 } satisfies Plugin;

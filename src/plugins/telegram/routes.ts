@@ -1,31 +1,15 @@
 import type { RouterMiddleware } from '@koa/router';
-import { z } from 'zod';
 import { readBody } from '../../http/body.js';
-import type { ApiContext, ApiRouter, PluginKit, ResourceState, UpstreamAccess } from '../plugin.js';
+import type { ApiContext, ApiRouter, PluginKit, ResourceState } from '../plugin.js';
 import { reportUpstreamErrors } from '../upstream-errors.js';
-import { BotMeta, ChatRef, findAllowedChat } from './chats.js';
-import { TelegramError } from './errors.js';
-import { PARSE_MODES, type SendPayload } from './send.js';
-
-const MessageBody = z.object({
-  chat: ChatRef,
-  text: z.string().min(1).max(4096).regex(/\S/, 'must not be blank'),
-  parse_mode: z.enum(PARSE_MODES).optional(),
-  disable_notification: z.boolean().optional(),
-});
+import { MessageBody, allowedChats, chatListing, resolveChat } from './messages.js';
+import type { SendPayload } from './send.js';
 
 type Stage = RouterMiddleware<ResourceState>;
 interface MessageState extends ResourceState {
-  message?: z.output<typeof MessageBody>;
-  access?: UpstreamAccess;
+  message?: MessageBody;
 }
 const stateOf = (ctx: ApiContext) => ctx.state as MessageState;
-
-/** The bot's allowed chats, from what getChat said when the owner connected it. */
-function allowedChats(access: UpstreamAccess) {
-  const meta = BotMeta.safeParse(access.connection.meta);
-  return meta.success ? meta.data : { bot_id: 0, username: '', chats: [] };
-}
 
 const parseMessage: Stage = async function parseMessage(ctx, next) {
   stateOf(ctx).message = MessageBody.parse(await readBody(ctx));
@@ -34,17 +18,14 @@ const parseMessage: Stage = async function parseMessage(ctx, next) {
 
 /** Telegram's refusal of the bot token marks the connection this call opened; a 429 carries Telegram's wait. */
 function reportTelegramErrors(kit: PluginKit): Stage {
-  return reportUpstreamErrors(kit, (ctx) => stateOf(ctx).access?.connection);
+  return reportUpstreamErrors(kit);
 }
 
 /** A chat outside the owner's list is refused here, before the policy and before Telegram hears of it. */
 function allowedChat(kit: PluginKit): Stage {
   return async function allowedChat(ctx, next) {
-    const state = stateOf(ctx);
-    state.access = await kit.connection(ctx, 'telegram');
-    const chat = findAllowedChat(allowedChats(state.access).chats, state.message!.chat);
-    if (!chat) throw new TelegramError('chat_not_allowed', `The owner did not allow the bot to post to ${state.message!.chat}.`);
-    state.message!.chat = chat.id;
+    const message = stateOf(ctx).message!;
+    message.chat = await resolveChat(kit, ctx, message.chat);
     await next();
   };
 }
@@ -59,16 +40,7 @@ function sendMessage(kit: PluginKit): Stage {
 
 function listChats(kit: PluginKit): Stage {
   return async function listChats(ctx) {
-    const meta = allowedChats(await kit.connection(ctx, 'telegram'));
-    ctx.body = {
-      bot: meta.username ? `@${meta.username}` : null,
-      chats: meta.chats.map((c) => ({
-        id: c.id,
-        username: c.username ? `@${c.username}` : null,
-        title: c.title ?? null,
-        type: c.type ?? null,
-      })),
-    };
+    ctx.body = chatListing(allowedChats(await kit.connection(ctx, 'telegram')));
   };
 }
 

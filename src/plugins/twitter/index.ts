@@ -6,6 +6,7 @@ import { xProvider } from './provider.js';
 import { twitterRoutes } from './routes.js';
 import { twitterScopes } from './scopes.js';
 import { twitterDocs } from './docs.js';
+import { twitterTools } from './tools.js';
 
 /**
  * Twitter/X: an owner connects X by pasting the browser cookie or by X OAuth 2.0 with PKCE, and
@@ -21,4 +22,5 @@ export const twitterPlugin = {
   errors: twitterErrors,
   routes: twitterRoutes,
   docs: twitterDocs,
+  tools: twitterTools,
 } satisfies Plugin;

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Context, Middleware } from 'koa';
+import compose from 'koa-compose';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { Config } from '../../config.js';
+import { AppError } from '../../errors.js';
+import { readBody } from '../../http/body.js';
+import { projectRoot } from '../../paths.js';
+import type { ApiCaller, Tool } from '../../plugins/plugin.js';
+import { InsufficientScope } from '../errors.js';
+import { mcpServerFor } from './server.js';
+import type { ToolRunner } from './tool-runner.js';
+
+/** Where the MCP server answers on this host; its RFC 8707 resource (audience) is `Config.MCP_URL`. */
+export const MCP_PATH = '/mcp';
+
+const VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * Streamable HTTP without sessions answers POST only: there is no stream to resume (GET) and no session to end
+ * (DELETE), so both are 405 as the transport's specification allows.
+ */
+export const onlyPost: Middleware = async function onlyPost(ctx, next) {
+  if (ctx.method !== 'POST') {
+    ctx.set('Allow', 'POST');
+    throw new AppError('method_not_allowed', 405, 'This MCP server is stateless: send every message with POST.');
+  }
+  await next();
+};
+
+/**
+ * DNS rebinding (MCP transport specification, security warning): a page on another origin that made the browser
+ * reach this server is refused before anything else. Clients that are not browsers send no Origin at all.
+ */
+export function checkOrigin(config: Pick<Config, 'ORIGIN' | 'MCP_ALLOWED_ORIGINS'>): Middleware {
+  const allowed = new Set([config.ORIGIN, ...config.MCP_ALLOWED_ORIGINS]);
+  return async function checkOrigin(ctx, next) {
+    const origin = ctx.get('origin');
+    if (origin && !allowed.has(origin)) {
+      throw new AppError(
+        'origin_not_allowed',
+        403,
+        'Requests from web pages on other origins are refused (MCP_ALLOWED_ORIGINS lists exceptions).',
+      );
+    }
+    await next();
+  };
+}
+
+interface JsonRpcMessage {
+  method?: unknown;
+  params?: { name?: unknown };
+}
+
+/**
+ * A `tools/call` whose token lacks the tool's scope is refused at the HTTP level, 403 `insufficient_scope`, naming the
+ * scopes the token holds plus the one it needs: an MCP client re-authorizes with exactly that set (step-up) and
+ * sends the call again. A tool this server does not have is left to the MCP server, which answers it as an error.
+ */
+export function requireToolScopes(tools: readonly Tool[]): Middleware {
+  const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  return async function requireToolScopes(ctx, next) {
+    const caller = ctx.state.caller as ApiCaller;
+    const body = await readBody(ctx);
+    const messages = (Array.isArray(body) ? body : [body]) as JsonRpcMessage[];
+    for (const message of messages) {
+      if (!message || message.method !== 'tools/call' || typeof message.params?.name !== 'string') continue;
+      const tool = byName.get(message.params.name);
+      if (tool && !caller.scopes.has(tool.scope)) throw new InsufficientScope(tool.scope, [...caller.scopes, tool.scope]);
+    }
+    await next();
+  };
+}
+
+/** The Koa request as the SDK's web-standard transport reads it; the body is already parsed (and size-limited). */
+function webRequest(ctx: Context, issuer: string): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(ctx.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  return new Request(new URL(MCP_PATH, issuer), { method: ctx.method, headers });
+}
+
+/** Runs the request through a fresh MCP server and transport, and hands the transport's answer back to Koa. */
+export function serveMcp(config: Pick<Config, 'ISSUER'>, tools: readonly Tool[], runTool: ToolRunner): Middleware {
+  return async function serveMcp(ctx) {
+    const server = mcpServerFor(
+      tools,
+      runTool,
+      { caller: ctx.state.caller as ApiCaller, ip: ctx.ip, requestId: ctx.state.requestId as string | undefined },
+      VERSION,
+    );
+    // Stateless (no session id) and answered as one JSON document rather than an event stream: every call here is
+    // request and response, with nothing to stream.
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    try {
+      await server.connect(transport);
+      const response = await transport.handleRequest(webRequest(ctx, config.ISSUER), { parsedBody: await readBody(ctx) });
+      ctx.status = response.status;
+      response.headers.forEach((value, name) => ctx.set(name, value));
+      // An empty body keeps the transport's status (Koa would turn a null body into 204).
+      ctx.body = response.body ? Buffer.from(await response.arrayBuffer()) : '';
+    } finally {
+      await server.close();
+    }
+  };
+}
+
+export function mcpPipeline(stages: Middleware[]): Middleware {
+  return compose(stages);
+}
