@@ -32,12 +32,13 @@ export class Owner {
     return new Owner(server, browser, consoleApi(browser, csrf), csrf, browser.authenticator.credentials[0]!.userHandle);
   }
 
-  /** An agent token for the resource API with these scopes (console, Tokens). */
-  async agentToken(scopes: string[], lifetimeHours = 1): Promise<string> {
+  /** An agent token with these scopes (console, Tokens), for the resource API or, with `resource: 'mcp'`, the MCP server. */
+  async agentToken(scopes: string[], lifetimeHours = 1, resource: 'api' | 'mcp' = 'api'): Promise<string> {
     const res = await this.api.send('POST', '/console/api/tokens', {
       name: `agent ${randomBytes(3).toString('hex')}`,
       scopes,
       lifetime_hours: lifetimeHours,
+      resource,
     });
     if (res.status !== 201) throw new Error(`minting an agent token failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;

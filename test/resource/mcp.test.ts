@@ -1,0 +1,301 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { backends } from '../helpers/services.js';
+import { Owner, callApi } from '../helpers/owner.js';
+import { FakeX } from '../fakes/x.js';
+
+/** JSON-RPC over the Streamable HTTP transport, as an MCP client sends it: one POST, JSON or an event stream back. */
+const MCP_HEADERS = {
+  accept: 'application/json, text/event-stream',
+  'content-type': 'application/json',
+  'mcp-protocol-version': '2025-11-25',
+};
+
+interface McpReply {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: Record<string, unknown>;
+}
+
+let nextId = 1;
+const rpc = (method: string, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: nextId++, method, params });
+const toolCall = (name: string, args: Record<string, unknown> = {}) => rpc('tools/call', { name, arguments: args });
+
+async function postMcp(
+  server: TestServer,
+  token: string | undefined,
+  body: unknown,
+  init: { headers?: Record<string, string>; method?: string; path?: string } = {},
+): Promise<McpReply> {
+  const res = await fetch(`${server.url}${init.path ?? '/mcp'}`, {
+    method: init.method ?? 'POST',
+    headers: { ...MCP_HEADERS, ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    parsed = { raw: text };
+  }
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+type ToolResult = { isError?: boolean; structuredContent?: Record<string, unknown>; content: { type: string; text: string }[] };
+const resultOf = (reply: McpReply) => reply.body.result as ToolResult;
+
+/**
+ * The MCP server at /mcp as an attacker and a plain client see it over HTTP: its metadata document, the challenges
+ * that start and step up authorization, the audience kept apart from the resource API's both ways, Origin (DNS
+ * rebinding), tokens only in the header, revocation on the next call, and tool calls that run through the owner's
+ * policy exactly like the API (docs/threat-model.md, MCP).
+ */
+describe.each(backends())('the MCP server on %s storage', (backend) => {
+  let x: FakeX;
+  let server: TestServer;
+  let owner: Owner;
+
+  const grantOfNewestToken = async () => {
+    const { rows } = await server.db.query<{ grant_id: string }>(
+      'SELECT grant_id FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 1',
+      [owner.accountId],
+    );
+    return rows[0]!.grant_id;
+  };
+
+  beforeAll(async () => {
+    x = await FakeX.start();
+    server = await startTestServer({ backend, env: x.env() });
+    owner = await Owner.signUp(server);
+    const cookie = x.signIn(x.user('mcp_owner'));
+    const connected = await owner.api.send('POST', '/console/api/connections', {
+      kind: 'x.cookie',
+      auth_token: cookie.auth_token,
+      ct0: cookie.ct0,
+    });
+    expect(connected.status).toBe(201);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await x?.close();
+  });
+
+  it('describes itself at its RFC 9728 address, with the tool scopes and no offline_access; the root document stays the API', async () => {
+    const res = await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as Record<string, unknown>;
+    expect(doc).toMatchObject({
+      resource: `${server.url}/mcp`,
+      authorization_servers: [server.url],
+      bearer_methods_supported: ['header'],
+    });
+    expect(doc.scopes_supported).toEqual(expect.arrayContaining(['tweet.read', 'tweet.post', 'tweet.delete', 'telegram.post_any']));
+    expect(doc.scopes_supported).not.toContain('offline_access');
+    const root = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource`)).json()) as Record<string, unknown>;
+    expect(root.resource).toBe(server.config.RESOURCE_URL);
+  });
+
+  it('answers a request without a token 401, pointing at its metadata and the scopes to start with', async () => {
+    const res = await postMcp(server, undefined, rpc('initialize'));
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toContain(`resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
+    expect(challenge).toMatch(/^Bearer [^,]*realm="oauth3", scope="[^"]*tweet\.read[^"]*"/);
+    expect(challenge).not.toMatch(/scope="[^"]*tweet\.post/);
+  });
+
+  it('answers GET and DELETE 405: it keeps no sessions and no streams', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    for (const method of ['GET', 'DELETE']) {
+      const res = await postMcp(server, token, undefined, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+    }
+  });
+
+  it('refuses a page on another origin (DNS rebinding) and accepts its own origin and clients without one', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    for (const origin of ['http://evil.example', 'http://localhost.evil.example', 'null']) {
+      const res = await postMcp(server, token, rpc('tools/list'), { headers: { origin } });
+      expect(res.status).toBe(403);
+      expect(res.body.error).toBe('origin_not_allowed');
+    }
+    expect((await postMcp(server, token, rpc('tools/list'), { headers: { origin: new URL(server.url).origin } })).status).toBe(200);
+    expect((await postMcp(server, token, rpc('tools/list'))).status).toBe(200);
+  });
+
+  it('refuses a token in the query string or a form body, and one for the resource API', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    const inQuery = await postMcp(server, undefined, rpc('tools/list'), { path: `/mcp?access_token=${token}` });
+    expect(inQuery.status).toBe(401);
+    expect(inQuery.body.error).toBe('invalid_request');
+
+    const inForm = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: token }),
+    });
+    expect(inForm.status).toBe(401);
+    expect(((await inForm.json()) as { error: string }).error).toBe('invalid_request');
+
+    const apiToken = await owner.agentToken(['tweet.read']);
+    const wrongAudience = await postMcp(server, apiToken, rpc('tools/list'));
+    expect(wrongAudience.status).toBe(401);
+    expect(wrongAudience.body.error).toBe('invalid_token');
+    expect(wrongAudience.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  it("refuses a token for the MCP server at the resource API, and the API's own token still works there", async () => {
+    const mcpToken = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    const refused = await callApi(server, '/me', mcpToken);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toBe('invalid_token');
+    expect((await callApi(server, '/me', await owner.agentToken(['tweet.read']))).status).toBe(200);
+  });
+
+  it('negotiates every protocol version the SDK supports and lists every tool with its schemas', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    for (const version of ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']) {
+      const init = await postMcp(
+        server,
+        token,
+        rpc('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '1' } }),
+        { headers: { 'mcp-protocol-version': version } },
+      );
+      expect(init.status).toBe(200);
+      expect(init.headers.get('mcp-session-id')).toBeNull();
+      expect(init.body.result).toMatchObject({ protocolVersion: version, serverInfo: { name: 'oauth3' }, capabilities: { tools: {} } });
+    }
+    const list = await postMcp(server, token, rpc('tools/list'));
+    const tools = (list.body.result as { tools: { name: string; inputSchema: unknown; outputSchema?: unknown; description: string }[] })
+      .tools;
+    expect(tools.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['get_me', 'list_tweets', 'post_tweet', 'delete_tweet', 'send_telegram_message', 'list_telegram_chats']),
+    );
+    for (const tool of tools) {
+      expect(tool.inputSchema).toMatchObject({ type: 'object' });
+      expect(tool.outputSchema).toMatchObject({ type: 'object' });
+      expect(tool.description).toMatch(/Needs the scope \S+\./);
+    }
+  });
+
+  it('runs a read tool for the owner and returns structured output with the same as text', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    const res = await postMcp(server, token, toolCall('get_me'));
+    expect(res.status).toBe(200);
+    const result = resultOf(res);
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ username: 'mcp_owner' });
+    expect(JSON.parse(result.content[0]!.text)).toEqual(result.structuredContent);
+  });
+
+  it('refuses a tool outside the token with 403 insufficient_scope naming what it holds plus what it needs', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    const before = x.posts.length;
+    const res = await postMcp(server, token, toolCall('post_tweet', { text: 'not allowed' }));
+    expect(res.status).toBe(403);
+    expect(res.body.error).toBe('insufficient_scope');
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toContain('error="insufficient_scope"');
+    expect(challenge).toContain('scope="tweet.read tweet.post"');
+    expect(challenge).toContain(`resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
+    expect(x.posts.length).toBe(before);
+  });
+
+  it('posts exactly once through the fake X, and the owner sees the call in the access log by tool name', async () => {
+    const token = await owner.agentToken(['tweet.post'], 1, 'mcp');
+    const res = await postMcp(server, token, toolCall('post_tweet', { text: 'hello from an MCP agent' }));
+    expect(res.status).toBe(200);
+    const result = resultOf(res);
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ status: 'done', result: { id: expect.any(String), text: 'hello from an MCP agent' } });
+    expect(x.posts.filter((p) => p.text === 'hello from an MCP agent')).toHaveLength(1);
+    expect(res.text).not.toContain(token);
+
+    const grantId = await grantOfNewestToken();
+    const { rows } = await server.db.query<{ detail: Record<string, unknown>; outcome: string }>(
+      "SELECT detail, outcome FROM events WHERE kind = 'api.call' AND grant_id = $1",
+      [grantId],
+    );
+    expect(rows).toEqual([
+      expect.objectContaining({
+        outcome: 'ok',
+        detail: expect.objectContaining({ tool: 'post_tweet', scope: 'tweet.post', method: 'MCP' }),
+      }),
+    ]);
+  });
+
+  it("holds a post for the owner's approval: a normal result with the approval id, sent once approved", async () => {
+    const token = await owner.agentToken(['tweet.post'], 1, 'mcp');
+    await server.app.services.policies.set(owner.accountId, await grantOfNewestToken(), { hold_for_approval: true });
+    const res = await postMcp(server, token, toolCall('post_tweet', { text: 'waiting for the owner' }));
+    const result = resultOf(res);
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ status: 'pending_approval', approval: { id: expect.stringMatching(/^held_/) } });
+    expect(result.content[0]!.text).toMatch(/owner's approval/);
+    expect(x.posts.filter((p) => p.text === 'waiting for the owner')).toHaveLength(0);
+
+    const id = (result.structuredContent!.approval as { id: string }).id;
+    expect((await owner.api.send('POST', `/console/api/approvals/${id}/approve`)).status).toBe(200);
+    expect(x.posts.filter((p) => p.text === 'waiting for the owner')).toHaveLength(1);
+  });
+
+  it("returns a policy refusal and not_connected as error results with the API's codes and words", async () => {
+    const token = await owner.agentToken(['tweet.post', 'telegram.post_any'], 1, 'mcp');
+    await server.app.services.policies.set(owner.accountId, await grantOfNewestToken(), { blocked_words: ['forbidden'] });
+    const refused = resultOf(await postMcp(server, token, toolCall('post_tweet', { text: 'a forbidden word' })));
+    expect(refused.isError).toBe(true);
+    expect(refused.structuredContent).toMatchObject({ error: 'policy_blocked_word' });
+    expect(refused.content[0]!.text).toMatch(/^policy_blocked_word: /);
+
+    const notConnected = resultOf(await postMcp(server, token, toolCall('send_telegram_message', { chat: '@somechannel', text: 'hi' })));
+    expect(notConnected.isError).toBe(true);
+    expect(notConnected.structuredContent).toMatchObject({ error: 'not_connected' });
+  });
+
+  it('refuses bad arguments as a tool error before anything runs', async () => {
+    const token = await owner.agentToken(['tweet.post'], 1, 'mcp');
+    const before = x.posts.length;
+    const res = resultOf(await postMcp(server, token, toolCall('post_tweet', { text: 'x'.repeat(281) })));
+    expect(res.isError).toBe(true);
+    expect(res.content[0]!.text).toMatch(/280/);
+    expect(x.posts.length).toBe(before);
+  });
+
+  it('stops working on the very next call once the owner revokes the token', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    expect((await postMcp(server, token, toolCall('get_me'))).status).toBe(200);
+    const { rows } = await server.db.query<{ id: string }>(
+      'SELECT id FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 1',
+      [owner.accountId],
+    );
+    expect((await owner.api.send('DELETE', `/console/api/tokens/${rows[0]!.id}`)).status).toBe(200);
+    const after = await postMcp(server, token, toolCall('get_me'));
+    expect(after.status).toBe(401);
+    expect(after.body.error).toBe('invalid_token');
+  });
+
+  it('accepts resource=$ISSUER/mcp at the token endpoint and nothing but its two resources', async () => {
+    const { clientId, clientSecret } = await server.addClient({
+      name: 'MCP machine',
+      grantTypes: ['client_credentials'],
+      scope: 'tweet.read',
+    });
+    const token = (resource: string) =>
+      fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read', resource }),
+      });
+    expect((await token(`${server.url}/mcp`)).status).toBe(200);
+    expect((await token(server.config.RESOURCE_URL)).status).toBe(200);
+    const other = await token(`${server.url}/other`);
+    expect(other.status).toBe(400);
+    expect(((await other.json()) as { error: string }).error).toBe('invalid_target');
+  });
+});
