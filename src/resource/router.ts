@@ -81,8 +81,8 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
 
   const tools = [...services.registry.tools(), ...upstream.tools()];
   const toolScopes = [...new Set(tools.map((tool) => tool.scope))];
-  // A client with no token yet starts with what the read-only tools need, and steps up when it writes.
-  const firstScopes = [...new Set(tools.filter((tool) => tool.annotations?.readOnlyHint).map((tool) => tool.scope))];
+  // A client with no token yet starts with the read scopes its tools need, and steps up when it writes.
+  const firstScopes = toolScopes.filter((scope) => deps.scopes.get(scope)?.access === 'read');
   const mcp = compose([
     apiBoundary(config, logger, { metadata: mcpMetadataUrl(config), scope: firstScopes.join(' ') || undefined }),
     onlyPost,

@@ -43,7 +43,12 @@ async function postMcp(
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
 
-type ToolResult = { isError?: boolean; structuredContent?: Record<string, unknown>; content: { type: string; text: string }[] };
+type ToolResult = {
+  isError?: boolean;
+  structuredContent?: Record<string, unknown>;
+  content: { type: string; text: string }[];
+  _meta?: Record<string, unknown>;
+};
 const resultOf = (reply: McpReply) => reply.body.result as ToolResult;
 
 /**
@@ -247,12 +252,13 @@ describe.each(backends())('the MCP server on %s storage', (backend) => {
     await server.app.services.policies.set(owner.accountId, await grantOfNewestToken(), { blocked_words: ['forbidden'] });
     const refused = resultOf(await postMcp(server, token, toolCall('post_tweet', { text: 'a forbidden word' })));
     expect(refused.isError).toBe(true);
-    expect(refused.structuredContent).toMatchObject({ error: 'policy_blocked_word' });
+    expect(refused._meta?.['oauth3/error']).toMatchObject({ error: 'policy_blocked_word' });
+    expect(refused.structuredContent).toBeUndefined();
     expect(refused.content[0]!.text).toMatch(/^policy_blocked_word: /);
 
     const notConnected = resultOf(await postMcp(server, token, toolCall('send_telegram_message', { chat: '@somechannel', text: 'hi' })));
     expect(notConnected.isError).toBe(true);
-    expect(notConnected.structuredContent).toMatchObject({ error: 'not_connected' });
+    expect(notConnected._meta?.['oauth3/error']).toMatchObject({ error: 'not_connected' });
   });
 
   it('refuses bad arguments as a tool error before anything runs', async () => {

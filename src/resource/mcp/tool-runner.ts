@@ -8,6 +8,9 @@ import { loggableError } from '../../http/request-secrets.js';
 import type { ApiCallLog } from '../access-log.js';
 import { InsufficientScope } from '../errors.js';
 
+/** Where an error result carries its code. */
+export const ERROR_META = 'oauth3/error';
+
 export interface ToolRunnerDeps {
   kit: PluginKit;
   log: ApiCallLog;
@@ -22,7 +25,11 @@ export interface ToolRequest {
   requestId?: string;
 }
 
-/** `{ error, error_description }` as the resource API answers it, plus the upstream's wait on a 429. */
+/**
+ * A refusal as an error result: the resource API's stable code and words as the text (`policy_daily_limit: …`), and
+ * as `_meta["oauth3/error"]` `{ error, error_description, retry_after? }` for clients that read codes. Never as
+ * structured content: clients check that against the tool's output schema, which describes success.
+ */
 function errorResult(error: AppError): CallToolResult {
   const code = error.expose ? error.code : 'server_error';
   const description = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
@@ -30,7 +37,9 @@ function errorResult(error: AppError): CallToolResult {
   return {
     isError: true,
     content: [{ type: 'text', text: `${code}: ${description}` }],
-    structuredContent: { error: code, error_description: description, ...(retryAfter !== undefined ? { retry_after: retryAfter } : {}) },
+    _meta: {
+      [ERROR_META]: { error: code, error_description: description, ...(retryAfter !== undefined ? { retry_after: retryAfter } : {}) },
+    },
   };
 }
 
