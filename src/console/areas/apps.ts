@@ -53,10 +53,18 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
 
   async function revokeApp(ctx: Context): Promise<void> {
     const { grantId, clientId } = await ownedGrant(ctx);
+    const owner = ownerOf(ctx);
+    // An agent service's grant is the agent itself: revoking it removes its client through the client store, so this
+    // process stops issuing it tokens at once rather than when the database's announcement arrives.
+    const service = await deps.agentServices.find(owner.accountId, clientId);
+    if (service?.grantId === grantId) {
+      await deps.agentServices.revoke({ accountId: owner.accountId, ip: ctx.ip }, service);
+      return;
+    }
     await revokeGrant(deps.provider, deps.db, grantId);
     // The limits belonged to this grant only; an app that asks again starts from what the owner sets then.
     await policies.remove(grantId);
-    await deps.events.record({ kind: 'app.revoked', accountId: ownerOf(ctx).accountId, clientId, grantId, ip: ctx.ip });
+    await deps.events.record({ kind: 'app.revoked', accountId: owner.accountId, clientId, grantId, ip: ctx.ip });
   }
 
   /** Checks and stores the limits; a problem is a 400 naming the field (and the line, for lists). */
