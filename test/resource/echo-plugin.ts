@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AppError } from '../../src/errors.js';
 import { readBody } from '../../src/http/body.js';
-import type { Plugin } from '../../src/plugins/plugin.js';
+import { defineTool, type Plugin } from '../../src/plugins/plugin.js';
+import { actionOutput } from '../../src/plugins/action-tool.js';
 
 /** What the fake upstream received: the credential it was called with and the post. */
 export interface EchoReceived {
@@ -77,6 +78,32 @@ export function echoPlugin(upstreamUrl: () => string): Plugin {
           return { id, text: p.text };
         },
       },
+    ],
+    // Tools need nothing of MCP: a name, words, a scope, schemas and the same kit calls as the routes.
+    tools: [
+      defineTool({
+        name: 'echo_me',
+        title: 'Read the echo account',
+        description: 'The connected echo account and what the upstream says of it.',
+        scope: 'echo.read',
+        input: z.object({}),
+        output: z.object({ label: z.string(), upstream: z.object({ id: z.string() }) }),
+        annotations: { readOnlyHint: true },
+        async call(_args, callContext, kit) {
+          const access = await kit.connection(callContext, 'echo');
+          const { id } = await call('/me', String(access.secret.key));
+          return { label: access.connection.label, upstream: { id } };
+        },
+      }),
+      defineTool({
+        name: 'echo_post',
+        title: 'Post an echo',
+        description: "Posts to the echo upstream within the owner's policy.",
+        scope: 'echo.post',
+        input: PostInput,
+        output: actionOutput(z.object({ id: z.string(), text: z.string() })),
+        call: (args, callContext, kit) => kit.act(callContext, 'echo.post', args),
+      }),
     ],
     routes(router, kit) {
       router.get('/echo/me', kit.requireScope('echo.read'), async function readEcho(ctx) {

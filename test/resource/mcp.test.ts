@@ -3,6 +3,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { FakeX } from '../fakes/x.js';
+import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
+import { startFakeTelegram, type FakeChat, type FakeTelegram } from '../fakes/telegram.js';
 
 /** JSON-RPC over the Streamable HTTP transport, as an MCP client sends it: one POST, JSON or an event stream back. */
 const MCP_HEADERS = {
@@ -303,5 +305,159 @@ describe.each(backends())('the MCP server on %s storage', (backend) => {
     const other = await token(`${server.url}/other`);
     expect(other.status).toBe(400);
     expect(((await other.json()) as { error: string }).error).toBe('invalid_target');
+  });
+});
+
+/**
+ * A plugin that knows nothing of MCP (test/resource/echo-plugin.ts) brings its tools through the plugin contract alone:
+ * the server lists exactly what the registry holds, and the core's rules (owner, daily limit, upstream failures,
+ * metrics) apply to its tools as to its routes.
+ */
+describe("a plugin's tools", () => {
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let server: TestServer;
+  let owner: Owner;
+
+  beforeAll(async () => {
+    upstream = await startEchoUpstream();
+    server = await startTestServer({ plugins: [echoPlugin(() => upstream.url)] });
+    owner = await Owner.signUp(server);
+    await server.app.connections.save(owner.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo',
+      secret: { key: 'echo-secret-key-for-mcp' },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await upstream?.close();
+  });
+
+  it('lists exactly the tools the registry holds, and offers their scopes, read scopes first', async () => {
+    const token = await owner.agentToken(['echo.read'], 1, 'mcp');
+    const list = await postMcp(server, token, rpc('tools/list'));
+    expect((list.body.result as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['echo_me', 'echo_post']);
+    const doc = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)).json()) as { scopes_supported: string[] };
+    expect(doc.scopes_supported).toEqual(['echo.read', 'echo.post']);
+    expect((await postMcp(server, undefined, rpc('tools/list'))).headers.get('www-authenticate')).toContain('scope="echo.read"');
+  });
+
+  it("counts a tool's posts against the grant's daily limit, like the API's", async () => {
+    const token = await owner.agentToken(['echo.post'], 1, 'mcp');
+    const { rows } = await server.db.query<{ grant_id: string }>(
+      'SELECT grant_id FROM agent_tokens WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT 1',
+      [owner.accountId],
+    );
+    await server.app.services.policies.set(owner.accountId, rows[0]!.grant_id, { posts_per_day: 1 });
+    expect(resultOf(await postMcp(server, token, toolCall('echo_post', { text: 'first' }))).structuredContent).toMatchObject({
+      status: 'done',
+      result: { text: 'first' },
+    });
+    const second = resultOf(await postMcp(server, token, toolCall('echo_post', { text: 'second' })));
+    expect(second.isError).toBe(true);
+    expect(second._meta?.['oauth3/error']).toMatchObject({ error: 'policy_daily_limit' });
+    expect(upstream.received.filter((r) => r.path === '/posts').map((r) => (r.body as { text: string }).text)).toEqual(['first']);
+  });
+
+  it('answers an upstream failure as the API does, counted in the metrics, with no secret anywhere', async () => {
+    const token = await owner.agentToken(['echo.read'], 1, 'mcp');
+    const apiToken = await owner.agentToken(['echo.read']);
+    const failures = async () =>
+      (await server.app.metrics.upstreamCalls.get()).values.find((v) => v.labels.provider === 'echo' && v.labels.outcome === 'server_error')
+        ?.value ?? 0;
+    const before = await failures();
+    upstream.state.fail = true;
+    try {
+      const res = await postMcp(server, token, toolCall('echo_me'));
+      const api = await callApi(server, '/echo/me', apiToken);
+      expect(res.status).toBe(200);
+      // A 5xx the plugin did not mark as safe to show is `server_error` at both doors, its details only in the log.
+      expect(api.body.error).toBe('server_error');
+      expect(resultOf(res)).toMatchObject({ isError: true, _meta: { 'oauth3/error': { error: 'server_error' } } });
+      expect(res.text).not.toContain('echo-secret-key-for-mcp');
+    } finally {
+      upstream.state.fail = false;
+    }
+    expect((await failures()) - before).toBe(2);
+    expect(server.logs.join('\n')).toContain('MCP tool call failed');
+    expect(server.logs.join('\n')).not.toContain('echo-secret-key-for-mcp');
+  });
+
+  it("refuses a client-credentials token's owner tools: an app acting for itself has no owner", async () => {
+    const { clientId, clientSecret } = await server.addClient({ name: 'Machine', grantTypes: ['client_credentials'], scope: 'echo.read' });
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret!}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read', resource: `${server.url}/mcp` }),
+    });
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    const result = resultOf(await postMcp(server, token, toolCall('echo_me')));
+    expect(result).toMatchObject({ isError: true, _meta: { 'oauth3/error': { error: 'owner_required' } } });
+  });
+});
+
+/** The Telegram tools: the owner's allow-list, the bot token sealed and never shown, a refused token marked for re-linking. */
+describe('the Telegram tools', () => {
+  let fake: FakeTelegram;
+  let server: TestServer;
+  let owner: Owner;
+  let botToken: string;
+  const channel: FakeChat = { id: -1001234567890, type: 'channel', title: 'Release notes', username: 'releasenotes' };
+  const elsewhere: FakeChat = { id: -4000000099, type: 'group', title: 'Not on the list' };
+
+  beforeAll(async () => {
+    fake = await startFakeTelegram();
+    server = await startTestServer({ env: { TELEGRAM_API_ROOT: fake.url, UPSTREAM_TIMEOUT_MS: '1000' } });
+    owner = await Owner.signUp(server);
+    botToken = fake.addBot({ username: 'mcp_bot', chats: [channel, elsewhere] }).token;
+    const connected = await owner.api.send('POST', '/console/api/connections', {
+      kind: 'telegram.bot',
+      bot_token: botToken,
+      chats: ['@releasenotes'],
+    });
+    expect(connected.status).toBe(201);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await fake?.stop();
+  });
+
+  it('lists the allowed chats and sends to one by its @username, to its numeric id', async () => {
+    const token = await owner.agentToken(['telegram.post_any'], 1, 'mcp');
+    const chats = resultOf(await postMcp(server, token, toolCall('list_telegram_chats')));
+    expect(chats.structuredContent).toEqual({
+      bot: '@mcp_bot',
+      chats: [{ id: '-1001234567890', username: '@releasenotes', title: 'Release notes', type: 'channel' }],
+    });
+    const sent = await postMcp(server, token, toolCall('send_telegram_message', { chat: '@releasenotes', text: 'Build 42 is out' }));
+    expect(resultOf(sent).structuredContent).toMatchObject({ status: 'done', result: { chat: '-1001234567890' } });
+    expect(fake.sent).toEqual([expect.objectContaining({ token: botToken, chat_id: '-1001234567890', text: 'Build 42 is out' })]);
+    expect(sent.text).not.toContain(botToken);
+  });
+
+  it('refuses a chat outside the owner list before Telegram hears of it', async () => {
+    const token = await owner.agentToken(['telegram.post_any'], 1, 'mcp');
+    const calls = fake.calls.length;
+    const result = resultOf(
+      await postMcp(server, token, toolCall('send_telegram_message', { chat: String(elsewhere.id), text: 'sneaky' })),
+    );
+    expect(result).toMatchObject({ isError: true, _meta: { 'oauth3/error': { error: 'chat_not_allowed' } } });
+    expect(fake.calls.length).toBe(calls);
+  });
+
+  it('marks the connection for re-linking when Telegram refuses the bot token, and says reconnect_required', async () => {
+    const token = await owner.agentToken(['telegram.post_any'], 1, 'mcp');
+    fake.revoke(botToken);
+    const result = resultOf(
+      await postMcp(server, token, toolCall('send_telegram_message', { chat: '@releasenotes', text: 'after revoke' })),
+    );
+    expect(result).toMatchObject({ isError: true, _meta: { 'oauth3/error': { error: 'reconnect_required' } } });
+    const { connections } = (await (await owner.api.get('/console/api/connections')).json()) as { connections: { status: string }[] };
+    expect(connections).toEqual([expect.objectContaining({ status: 'needs_relink' })]);
+    expect(server.logs.join('\n')).not.toContain(botToken);
   });
 });
