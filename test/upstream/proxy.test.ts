@@ -8,7 +8,8 @@ import { openAccess } from '../../src/connections/access.js';
 import { apiBoundary } from '../../src/resource/boundary.js';
 import type { ApiRouter, PluginKit, ResourceState } from '../../src/plugins/plugin.js';
 import type { Connection } from '../../src/connections/store.js';
-import { registerProxyRoutes } from '../../src/upstream/proxy.js';
+import { proxyTools, registerProxyRoutes } from '../../src/upstream/proxy.js';
+import type { Tool } from '../../src/plugins/plugin.js';
 import type { FakeOAuthProvider } from '../fakes/oauth-provider.js';
 import { newAccount, startUpstreamRig, type UpstreamRig } from './harness.js';
 
@@ -23,13 +24,15 @@ describe('the generic upstream proxy', () => {
   let logs: string[];
   let services: UpstreamRig['services'];
   let connection: Connection;
+  let tool: Tool;
+  let kit: PluginKit;
   const bodies: string[] = [];
 
   beforeAll(async () => {
     rig = await startUpstreamRig();
     ({ fake, logs, services, base } = rig);
     const { connections, tokens, provider } = services;
-    const kit = {
+    kit = {
       config: {} as Config,
       logger: rig.logger,
       connections,
@@ -53,6 +56,7 @@ describe('the generic upstream proxy', () => {
       await next();
     });
     registerProxyRoutes(api, kit, [provider], tokens, 1000);
+    tool = proxyTools([provider], { connections, tokens, timeoutMs: 1000 })[0]!;
     const app = new Koa();
     app.use(apiBoundary({ ISSUER: 'http://localhost' }, rig.logger));
     app.use(api.routes());
@@ -160,6 +164,51 @@ describe('the generic upstream proxy', () => {
     const paths = fake.requests.map((r) => r.path);
     expect(paths.length).toBeGreaterThan(0);
     for (const p of paths) expect(p.startsWith('/api/v1/')).toBe(true);
+  });
+
+  describe('as an MCP tool', () => {
+    /** The tool as the MCP server runs it: arguments parsed by its own schema, for the owner the token stands for. */
+    async function callTool(args: Record<string, unknown>) {
+      const call = {
+        state: { caller: { accountId: connection.accountId, clientId: 'c', grantId: 'g', scopes: new Set(['upstream:fakeoauth']) } },
+      };
+      const output = await tool.call(tool.input.parse(args), call, kit);
+      bodies.push(JSON.stringify(output));
+      return output as { status: number; content_type: string | null; body: Record<string, unknown> };
+    }
+
+    it('is named for the provider, needs its scope, and names the allowed paths', () => {
+      expect(tool).toMatchObject({ name: 'upstream_fakeoauth', scope: 'upstream:fakeoauth' });
+      expect(tool.description).toContain('under these paths only: /v1.');
+    });
+
+    it("makes the same call as the route: the owner's token, the query, parsed JSON back, the token never", async () => {
+      const output = await callTool({ path: '/v1/items', query: { limit: '2', q: 'a b' } });
+      expect(output.status).toBe(200);
+      expect(output.body).toMatchObject({ path: '/api/v1/items', query: '?limit=2&q=a+b', method: 'GET', bearer: '[redacted]' });
+      const { access_token } = await secret();
+      expect(fake.requests.at(-1)!.authorization).toBe(`Bearer ${access_token}`);
+      expect(JSON.stringify(output)).not.toContain(access_token);
+    });
+
+    it('sends a JSON body with its content type', async () => {
+      const output = await callTool({ method: 'POST', path: '/v1/items', body: { name: 'n' } });
+      expect(output.body).toMatchObject({ method: 'POST', body: '{"name":"n"}', contentType: 'application/json' });
+    });
+
+    it.each(attacks.map((path) => path.replace('/api/upstream/fakeoauth', '')))(
+      'refuses the path %s with invalid_path, and the provider never sees it (G3)',
+      async (path) => {
+        const before = fake.requests.length;
+        await expect(callTool({ path })).rejects.toMatchObject({ code: 'invalid_path', status: 400 });
+        expect(fake.requests.length).toBe(before);
+      },
+    );
+
+    it('takes only the methods an API call has', () => {
+      expect(tool.input.safeParse({ method: 'TRACE', path: '/v1/items' }).success).toBe(false);
+      expect(tool.input.safeParse({ path: '/v1/items', extra: true }).success).toBe(false);
+    });
   });
 
   it('refreshes once when the provider refuses a token that looked fresh, then retries', async () => {
