@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { FakeX } from '../fakes/x.js';
+import { DpopKey } from '../helpers/dpop.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
 import { startFakeTelegram, type FakeChat, type FakeTelegram } from '../fakes/telegram.js';
 
@@ -283,6 +284,37 @@ describe.each(backends())('the MCP server on %s storage', (backend) => {
     const after = await postMcp(server, token, toolCall('get_me'));
     expect(after.status).toBe(401);
     expect(after.body.error).toBe('invalid_token');
+  });
+
+  it('takes a DPoP-bound token only with a fresh proof made for POST /mcp with its key', async () => {
+    const { clientId, clientSecret } = await server.addClient({
+      name: 'DPoP machine',
+      grantTypes: ['client_credentials'],
+      scope: 'tweet.read',
+    });
+    const key = await DpopKey.generate();
+    const issued = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret!}`).toString('base64')}`,
+        dpop: await key.proof('POST', `${server.url}/token`),
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read', resource: `${server.url}/mcp` }),
+    });
+    const { access_token: token, token_type: type } = (await issued.json()) as { access_token: string; token_type: string };
+    expect(type).toBe('DPoP');
+    const proof = await key.proof('POST', `${server.url}/mcp`, token);
+    const withProof = await postMcp(server, undefined, rpc('tools/list'), { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+    expect(withProof.status).toBe(200);
+    const replayed = await postMcp(server, undefined, rpc('tools/list'), { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.error).toBe('invalid_dpop_proof');
+    const forTheApi = await key.proof('POST', `${server.config.RESOURCE_URL}/me`, token);
+    expect(
+      (await postMcp(server, undefined, rpc('tools/list'), { headers: { authorization: `DPoP ${token}`, dpop: forTheApi } })).status,
+    ).toBe(401);
+    expect((await postMcp(server, token, rpc('tools/list'))).status).toBe(401);
   });
 
   it('accepts resource=$ISSUER/mcp at the token endpoint and nothing but its two resources', async () => {
