@@ -32,6 +32,7 @@ const DETAIL_NAMES: Record<string, string> = {
   passkey: 'Passkey',
   scopes: 'Scopes',
   scope: 'Scope',
+  tool: 'MCP tool',
   name: 'Name',
   from: 'From',
   to: 'To',

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Context, Middleware } from 'koa';
-import compose from 'koa-compose';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
@@ -106,8 +105,4 @@ export function serveMcp(config: Pick<Config, 'ISSUER'>, tools: readonly Tool[],
       await server.close();
     }
   };
-}
-
-export function mcpPipeline(stages: Middleware[]): Middleware {
-  return compose(stages);
 }
