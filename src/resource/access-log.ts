@@ -99,6 +99,38 @@ export class ApiCallLog {
 
 const TOUCH_EVERY_MS = 60_000;
 
+/** What one call was, for its access-log row: where from, when it began, and how it ended. */
+export interface CallRecord {
+  ip: string;
+  /** `process.hrtime.bigint()` when the call began. */
+  started: bigint;
+  scope: string | null;
+  method: string;
+  path: string;
+  tool?: string;
+  status: number;
+  error?: string;
+}
+
+/** The row of one owner's call, API request or MCP tool call; a machine's token (no owner) has none. */
+export async function recordCall(log: ApiCallLog, caller: ApiCaller | undefined, call: CallRecord): Promise<void> {
+  if (!caller || caller.machine) return;
+  const { ip, started, error, tool, ...detail } = call;
+  await log.record({
+    accountId: caller.accountId,
+    clientId: caller.clientId,
+    grantId: caller.grantId,
+    outcome: call.status < 400 ? 'ok' : 'failure',
+    ip,
+    detail: {
+      ...detail,
+      ...(tool ? { tool } : {}),
+      latency_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+      ...(error ? { error } : {}),
+    },
+  });
+}
+
 /**
  * One access-log row per resource API call that carried a valid owner's token: app, grant, scope, route pattern (not
  * the raw path, which may hold ids), status, latency and error code. Never the token, never the request body. Calls
@@ -110,26 +142,15 @@ export function logApiCalls(log: ApiCallLog): Middleware<ResourceState> {
     try {
       await next();
     } finally {
-      const caller = ctx.state.caller as ApiCaller | undefined;
-      if (caller && !caller.machine) {
-        const status = ctx.status;
-        const error = (ctx.state as { apiError?: string }).apiError;
-        await log.record({
-          accountId: caller.accountId,
-          clientId: caller.clientId,
-          grantId: caller.grantId,
-          outcome: status < 400 ? 'ok' : 'failure',
-          ip: ctx.ip,
-          detail: {
-            scope: ctx.state.scope ?? null,
-            method: ctx.method,
-            path: (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? '(no such route)',
-            status,
-            latency_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
-            ...(error ? { error } : {}),
-          },
-        });
-      }
+      await recordCall(log, ctx.state.caller as ApiCaller | undefined, {
+        ip: ctx.ip,
+        started,
+        scope: ctx.state.scope ?? null,
+        method: ctx.method,
+        path: (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? '(no such route)',
+        status: ctx.status,
+        error: (ctx.state as { apiError?: string }).apiError,
+      });
     }
   };
 }

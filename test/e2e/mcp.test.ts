@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +15,7 @@ import { TestBrowser, authorize, type AuthorizeOptions } from '../helpers/browse
 import { Owner } from '../helpers/owner.js';
 import { closeServer } from '../fakes/local-server.js';
 import { FakeX } from '../fakes/x.js';
+import { selfSign } from '../helpers/self-signed.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
@@ -127,29 +127,7 @@ describe.each(backendsForE2e)('an agent on the MCP SDK, against %s storage', (ba
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-mcp-e2e-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSign(dir);
     docs = await documentServer(dir);
     x = await FakeX.start();
     server = await startTestServer({

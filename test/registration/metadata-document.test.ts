@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import { closeServer } from '../fakes/local-server.js';
 import { isPublicAddress, outboundFetch } from '../../src/provider/outbound-fetch.js';
 import { loadConfig } from '../../src/config.js';
 import { codeFlow } from '../helpers/code-flow.js';
+import { selfSign } from '../helpers/self-signed.js';
 
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
@@ -73,29 +73,7 @@ describe('client ID metadata documents', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-cimd-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSign(dir);
     docs = new DocumentServer(dir);
     await docs.start((base) => ({
       '/good.json': json(documentFor(`${base}/good.json`)),

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +7,7 @@ import path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { closeServer } from '../fakes/local-server.js';
 import { isPublicAddress, outboundFetch } from '../../src/provider/outbound-fetch.js';
+import { selfSign } from '../helpers/self-signed.js';
 
 /**
  * A fetch to a URL a stranger chose (client ID metadata documents, client `jwks_uri`) reaches public addresses only,
@@ -147,29 +147,7 @@ describe('client metadata documents on private addresses (J4)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-j4-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSign(dir);
     docs = https.createServer(
       { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
       (req, res) => {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +10,7 @@ import { Owner } from '../helpers/owner.js';
 import { closeServer } from '../fakes/local-server.js';
 import { execute, parseCommand } from '../../src/cli/oauth3.js';
 import { checkRedirectUri } from '../../src/clients/redirect-uri.js';
+import { selfSign } from '../helpers/self-signed.js';
 
 /**
  * A redirect URI with a user name or password is refused on every way of registering one, and redirect URIs are kept
@@ -226,29 +226,7 @@ describe('redirect URIs in client ID metadata documents (F6)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-f6-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSign(dir);
     docs = https.createServer(
       { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
       (req, res) => {

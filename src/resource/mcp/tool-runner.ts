@@ -5,7 +5,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { ApiCaller, CallContext, PluginKit, Tool } from '../../plugins/plugin.js';
 import { UpstreamError, noteUpstreamError } from '../../plugins/upstream-errors.js';
 import { loggableError } from '../../http/request-secrets.js';
-import type { ApiCallLog } from '../access-log.js';
+import { recordCall, type ApiCallLog } from '../access-log.js';
 import { InsufficientScope } from '../errors.js';
 
 /** Where an error result carries its code. */
@@ -85,25 +85,16 @@ export function toolRunner({ kit, log, logger, metrics }: ToolRunnerDeps) {
     } finally {
       const provider = call.state.upstreamProvider;
       if (provider && metrics) metrics.upstreamCalls.inc({ provider, outcome: errorCode ?? 'ok' });
-      const { caller } = request;
-      if (!caller.machine) {
-        await log.record({
-          accountId: caller.accountId,
-          clientId: caller.clientId,
-          grantId: caller.grantId,
-          outcome: status < 400 ? 'ok' : 'failure',
-          ip: request.ip,
-          detail: {
-            scope: call.state.scope ?? null,
-            method: 'MCP',
-            path: `tools/call ${tool.name}`,
-            tool: tool.name,
-            status,
-            latency_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
-            ...(errorCode ? { error: errorCode } : {}),
-          },
-        });
-      }
+      await recordCall(log, request.caller, {
+        ip: request.ip,
+        started,
+        scope: call.state.scope ?? null,
+        method: 'MCP',
+        path: `tools/call ${tool.name}`,
+        tool: tool.name,
+        status,
+        error: errorCode,
+      });
     }
   };
 }
