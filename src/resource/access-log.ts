@@ -142,7 +142,7 @@ export function logApiCalls(log: ApiCallLog): Middleware<ResourceState> {
     try {
       await next();
     } finally {
-      await recordCall(log, ctx.state.caller as ApiCaller | undefined, {
+      await recordCall(log, ctx.state.caller, {
         ip: ctx.ip,
         started,
         scope: ctx.state.scope ?? null,
