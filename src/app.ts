@@ -162,6 +162,7 @@ export function createApp(deps: AppDeps): App {
         cookieKeys,
         clock: deps.clock,
         apiCalls: () => registry.apiCalls(),
+        mcpTools,
         clients: services.clients,
         scopes,
       }).routes(),
