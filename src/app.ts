@@ -87,6 +87,9 @@ export function createApp(deps: AppDeps): App {
     await next();
   });
 
+  // What the MCP server serves, and what the console tells owners it serves: every plugin's tools and one per
+  // configured provider with an API.
+  const mcpTools = [...services.resource.registry.tools(), ...upstream.tools()];
   const resourceApi = createResourceRouter({
     config,
     logger,
@@ -97,6 +100,7 @@ export function createApp(deps: AppDeps): App {
     services: services.resource,
     kit: createKit({ config, logger, services: services.resource }),
     upstream,
+    tools: mcpTools,
     metrics,
   });
 
@@ -146,6 +150,7 @@ export function createApp(deps: AppDeps): App {
       agentTokens: services.agentTokens,
       agentServices: services.agentServices,
       browserSessions: services.browserSessions,
+      mcpTools,
     });
     const developers = compose([
       developerRoutes({
@@ -157,6 +162,7 @@ export function createApp(deps: AppDeps): App {
         cookieKeys,
         clock: deps.clock,
         apiCalls: () => registry.apiCalls(),
+        mcpTools,
         clients: services.clients,
         scopes,
       }).routes(),

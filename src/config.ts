@@ -397,7 +397,9 @@ const defaultText = (value: unknown): string =>
 export function configTable(): string {
   const rows = Object.entries(settings).map(([key, s]) => {
     const def = (s.schema as z.ZodType).safeParse(undefined);
-    const shown = def.success && def.data !== undefined ? `\`${defaultText(def.data)}\`` : '';
+    const text = def.success && def.data !== undefined ? defaultText(def.data) : '';
+    // An empty default (an empty list) shows as no default, never as an empty code span.
+    const shown = text ? `\`${text}\`` : '';
     return `| \`${key}\` | ${shown} | ${s.doc} |`;
   });
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');

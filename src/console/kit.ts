@@ -15,6 +15,7 @@ import type { ClientStore } from '../clients/store.js';
 import type { AgentTokens } from '../grants/agent-tokens.js';
 import type { AgentServices } from '../agents/agent-services.js';
 import type { BrowserSessions } from './browser-sessions.js';
+import type { Tool } from '../plugins/plugin.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
 import { ownerOf } from '../accounts/owner-session.js';
 
@@ -42,6 +43,8 @@ export interface ConsoleDeps {
   agentTokens: AgentTokens;
   agentServices: AgentServices;
   browserSessions: BrowserSessions;
+  /** The tools the MCP server at `config.MCP_URL` serves (plugins' and configured providers'), for /console/mcp. */
+  mcpTools: readonly Tool[];
 }
 
 /** What the console needs from the upstream OAuth 2.0 client: start a connect, and the providers configured. */

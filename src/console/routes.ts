@@ -10,6 +10,7 @@ import { profileArea } from './areas/profile.js';
 import { logArea } from './areas/log.js';
 import { appsArea } from './areas/apps.js';
 import { tokensArea } from './areas/tokens.js';
+import { mcpArea } from './areas/mcp.js';
 import { agentsArea } from './areas/agents.js';
 import { connectionsArea } from './areas/connections.js';
 import { approvalsArea } from './areas/approvals.js';
@@ -27,6 +28,7 @@ const areas: ConsoleArea[] = [
   logArea,
   appsArea,
   tokensArea,
+  mcpArea,
   agentsArea,
   connectionsArea,
   approvalsArea,

@@ -19,6 +19,7 @@ import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation, withKnownSc
 import { developerPage } from './views/layout.js';
 import { appBody, appFormBody, appListBody, draftOf, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
+import type { SkillTool } from './skill.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
 import { createRouter } from '../http/router.js';
 
@@ -37,6 +38,8 @@ export interface DeveloperDeps {
   scopes: ScopeCatalog;
   /** The resource API calls the plugins document (PluginRegistry.apiCalls), for the skill document. */
   apiCalls?: () => ApiCallDoc[];
+  /** The MCP server's tools (name, title, scope), for the skill document. */
+  mcpTools?: readonly SkillTool[];
 }
 
 const MESSAGES = {
@@ -210,7 +213,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   });
   router.get('/developers/apps/:clientId/skill.md', async function skillDocumentRoute(ctx) {
     const { app } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
-    sendSkillDocument(ctx, config, app, deps.apiCalls?.() ?? [], deps.scopes);
+    sendSkillDocument(ctx, config, app, deps.apiCalls?.() ?? [], deps.scopes, deps.mcpTools);
   });
 
   // The JSON API: the same operations.

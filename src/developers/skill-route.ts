@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { Config } from '../config.js';
 import type { ClientRecord } from '../clients/store.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
-import { skillDocument } from './skill.js';
+import { skillDocument, type SkillTool } from './skill.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 
 /**
@@ -11,15 +11,17 @@ import type { ScopeCatalog } from '../../scopes/catalog.js';
  */
 export function sendSkillDocument(
   ctx: Context,
-  config: Pick<Config, 'ISSUER' | 'RESOURCE_URL'>,
+  config: Pick<Config, 'ISSUER' | 'RESOURCE_URL' | 'MCP_URL'>,
   app: ClientRecord,
   calls: ApiCallDoc[],
   scopes: ScopeCatalog,
+  tools: readonly SkillTool[] = [],
 ): void {
   const body = skillDocument({
     issuer: config.ISSUER,
     scopes,
     resourceUrl: config.RESOURCE_URL,
+    mcpUrl: config.MCP_URL,
     app: {
       clientId: app.clientId,
       name: app.name,
@@ -29,6 +31,7 @@ export function sendSkillDocument(
       grantTypes: app.grantTypes,
     },
     calls,
+    tools,
   });
   ctx.type = 'text/markdown; charset=utf-8';
   // A file name from the id alone: the app's name is the developer's text and stays out of headers.

@@ -15,6 +15,8 @@ export interface SkillInput {
   scopes: ScopeCatalog;
   /** The resource API's URL (RESOURCE_URL), audience of its tokens (RFC 8707). */
   resourceUrl: string;
+  /** The MCP server's URL (MCP_URL), audience of the tokens it accepts. */
+  mcpUrl: string;
   app: {
     clientId: string;
     name: string;
@@ -27,6 +29,15 @@ export interface SkillInput {
   };
   /** The documented resource API calls (PluginRegistry.apiCalls()); the ones the app's scopes allow are listed. */
   calls: ApiCallDoc[];
+  /** The MCP server's tools; the ones the app's scopes allow are listed. */
+  tools?: readonly SkillTool[];
+}
+
+/** One MCP tool as the skill document names it (written by plugins and the operator, never by users). */
+export interface SkillTool {
+  name: string;
+  title: string;
+  scope: string;
 }
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -68,6 +79,7 @@ export function skillDocument(input: SkillInput): string {
       tokenSection(ctx),
       scopesSection(input.scopes, app.scopes),
       callsSection(ctx),
+      mcpSection(ctx),
       refreshSection(ctx),
       revokeSection(ctx),
       errorsSection(),
@@ -98,7 +110,7 @@ function frontMatter({ app }: SkillInput): string {
   ].join('\n');
 }
 
-function appSection({ app, issuer, resourceUrl }: Ctx): string {
+function appSection({ app, issuer, resourceUrl, mcpUrl }: Ctx): string {
   return [
     '## This app',
     '| | |\n| --- | --- |',
@@ -107,6 +119,7 @@ function appSection({ app, issuer, resourceUrl }: Ctx): string {
     `| Kind | ${KIND_NAMES[app.kind]} |`,
     `| Issuer | ${mdCode(issuer)} |`,
     `| Resource API | ${mdCode(resourceUrl)} (the audience of its access tokens) |`,
+    `| MCP server | ${mdCode(mcpUrl)} (the same actions as MCP tools, for tokens with this audience) |`,
   ].join('\n');
 }
 
@@ -122,10 +135,11 @@ Read the endpoint addresses from the metadata rather than hard-coding them:
 On this server they are: authorization ${mdCode('/auth')}, token ${mdCode('/token')}, device authorization ${mdCode('/device/auth')}, revocation ${mdCode('/token/revocation')}, introspection ${mdCode('/token/introspection')}, userinfo ${mdCode('/me')}.`;
 }
 
-function environmentSection({ issuer, resourceUrl, app, confidential }: Ctx): string {
+function environmentSection({ issuer, resourceUrl, mcpUrl, app, confidential }: Ctx): string {
   const lines = [
     `export OAUTH3_ISSUER=${shellQuote(issuer)}`,
     `export OAUTH3_API=${shellQuote(resourceUrl)}`,
+    `export OAUTH3_MCP=${shellQuote(mcpUrl)}`,
     `export OAUTH3_CLIENT_ID=${shellQuote(app.clientId)}`,
   ];
   if (confidential) lines.push('export OAUTH3_CLIENT_SECRET=…   # from the developer portal, shown once; keep it out of files and logs');
@@ -283,6 +297,36 @@ function callsSection(ctx: Ctx): string {
     );
   }
   return parts.join('\n\n');
+}
+
+/** The MCP server as the other way in: its audience, the tools this app's scopes allow, and one call. */
+function mcpSection(ctx: Ctx): string {
+  const granted = new Set(ctx.app.scopes);
+  const tools = (ctx.tools ?? []).filter((tool) => granted.has(tool.scope));
+  const list = tools.length
+    ? [
+        '| Tool | Scope | Title |',
+        '| --- | --- | --- |',
+        ...tools.map((t) => `| ${mdCode(t.name)} | ${mdCode(t.scope)} | ${mdText(t.title)} |`),
+      ].join('\n')
+    : "None of this app's scopes opens an MCP tool.";
+  const call = [
+    'curl -s "$OAUTH3_MCP" -H "Authorization: Bearer $OAUTH3_MCP_TOKEN" \\',
+    "  -H 'accept: application/json, text/event-stream' -H 'content-type: application/json' \\",
+    "  -H 'mcp-protocol-version: 2025-11-25' \\",
+    `  -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'`,
+  ].join('\n');
+  return `## Over MCP instead of the API
+
+An agent that speaks MCP (the Model Context Protocol) can use oauth3's MCP server at ${mdCode(ctx.mcpUrl)} instead of calling the resource API: the same actions, as tools, with the same scopes and the owner's limits. It is stateless Streamable HTTP: send every message as a ${mdCode('POST')} with ${mdCode('Accept: application/json, text/event-stream')}; no session and no ${mdCode('initialize')} are needed before a call.
+
+Its tokens have their own audience: get one as above with ${mdCode('resource')} set to ${mdCode(ctx.mcpUrl)} instead of the API's, and use it as ${mdCode('$OAUTH3_MCP_TOKEN')} below. A token for the API is refused there (401), and an MCP token at the API. An MCP client that supports MCP authorization needs only the URL: it finds the rest at ${mdCode(`${ctx.issuer}/.well-known/oauth-protected-resource/mcp`)}.
+
+${list}
+
+A tool the token lacks the scope for is refused with 403 ${mdCode('insufficient_scope')}, and ${mdCode('WWW-Authenticate')} names the scopes to ask the owner for. The tools and their arguments:
+
+${mdFence('sh', call)}`;
 }
 
 function refreshSection(ctx: Ctx): string {

@@ -37,8 +37,10 @@ export interface ResourceRouterDeps {
   redis?: Redis;
   services: ResourceServices;
   kit: PluginKit;
-  /** The generic upstream client's proxied route, `/api/upstream/<provider>/…`, and its tools (src/upstream/index.ts). */
-  upstream: { proxyRoutes(router: ApiRouter, kit: PluginKit): void; tools(): Tool[] };
+  /** The generic upstream client's proxied route, `/api/upstream/<provider>/…` (src/upstream/index.ts). */
+  upstream: { proxyRoutes(router: ApiRouter, kit: PluginKit): void };
+  /** The MCP server's tools: every plugin's and the upstream client's (built once in createApp). */
+  tools: readonly Tool[];
   /** Counts upstream calls by provider and outcome; none when left out. */
   metrics?: Metrics;
 }
@@ -79,7 +81,7 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
     noSuchRoute,
   ]);
 
-  const tools = [...services.registry.tools(), ...upstream.tools()];
+  const { tools } = deps;
   const toolScopes = [...new Set(tools.map((tool) => tool.scope))];
   // A client with no token yet starts with the read scopes its tools need, and steps up when it writes.
   const firstScopes = toolScopes.filter((scope) => deps.scopes.get(scope)?.access === 'read');

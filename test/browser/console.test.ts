@@ -368,6 +368,43 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     await shoot('apps-limits');
   });
 
+  it('shows how to connect an MCP client and mints a token that works at /mcp, on a page that fits a phone', async () => {
+    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'MCP clients' }).click();
+    await page.waitForURL(`${server.url}/console/mcp`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Use with an MCP client');
+    expect(await page.getByLabel('MCP server URL').inputValue()).toBe(server.config.MCP_URL);
+    expect(JSON.parse(await page.getByLabel('VS Code').inputValue())).toEqual({
+      servers: { oauth3: { type: 'http', url: server.config.MCP_URL } },
+    });
+    await expect(page.getByRole('cell', { name: 'post_tweet' }).isVisible()).resolves.toBe(true);
+    expect(await fitsOnAPhone()).toBe(true);
+    await shoot('mcp');
+
+    await page.getByLabel('Name', { exact: true }).fill('Desktop assistant with a rather long name to wrap');
+    await page.getByRole('checkbox', { name: /Read your posts on X/ }).check();
+    await page.getByRole('button', { name: 'Make MCP token' }).click();
+    await page.getByRole('heading', { name: /Your new MCP token for/ }).waitFor();
+    const token = await page.getByLabel('Token', { exact: true }).inputValue();
+    const settings = JSON.parse(await page.locator('#new-mcp-mcp-servers').inputValue()) as unknown;
+    expect(settings).toEqual({ mcpServers: { oauth3: { url: server.config.MCP_URL, headers: { Authorization: `Bearer ${token}` } } } });
+    const init = await fetch(server.config.MCP_URL, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'browser test', version: '1' } },
+      }),
+    });
+    expect(init.status).toBe(200);
+    expect(await fitsOnAPhone()).toBe(true);
+    await shoot('mcp-token');
+
+    await page.goto(`${server.url}/console/tokens`);
+    await expect(dataRows(page).filter({ hasText: 'Desktop assistant' }).getByText('For MCP').isVisible()).resolves.toBe(true);
+  });
+
   it('disconnects the bot', async () => {
     await page.goto(`${server.url}/console/connections`);
     await page.getByRole('button', { name: 'Disconnect @browser_bot' }).click();

@@ -17,6 +17,7 @@ interface Listed {
   id: string;
   name: string;
   scopes: string[];
+  resource: 'api' | 'mcp';
   created_at: string;
   expires_at: string;
   last_used_at: string | null;
@@ -107,6 +108,7 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
       id: minted.id,
       name: 'Listed bot',
       scopes: ['telegram.post_any'],
+      resource: 'api',
       created_at: expect.any(String),
       expires_at: minted.expires_at,
       last_used_at: expect.any(String),

@@ -133,6 +133,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(skill.headers.get('content-type')).toMatch(/^text\/markdown/);
     const skillText = await skill.text();
     expect(skillText).toContain(body.client_id);
+    expect(skillText).toContain(`| MCP server | \`${server.config.MCP_URL}\``);
     expect(skillText).not.toContain(secret);
     expect(server.logs.join('')).not.toContain(secret);
   });

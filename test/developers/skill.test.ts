@@ -17,13 +17,16 @@ const registry = new PluginRegistry(await loadBuiltinPlugins());
 const scopes = scopeCatalog(registry, []);
 const ISSUER = 'https://auth.example.com';
 const API = 'https://auth.example.com/api';
+const MCP = 'https://auth.example.com/mcp';
 
 function doc(app: Partial<SkillInput['app']> & Pick<SkillInput['app'], 'kind'>): string {
   return skillDocument({
     issuer: ISSUER,
     scopes,
     resourceUrl: API,
+    mcpUrl: MCP,
     calls: registry.apiCalls(),
+    tools: registry.tools(),
     app: {
       clientId: 'c_Zq8-test_id',
       name: 'Release bot',
@@ -122,6 +125,22 @@ describe('the skill document', () => {
     expect(text).not.toContain('resource=');
   });
 
+  it('offers the MCP server instead of the API: its URL and audience, the tools the scopes allow, and a call', () => {
+    const text = doc({ kind: 'agent', redirectUris: [], scopes: ['tweet.post', 'telegram.post_any'] });
+    expect(text).toContain(`| MCP server | \`${MCP}\` (`);
+    expect(text).toContain(`export OAUTH3_MCP='${MCP}'`);
+    expect(headings(text)).toContain('## Over MCP instead of the API');
+    expect(text).toContain(`with \`resource\` set to \`${MCP}\` instead of the API's`);
+    expect(text).toContain(`\`${ISSUER}/.well-known/oauth-protected-resource/mcp\``);
+    expect(text).toContain('| `post_tweet` | `tweet.post` | Post on X |');
+    expect(text).toContain('| `send_telegram_message` | `telegram.post_any` | Send a Telegram message |');
+    expect(text).not.toContain('`get_me`');
+    expect(text).not.toContain('`delete_tweet`');
+    expect(codeBlocks(text).find((block) => block.startsWith('curl -s "$OAUTH3_MCP"'))).toContain('"method":"tools/list"');
+
+    expect(doc({ kind: 'public', scopes: ['openid'] })).toContain("None of this app's scopes opens an MCP tool.");
+  });
+
   it('tells how to refresh (rotation) and revoke (RFC 7009), and names the errors an agent meets', () => {
     const text = doc({ kind: 'web' });
     expect(text).toContain('-d grant_type=refresh_token -d refresh_token="$OAUTH3_REFRESH_TOKEN"');
@@ -170,7 +189,7 @@ describe('the skill document', () => {
       clientSecret: secret,
       secretHash: secret,
     };
-    const text = skillDocument({ issuer: ISSUER, scopes, resourceUrl: API, calls: registry.apiCalls(), app });
+    const text = skillDocument({ issuer: ISSUER, scopes, resourceUrl: API, mcpUrl: MCP, calls: registry.apiCalls(), app });
     expect(text).not.toContain(secret);
     expect(text).toContain('export OAUTH3_CLIENT_SECRET=…');
     expect(text).not.toMatch(/(access|refresh)_token":"[^…"]/);
@@ -199,6 +218,7 @@ describe('the skill document against a running server', () => {
       issuer: server.url,
       scopes: server.app.scopes,
       resourceUrl: server.config.RESOURCE_URL,
+      mcpUrl: server.config.MCP_URL,
       calls: registry.apiCalls(),
       app: { clientId, name: 'Skill app', kind: 'public', scopes: ['openid', 'offline_access', 'tweet.post'], redirectUris: [redirectUri] },
     });
@@ -225,7 +245,9 @@ describe('the skill document against a running server', () => {
         issuer: server.url,
         scopes: server.app.scopes,
         resourceUrl: server.config.RESOURCE_URL,
+        mcpUrl: server.config.MCP_URL,
         calls: registry.apiCalls(),
+        tools: server.app.services.registry.tools(),
         app: { clientId, name: 'Skill agent', kind: 'agent', scopes: ['tweet.read'], redirectUris: [] },
       });
       const blocks = codeBlocks(text);
@@ -263,6 +285,22 @@ describe('the skill document against a running server', () => {
         body: new URLSearchParams({ token: tokens.access_token }),
       });
       expect(await introspection.json()).toEqual({ active: false });
+
+      // Over MCP: a token for the MCP server's audience lists the tools with the document's call; the API's is refused.
+      const tokenFor = async (resource: string) =>
+        (
+          JSON.parse(await run(block('grant_type=client_credentials').replace(`'${server.config.RESOURCE_URL}'`, `'${resource}'`))) as {
+            access_token: string;
+          }
+        ).access_token;
+      const mcp = { OAUTH3_MCP: server.config.MCP_URL };
+      const listCall = block('curl -s "$OAUTH3_MCP"');
+      const listed = JSON.parse(await run(listCall, { ...mcp, OAUTH3_MCP_TOKEN: await tokenFor(server.config.MCP_URL) })) as {
+        result: { tools: { name: string }[] };
+      };
+      expect(listed.result.tools.map((t) => t.name)).toContain('get_me');
+      const apiToken = await tokenFor(server.config.RESOURCE_URL);
+      expect(await run(`${listCall} -o /dev/null -w '%{http_code}'`, { ...mcp, OAUTH3_MCP_TOKEN: apiToken })).toBe('401');
     },
   );
 });

@@ -15,7 +15,12 @@ const TokenId = z.string().regex(/^agt_[A-Za-z0-9_-]{1,60}$/);
 
 const MESSAGES = { revoked: 'Token revoked. It stopped working at once.' };
 /** The form's fields in the page's words, for a problem shown above the form. */
-const FIELDS: Record<string, string> = { name: 'Name', scopes: 'Permissions (pick at least one)', lifetime_hours: 'Works for' };
+const FIELDS: Record<string, string> = {
+  name: 'Name',
+  scopes: 'Permissions (pick at least one)',
+  lifetime_hours: 'Works for',
+  resource: 'Used by',
+};
 
 const tokenJson = (t: AgentToken) => ({
   id: t.id,
@@ -28,8 +33,11 @@ const tokenJson = (t: AgentToken) => ({
   revoked_at: t.revokedAt?.toISOString() ?? null,
 });
 
-/** The page form has one checkbox per scope (`scope:<name>`), since a repeated field is refused (http/body.ts). */
-function fromForm(body: Record<string, unknown>): NewAgentToken {
+/**
+ * A page form's token: one checkbox per scope (`scope:<name>`), since a repeated field is refused (http/body.ts), and
+ * where the token is used (`resource`), left to the schema's default when the form has no such field.
+ */
+export function tokenFromForm(body: Record<string, unknown>): NewAgentToken {
   const hours = typeof body.lifetime_hours === 'string' && body.lifetime_hours !== '' ? Number(body.lifetime_hours) : undefined;
   return {
     name: typeof body.name === 'string' ? body.name : '',
@@ -37,7 +45,35 @@ function fromForm(body: Record<string, unknown>): NewAgentToken {
       .filter((key) => key.startsWith('scope:') && body[key] === 'on')
       .map((key) => key.slice('scope:'.length)),
     ...(hours === undefined ? {} : { lifetime_hours: hours }),
+    ...(typeof body.resource === 'string' ? { resource: body.resource as NewAgentToken['resource'] } : {}),
   };
+}
+
+/**
+ * Mints an agent token for the signed-in owner and records it in their access log; the value is in the result only.
+ * The Agent tokens and the MCP pages both mint through it.
+ */
+export function agentTokenMinter(deps: Pick<ConsoleDeps, 'agentTokens' | 'events'>) {
+  return async function mint(ctx: Context, input: NewAgentToken) {
+    const owner = ownerOf(ctx);
+    const created = await deps.agentTokens.create(owner.accountId, input);
+    const { agentToken: t } = created;
+    await deps.events.record({
+      kind: 'token.minted',
+      accountId: owner.accountId,
+      clientId: AGENT_CLIENT_ID,
+      grantId: t.grantId,
+      ip: ctx.ip,
+      detail: { grant_type: 'agent_token', name: t.name, scopes: t.scopes, resource: t.resource, expires_at: t.expiresAt.toISOString() },
+    });
+    return created;
+  };
+}
+
+/** The form's first problem in the page's words, for the notice above the form. */
+export function formProblem(error: ZodError): string {
+  const issue = error.issues[0];
+  return `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}`;
 }
 
 /**
@@ -48,20 +84,7 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const { agentTokens } = deps;
 
-  async function create(ctx: Context, input: NewAgentToken) {
-    const owner = ownerOf(ctx);
-    const created = await agentTokens.create(owner.accountId, input);
-    const { agentToken: t } = created;
-    await deps.events.record({
-      kind: 'token.minted',
-      accountId: owner.accountId,
-      clientId: AGENT_CLIENT_ID,
-      grantId: t.grantId,
-      ip: ctx.ip,
-      detail: { grant_type: 'agent_token', name: t.name, scopes: t.scopes, expires_at: t.expiresAt.toISOString() },
-    });
-    return created;
-  }
+  const create = agentTokenMinter(deps);
 
   /** Another owner's token id is "not found", exactly like an unknown one, and stays untouched. */
   async function revoke(ctx: Context): Promise<void> {
@@ -116,24 +139,23 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     ctx.body = { revoked: true };
   });
 
-  router.post('/console/tokens', ...mutate, guard({ body: FormFields.transform(fromForm) }), async function mintTokenFromPage(ctx) {
+  router.post('/console/tokens', ...mutate, guard({ body: FormFields.transform(tokenFromForm) }), async function mintTokenFromPage(ctx) {
     const input = ctx.state.input.body;
     try {
       const { token, agentToken } = await create(ctx, input);
       // The value is shown on this response only: no redirect, and console pages are never cached (D3).
       await page(
         ctx,
-        { created: { token, name: agentToken.name } },
+        { created: { token, name: agentToken.name, resource: agentToken.resource } },
         { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' },
       );
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
-      const issue = error.issues[0];
       ctx.status = 400;
       await page(
         ctx,
-        { draft: { name: input.name, scopes: input.scopes, lifetimeHours: input.lifetime_hours } },
-        { kind: 'error', text: `${FIELDS[String(issue?.path[0])] ?? 'Form'}: ${issue?.message ?? 'invalid input'}` },
+        { draft: { name: input.name, scopes: input.scopes, lifetimeHours: input.lifetime_hours, resource: input.resource } },
+        { kind: 'error', text: formProblem(error) },
       );
     }
   });

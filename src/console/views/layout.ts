@@ -9,6 +9,7 @@ export const consoleSections = [
   { path: '/console/connections', label: 'Connected accounts' },
   { path: '/console/approvals', label: 'Approvals' },
   { path: '/console/tokens', label: 'Agent tokens' },
+  { path: '/console/mcp', label: 'MCP clients' },
   { path: '/console/agents', label: 'Agent services' },
   { path: '/console/log', label: 'Access log' },
   { path: '/console/profile', label: 'Profile' },

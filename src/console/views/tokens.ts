@@ -19,10 +19,16 @@ export interface TokensPageInput {
   tokens: AgentToken[];
   csrf: string;
   /** The token just minted: its value is on this one page and nowhere else. */
-  created?: { token: string; name: string };
+  created?: { token: string; name: string; resource?: string };
   /** What the owner typed, when the form is shown again with a problem. */
-  draft?: { name?: string; scopes?: string[]; lifetimeHours?: number };
+  draft?: { name?: string; scopes?: string[]; lifetimeHours?: number; resource?: string };
 }
+
+/** Where a token works, in the owner's words: the resource API, or the MCP server (/console/mcp). */
+export const RESOURCE_CHOICES = [
+  { value: 'api', label: 'Programs that call the oauth3 API' },
+  { value: 'mcp', label: 'AI assistants that use MCP' },
+] as const;
 
 const statusOf = (t: AgentToken) => (t.revokedAt ? 'Revoked' : t.expiresAt.getTime() <= Date.now() ? 'Expired' : 'Active');
 
@@ -30,11 +36,14 @@ const statusOf = (t: AgentToken) => (t.revokedAt ? 'Revoked' : t.expiresAt.getTi
 export function tokensBody({ tokens, csrf, created, draft = {}, scopes }: TokensPageInput) {
   const lifetime = draft.lifetimeHours ?? 24;
   const checked = new Set(draft.scopes ?? []);
+  const resource = draft.resource ?? 'api';
 
   const rows = tokens.map((t) => {
     const status = statusOf(t);
     return html`<tr>
-  <td data-label="Name"><strong>${t.name}</strong> <span class="badge ${status === 'Active' ? 'badge-read' : 'badge-identity'}">${status}</span></td>
+  <td data-label="Name"><strong>${t.name}</strong> <span class="badge ${status === 'Active' ? 'badge-read' : 'badge-identity'}">${status}</span>${
+    t.resource === 'mcp' ? html` <span class="badge badge-resource">For MCP</span>` : ''
+  }</td>
   <td data-label="Can"><ul class="scope-list">${t.scopes.map((name) => scopeBadge(scopes, name))}</ul></td>
   <td data-label="Created">${when(t.createdAt)}</td>
   <td data-label="Expires">${when(t.expiresAt)}</td>
@@ -67,7 +76,13 @@ ${
   <input id="new-token-value" class="token-value" type="text" readonly value="${created.token}" autocomplete="off" spellcheck="false">
   <span class="hint">Copy it now and give it to your agent: select the field and copy. It is shown only this once;
   oauth3 keeps only its name, permissions and dates.</span>
-</div>
+</div>${
+        created.resource === 'mcp'
+          ? html`
+<p>It works only with the MCP server. <a href="/console/mcp">Use with an MCP client</a> shows what to paste
+into your assistant’s settings: use the token as its “Authorization: Bearer” header.</p>`
+          : ''
+      }
 </section>`
     : ''
 }
@@ -81,6 +96,13 @@ ${
     <span class="hint">Which agent it is for, so you can tell your tokens apart.</span>
   </div>
   ${scopeChoices(scopes, 'scope-', checked)}
+  <div class="field">
+    <label for="token-resource">Used by</label>
+    <select id="token-resource" name="resource">
+      ${RESOURCE_CHOICES.map((c) => html`<option value="${c.value}"${c.value === resource ? html` selected` : ''}>${c.label}</option>`)}
+    </select>
+    <span class="hint">A token works with one of the two, never both. For an AI assistant, <a href="/console/mcp">Use with an MCP client</a> also shows what to paste where.</span>
+  </div>
   <div class="field">
     <label for="token-lifetime">Works for</label>
     <select id="token-lifetime" name="lifetime_hours">

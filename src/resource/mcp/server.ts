@@ -34,5 +34,8 @@ export function mcpServerFor(tools: readonly Tool[], runTool: ToolRunner, reques
       (args: unknown) => runTool(tool, args, request),
     );
   }
+  // registerTool declares `listChanged: true`; a stateless server has no stream to announce a change on, and the
+  // list never changes while the process runs.
+  server.server.registerCapabilities({ tools: { listChanged: false } });
   return server;
 }

@@ -1,0 +1,80 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ZodError } from 'zod';
+import type { NewAgentToken } from '../../grants/agent-tokens.js';
+import type { Tool } from '../../plugins/plugin.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { consolePage, type ConsolePageInput } from '../views/layout.js';
+import { mcpBody, type McpPageInput, type McpToolSummary } from '../views/mcp.js';
+import { FormFields, guard } from '../../http/guard.js';
+import { agentTokenMinter, formProblem, tokenFromForm } from './tokens.js';
+
+const summary = (tool: Tool): McpToolSummary => ({
+  name: tool.name,
+  title: tool.title,
+  description: tool.description,
+  scope: tool.scope,
+  readOnly: tool.annotations?.readOnlyHint === true,
+});
+
+/**
+ * /console/mcp and /console/api/mcp: how an owner connects an MCP client to this server (its address, what to paste
+ * into common clients, the tools and the scope each needs), and an agent token for the MCP server for clients that
+ * cannot sign in by OAuth. The token's value is returned once, in the response that creates it.
+ */
+export function mcpArea(router: Router, deps: ConsoleDeps): void {
+  const { mutate, csrfFor } = consoleStages(deps);
+  const mint = agentTokenMinter(deps);
+  const url = deps.config.MCP_URL;
+  const tools = deps.mcpTools.map(summary);
+  // A client needs a client id before it can ask the owner: by registering (RFC 7591), which only open registration
+  // allows without an operator's token, or by a client ID metadata document.
+  const selfRegistration = deps.config.REGISTRATION === 'open' || deps.config.CLIENT_METADATA_DOCUMENTS;
+
+  async function page(ctx: Context, extra: Pick<McpPageInput, 'created' | 'draft'> = {}, notice?: ConsolePageInput['notice']) {
+    const csrf = csrfFor(ctx);
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
+      title: 'Use with an MCP client',
+      active: '/console/mcp',
+      csrf,
+      notice,
+      body: mcpBody({ url, tools, selfRegistration, scopes: deps.scopes, csrf, ...extra }),
+    });
+  }
+
+  router.get('/console/mcp', async function showMcp(ctx) {
+    await page(ctx);
+  });
+
+  router.get('/console/api/mcp', async function describeMcp(ctx) {
+    ctx.body = {
+      url,
+      self_registration: selfRegistration,
+      tools: tools.map((t) => ({ name: t.name, title: t.title, description: t.description, scope: t.scope, read_only: t.readOnly })),
+    };
+  });
+
+  const McpTokenForm = FormFields.transform((body): NewAgentToken => ({ ...tokenFromForm(body), resource: 'mcp' }));
+  router.post('/console/mcp', ...mutate, guard({ body: McpTokenForm }), async function mintMcpTokenFromPage(ctx) {
+    const input = ctx.state.input.body;
+    try {
+      const { token, agentToken } = await mint(ctx, input);
+      // The value is shown on this response only: no redirect, and console pages are never cached (D3).
+      await page(
+        ctx,
+        { created: { token, name: agentToken.name } },
+        { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' },
+      );
+    } catch (error) {
+      if (!(error instanceof ZodError)) throw error;
+      ctx.status = 400;
+      await page(
+        ctx,
+        { draft: { name: input.name, scopes: input.scopes, lifetimeHours: input.lifetime_hours } },
+        { kind: 'error', text: formProblem(error) },
+      );
+    }
+  });
+}
