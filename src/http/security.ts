@@ -20,7 +20,7 @@ const SECURITY_HEADERS: [string, string][] = [
 
 /**
  * Answers only machines read (JSON from the token, introspection, revocation, registration and device endpoints,
- * discovery, keys, userinfo and the resource API): nothing there is rendered, framed or navigated, so the page
+ * discovery, keys, userinfo, the resource API and the MCP server): nothing there is rendered, framed or navigated, so the page
  * policies above do nothing for them. They keep what does: no MIME sniffing, nothing loaded, no framing (OWASP's REST
  * headers), at half the cost per request.
  */
@@ -28,7 +28,7 @@ const API_HEADERS: [string, string][] = [
   ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
   ['X-Content-Type-Options', 'nosniff'],
 ];
-const API_PATHS = under('/api', '/token', '/jwks', '/reg', '/.well-known', '/me', '/device/auth');
+const API_PATHS = under('/api', '/mcp', '/token', '/jwks', '/reg', '/.well-known', '/me', '/device/auth');
 const HTML = /^text\/html(;|$)/i;
 
 /**
