@@ -112,6 +112,8 @@ describe.each(backends())('the MCP server on %s storage', (backend) => {
     expect(challenge).toContain(`resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
     expect(challenge).toMatch(/^Bearer [^,]*realm="oauth3", scope="[^"]*tweet\.read[^"]*"/);
     expect(challenge).not.toMatch(/scope="[^"]*tweet\.post/);
+    // Read by machines only: the API's security headers, not a page's.
+    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
   });
 
   it('answers GET and DELETE 405: it keeps no sessions and no streams', async () => {
