@@ -352,8 +352,10 @@ describe('benchmark statistics and options', () => {
     const held = { status: 'pending_approval', approval: { id: 'h1', action: 'bench.post', created_at: '2026-01-01T00:00:00Z' } };
     expect(isToolSuccess(answer({ content: [{ type: 'text', text: JSON.stringify(done) }], structuredContent: done }))).toBe(true);
     expect(isToolSuccess(answer({ content: [{ type: 'text', text: 'held' }], structuredContent: held }))).toBe(false);
-    const refused = { error: 'policy_blocked_word', error_description: 'no' };
-    expect(isToolSuccess(answer({ isError: true, content: [{ type: 'text', text: 'no' }], structuredContent: refused }))).toBe(false);
+    const refused = { 'oauth3/error': { error: 'policy_blocked_word', error_description: 'no' } };
+    expect(isToolSuccess(answer({ isError: true, content: [{ type: 'text', text: 'policy_blocked_word: no' }], _meta: refused }))).toBe(
+      false,
+    );
     // The text copy of a result is escaped JSON: it never passes for the structured result.
     expect(isToolSuccess(answer({ content: [{ type: 'text', text: JSON.stringify(done) }] }))).toBe(false);
     expect(isToolSuccess('{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad"}}')).toBe(false);
