@@ -278,7 +278,7 @@ export function validity(rows: Measured[]): string {
   const invalid = rows.filter((r) => problems(r).length);
   return invalid.length
     ? `- **Run invalid**: ${invalid.map((r) => `${scenario(r.scenario).title}, ${r.label}: ${problems(r).join(', ')}`).join('; ')}`
-    : '- Every response had the expected status (200; 302 or 303 then 200 for the round trip).';
+    : '- Every response had the expected status (200, holding a successful tool result at /mcp; 302 or 303 then 200 for the round trip).';
 }
 
 export function benchReport(measured: Measured[], settings: Settings): Verdict {
