@@ -1,18 +1,32 @@
 import { z } from 'zod';
 import { AppError } from '../src/errors.js';
 import { readBody } from '../src/http/body.js';
-import type { Plugin } from '../src/plugins/plugin.js';
+import type { Plugin, Tool } from '../src/plugins/plugin.js';
+import { loadBuiltinPlugins } from '../src/plugins/load.js';
+import { PluginRegistry } from '../src/plugins/registry.js';
 
 export const BENCH_SCOPE = 'bench.post';
 export const BENCH_PROVIDER = 'bench';
 const Post = z.object({ text: z.string().min(1).max(280) });
 
 /**
+ * The MCP scenario's tool: X's `post_tweet` as agents see it (name, description, input and output schemas,
+ * annotations), but needing the bench scope and running the bench action, so that an MCP call does exactly the work
+ * of `POST /api/bench/posts` and the two rows differ only by the way in.
+ */
+async function benchPostTweet(): Promise<Tool> {
+  const xPostTweet = new PluginRegistry(await loadBuiltinPlugins()).tools().find((tool) => tool.name === 'post_tweet');
+  if (!xPostTweet) throw new Error('no built-in plugin has a post_tweet tool');
+  return { ...xPostTweet, scope: BENCH_SCOPE, call: (args, call, kit) => kit.act(call, 'bench.post', { text: args.text }) };
+}
+
+/**
  * The benchmark's own plugin: `POST /api/bench/posts` goes through the real resource path — bearer check, scope,
  * the grant's policy (content rules), the owner's connection opened from the vault — then calls the local fake
- * upstream with the owner's key, as the X and Telegram plugins call theirs.
+ * upstream with the owner's key, as the X and Telegram plugins call theirs. Its `post_tweet` tool does the same at
+ * `POST /mcp`.
  */
-export function benchPlugin(upstreamUrl: string): Plugin {
+export async function benchPlugin(upstreamUrl: string): Promise<Plugin> {
   return {
     id: 'bench',
     scopes: [
@@ -38,6 +52,7 @@ export function benchPlugin(upstreamUrl: string): Plugin {
         },
       },
     ],
+    tools: [await benchPostTweet()],
     routes(router, kit) {
       router.post('/bench/posts', async function benchPost(ctx) {
         // 200, as the bare proxy answers, so the load generator counts both the same way.

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import type { LoadOptions, LoadResult, SimpleLoad } from './protocol.js';
+import { NOT_A_TOOL_RESULT, isToolSuccess, type LoadOptions, type LoadResult, type SimpleLoad } from './protocol.js';
 import { refreshes, roundTrips } from './chains.js';
 import { Tally } from './stats.js';
 
@@ -17,6 +17,7 @@ function run(options: SimpleLoad, seconds: number, onResponse?: (status: number,
         method: options.method,
         headers: options.headers,
         ...(options.body !== undefined ? { body: options.body } : {}),
+        ...(options.verify === 'tool-result' ? { verifyBody: (body: unknown) => isToolSuccess(String(body)) } : {}),
         connections: options.connections,
         duration: seconds,
         timeout: 10,
@@ -36,6 +37,9 @@ async function simple(options: SimpleLoad): Promise<LoadResult> {
   await measuring();
   const tally = new Tally(['200']);
   const result = await run(options, options.durationSeconds, (status, ms) => tally.record(String(status), ms));
+  // verifyBody refuses every body that is not a successful tool result, whatever its status; the 200s among them were
+  // counted as 200 and are not.
+  if (options.verify) tally.reclassify('200', NOT_A_TOOL_RESULT, result.mismatches - tally.countOtherThan('200'));
   // autocannon's errors include its timeouts.
   tally.errors = result.errors - result.timeouts;
   tally.timeouts = result.timeouts;

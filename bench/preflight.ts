@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   CODE_SCOPE,
+  MCP_HEADERS,
+  MCP_POST_BODY,
   POST_BODY,
   TOKEN_BODY,
+  isToolSuccess,
   type BenchFixtures,
   type LoadOptions,
   type Scenario,
@@ -132,16 +135,53 @@ export async function prepareLoad(
       if (response.status !== 200 || body.active !== true) fail('introspection', response.status, body);
       return { ...timing, kind: 'simple', method: 'POST', url: `${ready.url}/token/introspection`, headers, body: form };
     }
-    case 'resource': {
-      const url = target === 'resource' ? `${ready.url}/api/bench/posts` : `${ready.url}/posts`;
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        ...(ready.seed.token ? { authorization: `Bearer ${ready.seed.token}` } : {}),
-      };
-      const response = await fetch(url, { method: 'POST', headers, body: POST_BODY });
-      const body = await json(response);
-      if (response.status !== 200 || typeof body.id !== 'string') fail(`post through ${url}`, response.status, body);
-      return { ...timing, kind: 'simple', method: 'POST', url, headers, body: POST_BODY };
-    }
+    case 'resource':
+    case 'mcp':
+      return target === 'mcp' ? mcpLoad(ready, timing) : postLoad(target, ready, timing);
   }
+}
+
+/** The resource API's post (or the bare proxy's): a 200 with the upstream's post id. */
+async function postLoad(target: TargetName, ready: Ready, timing: Timing): Promise<LoadOptions> {
+  const url = target === 'resource' ? `${ready.url}/api/bench/posts` : `${ready.url}/posts`;
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...(ready.seed.token ? { authorization: `Bearer ${ready.seed.token}` } : {}),
+  };
+  const response = await fetch(url, { method: 'POST', headers, body: POST_BODY });
+  const body = await json(response);
+  if (response.status !== 200 || typeof body.id !== 'string') fail(`post through ${url}`, response.status, body);
+  return { ...timing, kind: 'simple', method: 'POST', url, headers, body: POST_BODY };
+}
+
+interface ToolCallAnswer {
+  result?: { isError?: boolean; structuredContent?: { status?: unknown; result?: { id?: unknown } } };
+}
+
+/**
+ * The MCP server's `tools/call` of `post_tweet`: a 200 whose JSON-RPC result is a successful tool result holding the
+ * upstream's post id, which the load generator's check on every body (isToolSuccess) must accept too.
+ */
+async function mcpLoad(ready: Ready, timing: Timing): Promise<LoadOptions> {
+  const url = `${ready.url}/mcp`;
+  const headers = { ...MCP_HEADERS, authorization: `Bearer ${ready.seed.token}` };
+  const response = await fetch(url, { method: 'POST', headers, body: MCP_POST_BODY });
+  const text = await response.text();
+  let answer: ToolCallAnswer & Record<string, unknown>;
+  try {
+    answer = JSON.parse(text) as ToolCallAnswer & Record<string, unknown>;
+  } catch {
+    answer = { unparsable: text.slice(0, 200) };
+  }
+  const result = answer.result;
+  if (
+    response.status !== 200 ||
+    !result ||
+    result.isError === true ||
+    result.structuredContent?.status !== 'done' ||
+    typeof result.structuredContent.result?.id !== 'string' ||
+    !isToolSuccess(text)
+  )
+    fail('tools/call post_tweet', response.status, answer);
+  return { ...timing, kind: 'simple', method: 'POST', url, headers, body: MCP_POST_BODY, verify: 'tool-result' };
 }

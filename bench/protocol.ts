@@ -3,10 +3,10 @@
  * each target in its own process (target-process.ts) and the load generator in another (load-process.ts), so no
  * target inherits another's heap or JIT state and the load generator never shares an event loop with a server.
  */
-export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'bare-proxy';
+export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'mcp' | 'bare-proxy';
 
 /** What is measured; bench/scenarios.ts says what each one sends and against which baseline. */
-export type Scenario = 'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'introspection' | 'resource';
+export type Scenario = 'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'introspection' | 'resource' | 'mcp';
 
 /** Where our server keeps its state: Postgres with Redis for the short-lived models, or PGlite in DATA_DIR. */
 export type StorageKind = 'postgres' | 'embedded';
@@ -25,7 +25,7 @@ export interface BenchFixtures {
 export interface TargetSetup {
   target: TargetName;
   scenario: Scenario;
-  /** The backend `ours` and `resource` run on; the in-memory baseline reads only keys, clients and the account from it. */
+  /** The backend `ours`, `resource` and `mcp` run on; the in-memory baseline reads only keys, clients and the account from it. */
   storage: StorageKind;
   port: number;
   /** Postgres (a fresh schema) when storage is postgres. */
@@ -43,7 +43,10 @@ export interface TargetSetup {
   upstreamUrl?: string;
 }
 
-/** What a target seeded for the load: the resource API's bearer token, a signed-in session's cookie, refresh tokens. */
+/**
+ * What a target seeded for the load: the bearer token of the resource API (or of the MCP server, whose audience is
+ * its own), a signed-in session's cookie, refresh tokens.
+ */
 export interface Seed {
   token?: string;
   cookie?: string;
@@ -76,6 +79,11 @@ export interface SimpleLoad extends LoadTiming {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /**
+   * A 200 is not enough: `tool-result` also checks every body is a successful MCP tool result (an MCP server answers
+   * a failed tool call with 200 and `isError`), and counts any other body as an unexpected outcome.
+   */
+  verify?: 'tool-result';
 }
 
 /** GET /auth with a signed-in session and a fresh PKCE pair, then POST /token with the code: one unit. */
@@ -123,3 +131,30 @@ export const REFRESH_SCOPE = 'openid offline_access tweet.read';
 
 /** The resource API call both resource targets answer: a short post, as an agent would send it. */
 export const POST_BODY = JSON.stringify({ text: 'hello from the benchmark' });
+
+/** The same post as an MCP client sends it: one JSON-RPC `tools/call` of `post_tweet` (bench/bench-plugin.ts). */
+export const MCP_POST_BODY = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'post_tweet', arguments: { text: 'hello from the benchmark' } },
+});
+
+/** What a Streamable HTTP client sends with every POST (MCP transport specification, protocol version 2025-11-25). */
+export const MCP_HEADERS = {
+  accept: 'application/json, text/event-stream',
+  'content-type': 'application/json',
+  'mcp-protocol-version': '2025-11-25',
+};
+
+/** The outcome a load counts for a 200 whose body is not a successful tool result. */
+export const NOT_A_TOOL_RESULT = '200 without a successful tool result';
+
+/**
+ * Whether an answer to MCP_POST_BODY is a successful tool result: the post ran (`"status":"done"`, from its structured
+ * result) and nothing says `isError`. A substring test, cheap enough for the load generator to run on every body; the
+ * JSON text copy of the result holds the same words only escaped (`\"status\"`), so it cannot match for it.
+ */
+export function isToolSuccess(body: string): boolean {
+  return body.includes('"status":"done"') && !body.includes('"isError":true');
+}

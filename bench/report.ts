@@ -45,11 +45,16 @@ export interface Verdict {
   markdown: string;
 }
 
-/** The targets: the token endpoint against in-memory oidc-provider, the resource API against a bare proxy. */
+/**
+ * The targets: the token endpoint against in-memory oidc-provider, the resource API against a bare proxy, the MCP
+ * server against the resource API doing the same post on the same storage.
+ */
 export const MIN_THROUGHPUT_RATIO = 0.85;
 export const MAX_P99_RATIO = 1.25;
 export const MIN_RESOURCE_THROUGHPUT_RATIO = 0.75;
 export const MAX_RESOURCE_P99_RATIO = 1.5;
+export const MIN_MCP_THROUGHPUT_RATIO = 0.7;
+export const MAX_MCP_P99_RATIO = 1.5;
 
 export function machine(): string {
   const cpus = os.cpus();
@@ -80,9 +85,13 @@ export function cpuPerRequest(m: Measured): number | undefined {
   return m.cpuMicros !== undefined && m.result?.requests ? m.cpuMicros / m.result.requests : undefined;
 }
 
-/** The scenario's baseline row, if it was measured validly: without it no ratio is given. */
-export function baselineOf(rows: Measured[], id: Scenario): Measured | undefined {
-  const base = rows.find((r) => r.scenario === id && r.target === scenario(id).baseline);
+/**
+ * The baseline row of a scenario (of `storage`, when its baseline runs on each), if it was measured validly: without
+ * it no ratio is given.
+ */
+export function baselineOf(rows: Measured[], id: Scenario, storage?: StorageKind): Measured | undefined {
+  const spec = scenario(id);
+  const base = rows.find((r) => r.scenario === id && r.target === spec.baseline && (!spec.baselineOnEachStorage || r.storage === storage));
   return base && !problems(base).length ? base : undefined;
 }
 
@@ -169,7 +178,7 @@ function row(m: Measured, rows: Measured[]): string {
   const name = spec.unit === 'round trip' ? `${spec.title} (round trips)` : spec.title;
   const bad = problems(m);
   const isBase = m.target === spec.baseline;
-  const { throughput, tail } = ratios(m, baselineOf(rows, m.scenario));
+  const { throughput, tail } = ratios(m, baselineOf(rows, m.scenario, m.storage));
   const r = m.result;
   const cpu = cpuPerRequest(m);
   const cells = [
@@ -200,8 +209,8 @@ export function table(rows: Measured[]): string[] {
   ];
 }
 
-/** The scenarios with a target (token endpoint, resource API); only the Postgres + Redis rows decide the exit. */
-export const GOAL_SCENARIOS: Scenario[] = ['client-credentials', 'resource'];
+/** The scenarios with a target (token endpoint, resource API, MCP server); only the Postgres + Redis rows decide the exit. */
+export const GOAL_SCENARIOS: Scenario[] = ['client-credentials', 'resource', 'mcp'];
 
 /** `value` with `digits` decimals, or more when that would print it equal to a limit it misses (1.2512 is not 1.25). */
 function shown(value: number, limit: number, digits: number): string {
@@ -226,12 +235,19 @@ export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
       min: MIN_RESOURCE_THROUGHPUT_RATIO,
       max: MAX_RESOURCE_P99_RATIO,
     },
+    {
+      id: 'mcp' as const,
+      what: 'MCP server',
+      base: 'the resource API on the same storage',
+      min: MIN_MCP_THROUGHPUT_RATIO,
+      max: MAX_MCP_P99_RATIO,
+    },
   ];
   const lines: string[] = [];
   let ok = true;
   for (const goal of goals) {
-    const base = baselineOf(rows, goal.id);
     for (const m of rows.filter((r) => r.scenario === goal.id && r.target === scenario(goal.id).ours)) {
+      const base = baselineOf(rows, goal.id, m.storage);
       const decides = m.storage === 'postgres';
       const where = `${goal.what} on ${m.storage ? STORAGE_LABELS[m.storage] : 'its storage'}${decides ? '' : ' (informational: the target is set for Postgres)'}`;
       const { throughput, tail } = ratios(m, base);
@@ -262,14 +278,16 @@ export function validity(rows: Measured[]): string {
   const invalid = rows.filter((r) => problems(r).length);
   return invalid.length
     ? `- **Run invalid**: ${invalid.map((r) => `${scenario(r.scenario).title}, ${r.label}: ${problems(r).join(', ')}`).join('; ')}`
-    : '- Every response had the expected status (200; 302 or 303 then 200 for the round trip).';
+    : '- Every response had the expected status (200, holding a successful tool result at /mcp; 302 or 303 then 200 for the round trip).';
 }
 
 export function benchReport(measured: Measured[], settings: Settings): Verdict {
   const rows = combineRounds(measured);
   const rounds = rows.flatMap((m) => {
     const spec = scenario(m.scenario);
-    return m.target === spec.baseline ? [] : [roundLine(m, baselineOf(rows, m.scenario))].filter((l): l is string => l !== undefined);
+    return m.target === spec.baseline
+      ? []
+      : [roundLine(m, baselineOf(rows, m.scenario, m.storage))].filter((l): l is string => l !== undefined);
   });
   const run = SCENARIOS.filter((s) => rows.some((r) => r.scenario === s.id));
   const { lines: goals, ok: goalsMet } = verdicts(rows);
@@ -287,7 +305,7 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     '',
     ...(settings.rounds && settings.rounds > 1
       ? [
-          `Scenarios with a target (client credentials, the resource API) run in ${settings.rounds} rounds, each round measuring ` +
+          `Scenarios with a target (client credentials, the resource API, the MCP server) run in ${settings.rounds} rounds, each round measuring ` +
             "every row of the scenario once, ours just before its baseline. Their rows show the rounds' medians (counts are " +
             "summed), and their ratios are the medians of each round's ratio to the baseline of the same round.",
           '',
@@ -312,7 +330,9 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     '- **oauth3** is startServer with all of our middleware on the named storage; **oidc-provider in memory** is ' +
       'createProvider with the same configuration, keys and client metadata on its in-memory adapter, without our ' +
       'middleware (the owner account is still read from the database); **bare Koa** answers a fixed discovery document ' +
-      'or a token-like JSON body (the floor of HTTP, Koa and JSON); **bare proxy** forwards the post to the same fake upstream.',
+      'or a token-like JSON body (the floor of HTTP, Koa and JSON); **bare proxy** forwards the post to the same fake upstream; ' +
+      "**oauth3 MCP server** is the resource API's server answering at /mcp, where its `post_tweet` tool runs the same " +
+      'action as `POST /api/bench/posts`, and every body is checked to be a successful tool result.',
     "- Ratios are to the scenario's baseline row, measured in the same run. Peak RSS is the target process's " +
       'resident-set high-water mark (setup and warm-up included). CPU µs/req is the CPU the target process used in the ' +
       'measured window per response.',
@@ -325,7 +345,9 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
         ]
       : []),
     ...(stored.length
-      ? [`- Rows our server stored during each run, warm-up included (tokens, or access-log rows): ${stored.join('; ')}.`]
+      ? [
+          `- Rows our server stored during each run, warm-up included (tokens, or access-log rows of successful calls): ${stored.join('; ')}.`,
+        ]
       : []),
     '',
   ].join('\n');

@@ -7,13 +7,13 @@ import { benchConfig, benchLogger } from './storage.js';
 import type { RunningTarget } from './listen.js';
 
 /**
- * (d) The resource API on Postgres + Redis or embedded PGlite: startServer with every middleware, an owner with a
- * sealed upstream key, an agent token and a policy with content rules, so each call pays for the token check, scope,
- * policy, vault and access log.
+ * Our server on Postgres + Redis or embedded PGlite with every middleware, an owner with a sealed upstream key, an
+ * agent token for `audience` and a policy with content rules on its grant, so each call pays for the token check,
+ * scope, policy, vault and access log.
  */
-export async function resource(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
+async function serverWithAgent(setup: TargetSetup, audience: 'api' | 'mcp'): Promise<RunningTarget & { seed: Seed }> {
   const config = benchConfig(setup);
-  const server = await startServer(config, benchLogger(config), { plugins: [benchPlugin(setup.upstreamUrl!)] });
+  const server = await startServer(config, benchLogger(config), { plugins: [await benchPlugin(setup.upstreamUrl!)] });
   const accountId = `bench-${randomBytes(6).toString('hex')}`;
   await server.db.query('INSERT INTO accounts (id) VALUES ($1)', [accountId]);
   await server.app.connections.save(accountId, {
@@ -26,6 +26,7 @@ export async function resource(setup: TargetSetup): Promise<RunningTarget & { se
     name: 'bench agent',
     scopes: [BENCH_SCOPE],
     lifetime_hours: 2,
+    resource: audience,
   });
   await server.app.services.policies.set(accountId, agentToken.grantId, {
     blocked_words: ['spam', 'scam'],
@@ -36,9 +37,20 @@ export async function resource(setup: TargetSetup): Promise<RunningTarget & { se
     url: `http://127.0.0.1:${setup.port}`,
     seed: { token },
     async stop() {
-      const { rows } = await server.db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE kind = 'api.call'`);
+      // Successful calls only: a refused or failed call is logged too, and must not pass for a post that was made.
+      const { rows } = await server.db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE kind = 'api.call' AND outcome = 'ok'`);
       await server.close();
       return { stored: Number(rows[0]!.n) };
     },
   };
+}
+
+/** (d) The resource API: `POST /api/bench/posts` with a token for the resource API's audience. */
+export function resource(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
+  return serverWithAgent(setup, 'api');
+}
+
+/** (f) The MCP server of the same server: `tools/call` of `post_tweet` at `POST /mcp`, with a token for its audience. */
+export function mcp(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
+  return serverWithAgent(setup, 'mcp');
 }

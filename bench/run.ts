@@ -14,10 +14,10 @@ import { benchConfig, prepareStorage } from './storage.js';
 
 /**
  * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
- * refresh rotation, introspection, the resource API) on our server with Postgres + Redis and with embedded PGlite,
- * each beside its baseline measured in the same run. Each server runs in its own process, one after the other, and
- * the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response was not the
- * expected one or our Postgres rows miss the token endpoint's or the resource API's target.
+ * refresh rotation, introspection, the resource API, the MCP server) on our server with Postgres + Redis and with
+ * embedded PGlite, each beside its baseline measured in the same run. Each server runs in its own process, one after
+ * the other, and the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response
+ * was not the expected one or our Postgres rows miss the token endpoint's, the resource API's or the MCP server's target.
  *
  * BENCH_ONLY (comma list of scenarios), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
  * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run; BENCH_DATABASE_URL
@@ -140,9 +140,9 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
   }
 }
 
-/** The fake upstream both resource targets call, in a process of its own, for the resource scenario's rows. */
+/** The fake upstream the resource and MCP targets and the bare proxy call, in a process of its own, for their rows. */
 async function withUpstream<T>(spec: ScenarioSpec, body: (upstreamUrl?: string) => Promise<T>): Promise<T> {
-  if (spec.id !== 'resource') return body();
+  if (!spec.upstream) return body();
   const upstream = spawn('./upstream-process.ts', {});
   try {
     const ready = await nextMessage<{ type: 'ready'; url: string }>(upstream, 'fake upstream');

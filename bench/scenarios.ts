@@ -9,10 +9,17 @@ export interface ScenarioSpec {
   sends: string;
   /** Our target, run on each storage backend. */
   ours: TargetName;
-  /** Measured once per run, in the same run; every row's ratios are to it. */
+  /** Measured in the same run, once unless baselineOnEachStorage; every row's ratios are to it. */
   baseline: TargetName;
+  /**
+   * The baseline is another of our targets, so it runs on each backend too, right after ours on the same backend,
+   * and each row's ratios are to the baseline of its own backend.
+   */
+  baselineOnEachStorage?: boolean;
   /** Further reference rows (a floor), compared with the baseline like ours. */
   extra?: TargetName[];
+  /** Its targets call the fake upstream (bench/upstream-process.ts), started once for the scenario. */
+  upstream?: boolean;
 }
 
 export const SCENARIOS: ScenarioSpec[] = [
@@ -64,7 +71,21 @@ export const SCENARIOS: ScenarioSpec[] = [
     unit: 'request',
     ours: 'resource',
     baseline: 'bare-proxy',
+    upstream: true,
     sends: 'POST /api/bench/posts with an agent token, forwarded to a fake upstream in its own process',
+  },
+  {
+    id: 'mcp',
+    title: 'MCP tool call',
+    unit: 'request',
+    ours: 'mcp',
+    baseline: 'resource',
+    baselineOnEachStorage: true,
+    upstream: true,
+    sends:
+      'POST /mcp, a JSON-RPC tools/call of post_tweet (MCP protocol 2025-11-25, stateless Streamable HTTP, JSON answer) with an agent ' +
+      "token for the MCP server's audience: the same bench action, policy and fake upstream as the resource API call, beside which it " +
+      'runs on the same storage',
   },
 ];
 
@@ -81,6 +102,7 @@ const TARGET_LABELS: Record<TargetName, string> = {
   'in-memory': 'oidc-provider in memory',
   'bare-koa': 'bare Koa',
   resource: 'oauth3 resource API',
+  mcp: 'oauth3 MCP server',
   'bare-proxy': 'bare proxy',
 };
 
@@ -89,13 +111,18 @@ export function targetLabel(target: TargetName, storage?: StorageKind): string {
   return storage ? `${TARGET_LABELS[target]}, ${STORAGE_LABELS[storage]}` : TARGET_LABELS[target];
 }
 
-/** The rows of one scenario, in the order they run: ours on every backend, then the baseline, then any floor. */
+/**
+ * The rows of one scenario, in the order they run: ours on every backend, then the baseline, then any floor; or, for
+ * a baseline of ours, ours then the baseline on each backend in turn.
+ */
 export function rowsOf(spec: ScenarioSpec, storages: StorageKind[]): { target: TargetName; storage?: StorageKind }[] {
-  return [
-    ...storages.map((storage) => ({ target: spec.ours, storage })),
-    { target: spec.baseline },
-    ...(spec.extra ?? []).map((target) => ({ target })),
-  ];
+  const paired = spec.baselineOnEachStorage
+    ? storages.flatMap((storage) => [
+        { target: spec.ours, storage },
+        { target: spec.baseline, storage },
+      ])
+    : [...storages.map((storage) => ({ target: spec.ours, storage })), { target: spec.baseline }];
+  return [...paired, ...(spec.extra ?? []).map((target) => ({ target }))];
 }
 
 const ALIASES: Record<string, Scenario> = { tokens: 'client-credentials' };

@@ -20,6 +20,7 @@ export async function seedFor(provider: Provider, config: Config, setup: TargetS
     case 'discovery':
     case 'client-credentials':
     case 'resource':
+    case 'mcp':
       return {};
   }
 }

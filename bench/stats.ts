@@ -21,6 +21,19 @@ export class Tally {
     this.statuses[outcome] = (this.statuses[outcome] ?? 0) + 1;
   }
 
+  /** Units recorded with any outcome but `outcome`. */
+  countOtherThan(outcome: string): number {
+    return Object.entries(this.statuses).reduce((n, [o, count]) => (o === outcome ? n : n + count), 0);
+  }
+
+  /** `count` units already recorded as `from` turned out to be `to` (200s whose body was not the expected one). */
+  reclassify(from: string, to: string, count: number): void {
+    const moved = Math.min(count, this.statuses[from] ?? 0);
+    if (moved <= 0) return;
+    this.statuses[from]! -= moved;
+    this.statuses[to] = (this.statuses[to] ?? 0) + moved;
+  }
+
   result(seconds: number): LoadResult {
     const sorted = Float64Array.from(this.latencies).sort();
     return {

@@ -7,6 +7,7 @@ const targets: Record<TargetName, () => Promise<(setup: TargetSetup) => Promise<
   ours: async () => (await import('./targets.js')).ours,
   'in-memory': async () => (await import('./targets.js')).inMemory,
   resource: async () => (await import('./resource-targets.js')).resource,
+  mcp: async () => (await import('./resource-targets.js')).mcp,
   'bare-koa': async () => (await import('./bare-targets.js')).bareKoa,
   'bare-proxy': async () => (await import('./bare-targets.js')).bareProxy,
 };

@@ -14,6 +14,7 @@ import {
 } from '../../bench/report.js';
 import { parseOnly, parseStorage, rowsOf, scenario, targetLabel } from '../../bench/scenarios.js';
 import { Tally, percentile } from '../../bench/stats.js';
+import { NOT_A_TOOL_RESULT, isToolSuccess } from '../../bench/protocol.js';
 
 /** The benchmark report's arithmetic and verdicts on made-up rows: no server and no load here. */
 
@@ -198,6 +199,36 @@ describe('benchmark report', () => {
     expect(benchReport(rows(900, 740, 900), settings).ok).toBe(false);
   });
 
+  it('compares the MCP server with the resource API on its own storage, against the MCP target', () => {
+    const rows = (pgMcp: number, pgP99: number) => [
+      row('mcp', 'mcp', 'postgres', result(pgMcp, pgP99)),
+      row('mcp', 'resource', 'postgres', result(1000, 10)),
+      row('mcp', 'mcp', 'embedded', result(300, 20)),
+      row('mcp', 'resource', 'embedded', result(500, 10)),
+    ];
+    const pass = benchReport(rows(710, 15), settings);
+    const md = pass.markdown.split('\n');
+    expect(cells(md, 'oauth3 MCP server, Postgres + Redis').slice(7, 9)).toEqual(['71%', '1.50×']);
+    // The embedded row's baseline is the embedded resource API, not the Postgres one.
+    expect(cells(md, 'oauth3 MCP server, embedded PGlite').slice(7, 9)).toEqual(['60%', '2.00×']);
+    expect(cells(md, 'oauth3 resource API, embedded PGlite', 'MCP tool call').slice(7, 9)).toEqual(['baseline', 'baseline']);
+    expect(pass.markdown).toContain(
+      '- MCP server on Postgres + Redis: throughput 71.0% of the resource API on the same storage (target ≥ 70%): **PASS**; p99 1.50× (target ≤ 1.5×): **PASS**',
+    );
+    expect(pass.markdown).toContain('- MCP server on embedded PGlite (informational: the target is set for Postgres): throughput 60.0%');
+    expect(pass.ok).toBe(true);
+    expect(benchReport(rows(690, 10), settings).ok).toBe(false);
+    expect(benchReport(rows(900, 15.1), settings).ok).toBe(false);
+    // Without its own storage's baseline, a row has no ratio and no verdict.
+    const v = verdicts([row('mcp', 'mcp', 'postgres', result(900, 10)), row('mcp', 'resource', 'embedded', result(1000, 10))]);
+    expect(v).toEqual({ ok: false, lines: ['- MCP server on Postgres + Redis: **not measured** (no valid baseline)'] });
+  });
+
+  it('marks an MCP row invalid for 200s that were not successful tool results', () => {
+    const bad = row('mcp', 'mcp', 'postgres', result(900, 10, { 200: 8990, [NOT_A_TOOL_RESULT]: 10 }));
+    expect(problems(bad)).toEqual([`10 × ${NOT_A_TOOL_RESULT}`]);
+  });
+
   it('combines rounds into medians of rates and latencies and sums of counts', () => {
     const rounds = [result(900, 12), result(1000, 20), result(700, 11)].map((r, i) =>
       row('client-credentials', 'ours', 'postgres', r, {
@@ -303,9 +334,45 @@ describe('benchmark statistics and options', () => {
     expect(problems(row('refresh', 'ours', 'postgres', r))).toEqual(['1 × HTTP 401']);
   });
 
+  it('moves 200s whose body failed the check to their own outcome, never more than were counted', () => {
+    const tally = new Tally(['200']);
+    for (let i = 0; i < 5; i++) tally.record('200', 1);
+    tally.record('401', 1);
+    expect(tally.countOtherThan('200')).toBe(1);
+    tally.reclassify('200', NOT_A_TOOL_RESULT, 2);
+    tally.reclassify('200', NOT_A_TOOL_RESULT, 0);
+    expect(tally.result(1).statuses).toEqual({ 200: 3, 401: 1, [NOT_A_TOOL_RESULT]: 2 });
+    tally.reclassify('200', NOT_A_TOOL_RESULT, 10);
+    expect(tally.result(1).statuses).toEqual({ 200: 0, 401: 1, [NOT_A_TOOL_RESULT]: 5 });
+  });
+
+  it('takes only a successful post for a successful tool result', () => {
+    const answer = (result: Record<string, unknown>) => JSON.stringify({ result, jsonrpc: '2.0', id: 1 });
+    const done = { status: 'done', result: { id: '7', text: 'hello' } };
+    const held = { status: 'pending_approval', approval: { id: 'h1', action: 'bench.post', created_at: '2026-01-01T00:00:00Z' } };
+    expect(isToolSuccess(answer({ content: [{ type: 'text', text: JSON.stringify(done) }], structuredContent: done }))).toBe(true);
+    expect(isToolSuccess(answer({ content: [{ type: 'text', text: 'held' }], structuredContent: held }))).toBe(false);
+    const refused = { 'oauth3/error': { error: 'policy_blocked_word', error_description: 'no' } };
+    expect(isToolSuccess(answer({ isError: true, content: [{ type: 'text', text: 'policy_blocked_word: no' }], _meta: refused }))).toBe(
+      false,
+    );
+    // The text copy of a result is escaped JSON: it never passes for the structured result.
+    expect(isToolSuccess(answer({ content: [{ type: 'text', text: JSON.stringify(done) }] }))).toBe(false);
+    expect(isToolSuccess('{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad"}}')).toBe(false);
+  });
+
   it('reads BENCH_ONLY and BENCH_STORAGE', () => {
-    expect(parseOnly(undefined)).toEqual(['discovery', 'client-credentials', 'authorization-code', 'refresh', 'introspection', 'resource']);
+    expect(parseOnly(undefined)).toEqual([
+      'discovery',
+      'client-credentials',
+      'authorization-code',
+      'refresh',
+      'introspection',
+      'resource',
+      'mcp',
+    ]);
     expect(parseOnly('resource, tokens')).toEqual(['client-credentials', 'resource']);
+    expect(parseOnly('mcp,resource')).toEqual(['resource', 'mcp']);
     expect(() => parseOnly('discovery,nope')).toThrow('unknown scenario nope');
     expect(parseStorage(undefined)).toEqual(['postgres', 'embedded']);
     expect(parseStorage('embedded')).toEqual(['embedded']);
@@ -320,5 +387,14 @@ describe('benchmark statistics and options', () => {
       { target: 'bare-koa' },
     ]);
     expect(rowsOf(scenario('resource'), ['embedded'])).toEqual([{ target: 'resource', storage: 'embedded' }, { target: 'bare-proxy' }]);
+  });
+
+  it('runs the MCP server just before the resource API on each backend', () => {
+    expect(rowsOf(scenario('mcp'), ['postgres', 'embedded'])).toEqual([
+      { target: 'mcp', storage: 'postgres' },
+      { target: 'resource', storage: 'postgres' },
+      { target: 'mcp', storage: 'embedded' },
+      { target: 'resource', storage: 'embedded' },
+    ]);
   });
 });

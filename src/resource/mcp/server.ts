@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { Tool } from '../../plugins/plugin.js';
 import type { ToolRequest, ToolRunner } from './tool-runner.js';
 
@@ -10,6 +11,13 @@ const INSTRUCTIONS =
   'when the owner approves it; do not repeat it. Errors carry a stable code (error) and plain words (error_description).';
 
 /**
+ * The SDK's server checks JSON Schemas only in answers to elicitation, which a stateless server never asks for, yet
+ * left to itself it builds a fresh validator (Ajv with its formats) for every server, which is every request here and
+ * costs more than the rest of the MCP layer together. One for the process does.
+ */
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
+/**
  * The MCP server for one request (stateless Streamable HTTP: every POST is answered on its own, with no session): the
  * tools the plugins and the configured upstream providers bring, each bound to the caller this request's token
  * verified. Every tool is listed whatever the token holds, with its scope in the description, so an agent can ask the
@@ -18,7 +26,7 @@ const INSTRUCTIONS =
 export function mcpServerFor(tools: readonly Tool[], runTool: ToolRunner, request: ToolRequest, version: string): McpServer {
   const server = new McpServer(
     { name: 'oauth3', title: 'oauth3', version },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator },
   );
   for (const tool of tools) {
     server.registerTool(
