@@ -43,7 +43,10 @@ export function checkOrigin(config: Pick<Config, 'ORIGIN' | 'MCP_ALLOWED_ORIGINS
   return async function checkOrigin(ctx, next) {
     const origin = ctx.get('origin');
     ctx.vary('Origin');
-    if (!origin || origin === config.ORIGIN) return next();
+    if (!origin || origin === config.ORIGIN) {
+      await next();
+      return;
+    }
     if (!crossOrigins.has(origin)) {
       throw new AppError(
         'origin_not_allowed',
