@@ -87,8 +87,8 @@ export function createResourceRouter(deps: ResourceRouterDeps): Middleware {
   const firstScopes = toolScopes.filter((scope) => deps.scopes.get(scope)?.access === 'read');
   const mcp = compose([
     apiBoundary(config, logger, { metadata: mcpMetadataUrl(config), scope: firstScopes.join(' ') || undefined }),
-    onlyPost,
     checkOrigin(config),
+    onlyPost,
     bearer(new BearerTokens(provider, db, config, config.MCP_URL), proofs),
     requireToolScopes(tools),
     serveMcp(config, tools, toolRunner({ kit, log, logger, metrics: deps.metrics })),

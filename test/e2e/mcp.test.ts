@@ -214,8 +214,9 @@ describe.each(backendsForE2e)('an agent on the MCP SDK, against %s storage', (ba
 
   it("holds a post for the owner's approval and sends it once the owner approves it", async () => {
     const me = await owner();
-    const { apps } = (await (await me.api.get('/console/api/apps')).json()) as { apps: { grant_id: string }[] };
-    await server.app.services.policies.set(me.accountId, apps[0]!.grant_id, { hold_for_approval: true, blocked_words: ['spam'] });
+    const { apps } = (await (await me.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; client_id: string }[] };
+    const agent = apps.find((app) => app.client_id === docs.url)!;
+    await server.app.services.policies.set(me.accountId, agent.grant_id, { hold_for_approval: true, blocked_words: ['spam'] });
 
     const held = await callTool('post_tweet', { text: 'needs the owner first' });
     expect(held.isError).toBeFalsy();
@@ -231,10 +232,33 @@ describe.each(backendsForE2e)('an agent on the MCP SDK, against %s storage', (ba
     expect(refused.structuredContent).toBeUndefined();
   });
 
+  it('refuses an SDK client holding a token for the resource API, and one sent from a page on another origin', async () => {
+    const me = await owner();
+    const staticClient = async (headers: Record<string, string>) => {
+      const other = new Client({ name: 'static-header-agent', version: '1.0.0' });
+      await other.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } }));
+      return other;
+    };
+    const apiToken = await me.agentToken(['tweet.read']);
+    await expect(staticClient({ authorization: `Bearer ${apiToken}` })).rejects.toMatchObject({
+      code: 401,
+      message: expect.stringContaining('invalid_token'),
+    });
+    const mcpToken = await me.agentToken(['tweet.read'], 1, 'mcp');
+    await expect(staticClient({ authorization: `Bearer ${mcpToken}`, origin: 'http://evil.example' })).rejects.toMatchObject({
+      code: 403,
+      message: expect.stringContaining('origin_not_allowed'),
+    });
+    const working = await staticClient({ authorization: `Bearer ${mcpToken}` });
+    expect((await working.listTools()).tools.map((tool) => tool.name)).toContain('get_me');
+    await working.close();
+  });
+
   it('is refused on its next call once the owner revokes it in Connected apps', async () => {
     const me = await owner();
-    const { apps } = (await (await me.api.get('/console/api/apps')).json()) as { apps: { grant_id: string }[] };
-    expect((await me.api.send('DELETE', `/console/api/apps/${apps[0]!.grant_id}`)).status).toBe(200);
+    const { apps } = (await (await me.api.get('/console/api/apps')).json()) as { apps: { grant_id: string; client_id: string }[] };
+    const agent = apps.find((app) => app.client_id === docs.url)!;
+    expect((await me.api.send('DELETE', `/console/api/apps/${agent.grant_id}`)).status).toBe(200);
     const before = auth.requests.length;
     // The SDK meets the 401 and starts authorizing again: the old token is dead.
     await expect(client.callTool({ name: 'get_me', arguments: {} })).rejects.toThrow(UnauthorizedError);

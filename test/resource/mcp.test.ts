@@ -136,6 +136,38 @@ describe.each(backends())('the MCP server on %s storage', (backend) => {
     expect((await postMcp(server, token, rpc('tools/list'))).status).toBe(200);
   });
 
+  it('gives a page on an origin MCP_ALLOWED_ORIGINS lists CORS, preflight and challenges included, and no other', async () => {
+    const allowing = await startTestServer({ env: { MCP_ALLOWED_ORIGINS: 'http://localhost:6274' } });
+    try {
+      const preflight = await fetch(`${allowing.url}/mcp`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'http://localhost:6274',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
+        },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
+      expect(preflight.headers.get('access-control-allow-methods')).toBe('POST');
+      expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+
+      const challenged = await postMcp(allowing, undefined, rpc('tools/list'), { headers: { origin: 'http://localhost:6274' } });
+      expect(challenged.status).toBe(401);
+      expect(challenged.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
+      expect(challenged.headers.get('access-control-expose-headers')).toContain('WWW-Authenticate');
+
+      const other = await fetch(`${allowing.url}/mcp`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://localhost:6275', 'access-control-request-method': 'POST' },
+      });
+      expect(other.status).toBe(403);
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await allowing.stop();
+    }
+  });
+
   it('refuses a token in the query string or a form body, and one for the resource API', async () => {
     const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
     const inQuery = await postMcp(server, undefined, rpc('tools/list'), { path: `/mcp?access_token=${token}` });

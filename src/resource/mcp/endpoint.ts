@@ -28,20 +28,40 @@ export const onlyPost: Middleware = async function onlyPost(ctx, next) {
   await next();
 };
 
+/** What a browser-based client sends besides the simple headers, and what it must be able to read back. */
+const CORS_REQUEST_HEADERS = 'Authorization, Content-Type, Accept, DPoP, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID';
+const CORS_EXPOSED_HEADERS = 'WWW-Authenticate, Mcp-Protocol-Version, Mcp-Session-Id';
+
 /**
  * DNS rebinding (MCP transport specification, security warning): a page on another origin that made the browser
- * reach this server is refused before anything else. Clients that are not browsers send no Origin at all.
+ * reach this server is refused before anything else. Clients that are not browsers send no Origin at all. A page on
+ * an origin MCP_ALLOWED_ORIGINS lists (a client running in the browser, such as the MCP Inspector) gets CORS: its
+ * preflight is answered and it may read the answers, challenges included, so it can sign in.
  */
 export function checkOrigin(config: Pick<Config, 'ORIGIN' | 'MCP_ALLOWED_ORIGINS'>): Middleware {
-  const allowed = new Set([config.ORIGIN, ...config.MCP_ALLOWED_ORIGINS]);
+  const crossOrigins = new Set(config.MCP_ALLOWED_ORIGINS.filter((origin) => origin !== config.ORIGIN));
   return async function checkOrigin(ctx, next) {
     const origin = ctx.get('origin');
-    if (origin && !allowed.has(origin)) {
+    ctx.vary('Origin');
+    if (!origin || origin === config.ORIGIN) {
+      await next();
+      return;
+    }
+    if (!crossOrigins.has(origin)) {
       throw new AppError(
         'origin_not_allowed',
         403,
         'Requests from web pages on other origins are refused (MCP_ALLOWED_ORIGINS lists exceptions).',
       );
+    }
+    ctx.set('Access-Control-Allow-Origin', origin);
+    ctx.set('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS);
+    if (ctx.method === 'OPTIONS' && ctx.get('access-control-request-method')) {
+      ctx.set('Access-Control-Allow-Methods', 'POST');
+      ctx.set('Access-Control-Allow-Headers', CORS_REQUEST_HEADERS);
+      ctx.set('Access-Control-Max-Age', '600');
+      ctx.status = 204;
+      return;
     }
     await next();
   };
