@@ -16,7 +16,7 @@ import { FakeX, type FakeXUser } from '../fakes/x.js';
  * tokens. What reaches X, and how each failure of X is answered, without a server around them.
  */
 let x: FakeX;
-const TIMEOUT_MS = 1500;
+const TIMEOUT_MS = 400;
 
 beforeAll(async () => {
   x = await FakeX.start();

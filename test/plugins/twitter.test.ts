@@ -44,7 +44,7 @@ describe('the Twitter/X plugin', () => {
     x = await FakeX.start();
     x.oauthClients.set(X_APP.clientId, { secret: X_APP.clientSecret });
     server = await startTestServer({
-      env: x.env({ X_CLIENT_ID: X_APP.clientId, X_CLIENT_SECRET: X_APP.clientSecret, UPSTREAM_TIMEOUT_MS: '600' }),
+      env: x.env({ X_CLIENT_ID: X_APP.clientId, X_CLIENT_SECRET: X_APP.clientSecret, UPSTREAM_TIMEOUT_MS: '2000' }),
     });
     cookieOwner = await Owner.signUp(server);
     cookie = x.signIn(x.user('alice_x'));
