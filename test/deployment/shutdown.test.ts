@@ -86,7 +86,8 @@ describe('graceful shutdown of the server process', () => {
     new ServerProcess({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env }).start();
 
   it('on SIGTERM refuses new connections, finishes the request in flight with 200, and exits 0; the database opens again', async () => {
-    const proc = await start({ SHUTDOWN_TIMEOUT_MS: '8000' });
+    // A timeout far above a loaded machine's shutdown time, so reaching it can only mean something held the process.
+    const proc = await start({ SHUTDOWN_TIMEOUT_MS: '30000' });
     // An idle keep-alive connection, as a load balancer or a browser leaves one: it must not keep the process up.
     const keepAlive = new http.Agent({ keepAlive: true });
     const idle = await new Promise<number>((resolve, reject) =>
@@ -121,7 +122,7 @@ describe('graceful shutdown of the server process', () => {
 
     expect(await exited).toBe(0);
     // Well within SHUTDOWN_TIMEOUT_MS: nothing (the idle keep-alive connection included) held the process.
-    expect(Date.now() - sigterm).toBeLessThan(6000);
+    expect(Date.now() - sigterm).toBeLessThan(20_000);
     const output = proc.output.join('');
     expect(output).toContain('shutting down');
     expect(output).not.toContain('cut off');
@@ -150,7 +151,7 @@ describe('graceful shutdown of the server process', () => {
     const elapsed = Date.now() - sigterm;
     expect(code).toBe(0);
     expect(elapsed).toBeGreaterThanOrEqual(1400);
-    expect(elapsed).toBeLessThan(6000);
+    expect(elapsed).toBeLessThan(20_000);
     // The held connection was closed under the client, without an answer.
     await expect(stuck.answer).rejects.toThrow();
     expect(proc.output.join('')).toContain('cut off');
