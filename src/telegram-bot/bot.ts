@@ -66,13 +66,20 @@ export function createTelegramBot(deps: TelegramBotDeps): TelegramBot {
   const secret = webhookSecret(botToken);
   const loggable = (error: unknown) => loggableTelegramError(error instanceof BotError ? error.error : error, botToken);
 
+  // getMe once, by ourselves: grammY's bot.init() retries a failing Telegram without end, which would hold a webhook
+  // request or a console page for as long as Telegram is down.
   let ready: Promise<void> | undefined;
   const init = () =>
-    (ready ??= bot.init().catch((error: unknown) => {
-      ready = undefined;
-      logger.warn({ error: loggable(error) }, 'telegram bot: getMe failed');
-      throw new AppError('telegram_unavailable', 503, 'Telegram could not be reached; try again in a moment.');
-    }));
+    (ready ??= bot.api.getMe().then(
+      (me) => {
+        bot.botInfo = me;
+      },
+      (error: unknown) => {
+        ready = undefined;
+        logger.warn({ error: loggable(error) }, 'telegram bot: getMe failed');
+        throw new AppError('telegram_unavailable', 503, 'Telegram could not be reached; try again in a moment.');
+      },
+    ));
 
   async function handle(update: Update): Promise<void> {
     await init();

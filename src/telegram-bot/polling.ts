@@ -9,6 +9,8 @@ import { loggableTelegramError } from './errors.js';
 export const POLL_SECONDS = 25;
 /** Wait before trying again after a failed poll, or while another replica holds the lock. */
 const RETRY_MS = 5000;
+/** The advisory lock's first key (the project's 733000x series, src/db/migrate.ts); the second is the bot's id. */
+export const POLLING_LOCK = 7330013;
 
 export interface PollerDeps {
   db: Database;
@@ -20,14 +22,14 @@ export interface PollerDeps {
   handle(update: Update): Promise<void>;
 }
 
+/** grammY types its signal with an abort-controller shim; at run time it is the platform's. */
+type ApiSignal = Parameters<Api['getUpdates']>[1];
+
 /**
  * Long polling for development (no public https address for a webhook). Telegram lets one caller poll a bot at a
  * time, so a replica polls only while it holds a Postgres advisory lock, on a connection of its own that lives as
  * long as the loop; the others wait and take over when it goes. `stop()` aborts the call in flight and every wait.
  */
-/** grammY types its signal with an abort-controller shim; at run time it is the platform's. */
-type ApiSignal = Parameters<Api['getUpdates']>[1];
-
 export class Poller {
   private readonly stopping = new AbortController();
   private running?: Promise<void>;
@@ -51,9 +53,11 @@ export class Poller {
     while (!this.stopped) {
       try {
         await this.deps.db.session(async (conn) => {
-          const { rows } = await conn.query<{ locked: boolean }>(
-            "SELECT pg_try_advisory_lock(hashtext('oauth3 telegram polling')) AS locked",
-          );
+          // Telegram lets one caller poll a bot: the lock is per bot (its id, the token's part before the colon).
+          const { rows } = await conn.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [
+            POLLING_LOCK,
+            this.deps.botToken.split(':')[0],
+          ]);
           if (!rows[0]?.locked) return;
           this.deps.logger.info('telegram bot: polling for updates');
           // A webhook left from an earlier deployment makes getUpdates fail (409).
