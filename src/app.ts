@@ -33,6 +33,8 @@ import type { Metrics } from './metrics/metrics.js';
 import { observeProvider } from './metrics/observe.js';
 import { createRouter } from './http/router.js';
 import { createServices, type AppDeps, type Services } from './services.js';
+import { TelegramLinks } from './accounts/telegram-links.js';
+import { createTelegramBot, WEBHOOK_PATH, type TelegramBot } from './telegram-bot/bot.js';
 
 export type { AppDeps };
 
@@ -59,6 +61,8 @@ export interface App {
   scopes: Services['scopes'];
   /** Its registered clients (the command line and the tests add theirs here). */
   clients: Services['clients'];
+  /** oauth3's own Telegram bot, when TELEGRAM_BOT_TOKEN is set (the server starts and stops it). */
+  telegramBot?: TelegramBot;
 }
 
 /**
@@ -103,6 +107,13 @@ export function createApp(deps: AppDeps): App {
     tools: mcpTools,
     metrics,
   });
+
+  const telegramLinks = new TelegramLinks(db);
+  // The bot answers where the console is served: the resource-only role has neither.
+  const telegramBot =
+    config.TELEGRAM_BOT_TOKEN && config.ROLE === 'all'
+      ? createTelegramBot({ config, botToken: config.TELEGRAM_BOT_TOKEN, logger, db, links: telegramLinks, events })
+      : undefined;
 
   provider.use(frontDoor({ logger, metrics }));
   // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).
@@ -151,6 +162,7 @@ export function createApp(deps: AppDeps): App {
       agentServices: services.agentServices,
       browserSessions: services.browserSessions,
       mcpTools,
+      telegram: { links: telegramLinks, botUsername: telegramBot?.username },
     });
     const developers = compose([
       developerRoutes({
@@ -181,6 +193,7 @@ export function createApp(deps: AppDeps): App {
     provider.use(onlyFor(under('/interaction'), interactions.routes() as Middleware));
     provider.use(onlyFor(under('/console'), consoleRouter.routes() as Middleware));
     provider.use(onlyFor(under('/developers'), developers));
+    if (telegramBot) provider.use(onlyFor(exactly(WEBHOOK_PATH), telegramBot.webhook));
   }
 
   return {
@@ -196,5 +209,6 @@ export function createApp(deps: AppDeps): App {
     metrics,
     scopes,
     clients: services.clients,
+    telegramBot,
   };
 }

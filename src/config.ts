@@ -299,6 +299,19 @@ const coreSettings = {
     doc: 'Address the metrics listener binds. Default: the same as `HOST` (every interface), so a Prometheus in the cluster can scrape the pod; the metrics carry no secrets, but keep the port out of any Service or Ingress open to the internet.',
     fix: 'use an address such as 127.0.0.1 or 0.0.0.0',
   },
+  TELEGRAM_BOT_TOKEN: {
+    schema: z
+      .string()
+      .regex(/^\d{1,20}:[A-Za-z0-9_-]{30,100}$/, 'is not a bot token from @BotFather')
+      .optional(),
+    doc: 'oauth3\'s own Telegram bot, which owners link their chat to from the console (see "oauth3\'s Telegram bot"). Unset: no bot runs. Not the bots owners connect for the Telegram plugin.',
+    fix: 'paste the token @BotFather gave for the bot, such as 123456789:AA…',
+  },
+  TELEGRAM_WEBHOOK_URL: {
+    schema: z.url({ protocol: /^https$/ }).optional(),
+    doc: 'Where Telegram delivers updates to the bot: the https address of `/telegram/webhook` on this server, such as `https://auth.example.com/telegram/webhook`. Unset: one process fetches them by long polling (development).',
+    fix: 'set an https URL ending in /telegram/webhook, or unset it for long polling',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     doc: 'pino log level.',
@@ -373,6 +386,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');
     if (parsed.CLIENT_METADATA_DEV_CA_FILE)
       problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
+  }
+  if (parsed.TELEGRAM_WEBHOOK_URL && !parsed.TELEGRAM_BOT_TOKEN && 'TELEGRAM_BOT_TOKEN' in out) {
+    problems.push('TELEGRAM_WEBHOOK_URL: needs TELEGRAM_BOT_TOKEN (set the bot token, or unset the webhook URL)');
   }
   if (parsed.RESOURCE_URL && issuerUrl && parsed.RESOURCE_URL.replace(/\/+$/, '') === `${issuer}/mcp`) {
     problems.push(`RESOURCE_URL: must not be ${issuer}/mcp, the MCP server's own resource (${coreSettings.RESOURCE_URL.fix})`);

@@ -27,7 +27,7 @@ export interface RunningServer {
   /** The Prometheus scrape URL when METRICS_PORT is set. */
   metricsUrl?: string;
   /**
-   * Graceful stop: readiness fails, no new connections, requests in flight finish (cut after SHUTDOWN_TIMEOUT_MS),
+   * Graceful stop: readiness fails, the Telegram bot stops polling, no new connections, requests in flight finish (cut after SHUTDOWN_TIMEOUT_MS),
    * then the admin socket, the metrics listener, Redis and the database close.
    */
   close(): Promise<void>;
@@ -111,6 +111,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       deleteExpired(db).catch((err: unknown) => logger.warn({ err }, 'expired-row cleanup failed'));
     }, CLEANUP_EVERY_MS).unref();
 
+    // Last, once nothing else can fail the start: a running poller must not outlive a failed one.
+    await app.telegramBot?.start();
+
     let closing: Promise<void> | undefined;
     return {
       url: config.PORT === 0 ? `http://localhost:${port}` : config.ISSUER,
@@ -122,6 +125,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
         (closing ??= (async () => {
           app.health.drain();
           clearInterval(cleanup);
+          await app.telegramBot?.stop();
           const { cut } = await drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
           if (cut) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'requests still in flight at SHUTDOWN_TIMEOUT_MS were cut off');
           // An admin client that never finishes its line must not hold the shutdown: wait a moment, no more.

@@ -35,6 +35,8 @@ const LABELS: Record<string, string> = {
   'action.approved': 'Held post approved and sent',
   'action.approved:failure': 'Held post approved, sending failed',
   'action.rejected': 'Held post rejected',
+  'telegram.linked': 'Telegram linked',
+  'telegram.unlinked': 'Telegram unlinked',
   'agent.registered': 'Agent service registered',
   'agent.revoked': 'Agent service revoked',
   'agent.secret_rotated': 'Agent service secret replaced',

@@ -16,6 +16,7 @@ import type { AgentTokens } from '../grants/agent-tokens.js';
 import type { AgentServices } from '../agents/agent-services.js';
 import type { BrowserSessions } from './browser-sessions.js';
 import type { Tool } from '../plugins/plugin.js';
+import type { TelegramLinks } from '../accounts/telegram-links.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
 import { ownerOf } from '../accounts/owner-session.js';
 
@@ -45,6 +46,15 @@ export interface ConsoleDeps {
   browserSessions: BrowserSessions;
   /** The tools the MCP server at `config.MCP_URL` serves (plugins' and configured providers'), for /console/mcp. */
   mcpTools: readonly Tool[];
+  /** Linking the owner's chat with oauth3's Telegram bot (the Telegram page). */
+  telegram: ConsoleTelegram;
+}
+
+/** What the Telegram page needs: the links, and the bot's @username when a bot is configured. */
+export interface ConsoleTelegram {
+  links: TelegramLinks;
+  /** Undefined when the operator set no TELEGRAM_BOT_TOKEN; throws when Telegram cannot be reached. */
+  botUsername?: () => Promise<string>;
 }
 
 /** What the console needs from the upstream OAuth 2.0 client: start a connect, and the providers configured. */

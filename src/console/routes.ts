@@ -14,6 +14,7 @@ import { mcpArea } from './areas/mcp.js';
 import { agentsArea } from './areas/agents.js';
 import { connectionsArea } from './areas/connections.js';
 import { approvalsArea } from './areas/approvals.js';
+import { telegramArea } from './areas/telegram.js';
 import { createRouter } from '../http/router.js';
 
 export type ConsoleArea = (router: Router, deps: ConsoleDeps) => void;
@@ -32,6 +33,7 @@ const areas: ConsoleArea[] = [
   agentsArea,
   connectionsArea,
   approvalsArea,
+  telegramArea,
 ];
 
 /** The owner's console: pages under /console, the same operations as JSON under /console/api. */

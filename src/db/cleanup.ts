@@ -2,7 +2,7 @@ import type { Database } from './database.js';
 
 /**
  * Deletes our own rows whose lifetime has passed (passkey challenges, rate-limit windows, interaction decisions,
- * device poll counts, DPoP proof ids, retired keys). oidc-provider's rows are the storage adapters' to sweep; the
+ * device poll counts, DPoP proof ids, retired keys, Telegram update ids and link nonces). oidc-provider's rows are the storage adapters' to sweep; the
  * server runs both every 10 minutes, `oauth3 cleanup` on demand.
  */
 export async function deleteExpiredRows(db: Database): Promise<number> {
@@ -13,6 +13,8 @@ export async function deleteExpiredRows(db: Database): Promise<number> {
     db.query('DELETE FROM interaction_decisions WHERE expires_at < now()'),
     db.query('DELETE FROM dpop_replay WHERE expires_at < now()'),
     db.query('DELETE FROM keys WHERE remove_after < now()'),
+    db.query('DELETE FROM telegram_updates WHERE expires_at < now()'),
+    db.query('DELETE FROM telegram_link_nonces WHERE expires_at < now()'),
   ]);
   return results.reduce((sum, r) => sum + r.rowCount, 0);
 }

@@ -26,6 +26,12 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one connection of its own, outside any transaction, for as long as `fn` runs (a session-level
+   * advisory lock lives exactly that long). On Postgres the connection is closed afterwards, never pooled again, so
+   * nothing `fn` left on the session survives it; PGlite has one session for the whole process.
+   */
+  session<T>(fn: (conn: Queryable) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
   /** LISTEN on `channel` until the returned function or close() ends it; a lost connection is opened again. */

@@ -39,6 +39,7 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
     listen,
     query: (sql, params) => run(db, sql, params),
     transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) } satisfies Queryable)),
+    session: (fn) => fn({ query: (sql, params) => run(db, sql, params) }),
     async exec(sql) {
       await db.exec(sql);
     },

@@ -86,6 +86,15 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOpt
         client.release();
       }
     },
+    async session(fn) {
+      const client = await pool.connect();
+      try {
+        return await fn({ query: (sql, params) => run(client, sql, params) });
+      } finally {
+        // Destroyed rather than returned to the pool: session state (locks, settings) must end with `fn`.
+        client.release(true);
+      }
+    },
     async exec(sql) {
       await pool.query(sql);
     },

@@ -44,17 +44,48 @@ export interface ReceivedMessage {
 export type Failure =
   'unauthorized' | 'forbidden' | 'parse_error' | 'rate_limited' | 'server_error' | 'bad_gateway' | 'garbage' | 'malformed' | 'hang';
 
+/** A Telegram user writing to a bot in a private chat (chat id = user id, as in Telegram). */
+export interface FakeUser {
+  id: number;
+  first_name: string;
+  username?: string;
+}
+
+/** What setWebhook was last told for a bot. */
+export interface FakeWebhook {
+  url: string;
+  secret_token?: string;
+  allowed_updates?: string[];
+}
+
+/** An update as the Bot API delivers it (the fields the bot reads). */
+export interface FakeUpdate {
+  update_id: number;
+  message?: Record<string, unknown>;
+  channel_post?: Record<string, unknown>;
+}
+
 export interface FakeTelegram {
   /** The API root to configure as TELEGRAM_API_ROOT. */
   url: string;
   sent: ReceivedMessage[];
-  /** Every call: the method and the token it came with. */
-  calls: { token: string; method: string }[];
+  /** Every call: the method, the token it came with, and its parameters. */
+  calls: { token: string; method: string; body: Record<string, unknown> }[];
+  /** The webhook each bot token has set (setWebhook), until deleteWebhook. */
+  webhooks: Map<string, FakeWebhook>;
+  /**
+   * A message to the bot, as an update with a new update_id (a leading /command gets its bot_command entity): from a
+   * user in their private chat, or in `chat` (a group or channel). The bot learns the chat, so it can answer there.
+   */
+  message(token: string, input: { from: FakeUser; text: string; chat?: FakeChat }): FakeUpdate;
+  /** Queues an update for getUpdates (long polling); a waiting getUpdates answers at once. */
+  queue(token: string, update: FakeUpdate): void;
   /** A new bot with a valid token (35 random characters after the id, like @BotFather's). */
   addBot(input: { username: string; chats?: FakeChat[] }): { token: string; bot: FakeBot };
   /** Revokes a token: every later call with it answers 401. */
   revoke(token: string): void;
-  fail(method: string, failure: Failure, retryAfter?: number): void;
+  /** Fails the next calls to `method`: every one until reset(), or only the next `times`. */
+  fail(method: string, failure: Failure, retryAfter?: number, times?: number): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -63,9 +94,13 @@ const RETRY_AFTER = 17;
 
 export async function startFakeTelegram(): Promise<FakeTelegram> {
   const bots = new Map<string, FakeBot>();
-  const failures = new Map<string, { failure: Failure; retryAfter: number }>();
+  const failures = new Map<string, { failure: Failure; retryAfter: number; times?: number }>();
   const sent: ReceivedMessage[] = [];
-  const calls: { token: string; method: string }[] = [];
+  const calls: { token: string; method: string; body: Record<string, unknown> }[] = [];
+  const webhooks = new Map<string, FakeWebhook>();
+  const pending = new Map<string, FakeUpdate[]>();
+  const waiting = new Map<string, Set<() => void>>();
+  let nextUpdateId = 500000001;
   const sockets = new Set<Socket>();
   let nextBotId = 700000001;
   let nextMessageId = 1;
@@ -134,7 +169,59 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       const messageId = nextMessageId++;
       return reply(res, 200, { ok: true, result: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat, text: body.text } });
     }
+    if (method === 'setWebhook') {
+      if (typeof body.url !== 'string' || !body.url.startsWith('https://'))
+        return error(res, 400, 'Bad Request: bad webhook: HTTPS url must be provided for webhook');
+      webhooks.set(token, {
+        url: body.url,
+        ...(typeof body.secret_token === 'string' ? { secret_token: body.secret_token } : {}),
+        ...(Array.isArray(body.allowed_updates) ? { allowed_updates: body.allowed_updates as string[] } : {}),
+      });
+      return reply(res, 200, { ok: true, result: true, description: 'Webhook was set' });
+    }
+    if (method === 'deleteWebhook') {
+      webhooks.delete(token);
+      return reply(res, 200, { ok: true, result: true, description: 'Webhook was deleted' });
+    }
+    if (method === 'getUpdates') return getUpdates(token, body, res);
     return error(res, 404, 'Not Found');
+  }
+
+  /** Long polling as Telegram does it: `offset` confirms what came before it; with nothing new, wait up to `timeout` seconds. */
+  function getUpdates(token: string, body: Record<string, unknown>, res: http.ServerResponse): void {
+    if (webhooks.has(token))
+      return error(
+        res,
+        409,
+        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+      );
+    const queue = pending.get(token) ?? [];
+    const offset = Number(body.offset ?? 0);
+    if (offset > 0)
+      pending.set(
+        token,
+        queue.filter((u) => u.update_id >= offset),
+      );
+    const ready = () => pending.get(token) ?? [];
+    if (ready().length) return reply(res, 200, { ok: true, result: ready() });
+    const waiters = waiting.get(token) ?? new Set<() => void>();
+    waiting.set(token, waiters);
+    const answer = () => {
+      clearTimeout(timer);
+      waiters.delete(answer);
+      if (!res.writableEnded && !res.destroyed) reply(res, 200, { ok: true, result: ready() });
+    };
+    const timer = setTimeout(answer, Math.min(Number(body.timeout ?? 0), 50) * 1000);
+    waiters.add(answer);
+    res.on('close', () => {
+      clearTimeout(timer);
+      waiters.delete(answer);
+    });
+  }
+
+  function learnChat(token: string, chat: FakeChat): void {
+    const bot = bots.get(token);
+    if (bot && !bot.chats.some((c) => c.id === chat.id)) bot.chats.push(chat);
   }
 
   const server = http.createServer((req, res) => {
@@ -145,20 +232,25 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
       if (!match) return error(res, 404, 'Not Found');
       const [, token, method] = match as unknown as [string, string, string];
-      calls.push({ token, method });
-      const failure = failures.get(method);
-      if (failure) return failWith(res, url.pathname, failure.failure, failure.retryAfter);
-      const bot = bots.get(token);
-      if (!bot) return error(res, 401, 'Unauthorized');
       let body: Record<string, unknown> = Object.fromEntries(url.searchParams);
       const text = Buffer.concat(chunks).toString('utf8');
+      let invalid = false;
       if (text) {
         try {
           body = { ...body, ...(JSON.parse(text) as Record<string, unknown>) };
         } catch {
-          return error(res, 400, 'Bad Request: invalid JSON');
+          invalid = true;
         }
       }
+      calls.push({ token, method, body });
+      const failure = failures.get(method);
+      if (failure) {
+        if (failure.times !== undefined && --failure.times <= 0) failures.delete(method);
+        return failWith(res, url.pathname, failure.failure, failure.retryAfter);
+      }
+      const bot = bots.get(token);
+      if (!bot) return error(res, 401, 'Unauthorized');
+      if (invalid) return error(res, 400, 'Bad Request: invalid JSON');
       handle(method, bot, body, res, token);
     });
   });
@@ -173,6 +265,31 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
     url: `http://127.0.0.1:${port}`,
     sent,
     calls,
+    webhooks,
+    message(token, { from, text, chat }) {
+      const where: FakeChat = chat ?? {
+        id: from.id,
+        type: 'private',
+        first_name: from.first_name,
+        ...(from.username ? { username: from.username } : {}),
+      };
+      learnChat(token, where);
+      const command = /^\/\S+/.exec(text);
+      const message = {
+        message_id: nextMessageId++,
+        date: Math.floor(Date.now() / 1000),
+        chat: where,
+        ...(where.type === 'channel' ? {} : { from: { is_bot: false, ...from } }),
+        text,
+        ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command[0].length }] } : {}),
+      };
+      const update_id = nextUpdateId++;
+      return where.type === 'channel' ? { update_id, channel_post: message } : { update_id, message };
+    },
+    queue(token, update) {
+      pending.set(token, [...(pending.get(token) ?? []), update]);
+      for (const answer of [...(waiting.get(token) ?? [])]) answer();
+    },
     addBot({ username, chats = [] }) {
       const id = nextBotId++;
       const token = `${id}:AA${randomBytes(25).toString('base64url').slice(0, 33)}`;
@@ -183,13 +300,14 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
     revoke(token) {
       bots.delete(token);
     },
-    fail(method, failure, retryAfter = RETRY_AFTER) {
-      failures.set(method, { failure, retryAfter });
+    fail(method, failure, retryAfter = RETRY_AFTER, times) {
+      failures.set(method, { failure, retryAfter, ...(times === undefined ? {} : { times }) });
     },
     reset() {
       failures.clear();
     },
     async stop() {
+      for (const waiters of waiting.values()) for (const answer of [...waiters]) answer();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

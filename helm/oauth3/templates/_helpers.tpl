@@ -90,6 +90,9 @@ DATABASE_POOL_SIZE: {{ .Values.config.databasePoolSize | int | toString | quote 
 DATABASE_TIMEOUT_MS: {{ .Values.config.databaseTimeoutMs | int | toString | quote }}
 SHUTDOWN_TIMEOUT_MS: {{ .Values.config.shutdownTimeoutMs | int | toString | quote }}
 METRICS_PORT: {{ ternary .Values.metrics.port 0 .Values.metrics.enabled | int | toString | quote }}
+{{- if .Values.config.telegramWebhookUrl }}
+TELEGRAM_WEBHOOK_URL: {{ .Values.config.telegramWebhookUrl | quote }}
+{{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | toString | quote }}
 {{- end }}
@@ -105,6 +108,9 @@ REDIS_URL: {{ .Values.secrets.redisUrl | b64enc | quote }}
 {{- end }}
 {{- if .Values.secrets.masterKeyPrevious }}
 MASTER_KEY_PREVIOUS: {{ .Values.secrets.masterKeyPrevious | b64enc | quote }}
+{{- end }}
+{{- if .Values.secrets.telegramBotToken }}
+TELEGRAM_BOT_TOKEN: {{ .Values.secrets.telegramBotToken | b64enc | quote }}
 {{- end }}
 {{- range $name, $value := .Values.secrets.extraEnv }}
 {{ $name }}: {{ $value | toString | b64enc | quote }}

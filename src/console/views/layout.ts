@@ -8,6 +8,7 @@ export const consoleSections = [
   { path: '/console/apps', label: 'Connected apps' },
   { path: '/console/connections', label: 'Connected accounts' },
   { path: '/console/approvals', label: 'Approvals' },
+  { path: '/console/telegram', label: 'Telegram' },
   { path: '/console/tokens', label: 'Agent tokens' },
   { path: '/console/mcp', label: 'MCP clients' },
   { path: '/console/agents', label: 'Agent services' },
