@@ -67,7 +67,7 @@ export interface Upstream {
 export function createUpstream(deps: UpstreamDeps): Upstream {
   const list = loadUpstreamProviders(deps.config, deps.registry);
   const byId = new Map(list.map((p) => [p.id, p]));
-  // Owners' providers are reached only through the address-checked fetch (threat model G8).
+  // Owners' providers are reached only through the address-checked fetch (threat model G17).
   const guardedFetch = outboundFetch({
     timeoutMs: deps.config.UPSTREAM_TIMEOUT_MS,
     allowHosts: deps.config.UPSTREAM_OWN_ALLOW_HOSTS,

@@ -13,6 +13,29 @@ const LOCAL_NAMES = /(^|\.)(localhost|local|internal|intranet|lan|home\.arpa|loc
 
 const invalid = (message: string) => new AppError('invalid_provider', 400, message);
 
+/** Each field as the console's form names it, so a refusal reads in the owner's words. */
+const LABELS: Record<string, string> = {
+  title: 'Name of the service',
+  slug: 'Id',
+  authorizationUrl: 'Authorization URL',
+  tokenUrl: 'Token URL',
+  clientId: 'Client ID',
+  clientSecret: 'Client secret',
+  scopes: 'Scopes',
+  usePkce: 'Use PKCE',
+  tokenAuthMethod: 'How the secret is sent',
+  apiBaseUrl: 'API base URL',
+  allowedPaths: 'Allowed API paths',
+};
+
+/** zod's first problem, named by the form's label. */
+function problem(issues: readonly { path: PropertyKey[]; message: string; code: string; keys?: string[] }[]): AppError {
+  const issue = issues[0]!;
+  if (issue.code === 'unrecognized_keys') return invalid(`Unknown field: ${issue.keys?.join(', ')}`);
+  const field = String(issue.path[0] ?? '');
+  return invalid(`${LABELS[field] ?? (field || 'Form')}: ${issue.message}`);
+}
+
 /**
  * What an owner may set. The rules are UpstreamProviderConfig's (checked again below on the whole provider); fields
  * an owner does not need (revocation, profile, extra parameters) are left out to keep the form plain.
@@ -97,12 +120,13 @@ export interface OwnerProviderOptions {
 }
 
 /**
- * An owner's URL, refused unless it is https on a public host (SSRF, threat model G8): a private, loopback or
+ * An owner's URL, refused unless it is https on a public host (SSRF, threat model G17): a private, loopback or
  * link-local literal address or a local name is refused here with a clear message, and a name resolving to such an
  * address is refused by the guarded fetch at every call. Hosts in UPSTREAM_OWN_ALLOW_HOSTS (never in production)
  * are let through, over http too.
  */
-export function checkOwnUrl(field: string, value: string, allowHosts: readonly string[]): string {
+export function checkOwnUrl(name: string, value: string, allowHosts: readonly string[]): string {
+  const field = LABELS[name] ?? name;
   if (!URL.canParse(value)) throw invalid(`${field}: is not a URL (it should look like https://example.com/oauth/authorize)`);
   const url = new URL(value);
   const allowed = allowHosts.includes(`${url.hostname}:${url.port || (url.protocol === 'http:' ? '80' : '443')}`);
@@ -153,21 +177,18 @@ export class OwnerProviderStore {
    */
   async save(accountId: string, raw: unknown, id?: string): Promise<OwnerProviderView> {
     const input = OwnerProviderInput.safeParse(raw);
-    if (!input.success) {
-      const issue = input.error.issues[0]!;
-      throw invalid(`${issue.path.join('.') || 'form'}: ${issue.message}`);
-    }
+    if (!input.success) throw problem(input.error.issues);
     const existing = id ? await this.row(accountId, id) : undefined;
     if (id && !existing) throw notFound('not_found', 'No such service of yours.');
     const provider = existing?.provider ?? `${OWN_PREFIX}${input.data.slug ?? slugOf(input.data.title)}`;
-    if (!/^own-[a-z0-9][a-z0-9-]{0,27}$/.test(provider)) throw invalid('slug: give the service a name with letters or digits');
+    if (!/^own-[a-z0-9][a-z0-9-]{0,27}$/.test(provider)) throw invalid('Name of the service: use at least one letter or digit');
     const settings = this.settingsOf(provider, input.data);
 
     const previous = existing ? this.vault.open<{ clientSecret?: string }>(ownerProviderRecord(existing), existing.sealed) : {};
     const fresh = input.data.clientSecret?.trim();
     const clientSecret = input.data.removeSecret ? undefined : fresh || previous.clientSecret;
     if (!clientSecret && !settings.usePkce)
-      throw invalid('clientSecret: an app without a client secret must use PKCE (tick "Use PKCE", or enter the secret)');
+      throw invalid('Client secret: an app without a client secret must use PKCE (tick "Use PKCE", or enter the secret)');
 
     const key = existing?.key ?? `opr_${randomBytes(16).toString('base64url')}`;
     const sealed = this.vault.seal(ownerProviderRecord({ key, account_id: accountId, provider }), clientSecret ? { clientSecret } : {});
@@ -214,10 +235,7 @@ export class OwnerProviderStore {
       tokenAuthMethod: input.tokenAuthMethod,
       ...(apiBaseUrl ? { apiBaseUrl, allowedPaths: allowedPaths.length ? allowedPaths : ['/'] } : {}),
     });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw invalid(`${issue.path.join('.') || 'form'}: ${issue.message}`);
-    }
+    if (!parsed.success) throw problem(parsed.error.issues);
     const { clientSecret: _none, ...settings } = parsed.data;
     return settings;
   }

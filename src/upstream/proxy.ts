@@ -43,7 +43,7 @@ function redact(body: Buffer, secrets: string[]): Buffer {
 
 /** One call to forward: where, how, and the only headers and body that cross. */
 interface Forwarded {
-  /** Node's fetch, or for an owner's own provider the address-checked one (threat model G8). */
+  /** Node's fetch, or for an owner's own provider the address-checked one (threat model G17). */
   fetch?: UpstreamFetch;
   method: string;
   target: URL;
@@ -223,7 +223,7 @@ async function ownProvider(lookup: ProviderLookup, call: CallContext, id: string
 /**
  * `/api/upstream/own-<slug>/<path>` (scope `upstream:own`): the proxied call to one of the token owner's own OAuth
  * apps (docs/architecture.md#owners-own-oauth-apps), with the same checks as the operator's providers (G2, G3, G6)
- * and every request through the address-checked fetch (G8). Registered after the operator's routes.
+ * and every request through the address-checked fetch (G17). Registered after the operator's routes.
  */
 export function registerOwnProxyRoute(router: ApiRouter, kit: PluginKit, lookup: ProviderLookup, deps: ProxyDeps): void {
   async function forwardOwn(ctx: ApiContext, _next: Next) {

@@ -91,7 +91,7 @@ export async function callTokenEndpoint(
   let status: number;
   let text: string;
   try {
-    // An owner's own provider is reached only through the address-checked fetch (threat model G8).
+    // An owner's own provider is reached only through the address-checked fetch (threat model G17).
     const res = await (provider.fetch ?? fetch)(provider.tokenUrl, {
       method: 'POST',
       headers,

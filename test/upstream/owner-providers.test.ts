@@ -198,15 +198,15 @@ describe.each(backends())("owners' own OAuth apps on %s", (backend) => {
 
   it('refuses bad URLs and bad input with clear errors', async () => {
     const refusals: [Record<string, unknown>, RegExp][] = [
-      [{ tokenUrl: 'http://auth.example.com/token' }, /tokenUrl: must start with https/],
-      [{ authorizationUrl: 'https://10.0.0.8/authorize' }, /authorizationUrl: must be on the public internet/],
-      [{ apiBaseUrl: 'https://[::1]/api' }, /apiBaseUrl: must be on the public internet/],
-      [{ tokenUrl: 'https://metadata.internal/token' }, /tokenUrl: must be on the public internet/],
+      [{ tokenUrl: 'http://auth.example.com/token' }, /Token URL: must start with https/],
+      [{ authorizationUrl: 'https://10.0.0.8/authorize' }, /Authorization URL: must be on the public internet/],
+      [{ apiBaseUrl: 'https://[::1]/api' }, /API base URL: must be on the public internet/],
+      [{ tokenUrl: 'https://metadata.internal/token' }, /Token URL: must be on the public internet/],
       [{ tokenUrl: 'https://user:pw@auth.example.com/token' }, /user name or password/],
-      [{ authorizationUrl: 'not a url' }, /authorizationUrl: is not a URL/],
-      [{ title: '' }, /title/],
-      [{ allowedPaths: ['v1'] }, /allowedPaths/],
-      [{ surprise: true }, /surprise|Unrecognized/i],
+      [{ authorizationUrl: 'not a url' }, /Authorization URL: is not a URL/],
+      [{ title: '' }, /Name of the service: give the service a name/],
+      [{ allowedPaths: ['v1'] }, /Allowed API paths/],
+      [{ surprise: true }, /Unknown field: surprise/],
     ];
     for (const [change, message] of refusals) {
       const res = await send(owner, 'POST', '/console/api/connections/own', appInput({ title: 'Other', ...change }));
