@@ -6,6 +6,15 @@ import { callApi, Owner } from '../helpers/owner.js';
 import { loadConfig } from '../../src/config.js';
 import { checkOwnUrl } from '../../src/upstream/owner-providers.js';
 import { outboundFetch } from '../../src/provider/outbound-fetch.js';
+import { randomBytes } from 'node:crypto';
+import { OwnerProviderStore } from '../../src/upstream/owner-providers.js';
+import { loadUpstreamProviders } from '../../src/upstream/providers.js';
+import { PluginRegistry } from '../../src/plugins/registry.js';
+import { Vault } from '../../src/vault/vault.js';
+import { keyRing } from '../../src/keys/sealing.js';
+import { rewrapAll } from '../../src/cli/rotate-master.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { newAccount, openTestDb } from './harness.js';
 import { firstLeak, upstreamSecrets } from './through-server.js';
 
 const ID = 'own-my-calendar';
@@ -312,5 +321,48 @@ describe('own app URLs', () => {
     expect(() =>
       loadConfig({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', UPSTREAM_OWN_ALLOW_HOSTS: '127.0.0.1:1' }),
     ).toThrow(/UPSTREAM_OWN_ALLOW_HOSTS: development and tests only/);
+  });
+});
+
+describe("own apps at rest and in the operator's configuration", () => {
+  it('master-key rotation re-wraps their sealed secrets, which then open under the new key alone (G4, G15)', async () => {
+    const store = await openTestDb('pglite');
+    const { db } = store;
+    try {
+      const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+      const options = { allowHosts: [], fetch: (() => Promise.reject(new Error('no fetch here'))) as never };
+      const accountId = await newAccount(db);
+      await new OwnerProviderStore(db, new Vault(keyRing(oldKey)), options).save(accountId, {
+        title: 'Calendar',
+        authorizationUrl: 'https://auth.example.com/authorize',
+        tokenUrl: 'https://auth.example.com/token',
+        clientId: 'client',
+        clientSecret: 'cs_rotated_secret',
+      });
+      const counts = await rewrapAll(db, keyRing(newKey, [oldKey]));
+      expect(counts.find((c) => c.table === 'owner_providers')).toEqual({ table: 'owner_providers', rewrapped: 1, current: 0, failed: [] });
+      const found = await new OwnerProviderStore(db, new Vault(keyRing(newKey)), options).find(accountId, 'own-calendar');
+      expect(found).toMatchObject({ id: 'own-calendar', clientSecret: 'cs_rotated_secret', ownerId: accountId });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('an operator provider may not take an own- id', () => {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      UPSTREAM_PROVIDERS: JSON.stringify([
+        { id: 'own-calendar', authorizationUrl: 'https://a.example.com/a', tokenUrl: 'https://a.example.com/t', clientId: 'c' },
+      ]),
+    });
+    expect(() => loadUpstreamProviders(config, new PluginRegistry([]))).toThrow(/ids starting with own- are kept for owners/);
+  });
+
+  it('counts own apps in metrics as one provider, "own", never by their names', async () => {
+    const metrics = new Metrics();
+    metrics.refresh('own-my-secret-project', 'ok');
+    const text = await metrics.scrape();
+    expect(text).toContain('provider="own"');
+    expect(text).not.toContain('my-secret-project');
   });
 });
