@@ -275,6 +275,26 @@ describe.each(backends())("owners' own OAuth apps on %s", (backend) => {
     expect((await get(owner, '/console/api/connections/own')).body.providers).toEqual([
       expect.objectContaining({ id: 'own-from-the-page', client_secret_set: true, api_base_url: null }),
     ]);
+    // The page's edit form: no secret typed keeps the saved one; the box removes it (PKCE stays on).
+    const edit = (fields: Record<string, string>) =>
+      owner.browser.postForm('/console/connections/own/own-from-the-page', {
+        csrf: owner.csrf,
+        title: 'Renamed',
+        authorizationUrl: `${fake.url}/authorize`,
+        tokenUrl: `${fake.url}/token`,
+        clientId: fake.clientId,
+        clientSecret: '',
+        usePkce: 'on',
+        ...fields,
+      });
+    expect((await edit({})).status).toBe(303);
+    expect((await get(owner, '/console/api/connections/own')).body.providers).toEqual([
+      expect.objectContaining({ id: 'own-from-the-page', title: 'Renamed', client_secret_set: true }),
+    ]);
+    expect((await edit({ removeSecret: 'on' })).status).toBe(303);
+    expect((await get(owner, '/console/api/connections/own')).body.providers).toEqual([
+      expect.objectContaining({ id: 'own-from-the-page', client_secret_set: false, use_pkce: true }),
+    ]);
     const refused = await owner.browser.postForm('/console/connections/own', {
       csrf: owner.csrf,
       title: 'Bad',
