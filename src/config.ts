@@ -269,6 +269,20 @@ const coreSettings = {
     doc: 'Path of a JSON file with more upstream providers, in the same shape as `UPSTREAM_PROVIDERS`.',
     fix: 'use the path of a readable JSON file',
   },
+  UPSTREAM_OWN_ALLOW_HOSTS: {
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((h) => h.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/.test(h)), 'every entry must be host:port')
+      .optional(),
+    doc: "Development and tests only (refused in production): comma-separated `host:port` that owners' own OAuth apps (Connected accounts) may use although the address is private, over http or https, such as a fake provider on 127.0.0.1.",
+    fix: 'list host:port entries such as 127.0.0.1:8080, or unset it',
+  },
   UPSTREAM_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).max(120000).default(10000),
     doc: 'Longest wait for an upstream API (X, Telegram, token endpoints) before the call fails with 504.',
@@ -386,6 +400,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');
     if (parsed.CLIENT_METADATA_DEV_CA_FILE)
       problems.push('CLIENT_METADATA_DEV_CA_FILE: development and tests only (unset it in production)');
+    if (parsed.UPSTREAM_OWN_ALLOW_HOSTS?.length)
+      problems.push('UPSTREAM_OWN_ALLOW_HOSTS: development and tests only (unset it in production)');
   }
   if (parsed.TELEGRAM_WEBHOOK_URL && !parsed.TELEGRAM_BOT_TOKEN && 'TELEGRAM_BOT_TOKEN' in out) {
     problems.push('TELEGRAM_WEBHOOK_URL: needs TELEGRAM_BOT_TOKEN (set the bot token, or unset the webhook URL)');

@@ -31,6 +31,8 @@ const LABELS: Record<string, string> = {
   'profile.updated': 'Profile updated',
   'connection.added': 'Account connected',
   'connection.removed': 'Account disconnected',
+  'own_app.saved': 'Own OAuth app saved',
+  'own_app.removed': 'Own OAuth app removed',
   'policy.updated': 'App limits changed',
   'action.approved': 'Held post approved and sent',
   'action.approved:failure': 'Held post approved, sending failed',

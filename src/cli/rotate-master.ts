@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { rewrap, type MasterKeyRing } from '../keys/sealing.js';
 import { Vault } from '../vault/vault.js';
 import { authRequestRecord } from '../upstream/auth-requests.js';
+import { ownerProviderRecord } from '../upstream/owner-providers.js';
 
 /** Rows re-wrapped per transaction: short transactions, so servers keep working while the rotation runs. */
 const BATCH = 200;
@@ -26,6 +27,12 @@ const TABLES: SealedTable[] = [
     key: 'state',
     columns: 'state, account_id, provider, sealed',
     aad: (r) => Vault.aad(authRequestRecord({ state: r.state!, account_id: r.account_id!, provider: r.provider! })),
+  },
+  {
+    name: 'owner_providers',
+    key: 'key',
+    columns: 'key, account_id, provider, sealed',
+    aad: (r) => Vault.aad(ownerProviderRecord({ key: r.key!, account_id: r.account_id!, provider: r.provider! })),
   },
   // Signing and cookie keys (src/keys/keystore.ts): `key|sig|<kid>`, `key|cookie|<kid>`.
   { name: 'keys', key: 'kid', columns: 'kid, use, sealed', aad: (r) => `key|${r.use}|${r.kid}` },

@@ -1,4 +1,5 @@
 import type { Connection } from '../connections/store.js';
+import type { OwnerProviderStore } from '../upstream/owner-providers.js';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
@@ -65,6 +66,10 @@ export interface ConsoleUpstream {
   providers?(): ReadonlyArray<{ id: string; title?: string; authorizationUrl: string }>;
   /** Revokes an OAuth connection's tokens at the provider (best effort), before the connection is removed. */
   revoke?(connection: Connection): Promise<void>;
+  /** The owner's own OAuth apps ("bring your own"); without them the page offers no form to add one. */
+  own?: Pick<OwnerProviderStore, 'list' | 'view' | 'save'>;
+  /** Removes one of the owner's own OAuth apps and disconnects its account. */
+  removeOwn?(accountId: string, providerId: string): Promise<boolean>;
 }
 
 export interface ConsoleStages {

@@ -4,6 +4,12 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 export type VaultObserver = (operation: 'seal' | 'open', outcome: 'ok' | 'error') => void;
 
 /** What the upstream token service reports: one refresh of an owner's upstream tokens, by provider and outcome. */
+/**
+ * The provider as a metric label: owners' own OAuth apps (`own-…`) are counted together as `own`, since their names
+ * are the owner's to choose and one series per app would grow without bound and show them to whoever reads metrics.
+ */
+export const providerLabel = (provider: string) => (provider.startsWith('own-') ? 'own' : provider);
+
 export type RefreshObserver = (provider: string, outcome: 'ok' | 'revoked' | 'no_refresh_token' | 'failed') => void;
 
 export interface MetricsOptions {
@@ -68,7 +74,7 @@ export class Metrics {
 
   readonly vault: VaultObserver = (operation, outcome) => this.vaultOperations.inc({ operation, outcome });
 
-  readonly refresh: RefreshObserver = (provider, outcome) => this.upstreamRefreshes.inc({ provider, outcome });
+  readonly refresh: RefreshObserver = (provider, outcome) => this.upstreamRefreshes.inc({ provider: providerLabel(provider), outcome });
 
   /** The Prometheus text exposition of everything above. */
   scrape(): Promise<string> {

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { Metrics } from './metrics.js';
+import { providerLabel, type Metrics } from './metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** Token endpoint grant types are ours to configure; anything else is labelled `other`, never echoed. */
@@ -59,7 +59,10 @@ export function countUpstreamCalls(metrics: Metrics): Middleware {
       const provider = ctx.state.upstreamProvider as string | undefined;
       if (provider) {
         const error = ctx.state.apiError as string | undefined;
-        metrics.upstreamCalls.inc({ provider, outcome: error ?? (ctx.status < 400 ? 'ok' : `http_${Math.floor(ctx.status / 100)}xx`) });
+        metrics.upstreamCalls.inc({
+          provider: providerLabel(provider),
+          outcome: error ?? (ctx.status < 400 ? 'ok' : `http_${Math.floor(ctx.status / 100)}xx`),
+        });
       }
     }
   };

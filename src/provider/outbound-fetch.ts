@@ -56,6 +56,8 @@ export interface OutboundFetchOptions {
   allowHosts?: string[];
   /** Development and tests only: a PEM certificate trusted for `allowHosts`, besides the system roots. */
   devCa?: string;
+  /** Development and tests only: `allowHosts` may also be fetched over plain http (a fake provider on 127.0.0.1). */
+  httpForAllowHosts?: boolean;
 }
 
 /** What oidc-provider passes: its own timeout signal, headers, and a dispatcher of its own, which is replaced here. */
@@ -69,16 +71,17 @@ type FetchInit = Omit<RequestInit, 'dispatcher'> & { dispatcher?: unknown };
  * what carries the address check, and oidc-provider's own post-connect check silently disappears where Node's
  * global dispatcher is out of reach (as in jest's sandbox).
  */
-export function outboundFetch({ timeoutMs, allowHosts = [], devCa }: OutboundFetchOptions) {
+export function outboundFetch({ timeoutMs, allowHosts = [], devCa, httpForAllowHosts = false }: OutboundFetchOptions) {
   const publicAgent = new Agent({ connect: { lookup: publicOnlyLookup } });
   const devAgent = allowHosts.length ? new Agent({ connect: { ca: devCa ? [...rootCertificates, devCa] : undefined } }) : undefined;
   const allowed = new Set(allowHosts.map((h) => h.toLowerCase()));
 
   return async function fetchPublic(input: string | URL, init: FetchInit = {}) {
     const url = new URL(input);
-    if (url.protocol !== 'https:') throw new TypeError('only https URLs are fetched');
+    const escapeHatch = allowed.has(`${url.hostname}:${url.port || (url.protocol === 'http:' ? '80' : '443')}`);
+    if (url.protocol !== 'https:' && !(escapeHatch && httpForAllowHosts && url.protocol === 'http:'))
+      throw new TypeError('only https URLs are fetched');
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
-    const escapeHatch = allowed.has(`${url.hostname}:${url.port || '443'}`);
     // The URL parser already wrote any IPv4 form as dotted decimal; ipaddr.js reads the others too, should one remain.
     if (!escapeHatch && ipaddr.isValid(hostname) && !isPublicAddress(hostname)) throw new NonPublicAddress(hostname);
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);

@@ -11,7 +11,7 @@ import type { ConnectionStore } from '../connections/store.js';
 import { loadOwner, ownerOf } from '../accounts/owner-session.js';
 import { errorPage } from '../web/error-page.js';
 import type { AuthRequest, AuthRequests } from './auth-requests.js';
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { ProviderLookup, UpstreamProvider } from './provider-config.js';
 import { callbackUrl, DEFAULT_RETURN, safeReturnTo } from './connect.js';
 import { callTokenEndpoint, GrantRevoked, secretOf, type TokenResponse } from './token-endpoint.js';
 import { connectionLabel } from './profile.js';
@@ -25,7 +25,7 @@ export interface CallbackDeps {
   events: EventLog;
   connections: ConnectionStore;
   requests: AuthRequests;
-  provider(id: string): UpstreamProviderConfig | undefined;
+  provider: ProviderLookup;
 }
 
 /** The provider's redirect back (RFC 6749 §4.1.2): a code, or an error such as access_denied (§4.1.2.1). */
@@ -38,7 +38,7 @@ const CallbackQuery = z.object({
 interface CallbackState {
   query: z.output<typeof CallbackQuery>;
   request: AuthRequest;
-  provider: UpstreamProviderConfig;
+  provider: UpstreamProvider;
   tokens: TokenResponse;
 }
 
@@ -84,7 +84,7 @@ export function callbackRoutes(deps: CallbackDeps, oidc: Provider): Router {
     const state = stateOf(ctx);
     const request = await deps.requests.take(state.query!.state, ownerOf(ctx).accountId);
     if (!request) throw refused(`This connect link has expired, was already used, or was started by someone else. ${START_AGAIN}`);
-    const provider = deps.provider(request.provider);
+    const provider = await deps.provider(request.provider, request.accountId);
     if (!provider) throw refused(`This provider is no longer configured. ${START_AGAIN}`);
     Object.assign(state, { request, provider });
     await next();

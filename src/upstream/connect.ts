@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Config } from '../config.js';
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { ProviderLookup } from './provider-config.js';
 import type { AuthRequests } from './auth-requests.js';
 
 /** Where the provider sends the owner back: one fixed URL, registered with every provider. */
@@ -25,12 +25,12 @@ export function safeReturnTo(value: string | undefined): string | undefined {
  * server, then the provider's authorization URL for the owner's browser.
  */
 export async function startConnect(
-  deps: { config: Config; requests: AuthRequests; provider(id: string): UpstreamProviderConfig | undefined },
+  deps: { config: Config; requests: AuthRequests; provider: ProviderLookup },
   accountId: string,
   providerId: string,
   returnTo?: string,
 ): Promise<string> {
-  const provider = deps.provider(providerId);
+  const provider = await deps.provider(providerId, accountId);
   if (!provider) throw new AppError('unknown_provider', 404, 'No upstream provider with this id is configured.');
   const verifier = provider.usePkce ? randomBytes(32).toString('base64url') : undefined;
   const back = safeReturnTo(returnTo);

@@ -1,4 +1,4 @@
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { UpstreamProvider } from './provider-config.js';
 
 // eslint-disable-next-line no-control-regex -- control characters are what labels are stripped of
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
@@ -14,11 +14,11 @@ function pick(value: unknown, path: string): unknown {
  * The name the owner recognises their connected account by: the provider's profile field when configured, else the
  * provider's title. A profile that cannot be read does not stop the connect: the label is only a label.
  */
-export async function connectionLabel(provider: UpstreamProviderConfig, accessToken: string, timeoutMs: number): Promise<string> {
+export async function connectionLabel(provider: UpstreamProvider, accessToken: string, timeoutMs: number): Promise<string> {
   const fallback = provider.title ?? provider.id;
   if (!provider.profileUrl || !provider.profileLabelField) return fallback;
   try {
-    const res = await fetch(provider.profileUrl, {
+    const res = await (provider.fetch ?? fetch)(provider.profileUrl, {
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
       redirect: 'error',
       signal: AbortSignal.timeout(timeoutMs),

@@ -29,3 +29,16 @@ export const UpstreamProviderConfig = z.object({
 });
 export type UpstreamProviderConfig = z.output<typeof UpstreamProviderConfig>;
 export type UpstreamProviderInput = z.input<typeof UpstreamProviderConfig>;
+
+/** How the generic client reaches a provider's endpoints: `fetch`'s shape, so a guarded fetch can stand in. */
+export type UpstreamFetch = (input: string | URL, init: RequestInit) => Promise<Response>;
+
+/**
+ * A provider as the upstream client uses it. An owner's own provider (src/upstream/owner-providers.ts) names its
+ * owner and brings the address-checked fetch every call to it must go through; the operator's and plugins' use
+ * Node's fetch.
+ */
+export type UpstreamProvider = UpstreamProviderConfig & { ownerId?: string; fetch?: UpstreamFetch };
+
+/** Finds a provider by id for one owner: the operator's and plugins' for everyone, an owner's own only for them. */
+export type ProviderLookup = (id: string, accountId: string) => Promise<UpstreamProvider | undefined>;

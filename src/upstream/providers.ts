@@ -3,6 +3,7 @@ import { ConfigError, type Config } from '../config.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { ScopeDefinition } from '../../scopes/catalog.js';
 import { UpstreamProviderConfig } from './provider-config.js';
+import { isOwnProviderId, OWN_PREFIX, OWN_PROXY_SCOPE } from './own-ids.js';
 
 /** Where a provider came from, so a bad entry is named the way the operator wrote it. */
 interface Sourced {
@@ -63,7 +64,11 @@ export function loadUpstreamProviders(config: Config, registry: PluginRegistry):
           problems.push(`${source}: provider "${id}": ${issue.path.join('.') || 'entry'}: ${issue.message}`);
         return;
       }
-      if (providers.has(parsed.data.id)) problems.push(`${source}: provider "${id}" is defined twice; give each provider its own id`);
+      if (isOwnProviderId(parsed.data.id))
+        problems.push(
+          `${source}: provider "${id}": ids starting with ${OWN_PREFIX} are kept for owners' own OAuth apps; choose another id`,
+        );
+      else if (providers.has(parsed.data.id)) problems.push(`${source}: provider "${id}" is defined twice; give each provider its own id`);
       else providers.set(parsed.data.id, parsed.data);
     });
   }
@@ -74,15 +79,26 @@ export function loadUpstreamProviders(config: Config, registry: PluginRegistry):
 export const providerTitle = (p: UpstreamProviderConfig) => p.title ?? p.id;
 export const proxyScope = (providerId: string) => `upstream:${providerId}`;
 
-/** The scope of the generic proxied route, one per provider with an API base URL. */
+/** The scope of the proxied calls to an owner's own OAuth apps, one for all of them (src/upstream/own-ids.ts). */
+const ownProxyScope: ScopeDefinition = {
+  name: OWN_PROXY_SCOPE,
+  kind: 'resource',
+  access: 'write',
+  title: 'Use the services you connected with your own OAuth apps',
+  description:
+    'Read and change what the services you added yourself in Connected accounts hold, through oauth3, without seeing their tokens or your client secrets.',
+};
+
+/** The scope of the generic proxied route, one per provider with an API base URL, and the one for owners' own apps. */
 export function proxyScopes(providers: readonly UpstreamProviderConfig[]): ScopeDefinition[] {
-  return providers
+  const configured = providers
     .filter((p) => p.apiBaseUrl)
-    .map((p) => ({
+    .map((p): ScopeDefinition => ({
       name: proxyScope(p.id),
       kind: 'resource',
       access: 'write',
       title: `Use your ${providerTitle(p)} account`,
       description: `Read and change what your connected ${providerTitle(p)} account holds, through oauth3, without seeing your ${providerTitle(p)} password or tokens.`,
     }));
+  return [...configured, ownProxyScope];
 }

@@ -12,7 +12,9 @@ import {
   type UpstreamAccess,
 } from '../plugins/plugin.js';
 import type { ConnectionStore } from '../connections/store.js';
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { ProviderLookup, UpstreamFetch, UpstreamProvider, UpstreamProviderConfig } from './provider-config.js';
+import { isOwnProviderId, OWN_PROXY_SCOPE } from './own-ids.js';
+import { notFound } from '../errors.js';
 import { providerTitle, proxyScope } from './providers.js';
 import { proxyTarget } from './safe-path.js';
 import { reconnectRequired, translateFetchError, upstreamUnavailable } from './token-endpoint.js';
@@ -41,6 +43,8 @@ function redact(body: Buffer, secrets: string[]): Buffer {
 
 /** One call to forward: where, how, and the only headers and body that cross. */
 interface Forwarded {
+  /** Node's fetch, or for an owner's own provider the address-checked one (threat model G17). */
+  fetch?: UpstreamFetch;
   method: string;
   target: URL;
   headers: Partial<Record<(typeof REQUEST_HEADERS)[number], string>>;
@@ -71,7 +75,7 @@ async function forward(
   request: Forwarded,
 ): Promise<Answer> {
   const send = (token: string) =>
-    fetch(request.target, {
+    (request.fetch ?? fetch)(request.target, {
       method: request.method,
       headers: { ...request.headers, authorization: `Bearer ${token}` },
       body: request.body,
@@ -206,4 +210,89 @@ export function proxyTools(providers: readonly UpstreamProviderConfig[], deps: P
         },
       }),
     );
+}
+
+/** An owner's own provider with an API, for this caller's owner only: another owner's id is unknown, like a made-up one. */
+async function ownProvider(lookup: ProviderLookup, call: CallContext, id: string): Promise<UpstreamProvider & { apiBaseUrl: string }> {
+  const accountId = call.state.caller?.accountId ?? '';
+  const provider = isOwnProviderId(id) && accountId ? await lookup(id, accountId) : undefined;
+  if (!provider?.apiBaseUrl) throw notFound('unknown_provider', 'You have no service of your own with this id and an API base URL.');
+  return provider as UpstreamProvider & { apiBaseUrl: string };
+}
+
+/**
+ * `/api/upstream/own-<slug>/<path>` (scope `upstream:own`): the proxied call to one of the token owner's own OAuth
+ * apps (docs/architecture.md#owners-own-oauth-apps), with the same checks as the operator's providers (G2, G3, G6)
+ * and every request through the address-checked fetch (G17). Registered after the operator's routes.
+ */
+export function registerOwnProxyRoute(router: ApiRouter, kit: PluginKit, lookup: ProviderLookup, deps: ProxyDeps): void {
+  async function forwardOwn(ctx: ApiContext, _next: Next) {
+    const id = ctx.params.provider ?? '';
+    const provider = await ownProvider(lookup, ctx, id);
+    const marker = `/upstream/${id}/`;
+    const rawPath = ctx.path.slice(ctx.path.indexOf(marker) + marker.length - 1);
+    const target = proxyTarget(provider.apiBaseUrl, provider.allowedPaths, rawPath, ctx.querystring);
+    const access = await kit.connection(ctx, provider.id);
+    const headers: Forwarded['headers'] = {};
+    for (const name of REQUEST_HEADERS) if (ctx.get(name)) headers[name] = ctx.get(name);
+    const answer = await forward(deps, ctx, access, {
+      fetch: provider.fetch,
+      method: ctx.method,
+      target,
+      headers,
+      body: await requestBody(ctx),
+    });
+    ctx.status = answer.status;
+    if (answer.contentType) ctx.type = answer.contentType;
+    ctx.body = answer.body;
+  }
+
+  /** Any other id names no route (the operator's have their own): 404 as for any unknown path, whatever the scopes. */
+  async function onlyOwnIds(ctx: ApiContext, next: Next) {
+    if (!isOwnProviderId(ctx.params.provider ?? '')) throw notFound('not_found', 'No such resource API route.');
+    await next();
+  }
+
+  router.all('/upstream/:provider/*path', onlyOwnIds, kit.requireScope(OWN_PROXY_SCOPE), forwardOwn);
+}
+
+/** `upstream_own` (scope `upstream:own`): the same call as the route, to one of the owner's own OAuth apps. */
+export function ownProxyTool(lookup: ProviderLookup, deps: ProxyDeps): Tool {
+  return defineTool({
+    name: 'upstream_own',
+    title: 'Call a service the owner connected with their own OAuth app',
+    description:
+      "Calls the API of a service the owner added themselves in Connected accounts (its id starts with own-), as the owner's " +
+      "connected account, under the paths the owner allowed. The answer's status and body come back as the API gave them.",
+    scope: OWN_PROXY_SCOPE,
+    input: z
+      .object({
+        provider: z
+          .string()
+          .regex(/^own-[a-z0-9][a-z0-9-]{0,27}$/)
+          .describe('The service id, such as own-my-calendar.'),
+        method: Method.default('GET'),
+        path: z.string().min(1).max(2048).describe('The API path, starting with /.'),
+        query: z.record(z.string(), z.string()).optional().describe('Query parameters.'),
+        body: z.unknown().optional().describe('A JSON body, for POST, PUT and PATCH.'),
+      })
+      .strict(),
+    output: z.object({ status: z.number().int(), content_type: z.string().nullable(), body: z.unknown() }),
+    annotations: { openWorldHint: true },
+    async call(args, call, kit) {
+      const provider = await ownProvider(lookup, call, args.provider);
+      const query = args.query ? new URLSearchParams(args.query).toString() : '';
+      const target = proxyTarget(provider.apiBaseUrl, provider.allowedPaths, args.path, query);
+      const access = await kit.connection(call, provider.id);
+      const hasBody = args.body !== undefined && args.method !== 'GET';
+      const answer = await forward(deps, call, access, {
+        fetch: provider.fetch,
+        method: args.method,
+        target,
+        headers: { accept: 'application/json', ...(hasBody ? { 'content-type': 'application/json' } : {}) },
+        body: hasBody ? JSON.stringify(args.body) : undefined,
+      });
+      return { status: answer.status, content_type: answer.contentType, body: readable(answer) };
+    },
+  });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { Connection, ConnectionStore } from '../connections/store.js';
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { UpstreamProvider } from './provider-config.js';
 import { authenticate, type OAuthSecret } from './token-endpoint.js';
 
 /**
@@ -10,7 +10,7 @@ import { authenticate, type OAuthSecret } from './token-endpoint.js';
  */
 export async function revokeUpstreamTokens(
   deps: { connections: ConnectionStore; logger: Logger; timeoutMs: number },
-  provider: UpstreamProviderConfig | undefined,
+  provider: UpstreamProvider | undefined,
   connection: Connection,
 ): Promise<void> {
   if (connection.kind !== 'oauth2' || !provider?.revocationUrl) return;
@@ -25,7 +25,7 @@ export async function revokeUpstreamTokens(
       const form = new URLSearchParams({ token, token_type_hint: hint });
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       authenticate(provider, form, headers);
-      const res = await fetch(provider.revocationUrl, {
+      const res = await (provider.fetch ?? fetch)(provider.revocationUrl, {
         method: 'POST',
         headers,
         body: form,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { UpstreamError } from '../plugins/upstream-errors.js';
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { UpstreamProvider, UpstreamProviderConfig } from './provider-config.js';
 
 /** A successful token response (RFC 6749 §5.1), parsed before anything is stored. */
 const TokenResponse = z.object({
@@ -81,7 +81,7 @@ async function readLimited(res: Response): Promise<string> {
  * response body or any token: only the status and the RFC 6749 §5.2 error code reach the logs.
  */
 export async function callTokenEndpoint(
-  provider: UpstreamProviderConfig,
+  provider: UpstreamProvider,
   params: Record<string, string>,
   timeoutMs: number,
 ): Promise<TokenResponse> {
@@ -91,7 +91,8 @@ export async function callTokenEndpoint(
   let status: number;
   let text: string;
   try {
-    const res = await fetch(provider.tokenUrl, {
+    // An owner's own provider is reached only through the address-checked fetch (threat model G17).
+    const res = await (provider.fetch ?? fetch)(provider.tokenUrl, {
       method: 'POST',
       headers,
       body: form,

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { AppError } from '../errors.js';
 import type { Connection, ConnectionStore } from '../connections/store.js';
 import type { UpstreamTokens } from '../connections/access.js';
-import type { UpstreamProviderConfig } from './provider-config.js';
+import type { ProviderLookup } from './provider-config.js';
 import { callTokenEndpoint, GrantRevoked, reconnectRequired, secretOf, type OAuthSecret } from './token-endpoint.js';
 import type { RefreshObserver } from '../metrics/metrics.js';
 
@@ -22,7 +22,7 @@ export interface TokenServiceDeps {
   db: Database;
   logger: Logger;
   connections: ConnectionStore;
-  provider(id: string): UpstreamProviderConfig | undefined;
+  provider: ProviderLookup;
   timeoutMs: number;
   onRefresh?: RefreshObserver;
 }
@@ -62,7 +62,7 @@ export class UpstreamTokenService implements UpstreamTokens {
       const secret = this.deps.connections.vault.open<OAuthSecret>(connection, row.sealed);
       // Another process (or an earlier flight here) refreshed while we waited for the lock: use its tokens.
       if (fresh(row.expires_at) && secret.access_token !== rejected) return { token: secret.access_token };
-      const provider = this.deps.provider(connection.provider);
+      const provider = await this.deps.provider(connection.provider, connection.accountId);
       if (!provider) throw new AppError('upstream_unavailable', 502, 'This upstream provider is no longer configured on the server.');
       if (!secret.refresh_token) {
         this.deps.onRefresh?.(connection.provider, 'no_refresh_token');

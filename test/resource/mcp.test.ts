@@ -400,12 +400,12 @@ describe("a plugin's tools", () => {
     await upstream?.close();
   });
 
-  it('lists exactly the tools the registry holds, and offers their scopes, read scopes first', async () => {
+  it("lists exactly the tools the registry holds (and the one for owners' own OAuth apps), and offers their scopes, read scopes first", async () => {
     const token = await owner.agentToken(['echo.read'], 1, 'mcp');
     const list = await postMcp(server, token, rpc('tools/list'));
-    expect((list.body.result as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['echo_me', 'echo_post']);
+    expect((list.body.result as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['echo_me', 'echo_post', 'upstream_own']);
     const doc = (await (await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`)).json()) as { scopes_supported: string[] };
-    expect(doc.scopes_supported).toEqual(['echo.read', 'echo.post']);
+    expect(doc.scopes_supported).toEqual(['echo.read', 'echo.post', 'upstream:own']);
     expect((await postMcp(server, undefined, rpc('tools/list'))).headers.get('www-authenticate')).toContain('scope="echo.read"');
   });
 

@@ -43,7 +43,7 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
         events: new EventLog(store.db, rig.logger),
         connections: services.connections,
         requests,
-        provider: (id) => (id === 'fakeoauth' ? services.provider : undefined),
+        provider: async (id) => (id === 'fakeoauth' ? services.provider : undefined),
       },
       oidc,
     );
@@ -55,7 +55,7 @@ describe.each(['basic', 'post'] as const)('connecting an upstream account (clien
     other = await newAccount(store.db);
     start = (returnTo?: string) =>
       startConnect(
-        { config, requests, provider: (id) => (id === 'fakeoauth' ? services.provider : undefined) },
+        { config, requests, provider: async (id) => (id === 'fakeoauth' ? services.provider : undefined) },
         owner,
         'fakeoauth',
         returnTo,

@@ -74,7 +74,7 @@ export function upstreamServices(db: Database, providerInput: unknown, logger: L
     db,
     logger,
     connections,
-    provider: (id) => (id === provider.id ? provider : undefined),
+    provider: async (id) => (id === provider.id ? provider : undefined),
     timeoutMs,
   });
   return { provider, connections, tokens };

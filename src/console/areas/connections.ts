@@ -9,15 +9,21 @@ import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
-import { connectionsBody, type ConnectProblem, type ConnectWay } from '../views/connections.js';
+import { connectionsBody, type ConnectProblem, type ConnectWay, type OwnAppProblem } from '../views/connections.js';
+import type { OwnerProviderView } from '../../upstream/owner-providers.js';
+import { callbackUrl } from '../../upstream/connect.js';
 
 const ConnectionId = z.string().regex(/^con_[A-Za-z0-9_-]{1,64}$/);
 /** Upstream provider ids, as src/upstream/provider-config.ts allows them. */
 const ProviderId = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+/** An owner's own OAuth app, as src/upstream/owner-providers.ts names them. */
+const OwnId = z.string().regex(/^own-[a-z0-9][a-z0-9-]{0,27}$/);
 const RETURN_TO = '/console/connections';
 
 const MESSAGES = {
   connected: 'Account connected. Apps you allowed can use it now.',
+  own_saved: 'Service saved. Press Connect next to it to sign in there and approve oauth3.',
+  own_removed: 'Service removed. Its account was disconnected and oauth3 no longer holds its client secret.',
   disconnected: 'Account disconnected. Apps can no longer use it; oauth3 no longer holds its credential.',
 };
 
@@ -60,8 +66,8 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const { registry, connections } = deps.resource;
 
-  /** Credential kinds from the plugins, then providers configured without a plugin, each offered once. */
-  function ways(): ConnectWay[] {
+  /** Credential kinds from the plugins, providers configured without a plugin, then the owner's own OAuth apps. */
+  function ways(own: readonly OwnerProviderView[] = []): ConnectWay[] {
     const configured = deps.upstream.providers?.();
     const configuredIds = configured && new Set(configured.map((p) => p.id));
     const covered = new Set<string>();
@@ -91,13 +97,28 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
         oauth: { provider: p.id },
       });
     }
+    for (const p of own) {
+      list.push({
+        id: `oauth2:${p.id}`,
+        provider: p.id,
+        title: p.title,
+        description: `Your own OAuth app: sign in to ${p.title} at ${new URL(p.authorization_url).host} and approve oauth3 there.`,
+        oauth: { provider: p.id },
+      });
+    }
     return list;
   }
 
-  /** The operator's title for a configured provider, else the id as a name: `x` → `X`, `telegram` → `Telegram`. */
-  const providerTitle = (provider: string) =>
-    deps.upstream.providers?.().find((p) => p.id === provider)?.title ?? provider.charAt(0).toUpperCase() + provider.slice(1);
-  const howOf = (c: Connection) =>
+  /** This owner's own OAuth apps (none when the server offers the feature to no one). */
+  const ownOf = async (ctx: Context): Promise<OwnerProviderView[]> =>
+    deps.upstream.own ? deps.upstream.own.list(ownerOf(ctx).accountId) : [];
+
+  /** The operator's (or the owner's) title for a provider, else the id as a name: `x` → `X`, `telegram` → `Telegram`. */
+  const titles = (own: readonly OwnerProviderView[]) => (provider: string) =>
+    own.find((p) => p.id === provider)?.title ??
+    deps.upstream.providers?.().find((p) => p.id === provider)?.title ??
+    provider.charAt(0).toUpperCase() + provider.slice(1);
+  const howOf = (providerTitle: (provider: string) => string) => (c: Connection) =>
     c.kind === 'oauth2' ? `Signed in with ${providerTitle(c.provider)}` : (registry.credentialKind(c.kind)?.title ?? c.kind);
 
   /**
@@ -146,7 +167,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   /** The authorization URL of an OAuth connect; only providers offered on the page can be started. */
   async function startOAuth(ctx: Context): Promise<string> {
     const id = ProviderId.safeParse(pathParam(ctx, 'provider'));
-    const way = id.success ? ways().find((w) => w.oauth?.provider === id.data) : undefined;
+    const way = id.success ? ways(await ownOf(ctx)).find((w) => w.oauth?.provider === id.data) : undefined;
     if (!way) throw notFound('unknown_provider', 'This server has no such account to connect.');
     return deps.upstream.start(ownerOf(ctx).accountId, way.oauth!.provider, RETURN_TO);
   }
@@ -168,8 +189,15 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
     });
   }
 
-  async function page(ctx: Context, problem?: ConnectProblem, notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES)) {
+  async function page(
+    ctx: Context,
+    problem?: ConnectProblem,
+    notice: ConsolePageInput['notice'] = noticeFrom(ctx, MESSAGES),
+    ownProblem?: OwnAppProblem,
+  ) {
     const csrf = csrfFor(ctx);
+    const own = await ownOf(ctx);
+    const providerTitle = titles(own);
     ctx.type = 'html';
     ctx.body = consolePage({
       pendingApprovals: pendingOf(ctx),
@@ -179,11 +207,12 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       notice,
       body: connectionsBody({
         connections: await connections.list(ownerOf(ctx).accountId),
-        ways: ways(),
+        ways: ways(own),
         csrf,
         problem,
-        howOf,
+        howOf: howOf(providerTitle),
         providerTitle,
+        ...(deps.upstream.own ? { ownApps: { apps: own, redirectUri: callbackUrl(deps.config), problem: ownProblem } } : {}),
       }),
     });
   }
@@ -199,7 +228,10 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   });
 
   router.get('/console/api/connections', async function listConnections(ctx) {
-    ctx.body = { connections: (await connections.list(ownerOf(ctx).accountId)).map(connectionJson), ways: ways().map(wayJson) };
+    ctx.body = {
+      connections: (await connections.list(ownerOf(ctx).accountId)).map(connectionJson),
+      ways: ways(await ownOf(ctx)).map(wayJson),
+    };
   });
 
   router.post('/console/api/connections', ...mutate, async function connectByApi(ctx) {
@@ -228,7 +260,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       >;
       const message = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
       ctx.status = error.status;
-      const known = ways().some((w) => w.id === kindId);
+      const known = ways(await ownOf(ctx)).some((w) => w.id === kindId);
       await page(ctx, { kindId, message, values }, known ? undefined : { kind: 'error', text: message });
       return;
     }
@@ -253,5 +285,107 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   router.post('/console/connections/:id/disconnect', ...mutate, async function disconnectFromPage(ctx) {
     await disconnect(ctx);
     backTo(ctx, RETURN_TO, 'disconnected');
+  });
+
+  registerOwnAppRoutes(router, deps, mutate, bodyOf, page);
+}
+
+type PageFn = (ctx: Context, problem?: ConnectProblem, notice?: ConsolePageInput['notice'], ownProblem?: OwnAppProblem) => Promise<void>;
+
+/** The form's fields as the store reads them: checkboxes are `on` or absent, empty text is "not given". */
+function ownAppInput(body: Record<string, unknown>, fromForm: boolean): Record<string, unknown> {
+  const { csrf: _csrf, ...fields } = body;
+  if (!fromForm) return fields;
+  const text = (name: string) => (typeof fields[name] === 'string' ? fields[name] : '');
+  return {
+    title: text('title'),
+    authorizationUrl: text('authorizationUrl'),
+    tokenUrl: text('tokenUrl'),
+    clientId: text('clientId'),
+    ...(text('clientSecret') ? { clientSecret: text('clientSecret') } : {}),
+    removeSecret: fields.removeSecret === 'on',
+    scopes: text('scopes'),
+    usePkce: fields.usePkce === 'on',
+    tokenAuthMethod: text('tokenAuthMethod') || 'basic',
+    ...(text('apiBaseUrl').trim() ? { apiBaseUrl: text('apiBaseUrl') } : {}),
+    allowedPaths: text('allowedPaths'),
+  };
+}
+
+/**
+ * "Connect another service with your own OAuth app": the owner's own providers (src/upstream/owner-providers.ts),
+ * added, changed and removed here only. No answer ever carries the client secret, only whether one is set.
+ */
+function registerOwnAppRoutes(
+  router: Router,
+  deps: ConsoleDeps,
+  mutate: ReturnType<typeof consoleStages>['mutate'],
+  bodyOf: (ctx: Context) => Record<string, unknown>,
+  page: PageFn,
+): void {
+  const own = deps.upstream.own;
+  if (!own) return;
+
+  const idOf = (ctx: Context) => {
+    const id = OwnId.safeParse(pathParam(ctx, 'provider'));
+    if (!id.success) throw notFound('not_found', 'No such service of yours.');
+    return id.data;
+  };
+
+  async function save(ctx: Context, fromForm: boolean, id?: string): Promise<OwnerProviderView> {
+    const accountId = ownerOf(ctx).accountId;
+    const saved = await own!.save(accountId, ownAppInput(bodyOf(ctx), fromForm), id);
+    await deps.events.record({ kind: 'own_app.saved', accountId, ip: ctx.ip, detail: { provider: saved.id, title: saved.title } });
+    return saved;
+  }
+
+  async function remove(ctx: Context): Promise<void> {
+    const accountId = ownerOf(ctx).accountId;
+    const id = idOf(ctx);
+    if (!(await deps.upstream.removeOwn?.(accountId, id))) throw notFound('not_found', 'No such service of yours.');
+    await deps.events.record({ kind: 'own_app.removed', accountId, ip: ctx.ip, detail: { provider: id } });
+  }
+
+  /** A refused form comes back filled in, except the secret (the page would otherwise hold it). */
+  async function savedFromPage(ctx: Context, id?: string) {
+    try {
+      await save(ctx, true, id);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      const { clientSecret: _secret, csrf: _csrf, ...values } = bodyOf(ctx);
+      ctx.status = error.status;
+      await page(ctx, undefined, undefined, {
+        ...(id ? { id } : {}),
+        message: error.description,
+        values: Object.fromEntries(Object.entries(values).filter((e): e is [string, string] => typeof e[1] === 'string')),
+      });
+      return;
+    }
+    backTo(ctx, RETURN_TO, 'own_saved');
+  }
+
+  router.get('/console/api/connections/own', async function listOwnApps(ctx) {
+    ctx.body = { providers: await own.list(ownerOf(ctx).accountId), redirect_uri: callbackUrl(deps.config) };
+  });
+  router.post('/console/api/connections/own', ...mutate, async function addOwnAppByApi(ctx) {
+    ctx.status = 201;
+    ctx.body = { provider: await save(ctx, false) };
+  });
+  router.patch('/console/api/connections/own/:provider', ...mutate, async function changeOwnAppByApi(ctx) {
+    ctx.body = { provider: await save(ctx, false, idOf(ctx)) };
+  });
+  router.delete('/console/api/connections/own/:provider', ...mutate, async function removeOwnAppByApi(ctx) {
+    await remove(ctx);
+    ctx.body = { removed: true };
+  });
+  router.post('/console/connections/own', ...mutate, async function addOwnAppFromPage(ctx) {
+    await savedFromPage(ctx);
+  });
+  router.post('/console/connections/own/:provider', ...mutate, async function changeOwnAppFromPage(ctx) {
+    await savedFromPage(ctx, idOf(ctx));
+  });
+  router.post('/console/connections/own/:provider/delete', ...mutate, async function removeOwnAppFromPage(ctx) {
+    await remove(ctx);
+    backTo(ctx, RETURN_TO, 'own_removed');
   });
 }

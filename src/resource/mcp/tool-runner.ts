@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../logger.js';
 import { toAppError, type AppError } from '../../errors.js';
-import type { Metrics } from '../../metrics/metrics.js';
+import { providerLabel, type Metrics } from '../../metrics/metrics.js';
 import type { ApiCaller, CallContext, PluginKit, Tool } from '../../plugins/plugin.js';
 import { UpstreamError, noteUpstreamError } from '../../plugins/upstream-errors.js';
 import { loggableError } from '../../http/request-secrets.js';
@@ -84,7 +84,7 @@ export function toolRunner({ kit, log, logger, metrics }: ToolRunnerDeps) {
       return errorResult(error);
     } finally {
       const provider = call.state.upstreamProvider;
-      if (provider && metrics) metrics.upstreamCalls.inc({ provider, outcome: errorCode ?? 'ok' });
+      if (provider && metrics) metrics.upstreamCalls.inc({ provider: providerLabel(provider), outcome: errorCode ?? 'ok' });
       await recordCall(log, request.caller, {
         ip: request.ip,
         started,
