@@ -26,6 +26,18 @@ function isRange(value: string): boolean {
   }
 }
 
+/** A development escape hatch's comma-separated `host:port` list (lower-cased, blanks dropped). */
+const hostPortList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/.test(h)), 'every entry must be host:port')
+  .optional();
+
 const coreSettings = {
   NODE_ENV: {
     schema: z.enum(['development', 'production', 'test']).default('development'),
@@ -241,16 +253,7 @@ const coreSettings = {
     fix: 'use a number of milliseconds from 100 to 2500',
   },
   CLIENT_METADATA_ALLOW_HOSTS: {
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((h) => h.trim().toLowerCase())
-          .filter(Boolean),
-      )
-      .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/.test(h)), 'every entry must be host:port')
-      .optional(),
+    schema: hostPortList,
     doc: 'Development and tests only (refused in production): comma-separated `host:port` that client metadata documents may be fetched from although the address is private, such as a document server on 127.0.0.1.',
     fix: 'list host:port entries such as 127.0.0.1:8443, or unset it',
   },
@@ -270,16 +273,7 @@ const coreSettings = {
     fix: 'use the path of a readable JSON file',
   },
   UPSTREAM_OWN_ALLOW_HOSTS: {
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((h) => h.trim().toLowerCase())
-          .filter(Boolean),
-      )
-      .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+:\d{1,5}$|^\[[0-9a-f:]+\]:\d{1,5}$/.test(h)), 'every entry must be host:port')
-      .optional(),
+    schema: hostPortList,
     doc: "Development and tests only (refused in production): comma-separated `host:port` that owners' own OAuth apps (Connected accounts) may use although the address is private, over http or https, such as a fake provider on 127.0.0.1.",
     fix: 'list host:port entries such as 127.0.0.1:8080, or unset it',
   },

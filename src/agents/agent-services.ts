@@ -7,6 +7,7 @@ import type { PolicyStore } from '../policies/policy.js';
 import { AppError } from '../errors.js';
 import { ClientStore } from '../clients/store.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
+import { agentName, resourceScopeList } from '../grants/agent-tokens.js';
 import { revokeGrant } from '../grants/revoke.js';
 
 /** Enough for every agent an owner runs; a bound on what one signed-in browser can make the server store. */
@@ -15,18 +16,8 @@ export const MAX_AGENT_SERVICES = 50;
 /** What the owner asks for, against the scopes this server knows. */
 export const newAgentServiceSchema = (catalog: ScopeCatalog) =>
   z.object({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(60)
-      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
-    scopes: z
-      .array(z.string().max(64))
-      .min(1)
-      .max(50)
-      .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
-      .transform((scopes) => [...new Set(scopes)]),
+    name: agentName,
+    scopes: resourceScopeList(catalog),
   });
 export type NewAgentService = z.input<ReturnType<typeof newAgentServiceSchema>>;
 

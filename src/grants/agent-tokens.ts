@@ -12,21 +12,28 @@ export const LIFETIME_HOURS = { min: 1, max: 720, default: 24 } as const;
 export const AGENT_TOKEN_RESOURCES = ['api', 'mcp'] as const;
 export type AgentTokenResource = (typeof AGENT_TOKEN_RESOURCES)[number];
 
+/** The name an owner gives an agent (token or service): one short line they recognise. */
+export const agentName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(60)
+  .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+
+/** The resource scopes an owner grants an agent, each once, against the scopes this server knows. */
+export const resourceScopeList = (catalog: ScopeCatalog) =>
+  z
+    .array(z.string().max(64))
+    .min(1)
+    .max(50)
+    .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
+    .transform((scopes) => [...new Set(scopes)]);
+
 /** What the owner asks for, against the scopes this server knows. */
 export const newAgentTokenSchema = (catalog: ScopeCatalog) =>
   z.object({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(60)
-      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
-    scopes: z
-      .array(z.string().max(64))
-      .min(1)
-      .max(50)
-      .refine((scopes) => scopes.every((s) => catalog.isResourceScope(s)), 'must be scopes of the resource API')
-      .transform((scopes) => [...new Set(scopes)]),
+    name: agentName,
+    scopes: resourceScopeList(catalog),
     lifetime_hours: z.number().int().min(LIFETIME_HOURS.min).max(LIFETIME_HOURS.max).default(LIFETIME_HOURS.default),
     /** Where the agent uses it: the resource API (`api`) or the MCP server (`mcp`); its audience (RFC 8707). */
     resource: z.enum(AGENT_TOKEN_RESOURCES).default('api'),
