@@ -68,6 +68,24 @@ describe('loadConfig', () => {
     });
   });
 
+  it("derives the MCP server's resource from ISSUER, and keeps the resource API off it", () => {
+    expect(loadConfig({ ISSUER: 'https://auth.example.com/' }).MCP_URL).toBe('https://auth.example.com/mcp');
+    expect(
+      problemFor(configError({ ISSUER: 'https://auth.example.com', RESOURCE_URL: 'https://auth.example.com/mcp/' }), 'RESOURCE_URL'),
+    ).toMatch(/must not be https:\/\/auth\.example\.com\/mcp/);
+  });
+
+  it('takes MCP_ALLOWED_ORIGINS as origins only, and names a bad entry', () => {
+    expect(loadConfig({ MCP_ALLOWED_ORIGINS: 'http://localhost:6274, https://app.example.com' }).MCP_ALLOWED_ORIGINS).toEqual([
+      'http://localhost:6274',
+      'https://app.example.com',
+    ]);
+    expect(loadConfig({}).MCP_ALLOWED_ORIGINS).toEqual([]);
+    for (const bad of ['https://app.example.com/path', 'app.example.com', 'http://localhost:6274/']) {
+      expect(problemFor(configError({ MCP_ALLOWED_ORIGINS: bad }), 'MCP_ALLOWED_ORIGINS')).toMatch(/every entry must be an origin/);
+    }
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '', LOG_LEVEL: '' })).toMatchObject({
       PORT: 3000,
