@@ -35,6 +35,10 @@ import { createRouter } from './http/router.js';
 import { createServices, type AppDeps, type Services } from './services.js';
 import { TelegramLinks } from './accounts/telegram-links.js';
 import { createTelegramBot, WEBHOOK_PATH, type TelegramBot } from './telegram-bot/bot.js';
+import { Notifier } from './notices/notifier.js';
+import { TelegramOutbox } from './notices/outbox.js';
+import { NoticePreferences } from './notices/preferences.js';
+import { followEvents } from './notices/from-events.js';
 
 export type { AppDeps };
 
@@ -63,6 +67,8 @@ export interface App {
   clients: Services['clients'];
   /** oauth3's own Telegram bot, when TELEGRAM_BOT_TOKEN is set (the server starts and stops it). */
   telegramBot?: TelegramBot;
+  /** Tells owners things in their linked Telegram chat (nothing, without a bot). */
+  notifier: Notifier;
 }
 
 /**
@@ -109,11 +115,31 @@ export function createApp(deps: AppDeps): App {
   });
 
   const telegramLinks = new TelegramLinks(db);
-  // The bot answers where the console is served: the resource-only role has neither.
+  const outbox = new TelegramOutbox(db);
+  const noticePreferences = new NoticePreferences(db);
+  // Every role queues notices (a held post is made by the resource API); the bot runs where the console is served.
+  const notifier = new Notifier({
+    logger,
+    links: telegramLinks,
+    preferences: noticePreferences,
+    outbox,
+    enabled: Boolean(config.TELEGRAM_BOT_TOKEN),
+  });
+  followEvents(events, notifier, { db, issuer: config.ISSUER });
   const telegramBot =
     config.TELEGRAM_BOT_TOKEN && config.ROLE === 'all'
-      ? createTelegramBot({ config, botToken: config.TELEGRAM_BOT_TOKEN, logger, db, links: telegramLinks, events })
+      ? createTelegramBot({
+          config,
+          botToken: config.TELEGRAM_BOT_TOKEN,
+          logger,
+          db,
+          links: telegramLinks,
+          events,
+          outbox,
+          ...(deps.telegramSender ? { senderOptions: deps.telegramSender } : {}),
+        })
       : undefined;
+  if (telegramBot) notifier.onQueued(() => telegramBot.wake());
 
   provider.use(frontDoor({ logger, metrics }));
   // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).
@@ -162,7 +188,8 @@ export function createApp(deps: AppDeps): App {
       agentServices: services.agentServices,
       browserSessions: services.browserSessions,
       mcpTools,
-      telegram: { links: telegramLinks, botUsername: telegramBot?.username },
+      telegram: { links: telegramLinks, botUsername: telegramBot?.username, preferences: noticePreferences, outbox },
+      notifier,
     });
     const developers = compose([
       developerRoutes({
@@ -210,5 +237,6 @@ export function createApp(deps: AppDeps): App {
     scopes,
     clients: services.clients,
     telegramBot,
+    notifier,
   };
 }

@@ -8,7 +8,7 @@ import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import { loadMasterKeys } from './keys/master-key.js';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
-import { createApp, type App } from './app.js';
+import { createApp, type App, type AppDeps } from './app.js';
 import type { Plugin } from './plugins/plugin.js';
 import { loadBuiltinPlugins } from './plugins/load.js';
 import { deleteExpired } from '../adapters/index.js';
@@ -55,6 +55,8 @@ export interface ServerOptions {
   plugins?: Plugin[];
   /** The server's clock (tests move it to end a client secret's grace period). */
   clock?: Clock;
+  /** The Telegram bot's sending pace (tests shorten it). */
+  telegramSender?: AppDeps['telegramSender'];
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
@@ -77,6 +79,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       masterKeys: ring,
       plugins: options.plugins ?? (await loadBuiltinPlugins()),
       clock: options.clock,
+      telegramSender: options.telegramSender,
       metrics,
     });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import type { Clock } from './clock.js';
+import type { SenderOptions } from './telegram-bot/sender.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import type { PrivateJwk } from './keys/keystore.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** The server's clock where a test must move it (client-secret grace periods); default the system clock. */
   clock?: Clock;
+  /** The Telegram bot's sending pace (tests shorten the gap per chat); Telegram's limits by default. */
+  telegramSender?: Partial<SenderOptions>;
 }
 
 /** Every store and service of one app, each built once here and handed to the areas that use it. */

@@ -13,11 +13,20 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
+/** Told of every event after it is written (notices); a listener's failure is logged, never the caller's. */
+export type EventListener = (event: AuditEvent) => Promise<void> | void;
+
 export class EventLog {
+  private readonly listeners: EventListener[] = [];
+
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
   ) {}
+
+  subscribe(listener: EventListener): void {
+    this.listeners.push(listener);
+  }
 
   /** Never throws: failing to write an audit row must not turn a completed action into an error. */
   async record(event: AuditEvent): Promise<void> {
@@ -39,6 +48,16 @@ export class EventLog {
       );
     } catch (err) {
       this.logger.error({ err, event: event.kind }, 'could not write audit event');
+    }
+    for (const listener of this.listeners) {
+      try {
+        await listener(event);
+      } catch (err) {
+        this.logger.error(
+          { err: { message: err instanceof Error ? err.message : String(err) }, event: event.kind },
+          'an event listener failed',
+        );
+      }
     }
   }
 }

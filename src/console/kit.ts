@@ -18,6 +18,9 @@ import type { AgentServices } from '../agents/agent-services.js';
 import type { BrowserSessions } from './browser-sessions.js';
 import type { Tool } from '../plugins/plugin.js';
 import type { TelegramLinks } from '../accounts/telegram-links.js';
+import type { Notifier } from '../notices/notifier.js';
+import type { TelegramOutbox } from '../notices/outbox.js';
+import type { NoticePreferences } from '../notices/preferences.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
 import { ownerOf } from '../accounts/owner-session.js';
 
@@ -49,6 +52,8 @@ export interface ConsoleDeps {
   mcpTools: readonly Tool[];
   /** Linking the owner's chat with oauth3's Telegram bot (the Telegram page). */
   telegram: ConsoleTelegram;
+  /** Tells the owner things in Telegram (an approval decided here updates its message there). */
+  notifier: Notifier;
 }
 
 /** What the Telegram page needs: the links, and the bot's @username when a bot is configured. */
@@ -56,6 +61,10 @@ export interface ConsoleTelegram {
   links: TelegramLinks;
   /** Undefined when the operator set no TELEGRAM_BOT_TOKEN; throws when Telegram cannot be reached. */
   botUsername?: () => Promise<string>;
+  /** Which notices the owner wants. */
+  preferences: NoticePreferences;
+  /** What was sent, or could not be (the undelivered list and its Retry). */
+  outbox: TelegramOutbox;
 }
 
 /** What the console needs from the upstream OAuth 2.0 client: start a connect, and the providers configured. */

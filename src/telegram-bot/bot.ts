@@ -15,12 +15,14 @@ import { Poller, POLL_SECONDS } from './polling.js';
 import { honourRetryAfter } from './retry.js';
 import { isWebhookSecret, SECRET_HEADER, webhookSecret } from './secret.js';
 import { UpdateClaims } from './updates.js';
+import { Sender, type SenderOptions } from './sender.js';
+import type { TelegramOutbox } from '../notices/outbox.js';
 
 /** Where Telegram posts updates in webhook mode (TELEGRAM_WEBHOOK_URL points here). */
 export const WEBHOOK_PATH = '/telegram/webhook';
 
 /** The kinds of update the bot asks Telegram for; a handler for another kind adds it here. */
-export const ALLOWED_UPDATES = ['message', 'channel_post'] as const;
+export const ALLOWED_UPDATES = ['message', 'channel_post', 'callback_query'] as const;
 
 const RETRY = { maxWaitSeconds: 60, maxRetries: 3 };
 
@@ -33,6 +35,10 @@ export interface TelegramBotDeps {
   events: EventLog;
   /** More handlers (approvals, notices, commands), tried in order before linking's, whose fallback answers the rest. */
   handlers?: Composer<Context>[];
+  /** What the bot sends on its own (notices, approvals), drained by the sender. */
+  outbox: TelegramOutbox;
+  /** The sender's pace (tests shorten it); Telegram's limits by default. */
+  senderOptions?: Partial<SenderOptions>;
 }
 
 export interface TelegramBot {
@@ -44,7 +50,9 @@ export interface TelegramBot {
   webhook: Middleware;
   /** Webhook mode: tells Telegram where to post. Polling mode: starts polling. A failure is logged, not thrown. */
   start(): Promise<void>;
-  /** Stops polling; nothing of the bot runs afterwards. */
+  /** Something was queued in the outbox: the sender looks now. */
+  wake(): void;
+  /** Stops polling and sending; nothing of the bot runs afterwards. */
   stop(): Promise<void>;
 }
 
@@ -110,8 +118,16 @@ export function createTelegramBot(deps: TelegramBotDeps): TelegramBot {
     ctx.body = { ok: true };
   };
 
+  const sender = new Sender({
+    outbox: deps.outbox,
+    api: bot.api,
+    logger,
+    botToken,
+    ...(deps.senderOptions ? { options: deps.senderOptions } : {}),
+  });
   let poller: Poller | undefined;
   async function start(): Promise<void> {
+    sender.start();
     const url = config.TELEGRAM_WEBHOOK_URL;
     if (!url) {
       const api = new Api(botToken, { apiRoot: config.TELEGRAM_API_ROOT, timeoutSeconds: POLL_SECONDS + timeoutSeconds });
@@ -136,8 +152,9 @@ export function createTelegramBot(deps: TelegramBotDeps): TelegramBot {
     handle,
     webhook,
     start,
+    wake: () => sender.wake(),
     stop: async () => {
-      await poller?.stop();
+      await Promise.all([poller?.stop(), sender.stop()]);
     },
   };
 }

@@ -25,8 +25,14 @@ export interface ReceivedMessage {
   token: string;
   chat_id: string;
   text: string;
+  /** The id the fake gave the message (editMessageText finds it by this). */
+  message_id: number;
   parse_mode?: string;
   disable_notification?: boolean;
+  /** The inline keyboard, as sent: rows of { text, callback_data }. */
+  reply_markup?: { inline_keyboard?: { text: string; callback_data?: string; url?: string }[][] };
+  /** Edits made to it since (editMessageText), oldest first; the text above is the latest. */
+  edits: string[];
 }
 
 /**
@@ -63,6 +69,7 @@ export interface FakeUpdate {
   update_id: number;
   message?: Record<string, unknown>;
   channel_post?: Record<string, unknown>;
+  callback_query?: Record<string, unknown>;
 }
 
 export interface FakeTelegram {
@@ -78,6 +85,13 @@ export interface FakeTelegram {
    * user in their private chat, or in `chat` (a group or channel). The bot learns the chat, so it can answer there.
    */
   message(token: string, input: { from: FakeUser; text: string; chat?: FakeChat }): FakeUpdate;
+  /**
+   * A press on an inline button of a message the bot sent, as a callback_query update from `from` (by default the
+   * message was sent to `from`'s private chat). `data` defaults to the button's callback_data by its text.
+   */
+  press(token: string, input: { from: FakeUser; message: ReceivedMessage; button?: string; data?: string }): FakeUpdate;
+  /** answerCallbackQuery calls: the query id and the text shown to the user. */
+  answers: { callback_query_id: string; text?: string; show_alert?: boolean }[];
   /** Queues an update for getUpdates (long polling); a waiting getUpdates answers at once. */
   queue(token: string, update: FakeUpdate): void;
   /** A new bot with a valid token (35 random characters after the id, like @BotFather's). */
@@ -96,6 +110,8 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   const bots = new Map<string, FakeBot>();
   const failures = new Map<string, { failure: Failure; retryAfter: number; times?: number }>();
   const sent: ReceivedMessage[] = [];
+  const answers: FakeTelegram['answers'] = [];
+  let nextCallbackId = 1;
   const calls: { token: string; method: string; body: Record<string, unknown> }[] = [];
   const webhooks = new Map<string, FakeWebhook>();
   const pending = new Map<string, FakeUpdate[]>();
@@ -159,15 +175,46 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       const chat = findChat(bot, body.chat_id);
       if (!chat) return error(res, 400, 'Bad Request: chat not found');
       if (typeof body.text !== 'string' || !body.text.trim()) return error(res, 400, 'Bad Request: message text is empty');
+      const messageId = nextMessageId++;
       sent.push({
         token,
         chat_id: String(body.chat_id),
         text: body.text,
+        message_id: messageId,
+        edits: [],
         ...(typeof body.parse_mode === 'string' ? { parse_mode: body.parse_mode } : {}),
         ...(typeof body.disable_notification === 'boolean' ? { disable_notification: body.disable_notification } : {}),
+        ...(body.reply_markup && typeof body.reply_markup === 'object'
+          ? { reply_markup: body.reply_markup as ReceivedMessage['reply_markup'] }
+          : {}),
       });
-      const messageId = nextMessageId++;
       return reply(res, 200, { ok: true, result: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat, text: body.text } });
+    }
+    if (method === 'editMessageText') {
+      const message = sent.find((m) => m.token === token && m.chat_id === String(body.chat_id) && m.message_id === Number(body.message_id));
+      if (!message) return error(res, 400, 'Bad Request: message to edit not found');
+      if (typeof body.text !== 'string' || !body.text.trim()) return error(res, 400, 'Bad Request: message text is empty');
+      const markup =
+        body.reply_markup && typeof body.reply_markup === 'object' ? (body.reply_markup as ReceivedMessage['reply_markup']) : undefined;
+      if (message.text === body.text && JSON.stringify(message.reply_markup) === JSON.stringify(markup))
+        return error(res, 400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same');
+      message.text = body.text;
+      message.edits.push(body.text);
+      // Telegram drops the inline keyboard of an edit that sends none.
+      if (markup) message.reply_markup = markup;
+      else delete message.reply_markup;
+      return reply(res, 200, {
+        ok: true,
+        result: { message_id: message.message_id, date: Math.floor(Date.now() / 1000), text: body.text },
+      });
+    }
+    if (method === 'answerCallbackQuery') {
+      answers.push({
+        callback_query_id: String(body.callback_query_id),
+        ...(typeof body.text === 'string' ? { text: body.text } : {}),
+        ...(typeof body.show_alert === 'boolean' ? { show_alert: body.show_alert } : {}),
+      });
+      return reply(res, 200, { ok: true, result: true });
     }
     if (method === 'setWebhook') {
       if (typeof body.url !== 'string' || !body.url.startsWith('https://'))
@@ -285,6 +332,26 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       };
       const update_id = nextUpdateId++;
       return where.type === 'channel' ? { update_id, channel_post: message } : { update_id, message };
+    },
+    answers,
+    press(token, { from, message, button, data }) {
+      const buttons = (message.reply_markup?.inline_keyboard ?? []).flat();
+      const chosen = button === undefined ? undefined : buttons.find((b) => b.text === button);
+      if (button !== undefined && !chosen) throw new Error(`no button "${button}" on the message`);
+      const callbackData = data ?? chosen?.callback_data;
+      if (callbackData === undefined) throw new Error('press() needs a button or data');
+      const chatId = Number(message.chat_id);
+      const chat: FakeChat = { id: chatId, type: chatId > 0 ? 'private' : 'group' };
+      return {
+        update_id: nextUpdateId++,
+        callback_query: {
+          id: String(nextCallbackId++),
+          chat_instance: `ci${chatId}`,
+          from: { is_bot: false, ...from },
+          data: callbackData,
+          message: { message_id: message.message_id, date: Math.floor(Date.now() / 1000), chat, text: message.text },
+        },
+      };
     },
     queue(token, update) {
       pending.set(token, [...(pending.get(token) ?? []), update]);

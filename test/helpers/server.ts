@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { ClientStore, type NewClient } from '../../src/clients/store.js';
 import type { Plugin } from '../../src/plugins/plugin.js';
+import type { SenderOptions } from '../../src/telegram-bot/sender.js';
 import type { Clock } from '../../src/clock.js';
 import { createTestSchema, serviceUrl, type Backend } from './services.js';
 import { seedEmbeddedDatabase } from './pglite-template.js';
@@ -34,6 +35,8 @@ export interface TestServerOptions {
   plugins?: Plugin[];
   /** The server's clock (a ManualClock from src/clock.ts for grace-period tests). */
   clock?: Clock;
+  /** The Telegram bot's sending pace; tests default to a 50 ms gap per chat and a 100 ms tick. */
+  telegramSender?: Partial<SenderOptions>;
 }
 
 export async function freePort(): Promise<number> {
@@ -84,7 +87,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       done();
     },
   });
-  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink), { plugins: options.plugins, clock: options.clock });
+  const server = await startServer(config, createLogger(config.LOG_LEVEL, sink), {
+    plugins: options.plugins,
+    clock: options.clock,
+    telegramSender: { tickMs: 100, perChatGapMs: 50, ...options.telegramSender },
+  });
   const clients = server.app.clients;
   return {
     ...server,

@@ -34,7 +34,7 @@ describe.each(backends())('oauth3 bot by long polling (%s)', (backend) => {
     expect(await waitForSent(telegram, user.id, 1)).toEqual([HELP_TEXT]);
     expect(telegram.webhooks.has(token)).toBe(false);
     const poll = telegram.calls.find((c) => c.method === 'getUpdates');
-    expect(poll?.body).toEqual(expect.objectContaining({ timeout: 25, allowed_updates: ['message', 'channel_post'] }));
+    expect(poll?.body).toEqual(expect.objectContaining({ timeout: 25, allowed_updates: ['message', 'channel_post', 'callback_query'] }));
 
     // Telegram sends an update again when its confirmation was lost (a replica died before the next getUpdates).
     telegram.queue(token, first);

@@ -29,7 +29,7 @@ describe.each(backends())('oauth3 bot in webhook mode (%s)', (backend) => {
     expect(hook).toEqual({
       url: WEBHOOK_URL,
       secret_token: expect.stringMatching(/^[A-Za-z0-9_-]{1,256}$/),
-      allowed_updates: ['message', 'channel_post'],
+      allowed_updates: ['message', 'channel_post', 'callback_query'],
     });
     expect(hook!.secret_token).toBe(webhookSecret(token));
     expect(telegram.calls.some((c) => c.method === 'getUpdates')).toBe(false);

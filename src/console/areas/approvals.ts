@@ -1,11 +1,11 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { AppError, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { pathParam } from '../../http/guard.js';
 import type { HeldAction } from '../../policies/held.js';
-import { runApproved } from '../../plugins/run-approved.js';
-import { appNames } from '../app-names.js';
+import { decideHeld, type HeldDecisionDeps } from '../../plugins/decide-held.js';
+import { appNames } from '../../grants/app-names.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
@@ -35,8 +35,8 @@ const heldJson = (view: HeldView) => ({
 
 /**
  * /console/approvals and /console/api/approvals: actions an app's "hold for my approval" limit keeps back.
- * Approving runs the action once with the owner's connection, even when two approvals race: the store
- * hands the pending row to one decision only.
+ * Approving runs the action once with the owner's connection, even when two approvals race or the owner also
+ * presses Approve in Telegram (src/plugins/decide-held.ts).
  */
 export function approvalsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
@@ -68,58 +68,15 @@ export function approvalsArea(router: Router, deps: ConsoleDeps): void {
     return held;
   }
 
-  const audit = (ctx: Context, held: HeldAction, kind: string, outcome: 'ok' | 'failure', detail: Record<string, unknown> = {}) =>
-    deps.events.record({
-      kind,
-      outcome,
-      accountId: held.accountId,
-      clientId: held.clientId,
-      grantId: held.grantId,
-      ip: ctx.ip,
-      detail: { held_id: held.id, action: held.action, ...detail },
-    });
-
-  /** Takes the pending row for this decision; a second decision, concurrent or later, gets 409. */
-  async function claim(ctx: Context, decision: 'approved' | 'rejected'): Promise<HeldAction> {
-    const held = await find(ctx);
-    // An app whose access was revoked meanwhile gets nothing sent on its behalf.
-    if (decision === 'approved' && !(await deps.provider.Grant.find(held.grantId))) {
-      await store.decide(held.accountId, held.id, 'expired');
-      throw new AppError('app_revoked', 409, 'The app that asked for this no longer has access, so it was not sent.');
-    }
-    const decided = await store.decide(held.accountId, held.id, decision);
-    if (!decided) throw new AppError('already_decided', 409, 'This was already approved or rejected.');
-    return decided;
-  }
-
-  /**
-   * Claims the post, runs it, records what became of it. A failure to send is returned, not thrown: the decision
-   * stands (the row says "failed" with the error code) and each caller shows it its own way.
-   */
-  async function approve(ctx: Context): Promise<{ held: HeldAction; failure?: AppError }> {
-    const held = await claim(ctx, 'approved');
-    try {
-      const result = await runApproved(deps.resource, held, deps.logger);
-      await store.settle(held.id, 'approved', result);
-      await audit(ctx, held, 'action.approved', 'ok');
-      return { held: { ...held, result } };
-    } catch (caught) {
-      // Plugins translate their upstream's errors; anything else is logged by name only, since a foreign error's
-      // message may quote an upstream URL holding a credential (threat model G2).
-      if (!(caught instanceof AppError))
-        deps.logger.error({ action: held.action, error: caught instanceof Error ? caught.name : typeof caught }, 'approved action failed');
-      const failure = caught instanceof AppError ? caught : new AppError('server_error', 500, 'Sending failed on our side.');
-      await store.settle(held.id, 'failed', { error: failure.code });
-      await audit(ctx, held, 'action.approved', 'failure', { error: failure.code });
-      return { held: { ...held, status: 'failed', result: { error: failure.code } }, failure };
-    }
-  }
-
-  async function reject(ctx: Context): Promise<HeldAction> {
-    const held = await claim(ctx, 'rejected');
-    await audit(ctx, held, 'action.rejected', 'ok');
-    return held;
-  }
+  const decisions: HeldDecisionDeps = {
+    resource: deps.resource,
+    events: deps.events,
+    logger: deps.logger,
+    grantExists: async (grantId) => Boolean(await deps.provider.Grant.find(grantId)),
+    notifier: deps.notifier,
+  };
+  const approve = async (ctx: Context) => decideHeld(decisions, await find(ctx), 'approved', { via: 'console', ip: ctx.ip });
+  const reject = async (ctx: Context) => (await decideHeld(decisions, await find(ctx), 'rejected', { via: 'console', ip: ctx.ip })).held;
 
   router.get('/console/approvals', async function showApprovals(ctx) {
     const csrf = csrfFor(ctx);
