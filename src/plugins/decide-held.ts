@@ -76,7 +76,7 @@ export async function decideHeld(
     const result = await runApproved(deps.resource, decided, deps.logger);
     await store.settle(decided.id, 'approved', result);
     await audit('action.approved', 'ok');
-    return settled({ held: { ...decided, result } });
+    return await settled({ held: { ...decided, result } });
   } catch (caught) {
     // Plugins translate their upstream's errors; anything else is logged by name only, since a foreign error's
     // message may quote an upstream URL holding a credential (threat model G2).
