@@ -184,9 +184,7 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
         edits: [],
         ...(typeof body.parse_mode === 'string' ? { parse_mode: body.parse_mode } : {}),
         ...(typeof body.disable_notification === 'boolean' ? { disable_notification: body.disable_notification } : {}),
-        ...(body.reply_markup && typeof body.reply_markup === 'object'
-          ? { reply_markup: body.reply_markup }
-          : {}),
+        ...(body.reply_markup && typeof body.reply_markup === 'object' ? { reply_markup: body.reply_markup } : {}),
       });
       return reply(res, 200, { ok: true, result: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat, text: body.text } });
     }
