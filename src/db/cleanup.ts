@@ -2,7 +2,8 @@ import type { Database } from './database.js';
 
 /**
  * Deletes our own rows whose lifetime has passed (passkey challenges, rate-limit windows, interaction decisions,
- * device poll counts, DPoP proof ids, retired keys, Telegram update ids and link nonces). oidc-provider's rows are the storage adapters' to sweep; the
+ * device poll counts, DPoP proof ids, retired keys, Telegram update ids and link nonces, and the bot's messages a month
+ * after they were sent, cancelled or given up). oidc-provider's rows are the storage adapters' to sweep; the
  * server runs both every 10 minutes, `oauth3 cleanup` on demand.
  */
 export async function deleteExpiredRows(db: Database): Promise<number> {
@@ -15,6 +16,8 @@ export async function deleteExpiredRows(db: Database): Promise<number> {
     db.query('DELETE FROM keys WHERE remove_after < now()'),
     db.query('DELETE FROM telegram_updates WHERE expires_at < now()'),
     db.query('DELETE FROM telegram_link_nonces WHERE expires_at < now()'),
+    // Edits point at the message they change: an old message goes with its edits (ON DELETE CASCADE).
+    db.query("DELETE FROM telegram_outbox WHERE status <> 'pending' AND created_at < now() - interval '30 days'"),
   ]);
   return results.reduce((sum, r) => sum + r.rowCount, 0);
 }
