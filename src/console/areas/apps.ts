@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import { listConnectedApps, type ConnectedApp } from '../../grants/connected-apps.js';
-import { findOwnedGrant, revokeGrant, type OwnedGrant } from '../../grants/revoke.js';
+import { findOwnedGrant, type OwnedGrant } from '../../grants/revoke.js';
+import { revokeApp } from '../../grants/revoke-app.js';
 import { Policy, type PolicyInput } from '../../policies/policy.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
@@ -42,6 +43,7 @@ const appJson = (app: ConnectedApp, policy: Policy) => ({
 export function appsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const { policies } = deps.resource;
+  const revokeDeps = { ...deps, policies };
 
   /** Another owner's grant is "not found", exactly like an unknown one, and stays untouched (as in threat model F4). */
   async function ownedGrant(ctx: Context): Promise<OwnedGrant> {
@@ -51,20 +53,9 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
     return grant;
   }
 
-  async function revokeApp(ctx: Context): Promise<void> {
-    const { grantId, clientId } = await ownedGrant(ctx);
-    const owner = ownerOf(ctx);
-    // An agent service's grant is the agent itself: revoking it removes its client through the client store, so this
-    // process stops issuing it tokens at once rather than when the database's announcement arrives.
-    const service = await deps.agentServices.find(owner.accountId, clientId);
-    if (service?.grantId === grantId) {
-      await deps.agentServices.revoke({ accountId: owner.accountId, ip: ctx.ip }, service);
-      return;
-    }
-    await revokeGrant(deps.provider, deps.db, grantId);
-    // The limits belonged to this grant only; an app that asks again starts from what the owner sets then.
-    await policies.remove(grantId);
-    await deps.events.record({ kind: 'app.revoked', accountId: owner.accountId, clientId, grantId, ip: ctx.ip });
+  async function revokeAppOf(ctx: Context): Promise<void> {
+    const grant = await ownedGrant(ctx);
+    await revokeApp(revokeDeps, { accountId: ownerOf(ctx).accountId, ip: ctx.ip, via: 'console' }, grant);
   }
 
   /** Checks and stores the limits; a problem is a 400 naming the field (and the line, for lists). */
@@ -119,12 +110,12 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   });
 
   router.delete('/console/api/apps/:grantId', ...mutate, async function revokeAppByApi(ctx) {
-    await revokeApp(ctx);
+    await revokeAppOf(ctx);
     ctx.body = { revoked: true };
   });
 
   router.post('/console/apps/:grantId/revoke', ...mutate, async function revokeAppFromPage(ctx) {
-    await revokeApp(ctx);
+    await revokeAppOf(ctx);
     backTo(ctx, '/console/apps', 'revoked');
   });
 
