@@ -5,11 +5,12 @@ import { AppError, notFound } from '../../errors.js';
 import { pathParam } from '../../http/guard.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialKind, VerifiedCredential } from '../../plugins/plugin.js';
-import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { consoleStages, type ConsoleDeps, type ConsoleUpstream, pendingOf } from '../kit.js';
+import type { PluginRegistry } from '../../plugins/registry.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
-import { connectionsBody, type ConnectProblem, type ConnectWay, type OwnAppProblem } from '../views/connections.js';
+import { connectionsBody, connectProviderBody, type ConnectProblem, type ConnectWay, type OwnAppProblem } from '../views/connections.js';
 import type { OwnerProviderView } from '../../upstream/owner-providers.js';
 import { callbackUrl } from '../../upstream/connect.js';
 
@@ -58,6 +59,64 @@ function fieldProblem(kind: CredentialKind, error: ZodError): string {
 }
 
 /**
+ * The ways an owner can connect an account: credential kinds from the plugins, providers configured without a plugin,
+ * then the owner's own OAuth apps. The Connected accounts page offers them, and the bot's /connect lists them.
+ */
+export function connectWays(
+  registry: Pick<PluginRegistry, 'credentialKinds'>,
+  upstream: Pick<ConsoleUpstream, 'providers'>,
+  own: readonly OwnerProviderView[] = [],
+): ConnectWay[] {
+  const configured = upstream.providers?.();
+  const configuredIds = configured && new Set(configured.map((p) => p.id));
+  const covered = new Set<string>();
+  const list: ConnectWay[] = [];
+  for (const kind of registry.credentialKinds()) {
+    // An OAuth kind needs its provider configured (X needs the operator's own client id).
+    if (kind.oauth && configuredIds && !configuredIds.has(kind.oauth.provider)) continue;
+    if (kind.oauth) covered.add(kind.oauth.provider);
+    list.push({
+      id: kind.id,
+      provider: kind.provider,
+      title: kind.title,
+      description: kind.description,
+      ...(kind.paste ? { paste: { fields: kind.paste.fields } } : {}),
+      ...(kind.oauth ? { oauth: { provider: kind.oauth.provider } } : {}),
+    });
+  }
+  for (const p of configured ?? []) {
+    if (covered.has(p.id)) continue;
+    const title = p.title ?? p.id;
+    const host = URL.canParse(p.authorizationUrl) ? new URL(p.authorizationUrl).host : p.authorizationUrl;
+    list.push({
+      id: `oauth2:${p.id}`,
+      provider: p.id,
+      title,
+      description: `Sign in to ${title} at ${host} and approve oauth3 there; you come back here when it is done.`,
+      oauth: { provider: p.id },
+    });
+  }
+  for (const p of own) {
+    list.push({
+      id: `oauth2:${p.id}`,
+      provider: p.id,
+      title: p.title,
+      description: `Your own OAuth app: sign in to ${p.title} at ${new URL(p.authorization_url).host} and approve oauth3 there.`,
+      oauth: { provider: p.id },
+    });
+  }
+  return list;
+}
+
+/** The operator's (or the owner's) title for a provider, else the id as a name: `x` → `X`, `telegram` → `Telegram`. */
+export const providerTitles =
+  (upstream: Pick<ConsoleUpstream, 'providers'>, own: readonly OwnerProviderView[] = []) =>
+  (provider: string): string =>
+    own.find((p) => p.id === provider)?.title ??
+    upstream.providers?.().find((p) => p.id === provider)?.title ??
+    provider.charAt(0).toUpperCase() + provider.slice(1);
+
+/**
  * /console/connections and /console/api/connections: the upstream accounts oauth3 acts with.
  * Pasted credentials are checked with the upstream before they are saved; OAuth connects start here and come back
  * through /connections/callback. No response ever carries a credential, not even the one just pasted.
@@ -66,58 +125,13 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const { registry, connections } = deps.resource;
 
-  /** Credential kinds from the plugins, providers configured without a plugin, then the owner's own OAuth apps. */
-  function ways(own: readonly OwnerProviderView[] = []): ConnectWay[] {
-    const configured = deps.upstream.providers?.();
-    const configuredIds = configured && new Set(configured.map((p) => p.id));
-    const covered = new Set<string>();
-    const list: ConnectWay[] = [];
-    for (const kind of registry.credentialKinds()) {
-      // An OAuth kind needs its provider configured (X needs the operator's own client id).
-      if (kind.oauth && configuredIds && !configuredIds.has(kind.oauth.provider)) continue;
-      if (kind.oauth) covered.add(kind.oauth.provider);
-      list.push({
-        id: kind.id,
-        provider: kind.provider,
-        title: kind.title,
-        description: kind.description,
-        ...(kind.paste ? { paste: { fields: kind.paste.fields } } : {}),
-        ...(kind.oauth ? { oauth: { provider: kind.oauth.provider } } : {}),
-      });
-    }
-    for (const p of configured ?? []) {
-      if (covered.has(p.id)) continue;
-      const title = p.title ?? p.id;
-      const host = URL.canParse(p.authorizationUrl) ? new URL(p.authorizationUrl).host : p.authorizationUrl;
-      list.push({
-        id: `oauth2:${p.id}`,
-        provider: p.id,
-        title,
-        description: `Sign in to ${title} at ${host} and approve oauth3 there; you come back here when it is done.`,
-        oauth: { provider: p.id },
-      });
-    }
-    for (const p of own) {
-      list.push({
-        id: `oauth2:${p.id}`,
-        provider: p.id,
-        title: p.title,
-        description: `Your own OAuth app: sign in to ${p.title} at ${new URL(p.authorization_url).host} and approve oauth3 there.`,
-        oauth: { provider: p.id },
-      });
-    }
-    return list;
-  }
+  const ways = (own: readonly OwnerProviderView[] = []) => connectWays(registry, deps.upstream, own);
 
   /** This owner's own OAuth apps (none when the server offers the feature to no one). */
   const ownOf = async (ctx: Context): Promise<OwnerProviderView[]> =>
     deps.upstream.own ? deps.upstream.own.list(ownerOf(ctx).accountId) : [];
 
-  /** The operator's (or the owner's) title for a provider, else the id as a name: `x` → `X`, `telegram` → `Telegram`. */
-  const titles = (own: readonly OwnerProviderView[]) => (provider: string) =>
-    own.find((p) => p.id === provider)?.title ??
-    deps.upstream.providers?.().find((p) => p.id === provider)?.title ??
-    provider.charAt(0).toUpperCase() + provider.slice(1);
+  const titles = (own: readonly OwnerProviderView[]) => providerTitles(deps.upstream, own);
   const howOf = (providerTitle: (provider: string) => string) => (c: Connection) =>
     c.kind === 'oauth2' ? `Signed in with ${providerTitle(c.provider)}` : (registry.credentialKind(c.kind)?.title ?? c.kind);
 
@@ -225,6 +239,30 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
 
   router.get('/console/connections', async function showConnections(ctx) {
     await page(ctx);
+  });
+
+  // The bot's /connect links here: a page of the console (so a signed-out owner signs in first and comes back) whose
+  // buttons post to the routes above with this browser's CSRF token. The chat only ever hands out this link.
+  router.get('/console/connections/connect/:provider', async function showConnectProvider(ctx) {
+    const id = ProviderId.safeParse(pathParam(ctx, 'provider'));
+    const own = await ownOf(ctx);
+    const offered = id.success ? ways(own).filter((w) => w.provider === id.data) : [];
+    if (!id.success || !offered.length) throw notFound('unknown_provider', 'This server has no such account to connect.');
+    const title = providerTitles(deps.upstream, own)(id.data);
+    const csrf = csrfFor(ctx);
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
+      title: `Connect ${title}`,
+      active: '/console/connections',
+      csrf,
+      body: connectProviderBody({
+        title,
+        ways: offered,
+        csrf,
+        connected: await connections.find(ownerOf(ctx).accountId, id.data),
+      }),
+    });
   });
 
   router.get('/console/api/connections', async function listConnections(ctx) {

@@ -188,6 +188,26 @@ ${ownAppForm(undefined, csrf, newProblem)}
 </section>`;
 }
 
+/** /console/connections/connect/:provider, where the bot's /connect leads: the ways to connect one provider, alone. */
+export function connectProviderBody({
+  title,
+  ways,
+  csrf,
+  connected,
+}: {
+  title: string;
+  ways: ConnectWay[];
+  csrf: string;
+  connected?: Connection;
+}): SafeHtml {
+  return html`<h1>Connect ${title}</h1>
+<p>oauth3 uses this account on your behalf when an app or agent you allowed posts for you. What you paste or approve
+here is stored encrypted and never shown again.</p>
+${connected ? html`<p>You have connected <strong>${connected.label}</strong> already; connecting again replaces it.</p>` : ''}
+${ways.map((way) => wayBlock(way, csrf, undefined))}
+<p><a href="/console/connections">All your connected accounts</a></p>`;
+}
+
 function wayBlock(way: ConnectWay, csrf: string, problem: ConnectProblem | undefined): SafeHtml {
   const titleId = `way-${slug(way.id)}`;
   return html`<div class="connect-way" role="group" aria-labelledby="${titleId}">
