@@ -39,6 +39,7 @@ import { Notifier } from './notices/notifier.js';
 import { TelegramOutbox } from './notices/outbox.js';
 import { NoticePreferences } from './notices/preferences.js';
 import { followEvents } from './notices/from-events.js';
+import { BOT_COMMANDS, commandHandlers } from './telegram-bot/commands.js';
 
 export type { AppDeps };
 
@@ -136,6 +137,8 @@ export function createApp(deps: AppDeps): App {
           links: telegramLinks,
           events,
           outbox,
+          handlers: [commandHandlers({ ...services, db, links: telegramLinks, services: services.resource, issuer: config.ISSUER })],
+          menu: BOT_COMMANDS,
           ...(deps.telegramSender ? { senderOptions: deps.telegramSender } : {}),
         })
       : undefined;

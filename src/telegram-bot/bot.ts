@@ -35,6 +35,8 @@ export interface TelegramBotDeps {
   events: EventLog;
   /** More handlers (approvals, notices, commands), tried in order before linking's, whose fallback answers the rest. */
   handlers?: Composer<Context>[];
+  /** The command menu Telegram shows in the chat (setMyCommands at start). */
+  menu?: ReadonlyArray<{ command: string; description: string }>;
   /** What the bot sends on its own (notices, approvals), drained by the sender. */
   outbox: TelegramOutbox;
   /** The sender's pace (tests shorten it); Telegram's limits by default. */
@@ -128,6 +130,10 @@ export function createTelegramBot(deps: TelegramBotDeps): TelegramBot {
   let poller: Poller | undefined;
   async function start(): Promise<void> {
     sender.start();
+    if (deps.menu?.length)
+      await bot.api.setMyCommands([...deps.menu]).catch((error: unknown) => {
+        logger.warn({ error: loggable(error) }, 'telegram bot: setMyCommands failed; the command menu stays as it was');
+      });
     const url = config.TELEGRAM_WEBHOOK_URL;
     if (!url) {
       const api = new Api(botToken, { apiRoot: config.TELEGRAM_API_ROOT, timeoutSeconds: POLL_SECONDS + timeoutSeconds });

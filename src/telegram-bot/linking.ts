@@ -4,6 +4,10 @@ import type { TelegramLinks } from '../accounts/telegram-links.js';
 
 export const HELP_TEXT = [
   'This is the oauth3 bot. Commands:',
+  '/apps – apps and agents with access to your account, each with a button to revoke it',
+  '/connect <provider> – a link to connect an account, such as /connect x (/connect alone lists what you can connect)',
+  '/connections – your connected accounts, and which need connecting again',
+  '/status – what this chat is linked to, posts waiting for you, apps and accounts',
   '/start – link this chat (open the link from the Telegram page of your oauth3 console)',
   '/unlink – stop this chat speaking for your oauth3 account',
   '/help – this list',

@@ -224,6 +224,7 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       });
       return reply(res, 200, { ok: true, result: true, description: 'Webhook was set' });
     }
+    if (method === 'setMyCommands') return reply(res, 200, { ok: true, result: true });
     if (method === 'deleteWebhook') {
       webhooks.delete(token);
       return reply(res, 200, { ok: true, result: true, description: 'Webhook was deleted' });
