@@ -8,8 +8,8 @@ import type { EventLog } from '../accounts/events.js';
 import type { TelegramLink, TelegramLinks } from '../accounts/telegram-links.js';
 import type { AgentServices } from '../agents/agent-services.js';
 import type { Connection } from '../connections/store.js';
-import type { ConsoleUpstream } from '../console/kit.js';
-import { connectWays, providerTitles } from '../console/areas/connections.js';
+import { connectWays, providerTitles, type ConnectSources } from '../connections/ways.js';
+import type { OwnerProviderStore } from '../upstream/owner-providers.js';
 import { listConnectedApps, type ConnectedApp } from '../grants/connected-apps.js';
 import { findOwnedGrant } from '../grants/revoke.js';
 import { revokeApp } from '../grants/revoke-app.js';
@@ -25,7 +25,8 @@ export interface CommandsDeps {
   events: EventLog;
   services: Pick<ResourceServices, 'policies' | 'held' | 'connections' | 'registry'>;
   agentServices: Pick<AgentServices, 'find' | 'revoke'>;
-  upstream: Pick<ConsoleUpstream, 'providers' | 'own'>;
+  /** The providers one can connect, and the owner's own OAuth apps when the server offers them. */
+  upstream: ConnectSources & { own?: Pick<OwnerProviderStore, 'list'> };
   scopes: ScopeCatalog;
   /** The server's public address, for links to the console. */
   issuer: string;

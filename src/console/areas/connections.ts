@@ -5,8 +5,8 @@ import { AppError, notFound } from '../../errors.js';
 import { pathParam } from '../../http/guard.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialKind, VerifiedCredential } from '../../plugins/plugin.js';
-import { consoleStages, type ConsoleDeps, type ConsoleUpstream, pendingOf } from '../kit.js';
-import type { PluginRegistry } from '../../plugins/registry.js';
+import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
+import { connectWays, providerTitles } from '../../connections/ways.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
@@ -57,64 +57,6 @@ function fieldProblem(kind: CredentialKind, error: ZodError): string {
   const label = kind.paste?.fields.find((f) => f.name === name)?.label ?? (name || 'Form');
   return `${label}: ${issue?.message ?? 'invalid input'}`;
 }
-
-/**
- * The ways an owner can connect an account: credential kinds from the plugins, providers configured without a plugin,
- * then the owner's own OAuth apps. The Connected accounts page offers them, and the bot's /connect lists them.
- */
-export function connectWays(
-  registry: Pick<PluginRegistry, 'credentialKinds'>,
-  upstream: Pick<ConsoleUpstream, 'providers'>,
-  own: readonly OwnerProviderView[] = [],
-): ConnectWay[] {
-  const configured = upstream.providers?.();
-  const configuredIds = configured && new Set(configured.map((p) => p.id));
-  const covered = new Set<string>();
-  const list: ConnectWay[] = [];
-  for (const kind of registry.credentialKinds()) {
-    // An OAuth kind needs its provider configured (X needs the operator's own client id).
-    if (kind.oauth && configuredIds && !configuredIds.has(kind.oauth.provider)) continue;
-    if (kind.oauth) covered.add(kind.oauth.provider);
-    list.push({
-      id: kind.id,
-      provider: kind.provider,
-      title: kind.title,
-      description: kind.description,
-      ...(kind.paste ? { paste: { fields: kind.paste.fields } } : {}),
-      ...(kind.oauth ? { oauth: { provider: kind.oauth.provider } } : {}),
-    });
-  }
-  for (const p of configured ?? []) {
-    if (covered.has(p.id)) continue;
-    const title = p.title ?? p.id;
-    const host = URL.canParse(p.authorizationUrl) ? new URL(p.authorizationUrl).host : p.authorizationUrl;
-    list.push({
-      id: `oauth2:${p.id}`,
-      provider: p.id,
-      title,
-      description: `Sign in to ${title} at ${host} and approve oauth3 there; you come back here when it is done.`,
-      oauth: { provider: p.id },
-    });
-  }
-  for (const p of own) {
-    list.push({
-      id: `oauth2:${p.id}`,
-      provider: p.id,
-      title: p.title,
-      description: `Your own OAuth app: sign in to ${p.title} at ${new URL(p.authorization_url).host} and approve oauth3 there.`,
-      oauth: { provider: p.id },
-    });
-  }
-  return list;
-}
-
-/** The operator's (or the owner's) title for a provider, else the id as a name: `x` → `X`, `telegram` → `Telegram`. */
-export const providerTitles =
-  (upstream: Pick<ConsoleUpstream, 'providers'>, own: readonly OwnerProviderView[] = []) =>
-  (provider: string): string =>
-    own.find((p) => p.id === provider)?.title ??
-    upstream.providers?.().find((p) => p.id === provider)?.title ??
-    provider.charAt(0).toUpperCase() + provider.slice(1);
 
 /**
  * /console/connections and /console/api/connections: the upstream accounts oauth3 acts with.

@@ -3,18 +3,9 @@ import type { Connection } from '../../connections/store.js';
 import type { CredentialField } from '../../plugins/plugin.js';
 import { csrfField, when } from '../../web/forms.js';
 import type { OwnerProviderView } from '../../upstream/owner-providers.js';
+import type { ConnectWay } from '../../connections/ways.js';
 
-/** One way to connect an account: a credential kind from a plugin, or an upstream OAuth provider from config. */
-export interface ConnectWay {
-  /** The credential kind id (`telegram.bot`), or `oauth2:<provider>` for a provider no plugin describes. */
-  id: string;
-  provider: string;
-  title: string;
-  description: string;
-  paste?: { fields: CredentialField[] };
-  /** The upstream provider to start an OAuth connect with. */
-  oauth?: { provider: string };
-}
+export type { ConnectWay };
 
 /** A paste form sent back with a problem: which kind, what to say, and what was typed (never a secret field). */
 export interface ConnectProblem {
