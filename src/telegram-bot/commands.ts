@@ -179,10 +179,11 @@ export function commandHandlers(deps: CommandsDeps): Composer<Context> {
       deps.services.connections.list(link.accountId),
     ]);
     const relink = connections.filter((c) => c.status === 'needs_relink');
+    const name = account?.username ?? account?.email;
     const who = [link.firstName, link.username ? `@${link.username}` : undefined].filter(Boolean).join(' ') || `user ${link.userId}`;
     return ctx.reply(
       [
-        `This chat is linked to the oauth3 account ${account?.username ?? account?.email ?? 'without a name'}, for Telegram ${who}, since ${when(link.linkedAt)}.`,
+        `This chat is linked to ${name ? `the oauth3 account ${name}` : 'your oauth3 account'}, for Telegram ${who}, since ${when(link.linkedAt)}.`,
         `Posts waiting for your approval: ${pending}`,
         `Apps and agents with access: ${apps.length}`,
         `Connected accounts: ${connections.length}`,
