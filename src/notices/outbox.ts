@@ -137,6 +137,8 @@ export class TelegramOutbox {
          ), taken AS (
            UPDATE telegram_outbox o SET leased_until = now() + make_interval(secs => $3), attempts = attempts + 1
              FROM (SELECT id FROM due ORDER BY id LIMIT $1) d WHERE o.id = d.id
+               -- Checked again on the row itself: a claim that waited on this row sees the other's lease.
+               AND (o.leased_until IS NULL OR o.leased_until <= now())
            RETURNING o.id
          )
          ${SELECT} JOIN taken t ON t.id = o.id ORDER BY o.id`,
