@@ -206,10 +206,13 @@ export class TelegramOutbox {
     return rows.map(fromRow);
   }
 
-  /** Sends an undelivered message again from now on; false for an unknown one or another owner's. */
+  /**
+   * Sends an undelivered message again from now on, as if new (it leaves the undelivered list until it fails again);
+   * false for an unknown one or another owner's.
+   */
   async retry(accountId: string, id: string): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `UPDATE telegram_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL
+      `UPDATE telegram_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL, last_error = NULL
         WHERE id = $1 AND account_id = $2 AND status = 'failed'`,
       [id, accountId],
     );

@@ -75,10 +75,13 @@ const noticeSwitches = (disabled: Set<NoticeKind>, csrf: string) => html`<sectio
 </form>
 </section>`;
 
+/** A date and time that never wraps at its hyphens ("2026-12-|06"). */
+const at = (date: Date) => html`<time datetime="${date.toISOString()}">${when(date)}</time>`;
+
 const undeliveredRow = (message: OutboxMessage, csrf: string) => {
   const gaveUp = message.status === 'failed';
   return html`<tr>
-  <td data-label="When">${when(message.createdAt)}</td>
+  <td data-label="When">${at(message.createdAt)}</td>
   <td data-label="What">${kindLabel(message.kind)}</td>
   <td data-label="Message">${preview(message.text)}</td>
   <td data-label="Why">${plainReason(message.lastError)}${message.lastError ? html`<br><span class="hint">Telegram said: ${message.lastError}</span>` : ''}</td>
@@ -89,7 +92,7 @@ const undeliveredRow = (message: OutboxMessage, csrf: string) => {
       ${csrfField(csrf)}
       <button type="submit" class="button secondary compact">Send again<span class="visually-hidden"> the message of ${when(message.createdAt)}</span></button>
     </form>`
-      : html`<span class="badge badge-read">Retrying</span> <span class="hint">Next try ${when(message.nextAttemptAt)}</span>`
+      : html`<span class="badge badge-read">Retrying</span> <span class="hint next-try">Next try ${at(message.nextAttemptAt)}</span>`
   }</td>
 </tr>`;
 };
