@@ -11,6 +11,9 @@ import type { Database } from '../../src/db/database.js';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import { MAX_ATTEMPTS, TelegramOutbox } from '../../src/notices/outbox.js';
 import { Sender, type SenderOptions } from '../../src/telegram-bot/sender.js';
+import { Notifier } from '../../src/notices/notifier.js';
+import { NoticePreferences } from '../../src/notices/preferences.js';
+import { TelegramLinks } from '../../src/accounts/telegram-links.js';
 import { honourRetryAfter } from '../../src/telegram-bot/retry.js';
 
 interface Row {
@@ -112,6 +115,38 @@ describe.each(backends())('the Telegram outbox and its sender (%s)', (backend) =
     expect(rows.map((r) => r.message_id)).toEqual(sentTo(chat).map((m) => String(m.message_id)));
     for (let i = 1; i < rows.length; i++) {
       expect(new Date(rows[i]!.sent_at!).getTime() - new Date(rows[i - 1]!.sent_at!).getTime()).toBeGreaterThanOrEqual(300);
+    }
+  });
+
+  it('wakes a sleeping sender when the notifier is nudged (a message sent again from the console)', async () => {
+    const chat = newChat();
+    // A tick far longer than the wait below: only the nudge can make it look again.
+    const sender = newSender({ tickMs: 120_000 });
+    const notifier = new Notifier({
+      logger,
+      links: new TelegramLinks(server.db),
+      preferences: new NoticePreferences(server.db),
+      outbox,
+      enabled: true,
+    });
+    notifier.onQueued(() => sender.wake());
+    sender.start();
+    try {
+      // Its first round found nothing; it sleeps now.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await queue(chat, 'nudged');
+      notifier.nudge();
+      expect(
+        (
+          await eventually(
+            async () => sentTo(chat),
+            (sent) => sent.length > 0,
+            20_000,
+          )
+        ).map((m) => m.text),
+      ).toEqual(['nudged']);
+    } finally {
+      await sender.stop();
     }
   });
 
