@@ -39,6 +39,7 @@ const LABELS: Record<string, string> = {
   'action.rejected': 'Held post rejected',
   'telegram.linked': 'Telegram linked',
   'telegram.unlinked': 'Telegram unlinked',
+  'telegram.notices_changed': 'Telegram notices changed',
   'agent.registered': 'Agent service registered',
   'agent.revoked': 'Agent service revoked',
   'agent.secret_rotated': 'Agent service secret replaced',

@@ -77,6 +77,11 @@ export class Notifier {
     }
   }
 
+  /** Something became due outside send (an undelivered message the owner sends again): the sender looks now. */
+  nudge(): void {
+    this.wake();
+  }
+
   private wake(): void {
     for (const wake of this.wakers) wake();
   }

@@ -129,7 +129,7 @@ export class TelegramOutbox {
         `WITH due AS (
            -- The oldest pending message of each chat, if no other of the chat is in flight or was sent too recently.
            SELECT o.id FROM telegram_outbox o
-            WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+            WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND (o.leased_until IS NULL OR o.leased_until <= now())
               AND NOT EXISTS (
                 SELECT 1 FROM telegram_outbox b WHERE b.chat_id = o.chat_id AND b.id <> o.id AND (
                   (b.status = 'pending' AND (b.id < o.id OR b.leased_until > now()))
@@ -137,6 +137,7 @@ export class TelegramOutbox {
          ), taken AS (
            UPDATE telegram_outbox o SET leased_until = now() + make_interval(secs => $3), attempts = attempts + 1
              FROM (SELECT id FROM due ORDER BY id LIMIT $1) d WHERE o.id = d.id
+               -- Checked again on the row itself: a claim that waited on this row sees the other's lease.
                AND (o.leased_until IS NULL OR o.leased_until <= now())
            RETURNING o.id
          )
@@ -188,9 +189,9 @@ export class TelegramOutbox {
     return rowCount === 1;
   }
 
-  /** The approval message that shows `heldId`, if one was queued. */
+  /** The approval message that shows `heldId`, if one was queued (any kind but an edit of it). */
   async ofHeld(heldId: string): Promise<OutboxMessage | undefined> {
-    const { rows } = await this.db.query<Row>(`${SELECT} WHERE o.held_id = $1 AND o.kind = 'approval' ORDER BY o.id LIMIT 1`, [heldId]);
+    const { rows } = await this.db.query<Row>(`${SELECT} WHERE o.held_id = $1 AND o.kind <> 'edit' ORDER BY o.id LIMIT 1`, [heldId]);
     return rows[0] && fromRow(rows[0]);
   }
 
@@ -205,10 +206,13 @@ export class TelegramOutbox {
     return rows.map(fromRow);
   }
 
-  /** Sends an undelivered message again from now on; false for an unknown one or another owner's. */
+  /**
+   * Sends an undelivered message again from now on, as if new (it leaves the undelivered list until it fails again);
+   * false for an unknown one or another owner's.
+   */
   async retry(accountId: string, id: string): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `UPDATE telegram_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL
+      `UPDATE telegram_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL, last_error = NULL
         WHERE id = $1 AND account_id = $2 AND status = 'failed'`,
       [id, accountId],
     );

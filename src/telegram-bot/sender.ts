@@ -40,6 +40,8 @@ export class Sender {
   private readonly stopping = new AbortController();
   private running?: Promise<void>;
   private woken?: () => void;
+  /** A wake that came while a round ran: the next round starts at once rather than after a tick. */
+  private wakeMissed = false;
 
   constructor(private readonly deps: SenderDeps) {
     this.options = { ...SENDER_DEFAULTS, ...deps.options };
@@ -57,7 +59,8 @@ export class Sender {
 
   /** Something was queued: look now rather than at the next tick. */
   wake(): void {
-    this.woken?.();
+    if (this.woken) this.woken();
+    else this.wakeMissed = true;
   }
 
   /** One round: claims the messages due now and sends them; how many were claimed. */
@@ -76,7 +79,10 @@ export class Sender {
       } catch (error) {
         this.deps.logger.warn({ error: loggableTelegramError(error, this.deps.botToken) }, 'telegram bot: reading the outbox failed');
       }
-      if (claimed > 0) continue;
+      if (claimed > 0 || this.wakeMissed) {
+        this.wakeMissed = false;
+        continue;
+      }
       const woken = new Promise<void>((resolve) => (this.woken = resolve));
       await Promise.race([woken, sleep(this.options.tickMs, undefined, { signal: this.stopping.signal }).catch(() => {})]);
       this.woken = undefined;

@@ -3,7 +3,32 @@ import type { Browser, Page } from 'playwright-core';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
-import { newUser, postUpdate, secretOf, WEBHOOK_URL } from './support.js';
+import { eventually } from '../helpers/console-api.js';
+import { NOTICE_KINDS } from '../../src/notices/kinds.js';
+import { newUser, postUpdate, secretOf, waitForSent, WEBHOOK_URL } from './support.js';
+
+/** Screenshots for a person to look at, outside the repository. */
+const look = (page: Page, name: string) => page.screenshot({ path: `/tmp/oauth3-shots/${name}.png`, fullPage: true });
+
+/** Words in the page's tables that the browser broke across two lines ("Retry|ing"): none should be. */
+const brokenWords = (page: Page) =>
+  page.evaluate(() => {
+    const broken: string[] = [];
+    for (const cell of Array.from(document.querySelectorAll('.table td'))) {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent ?? '';
+        for (const match of text.matchAll(/\S+/g)) {
+          const range = document.createRange();
+          range.setStart(node, match.index);
+          range.setEnd(node, match.index + match[0].length);
+          const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
+          if (lines.size > 1) broken.push(match[0]);
+        }
+      }
+    }
+    return broken;
+  });
 
 /** The Telegram page in real Chromium, as an owner on a laptop or a phone uses it: make a link, see it linked, unlink. */
 (chromiumAvailable() ? describe : describe.skip)('the Telegram page in Chromium', () => {
@@ -59,6 +84,54 @@ import { newUser, postUpdate, secretOf, WEBHOOK_URL } from './support.js';
     expect(await page.getByText(`@${user.username} (Ada)`).isVisible()).toBe(true);
     expect(await fits(page)).toBe(true);
     await screenshot(page, `telegram-linked-${device}`);
+
+    // What the bot tells you: one kind switched off stays off.
+    expect(await page.getByRole('heading', { name: 'What the bot tells you' }).isVisible()).toBe(true);
+    for (const label of Object.values(NOTICE_KINDS)) expect(await page.getByLabel(label).isChecked()).toBe(true);
+    await page.getByLabel(NOTICE_KINDS.connections).uncheck();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL(/done=notices/);
+    expect(await page.getByLabel(NOTICE_KINDS.connections).isChecked()).toBe(false);
+    expect(await page.getByLabel(NOTICE_KINDS.approvals).isChecked()).toBe(true);
+
+    // Not delivered: one Telegram refused for good, one still being retried.
+    const { rows } = await server.db.query<{ account_id: string }>('SELECT account_id FROM telegram_links WHERE user_id = $1', [user.id]);
+    const accountId = rows[0]!.account_id;
+    const undelivered = async () =>
+      (
+        await server.db.query<{ status: string }>(
+          "SELECT status FROM telegram_outbox WHERE account_id = $1 AND last_error IS NOT NULL AND status IN ('failed', 'pending')",
+          [accountId],
+        )
+      ).rows.map((r) => r.status);
+    const refused = 'Acme Notes for Android can now read your posts and publish new ones in your name until you revoke it.';
+    try {
+      telegram.fail('sendMessage', 'forbidden');
+      await server.app.notifier.send(accountId, { kind: 'new_access', text: `${refused}\nOpen the console to see it.` });
+      await eventually(undelivered, (s) => s.includes('failed'), 10_000);
+      telegram.fail('sendMessage', 'server_error');
+      await server.app.notifier.send(accountId, { kind: 'token_theft', text: 'Acme Notes presented a token that had already been used.' });
+      await eventually(undelivered, (s) => s.includes('pending'), 10_000);
+    } finally {
+      telegram.reset();
+    }
+    await page.goto(`${server.url}/console/telegram`);
+    const table = page.locator('section', { has: page.getByRole('heading', { name: 'Not delivered' }) });
+    expect(await table.getByText('Gave up').isVisible()).toBe(true);
+    expect(await table.getByText('Retrying').isVisible()).toBe(true);
+    expect(await table.getByText('You blocked the bot in Telegram.', { exact: false }).isVisible()).toBe(true);
+    expect(await fits(page)).toBe(true);
+    await look(page, `telegram-undelivered-${device}`);
+    expect(await brokenWords(page)).toEqual([]);
+
+    await table.getByRole('button', { name: /^Send again/ }).click();
+    await page.waitForURL(/done=resent/);
+    expect(await page.getByRole('status').textContent()).toContain('queued again');
+    expect(await waitForSent(telegram, user.id, 2)).toContain(`${refused}\nOpen the console to see it.`);
+    await page.reload();
+    expect(await table.getByText('Gave up').count()).toBe(0);
+    expect(await table.getByText(refused).count()).toBe(0);
+    await look(page, `telegram-resent-${device}`);
 
     await page.getByRole('button', { name: 'Unlink Telegram' }).click();
     await page.waitForURL(/done=unlinked/);
