@@ -190,7 +190,7 @@ export class TelegramOutbox {
 
   /** The approval message that shows `heldId`, if one was queued. */
   async ofHeld(heldId: string): Promise<OutboxMessage | undefined> {
-    const { rows } = await this.db.query<Row>(`${SELECT} WHERE o.held_id = $1 AND o.kind = 'approval' ORDER BY o.id LIMIT 1`, [heldId]);
+    const { rows } = await this.db.query<Row>(`${SELECT} WHERE o.held_id = $1 AND o.kind = 'approvals' ORDER BY o.id LIMIT 1`, [heldId]);
     return rows[0] && fromRow(rows[0]);
   }
 
