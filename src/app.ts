@@ -35,6 +35,7 @@ import { createRouter } from './http/router.js';
 import { createServices, type AppDeps, type Services } from './services.js';
 import { TelegramLinks } from './accounts/telegram-links.js';
 import { createTelegramBot, WEBHOOK_PATH, type TelegramBot } from './telegram-bot/bot.js';
+import { approvalHandlers } from './telegram-bot/approvals.js';
 import { Notifier } from './notices/notifier.js';
 import { TelegramOutbox } from './notices/outbox.js';
 import { NoticePreferences } from './notices/preferences.js';
@@ -109,7 +110,7 @@ export function createApp(deps: AppDeps): App {
     redis,
     scopes,
     services: services.resource,
-    kit: createKit({ config, logger, services: services.resource }),
+    kit: createKit({ config, logger, services: services.resource, events }),
     upstream,
     tools: mcpTools,
     metrics,
@@ -137,7 +138,20 @@ export function createApp(deps: AppDeps): App {
           links: telegramLinks,
           events,
           outbox,
-          handlers: [commandHandlers({ ...services, db, links: telegramLinks, services: services.resource, issuer: config.ISSUER })],
+          handlers: [
+            approvalHandlers({
+              links: telegramLinks,
+              logger,
+              decisions: {
+                resource: services.resource,
+                events,
+                logger,
+                grantExists: async (grantId) => Boolean(await provider.Grant.find(grantId)),
+                notifier,
+              },
+            }),
+            commandHandlers({ ...services, db, links: telegramLinks, services: services.resource, issuer: config.ISSUER }),
+          ],
           menu: BOT_COMMANDS,
           ...(deps.telegramSender ? { senderOptions: deps.telegramSender } : {}),
         })

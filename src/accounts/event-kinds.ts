@@ -34,6 +34,7 @@ const LABELS: Record<string, string> = {
   'own_app.saved': 'Own OAuth app saved',
   'own_app.removed': 'Own OAuth app removed',
   'policy.updated': 'App limits changed',
+  'action.held': 'Post held for your approval',
   'action.approved': 'Held post approved and sent',
   'action.approved:failure': 'Held post approved, sending failed',
   'action.rejected': 'Held post rejected',

@@ -2,6 +2,7 @@ import type { AuditEvent, EventLog } from '../accounts/events.js';
 import type { Database } from '../db/database.js';
 import { appNames } from '../grants/app-names.js';
 import type { Notice } from './kinds.js';
+import { approvalNotice } from './approval-notice.js';
 import type { Notifier } from './notifier.js';
 
 export interface EventNoticeDeps {
@@ -39,6 +40,7 @@ export const EVENT_NOTICES: Record<string, NoticeFor> = {
     const label = text(event.detail?.label);
     return { kind: 'connections', text: `✓ Connected ${provider || 'an account'}${label ? ` as ${label}` : ''}` };
   },
+  'action.held': approvalNotice,
 };
 
 /** Sends the notices of EVENT_NOTICES as their events are recorded. */

@@ -17,11 +17,14 @@ import { markRefusedCredential, openConnection } from '../plugins/open-connectio
 import { rememberSecrets } from '../http/request-secrets.js';
 import { connectionFor, policyFor } from './call-snapshot.js';
 import type { ResourceServices } from '../plugins/services.js';
+import type { EventLog } from '../accounts/events.js';
 
 export interface KitDeps {
   config: Config;
   logger: Logger;
   services: ResourceServices;
+  /** The access log: a held post is recorded there, which also tells the owner in Telegram (src/notices/). */
+  events: EventLog;
 }
 
 function callerOf(call: CallContext): ApiCaller {
@@ -48,7 +51,7 @@ function checkScope(call: CallContext, scope: string): void {
  * connection, and `act` (`perform` for routes), which runs a write through the owner's policy for this app in this
  * order: scope, owner, input, content rules, hold for approval, daily limit, then the upstream call.
  */
-export function createKit({ config, logger, services }: KitDeps): PluginKit {
+export function createKit({ config, logger, services, events }: KitDeps): PluginKit {
   async function connection(call: CallContext, provider: string, lookup?: Promise<Connection | undefined>): Promise<UpstreamAccess> {
     const caller = ownerCaller(call);
     // Named before opening: a refresh that fails on the way still counts against this provider (metrics).
@@ -101,6 +104,13 @@ export function createKit({ config, logger, services }: KitDeps): PluginKit {
         action: action.id,
         payload,
         summary: action.text(payload),
+      });
+      await events.record({
+        kind: 'action.held',
+        accountId: caller.accountId,
+        clientId: caller.clientId,
+        grantId: caller.grantId,
+        detail: { held_id: held.id, action: action.id, provider: action.provider },
       });
       return { status: 'pending_approval', approval: { id: held.id, action: action.id, created_at: held.createdAt.toISOString() } };
     }
