@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../src/config.js';
 import type { AccountStore } from '../src/accounts/accounts.js';
 import type { EventLog } from '../src/accounts/events.js';
+import type { KnownBrowsers } from '../src/accounts/known-browsers.js';
 import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
 import type { RateLimiter } from '../src/rate-limit.js';
 import type { PolicyStore } from '../src/policies/policy.js';
@@ -26,6 +27,7 @@ export interface InteractionDeps {
   ceremonies: PasskeyCeremonies;
   events: EventLog;
   limiter: RateLimiter;
+  knownBrowsers: KnownBrowsers;
   cookieKeys: string[];
   /** Where limits set on the consent page go. */
   policies: PolicyStore;

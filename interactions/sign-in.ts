@@ -5,6 +5,7 @@ import { AppError } from '../src/errors.js';
 import { pathParam } from '../src/http/guard.js';
 import type { AccountStore } from '../src/accounts/accounts.js';
 import type { EventLog } from '../src/accounts/events.js';
+import type { KnownBrowsers } from '../src/accounts/known-browsers.js';
 import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
 import type { RateLimiter } from '../src/rate-limit.js';
 import type { InteractionStages } from './stages.js';
@@ -19,10 +20,16 @@ export interface SignInDeps {
   ceremonies: PasskeyCeremonies;
   events: EventLog;
   limiter: RateLimiter;
+  /** The browsers each owner signed in from: a sign-in from another one is told to the owner. */
+  knownBrowsers: KnownBrowsers;
 }
 
 /** The login prompt's passkey ceremonies: sign up with a new passkey, or sign in with one (E1–E8). */
-export function signInRoutes(router: Router, { accounts, ceremonies, events, limiter }: SignInDeps, stages: InteractionStages): void {
+export function signInRoutes(
+  router: Router,
+  { accounts, ceremonies, events, limiter, knownBrowsers }: SignInDeps,
+  stages: InteractionStages,
+): void {
   const { sameOrigin, csrf, loadInteraction, expectPrompt, throttle, failureKey, finish } = stages;
   // A challenge belongs to the interaction it was made for (E2).
   const binding = (ctx: Context) => `interaction:${pathParam(ctx, 'uid')}`;
@@ -56,6 +63,8 @@ export function signInRoutes(router: Router, { accounts, ceremonies, events, lim
         throw error;
       }
       await accounts.createWithPasskey(registered.accountId, registered.passkey);
+      // Not a sign-in from a new browser: this browser made the account, and is known to it from now on.
+      await knownBrowsers.remember(ctx, registered.accountId);
       await events.record({
         kind: 'account.created',
         accountId: registered.accountId,
@@ -107,7 +116,13 @@ export function signInRoutes(router: Router, { accounts, ceremonies, events, lim
         });
         throw error;
       }
-      await events.record({ kind: 'signin', accountId: passkey.accountId, ip: ctx.ip, detail: { passkey: passkey.name } });
+      const browser = await knownBrowsers.remember(ctx, passkey.accountId);
+      await events.record({
+        kind: 'signin',
+        accountId: passkey.accountId,
+        ip: ctx.ip,
+        detail: { passkey: passkey.name, ...(browser ? { new_browser: browser.newBrowser, browser: browser.description } : {}) },
+      });
       ctx.body = { redirectTo: await finish(ctx, { login: { accountId: passkey.accountId, amr: ['hwk', 'user'] } }) };
     },
   );

@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): App {
     outbox,
     enabled: Boolean(config.TELEGRAM_BOT_TOKEN),
   });
-  followEvents(events, notifier, { db, issuer: config.ISSUER });
+  followEvents(events, notifier, { db, issuer: config.ISSUER, scopes });
   const telegramBot =
     config.TELEGRAM_BOT_TOKEN && config.ROLE === 'all'
       ? createTelegramBot({
@@ -181,6 +181,7 @@ export function createApp(deps: AppDeps): App {
       ceremonies,
       events,
       limiter,
+      knownBrowsers: services.knownBrowsers,
       cookieKeys,
       policies: services.resource.policies,
       decisions,

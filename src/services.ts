@@ -14,6 +14,7 @@ import type { ScopeCatalog } from '../scopes/catalog.js';
 import { providerPages } from '../interactions/provider-pages.js';
 import { AccountStore } from './accounts/accounts.js';
 import { EventLog } from './accounts/events.js';
+import { KnownBrowsers } from './accounts/known-browsers.js';
 import { AgentServices } from './agents/agent-services.js';
 import { ClientStore } from './clients/store.js';
 import { ConnectionStore } from './connections/store.js';
@@ -72,6 +73,8 @@ export interface Services {
   agentTokens: AgentTokens;
   agentServices: AgentServices;
   browserSessions: BrowserSessions;
+  /** The browsers each owner signed in from (a sign-in from another one is told to the owner). */
+  knownBrowsers: KnownBrowsers;
   ceremonies: PasskeyCeremonies;
   /** Failed attempts per address or account (passkeys, user codes). */
   limiter: RateLimiter;
@@ -87,7 +90,7 @@ export function createServices(deps: AppDeps): Services {
   const events = new EventLog(db, logger);
   const registry = new PluginRegistry(deps.plugins);
   const metrics = deps.metrics ?? new Metrics();
-  const connections = new ConnectionStore(db, new Vault(deps.masterKeys, metrics.vault));
+  const connections = new ConnectionStore(db, new Vault(deps.masterKeys, metrics.vault), events);
   const upstream = createUpstream({ config, logger, db, accounts, events, connections, registry, onRefresh: metrics.refresh });
   const scopes = scopeCatalog(registry, upstream.providers());
   const policies = new PolicyStore(db);
@@ -97,7 +100,7 @@ export function createServices(deps: AppDeps): Services {
     upstreamTokens: upstream.tokens,
     policies,
     held: new HeldActions(db),
-    daily: new DailyLimits(db),
+    daily: new DailyLimits(db, events),
     actionDeps: { config, logger },
   };
   // Client rows are kept while the database announces their changes; this process's own changes are heard at once.
@@ -130,6 +133,7 @@ export function createServices(deps: AppDeps): Services {
     agentTokens: new AgentTokens(provider, db, config, scopes),
     agentServices: new AgentServices(provider, db, config, events, policies, clients, scopes),
     browserSessions: new BrowserSessions(provider, db),
+    knownBrowsers: new KnownBrowsers(db, config.ISSUER, logger),
     ceremonies: new PasskeyCeremonies(config, new ChallengeStore(db, config.CHALLENGE_TTL), accounts),
     limiter: new RateLimiter(db, 10, 600),
   };

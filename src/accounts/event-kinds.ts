@@ -31,6 +31,8 @@ const LABELS: Record<string, string> = {
   'profile.updated': 'Profile updated',
   'connection.added': 'Account connected',
   'connection.removed': 'Account disconnected',
+  'connection.needs_relink': 'Connected account needs linking again',
+  'limit.daily_reached': 'App reached its daily limit',
   'own_app.saved': 'Own OAuth app saved',
   'own_app.removed': 'Own OAuth app removed',
   'policy.updated': 'App limits changed',

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { EventLog } from '../accounts/events.js';
 import type { Database, Queryable } from '../db/database.js';
 import { coalesce } from '../db/coalesce.js';
 import { Vault } from '../vault/vault.js';
@@ -77,6 +78,8 @@ export class ConnectionStore {
   constructor(
     private readonly db: Database,
     readonly vault: Vault,
+    /** Where a connection that needs linking again is recorded (the owner's access log and Telegram notice). */
+    private readonly events?: EventLog,
   ) {}
 
   /** Saves a connection, replacing the owner's earlier one for the same provider (a new id, so a new seal). */
@@ -162,12 +165,26 @@ export class ConnectionStore {
     );
   }
 
-  /** The upstream said the credential is gone (threat model G6): the owner must connect again. The secret is kept. */
+  /**
+   * The upstream said the credential is gone (threat model G6): the owner must connect again. The secret is kept.
+   * Only the change from active is recorded ('connection.needs_relink'), so calls that keep failing tell the owner
+   * once. In a caller's transaction the event is written without waiting: it must not hold that transaction (and
+   * the row it locked) open while it takes a second connection.
+   */
   async markNeedsRelink(connection: Connection, reason: string, db: Queryable = this.db): Promise<void> {
-    await db.query(
-      `UPDATE connections SET status = 'needs_relink', last_error = $3, updated_at = now() WHERE id = $1 AND account_id = $2`,
+    const { rows } = await db.query<Pick<Row, 'provider' | 'label'>>(
+      `UPDATE connections SET status = 'needs_relink', last_error = $3, updated_at = now()
+        WHERE id = $1 AND account_id = $2 AND status <> 'needs_relink' RETURNING provider, label`,
       [connection.id, connection.accountId, reason.slice(0, 200)],
     );
+    const changed = rows[0];
+    if (!changed || !this.events) return;
+    const recorded = this.events.record({
+      kind: 'connection.needs_relink',
+      accountId: connection.accountId,
+      detail: { provider: changed.provider, label: changed.label, connection_id: connection.id },
+    });
+    if (db === this.db) await recorded;
   }
 
   async touch(connection: Connection): Promise<void> {

@@ -1,7 +1,6 @@
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HeldAction } from '../policies/held.js';
-import { dailyLimitReached } from '../policies/gate.js';
 import { markRefusedCredential, openConnection } from './open-connection.js';
 import type { ResourceServices } from './services.js';
 
@@ -22,7 +21,7 @@ export async function runApproved(
   if (!parsed.success) throw new AppError('invalid_held_action', 409, 'This held request is no longer valid and cannot be sent.');
   const access = await openConnection(services, logger, held.accountId, action.provider);
   const { posts_per_day: limit } = await services.policies.get(held.grantId);
-  if (limit !== null && !(await services.daily.take(held.grantId, limit))) throw dailyLimitReached(limit);
+  if (limit !== null && !(await services.daily.take(held.grantId, limit))) throw await services.daily.refusal(held, limit);
   try {
     return await action.run(parsed.data, access, services.actionDeps);
   } catch (error) {

@@ -1,3 +1,4 @@
+import type { EventLog } from '../accounts/events.js';
 import type { Queryable } from '../db/database.js';
 import { AppError } from '../errors.js';
 import type { Policy } from './policy.js';
@@ -62,7 +63,11 @@ export const dailyLimitReached = (limit: number) =>
  * slots.
  */
 export class DailyLimits {
-  constructor(private readonly db: Queryable) {}
+  constructor(
+    private readonly db: Queryable,
+    /** Where the day's first refusal is recorded ('limit.daily_reached': the access log and the owner's notice). */
+    private readonly events?: EventLog,
+  ) {}
 
   async take(grantId: string, limit: number): Promise<boolean> {
     if (limit <= 0) return false;
@@ -73,6 +78,36 @@ export class DailyLimits {
       [grantId, limit],
     );
     return rows.length === 1;
+  }
+
+  /**
+   * The error for a call `take` refused. The first refusal of the grant's UTC day is also recorded as
+   * 'limit.daily_reached', once however often the app keeps calling: every refused call already has its own api.call
+   * row, and the owner needs to hear only that the limit was reached. Never fails for its own sake.
+   */
+  async refusal(caller: { accountId: string; clientId: string; grantId: string }, limit: number): Promise<AppError> {
+    if (this.events) {
+      try {
+        const { rows } = await this.db.query<{ day: string }>(
+          `INSERT INTO policy_usage (grant_id, day, count, refused_at) VALUES ($1, (now() AT TIME ZONE 'utc')::date, 0, now())
+           ON CONFLICT (grant_id, day) DO UPDATE SET refused_at = now() WHERE policy_usage.refused_at IS NULL
+           RETURNING day::text AS day`,
+          [caller.grantId],
+        );
+        if (rows[0]) {
+          await this.events.record({
+            kind: 'limit.daily_reached',
+            accountId: caller.accountId,
+            clientId: caller.clientId,
+            grantId: caller.grantId,
+            detail: { limit, day: rows[0].day },
+          });
+        }
+      } catch {
+        // The refusal stands whether or not it could be noted: the caller gets the same answer either way.
+      }
+    }
+    return dailyLimitReached(limit);
   }
 
   /** An action that took a slot and then failed upstream did not post: the slot is given back. */

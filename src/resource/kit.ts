@@ -11,7 +11,7 @@ import type {
   ResourceState,
   UpstreamAccess,
 } from '../plugins/plugin.js';
-import { contentRefusal, dailyLimitReached } from '../policies/gate.js';
+import { contentRefusal } from '../policies/gate.js';
 import { InsufficientScope, ownerRequired } from './errors.js';
 import { markRefusedCredential, openConnection } from '../plugins/open-connection.js';
 import { rememberSecrets } from '../http/request-secrets.js';
@@ -72,7 +72,7 @@ export function createKit({ config, logger, services, events }: KitDeps): Plugin
     const caller = ownerCaller(call);
     // Connected first, so a call that cannot reach the upstream does not use up one of the day's posts.
     const access = await connection(call, action.provider, lookup);
-    if (limit !== null && !(await services.daily.take(caller.grantId, limit))) throw dailyLimitReached(limit);
+    if (limit !== null && !(await services.daily.take(caller.grantId, limit))) throw await services.daily.refusal(caller, limit);
     try {
       return await action.run(payload, access, services.actionDeps);
     } catch (error) {
