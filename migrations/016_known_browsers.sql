@@ -1,6 +1,6 @@
 -- The browsers each owner has signed in from, so a sign-in from any other one can be told to the owner
--- (docs/architecture.md#notices). A browser is known by a random id in a long-lived signed cookie; only the SHA-256
--- digest of that id is stored. A row not seen for 400 days (as long as a browser keeps a cookie) is removed.
+-- (docs/architecture.md#notices). A browser is known by a random id in a long-lived signed cookie; only the digest of
+-- that id is stored (src/db/at-rest-keys.ts). A row not seen for 400 days (as long as a browser keeps a cookie) is removed.
 CREATE TABLE known_browsers (
   account_id  text        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
   digest      text        NOT NULL,

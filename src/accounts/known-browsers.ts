@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { digestOf } from '../db/at-rest-keys.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { deviceName } from '../console/views/device.js';
+import { deviceName } from '../web/device.js';
 
 /** The cookie that tells one browser from another across sign-ins (signed with the server's cookie keys). */
 export const BROWSER_COOKIE = 'oauth3_browser';
@@ -23,7 +24,7 @@ export interface SigninBrowser {
 /**
  * The browsers each owner has signed in from (known_browsers), so a sign-in from another one can be told to the owner
  * (docs/architecture.md#notices). A browser carries a random id in a long-lived, signed, httpOnly cookie; only the
- * id's SHA-256 digest is stored, so a database reader cannot plant a known browser's cookie. Clearing cookies makes
+ * id's digest is stored (src/db/at-rest-keys.ts), so a database reader cannot plant a known browser's cookie. Clearing cookies makes
  * a browser new again, which errs on the side of telling the owner.
  */
 export class KnownBrowsers {
@@ -61,7 +62,7 @@ export class KnownBrowsers {
          VALUES ($1, $2, $3, now() + make_interval(days => $4))
          ON CONFLICT (account_id, digest) DO UPDATE SET last_seen = now(), expires_at = EXCLUDED.expires_at
          RETURNING (xmax = 0) AS inserted`,
-        [accountId, createHash('sha256').update(id).digest('hex'), description, LIFETIME_DAYS],
+        [accountId, digestOf('Browser', id), description, LIFETIME_DAYS],
       );
       return { newBrowser: rows[0]?.inserted === true, description };
     } catch (error) {

@@ -4,7 +4,7 @@ import { backends } from '../helpers/services.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { signInToConsole } from '../helpers/console.js';
 import { consoleApi, eventually, type ConsoleApi } from '../helpers/console-api.js';
-import { deviceName } from '../../src/console/views/device.js';
+import { deviceName } from '../../src/web/device.js';
 
 interface SessionJson {
   uid: string;

@@ -7,7 +7,7 @@ import type { BrowserSession } from '../browser-sessions.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
-import { deviceName } from '../views/device.js';
+import { deviceName } from '../../web/device.js';
 import { consolePage } from '../views/layout.js';
 import { sessionsBody } from '../views/sessions.js';
 

@@ -1,6 +1,6 @@
 import { html } from '../../web/html.js';
 import type { BrowserSession } from '../browser-sessions.js';
-import { deviceName } from './device.js';
+import { deviceName } from '../../web/device.js';
 import { csrfField, when } from '../../web/forms.js';
 
 /** /console/sessions: every signed-in browser, a sign-out button for each other one, and "sign out everywhere else". */
