@@ -9,6 +9,8 @@ import { signInToConsole } from '../helpers/console.js';
 import { eventually } from '../helpers/console-api.js';
 import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
+import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
+import { PROVIDER, SCOPE, Seen, connectFromConsole, expire } from '../upstream/through-server.js';
 import type { Plugin } from '../../src/plugins/plugin.js';
 import { reconnectRequired } from '../../src/plugins/open-connection.js';
 import { NOTICE_KINDS, type NoticeKind } from '../../src/notices/kinds.js';
@@ -16,6 +18,7 @@ import { NoticePreferences } from '../../src/notices/preferences.js';
 import { TelegramOutbox } from '../../src/notices/outbox.js';
 import { kindLabel } from '../../src/accounts/event-kinds.js';
 import { digestOf } from '../../src/db/at-rest-keys.js';
+import { deleteExpiredRows } from '../../src/db/cleanup.js';
 import { newUser, postUpdate, secretOf, sentTo, WEBHOOK_URL } from './support.js';
 
 const ANDROID_CHROME =
@@ -71,6 +74,7 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
   let server: TestServer;
   let token: string;
   let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let oauthProvider: FakeOAuthProvider;
   let app: Client;
   let preferences: NoticePreferences;
   let outbox: TelegramOutbox;
@@ -81,9 +85,15 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
     telegram = await startFakeTelegram();
     token = telegram.addBot({ username: 'oauth3_notice_bot' }).token;
     upstream = await startEchoUpstream();
+    oauthProvider = await new FakeOAuthProvider().start();
     server = await startTestServer({
       backend,
-      env: { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL },
+      env: {
+        TELEGRAM_BOT_TOKEN: token,
+        TELEGRAM_API_ROOT: telegram.url,
+        TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
+        UPSTREAM_PROVIDERS: JSON.stringify([oauthProvider.config(PROVIDER)]),
+      },
       plugins: [relinkablePlugin(() => upstream.url, refuse)],
     });
     app = await server.addClient({ name: 'Photo Sync', redirectUris: [redirectUri] });
@@ -93,6 +103,7 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
   afterAll(async () => {
     await server?.stop();
     await upstream?.close();
+    await oauthProvider?.stop();
     await telegram?.stop();
   });
 
@@ -259,8 +270,9 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
       expect(line).toMatch(/; path=\/interaction;/);
       expect(line).toMatch(/; httponly/i);
       expect(line).toMatch(/; samesite=lax/i);
-      const maxAge = /max-age=(\d+)/i.exec(line!)?.[1] ?? '';
-      expect(Number(maxAge) > 300 * 24 * 3600 || /expires=/i.test(line!)).toBe(true);
+      // About 400 days, as long as browsers keep a cookie.
+      const expires = Date.parse(/; expires=([^;]+)/i.exec(line!)?.[1] ?? '');
+      expect(expires - Date.now()).toBeGreaterThan(399 * 24 * 3600 * 1000);
       expect(browser.setCookies.some((l) => l.startsWith('oauth3_browser.sig='))).toBe(true);
 
       const id = /^oauth3_browser=([^;]+)/.exec(line!)![1]!;
@@ -269,6 +281,11 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
         [owner.accountId],
       );
       expect(rows).toEqual([{ digest: digestOf('Browser', id), description: 'Chrome on Android' }]);
+
+      // A browser unseen for its cookie's lifetime is forgotten by the cleanup.
+      await server.db.query("UPDATE known_browsers SET expires_at = now() - interval '1 second' WHERE account_id = $1", [owner.accountId]);
+      expect(await deleteExpiredRows(server.db)).toBeGreaterThanOrEqual(1);
+      expect((await server.db.query('SELECT 1 FROM known_browsers WHERE account_id = $1', [owner.accountId])).rows).toEqual([]);
       expect(JSON.stringify(rows)).not.toContain(id);
     });
 
@@ -365,6 +382,36 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
       expect((await noticesIn(owner, chat)).slice(2)).toEqual([
         '✓ Connected echo as echo-ada',
         expect.stringContaining('Your echo account echo-ada needs linking again'),
+      ]);
+    });
+
+    it('tells once when an upstream OAuth provider refuses to refresh the credential (marked while the row is locked)', async () => {
+      const { owner, chat } = await linkedOwner();
+      await preferences.set(owner.accountId, allBut('new_access'));
+      const seen = new Seen();
+      await connectFromConsole(owner, seen);
+      const bearer = await owner.agentToken([SCOPE]);
+      await expire(server, owner.accountId);
+      oauthProvider.tokenMode = 'invalid_grant';
+      try {
+        for (let i = 0; i < 3; i++) {
+          const res = await seen.api(server, `/upstream/${PROVIDER}/v1/items`, bearer);
+          expect({ status: res.status, error: res.body.error }).toEqual({ status: 409, error: 'reconnect_required' });
+        }
+      } finally {
+        oauthProvider.tokenMode = 'ok';
+      }
+      await eventually(
+        () => outboxOf(owner),
+        (rows) => rows.length === 2,
+      );
+      expect(await eventsOf(owner, 'connection.needs_relink')).toEqual([
+        { detail: expect.objectContaining({ provider: PROVIDER, label: 'ada_upstream' }), client_id: null, grant_id: null },
+      ]);
+      expect(await noticesIn(owner, chat)).toEqual([
+        `✓ Connected ${PROVIDER} as ada_upstream`,
+        `Your ${PROVIDER} account ada_upstream needs linking again: ${PROVIDER} no longer accepts the stored credential. ` +
+          `Apps cannot use it until you reconnect at ${server.url}/console/connections`,
       ]);
     });
 
