@@ -4,8 +4,7 @@ import type { Database } from './database.js';
  * Deletes our own rows whose lifetime has passed (passkey challenges, rate-limit windows, interaction decisions,
  * device poll counts, DPoP proof ids, retired keys, Telegram update ids and link nonces, the bot's messages a month
  * after they were sent, cancelled or given up, and browsers unseen for 400 days). oidc-provider's rows are the storage
- * adapters' to sweep; the
- * server runs both every 10 minutes, `oauth3 cleanup` on demand.
+ * adapters' to sweep; the server runs both every 10 minutes, `oauth3 cleanup` on demand.
  */
 export async function deleteExpiredRows(db: Database): Promise<number> {
   const results = await Promise.all([
