@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 
 /** How long a link made in the console may be opened in Telegram. */
 export const LINK_NONCE_TTL_SECONDS = 600;
@@ -48,6 +48,19 @@ const fromRow = (r: LinkRow): TelegramLink => ({
   linkedAt: new Date(r.linked_at),
 });
 
+/**
+ * What the bot queued for a link that is gone is not sent: the chat no longer speaks for that owner (or the owner
+ * linked another chat, where later notices go).
+ */
+async function dropQueued(tx: Queryable, removed: ReadonlyArray<{ account_id: string; chat_id: string }>): Promise<void> {
+  for (const link of removed) {
+    await tx.query("UPDATE telegram_outbox SET status = 'cancelled' WHERE account_id = $1 AND chat_id = $2 AND status = 'pending'", [
+      link.account_id,
+      link.chat_id,
+    ]);
+  }
+}
+
 const LINK_COLUMNS = 'account_id, chat_id::text AS chat_id, user_id::text AS user_id, username, first_name, linked_at';
 
 /**
@@ -83,7 +96,11 @@ export class TelegramLinks {
       );
       const accountId = spent.rows[0]?.account_id;
       if (!accountId) return undefined;
-      await tx.query('DELETE FROM telegram_links WHERE account_id = $1 OR chat_id = $2', [accountId, who.chatId]);
+      const replaced = await tx.query<LinkRow>(
+        `DELETE FROM telegram_links WHERE account_id = $1 OR chat_id = $2 RETURNING ${LINK_COLUMNS}`,
+        [accountId, who.chatId],
+      );
+      await dropQueued(tx, replaced.rows);
       const { rows } = await tx.query<LinkRow>(
         `INSERT INTO telegram_links (account_id, chat_id, user_id, username, first_name) VALUES ($1, $2, $3, $4, $5)
          RETURNING ${LINK_COLUMNS}`,
@@ -105,14 +122,18 @@ export class TelegramLinks {
 
   /** Removes the owner's link; the removed one, or undefined when there was none. */
   async unlinkAccount(accountId: string): Promise<TelegramLink | undefined> {
-    const { rows } = await this.db.query<LinkRow>(`DELETE FROM telegram_links WHERE account_id = $1 RETURNING ${LINK_COLUMNS}`, [
-      accountId,
-    ]);
-    return rows[0] ? fromRow(rows[0]) : undefined;
+    return this.unlink('account_id', accountId);
   }
 
   async unlinkChat(chatId: number): Promise<TelegramLink | undefined> {
-    const { rows } = await this.db.query<LinkRow>(`DELETE FROM telegram_links WHERE chat_id = $1 RETURNING ${LINK_COLUMNS}`, [chatId]);
-    return rows[0] ? fromRow(rows[0]) : undefined;
+    return this.unlink('chat_id', chatId);
+  }
+
+  private async unlink(column: 'account_id' | 'chat_id', value: string | number): Promise<TelegramLink | undefined> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<LinkRow>(`DELETE FROM telegram_links WHERE ${column} = $1 RETURNING ${LINK_COLUMNS}`, [value]);
+      await dropQueued(tx, rows);
+      return rows[0] ? fromRow(rows[0]) : undefined;
+    });
   }
 }

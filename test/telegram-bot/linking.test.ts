@@ -208,7 +208,12 @@ describe('the console without a bot', () => {
   it('says the server has no bot and makes no link', async () => {
     const owner = await Owner.signUp(server);
     expect(await (await owner.browser.request('/console/telegram')).text()).toContain('has no Telegram bot');
-    expect(await (await owner.api.get('/console/api/telegram')).json()).toEqual({ available: false, linked: null });
+    expect(await (await owner.api.get('/console/api/telegram')).json()).toEqual({
+      available: false,
+      linked: null,
+      notices: expect.any(Object),
+      undelivered: [],
+    });
     expect((await owner.api.send('POST', '/console/api/telegram/link')).status).toBe(404);
     expect((await fetch(`${server.url}/telegram/webhook`, { method: 'POST', body: '{}' })).status).toBe(404);
   });

@@ -222,6 +222,28 @@ describe.each(backends())('the Telegram page: notices and undelivered messages (
     }
   });
 
+  it('drops what was queued for a chat once it is unlinked: nothing reaches a chat that no longer speaks for the owner', async () => {
+    const { owner, user } = await linkedOwner();
+    telegram.fail('sendMessage', 'server_error');
+    let queued: string | undefined;
+    try {
+      queued = await notify(owner, 'connections', 'Connected X as @ada');
+      await eventually(
+        () => describeOf(owner),
+        (json) => json.undelivered.length > 0,
+        10_000,
+      );
+      expect((await owner.api.send('DELETE', '/console/api/telegram/link')).status).toBe(200);
+    } finally {
+      telegram.reset();
+    }
+    const { rows } = await server.db.query<{ status: string }>('SELECT status FROM telegram_outbox WHERE id = $1', [queued]);
+    expect(rows).toEqual([{ status: 'cancelled' }]);
+    expect((await describeOf(owner)).undelivered).toEqual([]);
+    // Nothing but the "Linked" reply ever reached the old chat.
+    expect(sentTo(telegram, user.id)).toHaveLength(1);
+  });
+
   it("never lets another owner send one's undelivered message again, nor an unknown id", async () => {
     const { owner, user } = await linkedOwner();
     const other = await linkedOwner();
