@@ -141,6 +141,7 @@ export function createApp(deps: AppDeps): App {
           handlers: [
             approvalHandlers({
               links: telegramLinks,
+              accounts,
               logger,
               decisions: {
                 resource: services.resource,

@@ -1,9 +1,9 @@
 import { Composer, type Context } from 'grammy';
 import { z } from 'zod';
-import type { TelegramLinks } from '../accounts/telegram-links.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { APPROVAL_CALLBACK } from '../notices/approval-notice.js';
+import { linkedOwner, type LinkedOwnerDeps } from './linked-owner.js';
 import { decideHeld, type Decided, type HeldDecisionDeps } from '../plugins/decide-held.js';
 
 export const REFUSED_TEXT = 'Only the oauth3 owner who linked this chat can approve or reject this post.';
@@ -23,8 +23,7 @@ const Press = z
     return { decision: verb === 'approve' ? ('approved' as const) : ('rejected' as const), heldId: heldId! };
   });
 
-export interface ApprovalHandlerDeps {
-  links: TelegramLinks;
+export interface ApprovalHandlerDeps extends LinkedOwnerDeps {
   /** What deciding needs: the same as the console's Approvals page, so both decide through decideHeld. */
   decisions: HeldDecisionDeps;
   logger: Logger;
@@ -38,15 +37,16 @@ export function answerFor({ held, failure }: Decided): string {
 }
 
 /**
- * The Approve and Reject buttons of approval messages (src/notices/approval-notice.ts). A press counts only from the
- * owner's own linked private chat, by the Telegram user who linked it, for a held action of that owner; anything else
+ * The Approve and Reject buttons of approval messages (src/notices/approval-notice.ts). A press counts only for the
+ * linked owner (linked-owner.ts) and a held action of that owner; anything else
  * is refused and changes nothing. The decision is decideHeld's, the one transition the console uses too, so a double
  * press, a press after the console decided, or two replicas send the post at most once. The message itself is edited
  * through the outbox (Notifier.settleApproval); here only the press is answered.
  */
-export function approvalHandlers({ links, decisions, logger }: ApprovalHandlerDeps): Composer<Context> {
+export function approvalHandlers(deps: ApprovalHandlerDeps): Composer<Context> {
   const composer = new Composer<Context>();
   composer.on('callback_query:data', async (ctx, next) => {
+    const { decisions, logger } = deps;
     const press = Press.safeParse(ctx.callbackQuery.data);
     if (!press.success) return next();
     const answer = (text: string, alert = false) =>
@@ -54,10 +54,8 @@ export function approvalHandlers({ links, decisions, logger }: ApprovalHandlerDe
         logger.warn({ error: error instanceof Error ? error.name : typeof error }, 'telegram bot: answering a button press failed');
       });
     try {
-      const chat = ctx.callbackQuery.message?.chat;
-      const link = chat?.type === 'private' ? await links.ofChat(chat.id) : undefined;
-      const held =
-        link && link.userId === String(ctx.from.id) ? await decisions.resource.held.find(link.accountId, press.data.heldId) : undefined;
+      const link = await linkedOwner(ctx, deps);
+      const held = link ? await decisions.resource.held.find(link.accountId, press.data.heldId) : undefined;
       if (!held) return void (await answer(REFUSED_TEXT, true));
       if (held.status !== 'pending') return void (await answer(ALREADY_DECIDED_TEXT));
       const decided = await decideHeld(decisions, held, press.data.decision, { via: 'telegram' });

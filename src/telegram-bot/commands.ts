@@ -16,6 +16,7 @@ import { revokeApp } from '../grants/revoke-app.js';
 import type { ResourceServices } from '../plugins/services.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { NOT_LINKED_TEXT } from './linking.js';
+import { linkedOwner } from './linked-owner.js';
 
 export interface CommandsDeps {
   links: TelegramLinks;
@@ -76,17 +77,10 @@ const when = (date: Date | undefined) => (date ? `${date.toISOString().slice(0, 
  * private chat, and only for the Telegram user the chat is linked to; anything it leaves goes on to linking.ts.
  */
 export function commandHandlers(deps: CommandsDeps): Composer<Context> {
-  const { links, issuer } = deps;
+  const { issuer } = deps;
   const composer = new Composer<Context>();
 
-  /** The chat's link, if this is a private chat, the sender is the linked user, and the account is still in use. */
-  async function linkOf(ctx: Context): Promise<TelegramLink | undefined> {
-    if (ctx.chat?.type !== 'private' || !ctx.from) return undefined;
-    const link = await links.ofChat(ctx.chat.id);
-    if (!link || link.userId !== String(ctx.from.id)) return undefined;
-    const account = await deps.accounts.find(link.accountId);
-    return account && !account.disabledAt ? link : undefined;
-  }
+  const linkOf = (ctx: Context) => linkedOwner(ctx, deps);
 
   const direct = composer.chatType('private');
   /** Registers a command that runs only for the linked owner; anyone else is told how to link. */

@@ -280,6 +280,19 @@ describe.each(backends())('approving held posts from oauth3’s Telegram bot (%s
     expect(await statusOf(ada.owner, heldId)).toBe('rejected');
   });
 
+  it('refuses the presses of a disabled owner: a disabled account can no longer act from its chat', async () => {
+    const cy = (await setup.poster(server)) as Poster & { user: FakeUser };
+    const text = `From a disabled account ${Date.now()}`;
+    const heldId = await setup.hold(server, cy, text);
+    const message = await setup.approvalMessage(cy.user, heldId);
+    await server.app.accounts.disable(cy.owner.accountId);
+    const update = await press(message, APPROVE_BUTTON, cy.user);
+    expect(setup.answersTo(update)).toEqual([expect.objectContaining({ text: REFUSED_TEXT, show_alert: true })]);
+    expect(setup.postsWith(text)).toEqual([]);
+    const { rows } = await server.db.query<{ status: string }>('SELECT status FROM held_actions WHERE id = $1', [heldId]);
+    expect(rows).toEqual([{ status: 'pending' }]);
+  });
+
   it('handles a replayed update once', async () => {
     const text = `Replayed ${Date.now()}`;
     const heldId = await setup.hold(server, ada, text);

@@ -19,7 +19,7 @@ import {
   revokedText,
 } from '../../src/telegram-bot/commands.js';
 import { NoticePreferences } from '../../src/notices/preferences.js';
-import { newUser, postUpdate, secretOf, sentTo, waitForSent, WEBHOOK_URL } from './support.js';
+import { botEnv, linkChat, newUser, postUpdate, secretOf, sentTo, waitForSent } from './support.js';
 
 const PROVIDER = 'fakeoauth';
 const SCOPE = `upstream:${PROVIDER}`;
@@ -48,9 +48,7 @@ describe.each(backends())('the bot commands of a linked owner (%s)', (backend) =
     server = await startTestServer({
       backend,
       env: {
-        TELEGRAM_BOT_TOKEN: token,
-        TELEGRAM_API_ROOT: telegram.url,
-        TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
+        ...botEnv(telegram, token),
         UPSTREAM_PROVIDERS: JSON.stringify([fake.config(PROVIDER)]),
         UPSTREAM_TIMEOUT_MS: '3000',
       },
@@ -92,11 +90,7 @@ describe.each(backends())('the bot commands of a linked owner (%s)', (backend) =
 
   /** Links a new Telegram user's private chat to `owner`, as the console's Telegram page and /start do. */
   async function link(owner: Owner, name = 'Ada'): Promise<FakeUser> {
-    const res = await owner.api.send('POST', '/console/api/telegram/link');
-    expect(res.status).toBe(200);
-    const nonce = new URL(((await res.json()) as { url: string }).url).searchParams.get('start')!;
-    const user = newUser(name);
-    expect((await reply(user, `/start ${nonce}`)).text).toContain(`Linked, ${name}.`);
+    const user = await linkChat(server, telegram, token, owner, name);
     // Only the notices these tests wait for: others (new access, …) would arrive among the replies at their own pace.
     await new NoticePreferences(server.db).set(owner.accountId, ['connections']);
     return user;
@@ -309,6 +303,8 @@ describe.each(backends())('the bot commands of a linked owner (%s)', (backend) =
     const channel: FakeChat = { id: -1007770001, type: 'channel', title: 'Release notes', username: 'releasenotes' };
     const bot = telegram.addBot({ username: 'release_bot', chats: [channel] });
     const page = await (await owner.browser.request('/console/connections')).text();
+    // Counted before pasting: the notice may reach the chat before the form's answer reaches the test.
+    const before = sentTo(telegram, ada.id).length;
     const pasted = await owner.browser.postForm('/console/connections', {
       csrf: csrfFrom(page),
       kind: 'telegram.bot',
@@ -316,16 +312,19 @@ describe.each(backends())('the bot commands of a linked owner (%s)', (backend) =
       chats: '@releasenotes',
     });
     expect(pasted.status).toBe(303);
-    const before = sentTo(telegram, ada.id).length;
     await connectThrough(owner, `/console/connections/connect/${PROVIDER}`);
     const notices = (await waitForSent(telegram, ada.id, before + 2)).filter((t) => t.startsWith('✓ Connected'));
     expect(notices).toEqual(['✓ Connected telegram as @release_bot', `✓ Connected ${PROVIDER} as ada_upstream`]);
 
     const connected = await server.app.connections.list(owner.accountId);
+    const beforeRelink = sentTo(telegram, ada.id).length;
     await server.app.connections.markNeedsRelink(
       connected.find((c) => c.provider === 'telegram')!,
       'Telegram answered 401',
     );
+    // Its notice comes first, so it cannot arrive in the middle of the replies below.
+    const relinked = await waitForSent(telegram, ada.id, beforeRelink + 1);
+    expect(relinked.slice(beforeRelink)).toEqual([expect.stringContaining('needs linking again')]);
     await consentedApp(owner, 'Notes App');
     const [app] = await appsOf(owner);
     await server.app.services.held.create({

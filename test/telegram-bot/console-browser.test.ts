@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
 import { eventually } from '../helpers/console-api.js';
 import { NOTICE_KINDS } from '../../src/notices/kinds.js';
-import { newUser, postUpdate, secretOf, waitForSent, WEBHOOK_URL } from './support.js';
+import { botEnv, newUser, postUpdate, secretOf, waitForSent } from './support.js';
 
 /** Screenshots for a person to look at, outside the repository. */
 const look = (page: Page, name: string) => page.screenshot({ path: `/tmp/oauth3-shots/${name}.png`, fullPage: true });
@@ -42,7 +42,7 @@ const brokenWords = (page: Page) =>
     telegram = await startFakeTelegram();
     token = telegram.addBot({ username: 'oauth3_page_bot' }).token;
     server = await startTestServer({
-      env: { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL },
+      env: botEnv(telegram, token),
     });
     browser = await launchChromium();
   });

@@ -5,7 +5,7 @@ import { backends } from '../helpers/services.js';
 import { Owner } from '../helpers/owner.js';
 import { csrfFrom } from '../helpers/browser.js';
 import { EXPIRED_TEXT, HELP_TEXT, NOT_LINKED_TEXT, PRIVATE_ONLY_TEXT, UNLINKED_TEXT } from '../../src/telegram-bot/linking.js';
-import { newUser, postUpdate, secretOf, sentTo, WEBHOOK_URL } from './support.js';
+import { botEnv, newUser, postUpdate, secretOf, sentTo } from './support.js';
 
 interface TelegramJson {
   available: boolean;
@@ -22,7 +22,7 @@ describe.each(backends())('linking an owner with the oauth3 bot (%s)', (backend)
     token = telegram.addBot({ username: 'oauth3_link_bot' }).token;
     server = await startTestServer({
       backend,
-      env: { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL },
+      env: botEnv(telegram, token),
     });
   });
   afterAll(async () => {

@@ -6,7 +6,7 @@ import { Owner } from '../helpers/owner.js';
 import { csrfFrom } from '../helpers/browser.js';
 import { eventually } from '../helpers/console-api.js';
 import { NOTICE_KINDS } from '../../src/notices/kinds.js';
-import { newUser, postUpdate, secretOf, sentTo, waitForSent, WEBHOOK_URL } from './support.js';
+import { botEnv, linkChat, sentTo, waitForSent } from './support.js';
 
 interface Undelivered {
   id: string;
@@ -38,7 +38,7 @@ describe.each(backends())('the Telegram page: notices and undelivered messages (
     token = telegram.addBot({ username: 'oauth3_notices_bot' }).token;
     server = await startTestServer({
       backend,
-      env: { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL },
+      env: botEnv(telegram, token),
     });
   });
   afterAll(async () => {
@@ -49,13 +49,7 @@ describe.each(backends())('the Telegram page: notices and undelivered messages (
   /** A new owner whose Telegram is linked through the bot, as in Telegram; the bot's "Linked" reply is already sent. */
   async function linkedOwner(): Promise<{ owner: Owner; user: FakeUser }> {
     const owner = await Owner.signUp(server);
-    const res = await owner.api.send('POST', '/console/api/telegram/link');
-    const nonce = new URL(((await res.json()) as { url: string }).url).searchParams.get('start')!;
-    const user = newUser('Ada');
-    const update = telegram.message(token, { from: user, text: `/start ${nonce}` });
-    expect((await postUpdate(server, update, secretOf(telegram, token))).status).toBe(200);
-    expect(sentTo(telegram, user.id)).toHaveLength(1);
-    return { owner, user };
+    return { owner, user: await linkChat(server, telegram, token, owner) };
   }
 
   const describeOf = async (owner: Owner) => (await (await owner.api.get('/console/api/telegram')).json()) as TelegramJson;

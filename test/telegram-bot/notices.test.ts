@@ -19,7 +19,7 @@ import { TelegramOutbox } from '../../src/notices/outbox.js';
 import { kindLabel } from '../../src/accounts/event-kinds.js';
 import { digestOf } from '../../src/db/at-rest-keys.js';
 import { deleteExpiredRows } from '../../src/db/cleanup.js';
-import { newUser, postUpdate, secretOf, sentTo, WEBHOOK_URL } from './support.js';
+import { botEnv, linkChat, sentTo } from './support.js';
 
 const ANDROID_CHROME =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36';
@@ -89,9 +89,7 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
     server = await startTestServer({
       backend,
       env: {
-        TELEGRAM_BOT_TOKEN: token,
-        TELEGRAM_API_ROOT: telegram.url,
-        TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
+        ...botEnv(telegram, token),
         UPSTREAM_PROVIDERS: JSON.stringify([oauthProvider.config(PROVIDER)]),
       },
       plugins: [relinkablePlugin(() => upstream.url, refuse)],
@@ -107,17 +105,7 @@ describe.each(backends())('notices in the owner’s Telegram chat (%s)', (backen
     await telegram?.stop();
   });
 
-  /** Links `owner`'s Telegram chat through the webhook, as the owner does with the console's link. */
-  async function link(owner: Owner): Promise<FakeUser> {
-    const made = await owner.api.send('POST', '/console/api/telegram/link');
-    expect(made.status).toBe(200);
-    const nonce = new URL(((await made.json()) as { url: string }).url).searchParams.get('start')!;
-    const user = newUser('Ada');
-    const res = await postUpdate(server, telegram.message(token, { from: user, text: `/start ${nonce}` }), secretOf(telegram, token));
-    expect(res.status).toBe(200);
-    expect(sentTo(telegram, user.id)).toEqual([expect.stringContaining('Linked, Ada.')]);
-    return user;
-  }
+  const link = (owner: Owner) => linkChat(server, telegram, token, owner);
 
   async function linkedOwner(): Promise<{ owner: Owner; chat: FakeUser }> {
     const owner = await Owner.signUp(server);

@@ -4,7 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Owner } from '../helpers/owner.js';
 import { HELP_TEXT } from '../../src/telegram-bot/linking.js';
 import { webhookSecret } from '../../src/telegram-bot/secret.js';
-import { newUser, postUpdate, sentTo, WEBHOOK_URL } from './support.js';
+import { botEnv, newUser, postUpdate, sentTo } from './support.js';
 
 describe('Telegram rate limits and failures', () => {
   let telegram: FakeTelegram;
@@ -20,7 +20,7 @@ describe('Telegram rate limits and failures', () => {
     telegram.fail('setWebhook', 'bad_gateway', undefined, 1);
     telegram.fail('getMe', 'bad_gateway');
     server = await startTestServer({
-      env: { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL },
+      env: botEnv(telegram, token),
     });
   });
   afterAll(async () => {

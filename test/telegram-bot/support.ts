@@ -1,5 +1,6 @@
 import type { FakeTelegram, FakeUpdate, FakeUser } from '../fakes/telegram.js';
 import type { TestServer } from '../helpers/server.js';
+import type { Owner } from '../helpers/owner.js';
 import { eventually } from '../helpers/console-api.js';
 
 export const WEBHOOK_URL = 'https://bot.example.test/telegram/webhook';
@@ -37,3 +38,26 @@ export const newUser = (name = 'Ada'): FakeUser => {
   const id = nextUser++;
   return { id, first_name: name, username: `${name.toLowerCase()}${id}` };
 };
+
+/** The settings that run oauth3's bot against the fake Bot API, in webhook mode. */
+export const botEnv = (telegram: FakeTelegram, token: string): Record<string, string> => ({
+  TELEGRAM_BOT_TOKEN: token,
+  TELEGRAM_API_ROOT: telegram.url,
+  TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
+});
+
+/**
+ * Links a new Telegram user's private chat to `owner` as an owner does: a link from the console's Telegram page, then
+ * `/start <nonce>` through the webhook. Returns the user once the bot has answered "Linked".
+ */
+export async function linkChat(server: TestServer, telegram: FakeTelegram, token: string, owner: Owner, name = 'Ada'): Promise<FakeUser> {
+  const made = await owner.api.send('POST', '/console/api/telegram/link');
+  if (made.status !== 200) throw new Error(`making a Telegram link answered ${made.status}`);
+  const nonce = new URL(((await made.json()) as { url: string }).url).searchParams.get('start')!;
+  const user = newUser(name);
+  const res = await postUpdate(server, telegram.message(token, { from: user, text: `/start ${nonce}` }), secretOf(telegram, token));
+  if (res.status !== 200) throw new Error(`the webhook answered ${res.status}`);
+  const [linked] = sentTo(telegram, user.id);
+  if (!linked?.startsWith(`Linked, ${name}.`)) throw new Error(`the bot did not link the chat: ${linked ?? 'no answer'}`);
+  return user;
+}

@@ -4,7 +4,7 @@ import { removeStorage, startTestServer, storageOf, type KeptStorage, type TestS
 import { backends } from '../helpers/services.js';
 import { HELP_TEXT } from '../../src/telegram-bot/linking.js';
 import { webhookSecret } from '../../src/telegram-bot/secret.js';
-import { newUser, postUpdate, secretOf, sentTo, WEBHOOK_URL } from './support.js';
+import { WEBHOOK_URL, botEnv, newUser, postUpdate, secretOf, sentTo } from './support.js';
 
 describe.each(backends())('oauth3 bot in webhook mode (%s)', (backend) => {
   let telegram: FakeTelegram;
@@ -16,7 +16,7 @@ describe.each(backends())('oauth3 bot in webhook mode (%s)', (backend) => {
     token = telegram.addBot({ username: 'oauth3_test_bot' }).token;
     server = await startTestServer({
       backend,
-      env: { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL },
+      env: botEnv(telegram, token),
     });
   });
   afterAll(async () => {
@@ -86,7 +86,7 @@ describe.each(backends().filter((b) => b !== 'pglite'))('two replicas on one dat
   beforeAll(async () => {
     telegram = await startFakeTelegram();
     token = telegram.addBot({ username: 'oauth3_replica_bot' }).token;
-    const env = { TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: telegram.url, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL };
+    const env = { ...botEnv(telegram, token) };
     first = await startTestServer({ backend, env, keepStorage: true });
     storage = storageOf(first);
     second = await startTestServer({ backend, env, storage, keepStorage: true });
