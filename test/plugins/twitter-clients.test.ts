@@ -16,7 +16,10 @@ import { FakeX, type FakeXUser } from '../fakes/x.js';
  * tokens. What reaches X, and how each failure of X is answered, without a server around them.
  */
 let x: FakeX;
+/** For the cases where X never answers: short, so they end quickly. */
 const TIMEOUT_MS = 400;
+/** For the cases where X answers: long, so a busy machine (CI running other suites) never turns an answer into a timeout. */
+const ANSWER_MS = 10_000;
 
 beforeAll(async () => {
   x = await FakeX.start();
@@ -52,8 +55,8 @@ describe('the web client (a pasted cookie)', () => {
   let owner: { auth_token: string; ct0: string; user: FakeXUser };
   let cookie: XCookie;
   let client: XWebClient;
-  const webClient = (c: XCookie) =>
-    new XWebClient({ baseUrl: x.url, bearer: x.webBearer, queryIds: DEFAULT_QUERY_IDS, timeoutMs: TIMEOUT_MS }, c);
+  const webClient = (c: XCookie, timeoutMs = ANSWER_MS) =>
+    new XWebClient({ baseUrl: x.url, bearer: x.webBearer, queryIds: DEFAULT_QUERY_IDS, timeoutMs }, c);
 
   beforeAll(() => {
     owner = x.signIn(x.user('alice_x'));
@@ -151,14 +154,15 @@ describe('the web client (a pasted cookie)', () => {
     ['no answer in time', 'upstream_timeout', 504, 'hang' as const],
   ])('answers %s with %s (%s)', async (_what, code, status, failure) => {
     x.fail(failure);
-    const error = await expectXError(client.post({ text: `fails ${code} ${Math.random()}` }), code, secrets());
+    const using = failure === 'hang' ? webClient(cookie, TIMEOUT_MS) : client;
+    const error = await expectXError(using.post({ text: `fails ${code} ${Math.random()}` }), code, secrets());
     expect(error.status).toBe(status);
     expect(error.code).not.toBe('reconnect_required');
   });
 
   it('answers an unknown query id (X changed its web app) with upstream_error', async () => {
     const stale = new XWebClient(
-      { baseUrl: x.url, bearer: x.webBearer, queryIds: { ...DEFAULT_QUERY_IDS, CreateTweet: 'stale-query-id' }, timeoutMs: TIMEOUT_MS },
+      { baseUrl: x.url, bearer: x.webBearer, queryIds: { ...DEFAULT_QUERY_IDS, CreateTweet: 'stale-query-id' }, timeoutMs: ANSWER_MS },
       cookie,
     );
     x.fail({ status: 404, body: {} }, { path: /stale-query-id/ });
@@ -168,7 +172,7 @@ describe('the web client (a pasted cookie)', () => {
 });
 
 describe('checking a pasted cookie before it is saved', () => {
-  const config = () => loadConfig({ NODE_ENV: 'test', ...x.env(), UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) });
+  const config = (timeoutMs = ANSWER_MS) => loadConfig({ NODE_ENV: 'test', ...x.env(), UPSTREAM_TIMEOUT_MS: String(timeoutMs) });
 
   it('accepts a cookie X signs in with, labelled with the handle', async () => {
     const owner = x.signIn(x.user('bob_x'));
@@ -213,7 +217,7 @@ describe('checking a pasted cookie before it is saved', () => {
       status: 502,
     });
     x.fail('hang');
-    await expect(verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: config() })).rejects.toMatchObject({
+    await expect(verifyXCookie({ auth_token: owner.auth_token, ct0: owner.ct0 }, { config: config(TIMEOUT_MS) })).rejects.toMatchObject({
       code: 'upstream_timeout',
       status: 504,
     });
@@ -224,7 +228,7 @@ describe('the API v2 client (an OAuth token, through twitter-api-v2)', () => {
   let user: FakeXUser;
   let accessToken: string;
   let client: XApiClient;
-  const apiClient = (token: string) => new XApiClient({ baseUrl: x.url, timeoutMs: TIMEOUT_MS }, token);
+  const apiClient = (token: string, timeoutMs = ANSWER_MS) => new XApiClient({ baseUrl: x.url, timeoutMs }, token);
 
   beforeAll(() => {
     user = x.user('carol_x');
@@ -290,7 +294,8 @@ describe('the API v2 client (an OAuth token, through twitter-api-v2)', () => {
     ['no answer in time', 'upstream_timeout', 'hang' as const],
   ])('answers %s with %s', async (_what, code, failure) => {
     x.fail(failure);
-    await expectXError(client.post({ text: `v2 fails ${Math.random()}` }), code, [accessToken]);
+    const using = failure === 'hang' ? apiClient(accessToken, TIMEOUT_MS) : client;
+    await expectXError(using.post({ text: `v2 fails ${Math.random()}` }), code, [accessToken]);
   });
 });
 
