@@ -212,8 +212,9 @@ async function exchange(provider: Provider, deps: TokenExchangeDeps, delegations
     expiresWithSession: false,
     expiresIn: lifetime,
   } as never);
-  // Kept by extraTokenClaims (provider.ts) and printed by introspection.
-  (token as unknown as { extra: ExchangeExtra }).extra = { act, parent_client_id: subject.clientId };
+  // Kept by extraTokenClaims (provider.ts) and printed by introspection. The expiry is set here, from the same clock
+  // reading as the cap: one taken at save time could land a second after the subject's.
+  Object.assign(token, { extra: { act, parent_client_id: subject.clientId } satisfies ExchangeExtra, iat: now, exp: now + lifetime });
   await applyDpopBinding(provider, ctx, dPoP, token);
   ctx.oidc.entity('Grant', grant);
   ctx.oidc.entity('AccessToken', token);

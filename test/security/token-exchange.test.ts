@@ -134,7 +134,7 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
 
   it('refuses what is not a live access token of this client, with an RFC error and never a token', async () => {
     const { accessToken, refreshToken, body } = await owner.appToken(app, 'openid offline_access echo.read');
-    const other = await newApp('Someone else');
+    const other = await newApp('Someone else', ['authorization_code', 'refresh_token']);
     const othersToken = (await owner.appToken(other, 'echo.read')).accessToken;
 
     refused(await exchange(othersToken), 'invalid_grant');
