@@ -287,7 +287,13 @@ export function createProvider({
 
   if (db) {
     // RFC 8693 token exchange for clients that register it (grant_types), listed in discovery.
-    registerTokenExchange(provider, { config, db, scopes, logger });
+    registerTokenExchange(provider, {
+      config,
+      db,
+      scopes,
+      logger,
+      resourceServer: (lifetime, audience) => resourceServerInfo(config, scopes, lifetime, audience),
+    });
     // oidc-provider revokes grants itself (a replayed refresh token or code, the revocation endpoint): the grants
     // exchanged from one go with it. They are refused at once anyway (every ancestor must exist, src/resource/tokens.ts);
     // this removes their tokens for introspection too.

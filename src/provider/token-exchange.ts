@@ -1,4 +1,4 @@
-import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import validateDpop from 'oidc-provider/lib/helpers/validate_dpop.js';
 import { applyDpopBinding } from 'oidc-provider/lib/helpers/grant_common.js';
 import { checkDpopRequired } from 'oidc-provider/lib/helpers/sender_constraints.js';
@@ -10,7 +10,6 @@ import type { Logger } from '../logger.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { GrantDelegations, type Act, type Delegation } from '../grants/delegations.js';
 import { revokeGrant } from '../grants/revoke.js';
-import { resourceServerInfo } from './provider.js';
 
 /** RFC 8693 §2.1. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -80,6 +79,8 @@ export interface TokenExchangeDeps {
   db: Database;
   scopes: ScopeCatalog;
   logger: Logger;
+  /** oidc-provider's description of one of our resources for a token of this lifetime (provider.ts resourceServerInfo). */
+  resourceServer: (lifetime: number, audience: string) => ResourceServer;
 }
 
 const audienceOf = (aud: TokenLike['aud']) => (Array.isArray(aud) ? aud : aud ? [aud] : []);
@@ -201,7 +202,7 @@ async function exchange(provider: Provider, deps: TokenExchangeDeps, delegations
     throw error;
   }
 
-  const resourceServer = new provider.ResourceServer(audience, resourceServerInfo(config, deps.scopes, lifetime, audience));
+  const resourceServer = new provider.ResourceServer(audience, deps.resourceServer(lifetime, audience));
   const token = new provider.AccessToken({
     accountId: subject.accountId,
     client,
@@ -211,7 +212,7 @@ async function exchange(provider: Provider, deps: TokenExchangeDeps, delegations
     scope: requested.join(' '),
     expiresWithSession: false,
     expiresIn: lifetime,
-  } as never);
+  });
   // Kept by extraTokenClaims (provider.ts) and printed by introspection. The expiry is set here, from the same clock
   // reading as the cap: one taken at save time could land a second after the subject's.
   Object.assign(token, { extra: { act, parent_client_id: subject.clientId } satisfies ExchangeExtra, iat: now, exp: now + lifetime });
@@ -249,7 +250,6 @@ async function actorOf(provider: Provider, value: string, accountId: string): Pr
   const found = ((await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value))) as unknown as
     TokenLike | undefined;
   if (!found?.isValid) throw new errors.InvalidGrant('actor_token is not a valid access token');
-  if (found.accountId !== undefined && found.accountId !== accountId)
-    throw new errors.InvalidGrant('actor_token acts for another owner');
+  if (found.accountId !== undefined && found.accountId !== accountId) throw new errors.InvalidGrant('actor_token acts for another owner');
   return found.clientId;
 }

@@ -3,7 +3,10 @@
  * exchange grant (src/provider/token-exchange.ts) uses them so its tokens are bound exactly like the others.
  */
 declare module 'oidc-provider/lib/helpers/validate_dpop.js' {
-  export default function validateDpop(provider: object, ctx: object): Promise<{ thumbprint: string; jti: string; iat: number } | undefined>;
+  export default function validateDpop(
+    provider: object,
+    ctx: object,
+  ): Promise<{ thumbprint: string; jti: string; iat: number } | undefined>;
 }
 declare module 'oidc-provider/lib/helpers/grant_common.js' {
   export function applyDpopBinding(provider: object, ctx: object, dPoP: unknown, token: object): Promise<void>;
