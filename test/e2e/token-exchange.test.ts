@@ -24,7 +24,10 @@ describe('an agent exchanging tokens for its sub-agents with openid-client', () 
 
   beforeAll(async () => {
     upstream = await startEchoUpstream();
-    server = await startTestServer({ plugins: [echoPlugin(() => upstream.url)] });
+    server = await startTestServer({
+      plugins: [echoPlugin(() => upstream.url)],
+      env: { REGISTRATION: 'open', TOKEN_EXCHANGE_MAX_DEPTH: '2' },
+    });
     owner = await Owner.signUp(server);
     await server.app.connections.save(owner.accountId, {
       provider: 'echo',
@@ -83,6 +86,40 @@ describe('an agent exchanging tokens for its sub-agents with openid-client', () 
 
     // openid-client sees the RFC error for asking more than the parent had.
     await expect(exchange(child.access_token, { scope: 'echo.post' })).rejects.toMatchObject({ error: 'invalid_scope' });
+    // TOKEN_EXCHANGE_MAX_DEPTH is 2 on this server: the grandchild is as deep as a chain goes.
+    await expect(exchange(grandchild.access_token)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('lets a client register itself (RFC 7591) for token exchange, and use it', async () => {
+    const res = await fetch(`${server.url}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'Self-registered orchestrator',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
+        response_types: ['code'],
+      }),
+    });
+    expect(res.status).toBe(201);
+    const registered = (await res.json()) as { client_id: string; client_secret: string; grant_types: string[] };
+    expect(registered.grant_types).toContain(TOKEN_EXCHANGE);
+    const own = await oidc.discovery(new URL(server.url), registered.client_id, registered.client_secret, undefined, {
+      execute: [oidc.allowInsecureRequests],
+    });
+    const tokens = await codeFlow(
+      own,
+      owner.browser,
+      { redirect_uri: redirectUri, scope: 'echo.read', prompt: 'consent' },
+      { passkey: 'none', consent: 'approve' },
+    );
+    const child = await oidc.genericGrantRequest(own, TOKEN_EXCHANGE, {
+      subject_token: tokens.access_token,
+      subject_token_type: ACCESS_TOKEN,
+    });
+    expect(child.scope).toBe('echo.read');
+    // Its token is its own: the orchestrator above cannot exchange it.
+    await expect(exchange(tokens.access_token)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   it('narrows a token for the MCP server to one that still works there', async () => {
