@@ -5,6 +5,7 @@ import { Owner, callApi } from '../helpers/owner.js';
 import { eventually } from '../helpers/console-api.js';
 import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
+import { runApproved } from '../../src/plugins/run-approved.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
@@ -153,6 +154,20 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
     expect((await exchange(othersToken, {}, other)).body).toMatchObject({ error: 'unauthorized_client' });
   });
 
+  it("refuses a disabled owner's token, and an actor token acting for another owner", async () => {
+    const other = await Owner.signUp(server);
+    const othersToken = (await other.appToken(app, 'echo.read')).accessToken;
+    refused(await exchange(await rootToken(), { actor_token: othersToken, actor_token_type: ACCESS_TOKEN }), 'invalid_grant');
+
+    const child = await exchanged(othersToken);
+    // Accepted (this owner connected no echo account, so the call itself fails, but not for the token).
+    expect(await me(child)).not.toBe(401);
+    await server.db.query('UPDATE accounts SET disabled_at = now() WHERE id = $1', [other.accountId]);
+    refused(await exchange(othersToken), 'invalid_grant');
+    refused(await exchange(child), 'invalid_grant');
+    expect(await me(child)).toBe(401);
+  });
+
   it('refuses an expired or revoked subject token', async () => {
     const shortLived = await exchanged(await rootToken(), { expires_in: '1' });
     await new Promise((resolve) => setTimeout(resolve, 2100));
@@ -234,6 +249,25 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
     expect(third.status).toBe(403);
     expect(third.body.error).toBe('policy_daily_limit');
     expect((await postAs(parent, 'also too many')).body.error).toBe('policy_daily_limit');
+  });
+
+  it('holds a sub-agent’s post under its own grant, and counts it against the root’s limit once approved', async () => {
+    const parent = await rootToken();
+    const rootGrant = await grantOf(parent);
+    await owner.api.send('PUT', `/console/api/apps/${rootGrant}/policy`, { hold_for_approval: true, posts_per_day: 1 });
+    const child = await exchanged(parent);
+    const fromParent = await callApi(server, '/echo/posts', parent, { body: { text: 'held from the agent' } });
+    const fromChild = await callApi(server, '/echo/posts', child, { body: { text: 'held from the sub-agent' } });
+    expect([fromParent.status, fromChild.status]).toEqual([202, 202]);
+    const pending = await server.app.services.held.list(owner.accountId, 'pending');
+    const childHeld = pending.find((h) => h.id === fromChild.body.id)!;
+    expect(childHeld.grantId).toBe(await grantOf(child));
+
+    const approve = async (id: unknown) =>
+      runApproved(server.app.services, (await server.app.services.held.decide(owner.accountId, String(id), 'approved'))!);
+    await approve(fromParent.body.id);
+    await expect(approve(fromChild.body.id)).rejects.toMatchObject({ code: 'policy_daily_limit' });
+    expect(await server.app.services.policies.usedToday(rootGrant)).toBe(1);
   });
 
   it('applies the root grant’s content rules to the child', async () => {
