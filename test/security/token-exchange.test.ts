@@ -238,10 +238,11 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
   });
 
   it('shares the root grant’s daily limit with every token below it', async () => {
-    const parent = await rootToken();
+    const agent = await newApp('Agent with a daily limit');
+    const parent = (await owner.appToken(agent, 'echo.read echo.post')).accessToken;
     const res = await owner.api.send('PUT', `/console/api/apps/${await grantOf(parent)}/policy`, { posts_per_day: 2 });
     expect(res.status).toBe(200);
-    const child = await exchanged(parent);
+    const child = String((await exchange(parent, {}, agent)).body.access_token);
     const postAs = (token: string, text: string) => callApi(server, '/echo/posts', token, { body: { text } });
     expect((await postAs(child, 'from the sub-agent')).status).toBe(201);
     expect((await postAs(parent, 'from the agent')).status).toBe(201);
@@ -252,10 +253,12 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
   });
 
   it('holds a sub-agent’s post under its own grant, and counts it against the root’s limit once approved', async () => {
-    const parent = await rootToken();
+    // An app of its own: re-authorizing the same app reuses its grant, whose posts other tests used today.
+    const agent = await newApp('Agent with held posts');
+    const parent = (await owner.appToken(agent, 'echo.read echo.post')).accessToken;
     const rootGrant = await grantOf(parent);
     await owner.api.send('PUT', `/console/api/apps/${rootGrant}/policy`, { hold_for_approval: true, posts_per_day: 1 });
-    const child = await exchanged(parent);
+    const child = String((await exchange(parent, {}, agent)).body.access_token);
     const fromParent = await callApi(server, '/echo/posts', parent, { body: { text: 'held from the agent' } });
     const fromChild = await callApi(server, '/echo/posts', child, { body: { text: 'held from the sub-agent' } });
     expect([fromParent.status, fromChild.status]).toEqual([202, 202]);
