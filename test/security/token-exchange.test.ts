@@ -6,6 +6,7 @@ import { eventually } from '../helpers/console-api.js';
 import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { runApproved } from '../../src/plugins/run-approved.js';
+import { deleteExpiredRows } from '../../src/db/cleanup.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
@@ -170,8 +171,14 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
 
   it('refuses an expired or revoked subject token', async () => {
     const shortLived = await exchanged(await rootToken(), { expires_in: '1' });
+    const shortGrant = (
+      await server.db.query<{ grant_id: string }>('SELECT grant_id FROM grant_delegations ORDER BY created_at DESC LIMIT 1')
+    ).rows[0]!.grant_id;
     await new Promise((resolve) => setTimeout(resolve, 2100));
     refused(await exchange(shortLived), 'invalid_grant');
+    // The periodic cleanup forgets the delegation rows of expired grants.
+    await deleteExpiredRows(server.db);
+    expect((await server.db.query('SELECT 1 FROM grant_delegations WHERE grant_id = $1', [shortGrant])).rows).toEqual([]);
 
     const parent = await rootToken();
     const res = await owner.api.send('DELETE', `/console/api/apps/${await grantOf(parent)}`);
