@@ -117,6 +117,7 @@ export function createServices(deps: AppDeps): Services {
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config)],
     pages: providerPages(),
+    db,
   });
   const clients = new ClientStore(db, deps.clock, scopes, (clientId) => clientCache.forget(clientId));
   return {

@@ -24,6 +24,7 @@ export const GRANT_TYPES = [
   'refresh_token',
   'client_credentials',
   'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
 ] as const;
 
 /** A space-separated scope list; which scopes exist is the store's catalog's to say (ClientStore.add). */

@@ -28,6 +28,26 @@ export async function findOwnedGrant(provider: Provider, accountId: string, gran
  * sweep below may miss).
  */
 export async function revokeGrant(provider: Provider, db: Database, grantId: string): Promise<void> {
+  await revokeOne(provider, db, grantId);
+  await revokeDescendants(provider, db, grantId);
+}
+
+/**
+ * Revokes every grant exchanged from `grantId` at any depth (RFC 8693 token exchange, src/provider/token-exchange.ts),
+ * and forgets the delegation rows of all of them; the grant itself is revoked by the caller (revokeGrant, or
+ * oidc-provider for its own revocations). Their tokens are already refused once `grantId` is gone, since every
+ * ancestor must exist (src/resource/tokens.ts); this removes them. A grant above `grantId` is left alone.
+ *
+ * The rows go last: a grant whose row is gone while it still exists would pass for an original grant.
+ */
+export async function revokeDescendants(provider: Provider, db: Database, grantId: string): Promise<void> {
+  const { rows } = await db.query<{ grant_id: string }>('SELECT grant_id FROM grant_delegations WHERE $1 = ANY (ancestors)', [grantId]);
+  const below = rows.map((r) => r.grant_id);
+  await Promise.all(below.map((id) => revokeOne(provider, db, id)));
+  await db.query('DELETE FROM grant_delegations WHERE grant_id = $1 OR grant_id = ANY ($2::text[])', [grantId, below]);
+}
+
+async function revokeOne(provider: Provider, db: Database, grantId: string): Promise<void> {
   await provider.Grant.adapter.destroy(grantId);
   const models = [
     provider.AccessToken,

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { Act } from '../grants/delegations.js';
 import type { RouterContext, RouterMiddleware } from '@koa/router';
 import type { z } from 'zod';
 import type { Config } from '../config.js';
@@ -57,6 +58,19 @@ export interface ApiCaller {
    * `kit.connection` and `kit.perform` refuse it with 403 `owner_required`.
    */
   machine?: boolean;
+  /**
+   * For a token made by token exchange (RFC 8693): the grant whose policy and daily limit apply, the root of its chain.
+   * Absent: `grantId`'s own.
+   */
+  policyGrantId?: string;
+  /** For a token made by token exchange: who acts, and on whose behalf (the access log shows both). */
+  delegation?: {
+    /** RFC 8693 §4.1, nested, the outermost the current actor. */
+    act: Act;
+    parentGrantId: string;
+    parentClientId: string;
+    rootGrantId: string;
+  };
 }
 
 export interface ResourceState {

@@ -20,12 +20,14 @@ export async function runApproved(
   const parsed = action.input.safeParse(held.payload);
   if (!parsed.success) throw new AppError('invalid_held_action', 409, 'This held request is no longer valid and cannot be sent.');
   const access = await openConnection(services, logger, held.accountId, action.provider);
-  const { posts_per_day: limit } = await services.policies.get(held.grantId);
-  if (limit !== null && !(await services.daily.take(held.grantId, limit))) throw await services.daily.refusal(held, limit);
+  // A sub-agent's held post (token exchange) counts against its chain's root grant, as it would have at /api.
+  const grantId = await services.policies.governing(held.grantId);
+  const { posts_per_day: limit } = await services.policies.get(grantId);
+  if (limit !== null && !(await services.daily.take(grantId, limit))) throw await services.daily.refusal({ ...held, grantId }, limit);
   try {
     return await action.run(parsed.data, access, services.actionDeps);
   } catch (error) {
-    if (limit !== null) await services.daily.giveBack(held.grantId).catch(() => undefined);
+    if (limit !== null) await services.daily.giveBack(grantId).catch(() => undefined);
     await markRefusedCredential(services, logger, access, error);
     throw error;
   }

@@ -59,6 +59,17 @@ export class PolicyStore {
     return PolicyStore.fromStored(await this.lookup(grantId));
   }
 
+  /**
+   * The grant whose policy and daily limit govern `grantId`: for a grant made by token exchange its chain's root
+   * (grant_delegations, src/provider/token-exchange.ts), else itself.
+   */
+  async governing(grantId: string): Promise<string> {
+    const { rows } = await this.db.query<{ root_grant_id: string }>('SELECT root_grant_id FROM grant_delegations WHERE grant_id = $1', [
+      grantId,
+    ]);
+    return rows[0]?.root_grant_id ?? grantId;
+  }
+
   /** A stored policy column (or none) as a Policy: for reads made together with others (the resource API's token read). */
   static fromStored(stored: unknown): Policy {
     return stored === undefined || stored === null ? DEFAULT_POLICY : Policy.parse(stored);

@@ -11,6 +11,9 @@ import { acceptResourceTokensAtUserinfo } from './userinfo.js';
 import { DPOP_SIGNING_ALGS } from './dpop-algorithms.js';
 import { exactly, onlyFor } from '../http/paths.js';
 import { PROVIDER_ROUTES } from './routes.js';
+import type { Database } from '../db/database.js';
+import { registerTokenExchange } from './token-exchange.js';
+import { revokeDescendants } from '../grants/revoke.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -33,6 +36,11 @@ export interface ProviderDeps {
   pages?: ProviderPages;
   /** The newest live grant an owner gave a client, so consent is remembered across browser sessions. */
   findGrantId?: (accountId: string, clientId: string) => Promise<string | undefined>;
+  /**
+   * The database, for token exchange (RFC 8693, token-exchange.ts) and revoking exchanged grants along with theirs;
+   * without it (the benchmark's baseline) there is no token exchange.
+   */
+  db?: Database;
 }
 
 type Features = NonNullable<Configuration['features']>;
@@ -91,6 +99,7 @@ export function createProvider({
   allowMetadataFetch,
   pages,
   scopes,
+  db,
 }: ProviderDeps): Provider {
   const secureCookies = new URL(config.ISSUER).protocol === 'https:';
 
@@ -110,6 +119,9 @@ export function createProvider({
     pkce: { required: () => true },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client, source) => client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    // An exchanged token's `act` and parent client (token-exchange.ts), set when it is made, stay in its payload, where
+    // introspection prints them; other tokens have none.
+    extraTokenClaims: async (_ctx, token) => (token as { extra?: Record<string, unknown> }).extra,
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     extraClientMetadata: {
       properties: [RESOURCE_SERVER_METADATA],
@@ -272,6 +284,25 @@ export function createProvider({
       }
     }),
   );
+
+  if (db) {
+    // RFC 8693 token exchange for clients that register it (grant_types), listed in discovery.
+    registerTokenExchange(provider, {
+      config,
+      db,
+      scopes,
+      logger,
+      resourceServer: (lifetime, audience) => resourceServerInfo(config, scopes, lifetime, audience),
+    });
+    // oidc-provider revokes grants itself (a replayed refresh token or code, the revocation endpoint): the grants
+    // exchanged from one go with it. They are refused at once anyway (every ancestor must exist, src/resource/tokens.ts);
+    // this removes their tokens for introspection too.
+    provider.on('grant.revoked', (ctx, grantId: string) => {
+      revokeDescendants(provider, db, grantId).catch((err: unknown) =>
+        logger.error({ err, requestId: ctx.state.requestId, grantId }, 'could not revoke the grants exchanged from a revoked grant'),
+      );
+    });
+  }
 
   provider.on('server_error', (ctx, error) => {
     logger.error({ err: error, requestId: ctx.state.requestId, route: ctx.oidc?.route }, 'oidc-provider server error');

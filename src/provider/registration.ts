@@ -15,7 +15,14 @@ type Metadata = Record<string, unknown>;
  * among them: its tokens act for no owner (src/resource/tokens.ts, machine callers), so only an administrator (CLI) or
  * the portal's agent services, bound to their developer, hand it out.
  */
-const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
+const GRANT_TYPES = new Set([
+  'authorization_code',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  // RFC 8693: trades one of the client's own tokens for a narrower one (src/provider/token-exchange.ts); it acts for the
+  // same owner under a grant they already gave, so a client may give it itself.
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+]);
 const AUTH_METHODS = new Set(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']);
 /** Client metadata URLs a browser or our server opens: https only, as in the developer portal (threat model D6). */
 const HTTPS_URIS = ['logo_uri', 'client_uri', 'policy_uri', 'tos_uri', 'jwks_uri', 'initiate_login_uri'];

@@ -4,6 +4,7 @@ import { coalesce } from '../db/coalesce.js';
 import type { Logger } from '../logger.js';
 import { AGENT_CLIENT_ID } from '../provider/first-party.js';
 import type { ApiCaller, ResourceState } from '../plugins/plugin.js';
+import type { Act } from '../grants/delegations.js';
 
 /** One `api.call` row of the owner's access log (src/accounts/access-log.ts counts them). */
 export interface ApiCallEvent {
@@ -23,6 +24,10 @@ export interface ApiCallEvent {
     status: number;
     latency_ms: number;
     error?: string;
+    /** For a token made by token exchange: RFC 8693 `act`, nested, the outermost the sub-agent that made this call. */
+    act?: Act;
+    /** For a token made by token exchange: the token it was exchanged from (its app and grant) and the chain's root grant. */
+    on_behalf_of?: { client_id: string; grant_id: string; root_grant_id: string };
   };
 }
 
@@ -127,6 +132,16 @@ export async function recordCall(log: ApiCallLog, caller: ApiCaller | undefined,
       ...(tool ? { tool } : {}),
       latency_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
       ...(error ? { error } : {}),
+      ...(caller.delegation
+        ? {
+            act: caller.delegation.act,
+            on_behalf_of: {
+              client_id: caller.delegation.parentClientId,
+              grant_id: caller.delegation.parentGrantId,
+              root_grant_id: caller.delegation.rootGrantId,
+            },
+          }
+        : {}),
     },
   });
 }

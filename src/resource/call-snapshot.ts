@@ -19,10 +19,18 @@ export function attachSnapshot(caller: ApiCaller, snapshot: CallSnapshot): void 
   snapshots.set(caller, snapshot);
 }
 
-/** The grant's policy: from the call's snapshot when there is one, else read now. */
+/**
+ * The grant's policy: from the call's snapshot when there is one, else read now. For an exchanged token, its root
+ * grant's (the snapshot read that one too).
+ */
 export function policyFor(caller: ApiCaller, policies: PolicyStore): Promise<Policy> {
   const snapshot = snapshots.get(caller);
-  return snapshot ? Promise.resolve(PolicyStore.fromStored(snapshot.policy)) : policies.get(caller.grantId);
+  return snapshot ? Promise.resolve(PolicyStore.fromStored(snapshot.policy)) : policies.get(policyGrantOf(caller));
+}
+
+/** The grant whose policy and daily limit a call counts against: an exchanged token's root grant, else its own. */
+export function policyGrantOf(caller: ApiCaller): string {
+  return caller.policyGrantId ?? caller.grantId;
 }
 
 /** The owner's connection to `provider`: from the call's snapshot when there is one, else read now. */

@@ -15,7 +15,7 @@ import { contentRefusal } from '../policies/gate.js';
 import { InsufficientScope, ownerRequired } from './errors.js';
 import { markRefusedCredential, openConnection } from '../plugins/open-connection.js';
 import { rememberSecrets } from '../http/request-secrets.js';
-import { connectionFor, policyFor } from './call-snapshot.js';
+import { connectionFor, policyFor, policyGrantOf } from './call-snapshot.js';
 import type { ResourceServices } from '../plugins/services.js';
 import type { EventLog } from '../accounts/events.js';
 
@@ -72,11 +72,14 @@ export function createKit({ config, logger, services, events }: KitDeps): Plugin
     const caller = ownerCaller(call);
     // Connected first, so a call that cannot reach the upstream does not use up one of the day's posts.
     const access = await connection(call, action.provider, lookup);
-    if (limit !== null && !(await services.daily.take(caller.grantId, limit))) throw await services.daily.refusal(caller, limit);
+    // An exchanged token's posts count against its root grant's limit, shared with every token of that tree.
+    const limited = policyGrantOf(caller);
+    if (limit !== null && !(await services.daily.take(limited, limit)))
+      throw await services.daily.refusal({ accountId: caller.accountId, clientId: caller.clientId, grantId: limited }, limit);
     try {
       return await action.run(payload, access, services.actionDeps);
     } catch (error) {
-      if (limit !== null) await services.daily.giveBack(caller.grantId).catch(() => undefined);
+      if (limit !== null) await services.daily.giveBack(limited).catch(() => undefined);
       await markRefusedCredential(services, logger, access, error);
       throw error;
     }

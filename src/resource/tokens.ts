@@ -7,6 +7,7 @@ import type { ApiCaller } from '../plugins/plugin.js';
 import type { ConnectionRow } from '../connections/store.js';
 import { attachSnapshot } from './call-snapshot.js';
 import { digestOf } from '../db/at-rest-keys.js';
+import type { Act } from '../grants/delegations.js';
 
 /**
  * What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. For a
@@ -27,6 +28,12 @@ interface Row {
   service_grant: string | null;
   /** The agent's client is not disabled (a deleted one has no agent_services row at all). */
   service_enabled: boolean | null;
+  /** For an exchanged token (src/provider/token-exchange.ts): its chain, and whether every grant above still exists. */
+  root_grant: string | null;
+  parent_grant: string | null;
+  parent_client: string | null;
+  act: Act | null;
+  ancestors_live: boolean;
 }
 
 interface TokenModel {
@@ -102,7 +109,14 @@ export class BearerTokens {
     // A disabled or deleted owner's tokens stop working (threat model C6).
     if (!row.account_found || row.disabled || !token.accountId) return undefined;
     if (token.expiresWithSession && !(await this.sessionStillHolds(token))) return undefined;
+    // An exchanged token works only while every grant it was narrowed from still exists (revoking one revokes all below,
+    // src/grants/revoke.ts; this holds even before that finishes), and acts under its root grant's policy and limit.
+    if (!row.ancestors_live) return undefined;
     const caller: ApiCaller = { accountId: token.accountId, clientId: token.clientId, grantId: token.grantId, scopes };
+    if (row.root_grant && row.parent_grant && row.parent_client && row.act) {
+      caller.policyGrantId = row.root_grant;
+      caller.delegation = { act: row.act, parentGrantId: row.parent_grant, parentClientId: row.parent_client, rootGrantId: row.root_grant };
+    }
     attachSnapshot(caller, { policy: row.policy, connections: row.connections ?? [] });
     return caller;
   }
@@ -146,6 +160,10 @@ export class BearerTokens {
       `SELECT t.id, t.model, t.payload AS token, g.payload AS grant,
               a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled,
               s.account_id AS service_account, s.grant_id AS service_grant, sc.disabled_at IS NULL AS service_enabled,
+              d.root_grant_id AS root_grant, d.parent_grant_id AS parent_grant, d.parent_client_id AS parent_client, d.act,
+              (d.grant_id IS NULL OR (SELECT count(*) FROM oidc_models ag
+                                      WHERE ag.model = 'Grant' AND ag.id = ANY (d.ancestors)
+                                        AND (ag.expires_at IS NULL OR ag.expires_at > now())) = cardinality(d.ancestors)) AS ancestors_live,
               p.policy,
               (SELECT json_agg(c) FROM connections c WHERE c.account_id = a.id) AS connections
        FROM oidc_models t
@@ -153,7 +171,8 @@ export class BearerTokens {
        LEFT JOIN clients sc ON sc.client_id = s.client_id
        LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = COALESCE(s.grant_id, t.payload->>'grantId') AND (g.expires_at IS NULL OR g.expires_at > now())
        LEFT JOIN accounts a ON a.id = COALESCE(s.account_id, t.payload->>'accountId')
-       LEFT JOIN grant_policies p ON p.grant_id = COALESCE(s.grant_id, t.payload->>'grantId') AND p.account_id = a.id
+       LEFT JOIN grant_delegations d ON t.model = 'AccessToken' AND d.grant_id = t.payload->>'grantId'
+       LEFT JOIN grant_policies p ON p.grant_id = COALESCE(s.grant_id, d.root_grant_id, t.payload->>'grantId') AND p.account_id = a.id
        WHERE t.model IN ('AccessToken', 'ClientCredentials') AND t.id = ANY($1::text[])
          AND (t.expires_at IS NULL OR t.expires_at > now())`,
       [[...new Set(keys)]],
