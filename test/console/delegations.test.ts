@@ -5,8 +5,8 @@ import { backends } from '../helpers/services.js';
 import { Owner } from '../helpers/owner.js';
 import { authorize } from '../helpers/browser.js';
 import { redirectUri, type Client } from '../helpers/token-flow.js';
-import { GrantDelegations, type Act, type Delegation } from '../../src/grants/delegations.js';
-import { resourceServerInfo } from '../../src/provider/provider.js';
+import type { Act, Delegation } from '../../src/grants/delegations.js';
+import { delegate as delegateGrant, type ParentGrant } from '../helpers/delegations.js';
 import type { LogEntry } from '../../src/accounts/access-log.js';
 import { consentPage } from '../../interactions/views/consent.js';
 import { TOKEN_EXCHANGE } from '../../interactions/stages.js';
@@ -46,12 +46,10 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
   let newsroom: Client;
   let summariser: string;
   let checker: string;
-  let delegations: GrantDelegations;
   let app: AppJson;
 
   beforeAll(async () => {
     server = await startTestServer({ backend });
-    delegations = new GrantDelegations(server.db);
     newsroom = await server.addClient({ name: 'Newsroom', redirectUris: [redirectUri] });
     summariser = (await server.addClient({ name: 'Summariser', grantTypes: ['client_credentials'] })).clientId;
     checker = (await server.addClient({ name: 'Fact <i>checker</i>', grantTypes: ['client_credentials'] })).clientId;
@@ -68,47 +66,8 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
     return ((await res.json()) as { apps: AppJson[] }).apps;
   }
 
-  /** A narrower token for `clientId` under `parent` (the app's grant, or another delegated one), as the exchange makes it. */
-  async function delegate(
-    parent: { grantId: string; clientId: string; row?: Delegation },
-    clientId: string,
-    scopes: string[],
-    act: Act,
-  ): Promise<{ row: Delegation; token: string }> {
-    const { provider } = server.app;
-    const audience = server.config.RESOURCE_URL;
-    const lifetime = 600;
-    const grant = new provider.Grant({ accountId: owner.accountId, clientId, expiresIn: lifetime } as never);
-    grant.addResourceScope(audience, scopes.join(' '));
-    const grantId = await grant.save();
-    const client = await provider.Client.find(clientId);
-    const resourceServer = new provider.ResourceServer(audience, resourceServerInfo(server.config, server.app.scopes, lifetime, audience));
-    const token = await new provider.AccessToken({
-      accountId: owner.accountId,
-      client,
-      grantId,
-      gty: TOKEN_EXCHANGE,
-      resourceServer,
-      scope: scopes.join(' '),
-      expiresWithSession: false,
-      expiresIn: lifetime,
-    } as never).save();
-    const row = await delegations.record(
-      {
-        grantId,
-        parentGrantId: parent.grantId,
-        accountId: owner.accountId,
-        clientId,
-        parentClientId: parent.clientId,
-        act,
-        scopes,
-        audience,
-        expiresAt: new Date(Date.now() + lifetime * 1000),
-      },
-      parent.row,
-    );
-    return { row, token };
-  }
+  const delegate = (parent: ParentGrant, clientId: string, scopes: string[], act: Act) =>
+    delegateGrant(server, owner.accountId, parent, clientId, scopes, act);
 
   const grantExists = async (grantId: string) => Boolean(await server.app.provider.Grant.find(grantId));
   const tokenExists = async (token: string) => Boolean(await server.app.provider.AccessToken.find(token));
