@@ -191,6 +191,11 @@ const coreSettings = {
     doc: 'Seconds a device must wait between polls of the token endpoint (RFC 8628 `interval`); a device polling sooner is answered `slow_down` and its interval grows by 5 seconds (threat model B9).',
     fix: 'use a whole number of seconds from 1 to 60',
   },
+  TOKEN_EXCHANGE_MAX_DEPTH: {
+    schema: z.coerce.number().int().min(1).max(3).default(3),
+    doc: 'How many times a token may be exchanged for a narrower one down a chain of helpers (RFC 8693, see "Token exchange"); 1 lets an app hand tokens to its helpers but not them to theirs.',
+    fix: 'use a whole number from 1 to 3',
+  },
   GRANT_TTL: {
     schema: seconds(365 * 86400),
     doc: 'How long an approved grant lasts, in seconds.',

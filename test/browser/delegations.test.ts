@@ -66,13 +66,13 @@ const fits = (page: Page) => page.evaluate(() => document.documentElement.scroll
     const app = await appGrant(server, accountId, newsroom, ['tweet.read', 'tweet.post']);
     const root = { grantId: app.grantId, clientId: newsroom };
     const child = await delegate(server, accountId, root, summariser, ['tweet.read', 'tweet.post'], {
-      sub: accountId,
+      sub: summariser,
       client_id: summariser,
     });
     await delegate(server, accountId, { grantId: child.row.grantId, clientId: summariser, row: child.row }, checker, ['tweet.read'], {
-      sub: accountId,
+      sub: checker,
       client_id: checker,
-      act: { sub: accountId, client_id: summariser },
+      act: { sub: summariser, client_id: summariser },
     });
 
     await page.goto(`${server.url}/console/apps`);

@@ -78,11 +78,11 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
 
     beforeAll(async () => {
       const root = { grantId: app.grant_id, clientId: newsroom.clientId };
-      child = await delegate(root, summariser, ['tweet.read'], { sub: owner.accountId, client_id: summariser });
+      child = await delegate(root, summariser, ['tweet.read'], { sub: summariser, client_id: summariser });
       grandchild = await delegate({ grantId: child.row.grantId, clientId: summariser, row: child.row }, checker, ['tweet.read'], {
-        sub: owner.accountId,
+        sub: checker,
         client_id: checker,
-        act: { sub: owner.accountId, client_id: summariser },
+        act: { sub: summariser, client_id: summariser },
       });
     });
 
@@ -183,8 +183,8 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
 
     it('says which helper made a call on whose behalf, by their registered names', async () => {
       const root = { grantId: app.grant_id, clientId: newsroom.clientId };
-      const { row } = await delegate(root, summariser, ['tweet.post'], { sub: owner.accountId, client_id: summariser });
-      const act = { sub: owner.accountId, client_id: summariser, act: { sub: owner.accountId, client_id: newsroom.clientId } };
+      const { row } = await delegate(root, summariser, ['tweet.post'], { sub: summariser, client_id: summariser });
+      const act = { sub: summariser, client_id: summariser, act: { sub: newsroom.clientId, client_id: newsroom.clientId } };
       const entry = await logged({ method: 'POST', path: '/2/tweets', scope: 'tweet.post', status: 201, act }, row.grantId, summariser);
       expect(entry.summary).toBe('Post by sub-agent Summariser on behalf of agent Newsroom');
 
@@ -196,11 +196,11 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
 
     it('names every level of a deeper chain, and finds the app at the root when the chain stops short of it', async () => {
       const root = { grantId: app.grant_id, clientId: newsroom.clientId };
-      const first = await delegate(root, summariser, ['tweet.read'], { sub: owner.accountId, client_id: summariser });
+      const first = await delegate(root, summariser, ['tweet.read'], { sub: summariser, client_id: summariser });
       const second = await delegate({ grantId: first.row.grantId, clientId: summariser, row: first.row }, checker, ['tweet.read'], {
-        sub: owner.accountId,
+        sub: checker,
         client_id: checker,
-        act: { sub: owner.accountId, client_id: summariser },
+        act: { sub: summariser, client_id: summariser },
       });
       const entry = await logged(
         { method: 'GET', path: '/2/users/me', scope: 'tweet.read', status: 200, act: second.row.act },
@@ -213,7 +213,7 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
     });
 
     it('falls back to the client id for an actor it does not know, and leaves ordinary calls alone', async () => {
-      const act = { sub: owner.accountId, client_id: 'c_gone', act: { sub: owner.accountId, client_id: newsroom.clientId } };
+      const act = { sub: 'c_gone', client_id: 'c_gone', act: { sub: newsroom.clientId, client_id: newsroom.clientId } };
       const entry = await logged({ method: 'DELETE', path: '/2/tweets/:id', status: 200, act }, 'no-such-grant', 'c_gone');
       expect(entry.summary).toBe('Delete by sub-agent c_gone on behalf of agent Newsroom');
 
