@@ -130,6 +130,14 @@ describe.each(backends())('delegated tokens in the console on %s storage', (back
       expect(page).toContain(`action="/console/apps/${app.grant_id}/revoke"`);
     });
 
+    it("refuses limits of a helper's own: it shares the app's", async () => {
+      const res = await owner.api.send('PUT', `/console/api/apps/${child.row.grantId}/policy`, { posts_per_day: 1 });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('shares the limits of the app');
+      const { rows } = await server.db.query('SELECT 1 FROM grant_policies WHERE grant_id = $1', [child.row.grantId]);
+      expect(rows).toEqual([]);
+    });
+
     it('shows another owner nothing, and answers their revoke of a delegated grant with 404, leaving it working', async () => {
       expect(await appsOf(stranger)).toEqual([]);
       const viaApi = await stranger.api.send('DELETE', `/console/api/apps/${grandchild.row.grantId}`);

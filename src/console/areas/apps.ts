@@ -80,6 +80,10 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   /** Checks and stores the limits; a problem is a 400 naming the field (and the line, for lists). */
   async function savePolicy(ctx: Context, input: PolicyInput): Promise<Policy> {
     const grant = await ownedGrant(ctx);
+    // A helper's token is checked against the limits of the app at the root of its tree: limits of its own would
+    // never apply, so the owner is sent to the app's.
+    const { rows } = await deps.db.query('SELECT 1 FROM grant_delegations WHERE grant_id = $1', [grant.grantId]);
+    if (rows.length) throw new AppError('invalid_policy', 400, 'This helper shares the limits of the app it came from: change them there.');
     // Strict: a misspelt field is refused rather than silently dropped (the owner would think it applies).
     const parsed = Policy.strict().safeParse(input);
     if (!parsed.success) throw new AppError('invalid_policy', 400, policyProblem(parsed.error, input));
