@@ -28,6 +28,7 @@ export interface InteractionClient {
   clientName?: string;
   logoUri?: string;
   redirectUris: string[];
+  grantTypes?: string[];
 }
 
 /** The pending interaction loaded by the `loadInteraction` stage (interactions/stages.ts). */

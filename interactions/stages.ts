@@ -75,6 +75,9 @@ export function interactionStages({ config, provider, limiter, cookieKeys, decis
 }
 
 /** The app as the sign-in and consent pages name it: its name, logo, and the host its answer goes to. */
+/** RFC 8693's grant type. */
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
 export function clientView(ctx: Context) {
   const client = interactionClientOf(ctx);
   const interaction = interactionOf(ctx);
@@ -85,5 +88,7 @@ export function clientView(ctx: Context) {
     redirectHost: !interaction.deviceCode && URL.canParse(redirectUri) ? new URL(redirectUri).host : '',
     logoUri: client.logoUri,
     device: Boolean(interaction.deviceCode),
+    // It may exchange its token for narrower ones for its own helpers (docs/architecture.md#token-exchange).
+    exchanges: client.grantTypes?.includes(TOKEN_EXCHANGE) ?? false,
   };
 }

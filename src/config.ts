@@ -193,7 +193,7 @@ const coreSettings = {
   },
   TOKEN_EXCHANGE_MAX_DEPTH: {
     schema: z.coerce.number().int().min(1).max(10).default(3),
-    doc: 'How many times a token may be exchanged for a narrower one in a chain (RFC 8693 token exchange: an agent handing a token to a sub-agent, which hands one on). A request beyond it is refused with `invalid_grant`.',
+    doc: 'How many times a token may be exchanged for a narrower one down a chain of helpers (RFC 8693, see "Token exchange"): an agent handing a token to a sub-agent, which hands one on. 1 lets an app hand tokens to its helpers but not them to theirs; a request beyond the limit is refused with `invalid_grant`.',
     fix: 'use a whole number from 1 to 10',
   },
   GRANT_TTL: {

@@ -15,7 +15,8 @@ export interface ConsentPageInput {
   uid: string;
   csrf: string;
   /** `device`: a device asked (RFC 8628), so there is no redirect host: the tokens go to that device. */
-  client: { name: string; redirectHost: string; logoUri?: string; clientId: string; device?: boolean };
+  /** `exchanges`: registered for token exchange, so it may hand narrower tokens to its own helpers. */
+  client: { name: string; redirectHost: string; logoUri?: string; clientId: string; device?: boolean; exchanges?: boolean };
   scopes: ConsentScope[];
   account: { label: string };
   lifetime: string;
@@ -80,6 +81,11 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime }: Co
   <h2>For how long</h2>
   <p>Access lasts ${lifetime}.</p>
   <p>You can revoke this access at any time from your oauth3 console.</p>
+  ${
+    client.exchanges &&
+    html`<p class="delegation-note">${client.name} may hand narrower access to its own helpers: never more than what you
+    approve here, and revoking ${client.name} revokes them too.</p>`
+  }
   ${scopes.some((s) => s.access === 'write') ? limitsSection() : ''}
 
   <div class="actions">

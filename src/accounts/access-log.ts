@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
-import { eventSummary } from './event-kinds.js';
+import { actorChain, eventSummary, type ActorNames } from './event-kinds.js';
 
 /** One line of an owner's access log, as the console API and exports show it. */
 export interface LogEntry {
@@ -52,6 +52,7 @@ interface EventRow {
   client_name: string | null;
   detail: Record<string, unknown> | null;
   ip: string | null;
+  grant_id?: string | null;
 }
 
 /** The scope an event was about: API calls carry `scope`, consents the list of `scopes`. */
@@ -74,7 +75,7 @@ export class AccessLog {
     private readonly knownApps: Record<string, string> = {},
   ) {}
 
-  private toEntry = (r: EventRow): LogEntry => {
+  private toEntry = (r: EventRow, actors: ActorNames = {}): LogEntry => {
     const detail = r.detail ?? {};
     const scope = scopeOf(detail);
     const entry: LogEntry = {
@@ -88,7 +89,7 @@ export class AccessLog {
       ip: r.ip,
       detail,
     };
-    const summary = eventSummary(entry);
+    const summary = eventSummary(entry, actors);
     return summary ? { ...entry, summary } : entry;
   };
 
@@ -100,7 +101,7 @@ export class AccessLog {
       if (!rows.length) throw new AppError('not_found', 404, 'No such event in your log.');
     }
     const { rows } = await this.db.query<EventRow>(
-      `SELECT e.id, e.created_at, e.kind, e.outcome, e.client_id, c.metadata->>'client_name' AS client_name, e.detail, e.ip
+      `SELECT e.id, e.created_at, e.kind, e.outcome, e.client_id, c.metadata->>'client_name' AS client_name, e.detail, e.ip, e.grant_id
        FROM events e LEFT JOIN clients c ON c.client_id = e.client_id
        WHERE e.account_id = $1
          AND ($2::text IS NULL OR e.client_id = $2)
@@ -110,8 +111,41 @@ export class AccessLog {
        LIMIT $5`,
       [accountId, filter.clientId ?? null, filter.kind ?? null, before ?? null, limit + 1],
     );
-    const events = rows.slice(0, limit).map(this.toEntry);
+    const shown = rows.slice(0, limit);
+    const actors = await this.actorsOf(accountId, shown);
+    const events = shown.map((r) => this.toEntry(r, actors.get(r) ?? {}));
     return { events, next_before: rows.length > limit ? events[events.length - 1]!.id : null };
+  }
+
+  /**
+   * For calls made with an exchanged token (detail.act): the names of the clients in the actor chain, and the app at
+   * the root of the token's tree, in two queries for the whole page.
+   */
+  private async actorsOf(accountId: string, rows: EventRow[]): Promise<Map<EventRow, ActorNames>> {
+    const acting = rows.filter((r) => r.kind === 'api.call' && actorChain(r.detail ?? {}).length);
+    if (!acting.length) return new Map();
+    const grants = [...new Set(acting.map((r) => r.grant_id).filter((g): g is string => Boolean(g)))];
+    const roots = await this.db.query<{ grant_id: string; root_client_id: string | null }>(
+      `SELECT d.grant_id, CASE WHEN d.depth = 1 THEN d.parent_client_id
+                               ELSE (SELECT r.parent_client_id FROM grant_delegations r WHERE r.grant_id = d.ancestors[2]) END AS root_client_id
+       FROM grant_delegations d WHERE d.account_id = $1 AND d.grant_id = ANY ($2::text[])`,
+      [accountId, grants],
+    );
+    const rootOf = new Map(roots.rows.map((r) => [r.grant_id, r.root_client_id]));
+    const ids = new Set(acting.flatMap((r) => actorChain(r.detail ?? {})));
+    for (const id of rootOf.values()) if (id) ids.add(id);
+    const named = await this.db.query<{ client_id: string; client_name: string | null }>(
+      `SELECT client_id, metadata->>'client_name' AS client_name FROM clients WHERE client_id = ANY ($1::text[])`,
+      [[...ids]],
+    );
+    const names: Record<string, string> = { ...this.knownApps };
+    for (const r of named.rows) if (r.client_name) names[r.client_id] = r.client_name;
+    return new Map(
+      acting.map((r) => {
+        const root = r.grant_id ? rootOf.get(r.grant_id) : undefined;
+        return [r, { names, ...(root ? { rootClientId: root } : {}) }];
+      }),
+    );
   }
 
   /** Every matching event, newest first, read in batches so an export never holds the whole log at once. */

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Access-log event kinds in the owner's words. Kinds written by other parts of the system that are not listed
  * here still read well: "passkey.renamed" becomes "Passkey renamed".
@@ -84,12 +86,16 @@ const REUSED: Record<string, string> = {
  * C7): oidc-provider revokes the grant exactly as an ordinary revocation would, but it means someone else may hold a
  * copy of the app's tokens. Undefined for every other event, whose label says enough.
  */
-export function eventSummary(e: {
-  kind: string;
-  client_id: string | null;
-  client_name: string | null;
-  detail: Record<string, unknown>;
-}): string | undefined {
+export function eventSummary(
+  e: {
+    kind: string;
+    client_id: string | null;
+    client_name: string | null;
+    detail: Record<string, unknown>;
+  },
+  actors: ActorNames = {},
+): string | undefined {
+  if (e.kind === 'api.call') return onBehalfOf(e.detail, actors);
   if (e.kind !== 'token.reused') return undefined;
   const app = e.client_name ?? e.client_id ?? 'an app';
   const grantType = e.detail.grant_type;
@@ -98,4 +104,53 @@ export function eventSummary(e: {
     `${what} of ${app} was used twice, so it may have been stolen; oauth3 revoked that app's access. ` +
     `If you still use ${app}, connect it again; if this keeps happening, revoke it and check where it keeps its tokens.`
   );
+}
+
+/** RFC 8693 §4.1 `act`, as an api.call event's detail carries it: the current actor outermost. */
+interface ActLevel {
+  sub?: string;
+  client_id?: string;
+  act?: ActLevel;
+}
+const Act: z.ZodType<ActLevel> = z.lazy(() =>
+  z.object({ sub: z.string().max(500).optional(), client_id: z.string().max(500).optional(), act: Act.optional() }),
+);
+
+/** The client ids of an actor chain, the current actor first; at most a few levels are read (depth is capped at 3). */
+export function actorChain(detail: Record<string, unknown>): string[] {
+  const parsed = Act.safeParse(detail.act);
+  const chain: string[] = [];
+  for (let level = parsed.success ? parsed.data : undefined; level && chain.length < 10; level = level.act) {
+    const id = level.client_id ?? level.sub;
+    if (id) chain.push(id);
+  }
+  return chain;
+}
+
+/**
+ * Names for the clients of an actor chain (registered name, else the id), and for an exchanged token's grant the
+ * client of the app at the root of its tree when the chain does not end with it.
+ */
+export interface ActorNames {
+  names?: Record<string, string>;
+  rootClientId?: string;
+}
+
+/** What a call did, from its method: "Post by sub-agent …". */
+const ACTIONS: Record<string, string> = { GET: 'Read', POST: 'Post', PUT: 'Change', PATCH: 'Change', DELETE: 'Delete', MCP: 'Tool call' };
+
+/**
+ * An API call made with an exchanged token (docs/architecture.md#token-exchange), in plain words: "Post by sub-agent
+ * Summariser on behalf of agent Newsroom". Undefined for a call made with the app's own token (no `act`).
+ */
+function onBehalfOf(detail: Record<string, unknown>, { names = {}, rootClientId }: ActorNames): string | undefined {
+  const chain = actorChain(detail);
+  if (!chain.length) return undefined;
+  if (rootClientId && chain[chain.length - 1] !== rootClientId) chain.push(rootClientId);
+  const name = (id: string) => names[id] ?? id;
+  const action = (typeof detail.method === 'string' && ACTIONS[detail.method]) || 'Call';
+  const [actor, ...above] = chain;
+  const root = above.pop();
+  const helpers = above.map((id) => ` on behalf of sub-agent ${name(id)}`).join('');
+  return `${action} by sub-agent ${name(actor!)}${helpers} on behalf of ${root ? `agent ${name(root)}` : 'an app you connected'}`;
 }

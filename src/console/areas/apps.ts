@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z, ZodError } from 'zod';
 import { AppError, notFound } from '../../errors.js';
-import { listConnectedApps, type ConnectedApp } from '../../grants/connected-apps.js';
+import { listConnectedApps, type ConnectedApp, type DelegatedToken } from '../../grants/connected-apps.js';
 import { findOwnedGrant, type OwnedGrant } from '../../grants/revoke.js';
 import { revokeApp } from '../../grants/revoke-app.js';
 import { Policy, type PolicyInput } from '../../policies/policy.js';
@@ -34,6 +34,25 @@ const appJson = (app: ConnectedApp, policy: Policy) => ({
   last_used_at: app.lastUsedAt?.toISOString() ?? null,
   expires_at: app.expiresAt?.toISOString() ?? null,
   policy,
+  delegations: app.delegations.map(delegationJson),
+});
+
+/**
+ * A token the app handed on by token exchange, nested: each carries the tokens handed on from it in its own
+ * `delegations`, and `parent_grant_id` names the grant it came from (the app's, or its parent's). Its limits are
+ * the app's. DELETE /console/api/apps/:grant_id revokes it and everything below it.
+ */
+const delegationJson = (token: DelegatedToken): Record<string, unknown> => ({
+  grant_id: token.grantId,
+  parent_grant_id: token.parentGrantId,
+  depth: token.depth,
+  client_id: token.clientId,
+  name: token.name,
+  scopes: token.scopes,
+  audience: token.audience,
+  created_at: token.createdAt.toISOString(),
+  expires_at: token.expiresAt.toISOString(),
+  delegations: token.delegations.map(delegationJson),
 });
 
 /**
@@ -61,6 +80,10 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   /** Checks and stores the limits; a problem is a 400 naming the field (and the line, for lists). */
   async function savePolicy(ctx: Context, input: PolicyInput): Promise<Policy> {
     const grant = await ownedGrant(ctx);
+    // A helper's token is checked against the limits of the app at the root of its tree: limits of its own would
+    // never apply, so the owner is sent to the app's.
+    const { rows } = await deps.db.query('SELECT 1 FROM grant_delegations WHERE grant_id = $1', [grant.grantId]);
+    if (rows.length) throw new AppError('invalid_policy', 400, 'This helper shares the limits of the app it came from: change them there.');
     // Strict: a misspelt field is refused rather than silently dropped (the owner would think it applies).
     const parsed = Policy.strict().safeParse(input);
     if (!parsed.success) throw new AppError('invalid_policy', 400, policyProblem(parsed.error, input));

@@ -1,7 +1,7 @@
-import { html, httpsUrl } from '../../web/html.js';
+import { html, httpsUrl, type SafeHtml } from '../../web/html.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import { scopeBadge } from '../../web/scope-badges.js';
-import type { ConnectedApp } from '../../grants/connected-apps.js';
+import type { ConnectedApp, DelegatedToken } from '../../grants/connected-apps.js';
 import type { Policy } from '../../policies/policy.js';
 import { csrfField, when } from '../../web/forms.js';
 import { draftOf, policyFields, policySummary, type PolicyDraft } from '../../policies/form.js';
@@ -43,7 +43,7 @@ export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: str
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${app.name}</span></button>
   </form></td>
-</tr>`;
+</tr>${app.delegations.length ? delegationRow(catalog, app, csrf) : ''}`;
   });
   const writers = apps.filter(({ app }) => canWrite(catalog, app.scopes));
 
@@ -73,6 +73,39 @@ ${writers.map(({ app, policy }) => limitsForm(app, policy, csrf, edit?.grantId =
 </section>`
     : ''
 }`;
+}
+
+/**
+ * The narrower tokens an app handed to its own helpers (token exchange), as a tree under its row: each with who
+ * holds it, what it may do, until when and its own Revoke, which leaves the app and the rest of the tree working.
+ */
+function delegationRow(catalog: ScopeCatalog, app: ConnectedApp, csrf: string) {
+  return html`<tr class="delegations-row">
+  <td colspan="6" data-label="Handed on" class="delegations-cell">
+    <p class="hint">${app.name} handed narrower access to its own helpers. Each has at most what ${app.name} has; revoking
+    ${app.name} revokes them all, revoking one revokes it and what it handed on.</p>
+    ${delegationTree(catalog, app.delegations, csrf)}
+  </td>
+</tr>`;
+}
+
+function delegationTree(catalog: ScopeCatalog, tokens: DelegatedToken[], csrf: string): SafeHtml {
+  return html`<ul class="delegation-tree">
+${tokens.map(
+  (token) => html`<li class="delegation" data-grant="${token.grantId}">
+  <div class="delegation-head">
+    <strong>${token.name}</strong> <span class="badge badge-resource">Helper, level ${String(token.depth)}</span>
+  </div>
+  <ul class="scope-list">${token.scopes.map((name) => scopeBadge(catalog, name))}</ul>
+  <p class="hint">Until <time datetime="${token.expiresAt.toISOString()}">${when(token.expiresAt)}</time></p>
+  <form method="post" action="/console/apps/${token.grantId}/revoke" class="inline-form">
+    ${csrfField(csrf)}
+    <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${token.name}</span></button>
+  </form>
+  ${token.delegations.length ? delegationTree(catalog, token.delegations, csrf) : ''}
+</li>`,
+)}
+</ul>`;
 }
 
 /** Collapsed unless the owner asked for this one (`?limits=<grant>`, which works without scripts) or it has a problem. */

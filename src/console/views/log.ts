@@ -60,7 +60,8 @@ const detailValue = (v: unknown): string =>
 /** The event's detail as one short line: "Changed: email, phone; Reason: …". */
 export function describeDetail(detail: Record<string, unknown>): string {
   const text = Object.entries(detail)
-    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    // The actor chain of an exchanged token reads as the event's summary, not as raw JSON.
+    .filter(([key, v]) => v !== null && v !== undefined && v !== '' && key !== 'act')
     .map(([key, v]) => `${DETAIL_NAMES[key] ?? key}: ${detailValue(v)}`)
     .join('; ');
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
