@@ -31,7 +31,9 @@ export class ClientAdapter implements Adapter {
     /** Client rows kept while their changes are heard; none: every lookup reads. */
     private readonly cache?: ClientCache,
   ) {
-    this.store = new ClientStore(db, clock);
+    // A registration update or delete (RFC 7592) is heard by this process at once, not when the database's
+    // announcement arrives: a deleted client must not authenticate here a moment longer (threat model F5).
+    this.store = new ClientStore(db, clock, undefined, (clientId) => cache?.forget(clientId));
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {

@@ -91,6 +91,24 @@ function cacheCases(name: string, open: () => Promise<{ db: Database; close(): P
       expect(await adapter.find(clientId)).toBeUndefined();
     });
 
+    it("forgets a client changed by registration management (RFC 7592) at once, before the database's announcement arrives", async () => {
+      const { clientId, digest } = await newClient();
+      let listener: Listener | undefined;
+      const deaf: Database = { ...storage.db, listen: (_channel, l) => ((listener = l), async () => {}) };
+      const cache = new ClientCache().follow(deaf);
+      listener!.state(true);
+      const adapter = new ClientAdapter(storage.db, systemClock, cache);
+      const found = await adapter.find(clientId);
+      expect(found).toMatchObject({ client_secret: digest });
+
+      // An update through the adapter (as oidc-provider writes it) is seen by the next lookup.
+      await adapter.upsert(clientId, { ...found!, client_name: 'Renamed' });
+      expect(await adapter.find(clientId)).toMatchObject({ client_name: 'Renamed' });
+      // A deleted client no longer authenticates here, not even for a moment.
+      await adapter.destroy(clientId);
+      expect(await adapter.find(clientId)).toBeUndefined();
+    });
+
     it('reads a client once while it listens, and again once the client changes', async () => {
       const { clientId, digest } = await newClient();
       const { adapter, lookups } = await listeningCache();

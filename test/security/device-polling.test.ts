@@ -98,8 +98,12 @@ describe.each(backends())('device polling on %s storage (B9)', (backend) => {
     await expect(
       oidc.pollDeviceAuthorizationGrant(config, { ...hasty, interval: 0.1 }, undefined, { signal: AbortSignal.timeout(2500) }),
     ).rejects.toThrow();
-    // Pending, then slow_down; openid-client then waits 5 s more and sends nothing else before the test gives up.
-    expect(answers).toEqual(['authorization_pending', 'slow_down']);
+    // Pending, then slow_down; openid-client then waits 5 s more and sends nothing else before the test gives up. On a
+    // machine too busy to send the polls 0.1 s apart, a second one may come late enough to be merely pending.
+    expect(answers[0]).toBe('authorization_pending');
+    expect(answers.at(-1)).toBe('slow_down');
+    expect(answers.filter((a) => a === 'slow_down')).toHaveLength(1);
+    expect(answers.length).toBeLessThanOrEqual(3);
   });
 
   it('keeps no device code in storage, only its digest', async () => {

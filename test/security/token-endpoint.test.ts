@@ -188,10 +188,6 @@ describe('the token endpoint refuses forged, stolen and malformed requests (thre
       ['token', {}],
       ['urn:example:unknown-grant', {}],
       ['urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion: 'e30.e30.' }],
-      [
-        'urn:ietf:params:oauth:grant-type:token-exchange',
-        { subject_token: 'x', subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' },
-      ],
       ['AUTHORIZATION_CODE', {}],
     ])('answers unsupported_grant_type to grant_type=%s', async (grantType, extra) => {
       expectOAuthError(await flow.token({ grant_type: grantType, ...extra }, app), 400, 'unsupported_grant_type');
