@@ -92,7 +92,8 @@ const listOf = (value: string | string[] | undefined) => (value === undefined ? 
  * access tokens trades it for a strictly narrower one to hand to a sub-agent: fewer or the same scopes, the same or a
  * narrower audience, no later expiry, at most TOKEN_EXCHANGE_MAX_DEPTH exchanges deep. The new token lives in a grant of
  * its own, recorded in grant_delegations under its parent's, so revoking any grant above takes it along
- * (src/grants/revoke.ts) and the root grant's policy and daily limit count for it (src/resource/tokens.ts).
+ * (src/grants/revoke.ts) and the root grant's policy and daily limit count for it (src/resource/tokens.ts). The
+ * token may go to another client only where that policy's delegate_to lists it.
  *
  * Runs inside oidc-provider's token endpoint, after client authentication and its check that the client registered
  * this grant type.
