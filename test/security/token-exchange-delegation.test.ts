@@ -173,4 +173,25 @@ describe.each(backends())('token exchange to another app on %s storage', (backen
     expect(await bad.text()).toContain('no such app');
     expect((await server.app.services.policies.get(grantId)).delegate_to).toEqual([helper.clientId]);
   });
+
+  it('offers an app that only reads just this field, and saving it keeps its other limits', async () => {
+    const reader = await newApp('Reading agent');
+    const parent = (await owner.appToken(reader, 'echo.read')).accessToken;
+    const grantId = await grantOf(parent);
+    expect((await setPolicy(grantId, { posts_per_day: 3 })).status).toBe(200);
+    const page = await (await owner.browser.request(`/console/apps?limits=${grantId}`)).text();
+    const form = page.slice(page.indexOf(`id="limits-${grantId}"`));
+    const own = form.slice(0, form.indexOf('</details>'));
+    expect(own).toContain(`name="delegate_to"`);
+    expect(own).not.toContain('name="posts_per_day"');
+    const saved = await owner.browser.postForm(`/console/apps/${grantId}/policy`, {
+      csrf: owner.csrf,
+      only: 'delegate_to',
+      delegate_to: helper.clientId,
+    });
+    expect(saved.status).toBe(303);
+    expect(await server.app.services.policies.get(grantId)).toMatchObject({ posts_per_day: 3, delegate_to: [helper.clientId] });
+    // And the listed app may now take a narrower token from it.
+    expect((await exchange(helper, parent)).status).toBe(200);
+  });
 });

@@ -167,9 +167,15 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   });
 
   router.post('/console/apps/:grantId/policy', ...mutate, guard({ body: FormFields }), async function setPolicyFromPage(ctx) {
-    const draft = draftFromForm(ctx.state.input.body);
+    const form = ctx.state.input.body;
+    const draft = draftFromForm(form);
     try {
-      await savePolicy(ctx, inputOf(draft));
+      // The form of an app that only reads has just the apps it may hand access to: its other limits stay as they are.
+      const onlyDelegates = form.only === 'delegate_to';
+      const input = onlyDelegates
+        ? { ...(await policies.get((await ownedGrant(ctx)).grantId)), delegate_to: inputOf(draft).delegate_to }
+        : inputOf(draft);
+      await savePolicy(ctx, input);
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'invalid_policy') && !(error instanceof ZodError)) throw error;
       ctx.status = 400;
