@@ -59,7 +59,7 @@ describe.each(backends())('token exchange to another app on %s storage', (backen
   }
   const exchange = (client: Client, subject: string, extra: Record<string, string> = {}) =>
     post('/token', client, { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, ...extra });
-  const grantOf = async (token: string) => (await server.app.provider.AccessToken.find(token))!.grantId!;
+  const grantOf = async (token: string) => (await server.app.provider.AccessToken.find(token))!.grantId;
   const me = async (token: string) => (await callApi(server, '/echo/me', token)).status;
   const setPolicy = (grantId: string, policy: Record<string, unknown>) =>
     owner.api.send('PUT', `/console/api/apps/${grantId}/policy`, policy);
