@@ -83,6 +83,8 @@ export const ClientChanges = z.object({
     .optional(),
   redirectUris: z.array(RedirectUri).max(20),
   scope: ScopeList,
+  /** Replaces the grant types when given (the portal's token exchange choice); the caller keeps the kind's own. */
+  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).optional(),
 });
 export type ClientChanges = z.input<typeof ClientChanges>;
 
@@ -269,6 +271,7 @@ export class ClientStore {
         JSON.stringify({
           client_name: c.name,
           redirect_uris: c.redirectUris,
+          ...(c.grantTypes ? { grant_types: c.grantTypes } : {}),
           ...(c.scope ? { scope: c.scope.split(/\s+/).join(' ') } : {}),
           ...(c.logoUri ? { logo_uri: c.logoUri } : {}),
           ...(c.homepage ? { client_uri: c.homepage } : {}),

@@ -7,6 +7,17 @@ import { ClientSecrets, GRACE_PERIODS, type GracePeriod, type LiveSecret } from 
 import type { AppFields, NewApp } from './input.js';
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8693 token exchange (src/provider/token-exchange.ts): an app's own choice, on top of its kind's grant types. */
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** The app's grant types with token exchange added or taken away; a public app cannot have it (no client authentication). */
+function withExchange(kind: ClientKind, grantTypes: readonly string[], exchange: boolean): NewClient['grantTypes'] {
+  if (exchange && kind === 'public') {
+    throw new AppError('invalid_request', 400, 'token_exchange: a public app has no secret, so it cannot exchange tokens');
+  }
+  const others = grantTypes.filter((g) => g !== TOKEN_EXCHANGE);
+  return [...others, ...(exchange ? [TOKEN_EXCHANGE] : [])] as NewClient['grantTypes'];
+}
 
 /** How each kind of app signs in and gets tokens. */
 const KINDS: Record<ClientKind, Pick<NewClient, 'public' | 'grantTypes'>> = {
@@ -70,6 +81,7 @@ export class DeveloperApps {
     const { client, clientSecret } = await this.clients.add(
       {
         ...KINDS[input.kind],
+        grantTypes: withExchange(input.kind, KINDS[input.kind].grantTypes!, input.token_exchange ?? false),
         ...this.common(input),
         kind: input.kind,
         accountId: actor.accountId,
@@ -77,7 +89,11 @@ export class DeveloperApps {
       },
       (tx) => this.withinLimits(tx, actor.accountId),
     );
-    await this.record(actor, 'developer.app.created', client.clientId, { name: client.name, kind: client.kind });
+    await this.record(actor, 'developer.app.created', client.clientId, {
+      name: client.name,
+      kind: client.kind,
+      token_exchange: client.grantTypes.includes(TOKEN_EXCHANGE),
+    });
     return { app: client, clientSecret };
   }
 
@@ -86,9 +102,13 @@ export class DeveloperApps {
     if (app.kind === 'agent' && input.redirect_uris.length) {
       throw new AppError('invalid_request', 400, 'redirect_uris: an agent service has no redirect URIs');
     }
-    const updated = await this.clients.update(clientId, { ...this.common(input), redirectUris: input.redirect_uris });
+    const grantTypes = input.token_exchange === undefined ? undefined : withExchange(app.kind, app.grantTypes, input.token_exchange);
+    const updated = await this.clients.update(clientId, { ...this.common(input), redirectUris: input.redirect_uris, grantTypes });
     if (!updated) throw notFoundApp();
-    await this.record(actor, 'developer.app.updated', clientId, { name: updated.name });
+    await this.record(actor, 'developer.app.updated', clientId, {
+      name: updated.name,
+      token_exchange: updated.grantTypes.includes(TOKEN_EXCHANGE),
+    });
     return updated;
   }
 

@@ -27,6 +27,11 @@ export const AppFields = z.object({
   homepage: optional(https),
   redirect_uris: z.preprocess(lines, z.array(RedirectUri).max(20)).default([]),
   scopes: z.preprocess(words, z.array(Scope).min(1, 'pick at least one scope').max(100)),
+  /**
+   * Whether the app may trade its tokens for narrower ones for its own helpers (RFC 8693 token exchange). Confidential
+   * kinds only. Left out of a JSON update: unchanged.
+   */
+  token_exchange: z.boolean().optional(),
 });
 export type AppFields = z.output<typeof AppFields>;
 
@@ -55,5 +60,6 @@ export function fieldsFromForm(body: Record<string, unknown>): Record<string, un
   const scopes = Object.keys(body)
     .filter((k) => k.startsWith('scope:') && body[k] === 'on')
     .map((k) => k.slice('scope:'.length));
-  return { ...body, scopes };
+  // A checkbox: present only when ticked, so the form always says yes or no.
+  return { ...body, scopes, token_exchange: body.token_exchange === 'on' };
 }

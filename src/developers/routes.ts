@@ -17,7 +17,7 @@ import type { LiveSecret } from '../clients/secrets.js';
 import { DeveloperApps, notFoundApp, type Actor } from './apps.js';
 import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation, withKnownScopes } from './input.js';
 import { developerPage } from './views/layout.js';
-import { appBody, appFormBody, appListBody, draftOf, type AppDraft } from './views/apps.js';
+import { appBody, appFormBody, appListBody, draftOf, exchanges, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
 import type { SkillTool } from './skill.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
@@ -59,6 +59,7 @@ const appJson = (app: ClientRecord, secrets?: LiveSecret[]) => ({
   redirect_uris: app.redirectUris,
   scopes: app.scope?.split(' ') ?? [],
   grant_types: app.grantTypes,
+  token_exchange: exchanges(app),
   token_endpoint_auth_method: app.public ? 'none' : 'client_secret_basic',
   active: !app.disabledAt,
   created_at: app.createdAt,
@@ -131,6 +132,7 @@ export function developerRoutes(deps: DeveloperDeps): Router {
       homepage: formText(body.homepage),
       redirect_uris: formText(body.redirect_uris),
       scopes: fieldsFromForm(body).scopes as string[],
+      token_exchange: body.token_exchange === 'on',
     };
     ctx.status = 400;
     page(

@@ -15,6 +15,8 @@ export interface PolicyDraft {
   no_links: boolean;
   no_mentions: boolean;
   hold_for_approval: boolean;
+  /** Client ids, one per line; absent where the form does not offer it (the consent page). */
+  delegate_to?: string;
 }
 
 export type PolicyField = keyof PolicyDraft;
@@ -27,6 +29,7 @@ export const POLICY_LABELS: Record<PolicyField, string> = {
   no_links: 'No links',
   no_mentions: 'No mentions',
   hold_for_approval: 'Hold for my approval',
+  delegate_to: 'May hand narrower access to these apps (client ids, one per line)',
 };
 
 export const draftOf = (policy: Policy): PolicyDraft => ({
@@ -36,6 +39,7 @@ export const draftOf = (policy: Policy): PolicyDraft => ({
   no_links: policy.no_links,
   no_mentions: policy.no_mentions,
   hold_for_approval: policy.hold_for_approval,
+  delegate_to: policy.delegate_to.join('\n'),
 });
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
@@ -61,6 +65,7 @@ export function draftFromForm(body: Record<string, unknown>, prefix = ''): Polic
     no_links: field('no_links') === 'on',
     no_mentions: field('no_mentions') === 'on',
     hold_for_approval: field('hold_for_approval') === 'on',
+    delegate_to: text(field('delegate_to')),
   };
 }
 
@@ -72,6 +77,7 @@ export const inputOf = (draft: PolicyDraft): PolicyInput => ({
   no_links: draft.no_links,
   no_mentions: draft.no_mentions,
   hold_for_approval: draft.hold_for_approval,
+  delegate_to: lines(draft.delegate_to ?? '', true),
 });
 
 /** One sentence for the first problem the schema found: "Blocked patterns, line 2 ("(oops"): must be a valid …". */
@@ -96,6 +102,7 @@ export function policySummary(policy: Policy): string {
     policy.no_links && 'no links',
     policy.no_mentions && 'no mentions',
     policy.hold_for_approval && 'held for your approval',
+    policy.delegate_to.length > 0 && `may hand on to ${policy.delegate_to.length} ${policy.delegate_to.length === 1 ? 'app' : 'apps'}`,
   ].filter((part): part is string => Boolean(part));
   return parts.length ? parts.join(' · ') : 'No limits';
 }
@@ -107,6 +114,8 @@ const HINTS: Record<PolicyField, string> = {
   no_links: 'Refuse posts with a link or a web address.',
   no_mentions: 'Refuse posts that mention someone (@name).',
   hold_for_approval: 'Every post waits on your Approvals page until you approve or reject it.',
+  delegate_to:
+    'Other apps this app may give part of its access to, never more than it has. Revoking this app revokes theirs. Leave empty to allow none.',
 };
 
 export interface PolicyFieldsInput {
@@ -126,11 +135,11 @@ export function policyFields({ draft, idPrefix, namePrefix = '', only, form }: P
   const id = (name: PolicyField) => `${idPrefix}${name}`;
   const formAttr = form ? html` form="${form}"` : '';
   const hint = (name: PolicyField) => html`<span class="hint" id="${id(name)}-hint">${HINTS[name]}</span>`;
-  const list = (name: 'blocked_words' | 'blocked_patterns') =>
+  const list = (name: 'blocked_words' | 'blocked_patterns' | 'delegate_to') =>
     shown(name) &&
     html`<div class="field">
   <label for="${id(name)}">${POLICY_LABELS[name]}</label>
-  <textarea id="${id(name)}" name="${namePrefix}${name}" rows="3" aria-describedby="${id(name)}-hint"${formAttr}>${draft[name]}</textarea>
+  <textarea id="${id(name)}" name="${namePrefix}${name}" rows="3" aria-describedby="${id(name)}-hint"${name === 'delegate_to' ? html` spellcheck="false" autocapitalize="off"` : ''}${formAttr}>${draft[name] ?? ''}</textarea>
   ${hint(name)}
 </div>`;
   const check = (name: 'no_links' | 'no_mentions' | 'hold_for_approval') =>
@@ -152,5 +161,6 @@ ${list('blocked_words')}
 ${list('blocked_patterns')}
 ${check('no_links')}
 ${check('no_mentions')}
-${check('hold_for_approval')}`;
+${check('hold_for_approval')}
+${list('delegate_to')}`;
 }

@@ -26,6 +26,11 @@ export const Policy = z.object({
   no_mentions: z.boolean().default(false),
   /** Every action waits in the console until the owner approves or rejects it. */
   hold_for_approval: z.boolean().default(false),
+  /**
+   * Other apps (client ids) this app may hand narrower access to by token exchange (src/provider/token-exchange.ts).
+   * Empty: only to itself. The console checks that each is a registered client.
+   */
+  delegate_to: z.array(z.string().trim().min(1).max(2000).regex(/^\S+$/, 'must be a client id')).max(20).default([]),
 });
 export type Policy = z.output<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;

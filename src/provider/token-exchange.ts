@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { GrantDelegations, type Act, type Delegation } from '../grants/delegations.js';
 import { revokeGrant } from '../grants/revoke.js';
+import { PolicyStore } from '../policies/policy.js';
 
 /** RFC 8693 §2.1. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -91,20 +92,30 @@ const listOf = (value: string | string[] | undefined) => (value === undefined ? 
  * access tokens trades it for a strictly narrower one to hand to a sub-agent: fewer or the same scopes, the same or a
  * narrower audience, no later expiry, at most TOKEN_EXCHANGE_MAX_DEPTH exchanges deep. The new token lives in a grant of
  * its own, recorded in grant_delegations under its parent's, so revoking any grant above takes it along
- * (src/grants/revoke.ts) and the root grant's policy and daily limit count for it (src/resource/tokens.ts).
+ * (src/grants/revoke.ts) and the root grant's policy and daily limit count for it (src/resource/tokens.ts). The
+ * token may go to another client only where that policy's delegate_to lists it.
  *
  * Runs inside oidc-provider's token endpoint, after client authentication and its check that the client registered
  * this grant type.
  */
 export function registerTokenExchange(provider: Provider, deps: TokenExchangeDeps): void {
   const delegations = new GrantDelegations(deps.db);
-  provider.registerGrantType(TOKEN_EXCHANGE, (ctx: KoaContextWithOIDC) => exchange(provider, deps, delegations, ctx), PARAMETERS, [
-    'resource',
-    'audience',
-  ]);
+  const policies = new PolicyStore(deps.db);
+  provider.registerGrantType(
+    TOKEN_EXCHANGE,
+    (ctx: KoaContextWithOIDC) => exchange(provider, deps, delegations, policies, ctx),
+    PARAMETERS,
+    ['resource', 'audience'],
+  );
 }
 
-async function exchange(provider: Provider, deps: TokenExchangeDeps, delegations: GrantDelegations, ctx: KoaContextWithOIDC) {
+async function exchange(
+  provider: Provider,
+  deps: TokenExchangeDeps,
+  delegations: GrantDelegations,
+  policies: PolicyStore,
+  ctx: KoaContextWithOIDC,
+) {
   const { config } = deps;
   const client = ctx.oidc.client!;
   const parsed = Request.safeParse(ctx.oidc.params);
@@ -122,12 +133,19 @@ async function exchange(provider: Provider, deps: TokenExchangeDeps, delegations
   if (params.actor_token_type !== undefined && params.actor_token_type !== ACCESS_TOKEN_TYPE)
     throw new errors.InvalidRequest(`actor_token_type must be ${ACCESS_TOKEN_TYPE}`);
 
-  // The subject: a live access token of this very client, under a live grant of an owner who is not disabled. Anything
-  // else (expired, revoked, another app's, an ID or refresh token, garbage) is invalid_grant, as RFC 6749 §5.2 names a
-  // presented grant that is not valid; no detail says which, so the answer reveals nothing about other apps' tokens.
+  // The subject: a live access token of this very client (or of an app whose owner let it hand access to this one,
+  // below), under a live grant of an owner who is not disabled. Anything else (expired, revoked, another app's, an ID
+  // or refresh token, garbage) is invalid_grant, as RFC 6749 §5.2 names a presented grant that is not valid; no detail
+  // says which, so the answer reveals nothing about other apps' tokens.
   const refuse = () => new errors.InvalidGrant('subject_token is not a valid access token of this client');
   const subject = (await provider.AccessToken.find(params.subject_token)) as unknown as TokenLike | undefined;
-  if (!subject?.isValid || subject.clientId !== client.clientId || !subject.grantId || !subject.accountId) throw refuse();
+  if (!subject?.isValid || !subject.grantId || !subject.accountId) throw refuse();
+  // Another app's token only where the owner listed this client in the delegate_to of the limits that govern it (its
+  // chain's root grant): the owner, not the apps, decides who may receive their access.
+  if (subject.clientId !== client.clientId) {
+    const policy = await policies.get(await policies.governing(subject.grantId));
+    if (!policy.delegate_to.includes(client.clientId)) throw refuse();
+  }
   // An mTLS-bound token cannot be proven here; a DPoP-bound one only with a proof by its own key (RFC 9449 §7.1), so a
   // copy of a public client's bound token cannot be traded for one bound to the thief's key.
   if (subject['x5t#S256']) throw refuse();

@@ -13,6 +13,7 @@ interface PolicyJson {
   no_links: boolean;
   no_mentions: boolean;
   hold_for_approval: boolean;
+  delegate_to: string[];
 }
 
 const NO_LIMITS: PolicyJson = {
@@ -22,6 +23,7 @@ const NO_LIMITS: PolicyJson = {
   no_links: false,
   no_mentions: false,
   hold_for_approval: false,
+  delegate_to: [],
 };
 
 /**
@@ -85,6 +87,7 @@ describe.each(backends())('limits per app on %s storage', (backend) => {
       no_links: true,
       no_mentions: false,
       hold_for_approval: true,
+      delegate_to: [],
     };
     const res = await put(grantId, limits);
     expect(res.status).toBe(200);

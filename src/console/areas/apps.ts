@@ -11,7 +11,7 @@ import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { appsBody, type PolicyEdit } from '../views/apps.js';
-import { draftFromForm, inputOf, policyProblem } from '../../policies/form.js';
+import { draftFromForm, inputOf, POLICY_LABELS, policyProblem } from '../../policies/form.js';
 import { FormFields, guard, pathParam } from '../../http/guard.js';
 
 /** oidc-provider grant ids are nanoids ([A-Za-z0-9_-]); allow some room, nothing else. */
@@ -87,6 +87,15 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
     // Strict: a misspelt field is refused rather than silently dropped (the owner would think it applies).
     const parsed = Policy.strict().safeParse(input);
     if (!parsed.success) throw new AppError('invalid_policy', 400, policyProblem(parsed.error, input));
+    // Only apps registered here: a typo would otherwise sit in the list looking like a permission that works.
+    for (const [index, clientId] of parsed.data.delegate_to.entries()) {
+      if (!(await deps.clients.find(clientId)))
+        throw new AppError(
+          'invalid_policy',
+          400,
+          `${POLICY_LABELS.delegate_to}, line ${index + 1} (“${clientId.slice(0, 60)}”): no such app`,
+        );
+    }
     const accountId = ownerOf(ctx).accountId;
     const policy = await policies.set(accountId, grant.grantId, parsed.data);
     await deps.events.record({
@@ -158,9 +167,15 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   });
 
   router.post('/console/apps/:grantId/policy', ...mutate, guard({ body: FormFields }), async function setPolicyFromPage(ctx) {
-    const draft = draftFromForm(ctx.state.input.body);
+    const form = ctx.state.input.body;
+    const draft = draftFromForm(form);
     try {
-      await savePolicy(ctx, inputOf(draft));
+      // The form of an app that only reads has just the apps it may hand access to: its other limits stay as they are.
+      const onlyDelegates = form.only === 'delegate_to';
+      const input = onlyDelegates
+        ? { ...(await policies.get((await ownedGrant(ctx)).grantId)), delegate_to: inputOf(draft).delegate_to }
+        : inputOf(draft);
+      await savePolicy(ctx, input);
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'invalid_policy') && !(error instanceof ZodError)) throw error;
       ctx.status = 400;

@@ -2,7 +2,7 @@ import { html, httpsUrl, type SafeHtml } from '../../web/html.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import { scopeBadge } from '../../web/scope-badges.js';
 import type { ConnectedApp, DelegatedToken } from '../../grants/connected-apps.js';
-import type { Policy } from '../../policies/policy.js';
+import { DEFAULT_POLICY, type Policy } from '../../policies/policy.js';
 import { csrfField, when } from '../../web/forms.js';
 import { draftOf, policyFields, policySummary, type PolicyDraft } from '../../policies/form.js';
 
@@ -35,7 +35,7 @@ export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: str
   <td data-label="Limits">${
     canWrite(catalog, app.scopes)
       ? html`${policySummary(policy)} <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> limits of ${app.name}</span></a>`
-      : html`<span class="hint">Reads only</span>`
+      : html`<span class="hint">Reads only${policy.delegate_to.length ? ` · ${policySummary({ ...DEFAULT_POLICY, delegate_to: policy.delegate_to })}` : ''}</span> <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> which apps ${app.name} may hand access to</span></a>`
   }</td>
   <td data-label="Granted">${when(app.grantedAt)}</td>
   <td data-label="Last used">${when(app.lastUsedAt)}</td>
@@ -45,7 +45,6 @@ export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: str
   </form></td>
 </tr>${app.delegations.length ? delegationRow(catalog, app, csrf) : ''}`;
   });
-  const writers = apps.filter(({ app }) => canWrite(catalog, app.scopes));
 
   return html`<h1>Connected apps</h1>
 <p>Apps you allowed to use your oauth3 account, and tokens you made for your own agents. Revoking one stops every
@@ -64,12 +63,22 @@ ${rows}
 }
 </section>
 ${
-  writers.length
+  apps.length
     ? html`<section aria-labelledby="limits-title">
 <h2 id="limits-title">Limits</h2>
 <p>What each app that can post may do beyond its permissions. A post outside the limits is refused, and the app
-is told why; with “Hold for my approval”, posts wait on your <a href="/console/approvals">Approvals</a> page.</p>
-${writers.map(({ app, policy }) => limitsForm(app, policy, csrf, edit?.grantId === app.grantId ? edit : undefined, openGrantId === app.grantId))}
+is told why; with “Hold for my approval”, posts wait on your <a href="/console/approvals">Approvals</a> page. Any app
+may also be allowed to hand part of its access to other apps you name.</p>
+${apps.map(({ app, policy }) =>
+  limitsForm(
+    app,
+    policy,
+    csrf,
+    edit?.grantId === app.grantId ? edit : undefined,
+    openGrantId === app.grantId,
+    canWrite(catalog, app.scopes),
+  ),
+)}
 </section>`
     : ''
 }`;
@@ -109,14 +118,16 @@ ${tokens.map(
 }
 
 /** Collapsed unless the owner asked for this one (`?limits=<grant>`, which works without scripts) or it has a problem. */
-function limitsForm(app: ConnectedApp, policy: Policy, csrf: string, edit: PolicyEdit | undefined, open: boolean) {
+function limitsForm(app: ConnectedApp, policy: Policy, csrf: string, edit: PolicyEdit | undefined, open: boolean, writes: boolean) {
   const prefix = `limits-${app.grantId}-`;
+  // An app that only reads is offered only the apps it may hand access to; `only` tells the server to keep the rest.
   return html`<details class="policy" id="limits-${app.grantId}"${edit || open ? html` open` : ''}>
 <summary><strong>${app.name}</strong> <span class="hint">${policySummary(policy)}</span></summary>
 <form method="post" action="/console/apps/${app.grantId}/policy" class="policy-form">
   ${csrfField(csrf)}
   ${edit ? html`<p class="field-error" role="alert">${edit.problem}</p>` : ''}
-  ${policyFields({ draft: edit?.draft ?? draftOf(policy), idPrefix: prefix })}
+  ${writes ? '' : html`<input type="hidden" name="only" value="delegate_to">`}
+  ${policyFields({ draft: edit?.draft ?? draftOf(policy), idPrefix: prefix, ...(writes ? {} : { only: ['delegate_to' as const] }) })}
   <button type="submit" class="button primary compact">Save limits<span class="visually-hidden"> of ${app.name}</span></button>
 </form>
 </details>`;

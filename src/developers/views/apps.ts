@@ -4,6 +4,7 @@ import type { ClientKind, ClientRecord } from '../../clients/store.js';
 import type { LiveSecret } from '../../clients/secrets.js';
 import { accessBadge, scopeBadge } from '../../web/scope-badges.js';
 import { csrfField, when } from '../../web/forms.js';
+import { TOKEN_EXCHANGE } from '../apps.js';
 
 export const KIND_LABELS: Record<ClientKind, { title: string; hint: string }> = {
   web: {
@@ -56,7 +57,12 @@ export interface AppDraft {
   homepage?: string;
   redirect_uris?: string;
   scopes?: string[];
+  /** May exchange its tokens for narrower ones (RFC 8693); confidential kinds only. */
+  token_exchange?: boolean;
 }
+
+/** Whether the app registered for token exchange. */
+export const exchanges = (app: Pick<ClientRecord, 'grantTypes'>) => app.grantTypes.includes(TOKEN_EXCHANGE);
 
 export const draftOf = (app: ClientRecord): AppDraft => ({
   kind: app.kind,
@@ -66,6 +72,7 @@ export const draftOf = (app: ClientRecord): AppDraft => ({
   homepage: app.homepage,
   redirect_uris: app.redirectUris.join('\n'),
   scopes: app.scope?.split(' ') ?? [],
+  token_exchange: exchanges(app),
 });
 
 /** The register form (no client id yet) or the edit form of one app. */
@@ -114,6 +121,17 @@ export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft
     </div>`,
     )}
   </fieldset>
+  ${
+    // A public app cannot authenticate to the token endpoint, so it is not offered (and refused if sent).
+    clientId && draft.kind === 'public'
+      ? ''
+      : html`<div class="field field-check">
+    <input id="app-token_exchange" type="checkbox" name="token_exchange" value="on" aria-describedby="app-token_exchange-hint"${draft.token_exchange ? html` checked` : ''}>
+    <label for="app-token_exchange"><strong>May exchange its tokens for narrower ones for its own helpers (token exchange)</strong>
+    <span class="hint" id="app-token_exchange-hint">Web apps and agent services only. The app trades an owner's token for one with
+    fewer permissions and a shorter life, to hand to a helper; owners see this on the consent screen and can revoke it.</span></label>
+  </div>`
+  }
   <button type="submit" class="button primary compact">${clientId ? 'Save changes' : 'Register'}</button>
 </form>`;
 }
@@ -155,6 +173,7 @@ ${
   <dt>Discovery URL</dt><dd><code>${issuer}/.well-known/oauth-authorization-server</code></dd>
   ${app.homepage ? html`<dt>Home page</dt><dd>${app.homepage}</dd>` : ''}
   <dt>Redirect URIs</dt><dd>${app.redirectUris.length ? html`<ul>${app.redirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>` : '—'}</dd>
+  ${app.public ? '' : html`<dt>Token exchange</dt><dd>${exchanges(app) ? 'Yes: may exchange its tokens for narrower ones for its own helpers' : 'No'}</dd>`}
   <dt>Scopes</dt><dd><ul class="scope-list">${(app.scope?.split(' ') ?? []).map((name) => scopeBadge(scopes, name))}</ul></dd>
   <dt>Registered</dt><dd>${when(app.createdAt)}</dd>
 </dl>
