@@ -2,16 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
-import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
+import { redirectUri, type Client } from '../helpers/token-flow.js';
+import { ACCESS_TOKEN_TYPE, exchangeToken, expectRefused, postForm, TOKEN_EXCHANGE } from '../helpers/delegations.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 
-const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
+const ACCESS_TOKEN = ACCESS_TOKEN_TYPE;
 
 /**
  * Token exchange to another app: only when the owner listed that app in the delegate_to of the limits that govern the
@@ -49,26 +44,14 @@ describe.each(backends())('token exchange to another app on %s storage', (backen
     return server.addClient({ name, redirectUris: [redirectUri], grantTypes: grantTypes as never });
   }
 
-  async function post(path: string, client: Client, form: Record<string, string>): Promise<Reply> {
-    const res = await fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.clientId, client.clientSecret!) },
-      body: new URLSearchParams(form),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
-  const exchange = (client: Client, subject: string, extra: Record<string, string> = {}) =>
-    post('/token', client, { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, ...extra });
+  const post = (path: string, client: Client, form: Record<string, string>) => postForm(server, path, client, form);
+  const exchange = (client: Client, subject: string, extra: Record<string, string> = {}) => exchangeToken(server, client, subject, extra);
   const grantOf = async (token: string) => (await server.app.provider.AccessToken.find(token))!.grantId;
   const me = async (token: string) => (await callApi(server, '/echo/me', token)).status;
   const setPolicy = (grantId: string, policy: Record<string, unknown>) =>
     owner.api.send('PUT', `/console/api/apps/${grantId}/policy`, policy);
 
-  function refused(reply: Reply, error: string) {
-    expect(reply).toMatchObject({ status: 400, body: { error } });
-    expect(reply.body).not.toHaveProperty('access_token');
-    expect(reply.body).not.toHaveProperty('refresh_token');
-  }
+  const refused = expectRefused;
 
   it('refuses another app’s token when the owner did not list the requesting app', async () => {
     const parent = (await owner.appToken(app, 'echo.read echo.post')).accessToken;

@@ -3,18 +3,13 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { eventually } from '../helpers/console-api.js';
-import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
+import { redirectUri, type Client } from '../helpers/token-flow.js';
+import { ACCESS_TOKEN_TYPE, exchangeToken, expectRefused, postForm, TOKEN_EXCHANGE } from '../helpers/delegations.js';
 import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 import { runApproved } from '../../src/plugins/run-approved.js';
 import { deleteExpiredRows } from '../../src/db/cleanup.js';
 
-const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
+const ACCESS_TOKEN = ACCESS_TOKEN_TYPE;
 
 /**
  * RFC 8693 token exchange with attenuation: an app trades its owner's token for a strictly narrower one for a sub-agent.
@@ -47,16 +42,10 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
   const newApp = (name: string, grantTypes = ['authorization_code', 'refresh_token', TOKEN_EXCHANGE]) =>
     server.addClient({ name, redirectUris: [redirectUri], grantTypes: grantTypes as never });
 
-  async function post(path: string, client: Client | undefined, form: Record<string, string>): Promise<Reply> {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (client) headers.authorization = basic(client.clientId, client.clientSecret!);
-    const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: new URLSearchParams(form) });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
-
+  const post = (path: string, client: Client | undefined, form: Record<string, string>) => postForm(server, path, client, form);
   /** `client` null: no client authentication at all. */
   const exchange = (subject: string, extra: Record<string, string> = {}, client: Client | null = app) =>
-    post('/token', client ?? undefined, { grant_type: TOKEN_EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, ...extra });
+    exchangeToken(server, client ?? undefined, subject, extra);
 
   async function exchanged(subject: string, extra: Record<string, string> = {}): Promise<string> {
     const reply = await exchange(subject, extra);
@@ -68,12 +57,7 @@ describe.each(backends())('token exchange on %s storage', (backend) => {
   const grantOf = async (token: string) => (await server.app.provider.AccessToken.find(token))!.grantId;
   const me = async (token: string) => (await callApi(server, '/echo/me', token)).status;
 
-  /** A refusal: the RFC error, and no token of any kind in the body. */
-  function refused(reply: Reply, error: string, status = 400) {
-    expect(reply).toMatchObject({ status, body: { error } });
-    expect(reply.body).not.toHaveProperty('access_token');
-    expect(reply.body).not.toHaveProperty('refresh_token');
-  }
+  const refused = expectRefused;
 
   it('is listed in discovery', async () => {
     const res = await fetch(`${server.url}/.well-known/openid-configuration`);
