@@ -7,6 +7,12 @@ import { lockDataDir } from './embedded-lock.js';
 import { migrate } from './migrate.js';
 
 /**
+ * How long one migration statement may take (building an index on a large table): DATABASE_TIMEOUT_MS is sized for
+ * requests, and a start must not fail because a migration is slower than a request may be.
+ */
+const MIGRATION_STATEMENT_MS = 300_000;
+
+/**
  * Opens the configured database and brings its schema up to date: Postgres when DATABASE_URL is set, else the
  * embedded one in DATA_DIR (locked to this process).
  */
@@ -35,11 +41,22 @@ export async function openDatabase(config: Config, purpose: string, options: { m
   }
   if (options.migrate !== false) {
     try {
-      await migrate(db);
+      if (config.DATABASE_URL) await migratePostgres(config.DATABASE_URL, config.DATABASE_TIMEOUT_MS);
+      else await migrate(db);
     } catch (error) {
       await db.close();
       throw error;
     }
   }
   return db;
+}
+
+/** Migrates on a connection of its own: connecting as bounded as ever, statements allowed to take longer. */
+async function migratePostgres(url: string, timeoutMs: number): Promise<void> {
+  const migrator = createPostgresDatabase({ url, poolSize: 1, timeoutMs, statementTimeoutMs: Math.max(timeoutMs, MIGRATION_STATEMENT_MS) });
+  try {
+    await migrate(migrator);
+  } finally {
+    await migrator.close();
+  }
 }

@@ -6,6 +6,8 @@ export interface PostgresOptions {
   poolSize: number;
   /** Bounds connection waits and statement time, so slow storage fails a request instead of hanging it (H3). */
   timeoutMs: number;
+  /** Bounds statement time instead of `timeoutMs`, for work that is not a request's (migrations). */
+  statementTimeoutMs?: number;
 }
 
 /** How many distinct statements each connection keeps prepared; the rest are parsed each time. */
@@ -33,13 +35,13 @@ const unprepared = new Set<string>();
 const isStalePlan = (error: unknown) =>
   (error as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
 
-export function createPostgresDatabase({ url, poolSize, timeoutMs }: PostgresOptions): Database {
+export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTimeoutMs = timeoutMs }: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    statement_timeout: timeoutMs,
+    query_timeout: statementTimeoutMs,
+    statement_timeout: statementTimeoutMs,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process; the pool replaces it.
