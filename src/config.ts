@@ -76,7 +76,7 @@ const coreSettings = {
   },
   DATABASE_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).default(5000),
-    doc: 'Longest wait for a connection or a statement before the request fails closed (threat model H3).',
+    doc: 'Longest wait for a connection or a statement before the request fails closed (threat model H3). Migrations at start wait as long for a connection, but a statement of theirs may take up to five minutes.',
     fix: 'use a number of milliseconds, at least 100',
   },
   REDIS_URL: {

@@ -14,6 +14,7 @@ import { PROVIDER_ROUTES } from './routes.js';
 import type { Database } from '../db/database.js';
 import { registerTokenExchange } from './token-exchange.js';
 import { revokeDescendants } from '../grants/revoke.js';
+import { audienceOf } from './audience.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -75,7 +76,6 @@ export const RESOURCE_SERVER_METADATA = 'resource_server';
 
 /** The models that are access tokens for the resource API (RFC 7662 §2.2 "access_token"). */
 const ACCESS_TOKEN_KINDS = new Set(['AccessToken', 'ClientCredentials']);
-const audienceOf = (token: { aud?: string | string[] }) => (Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : []);
 /** oidc-provider's error_description when a client asks for a grant type it did not register. */
 const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 /** Its error_description at the device authorization endpoint for a client not registered for the device grant. */
@@ -177,7 +177,7 @@ export function createProvider({
           token.clientId === client.clientId ||
           (client[RESOURCE_SERVER_METADATA] === true &&
             ACCESS_TOKEN_KINDS.has(token.kind) &&
-            audienceOf(token as { aud?: string | string[] }).includes(config.RESOURCE_URL)),
+            audienceOf((token as { aud?: string | string[] }).aud).includes(config.RESOURCE_URL)),
       },
       clientCredentials: { enabled: true },
       // RFC 7591/7592 dynamic registration (REGISTRATION) and client ID metadata documents: registration.ts.

@@ -11,6 +11,7 @@ import type { ScopeCatalog } from '../../scopes/catalog.js';
 import { GrantDelegations, type Act, type Delegation } from '../grants/delegations.js';
 import { revokeGrant } from '../grants/revoke.js';
 import { PolicyStore } from '../policies/policy.js';
+import { audienceOf } from './audience.js';
 
 /** RFC 8693 §2.1. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -83,9 +84,6 @@ export interface TokenExchangeDeps {
   /** oidc-provider's description of one of our resources for a token of this lifetime (provider.ts resourceServerInfo). */
   resourceServer: (lifetime: number, audience: string) => ResourceServer;
 }
-
-const audienceOf = (aud: TokenLike['aud']) => (Array.isArray(aud) ? aud : aud ? [aud] : []);
-const listOf = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /**
  * RFC 8693 token exchange with attenuation (docs/architecture.md#token-exchange): a client holding one of its owner's
@@ -168,7 +166,7 @@ async function exchange(
 
   // Audience: one of our two resources, among the subject's.
   const parentAudiences = audienceOf(subject.aud).filter((a) => a === config.RESOURCE_URL || a === config.MCP_URL);
-  const asked = [...new Set([...listOf(params.resource), ...listOf(params.audience)])];
+  const asked = [...new Set([...audienceOf(params.resource), ...audienceOf(params.audience)])];
   if (asked.length > 1) throw new errors.InvalidTarget('an exchanged token has exactly one audience');
   const audience = asked[0] ?? (parentAudiences.length === 1 ? parentAudiences[0] : undefined);
   if (!audience || !parentAudiences.includes(audience)) throw new errors.InvalidTarget('the audience must be one of the subject token');

@@ -1,7 +1,6 @@
 import Provider from 'oidc-provider';
 import type { Config } from '../config.js';
-
-const audienceOf = (aud: string | string[] | undefined) => (Array.isArray(aud) ? aud : aud ? [aud] : []);
+import { audienceOf } from './audience.js';
 
 /**
  * Userinfo (OpenID Connect Core §5.3) accepts the access token of a mixed request such as `openid profile tweet.read`

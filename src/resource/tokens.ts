@@ -8,6 +8,7 @@ import type { ConnectionRow } from '../connections/store.js';
 import { attachSnapshot } from './call-snapshot.js';
 import { digestOf } from '../db/at-rest-keys.js';
 import type { Act } from '../grants/delegations.js';
+import { audienceOf } from '../provider/audience.js';
 
 /**
  * What one round trip returns for a presented token: its row, its grant's row and its owner, if they exist. For a
@@ -54,8 +55,6 @@ interface TokenLike {
   /** A Grant's scopes per resource indicator. */
   resources?: Record<string, string>;
 }
-
-const audienceOf = (aud: TokenLike['aud']) => (Array.isArray(aud) ? aud : aud ? [aud] : []);
 
 /**
  * Turns a bearer value into the caller it stands for, or undefined. The rows are read with one statement for every

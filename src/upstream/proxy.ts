@@ -151,6 +151,17 @@ export function registerProxyRoutes(
 
 const Method = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** What a proxy tool takes: the request to make, as the proxied route would receive it. */
+const requestArguments = (pathHelp: string) => ({
+  method: Method.default('GET'),
+  path: z.string().min(1).max(2048).describe(pathHelp),
+  query: z.record(z.string(), z.string()).optional().describe('Query parameters.'),
+  body: z.unknown().optional().describe('A JSON body, for POST, PUT and PATCH.'),
+});
+
+/** What a proxy tool answers: the upstream's status and body as it gave them. */
+const ProxiedAnswer = z.object({ status: z.number().int(), content_type: z.string().nullable(), body: z.unknown() });
+
 /** The provider's answer as a tool returns it: JSON parsed, text as text, anything else described. */
 function readable(answer: Answer): unknown {
   const type = answer.contentType ?? '';
@@ -181,19 +192,8 @@ export function proxyTools(providers: readonly UpstreamProviderConfig[], deps: P
           `Calls the ${providerTitle(provider)} API as the owner's connected account, under these paths only: ` +
           `${provider.allowedPaths.join(', ')}. The answer's status and body come back as the API gave them.`,
         scope: proxyScope(provider.id),
-        input: z
-          .object({
-            method: Method.default('GET'),
-            path: z
-              .string()
-              .min(1)
-              .max(2048)
-              .describe(`The API path, starting with /, under ${provider.allowedPaths.join(' or ')}.`),
-            query: z.record(z.string(), z.string()).optional().describe('Query parameters.'),
-            body: z.unknown().optional().describe('A JSON body, for POST, PUT and PATCH.'),
-          })
-          .strict(),
-        output: z.object({ status: z.number().int(), content_type: z.string().nullable(), body: z.unknown() }),
+        input: z.object(requestArguments(`The API path, starting with /, under ${provider.allowedPaths.join(' or ')}.`)).strict(),
+        output: ProxiedAnswer,
         annotations: { openWorldHint: true },
         async call(args, call, kit) {
           const query = args.query ? new URLSearchParams(args.query).toString() : '';
@@ -271,13 +271,10 @@ export function ownProxyTool(lookup: ProviderLookup, deps: ProxyDeps): Tool {
           .string()
           .regex(/^own-[a-z0-9][a-z0-9-]{0,27}$/)
           .describe('The service id, such as own-my-calendar.'),
-        method: Method.default('GET'),
-        path: z.string().min(1).max(2048).describe('The API path, starting with /.'),
-        query: z.record(z.string(), z.string()).optional().describe('Query parameters.'),
-        body: z.unknown().optional().describe('A JSON body, for POST, PUT and PATCH.'),
+        ...requestArguments('The API path, starting with /.'),
       })
       .strict(),
-    output: z.object({ status: z.number().int(), content_type: z.string().nullable(), body: z.unknown() }),
+    output: ProxiedAnswer,
     annotations: { openWorldHint: true },
     async call(args, call, kit) {
       const provider = await ownProvider(lookup, call, args.provider);

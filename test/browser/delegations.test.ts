@@ -1,34 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { chromiumAvailable, launchChromium, newPasskeyPage, viewports } from '../helpers/chromium.js';
+import { brokenWords, chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, viewports } from '../helpers/chromium.js';
 import { appGrant, delegate } from '../helpers/delegations.js';
 
 /** Screenshots for a person to look at, outside the repository. */
 const SHOTS = '/tmp/oauth3-shots';
-
-/** Words in the page's tables that the browser broke across two lines ("Revok|e"): none should be. */
-const brokenWords = (page: Page) =>
-  page.evaluate(() => {
-    const broken: string[] = [];
-    for (const cell of Array.from(document.querySelectorAll('.table td'))) {
-      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        const text = node.textContent ?? '';
-        for (const match of text.matchAll(/\S+/g)) {
-          const range = document.createRange();
-          range.setStart(node, match.index);
-          range.setEnd(node, match.index + match[0].length);
-          const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
-          if (lines.size > 1) broken.push(match[0]);
-        }
-      }
-    }
-    return broken;
-  });
-
-const fits = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
 /**
  * The tree of tokens an app handed its helpers, on Connected apps in real Chromium, on a laptop and on a phone:
@@ -79,7 +57,7 @@ const fits = (page: Page) => page.evaluate(() => document.documentElement.scroll
     const tree = page.locator('.delegations-row');
     await expect(tree.locator('strong', { hasText: 'Summariser' }).isVisible()).resolves.toBe(true);
     await expect(tree.getByText('Helper, level 2').isVisible()).resolves.toBe(true);
-    expect(await fits(page)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
     expect(await brokenWords(page)).toEqual([]);
     await page.screenshot({ path: `${SHOTS}/delegations-${device}.png`, fullPage: true });
 
@@ -89,7 +67,7 @@ const fits = (page: Page) => page.evaluate(() => document.documentElement.scroll
     await expect(tree.locator('strong', { hasText: 'Fact checker' }).count()).resolves.toBe(0);
     await expect(tree.locator('strong', { hasText: 'Summariser' }).isVisible()).resolves.toBe(true);
     await expect(page.getByRole('button', { name: 'Revoke Newsroom' }).isVisible()).resolves.toBe(true);
-    expect(await fits(page)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
     await page.screenshot({ path: `${SHOTS}/delegations-revoked-${device}.png`, fullPage: true });
 
     // Revoking the app itself: it leaves the list, and its tree with it.

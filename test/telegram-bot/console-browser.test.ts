@@ -1,34 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import type { FakeTelegram } from '../fakes/telegram.js';
+import type { TestServer } from '../helpers/server.js';
+import { brokenWords, chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
 import { eventually } from '../helpers/console-api.js';
 import { NOTICE_KINDS } from '../../src/notices/kinds.js';
-import { botEnv, newUser, postUpdate, secretOf, waitForSent } from './support.js';
+import { newUser, postUpdate, secretOf, startBotServer, waitForSent } from './support.js';
 
 /** Screenshots for a person to look at, outside the repository. */
 const look = (page: Page, name: string) => page.screenshot({ path: `/tmp/oauth3-shots/${name}.png`, fullPage: true });
-
-/** Words in the page's tables that the browser broke across two lines ("Retry|ing"): none should be. */
-const brokenWords = (page: Page) =>
-  page.evaluate(() => {
-    const broken: string[] = [];
-    for (const cell of Array.from(document.querySelectorAll('.table td'))) {
-      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        const text = node.textContent ?? '';
-        for (const match of text.matchAll(/\S+/g)) {
-          const range = document.createRange();
-          range.setStart(node, match.index);
-          range.setEnd(node, match.index + match[0].length);
-          const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
-          if (lines.size > 1) broken.push(match[0]);
-        }
-      }
-    }
-    return broken;
-  });
 
 /** The Telegram page in real Chromium, as an owner on a laptop or a phone uses it: make a link, see it linked, unlink. */
 (chromiumAvailable() ? describe : describe.skip)('the Telegram page in Chromium', () => {
@@ -39,11 +19,7 @@ const brokenWords = (page: Page) =>
   const consoleMessages: string[][] = [];
 
   beforeAll(async () => {
-    telegram = await startFakeTelegram();
-    token = telegram.addBot({ username: 'oauth3_page_bot' }).token;
-    server = await startTestServer({
-      env: botEnv(telegram, token),
-    });
+    ({ telegram, token, server } = await startBotServer({ username: 'oauth3_page_bot' }));
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -51,8 +27,6 @@ const brokenWords = (page: Page) =>
     await server?.stop();
     await telegram?.stop();
   });
-
-  const fits = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
   it.each(Object.entries(viewports))('links and unlinks on a %s', async (device, viewport) => {
     const { page, consoleMessages: messages } = await newPasskeyPage(browser, viewport);
@@ -66,7 +40,7 @@ const brokenWords = (page: Page) =>
     await page.locator('#main').getByRole('link', { name: 'Telegram', exact: true }).click();
     await page.waitForURL(`${server.url}/console/telegram`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Telegram');
-    expect(await fits(page)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, `telegram-start-${device}`);
 
     await page.getByRole('button', { name: 'Make a link' }).click();
@@ -74,7 +48,7 @@ const brokenWords = (page: Page) =>
     const url = await open.getAttribute('href');
     expect(url).toMatch(/^https:\/\/t\.me\/oauth3_page_bot\?start=[A-Za-z0-9_-]{22,64}$/);
     expect(await page.getByLabel('Or copy the link').inputValue()).toBe(url);
-    expect(await fits(page)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, `telegram-link-${device}`);
 
     const user = newUser('Ada');
@@ -82,7 +56,7 @@ const brokenWords = (page: Page) =>
     expect((await postUpdate(server, update, secretOf(telegram, token))).status).toBe(200);
     await page.goto(`${server.url}/console/telegram`);
     expect(await page.getByText(`@${user.username} (Ada)`).isVisible()).toBe(true);
-    expect(await fits(page)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, `telegram-linked-${device}`);
 
     // What the bot tells you: one kind switched off stays off.
@@ -120,7 +94,7 @@ const brokenWords = (page: Page) =>
     expect(await table.getByText('Gave up').isVisible()).toBe(true);
     expect(await table.getByText('Retrying').isVisible()).toBe(true);
     expect(await table.getByText('You blocked the bot in Telegram.', { exact: false }).isVisible()).toBe(true);
-    expect(await fits(page)).toBe(true);
+    expect(await fitsWidth(page)).toBe(true);
     await look(page, `telegram-undelivered-${device}`);
     expect(await brokenWords(page)).toEqual([]);
 

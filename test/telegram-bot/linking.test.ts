@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startFakeTelegram, type FakeTelegram, type FakeUser } from '../fakes/telegram.js';
+import type { FakeTelegram, FakeUser } from '../fakes/telegram.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner } from '../helpers/owner.js';
 import { csrfFrom } from '../helpers/browser.js';
 import { EXPIRED_TEXT, HELP_TEXT, NOT_LINKED_TEXT, PRIVATE_ONLY_TEXT, UNLINKED_TEXT } from '../../src/telegram-bot/linking.js';
-import { botEnv, newUser, postUpdate, secretOf, sentTo } from './support.js';
+import { newUser, postUpdate, secretOf, sentTo, startBotServer } from './support.js';
 
 interface TelegramJson {
   available: boolean;
@@ -18,12 +18,7 @@ describe.each(backends())('linking an owner with the oauth3 bot (%s)', (backend)
   let token: string;
 
   beforeAll(async () => {
-    telegram = await startFakeTelegram();
-    token = telegram.addBot({ username: 'oauth3_link_bot' }).token;
-    server = await startTestServer({
-      backend,
-      env: botEnv(telegram, token),
-    });
+    ({ telegram, token, server } = await startBotServer({ backend, username: 'oauth3_link_bot' }));
   });
   afterAll(async () => {
     await server?.stop();

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startFakeTelegram, type FakeTelegram, type FakeUser } from '../fakes/telegram.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { FakeTelegram, FakeUser } from '../fakes/telegram.js';
+import type { TestServer } from '../helpers/server.js';
 import { backends } from '../helpers/services.js';
 import { Owner } from '../helpers/owner.js';
 import { csrfFrom } from '../helpers/browser.js';
 import { eventually } from '../helpers/console-api.js';
 import { NOTICE_KINDS } from '../../src/notices/kinds.js';
-import { botEnv, linkChat, sentTo, waitForSent } from './support.js';
+import { linkChat, sentTo, startBotServer, waitForSent } from './support.js';
 
 interface Undelivered {
   id: string;
@@ -34,12 +34,7 @@ describe.each(backends())('the Telegram page: notices and undelivered messages (
   let token: string;
 
   beforeAll(async () => {
-    telegram = await startFakeTelegram();
-    token = telegram.addBot({ username: 'oauth3_notices_bot' }).token;
-    server = await startTestServer({
-      backend,
-      env: botEnv(telegram, token),
-    });
+    ({ telegram, token, server } = await startBotServer({ backend, username: 'oauth3_notices_bot' }));
   });
   afterAll(async () => {
     await server?.stop();

@@ -1,5 +1,5 @@
-import type { FakeTelegram, FakeUpdate, FakeUser } from '../fakes/telegram.js';
-import type { TestServer } from '../helpers/server.js';
+import { startFakeTelegram, type FakeTelegram, type FakeUpdate, type FakeUser } from '../fakes/telegram.js';
+import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
 import type { Owner } from '../helpers/owner.js';
 import { eventually } from '../helpers/console-api.js';
 
@@ -60,4 +60,15 @@ export async function linkChat(server: TestServer, telegram: FakeTelegram, token
   const [linked] = sentTo(telegram, user.id);
   if (!linked?.startsWith(`Linked, ${name}.`)) throw new Error(`the bot did not link the chat: ${linked ?? 'no answer'}`);
   return user;
+}
+
+/** A test server running oauth3's bot (webhook mode) against a fresh fake Bot API with one bot, `username`. */
+export async function startBotServer(
+  options: TestServerOptions & { username: string },
+): Promise<{ telegram: FakeTelegram; token: string; server: TestServer }> {
+  const { username, ...serverOptions } = options;
+  const telegram = await startFakeTelegram();
+  const { token } = telegram.addBot({ username });
+  const server = await startTestServer({ ...serverOptions, env: { ...botEnv(telegram, token), ...serverOptions.env } });
+  return { telegram, token, server };
 }

@@ -4,7 +4,7 @@ import { removeStorage, startTestServer, storageOf, type KeptStorage, type TestS
 import { backends } from '../helpers/services.js';
 import { HELP_TEXT } from '../../src/telegram-bot/linking.js';
 import { webhookSecret } from '../../src/telegram-bot/secret.js';
-import { WEBHOOK_URL, botEnv, newUser, postUpdate, secretOf, sentTo } from './support.js';
+import { WEBHOOK_URL, botEnv, newUser, postUpdate, secretOf, sentTo, startBotServer } from './support.js';
 
 describe.each(backends())('oauth3 bot in webhook mode (%s)', (backend) => {
   let telegram: FakeTelegram;
@@ -12,12 +12,7 @@ describe.each(backends())('oauth3 bot in webhook mode (%s)', (backend) => {
   let token: string;
 
   beforeAll(async () => {
-    telegram = await startFakeTelegram();
-    token = telegram.addBot({ username: 'oauth3_test_bot' }).token;
-    server = await startTestServer({
-      backend,
-      env: botEnv(telegram, token),
-    });
+    ({ telegram, token, server } = await startBotServer({ backend, username: 'oauth3_test_bot' }));
   });
   afterAll(async () => {
     await server?.stop();
