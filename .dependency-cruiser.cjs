@@ -8,7 +8,7 @@ const ROOT = '^src/(main|server|app|services)\\.ts$|^src/cli/|^bench/';
 const FEATURES = '^(interactions/|src/(console|developers|resource|telegram-bot)/)';
 const PLUGINS = '^src/plugins/[^/]+/';
 const SERVICES =
-  '^src/(provider|grants|policies|connections|vault|upstream|clients|accounts|passkeys|keys|registration|agents|notices)/|^src/plugins/[^/]+\\.ts$';
+  '^src/(provider|grants|policies|connections|vault|upstream|clients|accounts|passkeys|keys|registration|agents|notices|tee)/|^src/plugins/[^/]+\\.ts$';
 const FOUNDATIONS = '^(scopes/|src/(db|http|web|metrics)/|src/(config|setting|errors|clock|logger|paths|rate-limit)\\.ts$)';
 
 module.exports = {
