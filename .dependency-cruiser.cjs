@@ -5,7 +5,7 @@
  */
 /** The entry points that wire everything: the server, the command line, and the benchmark's processes. */
 const ROOT = '^src/(main|server|app|services)\\.ts$|^src/cli/|^bench/';
-const FEATURES = '^(interactions/|src/(console|developers|resource|telegram-bot)/)';
+const FEATURES = '^(interactions/|src/(console|developers|resource|telegram-bot|deployment)/)';
 const PLUGINS = '^src/plugins/[^/]+/';
 const SERVICES =
   '^src/(provider|grants|policies|connections|vault|upstream|clients|accounts|passkeys|keys|registration|agents|notices|tee)/|^src/plugins/[^/]+\\.ts$';
@@ -39,7 +39,7 @@ module.exports = {
       name: 'features-do-not-import-features',
       severity: 'error',
       comment: 'What two features share belongs to a service or to the web kit.',
-      from: { path: '^(interactions|src/console|src/developers|src/resource|src/telegram-bot)/' },
+      from: { path: '^(interactions|src/console|src/developers|src/resource|src/telegram-bot|src/deployment)/' },
       to: { path: FEATURES, pathNot: '^$1/' },
     },
     {

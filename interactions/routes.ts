@@ -18,6 +18,7 @@ import type { InteractionDecisions } from './decisions.js';
 import type { ScopeCatalog } from '../scopes/catalog.js';
 import { clientView, interactionStages } from './stages.js';
 import { signInRoutes } from './sign-in.js';
+import type { DeploymentInfo } from '../src/web/deployment-badge.js';
 import { consentRoutes } from './consent-routes.js';
 
 export interface InteractionDeps {
@@ -33,6 +34,8 @@ export interface InteractionDeps {
   policies: PolicyStore;
   decisions: InteractionDecisions;
   scopes: ScopeCatalog;
+  /** TEE mode: the compose hash the consent page's "Verified deployment" mark shows. */
+  deployment?: DeploymentInfo;
 }
 
 /** The sign-in and consent steps oidc-provider hands us (`interactions.url`), as named middleware stages. */
@@ -73,6 +76,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       scopes: consentScopes(details, deps.scopes),
       account: { label: `account ${details.session?.accountId.slice(0, 8) ?? ''}` },
       lifetime: lifetimeText(details, config),
+      deployment: deps.deployment,
     });
   });
 

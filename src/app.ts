@@ -41,6 +41,11 @@ import { TelegramOutbox } from './notices/outbox.js';
 import { NoticePreferences } from './notices/preferences.js';
 import { followEvents } from './notices/from-events.js';
 import { BOT_COMMANDS, commandHandlers } from './telegram-bot/commands.js';
+import { deploymentRoutes } from './deployment/routes.js';
+import { Attestations } from './tee/attestation.js';
+import { servedJwks } from './provider/served-jwks.js';
+import { releaseVersion } from './paths.js';
+import { RateLimiter } from './rate-limit.js';
 
 export type { AppDeps };
 
@@ -159,6 +164,19 @@ export function createApp(deps: AppDeps): App {
       : undefined;
   if (telegramBot) notifier.onQueued(() => telegramBot.wake());
 
+  // TEE mode: a fresh quote per verifier nonce, binding this issuer and the keys it serves (threat model J10).
+  const attestations = deps.tee
+    ? new Attestations({
+        tee: deps.tee.agent,
+        identity: deps.tee.identity,
+        issuer: config.ISSUER,
+        version: releaseVersion,
+        jwks: servedJwks(provider),
+      })
+    : undefined;
+  const deployment = deps.tee ? { composeHash: deps.tee.identity.composeHash } : undefined;
+  const deploymentRouter = deploymentRoutes({ issuer: config.ISSUER, logger, attestations, limiter: new RateLimiter(db, 60, 60) });
+
   provider.use(frontDoor({ logger, metrics }));
   // Before any guard or router: from here on every path is in its one canonical form (docs/threat-model.md J1).
   provider.use(canonicalPaths(PROVIDER_FIXED_PATHS));
@@ -187,6 +205,7 @@ export function createApp(deps: AppDeps): App {
       policies: services.resource.policies,
       decisions,
       scopes,
+      deployment,
     });
     const consoleRouter = consoleRoutes({
       config,
@@ -209,6 +228,7 @@ export function createApp(deps: AppDeps): App {
       mcpTools,
       telegram: { links: telegramLinks, botUsername: telegramBot?.username, preferences: noticePreferences, outbox },
       notifier,
+      deployment,
     });
     const developers = compose([
       developerRoutes({
@@ -235,6 +255,7 @@ export function createApp(deps: AppDeps): App {
     provider.use(onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)));
     provider.use(onlyFor(exactly(PROVIDER_ROUTES.introspection), recordAgentTokenUse(services.agentTokens, logger)));
     provider.use(onlyFor(exactly('/', '/.well-known/oauth-authorization-server'), router.routes() as Middleware));
+    provider.use(onlyFor(exactly('/attestation', '/deployment'), deploymentRouter.routes() as Middleware));
     provider.use(onlyFor(under('/connections'), upstream.routes(provider).routes() as Middleware));
     provider.use(onlyFor(under('/interaction'), interactions.routes() as Middleware));
     provider.use(onlyFor(under('/console'), consoleRouter.routes() as Middleware));

@@ -103,6 +103,43 @@ const coreSettings = {
     doc: 'Comma-separated earlier master keys, still able to open what they sealed. After `npm run keys:rotate-master` has re-wrapped everything, remove them.',
     fix: 'list the earlier MASTER_KEY values, comma-separated',
   },
+  MASTER_KEY_SOURCE: {
+    schema: z.enum(['env', 'dstack']).default('env'),
+    doc: '`env`: the master key is `MASTER_KEY` (or, in development, the generated key file). `dstack`: it is derived inside the confidential VM by dstack\'s key management service through the guest agent and exists nowhere else; `MASTER_KEY` must then be unset, and `/attestation` serves a TDX quote. See "Deploying in a TEE" and docs/architecture.md#tee-mode.',
+    fix: 'use env or dstack',
+  },
+  DSTACK_KEY_PATH: {
+    schema: z
+      .string()
+      .regex(/^[\w.-]+(\/[\w.-]+)*$/, 'must be a path of letters, digits, dots, dashes and underscores separated by /')
+      .default('oauth3/master/v1'),
+    doc: "With `MASTER_KEY_SOURCE=dstack`: the key path asked of dstack's KMS for the current master key. To rotate, make it `oauth3/master/v2`, list the old path in `DSTACK_KEY_PATHS_PREVIOUS`, restart, then run `npm run keys:rotate-master`.",
+    fix: 'use a path such as oauth3/master/v2',
+  },
+  DSTACK_KEY_PATHS_PREVIOUS: {
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean),
+      )
+      .refine((paths) => paths.every((p) => /^[\w.-]+(\/[\w.-]+)*$/.test(p)), 'every entry must be a key path such as oauth3/master/v1')
+      .optional(),
+    doc: 'With `MASTER_KEY_SOURCE=dstack`: comma-separated earlier key paths whose keys still open what they sealed, until `npm run keys:rotate-master` has re-wrapped everything.',
+    fix: 'list earlier key paths, comma-separated, such as oauth3/master/v1',
+  },
+  DSTACK_SOCKET: {
+    schema: z.string().startsWith('/', 'must be an absolute path').default('/var/run/dstack.sock'),
+    doc: "With `MASTER_KEY_SOURCE=dstack`: the guest agent's unix socket inside the confidential VM (mount it into the container).",
+    fix: 'use the absolute path of the mounted socket, normally /var/run/dstack.sock',
+  },
+  DSTACK_SIMULATOR_ENDPOINT: {
+    schema: z.string().min(1).optional(),
+    doc: "Development only: the dstack simulator's address (`http://127.0.0.1:8090` or a socket path), used instead of `DSTACK_SOCKET`. Refused in production: a simulator's keys and quotes prove nothing.",
+    fix: 'use the URL or socket path of a local dstack simulator, or unset it',
+  },
   COOKIE_KEYS: {
     schema: z
       .string()
@@ -338,8 +375,12 @@ export const settings = { ...coreSettings, ...pluginSettings };
 type Settings = typeof settings;
 type Parsed = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
 
-export interface Config extends Omit<Parsed, 'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS' | 'MASTER_KEY_PREVIOUS'> {
+export interface Config extends Omit<
+  Parsed,
+  'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS' | 'MASTER_KEY_PREVIOUS' | 'DSTACK_KEY_PATHS_PREVIOUS'
+> {
   MASTER_KEY_PREVIOUS: string[];
+  DSTACK_KEY_PATHS_PREVIOUS: string[];
   ISSUER: string;
   RESOURCE_URL: string;
   /** The MCP server's resource (RFC 8707 audience of its tokens): always `$ISSUER/mcp`, where it answers. */
@@ -390,9 +431,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
 
+  const fromDstack = parsed.MASTER_KEY_SOURCE === 'dstack';
+  if (fromDstack) {
+    // The whole point of the TEE mode is that no one outside the confidential VM holds the key (threat model J10).
+    if (parsed.MASTER_KEY)
+      problems.push('MASTER_KEY and MASTER_KEY_SOURCE=dstack: choose one (with dstack the key comes from the TEE; unset MASTER_KEY)');
+    if (parsed.MASTER_KEY_PREVIOUS?.length)
+      problems.push('MASTER_KEY_PREVIOUS and MASTER_KEY_SOURCE=dstack: choose one (earlier dstack keys go in DSTACK_KEY_PATHS_PREVIOUS)');
+    if (parsed.DSTACK_KEY_PATHS_PREVIOUS?.includes(parsed.DSTACK_KEY_PATH))
+      problems.push('DSTACK_KEY_PATHS_PREVIOUS: must not list DSTACK_KEY_PATH, the current key path');
+  } else if (parsed.DSTACK_KEY_PATHS_PREVIOUS?.length) {
+    problems.push('DSTACK_KEY_PATHS_PREVIOUS: only with MASTER_KEY_SOURCE=dstack (set it, or unset DSTACK_KEY_PATHS_PREVIOUS)');
+  }
+
   if (parsed.NODE_ENV === 'production') {
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production (set ISSUER=https://your.host)');
-    if ('MASTER_KEY' in out && !parsed.MASTER_KEY) problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix})`);
+    if ('MASTER_KEY' in out && !parsed.MASTER_KEY && !fromDstack)
+      problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix}), or MASTER_KEY_SOURCE=dstack in a TEE`);
+    if (fromDstack && parsed.DSTACK_SIMULATOR_ENDPOINT)
+      problems.push('DSTACK_SIMULATOR_ENDPOINT: development only; a simulator proves nothing (unset it and mount the guest agent socket)');
     if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix})`);
     // SSRF escape hatches for a local document server (threat model J4): never in production.
     if (parsed.CLIENT_METADATA_ALLOW_HOSTS?.length)
@@ -414,6 +471,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...parsed,
     ISSUER: issuer,
     MASTER_KEY_PREVIOUS: parsed.MASTER_KEY_PREVIOUS ?? [],
+    DSTACK_KEY_PATHS_PREVIOUS: parsed.DSTACK_KEY_PATHS_PREVIOUS ?? [],
     RESOURCE_URL: (parsed.RESOURCE_URL ?? `${issuer}/api`).replace(/\/+$/, ''),
     MCP_URL: `${issuer}/mcp`,
     RP_ID: issuerUrl.hostname,

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
+import { TeeUnavailable } from './tee/dstack.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
 async function main(): Promise<void> {
@@ -24,6 +25,11 @@ async function main(): Promise<void> {
     if (error instanceof EmbeddedStorageBusy) {
       logger.fatal(error.message);
       process.exit(75);
+    }
+    // TEE mode without a working guest agent: one plain line, and never a start on any other key (threat model J10).
+    if (error instanceof TeeUnavailable) {
+      logger.fatal(error.message);
+      process.exit(69);
     }
     logger.fatal({ err: error }, 'oauth3 could not start');
     process.exit(1);

@@ -6,7 +6,8 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
-import { loadMasterKeys } from './keys/master-key.js';
+import { dstackKeyRing, loadMasterKeys } from './keys/master-key.js';
+import { connectDstack, dstackEndpoint } from './tee/dstack.js';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
 import { createApp, type App, type AppDeps } from './app.js';
 import type { Plugin } from './plugins/plugin.js';
@@ -65,7 +66,15 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   let metricsListener: MetricsListener | undefined;
   try {
     redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, config.DATABASE_TIMEOUT_MS) : undefined;
-    const ring = loadMasterKeys(config, logger);
+    // In a TEE the key comes from dstack's KMS and nowhere else; the same guest agent answers /attestation.
+    const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
+    const ring = agent ? await dstackKeyRing(config, agent) : loadMasterKeys(config, logger);
+    const tee = agent ? { agent, identity: await agent.identity() } : undefined;
+    if (tee)
+      logger.info(
+        { appId: tee.identity.appId, composeHash: tee.identity.composeHash, keyPath: config.DSTACK_KEY_PATH },
+        'master key derived inside the TEE by dstack',
+      );
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
@@ -81,6 +90,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       clock: options.clock,
       telegramSender: options.telegramSender,
       metrics,
+      tee,
     });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
     metricsListener =

@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
 import type { PrivateJwk } from './keys/keystore.js';
 import type { MasterKeyRing } from './keys/sealing.js';
+import type { AppIdentity, Tee } from './tee/dstack.js';
 import { createAdapterClass } from '../adapters/index.js';
 import { UserCodes } from '../adapters/at-rest.js';
 import { ClientCache } from '../adapters/client-cache.js';
@@ -55,6 +56,8 @@ export interface AppDeps {
   clock?: Clock;
   /** The Telegram bot's sending pace (tests shorten the gap per chat); Telegram's limits by default. */
   telegramSender?: Partial<SenderOptions>;
+  /** TEE mode (MASTER_KEY_SOURCE=dstack): dstack's guest agent and what it reported about this app at start. */
+  tee?: { agent: Tee; identity: AppIdentity };
 }
 
 /** Every store and service of one app, each built once here and handed to the areas that use it. */

@@ -1,5 +1,6 @@
 import { html, httpsUrl, type SafeHtml } from '../../src/web/html.js';
 import { layout } from '../../src/web/layout.js';
+import { deploymentBadge, type DeploymentInfo } from '../../src/web/deployment-badge.js';
 import { policyFields, type PolicyDraft, type PolicyField } from '../../src/policies/form.js';
 
 export type ScopeAccess = 'read' | 'write' | 'identity';
@@ -20,6 +21,8 @@ export interface ConsentPageInput {
   scopes: ConsentScope[];
   account: { label: string };
   lifetime: string;
+  /** TEE mode: shows the "Verified deployment" mark. */
+  deployment?: DeploymentInfo;
 }
 
 /** The limits offered at consent; the rest are set later in the console. */
@@ -50,7 +53,7 @@ const BADGES: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', iden
  * The consent screen says, in plain words, who is asking (name, redirect host), for what (each scope with its
  * access badge), for how long, and how to undo it. Every client string is escaped by `html`.
  */
-export function consentPage({ uid, csrf, client, scopes, account, lifetime }: ConsentPageInput): string {
+export function consentPage({ uid, csrf, client, scopes, account, lifetime, deployment }: ConsentPageInput): string {
   const logo = httpsUrl(client.logoUri);
   const action = `/interaction/${encodeURIComponent(uid)}/consent`;
 
@@ -94,7 +97,7 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime }: Co
   </div>
 </section>`;
 
-  return layout({ title: `Allow ${client.name}?`, body });
+  return layout({ title: `Allow ${client.name}?`, body, nav: deploymentBadge(deployment) || undefined });
 }
 
 function scopeItem(scope: ConsentScope): SafeHtml {

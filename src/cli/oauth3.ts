@@ -7,7 +7,7 @@ import { migrate } from '../db/migrate.js';
 import { EmbeddedStorageBusy } from '../db/embedded-lock.js';
 import type { Database } from '../db/database.js';
 import { ClientStore } from '../clients/store.js';
-import { loadMasterKeys } from '../keys/master-key.js';
+import { loadMasterKeyRing } from '../keys/master-key.js';
 import type { MasterKeyRing } from '../keys/sealing.js';
 import { rewrapAll } from './rotate-master.js';
 import { beginDevKeyRotation } from './dev-master-key.js';
@@ -238,7 +238,7 @@ export async function execute(
         return 0;
       }
       case 'keys rotate': {
-        const ring = loadMasterKeys(config, createLogger('warn'));
+        const ring = await loadMasterKeyRing(config, createLogger('warn'));
         const keep = Math.max(config.ACCESS_TOKEN_TTL, config.ID_TOKEN_TTL) + 3600;
         // Several replicas (production): publish for an hour before signing, so every server and verifier has it.
         const activateIn = Number(values['activate-in'] ?? (config.NODE_ENV === 'production' ? 3600 : 0));
@@ -287,6 +287,13 @@ async function rotateMaster(
   out: Out,
   err: Out,
 ): Promise<number> {
+  if (generate && config.MASTER_KEY_SOURCE === 'dstack') {
+    err(
+      '--generate replaces the development key file only. With MASTER_KEY_SOURCE=dstack: set DSTACK_KEY_PATH to the next version ' +
+        '(oauth3/master/v2), list the old path in DSTACK_KEY_PATHS_PREVIOUS, restart the servers, then run this command without --generate.',
+    );
+    return 64;
+  }
   if (generate && config.MASTER_KEY) {
     err(
       '--generate replaces the development key file only. With MASTER_KEY set: put a new key in MASTER_KEY and the old one in ' +
@@ -301,14 +308,14 @@ async function rotateMaster(
         ring,
       )
     : undefined;
-  const keys = rotation?.ring ?? ring ?? loadMasterKeys(config, createLogger('warn'));
+  const keys = rotation?.ring ?? ring ?? (await loadMasterKeyRing(config, createLogger('warn')));
   const counts = await rewrapAll(db, keys);
   for (const c of counts) out(`${c.table}: ${c.rewrapped} re-wrapped, ${c.current} already under the current key`);
   const failed = counts.filter((c) => c.failed.length);
   for (const c of failed) {
     err(
       `${c.table}: ${c.failed.length} value(s) could not be opened (${c.failed.slice(0, 10).join(', ')}): sealed under a key that is ` +
-        'not configured, or altered. Add the missing key to MASTER_KEY_PREVIOUS and run this command again.',
+        `not configured, or altered. Add the missing key to ${config.MASTER_KEY_SOURCE === 'dstack' ? 'DSTACK_KEY_PATHS_PREVIOUS (its key path)' : 'MASTER_KEY_PREVIOUS'} and run this command again.`,
     );
   }
   if (failed.length) return 1;
@@ -317,7 +324,9 @@ async function rotateMaster(
     `Everything is sealed under master key ${keys.current.id}. ` +
       (generate
         ? 'DATA_DIR/master.key now holds the new key; the old one is kept in DATA_DIR/master.key.previous: delete that file once every server has restarted.'
-        : 'The earlier keys can now be removed from MASTER_KEY_PREVIOUS (and DATA_DIR/master.key.previous); restart the servers without them.'),
+        : config.MASTER_KEY_SOURCE === 'dstack'
+          ? 'The earlier key paths can now be removed from DSTACK_KEY_PATHS_PREVIOUS; restart the servers without them.'
+          : 'The earlier keys can now be removed from MASTER_KEY_PREVIOUS (and DATA_DIR/master.key.previous); restart the servers without them.'),
   );
   return 0;
 }

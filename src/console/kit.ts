@@ -2,6 +2,7 @@ import type { Connection } from '../connections/store.js';
 import type { OwnerProviderStore } from '../upstream/owner-providers.js';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import type { DeploymentInfo } from '../web/deployment-badge.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -54,6 +55,8 @@ export interface ConsoleDeps {
   telegram: ConsoleTelegram;
   /** Tells the owner things in Telegram (an approval decided here updates its message there). */
   notifier: Notifier;
+  /** TEE mode: the compose hash the "Verified deployment" mark shows. */
+  deployment?: DeploymentInfo;
 }
 
 /** What the Telegram page needs: the links, and the bot's @username when a bot is configured. */

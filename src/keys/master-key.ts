@@ -4,6 +4,7 @@ import path from 'node:path';
 import { decodeKey, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { keyRing, type MasterKeyRing } from './sealing.js';
+import { connectDstack, dstackEndpoint, type Tee } from '../tee/dstack.js';
 
 /** The development key files in DATA_DIR (no MASTER_KEY set); see src/cli/rotate-master.ts for the rotation. */
 export const masterKeyFiles = (dataDir: string) => ({
@@ -49,4 +50,26 @@ export function loadMasterKeys(config: Config, logger: Logger): MasterKeyRing {
   writeFileSync(files.current, key.toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
   logger.warn({ file: files.current }, 'generated a development master key; set MASTER_KEY in production');
   return keyRing(key, previous);
+}
+
+/**
+ * MASTER_KEY_SOURCE=dstack: every key of the ring comes from dstack's KMS inside the confidential VM, the current one
+ * at DSTACK_KEY_PATH and earlier ones at DSTACK_KEY_PATHS_PREVIOUS; nothing is read from the environment or a file, and
+ * a failure stops the start (threat model J10). The same app and path give the same key on every start, so sealed
+ * data still opens after a restart or a redeploy of the same app.
+ */
+export async function dstackKeyRing(
+  config: Pick<Config, 'DSTACK_KEY_PATH' | 'DSTACK_KEY_PATHS_PREVIOUS'>,
+  tee: Tee,
+): Promise<MasterKeyRing> {
+  const current = await tee.deriveKey(config.DSTACK_KEY_PATH);
+  const previous: Buffer[] = [];
+  for (const keyPath of config.DSTACK_KEY_PATHS_PREVIOUS) previous.push(await tee.deriveKey(keyPath));
+  return keyRing(current, previous);
+}
+
+/** The ring from wherever MASTER_KEY_SOURCE says (the command line's way; the server keeps its Tee for attestations). */
+export async function loadMasterKeyRing(config: Config, logger: Logger): Promise<MasterKeyRing> {
+  if (config.MASTER_KEY_SOURCE === 'dstack') return dstackKeyRing(config, connectDstack(dstackEndpoint(config)));
+  return loadMasterKeys(config, logger);
 }

@@ -1,7 +1,10 @@
 /**
- * oidc-provider's registry of a provider's internals (grant type handlers among them). It has no public accessor;
- * src/provider/device-polling.ts wraps the device code grant's handler through it, and checks at start that it is there.
+ * oidc-provider's registry of a provider's internals (grant type handlers, the public JWKS). It has no public accessor;
+ * src/provider/device-polling.ts wraps the device code grant's handler through it, and checks at start that it is there;
+ * src/provider/served-jwks.ts reads the JWKS its jwks_uri serves.
  */
 declare module 'oidc-provider/lib/helpers/weak_cache.js' {
-  export default function instance(provider: object): { grantTypeHandlers?: Map<string, (ctx: unknown) => Promise<void>> } | undefined;
+  export default function instance(
+    provider: object,
+  ): { grantTypeHandlers?: Map<string, (ctx: unknown) => Promise<void>>; jwks?: { keys: Array<Record<string, unknown>> } } | undefined;
 }

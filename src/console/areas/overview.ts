@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { html } from '../../web/html.js';
+import { deploymentBadge } from '../../web/deployment-badge.js';
 import { consolePage, consoleSections } from '../views/layout.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../../accounts/owner-session.js';
@@ -21,6 +22,7 @@ export function overviewArea(router: Router, deps: ConsoleDeps): void {
       notice:
         pending > 0 ? { kind: 'ok', text: `${pending} ${pending === 1 ? 'post waits' : 'posts wait'} for your approval.` } : undefined,
       body: html`<h1>Your oauth3 console</h1>
+${deps.deployment ? html`<p class="deployment-line">${deploymentBadge(deps.deployment)} The key protecting your accounts exists only inside this server's TEE.</p>` : ''}
 ${pending > 0 ? html`<p><a class="button primary compact" href="/console/approvals">Review ${pending === 1 ? 'it' : 'them'} on the Approvals page</a></p>` : ''}
 <p>Signed in as <strong>${label}</strong>. Everything done with your account is listed here, and everything can be undone.</p>
 <ul class="tiles">

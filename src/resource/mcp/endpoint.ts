@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Context, Middleware } from 'koa';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { readBody } from '../../http/body.js';
-import { projectRoot } from '../../paths.js';
+import { releaseVersion } from '../../paths.js';
 import type { ApiCaller, Tool } from '../../plugins/plugin.js';
 import { InsufficientScope } from '../errors.js';
 import { mcpServerFor } from './server.js';
@@ -13,8 +11,6 @@ import type { ToolRunner } from './tool-runner.js';
 
 /** Where the MCP server answers on this host; its RFC 8707 resource (audience) is `Config.MCP_URL`. */
 export const MCP_PATH = '/mcp';
-
-const VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * Streamable HTTP without sessions answers POST only: there is no stream to resume (GET) and no session to end
@@ -109,7 +105,7 @@ export function serveMcp(config: Pick<Config, 'ISSUER'>, tools: readonly Tool[],
       tools,
       runTool,
       { caller: ctx.state.caller as ApiCaller, ip: ctx.ip, requestId: ctx.state.requestId as string | undefined },
-      VERSION,
+      releaseVersion,
     );
     // Stateless (no session id) and answered as one JSON document rather than an event stream: every call here is
     // request and response, with nothing to stream.
