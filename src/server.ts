@@ -61,20 +61,23 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  // In a TEE the key comes from dstack's KMS and nowhere else, asked before storage is opened so that a CVM without its
+  // guest agent stops at once; the same agent answers /attestation.
+  const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
+  const teeRing = agent ? await dstackKeyRing(config, agent) : undefined;
+  const tee = agent ? { agent, identity: await agent.identity() } : undefined;
+  if (tee) {
+    logger.info(
+      { appId: tee.identity.appId, composeHash: tee.identity.composeHash, keyPath: config.DSTACK_KEY_PATH },
+      'master key derived inside the TEE by dstack',
+    );
+  }
   const db = await openDatabase(config, 'oauth3 server');
   let redis: Redis | undefined;
   let metricsListener: MetricsListener | undefined;
   try {
     redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, config.DATABASE_TIMEOUT_MS) : undefined;
-    // In a TEE the key comes from dstack's KMS and nowhere else; the same guest agent answers /attestation.
-    const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
-    const ring = agent ? await dstackKeyRing(config, agent) : loadMasterKeys(config, logger);
-    const tee = agent ? { agent, identity: await agent.identity() } : undefined;
-    if (tee)
-      logger.info(
-        { appId: tee.identity.appId, composeHash: tee.identity.composeHash, keyPath: config.DSTACK_KEY_PATH },
-        'master key derived inside the TEE by dstack',
-      );
+    const ring = teeRing ?? loadMasterKeys(config, logger);
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
