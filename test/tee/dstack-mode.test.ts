@@ -71,7 +71,7 @@ afterAll(async () => {
 });
 
 describe('MASTER_KEY_SOURCE in the configuration', () => {
-  it('refuses MASTER_KEY together with dstack, naming both', () => {
+  it('L1 refuses MASTER_KEY together with dstack, naming both', () => {
     expect(() => loadConfig({ MASTER_KEY_SOURCE: 'dstack', MASTER_KEY: randomBytes(32).toString('base64url') })).toThrow(
       /MASTER_KEY and MASTER_KEY_SOURCE=dstack: choose one/,
     );
@@ -80,7 +80,7 @@ describe('MASTER_KEY_SOURCE in the configuration', () => {
     );
   });
 
-  it('in production, needs no MASTER_KEY with dstack but refuses the simulator', () => {
+  it('L3 in production, needs no MASTER_KEY with dstack but refuses the simulator', () => {
     const production = { NODE_ENV: 'production', ISSUER: 'https://auth.example.com', COOKIE_KEYS: 'k'.repeat(32) };
     expect(loadConfig({ ...production, MASTER_KEY_SOURCE: 'dstack' }).MASTER_KEY_SOURCE).toBe('dstack');
     expect(() => loadConfig(production)).toThrow(/MASTER_KEY: required in production/);
@@ -127,7 +127,7 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     await removeStorage(storage);
   });
 
-  it('seals with the key dstack derived for oauth3/master/v1, and writes no key file', async () => {
+  it('L1 seals with the key dstack derived for oauth3/master/v1, and writes no key file', async () => {
     expect(first.calls.filter((c) => c.path === '/GetKey').map((c) => c.body.path)).toEqual(['oauth3/master/v1']);
     const { rows } = await server.db.query<{ sealed: string }>('SELECT sealed FROM connections WHERE account_id = $1', [accountId]);
     expect(rows[0]!.sealed.split('.')[1]).toBe(masterKey(derived('oauth3/master/v1')).id);
@@ -136,7 +136,7 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     expect(existsSync(path.join(server.config.DATA_DIR, 'master.key'))).toBe(false);
   });
 
-  it('serves an attestation whose quoted report_data is the verifier’s recomputation, for every nonce anew', async () => {
+  it('L4 serves an attestation whose quoted report_data is the verifier’s recomputation, for every nonce anew', async () => {
     const nonce = randomBytes(32);
     const doc = await attest(server, nonce);
     expect(doc.nonce).toBe(nonce.toString('hex'));
@@ -154,7 +154,7 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     expect(quotedReportData(other)).toBe(recomputed(other));
   });
 
-  it('refuses a missing or malformed nonce with 400, never cached', async () => {
+  it('L4 refuses a missing or malformed nonce with 400, never cached', async () => {
     for (const query of [
       '',
       '?nonce=',
@@ -187,7 +187,7 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     expect(page).toContain(`npm run oauth3 -- verify ${server.url} --allow-compose-hash ${first.composeHash}`);
   });
 
-  it('after a restart with the same app and path, opens what it sealed; a signing key rotation changes report_data', async () => {
+  it('L2 L4 after a restart with the same app and path, opens what it sealed; a signing key rotation changes report_data', async () => {
     const nonce = randomBytes(32);
     const before = await attest(server, nonce);
     await rotateSigningKeys(server.db, keyRing(derived('oauth3/master/v1')), 3600, 0);
@@ -203,7 +203,7 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     expect(quotedReportData(after)).toBe(recomputed(after));
   });
 
-  it('does not start with a key dstack derives for another path, and starts again with the right one', async () => {
+  it('L2 does not start with a key dstack derives for another path, and starts again with the right one', async () => {
     await server.stop();
     const other = await agent();
     await expect(
@@ -257,7 +257,7 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
 });
 
 describe('a TEE-mode start that cannot get its key', () => {
-  it('stops with one line when there is no guest agent socket', async () => {
+  it('L1 stops with one line when there is no guest agent socket', async () => {
     const missing = path.join('/tmp', `no-dstack-${randomBytes(4).toString('hex')}.sock`);
     const error = await startTestServer({ env: { MASTER_KEY_SOURCE: 'dstack', DSTACK_SOCKET: missing } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TeeUnavailable);
@@ -265,7 +265,7 @@ describe('a TEE-mode start that cannot get its key', () => {
     expect((error as Error).message).not.toContain('\n');
   });
 
-  it('stops when the agent reports an error or a key of the wrong length, and never falls back to a generated key', async () => {
+  it('L1 stops when the agent reports an error or a key of the wrong length, and never falls back to a generated key', async () => {
     const failing = await agent();
     failing.failing.set('/GetKey', 'kms unreachable');
     const refused = await startTestServer({ env: teeEnv(failing) }).catch((e: unknown) => e);
@@ -329,7 +329,7 @@ describe('outside TEE mode', () => {
     await server?.stop();
   });
 
-  it('has no attestation to give: 404 with a plain explanation', async () => {
+  it('L4 has no attestation to give: 404 with a plain explanation', async () => {
     const res = await fetch(`${server.url}/attestation?nonce=${randomBytes(16).toString('hex')}`);
     expect(res.status).toBe(404);
     expect(res.headers.get('cache-control')).toBe('no-store');
