@@ -33,7 +33,7 @@ export function deploymentPage({ issuer, identity }: DeploymentPageInput): strin
   <p>The command asks this server for a fresh hardware-signed report (a TDX quote), checks Intel's signatures on it,
     checks that it was made for this address and for the signing keys this server uses right now, and compares the
     compose hash with the one you expect. Get the expected hash from the release you trust, not from this page: the
-    release notes, or <code>deploy/dstack/render</code> run on that release's code.</p>
+    release notes, or <code>deploy/dstack/render.mjs</code> run on that release's code.</p>
 </section>`
     : html`<section class="card" aria-labelledby="deployment-title">
   <h1 id="deployment-title">Not a verified deployment</h1>

@@ -22,7 +22,7 @@ export function overviewArea(router: Router, deps: ConsoleDeps): void {
       notice:
         pending > 0 ? { kind: 'ok', text: `${pending} ${pending === 1 ? 'post waits' : 'posts wait'} for your approval.` } : undefined,
       body: html`<h1>Your oauth3 console</h1>
-${deps.deployment ? html`<p class="deployment-line">${deploymentBadge(deps.deployment)} The key protecting your accounts exists only inside this server's TEE.</p>` : ''}
+${deps.deployment ? html`<p class="deployment-line">${deploymentBadge(deps.deployment)} The key that protects your connected accounts exists only inside this server's confidential machine.</p>` : ''}
 ${pending > 0 ? html`<p><a class="button primary compact" href="/console/approvals">Review ${pending === 1 ? 'it' : 'them'} on the Approvals page</a></p>` : ''}
 <p>Signed in as <strong>${label}</strong>. Everything done with your account is listed here, and everything can be undone.</p>
 <ul class="tiles">
