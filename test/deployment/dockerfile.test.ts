@@ -70,7 +70,8 @@ export function imageProblems(text: string, dockerignore: string): string[] {
   const all = stages(text);
   if (all.length < 2) problems.push('not multi-stage: build in one stage, run from another');
   for (const s of all)
-    if (!/^node:24(\.\d+)*-(bookworm-)?slim$/.test(s.base)) problems.push(`stage ${s.name ?? '?'}: base ${s.base} is not node:24 slim`);
+    if (!/^node:24(\.\d+)*-(bookworm-)?slim@sha256:[0-9a-f]{64}$/.test(s.base))
+      problems.push(`stage ${s.name ?? '?'}: base ${s.base} is not node:24 slim pinned by digest`);
   const final = all.at(-1);
   if (!final) return ['no FROM'];
   const steps = (op: string, stage: Stage = final) => stage.steps.filter((s) => s.op === op);
@@ -163,7 +164,7 @@ describe('Dockerfile', () => {
   it('reads stages, build arguments and continuation lines as docker does', () => {
     const s = stages(dockerfile);
     expect(s.map((x) => x.name)).toEqual(['build', 'deps', 'runtime']);
-    expect(new Set(s.map((x) => x.base))).toEqual(new Set(['node:24-bookworm-slim']));
+    expect(new Set(s.map((x) => x.base.split('@')[0]))).toEqual(new Set(['node:24-bookworm-slim']));
     expect(s[2]!.steps.find((x) => x.op === 'HEALTHCHECK')?.args).toMatch(/--retries=3 CMD \["node", "-e"/);
   });
 
@@ -219,8 +220,9 @@ describe('Dockerfile', () => {
     ['ships dev dependencies', 'npm ci --omit=dev', 'npm ci', '--omit=dev'],
     ['loses its health check', /^HEALTHCHECK[\s\S]*?\n(?=#)/m, '', 'no HEALTHCHECK'],
     ['checks health with curl', /CMD \["node", "-e", "fetch[^\n]*/, 'CMD curl -f http://127.0.0.1:3000/healthz', 'HEALTHCHECK'],
-    ['is built on Node 20', 'node:24-bookworm-slim', 'node:20-bookworm-slim', 'not node:24 slim'],
-    ['is built on a full image', 'node:24-bookworm-slim', 'node:24-bookworm', 'not node:24 slim'],
+    ['is built on Node 20', 'node:24-bookworm-slim@', 'node:20-bookworm-slim@', 'not node:24 slim'],
+    ['is built on a full image', 'node:24-bookworm-slim@', 'node:24-bookworm@', 'not node:24 slim'],
+    ['is built on a floating tag', /^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:24-bookworm-slim', 'pinned by digest'],
     ['runs through a shell', 'CMD ["node", "dist/src/main.js"]', 'CMD node dist/src/main.js', 'exec form'],
     ['runs the TypeScript with tsx', 'CMD ["node", "dist/src/main.js"]', 'CMD ["npx", "tsx", "src/main.ts"]', 'exec form'],
     ['drops the DATA_DIR volume', /^VOLUME .*$/m, '', 'is not a VOLUME'],
