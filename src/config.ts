@@ -151,7 +151,7 @@ const coreSettings = {
       )
       .refine((keys) => keys.length > 0 && keys.every((k) => k.length >= 32), 'every key must be at least 32 characters')
       .optional(),
-    doc: 'Comma-separated keys that sign cookies, newest first; older keys still verify. Generated and stored encrypted in development; required in production.',
+    doc: 'Comma-separated keys that sign cookies, newest first; older keys still verify. Generated and stored encrypted in development and with `MASTER_KEY_SOURCE=dstack` (leave it unset there, so only the TEE holds them); required otherwise in production.',
     fix: 'generate one with: openssl rand -base64 32 (several: comma-separated, newest first)',
   },
   TRUST_PROXY: {
@@ -450,7 +450,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`MASTER_KEY: required in production (${coreSettings.MASTER_KEY.fix}), or MASTER_KEY_SOURCE=dstack in a TEE`);
     if (fromDstack && parsed.DSTACK_SIMULATOR_ENDPOINT)
       problems.push('DSTACK_SIMULATOR_ENDPOINT: development only; a simulator proves nothing (unset it and mount the guest agent socket)');
-    if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS) problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix})`);
+    // In a TEE the cookie keys are made inside it and sealed like everything else, so the operator never holds them.
+    if ('COOKIE_KEYS' in out && !parsed.COOKIE_KEYS && !fromDstack)
+      problems.push(`COOKIE_KEYS: required in production (${coreSettings.COOKIE_KEYS.fix}), or MASTER_KEY_SOURCE=dstack in a TEE`);
     // SSRF escape hatches for a local document server (threat model J4): never in production.
     if (parsed.CLIENT_METADATA_ALLOW_HOSTS?.length)
       problems.push('CLIENT_METADATA_ALLOW_HOSTS: development and tests only (unset it in production)');

@@ -184,8 +184,9 @@ describe('deploy/dstack/docker-compose.yaml', () => {
     expect(svc.volumes).toEqual(expect.arrayContaining(['/var/run/dstack.sock:/var/run/dstack.sock', 'oauth3-data:/data']));
     expect(svc.environment).toMatchObject({ MASTER_KEY_SOURCE: 'dstack', NODE_ENV: 'production', DATA_DIR: '/data' });
     expect(Object.keys(svc.environment)).not.toContain('MASTER_KEY');
-    for (const secret of ['ISSUER', 'DATABASE_URL', 'COOKIE_KEYS'])
-      expect(svc.environment[secret]).toMatch(new RegExp(`^\\$\\{${secret}:\\?`));
+    for (const secret of ['ISSUER', 'DATABASE_URL']) expect(svc.environment[secret]).toMatch(new RegExp(`^\\$\\{${secret}:\\?`));
+    // Cookie keys are made and sealed inside the CVM: the operator has no variable to choose them with.
+    expect(Object.keys(svc.environment)).not.toContain('COOKIE_KEYS');
   });
 });
 
@@ -240,7 +241,8 @@ describe('deploy/dstack/render.mjs', () => {
       expect(appCompose.docker_compose_file.split(DIGEST.slice(7)).length).toBe(2);
       expect(compose.services.oauth3.volumes).toContain('/var/run/dstack.sock:/var/run/dstack.sock');
       expect(compose.services.oauth3.environment.MASTER_KEY_SOURCE).toBe('dstack');
-      expect(appCompose.allowed_envs).toEqual(expect.arrayContaining(['ISSUER', 'DATABASE_URL', 'COOKIE_KEYS']));
+      expect(appCompose.allowed_envs).toEqual(expect.arrayContaining(['ISSUER', 'DATABASE_URL']));
+      expect(appCompose.allowed_envs).not.toContain('COOKIE_KEYS');
       expect(appCompose.allowed_envs.filter((e) => /^(MASTER_KEY|NODE_ENV|DATA_DIR)/.test(e))).toEqual([]);
       expect(appCompose.allowed_envs).toEqual([...appCompose.allowed_envs].sort());
     } finally {

@@ -52,7 +52,7 @@ export function replayRtmrs(events: FakeEvent[]): Buffer[] {
 /** An app-compose as dstack keeps it; its SHA-256 is the compose hash. */
 export function appComposeFor(image = 'ghcr.io/example/oauth3@sha256:' + 'ab'.repeat(32)): string {
   return JSON.stringify({
-    allowed_envs: ['ISSUER', 'DATABASE_URL', 'COOKIE_KEYS'],
+    allowed_envs: ['DATABASE_URL', 'ISSUER'],
     docker_compose_file: `services:\n  oauth3:\n    image: ${image}\n    environment:\n      MASTER_KEY_SOURCE: dstack\n`,
     kms_enabled: true,
     manifest_version: 2,
