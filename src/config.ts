@@ -15,6 +15,13 @@ const flag = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** A comma-separated list, entries trimmed and blanks dropped. */
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean),
+);
 const key32 = z.string().refine((v) => decodeKey(v)?.length === 32, 'must be 32 random bytes, base64url or hex encoded');
 
 function isRange(value: string): boolean {
@@ -90,14 +97,7 @@ const coreSettings = {
     fix: 'generate one with: openssl rand -base64 32',
   },
   MASTER_KEY_PREVIOUS: {
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((k) => k.trim())
-          .filter(Boolean),
-      )
+    schema: commaList
       .refine((keys) => keys.every((k) => decodeKey(k)?.length === 32), 'every key must be 32 random bytes, base64url or hex encoded')
       .optional(),
     doc: 'Comma-separated earlier master keys, still able to open what they sealed. After `npm run keys:rotate-master` has re-wrapped everything, remove them.',
@@ -117,14 +117,7 @@ const coreSettings = {
     fix: 'use a path such as oauth3/master/v2',
   },
   DSTACK_KEY_PATHS_PREVIOUS: {
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((p) => p.trim())
-          .filter(Boolean),
-      )
+    schema: commaList
       .refine((paths) => paths.every((p) => /^[\w.-]+(\/[\w.-]+)*$/.test(p)), 'every entry must be a key path such as oauth3/master/v1')
       .optional(),
     doc: 'With `MASTER_KEY_SOURCE=dstack`: comma-separated earlier key paths whose keys still open what they sealed, until `npm run keys:rotate-master` has re-wrapped everything.',
@@ -141,14 +134,7 @@ const coreSettings = {
     fix: 'use the URL or socket path of a local dstack simulator, or unset it',
   },
   COOKIE_KEYS: {
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((k) => k.trim())
-          .filter(Boolean),
-      )
+    schema: commaList
       .refine((keys) => keys.length > 0 && keys.every((k) => k.length >= 32), 'every key must be at least 32 characters')
       .optional(),
     doc: 'Comma-separated keys that sign cookies, newest first; older keys still verify. Generated and stored encrypted in development and with `MASTER_KEY_SOURCE=dstack` (leave it unset there, so only the TEE holds them); required otherwise in production.',
@@ -188,14 +174,7 @@ const coreSettings = {
     fix: 'set a URL such as https://auth.example.com/api',
   },
   MCP_ALLOWED_ORIGINS: {
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((o) => o.trim())
-          .filter(Boolean),
-      )
+    schema: commaList
       .refine(
         (origins) => origins.every((o) => URL.canParse(o) && new URL(o).origin === o),
         'every entry must be an origin such as https://app.example.com',
