@@ -48,7 +48,7 @@ const USAGE = `Usage: npm run oauth3 -- <command>
                        --generate (development key file only): make a new DATA_DIR/master.key first
   migrate              apply database migrations
   cleanup              delete expired codes, tokens, sessions and challenges
-\${VERIFY_USAGE}`;
+${VERIFY_USAGE}`;
 
 type Out = (line: string) => void;
 type Parsed = ReturnType<typeof parse>;

@@ -13,7 +13,7 @@ import { checkQuote, verifyAttestation, type Check } from '../tee/verify.js';
  */
 
 export const VERIFY_USAGE = `  verify ISSUER_URL --allow-compose-hash HASH [--allow-compose-hash HASH ...]
-         [--allow-os-image-hash HASH ...] [--collateral FILE | --pccs-url URL] [--json]
+         [--allow-os-image-hash HASH ...] [--collateral FILE | --pccs-url URL] [--timeout SECONDS] [--json]
                        check that the instance at ISSUER_URL runs the app-compose you allow in an Intel TDX
                        confidential VM, and signs tokens only with keys that code holds (docs/verifying.md);
                        exit code 0 only when every check holds

@@ -461,7 +461,8 @@ export function verifyAttestation(input: AttestationInput): AttestationVerdict {
   };
 }
 
-const kidsOf = (jwks: { keys: Array<Record<string, unknown>> }): string[] => jwks.keys.map((k) => String(k.kid ?? '(no kid)'));
+const kidsOf = (jwks: { keys: Array<Record<string, unknown>> }): string[] =>
+  jwks.keys.map((k) => (typeof k.kid === 'string' ? k.kid : '(no kid)'));
 
 function servedKeysCheck(document: AttestationDocument, liveJwks: unknown): Check {
   const live = attestationDocument.shape.jwks.safeParse(liveJwks);

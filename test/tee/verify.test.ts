@@ -46,7 +46,7 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
   async function ask(overrides: Partial<Omit<AttestationInput, 'document'>> = {}): Promise<AttestationInput & { document: Document }> {
     const nonce = randomBytes(32);
     const document = (await (await fetch(`${iss.issuer}/attestation?nonce=${nonce.toString('hex')}`)).json()) as Document;
-    const liveJwks = await (await fetch(`${iss.issuer}/jwks`)).json();
+    const liveJwks: unknown = await (await fetch(`${iss.issuer}/jwks`)).json();
     return {
       issuer: iss.issuer,
       nonce,
@@ -243,7 +243,7 @@ describe('the OS image allow-list (development images)', () => {
   async function verdictFor(osImageHash: string, allowOsImageHashes: string[]) {
     iss = await startAttestedIssuer({ agent: { osImageHash } });
     const nonce = randomBytes(32);
-    const document = await (await fetch(`${iss.issuer}/attestation?nonce=${nonce.toString('hex')}`)).json();
+    const document: unknown = await (await fetch(`${iss.issuer}/attestation?nonce=${nonce.toString('hex')}`)).json();
     return verifyAttestation({
       issuer: iss.issuer,
       nonce,
