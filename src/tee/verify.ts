@@ -301,11 +301,33 @@ function composeCheck(document: AttestationDocument, allow: string[]): Check {
     return fail(
       `the instance runs compose ${claimed}, which is not in --allow-compose-hash: it runs other code or settings than you expect`,
     );
+  const floating = imagesByTag(document.app_compose);
+  if (floating.length)
+    return {
+      id: 'compose-hash',
+      ok: true,
+      warning: true,
+      detail:
+        `the measured app-compose ${claimed} is one you allowed, but it names images by tag, not by digest (${floating.join(', ')}): ` +
+        'the hash then pins the tag, not the code the registry serves under it',
+    };
   return {
     id: 'compose-hash',
     ok: true,
     detail: `the measured app-compose ${claimed} is one you allowed, and its text is in the document`,
   };
+}
+
+/** The images an app-compose's docker compose file names without an @sha256: digest. */
+export function imagesByTag(appCompose: string): string[] {
+  let file: unknown;
+  try {
+    file = (JSON.parse(appCompose) as { docker_compose_file?: unknown }).docker_compose_file;
+  } catch {
+    return [];
+  }
+  if (typeof file !== 'string') return [];
+  return [...file.matchAll(/^\s*image:\s*["']?([^\s"']+)/gm)].map((m) => m[1]!).filter((image) => !image.includes('@sha256:'));
 }
 
 function appIdCheck(document: AttestationDocument): Check {

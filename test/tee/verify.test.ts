@@ -200,6 +200,33 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(byId(verdict.checks)['compose-hash']).toMatchObject({ ok: false, detail: expect.stringContaining('does not hash') });
   });
 
+  it('warns when the allowed app-compose names its images by tag rather than by digest', async () => {
+    expect(byId(verifyAttestation(await ask()).checks)['compose-hash']!.warning).toBeUndefined();
+    const tagged = await startAttestedIssuer({ agent: { appCompose: appComposeFor('ghcr.io/example/oauth3:latest') }, tdx: iss.tdx });
+    try {
+      const nonce = randomBytes(32);
+      const document: unknown = await (await fetch(`${tagged.issuer}/attestation?nonce=${nonce.toString('hex')}`)).json();
+      const verdict = verifyAttestation({
+        issuer: tagged.issuer,
+        nonce,
+        document,
+        liveJwks: tagged.jwks,
+        collateral: iss.tdx.collateral,
+        testRootDer: iss.tdx.rootCaDer,
+        allowComposeHashes: [tagged.agent.composeHash],
+        now: new Date(),
+      });
+      expect(verdict.ok).toBe(true);
+      expect(byId(verdict.checks)['compose-hash']).toMatchObject({
+        ok: true,
+        warning: true,
+        detail: expect.stringContaining('by tag, not by digest (ghcr.io/example/oauth3:latest)'),
+      });
+    } finally {
+      await tagged.close();
+    }
+  });
+
   it('refuses an app id that is not the measured one', async () => {
     iss.tamper.document = (d) => {
       d.app_id = 'aa'.repeat(20);
