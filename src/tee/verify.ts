@@ -295,7 +295,8 @@ function composeCheck(document: AttestationDocument, allow: string[]): Check {
   if (!allow.length)
     return fail(
       `the instance runs compose ${claimed}, and no --allow-compose-hash was given to compare it with: get the expected ` +
-        'hash from the release you trust (deploy/dstack/render prints it), then run again with --allow-compose-hash HASH',
+        'hash from the release you trust (node deploy/dstack/render.mjs IMAGE@sha256:DIGEST prints it; see docs/verifying.md), ' +
+        'then run again with --allow-compose-hash HASH',
     );
   if (!allow.map(normaliseHash).includes(claimed))
     return fail(

@@ -112,7 +112,7 @@ describe('npm run oauth3 -- verify', () => {
     expect(other.out).toContain('✗ compose-hash: the instance runs compose');
     const none = await cli(['verify', iss.issuer, '--collateral', collateral, '--trust-test-root', rootPem]);
     expect(none.code).toBe(1);
-    expect(none.out).toContain('deploy/dstack/render prints it');
+    expect(none.out).toContain('node deploy/dstack/render.mjs IMAGE@sha256:DIGEST prints it');
   });
 
   it("refuses a replayed attestation, another issuer's, and keys changed after the quote", async () => {
