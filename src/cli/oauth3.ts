@@ -24,6 +24,7 @@ import { scopeCatalogFor } from '../plugins/scope-catalog.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { loadBuiltinPlugins } from '../plugins/load.js';
 import { ScopeCatalog } from '../../scopes/catalog.js';
+import { runVerify, VERIFY_USAGE } from './verify.js';
 
 const USAGE = `Usage: npm run oauth3 -- <command>
 
@@ -46,7 +47,8 @@ const USAGE = `Usage: npm run oauth3 -- <command>
                        (earlier keys in MASTER_KEY_PREVIOUS), after which the earlier keys can be removed;
                        --generate (development key file only): make a new DATA_DIR/master.key first
   migrate              apply database migrations
-  cleanup              delete expired codes, tokens, sessions and challenges`;
+  cleanup              delete expired codes, tokens, sessions and challenges
+${VERIFY_USAGE}`;
 
 type Out = (line: string) => void;
 type Parsed = ReturnType<typeof parse>;
@@ -78,6 +80,8 @@ function parse(argv: string[]) {
  * held by a running server, the command is handed to that server over its admin socket (DATA_DIR/admin.sock).
  */
 export async function runCli(argv: string[], env = process.env, out: Out = console.log, err: Out = console.error): Promise<number> {
+  // An outsider's command: no configuration, database or master key (docs/verifying.md).
+  if (argv[0] === 'verify') return runVerify(argv.slice(1), env, out, err);
   let parsed: Parsed;
   try {
     parsed = parse(argv);
