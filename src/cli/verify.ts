@@ -12,10 +12,11 @@ import { checkQuote, verifyAttestation, type Check } from '../tee/verify.js';
  * MASTER_KEY; it fetches what the instance publishes, with a fresh nonce, and hands it to src/tee/verify.ts.
  */
 
-export const VERIFY_USAGE = `  verify ISSUER_URL --allow-compose-hash HASH [--allow-compose-hash HASH ...]
-         [--allow-os-image-hash HASH ...] [--collateral FILE | --pccs-url URL] [--timeout SECONDS] [--json]
-                       check that the instance at ISSUER_URL runs the app-compose you allow in an Intel TDX
-                       confidential VM, and signs tokens only with keys that code holds (docs/verifying.md);
+export const VERIFY_USAGE = `  verify ISSUER_URL --allow-compose-hash HASH [...] --allow-os-image-hash HASH [...]
+         [--collateral FILE | --pccs-url URL] [--timeout SECONDS] [--json]
+                       check that the instance at ISSUER_URL runs the app-compose you allow on a dstack OS
+                       image you allow in an Intel TDX confidential VM, and signs tokens only with keys that
+                       code holds (docs/verifying.md);
                        exit code 0 only when every check holds
   verify --quote FILE [--collateral FILE | --pccs-url URL] [--at ISO-TIME] [--json]
                        check a recorded TDX quote alone (signature chain, TCB status as of --at) and print

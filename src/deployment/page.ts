@@ -11,7 +11,7 @@ export interface DeploymentPageInput {
 /** What the "Verified deployment" badge means, for an owner, and how anyone checks it from outside. */
 export function deploymentPage({ issuer, identity }: DeploymentPageInput): string {
   const tee = Boolean(identity);
-  const command = `npm run oauth3 -- verify ${issuer} --allow-compose-hash ${identity?.composeHash ?? 'HASH'}`;
+  const command = `npm run oauth3 -- verify ${issuer} --allow-compose-hash ${identity?.composeHash ?? 'HASH'} --allow-os-image-hash ${identity?.osImageHash ?? 'HASH'}`;
   const body = tee
     ? html`<section class="card" aria-labelledby="deployment-title">
   <h1 id="deployment-title">Verified deployment</h1>
@@ -23,6 +23,7 @@ export function deploymentPage({ issuer, identity }: DeploymentPageInput): strin
   <dl class="facts">
     <dt>Compose hash</dt><dd><code class="wrap">${identity?.composeHash}</code></dd>
     <dt>App ID</dt><dd><code class="wrap">${identity?.appId}</code></dd>
+    <dt>System image (dstack OS)</dt><dd><code class="wrap">${identity?.osImageHash ?? 'not reported'}</code></dd>
   </dl>
   <p>The compose hash is the fingerprint of the exact container image and settings dstack started. A different image or
     configuration would have a different hash.</p>
@@ -32,8 +33,9 @@ export function deploymentPage({ issuer, identity }: DeploymentPageInput): strin
   <pre class="wrap"><code>${command}</code></pre>
   <p>The command asks this server for a fresh hardware-signed report (a TDX quote), checks Intel's signatures on it,
     checks that it was made for this address and for the signing keys this server uses right now, and compares the
-    compose hash with the one you expect. Get the expected hash from the release you trust, not from this page: the
-    release notes, or <code>deploy/dstack/render.mjs</code> run on that release's code.</p>
+    compose hash and the system image with the ones you expect. Take the expected values from the releases you trust,
+    not from this page: the compose hash from oauth3's release notes (or <code>deploy/dstack/render.mjs</code> run on
+    that release's code), the image hash from dstack's.</p>
 </section>`
     : html`<section class="card" aria-labelledby="deployment-title">
   <h1 id="deployment-title">Not a verified deployment</h1>

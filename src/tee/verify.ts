@@ -354,7 +354,7 @@ function vmConfigImage(vmConfig?: string): string | undefined {
  * The OS image. What can be checked from the quote and event log: dstack measures the image's hash (as its KMS
  * approved it) into RTMR3 as the "os-image-hash" event, and that must agree with what the document and vm_config say.
  * Whether that image is a development build (dstack-dev: SSH server, debugging tools) is written only in the image's
- * own metadata.json, so it is decided here by the allow-list of image hashes the verifier trusts.
+ * own metadata.json, so it is decided here by the allow-list of image hashes the verifier trusts, which is required.
  */
 function osImageCheck(document: AttestationDocument, allow: string[]): Check {
   const fail = (detail: string): Check => ({ id: 'os-image', ok: false, detail });
@@ -372,14 +372,11 @@ function osImageCheck(document: AttestationDocument, allow: string[]): Check {
       ? { id: 'os-image', ok: true, detail: `the measured OS image ${measured} is one you allowed` }
       : fail(`the measured OS image ${measured} is not in --allow-os-image-hash (a development image, or another dstack release)`);
   }
-  return {
-    id: 'os-image',
-    ok: true,
-    warning: true,
-    detail:
-      `OS image ${measured ?? stated[0] ?? 'not stated'}${measured ? ' (measured)' : ' (not measured)'} is not pinned: whether it is a ` +
-      "production or a development dstack image is not in the quote; pass --allow-os-image-hash with your dstack release's hash",
-  };
+  // Not pinned: a development image (SSH into the CVM, debugging tools) would pass unseen, so this is refused too.
+  return fail(
+    `the OS image ${measured ?? stated[0] ?? '(not stated)'} is not one you allowed: whether it is a production or a development ` +
+      'dstack image is not in the quote; pass --allow-os-image-hash with the hash of the dstack release you trust',
+  );
 }
 
 export interface AttestationInput {

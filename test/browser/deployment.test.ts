@@ -51,7 +51,9 @@ const redirectUri = 'http://127.0.0.1:8765/callback';
     await badge.click();
     await page.waitForURL(`${server.url}/deployment`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Verified deployment');
-    expect(await page.textContent('main')).toContain(`npm run oauth3 -- verify ${server.url} --allow-compose-hash ${agent.composeHash}`);
+    expect(await page.textContent('main')).toContain(
+      `npm run oauth3 -- verify ${server.url} --allow-compose-hash ${agent.composeHash} --allow-os-image-hash ${agent.osImageHash}`,
+    );
     expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, `deployment-page-${device}`);
 

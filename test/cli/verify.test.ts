@@ -51,7 +51,7 @@ describe('npm run oauth3 -- verify', () => {
     writeFileSync(rootPem, iss.tdx.rootCaPem);
     writeFileSync(rootDer, iss.tdx.rootCaDer);
     writeFileSync(collateral, JSON.stringify(iss.tdx.collateral));
-    allow = ['--allow-compose-hash', iss.agent.composeHash];
+    allow = ['--allow-compose-hash', iss.agent.composeHash, '--allow-os-image-hash', iss.agent.osImageHash];
   });
   afterAll(async () => {
     await iss.close();
@@ -84,7 +84,7 @@ describe('npm run oauth3 -- verify', () => {
     expect(run.out).toContain("✓ trust-root: Intel's SGX/TDX root CA");
   });
 
-  it('refuses --trust-test-root with NODE_ENV=production, in plain words, before asking the instance anything', async () => {
+  it('L3 refuses --trust-test-root with NODE_ENV=production, in plain words, before asking the instance anything', async () => {
     const asked = iss.nonces.length;
     const run = await cli(['verify', iss.issuer, ...allow, '--collateral', collateral, '--trust-test-root', rootPem], {
       NODE_ENV: 'production',
@@ -97,7 +97,7 @@ describe('npm run oauth3 -- verify', () => {
     expect(iss.nonces.length).toBe(asked);
   });
 
-  it('refuses an instance whose compose hash is not allowed, and one checked with no allow-list', async () => {
+  it('L6 refuses an instance whose compose hash is not allowed, and one checked with no allow-list', async () => {
     const other = await cli([
       'verify',
       iss.issuer,
@@ -129,7 +129,7 @@ describe('npm run oauth3 -- verify', () => {
     expect(run.out).toContain('✗ served-keys:');
   });
 
-  it('refuses a debug TD and a development OS image', async () => {
+  it('L5 L6 refuses a debug TD and a development OS image', async () => {
     iss.tamper.debug = true;
     const debug = await cli(['verify', iss.issuer, ...allow, '--collateral', collateral, '--trust-test-root', rootPem]);
     expect(debug.code).toBe(1);
@@ -138,7 +138,8 @@ describe('npm run oauth3 -- verify', () => {
     const pinned = await cli([
       'verify',
       iss.issuer,
-      ...allow,
+      '--allow-compose-hash',
+      iss.agent.composeHash,
       '--allow-os-image-hash',
       'cd'.repeat(32),
       '--collateral',
@@ -185,7 +186,7 @@ describe('npm run oauth3 -- verify', () => {
     for (const check of json.checks) expect(Object.keys(check).filter((k) => k !== 'warning')).toEqual(['id', 'ok', 'detail']);
     const refused = JSON.parse((await cli(['verify', iss.issuer, '--collateral', collateral, '--json'])).out) as typeof json;
     expect(refused.verdict).toBe('not verified');
-    expect(refused.checks.filter((c) => !c.ok).map((c) => c.id)).toEqual(['quote', 'tcb', 'compose-hash']);
+    expect(refused.checks.filter((c) => !c.ok).map((c) => c.id)).toEqual(['quote', 'tcb', 'compose-hash', 'os-image']);
   });
 
   it('says in one line that an instance not in TEE mode has nothing to verify (404 from /attestation)', async () => {

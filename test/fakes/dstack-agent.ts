@@ -13,6 +13,11 @@ import { closeServer, listenLocally } from './local-server.js';
  * RTMR3 replay matches the quote) and `/Info` (app id, compose hash, the app-compose itself, OS image).
  */
 
+/** The key the fake KMS derives for `path` (and `purpose`) from `seed`: what a test expects the server to seal with. */
+export function fakeKmsKey(seed: Buffer, path: string, purpose = 'oauth3 master key'): Buffer {
+  return createHmac('sha256', seed).update(`${path}\0${purpose}`).digest();
+}
+
 /** dstack's event type for what the CVM measures at run time into RTMR3. */
 export const DSTACK_RUNTIME_EVENT = 0x08000001;
 
@@ -151,9 +156,7 @@ export async function startFakeDstackAgent(options: FakeDstackOptions = {}): Pro
     if (failure) return { error: failure };
     switch (route) {
       case '/GetKey': {
-        const key = createHmac('sha256', seed)
-          .update(`${text(body.path)}\0${text(body.purpose)}`)
-          .digest();
+        const key = fakeKmsKey(seed, text(body.path), text(body.purpose));
         const sized = agent.keyLength === undefined ? key : Buffer.concat([key, key]).subarray(0, agent.keyLength);
         return { key: sized.toString('hex'), signature_chain: [randomBytes(65).toString('hex')] };
       }

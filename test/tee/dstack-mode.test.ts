@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import { attestationDocument, type AttestationDocument } from '../../src/tee/att
 import { jwksDigest, reportDataFor } from '../../src/tee/report-data.js';
 import { runCli } from '../../src/cli/oauth3.js';
 import { projectRoot } from '../../src/paths.js';
-import { startFakeDstackAgent, type FakeDstackAgent } from '../fakes/dstack-agent.js';
+import { fakeKmsKey, startFakeDstackAgent, type FakeDstackAgent } from '../fakes/dstack-agent.js';
 import { createFakeTdx, type FakeTdx } from '../helpers/fake-tdx.js';
 import { removeStorage, restartTestServer, startTestServer, storageOf, type KeptStorage, type TestServer } from '../helpers/server.js';
 import { serviceUrl } from '../helpers/services.js';
@@ -27,7 +27,7 @@ import { serviceUrl } from '../helpers/services.js';
 const storages = serviceUrl('TEST_DATABASE_URL') ? (['pglite', 'postgres'] as const) : (['pglite'] as const);
 const seed = randomBytes(32);
 /** The key the fake KMS derives for `keyPath`, as a test computes it independently of the server. */
-const derived = (keyPath: string) => createHmac('sha256', seed).update(`${keyPath}\0oauth3 master key`).digest();
+const derived = (keyPath: string) => fakeKmsKey(seed, keyPath);
 
 let tdx: FakeTdx;
 const agents: FakeDstackAgent[] = [];
@@ -185,7 +185,9 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     const page = await (await fetch(`${server.url}/deployment`)).text();
     expect(page).toContain('Verified deployment');
     expect(page).toContain(first.composeHash);
-    expect(page).toContain(`npm run oauth3 -- verify ${server.url} --allow-compose-hash ${first.composeHash}`);
+    expect(page).toContain(
+      `npm run oauth3 -- verify ${server.url} --allow-compose-hash ${first.composeHash} --allow-os-image-hash ${first.osImageHash}`,
+    );
   });
 
   it('L2 L4 after a restart with the same app and path, opens what it sealed; a signing key rotation changes report_data', async () => {

@@ -55,20 +55,21 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
       collateral: iss.tdx.collateral,
       testRootDer: iss.tdx.rootCaDer,
       allowComposeHashes: [iss.agent.composeHash],
+      allowOsImageHashes: [iss.agent.osImageHash],
       now: new Date(),
       ...overrides,
     };
   }
 
-  it('holds on every check for an honest instance, its quote chained to the trusted test root', async () => {
+  it('L5 holds on every check for an honest instance, its quote chained to the trusted test root', async () => {
     const verdict = verifyAttestation(await ask());
     expect(verdict.checks.map((c) => c.id)).toEqual(ALL_CHECKS);
     expect(failing(verdict.checks)).toEqual([]);
     expect(verdict).toMatchObject({ ok: true, composeHash: iss.agent.composeHash, appId: iss.agent.appId, tcbStatus: 'UpToDate' });
     const checks = byId(verdict.checks);
-    // The test root is said loudly; the unpinned OS image is a warning, not a pass in silence.
+    // The test root is said loudly.
     expect(checks['trust-root']).toMatchObject({ ok: true, warning: true, detail: expect.stringContaining('TEST ROOT') });
-    expect(checks['os-image']).toMatchObject({ ok: true, warning: true, detail: expect.stringContaining('not pinned') });
+    expect(checks['os-image']).toMatchObject({ ok: true, detail: expect.stringContaining('one you allowed') });
     expect(checks['served-keys']!.detail).toContain('k1, k2');
   });
 
@@ -80,14 +81,14 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(byId(verdict.checks)['report-data']!.detail).toContain('NOT verified');
   });
 
-  it('refuses without collateral, saying why there was none', async () => {
+  it('L6 refuses without collateral, saying why there was none', async () => {
     const verdict = verifyAttestation(
       await ask({ collateral: undefined, collateralError: 'could not get collateral from https://pccs: 503' }),
     );
     expect(byId(verdict.checks).quote).toMatchObject({ ok: false, detail: expect.stringContaining('503') });
   });
 
-  it('refuses a document made for another nonce (a replayed attestation)', async () => {
+  it('L6 refuses a document made for another nonce (a replayed attestation)', async () => {
     iss.tamper.nonce = randomBytes(32).toString('hex');
     const verdict = verifyAttestation(await ask());
     expect(failing(verdict.checks)).toEqual(['nonce', 'report-data']);
@@ -110,14 +111,14 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(byId(verdict.checks).issuer!.detail).toContain('https://other.example');
   });
 
-  it('refuses when the keys served at jwks_uri are not the attested ones (a key added after the quote)', async () => {
+  it('L6 refuses when the keys served at jwks_uri are not the attested ones (a key added after the quote)', async () => {
     iss.tamper.servedJwks = { keys: [...iss.jwks.keys, { kty: 'oct', kid: 'k3', k: 'c2VjcmV0' }] };
     const verdict = verifyAttestation(await ask());
     expect(failing(verdict.checks)).toEqual(['served-keys']);
     expect(byId(verdict.checks)['served-keys']!.detail).toContain('served but not attested: k3');
   });
 
-  it('refuses a document whose key set was swapped for the served one: the quote binds the original', async () => {
+  it('L6 refuses a document whose key set was swapped for the served one: the quote binds the original', async () => {
     const swapped = { keys: [iss.jwks.keys[0]!] };
     iss.tamper.servedJwks = swapped;
     iss.tamper.document = (d) => {
@@ -127,14 +128,14 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(failing(verifyAttestation(await ask()).checks)).toEqual(['report-data']);
   });
 
-  it('refuses a jwks_sha256 field that is not the digest of the key set', async () => {
+  it('L6 refuses a jwks_sha256 field that is not the digest of the key set', async () => {
     iss.tamper.document = (d) => {
       d.jwks_sha256 = '00'.repeat(32);
     };
     expect(failing(verifyAttestation(await ask()).checks)).toEqual(['jwks-sha256']);
   });
 
-  it('refuses a forged runtime event payload that keeps the measured digest', async () => {
+  it('L6 refuses a forged runtime event payload that keeps the measured digest', async () => {
     const forged = 'ee'.repeat(32);
     iss.tamper.document = (d) => {
       const event = (d.event_log as EventLogEntry[]).find((e) => e.event === 'compose-hash')!;
@@ -146,7 +147,7 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(verdict.ok).toBe(false);
   });
 
-  it('refuses a forged event with a digest recomputed to match: the replay no longer gives the quoted RTMR3', async () => {
+  it('L6 refuses a forged event with a digest recomputed to match: the replay no longer gives the quoted RTMR3', async () => {
     const forged = 'ee'.repeat(32);
     iss.tamper.document = (d) => {
       const log = d.event_log as EventLogEntry[];
@@ -175,7 +176,7 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(failing(verdict.checks)).toEqual([]);
   });
 
-  it('refuses a compose hash that is not in the allow-list', async () => {
+  it('L6 refuses a compose hash that is not in the allow-list', async () => {
     const verdict = verifyAttestation(await ask({ allowComposeHashes: ['0x' + 'AB'.repeat(32)] }));
     expect(failing(verdict.checks)).toEqual(['compose-hash']);
     expect(byId(verdict.checks)['compose-hash']!.detail).toContain('not in --allow-compose-hash');
@@ -186,13 +187,13 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(verdict.ok).toBe(true);
   });
 
-  it('refuses without an allow-list, and says how to get the expected hash', async () => {
+  it('L6 refuses without an allow-list, and says how to get the expected hash', async () => {
     const verdict = verifyAttestation(await ask({ allowComposeHashes: [] }));
     expect(failing(verdict.checks)).toEqual(['compose-hash']);
     expect(byId(verdict.checks)['compose-hash']!.detail).toMatch(/deploy\/dstack\/render.*--allow-compose-hash/);
   });
 
-  it('refuses an app_compose that is not the measured one', async () => {
+  it('L6 refuses an app_compose that is not the measured one', async () => {
     iss.tamper.document = (d) => {
       d.app_compose = appComposeFor('ghcr.io/evil/oauth3:latest');
     };
@@ -214,6 +215,7 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
         collateral: iss.tdx.collateral,
         testRootDer: iss.tdx.rootCaDer,
         allowComposeHashes: [tagged.agent.composeHash],
+        allowOsImageHashes: [tagged.agent.osImageHash],
         now: new Date(),
       });
       expect(verdict.ok).toBe(true);
@@ -227,21 +229,21 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     }
   });
 
-  it('refuses an app id that is not the measured one', async () => {
+  it('L6 refuses an app id that is not the measured one', async () => {
     iss.tamper.document = (d) => {
       d.app_id = 'aa'.repeat(20);
     };
     expect(failing(verifyAttestation(await ask()).checks)).toEqual(['app-id']);
   });
 
-  it('refuses a TD in debug mode', async () => {
+  it('L6 refuses a TD in debug mode', async () => {
     iss.tamper.debug = true;
     const verdict = verifyAttestation(await ask());
     expect(byId(verdict.checks)['debug-td']).toMatchObject({ ok: false, detail: expect.stringContaining('DEBUG') });
     expect(verdict.ok).toBe(false);
   });
 
-  it('refuses a document that is not an attestation document, with that check alone', () => {
+  it('L6 refuses a document that is not an attestation document, with that check alone', () => {
     const verdict = verifyAttestation({
       issuer: iss.issuer,
       nonce: randomBytes(32),
@@ -253,7 +255,7 @@ describe('verifying an attestation (src/tee/verify.ts)', () => {
     expect(verdict.checks).toEqual([expect.objectContaining({ id: 'document', ok: false })]);
   });
 
-  it('refuses a document whose stated OS image is not the measured one', async () => {
+  it('L6 refuses a document whose stated OS image is not the measured one', async () => {
     iss.tamper.document = (d) => {
       d.os_image_hash = 'cd'.repeat(32);
     };
@@ -284,7 +286,13 @@ describe('the OS image allow-list (development images)', () => {
     });
   }
 
-  it('refuses an instance on a development image when only the production image is allowed', async () => {
+  it('L6 refuses an instance whose OS image is not pinned at all: a development image would pass unseen', async () => {
+    const verdict = await verdictFor(prod, []);
+    expect(failing(verdict.checks)).toEqual(['os-image']);
+    expect(byId(verdict.checks)['os-image']!.detail).toMatch(/not one you allowed.*--allow-os-image-hash/);
+  });
+
+  it('L6 refuses an instance on a development image when only the production image is allowed', async () => {
     const verdict = await verdictFor(dev, [prod]);
     expect(failing(verdict.checks)).toEqual(['os-image']);
     expect(byId(verdict.checks)['os-image']!.detail).toContain(dev);
@@ -324,7 +332,7 @@ describe('the quote alone and TCB statuses', () => {
     }
   });
 
-  it('refuses bytes that are not a quote', () => {
+  it('L6 refuses bytes that are not a quote', () => {
     const findings = checkQuote({ quote: Buffer.from('not a quote'), now: new Date() });
     expect(findings).toMatchObject({ ok: false, signed: false });
     expect(byId(findings.checks).quote!.detail).toContain('not a DCAP quote');
