@@ -47,7 +47,7 @@ function str(v: Value): string {
       .sort()
       .map((k) => `${k}:${str((v as Record<string, Value>)[k])}`)
       .join(' ')}]`;
-  return String(v);
+  return typeof v === 'bigint' || typeof v === 'symbol' ? v.toString() : '<function>';
 }
 
 /** Go template truth: false, 0, nil, empty string, empty list or map are false. */
@@ -355,7 +355,7 @@ function functions(exec: (name: string, data: Value) => string): Record<string, 
     ternary: (a, b, c) => (truthy(c) ? a : b),
     toYaml: (v) => (v === undefined || v === null ? 'null' : stringifyYaml(plain(v), { lineWidth: 0 }).replace(/\n$/, '')),
     toJson: (v) => JSON.stringify(plain(v ?? null)),
-    toString: (v) => str(v),
+    toString: (v: Value) => str(v),
     quote: (...vs) =>
       vs
         .filter((v) => v !== undefined && v !== null)
@@ -666,4 +666,73 @@ export function loadChart(dir: string) {
       ofKind: (kind) => manifests.filter((m) => m.kind === kind),
     };
   };
+}
+
+/* ------------------------------------------------------------------ typed views for tests ------------------------------------------------------------------ */
+
+export type Labels = Record<string, string>;
+export interface LabelSelector {
+  matchLabels?: Labels;
+  matchExpressions?: Array<{ key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }>;
+}
+export interface Container {
+  name: string;
+  image?: string;
+  env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+  envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
+  ports?: Array<{ name: string; containerPort: number }>;
+  resources?: unknown;
+  securityContext?: Record<string, unknown>;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+}
+export interface PodSpec {
+  securityContext?: Record<string, unknown>;
+  automountServiceAccountToken?: boolean;
+  containers: Container[];
+  volumes?: Array<{ name: string; [key: string]: unknown }>;
+  topologySpreadConstraints?: Array<{ maxSkew: number; topologyKey: string; whenUnsatisfiable: string; labelSelector?: LabelSelector }>;
+}
+export interface Peer {
+  namespaceSelector?: LabelSelector;
+  podSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+export interface PolicyRule {
+  ports?: Array<{ port: number | string; protocol?: string }>;
+  from?: Peer[];
+  to?: Peer[];
+}
+export interface NetworkPolicySpec {
+  podSelector: LabelSelector;
+  policyTypes: string[];
+  ingress?: PolicyRule[];
+  egress?: PolicyRule[];
+}
+
+/** The pod template (labels and spec) of a Deployment, Job, CronJob or Pod. */
+export function podOf(m: Manifest): { labels: Labels; spec: PodSpec } {
+  const spec = m.spec as Record<string, unknown>;
+  type Template = { metadata?: { labels?: Labels }; spec: PodSpec };
+  if (m.kind === 'Pod') return { labels: m.metadata.labels ?? {}, spec: spec as unknown as PodSpec };
+  const template =
+    m.kind === 'CronJob'
+      ? (spec.jobTemplate as { spec: { template: Template } }).spec.template
+      : m.kind === 'Deployment' || m.kind === 'Job'
+        ? (spec.template as Template)
+        : undefined;
+  if (!template) throw new Error(`${m.kind} has no pod template`);
+  return { labels: template.metadata?.labels ?? {}, spec: template.spec };
+}
+
+/** Whether a Kubernetes label selector selects these labels (an empty selector selects everything). */
+export function selects(selector: LabelSelector, labels: Labels): boolean {
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpressions = (selector.matchExpressions ?? []).every((e) => {
+    const has = e.key in labels;
+    if (e.operator === 'Exists') return has;
+    if (e.operator === 'DoesNotExist') return !has;
+    const inValues = has && (e.values ?? []).includes(labels[e.key]!);
+    return e.operator === 'In' ? inValues : !inValues;
+  });
+  return byLabels && byExpressions;
 }
