@@ -383,6 +383,17 @@ describe('security contexts', () => {
       '$.containerSecurityContext.capabilities',
     ],
     ['no seccomp profile', { podSecurityContext: { seccompProfile: null } }, '$.podSecurityContext.seccompProfile'],
+    [
+      'an unconfined seccomp profile',
+      { containerSecurityContext: { seccompProfile: { type: 'Unconfined' } } },
+      '$.containerSecurityContext.seccompProfile.type',
+    ],
+    [
+      'dropping fewer capabilities',
+      { containerSecurityContext: { capabilities: { drop: ['NET_RAW'] } } },
+      '$.containerSecurityContext.capabilities.drop',
+    ],
+    ['a misspelt key', { podSecurityContext: { runAsUsr: 1000 } }, '$.podSecurityContext.runAsUsr'],
   ])('refuses %s', (_name, patch, where) => {
     expect(() => withProduction(patch)).toThrow(where);
   });
