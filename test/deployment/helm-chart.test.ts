@@ -100,6 +100,31 @@ describe('the renderer', () => {
   });
 });
 
+describe('every object', () => {
+  it('carries the release labels and a valid name, with every option on', () => {
+    const r = withProduction({
+      ingress: { enabled: true },
+      autoscaling: { enabled: true },
+      resourceServer: { enabled: true },
+      metrics: { serviceMonitor: { enabled: true } },
+      sidecars: [{ name: 'proxy', image: 'proxy:1' }],
+    });
+    expect(r.manifests.length).toBeGreaterThan(15);
+    for (const m of r.manifests) {
+      const id = `${m.source} ${m.kind}/${m.metadata.name}`;
+      expect([id, typeof m.apiVersion, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(m.metadata.name) && m.metadata.name.length <= 63]).toEqual([
+        id,
+        'string',
+        true,
+      ]);
+      expect([id, m.metadata.labels]).toEqual([
+        id,
+        expect.objectContaining({ 'app.kubernetes.io/name': 'oauth3', 'app.kubernetes.io/instance': 'auth' }),
+      ]);
+    }
+  });
+});
+
 describe('NetworkPolicy', () => {
   const r = withProduction({ resourceServer: { enabled: true } });
   const server = policy(r.get('NetworkPolicy', 'auth-oauth3'));
