@@ -16,8 +16,8 @@ describe('display name', () => {
   });
   afterAll(() => server?.stop());
 
-  /** Signs up through the passkey page's JSON calls, sending `extra` with the new passkey as passkey.js does. */
-  async function signUp(extra: Record<string, unknown>) {
+  /** Starts a sign-up through the passkey page's JSON calls; `send` posts the new passkey with extra fields, as passkey.js does. */
+  async function signUp() {
     const browser = new TestBrowser(server.url);
     const step = await browser.navigate('/console');
     const uid = uidFrom(step.url);
@@ -30,7 +30,7 @@ describe('display name', () => {
   }
 
   it('keeps the name given at sign-up, trimmed, and greets the owner with it instead of an account id', async () => {
-    const { browser, send } = await signUp({});
+    const { browser, send } = await signUp();
     const res = await send({ display_name: '  Ada \t Lovelace  ' });
     expect(res.status).toBe(200);
     const overview = await browser.navigate(((await res.json()) as { redirectTo: string }).redirectTo);
@@ -43,7 +43,7 @@ describe('display name', () => {
   });
 
   it('refuses a name over 64 characters before spending the passkey challenge, so the owner can correct it', async () => {
-    const { browser, send } = await signUp({});
+    const { browser, send } = await signUp();
     const tooLong = await send({ display_name: 'é'.repeat(65) });
     expect(tooLong.status).toBe(400);
     expect(await tooLong.json()).toEqual({ error: 'invalid_request', error_description: 'A name has at most 64 characters.' });
@@ -55,7 +55,7 @@ describe('display name', () => {
   });
 
   it('signs up without a name, and then no page names the account by its id', async () => {
-    const { browser, send } = await signUp({});
+    const { browser, send } = await signUp();
     const res = await send({});
     expect(res.status).toBe(200);
     const page = await (await browser.navigate(((await res.json()) as { redirectTo: string }).redirectTo)).response.text();
