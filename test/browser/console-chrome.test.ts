@@ -122,6 +122,15 @@ async function seriousProblems(page: Page): Promise<string[]> {
     const header = page.locator('.site-header');
     expect((await header.boundingBox())!.height).toBeLessThan(80);
     const nav = page.getByRole('navigation', { name: 'Console sections' });
+    // The keyboard focus ring: dark amber, 4.6:1 on the page background (the lighter amber was about 2:1).
+    await page.locator('.brand').focus();
+    await page.keyboard.press('Tab');
+    const ring = await page.evaluate(() => {
+      const style = getComputedStyle(document.activeElement!);
+      return `${style.outlineStyle} ${style.outlineColor}`;
+    });
+    expect(ring).toBe('solid rgb(180, 83, 9)');
+    await screenshot(page, 'chrome-focus-desktop');
     // Closed menus hide their links; opening "Security" shows its three.
     await expect(nav.getByRole('link', { name: 'Passkeys' }).count()).resolves.toBe(0);
     const summary = (label: string) => nav.locator('summary', { hasText: label });
