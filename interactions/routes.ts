@@ -20,6 +20,7 @@ import { clientView, interactionStages } from './stages.js';
 import { signInRoutes } from './sign-in.js';
 import type { DeploymentInfo } from '../src/web/deployment-badge.js';
 import { consentRoutes } from './consent-routes.js';
+import { nameOf } from '../src/accounts/display-name.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -68,13 +69,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.redirect(await finish(ctx, { consent: { grantId } }));
       return;
     }
+    // The owner's name as they chose it, never an account id (the page says "your oauth3 account" without one).
+    const account = details.session ? await deps.accounts.find(details.session.accountId) : undefined;
     ctx.type = 'html';
     ctx.body = consentPage({
       uid: details.uid,
       csrf: token,
       client: clientView(ctx),
       scopes: consentScopes(details, deps.scopes),
-      account: { label: `account ${details.session?.accountId.slice(0, 8) ?? ''}` },
+      account: { label: account && nameOf(account) },
       lifetime: lifetimeText(details, config),
       deployment: deps.deployment,
     });
