@@ -2,6 +2,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
 import { TeeUnavailable } from './tee/dstack.js';
+import { checkPorts, ListenError } from './http/listen.js';
+import { startupReporter } from './startup-progress.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
 async function main(): Promise<void> {
@@ -16,12 +18,21 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
-  // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
-  const { startServer } = await import('./server.js');
+  const progress = startupReporter(config, logger);
   let server;
   try {
-    server = await startServer(config, logger);
+    // A taken port is told at once, before the seconds spent loading the server and opening storage.
+    await checkPorts(config);
+    progress.step('loading the server');
+    // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
+    const { startServer } = await import('./server.js');
+    server = await startServer(config, logger, { progress: progress.step });
   } catch (error) {
+    // A port or socket already taken: one plain line naming the address and the variable that moves it.
+    if (error instanceof ListenError) {
+      process.stderr.write(`oauth3 cannot start: ${error.message}\n`);
+      process.exit(75);
+    }
     if (error instanceof EmbeddedStorageBusy) {
       logger.fatal(error.message);
       process.exit(75);
@@ -44,6 +55,7 @@ async function main(): Promise<void> {
     },
     `oauth3 is listening on ${config.ISSUER}`,
   );
+  progress.ready(server.metricsUrl);
 
   const stop = (signal: string) => {
     // Readiness fails and the listener closes now; requests in flight get SHUTDOWN_TIMEOUT_MS to finish.
