@@ -4,6 +4,7 @@ import { EmbeddedStorageBusy } from './db/embedded-lock.js';
 import { TeeUnavailable } from './tee/dstack.js';
 import { checkPorts, ListenError } from './http/listen.js';
 import { startupReporter } from './startup-progress.js';
+import { databaseProblem } from './cli/database-problem.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
 async function main(): Promise<void> {
@@ -32,6 +33,12 @@ async function main(): Promise<void> {
     if (error instanceof ListenError) {
       process.stderr.write(`oauth3 cannot start: ${error.message}\n`);
       process.exit(75);
+    }
+    // Postgres down, or refusing the user or database: one plain line saying where and what to check.
+    const unreachable = databaseProblem(error, config.DATABASE_URL, config.DATABASE_TIMEOUT_MS);
+    if (unreachable) {
+      process.stderr.write(`oauth3 cannot start: ${unreachable}\n`);
+      process.exit(69);
     }
     if (error instanceof EmbeddedStorageBusy) {
       logger.fatal(error.message);
