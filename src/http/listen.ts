@@ -48,7 +48,7 @@ const shownHost = (host: string | undefined) => (!host || host === '::' || host 
 
 /** The sentence for a failed listen on a TCP port; undefined for errors that are not about the address. */
 export function listenProblem(error: unknown, port: number, host: string | undefined, purpose: ListenPurpose): ListenError | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
   const where = shownHost(host);
   const or = purpose.alternative ? `, ${purpose.alternative}` : '';
   switch (code) {

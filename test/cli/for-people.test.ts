@@ -99,10 +99,10 @@ describe('clients add, for people', () => {
   it('--resource-server alone registers a machine client, printed with the same names as text and as --json', async () => {
     const text = await cli(env, 'clients', 'add', '--name', 'My API', '--resource-server');
     expect(text.code).toBe(0);
-    expect(text.out).toMatch(/^  client_id:     c_\S+$/m);
-    expect(text.out).toMatch(/^  grant_types:   client_credentials$/m);
-    expect(text.out).toMatch(/^  resource_server: yes/m);
-    expect(text.out).toMatch(/^  client_secret: \S+$/m);
+    expect(text.out).toMatch(/^ {2}client_id: {5}c_\S+$/m);
+    expect(text.out).toMatch(/^ {2}grant_types: {3}client_credentials$/m);
+    expect(text.out).toMatch(/^ {2}resource_server: yes/m);
+    expect(text.out).toMatch(/^ {2}client_secret: \S+$/m);
     const fieldsInText = [...text.out.matchAll(/^ {2}([a-z_]+):/gm)].map((m) => m[1]);
 
     const json = await cli(env, 'clients', 'add', '--name', 'My API 2', '--resource-server', '--json');

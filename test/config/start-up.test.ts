@@ -52,8 +52,8 @@ function start(env: Record<string, string>): { child: ChildProcess; output: () =
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   return { child, output: () => ({ stdout, stderr }) };
 }
 
