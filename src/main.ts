@@ -62,6 +62,11 @@ async function main(): Promise<void> {
     },
     `oauth3 is listening on ${config.ISSUER}`,
   );
+  // The log's buffered lines first (the listening line, a generated key's warning), so the pages to open come last.
+  await new Promise<void>((resolve) => {
+    setTimeout(resolve, 500).unref();
+    logger.flush(() => resolve());
+  });
   progress.ready(server.metricsUrl);
 
   const stop = (signal: string) => {
