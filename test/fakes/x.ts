@@ -74,7 +74,10 @@ export class FakeX {
   /** Delay before answering a refresh, so that concurrent refreshes overlap. */
   refreshDelayMs = 0;
 
-  private readonly cookies = new Map<string, { ct0: string; user: FakeXUser }>();
+  /** Each signed-in session's auth_token, the ct0 values X handed it (the pasted one first), and its user. */
+  private readonly cookies = new Map<string, { ct0s: string[]; user: FakeXUser }>();
+  /** Every ct0 X handed out in a Set-Cookie, newest last, with the auth_token it was for. */
+  readonly handedCt0: { auth_token: string; ct0: string }[] = [];
   private readonly accessTokens = new Map<string, { user: FakeXUser; expiresAt: number; scope: string }>();
   private readonly refreshTokens = new Map<string, { user: FakeXUser; clientId: string; scope: string }>();
   private readonly codes = new Map<string, { user: FakeXUser; clientId: string; redirectUri: string; challenge: string; scope: string }>();
@@ -121,7 +124,7 @@ export class FakeX {
   /** A signed-in browser session for `user`: the two cookies an owner would paste. */
   signIn(user: FakeXUser = this.user()): { auth_token: string; ct0: string; user: FakeXUser } {
     const cookie = { auth_token: randomBytes(20).toString('hex'), ct0: randomBytes(80).toString('hex') };
-    this.cookies.set(cookie.auth_token, { ct0: cookie.ct0, user });
+    this.cookies.set(cookie.auth_token, { ct0s: [cookie.ct0], user });
     return { ...cookie, user };
   }
 
@@ -198,21 +201,42 @@ export class FakeX {
 
   // ---- web app (cookie) -----------------------------------------------------------------------------------------
 
-  /** X's checks on a web call: its bearer, a known auth_token cookie, and the CSRF header equal to the ct0 cookie. */
+  /**
+   * X's checks on a web call: its bearer, then the CSRF pair, then the session. As X does, a request whose ct0 cookie
+   * and x-csrf-token header do not match a ct0 of the session is answered 403 (code 353) with a fresh
+   * `Set-Cookie: ct0=…`, the way a browser holding only auth_token gets its CSRF token. X checks the CSRF pair before
+   * the session, so an unknown auth_token gets a ct0 too, and is refused (401, code 32) once it comes with it.
+   */
   private webUser(req: http.IncomingMessage, res: http.ServerResponse): { user: FakeXUser; credential: XCredential } | undefined {
     const cookies = Object.fromEntries(
       String(req.headers.cookie ?? '')
         .split(/;\s*/)
         .map((c) => c.split('=') as [string, string]),
     );
-    const session = cookies.auth_token ? this.cookies.get(cookies.auth_token) : undefined;
+    const authToken = cookies.auth_token ?? '';
+    const session = authToken ? this.cookies.get(authToken) : undefined;
     if (req.headers.authorization !== `Bearer ${this.webBearer}`)
       return void send(res, 401, { errors: [{ code: 215, message: 'Bad Authentication data.' }] });
-    if (!session) return void send(res, 401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
-    if (cookies.ct0 !== session.ct0 || req.headers['x-csrf-token'] !== session.ct0) {
-      return void send(res, 403, { errors: [{ code: 353, message: 'This request requires a matching csrf cookie and header.' }] });
+    const ct0 = cookies.ct0 ?? '';
+    const knownCt0 = session ? session.ct0s.includes(ct0) : ct0.length > 0;
+    if (!knownCt0 || req.headers['x-csrf-token'] !== ct0) {
+      const fresh = randomBytes(80).toString('hex');
+      session?.ct0s.push(fresh);
+      this.handedCt0.push({ auth_token: authToken, ct0: fresh });
+      return void send(
+        res,
+        403,
+        { errors: [{ code: 353, message: 'This request requires a matching csrf cookie and header.' }] },
+        { 'set-cookie': `ct0=${fresh}; Max-Age=157680000; Path=/; Domain=.x.com; Secure; SameSite=Lax` },
+      );
     }
-    return { user: session.user, credential: { auth_token: cookies.auth_token!, ct0: session.ct0 } };
+    if (!session) return void send(res, 401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
+    return { user: session.user, credential: { auth_token: authToken, ct0 } };
+  }
+
+  /** The ct0 X handed out last for `authToken` (what oauth3 stores when the owner pasted auth_token alone). */
+  ct0For(authToken: string): string | undefined {
+    return this.handedCt0.filter((h) => h.auth_token === authToken).at(-1)?.ct0;
   }
 
   private verifyCredentials(req: http.IncomingMessage, res: http.ServerResponse): void {

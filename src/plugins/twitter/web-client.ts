@@ -150,6 +150,45 @@ export class XWebClient {
   }
 }
 
+/** A ct0 as X sets it (hex today); anything else in its place is not used. */
+const CT0 = /^[A-Za-z0-9]{20,400}$/;
+
+/**
+ * Gets a CSRF token (ct0) for a session from X itself, so an owner pastes only auth_token. X answers a web API
+ * request that carries the auth_token cookie without a matching ct0 with 403 (code 353) and `Set-Cookie: ct0=…`,
+ * exactly as it gives a browser that holds only auth_token its ct0. The ct0 says nothing about whether X accepts the
+ * auth_token (X checks the CSRF pair first): the caller checks the pair with `me()` next. Errors are XErrors whose
+ * descriptions and causes never hold the cookie.
+ */
+export async function obtainCt0(options: WebClientOptions, authToken: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(`${options.baseUrl}/i/api/1.1/account/verify_credentials.json?include_entities=false&skip_status=true`, {
+      method: 'GET',
+      headers: {
+        authorization: `Bearer ${options.bearer}`,
+        cookie: `auth_token=${authToken}`,
+        'x-twitter-active-user': 'yes',
+        'x-twitter-client-language': 'en',
+        accept: 'application/json',
+      },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    await res.arrayBuffer();
+  } catch (error) {
+    throw fromXFailure(isTimeout(error) ? { kind: 'timeout' } : { kind: 'network' }, 'cookie');
+  }
+  const ct0 = res.headers
+    .getSetCookie()
+    .map((line) => /^\s*ct0=([^;]*)/.exec(line)?.[1])
+    .find((value): value is string => value !== undefined && CT0.test(value));
+  if (ct0) return ct0;
+  // No ct0: X refused the session outright (signed out, expired), or answered something we do not know.
+  if (res.status === 401 || res.status === 403) throw fromXFailure({ kind: 'status', status: res.status, codes: [32] }, 'cookie');
+  throw fromXFailure({ kind: 'malformed', detail: `no ct0 cookie in X's answer (HTTP ${res.status})` }, 'cookie');
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
