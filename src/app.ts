@@ -25,6 +25,7 @@ import type { AccountStore } from './accounts/accounts.js';
 import type { EventLog } from './accounts/events.js';
 import type { ConnectionStore } from './connections/store.js';
 import type { Upstream } from './upstream/index.js';
+import { neededAccounts } from './connections/needed.js';
 import type { ResourceServices } from './plugins/services.js';
 import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
@@ -206,6 +207,7 @@ export function createApp(deps: AppDeps): App {
       decisions,
       scopes,
       deployment,
+      neededAccounts: neededAccounts({ registry, connections, upstream }),
     });
     const consoleRouter = consoleRoutes({
       config,
