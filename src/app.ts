@@ -19,6 +19,7 @@ import { homePage } from './web/home-page.js';
 import { consoleRoutes } from './console/routes.js';
 import { developerRoutes } from './developers/routes.js';
 import { playgroundRoutes } from './developers/playground.js';
+import { appInfoRoutes } from './developers/app-info.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
 import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
 import type { AccountStore } from './accounts/accounts.js';
@@ -233,6 +234,8 @@ export function createApp(deps: AppDeps): App {
       deployment,
     });
     const developers = compose([
+      // Public, before the portal's routes (which all need a signed-in developer).
+      appInfoRoutes({ config, clients: services.clients, scopes }).routes(),
       developerRoutes({
         config,
         provider,
