@@ -118,6 +118,18 @@ describe('connecting a missing account from the consent page', () => {
     expect((await consent(owner, 'openid tweet.post')).page).not.toContain('You have not connected');
   });
 
+  it('says the account must be connected again when X no longer accepts it', async () => {
+    const owner = await Owner.signUp(server);
+    const session = x.signIn(x.user('consent_relink'));
+    expect((await owner.api.send('POST', '/console/api/connections', { kind: 'x.cookie', auth_token: session.auth_token })).status).toBe(
+      201,
+    );
+    await server.db.query("UPDATE connections SET status = 'needs_relink' WHERE account_id = $1", [owner.accountId]);
+    const { path, page } = await consent(owner, 'tweet.post');
+    expect(page).toContain('X no longer accepts the account you connected: the app will not be able to post until you connect it again.');
+    expect(linkOf(page)).toBe(`/console/connections/connect/x?return_to=${encodeURIComponent(path)}`);
+  });
+
   it('follows no way back but a consent page of this server', async () => {
     const owner = await Owner.signUp(server);
     const hostile = [

@@ -54,7 +54,8 @@ interface GraphqlVariables {
 
 /**
  * A fake X on 127.0.0.1 for the tests: the web app's GraphQL and 1.1 calls (checking the web bearer, the cookie and
- * that x-csrf-token equals ct0, as X does), API v2 with OAuth user tokens, and the OAuth 2.0 authorize (auto-approve)
+ * that x-csrf-token equals ct0, as X does, and handing a fresh ct0 in Set-Cookie to a request without a matching one,
+ * as X does for a browser holding only auth_token), API v2 with OAuth user tokens, and the OAuth 2.0 authorize (auto-approve)
  * and token endpoints (PKCE S256, refresh-token rotation). `fail()` makes it answer errors, garbage, or hang.
  */
 export class FakeX {
