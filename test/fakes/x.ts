@@ -188,6 +188,7 @@ export class FakeX {
     const route = `${req.method} ${url.pathname}`;
     try {
       if (route === 'GET /i/api/1.1/account/verify_credentials.json') return this.verifyCredentials(req, res);
+      if (route === 'GET /') return this.frontPage(req, res);
       const graphql = /^\/i\/api\/graphql\/([\w-]+)\/(CreateTweet|DeleteTweet|UserTweets)$/.exec(url.pathname);
       if (graphql) return this.graphql(req, res, graphql[2]!, graphql[1]!, url, body);
       if (route === 'GET /i/oauth2/authorize') return this.authorize(url, res);
@@ -233,6 +234,17 @@ export class FakeX {
     }
     if (!session) return void send(res, 401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
     return { user: session.user, credential: { auth_token: authToken, ct0 } };
+  }
+
+  /** x.com's front page: a browser holding only auth_token is sent on to /home with a fresh ct0, as X does. */
+  private frontPage(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const authToken = /(?:^|;\s*)auth_token=([^;]*)/.exec(String(req.headers.cookie ?? ''))?.[1] ?? '';
+    const fresh = randomBytes(80).toString('hex');
+    this.cookies.get(authToken)?.ct0s.push(fresh);
+    this.handedCt0.push({ auth_token: authToken, ct0: fresh });
+    res
+      .writeHead(302, { location: '/home', 'set-cookie': `ct0=${fresh}; Max-Age=157680000; Path=/; Domain=.x.com; Secure; SameSite=Lax` })
+      .end();
   }
 
   /** The ct0 X handed out last for `authToken` (what oauth3 stores when the owner pasted auth_token alone). */

@@ -233,13 +233,28 @@ describe('checking a pasted cookie before it is saved', () => {
       'invalid_credential',
       400,
     ],
-    ['fails (503, no ct0)', { status: 503, body: {} }, 'upstream_error', 502],
-    ['answers 200 without a ct0', { status: 200, body: {} }, 'upstream_error', 502],
-    ['sends a malformed ct0', { status: 200, body: {}, headers: { 'set-cookie': 'ct0=not&valid; Path=/' } }, 'upstream_error', 502],
+    ['fails (503, no ct0) twice', { status: 503, body: {} }, 'upstream_error', 502],
+    ['answers 200 without a ct0 twice', { status: 200, body: {} }, 'upstream_error', 502],
+    ['sends a malformed ct0 twice', { status: 200, body: {}, headers: { 'set-cookie': 'ct0=not&valid; Path=/' } }, 'upstream_error', 502],
   ])('when X %s for an auth_token alone, answers %s', async (_what, failure, code, status) => {
     const owner = x.signIn();
-    x.fail(failure);
+    // The API and then x.com's front page, both.
+    x.fail(failure, { times: 2 });
     await expect(verifyXCookie({ auth_token: owner.auth_token }, { config: config() })).rejects.toMatchObject({ code, status });
+  });
+
+  it("falls back to x.com's front page for the ct0 when the API sets none", async () => {
+    const owner = x.signIn(x.user('gina_x'));
+    x.fail({ status: 200, body: {} }, { path: /verify_credentials/ });
+    const calls = x.requests.length;
+    const verified = await verifyXCookie({ auth_token: owner.auth_token }, { config: config() });
+    expect(x.requests.slice(calls).map((r) => r.path)).toEqual([
+      '/i/api/1.1/account/verify_credentials.json',
+      '/',
+      '/i/api/1.1/account/verify_credentials.json',
+    ]);
+    expect(x.requests[calls + 1]!.headers.cookie).toBe(`auth_token=${owner.auth_token}`);
+    expect(verified).toMatchObject({ label: '@gina_x', secret: { auth_token: owner.auth_token, ct0: x.ct0For(owner.auth_token) } });
   });
 
   it('says X could not be reached (502) or did not answer (504) for an auth_token alone', async () => {
