@@ -21,6 +21,7 @@ import { clientView, interactionStages } from './stages.js';
 import { signInRoutes } from './sign-in.js';
 import type { DeploymentInfo } from '../src/web/deployment-badge.js';
 import { consentRoutes } from './consent-routes.js';
+import { nameOf } from '../src/accounts/display-name.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -73,6 +74,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     const scopes = consentScopes(details, deps.scopes);
     const accountId = details.session?.accountId;
+    // The owner's name as they chose it, never an account id (the page says "your oauth3 account" without one).
+    const account = accountId ? await deps.accounts.find(accountId) : undefined;
     ctx.type = 'html';
     ctx.body = consentPage({
       uid: details.uid,
@@ -80,7 +83,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       client: clientView(ctx),
       scopes,
       needed: accountId && deps.neededAccounts ? await deps.neededAccounts(accountId, scopes) : [],
-      account: { label: `account ${details.session?.accountId.slice(0, 8) ?? ''}` },
+      account: { label: account && nameOf(account) },
       lifetime: lifetimeText(details, config),
       deployment: deps.deployment,
     });

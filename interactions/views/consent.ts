@@ -20,7 +20,8 @@ export interface ConsentPageInput {
   /** `exchanges`: registered for token exchange, so it may hand narrower tokens to its own helpers. */
   client: { name: string; redirectHost: string; logoUri?: string; clientId: string; device?: boolean; exchanges?: boolean };
   scopes: ConsentScope[];
-  account: { label: string };
+  /** The owner's name (src/accounts/display-name.ts); without one the page does not name the account. */
+  account: { label?: string };
   lifetime: string;
   /** TEE mode: shows the "Verified deployment" mark. */
   deployment?: DeploymentInfo;
@@ -77,7 +78,7 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime, depl
     <strong class="host">${documentHost(client.clientId)}</strong>: oauth3 has not checked its name or logo. Approve only if
     you trust that site.</p>`
   }
-  <p class="signed-in">Signed in as <strong>${account.label}</strong></p>
+  <p class="signed-in">${account.label ? html`Signed in as <strong>${account.label}</strong>` : html`Signed in to your oauth3 account`}</p>
 
   <h2>It is asking to</h2>
   <ul class="scopes">
