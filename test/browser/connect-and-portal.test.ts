@@ -1,10 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
 import { redirectUri, type Client } from '../helpers/token-flow.js';
 import { FakeX } from '../fakes/x.js';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical findings on the page as it is (run through DevTools, so the page's CSP stays on). */
+async function seriousProblems(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as {
+        axe: { run(context: Document): Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    return (await axe.run(document)).violations;
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
 
 /**
  * In real Chromium, at desktop and phone size: a consent page for an app that would post on X, when the owner has not
@@ -64,6 +84,7 @@ import { FakeX } from '../fakes/x.js';
     const note = page.getByRole('note').filter({ hasText: 'You have not connected X yet' });
     expect(await note.textContent()).toContain('You have not connected X yet: the app will not be able to post until you do.');
     await shoot('consent-x-not-connected');
+    expect(await seriousProblems(page)).toEqual([]);
   });
 
   it('connects X with auth_token alone, following the steps, and comes back to the same consent', async () => {
@@ -77,6 +98,7 @@ import { FakeX } from '../fakes/x.js';
     expect(await way.locator('summary').allTextContents()).toEqual(['In Chrome', 'In Firefox', 'In Safari']);
     expect(await way.locator('details[open] ol.steps li').count()).toBe(5);
     await shoot('connect-x-steps');
+    expect(await seriousProblems(page)).toEqual([]);
 
     // A token X refuses: said plainly, on the same page, still leading back.
     await way.getByLabel('auth_token').fill('0f'.repeat(20));
@@ -86,6 +108,7 @@ import { FakeX } from '../fakes/x.js';
     expect(await problem.textContent()).toContain('X did not accept this auth_token');
     expect(await page.getByLabel('auth_token').getAttribute('aria-describedby')).toContain('x-cookie-problem');
     await shoot('connect-x-refused');
+    expect(await seriousProblems(page)).toEqual([]);
 
     const session = x.signIn(x.user('browser_owner'));
     await page.getByLabel('auth_token').fill(session.auth_token);
@@ -119,6 +142,7 @@ import { FakeX } from '../fakes/x.js';
     await page.getByRole('link', { name: 'Name: is required' }).click();
     expect(await page.evaluate(() => location.hash)).toBe('#app-name');
     await shoot('developers-form-problems');
+    expect(await seriousProblems(page)).toEqual([]);
     expect(consoleMessages.filter((m) => /Content Security Policy|Refused to/i.test(m))).toEqual([]);
   });
 });

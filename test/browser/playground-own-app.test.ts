@@ -1,7 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Browser, Page, Request } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical findings on the page as it is (run through DevTools, so the page's CSP stays on). */
+async function seriousProblems(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as {
+        axe: { run(context: Document): Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    return (await axe.run(document)).violations;
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
 
 interface Sent {
   url: string;
@@ -88,6 +108,7 @@ interface Sent {
     await page.getByRole('checkbox', { name: /Read your posts on X/ }).check();
     expect(sent.some((r) => r.url === `${server.url}/developers/apps/${app.client_id}/info`)).toBe(true);
     await shoot('loaded');
+    expect(await seriousProblems(page)).toEqual([]);
   });
 
   it('signs in with the app and asks for the secret only at the exchange, which goes in the Authorization header', async () => {
@@ -157,6 +178,7 @@ interface Sent {
       `/developers/apps/${app.client_id}/skill.md`,
     );
     await shoot('skill');
+    expect(await seriousProblems(page)).toEqual([]);
     await page.getByRole('tab', { name: 'Sign-in flow' }).click();
     await expect(page.locator('#pg-panel-flow').isVisible()).resolves.toBe(true);
     expect(consoleMessages.filter((m) => /Content Security Policy|Refused to|Error/i.test(m))).toEqual([]);
