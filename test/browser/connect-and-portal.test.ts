@@ -1,30 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import {
+  chromiumAvailable,
+  fitsWidth,
+  launchChromium,
+  newPasskeyPage,
+  screenshot,
+  viewports,
+  seriousProblems,
+} from '../helpers/chromium.js';
 import { redirectUri, type Client } from '../helpers/token-flow.js';
 import { FakeX } from '../fakes/x.js';
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core's serious and critical findings on the page as it is (run through DevTools, so the page's CSP stays on). */
-async function seriousProblems(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as {
-        axe: { run(context: Document): Promise<{ violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] }> };
-      }
-    ).axe;
-    return (await axe.run(document)).violations;
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 /**
  * In real Chromium, at desktop and phone size: a consent page for an app that would post on X, when the owner has not
