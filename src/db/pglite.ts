@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import v8 from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
+import { createClusterAside, needsCluster } from './pglite-initdb.js';
 import type { Database, Listener, Queryable, QueryResult } from './database.js';
 
 /**
@@ -21,17 +22,15 @@ export const PGLITE_SETTINGS = ['shared_buffers=16MB', 'maintenance_work_mem=16M
  * recompilation runs. These flags are read when a WebAssembly module is compiled, so they must be set before the first
  * PGlite is created; they apply to WebAssembly compiled later in this process too (nothing else of oauth3's is).
  */
-function keepWasmOnBaselineCompiler(): void {
-  v8.setFlagsFromString('--no-wasm-tier-up --no-wasm-dynamic-tiering');
-}
+const BASELINE_WASM_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
 /** Embedded Postgres (WASM) in a folder: the default storage, so `npm start` needs nothing installed. */
 export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
+  v8.setFlagsFromString(BASELINE_WASM_FLAGS.join(' '));
+  const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
+  if (dataDir && needsCluster(dataDir)) await createClusterAside(dataDir, startParams, BASELINE_WASM_FLAGS);
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  keepWasmOnBaselineCompiler();
-  const db = await PGlite.create(dataDir, {
-    startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])],
-  });
+  const db = await PGlite.create(dataDir, { startParams });
 
   const run = async <T>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
     const result = await target.query<T>(sql, params);
