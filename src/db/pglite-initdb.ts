@@ -28,8 +28,12 @@ export function needsCluster(dataDir: string): boolean {
 /** Creates a cluster in dataDir (which must need one) in a child process with these Postgres start parameters. */
 export async function createClusterAside(dataDir: string, startParams: string[], nodeFlags: string[]): Promise<void> {
   const building = `${dataDir}.new-${process.pid}`;
-  rmSync(building, { recursive: true, force: true });
   mkdirSync(path.dirname(dataDir), { recursive: true });
+  // What an interrupted creation left: DATA_DIR is locked to this process (embedded-lock.ts), so no one else builds here.
+  const leftover = `${path.basename(dataDir)}.new-`;
+  for (const name of readdirSync(path.dirname(dataDir))) {
+    if (name.startsWith(leftover)) rmSync(path.join(path.dirname(dataDir), name), { recursive: true, force: true });
+  }
   const entry = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href;
   try {
     await run(process.execPath, [...nodeFlags, '--input-type=module', '-e', CHILD, entry, building, JSON.stringify(startParams)]);

@@ -18,6 +18,8 @@ describe('the embedded database', () => {
   it('creates a new cluster aside, opens it with 16 MB of shared buffers, and keeps what was committed', async () => {
     const dataDir = path.join(root, 'new', 'pgdata');
     expect(needsCluster(dataDir)).toBe(true);
+    // What a creation killed half-way would have left.
+    mkdirSync(path.join(root, 'new', 'pgdata.new-1'), { recursive: true });
     const db = await createPgliteDatabase(dataDir);
     try {
       expect(existsSync(path.join(dataDir, 'PG_VERSION'))).toBe(true);
