@@ -11,6 +11,7 @@ import { GOAL_SCENARIOS, benchReport, machine, type Measured } from './report.js
 import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
 import { prepareLoad } from './preflight.js';
 import { benchConfig, prepareStorage } from './storage.js';
+import { measureStartup, startupMet, startupTable } from './startup.js';
 
 /**
  * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
@@ -19,7 +20,10 @@ import { benchConfig, prepareStorage } from './storage.js';
  * the other, and the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response
  * was not the expected one or our Postgres rows miss the token endpoint's, the resource API's or the MCP server's target.
  *
- * BENCH_ONLY (comma list of scenarios), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
+ * The start-up rows (bench/startup.ts) time `npm start` from a fresh clone and again on a restart; BENCH_ONLY=startup
+ * runs them alone, in a minute or two.
+ *
+ * BENCH_ONLY (comma list of scenarios, and `startup`), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
  * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run, BENCH_IDLE=0 skips the
  * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_DATABASE_URL
  * and BENCH_REDIS_URL say where Postgres and Redis are.
@@ -29,7 +33,11 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
-const ONLY = parseOnly(process.env.BENCH_ONLY);
+/** `startup` in BENCH_ONLY (or unset) asks for the start-up rows; the rest names load scenarios. */
+const ONLY_NAMES = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim());
+const STARTUP = !process.env.BENCH_ONLY?.trim() || ONLY_NAMES.includes('startup');
+const LOAD_ONLY = ONLY_NAMES.filter((s) => s && s !== 'startup');
+const ONLY = STARTUP && process.env.BENCH_ONLY?.trim() && !LOAD_ONLY.length ? [] : parseOnly(LOAD_ONLY.join(',') || undefined);
 const STORAGES = parseStorage(process.env.BENCH_STORAGE);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IDLE = process.env.BENCH_IDLE !== '0';
@@ -179,6 +187,17 @@ async function measureIdle(shared: Pick<TargetSetup, 'port' | 'masterKey' | 'log
 }
 
 async function main(): Promise<boolean> {
+  // First, on a machine not yet warmed by the load rows: what a person waits for at `npm start`.
+  const startup = STARTUP ? await measureStartup() : [];
+  const startupText = startup.length ? `\n### Start-up\n\n${startupTable(startup)}` : '';
+  const startupOk = startup.every(startupMet);
+  if (!ONLY.length) {
+    process.stdout.write(startupText);
+    const dir = new URL('./results/', import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(new URL('startup.md', dir), startupText);
+    return startupOk;
+  }
   const shared = { port: await freePort(), masterKey: randomBytes(32).toString('base64url'), logLevel: LOG_LEVEL };
   const backends = new Map<StorageKind, Backend>();
   try {
@@ -226,11 +245,11 @@ async function main(): Promise<boolean> {
       date: new Date().toISOString(),
       ...(idle ? { idle, idleSettle: IDLE_SETTLE_SECONDS } : {}),
     });
-    process.stdout.write('\n' + markdown);
+    process.stdout.write('\n' + markdown + startupText);
     const dir = new URL('./results/', import.meta.url);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(new URL('latest.md', dir), markdown);
-    return ok;
+    writeFileSync(new URL('latest.md', dir), markdown + startupText);
+    return ok && startupOk;
   } finally {
     for (const backend of backends.values()) await backend.remove().catch(() => {});
   }
@@ -244,7 +263,7 @@ const watchdog = setTimeout(
     for (const child of children) child.kill('SIGKILL');
     process.exit(2);
   },
-  (rowCount * (WARMUP + DURATION + 90) + 120 + (IDLE ? 2 * (IDLE_SETTLE_SECONDS + 120) : 0)) * 1000,
+  (rowCount * (WARMUP + DURATION + 90) + 120 + (STARTUP ? 1200 : 0) + (IDLE ? 2 * (IDLE_SETTLE_SECONDS + 120) : 0)) * 1000,
 );
 watchdog.unref();
 

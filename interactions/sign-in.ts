@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../src/errors.js';
 import { pathParam } from '../src/http/guard.js';
 import type { AccountStore } from '../src/accounts/accounts.js';
+import { DisplayName } from '../src/accounts/display-name.js';
 import type { EventLog } from '../src/accounts/events.js';
 import type { KnownBrowsers } from '../src/accounts/known-browsers.js';
 import type { PasskeyCeremonies } from '../src/passkeys/ceremonies.js';
@@ -14,6 +15,12 @@ import type { InteractionStages } from './stages.js';
 const Credential = z
   .object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() })
   .loose();
+
+/** Sign-up posts the new passkey together with the optional name typed beside the button. */
+const Registration = z
+  .object({ display_name: z.unknown().optional() })
+  .loose()
+  .transform(({ display_name, ...credential }) => ({ displayName: display_name, credential }));
 
 export interface SignInDeps {
   accounts: AccountStore;
@@ -54,22 +61,27 @@ export function signInRoutes(
     expectPrompt('login'),
     throttle,
     async function verifyRegistration(ctx) {
+      const { displayName, credential } = Registration.parse(ctx.state.body ?? {});
+      // Checked before the ceremony spends the challenge, so a name that is too long can be corrected and sent again.
+      const name = DisplayName.safeParse(displayName ?? null);
+      if (!name.success) throw new AppError('invalid_request', 400, name.error.issues[0]?.message ?? 'That name cannot be used.');
       let registered;
       try {
-        registered = await ceremonies.verifyRegistration(binding(ctx), Credential.parse(ctx.state.body) as never);
+        registered = await ceremonies.verifyRegistration(binding(ctx), Credential.parse(credential) as never);
       } catch (error) {
         await limiter.fail(failureKey(ctx));
         await events.record({ kind: 'passkey.register', outcome: 'failure', ip: ctx.ip, detail: { reason: (error as AppError).code } });
         throw error;
       }
-      await accounts.createWithPasskey(registered.accountId, registered.passkey);
+      await accounts.createWithPasskey(registered.accountId, registered.passkey, name.data);
       // Not a sign-in from a new browser: this browser made the account, and is known to it from now on.
-      await knownBrowsers.remember(ctx, registered.accountId);
+      const browser = await knownBrowsers.remember(ctx, registered.accountId);
       await events.record({
         kind: 'account.created',
         accountId: registered.accountId,
         ip: ctx.ip,
-        detail: { passkey: registered.passkey.name },
+        // The browser in words, as a sign-in records it: the console's overview shows where the owner last signed in.
+        detail: { passkey: registered.passkey.name, ...(browser ? { browser: browser.description } : {}) },
       });
       ctx.body = { redirectTo: await finish(ctx, { login: { accountId: registered.accountId, amr: ['hwk', 'user'] } }) };
     },

@@ -19,12 +19,14 @@ import { homePage } from './web/home-page.js';
 import { consoleRoutes } from './console/routes.js';
 import { developerRoutes } from './developers/routes.js';
 import { playgroundRoutes } from './developers/playground.js';
+import { appInfoRoutes } from './developers/app-info.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
 import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
 import type { AccountStore } from './accounts/accounts.js';
 import type { EventLog } from './accounts/events.js';
 import type { ConnectionStore } from './connections/store.js';
 import type { Upstream } from './upstream/index.js';
+import { neededAccounts } from './connections/needed.js';
 import type { ResourceServices } from './plugins/services.js';
 import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
@@ -46,6 +48,7 @@ import { Attestations } from './tee/attestation.js';
 import { servedJwks } from './provider/served-jwks.js';
 import { releaseVersion } from './paths.js';
 import { RateLimiter } from './rate-limit.js';
+import { errorPage } from './web/error-page.js';
 
 export type { AppDeps };
 
@@ -54,6 +57,26 @@ export type { AppDeps };
  * verification, end session), at their default paths: only there can a sign-in be saved and tracked.
  */
 const SESSION_ROUTES = under(PROVIDER_ROUTES.authorization, PROVIDER_ROUTES.code_verification, PROVIDER_ROUTES.end_session);
+
+/**
+ * A browser asking for a page nothing here serves gets the site's error page (status 404, a link home) instead of Koa's
+ * bare "Not Found". Only GET and HEAD requests that prefer HTML and that no route answered: JSON clients keep the
+ * empty 404, and oidc-provider's endpoints (which answer their own OAuth errors) are never touched.
+ */
+function notFoundPage(): Middleware {
+  const providerPath = under(...PROVIDER_FIXED_PATHS);
+  return async function notFoundPage(ctx, next) {
+    await next();
+    if (ctx.status !== 404 || ctx.body != null || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return;
+    if (providerPath(ctx.path) || ctx.accepts('json', 'html') !== 'html') return;
+    ctx.status = 404;
+    ctx.type = 'html';
+    ctx.body = errorPage({
+      title: 'Page not found',
+      message: 'There is no page at this address. The link may be mistyped, or the page may have moved.',
+    });
+  };
+}
 
 export interface App {
   provider: Provider;
@@ -206,6 +229,7 @@ export function createApp(deps: AppDeps): App {
       decisions,
       scopes,
       deployment,
+      neededAccounts: neededAccounts({ registry, connections, upstream }),
     });
     const consoleRouter = consoleRoutes({
       config,
@@ -231,6 +255,8 @@ export function createApp(deps: AppDeps): App {
       deployment,
     });
     const developers = compose([
+      // Public, before the portal's routes (which all need a signed-in developer).
+      appInfoRoutes({ config, clients: services.clients, scopes }).routes(),
       developerRoutes({
         config,
         provider,
@@ -251,6 +277,7 @@ export function createApp(deps: AppDeps): App {
     provider.use(staticFiles());
     provider.use(onlyFor(SESSION_ROUTES, browserSessions));
     provider.use(errorBoundary(logger));
+    provider.use(notFoundPage());
     for (const guard of registrationGuards({ config, db, provider })) provider.use(onlyFor(under(PROVIDER_ROUTES.registration), guard));
     provider.use(onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)));
     provider.use(onlyFor(exactly(PROVIDER_ROUTES.introspection), recordAgentTokenUse(services.agentTokens, logger)));

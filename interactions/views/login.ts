@@ -1,5 +1,6 @@
 import { html, httpsUrl } from '../../src/web/html.js';
 import { layout } from '../../src/web/layout.js';
+import { DISPLAY_NAME_MAX } from '../../src/accounts/display-name.js';
 
 export interface LoginPageInput {
   uid: string;
@@ -10,7 +11,8 @@ export interface LoginPageInput {
 
 /**
  * The sign-in step of an authorization. The buttons are wired by /static/passkey.js, which reads the interaction
- * id and CSRF token from the container's data attributes and reports progress in #status.
+ * id and CSRF token from the container's data attributes and reports progress in #status. Creating an account sends
+ * the optional name typed above its button along with the new passkey.
  */
 export function loginPage({ uid, csrf, client, error }: LoginPageInput): string {
   const logo = httpsUrl(client.logoUri);
@@ -32,6 +34,14 @@ export function loginPage({ uid, csrf, client, error }: LoginPageInput): string 
   ${status}
   <div class="actions">
     <button type="button" class="button primary" data-ceremony="login">Sign in with a passkey</button>
+  </div>
+  <div class="signup">
+    <h2>New to oauth3?</h2>
+    <div class="field">
+      <label for="display-name">Your name <span class="muted">(optional)</span></label>
+      <input id="display-name" name="display_name" type="text" maxlength="${DISPLAY_NAME_MAX}" autocomplete="name" aria-describedby="display-name-hint">
+      <p class="hint" id="display-name-hint">How oauth3 greets you, such as "Signed in as Ada". You can change it later.</p>
+    </div>
     <button type="button" class="button secondary" data-ceremony="register">Create an account with a passkey</button>
   </div>
   <noscript><p class="status status-error">Passkeys need JavaScript to be enabled for this page.</p></noscript>

@@ -118,6 +118,35 @@ export class AccessLog {
   }
 
   /**
+   * Security warnings since `since`, newest first: a spent token presented again (possible theft), a passkey whose
+   * counter went backwards, a refused account deletion. The console's overview lists them as needing attention.
+   */
+  async securityWarnings(accountId: string, since: Date, limit = 5): Promise<LogEntry[]> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT e.id, e.created_at, e.kind, e.outcome, e.client_id, c.metadata->>'client_name' AS client_name, e.detail, e.ip
+       FROM events e LEFT JOIN clients c ON c.client_id = e.client_id
+       WHERE e.account_id = $1 AND e.outcome = 'security' AND e.created_at >= $2
+       ORDER BY e.created_at DESC, e.id DESC
+       LIMIT $3`,
+      [accountId, since, limit],
+    );
+    return rows.map((r) => this.toEntry(r));
+  }
+
+  /** The newest successful sign-in, or the sign-up when there was none since (its detail names the browser). */
+  async lastSignIn(accountId: string): Promise<LogEntry | undefined> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT e.id, e.created_at, e.kind, e.outcome, e.client_id, NULL AS client_name, e.detail, e.ip
+       FROM events e
+       WHERE e.account_id = $1 AND e.kind IN ('signin', 'account.created') AND e.outcome = 'ok'
+       ORDER BY e.created_at DESC, e.id DESC
+       LIMIT 1`,
+      [accountId],
+    );
+    return rows[0] && this.toEntry(rows[0]);
+  }
+
+  /**
    * For calls made with an exchanged token (detail.act): the names of the clients in the actor chain, and the app at
    * the root of the token's tree, in two queries for the whole page.
    */

@@ -5,6 +5,8 @@ export interface Account {
   id: string;
   createdAt: Date;
   disabledAt: Date | null;
+  /** What pages call the owner ("Signed in as Ada"); optional, not unique (src/accounts/display-name.ts). */
+  displayName: string | null;
   username: string | null;
   email: string | null;
   phone: string | null;
@@ -15,6 +17,7 @@ interface AccountRow {
   id: string;
   created_at: Date;
   disabled_at: Date | null;
+  display_name: string | null;
   username: string | null;
   email: string | null;
   phone: string | null;
@@ -70,7 +73,7 @@ export class AccountStore {
 
   async find(id: string): Promise<Account | undefined> {
     const { rows } = await this.db.query<AccountRow>(
-      'SELECT id, created_at, disabled_at, username, email, phone, wallet_address FROM accounts WHERE id = $1',
+      'SELECT id, created_at, disabled_at, display_name, username, email, phone, wallet_address FROM accounts WHERE id = $1',
       [id],
     );
     const row = rows[0];
@@ -79,6 +82,7 @@ export class AccountStore {
         id: row.id,
         createdAt: new Date(row.created_at),
         disabledAt: row.disabled_at && new Date(row.disabled_at),
+        displayName: row.display_name,
         username: row.username,
         email: row.email,
         phone: row.phone,
@@ -87,10 +91,17 @@ export class AccountStore {
     );
   }
 
-  /** Creates the account and its first passkey together: an account never exists without a way in. */
-  async createWithPasskey(accountId: string, passkey: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>): Promise<void> {
+  /**
+   * Creates the account and its first passkey together: an account never exists without a way in. `displayName` is
+   * the optional name asked for at sign-up, already checked (src/accounts/display-name.ts).
+   */
+  async createWithPasskey(
+    accountId: string,
+    passkey: Omit<Passkey, 'accountId' | 'createdAt' | 'lastUsedAt'>,
+    displayName: string | null = null,
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query('INSERT INTO accounts (id) VALUES ($1)', [accountId]);
+      await tx.query('INSERT INTO accounts (id, display_name) VALUES ($1, $2)', [accountId, displayName]);
       await insertPasskey(tx, accountId, passkey);
     });
   }

@@ -3,9 +3,11 @@ import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import type { EventLog } from './events.js';
 import { isEthereumAddress } from './wallet-address.js';
+import { DisplayName } from './display-name.js';
 
-/** The optional contact details an owner may keep on their account. */
+/** The optional name and contact details an owner may keep on their account. */
 export interface Profile {
+  display_name: string | null;
   username: string | null;
   email: string | null;
   phone: string | null;
@@ -13,7 +15,7 @@ export interface Profile {
   updated_at: string | null;
 }
 
-export const PROFILE_FIELDS = ['username', 'email', 'phone', 'wallet_address'] as const;
+export const PROFILE_FIELDS = ['display_name', 'username', 'email', 'phone', 'wallet_address'] as const;
 export type ProfileField = (typeof PROFILE_FIELDS)[number];
 
 /** Surrounding spaces are dropped, and an empty value (or null) clears the field. */
@@ -25,6 +27,7 @@ const clearable = <T extends z.ZodType<string>>(field: T, normalise: (s: string)
  * refused so that a typo ("wallet") does not silently do nothing.
  */
 export const ProfilePatch = z.strictObject({
+  display_name: DisplayName.optional(),
   username: clearable(
     z
       .string()
@@ -53,6 +56,7 @@ export const ProfilePatch = z.strictObject({
 export type ProfilePatch = z.infer<typeof ProfilePatch>;
 
 interface ProfileRow {
+  display_name: string | null;
   username: string | null;
   email: string | null;
   phone: string | null;
@@ -61,6 +65,7 @@ interface ProfileRow {
 }
 
 const toProfile = (r: ProfileRow): Profile => ({
+  display_name: r.display_name,
   username: r.username,
   email: r.email,
   phone: r.phone,
@@ -80,7 +85,7 @@ export class ProfileStore {
 
   async get(accountId: string): Promise<Profile> {
     const { rows } = await this.db.query<ProfileRow>(
-      'SELECT username, email, phone, wallet_address, updated_at FROM accounts WHERE id = $1',
+      'SELECT display_name, username, email, phone, wallet_address, updated_at FROM accounts WHERE id = $1',
       [accountId],
     );
     if (!rows[0]) throw new AppError('not_found', 404, 'No such account.');
@@ -105,7 +110,7 @@ export class ProfileStore {
     let rows: ProfileRow[];
     try {
       ({ rows } = await this.db.query<ProfileRow>(
-        `UPDATE accounts SET ${sets}, updated_at = now() WHERE id = $1 RETURNING username, email, phone, wallet_address, updated_at`,
+        `UPDATE accounts SET ${sets}, updated_at = now() WHERE id = $1 RETURNING display_name, username, email, phone, wallet_address, updated_at`,
         [accountId, ...changed.map((f) => patch[f] ?? null)],
       ));
     } catch (error) {

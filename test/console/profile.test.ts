@@ -4,7 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { keccak256 } from '../../src/accounts/keccak.js';
 import { checksummed, isEthereumAddress } from '../../src/accounts/wallet-address.js';
 
-const EMPTY = { username: null, email: null, phone: null, wallet_address: null };
+const EMPTY = { display_name: null, username: null, email: null, phone: null, wallet_address: null };
 // EIP-55's own examples: one checksummed, and the same address in lower case.
 const CHECKSUMMED = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
 const BAD_CHECKSUM = '0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';

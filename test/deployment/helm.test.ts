@@ -8,6 +8,7 @@ import { settings } from '../../src/config.js';
 import { runCli } from '../../src/cli/oauth3.js';
 import { projectRoot } from '../../src/paths.js';
 import { validate, type Schema } from '../helpers/json-schema.js';
+import { loadChart, podOf } from './helm-render.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 
 /*
@@ -65,7 +66,7 @@ export function undocumentedKeys(text: string): { keys: number; undocumented: st
   const undocumented: string[] = [];
   let keys = 0;
   lines.forEach((line, i) => {
-    const m = /^(\s*)(?:- )?([A-Za-z0-9_.-]+):(?:\s|$)/.exec(line);
+    const m = /^(\s*)(?:- )?([A-Za-z0-9_./-]+):(?:\s|$)/.exec(line);
     if (!m) return;
     keys += 1;
     let j = i - 1;
@@ -185,6 +186,8 @@ describe('helm/oauth3 templates', () => {
       'NOTES.txt',
       'tests/test-readyz.yaml',
       'serviceaccount.yaml',
+      'networkpolicy.yaml',
+      'servicemonitor.yaml',
     ]) {
       expect(template(name)).not.toBe('');
     }
@@ -260,32 +263,50 @@ describe('helm/oauth3 templates', () => {
   });
 
   it('hardens every pod: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, writable /tmp and DATA_DIR', () => {
-    const helpers = template('_helpers.tpl');
-    const block = (name: string) => new RegExp(`define "${name}" -}}([\\s\\S]*?){{- end }}`).exec(helpers)?.[1] ?? '';
-    const pod = block('oauth3.podSecurityContext');
-    const container = block('oauth3.containerSecurityContext');
-    expect(pod).toMatch(/runAsNonRoot: true/);
-    expect(pod).toMatch(/seccompProfile:\s+type: RuntimeDefault/);
-    expect(container).toMatch(/readOnlyRootFilesystem: true/);
-    expect(container).toMatch(/allowPrivilegeEscalation: false/);
-    expect(container).toMatch(/capabilities:\s+drop:\s+- ALL/);
-    expect(block('oauth3.volumeMounts')).toMatch(/mountPath: \/tmp[\s\S]*mountPath: \/data/);
-    // The uid is the Dockerfile's, so runAsNonRoot holds for the image as built.
-    expect(pod).toMatch(/runAsUser: 10001/);
-    expect(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8')).toMatch(/^USER 10001:10001$/m);
-    // The two server Deployments get their container from oauth3.serverContainer, which carries the container context.
-    expect(/define "oauth3.serverContainer"[\s\S]*?\n{{- end }}/.exec(helpers)?.[0]).toContain('include "oauth3.containerSecurityContext"');
-    for (const name of [
-      'deployment.yaml',
-      'resource-deployment.yaml',
-      'migration-job.yaml',
-      'cleanup-cronjob.yaml',
-      'tests/test-readyz.yaml',
-    ]) {
-      const text = template(name);
-      const containers = text.includes('include "oauth3.containerSecurityContext"') || text.includes('include "oauth3.serverContainer"');
-      expect([name, text.includes('include "oauth3.podSecurityContext"') && containers]).toEqual([name, true]);
+    const rendered = loadChart(chart)({ ...production, resourceServer: { enabled: true } });
+    const pods = rendered.manifests
+      .filter((m) => ['Pod', 'Deployment', 'Job', 'CronJob'].includes(m.kind))
+      .map((m) => [m.metadata.name, podOf(m).spec] as const);
+    expect(pods.map(([name]) => name).sort()).toEqual([
+      'auth-oauth3',
+      'auth-oauth3-cleanup',
+      'auth-oauth3-migrate',
+      'auth-oauth3-resource',
+      'auth-oauth3-test-readyz',
+    ]);
+    for (const [name, pod] of pods) {
+      expect([name, pod.securityContext]).toEqual([
+        name,
+        { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+      ]);
+      expect([name, pod.automountServiceAccountToken]).toEqual([name, false]);
+      for (const c of pod.containers) {
+        expect([name, c.securityContext]).toEqual([
+          name,
+          {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            privileged: false,
+            capabilities: { drop: ['ALL'] },
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+        ]);
+        if (c.name !== 'readyz') {
+          expect([name, c.volumeMounts]).toEqual([
+            name,
+            [
+              { name: 'tmp', mountPath: '/tmp' },
+              { name: 'data', mountPath: '/data' },
+            ],
+          ]);
+        }
+      }
     }
+    // The uid is the Dockerfile's, so runAsNonRoot holds for the image as built.
+    expect(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8')).toMatch(/^USER 10001:10001$/m);
   });
 
   it('probes /healthz for liveness and /readyz for readiness, and rolls pods when the config or secret changes', () => {

@@ -259,6 +259,21 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
   });
 });
 
+describe("dstack's simulator in development", () => {
+  it('L3 derives the key and attests through DSTACK_SIMULATOR_ENDPOINT over HTTP, where production refuses it', async () => {
+    const simulator = await agent({ transport: 'http' });
+    const server = await startTestServer({ env: { MASTER_KEY_SOURCE: 'dstack', DSTACK_SIMULATOR_ENDPOINT: simulator.endpoint } });
+    try {
+      expect(simulator.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:/);
+      expect(simulator.calls.map((c) => c.path)).toEqual(expect.arrayContaining(['/GetKey', '/Info']));
+      const doc = await attest(server, randomBytes(16));
+      expect(quotedReportData(doc)).toBe(recomputed(doc));
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('a TEE-mode start that cannot get its key', () => {
   it('L1 stops with one line when there is no guest agent socket', async () => {
     const missing = path.join('/tmp', `no-dstack-${randomBytes(4).toString('hex')}.sock`);

@@ -117,32 +117,20 @@ TELEGRAM_BOT_TOKEN: {{ .Values.secrets.telegramBotToken | b64enc | quote }}
 {{- end }}
 {{- end }}
 
-{{/* Pod security: uid 10001 as in the Dockerfile, never root, the runtime's default seccomp profile. */}}
+{{/*
+Pod security from values (podSecurityContext): by default uid 10001 as in the Dockerfile, never root, the runtime's
+default seccomp profile. Platforms that assign the uid (OpenShift) null out runAsUser, runAsGroup and fsGroup.
+*/}}
 {{- define "oauth3.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
-fsGroup: 10001
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.podSecurityContext }}
 {{- end }}
 
-{{/* Container security: read-only root filesystem, no privilege escalation, every capability dropped. */}}
+{{/* Container security from values (containerSecurityContext): by default read-only root filesystem, no privilege escalation, every capability dropped. */}}
 {{- define "oauth3.containerSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-privileged: false
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.containerSecurityContext }}
 {{- end }}
 
-{{/* Writable places: /tmp and DATA_DIR, both emptyDir (the root filesystem is read-only). */}}
+{{/* Writable places: /tmp and DATA_DIR, both emptyDir (the root filesystem is read-only), then extraVolumes. */}}
 {{- define "oauth3.volumes" -}}
 - name: tmp
   emptyDir:
@@ -150,6 +138,9 @@ seccompProfile:
 - name: data
   emptyDir:
     sizeLimit: {{ .Values.dataVolume.sizeLimit }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "oauth3.volumeMounts" -}}
@@ -157,14 +148,20 @@ seccompProfile:
   mountPath: /tmp
 - name: data
   mountPath: /data
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
-{{/* The environment every oauth3 container reads: the ConfigMap, then the Secret. */}}
+{{/* The environment every oauth3 container reads: the ConfigMap, then the Secret, then extraEnvFrom. */}}
 {{- define "oauth3.envFrom" -}}
 - configMapRef:
     name: {{ include "oauth3.fullname" . }}
 - secretRef:
     name: {{ include "oauth3.secretName" . }}
+{{- with .Values.extraEnvFrom }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Pod annotations: config and secret checksums (a changed setting rolls the pods), metrics scraping, the user's. */}}
@@ -207,6 +204,9 @@ A server container, for ROLE=all or ROLE=resource. Called with (dict "root" $ "r
   env:
     - name: ROLE
       value: {{ .role | quote }}
+    {{- with $root.Values.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   ports:
     - name: http
       containerPort: 3000
@@ -251,6 +251,45 @@ A server container, for ROLE=all or ROLE=resource. Called with (dict "root" $ "r
     {{- include "oauth3.volumeMounts" $root | nindent 4 }}
 {{- end }}
 
+{{/*
+Topology spread of one component's pods. topologySpreadConstraints from values replace the default (zones, then
+nodes, maxSkew 1, ScheduleAnyway); a given constraint without labelSelector gets the component's labels.
+Called with (dict "root" $ "component" "server").
+*/}}
+{{- define "oauth3.topologySpread" -}}
+{{- $root := .root }}
+{{- $component := .component }}
+topologySpreadConstraints:
+{{- if $root.Values.topologySpreadConstraints }}
+{{- range $root.Values.topologySpreadConstraints }}
+  - {{- toYaml . | nindent 4 }}
+    {{- if not (hasKey . "labelSelector") }}
+    labelSelector:
+      matchLabels:
+        {{- include "oauth3.selectorLabels" $root | nindent 8 }}
+        app.kubernetes.io/component: {{ $component }}
+    {{- end }}
+{{- end }}
+{{- else }}
+{{- range list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
+  - maxSkew: 1
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "oauth3.selectorLabels" $root | nindent 8 }}
+        app.kubernetes.io/component: {{ $component }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Extra containers (sidecars) of the server pods, after the oauth3 container. */}}
+{{- define "oauth3.sidecars" -}}
+{{- with .Values.sidecars }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
 {{/* Soft anti-affinity spreading replicas of one component over nodes, unless .Values.affinity is given. */}}
 {{- define "oauth3.affinity" -}}
 {{- $root := .root }}
@@ -269,4 +308,27 @@ affinity:
               {{- include "oauth3.selectorLabels" $root | nindent 14 }}
               app.kubernetes.io/component: {{ .component }}
 {{- end }}
+{{- end }}
+
+{{/* Egress rules every oauth3 pod needs: Postgres, and the cluster DNS over UDP and TCP 53. */}}
+{{- define "oauth3.egressPostgresDns" -}}
+{{- $egress := .Values.networkPolicy.egress }}
+- ports:
+    {{- range $egress.postgres.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $egress.postgres.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with $egress.dns.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}

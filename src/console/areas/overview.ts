@@ -1,33 +1,47 @@
 import type Router from '@koa/router';
-import { html } from '../../web/html.js';
-import { deploymentBadge } from '../../web/deployment-badge.js';
-import { consolePage, consoleSections } from '../views/layout.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { ownerOf } from '../../accounts/owner-session.js';
+import { nameOf } from '../../accounts/display-name.js';
+import { AccessLog } from '../../accounts/access-log.js';
+import { listConnectedApps } from '../../grants/connected-apps.js';
+import { providerTitles } from '../../connections/ways.js';
+import { overviewPage } from '../views/overview.js';
 
-/** /console: who is signed in, and the way to every section. */
+/** Security warnings this recent are shown on the overview; older ones stay in the access log. */
+const WARNING_DAYS = 14;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * /console: a dashboard, not a menu (the navigation is on every page). It reads each store's existing list once,
+ * all at the same time: the apps, the connected accounts, undelivered Telegram messages, recent security warnings
+ * and the last sign-in; the pending approvals were counted for the navigation already.
+ */
 export function overviewArea(router: Router, deps: ConsoleDeps): void {
   const { csrfFor } = consoleStages(deps);
+  const log = new AccessLog(deps.db);
   router.get('/console', async function showOverview(ctx) {
     const owner = ownerOf(ctx);
-    const label = owner.account.username ?? `account ${owner.accountId.slice(0, 8)}`;
-    const pending = Number(ctx.state.pendingApprovals ?? 0);
+    const accountId = owner.accountId;
+    const [apps, connections, own, undelivered, warnings, lastSignIn] = await Promise.all([
+      listConnectedApps(deps.db, accountId),
+      deps.resource.connections.list(accountId),
+      deps.upstream.own ? deps.upstream.own.list(accountId) : [],
+      deps.telegram.outbox.undelivered(accountId),
+      log.securityWarnings(accountId, new Date(Date.now() - WARNING_DAYS * DAY_MS)),
+      log.lastSignIn(accountId),
+    ]);
     ctx.type = 'html';
-    ctx.body = consolePage({
-      pendingApprovals: pendingOf(ctx),
-      title: 'Your oauth3 console',
-      active: '/console',
+    ctx.body = overviewPage({
       csrf: csrfFor(ctx),
-      // Held posts wait for the owner, so the first page says so (the navigation shows the count everywhere).
-      notice:
-        pending > 0 ? { kind: 'ok', text: `${pending} ${pending === 1 ? 'post waits' : 'posts wait'} for your approval.` } : undefined,
-      body: html`<h1>Your oauth3 console</h1>
-${deps.deployment ? html`<p class="deployment-line">${deploymentBadge(deps.deployment)} The key that protects your connected accounts exists only inside this server's confidential machine.</p>` : ''}
-${pending > 0 ? html`<p><a class="button primary compact" href="/console/approvals">Review ${pending === 1 ? 'it' : 'them'} on the Approvals page</a></p>` : ''}
-<p>Signed in as <strong>${label}</strong>. Everything done with your account is listed here, and everything can be undone.</p>
-<ul class="tiles">
-${consoleSections.filter((s) => s.path !== '/console').map((s) => html`<li><a class="tile" href="${s.path}">${s.label}</a></li>`)}
-</ul>`,
+      pendingApprovals: pendingOf(ctx),
+      name: nameOf(owner.account),
+      apps,
+      connections,
+      providerTitle: providerTitles(deps.upstream, own),
+      undelivered: undelivered.length,
+      warnings,
+      lastSignIn,
+      deployment: deps.deployment,
     });
   });
 }

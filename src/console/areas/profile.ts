@@ -18,13 +18,14 @@ const FormBody = z
   .transform((form) => Object.fromEntries(PROFILE_FIELDS.filter((f) => f in form).map((f) => [f, form[f]])));
 
 const valuesOf = (p: Profile): Record<ProfileField, string | null> => ({
+  display_name: p.display_name,
   username: p.username,
   email: p.email,
   phone: p.phone,
   wallet_address: p.wallet_address,
 });
 
-/** /console/profile and /console/api/profile: optional username, email, phone and wallet address. */
+/** /console/profile and /console/api/profile: optional name, username, email, phone and wallet address. */
 export function profileArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const profiles = new ProfileStore(deps.db, deps.events);
@@ -61,7 +62,7 @@ export function profileArea(router: Router, deps: ConsoleDeps): void {
 
   router.post('/console/profile', ...mutate, async function saveProfileForm(ctx) {
     const form = FormBody.parse(ctx.state.body);
-    const typed = { username: null, email: null, phone: null, wallet_address: null, ...form };
+    const typed = { display_name: null, username: null, email: null, phone: null, wallet_address: null, ...form };
     const parsed = ProfilePatch.safeParse(form);
     if (!parsed.success) {
       // Problems go back to the page, each beside its field (aria-describedby), with what the owner typed.

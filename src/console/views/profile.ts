@@ -26,6 +26,14 @@ interface FieldSpec {
 /** The formats in plain words, matching the checks in src/accounts/profile.ts. */
 const FIELDS: FieldSpec[] = [
   {
+    name: 'display_name',
+    label: 'Your name',
+    type: 'text',
+    maxlength: 64,
+    autocomplete: 'name',
+    hint: 'How oauth3 greets you on its pages, such as "Signed in as Ada". Up to 64 characters; only you see it.',
+  },
+  {
     name: 'username',
     label: 'Username',
     type: 'text',
@@ -64,7 +72,7 @@ function field(spec: FieldSpec, value: string | null, error: string | undefined)
   const describedBy = error ? `${id}-error ${id}-hint` : `${id}-hint`;
   return html`<div class="field${error ? ' field-invalid' : ''}">
 <label for="${id}">${spec.label} <span class="muted">(optional)</span></label>
-<input id="${id}" name="${spec.name}" type="${spec.type}" value="${value ?? ''}" maxlength="${spec.maxlength}" autocomplete="${spec.autocomplete}" spellcheck="false" autocapitalize="off" aria-describedby="${describedBy}"${error ? html` aria-invalid="true"` : ''}>
+<input id="${id}" name="${spec.name}" type="${spec.type}" value="${value ?? ''}" maxlength="${spec.maxlength}" autocomplete="${spec.autocomplete}"${spec.name === 'display_name' ? '' : html` spellcheck="false" autocapitalize="off"`} aria-describedby="${describedBy}"${error ? html` aria-invalid="true"` : ''}>
 ${error && html`<p class="field-error" id="${id}-error">${error}</p>`}
 <p class="hint" id="${id}-hint">${spec.hint}</p>
 </div>`;

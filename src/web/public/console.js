@@ -1,3 +1,6 @@
+// Every console page loads this. The navigation's menus (src/console/views/layout.ts) are <details> elements that
+// work without it; here one open menu closes the others, and Escape or a click elsewhere closes it.
+//
 // Console ceremonies that need a passkey (src/console/views/passkeys.ts and account.ts): adding a passkey and
 // confirming account deletion. Loaded as a module after the @simplewebauthn/browser UMD bundle (global
 // SimpleWebAuthnBrowser). No inline script: the CSRF token comes from `.console[data-csrf]`, and each ceremony's
@@ -31,6 +34,28 @@ const ceremonies = {
 };
 
 for (const section of document.querySelectorAll('[data-console-ceremony]')) wire(section);
+wireMenus(Array.from(document.querySelectorAll('details[data-nav-menu]')));
+
+function wireMenus(menus) {
+  const closeAll = (except) => {
+    for (const menu of menus) if (menu !== except) menu.open = false;
+  };
+  for (const menu of menus) {
+    menu.addEventListener('toggle', () => {
+      if (menu.open) closeAll(menu);
+    });
+  }
+  document.addEventListener('click', (event) => {
+    if (!menus.some((menu) => menu.contains(event.target))) closeAll();
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    const open = menus.find((menu) => menu.open);
+    if (!open) return;
+    open.open = false;
+    open.querySelector('summary')?.focus();
+  });
+}
 
 function wire(section) {
   const ceremony = ceremonies[section.dataset.consoleCeremony];

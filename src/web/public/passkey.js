@@ -21,6 +21,14 @@ function wire(root) {
     login: (optionsJSON) => webauthn.startAuthentication({ optionsJSON }),
     register: (optionsJSON) => webauthn.startRegistration({ optionsJSON }),
   };
+  // A new account carries the optional name typed beside its button (the server trims and checks it).
+  const extras = {
+    login: () => ({}),
+    register: () => {
+      const name = root.querySelector('input[name="display_name"]')?.value.trim();
+      return name ? { display_name: name } : {};
+    },
+  };
 
   if (!webauthn || !webauthn.browserSupportsWebAuthn()) {
     show('This browser does not support passkeys. Try an up-to-date browser or another device.');
@@ -38,7 +46,7 @@ function wire(root) {
     try {
       const optionsJSON = await post(`${base}/${kind}/options`, {});
       const credential = await ceremonies[kind](optionsJSON);
-      const { redirectTo } = await post(`${base}/${kind}`, credential);
+      const { redirectTo } = await post(`${base}/${kind}`, { ...credential, ...extras[kind]() });
       if (typeof redirectTo !== 'string') throw unexpectedAnswer();
       // Buttons stay disabled while the browser navigates away.
       location.assign(redirectTo);
