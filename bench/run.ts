@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestSchema } from '../test/helpers/services.js';
-import type { BenchFixtures, LoadResult, StorageKind, TargetMessage, TargetSetup } from './protocol.js';
+import type { BenchFixtures, IdleMemory, IdleMessage, IdleSetup, LoadResult, StorageKind, TargetMessage, TargetSetup } from './protocol.js';
 import { GOAL_SCENARIOS, benchReport, machine, type Measured } from './report.js';
 import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
 import { prepareLoad } from './preflight.js';
@@ -24,7 +24,8 @@ import { measureStartup, startupMet, startupTable } from './startup.js';
  * runs them alone, in a minute or two.
  *
  * BENCH_ONLY (comma list of scenarios, and `startup`), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
- * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run; BENCH_DATABASE_URL
+ * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run, BENCH_IDLE=0 skips the
+ * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_DATABASE_URL
  * and BENCH_REDIS_URL say where Postgres and Redis are.
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -39,6 +40,8 @@ const LOAD_ONLY = ONLY_NAMES.filter((s) => s && s !== 'startup');
 const ONLY = STARTUP && process.env.BENCH_ONLY?.trim() && !LOAD_ONLY.length ? [] : parseOnly(LOAD_ONLY.join(',') || undefined);
 const STORAGES = parseStorage(process.env.BENCH_STORAGE);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const IDLE = process.env.BENCH_IDLE !== '0';
+const IDLE_SETTLE_SECONDS = 8;
 const CONNECTIONS = 50;
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('BENCH_ROUNDS must be a whole number of rounds, at least 1');
@@ -161,6 +164,28 @@ async function withUpstream<T>(spec: ScenarioSpec, body: (upstreamUrl?: string) 
   }
 }
 
+/**
+ * The embedded server's memory without load: started on a new DATA_DIR (creating its cluster and migrating it), then
+ * restarted on the same folder, each start a process of its own resting IDLE_SETTLE_SECONDS before it is read.
+ */
+async function measureIdle(shared: Pick<TargetSetup, 'port' | 'masterKey' | 'logLevel'>): Promise<IdleMemory> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-bench-idle-'));
+  try {
+    const start = async (which: string) => {
+      process.stderr.write(`measuring the embedded server at rest: ${which}...\n`);
+      const setup: IdleSetup = { ...shared, dataDir, settleMs: IDLE_SETTLE_SECONDS * 1000 };
+      const child = spawn('./idle-process.ts', setup);
+      const message = await nextMessage<IdleMessage>(child, 'embedded server at rest');
+      await exited(child);
+      if (message.type !== 'idle') throw new Error(`the embedded server at rest failed: ${message.error}`);
+      return { rssBytes: message.rssBytes, peakBytes: message.peakBytes };
+    };
+    return { first: await start('first start'), restart: await start('restart') };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<boolean> {
   // First, on a machine not yet warmed by the load rows: what a person waits for at `npm start`.
   const startup = STARTUP ? await measureStartup() : [];
@@ -179,6 +204,7 @@ async function main(): Promise<boolean> {
     for (const storage of STORAGES) backends.set(storage, await prepareBackend(storage, shared));
     // The baselines read keys, clients and the owner from the first backend; they keep nothing there.
     const baseline = backends.get(STORAGES[0]!)!;
+    const idle = IDLE && STORAGES.includes('embedded') ? await measureIdle(shared) : undefined;
     const rows: Measured[] = [];
     for (const spec of SCENARIOS.filter((s) => ONLY.includes(s.id))) {
       await withUpstream(spec, async (upstreamUrl) => {
@@ -217,6 +243,7 @@ async function main(): Promise<boolean> {
       machine: machine(),
       cores: os.cpus().length,
       date: new Date().toISOString(),
+      ...(idle ? { idle, idleSettle: IDLE_SETTLE_SECONDS } : {}),
     });
     process.stdout.write('\n' + markdown + startupText);
     const dir = new URL('./results/', import.meta.url);
@@ -236,7 +263,7 @@ const watchdog = setTimeout(
     for (const child of children) child.kill('SIGKILL');
     process.exit(2);
   },
-  (rowCount * (WARMUP + DURATION + 90) + 120 + (STARTUP ? 1200 : 0)) * 1000,
+  (rowCount * (WARMUP + DURATION + 90) + 120 + (STARTUP ? 1200 : 0) + (IDLE ? 2 * (IDLE_SETTLE_SECONDS + 120) : 0)) * 1000,
 );
 watchdog.unref();
 
