@@ -79,9 +79,13 @@ describe.each(backends())('device polling on %s storage (B9)', (backend) => {
 
   it('slows openid-client down when it polls faster than told, and never when it polls at the interval', async () => {
     const answers: string[] = [];
+    // The honest client is stopped after its third answer, however long a busy machine takes to send them.
+    const enough = new AbortController();
+    let stopAfter = 3;
     const counting: oidc.CustomFetch = async (url, options) => {
       const res = await fetch(url, options as RequestInit);
       if (url.endsWith('/token')) answers.push(((await res.clone().json()) as { error?: string }).error ?? 'tokens');
+      if (answers.length >= stopAfter) enough.abort();
       return res;
     };
     const config = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
@@ -89,11 +93,15 @@ describe.each(backends())('device polling on %s storage (B9)', (backend) => {
 
     const honest = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
     expect(honest.interval).toBe(1);
-    await expect(oidc.pollDeviceAuthorizationGrant(config, honest, undefined, { signal: AbortSignal.timeout(3600) })).rejects.toThrow();
-    expect(answers.length).toBeGreaterThanOrEqual(2);
-    expect(answers.every((a) => a === 'authorization_pending')).toBe(true);
+    await expect(
+      oidc.pollDeviceAuthorizationGrant(config, honest, undefined, {
+        signal: AbortSignal.any([enough.signal, AbortSignal.timeout(30_000)]),
+      }),
+    ).rejects.toThrow();
+    expect(answers).toEqual(['authorization_pending', 'authorization_pending', 'authorization_pending']);
 
     answers.length = 0;
+    stopAfter = Infinity;
     const hasty = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
     await expect(
       oidc.pollDeviceAuthorizationGrant(config, { ...hasty, interval: 0.1 }, undefined, { signal: AbortSignal.timeout(2500) }),

@@ -36,8 +36,11 @@ const look = (page: Page, name: string) => page.screenshot({ path: `/tmp/oauth3-
     await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
     await page.waitForURL(`${server.url}/console`);
 
-    // The overview's tile, as on a phone, where it is the first thing under the navigation.
-    await page.locator('#main').getByRole('link', { name: 'Telegram', exact: true }).click();
+    // Through the navigation: the "Accounts" menu on a laptop, the one "Menu" button on a phone.
+    const nav = page.getByRole('navigation', { name: 'Console sections' });
+    if (device === 'phone') await nav.locator('summary.nav-menu-button').click();
+    else await nav.locator('summary', { hasText: 'Accounts' }).click();
+    await nav.getByRole('link', { name: 'Telegram', exact: true }).first().click();
     await page.waitForURL(`${server.url}/console/telegram`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Telegram');
     expect(await fitsWidth(page)).toBe(true);
