@@ -1,7 +1,8 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { displayAddress } from '../../web/address.js';
+import { timeTag } from './time.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
 import { consolePage } from './layout.js';
-import { when } from '../../web/forms.js';
 import { activityChart } from './chart.js';
 import { kindLabel, outcomeLabel } from '../../accounts/event-kinds.js';
 
@@ -71,11 +72,11 @@ const appName = (e: Pick<LogEntry, 'client_id' | 'client_name'>) => e.client_nam
 
 function eventRow(e: LogEntry): SafeHtml {
   return html`<tr class="outcome-${e.outcome}">
-<td data-label="When"><time datetime="${e.at}">${when(e.at)}</time></td>
+<td data-label="When">${timeTag(e.at)}</td>
 <td data-label="Event">${kindLabel(e.kind, e.outcome)}</td>
 <td data-label="App">${e.client_id ? appName(e) : html`<span class="muted">oauth3</span>`}</td>
 <td data-label="Outcome">${outcomeLabel(e.outcome)}</td>
-<td data-label="IP address">${e.ip ?? '—'}</td>
+<td data-label="IP address">${displayAddress(e.ip) ?? '—'}</td>
 <td data-label="Details">${e.summary ? html`<strong class="event-summary">${e.summary}</strong> ` : ''}${describeDetail(e.detail) || (e.summary ? '' : '—')}</td>
 </tr>`;
 }
