@@ -13,7 +13,7 @@ export function sessionsBody(sessions: BrowserSession[], currentUid: string, csr
     const current = s.uid === currentUid;
     return html`<tr>
   <td data-label="Device"><strong>${device}</strong>${current ? html` <span class="badge badge-read">This browser</span>` : ''}</td>
-  <td data-label="IP address">${displayAddress(s.ip) ?? '—'}</td>
+  <td data-label="IP address"><span class="address">${displayAddress(s.ip) ?? '—'}</span></td>
   <td data-label="Signed in">${timeTag(s.createdAt)}</td>
   <td data-label="Last seen">${timeTag(s.lastSeenAt)}</td>
   <td data-label="Actions"><div class="row-actions">
