@@ -1,4 +1,5 @@
 import { html, httpsUrl, type SafeHtml } from '../../web/html.js';
+import { revokeAllSection } from './revoke-all.js';
 import { timeTag } from './time.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import { scopeBadge } from '../../web/scope-badges.js';
@@ -63,6 +64,7 @@ ${rows}
     : html`<p class="empty">No app has access to your account.</p>`
 }
 </section>
+${apps.length ? revokeAllSection() : ''}
 ${
   apps.length
     ? html`<section aria-labelledby="limits-title">

@@ -12,6 +12,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const quoted = (v: unknown) => `“${str(v) ?? '?'}”`;
 const permissions = (v: unknown) => (list(v).length ? list(v).join(', ') : 'no permissions');
+const count = (v: unknown, one: string, many: string) => (typeof v === 'number' ? `${v} ${v === 1 ? one : many}` : `no ${many}`);
 const via = (v: unknown) => (v === 'telegram' ? ' from Telegram' : v === 'console' ? ' from the console' : '');
 
 /** Why something failed, from the error code the event carries. */
@@ -80,6 +81,14 @@ const LINES: Record<string, (d: Detail) => Line> = {
   'passkey.renamed': (d) => line(`From ${quoted(d.from)} to ${quoted(d.to)}.`, 'from', 'to'),
   'passkey.removed': (d) => line(`Passkey ${quoted(d.passkey)}.`, 'passkey'),
   'consent.granted': (d) => line(`Allowed: ${permissions(d.scopes)}${d.limits ? ', within the limits you set' : ''}.`, 'scopes', 'limits'),
+  'everything.revoked': (d) =>
+    line(
+      `${count(d.apps, 'app', 'apps')}, ${count(d.agent_services, 'agent service', 'agent services')} and ${count(d.agent_tokens, 'agent token', 'agent tokens')} lost their access${via(d.via)}.`,
+      'apps',
+      'agent_services',
+      'agent_tokens',
+      'via',
+    ),
   'app.revoked': (d) => line(`Revoked${via(d.via)}.`, 'via'),
   'grant.revoked': (d) => line(d.route === 'revocation' ? 'The app gave up its access itself.' : 'Access ended.', 'route'),
   'token.minted': (d) => tokenLine(d),

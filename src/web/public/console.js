@@ -28,7 +28,7 @@ const ceremonies = {
       const credential = await webauthn.startAuthentication({ optionsJSON });
       const { deleted } = await post('/console/api/account/delete', credential);
       if (deleted !== true) throw unexpectedAnswer();
-      location.assign('/');
+      location.assign('/?done=deleted');
     },
   },
 };
