@@ -77,4 +77,99 @@ const TABLE_PAGES = ['/console/passkeys', '/console/sessions', '/console/log', '
     },
     120_000,
   );
+
+  it('shows times in the browser’s own zone and words, the full local time on hover, and the UTC time without JavaScript', async () => {
+    // An event from yesterday, in the owner's zone: the log says "yesterday".
+    const accountId = (await server.db.query<{ id: string }>('SELECT id FROM accounts ORDER BY created_at DESC LIMIT 1')).rows[0]!.id;
+    await server.db.query(
+      `INSERT INTO events (account_id, kind, outcome, detail, ip, created_at) VALUES ($1, 'profile.updated', 'ok', '{"fields":["email"]}', '::ffff:203.0.113.9', now() - interval '1 day')`,
+      [accountId],
+    );
+    const state = await context.storageState();
+    const tokyo = await browser.newContext({ viewport: viewports.desktop, timezoneId: 'Asia/Tokyo', locale: 'en-GB', storageState: state });
+    const p = await tokyo.newPage();
+    await p.goto(`${server.url}/console/log`);
+    const row = p.locator('.log-table tr', { hasText: 'Changed: email.' });
+    await expect(row.locator('time').textContent()).resolves.toBe('yesterday');
+    await expect(row.locator('td', { hasText: '203.0.113.9' }).count()).resolves.toBe(1);
+    const newest = p.locator('.log-table tbody time').first();
+    expect(await newest.textContent()).toMatch(/^(now|\d+ (second|minute)s? ago)$/);
+    // The full local time on hover: Tokyo's date and zone, not UTC's.
+    const iso = (await newest.getAttribute('datetime'))!;
+    const title = (await newest.getAttribute('title'))!;
+    expect(title).toBe(
+      new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeStyle: 'long', timeZone: 'Asia/Tokyo' }).format(new Date(iso)),
+    );
+    expect(title).not.toContain('UTC');
+    // Inside a sentence the local date and time, not words.
+    await p.goto(`${server.url}/console/account`);
+    const created = p.locator('time[data-time="absolute"]');
+    const at = new Date((await created.getAttribute('datetime'))!);
+    await expect(created.textContent()).resolves.toBe(
+      new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Tokyo' }).format(at),
+    );
+    await screenshot(p, 'tables-times-tokyo');
+    await tokyo.close();
+
+    const plain = await browser.newContext({ viewport: viewports.phone, javaScriptEnabled: false, storageState: state });
+    const q = await plain.newPage();
+    await q.goto(`${server.url}/console/sessions`);
+    for (const text of await q.locator('.table time').allTextContents())
+      expect(text).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$/);
+    expect(await brokenWords(q)).toEqual([]);
+    await screenshot(q, 'tables-sessions-no-js-phone');
+    await plain.close();
+  }, 60_000);
+
+  it('copies a secret shown once with a Copy button that says Copied, by mouse or keyboard; a reload shows it no more', async () => {
+    await page.setViewportSize(viewports.phone);
+    await page.goto(`${server.url}/console/tokens`);
+    await page.getByLabel('Name', { exact: true }).fill('Copy me');
+    await page.locator('input[name="scope:tweet.read"]').check();
+    await page.getByRole('button', { name: 'Make token' }).click();
+    await page.waitForURL(`${server.url}/console/tokens?done=minted`);
+    const value = await page.locator('#new-token-value').inputValue();
+    expect(value.length).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'Copy token' }).click();
+    // The button says so itself (its name becomes "Copied token"), and so does a status line for screen readers.
+    await page.getByRole('button', { name: 'Copied token' }).waitFor();
+    await expect(page.getByRole('status').filter({ hasText: 'Copied to the clipboard.' }).count()).resolves.toBe(1);
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(value);
+    expect(await fitsWidth(page)).toBe(true);
+    await screenshot(page, 'tables-token-copied-phone');
+
+    // The keyboard: Tab to it, Enter copies (the agent's secret this time).
+    await page.setViewportSize(viewports.desktop);
+    await page.evaluate(() => navigator.clipboard.writeText(''));
+    await page.goto(`${server.url}/console/agents`);
+    await page.getByLabel('Name', { exact: true }).fill('Copy agent');
+    await page.locator('input[name="scope:tweet.read"]').check();
+    await page.getByRole('button', { name: 'Register agent' }).click();
+    await page.waitForURL(`${server.url}/console/agents?done=registered`);
+    const secret = await page.locator('#new-agent-secret').inputValue();
+    await page.locator('#new-agent-secret').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toContain('Copy client secret');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Copied client secret' }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    await screenshot(page, 'tables-agent-secret-desktop');
+
+    // A reload neither shows the secret again nor registers another agent.
+    const agents = await page.locator('.table tbody tr').count();
+    await page.reload();
+    await expect(page.locator('#new-agent-secret').count()).resolves.toBe(0);
+    await expect(page.getByRole('status').first().textContent()).resolves.toContain('This secret was shown once');
+    await expect(page.locator('.table tbody tr').count()).resolves.toBe(agents);
+    expect(messages.filter((m) => /Content Security Policy|error/i.test(m))).toEqual([]);
+  }, 60_000);
+
+  it('deletes the account with a passkey and says so on the home page', async () => {
+    await page.goto(`${server.url}/console/account`);
+    await page.getByLabel(/I understand/).check();
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    await page.waitForURL(`${server.url}/?done=deleted`);
+    await expect(page.getByRole('status').textContent()).resolves.toBe('Your account and everything in it was deleted.');
+    await screenshot(page, 'tables-deleted-home-phone');
+  }, 60_000);
 });

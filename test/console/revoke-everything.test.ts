@@ -51,7 +51,12 @@ describe('revoking everything from the console', () => {
 
   /** One of each: an app through consent, an agent service, an agent token for /api and one for /mcp. */
   async function everything(who: Owner) {
-    await server.app.connections.save(who.accountId, { provider: 'echo', kind: 'echo.key', label: 'echo', secret: { key: 'k-1234567890' } });
+    await server.app.connections.save(who.accountId, {
+      provider: 'echo',
+      kind: 'echo.key',
+      label: 'echo',
+      secret: { key: 'k-1234567890' },
+    });
     const app = (await who.appToken(client, 'openid echo.read')).accessToken;
     const service = await agentServiceToken(who, 'Nightly digest');
     const api = await who.agentToken(['echo.read'], 1, 'api');
@@ -124,12 +129,12 @@ describe('revoking everything from the console', () => {
     expect(events.filter((e) => e.kind === 'everything.revoked')).toEqual([
       expect.objectContaining({ detail: { apps: 1, agent_services: 1, agent_tokens: 2, via: 'console' } }),
     ]);
-    expect(events.filter((e) => ['app.revoked', 'agent.revoked', 'token.revoked'].includes(e.kind)).map((e) => e.kind).sort()).toEqual([
-      'agent.revoked',
-      'app.revoked',
-      'token.revoked',
-      'token.revoked',
-    ]);
+    expect(
+      events
+        .filter((e) => ['app.revoked', 'agent.revoked', 'token.revoked'].includes(e.kind))
+        .map((e) => e.kind)
+        .sort(),
+    ).toEqual(['agent.revoked', 'app.revoked', 'token.revoked', 'token.revoked']);
     const log = await (await owner.browser.request('/console/log')).text();
     expect(log).toContain('1 app, 1 agent service and 2 agent tokens lost their access from the console.');
 

@@ -38,17 +38,14 @@ const GRANT_TYPES: Record<string, string> = {
 
 const GRACE: Record<string, string> = { '0': 'stopped working at once', '1h': 'works for another hour', '24h': 'works for another day' };
 
-/** What an HTTP status means for the owner. */
-const outcomeOf = (status: unknown) =>
-  typeof status !== 'number'
-    ? ''
-    : status < 400
-      ? 'done'
-      : status === 403
-        ? 'refused (not allowed)'
-        : status === 429
-          ? 'refused (limit reached)'
-          : 'failed';
+/** What an HTTP status means for the owner, with the error code in words when there is one: "refused (limit reached)". */
+function outcomeOf(status: unknown, error: unknown): string {
+  if (typeof status !== 'number') return '';
+  if (status < 400) return 'done';
+  const what = status === 401 || status === 403 || status === 429 ? 'refused' : 'failed';
+  const why = str(error)?.replace(/_/g, ' ') ?? (status === 403 ? 'not allowed' : status === 429 ? 'too many calls' : undefined);
+  return why ? `${what} (${why})` : what;
+}
 
 interface Line {
   text: SafeHtml | string;
@@ -164,9 +161,8 @@ function tokenLine(d: Detail): Line {
 function callLine(d: Detail): Line {
   const what = str(d.tool) ? `Tool ${str(d.tool)}` : `${str(d.method) ?? 'A call to'} ${str(d.path) ?? ''}`.trim();
   const scope = str(d.scope) ? ` with ${str(d.scope)}` : '';
-  const outcome = outcomeOf(d.status);
-  const error = str(d.error) ? ` (${str(d.error)!.replace(/_/g, ' ')})` : '';
-  return line(`${what}${scope}${outcome ? `: ${outcome}` : ''}${error}.`, 'tool', 'method', 'path', 'scope', 'status', 'error');
+  const outcome = outcomeOf(d.status, d.error);
+  return line(`${what}${scope}${outcome ? `: ${outcome}` : ''}.`, 'tool', 'method', 'path', 'scope', 'status', 'error');
 }
 
 function connectionLine(d: Detail): Line {
