@@ -133,7 +133,7 @@ const TABLE_PAGES = ['/console/passkeys', '/console/sessions', '/console/log', '
     await page.getByRole('button', { name: 'Copy token' }).click();
     // The button says so itself (its name becomes "Copied token"), and so does a status line for screen readers.
     await page.getByRole('button', { name: 'Copied token' }).waitFor();
-    await expect(page.getByRole('status').filter({ hasText: 'Copied to the clipboard.' }).count()).resolves.toBe(1);
+    await expect(page.locator('[data-copy-status][aria-live="polite"]', { hasText: 'Copied to the clipboard.' }).count()).resolves.toBe(1);
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(value);
     expect(await fitsWidth(page)).toBe(true);
     await screenshot(page, 'tables-token-copied-phone');

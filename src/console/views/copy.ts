@@ -6,5 +6,5 @@ import { html, type SafeHtml } from '../../web/html.js';
  * selects the text. `what` names the secret for screen readers ("Copy token").
  */
 export function copyButton(target: string, what: string): SafeHtml {
-  return html`<span class="copy-row"><button type="button" class="button secondary compact copy-button" data-copy="${target}" hidden><span data-copy-label>Copy</span><span class="visually-hidden"> ${what}</span></button><span class="visually-hidden" role="status" data-copy-status></span></span>`;
+  return html`<span class="copy-row"><button type="button" class="button secondary compact copy-button" data-copy="${target}" hidden><span data-copy-label>Copy</span><span class="visually-hidden"> ${what}</span></button><span class="visually-hidden" aria-live="polite" data-copy-status></span></span>`;
 }
