@@ -8,7 +8,16 @@ import { authorizationRequest } from '../helpers/code-flow.js';
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
 /** The console's table pages, each with something in its table once the owner has used the console a little. */
-const TABLE_PAGES = ['/console/passkeys', '/console/sessions', '/console/log', '/console/apps', '/console/tokens', '/console/agents'];
+const TABLE_PAGES = [
+  '/console/passkeys',
+  '/console/sessions',
+  '/console/log',
+  '/console/apps',
+  '/console/tokens',
+  '/console/agents',
+  '/console/approvals',
+  '/console/mcp',
+];
 
 /**
  * The console's tables, times and one-time secrets in real Chromium: no word in a table breaks across two lines at a
@@ -22,6 +31,14 @@ const TABLE_PAGES = ['/console/passkeys', '/console/sessions', '/console/log', '
   let context: BrowserContext;
   let page: Page;
   let messages: string[];
+  let accountId: string;
+
+  const decided = (id: string, summary: string) =>
+    server.db.query(
+      `INSERT INTO held_actions (id, account_id, grant_id, client_id, action, payload, summary, status, decided_at)
+       VALUES ($1, $2, 'grant-x', 'client-x', 'tweet.post', '{}', $3, 'rejected', now())`,
+      [id, accountId, summary],
+    );
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -50,6 +67,9 @@ const TABLE_PAGES = ['/console/passkeys', '/console/sessions', '/console/log', '
     await page.locator('input[name="scope:tweet.read"]').check();
     await page.getByRole('button', { name: 'Register agent' }).click();
     await page.waitForURL(/\/console\/agents\?/);
+    // A decided post, for the approvals table.
+    accountId = (await server.db.query<{ id: string }>('SELECT id FROM accounts ORDER BY created_at DESC LIMIT 1')).rows[0]!.id;
+    await decided('held_tables_1', 'Post: our spring newsletter is out, with photographs of the new garden and a recipe');
   }, 120_000);
   afterAll(async () => {
     await context?.close();
@@ -78,9 +98,21 @@ const TABLE_PAGES = ['/console/passkeys', '/console/sessions', '/console/log', '
     120_000,
   );
 
+  it('breaks a link too long for its cell rather than widening the page, and no word beside it', async () => {
+    const link = 'https://example.com/news/2026/spring/a-very-long-path-that-has-no-space-in-it-at-all?utm_source=oauth3';
+    await decided('held_tables_2', `Post: read the whole story at ${link} today`);
+    for (const [device, viewport] of Object.entries(viewports)) {
+      await page.setViewportSize(viewport);
+      await page.goto(`${server.url}/console/approvals`);
+      expect(await fitsWidth(page)).toBe(true);
+      expect(await brokenWords(page)).toEqual([link]);
+      await screenshot(page, `tables-approvals-long-link-${device}`);
+    }
+    await server.db.query("DELETE FROM held_actions WHERE id = 'held_tables_2'");
+  }, 60_000);
+
   it('shows times in the browser’s own zone and words, the full local time on hover, and the UTC time without JavaScript', async () => {
     // An event from yesterday, in the owner's zone: the log says "yesterday".
-    const accountId = (await server.db.query<{ id: string }>('SELECT id FROM accounts ORDER BY created_at DESC LIMIT 1')).rows[0]!.id;
     await server.db.query(
       `INSERT INTO events (account_id, kind, outcome, detail, ip, created_at) VALUES ($1, 'profile.updated', 'ok', '{"fields":["email"]}', '::ffff:203.0.113.9', now() - interval '1 day')`,
       [accountId],

@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { breakable } from './breakable.js';
 import { timeTag } from './time.js';
 import type { HeldAction, HeldStatus } from '../../policies/held.js';
 import { csrfField } from '../../web/forms.js';
@@ -67,7 +68,7 @@ function recentRow(view: HeldView): SafeHtml {
   return html`<tr>
   <td data-label="App"><strong>${view.app}</strong></td>
   <td data-label="Action">${actionText(view)}</td>
-  <td data-label="Text" class="held-summary">${held.summary}</td>
+  <td data-label="Text" class="held-summary">${breakable(held.summary)}</td>
   <td data-label="Decision"><span class="badge ${status.badge}">${status.text}</span>${error ? html` <code>${error}</code>` : ''}</td>
   <td data-label="Decided">${timeTag(held.decidedAt)}</td>
 </tr>`;

@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { breakable } from './breakable.js';
 import { timeTag } from './time.js';
 
 /**
@@ -188,5 +189,5 @@ export function eventDetail(kind: string, detail: Detail): SafeHtml {
         ([key, v]) => html`<dt>${key}</dt><dd>${technicalValue(v).slice(0, 300)}</dd>`,
       )}</dl></details>`
     : '';
-  return html`${text}${technical}`;
+  return html`${typeof text === 'string' ? breakable(text) : text}${technical}`;
 }

@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { breakable } from './breakable.js';
 import { displayAddress } from '../../web/address.js';
 import { timeTag } from './time.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
@@ -43,7 +44,7 @@ function eventRow(e: LogEntry): SafeHtml {
 <td data-label="App">${e.client_id ? appName(e) : html`<span class="muted">oauth3</span>`}</td>
 <td data-label="Outcome">${outcomeLabel(e.outcome)}</td>
 <td data-label="IP address"><span class="address">${displayAddress(e.ip) ?? '—'}</span></td>
-<td data-label="Details">${e.summary ? html`<strong class="event-summary">${e.summary}</strong> ` : ''}${detailOf(e)}</td>
+<td data-label="Details">${e.summary ? html`<strong class="event-summary">${breakable(e.summary)}</strong> ` : ''}${detailOf(e)}</td>
 </tr>`;
 }
 
