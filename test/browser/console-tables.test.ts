@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { brokenWords, chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
 import { authorizationRequest } from '../helpers/code-flow.js';
 
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
 const redirectUri = 'http://127.0.0.1:8765/callback';
 
 /** The console's table pages, each with something in its table once the owner has used the console a little. */
@@ -194,6 +197,35 @@ const TABLE_PAGES = [
     await expect(page.getByRole('status').first().textContent()).resolves.toContain('This secret was shown once');
     await expect(page.locator('.table tbody tr').count()).resolves.toBe(agents);
     expect(messages.filter((m) => /Content Security Policy|error/i.test(m))).toEqual([]);
+  }, 60_000);
+
+  it('asks before revoking everything, with counts, on a page that fits a phone and axe finds fine', async () => {
+    for (const [device, viewport] of Object.entries(viewports)) {
+      await page.setViewportSize(viewport);
+      await page.goto(`${server.url}/console/apps`);
+      await page.getByRole('link', { name: 'Revoke everything…' }).click();
+      await page.waitForURL(`${server.url}/console/apps/revoke-all`);
+      await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Revoke everything?');
+      expect(await fitsWidth(page)).toBe(true);
+      await screenshot(page, `tables-revoke-all-${device}`);
+    }
+    // axe-core is a script of its own, which the page's Content Security Policy refuses: a context that bypasses it.
+    const checking = await browser.newContext({ viewport: viewports.phone, bypassCSP: true, storageState: await context.storageState() });
+    const p = await checking.newPage();
+    await p.goto(`${server.url}/console/apps/revoke-all`);
+    await p.addScriptTag({ path: AXE });
+    const serious = await p.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(d: Document): Promise<{ violations: { id: string; impact: string | null }[] }> } })
+        .axe;
+      return (await axe.run(document)).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+    });
+    expect(serious).toEqual([]);
+    await checking.close();
+
+    await page.getByRole('button', { name: /^Revoke all \d+$/ }).click();
+    await page.waitForURL(`${server.url}/console/apps?done=revoked-all`);
+    await expect(page.getByRole('status').textContent()).resolves.toContain('Everything revoked.');
+    await expect(page.getByText('No app has access to your account.').isVisible()).resolves.toBe(true);
   }, 60_000);
 
   it('deletes the account with a passkey and says so on the home page', async () => {

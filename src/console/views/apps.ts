@@ -64,7 +64,6 @@ ${rows}
     : html`<p class="empty">No app has access to your account.</p>`
 }
 </section>
-${apps.length ? revokeAllSection() : ''}
 ${
   apps.length
     ? html`<section aria-labelledby="limits-title">
@@ -84,7 +83,8 @@ ${apps.map(({ app, policy }) =>
 )}
 </section>`
     : ''
-}`;
+}
+${apps.length ? revokeAllSection() : ''}`;
 }
 
 /**
