@@ -53,6 +53,24 @@ export interface Seed {
   refreshTokens?: string[];
 }
 
+/** A server on embedded PGlite started without load (idle-process.ts): on a new DATA_DIR, then again on the same one. */
+export interface IdleSetup {
+  port: number;
+  dataDir: string;
+  masterKey: string;
+  logLevel: string;
+  /** How long it rests after start before its memory is read. */
+  settleMs: number;
+}
+
+export type IdleMessage = { type: 'idle'; rssBytes: number; peakBytes: number } | { type: 'failed'; error: string };
+
+/** The embedded server's memory at rest after its first start and after a restart (bytes). */
+export interface IdleMemory {
+  first: { rssBytes: number; peakBytes: number };
+  restart: { rssBytes: number; peakBytes: number };
+}
+
 export type TargetMessage =
   | { type: 'ready'; url: string; seed: Seed }
   | {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { LoadResult, Scenario, StorageKind, TargetName } from './protocol.js';
+import type { IdleMemory, LoadResult, Scenario, StorageKind, TargetName } from './protocol.js';
 import { SCENARIOS, STORAGE_LABELS, scenario } from './scenarios.js';
 
 /** One row of the report: a target measured in a scenario, or the reason it could not be. */
@@ -38,6 +38,20 @@ export interface Settings {
   machine: string;
   cores: number;
   date: string;
+  /** The embedded server at rest, when the run included embedded storage and BENCH_IDLE was not 0. */
+  idle?: IdleMemory;
+  /** How long it rested after each start before its memory was read (seconds). */
+  idleSettle?: number;
+}
+
+/** The small table of the embedded server's memory at rest: after the first start on a new DATA_DIR, and after a restart. */
+export function idleTable(idle: IdleMemory, settleSeconds: number): string[] {
+  return [
+    `| Embedded PGlite, no load | RSS ${settleSeconds} s after start | Peak RSS |`,
+    '| --- | ---: | ---: |',
+    `| First start (new DATA_DIR) | ${formatMemory(idle.first.rssBytes)} | ${formatMemory(idle.first.peakBytes)} |`,
+    `| Restart (same DATA_DIR) | ${formatMemory(idle.restart.rssBytes)} | ${formatMemory(idle.restart.peakBytes)} |`,
+  ];
 }
 
 export interface Verdict {
@@ -313,6 +327,7 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
       : []),
     ...table(rows),
     '',
+    ...(settings.idle ? [...idleTable(settings.idle, settings.idleSettle ?? 0), ''] : []),
     ...(rounds.length ? ['Ratios of each round (throughput / p99), in the order they ran:', '', ...rounds, ''] : []),
     '## Targets',
     '',

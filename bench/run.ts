@@ -6,11 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestSchema } from '../test/helpers/services.js';
-import type { BenchFixtures, LoadResult, StorageKind, TargetMessage, TargetSetup } from './protocol.js';
+import type { BenchFixtures, IdleMemory, IdleMessage, IdleSetup, LoadResult, StorageKind, TargetMessage, TargetSetup } from './protocol.js';
 import { GOAL_SCENARIOS, benchReport, machine, type Measured } from './report.js';
 import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
 import { prepareLoad } from './preflight.js';
 import { benchConfig, prepareStorage } from './storage.js';
+import { measureStartup, startupMet, startupTable } from './startup.js';
 
 /**
  * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
@@ -19,8 +20,12 @@ import { benchConfig, prepareStorage } from './storage.js';
  * the other, and the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response
  * was not the expected one or our Postgres rows miss the token endpoint's, the resource API's or the MCP server's target.
  *
- * BENCH_ONLY (comma list of scenarios), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
- * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run; BENCH_DATABASE_URL
+ * The start-up rows (bench/startup.ts) time `npm start` from a fresh clone and again on a restart; BENCH_ONLY=startup
+ * runs them alone, in a minute or two.
+ *
+ * BENCH_ONLY (comma list of scenarios, and `startup`), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
+ * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run, BENCH_IDLE=0 skips the
+ * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_DATABASE_URL
  * and BENCH_REDIS_URL say where Postgres and Redis are.
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -28,9 +33,15 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
-const ONLY = parseOnly(process.env.BENCH_ONLY);
+/** `startup` in BENCH_ONLY (or unset) asks for the start-up rows; the rest names load scenarios. */
+const ONLY_NAMES = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim());
+const STARTUP = !process.env.BENCH_ONLY?.trim() || ONLY_NAMES.includes('startup');
+const LOAD_ONLY = ONLY_NAMES.filter((s) => s && s !== 'startup');
+const ONLY = STARTUP && process.env.BENCH_ONLY?.trim() && !LOAD_ONLY.length ? [] : parseOnly(LOAD_ONLY.join(',') || undefined);
 const STORAGES = parseStorage(process.env.BENCH_STORAGE);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const IDLE = process.env.BENCH_IDLE !== '0';
+const IDLE_SETTLE_SECONDS = 8;
 const CONNECTIONS = 50;
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('BENCH_ROUNDS must be a whole number of rounds, at least 1');
@@ -153,13 +164,47 @@ async function withUpstream<T>(spec: ScenarioSpec, body: (upstreamUrl?: string) 
   }
 }
 
+/**
+ * The embedded server's memory without load: started on a new DATA_DIR (creating its cluster and migrating it), then
+ * restarted on the same folder, each start a process of its own resting IDLE_SETTLE_SECONDS before it is read.
+ */
+async function measureIdle(shared: Pick<TargetSetup, 'port' | 'masterKey' | 'logLevel'>): Promise<IdleMemory> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-bench-idle-'));
+  try {
+    const start = async (which: string) => {
+      process.stderr.write(`measuring the embedded server at rest: ${which}...\n`);
+      const setup: IdleSetup = { ...shared, dataDir, settleMs: IDLE_SETTLE_SECONDS * 1000 };
+      const child = spawn('./idle-process.ts', setup);
+      const message = await nextMessage<IdleMessage>(child, 'embedded server at rest');
+      await exited(child);
+      if (message.type !== 'idle') throw new Error(`the embedded server at rest failed: ${message.error}`);
+      return { rssBytes: message.rssBytes, peakBytes: message.peakBytes };
+    };
+    return { first: await start('first start'), restart: await start('restart') };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<boolean> {
+  // First, on a machine not yet warmed by the load rows: what a person waits for at `npm start`.
+  const startup = STARTUP ? await measureStartup() : [];
+  const startupText = startup.length ? `\n### Start-up\n\n${startupTable(startup)}` : '';
+  const startupOk = startup.every(startupMet);
+  if (!ONLY.length) {
+    process.stdout.write(startupText);
+    const dir = new URL('./results/', import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(new URL('startup.md', dir), startupText);
+    return startupOk;
+  }
   const shared = { port: await freePort(), masterKey: randomBytes(32).toString('base64url'), logLevel: LOG_LEVEL };
   const backends = new Map<StorageKind, Backend>();
   try {
     for (const storage of STORAGES) backends.set(storage, await prepareBackend(storage, shared));
     // The baselines read keys, clients and the owner from the first backend; they keep nothing there.
     const baseline = backends.get(STORAGES[0]!)!;
+    const idle = IDLE && STORAGES.includes('embedded') ? await measureIdle(shared) : undefined;
     const rows: Measured[] = [];
     for (const spec of SCENARIOS.filter((s) => ONLY.includes(s.id))) {
       await withUpstream(spec, async (upstreamUrl) => {
@@ -198,12 +243,13 @@ async function main(): Promise<boolean> {
       machine: machine(),
       cores: os.cpus().length,
       date: new Date().toISOString(),
+      ...(idle ? { idle, idleSettle: IDLE_SETTLE_SECONDS } : {}),
     });
-    process.stdout.write('\n' + markdown);
+    process.stdout.write('\n' + markdown + startupText);
     const dir = new URL('./results/', import.meta.url);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(new URL('latest.md', dir), markdown);
-    return ok;
+    writeFileSync(new URL('latest.md', dir), markdown + startupText);
+    return ok && startupOk;
   } finally {
     for (const backend of backends.values()) await backend.remove().catch(() => {});
   }
@@ -217,7 +263,7 @@ const watchdog = setTimeout(
     for (const child of children) child.kill('SIGKILL');
     process.exit(2);
   },
-  (rowCount * (WARMUP + DURATION + 90) + 120) * 1000,
+  (rowCount * (WARMUP + DURATION + 90) + 120 + (STARTUP ? 1200 : 0) + (IDLE ? 2 * (IDLE_SETTLE_SECONDS + 120) : 0)) * 1000,
 );
 watchdog.unref();
 

@@ -11,7 +11,8 @@ import { csrfToken } from '../src/http/guards.js';
 import { createRouter } from '../src/http/router.js';
 import { consentImplied } from '../src/provider/first-party.js';
 import { loginPage } from './views/login.js';
-import { consentPage } from './views/consent.js';
+import { consentPage, type ConsentScope } from './views/consent.js';
+import type { NeededAccount } from '../src/connections/needed.js';
 import { consentScopes, lifetimeText, buildGrant } from './consent.js';
 import { interactionOf } from './details.js';
 import type { InteractionDecisions } from './decisions.js';
@@ -37,6 +38,8 @@ export interface InteractionDeps {
   scopes: ScopeCatalog;
   /** TEE mode: the compose hash the consent page's "Verified deployment" mark shows. */
   deployment?: DeploymentInfo;
+  /** The upstream accounts a consent's scopes act with that the owner has not connected (src/connections/needed.ts). */
+  neededAccounts?: (accountId: string, scopes: readonly ConsentScope[]) => Promise<NeededAccount[]>;
 }
 
 /** The sign-in and consent steps oidc-provider hands us (`interactions.url`), as named middleware stages. */
@@ -69,14 +72,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.redirect(await finish(ctx, { consent: { grantId } }));
       return;
     }
+    const scopes = consentScopes(details, deps.scopes);
+    const accountId = details.session?.accountId;
     // The owner's name as they chose it, never an account id (the page says "your oauth3 account" without one).
-    const account = details.session ? await deps.accounts.find(details.session.accountId) : undefined;
+    const account = accountId ? await deps.accounts.find(accountId) : undefined;
     ctx.type = 'html';
     ctx.body = consentPage({
       uid: details.uid,
       csrf: token,
       client: clientView(ctx),
-      scopes: consentScopes(details, deps.scopes),
+      scopes,
+      needed: accountId && deps.neededAccounts ? await deps.neededAccounts(accountId, scopes) : [],
       account: { label: account && nameOf(account) },
       lifetime: lifetimeText(details, config),
       deployment: deps.deployment,

@@ -19,12 +19,14 @@ import { homePage } from './web/home-page.js';
 import { consoleRoutes } from './console/routes.js';
 import { developerRoutes } from './developers/routes.js';
 import { playgroundRoutes } from './developers/playground.js';
+import { appInfoRoutes } from './developers/app-info.js';
 import { trackBrowserSessions } from './console/session-tracker.js';
 import { recordAgentTokenUse, recordTokenEvents } from './grants/token-events.js';
 import type { AccountStore } from './accounts/accounts.js';
 import type { EventLog } from './accounts/events.js';
 import type { ConnectionStore } from './connections/store.js';
 import type { Upstream } from './upstream/index.js';
+import { neededAccounts } from './connections/needed.js';
 import type { ResourceServices } from './plugins/services.js';
 import { createKit } from './resource/kit.js';
 import { createResourceRouter } from './resource/router.js';
@@ -227,6 +229,7 @@ export function createApp(deps: AppDeps): App {
       decisions,
       scopes,
       deployment,
+      neededAccounts: neededAccounts({ registry, connections, upstream }),
     });
     const consoleRouter = consoleRoutes({
       config,
@@ -252,6 +255,8 @@ export function createApp(deps: AppDeps): App {
       deployment,
     });
     const developers = compose([
+      // Public, before the portal's routes (which all need a signed-in developer).
+      appInfoRoutes({ config, clients: services.clients, scopes }).routes(),
       developerRoutes({
         config,
         provider,

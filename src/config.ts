@@ -63,7 +63,7 @@ const coreSettings = {
   },
   HOST: {
     schema: z.string().min(1).optional(),
-    doc: 'Address to bind. Default: every interface.',
+    doc: 'Address to bind. Default: `127.0.0.1` in development and test (this machine only), every interface in production; `0.0.0.0` (or `::`) opens a development server to the network.',
     fix: 'use an address such as 127.0.0.1 or 0.0.0.0',
   },
   DATA_DIR: {
@@ -325,7 +325,7 @@ const coreSettings = {
   },
   METRICS_HOST: {
     schema: z.string().min(1).optional(),
-    doc: 'Address the metrics listener binds. Default: the same as `HOST` (every interface), so a Prometheus in the cluster can scrape the pod; the metrics carry no secrets, but keep the port out of any Service or Ingress open to the internet.',
+    doc: 'Address the metrics listener binds. Default: the same as `HOST` (in production every interface, so a Prometheus in the cluster can scrape the pod; in development `127.0.0.1`); the metrics carry no secrets, but keep the port out of any Service or Ingress open to the internet.',
     fix: 'use an address such as 127.0.0.1 or 0.0.0.0',
   },
   TELEGRAM_BOT_TOKEN: {
@@ -376,6 +376,17 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * The address the app binds: `HOST`, else this machine only outside production, so a development server with its
+ * generated keys is never reachable from the network by accident; in production every interface (a container's port).
+ */
+export const appHost = (config: Pick<Config, 'HOST' | 'NODE_ENV'>): string | undefined =>
+  config.HOST ?? (config.NODE_ENV === 'production' ? undefined : '127.0.0.1');
+
+/** The address the metrics listener binds: `METRICS_HOST`, else the app's. */
+export const metricsHost = (config: Pick<Config, 'HOST' | 'METRICS_HOST' | 'NODE_ENV'>): string | undefined =>
+  config.METRICS_HOST ?? appHost(config);
 
 export function decodeKey(value: string): Buffer | undefined {
   const v = value.trim();

@@ -2,6 +2,9 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
 import { TeeUnavailable } from './tee/dstack.js';
+import { checkPorts, ListenError } from './http/listen.js';
+import { startupReporter } from './startup-progress.js';
+import { databaseProblem } from './cli/database-problem.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
 async function main(): Promise<void> {
@@ -16,12 +19,27 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
-  // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
-  const { startServer } = await import('./server.js');
+  const progress = startupReporter(config, logger);
   let server;
   try {
-    server = await startServer(config, logger);
+    // A taken port is told at once, before the seconds spent loading the server and opening storage.
+    await checkPorts(config);
+    progress.step('loading the server');
+    // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
+    const { startServer } = await import('./server.js');
+    server = await startServer(config, logger, { progress: progress.step });
   } catch (error) {
+    // A port or socket already taken: one plain line naming the address and the variable that moves it.
+    if (error instanceof ListenError) {
+      process.stderr.write(`oauth3 cannot start: ${error.message}\n`);
+      process.exit(75);
+    }
+    // Postgres down, or refusing the user or database: one plain line saying where and what to check.
+    const unreachable = databaseProblem(error, config.DATABASE_URL, config.DATABASE_TIMEOUT_MS);
+    if (unreachable) {
+      process.stderr.write(`oauth3 cannot start: ${unreachable}\n`);
+      process.exit(69);
+    }
     if (error instanceof EmbeddedStorageBusy) {
       logger.fatal(error.message);
       process.exit(75);
@@ -44,6 +62,12 @@ async function main(): Promise<void> {
     },
     `oauth3 is listening on ${config.ISSUER}`,
   );
+  // The log's buffered lines first (the listening line, a generated key's warning), so the pages to open come last.
+  await new Promise<void>((resolve) => {
+    setTimeout(resolve, 500).unref();
+    logger.flush(() => resolve());
+  });
+  progress.ready(server.metricsUrl);
 
   const stop = (signal: string) => {
     // Readiness fails and the listener closes now; requests in flight get SHUTDOWN_TIMEOUT_MS to finish.

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { appHost, metricsHost, type Config } from './config.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
@@ -17,6 +19,7 @@ import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
 import { execute, parseCommand } from './cli/oauth3.js';
 import { Metrics } from './metrics/metrics.js';
 import { listenMetrics, type MetricsListener } from './metrics/server.js';
+import { APP_LISTENER, checkPorts, listenTcp } from './http/listen.js';
 import { drainHttpServer } from './http/drain.js';
 import { requestLimits } from './http/timeouts.js';
 
@@ -58,9 +61,15 @@ export interface ServerOptions {
   clock?: Clock;
   /** The Telegram bot's sending pace (tests shorten it). */
   telegramSender?: AppDeps['telegramSender'];
+  /** Told of each step of the start as it begins, in a few words (main.ts shows them to a person in development). */
+  progress?: (step: string) => void;
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  const progress = options.progress ?? (() => undefined);
+  const host = appHost(config);
+  // Both ports first, in a moment: a clash is told before the seconds spent on storage and keys, not after them.
+  await checkPorts(config);
   // In a TEE the key comes from dstack's KMS and nowhere else, asked before storage is opened so that a CVM without its
   // guest agent stops at once; the same agent answers /attestation.
   const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
@@ -72,14 +81,19 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       'master key derived inside the TEE by dstack',
     );
   }
+  progress(storageStep(config));
   const db = await openDatabase(config, 'oauth3 server');
   let redis: Redis | undefined;
   let metricsListener: MetricsListener | undefined;
+  let server: http.Server | undefined;
   try {
+    if (config.REDIS_URL) progress('connecting to Redis');
     redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, config.DATABASE_TIMEOUT_MS) : undefined;
+    progress('loading the signing and cookie keys (made on the first start)');
     const ring = teeRing ?? loadMasterKeys(config, logger);
     const signingKeys = await loadSigningKeys(db, ring);
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
+    progress('starting the authorization server');
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
     const app = createApp({
       config,
@@ -98,17 +112,15 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
     metricsListener =
       config.METRICS_PORT > 0
-        ? await listenMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, logger, requestLimits(config))
+        ? await listenMetrics(metrics, config.METRICS_PORT, metricsHost(config), logger, requestLimits(config))
         : undefined;
 
     // Koa's callback answers and reports a failed request itself (ctx.onerror): its promise never rejects.
-    const server = http.createServer(requestLimits(config), (req, res) => void app.callback(req, res));
-    server.keepAliveTimeout = 5000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.PORT, config.HOST, resolve);
-    });
-    const { port } = server.address() as AddressInfo;
+    const listener = http.createServer(requestLimits(config), (req, res) => void app.callback(req, res));
+    listener.keepAliveTimeout = 5000;
+    await listenTcp(listener, config.PORT, host, APP_LISTENER);
+    server = listener;
+    const { port } = listener.address() as AddressInfo;
     // Embedded storage: the admin CLI cannot open the database while we hold it, so it sends its commands here.
     const admin = config.DATABASE_URL
       ? undefined
@@ -142,7 +154,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
           app.health.drain();
           clearInterval(cleanup);
           await app.telegramBot?.stop();
-          const { cut } = await drainHttpServer(server, config.SHUTDOWN_TIMEOUT_MS);
+          const { cut } = await drainHttpServer(listener, config.SHUTDOWN_TIMEOUT_MS);
           if (cut) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'requests still in flight at SHUTDOWN_TIMEOUT_MS were cut off');
           // An admin client that never finishes its line must not hold the shutdown: wait a moment, no more.
           await new Promise<void>((resolve) => {
@@ -156,9 +168,24 @@ export async function startServer(config: Config, logger: Logger, options: Serve
         })()),
     };
   } catch (error) {
+    // Nothing stays listening after a failed start (a taken admin socket, a bot that cannot start).
+    const listening = server;
+    if (listening) await new Promise<void>((resolve) => listening.close(() => resolve()));
     await metricsListener?.close();
     redis?.disconnect();
     await db.close();
     throw error;
   }
+}
+
+/** What opening storage is about to do, so a first start's seconds of database creation are not a silent wait. */
+function storageStep(config: Config): string {
+  if (config.DATABASE_URL) {
+    const url = new URL(config.DATABASE_URL);
+    return `connecting to Postgres at ${url.hostname}:${url.port || 5432} and applying migrations`;
+  }
+  const pgdata = path.join(config.DATA_DIR, 'pgdata');
+  return existsSync(pgdata)
+    ? `opening the embedded database in ${pgdata} and applying migrations`
+    : `creating the embedded database in ${pgdata} (first start only: this takes a few seconds)`;
 }

@@ -2,6 +2,7 @@ import { html, httpsUrl, type SafeHtml } from '../../src/web/html.js';
 import { layout } from '../../src/web/layout.js';
 import { deploymentBadge, type DeploymentInfo } from '../../src/web/deployment-badge.js';
 import { policyFields, type PolicyDraft, type PolicyField } from '../../src/policies/form.js';
+import type { NeededAccount } from '../../src/connections/needed.js';
 
 export type ScopeAccess = 'read' | 'write' | 'identity';
 
@@ -24,6 +25,8 @@ export interface ConsentPageInput {
   lifetime: string;
   /** TEE mode: shows the "Verified deployment" mark. */
   deployment?: DeploymentInfo;
+  /** Accounts these scopes act with that the owner has not connected (or must connect again). */
+  needed?: NeededAccount[];
 }
 
 /** The limits offered at consent; the rest are set later in the console. */
@@ -54,7 +57,7 @@ const BADGES: Record<ScopeAccess, string> = { read: 'Read', write: 'Write', iden
  * The consent screen says, in plain words, who is asking (name, redirect host), for what (each scope with its
  * access badge), for how long, and how to undo it. Every client string is escaped by `html`.
  */
-export function consentPage({ uid, csrf, client, scopes, account, lifetime, deployment }: ConsentPageInput): string {
+export function consentPage({ uid, csrf, client, scopes, account, lifetime, deployment, needed = [] }: ConsentPageInput): string {
   const logo = httpsUrl(client.logoUri);
   const action = `/interaction/${encodeURIComponent(uid)}/consent`;
 
@@ -81,6 +84,7 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime, depl
   <ul class="scopes">
     ${scopes.map(scopeItem)}
   </ul>
+  ${needed.map((account) => neededNote(account, uid))}
 
   <h2>For how long</h2>
   <p>Access lasts ${lifetime}.</p>
@@ -99,6 +103,25 @@ export function consentPage({ uid, csrf, client, scopes, account, lifetime, depl
 </section>`;
 
   return layout({ title: `Allow ${client.name}?`, body, nav: deploymentBadge(deployment) || undefined });
+}
+
+/**
+ * "You have not connected X yet": approving still works, but the app cannot act until the account is there. The link
+ * opens the console's connect page for that provider, which comes back to this same consent page afterwards.
+ */
+function neededNote(account: NeededAccount, uid: string): SafeHtml {
+  const back = `/interaction/${encodeURIComponent(uid)}`;
+  const href = `/console/connections/connect/${encodeURIComponent(account.provider)}?return_to=${encodeURIComponent(back)}`;
+  const what = account.writes ? 'post' : `use your ${account.title} account`;
+  const said =
+    account.state === 'missing'
+      ? `You have not connected ${account.title} yet: the app will not be able to ${what} until you do.`
+      : `${account.title} no longer accepts the account you connected: the app will not be able to ${what} until you connect it again.`;
+  return html`<div class="status needed-account" role="note">
+    <p>${said}</p>
+    <p><a class="button secondary" href="${href}">Connect ${account.title}</a>
+    <span class="small">You come back to this page afterwards.</span></p>
+  </div>`;
 }
 
 function scopeItem(scope: ConsentScope): SafeHtml {

@@ -1,6 +1,7 @@
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { ListenError } from '../http/listen.js';
 
 /**
  * On embedded storage only the server may open the database, so the admin CLI hands its command to the running
@@ -41,7 +42,16 @@ export async function listenAdminSocket(socketPath: string, handle: AdminHandler
     socket.on('error', () => {});
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      // A folder that cannot hold a socket (read-only, not a local file system, a path longer than Unix sockets allow).
+      const why = error.code === 'EADDRINUSE' ? 'in use' : (error.code ?? error.message);
+      reject(
+        new ListenError(
+          `The admin socket ${socketPath} cannot be opened (${why}): set DATA_DIR to a writable local folder with a shorter path.`,
+          error.code ?? 'EIO',
+        ),
+      );
+    });
     server.listen(socketPath, resolve);
   });
   chmodSync(socketPath, 0o600);

@@ -25,13 +25,17 @@ import { PluginRegistry } from '../plugins/registry.js';
 import { loadBuiltinPlugins } from '../plugins/load.js';
 import { ScopeCatalog } from '../../scopes/catalog.js';
 import { runVerify, VERIFY_USAGE } from './verify.js';
+import { databaseProblem } from './database-problem.js';
+import type { ClientSummary } from '../clients/store.js';
 
 const USAGE = `Usage: npm run oauth3 -- <command>
 
   clients add --name NAME --redirect-uri URI [--redirect-uri URI ...] [--public]
-              [--grant authorization_code|refresh_token|client_credentials|device_code ...] [--scope "a b"]
-              [--logo-uri https://...] [--id-token-alg ES256|RS256] [--resource-server] [--json]
-              (--resource-server: may introspect every access token for the resource API)
+              [--grant authorization_code|refresh_token|client_credentials|device_code|token_exchange ...]
+              [--scope "a b"] [--logo-uri https://...] [--id-token-alg ES256|RS256] [--resource-server] [--json]
+              (--redirect-uri: needed with the authorization_code grant, the default;
+               --resource-server: may introspect every access token for the resource API; alone, it
+               registers a machine client: the client_credentials grant, no redirect URI)
   clients list [--json]
   clients remove CLIENT_ID
   registration-tokens create [--expires-in 1d] [--json]
@@ -96,6 +100,13 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
     return values.help ? 0 : 64;
   }
 
+  // Mistyped flags are told at once, before the seconds it takes to open storage.
+  const problem = command === 'clients add' ? clientsAddProblem(values) : undefined;
+  if (problem) {
+    err(problem);
+    return 64;
+  }
+
   let config: Config;
   let scopes: ScopeCatalog;
   try {
@@ -116,6 +127,12 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
   try {
     db = await openDatabase(config, `oauth3 ${command}`, { migrate: command !== 'migrate' });
   } catch (error) {
+    // Postgres down or refusing us: one line saying where and what to check, not a driver's stack trace.
+    const problem = databaseProblem(error, config.DATABASE_URL, config.DATABASE_TIMEOUT_MS);
+    if (problem) {
+      err(problem);
+      return 69;
+    }
     if (error instanceof EmbeddedStorageBusy) {
       const viaServer = await sendToServer(adminSocketPath(config.DATA_DIR), argv);
       if (viaServer) {
@@ -130,13 +147,60 @@ export async function runCli(argv: string[], env = process.env, out: Out = conso
   }
   try {
     return await execute(parsed, { config, db, scopes }, out, err);
+  } catch (error) {
+    const problem = databaseProblem(error, config.DATABASE_URL, config.DATABASE_TIMEOUT_MS);
+    if (!problem) throw error;
+    err(problem);
+    return 69;
   } finally {
-    await db.close();
+    await db.close().catch(() => undefined);
   }
 }
 
-/** `--grant device_code` is short for the device authorization grant's URN (RFC 8628 §3.4). */
-const grantTypeOf = (grant: string) => (grant === 'device_code' ? 'urn:ietf:params:oauth:grant-type:device_code' : grant);
+/** The grants `--grant` takes: the short names for the device and token exchange grants' URNs (RFC 8628, RFC 8693). */
+const GRANTS: Record<string, string> = {
+  authorization_code: 'authorization_code',
+  refresh_token: 'refresh_token',
+  client_credentials: 'client_credentials',
+  device_code: 'urn:ietf:params:oauth:grant-type:device_code',
+  token_exchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+};
+const grantTypeOf = (grant: string) => GRANTS[grant] ?? (Object.values(GRANTS).includes(grant) ? grant : undefined);
+
+/** A client as `--json` prints it: the field names of the text output and of RFC 7591 (client_id, client_secret, …). */
+const clientJson = (c: ClientSummary, clientSecret?: string) => ({
+  client_id: c.clientId,
+  ...(clientSecret ? { client_secret: clientSecret } : {}),
+  name: c.name,
+  public: c.public,
+  redirect_uris: c.redirectUris,
+  grant_types: c.grantTypes,
+  ...(c.scope ? { scope: c.scope } : {}),
+  resource_server: c.resourceServer ?? false,
+  created_at: c.createdAt,
+});
+
+/**
+ * The mistakes a person makes with `clients add`, told before anything is stored, in words that say what to type;
+ * undefined when the flags make sense (the store still checks everything).
+ */
+function clientsAddProblem(values: Parsed['values']): string | undefined {
+  if (!values.name?.trim()) return '--name is required: the name owners see on the consent page, e.g. --name "My app"';
+  const unknown = (values.grant ?? []).filter((g) => !grantTypeOf(g));
+  if (unknown.length)
+    return `--grant: unknown grant ${unknown.map((g) => `'${g}'`).join(', ')}; known grants: ${Object.keys(GRANTS).join(', ')}`;
+  const alg = values['id-token-alg'];
+  if (alg !== undefined && alg !== 'ES256' && alg !== 'RS256') return `--id-token-alg: '${alg}' is not offered; use ES256 or RS256`;
+  if (values['logo-uri'] !== undefined && !/^https:\/\/[^/]/i.test(values['logo-uri']))
+    return `--logo-uri: '${values['logo-uri']}' is not an https URL; use one such as https://example.com/logo.png`;
+  const grants = values.grant?.map(grantTypeOf) ?? (values['resource-server'] ? [] : ['authorization_code']);
+  if (grants.includes('authorization_code') && !values['redirect-uri']?.length)
+    return (
+      '--redirect-uri is required: an app that signs owners in (the authorization_code grant, the default) gets them back ' +
+      'there, e.g. --redirect-uri http://localhost:8080/callback; a machine client takes --grant client_credentials instead'
+    );
+  return undefined;
+}
 
 /** The flag a person typed for each field of NewClient, so a refusal names it exactly. */
 const FLAGS: Record<string, string> = {
@@ -167,22 +231,34 @@ export async function execute(
   try {
     switch (['clients', 'registration-tokens'].includes(positionals[0] ?? '') ? `${positionals[0]} ${positionals[1] ?? ''}` : command) {
       case 'clients add': {
+        const problem = clientsAddProblem(values);
+        if (problem) {
+          err(problem);
+          return 64;
+        }
+        const redirectUris = values['redirect-uri'] ?? [];
+        const resourceServer = values['resource-server'] ?? false;
+        // A resource server only introspects: alone, it is a machine client (client credentials, no redirect URI).
+        const grantTypes = values.grant?.map(grantTypeOf) ?? (resourceServer && !redirectUris.length ? ['client_credentials'] : undefined);
         const { client, clientSecret } = await clients.add({
           name: values.name ?? '',
-          redirectUris: values['redirect-uri'] ?? [],
+          redirectUris,
           public: values.public ?? false,
-          grantTypes: values.grant?.map(grantTypeOf) as never,
+          grantTypes: grantTypes as never,
           scope: values.scope,
           logoUri: values['logo-uri'],
           idTokenAlg: values['id-token-alg'] as never,
-          resourceServer: values['resource-server'] ?? false,
+          resourceServer,
         });
-        if (values.json) out(JSON.stringify({ ...client, clientSecret }, null, 2));
+        if (values.json) out(JSON.stringify(clientJson(client, clientSecret), null, 2));
         else {
           out(`Created client "${client.name}"`);
           out(`  client_id:     ${client.clientId}`);
           // As kept (normalised, threat model F6): authorization requests must name them exactly so.
           for (const uri of client.redirectUris) out(`  redirect_uri:  ${uri}`);
+          out(`  grant_types:   ${client.grantTypes.join(' ')}`);
+          if (client.scope) out(`  scope:         ${client.scope}`);
+          if (client.resourceServer) out('  resource_server: yes (may introspect every access token for the resource API)');
           if (clientSecret)
             out(`  client_secret: ${clientSecret}\n\nStore the secret now: it is kept only as a hash and cannot be shown again.`);
         }
@@ -190,7 +266,14 @@ export async function execute(
       }
       case 'clients list': {
         const list = await clients.list();
-        if (values.json) out(JSON.stringify(list, null, 2));
+        if (values.json)
+          out(
+            JSON.stringify(
+              list.map((c) => clientJson(c)),
+              null,
+              2,
+            ),
+          );
         else if (!list.length) out('No clients yet. Add one with: npm run oauth3 -- clients add --name ... --redirect-uri ...');
         else
           for (const c of list)
@@ -219,10 +302,11 @@ export async function execute(
           return 65;
         }
         const { token, expiresAt } = await createInitialAccessToken(modelStorage(db, INITIAL_ACCESS_TOKEN), expiresIn);
-        if (values.json) out(JSON.stringify({ initialAccessToken: token, expiresAt: expiresAt.toISOString() }, null, 2));
+        if (values.json) out(JSON.stringify({ initial_access_token: token, expires_at: expiresAt.toISOString() }, null, 2));
         else {
-          out(`Initial access token (valid until ${expiresAt.toISOString()}; shown once):`);
-          out(`  ${token}`);
+          out(`Initial access token (shown once):`);
+          out(`  initial_access_token: ${token}`);
+          out(`  expires_at:           ${expiresAt.toISOString()}`);
           if (config.REGISTRATION !== 'token')
             out(`\nNote: REGISTRATION is ${config.REGISTRATION}; the server asks for this token only with REGISTRATION=token.`);
         }

@@ -1,6 +1,6 @@
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { OwnerProviderView } from '../upstream/owner-providers.js';
-import type { CredentialField } from '../plugins/plugin.js';
+import type { CredentialField, CredentialGuide } from '../plugins/plugin.js';
 
 /** One way to connect an account: a credential kind from a plugin, or an upstream OAuth provider from config. */
 export interface ConnectWay {
@@ -9,7 +9,7 @@ export interface ConnectWay {
   provider: string;
   title: string;
   description: string;
-  paste?: { fields: CredentialField[] };
+  paste?: { fields: CredentialField[]; guide?: CredentialGuide[] };
   /** The upstream provider to start an OAuth connect with. */
   oauth?: { provider: string };
 }
@@ -41,7 +41,7 @@ export function connectWays(
       provider: kind.provider,
       title: kind.title,
       description: kind.description,
-      ...(kind.paste ? { paste: { fields: kind.paste.fields } } : {}),
+      ...(kind.paste ? { paste: { fields: kind.paste.fields, ...(kind.paste.guide ? { guide: kind.paste.guide } : {}) } } : {}),
       ...(kind.oauth ? { oauth: { provider: kind.oauth.provider } } : {}),
     });
   }

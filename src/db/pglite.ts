@@ -1,11 +1,36 @@
 import { mkdirSync } from 'node:fs';
+import v8 from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
+import { createClusterAside, needsCluster } from './pglite-initdb.js';
 import type { Database, Listener, Queryable, QueryResult } from './database.js';
+
+/**
+ * Postgres settings of the embedded database, sized for one process's storage rather than a database server's
+ * (measurements in bench/README.md, "Memory of the embedded default"). Postgres writes its shared buffers when it
+ * starts, so PGlite's default of 128 MB was resident from the first second, and WASM memory never shrinks. 16 MB
+ * holds the hot pages of oauth3's tables; the rest is read back from the files in DATA_DIR (through the OS's page
+ * cache). Index builds in a migration spill to disk past 16 MB instead of growing the memory for good. Nothing here
+ * touches durability: every commit is written to the files as before.
+ */
+export const PGLITE_SETTINGS = ['shared_buffers=16MB', 'maintenance_work_mem=16MB'];
+
+/**
+ * V8 compiles WebAssembly with its baseline compiler (Liftoff) and recompiles the functions that turn out hot with its
+ * optimizing one. For one of Postgres's functions (over 100 KB of WebAssembly) that recompilation takes about 600 MB
+ * for several seconds, a few seconds after every start and again under load, and it leaves tens of MB behind. So
+ * PGlite's functions stay on the baseline compiler: they then cost about a third more CPU once warm, and no
+ * recompilation runs. These flags are read when a WebAssembly module is compiled, so they must be set before the first
+ * PGlite is created; they apply to WebAssembly compiled later in this process too (nothing else of oauth3's is).
+ */
+const BASELINE_WASM_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
 /** Embedded Postgres (WASM) in a folder: the default storage, so `npm start` needs nothing installed. */
 export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
+  v8.setFlagsFromString(BASELINE_WASM_FLAGS.join(' '));
+  const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
+  if (dataDir && needsCluster(dataDir)) await createClusterAside(dataDir, startParams, BASELINE_WASM_FLAGS);
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
+  const db = await PGlite.create(dataDir, { startParams });
 
   const run = async <T>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
     const result = await target.query<T>(sql, params);

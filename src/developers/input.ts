@@ -21,11 +21,11 @@ const Scope = z.string().min(1).max(64);
 
 /** What a developer may change on an app, from the JSON API or the form (threat model F1 for the redirect URIs). */
 export const AppFields = z.object({
-  name: z.string().trim().min(1, 'is required').max(100),
-  description: optional(z.string().trim().max(1000)),
+  name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+  description: optional(z.string().trim().max(1000, 'must be at most 1000 characters')),
   logo_uri: optional(https),
   homepage: optional(https),
-  redirect_uris: z.preprocess(lines, z.array(RedirectUri).max(20)).default([]),
+  redirect_uris: z.preprocess(lines, z.array(RedirectUri).max(20, 'at most 20 redirect URIs')).default([]),
   scopes: z.preprocess(words, z.array(Scope).min(1, 'pick at least one scope').max(100)),
   /**
    * Whether the app may trade its tokens for narrower ones for its own helpers (RFC 8693 token exchange). Confidential

@@ -7,16 +7,17 @@ import type { Database } from '../db/database.js';
 import type { AccountStore } from '../accounts/accounts.js';
 import type { EventLog } from '../accounts/events.js';
 import { systemClock, type Clock } from '../clock.js';
-import { toAppError } from '../errors.js';
+import { AppError } from '../errors.js';
 import { csrfToken, requireCsrf, requireSameOrigin } from '../http/guards.js';
 import { loadOwner, ownerOf } from '../accounts/owner-session.js';
 import { backTo, noticeFrom } from '../web/notices.js';
-import type { ClientRecord, ClientStore } from '../clients/store.js';
+import type { ClientKind, ClientRecord, ClientStore } from '../clients/store.js';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
 import type { LiveSecret } from '../clients/secrets.js';
 import { DeveloperApps, notFoundApp, type Actor } from './apps.js';
 import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation, withKnownScopes } from './input.js';
 import { developerPage } from './views/layout.js';
+import { checkAppForm, countProblems, problemsFrom, type FormProblems } from './form-problems.js';
 import { appBody, appFormBody, appListBody, draftOf, exchanges, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
 import type { SkillTool } from './skill.js';
@@ -120,12 +121,20 @@ export function developerRoutes(deps: DeveloperDeps): Router {
       notice ?? noticeFrom(ctx, MESSAGES),
     );
   };
-  /** A form sent back with the problem named (400), keeping what the developer typed. */
-  const formAgain = (ctx: Context, body: Record<string, unknown>, error: unknown, clientId?: string) => {
-    const problem = toAppError(error);
-    if (problem.status !== 400) throw error;
+  /**
+   * A form sent back with every problem beside its field (400; 409 or 429 for the limits, at the top), keeping what
+   * the developer typed. Anything else is not the form's problem and goes to the error boundary.
+   */
+  const formAgain = (
+    ctx: Context,
+    body: Record<string, unknown>,
+    problems: FormProblems,
+    status: number,
+    clientId?: string,
+    kind?: ClientKind,
+  ) => {
     const draft: AppDraft = {
-      kind: NewApp.shape.kind.safeParse(body.kind).data,
+      kind: kind ?? NewApp.shape.kind.safeParse(body.kind).data,
       name: formText(body.name),
       description: formText(body.description),
       logo_uri: formText(body.logo_uri),
@@ -134,14 +143,20 @@ export function developerRoutes(deps: DeveloperDeps): Router {
       scopes: fieldsFromForm(body).scopes as string[],
       token_exchange: body.token_exchange === 'on',
     };
-    ctx.status = 400;
+    ctx.status = status;
     page(
       ctx,
       clientId ? 'Edit app' : 'Register an app',
       clientId ? '/developers' : '/developers/apps/new',
-      appFormBody(deps.scopes, csrfFor(ctx), draft, clientId),
-      { kind: 'error', text: problem.description },
+      appFormBody(deps.scopes, csrfFor(ctx), draft, clientId, problems),
+      undefined,
     );
+  };
+  /** A refusal from the store or the limits, shown in the form when it is about the form; else thrown on. */
+  const refused = (ctx: Context, body: Record<string, unknown>, error: unknown, clientId?: string, kind?: ClientKind) => {
+    const problems = problemsFrom(error);
+    if (!problems) throw error;
+    formAgain(ctx, body, problems, error instanceof AppError ? error.status : 400, clientId, kind);
   };
 
   const router = createRouter();
@@ -157,11 +172,13 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   });
   router.post('/developers/apps', ...mutate, guard({ body: FormFields }), async function registerFromPage(ctx) {
     const form = ctx.state.input.body;
+    const problems = checkAppForm(form, deps.scopes);
+    if (countProblems(problems)) return formAgain(ctx, form, problems, 400);
     let created: Awaited<ReturnType<DeveloperApps['register']>>;
     try {
       created = await apps.register(actor(ctx), withKnownScopes(NewApp.parse(fieldsFromForm(form)), deps.scopes));
     } catch (error) {
-      return formAgain(ctx, form, error);
+      return refused(ctx, form, error);
     }
     ctx.status = 201;
     await appPage(ctx, created.app.clientId, created.clientSecret, {
@@ -179,10 +196,13 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   router.post('/developers/apps/:clientId', ...mutate, ownApp, guard({ body: FormFields }), async function updateFromPage(ctx) {
     const clientId = clientIdOf(ctx);
     const form = ctx.state.input.body;
+    const { app } = await apps.get(ownerOf(ctx).accountId, clientId);
+    const problems = checkAppForm(form, deps.scopes, app.kind);
+    if (countProblems(problems)) return formAgain(ctx, form, problems, 400, clientId, app.kind);
     try {
       await apps.update(actor(ctx), clientId, withKnownScopes(AppFields.parse(fieldsFromForm(form)), deps.scopes));
     } catch (error) {
-      return formAgain(ctx, form, error, clientId);
+      return refused(ctx, form, error, clientId, app.kind);
     }
     backTo(ctx, `/developers/apps/${clientId}`, 'updated');
   });

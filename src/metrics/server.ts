@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
+import { listenTcp, METRICS_LISTENER } from '../http/listen.js';
 
 export interface MetricsListener {
   url: string;
@@ -38,10 +39,7 @@ export async function listenMetrics(
     );
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  await listenTcp(server, port, host, METRICS_LISTENER);
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

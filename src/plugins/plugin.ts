@@ -112,6 +112,12 @@ export interface CredentialField {
   required?: boolean;
 }
 
+/** Numbered steps telling the owner where to find what they paste, one list per place (such as a browser). */
+export interface CredentialGuide {
+  title: string;
+  steps: string[];
+}
+
 export interface CredentialKind {
   /** Stored in connections.kind: `x.cookie`, `telegram.bot`. OAuth kinds use `oauth2`. */
   id: string;
@@ -123,6 +129,8 @@ export interface CredentialKind {
   /** Pasted credentials: the form, its schema, and the upstream check run before saving. */
   paste?: {
     fields: CredentialField[];
+    /** Where to find the values, shown beside the form (short steps, readable on a phone). */
+    guide?: CredentialGuide[];
     input: z.ZodType<Record<string, unknown>>;
     verify(input: Record<string, unknown>, deps: { config: Config; logger: Logger }): Promise<VerifiedCredential>;
   };

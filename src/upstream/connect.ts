@@ -10,10 +10,19 @@ export const callbackUrl = (config: Pick<Config, 'ISSUER'>) => `${config.ISSUER}
 export const DEFAULT_RETURN = '/console/connections';
 
 /**
- * Where to send the owner after connecting: a console path on this server only, so the callback can never be used
- * as an open redirect (RFC 9700 §4.11).
+ * A consent page to come back to after connecting the account it needs: exactly `/interaction/<uid>` on this server,
+ * nothing before or after it, or undefined.
+ */
+export function interactionReturnTo(value: unknown): string | undefined {
+  return typeof value === 'string' && /^\/interaction\/[A-Za-z0-9_-]{1,64}$/.test(value) ? value : undefined;
+}
+
+/**
+ * Where to send the owner after connecting: a console path or a consent page (interactionReturnTo) on this server
+ * only, so the callback can never be used as an open redirect (RFC 9700 §4.11).
  */
 export function safeReturnTo(value: string | undefined): string | undefined {
+  if (interactionReturnTo(value)) return value;
   if (!value || value.length > 500) return undefined;
   // eslint-disable-next-line no-control-regex -- a return path with control characters is refused
   if (!/^\/console(\/|\?|$)/.test(value) || /[\\\u0000-\u001f]/.test(value) || value.includes('//')) return undefined;

@@ -295,6 +295,19 @@ describe('benchmark report', () => {
     expect(cells(md, 'oauth3, embedded PGlite')[5]).toBe('—');
   });
 
+  it("shows the embedded server's memory at rest after a first start and a restart, when it was measured", () => {
+    const rows = [row('discovery', 'ours', 'embedded', result(10, 1)), row('discovery', 'bare-koa', undefined, result(10, 1))];
+    const idle = {
+      first: { rssBytes: 190 * 2 ** 20, peakBytes: 230 * 2 ** 20 },
+      restart: { rssBytes: 225 * 2 ** 20, peakBytes: 231 * 2 ** 20 },
+    };
+    const md = benchReport(rows, { ...settings, idle, idleSettle: 8 }).markdown.split('\n');
+    expect(md).toContain('| Embedded PGlite, no load | RSS 8 s after start | Peak RSS |');
+    expect(cells(md, 'First start (new DATA_DIR)')).toEqual(['First start (new DATA_DIR)', '190 MiB', '230 MiB']);
+    expect(cells(md, 'Restart (same DATA_DIR)')).toEqual(['Restart (same DATA_DIR)', '225 MiB', '231 MiB']);
+    expect(benchReport(rows, settings).markdown).not.toContain('Embedded PGlite, no load');
+  });
+
   it('names the machine, the settings, the scenarios run and a busy host', () => {
     const rows = [
       row('refresh', 'ours', 'postgres', result(100, 10), { loadBefore: 9.5 }),

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -11,32 +10,12 @@ import {
   newPasskeyPage,
   screenshot,
   viewports,
+  seriousProblems,
 } from '../helpers/chromium.js';
 import { authorizationRequest } from '../helpers/code-flow.js';
 import { consoleSections } from '../../src/console/views/layout.js';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const redirectUri = 'http://127.0.0.1:8765/callback';
-
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core's serious and critical findings on the page as it is now, as "rule: help (selector, …)" lines. */
-async function seriousProblems(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(context: Document): Promise<{ violations: Violation[] }> } }).axe;
-    return (await axe.run(document)).violations;
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 /**
  * The console's frame in real Chromium: the name given at sign-up greets the owner everywhere (never an account id),

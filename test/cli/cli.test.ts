@@ -8,7 +8,6 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { startTestServer } from '../helpers/server.js';
-import type { ClientSummary } from '../../src/clients/store.js';
 
 interface Run {
   code: number;
@@ -16,7 +15,18 @@ interface Run {
   err: string;
 }
 
-type ListedClient = ClientSummary;
+/** A client as `--json` prints it: the text output's field names. */
+interface ListedClient {
+  client_id: string;
+  client_secret?: string;
+  name: string;
+  public: boolean;
+  redirect_uris: string[];
+  grant_types: string[];
+  scope?: string;
+  resource_server: boolean;
+  created_at: string;
+}
 
 /** POST /token with client_credentials and HTTP Basic client authentication (RFC 6749 §2.3.1, §4.4). */
 function clientCredentials(issuer: string, clientId: string, secret: string): Promise<Response> {
@@ -92,18 +102,18 @@ describe('the admin CLI (npm run oauth3)', () => {
         '--json',
       );
       expect(run).toMatchObject({ code: 0, err: '' });
-      const printed = JSON.parse(run.out) as ListedClient & { clientSecret: string };
+      const printed = JSON.parse(run.out) as ListedClient & { client_secret: string };
       expect(printed).toMatchObject({
-        clientId: expect.stringMatching(/^c_/),
-        clientSecret: expect.any(String),
+        client_id: expect.stringMatching(/^c_/),
+        client_secret: expect.any(String),
         name: 'Agent app',
         public: false,
-        redirectUris: ['https://app.example/callback', 'http://127.0.0.1:8765/cb'],
-        grantTypes: ['authorization_code', 'refresh_token'],
+        redirect_uris: ['https://app.example/callback', 'http://127.0.0.1:8765/cb'],
+        grant_types: ['authorization_code', 'refresh_token'],
       });
-      expect(printed.clientSecret.length).toBeGreaterThanOrEqual(43);
-      expect(run.out.split(printed.clientSecret)).toHaveLength(2);
-      app = { clientId: printed.clientId, clientSecret: printed.clientSecret };
+      expect(printed.client_secret.length).toBeGreaterThanOrEqual(43);
+      expect(run.out.split(printed.client_secret)).toHaveLength(2);
+      app = { clientId: printed.client_id, clientSecret: printed.client_secret };
 
       // Secrets live in client_secrets since migration 006, one row per secret.
       const rows = await query<{ client_id: string; metadata: unknown; secret_hash: string }>(
@@ -133,10 +143,10 @@ describe('the admin CLI (npm run oauth3)', () => {
     it('creates a public client without any secret', async () => {
       const run = await cli('clients', 'add', '--name', 'Native app', '--public', '--redirect-uri', 'com.example.app:/callback', '--json');
       expect(run.code).toBe(0);
-      const printed = JSON.parse(run.out) as ListedClient & { clientSecret?: string };
+      const printed = JSON.parse(run.out) as ListedClient;
       expect(printed.public).toBe(true);
-      expect(printed.clientSecret).toBeUndefined();
-      expect(await query('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [printed.clientId])).toEqual([]);
+      expect(printed.client_secret).toBeUndefined();
+      expect(await query('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [printed.client_id])).toEqual([]);
     });
 
     it.each([
@@ -167,7 +177,7 @@ describe('the admin CLI (npm run oauth3)', () => {
       expect(run.code).not.toBe(0);
       expect(run.out).toBe('');
       // The message starts a line with the flag exactly as typed, then says what is wrong.
-      expect(run.err).toMatch(new RegExp(`(^|\\n)${flag}: \\S`));
+      expect(run.err).toMatch(new RegExp(`(^|\\n)${flag}( is required)?: \\S`));
     });
   });
 
@@ -179,9 +189,9 @@ describe('the admin CLI (npm run oauth3)', () => {
       const list = JSON.parse(run.out) as ListedClient[];
       expect(list.map((c) => c.name)).toEqual(['Agent app', 'Readable app', 'Native app']);
       expect(list[0]).toMatchObject({
-        clientId: app.clientId,
+        client_id: app.clientId,
         public: false,
-        redirectUris: ['https://app.example/callback', 'http://127.0.0.1:8765/cb'],
+        redirect_uris: ['https://app.example/callback', 'http://127.0.0.1:8765/cb'],
       });
       expect(run.out).not.toContain(app.clientSecret);
       expect(run.out).not.toMatch(/sha256:|secret/i);
@@ -196,11 +206,11 @@ describe('the admin CLI (npm run oauth3)', () => {
 
   describe('clients remove', () => {
     it('removes a client', async () => {
-      const { clientId } = (await listed()).find((c) => c.name === 'Readable app')!;
+      const { client_id: clientId } = (await listed()).find((c) => c.name === 'Readable app')!;
       const run = await cli('clients', 'remove', clientId);
       expect(run.code).toBe(0);
       expect(run.out).toContain(clientId);
-      expect((await listed()).map((c) => c.clientId)).not.toContain(clientId);
+      expect((await listed()).map((c) => c.client_id)).not.toContain(clientId);
       expect(await query('SELECT 1 FROM clients WHERE client_id = $1', [clientId])).toHaveLength(0);
     });
 
@@ -316,7 +326,8 @@ describe('the admin CLI (npm run oauth3)', () => {
           '--json',
         );
         expect(add).toMatchObject({ code: 0, err: '' });
-        added = JSON.parse(add.out) as { clientId: string; clientSecret: string };
+        const printed = JSON.parse(add.out) as { client_id: string; client_secret: string };
+        added = { clientId: printed.client_id, clientSecret: printed.client_secret };
         // The running server knows the new client at once.
         const res = await clientCredentials(server.url, added.clientId, added.clientSecret);
         expect(res.status).toBe(200);
@@ -331,7 +342,7 @@ describe('the admin CLI (npm run oauth3)', () => {
       }
       expect(existsSync(path.join(dataDir, 'admin.sock'))).toBe(false);
       const after = await listed();
-      expect(after.map((c) => c.clientId)).toEqual([...before.map((c) => c.clientId), added!.clientId]);
+      expect(after.map((c) => c.client_id)).toEqual([...before.map((c) => c.client_id), added!.clientId]);
       const rows = await query<{ secret_hash: string }>('SELECT secret_hash FROM client_secrets WHERE client_id = $1', [added!.clientId]);
       expect(rows[0]!.secret_hash).toBe(hashSecret(added!.clientSecret));
     });
@@ -341,7 +352,7 @@ describe('the admin CLI (npm run oauth3)', () => {
     it('gets an access token with client_credentials from a server started afterwards', async () => {
       const run = await cli('clients', 'add', '--name', 'Service', '--grant', 'client_credentials', '--scope', 'tweet.read', '--json');
       expect(run.code).toBe(0);
-      const { clientId, clientSecret } = JSON.parse(run.out) as { clientId: string; clientSecret: string };
+      const { client_id: clientId, client_secret: clientSecret } = JSON.parse(run.out) as { client_id: string; client_secret: string };
 
       const server = await startTestServer({ storage: { dataDir } });
       try {

@@ -65,7 +65,7 @@ describe('the admin CLI without a running server', () => {
   it("registers a machine client for a built-in plugin's scope (tweet.read)", async () => {
     const run = await oauth3(['clients', 'add', '--name', 'Reader', '--grant', 'client_credentials', '--scope', 'tweet.read', '--json']);
     expect(run).toMatchObject({ code: 0, err: '' });
-    expect(JSON.parse(run.out)).toMatchObject({ name: 'Reader', grantTypes: ['client_credentials'], scope: 'tweet.read' });
+    expect(JSON.parse(run.out)).toMatchObject({ name: 'Reader', grant_types: ['client_credentials'], scope: 'tweet.read' });
   });
 
   it("registers a client for a configured upstream provider's scope (upstream:<provider>)", async () => {

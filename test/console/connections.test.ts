@@ -173,7 +173,9 @@ describe.each(backends())('connected accounts on %s storage', (backend) => {
     });
     const page = await refused.text();
     expect(refused.status).toBe(400);
-    expect(page).toMatch(/<p class="field-error" role="alert">[^<]*Telegram did not accept this bot token/);
+    expect(page).toMatch(/<p class="field-error" role="alert" id="telegram-bot-problem">[^<]*Telegram did not accept this bot token/);
+    // Each field points at the problem, so a screen reader reads it with the field.
+    expect(page).toMatch(/<input id="telegram-bot-bot_token" name="bot_token"[^>]*aria-describedby="telegram-bot-problem[ "]/);
     expect(page).not.toContain(bad);
     // What is not secret stays typed.
     expect(page).toMatch(/<textarea id="telegram-bot-chats" name="chats"[^>]*>@releasenotes<\/textarea>/);

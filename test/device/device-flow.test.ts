@@ -121,7 +121,7 @@ describe.each(backends())('the device authorization grant on %s storage', (backe
         (line) => out.push(line),
       ),
     ).toBe(0);
-    const { clientId, grantTypes } = JSON.parse(out.join('\n')) as { clientId: string; grantTypes: string[] };
+    const { client_id: clientId, grant_types: grantTypes } = JSON.parse(out.join('\n')) as { client_id: string; grant_types: string[] };
     expect(grantTypes).toEqual([DEVICE_GRANT, 'refresh_token']);
     agent = await oidc.discovery(new URL(server.url), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     owner = new Owner(server);

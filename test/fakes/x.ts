@@ -54,7 +54,8 @@ interface GraphqlVariables {
 
 /**
  * A fake X on 127.0.0.1 for the tests: the web app's GraphQL and 1.1 calls (checking the web bearer, the cookie and
- * that x-csrf-token equals ct0, as X does), API v2 with OAuth user tokens, and the OAuth 2.0 authorize (auto-approve)
+ * that x-csrf-token equals ct0, as X does, and handing a fresh ct0 in Set-Cookie to a request without a matching one,
+ * as X does for a browser holding only auth_token), API v2 with OAuth user tokens, and the OAuth 2.0 authorize (auto-approve)
  * and token endpoints (PKCE S256, refresh-token rotation). `fail()` makes it answer errors, garbage, or hang.
  */
 export class FakeX {
@@ -74,7 +75,10 @@ export class FakeX {
   /** Delay before answering a refresh, so that concurrent refreshes overlap. */
   refreshDelayMs = 0;
 
-  private readonly cookies = new Map<string, { ct0: string; user: FakeXUser }>();
+  /** Each signed-in session's auth_token, the ct0 values X handed it (the pasted one first), and its user. */
+  private readonly cookies = new Map<string, { ct0s: string[]; user: FakeXUser }>();
+  /** Every ct0 X handed out in a Set-Cookie, newest last, with the auth_token it was for. */
+  readonly handedCt0: { auth_token: string; ct0: string }[] = [];
   private readonly accessTokens = new Map<string, { user: FakeXUser; expiresAt: number; scope: string }>();
   private readonly refreshTokens = new Map<string, { user: FakeXUser; clientId: string; scope: string }>();
   private readonly codes = new Map<string, { user: FakeXUser; clientId: string; redirectUri: string; challenge: string; scope: string }>();
@@ -121,7 +125,7 @@ export class FakeX {
   /** A signed-in browser session for `user`: the two cookies an owner would paste. */
   signIn(user: FakeXUser = this.user()): { auth_token: string; ct0: string; user: FakeXUser } {
     const cookie = { auth_token: randomBytes(20).toString('hex'), ct0: randomBytes(80).toString('hex') };
-    this.cookies.set(cookie.auth_token, { ct0: cookie.ct0, user });
+    this.cookies.set(cookie.auth_token, { ct0s: [cookie.ct0], user });
     return { ...cookie, user };
   }
 
@@ -184,6 +188,7 @@ export class FakeX {
     const route = `${req.method} ${url.pathname}`;
     try {
       if (route === 'GET /i/api/1.1/account/verify_credentials.json') return this.verifyCredentials(req, res);
+      if (route === 'GET /') return this.frontPage(req, res);
       const graphql = /^\/i\/api\/graphql\/([\w-]+)\/(CreateTweet|DeleteTweet|UserTweets)$/.exec(url.pathname);
       if (graphql) return this.graphql(req, res, graphql[2]!, graphql[1]!, url, body);
       if (route === 'GET /i/oauth2/authorize') return this.authorize(url, res);
@@ -198,21 +203,53 @@ export class FakeX {
 
   // ---- web app (cookie) -----------------------------------------------------------------------------------------
 
-  /** X's checks on a web call: its bearer, a known auth_token cookie, and the CSRF header equal to the ct0 cookie. */
+  /**
+   * X's checks on a web call: its bearer, then the CSRF pair, then the session. As X does, a request whose ct0 cookie
+   * and x-csrf-token header do not match a ct0 of the session is answered 403 (code 353) with a fresh
+   * `Set-Cookie: ct0=…`, the way a browser holding only auth_token gets its CSRF token. X checks the CSRF pair before
+   * the session, so an unknown auth_token gets a ct0 too, and is refused (401, code 32) once it comes with it.
+   */
   private webUser(req: http.IncomingMessage, res: http.ServerResponse): { user: FakeXUser; credential: XCredential } | undefined {
     const cookies = Object.fromEntries(
       String(req.headers.cookie ?? '')
         .split(/;\s*/)
         .map((c) => c.split('=') as [string, string]),
     );
-    const session = cookies.auth_token ? this.cookies.get(cookies.auth_token) : undefined;
+    const authToken = cookies.auth_token ?? '';
+    const session = authToken ? this.cookies.get(authToken) : undefined;
     if (req.headers.authorization !== `Bearer ${this.webBearer}`)
       return void send(res, 401, { errors: [{ code: 215, message: 'Bad Authentication data.' }] });
-    if (!session) return void send(res, 401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
-    if (cookies.ct0 !== session.ct0 || req.headers['x-csrf-token'] !== session.ct0) {
-      return void send(res, 403, { errors: [{ code: 353, message: 'This request requires a matching csrf cookie and header.' }] });
+    const ct0 = cookies.ct0 ?? '';
+    const knownCt0 = session ? session.ct0s.includes(ct0) : ct0.length > 0;
+    if (!knownCt0 || req.headers['x-csrf-token'] !== ct0) {
+      const fresh = randomBytes(80).toString('hex');
+      session?.ct0s.push(fresh);
+      this.handedCt0.push({ auth_token: authToken, ct0: fresh });
+      return void send(
+        res,
+        403,
+        { errors: [{ code: 353, message: 'This request requires a matching csrf cookie and header.' }] },
+        { 'set-cookie': `ct0=${fresh}; Max-Age=157680000; Path=/; Domain=.x.com; Secure; SameSite=Lax` },
+      );
     }
-    return { user: session.user, credential: { auth_token: cookies.auth_token!, ct0: session.ct0 } };
+    if (!session) return void send(res, 401, { errors: [{ code: 32, message: 'Could not authenticate you.' }] });
+    return { user: session.user, credential: { auth_token: authToken, ct0 } };
+  }
+
+  /** x.com's front page: a browser holding only auth_token is sent on to /home with a fresh ct0, as X does. */
+  private frontPage(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const authToken = /(?:^|;\s*)auth_token=([^;]*)/.exec(String(req.headers.cookie ?? ''))?.[1] ?? '';
+    const fresh = randomBytes(80).toString('hex');
+    this.cookies.get(authToken)?.ct0s.push(fresh);
+    this.handedCt0.push({ auth_token: authToken, ct0: fresh });
+    res
+      .writeHead(302, { location: '/home', 'set-cookie': `ct0=${fresh}; Max-Age=157680000; Path=/; Domain=.x.com; Secure; SameSite=Lax` })
+      .end();
+  }
+
+  /** The ct0 X handed out last for `authToken` (what oauth3 stores when the owner pasted auth_token alone). */
+  ct0For(authToken: string): string | undefined {
+    return this.handedCt0.filter((h) => h.auth_token === authToken).at(-1)?.ct0;
   }
 
   private verifyCredentials(req: http.IncomingMessage, res: http.ServerResponse): void {

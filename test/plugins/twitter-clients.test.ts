@@ -184,6 +184,100 @@ describe('checking a pasted cookie before it is saved', () => {
     });
   });
 
+  it('gets ct0 from X for an auth_token pasted alone, then checks the pair and stores both', async () => {
+    const owner = x.signIn(x.user('erin_x'));
+    const calls = x.requests.length;
+    const verified = await verifyXCookie({ auth_token: owner.auth_token }, { config: config() });
+    const handed = x.ct0For(owner.auth_token);
+    expect(handed).toMatch(/^[0-9a-f]{160}$/);
+    expect(handed).not.toBe(owner.ct0);
+    expect(verified).toEqual({
+      label: '@erin_x',
+      secret: { auth_token: owner.auth_token, ct0: handed },
+      meta: { user_id: owner.user.id, handle: 'erin_x' },
+    });
+    // First only auth_token (X answers with Set-Cookie: ct0), then the pair, as a browser sends it.
+    const [first, second] = x.requests.slice(calls);
+    expect(x.requests.length - calls).toBe(2);
+    expect(first!.headers.cookie).toBe(`auth_token=${owner.auth_token}`);
+    expect(first!.headers['x-csrf-token']).toBeUndefined();
+    expect(second!.headers.cookie).toBe(`auth_token=${owner.auth_token}; ct0=${handed}`);
+    expect(second!.headers['x-csrf-token']).toBe(handed);
+    // The pair works for posting afterwards.
+    const client = new XWebClient(
+      { baseUrl: x.url, bearer: x.webBearer, queryIds: DEFAULT_QUERY_IDS, timeoutMs: ANSWER_MS },
+      verified.secret as unknown as XCookie,
+    );
+    expect((await client.post({ text: 'posted with the ct0 X handed out' })).text).toBe('posted with the ct0 X handed out');
+  });
+
+  it('refuses an auth_token X does not know, pasted alone, with a plain 400 that never echoes it', async () => {
+    const stranger = 'e'.repeat(40);
+    const error = await verifyXCookie({ auth_token: stranger }, { config: config() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'invalid_credential', status: 400 });
+    expect((error as AppError).description).toMatch(/X did not accept this auth_token: it has expired, you signed out of x\.com/);
+    const handed = x.ct0For(stranger)!;
+    expect(handed).toBeDefined();
+    const shown = [JSON.stringify(error), (error as Error).message, (error as AppError).description, inspect(error, { depth: 5 })].join();
+    expect(shown).not.toContain(stranger);
+    expect(shown).not.toContain(handed);
+  });
+
+  it.each([
+    [
+      'refuses outright (401, no ct0)',
+      { status: 401, body: { errors: [{ code: 32, message: 'Could not authenticate you.' }] } },
+      'invalid_credential',
+      400,
+    ],
+    ['fails (503, no ct0) twice', { status: 503, body: {} }, 'upstream_error', 502],
+    ['answers 200 without a ct0 twice', { status: 200, body: {} }, 'upstream_error', 502],
+    ['sends a malformed ct0 twice', { status: 200, body: {}, headers: { 'set-cookie': 'ct0=not&valid; Path=/' } }, 'upstream_error', 502],
+  ])('when X %s for an auth_token alone, answers %s', async (_what, failure, code, status) => {
+    const owner = x.signIn();
+    // The API and then x.com's front page, both.
+    x.fail(failure, { times: 2 });
+    await expect(verifyXCookie({ auth_token: owner.auth_token }, { config: config() })).rejects.toMatchObject({ code, status });
+  });
+
+  it("falls back to x.com's front page for the ct0 when the API sets none", async () => {
+    const owner = x.signIn(x.user('gina_x'));
+    x.fail({ status: 200, body: {} }, { path: /verify_credentials/ });
+    const calls = x.requests.length;
+    const verified = await verifyXCookie({ auth_token: owner.auth_token }, { config: config() });
+    expect(x.requests.slice(calls).map((r) => r.path)).toEqual([
+      '/i/api/1.1/account/verify_credentials.json',
+      '/',
+      '/i/api/1.1/account/verify_credentials.json',
+    ]);
+    expect(x.requests[calls + 1]!.headers.cookie).toBe(`auth_token=${owner.auth_token}`);
+    expect(verified).toMatchObject({ label: '@gina_x', secret: { auth_token: owner.auth_token, ct0: x.ct0For(owner.auth_token) } });
+  });
+
+  it('says X could not be reached (502) or did not answer (504) for an auth_token alone', async () => {
+    const owner = x.signIn();
+    const unreachable = loadConfig({
+      NODE_ENV: 'test',
+      ...x.env(),
+      X_WEB_URL: 'http://127.0.0.1:9',
+      UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
+    });
+    await expect(verifyXCookie({ auth_token: owner.auth_token }, { config: unreachable })).rejects.toMatchObject({
+      code: 'upstream_error',
+      status: 502,
+      description: 'X could not be reached. Try again later.',
+    });
+    x.fail('hang');
+    await expect(verifyXCookie({ auth_token: owner.auth_token }, { config: config(TIMEOUT_MS) })).rejects.toMatchObject({
+      code: 'upstream_timeout',
+      status: 504,
+      description: 'X did not answer in time. Try again later.',
+    });
+  });
+
   it('refuses a cookie X does not accept with 400 invalid_credential, without echoing it', async () => {
     const stranger = { auth_token: 'a'.repeat(40), ct0: 'b'.repeat(160) };
     const error = await verifyXCookie(stranger, { config: config() }).then(

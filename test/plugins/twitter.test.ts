@@ -25,6 +25,8 @@ describe('the Twitter/X plugin', () => {
   let app: Client;
   /** Every response body and header block the tests saw, searched for credentials at the end. */
   const seen: string[] = [];
+  /** Credentials pasted or handed out by X along the way, searched for at the end too. */
+  const secrets: string[] = [];
 
   const api = async (path: string, token: string, init: Parameters<typeof callApi>[3] = {}) => {
     const res = await callApi(server, path, token, init);
@@ -81,6 +83,68 @@ describe('the Twitter/X plugin', () => {
       const listed = await connections(cookieOwner);
       expect(listed).toHaveLength(1);
       expect(JSON.stringify(listed)).not.toContain(cookie.auth_token);
+    });
+  });
+
+  describe('connecting by auth_token alone', () => {
+    let tokenOwner: Owner;
+    let session: { auth_token: string; ct0: string; user: FakeXUser };
+    beforeAll(async () => {
+      tokenOwner = await Owner.signUp(server);
+      session = x.signIn(x.user('frank_x'));
+    });
+
+    it('asks only for auth_token, with numbered steps for Chrome, Firefox and Safari', async () => {
+      const page = await (await tokenOwner.browser.request('/console/connections/connect/x')).text();
+      seen.push(page);
+      const form = /<form method="post" action="\/console\/connections" class="connect-form">[\s\S]*?<\/form>/.exec(page)![0];
+      expect([...form.matchAll(/<input id="[^"]+" name="([^"]+)"/g)].map((m) => m[1])).toEqual(['auth_token']);
+      expect(form).not.toContain('ct0');
+      for (const browser of ['Chrome', 'Firefox', 'Safari']) expect(page).toContain(`<summary>In ${browser}</summary>`);
+      expect(page).toMatch(/<ol class="steps">\s*<li>Open x\.com and sign in\.<\/li>/);
+    });
+
+    it('gets ct0 from X, saves the account, and posts with the pair X accepted', async () => {
+      const res = await consoleCall(tokenOwner, 'POST', '/console/api/connections', { kind: 'x.cookie', auth_token: session.auth_token });
+      expect(res.status).toBe(201);
+      expect(res.body.connection).toMatchObject({ provider: 'x', kind: 'x.cookie', label: '@frank_x', status: 'active' });
+      const handed = x.ct0For(session.auth_token)!;
+      const token = await tokenOwner.agentToken(['tweet.post']);
+      const posted = await api('/tweet', token, { body: { text: 'Only auth_token was pasted' } });
+      expect(posted.status).toBe(201);
+      expect(x.posts.at(-1)).toMatchObject({
+        text: 'Only auth_token was pasted',
+        credential: { auth_token: session.auth_token, ct0: handed },
+      });
+    });
+
+    it('says plainly on the page when X refuses the auth_token, and keeps no trace of it in the form', async () => {
+      const refused = 'f0'.repeat(20);
+      const res = await tokenOwner.browser.postForm('/console/connections', {
+        csrf: tokenOwner.csrf,
+        kind: 'x.cookie',
+        auth_token: refused,
+      });
+      const page = await res.text();
+      seen.push(page, headersText(res.headers));
+      expect(res.status).toBe(400);
+      expect(page).toContain('X did not accept this auth_token: it has expired, you signed out of x.com, or it was copied incompletely.');
+      expect(page).toContain('aria-invalid="true"');
+      expect(page).not.toContain(refused);
+      secrets.push(refused, x.ct0For(refused)!);
+    });
+
+    it('says plainly when X cannot be reached', async () => {
+      x.fail('reset');
+      const res = await consoleCall(tokenOwner, 'POST', '/console/api/connections', { kind: 'x.cookie', auth_token: session.auth_token });
+      expect(res).toMatchObject({
+        status: 502,
+        body: { error: 'upstream_error', error_description: 'X could not be reached. Try again later.' },
+      });
+    });
+
+    afterAll(() => {
+      secrets.push(session.auth_token, session.ct0, ...x.handedCt0.map((h) => h.ct0));
     });
   });
 
@@ -316,8 +380,8 @@ describe('the Twitter/X plugin', () => {
   });
 
   it('never shows or logs an X credential: cookie, ct0, access or refresh token (threat model G2)', () => {
-    const secrets = [cookie.auth_token, cookie.ct0, X_APP.clientSecret, ...x.issued.flatMap((t) => [t.access_token, t.refresh_token])];
-    expect(secrets.length).toBeGreaterThan(4);
+    secrets.push(cookie.auth_token, cookie.ct0, X_APP.clientSecret, ...x.issued.flatMap((t) => [t.access_token, t.refresh_token]));
+    expect(secrets.length).toBeGreaterThan(8);
     const everything = [...seen, ...server.logs].join('\n');
     for (const secret of secrets) expect(everything).not.toContain(secret);
     expect(server.logs.length).toBeGreaterThan(0);

@@ -86,7 +86,7 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
     // On embedded storage the CLI reaches the running server over its admin socket; on Postgres it writes directly.
     const run = await cli('registration-tokens', 'create', '--expires-in', '1h', '--json');
     expect(run).toMatchObject({ code: 0, err: '' });
-    iat = (JSON.parse(run.out) as { initialAccessToken: string }).initialAccessToken;
+    iat = (JSON.parse(run.out) as { initial_access_token: string }).initial_access_token;
   });
   afterAll(() => server?.stop());
 
@@ -115,7 +115,7 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
 
   it('refuses a token revoked with the CLI', async () => {
     const created = await cli('registration-tokens', 'create', '--json');
-    const token = (JSON.parse(created.out) as { initialAccessToken: string }).initialAccessToken;
+    const token = (JSON.parse(created.out) as { initial_access_token: string }).initial_access_token;
     expect((await cli('registration-tokens', 'revoke', token)).code).toBe(0);
     expect((await register(server, webApp(), token)).status).toBe(401);
     expect((await cli('registration-tokens', 'revoke', token)).code).toBe(1);

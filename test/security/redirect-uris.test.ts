@@ -127,7 +127,7 @@ describe.each(backends())('redirect URIs registered on %s storage (F6)', (backen
       ...UNNORMALISED.flatMap(([typed]) => ['--redirect-uri', typed]),
     );
     expect(code).toBe(0);
-    const { clientId, redirectUris } = JSON.parse(out) as { clientId: string; redirectUris: string[] };
+    const { client_id: clientId, redirect_uris: redirectUris } = JSON.parse(out) as { client_id: string; redirect_uris: string[] };
     const kept = UNNORMALISED.map(([, k]) => k);
     expect(redirectUris).toEqual(kept);
     expect(await storedRedirectUris(clientId)).toEqual(kept);

@@ -12,7 +12,7 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { connectionsBody, connectProviderBody, type ConnectProblem, type ConnectWay, type OwnAppProblem } from '../views/connections.js';
 import type { OwnerProviderView } from '../../upstream/owner-providers.js';
-import { callbackUrl } from '../../upstream/connect.js';
+import { callbackUrl, interactionReturnTo } from '../../upstream/connect.js';
 
 const ConnectionId = z.string().regex(/^con_[A-Za-z0-9_-]{1,64}$/);
 /** Upstream provider ids, as src/upstream/provider-config.ts allows them. */
@@ -46,7 +46,7 @@ const wayJson = (w: ConnectWay) => ({
   title: w.title,
   description: w.description,
   method: w.paste ? 'paste' : 'oauth',
-  ...(w.paste ? { fields: w.paste.fields } : {}),
+  ...(w.paste ? { fields: w.paste.fields, ...(w.paste.guide ? { guide: w.paste.guide } : {}) } : {}),
   ...(w.oauth ? { oauth_provider: w.oauth.provider } : {}),
 });
 
@@ -84,7 +84,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
   async function connect(ctx: Context, body: Record<string, unknown>): Promise<Connection> {
     const kind = typeof body.kind === 'string' ? registry.credentialKind(body.kind) : undefined;
     if (!kind?.paste) throw new AppError('unknown_kind', 400, 'This server has no way to connect an account of that kind.');
-    const { kind: _kind, csrf: _csrf, ...fields } = body;
+    const { kind: _kind, csrf: _csrf, return_to: _returnTo, ...fields } = body;
     const secrets = Object.values(fields).filter((v): v is string => typeof v === 'string' && v.length >= 6);
     const scrub = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('…'), text);
 
@@ -125,7 +125,9 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
     const id = ProviderId.safeParse(pathParam(ctx, 'provider'));
     const way = id.success ? ways(await ownOf(ctx)).find((w) => w.oauth?.provider === id.data) : undefined;
     if (!way) throw notFound('unknown_provider', 'This server has no such account to connect.');
-    return deps.upstream.start(ownerOf(ctx).accountId, way.oauth!.provider, RETURN_TO);
+    const body: unknown = ctx.state.body;
+    const back = interactionReturnTo((body as Record<string, unknown> | undefined)?.return_to);
+    return deps.upstream.start(ownerOf(ctx).accountId, way.oauth!.provider, back ?? RETURN_TO);
   }
 
   /** Another owner's connection is "not found", exactly like an unknown one, and stays connected. */
@@ -183,10 +185,9 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
     await page(ctx);
   });
 
-  // The bot's /connect links here: a page of the console (so a signed-out owner signs in first and comes back) whose
-  // buttons post to the routes above with this browser's CSRF token. The chat only ever hands out this link.
-  router.get('/console/connections/connect/:provider', async function showConnectProvider(ctx) {
-    const id = ProviderId.safeParse(pathParam(ctx, 'provider'));
+  /** One provider's connect page, with the consent page to go back to (if any) and a refused paste form's problem. */
+  async function providerPage(ctx: Context, providerId: unknown, returnTo: string | undefined, problem?: ConnectProblem) {
+    const id = ProviderId.safeParse(providerId);
     const own = await ownOf(ctx);
     const offered = id.success ? ways(own).filter((w) => w.provider === id.data) : [];
     if (!id.success || !offered.length) throw notFound('unknown_provider', 'This server has no such account to connect.');
@@ -203,8 +204,17 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
         ways: offered,
         csrf,
         connected: await connections.find(ownerOf(ctx).accountId, id.data),
+        ...(returnTo ? { returnTo } : {}),
+        ...(problem ? { problem } : {}),
       }),
     });
+  }
+
+  // The bot's /connect and the consent page ("You have not connected X yet") link here: a page of the console (so a
+  // signed-out owner signs in first and comes back) whose buttons post to the routes above with this browser's CSRF
+  // token. `return_to` is taken only as a consent page of this server (/interaction/<uid>), never as any other URL.
+  router.get('/console/connections/connect/:provider', async function showConnectProvider(ctx) {
+    await providerPage(ctx, pathParam(ctx, 'provider'), interactionReturnTo(ctx.query.return_to));
   });
 
   router.get('/console/api/connections', async function listConnections(ctx) {
@@ -222,6 +232,7 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
 
   router.post('/console/connections', ...mutate, async function connectFromPage(ctx) {
     const body = bodyOf(ctx);
+    const returnTo = interactionReturnTo(body.return_to);
     try {
       await connect(ctx, body);
     } catch (error) {
@@ -240,8 +251,15 @@ export function connectionsArea(router: Router, deps: ConsoleDeps): void {
       >;
       const message = error.expose ? error.description : 'Something went wrong on our side. Try again later.';
       ctx.status = error.status;
-      const known = ways(await ownOf(ctx)).some((w) => w.id === kindId);
-      await page(ctx, { kindId, message, values }, known ? undefined : { kind: 'error', text: message });
+      const way = ways(await ownOf(ctx)).find((w) => w.id === kindId);
+      // From a consent page's link: the same one-provider page again, still leading back to the consent.
+      if (way && returnTo) return providerPage(ctx, way.provider, returnTo, { kindId, message, values });
+      await page(ctx, { kindId, message, values }, way ? undefined : { kind: 'error', text: message });
+      return;
+    }
+    if (returnTo) {
+      ctx.status = 303;
+      ctx.redirect(returnTo);
       return;
     }
     backTo(ctx, RETURN_TO, 'connected');

@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { Connection } from '../../connections/store.js';
-import type { CredentialField } from '../../plugins/plugin.js';
+import type { CredentialField, CredentialGuide } from '../../plugins/plugin.js';
 import { csrfField, when } from '../../web/forms.js';
 import type { OwnerProviderView } from '../../upstream/owner-providers.js';
 import type { ConnectWay } from '../../connections/ways.js';
@@ -179,36 +179,52 @@ ${ownAppForm(undefined, csrf, newProblem)}
 </section>`;
 }
 
-/** /console/connections/connect/:provider, where the bot's /connect leads: the ways to connect one provider, alone. */
+/**
+ * /console/connections/connect/:provider, where the bot's /connect and the consent page lead: the ways to connect one
+ * provider, alone. With `returnTo` (a consent page), every form carries it and the owner goes back there once connected.
+ */
 export function connectProviderBody({
   title,
   ways,
   csrf,
   connected,
+  returnTo,
+  problem,
 }: {
   title: string;
   ways: ConnectWay[];
   csrf: string;
   connected?: Connection;
+  returnTo?: string;
+  problem?: ConnectProblem;
 }): SafeHtml {
   return html`<h1>Connect ${title}</h1>
 <p>oauth3 uses this account on your behalf when an app or agent you allowed posts for you. What you paste or approve
 here is stored encrypted and never shown again.</p>
+${returnTo ? html`<p class="status" role="note">Once ${title} is connected, you go back to the app's request to approve or deny it.</p>` : ''}
 ${connected ? html`<p>You have connected <strong>${connected.label}</strong> already; connecting again replaces it.</p>` : ''}
-${ways.map((way) => wayBlock(way, csrf, undefined))}
-<p><a href="/console/connections">All your connected accounts</a></p>`;
+${ways.map((way) => wayBlock(way, csrf, problem?.kindId === way.id ? problem : undefined, returnTo))}
+${
+  returnTo
+    ? html`<p><a href="${returnTo}">Back to the app's request without connecting</a></p>`
+    : html`<p><a href="/console/connections">All your connected accounts</a></p>`
+}`;
 }
 
-function wayBlock(way: ConnectWay, csrf: string, problem: ConnectProblem | undefined): SafeHtml {
+const returnField = (returnTo: string | undefined) => (returnTo ? html`<input type="hidden" name="return_to" value="${returnTo}">` : '');
+
+function wayBlock(way: ConnectWay, csrf: string, problem: ConnectProblem | undefined, returnTo?: string): SafeHtml {
   const titleId = `way-${slug(way.id)}`;
   return html`<div class="connect-way" role="group" aria-labelledby="${titleId}">
 <h3 id="${titleId}">${way.title}</h3>
 <p>${way.description}</p>
-${way.paste ? pasteForm(way, way.paste.fields, csrf, problem) : ''}
+${way.paste?.guide?.length ? guideBlock(way.paste.guide) : ''}
+${way.paste ? pasteForm(way, way.paste.fields, csrf, problem, returnTo) : ''}
 ${
   way.oauth
     ? html`<form method="post" action="/console/connections/oauth/${way.oauth.provider}" class="inline-form">
   ${csrfField(csrf)}
+  ${returnField(returnTo)}
   <button type="submit" class="button primary compact">Connect<span class="visually-hidden"> ${way.title}</span></button>
 </form>`
     : ''
@@ -216,21 +232,46 @@ ${
 </div>`;
 }
 
-function pasteForm(way: ConnectWay, fields: CredentialField[], csrf: string, problem: ConnectProblem | undefined): SafeHtml {
+/** Where to find what is pasted: one short numbered list per browser, folded so the page stays short on a phone. */
+function guideBlock(guide: CredentialGuide[]): SafeHtml {
+  return html`<div class="connect-guide">
+<p><strong>Where to find it</strong> <span class="hint">(on a computer: phone browsers do not show cookies)</span></p>
+${guide.map(
+  (part, i) => html`<details class="policy"${i === 0 ? html` open` : ''}>
+<summary>${part.title}</summary>
+<ol class="steps">
+${part.steps.map((step) => html`<li>${step}</li>`)}
+</ol>
+</details>`,
+)}
+</div>`;
+}
+
+function pasteForm(
+  way: ConnectWay,
+  fields: CredentialField[],
+  csrf: string,
+  problem: ConnectProblem | undefined,
+  returnTo: string | undefined,
+): SafeHtml {
   const id = (field: CredentialField) => `${slug(way.id)}-${slug(field.name)}`;
+  const problemId = `${slug(way.id)}-problem`;
   const input = (field: CredentialField) => {
     // A secret typed before an error is not sent back: the page would then hold it (and the browser's cache).
     const value = field.type === 'password' ? '' : (problem?.values[field.name] ?? '');
-    const described = field.help ? html` aria-describedby="${id(field)}-hint"` : '';
+    const ids = [...(problem ? [problemId] : []), ...(field.help ? [`${id(field)}-hint`] : [])];
+    const described = ids.length ? html` aria-describedby="${ids.join(' ')}"` : '';
+    const invalid = problem ? html` aria-invalid="true"` : '';
     const required = field.required === false ? '' : html` required`;
     return field.type === 'textarea'
-      ? html`<textarea id="${id(field)}" name="${field.name}" rows="3"${described}${required}>${value}</textarea>`
-      : html`<input id="${id(field)}" name="${field.name}" type="${field.type}" value="${value}" autocomplete="off" spellcheck="false"${described}${required}>`;
+      ? html`<textarea id="${id(field)}" name="${field.name}" rows="3"${described}${invalid}${required}>${value}</textarea>`
+      : html`<input id="${id(field)}" name="${field.name}" type="${field.type}" value="${value}" autocomplete="off" spellcheck="false"${described}${invalid}${required}>`;
   };
   return html`<form method="post" action="/console/connections" class="connect-form">
   ${csrfField(csrf)}
   <input type="hidden" name="kind" value="${way.id}">
-  ${problem ? html`<p class="field-error" role="alert">${problem.message}</p>` : ''}
+  ${returnField(returnTo)}
+  ${problem ? html`<p class="field-error" role="alert" id="${problemId}">${problem.message}</p>` : ''}
   ${fields.map(
     (field) => html`<div class="field">
     <label for="${id(field)}">${field.label}</label>

@@ -5,6 +5,7 @@ import type { LiveSecret } from '../../clients/secrets.js';
 import { accessBadge, scopeBadge } from '../../web/scope-badges.js';
 import { csrfField, when } from '../../web/forms.js';
 import { TOKEN_EXCHANGE } from '../apps.js';
+import { APP_FIELDS, countProblems, FIELD_LABELS, sentence, type AppFieldName, type FormProblems } from '../form-problems.js';
 
 export const KIND_LABELS: Record<ClientKind, { title: string; hint: string }> = {
   web: {
@@ -75,21 +76,76 @@ export const draftOf = (app: ClientRecord): AppDraft => ({
   token_exchange: exchanges(app),
 });
 
-/** The register form (no client id yet) or the edit form of one app. */
-export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft, clientId?: string): SafeHtml {
+/** The problem list of one field, and the attributes that tie it to its input (WCAG 3.3.1, 1.3.1). */
+function fieldProblems(problems: FormProblems | undefined, field: AppFieldName) {
+  const list = problems?.fields[field] ?? [];
+  const id = `app-${field}-error`;
+  return {
+    has: list.length > 0,
+    id,
+    block: list.length
+      ? html`<p class="field-error" id="${id}">${list.length === 1 ? sentence(list[0]!) : html`${list.map((m) => html`<span class="field-error-line">${sentence(m)}</span>`)}`}</p>`
+      : html``,
+    /** aria-describedby ids: the hint, then the problem. */
+    describedBy: (hintId?: string) => [hintId, list.length ? id : undefined].filter(Boolean).join(' '),
+  };
+}
+
+/** Where each field's input is, for the summary's links. */
+const FIELD_ANCHOR: Record<AppFieldName, string> = {
+  kind: 'kind-web',
+  name: 'app-name',
+  description: 'app-description',
+  homepage: 'app-homepage',
+  logo_uri: 'app-logo_uri',
+  redirect_uris: 'app-redirect_uris',
+  scopes: 'app-scopes',
+  token_exchange: 'app-token_exchange',
+};
+
+/** Every problem at the top, each a link to its field, for someone who reads the page from the start. */
+function problemSummary(problems: FormProblems): SafeHtml {
+  const n = countProblems(problems);
+  return html`<div class="notice notice-error problem-summary" role="alert" aria-labelledby="problem-summary-title">
+  <p id="problem-summary-title"><strong>The app was not saved: ${n === 1 ? 'one problem' : `${n} problems`} to fix.</strong></p>
+  <ul>
+  ${problems.other.map((m) => html`<li>${m}</li>`)}
+  ${APP_FIELDS.flatMap((field) =>
+    (problems.fields[field] ?? []).map((m) => html`<li><a href="#${FIELD_ANCHOR[field]}">${FIELD_LABELS[field]}: ${m}</a></li>`),
+  )}
+  </ul>
+</div>`;
+}
+
+/**
+ * The register form (no client id yet) or the edit form of one app. With `problems` (a refused submission), every
+ * problem shows beside its field and is read with it (aria-describedby), and the fields keep what was typed.
+ */
+export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft, clientId?: string, problems?: FormProblems): SafeHtml {
   const checked = new Set(draft.scopes ?? ['openid', 'offline_access']);
-  const text = (id: string, label: string, value: string | undefined, hint: string, attrs: SafeHtml = html``) => html`<div class="field">
+  const text = (id: AppFieldName, label: string, value: string | undefined, hint: string, attrs: SafeHtml = html``) => {
+    const p = fieldProblems(problems, id);
+    return html`<div class="field${p.has ? ' field-invalid' : ''}">
     <label for="app-${id}">${label}</label>
-    <input id="app-${id}" name="${id}" type="${id === 'name' ? 'text' : 'url'}" value="${value ?? ''}" autocomplete="off"${attrs}>
-    <span class="hint">${hint}</span>
+    <input id="app-${id}" name="${id}" type="${id === 'name' ? 'text' : 'url'}" value="${value ?? ''}" autocomplete="off" aria-describedby="${p.describedBy(`app-${id}-hint`)}"${p.has ? html` aria-invalid="true"` : ''}${attrs}>
+    <span class="hint" id="app-${id}-hint">${hint}</span>
+    ${p.block}
   </div>`;
+  };
+  const kindP = fieldProblems(problems, 'kind');
+  const descriptionP = fieldProblems(problems, 'description');
+  const redirectP = fieldProblems(problems, 'redirect_uris');
+  const scopesP = fieldProblems(problems, 'scopes');
+  const exchangeP = fieldProblems(problems, 'token_exchange');
   return html`<h1>${clientId ? html`Edit ${draft.name}` : 'Register an app'}</h1>
-<form method="post" action="${clientId ? `/developers/apps/${clientId}` : '/developers/apps'}" class="app-form">
+${problems && countProblems(problems) ? problemSummary(problems) : ''}
+<form method="post" action="${clientId ? `/developers/apps/${clientId}` : '/developers/apps'}" class="app-form" novalidate>
   ${csrfField(csrf)}
   ${
     clientId
       ? html`<p>Kind: <strong>${KIND_LABELS[draft.kind ?? 'web'].title}</strong> (it cannot change; register a new app for another kind).</p>`
-      : html`<fieldset class="app-kinds"><legend>Kind</legend>
+      : html`<fieldset class="app-kinds"${kindP.has ? html` aria-describedby="${kindP.id}"` : ''}><legend>Kind</legend>
+    ${kindP.block}
     ${(Object.keys(KIND_LABELS) as ClientKind[]).map(
       (k) => html`<div class="field field-check">
       <input id="kind-${k}" type="radio" name="kind" value="${k}"${(draft.kind ?? 'web') === k ? html` checked` : ''}>
@@ -99,21 +155,24 @@ export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft
   </fieldset>`
   }
   ${text('name', 'Name', draft.name, 'Owners see it on the consent screen.', html` required maxlength="100"`)}
-  <div class="field">
+  <div class="field${descriptionP.has ? ' field-invalid' : ''}">
     <label for="app-description">Description</label>
-    <textarea id="app-description" name="description" maxlength="1000">${draft.description ?? ''}</textarea>
-    <span class="hint">What the app does, in a sentence or two.</span>
+    <textarea id="app-description" name="description" maxlength="1000" aria-describedby="${descriptionP.describedBy('app-description-hint')}"${descriptionP.has ? html` aria-invalid="true"` : ''}>${draft.description ?? ''}</textarea>
+    <span class="hint" id="app-description-hint">What the app does, in a sentence or two.</span>
+    ${descriptionP.block}
   </div>
   ${text('homepage', 'Home page', draft.homepage, 'An https URL (optional).')}
   ${text('logo_uri', 'Logo URL', draft.logo_uri, 'An https URL of a square image (optional).')}
-  <div class="field">
+  <div class="field${redirectP.has ? ' field-invalid' : ''}">
     <label for="app-redirect_uris">Redirect URIs</label>
-    <textarea id="app-redirect_uris" name="redirect_uris" spellcheck="false">${draft.redirect_uris ?? ''}</textarea>
-    <span class="hint">One per line, exact: https, or http only on localhost / 127.0.0.1 (native apps may use a
+    <textarea id="app-redirect_uris" name="redirect_uris" spellcheck="false" aria-describedby="${redirectP.describedBy('app-redirect_uris-hint')}"${redirectP.has ? html` aria-invalid="true"` : ''}>${draft.redirect_uris ?? ''}</textarea>
+    <span class="hint" id="app-redirect_uris-hint">One per line, exact: https, or http only on localhost / 127.0.0.1 (native apps may use a
       reverse-domain scheme such as com.example.app:/callback). No fragments or wildcards. Agent services leave this empty.</span>
+    ${redirectP.block}
   </div>
-  <fieldset class="token-scopes">
+  <fieldset class="token-scopes" id="app-scopes" tabindex="-1"${scopesP.has ? html` aria-describedby="${scopesP.id}"` : ''}>
     <legend>Scopes it may ask for</legend>
+    ${scopesP.block}
     ${catalog.all().map(
       (s) => html`<div class="field field-check">
       <input id="scope-${s.name}" type="checkbox" name="scope:${s.name}" value="on"${checked.has(s.name) ? html` checked` : ''}>
@@ -125,11 +184,12 @@ export function appFormBody(catalog: ScopeCatalog, csrf: string, draft: AppDraft
     // A public app cannot authenticate to the token endpoint, so it is not offered (and refused if sent).
     clientId && draft.kind === 'public'
       ? ''
-      : html`<div class="field field-check">
-    <input id="app-token_exchange" type="checkbox" name="token_exchange" value="on" aria-describedby="app-token_exchange-hint"${draft.token_exchange ? html` checked` : ''}>
+      : html`<div class="field field-check${exchangeP.has ? ' field-invalid' : ''}">
+    <input id="app-token_exchange" type="checkbox" name="token_exchange" value="on" aria-describedby="${exchangeP.describedBy('app-token_exchange-hint')}"${exchangeP.has ? html` aria-invalid="true"` : ''}${draft.token_exchange ? html` checked` : ''}>
     <label for="app-token_exchange"><strong>May exchange its tokens for narrower ones for its own helpers (token exchange)</strong>
     <span class="hint" id="app-token_exchange-hint">Web apps and agent services only. The app trades an owner's token for one with
     fewer permissions and a shorter life, to hand to a helper; owners see this on the consent screen and can revoke it.</span></label>
+    ${exchangeP.block}
   </div>`
   }
   <button type="submit" class="button primary compact">${clientId ? 'Save changes' : 'Register'}</button>

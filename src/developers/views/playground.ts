@@ -37,12 +37,17 @@ export function playgroundPage(input: PlaygroundPageInput): string {
   const body = html`<div class="playground" id="playground" data-issuer="${input.issuer}" data-resource="${input.resourceUrl}"
   data-client-id="${input.clientId}" data-redirect-uri="${input.redirectUri}" data-calls="${JSON.stringify(input.calls)}">
 <h1>OAuth playground</h1>
-<p>Walk through one sign-in the way an app does it: authorization code with PKCE, then the token, an API call, a
-refresh and a revocation. Every request this page sends and every answer it gets are shown below. Everything runs in
-this browser tab; the tokens are yours, kept in this tab until you start over, and listed in your console under
-Connected apps as “oauth3 playground”.</p>
+<p>Walk through one sign-in the way an app does it, with your own app or the playground's: authorization code with
+PKCE, then the token, an API call, a refresh and a revocation. Every request this page sends and every answer it gets
+are shown below. Everything runs in this browser tab; the tokens are yours, kept in this tab until you start over, and
+listed in your console under Connected apps.</p>
 <noscript><p class="notice notice-error">The playground needs JavaScript.</p></noscript>
 <p class="pg-status" id="pg-status" role="status" aria-live="polite"></p>
+<div class="pg-tabs" role="tablist" aria-label="Playground">
+  <button type="button" class="pg-tab" role="tab" id="pg-tab-flow" aria-controls="pg-panel-flow" aria-selected="true">Sign-in flow</button>
+  <button type="button" class="pg-tab" role="tab" id="pg-tab-skill" aria-controls="pg-panel-skill" aria-selected="false" tabindex="-1">Skill document</button>
+</div>
+<div class="pg-panel" role="tabpanel" id="pg-panel-flow" aria-labelledby="pg-tab-flow">
 <ol class="pg-steps">
 ${step(
   'configure',
@@ -50,11 +55,14 @@ ${step(
   html`<form id="pg-configure" class="pg-form">
   <div class="field">
     <label for="pg-client-id">Client ID</label>
-    <input id="pg-client-id" name="client_id" type="text" required maxlength="200" value="${input.clientId}" autocomplete="off" spellcheck="false">
-    <span class="hint">The playground's own public client. To try your own public app, add
-      <code>${input.redirectUri}</code> to its redirect URIs and enter its client ID here (no secret: a confidential
-      app's secret never belongs in a browser).</span>
+    <div class="pg-request-line">
+      <input id="pg-client-id" class="pg-grow" name="client_id" type="text" required maxlength="200" value="${input.clientId}" autocomplete="off" spellcheck="false" aria-describedby="pg-client-id-hint">
+      <button type="button" class="button secondary" id="pg-load-app">Load the app</button>
+    </div>
+    <span class="hint" id="pg-client-id-hint">Start with the playground's own public client, or enter your app's client
+      ID from the developer portal and load it. Your app needs <code>${input.redirectUri}</code> among its redirect URIs.</span>
   </div>
+  <div class="pg-app" id="pg-app" aria-live="polite"></div>
   <div class="field">
     <label for="pg-redirect-uri">Redirect URI</label>
     <input id="pg-redirect-uri" type="text" readonly value="${input.redirectUri}">
@@ -87,6 +95,13 @@ ${step(
   '3. Exchange the code',
   html`<p>The code is worth a token once, for one minute, and only with the
   verifier: the page posts both to the token endpoint.</p>
+<div class="field" id="pg-secret-field" hidden>
+  <label for="pg-client-secret">Client secret</label>
+  <input id="pg-client-secret" type="password" autocomplete="off" spellcheck="false" aria-describedby="pg-client-secret-hint">
+  <span class="hint" id="pg-client-secret-hint">Your app is confidential, so the token endpoint wants its secret. It stays
+    in this page: it goes only to the token endpoint (in the Authorization header), is never stored, and is gone when you
+    leave or reload the page. Use a secret you can rotate afterwards.</span>
+</div>
 <button type="button" class="button primary" id="pg-exchange" disabled>Exchange the code</button>`,
 )}
 ${step(
@@ -133,6 +148,14 @@ ${step(
 )}
 </ol>
 <p><button type="button" class="button secondary" id="pg-reset">Start over</button></p>
+</div>
+<div class="pg-panel" role="tabpanel" id="pg-panel-skill" aria-labelledby="pg-tab-skill" hidden>
+<p>The app's skill document: one Markdown file that tells an AI agent how to use this app's access. It holds no
+secret. Only the developer who registered the app sees it, signed in to the developer portal.</p>
+<p class="pg-skill-status" id="pg-skill-status">Load your app in step 1 of the sign-in flow to see its skill document.</p>
+<p><a id="pg-skill-download" class="button secondary compact" hidden download>Download the skill document</a></p>
+<pre class="pg-http pg-skill" id="pg-skill" tabindex="0" hidden></pre>
+</div>
 </div>`;
   return layout({
     title: 'Playground',

@@ -150,6 +150,53 @@ export class XWebClient {
   }
 }
 
+/** A ct0 as X sets it (hex today); anything else in its place is not used. */
+const CT0 = /^[A-Za-z0-9]{20,400}$/;
+
+/**
+ * Gets a CSRF token (ct0) for a session from X itself, so an owner pastes only auth_token. X answers a web API
+ * request that carries the auth_token cookie without a matching ct0 with 403 (code 353) and `Set-Cookie: ct0=…`,
+ * exactly as it gives a browser that holds only auth_token its ct0; should the API not set one, x.com's front page
+ * does (a browser opening x.com gets it there). The ct0 says nothing about whether X accepts the auth_token (X checks
+ * the CSRF pair first): the caller checks the pair with `me()` next. Errors are XErrors whose descriptions and causes
+ * never hold the cookie.
+ */
+export async function obtainCt0(options: WebClientOptions, authToken: string): Promise<string> {
+  const api = await ct0From(options, '/i/api/1.1/account/verify_credentials.json?include_entities=false&skip_status=true', authToken);
+  if (api.ct0) return api.ct0;
+  // No ct0 and a refusal: X does not know the session (signed out, expired).
+  if (api.status === 401 || api.status === 403) throw fromXFailure({ kind: 'status', status: api.status, codes: [32] }, 'cookie');
+  const page = await ct0From(options, '/', authToken);
+  if (page.ct0) return page.ct0;
+  throw fromXFailure({ kind: 'malformed', detail: `no ct0 cookie in X's answers (HTTP ${api.status}, ${page.status})` }, 'cookie');
+}
+
+/** One request with the auth_token cookie alone: its status, and the ct0 X set, if it set one that looks like one. */
+async function ct0From(options: WebClientOptions, path: string, authToken: string): Promise<{ status: number; ct0?: string }> {
+  let res: Response;
+  try {
+    res = await fetch(`${options.baseUrl}${path}`, {
+      method: 'GET',
+      headers: {
+        ...(path.startsWith('/i/api/') ? { authorization: `Bearer ${options.bearer}`, accept: 'application/json' } : {}),
+        cookie: `auth_token=${authToken}`,
+        'x-twitter-active-user': 'yes',
+        'x-twitter-client-language': 'en',
+      },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    await res.arrayBuffer();
+  } catch (error) {
+    throw fromXFailure(isTimeout(error) ? { kind: 'timeout' } : { kind: 'network' }, 'cookie');
+  }
+  const ct0 = res.headers
+    .getSetCookie()
+    .map((line) => /^\s*ct0=([^;]*)/.exec(line)?.[1])
+    .find((value): value is string => value !== undefined && CT0.test(value));
+  return { status: res.status, ...(ct0 ? { ct0 } : {}) };
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);

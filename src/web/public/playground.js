@@ -1,7 +1,10 @@
 // The developer playground (src/developers/views/playground.ts): the authorization code flow with PKCE, one button
-// per step, run in this tab the way a single-page app does it. Its state lives in sessionStorage, so it survives the
-// trip through the authorization endpoint. Every request and answer is shown with textContent (never innerHTML);
-// tokens, codes and the verifier are masked until the developer asks to see them.
+// per step, run in this tab the way a single-page app does it, with the playground's client or the developer's own
+// app (its public information from GET /developers/apps/:id/info). Its state lives in sessionStorage, so it survives
+// the trip through the authorization endpoint. A confidential app's secret is the exception: it is read from its field
+// when a request needs it, sent only to the token and revocation endpoints, and never stored. Every request and answer
+// is shown with textContent (never innerHTML); tokens, codes, the verifier and the secret are masked until the
+// developer asks to see them.
 
 const root = document.getElementById('playground');
 const STORE = 'oauth3.playground';
@@ -44,10 +47,11 @@ const challengeOf = async (verifier) => base64url(await crypto.subtle.digest('SH
 
 // ---- Showing requests and answers ----
 
-/** Values never shown whole unless revealed: every token, the code and the verifier this page holds. */
+/** Values never shown whole unless revealed: every token, the code, the verifier and the client secret. */
 function secrets() {
   const t = state.tokens ?? {};
   const old = state.previous ?? {};
+  const secret = clientSecret();
   return [
     t.access_token,
     t.refresh_token,
@@ -56,7 +60,164 @@ function secrets() {
     old.refresh_token,
     state.callback?.code,
     state.pkce?.verifier,
+    ...(secret ? [basicCredentials(state.clientId, secret), secret] : []),
   ].filter((value) => typeof value === 'string' && value.length > 12);
+}
+
+// ---- The developer's own app ----
+
+/** The typed client secret, read from its field each time: never kept in `state` or any storage. */
+const clientSecret = () => $('pg-client-secret').value.trim();
+/** RFC 6749 §2.3.1: each part form-urlencoded, then base64. */
+const basicCredentials = (id, secret) => btoa(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`);
+const confidential = () => state.app?.token_endpoint_auth_method === 'client_secret_basic';
+
+/**
+ * How the token and revocation endpoints learn which app asks: a public client names itself in the body, a
+ * confidential one authenticates with its secret in the Authorization header (and only there).
+ */
+function clientAuth(fields) {
+  if (!confidential()) return { headers: FORM, body: form({ ...fields, client_id: state.clientId }) };
+  const secret = clientSecret();
+  if (!secret) throw new Error('enter the client secret of your app in step 3 first');
+  return { headers: { ...FORM, Authorization: `Basic ${basicCredentials(state.clientId, secret)}` }, body: form(fields) };
+}
+
+/** Loads an app's public information (name, scopes, kind) and shapes the page around it. */
+async function loadApp() {
+  const clientId = $('pg-client-id').value.trim();
+  if (!clientId || clientId === facts.defaultClientId) {
+    state.app = undefined;
+    state.appError = undefined;
+    state.clientId = clientId || facts.defaultClientId;
+    save();
+    say("Using the playground's own public client.");
+    render();
+    return;
+  }
+  const response = await fetch(`/developers/apps/${encodeURIComponent(clientId)}/info`, {
+    credentials: 'omit',
+    headers: { Accept: 'application/json' },
+  });
+  state.clientId = clientId;
+  if (response.status === 404) {
+    state.app = undefined;
+    state.appError = `No active app has the client ID ${clientId}. Check it in the developer portal.`;
+  } else if (!response.ok) {
+    state.app = undefined;
+    state.appError = `The app's information could not be read (HTTP ${response.status}).`;
+  } else {
+    state.app = await response.json();
+    state.appError = undefined;
+    const allowed = new Set(state.app.scopes.map((s) => s.name));
+    for (const input of document.querySelectorAll('#pg-configure input[name="scope"]')) {
+      input.checked = allowed.has(input.value) && ['openid', 'offline_access'].includes(input.value);
+    }
+    state.scopes = chosenScopes();
+  }
+  skill = undefined;
+  save();
+  say(state.app ? `Loaded ${state.app.name}.` : state.appError);
+  render();
+}
+
+/** The app's card in step 1: who it is, what it may ask for, and what it needs before the flow can work. */
+function renderApp() {
+  const box = $('pg-app');
+  box.replaceChildren();
+  if (state.appError) {
+    const p = document.createElement('p');
+    p.className = 'field-error';
+    p.textContent = state.appError;
+    box.append(p);
+    return;
+  }
+  const app = state.app;
+  if (!app) return;
+  const card = document.createElement('div');
+  card.className = 'pg-app-card';
+  const title = document.createElement('h3');
+  if (app.logo_uri?.startsWith('https://')) {
+    const img = document.createElement('img');
+    Object.assign(img, { src: app.logo_uri, alt: '', width: 32, height: 32, className: 'pg-app-logo' });
+    title.append(img, ' ');
+  }
+  title.append(app.name);
+  card.append(title);
+  const line = (text) => {
+    const p = document.createElement('p');
+    p.textContent = text;
+    card.append(p);
+    return p;
+  };
+  if (app.description) line(app.description);
+  line(
+    app.token_endpoint_auth_method === 'none'
+      ? 'Public app: no secret.'
+      : 'Confidential app: you type its secret at step 3; it never leaves this page except to the token endpoint.',
+  );
+  if (!app.playground.registered) {
+    const warn = line(
+      `Add ${app.playground.redirect_uri} to this app's redirect URIs in the developer portal, or the sign-in will be refused.`,
+    );
+    warn.className = 'field-error';
+  }
+  const list = document.createElement('ul');
+  list.className = 'pg-app-scopes';
+  for (const scope of app.scopes) {
+    const li = document.createElement('li');
+    const strong = document.createElement('strong');
+    strong.textContent = scope.title;
+    const code = document.createElement('code');
+    code.textContent = scope.name;
+    li.append(strong, ' ', code, ` — ${scope.description}`);
+    list.append(li);
+  }
+  const label = line('It may ask for:');
+  label.after(list);
+  box.append(card);
+}
+
+// ---- The skill document tab ----
+
+/** The skill document as last fetched for the loaded app (not stored: it is fetched again after a reload). */
+let skill;
+
+async function loadSkill() {
+  if (!state.app) {
+    skill = { message: 'Load your app in step 1 of the sign-in flow to see its skill document.' };
+    return renderSkill();
+  }
+  const url = `/developers/apps/${encodeURIComponent(state.app.client_id)}/skill.md`;
+  const response = await fetch(url, { credentials: 'same-origin', redirect: 'manual', headers: { Accept: 'text/markdown' } });
+  skill = response.ok
+    ? { text: await response.text(), url }
+    : {
+        message:
+          'Only the developer who registered this app sees its skill document: sign in to the developer portal with that account, then open this tab again.',
+      };
+  renderSkill();
+}
+
+function renderSkill() {
+  const pre = $('pg-skill');
+  const link = $('pg-skill-download');
+  pre.hidden = !skill?.text;
+  link.hidden = !skill?.text;
+  pre.textContent = skill?.text ?? '';
+  if (skill?.url) link.href = skill.url;
+  $('pg-skill-status').textContent = skill?.text ? `The skill document of ${state.app.name}:` : (skill?.message ?? '');
+}
+
+/** The two tabs (WAI-ARIA tabs pattern): click or arrow keys switch, only the chosen panel shows. */
+function selectTab(tab) {
+  for (const other of document.querySelectorAll('[role="tab"]')) {
+    const chosen = other === tab;
+    other.setAttribute('aria-selected', String(chosen));
+    other.tabIndex = chosen ? 0 : -1;
+    $(other.getAttribute('aria-controls')).hidden = !chosen;
+  }
+  if (tab.id === 'pg-tab-skill') void loadSkill().catch((error) => say(`The skill document could not be read: ${error?.message ?? error}`));
 }
 
 const mask = (value) => `${value.slice(0, 6)}…${value.slice(-4)}`;
@@ -152,6 +313,12 @@ function renderExchange(name, exchange) {
   out.append(figure);
 }
 
+/** What is recorded of a request (and kept in sessionStorage): the client's Basic credentials never are. */
+function withoutClientSecret(request) {
+  if (!request.headers?.Authorization?.startsWith('Basic ')) return request;
+  return { ...request, headers: { ...request.headers, Authorization: 'Basic (client ID and secret, not kept)' } };
+}
+
 /** Sends a request, records both sides for display, and returns the parsed JSON answer (or null). */
 async function send(request) {
   const response = await fetch(request.url, {
@@ -163,7 +330,7 @@ async function send(request) {
   });
   const body = await response.text();
   const exchange = {
-    request,
+    request: withoutClientSecret(request),
     response: { status: response.status, statusText: response.statusText, headers: [...response.headers.entries()], body },
   };
   let json = null;
@@ -191,6 +358,9 @@ function isResourceScope(scope) {
 
 async function prepare(event) {
   event.preventDefault();
+  const typed = $('pg-client-id').value.trim();
+  // An app typed but not loaded yet: load it first, so the flow knows whether it is confidential.
+  if (typed && typed !== facts.defaultClientId && state.app?.client_id !== typed) await loadApp();
   const clientId = $('pg-client-id').value.trim();
   const scopes = chosenScopes();
   const verifier = randomValue(32);
@@ -209,7 +379,8 @@ async function prepare(event) {
     prompt: 'consent',
   };
   const url = `${facts.issuer}/auth?${form(params)}`;
-  state = { clientId, scopes, pkce, authorizeUrl: url };
+  const app = state.app?.client_id === clientId ? state.app : undefined;
+  state = { clientId, scopes, pkce, authorizeUrl: url, ...(app ? { app } : {}) };
   save();
   say('Authorization request prepared. Open it to sign in and approve.');
   render();
@@ -265,13 +436,11 @@ async function exchange() {
   const request = {
     method: 'POST',
     url: `${facts.issuer}/token`,
-    headers: FORM,
-    body: form({
+    ...clientAuth({
       grant_type: 'authorization_code',
       code: state.callback.code,
       redirect_uri: facts.redirectUri,
       code_verifier: state.pkce.verifier,
-      client_id: state.clientId,
     }),
   };
   const { exchange: shown, json, ok } = await send(request);
@@ -331,8 +500,7 @@ async function refresh() {
   const request = {
     method: 'POST',
     url: `${facts.issuer}/token`,
-    headers: FORM,
-    body: form({ grant_type: 'refresh_token', refresh_token: state.tokens.refresh_token, client_id: state.clientId }),
+    ...clientAuth({ grant_type: 'refresh_token', refresh_token: state.tokens.refresh_token }),
   };
   const { exchange: shown, json, ok } = await send(request);
   if (ok && json?.access_token) {
@@ -354,8 +522,7 @@ async function revoke() {
   const request = {
     method: 'POST',
     url: `${facts.issuer}/token/revocation`,
-    headers: FORM,
-    body: form({ token: state.tokens[which], token_type_hint: which, client_id: state.clientId }),
+    ...clientAuth({ token: state.tokens[which], token_type_hint: which }),
   };
   const { exchange: shown, ok } = await send(request);
   state.revoke = shown;
@@ -375,6 +542,14 @@ async function recheck() {
 
 function render() {
   if (state.clientId) $('pg-client-id').value = state.clientId;
+  renderApp();
+  $('pg-secret-field').hidden = !confidential();
+  if (state.app) {
+    const allowed = new Set(state.app.scopes.map((s) => s.name));
+    for (const input of document.querySelectorAll('#pg-configure input[name="scope"]')) input.disabled = !allowed.has(input.value);
+  } else {
+    for (const input of document.querySelectorAll('#pg-configure input[name="scope"]')) input.disabled = false;
+  }
   if (state.scopes)
     for (const input of document.querySelectorAll('#pg-configure input[name="scope"]')) input.checked = state.scopes.includes(input.value);
   renderExchange('authorize', authorizeDetails());
@@ -412,6 +587,19 @@ function wire(id, event, action) {
 }
 
 wire('pg-configure', 'submit', prepare);
+wire('pg-load-app', 'click', loadApp);
+for (const tab of document.querySelectorAll('[role="tab"]')) {
+  tab.addEventListener('click', () => selectTab(tab));
+  tab.addEventListener('keydown', (e) => {
+    const tabs = [...document.querySelectorAll('[role="tab"]')];
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+    next.focus();
+    selectTab(next);
+  });
+}
 wire('pg-authorize', 'click', async () => location.assign(state.authorizeUrl));
 wire('pg-exchange', 'click', exchange);
 wire('pg-call', 'submit', callApi);
@@ -422,6 +610,9 @@ $('pg-call-choice').addEventListener('change', (e) => chooseCall(Number(e.target
 $('pg-reset').addEventListener('click', () => {
   sessionStorage.removeItem(STORE);
   state = {};
+  skill = undefined;
+  $('pg-client-secret').value = '';
+  $('pg-client-id').value = facts.defaultClientId;
   say('Started over.');
   render();
 });

@@ -1,0 +1,93 @@
+import { ZodError, type z } from 'zod';
+import type { ScopeCatalog } from '../../scopes/catalog.js';
+import { AppError } from '../errors.js';
+import type { ClientKind } from '../clients/store.js';
+import { AppFields, fieldsFromForm, NewApp } from './input.js';
+
+/** The app form's fields, by the names the form sends. */
+export const APP_FIELDS = ['kind', 'name', 'description', 'homepage', 'logo_uri', 'redirect_uris', 'scopes', 'token_exchange'] as const;
+export type AppFieldName = (typeof APP_FIELDS)[number];
+
+/** Each field in the words the form labels it with, never the wire name (`Redirect URIs`, not `redirect_uris.0`). */
+export const FIELD_LABELS: Record<AppFieldName, string> = {
+  kind: 'Kind',
+  name: 'Name',
+  description: 'Description',
+  homepage: 'Home page',
+  logo_uri: 'Logo URL',
+  redirect_uris: 'Redirect URIs',
+  scopes: 'Scopes',
+  token_exchange: 'Token exchange',
+};
+
+/** Every problem of a submitted form, each beside its field; `other` for what belongs to no field (limits). */
+export interface FormProblems {
+  fields: Partial<Record<AppFieldName, string[]>>;
+  other: string[];
+}
+
+const isField = (name: unknown): name is AppFieldName => APP_FIELDS.includes(name as AppFieldName);
+/** A problem as a sentence of its own, for beside its field. */
+export const sentence = (text: string) => (text ? text.charAt(0).toUpperCase() + text.slice(1) : text);
+
+export const countProblems = (problems: FormProblems) =>
+  problems.other.length + Object.values(problems.fields).reduce((n, list) => n + (list?.length ?? 0), 0);
+
+function add(problems: FormProblems, field: AppFieldName | undefined, message: string): void {
+  if (!field) return void problems.other.push(sentence(message));
+  (problems.fields[field] ??= []).push(message);
+}
+
+/** One schema issue in the form's words: a redirect URI or scope names its line or value, not its index. */
+function fromIssue(problems: FormProblems, issue: z.core.$ZodIssue, form: Record<string, unknown>): void {
+  const [field, index] = issue.path;
+  if (!isField(field)) return add(problems, undefined, issue.message);
+  if (field === 'redirect_uris' && typeof index === 'number') return add(problems, field, `line ${index + 1}: ${issue.message}`);
+  if (field === 'kind') return add(problems, field, 'pick the kind of app');
+  if (field === 'scopes' && typeof index === 'number') {
+    const scope = (fieldsFromForm(form).scopes as string[])[index];
+    return add(problems, field, scope ? `${scope}: ${issue.message}` : issue.message);
+  }
+  add(problems, field, issue.message);
+}
+
+/**
+ * Every problem of the register or edit form at once (schema, unknown scopes, and what the kind of app rules out),
+ * so the developer fixes them in one go. `kind` is the stored app's on an edit; on registration it comes from the form.
+ */
+export function checkAppForm(form: Record<string, unknown>, catalog: ScopeCatalog, storedKind?: ClientKind): FormProblems {
+  const problems: FormProblems = { fields: {}, other: [] };
+  const input = fieldsFromForm(form);
+  const parsed = (storedKind ? AppFields : NewApp).safeParse(input);
+  if (!parsed.success) for (const issue of parsed.error.issues) fromIssue(problems, issue, form);
+
+  for (const scope of input.scopes as string[])
+    if (!catalog.get(scope)) add(problems, 'scopes', `the scope ${scope} is not one this server knows`);
+
+  const kind = storedKind ?? (parsed.success ? (parsed.data as NewApp).kind : NewApp.shape.kind.safeParse(form.kind).data);
+  const redirects = typeof form.redirect_uris === 'string' ? form.redirect_uris.split(/\r?\n/).filter((l) => l.trim()).length : 0;
+  if (kind === 'agent' && redirects)
+    add(problems, 'redirect_uris', 'an agent service signs in with the device flow or client credentials: leave this empty');
+  if (kind && kind !== 'agent' && !redirects && !storedKind)
+    add(problems, 'redirect_uris', 'an app that signs owners in needs at least one redirect URI');
+  if (kind === 'public' && input.token_exchange === true)
+    add(problems, 'token_exchange', 'a public app has no secret, so it cannot exchange tokens');
+  return problems;
+}
+
+/**
+ * A refusal from further down (the store, the limits) as form problems: `field: message` descriptions go beside that
+ * field, in its words; anything else is a problem of the whole form.
+ */
+export function problemsFrom(error: unknown): FormProblems | undefined {
+  if (error instanceof ZodError) {
+    const problems: FormProblems = { fields: {}, other: [] };
+    for (const issue of error.issues) fromIssue(problems, issue, {});
+    return problems;
+  }
+  if (!(error instanceof AppError) || ![400, 409, 429].includes(error.status)) return undefined;
+  const problems: FormProblems = { fields: {}, other: [] };
+  const named = /^([a-z_]+)(?:\.\d+)?: (.*)$/s.exec(error.description);
+  add(problems, named && isField(named[1]) ? named[1] : undefined, named && isField(named[1]) ? named[2]! : error.description);
+  return problems;
+}
