@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { displayAddress } from '../src/web/address.js';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderPages } from '../src/provider/provider.js';
 import { deviceConfirmPage, deviceDonePage, deviceInputPage } from './views/device.js';
@@ -50,7 +51,7 @@ export function devicePages(): ProviderPages['deviceFlow'] {
         client: { name: client.clientName ?? client.clientId, clientId: client.clientId, logoUri: client.logoUri },
         userCode,
         device: {
-          ip: typeof device.ip === 'string' ? device.ip : undefined,
+          ip: typeof device.ip === 'string' ? (displayAddress(device.ip) ?? undefined) : undefined,
           ua: typeof device.ua === 'string' ? device.ua.slice(0, 120) : undefined,
         },
       });

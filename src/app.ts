@@ -119,7 +119,7 @@ export function createApp(deps: AppDeps): App {
   const router = createRouter();
   router.get('/', (ctx) => {
     ctx.type = 'html';
-    ctx.body = homePage({ issuer: config.ISSUER });
+    ctx.body = homePage({ issuer: config.ISSUER, done: ctx.query.done });
   });
   // RFC 8414 metadata is the same document as OpenID discovery; oidc-provider serves the latter.
   router.get('/.well-known/oauth-authorization-server', async (ctx, next) => {

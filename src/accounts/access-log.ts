@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { displayAddress } from '../web/address.js';
 import { AppError } from '../errors.js';
 import { actorChain, eventSummary, type ActorNames } from './event-kinds.js';
 
@@ -86,7 +87,7 @@ export class AccessLog {
       client_id: r.client_id,
       client_name: r.client_name ?? (r.client_id ? (this.knownApps[r.client_id] ?? null) : null),
       ...(scope ? { scope } : {}),
-      ip: r.ip,
+      ip: displayAddress(r.ip),
       detail,
     };
     const summary = eventSummary(entry, actors);

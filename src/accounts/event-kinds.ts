@@ -23,6 +23,7 @@ const LABELS: Record<string, string> = {
   'consent.granted': 'Consent given',
   'consent.denied': 'Consent refused',
   'app.revoked': 'App access revoked',
+  'everything.revoked': 'Every app and agent revoked',
   'grant.revoked': 'Access revoked',
   'token.reused': 'Token used twice: access revoked (possible theft)',
   'token.minted': 'Token issued',

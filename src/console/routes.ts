@@ -61,7 +61,7 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
     await session.destroy();
     await deps.events.record({ kind: 'signout', accountId: ownerOf(ctx).accountId, ip: ctx.ip });
     ctx.status = 303;
-    ctx.redirect('/');
+    ctx.redirect('/?done=signed-out');
   });
 
   for (const area of areas) area(owned, deps);

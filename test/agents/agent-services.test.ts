@@ -288,8 +288,9 @@ describe.each(backends())('agent services on %s storage', (backend) => {
   it('registers from the page form, showing the secret on that response only, and revokes from the page', async () => {
     const form = { csrf: alice.csrf, name: 'Form agent', 'scope:tweet.read': 'on' };
     const res = await alice.browser.postForm('/console/agents', form);
-    expect(res.status).toBe(200);
-    const page = await res.text();
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/console/agents?done=registered');
+    const page = await (await alice.browser.request(res.headers.get('location')!)).text();
     const listed = (await listOf(alice)).find((a) => a.name === 'Form agent')!;
     expect(page).toContain(String(listed.client_id));
     const secret = /id="new-agent-secret"[^>]*value="([^"]+)"/.exec(page)?.[1];
@@ -298,6 +299,12 @@ describe.each(backends())('agent services on %s storage', (backend) => {
       200,
     );
     expect(await (await alice.browser.request('/console/agents')).text()).not.toContain(secret!);
+    // A reload of the view the redirect led to shows the page without the secret, and registers nothing.
+    const agentCount = (await listOf(alice)).length;
+    const reloaded = await (await alice.browser.request('/console/agents?done=registered')).text();
+    expect(reloaded).not.toContain(secret!);
+    expect(reloaded).toContain('This secret was shown once');
+    expect((await listOf(alice)).length).toBe(agentCount);
 
     const problem = await alice.browser.postForm('/console/agents', { csrf: alice.csrf, name: 'No scopes' });
     expect(problem.status).toBe(400);
@@ -339,8 +346,8 @@ describe.each(backends())('agent services on %s storage', (backend) => {
 
     // From the page: the new secret is on that response only, and the one before keeps working for an hour.
     const page = await alice.browser.postForm(`/console/agents/${agent.client_id}/secret`, { csrf: alice.csrf });
-    expect(page.status).toBe(200);
-    const html = await page.text();
+    expect(page.status).toBe(303);
+    const html = await (await alice.browser.request(page.headers.get('location')!)).text();
     const fourth = /id="new-agent-secret"[^>]*value="([^"]+)"/.exec(html)?.[1];
     expect(html).toContain('The old secret keeps working until');
     expect((await clientCredentials({ ...agent, client_secret: fourth! }, { scope: 'tweet.read' })).status).toBe(200);

@@ -156,7 +156,8 @@ import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
     await shoot('passkeys');
 
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL(`${server.url}/`);
+    await page.waitForURL(`${server.url}/?done=signed-out`);
+    expect(await page.getByRole('status').textContent()).toBe('You are signed out.');
     expect(await signIn(page, 'Sign in with a passkey')).toBe(ownerLabel);
 
     await page.goto(`${server.url}/console/passkeys`);

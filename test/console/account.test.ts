@@ -209,7 +209,7 @@ describe.each(backends())('deleting an account on %s storage', (backend) => {
     expect(await remove.isEnabled()).toBe(true);
     await screenshot(page, 'console-account-phone');
     await remove.click();
-    await page.waitForURL(`${server.url}/`);
+    await page.waitForURL(`${server.url}/?done=deleted`);
     expect((await page.request.get(`${server.url}/console/api/session`)).status()).toBe(401);
     expect(await count(server, 'SELECT 1 FROM accounts WHERE id = $1', accountId)).toBe(0);
     await context.close();

@@ -36,6 +36,9 @@ describe('console sign-in', () => {
     const { csrf } = await signInToConsole(browser);
     const out = await browser.postForm('/console/signout', { csrf });
     expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('/?done=signed-out');
+    expect(await (await browser.request('/?done=signed-out')).text()).toContain('You are signed out.');
+    expect(await (await browser.request('/?done=<b>')).text()).not.toContain('page-notice');
     expect((await browser.request('/console/api/session')).status).toBe(401);
   });
 });

@@ -161,13 +161,23 @@ describe.each(backends())('agent tokens on %s storage', (backend) => {
       'scope:tweet.read': 'on',
       lifetime_hours: '168',
     });
-    expect(res.status).toBe(200);
-    const shown = await res.text();
+    // POST, redirect, GET: the value is on the view the redirect leads to, once; never in the URL.
+    expect(res.status).toBe(303);
+    const location = res.headers.get('location')!;
+    expect(location).toBe('/console/tokens?done=minted');
+    const shown = await (await owner.browser.request(location)).text();
     const token = /id="new-token-value"[^>]*readonly value="([^"]+)"/.exec(shown)?.[1];
     expect(token).toEqual(expect.any(String));
     seen.push(token!);
+    expect(shown).toContain('Token made. Copy it now: it is shown only once.');
     expect(await introspect(token!)).toMatchObject({ active: true, scope: 'tweet.read' });
     expect(await (await owner.browser.request('/console/tokens')).text()).not.toContain(token!);
+    // A reload of that view shows the page without the token and mints nothing.
+    const count = (await listOf(owner)).length;
+    const reloaded = await (await owner.browser.request(location)).text();
+    expect(reloaded).not.toContain(token!);
+    expect(reloaded).toContain('This token was shown once and is not shown again.');
+    expect((await listOf(owner)).length).toBe(count);
 
     const { id } = (await listOf(owner)).find((t) => t.name === 'Form bot')!;
     const revoked = await owner.browser.postForm(`/console/tokens/${id}/revoke`, { csrf: owner.csrf });

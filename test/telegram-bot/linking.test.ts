@@ -150,8 +150,8 @@ describe.each(backends())('linking an owner with the oauth3 bot (%s)', (backend)
     expect(page).toContain('Make a link');
 
     const made = await owner.browser.postForm('/console/telegram/link', { csrf: csrfFrom(page) });
-    expect(made.status).toBe(200);
-    const madePage = await made.text();
+    expect(made.status).toBe(303);
+    const madePage = await (await owner.browser.request(made.headers.get('location')!)).text();
     const url = /href="(https:\/\/t\.me\/oauth3_link_bot\?start=[A-Za-z0-9_-]+)"/.exec(madePage)?.[1];
     expect(url).toBeDefined();
 

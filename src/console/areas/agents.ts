@@ -10,11 +10,26 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { agentsBody, type AgentsPageInput } from '../views/agents.js';
 import { FormFields, guard, pathParam } from '../../http/guard.js';
+import { OneTimeView } from '../one-time.js';
 
 /** Client ids from the clients store (src/clients/store.ts): `c_` and base64url. */
 const ClientId = z.string().regex(/^c_[A-Za-z0-9_-]{1,60}$/);
 
 const MESSAGES = { revoked: 'Agent revoked. Its tokens stopped working at once, and it can get no new ones.' };
+const PAGE = '/console/agents';
+/** After a registration or a new secret: the secret on this one view, or (on a reload) that it is gone. */
+const SHOWN: Record<string, { shown: string; gone: string }> = {
+  registered: {
+    shown: 'Agent registered. Copy its secret now: it is shown only once.',
+    gone: 'This secret was shown once and is not shown again. If you did not copy it, make a new secret for the agent below.',
+  },
+  rotated: {
+    shown: 'New secret made. Copy it now: it is shown only once.',
+    gone: 'This secret was shown once and is not shown again. If you did not copy it, make another new secret below.',
+  },
+};
+/** The one-time view's form of a created agent: dates as ISO text. */
+type Kept = Omit<NonNullable<AgentsPageInput['created']>, 'oldSecretsUntil'> & { oldSecretsUntil?: string };
 /** How long the replaced secret keeps working after a rotation (the developer portal's choices). */
 const Rotation = z.object({ grace: z.enum(Object.keys(GRACE_PERIODS) as [GracePeriod, ...GracePeriod[]]).default('1h') }).strict();
 /** From the page the old secret keeps working an hour, time enough to give the agent its new one. */
@@ -51,6 +66,7 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   const tokenEndpoint = new URL('/token', deps.config.ISSUER).href;
 
   const secrets = deps.clients.secrets();
+  const once = new OneTimeView(deps.cookieKeys, deps.config.ISSUER.startsWith('https:'));
   const actor = (ctx: Context) => ({ accountId: ownerOf(ctx).accountId, ip: ctx.ip });
 
   /** Another owner's agent is "not found", exactly like an unknown one, and stays untouched. */
@@ -104,7 +120,12 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
   }
 
   router.get('/console/agents', async function showAgents(ctx) {
-    await page(ctx);
+    const words = typeof ctx.query.done === 'string' ? SHOWN[ctx.query.done] : undefined;
+    if (!words) return page(ctx);
+    // The secret just made, on this one view: a reload finds the slot empty and says so.
+    const kept = once.take<Kept>(ctx, PAGE);
+    const created = kept && { ...kept, oldSecretsUntil: kept.oldSecretsUntil ? new Date(kept.oldSecretsUntil) : undefined };
+    await page(ctx, created ? { created } : {}, { kind: 'ok', text: created ? words.shown : words.gone });
   });
 
   router.get('/console/api/agents', async function listAgents(ctx) {
@@ -131,24 +152,26 @@ export function agentsArea(router: Router, deps: ConsoleDeps): void {
 
   router.post('/console/agents/:clientId/secret', ...mutate, async function rotateAgentSecretFromPage(ctx) {
     const { agent, clientSecret, expiresOldAt } = await rotate(ctx, PAGE_GRACE);
-    // Like registration: the secret is on this response only (no redirect; console pages are never cached).
-    await page(
-      ctx,
-      { created: { clientId: agent.clientId, clientSecret, name: agent.name, scopes: agent.scopes, oldSecretsUntil: expiresOldAt } },
-      { kind: 'ok', text: 'New secret made. Copy it now: it is shown only once.' },
-    );
+    // Like registration: POST, redirect, GET, so a reload never makes another secret.
+    const kept: Kept = {
+      clientId: agent.clientId,
+      clientSecret,
+      name: agent.name,
+      scopes: agent.scopes,
+      oldSecretsUntil: expiresOldAt.toISOString(),
+    };
+    once.put(ctx, PAGE, kept);
+    backTo(ctx, PAGE, 'rotated');
   });
 
   router.post('/console/agents', ...mutate, guard({ body: FormFields.transform(fromForm) }), async function registerAgentFromPage(ctx) {
     const input = ctx.state.input.body;
     try {
       const { service, clientSecret } = await agents.register(actor(ctx), input);
-      // The secret is shown on this response only: no redirect, and console pages are never cached (D3).
-      await page(
-        ctx,
-        { created: { clientId: service.clientId, clientSecret, name: service.name, scopes: service.scopes } },
-        { kind: 'ok', text: 'Agent registered. Copy its secret now: it is shown only once.' },
-      );
+      // POST, redirect, GET: the secret waits in a one-time slot, so a reload never registers another agent.
+      const kept: Kept = { clientId: service.clientId, clientSecret, name: service.name, scopes: service.scopes };
+      once.put(ctx, PAGE, kept);
+      backTo(ctx, PAGE, 'registered');
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
       const issue = error.issues[0];

@@ -5,6 +5,8 @@ import { AppError, notFound } from '../../errors.js';
 import { listConnectedApps, type ConnectedApp, type DelegatedToken } from '../../grants/connected-apps.js';
 import { findOwnedGrant, type OwnedGrant } from '../../grants/revoke.js';
 import { revokeApp } from '../../grants/revoke-app.js';
+import { everythingOf, revokeEverything } from '../../grants/revoke-everything.js';
+import { revokeAllBody } from '../views/revoke-all.js';
 import { Policy, type PolicyInput } from '../../policies/policy.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
@@ -20,6 +22,7 @@ const GrantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const MESSAGES = {
   revoked: 'Access revoked. Every token it held has stopped working.',
   'limits-saved': 'Limits saved. They apply from the next request of that app.',
+  'revoked-all': 'Everything revoked. No app, agent service or agent token has access to your account now.',
 };
 
 const appJson = (app: ConnectedApp, policy: Policy) => ({
@@ -149,6 +152,36 @@ export function appsArea(router: Router, deps: ConsoleDeps): void {
   router.post('/console/apps/:grantId/revoke', ...mutate, async function revokeAppFromPage(ctx) {
     await revokeAppOf(ctx);
     backTo(ctx, '/console/apps', 'revoked');
+  });
+
+  const revokeAll = (ctx: Context) => revokeEverything(revokeDeps, { accountId: ownerOf(ctx).accountId, ip: ctx.ip, via: 'console' });
+
+  router.get('/console/apps/revoke-all', async function confirmRevokeAll(ctx) {
+    const csrf = csrfFor(ctx);
+    const all = await everythingOf(revokeDeps, ownerOf(ctx).accountId);
+    ctx.type = 'html';
+    ctx.body = consolePage({
+      pendingApprovals: pendingOf(ctx),
+      title: 'Revoke everything',
+      active: '/console/apps',
+      csrf,
+      body: revokeAllBody({
+        csrf,
+        apps: all.apps.map((a) => a.name),
+        agentServices: all.agentServices.map((s) => s.name),
+        agentTokens: all.agentTokens.map((t) => t.name),
+      }),
+    });
+  });
+
+  router.post('/console/apps/revoke-all', ...mutate, async function revokeAllFromPage(ctx) {
+    await revokeAll(ctx);
+    backTo(ctx, '/console/apps', 'revoked-all');
+  });
+
+  router.post('/console/api/apps/revoke-all', ...mutate, async function revokeAllByApi(ctx) {
+    const counts = await revokeAll(ctx);
+    ctx.body = { revoked: { apps: counts.apps, agent_services: counts.agentServices, agent_tokens: counts.agentTokens } };
   });
 
   router.get('/console/api/apps/:grantId/policy', async function showPolicy(ctx) {

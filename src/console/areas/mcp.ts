@@ -7,7 +7,12 @@ import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { mcpBody, type McpPageInput, type McpToolSummary } from '../views/mcp.js';
 import { FormFields, guard } from '../../http/guard.js';
-import { agentTokenMinter, formProblem, tokenFromForm } from './tokens.js';
+import { agentTokenMinter, formProblem, MINTED, tokenFromForm } from './tokens.js';
+import { backTo } from '../../web/notices.js';
+import { OneTimeView } from '../one-time.js';
+
+const PAGE = '/console/mcp';
+const GONE = 'This token was shown once and is not shown again. If you did not copy it, revoke it under Agent tokens and make another.';
 
 const summary = (tool: Tool): McpToolSummary => ({
   name: tool.name,
@@ -25,6 +30,7 @@ const summary = (tool: Tool): McpToolSummary => ({
 export function mcpArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const mint = agentTokenMinter(deps);
+  const once = new OneTimeView(deps.cookieKeys, deps.config.ISSUER.startsWith('https:'));
   const url = deps.config.MCP_URL;
   const tools = deps.mcpTools.map(summary);
   // A client needs a client id before it can ask the owner: by registering (RFC 7591), which only open registration
@@ -45,7 +51,9 @@ export function mcpArea(router: Router, deps: ConsoleDeps): void {
   }
 
   router.get('/console/mcp', async function showMcp(ctx) {
-    await page(ctx);
+    if (ctx.query.done !== 'minted') return page(ctx);
+    const created = once.take<McpPageInput['created']>(ctx, PAGE);
+    await page(ctx, created ? { created } : {}, { kind: 'ok', text: created ? MINTED.shown : GONE });
   });
 
   router.get('/console/api/mcp', async function describeMcp(ctx) {
@@ -61,12 +69,9 @@ export function mcpArea(router: Router, deps: ConsoleDeps): void {
     const input = ctx.state.input.body;
     try {
       const { token, agentToken } = await mint(ctx, input);
-      // The value is shown on this response only: no redirect, and console pages are never cached (D3).
-      await page(
-        ctx,
-        { created: { token, name: agentToken.name } },
-        { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' },
-      );
+      // POST, redirect, GET: the value waits in a one-time slot, so a reload never mints again (tokens.ts).
+      once.put(ctx, PAGE, { token, name: agentToken.name });
+      backTo(ctx, PAGE, 'minted');
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
       ctx.status = 400;

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { displayAddress } from '../../web/address.js';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
@@ -19,7 +20,7 @@ const MESSAGES = { 'signed-out': 'That browser is signed out.', 'signed-out-othe
 const sessionJson = (s: BrowserSession, currentUid: string) => ({
   uid: s.uid,
   device: deviceName(s.userAgent),
-  ip: s.ip,
+  ip: displayAddress(s.ip),
   created_at: s.createdAt.toISOString(),
   last_seen_at: s.lastSeenAt.toISOString(),
   current: s.uid === currentUid,

@@ -8,6 +8,7 @@ import { pathParam } from '../../http/guard.js';
 import { NOTICE_KINDS, type NoticeKind } from '../../notices/kinds.js';
 import type { OutboxMessage } from '../../notices/outbox.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
+import { OneTimeView } from '../one-time.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { plainReason, preview, telegramBody, type TelegramPageInput } from '../views/telegram.js';
@@ -66,9 +67,12 @@ const linkJson = (link: TelegramLink) => ({
  * `https://t.me/<bot>?start=<nonce>` links it (the bot spends the nonce, src/telegram-bot/linking.ts); unlinking
  * here or with /unlink in the chat ends it.
  */
+const PAGE = '/console/telegram';
+
 export function telegramArea(router: Router, deps: ConsoleDeps): void {
   const { mutate, csrfFor } = consoleStages(deps);
   const { links, botUsername, preferences, outbox } = deps.telegram;
+  const once = new OneTimeView(deps.cookieKeys, deps.config.ISSUER.startsWith('https:'));
 
   async function makeLink(ctx: Context): Promise<{ url: string; expiresAt: Date }> {
     if (!botUsername) throw new AppError('telegram_not_configured', 404, 'This server has no Telegram bot.');
@@ -145,12 +149,23 @@ export function telegramArea(router: Router, deps: ConsoleDeps): void {
   }
 
   router.get('/console/telegram', async function showTelegram(ctx) {
-    await page(ctx);
+    if (ctx.query.done !== 'link') return page(ctx);
+    // The link just made, on this one view: a reload finds the slot empty and says so.
+    const kept = once.take<{ url: string; expiresAt: string }>(ctx, PAGE);
+    await page(
+      ctx,
+      kept && { url: kept.url, expiresAt: new Date(kept.expiresAt) },
+      kept
+        ? { kind: 'ok', text: 'Link made. Open it within 10 minutes.' }
+        : { kind: 'ok', text: 'This link was shown once and is not shown again. If you did not open it, make another.' },
+    );
   });
 
   router.post('/console/telegram/link', ...mutate, async function makeLinkFromPage(ctx) {
-    // The link is on this response only: no redirect, and console pages are never cached.
-    await page(ctx, await makeLink(ctx), { kind: 'ok', text: 'Link made. Open it within 10 minutes.' });
+    // POST, redirect, GET: the link waits in a one-time slot, so a reload never makes another.
+    const { url, expiresAt } = await makeLink(ctx);
+    once.put(ctx, PAGE, { url, expiresAt: expiresAt.toISOString() });
+    backTo(ctx, PAGE, 'link');
   });
 
   router.post('/console/telegram/unlink', ...mutate, async function unlinkFromPage(ctx) {

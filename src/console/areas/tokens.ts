@@ -10,10 +10,17 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { tokensBody, type TokensPageInput } from '../views/tokens.js';
 import { FormFields, guard, pathParam } from '../../http/guard.js';
+import { OneTimeView } from '../one-time.js';
 
 const TokenId = z.string().regex(/^agt_[A-Za-z0-9_-]{1,60}$/);
 
 const MESSAGES = { revoked: 'Token revoked. It stopped working at once.' };
+/** After a mint: the token on this one view, or (on a reload) that it is gone. */
+export const MINTED = {
+  shown: 'Token made. Copy it now: it is shown only once.',
+  gone: 'This token was shown once and is not shown again. If you did not copy it, revoke it below and make another.',
+};
+const PAGE = '/console/tokens';
 /** The form's fields in the page's words, for a problem shown above the form. */
 const FIELDS: Record<string, string> = {
   name: 'Name',
@@ -85,6 +92,7 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
   const { agentTokens } = deps;
 
   const create = agentTokenMinter(deps);
+  const once = new OneTimeView(deps.cookieKeys, deps.config.ISSUER.startsWith('https:'));
 
   /** Another owner's token id is "not found", exactly like an unknown one, and stays untouched. */
   async function revoke(ctx: Context): Promise<void> {
@@ -121,7 +129,10 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
   }
 
   router.get('/console/tokens', async function showTokens(ctx) {
-    await page(ctx);
+    if (ctx.query.done !== 'minted') return page(ctx);
+    // The token just made, on this one view: a reload finds the slot empty and says so.
+    const created = once.take<TokensPageInput['created']>(ctx, PAGE);
+    await page(ctx, created ? { created } : {}, { kind: 'ok', text: created ? MINTED.shown : MINTED.gone });
   });
 
   router.get('/console/api/tokens', async function listTokens(ctx) {
@@ -143,12 +154,9 @@ export function tokensArea(router: Router, deps: ConsoleDeps): void {
     const input = ctx.state.input.body;
     try {
       const { token, agentToken } = await create(ctx, input);
-      // The value is shown on this response only: no redirect, and console pages are never cached (D3).
-      await page(
-        ctx,
-        { created: { token, name: agentToken.name, resource: agentToken.resource } },
-        { kind: 'ok', text: 'Token made. Copy it now: it is shown only once.' },
-      );
+      // POST, redirect, GET: the value waits in a one-time slot, so a reload shows the page and never mints again.
+      once.put(ctx, PAGE, { token, name: agentToken.name, resource: agentToken.resource });
+      backTo(ctx, PAGE, 'minted');
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
       ctx.status = 400;

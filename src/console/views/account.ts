@@ -1,5 +1,5 @@
 import { html } from '../../web/html.js';
-import { when } from '../../web/forms.js';
+import { timeTag } from './time.js';
 
 export interface AccountView {
   createdAt: Date;
@@ -13,7 +13,7 @@ export interface AccountView {
  */
 export function accountBody({ createdAt, passkeys, sessions }: AccountView) {
   return html`<h1>Account</h1>
-<p>Your account was created on ${when(createdAt)}.</p>
+<p>Your account was created on ${timeTag(createdAt, { style: 'absolute' })}.</p>
 <section aria-labelledby="delete-title" id="delete-account" data-console-ceremony="delete-account">
 <h2 id="delete-title">Delete your account</h2>
 <p>Deleting your account cannot be undone. At once:</p>

@@ -1,8 +1,10 @@
 import { html } from '../../web/html.js';
+import { copyButton } from './copy.js';
+import { timeTag } from './time.js';
 import type { AgentService } from '../../agents/agent-services.js';
 import { canWrite } from './apps.js';
 import { scopeBadge } from '../../web/scope-badges.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 import { scopeChoices } from './scope-choices.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 
@@ -35,8 +37,8 @@ export function agentsBody({ agents, csrf, tokenEndpoint, resource, created, dra
     (a) => html`<tr>
   <td data-label="Name"><strong>${a.name}</strong><div class="hint"><code>${a.clientId}</code></div></td>
   <td data-label="Can"><ul class="scope-list">${a.scopes.map((name) => scopeBadge(scopes, name))}</ul></td>
-  <td data-label="Registered">${when(a.createdAt)}</td>
-  <td data-label="Last used">${when(a.lastUsedAt)}</td>
+  <td data-label="Registered">${timeTag(a.createdAt)}</td>
+  <td data-label="Last used">${timeTag(a.lastUsedAt, { empty: 'Never' })}</td>
   <td data-label="Actions"><form method="post" action="/console/agents/${a.clientId}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${a.name}</span></button>
@@ -64,17 +66,20 @@ ${
 <div class="field">
   <label for="new-agent-client-id">Client id</label>
   <input id="new-agent-client-id" class="token-value" type="text" readonly value="${created.clientId}" autocomplete="off" spellcheck="false">
+  ${copyButton('new-agent-client-id', 'client id')}
 </div>
 <div class="field">
   <label for="new-agent-secret">Client secret</label>
   <input id="new-agent-secret" class="token-value" type="text" readonly value="${created.clientSecret}" autocomplete="off" spellcheck="false">
+  ${copyButton('new-agent-secret', 'client secret')}
   <span class="hint">Copy it now and give it to your agent: it is shown only this once; oauth3 keeps only a digest.${
-    created.oldSecretsUntil ? html` The old secret keeps working until ${when(created.oldSecretsUntil)}.` : ''
+    created.oldSecretsUntil ? html` The old secret keeps working until ${timeTag(created.oldSecretsUntil, { style: 'absolute' })}.` : ''
   }</span>
 </div>
 <div class="field">
   <label for="new-agent-request">The agent gets a token with</label>
   <textarea id="new-agent-request" class="token-value" readonly rows="4" spellcheck="false">curl -u "${created.clientId}:$CLIENT_SECRET" -d grant_type=client_credentials -d scope="${created.scopes.join(' ')}" -d resource=${resource} ${tokenEndpoint}</textarea>
+  ${copyButton('new-agent-request', 'command')}
   <span class="hint">and calls the API under <code>${resource}</code> with <code>Authorization: Bearer</code> and that token.</span>
 </div>
 </section>`

@@ -1,6 +1,8 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { breakable } from './breakable.js';
+import { timeTag } from './time.js';
 import type { HeldAction, HeldStatus } from '../../policies/held.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 
 export interface HeldView {
   held: HeldAction;
@@ -41,7 +43,7 @@ function pendingItem(view: HeldView, csrf: string): SafeHtml {
   const action = `/console/approvals/${held.id}`;
   return html`<article class="held" aria-labelledby="held-${held.id}">
 <h3 id="held-${held.id}">${view.app} <span class="hint">wants to</span> ${actionText(view)}</h3>
-<p class="hint">Asked ${when(held.createdAt)}</p>
+<p class="hint">Asked ${timeTag(held.createdAt)}</p>
 <blockquote class="held-text">${held.summary}</blockquote>
 <details class="held-details"><summary>Everything the app sent</summary>
 <pre>${JSON.stringify(held.payload, null, 2)}</pre>
@@ -66,9 +68,9 @@ function recentRow(view: HeldView): SafeHtml {
   return html`<tr>
   <td data-label="App"><strong>${view.app}</strong></td>
   <td data-label="Action">${actionText(view)}</td>
-  <td data-label="Text" class="held-summary">${held.summary}</td>
+  <td data-label="Text" class="held-summary">${breakable(held.summary)}</td>
   <td data-label="Decision"><span class="badge ${status.badge}">${status.text}</span>${error ? html` <code>${error}</code>` : ''}</td>
-  <td data-label="Decided">${when(held.decidedAt)}</td>
+  <td data-label="Decided">${timeTag(held.decidedAt)}</td>
 </tr>`;
 }
 

@@ -1,9 +1,11 @@
 import { html, httpsUrl, type SafeHtml } from '../../web/html.js';
+import { revokeAllSection } from './revoke-all.js';
+import { timeTag } from './time.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import { scopeBadge } from '../../web/scope-badges.js';
 import type { ConnectedApp, DelegatedToken } from '../../grants/connected-apps.js';
 import { DEFAULT_POLICY, type Policy } from '../../policies/policy.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 import { draftOf, policyFields, policySummary, type PolicyDraft } from '../../policies/form.js';
 
 /** Limits matter for apps that can write; a scope the catalog no longer knows counts as a write, to be safe. */
@@ -37,8 +39,8 @@ export function appsBody(catalog: ScopeCatalog, apps: AppWithPolicy[], csrf: str
       ? html`${policySummary(policy)} <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> limits of ${app.name}</span></a>`
       : html`<span class="hint">Reads only${policy.delegate_to.length ? ` · ${policySummary({ ...DEFAULT_POLICY, delegate_to: policy.delegate_to })}` : ''}</span> <a href="/console/apps?limits=${app.grantId}#limits-${app.grantId}">Change<span class="visually-hidden"> which apps ${app.name} may hand access to</span></a>`
   }</td>
-  <td data-label="Granted">${when(app.grantedAt)}</td>
-  <td data-label="Last used">${when(app.lastUsedAt)}</td>
+  <td data-label="Granted">${timeTag(app.grantedAt)}</td>
+  <td data-label="Last used">${timeTag(app.lastUsedAt, { empty: 'Never' })}</td>
   <td data-label="Actions"><form method="post" action="/console/apps/${app.grantId}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${app.name}</span></button>
@@ -81,7 +83,8 @@ ${apps.map(({ app, policy }) =>
 )}
 </section>`
     : ''
-}`;
+}
+${apps.length ? revokeAllSection() : ''}`;
 }
 
 /**
@@ -106,7 +109,7 @@ ${tokens.map(
     <strong>${token.name}</strong> <span class="badge badge-resource">Helper, level ${String(token.depth)}</span>
   </div>
   <ul class="scope-list">${token.scopes.map((name) => scopeBadge(catalog, name))}</ul>
-  <p class="hint">Until <time datetime="${token.expiresAt.toISOString()}">${when(token.expiresAt)}</time></p>
+  <p class="hint">Until ${timeTag(token.expiresAt, { style: 'absolute' })}</p>
   <form method="post" action="/console/apps/${token.grantId}/revoke" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Revoke<span class="visually-hidden"> ${token.name}</span></button>

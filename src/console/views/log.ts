@@ -1,8 +1,11 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { breakable } from './breakable.js';
+import { displayAddress } from '../../web/address.js';
+import { timeTag } from './time.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
 import { consolePage } from './layout.js';
-import { when } from '../../web/forms.js';
 import { activityChart } from './chart.js';
+import { eventDetail } from './log-details.js';
 import { kindLabel, outcomeLabel } from '../../accounts/event-kinds.js';
 
 export interface LogPageInput {
@@ -26,57 +29,22 @@ export function logQuery(filter: LogFilter, extra: Record<string, string | numbe
   return query ? `?${query}` : '';
 }
 
-const DETAIL_NAMES: Record<string, string> = {
-  fields: 'Changed',
-  reason: 'Reason',
-  passkey: 'Passkey',
-  scopes: 'Scopes',
-  scope: 'Scope',
-  tool: 'MCP tool',
-  name: 'Name',
-  from: 'From',
-  to: 'To',
-  grant_type: 'Grant type',
-  audience: 'Audience',
-  expires_at: 'Expires',
-  refresh_token: 'Refresh token',
-  route: 'Via',
-  ended: 'Ended',
-};
-
-const detailValue = (v: unknown): string =>
-  Array.isArray(v)
-    ? v.join(', ')
-    : typeof v === 'boolean'
-      ? v
-        ? 'yes'
-        : 'no'
-      : typeof v === 'string'
-        ? v
-        : typeof v === 'number'
-          ? String(v)
-          : (JSON.stringify(v) ?? '');
-
-/** The event's detail as one short line: "Changed: email, phone; Reason: …". */
-export function describeDetail(detail: Record<string, unknown>): string {
-  const text = Object.entries(detail)
-    // The actor chain of an exchanged token reads as the event's summary, not as raw JSON.
-    .filter(([key, v]) => v !== null && v !== undefined && v !== '' && key !== 'act')
-    .map(([key, v]) => `${DETAIL_NAMES[key] ?? key}: ${detailValue(v)}`)
-    .join('; ');
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
-}
-
 const appName = (e: Pick<LogEntry, 'client_id' | 'client_name'>) => e.client_name ?? e.client_id ?? '';
+
+/** The event's line in words, or a dash when neither it nor a summary says anything. */
+function detailOf(e: LogEntry): SafeHtml | string {
+  const detail = eventDetail(e.kind, e.detail);
+  return detail.value || e.summary ? detail : '—';
+}
 
 function eventRow(e: LogEntry): SafeHtml {
   return html`<tr class="outcome-${e.outcome}">
-<td data-label="When"><time datetime="${e.at}">${when(e.at)}</time></td>
+<td data-label="When">${timeTag(e.at)}</td>
 <td data-label="Event">${kindLabel(e.kind, e.outcome)}</td>
 <td data-label="App">${e.client_id ? appName(e) : html`<span class="muted">oauth3</span>`}</td>
 <td data-label="Outcome">${outcomeLabel(e.outcome)}</td>
-<td data-label="IP address">${e.ip ?? '—'}</td>
-<td data-label="Details">${e.summary ? html`<strong class="event-summary">${e.summary}</strong> ` : ''}${describeDetail(e.detail) || (e.summary ? '' : '—')}</td>
+<td data-label="IP address"><span class="address">${displayAddress(e.ip) ?? '—'}</span></td>
+<td data-label="Details">${e.summary ? html`<strong class="event-summary">${breakable(e.summary)}</strong> ` : ''}${detailOf(e)}</td>
 </tr>`;
 }
 

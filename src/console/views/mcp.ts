@@ -1,4 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { copyButton } from './copy.js';
 import { scopeBadge } from '../../web/scope-badges.js';
 import { csrfField } from '../../web/forms.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
@@ -85,6 +86,7 @@ function snippetField(prefix: string, snippet: McpSnippet): SafeHtml {
   return html`<div class="field">
   <label for="${id}">${snippet.label}</label>
   <textarea id="${id}" class="token-value snippet" readonly rows="${rows}" spellcheck="false" autocomplete="off">${snippet.text}</textarea>
+  ${copyButton(id, snippet.label)}
   <span class="hint">${snippet.hint}</span>
 </div>`;
 }
@@ -95,6 +97,7 @@ function createdSection(url: string, created: { token: string; name: string }): 
 <div class="field">
   <label for="new-mcp-token-value">Token</label>
   <input id="new-mcp-token-value" class="token-value" type="text" readonly value="${created.token}" autocomplete="off" spellcheck="false">
+  ${copyButton('new-mcp-token-value', 'token')}
   <span class="hint">Copy it now: it is shown only this once, and oauth3 keeps only its name, permissions and dates. Whoever
   holds it can use these permissions, so keep it out of shared files and chats.</span>
 </div>
@@ -133,6 +136,7 @@ ${created ? createdSection(url, created) : ''}
 <div class="field">
   <label for="mcp-url">MCP server URL</label>
   <input id="mcp-url" class="token-value" type="text" readonly value="${url}" autocomplete="off" spellcheck="false">
+  ${copyButton('mcp-url', 'address')}
   <span class="hint">Paste it where your assistant asks for the address of an MCP server. Some call it a “remote”, “HTTP”
   or “Streamable HTTP” server, or a “custom connector”.</span>
 </div>

@@ -1,6 +1,7 @@
 import { html } from '../../web/html.js';
+import { timeTag } from './time.js';
 import type { Passkey } from '../../accounts/accounts.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 
 /** How a passkey is kept, in the owner's words (WebAuthn §6.1.3: backup eligibility and backup state). */
 export function passkeyKind(passkey: Pick<Passkey, 'deviceType' | 'backedUp'>): string {
@@ -18,8 +19,8 @@ export function passkeysBody(passkeys: Passkey[], csrf: string) {
     (p, i) => html`<tr>
   <td data-label="Name"><strong>${p.name}</strong></td>
   <td data-label="Kind"><span class="badge ${p.backedUp ? 'badge-read' : 'badge-identity'}">${passkeyKind(p)}</span></td>
-  <td data-label="Added">${when(p.createdAt)}</td>
-  <td data-label="Last used">${p.lastUsedAt ? when(p.lastUsedAt) : 'Never'}</td>
+  <td data-label="Added">${timeTag(p.createdAt)}</td>
+  <td data-label="Last used">${timeTag(p.lastUsedAt, { empty: 'Never' })}</td>
   <td data-label="Actions"><div class="row-actions">
     <form method="post" action="/console/passkeys/${p.id}/rename" class="inline-form">
       ${csrfField(csrf)}

@@ -1,7 +1,8 @@
 import { html, type SafeHtml } from '../../web/html.js';
+import { timeTag } from './time.js';
 import type { ProfileField } from '../../accounts/profile.js';
 import { consolePage } from './layout.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 
 export interface ProfilePageInput {
   pendingApprovals?: number;
@@ -91,7 +92,7 @@ ${csrfField(csrf)}
 ${FIELDS.map((spec) => field(spec, values[spec.name], errors[spec.name]))}
 <button type="submit" class="button primary">Save profile</button>
 </form>
-<p class="muted">Last changed: ${updatedAt ? when(updatedAt) : 'never'}</p>
+<p class="muted">Last changed: ${timeTag(updatedAt, { empty: 'never' })}</p>
 </section>`;
   return consolePage({ title: 'Profile', active: '/console/profile', csrf, body, notice, pendingApprovals });
 }

@@ -1,4 +1,6 @@
 import { html } from '../../web/html.js';
+import { displayAddress } from '../../web/address.js';
+import { timeTag } from './time.js';
 import type { BrowserSession } from '../browser-sessions.js';
 import { deviceName } from '../../web/device.js';
 import { csrfField, when } from '../../web/forms.js';
@@ -11,9 +13,9 @@ export function sessionsBody(sessions: BrowserSession[], currentUid: string, csr
     const current = s.uid === currentUid;
     return html`<tr>
   <td data-label="Device"><strong>${device}</strong>${current ? html` <span class="badge badge-read">This browser</span>` : ''}</td>
-  <td data-label="IP address">${s.ip ?? '—'}</td>
-  <td data-label="Signed in">${when(s.createdAt)}</td>
-  <td data-label="Last seen">${when(s.lastSeenAt)}</td>
+  <td data-label="IP address"><span class="address">${displayAddress(s.ip) ?? '—'}</span></td>
+  <td data-label="Signed in">${timeTag(s.createdAt)}</td>
+  <td data-label="Last seen">${timeTag(s.lastSeenAt)}</td>
   <td data-label="Actions"><div class="row-actions">
     ${
       current

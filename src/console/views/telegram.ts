@@ -1,4 +1,6 @@
 import { html } from '../../web/html.js';
+import { copyButton } from './copy.js';
+import { timeTag } from './time.js';
 import { csrfField, when } from '../../web/forms.js';
 import type { TelegramLink } from '../../accounts/telegram-links.js';
 import { isNoticeKind, NOTICE_KINDS, type NoticeKind } from '../../notices/kinds.js';
@@ -51,7 +53,7 @@ export function telegramName(link: Pick<TelegramLink, 'username' | 'firstName' |
 const linked = (link: TelegramLink, csrf: string) => html`<section aria-labelledby="linked-title">
 <h2 id="linked-title">Your Telegram account</h2>
 <p><strong>${telegramName(link)}</strong></p>
-<p class="hint">Linked ${when(link.linkedAt)}. oauth3's bot can message you in that chat.</p>
+<p class="hint">Linked ${timeTag(link.linkedAt)}. oauth3's bot can message you in that chat.</p>
 <form method="post" action="/console/telegram/unlink">
   ${csrfField(csrf)}
   <button type="submit" class="button secondary compact">Unlink Telegram</button>
@@ -76,7 +78,7 @@ const noticeSwitches = (disabled: Set<NoticeKind>, csrf: string) => html`<sectio
 </section>`;
 
 /** A date and time that never wraps at its hyphens ("2026-12-|06"). */
-const at = (date: Date) => html`<time datetime="${date.toISOString()}">${when(date)}</time>`;
+const at = (date: Date) => timeTag(date);
 
 const undeliveredRow = (message: OutboxMessage, csrf: string) => {
   const gaveUp = message.status === 'failed';
@@ -117,13 +119,14 @@ const fresh = (created: NonNullable<TelegramPageInput['created']>) => html`<sect
 <ol class="steps">
   <li>Open it on the phone or computer where you use Telegram.</li>
   <li>Telegram opens a chat with oauth3's bot: press <strong>Start</strong>.</li>
-  <li>Come back here and reload this page to see your account.</li>
+  <li>Come back here and <a href="/console/telegram">see your linked account</a>.</li>
 </ol>
 <p><a class="button primary" href="${created.url}" rel="noopener noreferrer">Open Telegram</a></p>
 <div class="field">
   <label for="telegram-link">Or copy the link</label>
   <input id="telegram-link" class="token-value" type="text" readonly value="${created.url}" autocomplete="off" spellcheck="false">
-  <span class="hint">It works once and only until ${when(created.expiresAt)} (10 minutes). Do not share it: whoever opens it first links their Telegram to your account.</span>
+  ${copyButton('telegram-link', 'link')}
+  <span class="hint">It works once and only until ${timeTag(created.expiresAt, { style: 'absolute' })} (10 minutes). Do not share it: whoever opens it first links their Telegram to your account.</span>
 </div>
 </section>`;
 

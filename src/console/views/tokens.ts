@@ -1,8 +1,10 @@
 import { html } from '../../web/html.js';
+import { copyButton } from './copy.js';
+import { timeTag } from './time.js';
 import type { AgentToken } from '../../grants/agent-tokens.js';
 import { canWrite } from './apps.js';
 import { scopeBadge } from '../../web/scope-badges.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 import { scopeChoices } from './scope-choices.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 
@@ -45,9 +47,9 @@ export function tokensBody({ tokens, csrf, created, draft = {}, scopes }: Tokens
     t.resource === 'mcp' ? html` <span class="badge badge-resource">For MCP</span>` : ''
   }</td>
   <td data-label="Can"><ul class="scope-list">${t.scopes.map((name) => scopeBadge(scopes, name))}</ul></td>
-  <td data-label="Created">${when(t.createdAt)}</td>
-  <td data-label="Expires">${when(t.expiresAt)}</td>
-  <td data-label="Last used">${when(t.lastUsedAt)}</td>
+  <td data-label="Created">${timeTag(t.createdAt)}</td>
+  <td data-label="Expires">${timeTag(t.expiresAt)}</td>
+  <td data-label="Last used">${timeTag(t.lastUsedAt, { empty: 'Never' })}</td>
   <td data-label="Actions">${
     status === 'Active'
       ? html`<form method="post" action="/console/tokens/${t.id}/revoke" class="inline-form">
@@ -74,7 +76,8 @@ ${
 <div class="field">
   <label for="new-token-value">Token</label>
   <input id="new-token-value" class="token-value" type="text" readonly value="${created.token}" autocomplete="off" spellcheck="false">
-  <span class="hint">Copy it now and give it to your agent: select the field and copy. It is shown only this once;
+  ${copyButton('new-token-value', 'token')}
+  <span class="hint">Copy it now and give it to your agent. It is shown only this once;
   oauth3 keeps only its name, permissions and dates.</span>
 </div>${
         created.resource === 'mcp'
