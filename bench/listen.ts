@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import net from 'node:net';
 
 export interface RunningTarget {
   url: string;
@@ -26,4 +27,15 @@ export async function listen(server: http.Server, port: number, cleanup: () => P
       return {};
     },
   };
+}
+
+/** A port of 127.0.0.1 free at this moment. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
 }

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './listen.js';
 
 /**
  * The start-up rows of `npm run bench`: how long a person waits for `npm start`. "Fresh clone" is the committed tree
@@ -26,16 +26,6 @@ export interface StartupRow {
 export const STARTUP_TARGETS = { fresh: 8, restart: 2 } as const;
 
 const root = path.resolve(import.meta.dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** `npm start` in `dir`, in a process group of its own (npm runs the build and the server as its children). */
 function npmStart(dir: string, port: number): { child: ChildProcess; output: () => string } {

@@ -11,15 +11,7 @@ import type { Details } from './details.js';
 export function consentScopes(details: Details, catalog: ScopeCatalog) {
   const { missingOIDCScope = [], missingResourceScopes = {} } = details.prompt.details;
   const names = [...new Set([...missingOIDCScope, ...Object.values(missingResourceScopes).flat()])];
-  return names.map((name) => {
-    const def = catalog.get(name);
-    return {
-      name,
-      title: def?.title ?? name,
-      description: def?.description ?? 'A permission this server does not describe.',
-      access: def?.access ?? 'write',
-    };
-  });
+  return names.map((name) => catalog.describe(name));
 }
 
 export function lifetimeText(details: Details, config: Pick<Config, 'REFRESH_TOKEN_TTL' | 'ACCESS_TOKEN_TTL'>): string {

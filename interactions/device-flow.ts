@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { displayAddress } from '../src/web/address.js';
+import { displayAddress } from '../src/http/client-address.js';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderPages } from '../src/provider/provider.js';
 import { deviceConfirmPage, deviceDonePage, deviceInputPage } from './views/device.js';

@@ -66,6 +66,20 @@ export class ScopeCatalog {
     return [...this.byName.values()];
   }
 
+  /**
+   * A scope as people are shown it (the consent page, an app's public information): its title, plain-words
+   * description and access. A name this server does not define is shown as it is, and treated as able to write.
+   */
+  describe(name: string): { name: string; title: string; description: string; access: ScopeAccess } {
+    const def = this.byName.get(name);
+    return {
+      name,
+      title: def?.title ?? name,
+      description: def?.description ?? 'A permission this server does not describe.',
+      access: def?.access ?? 'write',
+    };
+  }
+
   /** Scopes of the resource API, which go into its access tokens (RFC 8707 audience). */
   resourceScopes(): string[] {
     return [...this.resourceNames];

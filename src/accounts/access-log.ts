@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { displayAddress } from '../web/address.js';
+import { displayAddress } from '../http/client-address.js';
 import { AppError } from '../errors.js';
 import { actorChain, eventSummary, type ActorNames } from './event-kinds.js';
 

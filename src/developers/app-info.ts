@@ -39,15 +39,7 @@ export function appInfo(app: ClientRecord, deps: Omit<AppInfoDeps, 'clients'>) {
     kind: app.kind,
     token_endpoint_auth_method: app.public ? 'none' : 'client_secret_basic',
     grant_types: app.grantTypes,
-    scopes: (app.scope?.split(' ').filter(Boolean) ?? []).map((name) => {
-      const def = deps.scopes.get(name);
-      return {
-        name,
-        title: def?.title ?? name,
-        description: def?.description ?? 'A permission this server does not describe.',
-        access: def?.access ?? 'write',
-      };
-    }),
+    scopes: (app.scope?.split(' ').filter(Boolean) ?? []).map((name) => deps.scopes.describe(name)),
     issuer: ISSUER,
     discovery: `${ISSUER}/.well-known/oauth-authorization-server`,
     authorization_endpoint: `${ISSUER}${PROVIDER_ROUTES.authorization}`,

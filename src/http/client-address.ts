@@ -60,6 +60,17 @@ const inRanges = (address: ipaddr.IPv4 | ipaddr.IPv6, ranges: Range[]) =>
 const show = (address: ipaddr.IPv4 | ipaddr.IPv6) => address.toString();
 
 /**
+ * A stored or reported address as people read it: its one canonical form, an IPv4-mapped IPv6 address
+ * ("::ffff:203.0.113.5", what a server listening on IPv6 sees of an IPv4 client) as the IPv4 address; anything that is
+ * not an address is shown as it is.
+ */
+export function displayAddress(ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  const address = parseAddress(ip);
+  return address ? show(address) : ip;
+}
+
+/**
  * The client's address from the TCP peer's address and the X-Forwarded-For header, under `trust`. Walks the chain
  * `X-Forwarded-For, peer` from the right; an entry that is not an address ends the walk at the last trusted hop.
  */

@@ -1,17 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  chromiumAvailable,
-  fitsWidth,
-  launchChromium,
-  newPasskeyPage,
-  screenshot,
-  viewports,
-  seriousProblems,
-} from '../helpers/chromium.js';
-import { redirectUri, type Client } from '../helpers/token-flow.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, seriousProblems, shootEveryWidth, signUpAt } from '../helpers/chromium.js';
+import { authorizationUrl, redirectUri, type Client } from '../helpers/token-flow.js';
 import { FakeX } from '../fakes/x.js';
 
 /**
@@ -29,15 +20,7 @@ import { FakeX } from '../fakes/x.js';
   let app: Client;
   let consentUrl: string;
 
-  /** Every size, with a screenshot each; on a phone nothing is wider than the screen. */
-  async function shoot(name: string) {
-    for (const [device, viewport] of Object.entries(viewports)) {
-      await page.setViewportSize(viewport);
-      await screenshot(page, `${name}-${device}`);
-      expect(await fitsWidth(page)).toBe(true);
-    }
-    await page.setViewportSize(viewports.desktop);
-  }
+  const shoot = (name: string) => shootEveryWidth(page, name);
 
   beforeAll(async () => {
     x = await FakeX.start();
@@ -53,20 +36,8 @@ import { FakeX } from '../fakes/x.js';
   });
 
   it('tells the owner on the consent page that X is not connected yet', async () => {
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
-    const query = new URLSearchParams({
-      client_id: app.clientId,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope: 'openid tweet.post',
-      state: randomBytes(8).toString('hex'),
-      code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
-      code_challenge_method: 'S256',
-    });
-    await page.goto(`${server.url}/auth?${query}`);
+    await signUpAt(page, `${server.url}/console`);
+    await page.goto(authorizationUrl(server.url, app.clientId, 'openid tweet.post').url);
     await page.waitForURL(/\/interaction\/[^/]+$/);
     consentUrl = page.url();
     const note = page.getByRole('note').filter({ hasText: 'You have not connected X yet' });

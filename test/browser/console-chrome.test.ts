@@ -11,6 +11,7 @@ import {
   screenshot,
   viewports,
   seriousProblems,
+  signUpAt,
 } from '../helpers/chromium.js';
 import { authorizationRequest } from '../helpers/code-flow.js';
 import { consoleSections } from '../../src/console/views/layout.js';
@@ -41,12 +42,7 @@ const redirectUri = 'http://127.0.0.1:8765/callback';
   /** Signs up at /console with a passkey, typing `name` (if any) in the sign-up's name field. */
   async function signUp(viewport: { width: number; height: number }, name?: string) {
     const session = await newPasskeyPage(browser, viewport);
-    const { page } = session;
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    if (name) await page.getByLabel('Your name').fill(name);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
+    await signUpAt(session.page, `${server.url}/console`, name);
     return session;
   }
 

@@ -11,6 +11,7 @@ import {
   screenshot,
   viewports,
   seriousProblems,
+  signUpAt,
 } from '../helpers/chromium.js';
 import { authorizationRequest } from '../helpers/code-flow.js';
 
@@ -56,11 +57,7 @@ const TABLE_PAGES = [
     browser = await launchChromium();
     ({ context, page, consoleMessages: messages } = await newPasskeyPage(browser, viewports.desktop));
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByLabel('Your name').fill('Ada');
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
+    await signUpAt(page, `${server.url}/console`, 'Ada');
     // An app with access, an agent token and an agent service: every table has a row.
     const request = await authorizationRequest(config, { redirect_uri: redirectUri, scope: 'openid tweet.post', prompt: 'consent' });
     await page.goto(request.url);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { brokenWords, chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, viewports } from '../helpers/chromium.js';
+import { brokenWords, chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, viewports, signUpAt } from '../helpers/chromium.js';
 import { appGrant, delegate } from '../helpers/delegations.js';
 
 /** Screenshots for a person to look at, outside the repository. */
@@ -34,10 +34,7 @@ const SHOTS = '/tmp/oauth3-shots';
 
   it.each(Object.entries(viewports))('shows the tree and revokes one helper on a %s', async (device, viewport) => {
     const { page, consoleMessages } = await newPasskeyPage(browser, viewport);
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
+    await signUpAt(page, `${server.url}/console`);
     const { rows } = await server.db.query<{ id: string }>('SELECT id FROM accounts ORDER BY created_at DESC LIMIT 1');
     const accountId = rows[0]!.id;
 

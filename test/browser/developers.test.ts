@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports, signUpAt } from '../helpers/chromium.js';
 import { basic } from '../helpers/token-flow.js';
 
 /**
@@ -38,10 +38,7 @@ import { basic } from '../helpers/token-flow.js';
   });
 
   it('signs a new developer up with a passkey and comes back to /developers', async () => {
-    await page.goto(`${server.url}/developers`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/developers`);
+    await signUpAt(page, `${server.url}/developers`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your apps');
     expect(await page.getByText('You have not registered any app yet.').count()).toBe(1);
   });

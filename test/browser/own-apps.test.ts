@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports, signUpAt } from '../helpers/chromium.js';
 import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
 
 /**
@@ -21,10 +21,7 @@ import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
     server = await startTestServer({ env: { UPSTREAM_OWN_ALLOW_HOSTS: new URL(fake.url).host } });
     browser = await launchChromium();
     ({ page, consoleMessages } = await newPasskeyPage(browser));
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
+    await signUpAt(page, `${server.url}/console`);
   });
   afterAll(async () => {
     await browser?.close();

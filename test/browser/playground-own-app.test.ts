@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page, Request } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import {
-  chromiumAvailable,
-  fitsWidth,
-  launchChromium,
-  newPasskeyPage,
-  screenshot,
-  viewports,
-  seriousProblems,
-} from '../helpers/chromium.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, seriousProblems, shootEveryWidth, signUpAt } from '../helpers/chromium.js';
 
 interface Sent {
   url: string;
@@ -34,14 +26,7 @@ interface Sent {
   const output = (step: string, part: 'request' | 'response' | 'details') =>
     page.locator(`[data-exchange="${step}"] [data-part="${part}"]`);
 
-  async function shoot(name: string) {
-    for (const [device, viewport] of Object.entries(viewports)) {
-      await page.setViewportSize(viewport);
-      await screenshot(page, `playground-own-app-${name}-${device}`);
-      expect(await fitsWidth(page)).toBe(true);
-    }
-    await page.setViewportSize(viewports.desktop);
-  }
+  const shoot = (name: string) => shootEveryWidth(page, `playground-own-app-${name}`);
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -57,10 +42,7 @@ interface Sent {
   });
 
   it('signs the developer up and registers a confidential app whose redirect URIs hold the playground', async () => {
-    await page.goto(`${server.url}/developers`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/developers`);
+    await signUpAt(page, `${server.url}/developers`);
     app = await page.evaluate(async (playground) => {
       const session = (await (await fetch('/console/api/session')).json()) as { csrf_token: string };
       const res = await fetch('/developers/api/apps', {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { chromiumAvailable, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import { chromiumAvailable, launchChromium, newPasskeyPage, shootEveryWidth, signUpAt } from '../helpers/chromium.js';
 import { basic } from '../helpers/token-flow.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 
@@ -61,24 +61,14 @@ interface PlaygroundState {
   }
 
   /** The page at desktop and phone width; on a phone nothing is wider than the screen (long tokens wrap). */
-  async function shoot(name: string) {
-    for (const [device, viewport] of Object.entries(viewports)) {
-      await page.setViewportSize(viewport);
-      await screenshot(page, `playground-${name}-${device}`);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-    }
-    await page.setViewportSize(viewports.desktop);
-  }
+  const shoot = (name: string) => shootEveryWidth(page, `playground-${name}`);
 
   it('signs the owner up and connects a Telegram bot, so the API has something to answer with', async () => {
     const { token } = telegram.addBot({
       username: 'playground_bot',
       chats: [{ id: -1009876543210, type: 'channel', title: 'Builds', username: 'builds' }],
     });
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
+    await signUpAt(page, `${server.url}/console`);
     await page.goto(`${server.url}/console/connections`);
     const bot = page.getByRole('group', { name: 'Telegram bot' });
     await bot.getByLabel('Bot token').fill(token);

@@ -3,17 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/cli/oauth3.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { startTestServer } from '../helpers/server.js';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
+import { runCommand, type CliRun } from '../helpers/cli.js';
 
 /** A client as `--json` prints it: the text output's field names. */
 interface ListedClient {
@@ -52,17 +46,7 @@ describe('the admin CLI (npm run oauth3)', () => {
   let dataDir: string;
   let env: Record<string, string>;
 
-  async function cli(...argv: string[]): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      argv,
-      env,
-      (line) => out.push(line),
-      (line) => err.push(line),
-    );
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]): Promise<CliRun> => runCommand(argv, env);
 
   async function listed(): Promise<ListedClient[]> {
     const run = await cli('clients', 'list', '--json');

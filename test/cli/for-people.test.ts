@@ -3,24 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/cli/oauth3.js';
 import { freePort } from '../helpers/server.js';
 import { serviceUrl } from '../helpers/services.js';
 import { seedEmbeddedDatabase } from '../helpers/pglite-template.js';
+import { runCommand, type CliRun } from '../helpers/cli.js';
 
 /** The admin command line's refusals are sentences a person can act on, and `--json` speaks the text's field names. */
 
-async function cli(env: Record<string, string>, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    argv,
-    { LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env },
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (env: Record<string, string>, ...argv: string[]): Promise<CliRun> =>
+  runCommand(argv, { LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env });
 
 describe('a database that cannot be reached', () => {
   it('is one line naming host and port when nothing listens there', async () => {

@@ -3,9 +3,9 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/cli/oauth3.js';
 import { closeServer, listenLocally } from '../fakes/local-server.js';
 import { startAttestedIssuer, type AttestedIssuer } from '../tee/attested-issuer.js';
+import { runCommand, type CliRun } from '../helpers/cli.js';
 
 /**
  * `npm run oauth3 -- verify` as an outsider runs it: no configuration, database or master key in its environment, an
@@ -13,26 +13,10 @@ import { startAttestedIssuer, type AttestedIssuer } from '../tee/attested-issuer
  * verified, or the instance cannot be asked) and 2 (usage).
  */
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
 const RECORDED_QUOTE = path.join(process.cwd(), 'test/fixtures/tdx/tdx_quote');
 const RECORDED_COLLATERAL = path.join(process.cwd(), 'test/fixtures/tdx/tdx_quote_collateral.json');
 
-async function cli(argv: string[], env: NodeJS.ProcessEnv = { NODE_ENV: 'test' }): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    argv,
-    env,
-    (line) => out.push(line),
-    (line) => err.push(line),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[], env: Record<string, string | undefined> = { NODE_ENV: 'test' }): Promise<CliRun> => runCommand(argv, env);
 
 describe('npm run oauth3 -- verify', () => {
   let iss: AttestedIssuer;

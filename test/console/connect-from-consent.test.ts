@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Owner } from '../helpers/owner.js';
 import { csrfFrom } from '../helpers/browser.js';
-import { redirectUri, type Client } from '../helpers/token-flow.js';
+import { authorizationUrl, redirectUri, type Client } from '../helpers/token-flow.js';
 import { FakeX } from '../fakes/x.js';
 import { interactionReturnTo, safeReturnTo } from '../../src/upstream/connect.js';
 
@@ -35,16 +34,7 @@ describe('connecting a missing account from the consent page', () => {
 
   /** Opens the consent page for `scope` in the owner's browser, without deciding: its path and its HTML. */
   async function consent(owner: Owner, scope: string): Promise<{ path: string; page: string }> {
-    const query = new URLSearchParams({
-      client_id: app.clientId,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope,
-      state: randomBytes(8).toString('hex'),
-      code_challenge: createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url'),
-      code_challenge_method: 'S256',
-    });
-    const step = await owner.browser.navigate(`${server.url}/auth?${query}`);
+    const step = await owner.browser.navigate(authorizationUrl(server.url, app.clientId, scope).url);
     expect(step.url).toMatch(/\/interaction\/[A-Za-z0-9_-]+$/);
     return { path: new URL(step.url).pathname, page: await step.response.text() };
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Owner } from '../helpers/owner.js';
-import { displayAddress } from '../../src/web/address.js';
+import { displayAddress } from '../../src/http/client-address.js';
 
 /**
  * The console's pages in words an owner reads: times as `<time datetime>` with a labelled UTC fallback, addresses

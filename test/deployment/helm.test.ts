@@ -10,6 +10,7 @@ import { projectRoot } from '../../src/paths.js';
 import { validate, type Schema } from '../helpers/json-schema.js';
 import { loadChart, podOf } from './helm-render.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
+import { runCommand, type CliRun } from '../helpers/cli.js';
 
 /*
  * The Helm chart (helm/oauth3), checked without helm: values against the schema, every `.Values` path a template
@@ -344,17 +345,7 @@ describe('the commands the chart runs: migrate (hook Job) and cleanup (CronJob)'
   let dropSchema: (() => Promise<void>) | undefined;
   let client: pg.Client | undefined;
 
-  async function cli(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      argv,
-      env,
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]): Promise<CliRun> => runCommand(argv, env);
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-chart-'));

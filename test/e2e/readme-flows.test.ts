@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { TokenFlow, basic } from '../helpers/token-flow.js';
-import { runCli } from '../../src/cli/oauth3.js';
+import { runCommand } from '../helpers/cli.js';
 
 /** The README's "Flows with curl" and its tables of pages show what a server really answers and serves. */
 
@@ -70,18 +70,14 @@ describe('the README against a running server', () => {
   });
 
   it('`clients add --resource-server` alone registers a client that introspects tokens', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = { NODE_ENV: 'test', DATA_DIR: server.config.DATA_DIR, LOG_LEVEL: 'silent' };
     // The server holds the embedded database: the command goes to it over the admin socket, as in the README.
-    const code = await runCli(
-      ['clients', 'add', '--name', 'My API', '--resource-server', '--json'],
-      env,
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
-    expect({ code, err }).toEqual({ code: 0, err: [] });
-    const rs = JSON.parse(out.join('\n')) as { client_id: string; client_secret: string; grant_types: string[]; redirect_uris: string[] };
+    const { code, out, err } = await runCommand(['clients', 'add', '--name', 'My API', '--resource-server', '--json'], {
+      NODE_ENV: 'test',
+      DATA_DIR: server.config.DATA_DIR,
+      LOG_LEVEL: 'silent',
+    });
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    const rs = JSON.parse(out) as { client_id: string; client_secret: string; grant_types: string[]; redirect_uris: string[] };
     expect(rs).toMatchObject({ grant_types: ['client_credentials'], redirect_uris: [], resource_server: true });
     const { accessToken } = await flow.tokens(await server.addClient({ name: 'App', redirectUris: ['https://app.example.com/callback'] }));
     const reply = await flow.post(

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/cli/oauth3.js';
+import { runCommand } from '../helpers/cli.js';
 import { rotateSigningKeys } from '../../src/keys/keystore.js';
 import { keyRing } from '../../src/keys/sealing.js';
 import { fakeKmsKey, startFakeDstackAgent, type FakeDstackAgent } from '../fakes/dstack-agent.js';
@@ -23,17 +23,11 @@ describe('oauth3 verify against a real server in TEE mode', () => {
   let root: string;
   const seed = randomBytes(32);
 
-  const verify = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      ['verify', server.url, '--collateral', collateral, '--allow-os-image-hash', agent.osImageHash, ...args],
-      { PATH: process.env.PATH },
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
+  // An outsider's command: no server configuration in its environment.
+  const verify = (...args: string[]) =>
+    runCommand(['verify', server.url, '--collateral', collateral, '--allow-os-image-hash', agent.osImageHash, ...args], {
+      PATH: process.env.PATH,
+    });
 
   beforeAll(async () => {
     tdx = await createFakeTdx();

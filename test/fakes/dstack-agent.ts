@@ -39,7 +39,11 @@ export function runtimeEvent(event: string, payload: Buffer): FakeEvent {
   return { imr: 3, event_type: DSTACK_RUNTIME_EVENT, digest, event, event_payload: payload.toString('hex') };
 }
 
-/** RTMR0..3 as the event log extends them: mr = SHA-384(mr ‖ digest), from 48 zero bytes. */
+/**
+ * RTMR0..3 as the event log extends them: mr = SHA-384(mr ‖ digest), from 48 zero bytes. Written apart from the
+ * verifier's replay (src/tee/verify.ts) on purpose: a fake that borrowed the verifier's arithmetic could not catch a
+ * mistake in it.
+ */
 export function replayRtmrs(events: FakeEvent[]): Buffer[] {
   return [0, 1, 2, 3].map((imr) =>
     events

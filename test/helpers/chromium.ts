@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -82,6 +83,28 @@ export const viewports = {
   desktop: { width: 1280, height: 800 },
   phone: { width: 390, height: 844 },
 } as const;
+
+/**
+ * Signs a new owner up with the page's virtual passkey: `url` sends them to sign in first, and they come back to it.
+ * `name` fills the optional display name.
+ */
+export async function signUpAt(page: Page, url: string, name?: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForURL(/\/interaction\//);
+  if (name) await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
+  await page.waitForURL(url);
+}
+
+/** A screenshot `name-<device>` at every width, each checked to fit the window; the page is left at desktop width. */
+export async function shootEveryWidth(page: Page, name: string): Promise<void> {
+  for (const [device, viewport] of Object.entries(viewports)) {
+    await page.setViewportSize(viewport);
+    await screenshot(page, `${name}-${device}`);
+    expect({ device, fits: await fitsWidth(page) }).toEqual({ device, fits: true });
+  }
+  await page.setViewportSize(viewports.desktop);
+}
 
 /** Whether the page fits the window's width (no sideways scrolling). */
 export const fitsWidth = (page: Page): Promise<boolean> => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);

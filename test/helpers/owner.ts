@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { TestServer } from './server.js';
 import { TestBrowser, authorize } from './browser.js';
 import { signInToConsole } from './console.js';
 import { consoleApi, type ConsoleApi } from './console-api.js';
-import { redirectUri, type Client } from './token-flow.js';
+import { authorizationUrl, redirectUri, type Client } from './token-flow.js';
 
 /**
  * An owner signed in to the console of one server: their browser (passkey and session), the console API, and the
@@ -54,18 +54,10 @@ export class Owner {
     scope: string,
     tokenHeaders: Record<string, string> = {},
   ): Promise<{ accessToken: string; refreshToken?: string; body: Record<string, unknown> }> {
-    const verifier = randomBytes(32).toString('base64url');
-    const query = new URLSearchParams({
-      client_id: client.clientId,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope,
-      state: randomBytes(8).toString('hex'),
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      ...(scope.split(' ').includes('offline_access') ? { prompt: 'consent' } : {}),
+    const { url, verifier } = authorizationUrl(this.server.url, client.clientId, scope, {
+      extra: scope.split(' ').includes('offline_access') ? { prompt: 'consent' } : {},
     });
-    const callback = new URL(await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: 'none' }));
+    const callback = new URL(await authorize(this.browser, url, { passkey: 'none' }));
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback.href}`);
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });

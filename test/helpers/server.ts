@@ -123,6 +123,12 @@ export const storageOf = (server: TestServer): KeptStorage => ({
   ...(server.config.DATABASE_URL ? { databaseUrl: server.config.DATABASE_URL } : {}),
 });
 
+/** The variables that point an admin command at `server`'s storage (on embedded storage it then talks to the server). */
+export const storageEnv = (server: TestServer): Record<string, string> => ({
+  DATA_DIR: server.config.DATA_DIR,
+  ...(server.config.DATABASE_URL ? { DATABASE_URL: server.config.DATABASE_URL } : {}),
+});
+
 /**
  * A server on `previous`'s storage, at the same port and issuer: refresh tokens name the issuer, passkeys the origin,
  * and a browser's cookies the host. `previous` must have been started with `keepStorage` and stopped.

@@ -38,6 +38,30 @@ export const basic = (id: string, secret: string) =>
  * An owner's browser and an app's back channel against one server. It remembers every code, verifier and token it
  * handles in `secrets`, so a test can check none of them reached the logs (threat model B8).
  */
+/**
+ * The authorization endpoint's address for `clientId` asking `scope`, with a fresh state and PKCE (S256) verifier,
+ * as a well-behaved app would send an owner's browser there.
+ */
+export function authorizationUrl(
+  issuer: string,
+  clientId: string,
+  scope: string,
+  { redirect = redirectUri, extra = {} }: { redirect?: string; extra?: Record<string, string> } = {},
+): { url: string; verifier: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  const query = new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: redirect,
+    scope,
+    state: randomBytes(8).toString('hex'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+  return { url: `${issuer}/auth?${query}`, verifier };
+}
+
 export class TokenFlow {
   readonly secrets = new Set<string>();
   private readonly browser: TestBrowser;
@@ -49,20 +73,11 @@ export class TokenFlow {
 
   /** A fresh code + PKCE verifier through the real pages; `offline` asks for a refresh token (needs prompt=consent). */
   async code(client: Client, { scope = 'openid tweet.read', offline = false, redirectUri: redirect = redirectUri } = {}): Promise<Grant> {
-    const verifier = randomBytes(32).toString('base64url');
-    const query = new URLSearchParams({
-      client_id: client.clientId,
-      response_type: 'code',
-      redirect_uri: redirect,
-      scope: offline ? `${scope} offline_access` : scope,
-      state: randomBytes(8).toString('hex'),
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      ...(offline ? { prompt: 'consent' } : {}),
+    const { url, verifier } = authorizationUrl(this.server.url, client.clientId, offline ? `${scope} offline_access` : scope, {
+      redirect,
+      extra: offline ? { prompt: 'consent' } : {},
     });
-    const callback = new URL(
-      await authorize(this.browser, `${this.server.url}/auth?${query}`, { passkey: this.signedUp ? 'none' : 'signup' }),
-    );
+    const callback = new URL(await authorize(this.browser, url, { passkey: this.signedUp ? 'none' : 'signup' }));
     this.signedUp = true;
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback.href}`);

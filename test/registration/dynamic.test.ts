@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { runCli } from '../../src/cli/oauth3.js';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { INITIAL_ACCESS_TOKEN, createInitialAccessToken } from '../../src/registration/initial-access-tokens.js';
 import { modelStorage } from '../../adapters/index.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, storageEnv, type TestServer } from '../helpers/server.js';
+import { runCommand } from '../helpers/cli.js';
 import { backends } from '../helpers/services.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { codeFlow } from '../helpers/code-flow.js';
@@ -62,24 +62,8 @@ describe.each(backends())('dynamic client registration (RFC 7591/7592) behind in
   let server: TestServer;
   let iat: string;
 
-  async function cli(...argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      DATA_DIR: server.config.DATA_DIR,
-      REGISTRATION: 'token',
-      ...(server.config.DATABASE_URL ? { DATABASE_URL: server.config.DATABASE_URL } : {}),
-    };
-    const code = await runCli(
-      argv,
-      env,
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) =>
+    runCommand(argv, { NODE_ENV: 'test', LOG_LEVEL: 'silent', REGISTRATION: 'token', ...storageEnv(server) });
 
   beforeAll(async () => {
     server = await startTestServer({ backend, env: { REGISTRATION: 'token' } });

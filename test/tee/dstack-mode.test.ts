@@ -11,11 +11,19 @@ import { rotateSigningKeys } from '../../src/keys/keystore.js';
 import { TeeUnavailable } from '../../src/tee/dstack.js';
 import { attestationDocument, type AttestationDocument } from '../../src/tee/attestation-document.js';
 import { jwksDigest, reportDataFor } from '../../src/tee/report-data.js';
-import { runCli } from '../../src/cli/oauth3.js';
+import { runCommand } from '../helpers/cli.js';
 import { projectRoot } from '../../src/paths.js';
 import { fakeKmsKey, startFakeDstackAgent, type FakeDstackAgent } from '../fakes/dstack-agent.js';
 import { createFakeTdx, type FakeTdx } from '../helpers/fake-tdx.js';
-import { removeStorage, restartTestServer, startTestServer, storageOf, type KeptStorage, type TestServer } from '../helpers/server.js';
+import {
+  removeStorage,
+  restartTestServer,
+  startTestServer,
+  storageEnv,
+  storageOf,
+  type KeptStorage,
+  type TestServer,
+} from '../helpers/server.js';
 import { serviceUrl } from '../helpers/services.js';
 
 /**
@@ -220,17 +228,10 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
     const rotating = await agent();
     const env = teeEnv(rotating, { DSTACK_KEY_PATH: 'oauth3/master/v2', DSTACK_KEY_PATHS_PREVIOUS: 'oauth3/master/v1' });
     server = await restartTestServer(server, { keepStorage: true, backend, env });
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      ['keys', 'rotate-master'],
-      { ...env, DATA_DIR: server.config.DATA_DIR, ...(server.config.DATABASE_URL ? { DATABASE_URL: server.config.DATABASE_URL } : {}) },
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
-    expect(err).toEqual([]);
+    const { code, out, err } = await runCommand(['keys', 'rotate-master'], { ...env, ...storageEnv(server) });
+    expect(err).toBe('');
     expect(code).toBe(0);
-    expect(out.join('\n')).toContain('DSTACK_KEY_PATHS_PREVIOUS');
+    expect(out).toContain('DSTACK_KEY_PATHS_PREVIOUS');
     const { rows } = await server.db.query<{ sealed: string }>('SELECT sealed FROM connections WHERE account_id = $1', [accountId]);
     expect(rows[0]!.sealed.split('.')[1]).toBe(masterKey(derived('oauth3/master/v2')).id);
 
@@ -242,25 +243,14 @@ describe.each(storages)('a server in TEE mode on %s storage', (backend) => {
   });
 
   it('refuses --generate in dstack mode, pointing at the key path instead', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      ['keys', 'rotate-master', '--generate'],
-      {
-        MASTER_KEY_SOURCE: 'dstack',
-        DATA_DIR: server.config.DATA_DIR,
-        ...(server.config.DATABASE_URL ? { DATABASE_URL: server.config.DATABASE_URL } : {}),
-      },
-      (l) => out.push(l),
-      (l) => err.push(l),
-    );
+    const { code, err } = await runCommand(['keys', 'rotate-master', '--generate'], { MASTER_KEY_SOURCE: 'dstack', ...storageEnv(server) });
     expect(code).toBe(64);
-    expect(err.join('\n')).toMatch(/DSTACK_KEY_PATH to the next version/);
+    expect(err).toMatch(/DSTACK_KEY_PATH to the next version/);
   });
 });
 
 describe("dstack's simulator in development", () => {
-  it('L3 derives the key and attests through DSTACK_SIMULATOR_ENDPOINT over HTTP, where production refuses it', async () => {
+  it('L3 L4 derives the key and attests through DSTACK_SIMULATOR_ENDPOINT over HTTP (60 quotes a minute per address)', async () => {
     const simulator = await agent({ transport: 'http' });
     const server = await startTestServer({ env: { MASTER_KEY_SOURCE: 'dstack', DSTACK_SIMULATOR_ENDPOINT: simulator.endpoint } });
     try {
@@ -268,6 +258,17 @@ describe("dstack's simulator in development", () => {
       expect(simulator.calls.map((c) => c.path)).toEqual(expect.arrayContaining(['/GetKey', '/Info']));
       const doc = await attest(server, randomBytes(16));
       expect(quotedReportData(doc)).toBe(recomputed(doc));
+
+      // Each quote is work for the CVM: 60 a minute per address (this one was the first), then 429, never cached.
+      const statuses: number[] = [];
+      for (let i = 0; i < 60; i++)
+        statuses.push((await fetch(`${server.url}/attestation?nonce=${randomBytes(16).toString('hex')}`)).status);
+      expect(statuses.slice(0, 59).every((s) => s === 200)).toBe(true);
+      expect(statuses[59]).toBe(429);
+      const refused = await fetch(`${server.url}/attestation?nonce=${randomBytes(16).toString('hex')}`);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('cache-control')).toBe('no-store');
+      expect(((await refused.json()) as { error: string }).error).toBe('too_many_requests');
     } finally {
       await server.stop();
     }

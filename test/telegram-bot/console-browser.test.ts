@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { FakeTelegram } from '../fakes/telegram.js';
 import type { TestServer } from '../helpers/server.js';
-import { brokenWords, chromiumAvailable, fitsWidth, launchChromium, newPasskeyPage, screenshot, viewports } from '../helpers/chromium.js';
+import {
+  brokenWords,
+  chromiumAvailable,
+  fitsWidth,
+  launchChromium,
+  newPasskeyPage,
+  screenshot,
+  viewports,
+  signUpAt,
+} from '../helpers/chromium.js';
 import { eventually } from '../helpers/console-api.js';
 import { NOTICE_KINDS } from '../../src/notices/kinds.js';
 import { newUser, postUpdate, secretOf, startBotServer, waitForSent } from './support.js';
@@ -31,10 +40,7 @@ const look = (page: Page, name: string) => page.screenshot({ path: `/tmp/oauth3-
   it.each(Object.entries(viewports))('links and unlinks on a %s', async (device, viewport) => {
     const { page, consoleMessages: messages } = await newPasskeyPage(browser, viewport);
     consoleMessages.push(messages);
-    await page.goto(`${server.url}/console`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByRole('button', { name: 'Create an account with a passkey' }).click();
-    await page.waitForURL(`${server.url}/console`);
+    await signUpAt(page, `${server.url}/console`);
 
     // Through the navigation: the "Accounts" menu on a laptop, the one "Menu" button on a phone.
     const nav = page.getByRole('navigation', { name: 'Console sections' });

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/cli/oauth3.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
 import type { Database } from '../../src/db/database.js';
@@ -16,6 +15,7 @@ import { Vault } from '../../src/vault/vault.js';
 import { AuthRequests } from '../../src/upstream/auth-requests.js';
 import { beginDevKeyRotation } from '../../src/cli/dev-master-key.js';
 import { rewrapAll } from '../../src/cli/rotate-master.js';
+import { runCommand, type CliRun } from '../helpers/cli.js';
 
 const silent = createLogger('silent');
 const newKey = () => randomBytes(32).toString('base64url');
@@ -40,17 +40,7 @@ async function withDb<T>(env: Record<string, string>, fn: (db: Database, ring: M
   }
 }
 
-async function cli(env: Record<string, string>, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    argv,
-    env,
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (env: Record<string, string>, ...argv: string[]): Promise<CliRun> => runCommand(argv, env);
 
 /** Two owners with a connected account each, a connect in progress, and the signing and cookie keys. */
 async function seed(db: Database, ring: MasterKeyRing): Promise<Seeded> {

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { displayAddress } from '../../web/address.js';
+import { displayAddress } from '../../http/client-address.js';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';

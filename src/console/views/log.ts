@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import { breakable } from './breakable.js';
-import { displayAddress } from '../../web/address.js';
+import { displayAddress } from '../../http/client-address.js';
 import { timeTag } from './time.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
 import { consolePage } from './layout.js';

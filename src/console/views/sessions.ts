@@ -1,5 +1,5 @@
 import { html } from '../../web/html.js';
-import { displayAddress } from '../../web/address.js';
+import { displayAddress } from '../../http/client-address.js';
 import { timeTag } from './time.js';
 import type { BrowserSession } from '../browser-sessions.js';
 import { deviceName } from '../../web/device.js';
