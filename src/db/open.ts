@@ -1,8 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Database } from './database.js';
-import { createPostgresDatabase } from './postgres.js';
-import { createPgliteDatabase } from './pglite.js';
 import { lockDataDir } from './embedded-lock.js';
 import { migrate } from './migrate.js';
 
@@ -18,11 +16,14 @@ const MIGRATION_STATEMENT_MS = 300_000;
  */
 export async function openDatabase(config: Config, purpose: string, options: { migrate?: boolean } = {}): Promise<Database> {
   let db: Database;
+  // Each driver is loaded only when it is the one configured: pg for Postgres, PGlite (and its WebAssembly) embedded.
   if (config.DATABASE_URL) {
+    const { createPostgresDatabase } = await import('./postgres.js');
     db = createPostgresDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, timeoutMs: config.DATABASE_TIMEOUT_MS });
   } else {
     const release = lockDataDir(config.DATA_DIR, purpose);
     try {
+      const { createPgliteDatabase } = await import('./pglite.js');
       const embedded = await createPgliteDatabase(path.join(config.DATA_DIR, 'pgdata'));
       db = {
         ...embedded,
@@ -53,6 +54,7 @@ export async function openDatabase(config: Config, purpose: string, options: { m
 
 /** Migrates on a connection of its own: connecting as bounded as ever, statements allowed to take longer. */
 async function migratePostgres(url: string, timeoutMs: number): Promise<void> {
+  const { createPostgresDatabase } = await import('./postgres.js');
   const migrator = createPostgresDatabase({ url, poolSize: 1, timeoutMs, statementTimeoutMs: Math.max(timeoutMs, MIGRATION_STATEMENT_MS) });
   try {
     await migrate(migrator);
