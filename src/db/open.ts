@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Database } from './database.js';
 import { lockDataDir } from './embedded-lock.js';
 import { migrate } from './migrate.js';
+import { needsCluster } from './pglite-initdb.js';
 
 /**
  * How long one migration statement may take (building an index on a large table): DATABASE_TIMEOUT_MS is sized for
@@ -50,6 +51,30 @@ export async function openDatabase(config: Config, purpose: string, options: { m
     }
   }
   return db;
+}
+
+/**
+ * The embedded database's first start: creates its cluster (Postgres's initdb, seconds of work in a process of its own)
+ * when DATA_DIR has none, under DATA_DIR's lock; true when it did. `npm start` calls it before loading the server, so
+ * that work and the loading overlap; openDatabase then opens the cluster as on any restart. Nothing to do on Postgres.
+ */
+export async function createEmbeddedCluster(
+  config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'>,
+  purpose: string,
+  /** Told once the lock is held and a cluster is to be made (not when another process holds DATA_DIR). */
+  creating: () => void = () => undefined,
+): Promise<boolean> {
+  if (config.DATABASE_URL) return false;
+  const pgdata = path.join(config.DATA_DIR, 'pgdata');
+  const release = lockDataDir(config.DATA_DIR, purpose);
+  try {
+    if (!needsCluster(pgdata)) return false;
+    creating();
+    const { ensureCluster } = await import('./pglite.js');
+    return await ensureCluster(pgdata);
+  } finally {
+    release();
+  }
 }
 
 /** Migrates on a connection of its own: connecting as bounded as ever, statements allowed to take longer. */
