@@ -4,10 +4,10 @@ import { createLogger } from './logger.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
 import { TeeUnavailable } from './tee/dstack.js';
 import { checkPorts, ListenError } from './http/listen.js';
-import { startupReporter } from './startup-progress.js';
+import { startupReporter, storageStep } from './startup-progress.js';
 import { databaseProblem } from './cli/database-problem.js';
-import { needsCluster } from './db/pglite-initdb.js';
-import { createEmbeddedCluster } from './db/open.js';
+import { createEmbeddedCluster, openDatabase } from './db/open.js';
+import type { Database } from './db/database.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
 async function main(): Promise<void> {
@@ -27,16 +27,16 @@ async function main(): Promise<void> {
   try {
     // A taken port is told at once, before the seconds spent loading the server and opening storage.
     await checkPorts(config);
-    // A first start on embedded storage creates the database in a process of its own while this one loads the server.
-    const creating = embeddedClusterMissing(config) ? createCluster(config, progress.step) : undefined;
+    // Storage opens while the server's modules load: on a first embedded start that is creating the database (in a
+    // process of its own), on every start opening it and applying migrations. Not in a TEE, where the master key must
+    // come from dstack before storage is touched.
+    const opening = config.MASTER_KEY_SOURCE === 'dstack' ? undefined : openStorage(config, progress.step);
+    // Whichever fails first is the one reported; the other is not left unhandled.
+    opening?.catch(() => undefined);
     progress.step('loading the server');
     // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
-    const loading = import('./server.js');
-    // Whichever fails first is the one reported; the other is not left unhandled.
-    loading.catch(() => undefined);
-    await creating;
-    const { startServer } = await loading;
-    server = await startServer(config, logger, { progress: progress.step });
+    const { startServer } = await import('./server.js');
+    server = await startServer(config, logger, { progress: progress.step, database: opening });
   } catch (error) {
     // A port or socket already taken: one plain line naming the address and the variable that moves it.
     if (error instanceof ListenError) {
@@ -97,12 +97,13 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-/** Embedded storage whose cluster does not exist yet (its first start); a look at one folder, without loading PGlite. */
-const embeddedClusterMissing = (config: Config) => !config.DATABASE_URL && needsCluster(path.join(config.DATA_DIR, 'pgdata'));
-
-const createCluster = (config: Config, step: (what: string) => void) =>
-  createEmbeddedCluster(config, 'oauth3 server', () =>
+/** The database the server will use, created on a first embedded start, opened and migrated; each step told. */
+async function openStorage(config: Config, step: (what: string) => void): Promise<Database> {
+  await createEmbeddedCluster(config, 'oauth3 server', () =>
     step(`creating the embedded database in ${path.join(config.DATA_DIR, 'pgdata')} (first start only: this takes a few seconds)`),
   );
+  step(storageStep(config));
+  return openDatabase(config, 'oauth3 server');
+}
 
 await main();

@@ -1,9 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { appHost, metricsHost, type Config } from './config.js';
+import { storageStep } from './startup-progress.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
@@ -64,13 +63,21 @@ export interface ServerOptions {
   telegramSender?: AppDeps['telegramSender'];
   /** Told of each step of the start as it begins, in a few words (main.ts shows them to a person in development). */
   progress?: (step: string) => void;
+  /**
+   * Storage the caller began opening (and migrating) already, so that it overlaps with loading the server (main.ts);
+   * by default the server opens it itself, after the master key.
+   */
+  database?: Promise<Database>;
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const progress = options.progress ?? (() => undefined);
   const host = appHost(config);
   // Both ports first, in a moment: a clash is told before the seconds spent on storage and keys, not after them.
-  await checkPorts(config);
+  await checkPorts(config).catch(async (error: unknown) => {
+    await options.database?.then((db) => db.close()).catch(() => undefined);
+    throw error;
+  });
   // In a TEE the key comes from dstack's KMS and nowhere else, asked before storage is opened so that a CVM without its
   // guest agent stops at once; the same agent answers /attestation.
   const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
@@ -82,8 +89,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       'master key derived inside the TEE by dstack',
     );
   }
-  progress(storageStep(config));
-  const db = await openDatabase(config, 'oauth3 server');
+  let db: Database;
+  if (options.database) db = await options.database;
+  else {
+    progress(storageStep(config));
+    db = await openDatabase(config, 'oauth3 server');
+  }
   let redis: Redis | undefined;
   let metricsListener: MetricsListener | undefined;
   let server: http.Server | undefined;
@@ -179,16 +190,4 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     await db.close();
     throw error;
   }
-}
-
-/** What opening storage is about to do, so a first start's seconds of database creation are not a silent wait. */
-function storageStep(config: Config): string {
-  if (config.DATABASE_URL) {
-    const url = new URL(config.DATABASE_URL);
-    return `connecting to Postgres at ${url.hostname}:${url.port || 5432} and applying migrations`;
-  }
-  const pgdata = path.join(config.DATA_DIR, 'pgdata');
-  return existsSync(pgdata)
-    ? `opening the embedded database in ${pgdata} and applying migrations`
-    : `creating the embedded database in ${pgdata} (first start only: this takes a few seconds)`;
 }
