@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
@@ -18,16 +19,23 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.LOG_LEVEL);
-  const progress = startupReporter(config, logger);
+  // WORKERS > 1: this process is the primary, which forks the workers (src/cluster/primary.ts), or one of them.
+  const worker = config.WORKERS > 1 && cluster.isWorker ? await import('./cluster/worker.js') : undefined;
+  const logger = worker ? worker.workerLogger(createLogger(config.LOG_LEVEL)) : createLogger(config.LOG_LEVEL);
+  const progress = startupReporter(config, logger, worker ? () => undefined : undefined);
   let server;
   try {
     // A taken port is told at once, before the seconds spent loading the server and opening storage.
-    await checkPorts(config);
+    if (!worker) await checkPorts(config);
     progress.step('loading the server');
-    // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
-    const { startServer } = await import('./server.js');
-    server = await startServer(config, logger, { progress: progress.step });
+    if (config.WORKERS > 1 && cluster.isPrimary) {
+      const { startPrimary } = await import('./cluster/primary.js');
+      server = await startPrimary(config, logger, { progress: progress.step });
+    } else {
+      // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
+      const { startServer } = await import('./server.js');
+      server = await startServer(config, logger, { progress: progress.step, worker: worker?.role() });
+    }
   } catch (error) {
     // A port or socket already taken: one plain line naming the address and the variable that moves it.
     if (error instanceof ListenError) {
@@ -59,6 +67,7 @@ async function main(): Promise<void> {
       port: config.PORT,
       storage: config.DATABASE_URL ? 'postgres' : `embedded (${config.DATA_DIR})`,
       redis: Boolean(config.REDIS_URL),
+      workers: config.WORKERS,
     },
     `oauth3 is listening on ${config.ISSUER}`,
   );
@@ -68,8 +77,12 @@ async function main(): Promise<void> {
     logger.flush(() => resolve());
   });
   progress.ready(server.metricsUrl);
+  worker?.ready();
 
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     // Readiness fails and the listener closes now; requests in flight get SHUTDOWN_TIMEOUT_MS to finish.
     logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing requests in flight');
     server.close().then(
@@ -85,6 +98,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  worker?.onDrain(() => stop('the primary'));
 }
 
 await main();
