@@ -9,6 +9,8 @@ import { ClientStore } from '../../src/clients/store.js';
 import { ClusterProcess, seriesValue } from '../helpers/cluster.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 import { slowTokenRequest } from '../helpers/raw-http.js';
+import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
+import { botEnv } from '../telegram-bot/support.js';
 
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 const redisUrl = serviceUrl('TEST_REDIS_URL');
@@ -30,10 +32,14 @@ const total = (text: string, metric: string) =>
   let db: Database;
   let dataDir: string;
   let stopped = false;
+  let telegram: FakeTelegram;
+  const calledTelegram = (method: string) => telegram.calls.filter((c) => c.method === method).length;
 
   beforeAll(async () => {
     schema = await createTestSchema(databaseUrl!);
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-workers-life-'));
+    telegram = await startFakeTelegram();
+    const { token } = telegram.addBot({ username: 'oauth3_workers_bot' });
     cluster = await new ClusterProcess({
       NODE_ENV: 'test',
       DATA_DIR: dataDir,
@@ -43,6 +49,8 @@ const total = (text: string, metric: string) =>
       MASTER_KEY: randomBytes(32).toString('base64url'),
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: '20000',
+      // oauth3's own bot in webhook mode: telling Telegram where to post is for one worker, not each.
+      ...botEnv(telegram, token),
     }).start();
     db = createPostgresDatabase({ url: schema.url, poolSize: 2, timeoutMs: 5000 });
   }, 180_000);
@@ -52,6 +60,12 @@ const total = (text: string, metric: string) =>
     await db?.close();
     await schema?.drop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await telegram?.stop();
+  });
+
+  it('tells Telegram where to post once, from the lead worker, not once per worker', () => {
+    expect(calledTelegram('setWebhook')).toBe(1);
+    expect(calledTelegram('setMyCommands')).toBe(1);
   });
 
   it('serves both workers’ counters, added up, on the one metrics port', async () => {
@@ -90,6 +104,8 @@ const total = (text: string, metric: string) =>
     const metrics = await cluster.metrics();
     expect(seriesValue(metrics, 'oauth3_worker_restarts_total')).toBe(1);
     expect(seriesValue(metrics, 'oauth3_workers')).toBe(2);
+    // Worker 2 was not the lead: its replacement does not set the webhook again.
+    expect(calledTelegram('setWebhook')).toBe(1);
   }, 90_000);
 
   it('on SIGTERM lets requests in flight on the workers finish, then exits 0', async () => {

@@ -12,6 +12,8 @@ import { basic, redirectUri } from '../helpers/token-flow.js';
 import { DpopKey } from '../helpers/dpop.js';
 import { Owner } from '../helpers/owner.js';
 import type { TestServer } from '../helpers/server.js';
+import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
+import { PROVIDER, SCOPE, Seen, connectFromConsole } from '../upstream/through-server.js';
 
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 const redisUrl = serviceUrl('TEST_REDIS_URL');
@@ -34,6 +36,7 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
   let schema: Awaited<ReturnType<typeof createTestSchema>>;
   let db: Database;
   let dataDir: string;
+  let fake: FakeOAuthProvider;
 
   /** Runs `pair` until its two requests were answered by different workers; the last pair's result. */
   async function acrossWorkers<T extends { workers: [number, number] }>(pair: () => Promise<T>): Promise<T> {
@@ -49,6 +52,7 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
   beforeAll(async () => {
     schema = await createTestSchema(databaseUrl!);
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'oauth3-workers-'));
+    fake = await new FakeOAuthProvider().start();
     cluster = await new ClusterProcess({
       NODE_ENV: 'test',
       DATA_DIR: dataDir,
@@ -58,6 +62,7 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
       LOG_LEVEL: 'info',
       REGISTRATION: 'open',
       REGISTRATION_PER_HOUR: '6',
+      UPSTREAM_PROVIDERS: JSON.stringify([fake.config(PROVIDER)]),
       ...(storage === 'Postgres and Redis' ? { REDIS_URL: redisUrl! } : {}),
     }).start();
     db = createPostgresDatabase({ url: schema.url, poolSize: 2, timeoutMs: 5000 });
@@ -69,6 +74,7 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
     await db?.close();
     await schema?.drop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await fake?.stop();
   });
 
   it('a client deleted through one worker is refused by the other on the next request, though both had read it', async () => {
@@ -161,4 +167,23 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
     ]);
     expect(events.rows.length).toBeGreaterThanOrEqual(1);
   }, 120_000);
+
+  it('20 concurrent calls over both workers with an expired upstream token refresh it exactly once', async () => {
+    const owner = await Owner.signUp({ url: cluster.url } as TestServer);
+    await connectFromConsole(owner, new Seen());
+    const agent = await owner.agentToken([SCOPE]);
+    const call = () => cluster.send(`/api/upstream/${PROVIDER}/v1/items`, { headers: { authorization: `Bearer ${agent}` } });
+    expect((await call()).status).toBe(200);
+    await db.query(`UPDATE connections SET expires_at = now() - interval '1 minute' WHERE account_id = $1 AND provider = $2`, [
+      owner.accountId,
+      PROVIDER,
+    ]);
+    const before = fake.refreshCount;
+    const results = await Promise.all(Array.from({ length: 20 }, call));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(new Set(results.map((r) => r.worker))).toEqual(new Set([1, 2]));
+    expect(fake.refreshCount - before).toBe(1);
+    // Every call went upstream with the one new access token.
+    expect(new Set(fake.requests.slice(-20).map((r) => r.authorization)).size).toBe(1);
+  }, 60_000);
 });
