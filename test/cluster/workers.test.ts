@@ -13,10 +13,16 @@ import { DpopKey } from '../helpers/dpop.js';
 import { Owner } from '../helpers/owner.js';
 import type { TestServer } from '../helpers/server.js';
 import { FakeOAuthProvider } from '../fakes/oauth-provider.js';
+import { Agent } from 'undici';
+import { TestBrowser } from '../helpers/browser.js';
+import { hiddenFields } from '../helpers/at-rest.js';
 import { PROVIDER, SCOPE, Seen, connectFromConsole } from '../upstream/through-server.js';
 
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 const redisUrl = serviceUrl('TEST_REDIS_URL');
+
+/** A fetch dispatcher that opens a connection per request, so a browser's requests go to each worker in turn. */
+const noKeepAlive = new Agent({ pipelining: 0 });
 
 const form = (fields: Record<string, string>, auth?: string) => ({
   method: 'POST',
@@ -185,5 +191,44 @@ const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redis
     expect(fake.refreshCount - before).toBe(1);
     // Every call went upstream with the one new access token.
     expect(new Set(fake.requests.slice(-20).map((r) => r.authorization)).size).toBe(1);
+  }, 60_000);
+
+  it('a console session signed in through one worker is valid on the other', async () => {
+    const owner = await Owner.signUp({ url: cluster.url } as TestServer);
+    const answers = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await owner.browser.request('/console/api/session', { dispatcher: noKeepAlive } as RequestInit);
+      answers.push({
+        status: res.status,
+        account: ((await res.json()) as { account_id?: string }).account_id,
+        worker: await cluster.answeredBy(res),
+      });
+    }
+    expect(answers.map((a) => [a.status, a.account])).toEqual([
+      [200, owner.accountId],
+      [200, owner.accountId],
+    ]);
+    expect(new Set(answers.map((a) => a.worker))).toEqual(new Set([1, 2]));
+  }, 60_000);
+
+  it('wrong user codes are counted across workers: the eleventh guess is refused wherever it lands', async () => {
+    const guesser = new TestBrowser(cluster.url);
+    const via = { dispatcher: noKeepAlive } as RequestInit;
+    const guess = async (userCode: string) => {
+      const page = await guesser.request('/device', via);
+      expect(page.status).toBe(200);
+      const { xsrf } = hiddenFields(await page.text());
+      const res = await guesser.postForm('/device', { xsrf: xsrf!, user_code: userCode }, via);
+      return { status: res.status, text: await res.text(), worker: await cluster.answeredBy(res) };
+    };
+    const answers = [];
+    for (let i = 0; i < 11; i++) {
+      // Each guess is two requests: one more every other time, so the guesses themselves go to each worker in turn.
+      if (i % 2) await guesser.request('/healthz', via);
+      answers.push(await guess(`BBBB-BB${'BCDFGHJKLMN'[i]}B`));
+    }
+    expect(answers.slice(0, 10).every((a) => a.status === 200 && a.text.includes('That code is not right.'))).toBe(true);
+    expect(new Set(answers.slice(0, 10).map((a) => a.worker))).toEqual(new Set([1, 2]));
+    expect(answers[10]!.status).toBe(429);
   }, 60_000);
 });
