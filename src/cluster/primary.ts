@@ -88,6 +88,7 @@ export async function startPrimary(
   const placeOf = new Map<number, Place>();
   let shuttingDown = false;
   let started = false;
+  let aborting = false;
   const exited: Array<() => void> = [];
 
   function fork(place: Place): void {
@@ -126,14 +127,16 @@ export async function startPrimary(
       return;
     }
     if (!started) {
-      // A worker that cannot start (a port taken, storage refused) has said why on its own; the others would fail
+      // A worker that cannot start (Redis refused, a port taken) has said why on its own; the others would fail
       // alike, so the whole start ends here, with its exit code, instead of a restart loop.
+      if (aborting) return;
+      aborting = true;
       log.fatal(
         { worker: place.slot, pid: worker.process.pid, exitCode: code, signal },
         `worker ${place.slot} could not start: ${deathReason(code, signal)}`,
       );
       for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
-      void metricsListener?.close().finally(() => process.exit(code || 1));
+      void Promise.resolve(metricsListener?.close()).finally(() => process.exit(code || 1));
       return;
     }
     const lived = Date.now() - place.startedAt;
