@@ -26,7 +26,7 @@ const total = (text: string, metric: string) =>
  * The primary of WORKERS=2 as an operator meets it: one metrics port for both workers, a killed worker replaced while
  * the other keeps answering, and SIGTERM letting a request in flight finish before the process exits 0.
  */
-(databaseUrl && redisUrl ? describe : describe.skip)('the primary of two workers', () => {
+(databaseUrl && redisUrl ? describe : describe.skip)('H8 the primary of two workers', () => {
   let cluster: ClusterProcess;
   let schema: Awaited<ReturnType<typeof createTestSchema>>;
   let db: Database;

@@ -37,7 +37,7 @@ const form = (fields: Record<string, string>, auth?: string) => ({
  */
 const storages = [...(databaseUrl ? ['Postgres'] : []), ...(databaseUrl && redisUrl ? ['Postgres and Redis'] : [])];
 
-(storages.length ? describe.each(storages) : describe.skip.each(['Postgres']))('two workers on %s', (storage) => {
+(storages.length ? describe.each(storages) : describe.skip.each(['Postgres']))('H8 two workers on %s', (storage) => {
   let cluster: ClusterProcess;
   let schema: Awaited<ReturnType<typeof createTestSchema>>;
   let db: Database;
