@@ -1,11 +1,14 @@
 import cluster from 'node:cluster';
-import { ConfigError, loadConfig } from './config.js';
+import path from 'node:path';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { EmbeddedStorageBusy } from './db/embedded-lock.js';
 import { TeeUnavailable } from './tee/dstack.js';
 import { checkPorts, ListenError } from './http/listen.js';
 import { startupReporter } from './startup-progress.js';
 import { databaseProblem } from './cli/database-problem.js';
+import { needsCluster } from './db/pglite-initdb.js';
+import { createEmbeddedCluster } from './db/open.js';
 
 /** `npm start`: configuration, storage, keys, then listen; SIGTERM/SIGINT drain requests and close the pools. */
 async function main(): Promise<void> {
@@ -27,13 +30,20 @@ async function main(): Promise<void> {
   try {
     // A taken port is told at once, before the seconds spent loading the server and opening storage.
     if (!worker) await checkPorts(config);
+    // A first start on embedded storage creates the database in a process of its own while this one loads the server.
+    const creating = embeddedClusterMissing(config) ? createCluster(config, progress.step) : undefined;
     progress.step('loading the server');
     if (config.WORKERS > 1 && cluster.isPrimary) {
+      // The primary of several workers never loads the server itself.
       const { startPrimary } = await import('./cluster/primary.js');
       server = await startPrimary(config, logger, { progress: progress.step });
     } else {
       // Loaded only once the configuration is valid, so a bad one fails in a moment, before the protocol engine loads.
-      const { startServer } = await import('./server.js');
+      const loading = import('./server.js');
+      // Whichever fails first is the one reported; the other is not left unhandled.
+      loading.catch(() => undefined);
+      await creating;
+      const { startServer } = await loading;
       server = await startServer(config, logger, { progress: progress.step, worker: worker?.role() });
     }
   } catch (error) {
@@ -48,8 +58,9 @@ async function main(): Promise<void> {
       process.stderr.write(`oauth3 cannot start: ${unreachable}\n`);
       process.exit(69);
     }
+    // Another oauth3 (or a CLI command) holds DATA_DIR: one plain line naming the process.
     if (error instanceof EmbeddedStorageBusy) {
-      logger.fatal(error.message);
+      process.stderr.write(`oauth3 cannot start: ${error.message}\n`);
       process.exit(75);
     }
     // TEE mode without a working guest agent: one plain line, and never a start on any other key (threat model J10).
@@ -100,5 +111,13 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   worker?.onDrain(() => stop('the primary'));
 }
+
+/** Embedded storage whose cluster does not exist yet (its first start); a look at one folder, without loading PGlite. */
+const embeddedClusterMissing = (config: Config) => !config.DATABASE_URL && needsCluster(path.join(config.DATA_DIR, 'pgdata'));
+
+const createCluster = (config: Config, step: (what: string) => void) =>
+  createEmbeddedCluster(config, 'oauth3 server', () =>
+    step(`creating the embedded database in ${path.join(config.DATA_DIR, 'pgdata')} (first start only: this takes a few seconds)`),
+  );
 
 await main();

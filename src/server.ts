@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { appHost, metricsHost, type Config } from './config.js';
@@ -16,7 +16,6 @@ import type { Plugin } from './plugins/plugin.js';
 import { loadBuiltinPlugins } from './plugins/load.js';
 import { deleteExpired } from '../adapters/index.js';
 import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
-import { execute, parseCommand } from './cli/oauth3.js';
 import { Metrics } from './metrics/metrics.js';
 import { listenMetrics, type MetricsListener } from './metrics/server.js';
 import { APP_LISTENER, checkPorts, listenTcp } from './http/listen.js';
@@ -40,6 +39,8 @@ export interface RunningServer {
 const CLEANUP_EVERY_MS = 10 * 60 * 1000;
 
 export async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
+  // Loaded here: an instance without REDIS_URL never reads ioredis's modules.
+  const { Redis } = await import('ioredis');
   // No offline queue and one retry: with Redis down a request fails at once instead of waiting (threat model H2).
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -140,6 +141,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       config.DATABASE_URL || worker
         ? undefined
         : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
+            // The CLI (with the verifier's quote library) is loaded by the first admin command, not at every start.
+            const { execute, parseCommand } = await import('./cli/oauth3.js');
             const reply = { code: 0, out: [] as string[], err: [] as string[] };
             reply.code = await execute(
               parseCommand(argv),
