@@ -68,16 +68,31 @@ export interface ServerOptions {
    * by default the server opens it itself, after the master key.
    */
   database?: Promise<Database>;
+  /**
+   * This process is one worker of several (WORKERS, src/cluster/): the primary has checked the ports, migrated, made
+   * the keys and serves the metrics of all of them. `lead` marks the one worker that also runs what must run once per
+   * machine: the expired-row cleanup and the Telegram bot's polling or webhook setup.
+   */
+  worker?: ClusterWorkerRole;
+}
+
+export interface ClusterWorkerRole {
+  lead: boolean;
+  /** Hands this worker's metrics to the primary's scrape instead of listening on METRICS_PORT. */
+  shareMetrics(metrics: Metrics): void;
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const progress = options.progress ?? (() => undefined);
   const host = appHost(config);
+  const worker = options.worker;
   // Both ports first, in a moment: a clash is told before the seconds spent on storage and keys, not after them.
-  await checkPorts(config).catch(async (error: unknown) => {
-    await options.database?.then((db) => db.close()).catch(() => undefined);
-    throw error;
-  });
+  if (!worker) {
+    await checkPorts(config).catch(async (error: unknown) => {
+      await options.database?.then((db) => db.close()).catch(() => undefined);
+      throw error;
+    });
+  }
   // In a TEE the key comes from dstack's KMS and nowhere else, asked before storage is opened so that a CVM without its
   // guest agent stops at once; the same agent answers /attestation.
   const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
@@ -93,7 +108,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   if (options.database) db = await options.database;
   else {
     progress(storageStep(config));
-    db = await openDatabase(config, 'oauth3 server');
+    db = await openDatabase(config, 'oauth3 server', { migrate: !worker });
   }
   let redis: Redis | undefined;
   let metricsListener: MetricsListener | undefined;
@@ -122,8 +137,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       tee,
     });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
+    if (worker && config.METRICS_PORT > 0) worker.shareMetrics(metrics);
     metricsListener =
-      config.METRICS_PORT > 0
+      config.METRICS_PORT > 0 && !worker
         ? await listenMetrics(metrics, config.METRICS_PORT, metricsHost(config), logger, requestLimits(config))
         : undefined;
 
@@ -134,27 +150,31 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     server = listener;
     const { port } = listener.address() as AddressInfo;
     // Embedded storage: the admin CLI cannot open the database while we hold it, so it sends its commands here.
-    const admin = config.DATABASE_URL
-      ? undefined
-      : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
-          // The CLI (with the verifier's quote library) is loaded by the first admin command, not at every start.
-          const { execute, parseCommand } = await import('./cli/oauth3.js');
-          const reply = { code: 0, out: [] as string[], err: [] as string[] };
-          reply.code = await execute(
-            parseCommand(argv),
-            { config, db, ring, scopes: app.scopes, clients: app.clients },
-            (l) => reply.out.push(l),
-            (l) => reply.err.push(l),
-          );
-          logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
-          return reply;
-        });
-    const cleanup = setInterval(() => {
-      deleteExpired(db).catch((err: unknown) => logger.warn({ err }, 'expired-row cleanup failed'));
-    }, CLEANUP_EVERY_MS).unref();
+    const admin =
+      config.DATABASE_URL || worker
+        ? undefined
+        : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
+            // The CLI (with the verifier's quote library) is loaded by the first admin command, not at every start.
+            const { execute, parseCommand } = await import('./cli/oauth3.js');
+            const reply = { code: 0, out: [] as string[], err: [] as string[] };
+            reply.code = await execute(
+              parseCommand(argv),
+              { config, db, ring, scopes: app.scopes, clients: app.clients },
+              (l) => reply.out.push(l),
+              (l) => reply.err.push(l),
+            );
+            logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
+            return reply;
+          });
+    const once = !worker || worker.lead;
+    const cleanup = once
+      ? setInterval(() => {
+          deleteExpired(db).catch((err: unknown) => logger.warn({ err }, 'expired-row cleanup failed'));
+        }, CLEANUP_EVERY_MS).unref()
+      : undefined;
 
     // Last, once nothing else can fail the start: a running poller must not outlive a failed one.
-    await app.telegramBot?.start();
+    await app.telegramBot?.start({ receive: once });
 
     let closing: Promise<void> | undefined;
     return {
