@@ -79,6 +79,10 @@ export type TargetMessage =
       stored?: number;
       /** CPU the target used from the start of the measured run (µs). */
       cpuMicros?: number;
+      /** SQL statements the target sent its database from the start of the measured run (its storage counter). */
+      statements?: number;
+      /** Commands the target sent Redis from the start of the measured run; absent without Redis. */
+      redisCommands?: number;
       /** The target process's resident-set high-water mark (bytes), setup included. */
       maxRssBytes: number;
     }

@@ -42,8 +42,10 @@ const STORAGES = parseStorage(process.env.BENCH_STORAGE);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IDLE = process.env.BENCH_IDLE !== '0';
 const IDLE_SETTLE_SECONDS = 8;
-const CONNECTIONS = 50;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
+if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1)
+  throw new Error('BENCH_CONNECTIONS must be a whole number of connections, at least 1');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('BENCH_ROUNDS must be a whole number of rounds, at least 1');
 
 /** Scenarios with a target are measured in ROUNDS rounds (bench/report.ts pairs each round with its baseline). */
@@ -131,7 +133,8 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
     server.send('stop');
     const stopped = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (stopped.type !== 'stopped') throw new Error(`did not stop cleanly: ${stopped.type === 'failed' ? stopped.error : stopped.type}`);
-    return { ...row, loadBefore, result, stored: stopped.stored, cpuMicros: stopped.cpuMicros, maxRssBytes: stopped.maxRssBytes };
+    const { stored, cpuMicros, statements, redisCommands, maxRssBytes } = stopped;
+    return { ...row, loadBefore, result, stored, cpuMicros, statements, redisCommands, maxRssBytes };
   } catch (error) {
     process.stderr.write(`  ${row.label} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     return { ...row, loadBefore, failure: firstLine(error) };
