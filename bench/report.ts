@@ -426,8 +426,8 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     '',
     ...run.map((s) => `- **${s.title}**: ${s.sends}.`),
     '- **oauth3** is startServer with all of our middleware on the named storage; **oidc-provider in memory** is ' +
-      'createProvider with the same configuration, keys and client metadata on its in-memory adapter, without our ' +
-      'middleware (the owner account is still read from the database); **bare Koa** answers a fixed discovery document ' +
+      'createProvider with the same configuration, keys and client metadata on its in-memory adapter (over a store that ' +
+      'never evicts), without our middleware (the owner account is still read from the database); **bare Koa** answers a fixed discovery document ' +
       'or a token-like JSON body (the floor of HTTP, Koa and JSON); **bare proxy** forwards the post to the same fake upstream; ' +
       "**oauth3 MCP server** is the resource API's server answering at /mcp, where its `post_tweet` tool runs the same " +
       'action as `POST /api/bench/posts`, and every body is checked to be a successful tool result.',

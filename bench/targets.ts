@@ -10,7 +10,7 @@ import { agentsClient, consoleClient, playgroundClient } from '../src/provider/f
 import { allowMetadataFetches } from '../src/provider/registration-guards.js';
 import { requestLimits } from '../src/http/timeouts.js';
 import { providerPages } from '../interactions/provider-pages.js';
-import { unboundedMemoryAdapter } from './unbounded-memory.js';
+import { benchMemoryAdapter } from './memory-adapter.js';
 import type { Scenario, Seed, TargetSetup } from './protocol.js';
 import { seedFor } from './seed.js';
 import { benchConfig, benchLogger, benchScopes, loadKeys } from './storage.js';
@@ -48,7 +48,7 @@ export async function ours(setup: TargetSetup): Promise<RunningTarget & { seed: 
 
 /**
  * (b) The same createProvider configuration as our server's (src/services.ts), keys and client metadata, but on
- * oidc-provider's in-memory adapter (over a store that never evicts: bench/unbounded-memory.ts) with the bench clients
+ * oidc-provider's in-memory adapter (bench/memory-adapter.ts: oidc-provider's MemoryAdapter without its eviction and its per-write scan of a grant) with the bench clients
  * given statically, and without our middleware: the ceiling our server is measured against. Every other argument is
  * the one createServices passes, so the same grant types (token exchange too), clients, pages, TTLs, token formats,
  * scopes and rotation are configured; bench/README.md lists what differs and why.
@@ -70,7 +70,7 @@ export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { se
     cookieKeys,
     accounts: new AccountStore(db),
     scopes: await benchScopes(config),
-    adapter: unboundedMemoryAdapter(),
+    adapter: benchMemoryAdapter(),
     findGrantId: (accountId, clientId) => latestGrantId(db, accountId, clientId),
     allowMetadataFetch: allowMetadataFetches(db, config.CLIENT_METADATA_FETCHES_PER_HOUR),
     clients: [consoleClient(config), agentsClient(), playgroundClient(config), ...benchClients],
