@@ -6,7 +6,8 @@
 export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'mcp' | 'bare-proxy';
 
 /** What is measured; bench/scenarios.ts says what each one sends and against which baseline. */
-export type Scenario = 'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'introspection' | 'resource' | 'mcp';
+export type Scenario =
+  'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'refresh-one-client' | 'introspection' | 'resource' | 'mcp';
 
 /** Where our server keeps its state: Postgres with Redis for the short-lived models, or PGlite in DATA_DIR. */
 export type StorageKind = 'postgres' | 'embedded';

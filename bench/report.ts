@@ -396,7 +396,10 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     '',
     `Machine: ${settings.machine}. Date: ${settings.date}.`,
     '',
-    `${settings.connections} connections; ${settings.warmup} s warm-up, then ${settings.duration} s measured per row; storage: ` +
+    `${settings.connections} connections${run
+      .filter((s) => s.connections !== undefined)
+      .map((s) => ` (${s.title}: ${s.connections})`)
+      .join('')}; ${settings.warmup} s warm-up, then ${settings.duration} s measured per row; storage: ` +
       `${settings.storages.map((s) => STORAGE_LABELS[s]).join(' and ')}. Each server runs alone in its own process, one after ` +
       `the other, the load generator in another; every oidc-provider target logs at \`${settings.logLevel}\` to /dev/null.`,
     '',
@@ -426,8 +429,8 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     '',
     ...run.map((s) => `- **${s.title}**: ${s.sends}.`),
     '- **oauth3** is startServer with all of our middleware on the named storage; **oidc-provider in memory** is ' +
-      'createProvider with the same configuration, keys and client metadata on its in-memory adapter (over a store that ' +
-      'never evicts), without our middleware (the owner account is still read from the database); **bare Koa** answers a fixed discovery document ' +
+      'createProvider with the same configuration, keys and client metadata on an in-memory adapter that ' +
+      'keeps every token (bench/memory-adapter.ts), without our middleware (the owner account is still read from the database); **bare Koa** answers a fixed discovery document ' +
       'or a token-like JSON body (the floor of HTTP, Koa and JSON); **bare proxy** forwards the post to the same fake upstream; ' +
       "**oauth3 MCP server** is the resource API's server answering at /mcp, where its `post_tweet` tool runs the same " +
       'action as `POST /api/bench/posts`, and every body is checked to be a successful tool result.',
@@ -437,7 +440,7 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
       "database and Redis in the same window per response (our server's oauth3_db_statements_total and " +
       "oauth3_redis_commands_total; a transaction's BEGIN and COMMIT count, a Redis script counts as one command); the " +
       "in-memory baseline's statements are its account reads; a dash: no such storage.",
-    ...(run.some((s) => s.id === 'authorization-code' || s.id === 'refresh')
+    ...(run.some((s) => s.id === 'authorization-code' || s.id === 'refresh' || s.id === 'refresh-one-client')
       ? [
           '- A round trip (GET /auth, then POST /token) is one unit: its rate is round trips per second and its latency both ' +
             'requests together. Round trips and refresh rotation are driven by bench/chains.ts (one request in flight per ' +

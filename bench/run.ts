@@ -121,7 +121,7 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
     const options = await prepareLoad(setup.scenario, setup.target, ready, setup.fixtures, {
-      connections: CONNECTIONS,
+      connections: setup.connections,
       warmupSeconds: WARMUP,
       durationSeconds: DURATION,
     });
@@ -211,7 +211,7 @@ async function main(): Promise<boolean> {
               target,
               scenario: spec.id,
               fixtures: backend.fixtures,
-              connections: CONNECTIONS,
+              connections: spec.connections ?? CONNECTIONS,
               ...(upstreamUrl ? { upstreamUrl } : {}),
             };
             const label = targetLabel(target, storage);

@@ -24,6 +24,7 @@ const STORED: Partial<Record<Scenario, string>> = {
   'client-credentials': 'ClientCredentials',
   'authorization-code': 'AccessToken',
   refresh: 'RefreshToken',
+  'refresh-one-client': 'RefreshToken',
 };
 
 /** (a) The real server: startServer on Postgres + Redis or embedded PGlite, every middleware of the app. */
@@ -47,11 +48,11 @@ export async function ours(setup: TargetSetup): Promise<RunningTarget & { seed: 
 }
 
 /**
- * (b) The same createProvider configuration as our server's (src/services.ts), keys and client metadata, but on
- * oidc-provider's in-memory adapter (bench/memory-adapter.ts: oidc-provider's MemoryAdapter without its eviction and its per-write scan of a grant) with the bench clients
- * given statically, and without our middleware: the ceiling our server is measured against. Every other argument is
- * the one createServices passes, so the same grant types (token exchange too), clients, pages, TTLs, token formats,
- * scopes and rotation are configured; bench/README.md lists what differs and why.
+ * (b) The same createProvider configuration as our server's (src/services.ts), keys and client metadata, but on an
+ * in-memory adapter (bench/memory-adapter.ts: oidc-provider's MemoryAdapter without its eviction and its per-write scan
+ * of a grant) with the bench clients given statically, and without our middleware: the ceiling our server is measured
+ * against. Every other argument is the one createServices passes, so the same grant types (token exchange too),
+ * clients, pages, TTLs, token formats, scopes and rotation are configured; bench/README.md says how it was checked.
  */
 export async function inMemory(setup: TargetSetup): Promise<RunningTarget & { seed: Seed }> {
   const config = benchConfig(setup);

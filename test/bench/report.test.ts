@@ -412,6 +412,13 @@ describe('benchmark report', () => {
     const { markdown } = benchReport(rows, settings);
     expect(markdown).toContain('Machine: Test CPU, 2 cores. Date: 2026-01-01T00:00:00.000Z.');
     expect(markdown).toContain('50 connections; 2 s warm-up, then 10 s measured per row; storage: Postgres + Redis and embedded PGlite.');
+    const alone = benchReport(
+      [row('refresh-one-client', 'ours', 'postgres', result(20, 40)), row('refresh-one-client', 'in-memory', undefined, result(100, 5))],
+      settings,
+    ).markdown;
+    expect(alone).toContain('50 connections (Refresh rotation, one client: 1); 2 s warm-up');
+    // A lone client has no target: no verdict but the memory one.
+    expect(alone).not.toContain('- Refresh rotation on Postgres + Redis');
     expect(markdown).toContain('- **Refresh rotation**: POST /token, grant_type=refresh_token');
     expect(markdown).not.toContain('- **Discovery**');
     expect(markdown).toContain('load average up to 9.5 on 2 cores');
@@ -476,6 +483,7 @@ describe('benchmark statistics and options', () => {
       'client-credentials',
       'authorization-code',
       'refresh',
+      'refresh-one-client',
       'introspection',
       'resource',
       'mcp',
