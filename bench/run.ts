@@ -15,18 +15,20 @@ import { measureStartup, startupMet, startupTable } from './startup.js';
 
 /**
  * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
- * refresh rotation, introspection, the resource API, the MCP server) on our server with Postgres + Redis and with
- * embedded PGlite, each beside its baseline measured in the same run. Each server runs in its own process, one after
- * the other, and the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response
- * was not the expected one or our Postgres rows miss the token endpoint's, the resource API's or the MCP server's target.
+ * refresh rotation with 50 chains and with one client alone, introspection, the resource API, the MCP server) on our
+ * server with Postgres + Redis and with embedded PGlite, each beside its baseline measured in the same run. Each server
+ * runs in its own process, one after the other, and the load generator in another. Writes bench/results/latest.md and
+ * prints it; exits 1 when a response was not the expected one or our Postgres + Redis rows miss a target
+ * (bench/report.ts POSTGRES_GOALS and MAX_PEAK_RSS_BYTES; bench/README.md, Targets).
  *
  * The start-up rows (bench/startup.ts) time `npm start` from a fresh clone and again on a restart; BENCH_ONLY=startup
  * runs them alone, in a minute or two.
  *
  * BENCH_ONLY (comma list of scenarios, and `startup`), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
  * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run, BENCH_IDLE=0 skips the
- * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_DATABASE_URL
- * and BENCH_REDIS_URL say where Postgres and Redis are.
+ * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_CONNECTIONS
+ * sets the load's connections (50; the one-client row keeps its one); BENCH_DATABASE_URL and BENCH_REDIS_URL say where
+ * Postgres and Redis are.
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
