@@ -53,6 +53,20 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
   return redis;
 }
 
+/**
+ * Counts the commands `redis` sends from now on (every ioredis command, a MULTI's and a script's EVAL included, goes
+ * through sendCommand): a plain increment, read by the `oauth3_redis_commands_total` metric.
+ */
+export function countRedisCommands(redis: Redis): () => number {
+  let sent = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+    sent++;
+    return send(...args);
+  };
+  return () => sent;
+}
+
 /** Opens storage, loads keys, and serves the app on PORT (or an ephemeral port when PORT=0). */
 export interface ServerOptions {
   /** Plugins to run instead of the built-in ones (tests, the benchmark's own plugin). */
@@ -122,6 +136,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
     progress('starting the authorization server');
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
+    metrics.countStorage({ statements: () => db.statementsSent(), ...(redis ? { redisCommands: countRedisCommands(redis) } : {}) });
     const app = createApp({
       config,
       logger,

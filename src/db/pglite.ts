@@ -43,7 +43,9 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir, { startParams: startParams() });
 
+  let sent = 0;
   const run = async <T>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
+    sent++;
     const result = await target.query<T>(sql, params);
     return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
   };
@@ -73,10 +75,16 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
   return {
     kind: 'pglite',
     listen,
+    statementsSent: () => sent,
     query: (sql, params) => run(db, sql, params),
-    transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) } satisfies Queryable)),
+    // PGlite's transaction sends BEGIN, and COMMIT or ROLLBACK, around the statements: two more.
+    transaction: (fn) => {
+      sent += 2;
+      return db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) } satisfies Queryable));
+    },
     session: (fn) => fn({ query: (sql, params) => run(db, sql, params) }),
     async exec(sql) {
+      sent++;
       await db.exec(sql);
     },
     async ping() {
