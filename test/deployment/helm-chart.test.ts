@@ -152,6 +152,7 @@ describe('every object', () => {
         '  template:',
         '    metadata: {labels: {app: e}}',
         '    spec:',
+        '      serviceAccountName: yes',
         '      containers: [{name: c, image: i, imagePullPolice: Always, volumeMounts: [{name: v, mountPath: /v}]}]',
       ].join('\n'),
     );
@@ -163,6 +164,7 @@ describe('every object', () => {
     ]);
     expect(shapeProblems(deployment!)).toEqual([
       'spec.replicas: "1e+06" is not an integer',
+      'spec.template.spec.serviceAccountName: true is not a string',
       'spec.selector does not select the pod template',
       'spec.template.spec.containers[0].imagePullPolice: unknown container field',
       'spec.template.spec: container c mounts "v", which is no volume of the pod',
@@ -615,6 +617,22 @@ describe('numbers from a values file', () => {
         >
       ).minAvailable,
     ).toBe('50%');
+  });
+});
+
+describe('names from values', () => {
+  it('stay strings when YAML 1.1 would read them as booleans (a Secret named "on", a service account named "yes")', () => {
+    const r = withProduction({
+      secrets: { existingSecret: 'on' },
+      serviceAccount: { create: true, name: 'yes', annotations: {} },
+      ingress: { enabled: true, className: 'true', tls: { enabled: true, secretName: 'no', hosts: [] } },
+    });
+    expect(r.get('ServiceAccount', 'yes').metadata.name).toBe('yes');
+    const pod = podOf(r.get('Deployment', 'auth-oauth3')).spec as unknown as { serviceAccountName: unknown };
+    expect(pod.serviceAccountName).toBe('yes');
+    expect(podOf(r.get('Deployment', 'auth-oauth3')).spec.containers[0]!.envFrom).toContainEqual({ secretRef: { name: 'on' } });
+    expect(podOf(r.get('Job', 'auth-oauth3-migrate')).spec.containers[0]!.envFrom).toContainEqual({ secretRef: { name: 'on' } });
+    expect(r.get('Ingress', 'auth-oauth3').spec).toMatchObject({ ingressClassName: 'true', tls: [{ secretName: 'no' }] });
   });
 });
 

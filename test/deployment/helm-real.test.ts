@@ -165,7 +165,15 @@ const valueSets: Array<[string, Record<string, unknown>]> = [
       preStopSleepSeconds: 0,
     }),
   ],
-  ['another release name and fullnameOverride', withProduction({ fullnameOverride: 'login' })],
+  ['fullnameOverride', withProduction({ fullnameOverride: 'login' })],
+  [
+    'names YAML 1.1 reads as booleans',
+    withProduction({
+      secrets: { existingSecret: 'on' },
+      serviceAccount: { name: 'yes' },
+      ingress: { enabled: true, className: 'true', tls: { secretName: 'no' } },
+    }),
+  ],
   [
     // Helm reads numbers in values files as floats; printed as Go prints a float they would be 1e+06.
     'large numbers from a values file',

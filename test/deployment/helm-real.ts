@@ -308,6 +308,31 @@ const INTEGER_FIELDS = new Set([
 ]);
 const NAMED_OR_PERCENT = new Set(['port', 'targetPort', 'maxSurge', 'maxUnavailable', 'minAvailable']);
 
+/** Fields that are strings wherever they appear (an unquoted yes, no, on or true is a boolean to Kubernetes). */
+const STRING_FIELDS = new Set([
+  'name',
+  'secretName',
+  'serviceAccountName',
+  'ingressClassName',
+  'image',
+  'mountPath',
+  'topologyKey',
+  'schedule',
+  'key',
+  'host',
+  'path',
+]);
+
+/** String fields holding anything but a string. */
+function stringProblems(problems: string[], at: string, v: unknown) {
+  if (Array.isArray(v)) v.forEach((x, i) => stringProblems(problems, `${at}[${i}]`, x));
+  else if (isObj(v))
+    for (const [k, x] of Object.entries(v)) {
+      if (STRING_FIELDS.has(k) && typeof x !== 'string' && !isObj(x)) problems.push(`${at}.${k}: ${JSON.stringify(x)} is not a string`);
+      else stringProblems(problems, `${at}.${k}`, x);
+    }
+}
+
 /** Integer fields holding anything but an integer (a float printed as 1e+06 reads back as a float or a string). */
 function integerProblems(problems: string[], at: string, v: unknown) {
   if (Array.isArray(v)) v.forEach((x, i) => integerProblems(problems, `${at}[${i}]`, x));
@@ -328,6 +353,7 @@ function integerProblems(problems: string[], at: string, v: unknown) {
 export function shapeProblems(m: Manifest): string[] {
   const problems: string[] = [];
   integerProblems(problems, 'spec', m.spec);
+  stringProblems(problems, 'spec', m.spec);
   const name = m.metadata?.name;
   const expected = API_VERSIONS[m.kind];
   if (!expected) return [`unknown kind ${String(m.kind)}`];

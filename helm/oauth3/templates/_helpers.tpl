@@ -167,7 +167,7 @@ default seccomp profile. Platforms that assign the uid (OpenShift) null out runA
 - configMapRef:
     name: {{ include "oauth3.fullname" . }}
 - secretRef:
-    name: {{ include "oauth3.secretName" . }}
+    name: {{ include "oauth3.secretName" . | quote }}
 {{- with .Values.extraEnvFrom }}
 {{ toYaml . }}
 {{- end }}
