@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { ChartError, coalesce, loadChart, type Manifest, type Rendered } from './helm-render.js';
@@ -243,29 +243,28 @@ if (!helm && process.env.CI) {
       expect(lint.out).toContain('config.issuer is required');
     });
 
-    describe('refuses what the chart refuses, with the chart own words', () => {
-      const helpers = readFileSync(path.join(chartDir, 'templates', '_helpers.tpl'), 'utf8');
-      /** The chart's message for a required value, read from _helpers.tpl, so the test holds it to the words the chart has. */
-      const requiredMessage = (value: string) =>
-        new RegExp(`required "(${value.replace('.', '\\.')} is required[^"]*)"`).exec(helpers)![1]!;
-      const failMessage = (start: string) =>
-        new RegExp(`fail "(${start}[^"]*)"`).exec(helpers)?.[1] ??
-        /fail "([^"]*)"/.exec(readFileSync(path.join(chartDir, 'templates', 'servicemonitor.yaml'), 'utf8'))![1]!;
+    describe("refuses what the chart refuses, in the chart's own words", () => {
+      const templates = readdirSync(path.join(chartDir, 'templates'))
+        .filter((f) => /\.(yaml|tpl)$/.test(f))
+        .map((f) => readFileSync(path.join(chartDir, 'templates', f), 'utf8'))
+        .join('\n');
+      /** The chart's `required` or `fail` message that starts so, read from its templates: the test holds helm to those words. */
+      const chartMessage = (start: string) => new RegExp(`(?:required|fail) "(${start.replaceAll('.', '\\.')}[^"]*)"`).exec(templates)![1]!;
 
       it.each([
-        ['no issuer', {}, requiredMessage('config.issuer')],
-        ['no database URL', { config: { issuer: 'https://auth.example.com' } }, requiredMessage('secrets.databaseUrl')],
-        ['no master key', withProduction({ secrets: { masterKey: null } }), requiredMessage('secrets.masterKey')],
-        ['no cookie keys', withProduction({ secrets: { cookieKeys: null } }), requiredMessage('secrets.cookieKeys')],
+        ['no issuer', {}, chartMessage('config.issuer is required')],
+        ['no database URL', { config: { issuer: 'https://auth.example.com' } }, chartMessage('secrets.databaseUrl is required')],
+        ['no master key', withProduction({ secrets: { masterKey: null } }), chartMessage('secrets.masterKey is required')],
+        ['no cookie keys', withProduction({ secrets: { cookieKeys: null } }), chartMessage('secrets.cookieKeys is required')],
         [
           'a shutdown timeout past the grace period',
           withProduction({ config: { shutdownTimeoutMs: 30000 } }),
-          failMessage('config.shutdownTimeoutMs'),
+          chartMessage('config.shutdownTimeoutMs must'),
         ],
         [
           'a ServiceMonitor without metrics',
           withProduction({ metrics: { enabled: false, serviceMonitor: { enabled: true } } }),
-          failMessage('metrics.serviceMonitor'),
+          chartMessage('metrics.serviceMonitor.enabled needs'),
         ],
       ])('%s', (_name, values, message) => {
         expect(message.length).toBeGreaterThan(20);
