@@ -24,13 +24,24 @@ export const PGLITE_SETTINGS = ['shared_buffers=16MB', 'maintenance_work_mem=16M
  */
 const BASELINE_WASM_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
+const startParams = () => [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
+
+/**
+ * Creates the cluster in dataDir when it has none (in a process of its own: pglite-initdb.ts); true when it did. The
+ * caller holds DATA_DIR's lock.
+ */
+export async function ensureCluster(dataDir: string): Promise<boolean> {
+  if (!needsCluster(dataDir)) return false;
+  await createClusterAside(dataDir, startParams(), BASELINE_WASM_FLAGS);
+  return true;
+}
+
 /** Embedded Postgres (WASM) in a folder: the default storage, so `npm start` needs nothing installed. */
 export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
   v8.setFlagsFromString(BASELINE_WASM_FLAGS.join(' '));
-  const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
-  if (dataDir && needsCluster(dataDir)) await createClusterAside(dataDir, startParams, BASELINE_WASM_FLAGS);
+  if (dataDir) await ensureCluster(dataDir);
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir, { startParams });
+  const db = await PGlite.create(dataDir, { startParams: startParams() });
 
   const run = async <T>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
     const result = await target.query<T>(sql, params);

@@ -265,6 +265,12 @@ describe('helm/oauth3 templates', () => {
     }
   });
 
+  it('runs one worker process per pod: Kubernetes scales pods, not WORKERS', () => {
+    const rendered = loadChart(chart)(production);
+    const configMap = rendered.manifests.find((m) => m.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    expect(configMap.data.WORKERS).toBe('1');
+  });
+
   it('hardens every pod: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, writable /tmp and DATA_DIR', () => {
     const rendered = checkedRenderer(loadChart(chart), chart)({ ...production, resourceServer: { enabled: true } });
     const pods = rendered.manifests

@@ -98,6 +98,7 @@ RESOURCE_URL: {{ .Values.config.resourceUrl | quote }}
 DATABASE_POOL_SIZE: {{ .Values.config.databasePoolSize | int | toString | quote }}
 DATABASE_TIMEOUT_MS: {{ .Values.config.databaseTimeoutMs | int | toString | quote }}
 SHUTDOWN_TIMEOUT_MS: {{ .Values.config.shutdownTimeoutMs | int | toString | quote }}
+WORKERS: {{ .Values.config.workers | int | toString | quote }}
 METRICS_PORT: {{ ternary .Values.metrics.port 0 .Values.metrics.enabled | int | toString | quote }}
 {{- if .Values.config.telegramWebhookUrl }}
 TELEGRAM_WEBHOOK_URL: {{ .Values.config.telegramWebhookUrl | quote }}
