@@ -11,6 +11,7 @@ import { GOAL_SCENARIOS, benchReport, machine, type Measured } from './report.js
 import { SCENARIOS, parseOnly, parseStorage, rowsOf, targetLabel, type ScenarioSpec } from './scenarios.js';
 import { prepareLoad } from './preflight.js';
 import { benchConfig, prepareStorage } from './storage.js';
+import { startNodeFlags } from './node-flags.js';
 import { measureStartup, startupMet, startupTable } from './startup.js';
 
 /**
@@ -55,9 +56,9 @@ const roundsOf = (spec: ScenarioSpec) => (GOAL_SCENARIOS.includes(spec.id) ? ROU
 
 const children = new Set<ChildProcess>();
 
-function spawn(file: string, argument: unknown): ChildProcess {
+function spawn(file: string, argument: unknown, nodeFlags: string[] = []): ChildProcess {
   const child = fork(fileURLToPath(new URL(file, import.meta.url)), [JSON.stringify(argument)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...nodeFlags, '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
@@ -118,7 +119,9 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
   process.stderr.write(
     `measuring ${row.scenario}: ${row.label}${which} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`,
   );
-  const server = spawn('./target-process.ts', setup);
+  // Our embedded server is the embedded default: it runs with the Node flags `npm start` gives it.
+  const ours = setup.target === 'ours' || setup.target === 'resource' || setup.target === 'mcp';
+  const server = spawn('./target-process.ts', setup, ours && setup.storage === 'embedded' ? startNodeFlags() : []);
   try {
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
@@ -169,7 +172,7 @@ async function measureIdle(shared: Pick<TargetSetup, 'port' | 'masterKey' | 'log
     const start = async (which: string) => {
       process.stderr.write(`measuring the embedded server at rest: ${which}...\n`);
       const setup: IdleSetup = { ...shared, dataDir, settleMs: IDLE_SETTLE_SECONDS * 1000 };
-      const child = spawn('./idle-process.ts', setup);
+      const child = spawn('./idle-process.ts', setup, startNodeFlags());
       const message = await nextMessage<IdleMessage>(child, 'embedded server at rest');
       await exited(child);
       if (message.type !== 'idle') throw new Error(`the embedded server at rest failed: ${message.error}`);

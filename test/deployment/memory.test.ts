@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { freePort } from '../helpers/server.js';
+import { startNodeFlags } from '../../bench/node-flags.js';
 
 /**
  * The embedded default's memory (bench/README.md, "Memory of the embedded default"), measured without timing: a
@@ -29,7 +30,7 @@ function memoryOf(pid: number): { residentMiB: number; peakMiB: number } {
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
   const output: string[] = [];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...startNodeFlags(), '--import', 'tsx', 'src/main.ts'], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? '',
