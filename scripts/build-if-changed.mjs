@@ -7,13 +7,15 @@
  * changes them always gets one, whatever the clocks say. The build itself is scripts/build.mjs (esbuild: the types
  * stripped, not checked, in well under a second; `npm run typecheck` checks them); a syntax error stops the start.
  *
- * Plain Node and esbuild (a dev dependency): it runs right after `npm ci` on a fresh clone.
+ * Plain Node and esbuild (a dev dependency): it runs right after `npm ci` on a fresh clone. scripts/start.mjs (what
+ * `npm start` runs) calls buildIfChanged() in the server's own process; by hand:
  *   node scripts/build-if-changed.mjs            build if needed
  *   node scripts/build-if-changed.mjs --check    exit 1 when a build is needed, 0 when dist/ is current (no build)
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build, buildFolders } from './build.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -53,23 +55,33 @@ export function inputsDigest() {
 const current = (digest) =>
   existsSync(path.join(DIST, 'src', 'main.js')) && existsSync(STAMP) && readFileSync(STAMP, 'utf8').trim() === digest;
 
-const digest = inputsDigest();
-if (process.argv.includes('--check')) process.exit(current(digest) ? 0 : 1);
-if (current(digest)) {
-  process.stderr.write('oauth3: the build in dist/ is up to date (no source changed since it was made)\n');
-  process.exit(0);
+/** True when dist/ holds a build of the current sources. */
+export const isCurrent = () => current(inputsDigest());
+
+/** Builds dist/ unless it is current, telling which; false when the build failed (esbuild printed why). */
+export async function buildIfChanged() {
+  const digest = inputsDigest();
+  if (current(digest)) {
+    process.stderr.write('oauth3: the build in dist/ is up to date (no source changed since it was made)\n');
+    return true;
+  }
+  const began = performance.now();
+  process.stderr.write(
+    `oauth3: building (TypeScript → dist/) ${existsSync(STAMP) ? 'because sources changed since the last build' : 'for the first start'}…\n`,
+  );
+  try {
+    await build();
+  } catch {
+    process.stderr.write('oauth3: the build failed (above); fix it and run npm start again.\n');
+    return false;
+  }
+  // The digest of what was compiled: a file edited during the build makes the next start build again.
+  writeFileSync(STAMP, `${digest}\n`);
+  process.stderr.write(`oauth3: built in ${((performance.now() - began) / 1000).toFixed(1)} s\n`);
+  return true;
 }
 
-const began = performance.now();
-process.stderr.write(
-  `oauth3: building (TypeScript → dist/) ${existsSync(STAMP) ? 'because sources changed since the last build' : 'for the first start'}…\n`,
-);
-try {
-  await build();
-} catch {
-  process.stderr.write('oauth3: the build failed (above); fix it and run npm start again.\n');
-  process.exit(1);
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  if (process.argv.includes('--check')) process.exit(isCurrent() ? 0 : 1);
+  process.exit((await buildIfChanged()) ? 0 : 1);
 }
-// The digest of what was compiled: a file edited during the build makes the next start build again.
-writeFileSync(STAMP, `${digest}\n`);
-process.stderr.write(`oauth3: built in ${((performance.now() - began) / 1000).toFixed(1)} s\n`);
