@@ -392,12 +392,25 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
       'scope:openid': 'on',
       'scope:echo.read': 'on',
     });
-    expect(created.status).toBe(201);
-    const page = await created.text();
+    // POST, redirect, GET: the secret waits for the app's page in a one-time slot, never in a URL.
+    expect(created.status).toBe(303);
+    const location = created.headers.get('location')!;
+    expect(location).toMatch(/^\/developers\/apps\/c_[A-Za-z0-9_-]{16}\?done=registered$/);
+    const page = await (await dev.browser.request(location)).text();
     const clientId = /id="client-id">(c_[A-Za-z0-9_-]+)</.exec(page)![1]!;
     const secret = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(page)![1]!;
     expect(page.split(secret)).toHaveLength(2);
+    expect(page).toContain('data-copy="new-secret-value"');
+    expect(page).toContain('App registered. Copy its secret now: it is shown only once.');
     expect(await authStatus(clientId, secret)).toBe('200');
+    // A reload of that view shows the page without the secret, and registers nothing again.
+    const apps = async () => ((await (await dev.api.get('/developers/api/apps')).json()) as { apps: unknown[] }).apps.length;
+    const count = await apps();
+    const reloaded = await (await dev.browser.request(location)).text();
+    expect(reloaded).not.toContain(secret);
+    expect(reloaded).not.toContain('id="new-secret-value"');
+    expect(reloaded).toContain('Its secret was shown once and is not shown again.');
+    expect(await apps()).toBe(count);
     expect(await (await dev.browser.request(`/developers/apps/${clientId}`)).text()).not.toContain(secret);
     expect(await (await dev.browser.request('/developers')).text()).toContain('Form app');
 
@@ -408,16 +421,56 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(editPage).toContain('value="Form app 2"');
 
     const rotated = await form(`/developers/apps/${clientId}/rotate`, { grace: '1h' });
-    expect(rotated.status).toBe(200);
-    const rotatedPage = await rotated.text();
+    expect(rotated.status).toBe(303);
+    expect(rotated.headers.get('location')).toBe(`/developers/apps/${clientId}?done=rotated`);
+    const rotatedPage = await (await dev.browser.request(rotated.headers.get('location')!)).text();
     const second = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(rotatedPage)![1]!;
     expect(second).not.toBe(secret);
+    expect(rotatedPage).toContain('data-copy="new-secret-value"');
+    // Until when the old one works, as a moment the browser shows in its own zone.
+    const until = /The old secret keeps working until <time datetime="([^"]+)"[^>]*data-time="absolute">/.exec(rotatedPage)![1]!;
+    expect(Math.abs(Date.parse(until) - (clock.now().getTime() + HOUR))).toBeLessThan(60_000);
     expect(rotatedPage.match(/class="secret-until"/g)).toHaveLength(2);
     expect(await authStatus(clientId, secret)).toBe('200');
     expect(await authStatus(clientId, second)).toBe('200');
+    // A reload rotates nothing: the same two secrets, both still working.
+    const again = await (await dev.browser.request(rotated.headers.get('location')!)).text();
+    expect(again).not.toContain(second);
+    expect(again).toContain('The new secret was shown once and is not shown again.');
+    expect(again.match(/class="secret-until"/g)).toHaveLength(2);
+    expect(await authStatus(clientId, second)).toBe('200');
+
+    // Revoking every secret: a fresh one shown once; a reload revokes nothing more.
+    const revoked = await form(`/developers/apps/${clientId}/revoke-secrets`, {});
+    expect(revoked.status).toBe(303);
+    expect(revoked.headers.get('location')).toBe(`/developers/apps/${clientId}?done=revoked`);
+    const fresh = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(
+      await (await dev.browser.request(revoked.headers.get('location')!)).text(),
+    )![1]!;
+    expect(await authStatus(clientId, second)).toBe('401 invalid_client');
+    expect(await authStatus(clientId, fresh)).toBe('200');
+    expect(await (await dev.browser.request(revoked.headers.get('location')!)).text()).toContain('The fresh one was shown once');
+    expect(await authStatus(clientId, fresh)).toBe('200');
+
+    // A public app has no secret: its registration says so plainly, and nothing waits in a slot.
+    const spa = await form('/developers/apps', { kind: 'public', name: 'Form SPA', redirect_uris: redirectUri, 'scope:openid': 'on' });
+    expect(spa.status).toBe(303);
+    expect(spa.headers.getSetCookie().some((c) => c.startsWith('oauth3_console_once='))).toBe(false);
+    const spaPage = await (await dev.browser.request(spa.headers.get('location')!)).text();
+    expect(spaPage).toContain('App registered.');
+    expect(spaPage).not.toContain('new-secret-value');
+    expect(spaPage).not.toContain('shown once and is not shown again');
+
+    // A rotation without grace says the old secret stopped.
+    const now = await form(`/developers/apps/${clientId}/rotate`, { grace: '0' });
+    const nowPage = await (await dev.browser.request(now.headers.get('location')!)).text();
+    expect(nowPage).toContain('The old secret stopped working.');
+    const newest = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(nowPage)![1]!;
+    expect(await authStatus(clientId, fresh)).toBe('401 invalid_client');
+    expect(await authStatus(clientId, newest)).toBe('200');
 
     expect((await form(`/developers/apps/${clientId}/deactivate`, {})).status).toBe(303);
-    expect(await authStatus(clientId, second)).toBe('401 invalid_client');
+    expect(await authStatus(clientId, newest)).toBe('401 invalid_client');
     expect(await (await dev.browser.request(`/developers/apps/${clientId}`)).text()).toContain('Reactivate');
     expect((await form(`/developers/apps/${clientId}/delete`, {})).status).toBe(303);
     expect((await dev.browser.request(`/developers/apps/${clientId}`)).status).toBe(404);

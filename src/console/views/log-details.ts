@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import { breakable } from './breakable.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 
 /**
  * An access-log event's detail in plain words: one line per kind ("Passkey “Laptop” renamed to “Work laptop”"), never

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../web/html.js';
+import { html, type SafeHtml } from './html.js';
 
 const FULL_UTC = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
 
@@ -16,7 +16,7 @@ export interface TimeOptions {
 }
 
 /**
- * A moment in a console page: `<time datetime>` with the UTC time as its text, which /static/console.js turns into the
+ * A moment in a console or developer portal page: `<time datetime>` with the UTC time as its text, which /static/kit.js turns into the
  * browser's own words in its own time zone, with the full local time in its title (shown on hover). Without
  * JavaScript the owner reads the UTC time, labelled as such.
  */
