@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { z } from 'zod';
 import type { Context, Middleware } from 'koa';
 import { FormFields, guard, pathParam } from '../http/guard.js';
 import type Provider from 'oidc-provider';
@@ -17,7 +18,7 @@ import type { LiveSecret } from '../clients/secrets.js';
 import { DeveloperApps, notFoundApp, type Actor } from './apps.js';
 import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation, withKnownScopes } from './input.js';
 import { developerPage } from './views/layout.js';
-import { checkAppForm, countProblems, problemsFrom, type FormProblems } from './form-problems.js';
+import { appProblems, checkApp, checkAppForm, countProblems, problemsFrom, type FormProblems } from './form-problems.js';
 import { appBody, appFormBody, appListBody, draftOf, exchanges, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
 import type { SkillTool } from './skill.js';
@@ -199,6 +200,20 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     formAgain(ctx, body, problems, error instanceof AppError ? error.status : 400, clientId, kind);
   };
 
+  /**
+   * The JSON API's app fields, parsed, or a 400 that lists every problem at once with its field (the same checks and
+   * words as the form), never only the first.
+   */
+  function checkedApp<S extends typeof NewApp | typeof AppFields>(
+    body: Record<string, unknown>,
+    schema: S,
+    storedKind?: ClientKind,
+  ): z.output<S> {
+    const problems = checkApp(body, deps.scopes, storedKind);
+    if (countProblems(problems)) throw appProblems(problems);
+    return withKnownScopes(schema.parse(body) as z.output<S>, deps.scopes);
+  }
+
   const router = createRouter();
   // Runs only when one of the routes below matched: every one of them requires a signed-in owner.
   router.use(loadOwner(deps.provider, deps.accounts));
@@ -282,8 +297,8 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   router.get('/developers/api/apps', async function listApps(ctx) {
     ctx.body = { apps: (await apps.list(ownerOf(ctx).accountId)).map((a) => appJson(a)) };
   });
-  router.post('/developers/api/apps', ...mutate, guard({ body: NewApp }), async function registerApp(ctx) {
-    const { app, clientSecret } = await apps.register(actor(ctx), withKnownScopes(ctx.state.input.body, deps.scopes));
+  router.post('/developers/api/apps', ...mutate, guard({ body: FormFields }), async function registerApp(ctx) {
+    const { app, clientSecret } = await apps.register(actor(ctx), checkedApp(ctx.state.input.body, NewApp));
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { ...appJson(app, await apps.secrets.live(app.clientId)), ...(clientSecret ? { client_secret: clientSecret } : {}) };
@@ -292,8 +307,10 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
     ctx.body = appJson(app, secrets);
   });
-  router.put('/developers/api/apps/:clientId', ...mutate, ownApp, guard({ body: AppFields }), async function updateApp(ctx) {
-    ctx.body = appJson(await apps.update(actor(ctx), clientIdOf(ctx), withKnownScopes(ctx.state.input.body, deps.scopes)));
+  router.put('/developers/api/apps/:clientId', ...mutate, ownApp, guard({ body: FormFields }), async function updateApp(ctx) {
+    const clientId = clientIdOf(ctx);
+    const { app } = await apps.get(ownerOf(ctx).accountId, clientId);
+    ctx.body = appJson(await apps.update(actor(ctx), clientId, checkedApp(ctx.state.input.body, AppFields, app.kind)));
   });
   router.post('/developers/api/apps/:clientId/deactivate', ...mutate, async function deactivateApp(ctx) {
     ctx.body = appJson(await apps.setActive(actor(ctx), clientIdOf(ctx), false));
