@@ -21,7 +21,7 @@ export interface DeveloperPageInput {
  * the console's local times and Copy buttons (/static/kit.js).
  */
 export function developerPage({ title, active, body, csrf, notice }: DeveloperPageInput): string {
-  const nav = html`<nav class="console-nav" aria-label="Developer portal"><ul>
+  const nav = html`<nav class="console-nav developers-nav" aria-label="Developer portal"><ul class="portal-nav">
 ${developerSections.map((s) => html`<li><a href="${s.path}"${s.path === active ? html` aria-current="page"` : ''}>${s.label}</a></li>`)}
 </ul>
 <form method="post" action="/console/signout" class="signout"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="link-button">Sign out</button></form>
