@@ -49,7 +49,8 @@ import { basic } from '../helpers/token-flow.js';
     page = await context.newPage();
     consoleMessages = [];
     page.on('console', (message) => consoleMessages.push(message.text()));
-    passkeys = (await addVirtualAuthenticator(context, page)).credentials;
+    const authenticator = await addVirtualAuthenticator(context, page);
+    passkeys = () => authenticator.credentials();
   });
   afterAll(async () => {
     await context?.close();
