@@ -3,8 +3,8 @@
  * arrows only downward, composition root → features → services → foundations, no cycles, and the storage adapters
  * imported only by the composition root.
  */
-/** The entry points that wire everything: the server, the command line, and the benchmark's processes. */
-const ROOT = '^src/(main|server|app|services)\\.ts$|^src/cli/|^bench/';
+/** The entry points that wire everything: the server, its workers' primary, the command line, and the benchmark's processes. */
+const ROOT = '^src/(main|server|app|services)\\.ts$|^src/(cli|cluster)/|^bench/';
 const FEATURES = '^(interactions/|src/(console|developers|resource|telegram-bot|deployment)/)';
 const PLUGINS = '^src/plugins/[^/]+/';
 const SERVICES =

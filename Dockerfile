@@ -26,7 +26,8 @@ ARG NODE_IMAGE=node:24-bookworm-slim@sha256:3638d9a6fe4030bd716be989438248074489
 # only keeps a plain `docker build` deterministic too.
 ARG SOURCE_DATE_EPOCH=0
 
-# 1. build: every dependency, then TypeScript → dist/ (tsconfig.build.json: src, adapters, interactions, scopes).
+# 1. build: every dependency, then TypeScript → dist/ (tsconfig.build.json: src, adapters, interactions, scopes). The
+# image is a release, so its types are checked here (tsc, no output) before esbuild writes dist/.
 FROM ${NODE_IMAGE} AS build
 ARG SOURCE_DATE_EPOCH
 ENV SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}
@@ -35,11 +36,12 @@ COPY package.json package-lock.json ./
 # Exactly the versions and integrity hashes of package-lock.json; npm's cache lives in a cache mount, never in a layer.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 COPY adapters ./adapters
 COPY interactions ./interactions
 COPY scopes ./scopes
-RUN npm run build
+RUN npx tsc -p tsconfig.build.json --noEmit && npm run build
 
 # 2. deps: production dependencies only (no TypeScript, jest, tsx or other dev tools in the final image).
 FROM ${NODE_IMAGE} AS deps

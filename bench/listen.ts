@@ -1,5 +1,12 @@
 import type http from 'node:http';
 import net from 'node:net';
+import type { Metrics } from '../src/metrics/metrics.js';
+
+/** What a target sent its storage so far: SQL statements, Redis commands (absent where it has no such storage). */
+export interface StorageCounts {
+  statements?: number;
+  redisCommands?: number;
+}
 
 export interface RunningTarget {
   url: string;
@@ -8,6 +15,17 @@ export interface RunningTarget {
    * proof that each response reached storage.
    */
   stop(): Promise<{ stored?: number }>;
+  /** Its storage counts, read before and after the measured window; targets without storage have none. */
+  counts?(): Promise<StorageCounts>;
+}
+
+/** Our server's counts, from its Prometheus counters (what GET /metrics shows on METRICS_PORT). */
+export async function storageCounts(metrics: Metrics): Promise<StorageCounts> {
+  const [statements, redisCommands] = await Promise.all([
+    metrics.counterValue('oauth3_db_statements_total'),
+    metrics.counterValue('oauth3_redis_commands_total'),
+  ]);
+  return { ...(statements !== undefined ? { statements } : {}), ...(redisCommands !== undefined ? { redisCommands } : {}) };
 }
 
 export async function listen(server: http.Server, port: number, cleanup: () => Promise<void>): Promise<RunningTarget> {

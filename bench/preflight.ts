@@ -111,7 +111,8 @@ export async function prepareLoad(
         redirectUri: fixtures.web.redirectUri,
         scope: CODE_SCOPE,
       };
-    case 'refresh': {
+    case 'refresh':
+    case 'refresh-one-client': {
       const tokens = ready.seed.refreshTokens ?? [];
       if (tokens.length <= timing.connections)
         throw new Error(`the target seeded ${tokens.length} refresh tokens for ${timing.connections} connections`);

@@ -6,7 +6,8 @@
 export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'mcp' | 'bare-proxy';
 
 /** What is measured; bench/scenarios.ts says what each one sends and against which baseline. */
-export type Scenario = 'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'introspection' | 'resource' | 'mcp';
+export type Scenario =
+  'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'refresh-one-client' | 'introspection' | 'resource' | 'mcp';
 
 /** Where our server keeps its state: Postgres with Redis for the short-lived models, or PGlite in DATA_DIR. */
 export type StorageKind = 'postgres' | 'embedded';
@@ -79,6 +80,10 @@ export type TargetMessage =
       stored?: number;
       /** CPU the target used from the start of the measured run (µs). */
       cpuMicros?: number;
+      /** SQL statements the target sent its database from the start of the measured run (its storage counter). */
+      statements?: number;
+      /** Commands the target sent Redis from the start of the measured run; absent without Redis. */
+      redisCommands?: number;
       /** The target process's resident-set high-water mark (bytes), setup included. */
       maxRssBytes: number;
     }

@@ -4,7 +4,7 @@ import { AgentTokens } from '../src/grants/agent-tokens.js';
 import type { Seed, TargetSetup } from './protocol.js';
 import { BENCH_PROVIDER, BENCH_SCOPE, benchPlugin } from './bench-plugin.js';
 import { benchConfig, benchLogger } from './storage.js';
-import type { RunningTarget } from './listen.js';
+import { storageCounts, type RunningTarget } from './listen.js';
 
 /**
  * Our server on Postgres + Redis or embedded PGlite with every middleware, an owner with a sealed upstream key, an
@@ -36,6 +36,7 @@ async function serverWithAgent(setup: TargetSetup, audience: 'api' | 'mcp'): Pro
   return {
     url: `http://127.0.0.1:${setup.port}`,
     seed: { token },
+    counts: () => storageCounts(server.app.metrics),
     async stop() {
       // Successful calls only: a refused or failed call is logged too, and must not pass for a post that was made.
       const { rows } = await server.db.query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE kind = 'api.call' AND outcome = 'ok'`);

@@ -15,18 +15,20 @@ import { measureStartup, startupMet, startupTable } from './startup.js';
 
 /**
  * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
- * refresh rotation, introspection, the resource API, the MCP server) on our server with Postgres + Redis and with
- * embedded PGlite, each beside its baseline measured in the same run. Each server runs in its own process, one after
- * the other, and the load generator in another. Writes bench/results/latest.md and prints it; exits 1 when a response
- * was not the expected one or our Postgres rows miss the token endpoint's, the resource API's or the MCP server's target.
+ * refresh rotation with 50 chains and with one client alone, introspection, the resource API, the MCP server) on our
+ * server with Postgres + Redis and with embedded PGlite, each beside its baseline measured in the same run. Each server
+ * runs in its own process, one after the other, and the load generator in another. Writes bench/results/latest.md and
+ * prints it; exits 1 when a response was not the expected one or our Postgres + Redis rows miss a target
+ * (bench/report.ts POSTGRES_GOALS and MAX_PEAK_RSS_BYTES; bench/README.md, Targets).
  *
  * The start-up rows (bench/startup.ts) time `npm start` from a fresh clone and again on a restart; BENCH_ONLY=startup
  * runs them alone, in a minute or two.
  *
  * BENCH_ONLY (comma list of scenarios, and `startup`), BENCH_STORAGE (postgres, embedded or both), BENCH_DURATION and BENCH_WARMUP
  * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run, BENCH_IDLE=0 skips the
- * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_DATABASE_URL
- * and BENCH_REDIS_URL say where Postgres and Redis are.
+ * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_CONNECTIONS
+ * sets the load's connections (50; the one-client row keeps its one); BENCH_DATABASE_URL and BENCH_REDIS_URL say where
+ * Postgres and Redis are.
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -42,8 +44,10 @@ const STORAGES = parseStorage(process.env.BENCH_STORAGE);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IDLE = process.env.BENCH_IDLE !== '0';
 const IDLE_SETTLE_SECONDS = 8;
-const CONNECTIONS = 50;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 if (!(DURATION > 0) || !(WARMUP >= 0)) throw new Error('BENCH_DURATION must be a positive number of seconds, BENCH_WARMUP zero or more');
+if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1)
+  throw new Error('BENCH_CONNECTIONS must be a whole number of connections, at least 1');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('BENCH_ROUNDS must be a whole number of rounds, at least 1');
 
 /** Scenarios with a target are measured in ROUNDS rounds (bench/report.ts pairs each round with its baseline). */
@@ -119,7 +123,7 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
     const options = await prepareLoad(setup.scenario, setup.target, ready, setup.fixtures, {
-      connections: CONNECTIONS,
+      connections: setup.connections,
       warmupSeconds: WARMUP,
       durationSeconds: DURATION,
     });
@@ -131,7 +135,8 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
     server.send('stop');
     const stopped = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (stopped.type !== 'stopped') throw new Error(`did not stop cleanly: ${stopped.type === 'failed' ? stopped.error : stopped.type}`);
-    return { ...row, loadBefore, result, stored: stopped.stored, cpuMicros: stopped.cpuMicros, maxRssBytes: stopped.maxRssBytes };
+    const { stored, cpuMicros, statements, redisCommands, maxRssBytes } = stopped;
+    return { ...row, loadBefore, result, stored, cpuMicros, statements, redisCommands, maxRssBytes };
   } catch (error) {
     process.stderr.write(`  ${row.label} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     return { ...row, loadBefore, failure: firstLine(error) };
@@ -208,7 +213,7 @@ async function main(): Promise<boolean> {
               target,
               scenario: spec.id,
               fixtures: backend.fixtures,
-              connections: CONNECTIONS,
+              connections: spec.connections ?? CONNECTIONS,
               ...(upstreamUrl ? { upstreamUrl } : {}),
             };
             const label = targetLabel(target, storage);

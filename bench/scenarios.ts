@@ -20,6 +20,8 @@ export interface ScenarioSpec {
   extra?: TargetName[];
   /** Its targets call the fake upstream (bench/upstream-process.ts), started once for the scenario. */
   upstream?: boolean;
+  /** Load connections when not the run's (BENCH_CONNECTIONS): one for a client alone. */
+  connections?: number;
 }
 
 export const SCENARIOS: ScenarioSpec[] = [
@@ -56,6 +58,17 @@ export const SCENARIOS: ScenarioSpec[] = [
     ours: 'ours',
     baseline: 'in-memory',
     sends: 'POST /token, grant_type=refresh_token; each connection goes on with the refresh token it got back',
+  },
+  {
+    id: 'refresh-one-client',
+    title: 'Refresh rotation, one client',
+    unit: 'request',
+    ours: 'ours',
+    baseline: 'in-memory',
+    connections: 1,
+    sends:
+      'the refresh rotation above from a single connection, one chain: what a client refreshing alone waits for, with no ' +
+      'concurrent request to share a statement with (src/db/coalesce.ts)',
   },
   {
     id: 'introspection',

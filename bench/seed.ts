@@ -16,6 +16,7 @@ export async function seedFor(provider: Provider, config: Config, setup: TargetS
     case 'introspection':
       return { cookie: await signedInSession(provider, config, setup) };
     case 'refresh':
+    case 'refresh-one-client':
       return { refreshTokens: await refreshChains(provider, config, setup, setup.connections + 1) };
     case 'discovery':
     case 'client-credentials':

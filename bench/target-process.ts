@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Seed, TargetMessage, TargetName, TargetSetup } from './protocol.js';
-import type { RunningTarget } from './listen.js';
+import type { RunningTarget, StorageCounts } from './listen.js';
 
 /** Each target's module is loaded alone: the floors never hold oauth3, oidc-provider or PGlite in memory. */
 const targets: Record<TargetName, () => Promise<(setup: TargetSetup) => Promise<RunningTarget & { seed?: Seed }>>> = {
@@ -42,23 +42,31 @@ const failed = async (error: unknown) => {
 const setup = JSON.parse(process.argv[2]!) as TargetSetup;
 try {
   const target = await (await targets[setup.target]())(setup);
-  // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since
-  // and the process's peak resident memory (setup and warm-up included).
-  let mark: NodeJS.CpuUsage | undefined;
+  // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since,
+  // how many statements and Redis commands were sent since (read before stopping: the stop's own count is not the
+  // load's), and the process's peak resident memory (setup and warm-up included).
+  let mark: { cpu: NodeJS.CpuUsage; counts: Promise<StorageCounts | undefined> } | undefined;
   const stop = async () => {
-    const used = mark && process.cpuUsage(mark);
+    const used = mark && process.cpuUsage(mark.cpu);
+    const [before, after] = mark ? await Promise.all([mark.counts, target.counts?.()]) : [];
+    const since = (key: keyof StorageCounts) => {
+      const [from, to] = [before?.[key], after?.[key]];
+      return from !== undefined && to !== undefined ? { [key]: to - from } : {};
+    };
     const { stored } = await target.stop();
     await send({
       type: 'stopped',
       maxRssBytes: peakRss(),
       ...(stored !== undefined ? { stored } : {}),
       ...(used ? { cpuMicros: used.user + used.system } : {}),
+      ...since('statements'),
+      ...since('redisCommands'),
     });
     process.exit(0);
   };
   process.on('message', (message) => {
     if (message === 'mark') {
-      mark = process.cpuUsage();
+      mark = { cpu: process.cpuUsage(), counts: target.counts?.() ?? Promise.resolve(undefined) };
       return;
     }
     stop().catch(failed);

@@ -4,27 +4,24 @@
  * restart with nothing edited starts at once. The inputs are the compiled folders, the tsconfig files and the lock file
  * (a `git pull`, an edit, a new dependency); their SHA-256, over names and contents, is kept in dist/.build-stamp once
  * a build succeeds. Contents, not times: a checkout that leaves the bytes as they were needs no build, and one that
- * changes them always gets one, whatever the clocks say. The build itself is `tsc --incremental` (its record in
- * dist/.tsbuildinfo), so after a small edit only what changed is checked again; a type error stops the start as ever.
+ * changes them always gets one, whatever the clocks say. The build itself is scripts/build.mjs (esbuild: the types
+ * stripped, not checked, in well under a second; `npm run typecheck` checks them); a syntax error stops the start.
  *
- * Plain Node, no dependencies beyond TypeScript itself: it runs right after `npm ci` on a fresh clone.
+ * Plain Node and esbuild (a dev dependency): it runs right after `npm ci` on a fresh clone.
  *   node scripts/build-if-changed.mjs            build if needed
  *   node scripts/build-if-changed.mjs --check    exit 1 when a build is needed, 0 when dist/ is current (no build)
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { build, buildFolders } from './build.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const DIST = path.join(root, 'dist');
 const STAMP = path.join(DIST, '.build-stamp');
-/** What tsconfig.build.json compiles. */
-const FOLDERS = ['src', 'adapters', 'interactions', 'scopes'];
-/** Besides the folders: what changes the output or the types the sources are checked against. */
+/** Besides the folders tsconfig.build.json compiles: what changes the output (settings, dependencies). */
 const FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
-/** Files of the folders that tsc reads; the pages' static assets (css, browser js) are served as they are. */
+/** Files of the folders the build reads; the pages' static assets (css, browser js) are served as they are. */
 const COMPILED = /\.(ts|mts|cts|json)$/;
 
 function filesUnder(dir) {
@@ -41,7 +38,10 @@ function filesUnder(dir) {
 /** The digest of every input: relative names (a rename counts) and contents. */
 export function inputsDigest() {
   const hash = createHash('sha256');
-  const files = [...FOLDERS.flatMap((f) => filesUnder(path.join(root, f))), ...FILES.map((f) => path.join(root, f)).filter(existsSync)];
+  const files = [
+    ...buildFolders().flatMap((f) => filesUnder(path.join(root, f))),
+    ...FILES.map((f) => path.join(root, f)).filter(existsSync),
+  ];
   for (const file of files.map((f) => path.relative(root, f).split(path.sep).join('/')).sort()) {
     hash.update(`${file}\0`);
     hash.update(readFileSync(path.join(root, file)));
@@ -64,14 +64,11 @@ const began = performance.now();
 process.stderr.write(
   `oauth3: building (TypeScript → dist/) ${existsSync(STAMP) ? 'because sources changed since the last build' : 'for the first start'}…\n`,
 );
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (result.status !== 0) {
-  process.stderr.write('oauth3: the TypeScript build failed (above); fix it and run npm start again.\n');
-  process.exit(result.status ?? 1);
+try {
+  await build();
+} catch {
+  process.stderr.write('oauth3: the build failed (above); fix it and run npm start again.\n');
+  process.exit(1);
 }
 // The digest of what was compiled: a file edited during the build makes the next start build again.
 writeFileSync(STAMP, `${digest}\n`);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { pluginSettings } from './plugins/builtin.js';
 import type { Setting } from './setting.js';
@@ -75,6 +76,11 @@ const coreSettings = {
     schema: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
     doc: 'Postgres connection string. Unset: embedded PGlite in `DATA_DIR`.',
     fix: 'use postgres://user:password@host:5432/database',
+  },
+  WORKERS: {
+    schema: z.coerce.number().int().min(1).max(256).optional(),
+    doc: 'How many worker processes serve requests on this machine, behind one port (node:cluster; see "One machine, several cores"). Default: the number of CPUs in production with `DATABASE_URL` set, else 1. Above 1 it needs `DATABASE_URL` (the embedded database is one process\'s); each worker opens up to `DATABASE_POOL_SIZE` connections. Kubernetes: keep 1 and scale pods.',
+    fix: 'use a whole number from 1 to 256',
   },
   DATABASE_POOL_SIZE: {
     schema: z.coerce.number().int().min(1).max(200).default(20),
@@ -356,8 +362,10 @@ type Parsed = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
 
 export interface Config extends Omit<
   Parsed,
-  'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS' | 'MASTER_KEY_PREVIOUS' | 'DSTACK_KEY_PATHS_PREVIOUS'
+  'ISSUER' | 'RESOURCE_URL' | 'COOKIE_KEYS' | 'MASTER_KEY_PREVIOUS' | 'DSTACK_KEY_PATHS_PREVIOUS' | 'WORKERS'
 > {
+  /** Worker processes (src/cluster/): 1 is one process and no cluster at all. */
+  WORKERS: number;
   MASTER_KEY_PREVIOUS: string[];
   DSTACK_KEY_PATHS_PREVIOUS: string[];
   ISSUER: string;
@@ -457,11 +465,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.RESOURCE_URL && issuerUrl && parsed.RESOURCE_URL.replace(/\/+$/, '') === `${issuer}/mcp`) {
     problems.push(`RESOURCE_URL: must not be ${issuer}/mcp, the MCP server's own resource (${coreSettings.RESOURCE_URL.fix})`);
   }
+  // PGlite is one process per data directory (src/db/embedded-lock.ts): several workers need a shared Postgres.
+  if (parsed.WORKERS !== undefined && parsed.WORKERS > 1 && !parsed.DATABASE_URL && 'DATABASE_URL' in out) {
+    problems.push(
+      `WORKERS=${parsed.WORKERS} needs DATABASE_URL: the embedded database serves one process (set DATABASE_URL to a Postgres, or WORKERS=1)`,
+    );
+  }
   if (problems.length || !issuerUrl) throw new ConfigError(problems);
 
   return {
     ...parsed,
     ISSUER: issuer,
+    WORKERS: parsed.WORKERS ?? (parsed.NODE_ENV === 'production' && parsed.DATABASE_URL ? availableParallelism() : 1),
     MASTER_KEY_PREVIOUS: parsed.MASTER_KEY_PREVIOUS ?? [],
     DSTACK_KEY_PATHS_PREVIOUS: parsed.DSTACK_KEY_PATHS_PREVIOUS ?? [],
     RESOURCE_URL: (parsed.RESOURCE_URL ?? `${issuer}/api`).replace(/\/+$/, ''),

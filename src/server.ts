@@ -1,9 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { appHost, metricsHost, type Config } from './config.js';
+import { storageStep } from './startup-progress.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Database } from './db/database.js';
@@ -16,7 +15,6 @@ import type { Plugin } from './plugins/plugin.js';
 import { loadBuiltinPlugins } from './plugins/load.js';
 import { deleteExpired } from '../adapters/index.js';
 import { adminSocketPath, listenAdminSocket } from './cli/admin-socket.js';
-import { execute, parseCommand } from './cli/oauth3.js';
 import { Metrics } from './metrics/metrics.js';
 import { listenMetrics, type MetricsListener } from './metrics/server.js';
 import { APP_LISTENER, checkPorts, listenTcp } from './http/listen.js';
@@ -40,6 +38,8 @@ export interface RunningServer {
 const CLEANUP_EVERY_MS = 10 * 60 * 1000;
 
 export async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
+  // Loaded here: an instance without REDIS_URL never reads ioredis's modules.
+  const { Redis } = await import('ioredis');
   // No offline queue and one retry: with Redis down a request fails at once instead of waiting (threat model H2).
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -53,6 +53,20 @@ export async function connectRedis(url: string, timeoutMs: number): Promise<Redi
   return redis;
 }
 
+/**
+ * Counts the commands `redis` sends from now on (every ioredis command, a MULTI's and a script's EVAL included, goes
+ * through sendCommand): a plain increment, read by the `oauth3_redis_commands_total` metric.
+ */
+export function countRedisCommands(redis: Redis): () => number {
+  let sent = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+    sent++;
+    return send(...args);
+  };
+  return () => sent;
+}
+
 /** Opens storage, loads keys, and serves the app on PORT (or an ephemeral port when PORT=0). */
 export interface ServerOptions {
   /** Plugins to run instead of the built-in ones (tests, the benchmark's own plugin). */
@@ -63,13 +77,36 @@ export interface ServerOptions {
   telegramSender?: AppDeps['telegramSender'];
   /** Told of each step of the start as it begins, in a few words (main.ts shows them to a person in development). */
   progress?: (step: string) => void;
+  /**
+   * Storage the caller began opening (and migrating) already, so that it overlaps with loading the server (main.ts);
+   * by default the server opens it itself, after the master key.
+   */
+  database?: Promise<Database>;
+  /**
+   * This process is one worker of several (WORKERS, src/cluster/): the primary has checked the ports, migrated, made
+   * the keys and serves the metrics of all of them. `lead` marks the one worker that also runs what must run once per
+   * machine: the expired-row cleanup and the Telegram bot's polling or webhook setup.
+   */
+  worker?: ClusterWorkerRole;
+}
+
+export interface ClusterWorkerRole {
+  lead: boolean;
+  /** Hands this worker's metrics to the primary's scrape instead of listening on METRICS_PORT. */
+  shareMetrics(metrics: Metrics): void;
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const progress = options.progress ?? (() => undefined);
   const host = appHost(config);
+  const worker = options.worker;
   // Both ports first, in a moment: a clash is told before the seconds spent on storage and keys, not after them.
-  await checkPorts(config);
+  if (!worker) {
+    await checkPorts(config).catch(async (error: unknown) => {
+      await options.database?.then((db) => db.close()).catch(() => undefined);
+      throw error;
+    });
+  }
   // In a TEE the key comes from dstack's KMS and nowhere else, asked before storage is opened so that a CVM without its
   // guest agent stops at once; the same agent answers /attestation.
   const agent = config.MASTER_KEY_SOURCE === 'dstack' ? connectDstack(dstackEndpoint(config)) : undefined;
@@ -81,8 +118,12 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       'master key derived inside the TEE by dstack',
     );
   }
-  progress(storageStep(config));
-  const db = await openDatabase(config, 'oauth3 server');
+  let db: Database;
+  if (options.database) db = await options.database;
+  else {
+    progress(storageStep(config));
+    db = await openDatabase(config, 'oauth3 server', { migrate: !worker });
+  }
   let redis: Redis | undefined;
   let metricsListener: MetricsListener | undefined;
   let server: http.Server | undefined;
@@ -95,6 +136,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     const cookieKeys = await loadCookieKeys(db, ring, config.COOKIE_KEYS);
     progress('starting the authorization server');
     const metrics = new Metrics({ processMetrics: config.METRICS_PORT > 0 });
+    metrics.countStorage({ statements: () => db.statementsSent(), ...(redis ? { redisCommands: countRedisCommands(redis) } : {}) });
     const app = createApp({
       config,
       logger,
@@ -110,8 +152,9 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       tee,
     });
     // Before the app's port: a taken metrics port stops the start instead of leaving a server nobody can watch.
+    if (worker && config.METRICS_PORT > 0) worker.shareMetrics(metrics);
     metricsListener =
-      config.METRICS_PORT > 0
+      config.METRICS_PORT > 0 && !worker
         ? await listenMetrics(metrics, config.METRICS_PORT, metricsHost(config), logger, requestLimits(config))
         : undefined;
 
@@ -122,25 +165,31 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     server = listener;
     const { port } = listener.address() as AddressInfo;
     // Embedded storage: the admin CLI cannot open the database while we hold it, so it sends its commands here.
-    const admin = config.DATABASE_URL
-      ? undefined
-      : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
-          const reply = { code: 0, out: [] as string[], err: [] as string[] };
-          reply.code = await execute(
-            parseCommand(argv),
-            { config, db, ring, scopes: app.scopes, clients: app.clients },
-            (l) => reply.out.push(l),
-            (l) => reply.err.push(l),
-          );
-          logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
-          return reply;
-        });
-    const cleanup = setInterval(() => {
-      deleteExpired(db).catch((err: unknown) => logger.warn({ err }, 'expired-row cleanup failed'));
-    }, CLEANUP_EVERY_MS).unref();
+    const admin =
+      config.DATABASE_URL || worker
+        ? undefined
+        : await listenAdminSocket(adminSocketPath(config.DATA_DIR), async (argv) => {
+            // The CLI (with the verifier's quote library) is loaded by the first admin command, not at every start.
+            const { execute, parseCommand } = await import('./cli/oauth3.js');
+            const reply = { code: 0, out: [] as string[], err: [] as string[] };
+            reply.code = await execute(
+              parseCommand(argv),
+              { config, db, ring, scopes: app.scopes, clients: app.clients },
+              (l) => reply.out.push(l),
+              (l) => reply.err.push(l),
+            );
+            logger.info({ command: argv.slice(0, 2).join(' '), code: reply.code }, 'admin command');
+            return reply;
+          });
+    const once = !worker || worker.lead;
+    const cleanup = once
+      ? setInterval(() => {
+          deleteExpired(db).catch((err: unknown) => logger.warn({ err }, 'expired-row cleanup failed'));
+        }, CLEANUP_EVERY_MS).unref()
+      : undefined;
 
     // Last, once nothing else can fail the start: a running poller must not outlive a failed one.
-    await app.telegramBot?.start();
+    await app.telegramBot?.start({ receive: once });
 
     let closing: Promise<void> | undefined;
     return {
@@ -176,16 +225,4 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     await db.close();
     throw error;
   }
-}
-
-/** What opening storage is about to do, so a first start's seconds of database creation are not a silent wait. */
-function storageStep(config: Config): string {
-  if (config.DATABASE_URL) {
-    const url = new URL(config.DATABASE_URL);
-    return `connecting to Postgres at ${url.hostname}:${url.port || 5432} and applying migrations`;
-  }
-  const pgdata = path.join(config.DATA_DIR, 'pgdata');
-  return existsSync(pgdata)
-    ? `opening the embedded database in ${pgdata} and applying migrations`
-    : `creating the embedded database in ${pgdata} (first start only: this takes a few seconds)`;
 }

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -50,4 +52,16 @@ export function startupReporter(
       );
     },
   };
+}
+
+/** What opening storage is about to do, so a first start's seconds of database creation are not a silent wait. */
+export function storageStep(config: Config): string {
+  if (config.DATABASE_URL) {
+    const url = new URL(config.DATABASE_URL);
+    return `connecting to Postgres at ${url.hostname}:${url.port || 5432} and applying migrations`;
+  }
+  const pgdata = path.join(config.DATA_DIR, 'pgdata');
+  return existsSync(pgdata)
+    ? `opening the embedded database in ${pgdata} and applying migrations`
+    : `creating the embedded database in ${pgdata} (first start only: this takes a few seconds)`;
 }

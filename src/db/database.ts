@@ -38,5 +38,10 @@ export interface Database extends Queryable {
   listen(channel: string, listener: Listener): () => Promise<void>;
   /** True when the database answers a trivial query (readiness). */
   ping(): Promise<boolean>;
+  /**
+   * How many statements this database has been sent since it was opened (queries, a transaction's BEGIN and COMMIT,
+   * scripts; LISTEN subscriptions aside): a plain count, read by the `oauth3_db_statements_total` metric.
+   */
+  statementsSent(): number;
   close(): Promise<void>;
 }

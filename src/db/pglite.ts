@@ -24,15 +24,28 @@ export const PGLITE_SETTINGS = ['shared_buffers=16MB', 'maintenance_work_mem=16M
  */
 const BASELINE_WASM_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
+const startParams = () => [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
+
+/**
+ * Creates the cluster in dataDir when it has none (in a process of its own: pglite-initdb.ts); true when it did. The
+ * caller holds DATA_DIR's lock.
+ */
+export async function ensureCluster(dataDir: string): Promise<boolean> {
+  if (!needsCluster(dataDir)) return false;
+  await createClusterAside(dataDir, startParams(), BASELINE_WASM_FLAGS);
+  return true;
+}
+
 /** Embedded Postgres (WASM) in a folder: the default storage, so `npm start` needs nothing installed. */
 export async function createPgliteDatabase(dataDir: string | undefined): Promise<Database> {
   v8.setFlagsFromString(BASELINE_WASM_FLAGS.join(' '));
-  const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
-  if (dataDir && needsCluster(dataDir)) await createClusterAside(dataDir, startParams, BASELINE_WASM_FLAGS);
+  if (dataDir) await ensureCluster(dataDir);
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir, { startParams });
+  const db = await PGlite.create(dataDir, { startParams: startParams() });
 
+  let sent = 0;
   const run = async <T>(target: Pick<PGlite, 'query'>, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
+    sent++;
     const result = await target.query<T>(sql, params);
     return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
   };
@@ -62,10 +75,16 @@ export async function createPgliteDatabase(dataDir: string | undefined): Promise
   return {
     kind: 'pglite',
     listen,
+    statementsSent: () => sent,
     query: (sql, params) => run(db, sql, params),
-    transaction: (fn) => db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) } satisfies Queryable)),
+    // PGlite's transaction sends BEGIN, and COMMIT or ROLLBACK, around the statements: two more.
+    transaction: (fn) => {
+      sent += 2;
+      return db.transaction((tx) => fn({ query: (sql, params) => run(tx, sql, params) } satisfies Queryable));
+    },
     session: (fn) => fn({ query: (sql, params) => run(db, sql, params) }),
     async exec(sql) {
+      sent++;
       await db.exec(sql);
     },
     async ping() {

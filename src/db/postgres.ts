@@ -47,7 +47,9 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
   // An idle client losing its connection (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
 
+  let sent = 0;
   const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
+    sent++;
     const name = params?.length ? statementName(sql) : undefined;
     let result: pg.QueryResult;
     try {
@@ -57,6 +59,7 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
       // new version migrated while this one serves). Nothing ran; from now on the statement is parsed each time.
       if (!name || !isStalePlan(error)) throw error;
       unprepared.add(sql);
+      sent++;
       result = await client.query({ text: sql, values: params });
     }
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
@@ -72,16 +75,20 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
   return {
     kind: 'postgres',
     listen,
+    statementsSent: () => sent,
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
       try {
+        sent++;
         await client.query('BEGIN');
         const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
         const result = await fn(tx);
+        sent++;
         await client.query('COMMIT');
         return result;
       } catch (error) {
+        sent++;
         await client.query('ROLLBACK').catch(() => {});
         throw error;
       } finally {
@@ -98,10 +105,12 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
       }
     },
     async exec(sql) {
+      sent++;
       await pool.query(sql);
     },
     async ping() {
       try {
+        sent++;
         await pool.query('SELECT 1');
         return true;
       } catch {

@@ -72,6 +72,43 @@ export class Metrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
+  /**
+   * `oauth3_db_statements_total` and `oauth3_redis_commands_total`: what this app sent to its storage, read at each
+   * scrape from the plain counts the database and the Redis client keep (src/db/database.ts `statementsSent`,
+   * countRedisCommands in src/server.ts), so counting costs a request one integer increment per statement or command.
+   * The benchmark reads them before and after its measured window (bench/README.md).
+   */
+  countStorage(counts: { statements: () => number; redisCommands?: () => number }): void {
+    const mirror = (name: string, help: string, read: () => number) => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = read();
+          if (now > seen) this.inc(now - seen);
+          seen = Math.max(seen, now);
+        },
+      });
+    };
+    mirror(
+      'oauth3_db_statements_total',
+      'SQL statements sent to the database (Postgres or embedded PGlite), including BEGIN and COMMIT.',
+      counts.statements,
+    );
+    const redisCommands = counts.redisCommands;
+    if (redisCommands) mirror('oauth3_redis_commands_total', 'Commands sent to Redis (a script run by EVAL counts as one).', redisCommands);
+  }
+
+  /** A counter's current value (the sum over its labels), as a scrape would show it; undefined when there is none. */
+  async counterValue(name: string): Promise<number | undefined> {
+    const metric = this.registry.getSingleMetric(name);
+    if (!metric) return undefined;
+    const { values } = await metric.get();
+    return values.reduce((total, v) => total + v.value, 0);
+  }
+
   readonly vault: VaultObserver = (operation, outcome) => this.vaultOperations.inc({ operation, outcome });
 
   readonly refresh: RefreshObserver = (provider, outcome) => this.upstreamRefreshes.inc({ provider: providerLabel(provider), outcome });

@@ -14,7 +14,8 @@ export interface MetricsListener {
  * app never publishes it, and a scrape never competes with the app's routes, CSP or rate limits.
  */
 export async function listenMetrics(
-  metrics: Metrics,
+  /** One app's metrics, or several workers' gathered by the cluster's primary (src/cluster/primary.ts). */
+  metrics: Pick<Metrics, 'scrape' | 'contentType'>,
   port: number,
   host: string | undefined,
   logger: Logger,

@@ -1,17 +1,17 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { AppError } from '../errors.js';
+import { lazy } from '../lazy.js';
 import type { Config } from '../config.js';
 import { AccountStore, type Passkey } from '../accounts/accounts.js';
 import type { ChallengeStore } from './challenges.js';
+
+/** @simplewebauthn/server (with its ASN.1 and COSE stacks, some 300 modules), loaded at the first ceremony. */
+const webauthn = lazy(() => import('@simplewebauthn/server'));
 
 export const passkeyFailed = (description: string, cause?: unknown) => new AppError('passkey_failed', 400, description, { cause });
 
@@ -41,7 +41,9 @@ export class PasskeyCeremonies {
     binding: string,
     { accountId = AccountStore.newAccountId(), exclude = [], name }: { accountId?: string; exclude?: string[]; name?: string | null } = {},
   ): Promise<PublicKeyCredentialCreationOptionsJSON> {
-    const options = await generateRegistrationOptions({
+    const options = await (
+      await webauthn()
+    ).generateRegistrationOptions({
       rpName: this.config.RP_NAME,
       rpID: this.config.RP_ID,
       userID: Buffer.from(accountId, 'base64url'),
@@ -62,7 +64,9 @@ export class PasskeyCeremonies {
     if (!issued.length) throw passkeyFailed('This passkey request has expired. Start again.');
     let verification;
     try {
-      verification = await verifyRegistrationResponse({
+      verification = await (
+        await webauthn()
+      ).verifyRegistrationResponse({
         response,
         expectedChallenge: (c) => issued.some((i) => i.challenge === c),
         expectedOrigin: this.config.ORIGIN,
@@ -95,7 +99,7 @@ export class PasskeyCeremonies {
 
   async authenticationOptions(binding: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
     // No allowCredentials: the authenticator offers its discoverable credentials (usernameless sign-in).
-    const options = await generateAuthenticationOptions({ rpID: this.config.RP_ID, userVerification: 'required' });
+    const options = await (await webauthn()).generateAuthenticationOptions({ rpID: this.config.RP_ID, userVerification: 'required' });
     await this.challenges.issue(binding, 'login', options.challenge);
     return options;
   }
@@ -113,7 +117,9 @@ export class PasskeyCeremonies {
     }
     let verification;
     try {
-      verification = await verifyAuthenticationResponse({
+      verification = await (
+        await webauthn()
+      ).verifyAuthenticationResponse({
         response,
         expectedChallenge: (c) => issued.some((i) => i.challenge === c),
         expectedOrigin: this.config.ORIGIN,

@@ -2,7 +2,8 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch, type RequestInit } from 'undici';
+import type { RequestInit } from 'undici';
+import { lazy } from '../lazy.js';
 
 /** The NAT64 well-known prefix (RFC 6052 §2.1): how a host on an IPv6-only network reaches an IPv4 server. */
 const NAT64 = ipaddr.parseCIDR('64:ff9b::/96');
@@ -72,8 +73,13 @@ type FetchInit = Omit<RequestInit, 'dispatcher'> & { dispatcher?: unknown };
  * global dispatcher is out of reach (as in jest's sandbox).
  */
 export function outboundFetch({ timeoutMs, allowHosts = [], devCa, httpForAllowHosts = false }: OutboundFetchOptions) {
-  const publicAgent = new Agent({ connect: { lookup: publicOnlyLookup } });
-  const devAgent = allowHosts.length ? new Agent({ connect: { ca: devCa ? [...rootCertificates, devCa] : undefined } }) : undefined;
+  // undici (some 100 modules) and its agents are made at the first fetch, not at start (lazy.ts).
+  const client = lazy(async () => {
+    const { Agent, fetch } = await import('undici');
+    const publicAgent = new Agent({ connect: { lookup: publicOnlyLookup } });
+    const devAgent = allowHosts.length ? new Agent({ connect: { ca: devCa ? [...rootCertificates, devCa] : undefined } }) : undefined;
+    return { fetch, publicAgent, devAgent };
+  });
   const allowed = new Set(allowHosts.map((h) => h.toLowerCase()));
 
   return async function fetchPublic(input: string | URL, init: FetchInit = {}) {
@@ -85,6 +91,7 @@ export function outboundFetch({ timeoutMs, allowHosts = [], devCa, httpForAllowH
     // The URL parser already wrote any IPv4 form as dotted decimal; ipaddr.js reads the others too, should one remain.
     if (!escapeHatch && ipaddr.isValid(hostname) && !isPublicAddress(hostname)) throw new NonPublicAddress(hostname);
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const { fetch, publicAgent, devAgent } = await client();
     return fetch(url, { ...init, signal, redirect: 'manual', dispatcher: escapeHatch ? devAgent : publicAgent });
   };
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { DstackClient } from '@phala/dstack-sdk';
+import { lazy } from '../lazy.js';
 import type { Config } from '../config.js';
 
 /**
@@ -42,6 +42,9 @@ export interface Tee {
 
 const KEY_PURPOSE = 'oauth3 master key';
 
+/** dstack's SDK, loaded only in TEE mode (its first use is asking for the master key, before storage opens). */
+const dstackSdk = lazy(() => import('@phala/dstack-sdk'));
+
 const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 200);
 
 export function connectDstack(endpoint: string): Tee {
@@ -51,17 +54,20 @@ export function connectDstack(endpoint: string): Tee {
         'socket mounted into the container (volumes: /var/run/dstack.sock:/var/run/dstack.sock), or set DSTACK_SOCKET',
     );
   }
-  const client = new DstackClient(endpoint);
-  const ask = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+  const opening = dstackSdk().then(({ DstackClient }) => new DstackClient(endpoint));
+  // Never left unhandled: every use awaits it inside ask(), which turns a failure into TeeUnavailable.
+  opening.catch(() => undefined);
+  type Client = Awaited<typeof opening>;
+  const ask = async <T>(what: string, call: (client: Client) => Promise<T>): Promise<T> => {
     try {
-      return await call();
+      return await call(await opening);
     } catch (error) {
       throw new TeeUnavailable(`dstack's guest agent at ${endpoint} could not ${what}: ${reason(error)}`);
     }
   };
   return {
     async deriveKey(path) {
-      const { key } = await ask(`derive the key ${path}`, () => client.getKey(path, KEY_PURPOSE));
+      const { key } = await ask(`derive the key ${path}`, (client) => client.getKey(path, KEY_PURPOSE));
       if (key.length !== 32) {
         throw new TeeUnavailable(
           `dstack's guest agent at ${endpoint} returned a ${key.length}-byte key for ${path}; a master key is 32 bytes`,
@@ -70,11 +76,11 @@ export function connectDstack(endpoint: string): Tee {
       return Buffer.from(key);
     },
     async quote(reportData) {
-      const answer = await ask('produce a quote', () => client.getQuote(reportData));
+      const answer = await ask('produce a quote', (client) => client.getQuote(reportData));
       return { quote: answer.quote, eventLog: answer.event_log, vmConfig: answer.vm_config };
     },
     async identity() {
-      const info = await ask('describe this app', () => client.info());
+      const info = await ask('describe this app', (client) => client.info());
       return {
         appId: info.app_id,
         instanceId: info.instance_id,

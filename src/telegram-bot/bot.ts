@@ -50,8 +50,12 @@ export interface TelegramBot {
   handle(update: Update): Promise<void>;
   /** POST /telegram/webhook: Telegram's updates, with the secret header checked. */
   webhook: Middleware;
-  /** Webhook mode: tells Telegram where to post. Polling mode: starts polling. A failure is logged, not thrown. */
-  start(): Promise<void>;
+  /**
+   * Starts the sender, and with `receive` (the default) sets the command menu and, in webhook mode, tells Telegram where
+   * to post, or in polling mode starts polling. One process of a machine's workers receives (src/cluster/); the
+   * others only send. A failure is logged, not thrown.
+   */
+  start(options?: { receive?: boolean }): Promise<void>;
   /** Something was queued in the outbox: the sender looks now. */
   wake(): void;
   /** Stops polling and sending; nothing of the bot runs afterwards. */
@@ -128,8 +132,9 @@ export function createTelegramBot(deps: TelegramBotDeps): TelegramBot {
     ...(deps.senderOptions ? { options: deps.senderOptions } : {}),
   });
   let poller: Poller | undefined;
-  async function start(): Promise<void> {
+  async function start({ receive = true }: { receive?: boolean } = {}): Promise<void> {
     sender.start();
+    if (!receive) return;
     if (deps.menu?.length)
       await bot.api.setMyCommands([...deps.menu]).catch((error: unknown) => {
         logger.warn({ error: loggable(error) }, 'telegram bot: setMyCommands failed; the command menu stays as it was');

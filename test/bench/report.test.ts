@@ -53,6 +53,8 @@ function row(
     label: targetLabel(target, storage),
     loadBefore: 0.5,
     ...(r ? { result: r } : { failure: 'did not start' }),
+    // Under the memory target unless a test says otherwise.
+    ...(r && storage === 'postgres' ? { maxRssBytes: 150 * 2 ** 20 } : {}),
     ...extra,
   };
 }
@@ -70,21 +72,29 @@ function cells(markdown: string[], label: string, title?: string): string[] {
 describe('benchmark report', () => {
   it('gives every row its ratio to the baseline of its own scenario', () => {
     const rows = [
-      row('client-credentials', 'ours', 'postgres', result(900, 12), { cpuMicros: 9000 * 1000, maxRssBytes: 150 * 2 ** 20 }),
-      row('client-credentials', 'in-memory', undefined, result(1000, 10), { cpuMicros: 7000 * 1000 }),
+      row('client-credentials', 'ours', 'postgres', result(900, 12), {
+        cpuMicros: 9000 * 1000,
+        maxRssBytes: 150 * 2 ** 20,
+        statements: 9000 * 2.5,
+        redisCommands: 9000 * 0.25,
+      }),
+      row('client-credentials', 'in-memory', undefined, result(1000, 10), { cpuMicros: 7000 * 1000, statements: 0 }),
       row('client-credentials', 'bare-koa', undefined, result(4000, 5)),
       row('discovery', 'ours', 'postgres', result(2000, 8)),
       row('discovery', 'bare-koa', undefined, result(5000, 4)),
     ];
     const md = table(rows);
     const ours = cells(md, 'oauth3, Postgres + Redis', 'Client credentials');
-    // req/s, p50, p99, peak RSS, CPU µs per request, ratios.
-    expect(ours.slice(2, 9)).toEqual(['900', '6.00', '12.00', '150 MiB', '1000', '90%', '1.20×']);
-    expect(cells(md, 'oidc-provider in memory').slice(7, 9)).toEqual(['baseline', 'baseline']);
-    expect(cells(md, 'bare Koa', 'Client credentials').slice(7, 9)).toEqual(['400%', '0.50×']);
+    // req/s, p50, p99, peak RSS, CPU µs, SQL statements and Redis commands per request, ratios.
+    expect(ours.slice(2, 11)).toEqual(['900', '6.00', '12.00', '150 MiB', '1000', '2.5', '0.3', '90%', '1.20×']);
+    // Counted as none (no account read here) is 0.0; not counted (no Redis) is a dash.
+    expect(cells(md, 'oidc-provider in memory').slice(7, 9)).toEqual(['0.0', '—']);
+    expect(md[0]).toContain('| CPU µs/req | SQL statements/req | Redis commands/req |');
+    expect(cells(md, 'oidc-provider in memory').slice(9, 11)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'bare Koa', 'Client credentials').slice(9, 11)).toEqual(['400%', '0.50×']);
     // Discovery's baseline is bare Koa, not the client-credentials one.
-    expect(cells(md, 'oauth3, Postgres + Redis', 'Discovery').slice(7, 9)).toEqual(['40%', '2.00×']);
-    expect(cells(md, 'bare Koa', 'Discovery').slice(7, 9)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'oauth3, Postgres + Redis', 'Discovery').slice(9, 11)).toEqual(['40%', '2.00×']);
+    expect(cells(md, 'bare Koa', 'Discovery').slice(9, 11)).toEqual(['baseline', 'baseline']);
   });
 
   it('marks the run invalid for any response that was not the expected status', () => {
@@ -98,7 +108,7 @@ describe('benchmark report', () => {
     expect(report.markdown).toContain('**FAILED: 3 × HTTP 500**');
     expect(report.markdown).toContain('- **Run invalid**: Client credentials, oauth3, Postgres + Redis: 3 × HTTP 500');
     // An invalid row gets no ratio, so no verdict passes on it.
-    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
+    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(9, 11)).toEqual(['—', '—']);
     expect(report.markdown).toContain('Token endpoint on Postgres + Redis: **not measured** (the row failed)');
   });
 
@@ -146,11 +156,13 @@ describe('benchmark report', () => {
       row('resource', 'bare-proxy', undefined, undefined, { failure: 'fake upstream did not start' }),
     ];
     const md = table(rows);
-    expect(cells(md, 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
-    expect(cells(md, 'oauth3 resource API, Postgres + Redis').slice(7, 9)).toEqual(['—', '—']);
+    expect(cells(md, 'oauth3, Postgres + Redis').slice(9, 11)).toEqual(['—', '—']);
+    expect(cells(md, 'oauth3 resource API, Postgres + Redis').slice(9, 11)).toEqual(['—', '—']);
     expect(cells(md, 'bare proxy')).toEqual([
       'Resource API call',
       'bare proxy',
+      '—',
+      '—',
       '—',
       '—',
       '—',
@@ -166,37 +178,115 @@ describe('benchmark report', () => {
     expect(v.lines).toEqual([
       '- Token endpoint on Postgres + Redis: **not measured** (no valid baseline)',
       '- Resource API on Postgres + Redis: **not measured** (no valid baseline)',
+      '- Peak RSS of our server on Postgres + Redis under the bench load: highest 157 MB (Client credentials, oauth3, Postgres + Redis) of 2 rows (target ≤ 200 MB on every row): **PASS**',
+      '  - Each row: Client credentials, oauth3, Postgres + Redis 157 MB; Resource API call, oauth3 resource API, Postgres + Redis 157 MB.',
     ]);
   });
 
-  it('keeps the token endpoint and resource API targets, decided by the Postgres rows only', () => {
-    const rows = (cc: number, api: number, embeddedCc: number) => [
-      row('client-credentials', 'ours', 'postgres', result(cc, 12)),
+  it('holds the token endpoint and resource API to their targets, decided by the Postgres rows only', () => {
+    const rows = (cc: number, api: number, embeddedCc: number, ccP99 = 10.9, apiP99 = 12.9) => [
+      row('client-credentials', 'ours', 'postgres', result(cc, ccP99)),
       row('client-credentials', 'ours', 'embedded', result(embeddedCc, 12)),
       row('client-credentials', 'in-memory', undefined, result(1000, 10)),
-      row('resource', 'resource', 'postgres', result(api, 14)),
+      row('resource', 'resource', 'postgres', result(api, apiP99)),
       row('resource', 'bare-proxy', undefined, result(1000, 10)),
     ];
-    const pass = benchReport(rows(860, 760, 100), settings);
+    const pass = benchReport(rows(960, 860, 100), settings);
     expect(pass.ok).toBe(true);
     expect(pass.markdown).toContain(
-      '- Token endpoint on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**',
+      '- Token endpoint on Postgres + Redis: throughput 96.0% of in-memory oidc-provider (target ≥ 95%): **PASS**; p99 1.09× (target ≤ 1.1×): **PASS**',
     );
     expect(pass.markdown).toContain(
-      '- Resource API on Postgres + Redis: throughput 76.0% of the bare proxy (target ≥ 75%): **PASS**; p99 1.40× (target ≤ 1.5×): **PASS**',
+      '- Resource API on Postgres + Redis: throughput 86.0% of the bare proxy (target ≥ 85%): **PASS**; p99 1.29× (target ≤ 1.3×): **PASS**',
     );
     expect(pass.markdown).toContain(
-      '- Token endpoint on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 85%): **FAIL**',
+      '- Token endpoint on embedded PGlite (informational: the target is set for Postgres): throughput 10.0% of in-memory oidc-provider (target ≥ 95%): **FAIL**',
     );
     expect(pass.markdown).toContain('- Every response had the expected status');
-    expect(benchReport(rows(840, 760, 900), settings).ok).toBe(false);
+    expect(benchReport(rows(940, 860, 900), settings).ok).toBe(false);
+    expect(benchReport(rows(960, 840, 900), settings).ok).toBe(false);
+    expect(benchReport(rows(960, 860, 900, 11.2), settings).ok).toBe(false);
+    expect(benchReport(rows(960, 860, 900, 10.9, 13.1), settings).ok).toBe(false);
     // A miss by less than the printed precision is printed with enough digits to show it.
     const justOver = verdicts([
-      row('client-credentials', 'ours', 'postgres', result(1000, 12.5012)),
+      row('client-credentials', 'ours', 'postgres', result(1000, 11.0012)),
       row('client-credentials', 'in-memory', undefined, result(1000, 10)),
     ]);
-    expect(justOver.lines[0]).toContain('p99 1.2501× (target ≤ 1.25×): **FAIL**');
-    expect(benchReport(rows(900, 740, 900), settings).ok).toBe(false);
+    expect(justOver.lines[0]).toContain('p99 1.1001× (target ≤ 1.1×): **FAIL**');
+  });
+
+  it('holds refresh rotation and introspection to their Postgres targets, and the embedded rows to their own without deciding', () => {
+    const rows = (refresh: number, refreshP99: number, introspection: number, introspectionP99: number, embedded: number) => [
+      row('refresh', 'ours', 'postgres', result(refresh, refreshP99)),
+      row('refresh', 'ours', 'embedded', result(embedded, 40)),
+      row('refresh', 'in-memory', undefined, result(1000, 10)),
+      row('introspection', 'ours', 'postgres', result(introspection, introspectionP99)),
+      row('introspection', 'ours', 'embedded', result(embedded, 40)),
+      row('introspection', 'in-memory', undefined, result(1000, 10)),
+    ];
+    const pass = benchReport(rows(860, 12.5, 910, 12.5, 610), settings);
+    expect(pass.ok).toBe(true);
+    expect(pass.markdown).toContain(
+      '- Refresh rotation on Postgres + Redis: throughput 86.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.25× (target ≤ 1.25×): **PASS**',
+    );
+    expect(pass.markdown).toContain(
+      '- Introspection on Postgres + Redis: throughput 91.0% of in-memory oidc-provider (target ≥ 90%): **PASS**; p99 1.25× (target ≤ 1.25×): **PASS**',
+    );
+    expect(pass.markdown).toContain(
+      '- Refresh rotation on embedded PGlite (its own target; does not decide the exit): throughput 61.0% of in-memory oidc-provider (target ≥ 60%): **PASS**; p99 4.00× (no p99 target)',
+    );
+    expect(pass.markdown).toContain(
+      '- Introspection on embedded PGlite (its own target; does not decide the exit): throughput 61.0% of in-memory oidc-provider (target ≥ 60%): **PASS**',
+    );
+    // The embedded rows missing their own target do not fail the run; a Postgres row missing its own does.
+    const embeddedMiss = benchReport(rows(860, 12.5, 910, 12.5, 590), settings);
+    expect(embeddedMiss.ok).toBe(true);
+    expect(embeddedMiss.markdown).toContain('throughput 59.0% of in-memory oidc-provider (target ≥ 60%): **FAIL**');
+    expect(benchReport(rows(840, 12.5, 910, 12.5, 610), settings).ok).toBe(false);
+    expect(benchReport(rows(860, 12.6, 910, 12.5, 610), settings).ok).toBe(false);
+    expect(benchReport(rows(860, 12.5, 890, 12.5, 610), settings).ok).toBe(false);
+    expect(benchReport(rows(860, 12.5, 910, 12.6, 610), settings).ok).toBe(false);
+  });
+
+  it('holds every Postgres + Redis row of our server to the peak memory target, and no other row', () => {
+    const mib = 2 ** 20;
+    const rows = (refreshPeak: number) => [
+      row('refresh', 'ours', 'postgres', result(900, 10), { maxRssBytes: refreshPeak }),
+      row('refresh', 'ours', 'embedded', result(700, 10), { maxRssBytes: 400 * mib }),
+      row('refresh', 'in-memory', undefined, result(1000, 10), { maxRssBytes: 300 * mib }),
+      row('mcp', 'mcp', 'postgres', result(900, 10), { maxRssBytes: 180 * mib }),
+      row('mcp', 'resource', 'postgres', result(1000, 10), { maxRssBytes: 170 * mib }),
+    ];
+    const pass = verdicts(rows(190 * mib));
+    expect(pass.ok).toBe(true);
+    expect(pass.lines).toContain(
+      '- Peak RSS of our server on Postgres + Redis under the bench load: highest 199 MB (Refresh rotation, oauth3, Postgres + Redis) of 3 rows (target ≤ 200 MB on every row): **PASS**',
+    );
+    expect(pass.lines).toContain(
+      '  - Each row: Refresh rotation, oauth3, Postgres + Redis 199 MB; MCP tool call, oauth3 MCP server, Postgres + Redis 189 MB; MCP tool call, oauth3 resource API, Postgres + Redis 178 MB.',
+    );
+    // 200 MB is 200 × 10^6 bytes (about 191 MiB): exactly that passes, a byte more does not.
+    expect(verdicts(rows(200e6)).ok).toBe(true);
+    const fail = verdicts(rows(200e6 + 1));
+    expect(fail.ok).toBe(false);
+    expect(fail.lines.find((l) => l.startsWith('- Peak RSS'))).toContain('**FAIL**');
+    // A row that reported no peak cannot pass the target.
+    const unmeasured = verdicts([row('refresh', 'ours', 'postgres', result(900, 10), { maxRssBytes: undefined })]);
+    expect(unmeasured.ok).toBe(false);
+    expect(unmeasured.lines.slice(-2)).toEqual([
+      '- Peak RSS of our server on Postgres + Redis: **not measured**',
+      '  - Not measured: Refresh rotation, oauth3, Postgres + Redis.',
+    ]);
+  });
+
+  it('gives SQL statements and Redis commands per request beside the CPU in the verdicts', () => {
+    const v = verdicts([
+      row('refresh', 'ours', 'postgres', result(900, 10), { cpuMicros: 9000 * 700, statements: 9000 * 3.8, redisCommands: 0 }),
+      row('refresh', 'in-memory', undefined, result(1000, 10), { cpuMicros: 10_000 * 600, statements: 10_000 }),
+    ]);
+    expect(v.lines).toContain(
+      '  - CPU per request in the server process: 700 µs against 600 µs (86% of its efficiency); 3.8 SQL statements per request against 1.0, 0.0 Redis commands per request.',
+    );
   });
 
   it('compares the MCP server with the resource API on its own storage, against the MCP target', () => {
@@ -208,10 +298,10 @@ describe('benchmark report', () => {
     ];
     const pass = benchReport(rows(710, 15), settings);
     const md = pass.markdown.split('\n');
-    expect(cells(md, 'oauth3 MCP server, Postgres + Redis').slice(7, 9)).toEqual(['71%', '1.50×']);
+    expect(cells(md, 'oauth3 MCP server, Postgres + Redis').slice(9, 11)).toEqual(['71%', '1.50×']);
     // The embedded row's baseline is the embedded resource API, not the Postgres one.
-    expect(cells(md, 'oauth3 MCP server, embedded PGlite').slice(7, 9)).toEqual(['60%', '2.00×']);
-    expect(cells(md, 'oauth3 resource API, embedded PGlite', 'MCP tool call').slice(7, 9)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'oauth3 MCP server, embedded PGlite').slice(9, 11)).toEqual(['60%', '2.00×']);
+    expect(cells(md, 'oauth3 resource API, embedded PGlite', 'MCP tool call').slice(9, 11)).toEqual(['baseline', 'baseline']);
     expect(pass.markdown).toContain(
       '- MCP server on Postgres + Redis: throughput 71.0% of the resource API on the same storage (target ≥ 70%): **PASS**; p99 1.50× (target ≤ 1.5×): **PASS**',
     );
@@ -221,7 +311,8 @@ describe('benchmark report', () => {
     expect(benchReport(rows(900, 15.1), settings).ok).toBe(false);
     // Without its own storage's baseline, a row has no ratio and no verdict.
     const v = verdicts([row('mcp', 'mcp', 'postgres', result(900, 10)), row('mcp', 'resource', 'embedded', result(1000, 10))]);
-    expect(v).toEqual({ ok: false, lines: ['- MCP server on Postgres + Redis: **not measured** (no valid baseline)'] });
+    expect(v.ok).toBe(false);
+    expect(v.lines[0]).toBe('- MCP server on Postgres + Redis: **not measured** (no valid baseline)');
   });
 
   it('marks an MCP row invalid for 200s that were not successful tool results', () => {
@@ -243,6 +334,11 @@ describe('benchmark report', () => {
     expect(combined!.rounds).toHaveLength(3);
     expect(combined!.result).toMatchObject({ reqPerSec: 900, p99: 12, p50: 6, requests: 26_000, seconds: 30, statuses: { 200: 26_000 } });
     expect(combined).toMatchObject({ cpuMicros: 6000, stored: 30_000, maxRssBytes: 102 * 2 ** 20, loadBefore: 2 });
+    // Statements and commands are summed like the CPU, so per request they are over every round's responses.
+    const counted = combineRounds(rounds.map((r, i) => ({ ...r, statements: 100 * (i + 1), redisCommands: 10 })));
+    expect(counted[0]).toMatchObject({ statements: 600, redisCommands: 30 });
+    // A round without a count (a target with no database) leaves the combined row without one.
+    expect(combineRounds([{ ...rounds[0]!, statements: 5 }, rounds[1]!])[0]!.statements).toBeUndefined();
     expect(median([3, 1, 2, 10])).toBe(2.5);
     // A single measurement stays as it was.
     expect(combineRounds([rounds[0]!])).toEqual([rounds[0]]);
@@ -264,9 +360,9 @@ describe('benchmark report', () => {
     expect(report.markdown).toContain('run in 3 rounds');
     expect(report.markdown).toContain('- Client credentials, oauth3, Postgres + Redis: 90% / 1.20×; 90% / 1.20×; 90% / 1.20×');
     expect(report.markdown).toContain(
-      'throughput 90.0% of in-memory oidc-provider (target ≥ 85%): **PASS**; p99 1.20× (target ≤ 1.25×): **PASS**',
+      'throughput 90.0% of in-memory oidc-provider (target ≥ 95%): **FAIL**; p99 1.20× (target ≤ 1.1×): **FAIL**',
     );
-    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(7, 9)).toEqual(['90%', '1.20×']);
+    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(9, 11)).toEqual(['90%', '1.20×']);
   });
 
   it('fails a combined row when any of its rounds failed', () => {
@@ -316,6 +412,13 @@ describe('benchmark report', () => {
     const { markdown } = benchReport(rows, settings);
     expect(markdown).toContain('Machine: Test CPU, 2 cores. Date: 2026-01-01T00:00:00.000Z.');
     expect(markdown).toContain('50 connections; 2 s warm-up, then 10 s measured per row; storage: Postgres + Redis and embedded PGlite.');
+    const alone = benchReport(
+      [row('refresh-one-client', 'ours', 'postgres', result(20, 40)), row('refresh-one-client', 'in-memory', undefined, result(100, 5))],
+      settings,
+    ).markdown;
+    expect(alone).toContain('50 connections (Refresh rotation, one client: 1); 2 s warm-up');
+    // A lone client has no target: no verdict but the memory one.
+    expect(alone).not.toContain('- Refresh rotation on Postgres + Redis');
     expect(markdown).toContain('- **Refresh rotation**: POST /token, grant_type=refresh_token');
     expect(markdown).not.toContain('- **Discovery**');
     expect(markdown).toContain('load average up to 9.5 on 2 cores');
@@ -380,6 +483,7 @@ describe('benchmark statistics and options', () => {
       'client-credentials',
       'authorization-code',
       'refresh',
+      'refresh-one-client',
       'introspection',
       'resource',
       'mcp',

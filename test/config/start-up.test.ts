@@ -202,4 +202,44 @@ describe('where development listens', () => {
       await exited(child, 30_000);
     }
   }, 180_000);
+
+  it('a first start creates the database while the server loads, and a second start on the same folder is refused meanwhile', async () => {
+    const dataDir = tempDir('oauth3-first-');
+    const port = await freePort();
+    const { child, output } = start({ PORT: String(port), METRICS_PORT: '0', DATA_DIR: dataDir });
+    try {
+      const deadline = Date.now() + 150_000;
+      while (!output().stderr.includes('oauth3: creating the embedded database')) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no creation step\n${JSON.stringify(output())}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // While the cluster is being made, DATA_DIR is locked: another start says so and does not touch it.
+      const second = start({ PORT: String(await freePort()), METRICS_PORT: '0', DATA_DIR: dataDir });
+      expect(await exited(second.child, 60_000)).toBe(75);
+      expect(second.output().stderr).toMatch(
+        /^oauth3 cannot start: The embedded database in \S+ is in use by process \d+ \(oauth3 server\)/m,
+      );
+      expect(second.output().stderr).not.toMatch(/creating the embedded database/);
+
+      while (!output().stderr.includes('Stop with Ctrl+C')) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ready message\n${JSON.stringify(output())}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const steps = output()
+        .stderr.split('\n')
+        .filter((l) => l.startsWith('oauth3: '));
+      expect(steps).toEqual([
+        `oauth3: creating the embedded database in ${path.join(dataDir, 'pgdata')} (first start only: this takes a few seconds)…`,
+        'oauth3: loading the server…',
+        `oauth3: opening the embedded database in ${path.join(dataDir, 'pgdata')} and applying migrations…`,
+        'oauth3: loading the signing and cookie keys (made on the first start)…',
+        'oauth3: starting the authorization server…',
+        expect.stringMatching(/^oauth3: ready in \d+\.\d s$/),
+      ]);
+      expect((await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child, 30_000);
+    }
+  }, 180_000);
 });

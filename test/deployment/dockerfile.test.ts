@@ -88,6 +88,9 @@ export function imageProblems(text: string, dockerignore: string): string[] {
   // The build stage compiles; the final image has production dependencies only and no TypeScript sources.
   const builds = all.some((s) => steps('RUN', s).some((r) => /npm run build\b/.test(r.args)));
   if (!builds) problems.push('no stage runs npm run build');
+  // npm run build strips types without checking them; a released image is built from code whose types were checked.
+  const typeChecks = all.some((s) => steps('RUN', s).some((r) => /\btsc\b[^&]*--noEmit/.test(r.args)));
+  if (builds && !typeChecks) problems.push('no stage checks the types (tsc --noEmit) before npm run build');
   const copies = steps('COPY');
   const modulesFrom = copies.find((c) => /(^|\s)\S*node_modules\s+\S+$/.test(c.args));
   const modulesStage = /--from=(\S+)/.exec(modulesFrom?.args ?? '')?.[1];
@@ -181,7 +184,7 @@ describe('Dockerfile', () => {
       type: string;
     };
     expect(pkg.type).toBe('module');
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(pkg.scripts.build).toBe('node scripts/build.mjs');
   });
 
   it('every package the compiled code imports is a production dependency (the image has no devDependencies)', () => {
@@ -227,6 +230,7 @@ describe('Dockerfile', () => {
     ['runs the TypeScript with tsx', 'CMD ["node", "dist/src/main.js"]', 'CMD ["npx", "tsx", "src/main.ts"]', 'exec form'],
     ['drops the DATA_DIR volume', /^VOLUME .*$/m, '', 'is not a VOLUME'],
     ['forgets the migrations', /^COPY migrations .*$/m, '', 'lacks migrations'],
+    ['skips the type check', 'npx tsc -p tsconfig.build.json --noEmit && npm run build', 'npm run build', 'checks the types'],
     ['copies the whole context', /^COPY package\.json \.\/$/m, 'COPY . .', 'whole context'],
   ])('fails when the image %s', (_name, from, to, problem) => {
     expect(mutate(from, to)).toContain(problem);

@@ -4,14 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { ChartError, loadChart, podOf, selects, type Manifest, type NetworkPolicySpec, type PolicyRule } from './helm-render.js';
+import { checkedRenderer, parseHelmOutput, shapeProblems } from './helm-real.js';
 
 /*
  * helm/oauth3 rendered as `helm template` would (test/deployment/helm-render.ts) and the manifests checked: network
  * policies, the ServiceMonitor, Job resources, topology spread, overridable security contexts, Ingress TLS and the
  * extra env/volumes/sidecars hooks. Each feature also has a case where the values are refused or the object is absent.
+ * Every render goes through checkedRenderer (test/deployment/helm-real.ts): each object must have the shape Kubernetes
+ * expects of its kind, and with HELM set (always in CI) the real helm must render the same objects, or refuse the same
+ * values for the same reason, so every assertion here holds for helm's output too.
  */
 
-const render = loadChart(path.join(projectRoot, 'helm', 'oauth3'));
+const chartDir = path.join(projectRoot, 'helm', 'oauth3');
+const render = checkedRenderer(loadChart(chartDir), chartDir);
 
 const production = {
   config: { issuer: 'https://auth.example.com' },
@@ -55,11 +60,12 @@ describe('the renderer', () => {
     try {
       mkdirSync(path.join(dir, 'templates'));
       writeFileSync(path.join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: t\nversion: 0.0.1\nappVersion: "1"\n');
-      writeFileSync(path.join(dir, 'values.yaml'), 'a: {b: [x, y]}\nn: 1000000\nfn: ""\n');
+      // YAML 1.1, as Helm reads it: y is the boolean true, and the key n is the key "false".
+      writeFileSync(path.join(dir, 'values.yaml'), 'a: {b: [x, y]}\nbig: 1000000\nfn: ""\nn: 1\n');
       writeFileSync(path.join(dir, 'values.schema.json'), '{}');
       const template = (text: string) => {
         writeFileSync(path.join(dir, 'templates', 't.yaml'), text);
-        return loadChart(dir);
+        return checkedRenderer(loadChart(dir), dir, { shapes: false });
       };
       const doc = template(
         [
@@ -73,8 +79,9 @@ describe('the renderer', () => {
           '  {{- end }}',
           '{{- $s := "outer" }}{{ if true }}{{ $s = "inner" }}{{ end }}',
           'scope: {{ $s }}',
-          'float: "{{ .Values.n }}"',
-          'int: "{{ .Values.n | int }}"',
+          'float: "{{ .Values.big }}"',
+          'int: "{{ .Values.big | int }}"',
+          'fromN: "{{ .Values.n }}"',
           'and: {{ and 1 "" 2 | quote }}',
           'or: {{ or 0 "" "z" }}',
           'host: {{ (urlParse "https://h.example.com/p").hostname }}',
@@ -82,10 +89,11 @@ describe('the renderer', () => {
         ].join('\n'),
       )();
       expect(doc.get('T', 'x-3')).toMatchObject({
-        list: [{ k: 'x-0' }, { k: 'y-1' }],
+        list: [{ k: 'x-0' }, { k: 'true-1' }],
         scope: 'inner',
         float: '1e+06',
         int: '1000000',
+        fromN: '',
         and: '',
         or: 'z',
         host: 'h.example.com',
@@ -122,6 +130,59 @@ describe('every object', () => {
         expect.objectContaining({ 'app.kubernetes.io/name': 'oauth3', 'app.kubernetes.io/instance': 'auth' }),
       ]);
     }
+  });
+
+  it('finds what Kubernetes would not take: names, YAML 1.1 booleans, floats where integers belong, dangling mounts', () => {
+    const [configMap, deployment] = parseHelmOutput(
+      [
+        '---',
+        '# Source: oauth3/templates/x.yaml',
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        'metadata: {name: Bad_Name, labels: {a: on}}',
+        'data: {X: 1000000.5}',
+        '---',
+        '# Source: oauth3/templates/y.yaml',
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata: {name: d}',
+        'spec:',
+        '  replicas: 1e+06',
+        '  selector: {matchLabels: {app: d}}',
+        '  template:',
+        '    metadata: {labels: {app: e}}',
+        '    spec:',
+        '      serviceAccountName: yes',
+        '      containers: [{name: c, image: i, imagePullPolice: Always, volumeMounts: [{name: v, mountPath: /v}]}]',
+      ].join('\n'),
+    );
+    expect(configMap!.source).toBe('templates/x.yaml');
+    expect(shapeProblems(configMap!)).toEqual([
+      'metadata.name "Bad_Name" is not a DNS subdomain',
+      'metadata.labels.a: true is not a string',
+      'data.X: 1000000.5 is not a string',
+    ]);
+    expect(shapeProblems(deployment!)).toEqual([
+      'spec.replicas: "1e+06" is not an integer',
+      'spec.template.spec.serviceAccountName: true is not a string',
+      'spec.selector does not select the pod template',
+      'spec.template.spec.containers[0].imagePullPolice: unknown container field',
+      'spec.template.spec: container c mounts "v", which is no volume of the pod',
+    ]);
+  });
+
+  it('has each object checked on every render, with helm or without', () => {
+    const wrong = checkedRenderer(
+      (patch) => {
+        const r = loadChart(chartDir)(patch);
+        const d = r.manifests.find((m) => m.kind === 'Deployment')!;
+        (d.metadata.labels as Record<string, unknown>).version = 2;
+        return r;
+      },
+      chartDir,
+      { helm: null },
+    );
+    expect(() => wrong(production)).toThrow(/Deployment\/auth-oauth3: metadata.labels.version: 2 is not a string/);
   });
 });
 
@@ -517,6 +578,61 @@ describe('extra env, envFrom, volumes, mounts and sidecars', () => {
     ['a sidecar without an image', { sidecars: [{ name: 'proxy' }] }, '$.sidecars[0].image: required'],
   ])('refuses %s', (_name, patch, where) => {
     expect(() => withProduction(patch)).toThrow(where);
+  });
+});
+
+describe('numbers from a values file', () => {
+  it('come out as integers, never as Go prints a float (1e+06), and environment values as written', () => {
+    // Helm reads every number in a values file as a float.
+    const r = withProduction({
+      config: { ...production.config, extraEnv: { REFRESH_TOKEN_TTL: 2592000 } },
+      secrets: { ...production.secrets, extraEnv: { X_LIMIT: 1234567 } },
+      replicaCount: 1000000,
+      terminationGracePeriodSeconds: 2000000,
+      preStopSleepSeconds: 1000000,
+      probes: { periodSeconds: 1000000 },
+      migrations: { activeDeadlineSeconds: 1000000 },
+      podDisruptionBudget: { minAvailable: 1000000 },
+      autoscaling: { enabled: true, maxReplicas: 2000000 },
+    });
+    expect((r.get('ConfigMap', 'auth-oauth3').data as Record<string, string>).REFRESH_TOKEN_TTL).toBe('2592000');
+    expect(Buffer.from((r.get('Secret', 'auth-oauth3').data as Record<string, string>).X_LIMIT!, 'base64').toString()).toBe('1234567');
+    const pod = podOf(r.get('Deployment', 'auth-oauth3')).spec as unknown as {
+      terminationGracePeriodSeconds: number;
+      containers: Array<{ lifecycle: { preStop: { exec: { command: string[] } } }; livenessProbe: { periodSeconds: number } }>;
+    };
+    expect(pod.terminationGracePeriodSeconds).toBe(2000000);
+    expect(pod.containers[0]!.lifecycle.preStop.exec.command).toEqual(['sleep', '1000000']);
+    expect(pod.containers[0]!.livenessProbe.periodSeconds).toBe(1000000);
+    expect((r.get('Job', 'auth-oauth3-migrate').spec as Record<string, number>).activeDeadlineSeconds).toBe(1000000);
+    expect((r.get('PodDisruptionBudget', 'auth-oauth3').spec as Record<string, number>).minAvailable).toBe(1000000);
+    expect((r.get('HorizontalPodAutoscaler', 'auth-oauth3').spec as Record<string, number>).maxReplicas).toBe(2000000);
+    expect(JSON.stringify(r.manifests)).not.toMatch(/\de\+\d/);
+    // A percentage stays a string.
+    expect(
+      (
+        withProduction({ podDisruptionBudget: { minAvailable: '50%' } }).get('PodDisruptionBudget', 'auth-oauth3').spec as Record<
+          string,
+          unknown
+        >
+      ).minAvailable,
+    ).toBe('50%');
+  });
+});
+
+describe('names from values', () => {
+  it('stay strings when YAML 1.1 would read them as booleans (a Secret named "on", a service account named "yes")', () => {
+    const r = withProduction({
+      secrets: { existingSecret: 'on' },
+      serviceAccount: { create: true, name: 'yes', annotations: {} },
+      ingress: { enabled: true, className: 'true', tls: { enabled: true, secretName: 'no', hosts: [] } },
+    });
+    expect(r.get('ServiceAccount', 'yes').metadata.name).toBe('yes');
+    const pod = podOf(r.get('Deployment', 'auth-oauth3')).spec as unknown as { serviceAccountName: unknown };
+    expect(pod.serviceAccountName).toBe('yes');
+    expect(podOf(r.get('Deployment', 'auth-oauth3')).spec.containers[0]!.envFrom).toContainEqual({ secretRef: { name: 'on' } });
+    expect(podOf(r.get('Job', 'auth-oauth3-migrate')).spec.containers[0]!.envFrom).toContainEqual({ secretRef: { name: 'on' } });
+    expect(r.get('Ingress', 'auth-oauth3').spec).toMatchObject({ ingressClassName: 'true', tls: [{ secretName: 'no' }] });
   });
 });
 

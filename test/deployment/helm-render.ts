@@ -1,17 +1,62 @@
 /**
- * Renders helm/oauth3 the way `helm template` does, without helm (no Go toolchain here or in CI): a Go text/template
- * interpreter for the subset of the language and of the Sprig/Helm functions the chart uses, values coalesced as Helm
- * does (maps merge, null deletes a default) and checked against values.schema.json before rendering. A function or
- * construct outside the subset is an error, never silently skipped, so a chart that outgrows this renderer fails its
- * tests instead of passing untested.
+ * Renders helm/oauth3 the way `helm template` does, without helm, so the chart tests run on any machine: a Go
+ * text/template interpreter for the subset of the language and of the Sprig/Helm functions the chart uses, values read
+ * as YAML 1.1 and coalesced as Helm does (maps merge, null deletes a default) and checked against values.schema.json
+ * before rendering. A function or construct outside the subset is an error, never silently skipped, so a chart that
+ * outgrows this renderer fails its tests instead of passing untested. Where HELM names a helm binary (always in CI),
+ * test/deployment/helm-real.ts renders with it too and fails when the two disagree.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import {
+  parseAllDocuments,
+  parse as parseYaml,
+  stringify as stringifyYaml,
+  visit,
+  type DocumentOptions,
+  type ParseOptions,
+  type SchemaOptions,
+} from 'yaml';
 import { validate, type Schema } from '../helpers/json-schema.js';
 
 /* ------------------------------------------------------------------ values ------------------------------------------------------------------ */
+
+/**
+ * YAML as Helm reads values.yaml and Kubernetes reads manifests: YAML 1.1, where y, n, yes, no, on and off are booleans
+ * (a key `n:` is the key "false") and 0755 is octal, but without 1.1's sexagesimal numbers and timestamps, which Helm's
+ * reader leaves as strings.
+ */
+export const helmYaml: ParseOptions & DocumentOptions & SchemaOptions = {
+  version: '1.1',
+  customTags: (tags) =>
+    tags.filter((t) =>
+      typeof t === 'string'
+        ? !['intTime', 'floatTime', 'timestamp'].includes(t)
+        : t.format !== 'TIME' && t.tag !== 'tag:yaml.org,2002:timestamp',
+    ),
+};
+
+/**
+ * The documents of a rendered YAML stream, read as Kubernetes reads them (helmYaml). A whole number written as a float
+ * (1e+06, 3.0) stays the text it was: Kubernetes reads a float there, which an integer field refuses, where JavaScript
+ * would see an integer.
+ */
+export function readManifests(text: string, where: string): Manifest[] {
+  const out: Manifest[] = [];
+  for (const doc of parseAllDocuments(text, helmYaml)) {
+    if (doc.errors.length) throw new Error(`${where}: the rendered YAML does not parse: ${doc.errors[0]!.message}\n${text}`);
+    visit(doc, {
+      Scalar(_key, node) {
+        const written = node.range ? text.slice(node.range[0], node.range[1]) : '';
+        if (Number.isInteger(node.value) && /^[-+]?[\d.]+[eE.]/.test(written)) node.value = written;
+      },
+    });
+    const m = doc.toJS() as Manifest | null;
+    if (m) out.push(m);
+  }
+  return out;
+}
 
 /** A Go int (results of int, add, sub, mul…), printed as an integer; plain numbers from values are float64, as in Helm. */
 class GoInt {
@@ -353,7 +398,7 @@ function functions(exec: (name: string, data: Value) => string): Record<string, 
     empty: emptyValue,
     coalesce: (...vs) => vs.find(truthy) ?? null,
     ternary: (a, b, c) => (truthy(c) ? a : b),
-    toYaml: (v) => (v === undefined || v === null ? 'null' : stringifyYaml(plain(v), { lineWidth: 0 }).replace(/\n$/, '')),
+    toYaml: (v) => (v === undefined || v === null ? 'null' : stringifyYaml(plain(v), { ...helmYaml, lineWidth: 0 }).replace(/\n$/, '')),
     toJson: (v) => JSON.stringify(plain(v ?? null)),
     toString: (v: Value) => str(v),
     quote: (...vs) =>
@@ -606,8 +651,8 @@ export class ChartError extends Error {}
 /** Reads the chart in `dir` and returns a renderer: values (a patch over values.yaml, as -f) to manifests. */
 export function loadChart(dir: string) {
   const read = (f: string) => readFileSync(path.join(dir, f), 'utf8');
-  const chartMeta = parseYaml(read('Chart.yaml')) as Record<string, string>;
-  const defaults = parseYaml(read('values.yaml')) as Record<string, unknown>;
+  const chartMeta = parseYaml(read('Chart.yaml'), helmYaml) as Record<string, string>;
+  const defaults = parseYaml(read('values.yaml'), helmYaml) as Record<string, unknown>;
   const schema = JSON.parse(read('values.schema.json')) as Schema;
   const sources: Record<string, string> = {};
   const walk = (sub: string) => {
@@ -647,11 +692,7 @@ export function loadChart(dir: string) {
         notes = text;
         continue;
       }
-      for (const doc of parseAllDocuments(text)) {
-        if (doc.errors.length) throw new Error(`${file}: the rendered YAML does not parse: ${doc.errors[0]!.message}\n${text}`);
-        const m = doc.toJS() as Manifest | null;
-        if (m) manifests.push({ ...m, source: file });
-      }
+      for (const m of readManifests(text, file)) manifests.push({ ...m, source: file });
     }
     const find = (kind: string, name: string) => manifests.find((m) => m.kind === kind && m.metadata.name === name);
     return {

@@ -9,13 +9,15 @@ import { runCli } from '../../src/cli/oauth3.js';
 import { projectRoot } from '../../src/paths.js';
 import { validate, type Schema } from '../helpers/json-schema.js';
 import { loadChart, podOf } from './helm-render.js';
+import { checkedRenderer } from './helm-real.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 import { runCommand, type CliRun } from '../helpers/cli.js';
 
 /*
- * The Helm chart (helm/oauth3), checked without helm: values against the schema, every `.Values` path a template
+ * The Helm chart (helm/oauth3), checked from its sources: values against the schema, every `.Values` path a template
  * reads against values.yaml, a comment on every key, and every environment variable the chart sets against the
- * configuration schema (src/config.ts). Then the two commands the chart's Job and CronJob run, on a real database.
+ * configuration schema (src/config.ts); the pods' hardening on the rendered chart (through checkedRenderer, so with
+ * HELM set helm renders it too). Then the two commands the chart's Job and CronJob run, on a real database.
  */
 
 const chart = path.join(projectRoot, 'helm', 'oauth3');
@@ -263,8 +265,14 @@ describe('helm/oauth3 templates', () => {
     }
   });
 
+  it('runs one worker process per pod: Kubernetes scales pods, not WORKERS', () => {
+    const rendered = loadChart(chart)(production);
+    const configMap = rendered.manifests.find((m) => m.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    expect(configMap.data.WORKERS).toBe('1');
+  });
+
   it('hardens every pod: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, writable /tmp and DATA_DIR', () => {
-    const rendered = loadChart(chart)({ ...production, resourceServer: { enabled: true } });
+    const rendered = checkedRenderer(loadChart(chart), chart)({ ...production, resourceServer: { enabled: true } });
     const pods = rendered.manifests
       .filter((m) => ['Pod', 'Deployment', 'Job', 'CronJob'].includes(m.kind))
       .map((m) => [m.metadata.name, podOf(m).spec] as const);

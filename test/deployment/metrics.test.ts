@@ -139,6 +139,25 @@ describe('Prometheus metrics on METRICS_PORT', () => {
     for (const s of flow.secrets) secrets.add(s);
   });
 
+  it('counts the SQL statements the server sends, and no Redis commands without Redis', async () => {
+    const machine = await server.addClient({ name: 'Statements machine', grantTypes: ['client_credentials'], scope: 'echo.read' });
+    secrets.add(machine.clientSecret!);
+    const [statements] = await delta(async () => {
+      const cc = await fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: { authorization: basic(machine.clientId, machine.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read', resource: server.config.RESOURCE_URL }),
+      });
+      expect(cc.status).toBe(200);
+      secrets.add(((await cc.json()) as { access_token: string }).access_token);
+    }, [['oauth3_db_statements_total', {}]]);
+    // At least the token's write (stored in SQL without Redis).
+    expect(statements).toBeGreaterThanOrEqual(1);
+    const { samples } = await scrape();
+    expect(value(samples, 'oauth3_db_statements_total')).toBeGreaterThan(statements!);
+    expect(samples.some((s) => s.name === 'oauth3_redis_commands_total')).toBe(false);
+  });
+
   it('labels requests by route pattern, never by the raw path with its ids', async () => {
     const { samples } = await scrape();
     const routes = new Set(samples.filter((s) => s.name === 'oauth3_http_request_duration_seconds_count').map((s) => s.labels.route));

@@ -8,39 +8,7 @@ import { openDatabase } from '../../src/db/open.js';
 import { ClientStore } from '../../src/clients/store.js';
 import { startTestServer } from '../helpers/server.js';
 import { ServerProcess } from '../helpers/replicas.js';
-import { basic } from '../helpers/token-flow.js';
-
-/** A POST to /token whose body arrives in two parts: the request is in flight until `finish()` sends the rest. */
-function slowTokenRequest(port: number, clientId: string, clientSecret: string, agent?: http.Agent) {
-  const body = Buffer.from(new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read' }).toString());
-  const req = http.request({
-    host: '127.0.0.1',
-    port,
-    method: 'POST',
-    path: '/token',
-    agent: agent ?? false,
-    headers: {
-      authorization: basic(clientId, clientSecret),
-      'content-type': 'application/x-www-form-urlencoded',
-      'content-length': body.length,
-    },
-  });
-  const answer = new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-  answer.catch(() => undefined);
-  const half = Math.floor(body.length / 2);
-  req.write(body.subarray(0, half));
-  req.flushHeaders();
-  return { answer, finish: () => req.end(body.subarray(half)) };
-}
+import { slowTokenRequest } from '../helpers/raw-http.js';
 
 /** A fresh TCP connection's fate: 'refused' once the server stopped listening. */
 const connectOutcome = (port: number) =>

@@ -88,6 +88,25 @@ export class ServerProcess {
     throw new Error(`server process did not become healthy:\n${this.output.join('')}`);
   }
 
+  /** The process id (the primary's, with WORKERS > 1). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Waits until the output holds a line matching `pattern`, and returns that line. */
+  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.output
+        .join('')
+        .split('\n')
+        .find((l) => pattern.test(l));
+      if (line) return line;
+      if (Date.now() > deadline) throw new Error(`no line matching ${pattern} in:\n${this.output.join('')}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** SIGTERM, then the exit code. */
   async stop(): Promise<number | null> {
     const child = this.child;

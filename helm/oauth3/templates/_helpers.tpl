@@ -72,15 +72,24 @@ database, because replicas share state).
 {{- end }}
 
 {{/*
+A value as an environment variable's text: a string as it is, a number or boolean as JSON writes it. Helm reads
+numbers from values files as floats, which Go prints as 2.592e+06; JSON writes 2592000.
+*/}}
+{{- define "oauth3.envText" -}}
+{{- if kindIs "string" . }}{{ . }}{{ else }}{{ toJson . }}{{ end }}
+{{- end }}
+
+{{/*
 Non-secret environment (the ConfigMap's data, and the migration hook's): every key is a setting in src/config.ts.
-Helm reads numbers from values as floats: integers go through int so that 1000000 is never printed as 1e+06.
+Helm reads numbers from values as floats: integers go through int (or oauth3.envText) so that 1000000 is never printed
+as 1e+06; the same goes for every integer a template prints.
 */}}
 {{- define "oauth3.configData" -}}
 NODE_ENV: "production"
 PORT: "3000"
 DATA_DIR: "/data"
 ISSUER: {{ trimSuffix "/" .Values.config.issuer | quote }}
-TRUST_PROXY: {{ .Values.config.trustProxy | toString | quote }}
+TRUST_PROXY: {{ include "oauth3.envText" .Values.config.trustProxy | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 REGISTRATION: {{ .Values.config.registration | quote }}
 {{- if .Values.config.resourceUrl }}
@@ -89,12 +98,13 @@ RESOURCE_URL: {{ .Values.config.resourceUrl | quote }}
 DATABASE_POOL_SIZE: {{ .Values.config.databasePoolSize | int | toString | quote }}
 DATABASE_TIMEOUT_MS: {{ .Values.config.databaseTimeoutMs | int | toString | quote }}
 SHUTDOWN_TIMEOUT_MS: {{ .Values.config.shutdownTimeoutMs | int | toString | quote }}
+WORKERS: {{ .Values.config.workers | int | toString | quote }}
 METRICS_PORT: {{ ternary .Values.metrics.port 0 .Values.metrics.enabled | int | toString | quote }}
 {{- if .Values.config.telegramWebhookUrl }}
 TELEGRAM_WEBHOOK_URL: {{ .Values.config.telegramWebhookUrl | quote }}
 {{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
-{{ $name }}: {{ $value | toString | quote }}
+{{ $name }}: {{ include "oauth3.envText" $value | quote }}
 {{- end }}
 {{- end }}
 
@@ -113,7 +123,7 @@ MASTER_KEY_PREVIOUS: {{ .Values.secrets.masterKeyPrevious | b64enc | quote }}
 TELEGRAM_BOT_TOKEN: {{ .Values.secrets.telegramBotToken | b64enc | quote }}
 {{- end }}
 {{- range $name, $value := .Values.secrets.extraEnv }}
-{{ $name }}: {{ $value | toString | b64enc | quote }}
+{{ $name }}: {{ include "oauth3.envText" $value | b64enc | quote }}
 {{- end }}
 {{- end }}
 
@@ -158,7 +168,7 @@ default seccomp profile. Platforms that assign the uid (OpenShift) null out runA
 - configMapRef:
     name: {{ include "oauth3.fullname" . }}
 - secretRef:
-    name: {{ include "oauth3.secretName" . }}
+    name: {{ include "oauth3.secretName" . | quote }}
 {{- with .Values.extraEnvFrom }}
 {{ toYaml . }}
 {{- end }}
@@ -220,28 +230,28 @@ A server container, for ROLE=all or ROLE=resource. Called with (dict "root" $ "r
     httpGet:
       path: /healthz
       port: http
-    periodSeconds: {{ $root.Values.probes.periodSeconds }}
-    timeoutSeconds: {{ $root.Values.probes.timeoutSeconds }}
-    failureThreshold: {{ $root.Values.probes.startupFailureThreshold }}
+    periodSeconds: {{ $root.Values.probes.periodSeconds | int }}
+    timeoutSeconds: {{ $root.Values.probes.timeoutSeconds | int }}
+    failureThreshold: {{ $root.Values.probes.startupFailureThreshold | int }}
   livenessProbe:
     httpGet:
       path: /healthz
       port: http
-    periodSeconds: {{ $root.Values.probes.periodSeconds }}
-    timeoutSeconds: {{ $root.Values.probes.timeoutSeconds }}
-    failureThreshold: {{ $root.Values.probes.livenessFailureThreshold }}
+    periodSeconds: {{ $root.Values.probes.periodSeconds | int }}
+    timeoutSeconds: {{ $root.Values.probes.timeoutSeconds | int }}
+    failureThreshold: {{ $root.Values.probes.livenessFailureThreshold | int }}
   readinessProbe:
     httpGet:
       path: /readyz
       port: http
-    periodSeconds: {{ $root.Values.probes.periodSeconds }}
-    timeoutSeconds: {{ $root.Values.probes.timeoutSeconds }}
-    failureThreshold: {{ $root.Values.probes.readinessFailureThreshold }}
+    periodSeconds: {{ $root.Values.probes.periodSeconds | int }}
+    timeoutSeconds: {{ $root.Values.probes.timeoutSeconds | int }}
+    failureThreshold: {{ $root.Values.probes.readinessFailureThreshold | int }}
   {{- if gt (int $root.Values.preStopSleepSeconds) 0 }}
   lifecycle:
     preStop:
       exec:
-        command: ["sleep", {{ $root.Values.preStopSleepSeconds | toString | quote }}]
+        command: ["sleep", {{ $root.Values.preStopSleepSeconds | int | toString | quote }}]
   {{- end }}
   resources:
     {{- toYaml .resources | nindent 4 }}

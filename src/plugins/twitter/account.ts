@@ -1,7 +1,7 @@
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import type { UpstreamAccess } from '../plugin.js';
-import { XApiClient } from './api-client.js';
+import { lazy } from '../../lazy.js';
 import { XWebClient, type XCookie } from './web-client.js';
 import { DEFAULT_QUERY_IDS, type NewPost } from './web-graphql.js';
 import type { XUser } from './web-client.js';
@@ -14,6 +14,9 @@ export interface XAccount {
   tweets(limit: number): Promise<{ id: string; text: string }[]>;
 }
 
+/** X API v2's client (twitter-api-v2), loaded when an OAuth-connected X account is first used. */
+const apiClient = lazy(() => import('./api-client.js'));
+
 /**
  * Opens the right client for a connection: a pasted cookie talks to X's web API, an OAuth connection to API v2
  * with the fresh access token the kit handed over. The upstream user id saved at connect time saves a call.
@@ -21,7 +24,7 @@ export interface XAccount {
 export function xAccount(config: Config, access: UpstreamAccess): XAccount {
   const { connection } = access;
   const timeoutMs = config.UPSTREAM_TIMEOUT_MS;
-  const client =
+  const opening =
     connection.kind === 'x.cookie'
       ? new XWebClient(
           {
@@ -34,17 +37,18 @@ export function xAccount(config: Config, access: UpstreamAccess): XAccount {
           connection,
         )
       : connection.kind === 'oauth2' && access.accessToken
-        ? new XApiClient({ baseUrl: config.X_API_URL, timeoutMs }, access.accessToken, connection)
+        ? apiClient().then(({ XApiClient }) => new XApiClient({ baseUrl: config.X_API_URL, timeoutMs }, access.accessToken!, connection))
         : undefined;
   // Only the kinds this plugin defines reach here; anything else is a programming error, not the caller's.
-  if (!client) throw new AppError('server_error', 500, `no X client for connection kind ${connection.kind}`, { expose: false });
+  if (!opening) throw new AppError('server_error', 500, `no X client for connection kind ${connection.kind}`, { expose: false });
+  const client = Promise.resolve(opening);
 
-  const userId = async () => (typeof connection.meta.user_id === 'string' ? connection.meta.user_id : (await client.me()).id);
+  const userId = async () => (typeof connection.meta.user_id === 'string' ? connection.meta.user_id : (await (await client).me()).id);
   return {
-    me: () => client.me(),
-    post: (post) => client.post(post),
-    remove: (id) => client.remove(id),
-    tweets: async (limit) => client.tweets(await userId(), limit),
+    me: async () => (await client).me(),
+    post: async (post) => (await client).post(post),
+    remove: async (id) => (await client).remove(id),
+    tweets: async (limit) => (await client).tweets(await userId(), limit),
   };
 }
 

@@ -1,12 +1,11 @@
 import type { Context, Middleware } from 'koa';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { readBody } from '../../http/body.js';
 import { releaseVersion } from '../../paths.js';
 import type { ApiCaller, Tool } from '../../plugins/plugin.js';
 import { InsufficientScope } from '../errors.js';
-import { mcpServerFor } from './server.js';
+import { mcpSdk, mcpServerFor } from './server.js';
 import type { ToolRunner } from './tool-runner.js';
 
 /** Where the MCP server answers on this host; its RFC 8707 resource (audience) is `Config.MCP_URL`. */
@@ -101,7 +100,7 @@ function webRequest(ctx: Context, issuer: string): Request {
 /** Runs the request through a fresh MCP server and transport, and hands the transport's answer back to Koa. */
 export function serveMcp(config: Pick<Config, 'ISSUER'>, tools: readonly Tool[], runTool: ToolRunner): Middleware {
   return async function serveMcp(ctx) {
-    const server = mcpServerFor(
+    const server = await mcpServerFor(
       tools,
       runTool,
       { caller: ctx.state.caller as ApiCaller, ip: ctx.ip, requestId: ctx.state.requestId as string | undefined },
@@ -109,6 +108,7 @@ export function serveMcp(config: Pick<Config, 'ISSUER'>, tools: readonly Tool[],
     );
     // Stateless (no session id) and answered as one JSON document rather than an event stream: every call here is
     // request and response, with nothing to stream.
+    const { WebStandardStreamableHTTPServerTransport } = await mcpSdk();
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     try {
       await server.connect(transport);

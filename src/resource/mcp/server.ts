@@ -1,5 +1,5 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { lazy } from '../../lazy.js';
 import type { Tool } from '../../plugins/plugin.js';
 import type { ToolRequest, ToolRunner } from './tool-runner.js';
 
@@ -11,11 +11,19 @@ const INSTRUCTIONS =
   'when the owner approves it; do not repeat it. Errors carry a stable code (error) and plain words (error_description).';
 
 /**
- * The SDK's server checks JSON Schemas only in answers to elicitation, which a stateless server never asks for, yet
- * left to itself it builds a fresh validator (Ajv with its formats) for every server, which is every request here and
- * costs more than the rest of the MCP layer together. One for the process does.
+ * The SDK, loaded on the first MCP request (lazy.ts). Its server checks JSON Schemas only in answers to elicitation,
+ * which a stateless server never asks for, yet left to itself it builds a fresh validator (Ajv with its formats) for
+ * every server, which is every request here and costs more than the rest of the MCP layer together. One for the
+ * process does.
  */
-const jsonSchemaValidator = new AjvJsonSchemaValidator();
+export const mcpSdk = lazy(async () => {
+  const [{ McpServer }, { AjvJsonSchemaValidator }, { WebStandardStreamableHTTPServerTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/mcp.js'),
+    import('@modelcontextprotocol/sdk/validation/ajv'),
+    import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
+  ]);
+  return { McpServer, jsonSchemaValidator: new AjvJsonSchemaValidator(), WebStandardStreamableHTTPServerTransport };
+});
 
 /**
  * The MCP server for one request (stateless Streamable HTTP: every POST is answered on its own, with no session): the
@@ -23,7 +31,8 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
  * verified. Every tool is listed whatever the token holds, with its scope in the description, so an agent can ask the
  * owner for more; calling one without its scope is refused before it runs.
  */
-export function mcpServerFor(tools: readonly Tool[], runTool: ToolRunner, request: ToolRequest, version: string): McpServer {
+export async function mcpServerFor(tools: readonly Tool[], runTool: ToolRunner, request: ToolRequest, version: string): Promise<McpServer> {
+  const { McpServer, jsonSchemaValidator } = await mcpSdk();
   const server = new McpServer(
     { name: 'oauth3', title: 'oauth3', version },
     { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator },
