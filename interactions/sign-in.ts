@@ -16,11 +16,19 @@ const Credential = z
   .object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.object({}).loose() })
   .loose();
 
-/** Sign-up posts the new passkey together with the optional name typed beside the button. */
+/** Sign-up asks for options, and then posts the new passkey, with the optional name typed beside the button. */
+const TypedName = z.object({ display_name: z.unknown().optional() }).loose();
 const Registration = z
   .object({ display_name: z.unknown().optional() })
   .loose()
   .transform(({ display_name, ...credential }) => ({ displayName: display_name, credential }));
+
+/** The name typed at sign-up, trimmed, or null; one that cannot be used is refused (400) before any challenge is spent. */
+function typedName(displayName: unknown): string | null {
+  const name = DisplayName.safeParse(displayName ?? null);
+  if (!name.success) throw new AppError('invalid_request', 400, name.error.issues[0]?.message ?? 'That name cannot be used.');
+  return name.data;
+}
 
 export interface SignInDeps {
   accounts: AccountStore;
@@ -49,7 +57,9 @@ export function signInRoutes(
     expectPrompt('login'),
     throttle,
     async function registrationOptions(ctx) {
-      ctx.body = await ceremonies.registrationOptions(binding(ctx));
+      // The new passkey is listed under the name typed beside the button, when there is one.
+      const name = typedName(TypedName.parse(ctx.state.body ?? {}).display_name);
+      ctx.body = await ceremonies.registrationOptions(binding(ctx), { name });
     },
   );
 
@@ -63,8 +73,7 @@ export function signInRoutes(
     async function verifyRegistration(ctx) {
       const { displayName, credential } = Registration.parse(ctx.state.body ?? {});
       // Checked before the ceremony spends the challenge, so a name that is too long can be corrected and sent again.
-      const name = DisplayName.safeParse(displayName ?? null);
-      if (!name.success) throw new AppError('invalid_request', 400, name.error.issues[0]?.message ?? 'That name cannot be used.');
+      const name = typedName(displayName);
       let registered;
       try {
         registered = await ceremonies.verifyRegistration(binding(ctx), Credential.parse(credential) as never);
@@ -73,7 +82,7 @@ export function signInRoutes(
         await events.record({ kind: 'passkey.register', outcome: 'failure', ip: ctx.ip, detail: { reason: (error as AppError).code } });
         throw error;
       }
-      await accounts.createWithPasskey(registered.accountId, registered.passkey, name.data);
+      await accounts.createWithPasskey(registered.accountId, registered.passkey, name);
       // Not a sign-in from a new browser: this browser made the account, and is known to it from now on.
       const browser = await knownBrowsers.remember(ctx, registered.accountId);
       await events.record({

@@ -3,20 +3,30 @@ import { ZodError } from 'zod';
 
 /**
  * Errors are values with a stable `code`, an HTTP status and an `expose` flag (the shape of oidc-provider's
- * OIDCProviderError): clients see `{ error, error_description }`; causes stay in the logs.
+ * OIDCProviderError): clients see `{ error, error_description }` (and `problems`, one per field, where an input had
+ * several); causes stay in the logs.
  */
 export class AppError extends Error {
   constructor(
     readonly code: string,
     readonly status: number,
     readonly description: string = code,
-    options?: { cause?: unknown; expose?: boolean },
+    options?: { cause?: unknown; expose?: boolean; problems?: readonly Problem[] },
   ) {
     super(description, { cause: options?.cause });
     this.name = 'AppError';
     this.expose = options?.expose ?? status < 500;
+    this.problems = options?.problems;
   }
   readonly expose: boolean;
+  /** Every problem of a refused input, each with its field; JSON answers list them beside `error_description`. */
+  readonly problems?: readonly Problem[];
+}
+
+/** One problem of a refused input: the field's name as sent (none for the input as a whole) and a sentence for people. */
+export interface Problem {
+  field?: string;
+  description: string;
 }
 
 export const badRequest = (code: string, description?: string) => new AppError(code, 400, description);

@@ -1,6 +1,6 @@
 import { ZodError, type z } from 'zod';
 import type { ScopeCatalog } from '../../scopes/catalog.js';
-import { AppError } from '../errors.js';
+import { AppError, type Problem } from '../errors.js';
 import type { ClientKind } from '../clients/store.js';
 import { AppFields, fieldsFromForm, NewApp } from './input.js';
 
@@ -38,34 +38,50 @@ function add(problems: FormProblems, field: AppFieldName | undefined, message: s
   (problems.fields[field] ??= []).push(message);
 }
 
-/** One schema issue in the form's words: a redirect URI or scope names its line or value, not its index. */
-function fromIssue(problems: FormProblems, issue: z.core.$ZodIssue, form: Record<string, unknown>): void {
+/** Where the app's fields came from: the HTML form (redirect URIs one per line) or the JSON API (arrays). */
+type Via = 'form' | 'json';
+
+/** The scopes as sent: a JSON array, or a space-separated string; anything else has none to name. */
+const scopeList = (value: unknown): string[] =>
+  Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string')
+    : typeof value === 'string'
+      ? value.split(/\s+/).filter(Boolean)
+      : [];
+
+/** How many redirect URIs were sent: a JSON array's entries, or the form's lines that are not blank. */
+const redirectCount = (value: unknown): number =>
+  Array.isArray(value) ? value.length : typeof value === 'string' ? value.split(/\r?\n/).filter((l) => l.trim()).length : 0;
+
+/** One schema issue in the sender's words: a redirect URI or scope names its line (entry) or value, not its index. */
+function fromIssue(problems: FormProblems, issue: z.core.$ZodIssue, scopes: string[], via: Via): void {
   const [field, index] = issue.path;
   if (!isField(field)) return add(problems, undefined, issue.message);
-  if (field === 'redirect_uris' && typeof index === 'number') return add(problems, field, `line ${index + 1}: ${issue.message}`);
-  if (field === 'kind') return add(problems, field, 'pick the kind of app');
+  if (field === 'redirect_uris' && typeof index === 'number')
+    return add(problems, field, `${via === 'form' ? 'line' : 'entry'} ${index + 1}: ${issue.message}`);
+  if (field === 'kind') return add(problems, field, via === 'form' ? 'pick the kind of app' : 'must be web, public or agent');
   if (field === 'scopes' && typeof index === 'number') {
-    const scope = (fieldsFromForm(form).scopes as string[])[index];
+    const scope = scopes[index];
     return add(problems, field, scope ? `${scope}: ${issue.message}` : issue.message);
   }
   add(problems, field, issue.message);
 }
 
 /**
- * Every problem of the register or edit form at once (schema, unknown scopes, and what the kind of app rules out),
- * so the developer fixes them in one go. `kind` is the stored app's on an edit; on registration it comes from the form.
+ * Every problem of an app's fields at once (schema, unknown scopes, and what the kind of app rules out), so the
+ * developer fixes them in one go, in the JSON API's shape (`fieldsFromForm` turns the form's into it). `storedKind` is
+ * the stored app's on an edit; on registration the kind comes from the fields.
  */
-export function checkAppForm(form: Record<string, unknown>, catalog: ScopeCatalog, storedKind?: ClientKind): FormProblems {
+export function checkApp(input: Record<string, unknown>, catalog: ScopeCatalog, storedKind?: ClientKind, via: Via = 'json'): FormProblems {
   const problems: FormProblems = { fields: {}, other: [] };
-  const input = fieldsFromForm(form);
   const parsed = (storedKind ? AppFields : NewApp).safeParse(input);
-  if (!parsed.success) for (const issue of parsed.error.issues) fromIssue(problems, issue, form);
+  const scopes = scopeList(input.scopes);
+  if (!parsed.success) for (const issue of parsed.error.issues) fromIssue(problems, issue, scopes, via);
 
-  for (const scope of input.scopes as string[])
-    if (!catalog.get(scope)) add(problems, 'scopes', `the scope ${scope} is not one this server knows`);
+  for (const scope of scopes) if (!catalog.get(scope)) add(problems, 'scopes', `the scope ${scope} is not one this server knows`);
 
-  const kind = storedKind ?? (parsed.success ? (parsed.data as NewApp).kind : NewApp.shape.kind.safeParse(form.kind).data);
-  const redirects = typeof form.redirect_uris === 'string' ? form.redirect_uris.split(/\r?\n/).filter((l) => l.trim()).length : 0;
+  const kind = storedKind ?? (parsed.success ? (parsed.data as NewApp).kind : NewApp.shape.kind.safeParse(input.kind).data);
+  const redirects = redirectCount(input.redirect_uris);
   if (kind === 'agent' && redirects)
     add(problems, 'redirect_uris', 'an agent service signs in with the device flow or client credentials: leave this empty');
   if (kind && kind !== 'agent' && !redirects && !storedKind)
@@ -75,6 +91,34 @@ export function checkAppForm(form: Record<string, unknown>, catalog: ScopeCatalo
   return problems;
 }
 
+/** Every problem of the register or edit form: checkApp on the form's fields. */
+export const checkAppForm = (form: Record<string, unknown>, catalog: ScopeCatalog, storedKind?: ClientKind): FormProblems =>
+  checkApp(fieldsFromForm(form), catalog, storedKind, 'form');
+
+/**
+ * The JSON API's refusal of an app's fields: 400 `invalid_request` whose `problems` list every problem, each with its
+ * field's wire name (none for a problem of the whole body) and a sentence in the form's words ("Home page: must be an
+ * https URL."), and whose description says them all in one line for a client that reads only that.
+ */
+export function appProblems(problems: FormProblems): AppError {
+  const list: Problem[] = [
+    ...problems.other.map((m) => ({ description: endSentence(m) })),
+    ...APP_FIELDS.flatMap((field) =>
+      (problems.fields[field] ?? []).map((m) => ({ field, description: endSentence(`${FIELD_LABELS[field]}: ${m}`) })),
+    ),
+  ];
+  const n = list.length;
+  return new AppError(
+    'invalid_request',
+    400,
+    `The app was not saved: ${n === 1 ? 'one problem' : `${n} problems`}. ${list.map((p) => p.description).join(' ')}`,
+    { problems: list },
+  );
+}
+
+/** A sentence ends with a full stop, unless it already ends with punctuation. */
+const endSentence = (text: string) => (/[.!?]$/.test(text) ? text : `${text}.`);
+
 /**
  * A refusal from further down (the store, the limits) as form problems: `field: message` descriptions go beside that
  * field, in its words; anything else is a problem of the whole form.
@@ -82,7 +126,7 @@ export function checkAppForm(form: Record<string, unknown>, catalog: ScopeCatalo
 export function problemsFrom(error: unknown): FormProblems | undefined {
   if (error instanceof ZodError) {
     const problems: FormProblems = { fields: {}, other: [] };
-    for (const issue of error.issues) fromIssue(problems, issue, {});
+    for (const issue of error.issues) fromIssue(problems, issue, [], 'form');
     return problems;
   }
   if (!(error instanceof AppError) || ![400, 409, 429].includes(error.status)) return undefined;

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { z } from 'zod';
 import type { Context, Middleware } from 'koa';
 import { FormFields, guard, pathParam } from '../http/guard.js';
 import type Provider from 'oidc-provider';
@@ -17,12 +18,13 @@ import type { LiveSecret } from '../clients/secrets.js';
 import { DeveloperApps, notFoundApp, type Actor } from './apps.js';
 import { AppFields, ClientIdParam, fieldsFromForm, NewApp, Rotation, withKnownScopes } from './input.js';
 import { developerPage } from './views/layout.js';
-import { checkAppForm, countProblems, problemsFrom, type FormProblems } from './form-problems.js';
+import { appProblems, checkApp, checkAppForm, countProblems, problemsFrom, type FormProblems } from './form-problems.js';
 import { appBody, appFormBody, appListBody, draftOf, exchanges, type AppDraft } from './views/apps.js';
 import { sendSkillDocument } from './skill-route.js';
 import type { SkillTool } from './skill.js';
 import type { ApiCallDoc } from '../plugins/plugin.js';
 import { createRouter } from '../http/router.js';
+import { OneTimeView } from '../accounts/one-time-view.js';
 
 /** A form field as typed, for a form shown again; a field that is not text shows empty. */
 const formText = (value: unknown): string => (typeof value === 'string' ? value : '');
@@ -45,10 +47,35 @@ export interface DeveloperDeps {
 
 const MESSAGES = {
   updated: 'Changes saved. They apply from the next request of the app.',
+  registered: 'App registered.',
   deactivated: 'App deactivated. Its grants and tokens are revoked.',
   reactivated: 'App reactivated. Owners approve it again on their next sign-in.',
   deleted: 'App deleted, with every grant and token it held.',
 };
+
+/** After a form made a secret (registration, rotation, revoke every secret): the secret on this one view, or that it is gone. */
+const SHOWN: Record<string, { shown: string; gone: string }> = {
+  registered: {
+    shown: 'App registered. Copy its secret now: it is shown only once.',
+    gone: 'App registered. Its secret was shown once and is not shown again. If you did not copy it, rotate the secret below.',
+  },
+  rotated: {
+    shown: 'Secret rotated. Copy the new one now: it is shown only once.',
+    gone: 'The new secret was shown once and is not shown again. If you did not copy it, rotate the secret again.',
+  },
+  revoked: {
+    shown: 'Every earlier secret stopped working. Here is a fresh one: copy it now, it is shown only once.',
+    gone: 'Every earlier secret stopped working. The fresh one was shown once and is not shown again; if you did not copy it, rotate the secret.',
+  },
+};
+/** What waits in the one-time view for the app's page: the secret, and what became of the one a rotation replaced. */
+interface KeptSecret {
+  secret: string;
+  /** Until when the replaced secret works (ISO text), after a rotation with a grace period. */
+  oldWorksUntil?: string;
+  /** The replaced secret stopped working at once (a rotation without grace). */
+  oldStopped?: boolean;
+}
 
 const appJson = (app: ClientRecord, secrets?: LiveSecret[]) => ({
   client_id: app.clientId,
@@ -111,14 +138,28 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     ctx.type = 'html';
     ctx.body = developerPage({ title, active, body, csrf: csrfFor(ctx), notice });
   };
-  const appPage = async (ctx: Context, clientId: string, newSecret?: string, notice?: { kind: 'ok' | 'error'; text: string }) => {
+  /**
+   * POST, redirect, GET (src/accounts/one-time-view.ts): a new secret waits in a one-time slot for the app's page,
+   * so a reload shows the page and never registers or rotates again, and the secret is never in a URL.
+   */
+  const once = new OneTimeView(deps.cookieKeys, config.ISSUER.startsWith('https:'));
+  const appPath = (clientId: string) => `/developers/apps/${clientId}`;
+  const showSecretOnce = (ctx: Context, clientId: string, done: keyof typeof SHOWN, kept: KeptSecret) => {
+    once.put(ctx, appPath(clientId), kept);
+    backTo(ctx, appPath(clientId), done);
+  };
+  /** An app's page; after a form that made a secret (`?done=`), the secret this once, or (on a reload) that it is gone. */
+  const appPage = async (ctx: Context, clientId: string) => {
     const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientId);
+    // A public app has no secret: its registration is an ordinary notice.
+    const words = typeof ctx.query.done === 'string' && !app.public ? SHOWN[ctx.query.done] : undefined;
+    const newSecret = words ? once.take<KeptSecret>(ctx, appPath(clientId)) : undefined;
     page(
       ctx,
       app.name,
       '/developers',
       appBody({ app, secrets, csrf: csrfFor(ctx), issuer: config.ISSUER, newSecret, scopes: deps.scopes }),
-      notice ?? noticeFrom(ctx, MESSAGES),
+      words ? { kind: 'ok', text: newSecret ? words.shown : words.gone } : noticeFrom(ctx, MESSAGES),
     );
   };
   /**
@@ -159,6 +200,20 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     formAgain(ctx, body, problems, error instanceof AppError ? error.status : 400, clientId, kind);
   };
 
+  /**
+   * The JSON API's app fields, parsed, or a 400 that lists every problem at once with its field (the same checks and
+   * words as the form), never only the first.
+   */
+  function checkedApp<S extends typeof NewApp | typeof AppFields>(
+    body: Record<string, unknown>,
+    schema: S,
+    storedKind?: ClientKind,
+  ): z.output<S> {
+    const problems = checkApp(body, deps.scopes, storedKind);
+    if (countProblems(problems)) throw appProblems(problems);
+    return withKnownScopes(schema.parse(body) as z.output<S>, deps.scopes);
+  }
+
   const router = createRouter();
   // Runs only when one of the routes below matched: every one of them requires a signed-in owner.
   router.use(loadOwner(deps.provider, deps.accounts));
@@ -180,11 +235,8 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     } catch (error) {
       return refused(ctx, form, error);
     }
-    ctx.status = 201;
-    await appPage(ctx, created.app.clientId, created.clientSecret, {
-      kind: 'ok',
-      text: created.clientSecret ? 'App registered. Copy its secret now: it is shown only once.' : 'App registered.',
-    });
+    if (created.clientSecret) return showSecretOnce(ctx, created.app.clientId, 'registered', { secret: created.clientSecret });
+    backTo(ctx, appPath(created.app.clientId), 'registered');
   });
   router.get('/developers/apps/:clientId', async function showAppPage(ctx) {
     await appPage(ctx, clientIdOf(ctx));
@@ -208,16 +260,19 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   });
   router.post('/developers/apps/:clientId/rotate', ...mutate, ownApp, guard({ body: Rotation }), async function rotateFromPage(ctx) {
     const clientId = clientIdOf(ctx);
-    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, ctx.state.input.body.grace);
-    await appPage(ctx, clientId, clientSecret, {
-      kind: 'ok',
-      text: `Secret rotated. The old one works until ${oldWorksUntil.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
-    });
+    const { grace } = ctx.state.input.body;
+    const { clientSecret, oldWorksUntil } = await apps.rotate(actor(ctx), clientId, grace);
+    showSecretOnce(
+      ctx,
+      clientId,
+      'rotated',
+      grace === '0' ? { secret: clientSecret, oldStopped: true } : { secret: clientSecret, oldWorksUntil: oldWorksUntil.toISOString() },
+    );
   });
   router.post('/developers/apps/:clientId/revoke-secrets', ...mutate, async function revokeSecretsFromPage(ctx) {
     const clientId = clientIdOf(ctx);
     const { clientSecret } = await apps.revokeSecrets(actor(ctx), clientId);
-    await appPage(ctx, clientId, clientSecret, { kind: 'ok', text: 'Every earlier secret stopped working. Here is a fresh one.' });
+    showSecretOnce(ctx, clientId, 'revoked', { secret: clientSecret });
   });
   for (const [action, active] of [
     ['deactivate', false],
@@ -242,8 +297,8 @@ export function developerRoutes(deps: DeveloperDeps): Router {
   router.get('/developers/api/apps', async function listApps(ctx) {
     ctx.body = { apps: (await apps.list(ownerOf(ctx).accountId)).map((a) => appJson(a)) };
   });
-  router.post('/developers/api/apps', ...mutate, guard({ body: NewApp }), async function registerApp(ctx) {
-    const { app, clientSecret } = await apps.register(actor(ctx), withKnownScopes(ctx.state.input.body, deps.scopes));
+  router.post('/developers/api/apps', ...mutate, guard({ body: FormFields }), async function registerApp(ctx) {
+    const { app, clientSecret } = await apps.register(actor(ctx), checkedApp(ctx.state.input.body, NewApp));
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { ...appJson(app, await apps.secrets.live(app.clientId)), ...(clientSecret ? { client_secret: clientSecret } : {}) };
@@ -252,8 +307,10 @@ export function developerRoutes(deps: DeveloperDeps): Router {
     const { app, secrets } = await apps.get(ownerOf(ctx).accountId, clientIdOf(ctx));
     ctx.body = appJson(app, secrets);
   });
-  router.put('/developers/api/apps/:clientId', ...mutate, ownApp, guard({ body: AppFields }), async function updateApp(ctx) {
-    ctx.body = appJson(await apps.update(actor(ctx), clientIdOf(ctx), withKnownScopes(ctx.state.input.body, deps.scopes)));
+  router.put('/developers/api/apps/:clientId', ...mutate, ownApp, guard({ body: FormFields }), async function updateApp(ctx) {
+    const clientId = clientIdOf(ctx);
+    const { app } = await apps.get(ownerOf(ctx).accountId, clientId);
+    ctx.body = appJson(await apps.update(actor(ctx), clientId, checkedApp(ctx.state.input.body, AppFields, app.kind)));
   });
   router.post('/developers/api/apps/:clientId/deactivate', ...mutate, async function deactivateApp(ctx) {
     ctx.body = appJson(await apps.setActive(actor(ctx), clientIdOf(ctx), false));

@@ -3,7 +3,10 @@ import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorPage } from '../web/error-page.js';
 
-/** Turns any error from our routes into a stable response: JSON `{ error, error_description }` or a page (I5). */
+/**
+ * Turns any error from our routes into a stable response: JSON `{ error, error_description }`, with `problems` (each
+ * `{ field, description }`) when an input was refused for several reasons, or a page (I5).
+ */
 export function errorBoundary(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
@@ -18,7 +21,11 @@ export function errorBoundary(logger: Logger): Middleware {
         ctx.type = 'html';
         ctx.body = errorPage({ title: titleFor(error.status), message: description, requestId: ctx.state.requestId as string | undefined });
       } else {
-        ctx.body = { error: error.expose ? error.code : 'server_error', error_description: description };
+        ctx.body = {
+          error: error.expose ? error.code : 'server_error',
+          error_description: description,
+          ...(error.expose && error.problems?.length ? { problems: error.problems } : {}),
+        };
       }
     }
   };

@@ -32,11 +32,14 @@ export class PasskeyCeremonies {
     private readonly accounts: AccountStore,
   ) {}
 
-  /** Options for a new passkey; `accountId` extends an existing account, else a new account id is reserved. */
+  /**
+   * Options for a new passkey; `accountId` extends an existing account, else a new account id is reserved. `name` is
+   * what the owner goes by (the display name typed at sign-up, or the account's, src/accounts/display-name.ts): the
+   * passkey manager shows it beside the passkey. Without one the passkey is "<RP_NAME> account".
+   */
   async registrationOptions(
     binding: string,
-    accountId = AccountStore.newAccountId(),
-    exclude: string[] = [],
+    { accountId = AccountStore.newAccountId(), exclude = [], name }: { accountId?: string; exclude?: string[]; name?: string | null } = {},
   ): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const options = await (
       await webauthn()
@@ -45,7 +48,7 @@ export class PasskeyCeremonies {
       rpID: this.config.RP_ID,
       userID: Buffer.from(accountId, 'base64url'),
       userName: `oauth3-${accountId.slice(0, 8)}`,
-      userDisplayName: 'oauth3 account',
+      userDisplayName: name || `${this.config.RP_NAME} account`,
       attestationType: 'none',
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
       excludeCredentials: exclude.map((id) => ({ id })),

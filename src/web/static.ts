@@ -13,6 +13,7 @@ const files: Record<string, { file: string; type: string }> = {
   '/static/console.css': { file: path.join(publicDir, 'console.css'), type: 'text/css; charset=utf-8' },
   '/static/api.js': { file: path.join(publicDir, 'api.js'), type: 'text/javascript; charset=utf-8' },
   '/static/console.js': { file: path.join(publicDir, 'console.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/kit.js': { file: path.join(publicDir, 'kit.js'), type: 'text/javascript; charset=utf-8' },
   '/static/playground.js': { file: path.join(publicDir, 'playground.js'), type: 'text/javascript; charset=utf-8' },
   '/static/playground.css': { file: path.join(publicDir, 'playground.css'), type: 'text/css; charset=utf-8' },
   '/static/simplewebauthn-browser.umd.js': {

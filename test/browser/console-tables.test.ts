@@ -11,6 +11,7 @@ import {
   screenshot,
   viewports,
   seriousProblems,
+  shootEveryWidth,
   signUpAt,
 } from '../helpers/chromium.js';
 import { authorizationRequest } from '../helpers/code-flow.js';
@@ -27,6 +28,7 @@ const TABLE_PAGES = [
   '/console/agents',
   '/console/approvals',
   '/console/mcp',
+  '/console/connections',
 ];
 
 /**
@@ -76,6 +78,13 @@ const TABLE_PAGES = [
     // A decided post, for the approvals table.
     accountId = (await server.db.query<{ id: string }>('SELECT id FROM accounts ORDER BY created_at DESC LIMIT 1')).rows[0]!.id;
     await decided('held_tables_1', 'Post: our spring newsletter is out, with photographs of the new garden and a recipe');
+    // Connected accounts: one connected yesterday and used an hour ago, one never used.
+    await server.db.query(
+      `INSERT INTO connections (id, account_id, provider, kind, label, status, sealed, created_at, last_used_at)
+       VALUES ('con_tables_x', $1, 'x', 'x.cookie', '@ada_lovelace', 'active', 'not-a-real-seal', now() - interval '1 day', now() - interval '1 hour'),
+              ('con_tables_t', $1, 'telegram', 'telegram.bot', 'Ada bot', 'active', 'not-a-real-seal', now(), NULL)`,
+      [accountId],
+    );
   }, 120_000);
   afterAll(async () => {
     await context?.close();
@@ -147,6 +156,31 @@ const TABLE_PAGES = [
       new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Asia/Tokyo' }).format(at),
     );
     await screenshot(p, 'tables-times-tokyo');
+
+    // Connected accounts: when each was connected and last used, in words; the full local time on hover.
+    await p.goto(`${server.url}/console/connections`);
+    const x = p.locator('tr', { hasText: '@ada_lovelace' });
+    await expect(x.locator('td[data-label="Connected"] time').textContent()).resolves.toBe('yesterday');
+    await expect(x.locator('td[data-label="Last used"] time').textContent()).resolves.toBe('1 hour ago');
+    const connected = x.locator('td[data-label="Connected"] time');
+    await expect(connected.getAttribute('title')).resolves.toBe(
+      new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeStyle: 'long', timeZone: 'Asia/Tokyo' }).format(
+        new Date((await connected.getAttribute('datetime'))!),
+      ),
+    );
+    await expect(p.locator('tr', { hasText: 'Ada bot' }).locator('td[data-label="Last used"]').textContent()).resolves.toBe('Never');
+    await shootEveryWidth(p, 'times-connections');
+    expect(await seriousProblems(p)).toEqual([]);
+
+    // The overview: the last sign-in and each app's access, in words too.
+    await p.goto(`${server.url}/console`);
+    await expect(p.locator('#overview-signin ~ p time').textContent()).resolves.toMatch(/^(now|\d+ (second|minute)s? ago)$/);
+    for (const text of await p.locator('.overview-list .hint time').allTextContents())
+      expect(text).toMatch(/^(now|\d+ (second|minute)s? ago)$/);
+    expect(await p.locator('.overview-list .hint time').count()).toBeGreaterThan(0);
+    expect(await p.locator('main').textContent()).not.toMatch(/UTC/);
+    await shootEveryWidth(p, 'times-overview');
+    expect(await seriousProblems(p)).toEqual([]);
     await tokyo.close();
 
     const plain = await browser.newContext({ viewport: viewports.phone, javaScriptEnabled: false, storageState: state });

@@ -12,22 +12,68 @@ import { DisplayName, nameOf } from '../../src/accounts/display-name.js';
 describe('display name', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    // The operator's name for the service: a passkey made without a name of the owner's is listed under it.
+    server = await startTestServer({ env: { RP_NAME: 'Acme Sign-in' } });
   });
   afterAll(() => server?.stop());
 
-  /** Starts a sign-up through the passkey page's JSON calls; `send` posts the new passkey with extra fields, as passkey.js does. */
-  async function signUp() {
+  /**
+   * Starts a sign-up through the passkey page's JSON calls, the typed name (`extra`) sent with the options as passkey.js
+   * does; `send` posts the new passkey with extra fields.
+   */
+  async function signUp(extra: Record<string, unknown> = {}) {
     const browser = new TestBrowser(server.url);
     const step = await browser.navigate('/console');
     const uid = uidFrom(step.url);
     const csrf = csrfFrom(await step.response.text());
-    const options = (await (await browser.postJson(`/interaction/${uid}/passkey/register/options`, {}, csrf)).json()) as unknown;
-    const credential = browser.authenticator.register(options as PublicKeyCredentialCreationOptionsJSON);
+    const options = (await (
+      await browser.postJson(`/interaction/${uid}/passkey/register/options`, extra, csrf)
+    ).json()) as PublicKeyCredentialCreationOptionsJSON;
+    const credential = browser.authenticator.register(options);
     const send = (body: Record<string, unknown>) =>
       browser.postJson(`/interaction/${uid}/passkey/register`, { ...credential, ...body }, csrf);
-    return { browser, send };
+    return { browser, send, options, uid, csrf };
   }
+
+  it('lists a new passkey under the name typed at sign-up, trimmed; without one under "<RP_NAME> account"', async () => {
+    const named = await signUp({ display_name: '  Ada \t Lovelace  ' });
+    expect(named.options.user.displayName).toBe('Ada Lovelace');
+    expect(named.options.rp.name).toBe('Acme Sign-in');
+    expect((await named.send({ display_name: '  Ada \t Lovelace  ' })).status).toBe(200);
+
+    const unnamed = await signUp();
+    expect(unnamed.options.user.displayName).toBe('Acme Sign-in account');
+    expect((await signUp({ display_name: '   ' })).options.user.displayName).toBe('Acme Sign-in account');
+    // Never the account id, which is the user handle.
+    expect(unnamed.options.user.displayName).not.toContain(unnamed.options.user.id.slice(0, 8));
+  });
+
+  it('refuses options for a name that cannot be used, issuing no challenge, and gives them for the corrected name', async () => {
+    const browser = new TestBrowser(server.url);
+    const step = await browser.navigate('/console');
+    const uid = uidFrom(step.url);
+    const csrf = csrfFrom(await step.response.text());
+    const options = (body: Record<string, unknown>) => browser.postJson(`/interaction/${uid}/passkey/register/options`, body, csrf);
+    const bad = await options({ display_name: 'bell\u0007' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'invalid_request', error_description: 'A name is one line of ordinary characters.' });
+    expect((await (await options({ display_name: 'x'.repeat(65) })).json()) as unknown).toMatchObject({ error: 'invalid_request' });
+    const good = await options({ display_name: 'Bell' });
+    expect(good.status).toBe(200);
+    expect(((await good.json()) as PublicKeyCredentialCreationOptionsJSON).user.displayName).toBe('Bell');
+  });
+
+  it('lists a passkey added from the console under the name the owner goes by now: display name, else username, else "<RP_NAME> account"', async () => {
+    const owner = await Owner.signIn(server);
+    const displayNameOf = async () =>
+      ((await (await owner.api.send('POST', '/console/api/passkeys/options', {})).json()) as PublicKeyCredentialCreationOptionsJSON).user
+        .displayName;
+    expect(await displayNameOf()).toBe('Acme Sign-in account');
+    expect((await owner.api.send('PATCH', '/console/api/profile', { username: 'grace_h' })).status).toBe(200);
+    expect(await displayNameOf()).toBe('grace_h');
+    expect((await owner.api.send('PATCH', '/console/api/profile', { display_name: ' Grace  Hopper ' })).status).toBe(200);
+    expect(await displayNameOf()).toBe('Grace Hopper');
+  });
 
   it('keeps the name given at sign-up, trimmed, and greets the owner with it instead of an account id', async () => {
     const { browser, send } = await signUp();

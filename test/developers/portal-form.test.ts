@@ -112,8 +112,8 @@ describe('the developer portal form', () => {
 
   it('does the same on the edit form, which keeps the app as it was', async () => {
     const created = await form('/developers/apps', { kind: 'web', name: 'Editable', redirect_uris: redirectUri, 'scope:openid': 'on' });
-    expect(created.status).toBe(201);
-    const clientId = /id="client-id">(c_[A-Za-z0-9_-]+)</.exec(await created.text())![1]!;
+    expect(created.status).toBe(303);
+    const clientId = /^\/developers\/apps\/(c_[A-Za-z0-9_-]+)\?done=registered$/.exec(created.headers.get('location')!)![1]!;
     const res = await form(`/developers/apps/${clientId}`, { name: 'x'.repeat(101), redirect_uris: 'ftp://files.example/cb' });
     expect(res.status).toBe(400);
     const page = await res.text();

@@ -37,7 +37,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
   const json = async <T = AppJson>(res: Response) => ({
     status: res.status,
     headers: res.headers,
-    body: (await res.json()) as T & { error?: string; error_description?: string },
+    body: (await res.json()) as T & { error?: string; error_description?: string; problems?: { field?: string; description: string }[] },
   });
   const register = (owner: Owner, body: Record<string, unknown>) =>
     owner.api.send('POST', '/developers/api/apps', body).then((r) => json(r));
@@ -158,7 +158,9 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(res.status).toBe(200);
     const refused = await register(dev, { ...agentApp(), redirect_uris: [redirectUri] });
     expect(refused.status).toBe(400);
-    expect(refused.body.error_description).toMatch(/^redirect_uris/);
+    expect(refused.body.problems).toEqual([
+      { field: 'redirect_uris', description: expect.stringMatching(/^Redirect URIs: an agent service signs in with the device flow/) },
+    ]);
   });
 
   it.each([
@@ -172,20 +174,87 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     const { status, body } = await register(dev, { ...webApp(), redirect_uris: ['https://ok.example.com/cb', uri] });
     expect(status).toBe(400);
     expect(body.error).toBe('invalid_request');
-    expect(body.error_description).toMatch(/^redirect_uris\.1: /);
+    expect(body.problems).toEqual([{ field: 'redirect_uris', description: expect.stringMatching(/^Redirect URIs: entry 2: \S+ /) }]);
+    expect(body.error_description).toMatch(/^The app was not saved: one problem\. Redirect URIs: entry 2: /);
     expect((await server.db.query('SELECT client_id FROM clients')).rows.length).toBe(before);
   });
 
   it('refuses an http logo, an unknown scope and a missing name, naming the field', async () => {
-    expect((await register(dev, { ...webApp(), logo_uri: 'http://app.example.com/logo.png' })).body.error_description).toMatch(
-      /^logo_uri: /,
+    const only = async (body: Record<string, unknown>) => {
+      const refused = await register(dev, body);
+      expect(refused.status).toBe(400);
+      expect(refused.body.problems).toHaveLength(1);
+      return refused.body.problems![0];
+    };
+    expect(await only({ ...webApp(), logo_uri: 'http://app.example.com/logo.png' })).toEqual({
+      field: 'logo_uri',
+      description: 'Logo URL: must be an https URL.',
+    });
+    expect(await only({ ...webApp(), scopes: ['openid', 'root.everything'] })).toEqual({
+      field: 'scopes',
+      description: 'Scopes: the scope root.everything is not one this server knows.',
+    });
+    expect(await only({ ...webApp(), name: '' })).toEqual({ field: 'name', description: 'Name: is required.' });
+    expect(await only({ ...webApp(), kind: 'superuser' })).toEqual({ field: 'kind', description: 'Kind: must be web, public or agent.' });
+    expect(await only({ ...webApp(), redirect_uris: [] })).toEqual({
+      field: 'redirect_uris',
+      description: 'Redirect URIs: an app that signs owners in needs at least one redirect URI.',
+    });
+  });
+
+  it('lists every problem of a registration or an edit at once, each with its field and a sentence, and saves nothing', async () => {
+    const before = (await server.db.query('SELECT client_id FROM clients')).rows.length;
+    const refused = await register(dev, {
+      kind: 'web',
+      name: '',
+      homepage: 'http://example.com',
+      logo_uri: 'not a url',
+      redirect_uris: ['https://ok.example.com/cb', 'javascript:alert(1)', 'http://evil.example/cb'],
+      scopes: ['openid', 'no.such.scope'],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(refused.body.error).toBe('invalid_request');
+    expect(refused.body.problems).toEqual([
+      { field: 'name', description: 'Name: is required.' },
+      { field: 'homepage', description: 'Home page: must be an https URL.' },
+      { field: 'logo_uri', description: 'Logo URL: must be an https URL.' },
+      { field: 'redirect_uris', description: expect.stringMatching(/^Redirect URIs: entry 2: javascript:alert\(1\) must be .*\.$/) },
+      {
+        field: 'redirect_uris',
+        description: expect.stringMatching(/^Redirect URIs: entry 3: http:\/\/evil\.example\/cb must be https.*\.$/),
+      },
+      { field: 'scopes', description: 'Scopes: the scope no.such.scope is not one this server knows.' },
+    ]);
+    // A client that reads only the description reads them all too.
+    expect(refused.body.error_description).toMatch(/^The app was not saved: 6 problems\. Name: is required\. Home page: /);
+    for (const p of refused.body.problems!) expect(refused.body.error_description).toContain(p.description);
+    expect((await server.db.query('SELECT client_id FROM clients')).rows.length).toBe(before);
+
+    // An edit: the stored app's kind rules (a public app cannot exchange tokens), beside the schema's problems.
+    const { body: spa } = await register(dev, { kind: 'public', name: 'SPA', redirect_uris: [redirectUri], scopes: ['openid'] });
+    const edit = await json(
+      await dev.api.send('PUT', `/developers/api/apps/${spa.client_id}`, {
+        name: 'x'.repeat(101),
+        redirect_uris: 'ftp://files.example/cb',
+        scopes: [],
+        token_exchange: true,
+      }),
     );
-    expect((await register(dev, { ...webApp(), scopes: ['openid', 'root.everything'] })).body.error_description).toMatch(
-      /^scopes\.1: unknown scope/,
-    );
-    expect((await register(dev, { ...webApp(), name: '' })).body.error_description).toMatch(/^name: /);
-    expect((await register(dev, { ...webApp(), kind: 'superuser' })).status).toBe(400);
-    expect((await register(dev, { ...webApp(), redirect_uris: [] })).body.error_description).toMatch(/^redirect_uris: .*at least one/);
+    expect(edit.status).toBe(400);
+    expect(edit.body.problems!.map((p) => p.field)).toEqual(['name', 'redirect_uris', 'scopes', 'token_exchange']);
+    expect(edit.body.problems).toContainEqual({ field: 'name', description: 'Name: must be at most 100 characters.' });
+    expect(edit.body.problems).toContainEqual({ field: 'scopes', description: 'Scopes: pick at least one scope.' });
+    expect(edit.body.problems).toContainEqual({
+      field: 'token_exchange',
+      description: 'Token exchange: a public app has no secret, so it cannot exchange tokens.',
+    });
+    expect((await json(await dev.api.get(`/developers/api/apps/${spa.client_id}`))).body.name).toBe('SPA');
+
+    // A body that is not an object at all is one problem of the whole request.
+    const notAnObject = await json(await dev.api.send('POST', '/developers/api/apps', ['web']));
+    expect(notAnObject.status).toBe(400);
+    expect(notAnObject.body.error).toBe('invalid_request');
   });
 
   it('edits an app through the JSON API, with the same redirect URI checks', async () => {
@@ -205,7 +274,7 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
       }),
     );
     expect(bad.status).toBe(400);
-    expect(bad.body.error_description).toMatch(/^redirect_uris\.0: /);
+    expect(bad.body.problems).toEqual([{ field: 'redirect_uris', description: expect.stringMatching(/^Redirect URIs: entry 1: /) }]);
     expect((await json(await dev.api.get(`/developers/api/apps/${app.client_id}`))).body.name).toBe('After');
     // oidc-provider reads the new metadata: the authorization endpoint knows the new redirect URI.
     const auth = await fetch(
@@ -392,12 +461,25 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
       'scope:openid': 'on',
       'scope:echo.read': 'on',
     });
-    expect(created.status).toBe(201);
-    const page = await created.text();
+    // POST, redirect, GET: the secret waits for the app's page in a one-time slot, never in a URL.
+    expect(created.status).toBe(303);
+    const location = created.headers.get('location')!;
+    expect(location).toMatch(/^\/developers\/apps\/c_[A-Za-z0-9_-]{16}\?done=registered$/);
+    const page = await (await dev.browser.request(location)).text();
     const clientId = /id="client-id">(c_[A-Za-z0-9_-]+)</.exec(page)![1]!;
     const secret = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(page)![1]!;
     expect(page.split(secret)).toHaveLength(2);
+    expect(page).toContain('data-copy="new-secret-value"');
+    expect(page).toContain('App registered. Copy its secret now: it is shown only once.');
     expect(await authStatus(clientId, secret)).toBe('200');
+    // A reload of that view shows the page without the secret, and registers nothing again.
+    const apps = async () => ((await (await dev.api.get('/developers/api/apps')).json()) as { apps: unknown[] }).apps.length;
+    const count = await apps();
+    const reloaded = await (await dev.browser.request(location)).text();
+    expect(reloaded).not.toContain(secret);
+    expect(reloaded).not.toContain('id="new-secret-value"');
+    expect(reloaded).toContain('Its secret was shown once and is not shown again.');
+    expect(await apps()).toBe(count);
     expect(await (await dev.browser.request(`/developers/apps/${clientId}`)).text()).not.toContain(secret);
     expect(await (await dev.browser.request('/developers')).text()).toContain('Form app');
 
@@ -408,16 +490,56 @@ describe.each(backends())('developer portal on %s storage', (backend) => {
     expect(editPage).toContain('value="Form app 2"');
 
     const rotated = await form(`/developers/apps/${clientId}/rotate`, { grace: '1h' });
-    expect(rotated.status).toBe(200);
-    const rotatedPage = await rotated.text();
+    expect(rotated.status).toBe(303);
+    expect(rotated.headers.get('location')).toBe(`/developers/apps/${clientId}?done=rotated`);
+    const rotatedPage = await (await dev.browser.request(rotated.headers.get('location')!)).text();
     const second = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(rotatedPage)![1]!;
     expect(second).not.toBe(secret);
+    expect(rotatedPage).toContain('data-copy="new-secret-value"');
+    // Until when the old one works, as a moment the browser shows in its own zone.
+    const until = /The old secret keeps working until <time datetime="([^"]+)"[^>]*data-time="absolute">/.exec(rotatedPage)![1]!;
+    expect(Math.abs(Date.parse(until) - (clock.now().getTime() + HOUR))).toBeLessThan(60_000);
     expect(rotatedPage.match(/class="secret-until"/g)).toHaveLength(2);
     expect(await authStatus(clientId, secret)).toBe('200');
     expect(await authStatus(clientId, second)).toBe('200');
+    // A reload rotates nothing: the same two secrets, both still working.
+    const again = await (await dev.browser.request(rotated.headers.get('location')!)).text();
+    expect(again).not.toContain(second);
+    expect(again).toContain('The new secret was shown once and is not shown again.');
+    expect(again.match(/class="secret-until"/g)).toHaveLength(2);
+    expect(await authStatus(clientId, second)).toBe('200');
+
+    // Revoking every secret: a fresh one shown once; a reload revokes nothing more.
+    const revoked = await form(`/developers/apps/${clientId}/revoke-secrets`, {});
+    expect(revoked.status).toBe(303);
+    expect(revoked.headers.get('location')).toBe(`/developers/apps/${clientId}?done=revoked`);
+    const fresh = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(
+      await (await dev.browser.request(revoked.headers.get('location')!)).text(),
+    )![1]!;
+    expect(await authStatus(clientId, second)).toBe('401 invalid_client');
+    expect(await authStatus(clientId, fresh)).toBe('200');
+    expect(await (await dev.browser.request(revoked.headers.get('location')!)).text()).toContain('The fresh one was shown once');
+    expect(await authStatus(clientId, fresh)).toBe('200');
+
+    // A public app has no secret: its registration says so plainly, and nothing waits in a slot.
+    const spa = await form('/developers/apps', { kind: 'public', name: 'Form SPA', redirect_uris: redirectUri, 'scope:openid': 'on' });
+    expect(spa.status).toBe(303);
+    expect(spa.headers.getSetCookie().some((c) => c.startsWith('oauth3_console_once='))).toBe(false);
+    const spaPage = await (await dev.browser.request(spa.headers.get('location')!)).text();
+    expect(spaPage).toContain('App registered.');
+    expect(spaPage).not.toContain('new-secret-value');
+    expect(spaPage).not.toContain('shown once and is not shown again');
+
+    // A rotation without grace says the old secret stopped.
+    const now = await form(`/developers/apps/${clientId}/rotate`, { grace: '0' });
+    const nowPage = await (await dev.browser.request(now.headers.get('location')!)).text();
+    expect(nowPage).toContain('The old secret stopped working.');
+    const newest = /id="new-secret-value"[^>]*value="([^"]+)"/.exec(nowPage)![1]!;
+    expect(await authStatus(clientId, fresh)).toBe('401 invalid_client');
+    expect(await authStatus(clientId, newest)).toBe('200');
 
     expect((await form(`/developers/apps/${clientId}/deactivate`, {})).status).toBe(303);
-    expect(await authStatus(clientId, second)).toBe('401 invalid_client');
+    expect(await authStatus(clientId, newest)).toBe('401 invalid_client');
     expect(await (await dev.browser.request(`/developers/apps/${clientId}`)).text()).toContain('Reactivate');
     expect((await form(`/developers/apps/${clientId}/delete`, {})).status).toBe(303);
     expect((await dev.browser.request(`/developers/apps/${clientId}`)).status).toBe(404);

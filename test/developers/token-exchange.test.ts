@@ -125,8 +125,8 @@ describe.each(backends())('token exchange in the developer portal on %s storage'
     expect(newPage).toContain('May exchange its tokens for narrower ones for its own helpers (token exchange)');
 
     const created = await form('/developers/apps', { kind: 'agent', name: 'Form agent', 'scope:echo.read': 'on', token_exchange: 'on' });
-    expect(created.status).toBe(201);
-    const page = await created.text();
+    expect(created.status).toBe(303);
+    const page = await (await dev.browser.request(created.headers.get('location')!)).text();
     const clientId = /id="client-id">(c_[A-Za-z0-9_-]+)</.exec(page)![1]!;
     expect(page).toContain('Yes: may exchange its tokens for narrower ones for its own helpers');
     expect(await stored(clientId)).toEqual([

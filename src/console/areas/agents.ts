@@ -10,7 +10,7 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { agentsBody, type AgentsPageInput } from '../views/agents.js';
 import { FormFields, guard, pathParam } from '../../http/guard.js';
-import { OneTimeView } from '../one-time.js';
+import { OneTimeView } from '../../accounts/one-time-view.js';
 
 /** Client ids from the clients store (src/clients/store.ts): `c_` and base64url. */
 const ClientId = z.string().regex(/^c_[A-Za-z0-9_-]{1,60}$/);

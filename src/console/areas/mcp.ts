@@ -9,7 +9,7 @@ import { mcpBody, type McpPageInput, type McpToolSummary } from '../views/mcp.js
 import { FormFields, guard } from '../../http/guard.js';
 import { agentTokenMinter, formProblem, MINTED, tokenFromForm } from './tokens.js';
 import { backTo } from '../../web/notices.js';
-import { OneTimeView } from '../one-time.js';
+import { OneTimeView } from '../../accounts/one-time-view.js';
 
 const PAGE = '/console/mcp';
 const GONE = 'This token was shown once and is not shown again. If you did not copy it, revoke it under Agent tokens and make another.';

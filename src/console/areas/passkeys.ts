@@ -7,6 +7,7 @@ import { pathParam } from '../../http/guard.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
 import { ownerOf, requireRecentSignIn } from '../../accounts/owner-session.js';
+import { nameOf } from '../../accounts/display-name.js';
 import { consolePage } from '../views/layout.js';
 import { passkeysBody } from '../views/passkeys.js';
 
@@ -109,7 +110,12 @@ export function passkeysArea(router: Router, deps: ConsoleDeps): void {
     const owner = ownerOf(ctx);
     // Excluding the owner's passkeys stops an authenticator from making a second one for the same account (§5.4.3).
     const existing = (await accounts.listPasskeys(owner.accountId)).map((p) => p.id);
-    ctx.body = await ceremonies.registrationOptions(binding(ctx), owner.accountId, existing);
+    // The passkey manager lists it under the name the owner goes by (display name, else username).
+    ctx.body = await ceremonies.registrationOptions(binding(ctx), {
+      accountId: owner.accountId,
+      exclude: existing,
+      name: nameOf(owner.account),
+    });
   });
 
   router.post('/console/api/passkeys', ...mutate, recentSignIn, throttle, async function addPasskey(ctx) {

@@ -8,7 +8,7 @@ import { pathParam } from '../../http/guard.js';
 import { NOTICE_KINDS, type NoticeKind } from '../../notices/kinds.js';
 import type { OutboxMessage } from '../../notices/outbox.js';
 import { backTo, noticeFrom } from '../../web/notices.js';
-import { OneTimeView } from '../one-time.js';
+import { OneTimeView } from '../../accounts/one-time-view.js';
 import { consoleStages, type ConsoleDeps, pendingOf } from '../kit.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { plainReason, preview, telegramBody, type TelegramPageInput } from '../views/telegram.js';

@@ -10,7 +10,7 @@ import { ownerOf } from '../../accounts/owner-session.js';
 import { consolePage, type ConsolePageInput } from '../views/layout.js';
 import { tokensBody, type TokensPageInput } from '../views/tokens.js';
 import { FormFields, guard, pathParam } from '../../http/guard.js';
-import { OneTimeView } from '../one-time.js';
+import { OneTimeView } from '../../accounts/one-time-view.js';
 
 const TokenId = z.string().regex(/^agt_[A-Za-z0-9_-]{1,60}$/);
 

@@ -1,6 +1,6 @@
 import { html } from '../../web/html.js';
-import { copyButton } from './copy.js';
-import { timeTag } from './time.js';
+import { copyButton } from '../../web/copy.js';
+import { timeTag } from '../../web/time.js';
 import type { AgentService } from '../../agents/agent-services.js';
 import { canWrite } from './apps.js';
 import { scopeBadge } from '../../web/scope-badges.js';

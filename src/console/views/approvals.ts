@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import { breakable } from './breakable.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 import type { HeldAction, HeldStatus } from '../../policies/held.js';
 import { csrfField } from '../../web/forms.js';
 

@@ -1,6 +1,6 @@
 import { html, httpsUrl, type SafeHtml } from '../../web/html.js';
 import { revokeAllSection } from './revoke-all.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import { scopeBadge } from '../../web/scope-badges.js';
 import type { ConnectedApp, DelegatedToken } from '../../grants/connected-apps.js';

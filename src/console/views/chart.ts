@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { Chart } from '../../accounts/access-log.js';
+import { dayTag, dayText } from '../../web/time.js';
 
 const SERIES_COLOURS = 8; // .series-0 … .series-7 in console.css
 const DAY_WIDTH = 10;
@@ -31,7 +32,8 @@ export function activityChart(chart: Chart): SafeHtml {
   }
   const apps = [...totals.entries()].sort((a, b) => b[1].total - a[1].total);
   const series = new Map(apps.map(([id], i) => [id, i % SERIES_COLOURS]));
-  const heading = html`<h2 id="chart-title">${what} per day, last ${days.length} days</h2>`;
+  const heading = html`<h2 id="chart-title">${what} per day, last ${days.length} days</h2>
+<p class="hint">Days run from midnight to midnight UTC.</p>`;
   if (!apps.length)
     return html`<section class="chart" aria-labelledby="chart-title">${heading}<p class="empty">No app activity in this period.</p></section>`;
 
@@ -40,7 +42,7 @@ export function activityChart(chart: Chart): SafeHtml {
   const peak = Math.max(...perDay.values());
   const total = apps.reduce((sum, [, a]) => sum + a.total, 0);
   const summary =
-    `${what}: ${total} from ${chart.from} to ${chart.to}, at most ${peak} in a day. ` +
+    `${what}: ${total} from ${dayText(chart.from)} to ${dayText(chart.to)} (UTC days), at most ${peak} in a day. ` +
     apps.map(([, a]) => `${a.name}: ${a.total}`).join('; ') +
     '.';
 
@@ -51,7 +53,7 @@ export function activityChart(chart: Chart): SafeHtml {
       if (!count) return '';
       const h = (count / peak) * HEIGHT;
       top -= h;
-      return html`<rect class="series-${series.get(id)}" x="${i * DAY_WIDTH + (DAY_WIDTH - BAR_WIDTH) / 2}" y="${top.toFixed(2)}" width="${BAR_WIDTH}" height="${h.toFixed(2)}"><title>${day} · ${app.name}: ${count}</title></rect>`;
+      return html`<rect class="series-${series.get(id)}" x="${i * DAY_WIDTH + (DAY_WIDTH - BAR_WIDTH) / 2}" y="${top.toFixed(2)}" width="${BAR_WIDTH}" height="${h.toFixed(2)}"><title>${dayText(day)} · ${app.name}: ${count}</title></rect>`;
     });
   });
 
@@ -62,7 +64,7 @@ ${heading}
 <line class="chart-baseline" x1="0" y1="${HEIGHT}" x2="${days.length * DAY_WIDTH}" y2="${HEIGHT}" vector-effect="non-scaling-stroke"></line>
 ${bars}
 </svg>
-<div class="chart-axis" aria-hidden="true"><span>${chart.from}</span><span>${chart.to}</span></div>
+<div class="chart-axis" aria-hidden="true"><span>${dayTag(chart.from)}</span><span>${dayTag(chart.to)}</span></div>
 <ul class="chart-legend" aria-label="Apps">
 ${apps.map(([id, app]) => html`<li><span class="swatch series-${series.get(id)}" aria-hidden="true"></span>${app.name} <span class="muted">(${app.total})</span></li>`)}
 </ul>
@@ -72,7 +74,7 @@ ${apps.map(([id, app]) => html`<li><span class="swatch series-${series.get(id)}"
 <caption>${what} per day and app</caption>
 <thead><tr><th scope="col">Day</th><th scope="col">App</th><th scope="col">Count</th></tr></thead>
 <tbody>
-${chart.counts.map((c) => html`<tr><td data-label="Day">${c.day}</td><td data-label="App">${c.client_name ?? c.client_id}</td><td data-label="Count">${c.count}</td></tr>`)}
+${chart.counts.map((c) => html`<tr><td data-label="Day">${dayTag(c.day)}</td><td data-label="App">${c.client_name ?? c.client_id}</td><td data-label="Count">${c.count}</td></tr>`)}
 </tbody>
 </table>
 </details>

@@ -1,7 +1,8 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import type { Connection } from '../../connections/store.js';
 import type { CredentialField, CredentialGuide } from '../../plugins/plugin.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
+import { timeTag } from '../../web/time.js';
 import type { OwnerProviderView } from '../../upstream/owner-providers.js';
 import type { ConnectWay } from '../../connections/ways.js';
 
@@ -50,8 +51,8 @@ export function connectionsBody({ connections, ways, csrf, problem, howOf, provi
   <td data-label="Account"><strong>${c.label}</strong> <span class="hint">${providerTitle(c.provider)}</span></td>
   <td data-label="How">${howOf(c)}</td>
   <td data-label="Status">${statusCell(c, providerTitle(c.provider))}</td>
-  <td data-label="Connected">${when(c.createdAt)}</td>
-  <td data-label="Last used">${when(c.lastUsedAt)}</td>
+  <td data-label="Connected">${timeTag(c.createdAt)}</td>
+  <td data-label="Last used">${timeTag(c.lastUsedAt, { empty: 'Never' })}</td>
   <td data-label="Actions"><form method="post" action="/console/connections/${c.id}/disconnect" class="inline-form">
     ${csrfField(csrf)}
     <button type="submit" class="button danger compact">Disconnect<span class="visually-hidden"> ${c.label}</span></button>

@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import { breakable } from './breakable.js';
-import { timeTag } from './time.js';
+import { dayText, timeTag } from '../../web/time.js';
 
 /**
  * An access-log event's detail in plain words: one line per kind ("Passkey “Laptop” renamed to “Work laptop”"), never
@@ -99,7 +99,7 @@ const LINES: Record<string, (d: Detail) => Line> = {
   'connection.needs_relink': (d) => connectionLine(d),
   'limit.daily_reached': (d) =>
     line(
-      `${typeof d.limit === 'number' ? `${d.limit} ${d.limit === 1 ? 'post' : 'posts'} a day` : 'Its daily limit'}, reached on ${str(d.day) ?? 'this day'}.`,
+      `${typeof d.limit === 'number' ? `${d.limit} ${d.limit === 1 ? 'post' : 'posts'} a day` : 'Its daily limit'}, reached on ${str(d.day) ? `${dayText(str(d.day)!)} (UTC)` : 'this day'}.`,
       'limit',
       'day',
     ),

@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from '../../web/html.js';
 import { breakable } from './breakable.js';
 import { displayAddress } from '../../http/client-address.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 import type { Chart, LogEntry, LogFilter, LogPage } from '../../accounts/access-log.js';
 import { consolePage } from './layout.js';
 import { activityChart } from './chart.js';

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
-import { copyButton } from './copy.js';
+import { copyButton } from '../../web/copy.js';
 import { scopeBadge } from '../../web/scope-badges.js';
 import { csrfField } from '../../web/forms.js';
 import type { ScopeCatalog } from '../../../scopes/catalog.js';

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
-import { when } from '../../web/forms.js';
+import { timeTag } from '../../web/time.js';
 import { deploymentBadge, type DeploymentInfo } from '../../web/deployment-badge.js';
 import { kindLabel } from '../../accounts/event-kinds.js';
 import type { LogEntry } from '../../accounts/access-log.js';
@@ -33,7 +33,7 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 function attention({ pendingApprovals, connections, providerTitle, undelivered, warnings }: OverviewInput): SafeHtml[] {
   const items: SafeHtml[] = [];
   for (const w of warnings) {
-    items.push(html`<li class="attention-security"><strong>${kindLabel(w.kind, w.outcome)}</strong> (${when(w.at)}).
+    items.push(html`<li class="attention-security"><strong>${kindLabel(w.kind, w.outcome)}</strong> (${timeTag(w.at)}).
 ${w.summary ?? ''} <a href="/console/log?kind=${w.kind}">See it in the access log</a></li>`);
   }
   if (pendingApprovals > 0) {
@@ -54,7 +54,7 @@ you do. <a href="/console/connections">Link it again</a></li>`);
 function appsCard(apps: ConnectedApp[]): SafeHtml {
   const list = apps
     .slice(0, SHOWN)
-    .map((a) => html`<li><strong>${a.name}</strong> <span class="hint">since ${when(a.grantedAt)}</span></li>`);
+    .map((a) => html`<li><strong>${a.name}</strong> <span class="hint">allowed ${timeTag(a.grantedAt)}</span></li>`);
   return html`<section class="overview-card" aria-labelledby="overview-apps">
 <h2 id="overview-apps">Apps and agents</h2>
 ${
@@ -106,7 +106,7 @@ function signInCard(last: LogEntry | undefined): SafeHtml {
 <h2 id="overview-signin">Last sign-in</h2>
 ${
   last
-    ? html`<p><strong>${when(last.at)}</strong>${browser ? html`<br>${browser}` : ''}${last.kind === 'account.created' ? html`<br><span class="hint">when you created the account</span>` : ''}</p>`
+    ? html`<p><strong>${timeTag(last.at)}</strong>${browser ? html`<br>${browser}` : ''}${last.kind === 'account.created' ? html`<br><span class="hint">when you created the account</span>` : ''}</p>`
     : html`<p>No sign-in recorded yet.</p>`
 }
 <p><a href="/console/sessions">Signed-in browsers</a> · <a href="/console/log">Access log</a></p>

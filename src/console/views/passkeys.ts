@@ -1,5 +1,5 @@
 import { html } from '../../web/html.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 import type { Passkey } from '../../accounts/accounts.js';
 import { csrfField } from '../../web/forms.js';
 

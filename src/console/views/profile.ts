@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../../web/html.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 import type { ProfileField } from '../../accounts/profile.js';
 import { consolePage } from './layout.js';
 import { csrfField } from '../../web/forms.js';

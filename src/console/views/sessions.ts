@@ -1,9 +1,9 @@
 import { html } from '../../web/html.js';
 import { displayAddress } from '../../http/client-address.js';
-import { timeTag } from './time.js';
+import { timeTag } from '../../web/time.js';
 import type { BrowserSession } from '../browser-sessions.js';
 import { deviceName } from '../../web/device.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
 
 /** /console/sessions: every signed-in browser, a sign-out button for each other one, and "sign out everywhere else". */
 export function sessionsBody(sessions: BrowserSession[], currentUid: string, csrf: string) {
@@ -22,7 +22,7 @@ export function sessionsBody(sessions: BrowserSession[], currentUid: string, csr
         ? html`<span class="hint">Use “Sign out” at the top to end this one.</span>`
         : html`<form method="post" action="/console/sessions/${s.uid}/sign-out" class="inline-form">
       ${csrfField(csrf)}
-      <button type="submit" class="button secondary compact">Sign out<span class="visually-hidden"> ${device}, last seen ${when(s.lastSeenAt)}</span></button>
+      <button type="submit" class="button secondary compact">Sign out<span class="visually-hidden"> ${device}, last seen ${timeTag(s.lastSeenAt)}</span></button>
     </form>`
     }
   </div></td>

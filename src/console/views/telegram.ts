@@ -1,7 +1,7 @@
 import { html } from '../../web/html.js';
-import { copyButton } from './copy.js';
-import { timeTag } from './time.js';
-import { csrfField, when } from '../../web/forms.js';
+import { copyButton } from '../../web/copy.js';
+import { timeTag } from '../../web/time.js';
+import { csrfField } from '../../web/forms.js';
 import type { TelegramLink } from '../../accounts/telegram-links.js';
 import { isNoticeKind, NOTICE_KINDS, type NoticeKind } from '../../notices/kinds.js';
 import type { OutboxMessage } from '../../notices/outbox.js';
@@ -92,7 +92,7 @@ const undeliveredRow = (message: OutboxMessage, csrf: string) => {
       ? html`<span class="badge badge-undelivered">Gave up</span>
     <form method="post" action="/console/telegram/undelivered/${message.id}/retry" class="inline-form">
       ${csrfField(csrf)}
-      <button type="submit" class="button secondary compact">Send again<span class="visually-hidden"> the message of ${when(message.createdAt)}</span></button>
+      <button type="submit" class="button secondary compact">Send again<span class="visually-hidden"> the message of ${timeTag(message.createdAt, { style: 'absolute' })}</span></button>
     </form>`
       : html`<span class="badge badge-read">Retrying</span> <span class="hint next-try">Next try ${at(message.nextAttemptAt)}</span>`
   }</td>

@@ -3,7 +3,9 @@ import type { ScopeCatalog } from '../../../scopes/catalog.js';
 import type { ClientKind, ClientRecord } from '../../clients/store.js';
 import type { LiveSecret } from '../../clients/secrets.js';
 import { accessBadge, scopeBadge } from '../../web/scope-badges.js';
-import { csrfField, when } from '../../web/forms.js';
+import { csrfField } from '../../web/forms.js';
+import { copyButton } from '../../web/copy.js';
+import { timeTag } from '../../web/time.js';
 import { TOKEN_EXCHANGE } from '../apps.js';
 import { APP_FIELDS, countProblems, FIELD_LABELS, sentence, type AppFieldName, type FormProblems } from '../form-problems.js';
 
@@ -40,7 +42,7 @@ ${apps.map(
   <td data-label="App"><a href="/developers/apps/${a.clientId}"><strong>${a.name}</strong></a> ${statusBadge(a)}</td>
   <td data-label="Kind">${KIND_LABELS[a.kind].title}</td>
   <td data-label="Client id"><code>${a.clientId}</code></td>
-  <td data-label="Registered">${when(a.createdAt)}</td>
+  <td data-label="Registered">${timeTag(a.createdAt)}</td>
 </tr>`,
 )}
 </tbody>
@@ -201,8 +203,11 @@ export interface AppPageInput {
   secrets: LiveSecret[];
   csrf: string;
   issuer: string;
-  /** A secret just issued (registration, rotation, emergency revoke): on this one page and nowhere else (F2). */
-  newSecret?: string;
+  /**
+   * A secret just issued (registration, rotation, emergency revoke): on this one view and nowhere else (F2), with
+   * until when the secret it replaced still works (ISO text) after a rotation with a grace period.
+   */
+  newSecret?: { secret: string; oldWorksUntil?: string; oldStopped?: boolean };
   /** The scopes this server knows, to name the app's. */
   scopes: ScopeCatalog;
 }
@@ -219,8 +224,15 @@ ${
 <h2 id="new-secret-title">Your new client secret</h2>
 <div class="field">
   <label for="new-secret-value">Client secret</label>
-  <input id="new-secret-value" class="token-value" type="text" readonly value="${newSecret}" autocomplete="off" spellcheck="false">
-  <span class="hint">Copy it now into your app's configuration. It is shown only this once; oauth3 keeps only a hash of it.</span>
+  <input id="new-secret-value" class="token-value" type="text" readonly value="${newSecret.secret}" autocomplete="off" spellcheck="false">
+  ${copyButton('new-secret-value', 'client secret')}
+  <span class="hint">Copy it now into your app's configuration. It is shown only this once; oauth3 keeps only a hash of it.${
+    newSecret.oldWorksUntil
+      ? html` The old secret keeps working until ${timeTag(newSecret.oldWorksUntil, { style: 'absolute' })}.`
+      : newSecret.oldStopped
+        ? ' The old secret stopped working.'
+        : ''
+  }</span>
 </div>
 </section>`
     : ''
@@ -235,7 +247,7 @@ ${
   <dt>Redirect URIs</dt><dd>${app.redirectUris.length ? html`<ul>${app.redirectUris.map((u) => html`<li><code>${u}</code></li>`)}</ul>` : '—'}</dd>
   ${app.public ? '' : html`<dt>Token exchange</dt><dd>${exchanges(app) ? 'Yes: may exchange its tokens for narrower ones for its own helpers' : 'No'}</dd>`}
   <dt>Scopes</dt><dd><ul class="scope-list">${(app.scope?.split(' ') ?? []).map((name) => scopeBadge(scopes, name))}</ul></dd>
-  <dt>Registered</dt><dd>${when(app.createdAt)}</dd>
+  <dt>Registered</dt><dd>${timeTag(app.createdAt)}</dd>
 </dl>
 <p><a href="${base}/skill.md">Skill document</a> — a Markdown file that tells an agent how to use this app's access.
 · <a href="${base}/edit">Edit</a></p>
@@ -265,8 +277,8 @@ ${
 ${secrets.map(
   (s, i) => html`<tr>
   <td data-label="Secret">${i === 0 ? 'Newest' : 'Older'} <code class="secret-id">${s.id}</code></td>
-  <td data-label="Created">${when(s.createdAt)}</td>
-  <td data-label="Works until" class="secret-until">${s.expiresAt ? when(s.expiresAt) : 'until rotated'}</td>
+  <td data-label="Created">${timeTag(s.createdAt)}</td>
+  <td data-label="Works until" class="secret-until">${s.expiresAt ? timeTag(s.expiresAt, { style: 'absolute' }) : 'until rotated'}</td>
 </tr>`,
 )}
 </tbody>

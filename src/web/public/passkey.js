@@ -44,7 +44,8 @@ function wire(root) {
     setBusy(true);
     show('');
     try {
-      const optionsJSON = await post(`${base}/${kind}/options`, {});
+      // The name goes with the options too: the passkey manager lists the new passkey under it.
+      const optionsJSON = await post(`${base}/${kind}/options`, extras[kind]());
       const credential = await ceremonies[kind](optionsJSON);
       const { redirectTo } = await post(`${base}/${kind}`, { ...credential, ...extras[kind]() });
       if (typeof redirectTo !== 'string') throw unexpectedAnswer();

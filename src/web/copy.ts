@@ -1,7 +1,7 @@
-import { html, type SafeHtml } from '../../web/html.js';
+import { html, type SafeHtml } from './html.js';
 
 /**
- * A "Copy" button for the read-only field `target` (a secret shown once). /static/console.js shows it and does the
+ * A "Copy" button for the read-only field `target` (a secret shown once). /static/kit.js shows it and does the
  * copying (no inline script: the pages' Content Security Policy); without JavaScript it stays hidden and the owner
  * selects the text. `what` names the secret for screen readers ("Copy token").
  */

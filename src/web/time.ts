@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../web/html.js';
+import { html, type SafeHtml } from './html.js';
 
 const FULL_UTC = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
 
@@ -16,7 +16,7 @@ export interface TimeOptions {
 }
 
 /**
- * A moment in a console page: `<time datetime>` with the UTC time as its text, which /static/console.js turns into the
+ * A moment in a console or developer portal page: `<time datetime>` with the UTC time as its text, which /static/kit.js turns into the
  * browser's own words in its own time zone, with the full local time in its title (shown on hover). Without
  * JavaScript the owner reads the UTC time, labelled as such.
  */
@@ -25,4 +25,21 @@ export function timeTag(date: Date | string | null | undefined, { empty = '—',
   if (!d || Number.isNaN(d.getTime())) return html`${empty}`;
   const text = utcText(d);
   return html`<time datetime="${d.toISOString()}" title="${text}" data-time="${style}">${text}</time>`;
+}
+
+const DAY = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+const isDay = (day: string) => /^\d{4}-\d{2}-\d{2}$/.test(day) && !Number.isNaN(Date.parse(`${day}T00:00:00Z`));
+
+/**
+ * A UTC calendar day (`YYYY-MM-DD`, as the access log's chart and the daily limits count days) in words, "6 Dec 2026";
+ * anything else as it is. For text only (an SVG title, an aria-label); in HTML, `dayTag`.
+ */
+export const dayText = (day: string): string => (isDay(day) ? DAY.format(new Date(`${day}T00:00:00Z`)) : day);
+
+/**
+ * A UTC calendar day as `<time datetime>` with `dayText` as its text. It is a day, not a moment, so the browser leaves
+ * it as it is; pages that show such days say they are UTC days.
+ */
+export function dayTag(day: string): SafeHtml {
+  return isDay(day) ? html`<time datetime="${day}">${dayText(day)}</time>` : html`${day}`;
 }

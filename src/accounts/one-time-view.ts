@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { keyRing, open, seal } from '../keys/sealing.js';
-import { ownerOf } from '../accounts/owner-session.js';
+import { ownerOf } from './owner-session.js';
 
 const COOKIE = 'oauth3_console_once';
 /** Time enough to follow the redirect; a value not shown by then is gone. */
@@ -11,8 +11,9 @@ const TTL_MS = 5 * 60 * 1000;
 const derive = (key: string) => createHash('sha256').update(`oauth3 console one-time view|${key}`).digest();
 
 /**
- * A one-time view of something just created (an agent token, an agent service's secret, a Telegram link), so a form
- * that created it can answer with a redirect (POST, 303, GET) and a reload never creates another. The value travels
+ * A one-time view of something just created (the console's agent tokens, agent services' secrets and Telegram links,
+ * the developer portal's client secrets), so a form that created it can answer with a redirect (POST, 303, GET) and a
+ * reload never creates another. The value travels
  * in an AES-GCM sealed cookie bound to this browser session and to the one page that shows it (its path and the
  * sealed data), never in a URL. Reading it clears it: a reload finds nothing and the page says it was shown once.
  */
