@@ -5,6 +5,7 @@ import path from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { ChartError, loadChart, podOf, selects, type Manifest, type NetworkPolicySpec, type PolicyRule } from './helm-render.js';
 import { checkedRenderer, parseHelmOutput, shapeProblems } from './helm-real.js';
+import { extraValues } from './helm-values.js';
 
 /*
  * helm/oauth3 rendered as `helm template` would (test/deployment/helm-render.ts) and the manifests checked: network
@@ -514,16 +515,7 @@ describe('Ingress TLS', () => {
 });
 
 describe('extra env, envFrom, volumes, mounts and sidecars', () => {
-  const extras = {
-    extraEnv: [
-      { name: 'PGSSLROOTCERT', value: '/certs/ca.crt' },
-      { name: 'X_CLIENT_ID', valueFrom: { secretKeyRef: { name: 'x', key: 'id' } } },
-    ],
-    extraEnvFrom: [{ secretRef: { name: 'provider-credentials' } }],
-    extraVolumes: [{ name: 'certs', secret: { secretName: 'db-ca' } }],
-    extraVolumeMounts: [{ name: 'certs', mountPath: '/certs', readOnly: true }],
-    sidecars: [{ name: 'db-proxy', image: 'proxy:1', args: ['--port=5432'] }],
-  };
+  const extras = extraValues;
   const r = withProduction({ ...extras, resourceServer: { enabled: true } });
 
   it('adds them to both server Deployments, after what the chart sets', () => {

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/paths.js';
+import { extraValues, productionValues } from './helm-values.js';
 import { ChartError, coalesce, loadChart, type Manifest, type Rendered } from './helm-render.js';
 import {
   checkedRenderer,
@@ -30,27 +31,10 @@ const chartDir = path.join(projectRoot, 'helm', 'oauth3');
 const helm = helmBinary();
 const local = loadChart(chartDir);
 
-const production = {
-  config: { issuer: 'https://auth.example.com' },
-  secrets: {
-    databaseUrl: 'postgres://oauth3:pw@db:5432/oauth3',
-    redisUrl: 'redis://redis:6379/0',
-    masterKey: 'q3y8cWq0r0mXq9X2nq5Gx0m4Jw4tL5b3kqX7v3c8s2A',
-    cookieKeys: 'a-cookie-key-that-is-long-enough-0001,an-older-cookie-key-long-enough-0002',
-  },
-};
+const production = productionValues;
 const withProduction = (patch: Record<string, unknown> = {}) => coalesce(production, patch) as Record<string, unknown>;
 
-const extras = {
-  extraEnv: [
-    { name: 'PGSSLROOTCERT', value: '/certs/ca.crt' },
-    { name: 'X_CLIENT_ID', valueFrom: { secretKeyRef: { name: 'x', key: 'id' } } },
-  ],
-  extraEnvFrom: [{ secretRef: { name: 'provider-credentials' } }],
-  extraVolumes: [{ name: 'certs', secret: { secretName: 'db-ca' } }],
-  extraVolumeMounts: [{ name: 'certs', mountPath: '/certs', readOnly: true }],
-  sidecars: [{ name: 'db-proxy', image: 'proxy:1', args: ['--port=5432'] }],
-};
+const extras = extraValues;
 
 /** The value sets of the chart tests (helm.test.ts, helm-chart.test.ts), and the README's install. */
 const valueSets: Array<[string, Record<string, unknown>]> = [

@@ -12,6 +12,7 @@ import { loadChart, podOf } from './helm-render.js';
 import { checkedRenderer } from './helm-real.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 import { runCommand, type CliRun } from '../helpers/cli.js';
+import { productionValues } from './helm-values.js';
 
 /*
  * The Helm chart (helm/oauth3), checked from its sources: values against the schema, every `.Values` path a template
@@ -107,15 +108,7 @@ function unbalancedBlocks(text: string): string | undefined {
   return depth === 0 ? undefined : `${depth} block(s) never closed`;
 }
 
-const production = {
-  config: { issuer: 'https://auth.example.com' },
-  secrets: {
-    databaseUrl: 'postgres://oauth3:pw@db:5432/oauth3',
-    redisUrl: 'redis://redis:6379/0',
-    masterKey: 'q3y8cWq0r0mXq9X2nq5Gx0m4Jw4tL5b3kqX7v3c8s2A',
-    cookieKeys: 'a-cookie-key-that-is-long-enough-0001,an-older-cookie-key-long-enough-0002',
-  },
-};
+const production = productionValues;
 
 describe('helm/oauth3 values and schema', () => {
   it('values.yaml validates against values.schema.json', () => {

@@ -88,6 +88,17 @@ describe('Prometheus metrics on METRICS_PORT', () => {
     await fake?.stop();
   });
 
+  /** A client-credentials token for the machine client, which must be issued; the token joins the secrets checked. */
+  async function machineToken(machine: { clientId: string; clientSecret?: string }): Promise<void> {
+    const cc = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: basic(machine.clientId, machine.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read', resource: server.config.RESOURCE_URL }),
+    });
+    expect(cc.status).toBe(200);
+    secrets.add(((await cc.json()) as { access_token: string }).access_token);
+  }
+
   it('serves the text format at GET /metrics on its own port, with the process metrics, and nothing else there', async () => {
     expect(server.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(listenersOpened).toBe(2);
@@ -113,13 +124,7 @@ describe('Prometheus metrics on METRICS_PORT', () => {
       expect(replay.status).toBe(400);
       expect(replay.body.error).toBe('invalid_grant');
       expect(await flow.active(app, issued(rotated).accessToken)).toBe(false);
-      const cc = await fetch(`${server.url}/token`, {
-        method: 'POST',
-        headers: { authorization: basic(machine.clientId, machine.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read', resource: server.config.RESOURCE_URL }),
-      });
-      expect(cc.status).toBe(200);
-      secrets.add(((await cc.json()) as { access_token: string }).access_token);
+      await machineToken(machine);
     }, [
       ['oauth3_tokens_issued_total', { grant_type: 'authorization_code' }],
       ['oauth3_tokens_issued_total', { grant_type: 'refresh_token' }],
@@ -143,13 +148,7 @@ describe('Prometheus metrics on METRICS_PORT', () => {
     const machine = await server.addClient({ name: 'Statements machine', grantTypes: ['client_credentials'], scope: 'echo.read' });
     secrets.add(machine.clientSecret!);
     const [statements] = await delta(async () => {
-      const cc = await fetch(`${server.url}/token`, {
-        method: 'POST',
-        headers: { authorization: basic(machine.clientId, machine.clientSecret!), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'echo.read', resource: server.config.RESOURCE_URL }),
-      });
-      expect(cc.status).toBe(200);
-      secrets.add(((await cc.json()) as { access_token: string }).access_token);
+      await machineToken(machine);
     }, [['oauth3_db_statements_total', {}]]);
     // At least the token's write (stored in SQL without Redis).
     expect(statements).toBeGreaterThanOrEqual(1);
