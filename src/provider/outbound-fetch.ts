@@ -90,8 +90,9 @@ export function outboundFetch({ timeoutMs, allowHosts = [], devCa, httpForAllowH
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
     // The URL parser already wrote any IPv4 form as dotted decimal; ipaddr.js reads the others too, should one remain.
     if (!escapeHatch && ipaddr.isValid(hostname) && !isPublicAddress(hostname)) throw new NonPublicAddress(hostname);
-    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    // The HTTP client first: its one-time load is not the remote server's slowness, so the time limit starts after it.
     const { fetch, publicAgent, devAgent } = await client();
+    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     return fetch(url, { ...init, signal, redirect: 'manual', dispatcher: escapeHatch ? devAgent : publicAgent });
   };
 }
