@@ -10,13 +10,13 @@ import { startNodeFlags } from '../../bench/node-flags.js';
 /**
  * The embedded default's memory (bench/README.md, "Memory of the embedded default"), measured without timing: a
  * server on a new DATA_DIR, as its own process (src/main.ts through tsx, which adds about 45 MB to what `npm start`
- * holds), after its first start and after a restart. The bounds leave room for the JavaScript heap's ups and downs and
+ * holds, with the Node flags of npm start), after its first start and after a restart (about 200–220 MiB here). The bounds leave room for the JavaScript heap's ups and downs and
  * still fail on what brought the memory down coming undone: PGlite's 128 MB of shared buffers (about 110 MB more at
  * rest), V8 optimizing PGlite's WebAssembly (a 600 MB peak seconds after a start) or the cluster being created in the
  * server's own process (a 600 MB peak on the first start, about 60 MB more at rest).
  */
-const RESIDENT_MIB = 330;
-const PEAK_MIB = 420;
+const RESIDENT_MIB = 300;
+const PEAK_MIB = 360;
 /** Long enough for V8 to have optimized PGlite's hot functions, had it been allowed to. */
 const SETTLE_MS = 8_000;
 
