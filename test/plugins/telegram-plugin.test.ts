@@ -56,7 +56,7 @@ describe('the Telegram plugin against a fake Bot API', () => {
 
   beforeAll(async () => {
     fake = await startFakeTelegram();
-    config = loadConfig({ NODE_ENV: 'test', TELEGRAM_API_ROOT: fake.url, UPSTREAM_TIMEOUT_MS: '400' });
+    config = loadConfig({ NODE_ENV: 'test', TELEGRAM_API_ROOT: fake.url, UPSTREAM_TIMEOUT_MS: '1500' });
     token = fake.addBot({ username: 'release_bot', chats: [channel, group] }).token;
   });
   beforeEach(() => fake.reset());
