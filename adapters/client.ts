@@ -1,17 +1,12 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
+import { refusedData } from '../src/db/errors.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { ClientStore } from '../src/clients/store.js';
 import { isStoredForm } from '../src/clients/secrets.js';
 import { clientFromRow, selectClients, type ClientRow } from './clients.js';
 import type { ClientCache } from './client-cache.js';
-
-/** SQLSTATE classes 21-23: the database refused a value one request sent (a NUL character); not a storage failure. */
-const refusedData = (error: unknown) => {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && /^2[123]/.test(code);
-};
 
 /**
  * oidc-provider's Client model on our `clients` and `client_secrets` tables: every token request finds its client

@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
+import { conflicted, refusedData } from '../src/db/errors.js';
 import { AtRest, type UserCodes } from './at-rest.js';
 import { handleOf } from '../src/db/at-rest-keys.js';
 
@@ -23,14 +24,8 @@ interface StoredRow {
 const payloadOf = (row: StoredRow): AdapterPayload =>
   row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
 
-/**
- * SQLSTATE classes 21-23 (cardinality, data, integrity): the database refused a value, such as a NUL character in
- * text or JSON, which one request can send. Connection failures and timeouts are not among them.
- */
-const refusedData = (error: unknown) => {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && /^2[123]/.test(code);
-};
+/** A batch of consumes that collided with another batch over the same rows is tried one call at a time. */
+const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error);
 
 /**
  * oidc-provider's storage contract on Postgres (pg or PGlite, same SQL). Each instance serves one model; rows are
@@ -42,6 +37,7 @@ export class PostgresAdapter implements Adapter {
   // Concurrent writes and finds share one statement each (src/db/coalesce.ts: not a cache).
   private readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: refusedData });
   private readonly findById = coalesce((keys: string[]) => this.findMany(keys), { isolate: refusedData });
+  private readonly markConsumed = coalesce((keys: string[]) => this.consumeMany(keys), { isolate: retriedAlone });
   private readonly atRest: AtRest;
 
   constructor(
@@ -86,11 +82,7 @@ export class PostgresAdapter implements Adapter {
    * changes the row; the other is refused as a reused grant (threat model B2, C2).
    */
   async consume(id: string): Promise<void> {
-    const { rowCount } = await this.db.query(
-      'UPDATE oidc_models SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
-      [this.model, this.atRest.key(id)],
-    );
-    if (rowCount !== 1) throw new errors.InvalidGrant('grant request is invalid (already used)');
+    if (!(await this.markConsumed(this.atRest.key(id)))) throw new errors.InvalidGrant('grant request is invalid (already used)');
   }
 
   async destroy(id: string): Promise<void> {
@@ -116,18 +108,35 @@ export class PostgresAdapter implements Adapter {
     return rows.map(() => undefined);
   }
 
+  /**
+   * Concurrent consumes in one conditional UPDATE. Postgres changes each row at most once and only while it is unused,
+   * so a key is returned to one statement only; within a batch, the first caller holding that key is the one that
+   * consumed it, any other caller with the same key is refused, as if its own UPDATE had come second.
+   */
+  private async consumeMany(keys: string[]): Promise<boolean[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `UPDATE oidc_models SET consumed_at = now()
+       WHERE model = $1 AND id = ANY($2::text[]) AND consumed_at IS NULL
+       RETURNING id`,
+      [this.model, [...new Set(keys)].filter((key) => !key.includes('\0')).sort()],
+    );
+    const consumed = new Set(rows.map((row) => row.id));
+    return keys.map((key) => consumed.delete(key));
+  }
+
   /** Concurrent finds by storage key (a token presented, its grant) in one statement. */
   private async findMany(keys: string[]): Promise<(AdapterPayload | undefined)[]> {
-    const { rows } = await this.db.query<StoredRow & { id: string }>(
-      `SELECT id, payload, consumed_at FROM oidc_models
+    // The payload as text, parsed once per caller below.
+    const { rows } = await this.db.query<{ id: string; payload: string; consumed_at: Date | null }>(
+      `SELECT id, payload::text AS payload, consumed_at FROM oidc_models
        WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`,
       [this.model, [...new Set(keys)].filter((key) => !key.includes('\0'))],
     );
     const found = new Map(rows.map((row) => [row.id, row]));
     // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.
-    return keys.map((key, i) => {
+    return keys.map((key) => {
       const row = found.get(key);
-      return row && payloadOf(keys.indexOf(key) === i ? row : structuredClone(row));
+      return row && payloadOf({ payload: JSON.parse(row.payload) as AdapterPayload, consumed_at: row.consumed_at });
     });
   }
 

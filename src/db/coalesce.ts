@@ -7,8 +7,9 @@
  * This is not a cache. A batch is sent only after every call in it was made, so each caller reads the database as it
  * was at its call or later (a client removed before a request arrived is not found), and a writer's promise settles
  * only once its own row is committed. A failed batch fails every call in it (storage failures still fail closed),
- * except when `isolate` says the error came from one call's data: then each call is retried alone, so a request
- * cannot make its neighbours fail by sending a value the database refuses.
+ * except when `isolate` says the error came from the batch rather than from the database (one call's data, or a
+ * conflict with another batch over the same rows): then each call is retried alone, so a request cannot make its
+ * neighbours fail by sending a value the database refuses.
  */
 export interface CoalesceOptions {
   maxBatch?: number;

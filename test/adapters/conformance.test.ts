@@ -277,6 +277,37 @@ function sqlCases(backend: () => SqlBackend): void {
     expect(await tokens.find(b)).toMatchObject({ jti: b, consumed: expect.any(Number) });
   });
 
+  it('consumes concurrent redemptions in one statement per adapter, each token exactly once, also when two processes race', async () => {
+    const { db } = backend();
+    // Two adapters on one database: two processes (workers, replicas) of the same server.
+    const [one, other] = [new PostgresAdapter('RefreshToken', db), new PostgresAdapter('RefreshToken', db)];
+    const ids = Array.from({ length: 10 }, newId);
+    await Promise.all(ids.map((id) => one.upsert(id, { jti: id, grantId: newId() }, 60)));
+    const sent = db.statementsSent();
+    // Every token presented four times at once: twice to each process.
+    const attempts = ids.map((id) => Promise.allSettled([one.consume(id), one.consume(id), other.consume(id), other.consume(id)]));
+    const outcomes = await Promise.all(attempts);
+    expect(db.statementsSent() - sent).toBe(2);
+    for (const results of outcomes) {
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(errors.InvalidGrant);
+    }
+    // Spent, whoever spent them: none is redeemed again.
+    const again = await Promise.allSettled(ids.map((id) => other.consume(id)));
+    expect(again.every((r) => r.status === 'rejected' && r.reason instanceof errors.InvalidGrant)).toBe(true);
+    for (const id of ids) expect(await one.find(id)).toMatchObject({ jti: id, consumed: expect.any(Number) });
+  });
+
+  it('refuses a redemption carrying a NUL character without failing the others in its batch', async () => {
+    const { db } = backend();
+    const codes = new PostgresAdapter('AuthorizationCode', db);
+    const id = newId();
+    await codes.upsert(id, { jti: id, grantId: newId() }, 60);
+    const [bad, good] = await Promise.allSettled([codes.consume(`${newId()}\0`), codes.consume(id)]);
+    expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(errors.InvalidGrant) });
+    expect(good.status).toBe('fulfilled');
+  });
+
   it('digests in SQL exactly as the adapters do (migration 009 oauth3_digest)', async () => {
     const value = `${newId()}é✓`;
     const { rows } = await backend().db.query<{ d: string }>('SELECT oauth3_digest($1, $2) AS d', ['AccessToken', value]);
