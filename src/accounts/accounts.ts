@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { coalesce } from '../db/coalesce.js';
+import { refusedData } from '../db/errors.js';
 
 export interface Account {
   id: string;
@@ -65,6 +67,10 @@ const toPasskey = (r: PasskeyRow): Passkey => ({
 
 /** Owners and their passkeys. The account id doubles as the WebAuthn user handle (random, no personal data). */
 export class AccountStore {
+  // Every token request of an owner's app finds the owner (findAccount): concurrent lookups share one statement
+  // (src/db/coalesce.ts: not a cache, so a disabled or deleted account is seen by the next request).
+  private readonly findRows = coalesce((ids: string[]) => this.findMany(ids), { isolate: refusedData });
+
   constructor(private readonly db: Database) {}
 
   static newAccountId(): string {
@@ -72,11 +78,7 @@ export class AccountStore {
   }
 
   async find(id: string): Promise<Account | undefined> {
-    const { rows } = await this.db.query<AccountRow>(
-      'SELECT id, created_at, disabled_at, display_name, username, email, phone, wallet_address FROM accounts WHERE id = $1',
-      [id],
-    );
-    const row = rows[0];
+    const row = await this.findRows(id);
     return (
       row && {
         id: row.id,
@@ -89,6 +91,16 @@ export class AccountStore {
         walletAddress: row.wallet_address,
       }
     );
+  }
+  private async findMany(ids: string[]): Promise<(AccountRow | undefined)[]> {
+    const { rows } = await this.db.query<AccountRow>(
+      `SELECT id, created_at, disabled_at, display_name, username, email, phone, wallet_address FROM accounts
+       WHERE id = ANY($1::text[])`,
+      // A NUL character cannot be in a stored id: such an id finds nothing rather than failing the batch.
+      [[...new Set(ids)].filter((id) => !id.includes('\0'))],
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id));
   }
 
   /**

@@ -1,5 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { coalesce } from '../db/coalesce.js';
+import { refusedData } from '../db/errors.js';
 
 /** The audit trail every owner will read in the console's access log; security events land here too. */
 export interface AuditEvent {
@@ -16,8 +18,22 @@ export interface AuditEvent {
 /** Told of every event after it is written (notices); a listener's failure is logged, never the caller's. */
 export type EventListener = (event: AuditEvent) => Promise<void> | void;
 
+/** One row of `events`, as jsonb_to_recordset reads it from a batch. */
+interface EventRow {
+  account_id: string | null;
+  client_id: string | null;
+  kind: string;
+  outcome: string;
+  detail: Record<string, unknown>;
+  ip: string | null;
+  grant_id: string | null;
+}
+
 export class EventLog {
   private readonly listeners: EventListener[] = [];
+  // Events recorded at the same moment (every token a busy endpoint issues) share one INSERT (src/db/coalesce.ts);
+  // each caller's promise settles once its row is committed, and a row the database refuses fails only its own call.
+  private readonly write = coalesce((rows: EventRow[]) => this.insertMany(rows), { isolate: refusedData });
 
   constructor(
     private readonly db: Database,
@@ -34,18 +50,15 @@ export class EventLog {
     const log = outcome === 'security' ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
     log({ event: event.kind, outcome, accountId: event.accountId, clientId: event.clientId }, 'audit event');
     try {
-      await this.db.query(
-        'INSERT INTO events (account_id, client_id, kind, outcome, detail, ip, grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [
-          event.accountId ?? null,
-          event.clientId ?? null,
-          event.kind,
-          outcome,
-          JSON.stringify(event.detail ?? {}),
-          event.ip ?? null,
-          event.grantId ?? null,
-        ],
-      );
+      await this.write({
+        account_id: event.accountId ?? null,
+        client_id: event.clientId ?? null,
+        kind: event.kind,
+        outcome,
+        detail: event.detail ?? {},
+        ip: event.ip ?? null,
+        grant_id: event.grantId ?? null,
+      });
     } catch (err) {
       this.logger.error({ err, event: event.kind }, 'could not write audit event');
     }
@@ -59,5 +72,16 @@ export class EventLog {
         );
       }
     }
+  }
+
+  private async insertMany(rows: EventRow[]): Promise<void[]> {
+    await this.db.query(
+      `INSERT INTO events (account_id, client_id, kind, outcome, detail, ip, grant_id)
+       SELECT r.account_id, r.client_id, r.kind, r.outcome, r.detail, r.ip, r.grant_id
+       FROM jsonb_to_recordset($1::jsonb)
+         AS r(account_id text, client_id text, kind text, outcome text, detail jsonb, ip text, grant_id text)`,
+      [JSON.stringify(rows)],
+    );
+    return rows.map(() => undefined);
   }
 }
