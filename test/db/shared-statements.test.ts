@@ -19,16 +19,17 @@ const newId = () => randomBytes(12).toString('base64url');
 
 function sharedStatementCases(open: () => Promise<{ db: Database; close(): Promise<void> }>): void {
   let db: Database;
-  let close: () => Promise<void>;
+  let opened: { close(): Promise<void> } | undefined;
   const logged: { msg?: string; event?: string }[] = [];
   const logger = createLogger('warn', { write: (line: string) => void logged.push(JSON.parse(line) as never) });
 
   beforeAll(async () => {
-    ({ db, close } = await open());
+    opened = await open();
+    ({ db } = opened as { db: Database });
     await migrate(db);
   }, 60_000);
   afterAll(async () => {
-    await close();
+    await opened?.close();
   });
 
   it('writes the events recorded at the same moment in one INSERT, each with its own details', async () => {
