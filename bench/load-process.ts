@@ -29,7 +29,13 @@ function run(options: SimpleLoad, seconds: number, onResponse?: (status: number,
   });
 }
 
-const measuring = () => new Promise<void>((resolve) => process.send!({ type: 'measuring' }, () => resolve()));
+/** This process's CPU from the measured window's start: what generating the load cost beside the server. */
+let measuredFrom: NodeJS.CpuUsage | undefined;
+const measuring = () =>
+  new Promise<void>((resolve) => {
+    measuredFrom = process.cpuUsage();
+    process.send!({ type: 'measuring' }, () => resolve());
+  });
 
 async function simple(options: SimpleLoad): Promise<LoadResult> {
   if (options.warmupSeconds > 0) await run(options, options.warmupSeconds);
@@ -59,4 +65,5 @@ function measure(options: LoadOptions): Promise<LoadResult> {
 
 const options = JSON.parse(process.argv[2]!) as LoadOptions;
 const result = await measure(options);
-process.send!(result, () => process.exit(0));
+const used = process.cpuUsage(measuredFrom);
+process.send!({ ...result, cpuMicros: used.user + used.system } satisfies LoadResult, () => process.exit(0));

@@ -89,7 +89,8 @@ export async function prepareLoad(
       if (response.status !== 200 || body.issuer !== ready.url) fail('discovery', response.status, body);
       return { ...timing, kind: 'simple', method: 'GET', url: `${ready.url}/.well-known/openid-configuration`, headers: {} };
     }
-    case 'client-credentials': {
+    case 'client-credentials':
+    case 'workers': {
       const authorization = basic(fixtures.credentials.clientId, fixtures.credentials.clientSecret);
       const headers = { authorization, 'content-type': FORM };
       const response = await fetch(`${ready.url}/token`, { method: 'POST', headers, body: TOKEN_BODY });

@@ -3,11 +3,19 @@
  * each target in its own process (target-process.ts) and the load generator in another (load-process.ts), so no
  * target inherits another's heap or JIT state and the load generator never shares an event loop with a server.
  */
-export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'mcp' | 'bare-proxy';
+export type TargetName = 'ours' | 'in-memory' | 'bare-koa' | 'resource' | 'mcp' | 'bare-proxy' | 'one-worker' | 'two-workers';
 
 /** What is measured; bench/scenarios.ts says what each one sends and against which baseline. */
 export type Scenario =
-  'discovery' | 'client-credentials' | 'authorization-code' | 'refresh' | 'refresh-one-client' | 'introspection' | 'resource' | 'mcp';
+  | 'discovery'
+  | 'client-credentials'
+  | 'authorization-code'
+  | 'refresh'
+  | 'refresh-one-client'
+  | 'introspection'
+  | 'resource'
+  | 'mcp'
+  | 'workers';
 
 /** Where our server keeps its state: Postgres with Redis for the short-lived models, or PGlite in DATA_DIR. */
 export type StorageKind = 'postgres' | 'embedded';
@@ -143,6 +151,8 @@ export interface LoadResult {
   expected: string[];
   errors: number;
   timeouts: number;
+  /** CPU time the load generator itself used in the measured window (µs). */
+  cpuMicros?: number;
 }
 
 export const TOKEN_BODY = 'grant_type=client_credentials&scope=tweet.read';

@@ -24,6 +24,8 @@ export interface Measured {
   redisCommands?: number;
   /** The target process's resident-set high-water mark, setup included. */
   maxRssBytes?: number;
+  /** CPU time the whole machine spent in the measured run (µs, every core): server, load generator, Postgres, Redis. */
+  machineCpuMicros?: number;
   /** Which round of its scenario this row was measured in (BENCH_ROUNDS), counting from 1. */
   round?: number;
   /** A row combined from several rounds (combineRounds): the rounds themselves, in order. */
@@ -86,6 +88,7 @@ export const POSTGRES_GOALS: Goal[] = [
   { id: 'introspection', what: 'Introspection', base: 'in-memory oidc-provider', min: 0.9, max: 1.25 },
   { id: 'resource', what: 'Resource API', base: 'the bare proxy', min: 0.85, max: 1.3 },
   { id: 'mcp', what: 'MCP server', base: 'the resource API on the same storage', min: 0.7, max: 1.5 },
+  { id: 'workers', what: 'Token endpoint with 2 workers', base: 'the same with 1 worker', min: 1.6 },
 ];
 
 /** The embedded default's own targets: reported with a verdict, never deciding the exit. */
@@ -193,6 +196,7 @@ export function combineRounds(rows: Measured[]): Measured[] {
       statements: _statements,
       redisCommands: _redis,
       maxRssBytes: _rss,
+      machineCpuMicros: _machine,
       ...rest
     } = first;
     const combined: Measured = {
@@ -204,6 +208,7 @@ export function combineRounds(rows: Measured[]): Measured[] {
       ...(sum(group.map((m) => m.statements)) !== undefined ? { statements: sum(group.map((m) => m.statements)) } : {}),
       ...(sum(group.map((m) => m.redisCommands)) !== undefined ? { redisCommands: sum(group.map((m) => m.redisCommands)) } : {}),
       ...(group.every((m) => m.maxRssBytes !== undefined) ? { maxRssBytes: Math.max(...group.map((m) => m.maxRssBytes!)) } : {}),
+      ...(sum(group.map((m) => m.machineCpuMicros)) !== undefined ? { machineCpuMicros: sum(group.map((m) => m.machineCpuMicros)) } : {}),
     };
     const failed = group.find((m) => !m.result);
     if (failed) return { ...combined, failure: `round ${failed.round ?? group.indexOf(failed) + 1}: ${failed.failure ?? 'not measured'}` };
@@ -222,6 +227,7 @@ export function combineRounds(rows: Measured[]): Measured[] {
         expected: results[0]!.expected,
         errors: sum(results.map((r) => r.errors))!,
         timeouts: sum(results.map((r) => r.timeouts))!,
+        ...(sum(results.map((r) => r.cpuMicros)) !== undefined ? { cpuMicros: sum(results.map((r) => r.cpuMicros)) } : {}),
       },
     };
   });
@@ -297,6 +303,29 @@ function goalOf(m: Measured): { goal: Goal; decides: boolean; own: boolean } | u
   return postgres && { goal: postgres, decides: false, own: false };
 }
 
+/**
+ * Where the cores went in the workers scenario, and the ceiling they set: per request of the one-worker row, the CPU
+ * of the server, of the load generator and of everything else (Postgres, Redis, the kernel's network work), all
+ * sharing the machine's cores. However many workers there are, requests per second cannot pass the cores' time
+ * divided by that sum; the ceiling is that rate over the one-worker row's.
+ */
+export function workersCeiling(rows: Measured[], cores: number): { ceiling: number; line: string } | undefined {
+  const one = rows.find((m) => m.scenario === 'workers' && m.target === 'one-worker');
+  const [server, load, machine] = one
+    ? [cpuPerRequest(one), perRequest(one, one.result?.cpuMicros), perRequest(one, one.machineCpuMicros)]
+    : [];
+  if (!one?.result || server === undefined || load === undefined || machine === undefined) return undefined;
+  const rest = Math.max(0, machine - server - load);
+  const ceiling = (cores * 1e6) / Math.max(machine, server + load) / one.result.reqPerSec;
+  return {
+    ceiling,
+    line:
+      `  - The ceiling on this ${cores}-core machine: each request of the one-worker row took ${Math.round(server)} µs of CPU in oauth3, ` +
+      `${Math.round(load)} µs in the load generator and ${Math.round(rest)} µs elsewhere (Postgres, Redis, the kernel), all on the same ` +
+      `cores, so no number of workers passes ${(ceiling * 100).toFixed(0)}% of the one-worker row here.`,
+  };
+}
+
 /** The peak-memory target: every Postgres + Redis row, our server's resident-set high-water mark under the load. */
 function memoryVerdict(rows: Measured[]): { lines: string[]; ok: boolean } {
   const ours = rows.filter((m) => m.storage === 'postgres');
@@ -319,7 +348,7 @@ function memoryVerdict(rows: Measured[]): { lines: string[]; ok: boolean } {
   return { lines, ok };
 }
 
-export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
+export function verdicts(rows: Measured[], cores = os.cpus().length): { lines: string[]; ok: boolean } {
   const lines: string[] = [];
   let ok = true;
   const order = (m: Measured) => POSTGRES_GOALS.findIndex((g) => g.id === m.scenario);
@@ -367,7 +396,8 @@ export function verdicts(rows: Measured[]): { lines: string[]; ok: boolean } {
     }
   }
   const memory = memoryVerdict(rows);
-  return { lines: [...lines, ...memory.lines], ok: ok && memory.ok };
+  const ceiling = workersCeiling(rows, cores);
+  return { lines: [...lines, ...(ceiling ? [ceiling.line] : []), ...memory.lines], ok: ok && memory.ok };
 }
 
 /** The checklist line saying whether every response was the expected one, or which rows are invalid and why. */
@@ -387,7 +417,7 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
       : [roundLine(m, baselineOf(rows, m.scenario, m.storage))].filter((l): l is string => l !== undefined);
   });
   const run = SCENARIOS.filter((s) => rows.some((r) => r.scenario === s.id));
-  const { lines: goals, ok: goalsMet } = verdicts(rows);
+  const { lines: goals, ok: goalsMet } = verdicts(rows, settings.cores);
   const stored = rows.filter((r) => r.stored !== undefined).map((r) => `${scenario(r.scenario).title}, ${r.label}: ${r.stored}`);
   const busiest = Math.max(0, ...rows.map((r) => r.loadBefore));
   const valid = rows.every((r) => !problems(r).length);

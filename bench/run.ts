@@ -56,15 +56,51 @@ const roundsOf = (spec: ScenarioSpec) => (GOAL_SCENARIOS.includes(spec.id) ? ROU
 
 const children = new Set<ChildProcess>();
 
+/**
+ * The servers, the load generator and the fake upstream run from JavaScript built for this run (scripts/build.mjs, the
+ * build `npm start` runs, with bench/ added) on plain Node, as `node dist/src/main.js` runs in production: through tsx,
+ * its loader's thread alone held about 40 MB more in every server process and its hooks ran on every import.
+ */
+const BUILT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bench-build');
+
+async function buildForRun(): Promise<void> {
+  const began = performance.now();
+  // @ts-expect-error: a plain ES module of the project's scripts, without type declarations.
+  const scripts = (await import('../scripts/build.mjs')) as {
+    build: (options: { folders: string[]; outdir: string }) => Promise<void>;
+    buildFolders: () => string[];
+  };
+  rmSync(BUILT, { recursive: true, force: true });
+  await scripts.build({ folders: [...scripts.buildFolders(), 'bench'], outdir: BUILT });
+  process.stderr.write(`built the servers for the run in ${Math.round(performance.now() - began)} ms (${BUILT})\n`);
+}
+
 function spawn(file: string, argument: unknown, nodeFlags: string[] = []): ChildProcess {
-  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [JSON.stringify(argument)], {
-    execArgv: [...nodeFlags, '--import', 'tsx'],
+  const child = fork(path.join(BUILT, 'bench', file.replace(/\.ts$/, '.js')), [JSON.stringify(argument)], {
+    execArgv: nodeFlags,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
 }
+
+/**
+ * BENCH_CPU_PROFILE=<folder>: every row's server writes a V8 CPU profile of its whole life (start-up and warm-up
+ * included) into <folder>/<scenario, target and round>/, for bench/profile-summary.ts.
+ */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
+const profileFlags = (scenario: string, label: string, which: string): string[] => {
+  if (!PROFILE_DIR) return [];
+  const slug = `${scenario}-${label}${which}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, slug)}`];
+};
+
+/** CPU time every core of the machine has spent busy so far (µs): os.cpus() counts milliseconds. */
+const machineCpu = () => os.cpus().reduce((sum, { times }) => sum + (times.user + times.nice + times.sys + times.irq) * 1000, 0);
 
 /** The child's next message; an exit before it is a failure. */
 function nextMessage<T>(child: ChildProcess, what: string): Promise<T> {
@@ -119,9 +155,10 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
   process.stderr.write(
     `measuring ${row.scenario}: ${row.label}${which} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`,
   );
-  // Our embedded server is the embedded default: it runs with the Node flags `npm start` gives it.
+  // Our server runs with the Node flags `npm start` and the image give it (bench/node-flags.ts); the worker targets
+  // start their own `node` with them.
   const ours = setup.target === 'ours' || setup.target === 'resource' || setup.target === 'mcp';
-  const server = spawn('./target-process.ts', setup, ours && setup.storage === 'embedded' ? startNodeFlags() : []);
+  const server = spawn('./target-process.ts', setup, [...(ours ? startNodeFlags() : []), ...profileFlags(row.scenario, row.label, which)]);
   try {
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);
@@ -133,17 +170,21 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
     const load = spawn('./load-process.ts', options);
     await nextMessage<{ type: 'measuring' }>(load, 'load generator');
     server.send('mark');
+    const machineFrom = machineCpu();
     const result = await nextMessage<LoadResult>(load, 'load generator');
+    const machineCpuMicros = machineCpu() - machineFrom;
     await exited(load);
     server.send('stop');
     const stopped = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (stopped.type !== 'stopped') throw new Error(`did not stop cleanly: ${stopped.type === 'failed' ? stopped.error : stopped.type}`);
     const { stored, cpuMicros, statements, redisCommands, maxRssBytes } = stopped;
-    return { ...row, loadBefore, result, stored, cpuMicros, statements, redisCommands, maxRssBytes };
+    return { ...row, loadBefore, result, stored, cpuMicros, statements, redisCommands, maxRssBytes, machineCpuMicros };
   } catch (error) {
     process.stderr.write(`  ${row.label} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     return { ...row, loadBefore, failure: firstLine(error) };
   } finally {
+    // A server that said it stopped exits by itself (writing what --cpu-prof asked for); a stuck one is killed.
+    await Promise.race([exited(server), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (server.exitCode === null && server.signalCode === null) server.kill();
     await exited(server);
   }
@@ -185,6 +226,7 @@ async function measureIdle(shared: Pick<TargetSetup, 'port' | 'masterKey' | 'log
 }
 
 async function main(): Promise<boolean> {
+  await buildForRun();
   // First, on a machine not yet warmed by the load rows: what a person waits for at `npm start`.
   const startup = STARTUP ? await measureStartup() : [];
   const startupText = startup.length ? `\n### Start-up\n\n${startupTable(startup)}` : '';

@@ -22,6 +22,8 @@ export interface ScenarioSpec {
   upstream?: boolean;
   /** Load connections when not the run's (BENCH_CONNECTIONS): one for a client alone. */
   connections?: number;
+  /** Measured on this storage only (several workers need Postgres). */
+  storage?: StorageKind;
 }
 
 export const SCENARIOS: ScenarioSpec[] = [
@@ -100,6 +102,19 @@ export const SCENARIOS: ScenarioSpec[] = [
       "token for the MCP server's audience: the same bench action, policy and fake upstream as the resource API call, beside which it " +
       'runs on the same storage',
   },
+  {
+    id: 'workers',
+    title: 'Client credentials, 2 workers',
+    unit: 'request',
+    ours: 'two-workers',
+    baseline: 'one-worker',
+    baselineOnEachStorage: true,
+    storage: 'postgres',
+    sends:
+      'the client credentials request above to `node dist/src/main.js` with WORKERS=2 (a primary and two workers sharing the port, ' +
+      'src/cluster/) against the same with WORKERS=1: what the second core adds, with Postgres, Redis and the load generator on ' +
+      'the same cores',
+  },
 ];
 
 export const SCENARIO_IDS = SCENARIOS.map((s) => s.id);
@@ -117,6 +132,8 @@ const TARGET_LABELS: Record<TargetName, string> = {
   resource: 'oauth3 resource API',
   mcp: 'oauth3 MCP server',
   'bare-proxy': 'bare proxy',
+  'one-worker': 'oauth3, 1 worker',
+  'two-workers': 'oauth3, 2 workers',
 };
 
 /** A row's name: our targets with their storage, the references alone. */
@@ -128,7 +145,8 @@ export function targetLabel(target: TargetName, storage?: StorageKind): string {
  * The rows of one scenario, in the order they run: ours on every backend, then the baseline, then any floor; or, for
  * a baseline of ours, ours then the baseline on each backend in turn.
  */
-export function rowsOf(spec: ScenarioSpec, storages: StorageKind[]): { target: TargetName; storage?: StorageKind }[] {
+export function rowsOf(spec: ScenarioSpec, all: StorageKind[]): { target: TargetName; storage?: StorageKind }[] {
+  const storages = spec.storage ? all.filter((storage) => storage === spec.storage) : all;
   const paired = spec.baselineOnEachStorage
     ? storages.flatMap((storage) => [
         { target: spec.ours, storage },

@@ -20,6 +20,7 @@ export async function seedFor(provider: Provider, config: Config, setup: TargetS
       return { refreshTokens: await refreshChains(provider, config, setup, setup.connections + 1) };
     case 'discovery':
     case 'client-credentials':
+    case 'workers':
     case 'resource':
     case 'mcp':
       return {};

@@ -10,6 +10,14 @@ const targets: Record<TargetName, () => Promise<(setup: TargetSetup) => Promise<
   mcp: async () => (await import('./resource-targets.js')).mcp,
   'bare-koa': async () => (await import('./bare-targets.js')).bareKoa,
   'bare-proxy': async () => (await import('./bare-targets.js')).bareProxy,
+  'one-worker': async () => {
+    const { workers } = await import('./worker-targets.js');
+    return (setup) => workers(setup, 1);
+  },
+  'two-workers': async () => {
+    const { workers } = await import('./worker-targets.js');
+    return (setup) => workers(setup, 2);
+  },
 };
 
 /**
@@ -45,20 +53,23 @@ try {
   // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since,
   // how many statements and Redis commands were sent since (read before stopping: the stop's own count is not the
   // load's), and the process's peak resident memory (setup and warm-up included).
-  let mark: { cpu: NodeJS.CpuUsage; counts: Promise<StorageCounts | undefined> } | undefined;
+  let mark: { cpu: number; counts: Promise<StorageCounts | undefined> } | undefined;
+  // A server in processes of its own (bench/worker-targets.ts) says what they used; any other is this process.
+  const cpuNow = () => target.cpuMicros?.() ?? (({ user, system }) => user + system)(process.cpuUsage());
   const stop = async () => {
-    const used = mark && process.cpuUsage(mark.cpu);
+    const used = mark && cpuNow() - mark.cpu;
     const [before, after] = mark ? await Promise.all([mark.counts, target.counts?.()]) : [];
     const since = (key: keyof StorageCounts) => {
       const [from, to] = [before?.[key], after?.[key]];
       return from !== undefined && to !== undefined ? { [key]: to - from } : {};
     };
+    const maxRssBytes = target.peakRssBytes?.() ?? peakRss();
     const { stored } = await target.stop();
     await send({
       type: 'stopped',
-      maxRssBytes: peakRss(),
+      maxRssBytes,
       ...(stored !== undefined ? { stored } : {}),
-      ...(used ? { cpuMicros: used.user + used.system } : {}),
+      ...(used !== undefined ? { cpuMicros: used } : {}),
       ...since('statements'),
       ...since('redisCommands'),
     });
@@ -66,7 +77,7 @@ try {
   };
   process.on('message', (message) => {
     if (message === 'mark') {
-      mark = { cpu: process.cpuUsage(), counts: target.counts?.() ?? Promise.resolve(undefined) };
+      mark = { cpu: cpuNow(), counts: target.counts?.() ?? Promise.resolve(undefined) };
       return;
     }
     stop().catch(failed);

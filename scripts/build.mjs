@@ -31,14 +31,18 @@ function sourcesUnder(dir) {
   });
 }
 
-/** Transpiles the sources into dist/; rejects (esbuild having printed the errors with file and line) on a syntax error. */
-export async function build() {
+/**
+ * Transpiles the sources into dist/; rejects (esbuild having printed the errors with file and line) on a syntax error.
+ * The bench builds its own copy with its folder added (`folders`, `outdir` inside dist/), so its servers run the same
+ * JavaScript `npm start` runs.
+ */
+export async function build({ folders = buildFolders(), outdir = path.join(root, 'dist') } = {}) {
   // Loaded here, not above: `npm start` reads buildFolders() on every start and builds only when a source changed.
   const { build: esbuild } = await import('esbuild');
   await esbuild({
     absWorkingDir: root,
-    entryPoints: buildFolders().flatMap((folder) => sourcesUnder(path.join(root, folder))),
-    outdir: path.join(root, 'dist'),
+    entryPoints: folders.flatMap((folder) => sourcesUnder(path.join(root, folder))),
+    outdir,
     outbase: root,
     tsconfig: path.join(root, 'tsconfig.build.json'),
     format: 'esm',

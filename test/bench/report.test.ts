@@ -9,6 +9,7 @@ import {
   ratios,
   table,
   verdicts,
+  workersCeiling,
   type Measured,
   type Settings,
 } from '../../bench/report.js';
@@ -432,6 +433,37 @@ describe('benchmark report', () => {
   });
 });
 
+describe('the workers row', () => {
+  // One worker: 2500 req/s over 10 s, 300 µs of its CPU, 50 µs of the load generator's and 650 µs of the machine's
+  // per request: 100 µs went to Postgres, Redis and the kernel.
+  const one = row('workers', 'one-worker', 'postgres', result(2500, 20, { 200: 25_000 }, { cpuMicros: 25_000 * 50 }), {
+    cpuMicros: 25_000 * 300,
+    machineCpuMicros: 25_000 * 450,
+  });
+
+  it('is judged against one worker and says what the machine allows', () => {
+    const two = row('workers', 'two-workers', 'postgres', result(3900, 18, { 200: 39_000 }), { cpuMicros: 39_000 * 310 });
+    const v = verdicts([two, one], 2);
+    expect(v.ok).toBe(false);
+    expect(v.lines.join('\n')).toContain(
+      'Token endpoint with 2 workers on Postgres + Redis: throughput 156.0% of the same with 1 worker (target ≥ 160%): **FAIL**',
+    );
+    // 2 cores of 450 µs requests: 4444 req/s at most, 178% of one worker.
+    const ceiling = workersCeiling([two, one], 2)!;
+    expect(ceiling.ceiling).toBeCloseTo(2e6 / 450 / 2500, 5);
+    expect(ceiling.line).toContain('300 µs of CPU in oauth3, 50 µs in the load generator and 100 µs elsewhere');
+    expect(ceiling.line).toContain('passes 178% of the one-worker row');
+    expect(verdicts([row('workers', 'two-workers', 'postgres', result(4100, 18)), one], 2).lines.join('\n')).toContain(
+      'throughput 164.0% of the same with 1 worker (target ≥ 160%): **PASS**',
+    );
+  });
+
+  it('gives no ceiling without the one-worker row or its CPU counts', () => {
+    expect(workersCeiling([], 2)).toBeUndefined();
+    expect(workersCeiling([row('workers', 'one-worker', 'postgres', result(2500, 20))], 2)).toBeUndefined();
+  });
+});
+
 describe('benchmark statistics and options', () => {
   it('takes nearest-rank percentiles', () => {
     const sorted = Float64Array.from({ length: 100 }, (_, i) => i + 1);
@@ -487,6 +519,7 @@ describe('benchmark statistics and options', () => {
       'introspection',
       'resource',
       'mcp',
+      'workers',
     ]);
     expect(parseOnly('resource, tokens')).toEqual(['client-credentials', 'resource']);
     expect(parseOnly('mcp,resource')).toEqual(['resource', 'mcp']);
@@ -504,6 +537,15 @@ describe('benchmark statistics and options', () => {
       { target: 'bare-koa' },
     ]);
     expect(rowsOf(scenario('resource'), ['embedded'])).toEqual([{ target: 'resource', storage: 'embedded' }, { target: 'bare-proxy' }]);
+  });
+
+  it('runs the workers rows on Postgres alone: several workers are refused on embedded storage', () => {
+    const rows = [
+      { target: 'two-workers', storage: 'postgres' },
+      { target: 'one-worker', storage: 'postgres' },
+    ];
+    expect(rowsOf(scenario('workers'), ['postgres', 'embedded'])).toEqual(rows);
+    expect(rowsOf(scenario('workers'), ['embedded'])).toEqual([]);
   });
 
   it('runs the MCP server just before the resource API on each backend', () => {
