@@ -82,5 +82,8 @@ EXPOSE 3000 9464
 # Liveness only (the process answers); readiness (database, Redis) is /readyz. Slim images have no curl: use fetch.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM reaches node directly (exec form, no shell): it drains requests in flight and closes the pools.
-CMD ["node", "dist/src/main.js"]
+# SIGTERM reaches node directly (exec form, no shell): it drains requests in flight and closes the pools. The two V8
+# heap settings are npm start's (package.json): young generation 8 MB per semi-space, the next full collection once the
+# old generation grows by half its live size. Under the bench's load they hold a process to 150-185 MiB where V8's
+# defaults let it reach 340-400 MiB (bench/README.md). Cluster workers inherit them.
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/src/main.js"]

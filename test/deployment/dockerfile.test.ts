@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { settings } from '../../src/config.js';
 import { projectRoot } from '../../src/paths.js';
+import { startNodeFlags } from '../../bench/node-flags.js';
 
 /*
  * The container image (Dockerfile), checked statically: docker is not always there to build it. The checks read the
@@ -111,8 +112,12 @@ export function imageProblems(text: string, dockerignore: string): string[] {
       problems.push(`the final image lacks ${asset}, which the server reads at run time`);
   }
   const cmd = execForm(steps('CMD').at(-1)?.args ?? '');
-  if (!cmd || cmd.join(' ') !== 'node dist/src/main.js')
-    problems.push('CMD is not the exec form ["node", "dist/src/main.js"] (SIGTERM must reach node)');
+  const flags = startNodeFlags();
+  if (!cmd || cmd.join(' ') !== ['node', ...flags, 'dist/src/main.js'].join(' '))
+    problems.push(
+      `CMD is not the exec form ${JSON.stringify(['node', ...flags, 'dist/src/main.js'])} (SIGTERM must reach node; the V8 heap ` +
+        "settings are npm start's, which the bench measured)",
+    );
 
   // Production defaults, DATA_DIR a volume, the ports the configuration listens on.
   if (env.get('NODE_ENV') !== 'production') problems.push('NODE_ENV is not production');
@@ -226,8 +231,9 @@ describe('Dockerfile', () => {
     ['is built on Node 20', 'node:24-bookworm-slim@', 'node:20-bookworm-slim@', 'not node:24 slim'],
     ['is built on a full image', 'node:24-bookworm-slim@', 'node:24-bookworm@', 'not node:24 slim'],
     ['is built on a floating tag', /^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:24-bookworm-slim', 'pinned by digest'],
-    ['runs through a shell', 'CMD ["node", "dist/src/main.js"]', 'CMD node dist/src/main.js', 'exec form'],
-    ['runs the TypeScript with tsx', 'CMD ["node", "dist/src/main.js"]', 'CMD ["npx", "tsx", "src/main.ts"]', 'exec form'],
+    ['runs through a shell', /^CMD \["node", "--.*$/m, 'CMD node dist/src/main.js', 'exec form'],
+    ['runs the TypeScript with tsx', /^CMD \["node", "--.*$/m, 'CMD ["npx", "tsx", "src/main.ts"]', 'exec form'],
+    ['drops the heap settings', /^CMD \["node", "--.*$/m, 'CMD ["node", "dist/src/main.js"]', 'heap settings'],
     ['drops the DATA_DIR volume', /^VOLUME .*$/m, '', 'is not a VOLUME'],
     ['forgets the migrations', /^COPY migrations .*$/m, '', 'lacks migrations'],
     ['skips the type check', 'npx tsc -p tsconfig.build.json --noEmit && npm run build', 'npm run build', 'checks the types'],

@@ -13,6 +13,7 @@ import { checkedRenderer } from './helm-real.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
 import { runCommand, type CliRun } from '../helpers/cli.js';
 import { productionValues } from './helm-values.js';
+import { startNodeFlags } from '../../bench/node-flags.js';
 
 /*
  * The Helm chart (helm/oauth3), checked from its sources: values against the schema, every `.Values` path a template
@@ -315,7 +316,8 @@ describe('helm/oauth3 templates', () => {
     const container = /define "oauth3.serverContainer"[\s\S]*?\n{{- end }}/.exec(template('_helpers.tpl'))?.[0] ?? '';
     expect(container).toMatch(/livenessProbe:\s+httpGet:\s+path: \/healthz/);
     expect(container).toMatch(/readinessProbe:\s+httpGet:\s+path: \/readyz/);
-    expect(container).toContain('command: ["node", "dist/src/main.js"]');
+    // The image's command: node with npm start's V8 heap settings (the bench's memory target was measured with them).
+    expect(container).toContain(`command: ${JSON.stringify(['node', ...startNodeFlags(), 'dist/src/main.js']).replaceAll(',', ', ')}`);
     expect(template('_helpers.tpl')).toMatch(
       /checksum\/config: {{ include \(print .Template.BasePath "\/configmap.yaml"\) . \| sha256sum }}/,
     );

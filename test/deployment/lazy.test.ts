@@ -30,6 +30,6 @@ describe('lazy', () => {
 
 describe("npm start's Node flags", () => {
   it('are the two V8 heap settings the bench and the memory test run the embedded default with', () => {
-    expect(startNodeFlags()).toEqual(['--max-semi-space-size=4', '--heap-growing-percent=50']);
+    expect(startNodeFlags()).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=50']);
   });
 });

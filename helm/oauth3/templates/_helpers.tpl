@@ -208,7 +208,7 @@ A server container, for ROLE=all or ROLE=resource. Called with (dict "root" $ "r
 - name: oauth3
   image: {{ include "oauth3.image" $root | quote }}
   imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-  command: ["node", "dist/src/main.js"]
+  command: ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/src/main.js"]
   envFrom:
     {{- include "oauth3.envFrom" $root | nindent 4 }}
   env:
