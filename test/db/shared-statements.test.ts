@@ -19,13 +19,13 @@ const newId = () => randomBytes(12).toString('base64url');
 
 function sharedStatementCases(open: () => Promise<{ db: Database; close(): Promise<void> }>): void {
   let db: Database;
-  let opened: { close(): Promise<void> } | undefined;
+  let opened: { db: Database; close(): Promise<void> } | undefined;
   const logged: { msg?: string; event?: string }[] = [];
   const logger = createLogger('warn', { write: (line: string) => void logged.push(JSON.parse(line) as never) });
 
   beforeAll(async () => {
     opened = await open();
-    ({ db } = opened as { db: Database });
+    db = opened.db;
     await migrate(db);
   }, 60_000);
   afterAll(async () => {
