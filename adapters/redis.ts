@@ -46,6 +46,15 @@ const CONSUME = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])`;
 
+// KEYS: a pointer (a uid's or user code's index key). ARGV: the pointer's name after the model's prefix ("by-uid:…"),
+// so the entry's key is made from the pointer's own (with any prefix the client adds to keys). The entry it names,
+// read in the same round trip: its storage key, payload and consumed time (false, a nil reply, for what is not there).
+const FIND_BY_POINTER = `
+local key = redis.call('GET', KEYS[1])
+if not key then return false end
+local fields = redis.call('HMGET', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. key, 'payload', 'consumed')
+return {key, fields[1], fields[2]}`;
+
 // KEYS: the entry, then its index keys. ARGV: its storage key, then each index key's kind. A pointer is removed only
 // while it still names this entry: a newer entry (a session that took over the uid) may own it by now.
 const DESTROY = `
@@ -91,16 +100,14 @@ export class RedisAdapter implements Adapter {
 
   /** A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const key = await this.redis.get(this.indexKey('uid', uid));
-    const stored = key ? await this.read(key) : undefined;
-    return stored?.uid === uid ? this.atRest.restored(stored, this.handle(key!)) : undefined;
+    const found = await this.readByPointer('uid', uid);
+    return found?.stored.uid === uid ? this.atRest.restored(found.stored, this.handle(found.key)) : undefined;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     for (const digest of this.atRest.userCodeLookups(userCode)) {
-      const key = await this.redis.get(this.indexKey('user-code', digest));
-      const stored = key ? await this.read(key) : undefined;
-      if (stored?.userCode === digest) return this.atRest.restored(stored, this.handle(key!), userCode);
+      const found = await this.readByPointer('user-code', digest);
+      if (found?.stored.userCode === digest) return this.atRest.restored(found.stored, this.handle(found.key), userCode);
     }
     return undefined;
   }
@@ -142,6 +149,17 @@ export class RedisAdapter implements Adapter {
     if (!payload) return undefined;
     const parsed = JSON.parse(payload) as AdapterPayload;
     return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+  }
+
+  /** The entry a pointer names, and its storage key, in one command (FIND_BY_POINTER). */
+  private async readByPointer(by: 'uid' | 'user-code', value: string): Promise<{ key: string; stored: AdapterPayload } | undefined> {
+    const pointer = this.indexKey(by, value);
+    const name = pointer.slice(this.entry('').length);
+    const found = (await this.redis.eval(FIND_BY_POINTER, 1, pointer, name)) as [string, string | null, string | null] | null;
+    if (!found?.[1]) return undefined;
+    const [key, payload, consumed] = found;
+    const parsed = JSON.parse(payload) as AdapterPayload;
+    return { key, stored: consumed ? { ...parsed, consumed: Number(consumed) } : parsed };
   }
 
   private entry(key: string): string {

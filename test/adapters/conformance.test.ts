@@ -11,6 +11,7 @@ import { PostgresAdapter, digestEarlierRows } from '../../adapters/postgres.js';
 import { deleteExpired } from '../../adapters/index.js';
 import { ClientAdapter } from '../../adapters/client.js';
 import { RedisAdapter } from '../../adapters/redis.js';
+import { countRedisCommands } from '../../src/server.js';
 import { hashSecret, newClientSecret } from '../../src/clients/secrets.js';
 import { UserCodes } from '../../adapters/at-rest.js';
 import { digestOf } from '../../src/db/at-rest-keys.js';
@@ -435,6 +436,21 @@ describeAdapterConformance(
       await codes.upsert(long, { jti: long, grantId }, 600); // lengthens the index
       await codes.upsert(later, { jti: later, grantId }, 60); // does not shorten it
       expect(await redis.ttl(`oauth3:AuthorizationCode:by-grant:${grantId}`)).toBeGreaterThan(590);
+    });
+
+    it('finds a session by its uid, or a device code by its user code, in one command each', async () => {
+      const { redis } = backend();
+      const sessions = new RedisAdapter('Session', redis);
+      const devices = new RedisAdapter('DeviceCode', redis, userCodes);
+      const [sessionId, uid, deviceId, userCode] = [newId(), newId(), newId(), newId()];
+      await sessions.upsert(sessionId, { jti: sessionId, uid }, 60);
+      await devices.upsert(deviceId, { jti: deviceId, userCode }, 60);
+      await devices.consume(deviceId);
+      const sent = countRedisCommands(redis);
+      expect(await sessions.findByUid(uid)).toMatchObject({ uid });
+      expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode, consumed: expect.any(Number) });
+      expect(await sessions.findByUid(newId())).toBeUndefined();
+      expect(sent()).toBe(3);
     });
 
     it('routes short-lived models to Redis, clients to their own tables, and the others to Postgres', () => {
