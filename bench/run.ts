@@ -155,10 +155,10 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
   process.stderr.write(
     `measuring ${row.scenario}: ${row.label}${which} (${WARMUP} s warm-up + ${DURATION} s, load average ${loadBefore.toFixed(2)})...\n`,
   );
-  // Our server runs with the Node flags `npm start` and the image give it (bench/node-flags.ts); the worker targets
+  // Every server, ours and the baselines alike, runs with the Node flags `npm start` and the image give ours
+  // (bench/node-flags.ts: V8's heap sizing), so a ratio compares code on the same runtime settings; the worker targets
   // start their own `node` with them.
-  const ours = setup.target === 'ours' || setup.target === 'resource' || setup.target === 'mcp';
-  const server = spawn('./target-process.ts', setup, [...(ours ? startNodeFlags() : []), ...profileFlags(row.scenario, row.label, which)]);
+  const server = spawn('./target-process.ts', setup, [...startNodeFlags(), ...profileFlags(row.scenario, row.label, which)]);
   try {
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);

@@ -83,8 +83,13 @@ export async function workers(setup: TargetSetup, count: number): Promise<Runnin
       METRICS_PORT: String(metricsPort),
       METRICS_HOST: '127.0.0.1',
     },
-    // Its log lines are written as in production, to /dev/null (as the other targets' are).
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // Its log lines are written as in production, to /dev/null (as the other targets' are); what it says on stderr
+    // (the start-up's progress) is kept for the error if it does not start.
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let said = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    said = (said + chunk.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const seen = new Set<number>();
@@ -96,7 +101,7 @@ export async function workers(setup: TargetSetup, count: number): Promise<Runnin
     await until(async () => (await fetch(`${url}/.well-known/openid-configuration`)).status === 200, child);
   } catch (error) {
     child.kill('SIGKILL');
-    throw error;
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; it said:\n${said}`, { cause: error });
   }
   return {
     url,
