@@ -56,6 +56,19 @@ export type { AppDeps };
  * oidc-provider's routes that load the browser session (its shared/session.js middleware: authorization, device code
  * verification, end session), at their default paths: only there can a sign-in be saved and tracked.
  */
+/**
+ * oidc-provider's endpoints that only API clients call and that none of our routes, pages or guards act on (the
+ * introspection recorder runs before the split). Paths are canonical by then (src/http/canonical-path.ts).
+ */
+const PROVIDER_API_PATHS = [
+  PROVIDER_ROUTES.token,
+  PROVIDER_ROUTES.introspection,
+  PROVIDER_ROUTES.revocation,
+  PROVIDER_ROUTES.userinfo,
+  PROVIDER_ROUTES.jwks,
+  '/.well-known/openid-configuration',
+];
+
 const SESSION_ROUTES = under(PROVIDER_ROUTES.authorization, PROVIDER_ROUTES.code_verification, PROVIDER_ROUTES.end_session);
 
 /**
@@ -272,22 +285,29 @@ export function createApp(deps: AppDeps): App {
       }).routes(),
       playgroundRoutes({ config, registry, scopes }).routes(),
     ] as Middleware[]);
-    // Each of the following looks only at the paths it serves (src/http/paths.ts): a token request passes them all
-    // by without matching a route.
-    provider.use(staticFiles());
-    provider.use(onlyFor(SESSION_ROUTES, browserSessions));
-    provider.use(errorBoundary(logger));
-    provider.use(notFoundPage());
-    for (const guard of registrationGuards({ config, db, provider })) provider.use(onlyFor(under(PROVIDER_ROUTES.registration), guard));
-    provider.use(onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)));
     provider.use(onlyFor(exactly(PROVIDER_ROUTES.introspection), recordAgentTokenUse(services.agentTokens, logger)));
-    provider.use(onlyFor(exactly('/', '/.well-known/oauth-authorization-server'), router.routes() as Middleware));
-    provider.use(onlyFor(exactly('/attestation', '/deployment'), deploymentRouter.routes() as Middleware));
-    provider.use(onlyFor(under('/connections'), upstream.routes(provider).routes() as Middleware));
-    provider.use(onlyFor(under('/interaction'), interactions.routes() as Middleware));
-    provider.use(onlyFor(under('/console'), consoleRouter.routes() as Middleware));
-    provider.use(onlyFor(under('/developers'), developers));
-    if (telegramBot) provider.use(onlyFor(exactly(WEBHOOK_PATH), telegramBot.webhook));
+    // Each of the following looks only at the paths it serves (src/http/paths.ts), and none at oidc-provider's API
+    // endpoints, which answer their own errors: a token, introspection, revocation, userinfo, key set or discovery
+    // request skips them with one check instead of passing fifteen layers, each a promise.
+    const ours = compose([
+      staticFiles(),
+      onlyFor(SESSION_ROUTES, browserSessions),
+      errorBoundary(logger),
+      notFoundPage(),
+      ...registrationGuards({ config, db, provider }).map((guard) => onlyFor(under(PROVIDER_ROUTES.registration), guard)),
+      onlyFor(exactly(DEVICE_VERIFICATION_PATH), limitUserCodeGuesses(limiter)),
+      onlyFor(exactly('/', '/.well-known/oauth-authorization-server'), router.routes() as Middleware),
+      onlyFor(exactly('/attestation', '/deployment'), deploymentRouter.routes() as Middleware),
+      onlyFor(under('/connections'), upstream.routes(provider).routes() as Middleware),
+      onlyFor(under('/interaction'), interactions.routes() as Middleware),
+      onlyFor(under('/console'), consoleRouter.routes() as Middleware),
+      onlyFor(under('/developers'), developers),
+      ...(telegramBot ? [onlyFor(exactly(WEBHOOK_PATH), telegramBot.webhook)] : []),
+    ]);
+    const providerApi = exactly(...PROVIDER_API_PATHS);
+    provider.use(function oursUnlessProviderApi(ctx, next) {
+      return providerApi(ctx.path) ? next() : ours(ctx, next);
+    });
   }
 
   return {
