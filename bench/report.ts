@@ -435,7 +435,7 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
     '',
     ...(settings.rounds && settings.rounds > 1
       ? [
-          `Scenarios with a target (client credentials, refresh rotation, introspection, the resource API, the MCP server) run in ${settings.rounds} rounds, each round measuring ` +
+          `Scenarios with a target (client credentials, refresh rotation, introspection, the resource API, the MCP server, 2 workers against 1) run in ${settings.rounds} rounds, each round measuring ` +
             "every row of the scenario once, ours just before its baseline. Their rows show the rounds' medians (counts are " +
             "summed), and their ratios are the medians of each round's ratio to the baseline of the same round.",
           '',
