@@ -82,8 +82,9 @@ function sectionLink(s: ConsoleSection, active: string, pending: number): SafeHt
 
 /**
  * The navigation, twice over (CSS shows one): a desktop bar whose groups are <details> menus, and a phone's single
- * Menu <details> listing every group. Both open and close without JavaScript; /static/console.js only closes a menu
- * on Escape or a click elsewhere. The approvals count shows on the closed group and on the Menu button too.
+ * Menu <details> listing every group. Both open and close without JavaScript, and the bar's menus share a `name`, so
+ * opening one closes the others in the browser itself; /static/console.js does the same for browsers without named
+ * <details>, and closes a menu on Escape or a click elsewhere. The approvals count shows on the closed group and on the Menu button too.
  */
 function navigation(active: string, pending: number, csrf: string): SafeHtml {
   const waiting = pending > 0 ? countBadge(pending) : '';
@@ -91,7 +92,7 @@ function navigation(active: string, pending: number, csrf: string): SafeHtml {
   const bar = html`<ul class="nav-bar">
 ${sectionLink(OVERVIEW, active, pending)}
 ${consoleGroups.map(
-  (g) => html`<li><details class="nav-group${groupOf(g) ? ' nav-group-current' : ''}" data-nav-menu>
+  (g) => html`<li><details name="console-nav" class="nav-group${groupOf(g) ? ' nav-group-current' : ''}" data-nav-menu>
 <summary>${g.label}${g.sections.some((s) => s.path === APPROVALS) ? waiting : ''}</summary>
 <ul class="nav-group-list">
 ${g.sections.map((s) => sectionLink(s, active, pending))}
