@@ -92,6 +92,8 @@ export class AccountStore {
       }
     );
   }
+
+  /** The rows of the ids asked for at the same moment, in one statement; each caller makes its own Account of its row. */
   private async findMany(ids: string[]): Promise<(AccountRow | undefined)[]> {
     const { rows } = await this.db.query<AccountRow>(
       `SELECT id, created_at, disabled_at, display_name, username, email, phone, wallet_address FROM accounts
