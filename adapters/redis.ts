@@ -64,6 +64,12 @@ for i = 2, #KEYS do
   elseif redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end`;
 
+/** An entry's stored payload, marked consumed (epoch seconds) when it was. */
+const payloadOf = (payload: string, consumed: string | null | undefined): AdapterPayload => {
+  const parsed = JSON.parse(payload) as AdapterPayload;
+  return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+};
+
 export class RedisAdapter implements Adapter {
   private readonly atRest: AtRest;
 
@@ -146,9 +152,7 @@ export class RedisAdapter implements Adapter {
   /** The entry stored under a storage key (adapters/at-rest.ts), as stored, marked consumed when it was. */
   private async read(key: string): Promise<AdapterPayload | undefined> {
     const { payload, consumed } = await this.redis.hgetall(this.entry(key));
-    if (!payload) return undefined;
-    const parsed = JSON.parse(payload) as AdapterPayload;
-    return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+    return payload ? payloadOf(payload, consumed) : undefined;
   }
 
   /** The entry a pointer names, and its storage key, in one command (FIND_BY_POINTER). */
@@ -156,10 +160,8 @@ export class RedisAdapter implements Adapter {
     const pointer = this.indexKey(by, value);
     const name = pointer.slice(this.entry('').length);
     const found = (await this.redis.eval(FIND_BY_POINTER, 1, pointer, name)) as [string, string | null, string | null] | null;
-    if (!found?.[1]) return undefined;
-    const [key, payload, consumed] = found;
-    const parsed = JSON.parse(payload) as AdapterPayload;
-    return { key, stored: consumed ? { ...parsed, consumed: Number(consumed) } : parsed };
+    const [key, payload, consumed] = found ?? [];
+    return key && payload ? { key, stored: payloadOf(payload, consumed) } : undefined;
   }
 
   private entry(key: string): string {

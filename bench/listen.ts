@@ -17,10 +17,10 @@ export interface RunningTarget {
   stop(): Promise<{ stored?: number }>;
   /** Its storage counts, read before and after the measured window; targets without storage have none. */
   counts?(): Promise<StorageCounts>;
-  /** A server in processes of its own: their CPU time so far (µs), instead of the target process's. */
-  cpuMicros?(): number;
+  /** A server in processes of its own: their CPU time so far (µs), instead of the target process's; unknown off Linux. */
+  cpuMicros?(): number | undefined;
   /** …and the highest resident-set high-water mark among them (bytes), read before it stops. */
-  peakRssBytes?(): number;
+  peakRssBytes?(): number | undefined;
 }
 
 /** Our server's counts, from its Prometheus counters (what GET /metrics shows on METRICS_PORT). */

@@ -92,8 +92,8 @@ export type TargetMessage =
       statements?: number;
       /** Commands the target sent Redis from the start of the measured run; absent without Redis. */
       redisCommands?: number;
-      /** The target process's resident-set high-water mark (bytes), setup included. */
-      maxRssBytes: number;
+      /** The target's resident-set high-water mark (bytes), setup included; absent when it cannot be read. */
+      maxRssBytes?: number;
     }
   | { type: 'failed'; error: string };
 

@@ -12,15 +12,20 @@ import { loadBuiltinPlugins } from '../src/plugins/load.js';
 import { scopeCatalogFor } from '../src/plugins/scope-catalog.js';
 import type { ScopeCatalog } from '../scopes/catalog.js';
 
+type ConfigSetup = Pick<TargetSetup, 'port' | 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir' | 'masterKey' | 'logLevel'>;
+
 /** One configuration for both oidc-provider targets: same issuer, port, TTLs, keys and log level; storage as set up. */
-export function benchConfig(
-  setup: Pick<TargetSetup, 'port' | 'storage' | 'databaseUrl' | 'redisUrl' | 'dataDir' | 'masterKey' | 'logLevel'>,
-): Config {
-  const storage =
+export function benchConfig(setup: ConfigSetup): Config {
+  return loadConfig(benchEnvironment(setup));
+}
+
+/** The environment benchConfig reads, for a server started as its own `node` (bench/worker-targets.ts). */
+export function benchEnvironment(setup: ConfigSetup): Record<string, string> {
+  const storage: Record<string, string> =
     setup.storage === 'postgres'
       ? { DATABASE_URL: setup.databaseUrl!, ...(setup.redisUrl ? { REDIS_URL: setup.redisUrl } : {}) }
       : { DATA_DIR: setup.dataDir! };
-  return loadConfig({
+  return {
     NODE_ENV: 'test',
     PORT: String(setup.port),
     HOST: '127.0.0.1',
@@ -30,7 +35,7 @@ export function benchConfig(
     LOG_LEVEL: setup.logLevel,
     // Bench servers run one after another and beside other processes: no metrics listener to fight over its port.
     METRICS_PORT: '0',
-  });
+  };
 }
 
 /**

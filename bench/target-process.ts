@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { peakRssOf } from './proc.js';
 import type { Seed, TargetMessage, TargetName, TargetSetup } from './protocol.js';
 import type { RunningTarget, StorageCounts } from './listen.js';
 
@@ -21,23 +21,14 @@ const targets: Record<TargetName, () => Promise<(setup: TargetSetup) => Promise<
 };
 
 /**
- * The process's resident-set high-water mark. Linux's VmHWM belongs to this process image alone; getrusage's maxRSS
- * would not do, as it keeps the orchestrator's peak from before the fork and exec that started us. Elsewhere: the
- * highest of samples taken every 100 ms.
+ * The process's resident-set high-water mark: Linux's VmHWM (bench/proc.ts); elsewhere, the highest of samples taken
+ * every 100 ms.
  */
 let sampled = process.memoryUsage.rss();
 setInterval(() => {
   sampled = Math.max(sampled, process.memoryUsage.rss());
 }, 100).unref();
-function peakRss(): number {
-  try {
-    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    if (kib) return Number(kib) * 1024;
-  } catch {
-    // Not Linux.
-  }
-  return Math.max(sampled, process.memoryUsage.rss());
-}
+const peakRss = (): number => peakRssOf('self') ?? Math.max(sampled, process.memoryUsage.rss());
 
 /** One target in its own process: start it, say where it listens, stop when the orchestrator says so. */
 const send = (message: TargetMessage) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
@@ -53,21 +44,23 @@ try {
   // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since,
   // how many statements and Redis commands were sent since (read before stopping: the stop's own count is not the
   // load's), and the process's peak resident memory (setup and warm-up included).
-  let mark: { cpu: number; counts: Promise<StorageCounts | undefined> } | undefined;
+  let mark: { cpu: number | undefined; counts: Promise<StorageCounts | undefined> } | undefined;
   // A server in processes of its own (bench/worker-targets.ts) says what they used; any other is this process.
-  const cpuNow = () => target.cpuMicros?.() ?? (({ user, system }) => user + system)(process.cpuUsage());
+  const ownCpu = () => (({ user, system }) => user + system)(process.cpuUsage());
+  const cpuNow = target.cpuMicros ? () => target.cpuMicros!() : ownCpu;
   const stop = async () => {
-    const used = mark && cpuNow() - mark.cpu;
+    const now = cpuNow();
+    const used = mark?.cpu !== undefined && now !== undefined ? now - mark.cpu : undefined;
     const [before, after] = mark ? await Promise.all([mark.counts, target.counts?.()]) : [];
     const since = (key: keyof StorageCounts) => {
       const [from, to] = [before?.[key], after?.[key]];
       return from !== undefined && to !== undefined ? { [key]: to - from } : {};
     };
-    const maxRssBytes = target.peakRssBytes?.() ?? peakRss();
+    const maxRssBytes = target.peakRssBytes ? target.peakRssBytes() : peakRss();
     const { stored } = await target.stop();
     await send({
       type: 'stopped',
-      maxRssBytes,
+      ...(maxRssBytes !== undefined ? { maxRssBytes } : {}),
       ...(stored !== undefined ? { stored } : {}),
       ...(used !== undefined ? { cpuMicros: used } : {}),
       ...since('statements'),

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Seed, TargetSetup } from './protocol.js';
 import { freePort, type RunningTarget, type StorageCounts } from './listen.js';
 import { startNodeFlags } from './node-flags.js';
+import { benchEnvironment } from './storage.js';
+import { cpuMicrosOf, peakRssOf, processTree } from './proc.js';
 
 /**
  * oauth3 as production runs it, `node dist/src/main.js` (here the bench's own build of it) with WORKERS=1 or 2, in a
@@ -13,38 +14,6 @@ import { startNodeFlags } from './node-flags.js';
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const READY_WITHIN_MS = 60_000;
 
-/** The process and every process below it (Linux /proc); empty elsewhere. */
-function tree(pid: number): number[] {
-  try {
-    const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
-      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-    );
-    return [pid, ...children.flatMap(tree)];
-  } catch {
-    return [];
-  }
-}
-
-/** CPU time used so far by a process (user + system, µs), from /proc/<pid>/stat; 0 once it is gone. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of stat (utime, stime), in clock ticks: 100 per second on Linux.
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function peakOf(pid: number): number {
-  try {
-    return Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
-
 /** A counter's value in Prometheus' text format (its samples summed), undefined when it is not exposed. */
 function counter(text: string, name: string): number | undefined {
   const values = text
@@ -53,6 +22,10 @@ function counter(text: string, name: string): number | undefined {
     .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
   return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
 }
+
+/** The values, unless any is unknown or there are none: a part measured is not the whole. */
+const allKnown = (values: (number | undefined)[]): number[] | undefined =>
+  values.length && values.every((v) => v !== undefined) ? values : undefined;
 
 async function until(ready: () => Promise<boolean>, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_WITHIN_MS;
@@ -71,14 +44,7 @@ export async function workers(setup: TargetSetup, count: number): Promise<Runnin
   const child = spawn(process.execPath, [...startNodeFlags(), MAIN], {
     env: {
       ...process.env,
-      NODE_ENV: 'test',
-      PORT: String(setup.port),
-      HOST: '127.0.0.1',
-      ISSUER: url,
-      DATABASE_URL: setup.databaseUrl!,
-      ...(setup.redisUrl ? { REDIS_URL: setup.redisUrl } : {}),
-      MASTER_KEY: setup.masterKey,
-      LOG_LEVEL: setup.logLevel,
+      ...benchEnvironment(setup),
       WORKERS: String(count),
       METRICS_PORT: String(metricsPort),
       METRICS_HOST: '127.0.0.1',
@@ -92,9 +58,10 @@ export async function workers(setup: TargetSetup, count: number): Promise<Runnin
     said = (said + chunk.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Every process the server ever had: one that died during a row (a worker replaced) makes its CPU unknown, not less.
   const seen = new Set<number>();
   const processes = () => {
-    for (const pid of tree(child.pid!)) seen.add(pid);
+    for (const pid of processTree(child.pid!)) seen.add(pid);
     return [...seen];
   };
   try {
@@ -111,8 +78,11 @@ export async function workers(setup: TargetSetup, count: number): Promise<Runnin
       const [statements, redisCommands] = [counter(text, 'oauth3_db_statements_total'), counter(text, 'oauth3_redis_commands_total')];
       return { ...(statements !== undefined ? { statements } : {}), ...(redisCommands !== undefined ? { redisCommands } : {}) };
     },
-    cpuMicros: () => processes().reduce((sum, pid) => sum + cpuOf(pid), 0),
-    peakRssBytes: () => Math.max(0, ...processes().map(peakOf)),
+    cpuMicros: () => allKnown(processes().map(cpuMicrosOf))?.reduce((a, b) => a + b, 0),
+    peakRssBytes: () => {
+      const peaks = allKnown(processes().map(peakRssOf));
+      return peaks && Math.max(...peaks);
+    },
     async stop() {
       child.kill('SIGTERM');
       await exited;

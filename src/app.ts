@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
-import { PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './provider/routes.js';
+import { PROVIDER_API_PATHS, PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './provider/routes.js';
 import { canonicalPaths } from './http/canonical-path.js';
 import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from '../interactions/device-flow.js';
 import { paceDevicePolls } from './provider/device-polling.js';
@@ -56,19 +56,6 @@ export type { AppDeps };
  * oidc-provider's routes that load the browser session (its shared/session.js middleware: authorization, device code
  * verification, end session), at their default paths: only there can a sign-in be saved and tracked.
  */
-/**
- * oidc-provider's endpoints that only API clients call and that none of our routes, pages or guards act on (the
- * introspection recorder runs before the split). Paths are canonical by then (src/http/canonical-path.ts).
- */
-const PROVIDER_API_PATHS = [
-  PROVIDER_ROUTES.token,
-  PROVIDER_ROUTES.introspection,
-  PROVIDER_ROUTES.revocation,
-  PROVIDER_ROUTES.userinfo,
-  PROVIDER_ROUTES.jwks,
-  '/.well-known/openid-configuration',
-];
-
 const SESSION_ROUTES = under(PROVIDER_ROUTES.authorization, PROVIDER_ROUTES.code_verification, PROVIDER_ROUTES.end_session);
 
 /**
@@ -304,6 +291,7 @@ export function createApp(deps: AppDeps): App {
       onlyFor(under('/developers'), developers),
       ...(telegramBot ? [onlyFor(exactly(WEBHOOK_PATH), telegramBot.webhook)] : []),
     ]);
+    // The introspection recorder above runs before this split.
     const providerApi = exactly(...PROVIDER_API_PATHS);
     provider.use(function oursUnlessProviderApi(ctx, next) {
       return providerApi(ctx.path) ? next() : ours(ctx, next);

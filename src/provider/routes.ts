@@ -34,3 +34,16 @@ export const PROVIDER_FIXED_PATHS: readonly string[] = [
   '/.well-known/oauth-authorization-server',
   '/.well-known/openid-credential-issuer',
 ];
+
+/**
+ * oidc-provider's endpoints that only API clients call, which answer their own errors and which none of our pages,
+ * routers or guards act on: src/app.ts sends them past all of those with one check. Compared with the canonical path.
+ */
+export const PROVIDER_API_PATHS: readonly string[] = [
+  PROVIDER_ROUTES.token,
+  PROVIDER_ROUTES.introspection,
+  PROVIDER_ROUTES.revocation,
+  PROVIDER_ROUTES.userinfo,
+  PROVIDER_ROUTES.jwks,
+  '/.well-known/openid-configuration',
+];
