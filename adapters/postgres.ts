@@ -111,7 +111,8 @@ export class PostgresAdapter implements Adapter {
   /**
    * Concurrent consumes in one conditional UPDATE. Postgres changes each row at most once and only while it is unused,
    * so a key is returned to one statement only; within a batch, the first caller holding that key is the one that
-   * consumed it, any other caller with the same key is refused, as if its own UPDATE had come second.
+   * consumed it, any other caller with the same key is refused, as if its own UPDATE had come second. Planned at each
+   * run, as findMany.
    */
   private async consumeMany(keys: string[]): Promise<boolean[]> {
     const { rows } = await this.db.query<{ id: string }>(
@@ -119,18 +120,23 @@ export class PostgresAdapter implements Adapter {
        WHERE model = $1 AND id = ANY($2::text[]) AND consumed_at IS NULL
        RETURNING id`,
       [this.model, [...new Set(keys)].filter((key) => !key.includes('\0')).sort()],
+      { prepare: false },
     );
     const consumed = new Set(rows.map((row) => row.id));
     return keys.map((key) => consumed.delete(key));
   }
 
-  /** Concurrent finds by storage key (a token presented, its grant) in one statement. */
+  /**
+   * Concurrent finds by storage key (a token presented, its grant) in one statement, planned at each run: the table
+   * grows with every token, and a plan kept from when a model had few rows reads all of them (src/db/database.ts).
+   */
   private async findMany(keys: string[]): Promise<(AdapterPayload | undefined)[]> {
     // The payload as text, parsed once per caller below.
     const { rows } = await this.db.query<{ id: string; payload: string; consumed_at: Date | null }>(
       `SELECT id, payload::text AS payload, consumed_at FROM oidc_models
        WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`,
       [this.model, [...new Set(keys)].filter((key) => !key.includes('\0'))],
+      { prepare: false },
     );
     const found = new Map(rows.map((row) => [row.id, row]));
     // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.

@@ -7,8 +7,17 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * `false`: planned at each run for the table as it is then, never from a plan kept for the connection. For finds by
+   * key in a table that grows with every token (oidc_models): a plan kept from a connection's first minutes, when a
+   * model had few rows, reads every row of it. Postgres only; PGlite plans every statement at each run.
+   */
+  prepare?: boolean;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
 }
 
 /** What a LISTEN subscription tells its owner (Database.listen). */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Listener, Queryable, QueryResult } from './database.js';
+import type { Database, Listener, Queryable, QueryOptions, QueryResult } from './database.js';
 
 export interface PostgresOptions {
   url: string;
@@ -17,7 +17,8 @@ const names = new Map<string, string>();
 /**
  * A name under which each connection prepares `sql` once: Postgres then parses and plans the statements every token
  * request sends (client lookup, token write) once per connection instead of once per call. Only our own statements
- * with parameters are named, and only the first MAX_PREPARED distinct ones, so no input can grow the set.
+ * with parameters are named (unless the caller asks otherwise: QueryOptions), and only the first MAX_PREPARED distinct
+ * ones, so no input can grow the set.
  */
 function statementName(sql: string): string | undefined {
   if (unprepared.has(sql)) return undefined;
@@ -48,9 +49,14 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
   pool.on('error', () => {});
 
   let sent = 0;
-  const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
+  const run = async <T>(
+    client: pg.Pool | pg.PoolClient,
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<T>> => {
     sent++;
-    const name = params?.length ? statementName(sql) : undefined;
+    const name = params?.length && options?.prepare !== false ? statementName(sql) : undefined;
     let result: pg.QueryResult;
     try {
       result = await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
@@ -76,13 +82,13 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
     kind: 'postgres',
     listen,
     statementsSent: () => sent,
-    query: (sql, params) => run(pool, sql, params),
+    query: (sql, params, options) => run(pool, sql, params, options),
     async transaction(fn) {
       const client = await pool.connect();
       try {
         sent++;
         await client.query('BEGIN');
-        const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
+        const tx: Queryable = { query: (sql, params, options) => run(client, sql, params, options) };
         const result = await fn(tx);
         sent++;
         await client.query('COMMIT');
@@ -98,7 +104,7 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
     async session(fn) {
       const client = await pool.connect();
       try {
-        return await fn({ query: (sql, params) => run(client, sql, params) });
+        return await fn({ query: (sql, params, options) => run(client, sql, params, options) });
       } finally {
         // Destroyed rather than returned to the pool: session state (locks, settings) must end with `fn`.
         client.release(true);
