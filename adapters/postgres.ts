@@ -7,6 +7,7 @@ import { handleOf } from '../src/db/at-rest-keys.js';
 
 /** One upsert, as jsonb_to_recordset reads it from a batch. */
 interface Row {
+  model: string;
   id: string;
   payload: AdapterPayload;
   grant_id: string | null;
@@ -27,6 +28,88 @@ const payloadOf = (row: StoredRow): AdapterPayload =>
 /** A batch of consumes that collided with another batch over the same rows is tried one call at a time. */
 const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error);
 
+/** An entry of one model, by its storage key. */
+interface ModelKey {
+  model: string;
+  key: string;
+}
+
+/**
+ * The writes and finds by key of every model on one database: those made at the same moment share one statement
+ * (src/db/coalesce.ts: not a cache), whatever their model. An introspection looks its token up as an access token, a
+ * client-credentials token and a refresh token at once, and a refresh rotation stores a refresh and an access token:
+ * one statement each, not one per model.
+ */
+class ModelRows {
+  readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: retriedAlone });
+  readonly find = coalesce((keys: ModelKey[]) => this.findMany(keys), { isolate: refusedData });
+
+  constructor(private readonly db: Database) {}
+
+  /**
+   * A batch of upserts in one statement; of two for the same entry the later wins, as it would one after the other.
+   * Rows go in one order (model, then key), so two batches updating the same rows lock them in the same order.
+   */
+  private async upsertMany(rows: Row[]): Promise<void[]> {
+    // A stable sort keeps a batch's writes of one entry in their order: the last of each run is the one that stays.
+    const sorted = [...rows].sort((a, b) => compare(a.model, b.model) || compare(a.id, b.id));
+    const latest = sorted.filter((row, i) => row.model !== sorted[i + 1]?.model || row.id !== sorted[i + 1]?.id);
+    await this.db.query(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+       SELECT r.model, r.id, r.payload, r.grant_id, r.user_code, r.uid,
+              CASE WHEN r.expires_in IS NULL THEN NULL ELSE now() + make_interval(secs => r.expires_in) END, NULL
+       FROM jsonb_to_recordset($1::jsonb)
+         AS r(model text, id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int)
+       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+      [JSON.stringify(latest)],
+    );
+    return rows.map(() => undefined);
+  }
+
+  /**
+   * Concurrent finds by storage key (a token presented, its grant) in one statement, planned at each run: the table
+   * grows with every token, and a plan kept from when a model had few rows reads all of them (src/db/database.ts).
+   */
+  private async findMany(keys: ModelKey[]): Promise<(AdapterPayload | undefined)[]> {
+    // Each entry once: its model and key at the same place in two arrays.
+    const [models, ids, wanted] = [[] as string[], [] as string[], new Map<string, Set<string>>()];
+    for (const { model, key } of keys) {
+      const ofModel = wanted.get(model) ?? new Set<string>();
+      if (key.includes('\0') || ofModel.has(key)) continue;
+      wanted.set(model, ofModel.add(key));
+      models.push(model);
+      ids.push(key);
+    }
+    // The payload as text, parsed once per caller below.
+    const { rows } = await this.db.query<{ model: string; id: string; payload: string; consumed_at: Date | null }>(
+      `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at
+       FROM unnest($1::text[], $2::text[]) AS k(model, id) JOIN oidc_models m ON m.model = k.model AND m.id = k.id
+       WHERE m.expires_at IS NULL OR m.expires_at > now()`,
+      [models, ids],
+      { prepare: false },
+    );
+    type Found = (typeof rows)[number];
+    const found = new Map<string, Map<string, Found>>();
+    for (const row of rows) found.set(row.model, (found.get(row.model) ?? new Map<string, Found>()).set(row.id, row));
+    // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.
+    return keys.map(({ model, key }) => {
+      const row = found.get(model)?.get(key);
+      return row && payloadOf({ payload: JSON.parse(row.payload) as AdapterPayload, consumed_at: row.consumed_at });
+    });
+  }
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** One ModelRows per database, shared by the adapters of every model. */
+const modelRows = new WeakMap<Database, ModelRows>();
+const modelRowsOf = (db: Database): ModelRows => {
+  let rows = modelRows.get(db);
+  if (!rows) modelRows.set(db, (rows = new ModelRows(db)));
+  return rows;
+};
+
 /**
  * oidc-provider's storage contract on Postgres (pg or PGlite, same SQL). Each instance serves one model; rows are
  * keyed by (model, id), and the columns beside the JSON payload are the ones lookups use. `id` is the digest of the
@@ -34,9 +117,8 @@ const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error)
  * docs/threat-model.md J2).
  */
 export class PostgresAdapter implements Adapter {
-  // Concurrent writes and finds share one statement each (src/db/coalesce.ts: not a cache).
-  private readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: refusedData });
-  private readonly findById = coalesce((keys: string[]) => this.findMany(keys), { isolate: refusedData });
+  // Concurrent writes, finds (with every model's: ModelRows) and consumes share one statement each.
+  private readonly rows: ModelRows;
   private readonly markConsumed = coalesce((keys: string[]) => this.consumeMany(keys), { isolate: retriedAlone });
   private readonly atRest: AtRest;
 
@@ -47,11 +129,13 @@ export class PostgresAdapter implements Adapter {
     userCodes?: UserCodes,
   ) {
     this.atRest = new AtRest(model, userCodes);
+    this.rows = modelRowsOf(db);
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const stored = this.atRest.stored(id, payload);
-    await this.write({
+    await this.rows.write({
+      model: this.model,
       id: this.atRest.key(id),
       payload: stored,
       grant_id: stored.grantId ?? null,
@@ -62,7 +146,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const stored = await this.findById(this.atRest.key(id));
+    const stored = await this.rows.find({ model: this.model, key: this.atRest.key(id) });
     return stored && this.atRest.restored(stored, id);
   }
 
@@ -93,26 +177,11 @@ export class PostgresAdapter implements Adapter {
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [this.model, grantId]);
   }
 
-  /** A batch of upserts in one statement; of two for the same id the later wins, as it would one after the other. */
-  private async upsertMany(rows: Row[]): Promise<void[]> {
-    const latest = [...new Map(rows.map((row) => [row.id, row])).values()];
-    await this.db.query(
-      `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-       SELECT $1, r.id, r.payload, r.grant_id, r.user_code, r.uid,
-              CASE WHEN r.expires_in IS NULL THEN NULL ELSE now() + make_interval(secs => r.expires_in) END, NULL
-       FROM jsonb_to_recordset($2::jsonb) AS r(id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int)
-       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
-      [this.model, JSON.stringify(latest)],
-    );
-    return rows.map(() => undefined);
-  }
-
   /**
    * Concurrent consumes in one conditional UPDATE. Postgres changes each row at most once and only while it is unused,
    * so a key is returned to one statement only; within a batch, the first caller holding that key is the one that
    * consumed it, any other caller with the same key is refused, as if its own UPDATE had come second. Planned at each
-   * run, as findMany.
+   * run, as ModelRows' finds.
    */
   private async consumeMany(keys: string[]): Promise<boolean[]> {
     const { rows } = await this.db.query<{ id: string }>(
@@ -124,26 +193,6 @@ export class PostgresAdapter implements Adapter {
     );
     const consumed = new Set(rows.map((row) => row.id));
     return keys.map((key) => consumed.delete(key));
-  }
-
-  /**
-   * Concurrent finds by storage key (a token presented, its grant) in one statement, planned at each run: the table
-   * grows with every token, and a plan kept from when a model had few rows reads all of them (src/db/database.ts).
-   */
-  private async findMany(keys: string[]): Promise<(AdapterPayload | undefined)[]> {
-    // The payload as text, parsed once per caller below.
-    const { rows } = await this.db.query<{ id: string; payload: string; consumed_at: Date | null }>(
-      `SELECT id, payload::text AS payload, consumed_at FROM oidc_models
-       WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`,
-      [this.model, [...new Set(keys)].filter((key) => !key.includes('\0'))],
-      { prepare: false },
-    );
-    const found = new Map(rows.map((row) => [row.id, row]));
-    // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.
-    return keys.map((key) => {
-      const row = found.get(key);
-      return row && payloadOf({ payload: JSON.parse(row.payload) as AdapterPayload, consumed_at: row.consumed_at });
-    });
   }
 
   private async findWhere(condition: string, value: string | string[]): Promise<(StoredRow & { id: string }) | undefined> {

@@ -278,6 +278,25 @@ function sqlCases(backend: () => SqlBackend): void {
     expect(await tokens.find(b)).toMatchObject({ jti: b, consumed: expect.any(Number) });
   });
 
+  it("finds and writes every model's entries of the same moment in one statement each, each model its own rows", async () => {
+    const { db } = backend();
+    const [access, service, refresh] = ['AccessToken', 'ClientCredentials', 'RefreshToken'].map((model) => new PostgresAdapter(model, db));
+    const [value, other] = [newId(), newId()];
+    let sent = db.statementsSent();
+    // A refresh rotation's writes: a refresh token and an access token.
+    await Promise.all([
+      access!.upsert(value, { jti: value, kind: 'AccessToken' }, 60),
+      refresh!.upsert(other, { jti: other, kind: 'RefreshToken' }, 60),
+    ]);
+    expect(db.statementsSent() - sent).toBe(1);
+    sent = db.statementsSent();
+    // An introspection's lookups: the value as each kind of token. An access token and a client-credentials token share
+    // a digest, yet the value is only an access token.
+    const found = await Promise.all([access!.find(value), service!.find(value), refresh!.find(value), refresh!.find(other)]);
+    expect(db.statementsSent() - sent).toBe(1);
+    expect(found.map((payload) => payload?.kind)).toEqual(['AccessToken', undefined, undefined, 'RefreshToken']);
+  });
+
   it('consumes concurrent redemptions in one statement per adapter, each token exactly once, also when two processes race', async () => {
     const { db } = backend();
     // Two adapters on one database: two processes (workers, replicas) of the same server.
