@@ -28,6 +28,8 @@ const payloadOf = (row: StoredRow): AdapterPayload =>
 /** A batch of consumes that collided with another batch over the same rows is tried one call at a time. */
 const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error);
 
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** An entry of one model, by its storage key. */
 interface ModelKey {
   model: string;
@@ -104,8 +106,6 @@ class ModelRows {
     });
   }
 }
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** One ModelRows per database, shared by the adapters of every model. */
 const modelRows = new WeakMap<Database, ModelRows>();

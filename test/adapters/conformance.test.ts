@@ -487,3 +487,42 @@ describeAdapterConformance(
     });
   },
 );
+
+describe("oidc-provider's batched writes", () => {
+  /** A database that fails the first statement sending several rows with a deadlock, as Postgres would. */
+  function deadlockOnce() {
+    const sent: { model: string; id: string; payload: { n: number } }[][] = [];
+    let failed = false;
+    const db = {
+      async query(_sql: string, params?: unknown[]) {
+        const rows = JSON.parse(params![0] as string) as (typeof sent)[number];
+        sent.push(rows);
+        if (rows.length > 1 && !failed) {
+          failed = true;
+          throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        }
+        return { rows: [], rowCount: rows.length };
+      },
+    } as unknown as Database;
+    return { db, sent };
+  }
+
+  it('sends one batch in one order, the later of two writes of an entry, and writes it call by call after a deadlock', async () => {
+    const { db, sent } = deadlockOnce();
+    const [grants, tokens] = [new PostgresAdapter('Grant', db), new PostgresAdapter('AccessToken', db)];
+    await Promise.all([
+      tokens.upsert('b', { n: 1 }, 60),
+      grants.upsert('z', { n: 2 }, 60),
+      tokens.upsert('a', { n: 3 }, 60),
+      grants.upsert('z', { n: 4 }, 60),
+    ]);
+    // Model, then storage key (the digest, for a token): two batches touching the same rows lock them in one order.
+    const accessRows = [
+      ['AccessToken', digestOf('AccessToken', 'b'), 1],
+      ['AccessToken', digestOf('AccessToken', 'a'), 3],
+    ].sort((x, y) => (String(x[1]) < String(y[1]) ? -1 : 1));
+    expect(sent[0]!.map(({ model, id, payload }) => [model, id, payload.n])).toEqual([...accessRows, ['Grant', 'z', 4]]);
+    // Then every call alone, each written.
+    expect(sent.slice(1).map((rows) => rows.map((row) => row.payload.n))).toEqual([[1], [2], [3], [4]]);
+  });
+});

@@ -110,6 +110,27 @@ describe('the log destination', () => {
     expect(text).toContain('"msg":"first line"');
   });
 
+  it('writes lines with text beyond ASCII whole, each on its own line', async () => {
+    const file = path.join(dir, 'unicode.log');
+    const logger = createLogger('info', logDestination(file));
+    const names = ['Zoë', '東京', 'emoji 🚀', 'plain'];
+    for (const name of names) logger.info({ name }, 'named');
+    let lines: { name?: string }[] = [];
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && lines.length < names.length) {
+      await sleep(50);
+      try {
+        lines = readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { name?: string });
+      } catch {
+        // Not created or not complete yet.
+      }
+    }
+    expect(lines.map((line) => line.name)).toEqual(names);
+  });
+
   it('writes every buffered line to standard output when the process exits', () => {
     // As src/main.ts does on a failed start: a fatal line, then exit at once.
     const script = `

@@ -84,7 +84,8 @@ function sectionLink(s: ConsoleSection, active: string, pending: number): SafeHt
  * The navigation, twice over (CSS shows one): a desktop bar whose groups are <details> menus, and a phone's single
  * Menu <details> listing every group. Both open and close without JavaScript, and the bar's menus share a `name`, so
  * opening one closes the others in the browser itself; /static/console.js does the same for browsers without named
- * <details>, and closes a menu on Escape or a click elsewhere. The approvals count shows on the closed group and on the Menu button too.
+ * <details>, and closes a menu on Escape or a click elsewhere. The approvals count shows on the closed group and on
+ * the Menu button too.
  */
 function navigation(active: string, pending: number, csrf: string): SafeHtml {
   const waiting = pending > 0 ? countBadge(pending) : '';
