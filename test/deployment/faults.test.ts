@@ -9,7 +9,9 @@ import { echoPlugin, startEchoUpstream } from '../resource/echo-plugin.js';
 
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 const redisUrl = serviceUrl('TEST_REDIS_URL');
-const TIMEOUT_MS = 1000;
+// Long enough that a loaded CI machine's slow statements and pool waits before any fault never reach it (a sign-up
+// then failed with 503 at 1 s), short enough that the hung-database test stays quick.
+const TIMEOUT_MS = 3000;
 
 /**
  * Threat model H1–H3 on a real server whose Postgres and Redis sit behind TCP proxies the test can stop or hang:
