@@ -37,9 +37,11 @@ export default tseslint.config(
     },
   },
   {
-    // CommonJS files jest loads by name (the summary reporter) are outside the TypeScript project.
+    // CommonJS files loaded by name (jest's summary reporter, a module hook a test preloads in a server process) are
+    // outside the TypeScript project, and CommonJS loads with require.
     files: ['**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
     languageOptions: {
       sourceType: 'commonjs',
       globals: { module: 'writable', require: 'readonly', process: 'readonly' },

@@ -34,15 +34,13 @@ import { createHealth, type Health } from './http/health.js';
 import type { Metrics } from './metrics/metrics.js';
 import { observeProvider } from './metrics/observe.js';
 import { createRouter } from './http/router.js';
-import { createServices, type AppDeps, type Services } from './services.js';
+import { createServices, runsTelegramBot, type AppDeps, type Services } from './services.js';
 import { TelegramLinks } from './accounts/telegram-links.js';
-import { createTelegramBot, WEBHOOK_PATH, type TelegramBot } from './telegram-bot/bot.js';
-import { approvalHandlers } from './telegram-bot/approvals.js';
+import type { TelegramBot } from './telegram-bot/bot.js';
 import { Notifier } from './notices/notifier.js';
 import { TelegramOutbox } from './notices/outbox.js';
 import { NoticePreferences } from './notices/preferences.js';
 import { followEvents } from './notices/from-events.js';
-import { BOT_COMMANDS, commandHandlers } from './telegram-bot/commands.js';
 import { deploymentRoutes } from './deployment/routes.js';
 import { Attestations } from './tee/attestation.js';
 import { servedJwks } from './provider/served-jwks.js';
@@ -156,9 +154,12 @@ export function createApp(deps: AppDeps): App {
     enabled: Boolean(config.TELEGRAM_BOT_TOKEN),
   });
   followEvents(events, notifier, { db, issuer: config.ISSUER, scopes });
+  const bot = runsTelegramBot(config) ? deps.telegramBotModule : undefined;
+  if (runsTelegramBot(config) && !bot)
+    throw new Error('TELEGRAM_BOT_TOKEN is set but the bot module was not loaded (startServer loads it)');
   const telegramBot =
-    config.TELEGRAM_BOT_TOKEN && config.ROLE === 'all'
-      ? createTelegramBot({
+    bot && config.TELEGRAM_BOT_TOKEN
+      ? bot.createTelegramBot({
           config,
           botToken: config.TELEGRAM_BOT_TOKEN,
           logger,
@@ -167,7 +168,7 @@ export function createApp(deps: AppDeps): App {
           events,
           outbox,
           handlers: [
-            approvalHandlers({
+            bot.approvalHandlers({
               links: telegramLinks,
               accounts,
               logger,
@@ -179,9 +180,9 @@ export function createApp(deps: AppDeps): App {
                 notifier,
               },
             }),
-            commandHandlers({ ...services, db, links: telegramLinks, services: services.resource, issuer: config.ISSUER }),
+            bot.commandHandlers({ ...services, db, links: telegramLinks, services: services.resource, issuer: config.ISSUER }),
           ],
-          menu: BOT_COMMANDS,
+          menu: bot.BOT_COMMANDS,
           ...(deps.telegramSender ? { senderOptions: deps.telegramSender } : {}),
         })
       : undefined;
@@ -289,7 +290,7 @@ export function createApp(deps: AppDeps): App {
       onlyFor(under('/interaction'), interactions.routes() as Middleware),
       onlyFor(under('/console'), consoleRouter.routes() as Middleware),
       onlyFor(under('/developers'), developers),
-      ...(telegramBot ? [onlyFor(exactly(WEBHOOK_PATH), telegramBot.webhook)] : []),
+      ...(bot && telegramBot ? [onlyFor(exactly(bot.WEBHOOK_PATH), telegramBot.webhook)] : []),
     ]);
     // The introspection recorder above runs before this split.
     const providerApi = exactly(...PROVIDER_API_PATHS);

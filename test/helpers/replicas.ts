@@ -57,11 +57,15 @@ export class ServerProcess {
   readonly output: string[] = [];
   port = 0;
 
-  constructor(private readonly env: Record<string, string>) {}
+  /** `nodeArgs`: Node flags before the server's own (a module hook, say). */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly nodeArgs: string[] = [],
+  ) {}
 
   async start(): Promise<this> {
     this.port = await freePort();
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    this.child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts'], {
       cwd: projectRoot,
       env: {
         PATH: process.env.PATH ?? '',

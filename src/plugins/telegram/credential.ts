@@ -26,7 +26,7 @@ const ChatInfo = z.object({
 const LOOKUPS_AT_ONCE = 5;
 
 async function lookUpChat(config: Config, botToken: string, ref: string): Promise<AllowedChat> {
-  const api = botApi(config, botToken);
+  const api = await botApi(config, botToken);
   try {
     const chat = await callTelegram('getChat', botToken, () => api.getChat(ref), ChatInfo);
     const title = chat.title ?? chat.first_name;
@@ -59,7 +59,7 @@ async function lookUpChats(config: Config, botToken: string, refs: string[]): Pr
  */
 async function verify(input: Record<string, unknown>, { config }: { config: Config }): Promise<VerifiedCredential> {
   const { bot_token: botToken, chats } = BotInput.parse(input);
-  const api = botApi(config, botToken);
+  const api = await botApi(config, botToken);
   const me = await callTelegram('getMe', botToken, () => api.getMe(), Me).catch((error: unknown) => {
     if (error instanceof TelegramError && error.code === 'reconnect_required') {
       throw new TelegramError(

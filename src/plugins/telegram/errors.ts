@@ -1,4 +1,4 @@
-import { GrammyError, HttpError } from 'grammy';
+import type { GrammyError, HttpError } from 'grammy';
 import type { Plugin } from '../plugin.js';
 import { UpstreamError, upstreamErrors } from '../upstream-errors.js';
 
@@ -43,10 +43,16 @@ const isTimeout = (error: HttpError) => error.error instanceof Error && /timed o
 /**
  * Translates anything a grammY call threw into the plugin's table, at this one place: foreign errors
  * are translated once. The caller decides what a rejected token means (at connect time: a bad paste; later: re-link).
+ * `grammy` is grammY's module, which the call loaded (src/plugins/telegram/client.ts): its error classes.
  */
-export function fromTelegram(caught: unknown, method: string, botToken: string): TelegramError {
+export function fromTelegram(
+  caught: unknown,
+  method: string,
+  botToken: string,
+  grammy: { GrammyError: typeof GrammyError; HttpError: typeof HttpError },
+): TelegramError {
   if (caught instanceof TelegramError) return caught;
-  if (caught instanceof GrammyError) {
+  if (caught instanceof grammy.GrammyError) {
     const code = caught.error_code;
     const cause = sanitizedCause(method, `error ${code}`);
     const said = describe(String(caught.description ?? ''), botToken);
@@ -66,7 +72,7 @@ export function fromTelegram(caught: unknown, method: string, botToken: string):
     if (code === 400) return new TelegramError('invalid_message', `Telegram refused the message: ${said}`, { cause });
     return new TelegramError('upstream_error', `Telegram answered with an error (${code}).`, { cause });
   }
-  if (caught instanceof HttpError) {
+  if (caught instanceof grammy.HttpError) {
     if (isTimeout(caught)) return new TelegramError('upstream_timeout', undefined, { cause: sanitizedCause(method, 'timed out') });
     return new TelegramError('upstream_error', 'Telegram could not be reached or sent a reply that is not the Bot API.', {
       cause: sanitizedCause(method, 'network error or unreadable reply'),

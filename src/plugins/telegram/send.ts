@@ -38,7 +38,7 @@ export const sendAction = {
     if (!secret.success)
       throw new TelegramError('reconnect_required', 'The stored bot token is unreadable; the owner must connect the bot again.');
     const botToken = secret.data.bot_token;
-    const api = botApi(config, botToken);
+    const api = await botApi(config, botToken);
     const options = {
       ...(payload.parse_mode ? { parse_mode: payload.parse_mode } : {}),
       ...(payload.disable_notification === undefined ? {} : { disable_notification: payload.disable_notification }),
