@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
-import type { Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import type { SenderOptions } from './telegram-bot/sender.js';
 import type * as TelegramBotModule from './telegram-bot/index.js';
 import type { Logger } from './logger.js';
@@ -12,6 +12,7 @@ import type { AppIdentity, Tee } from './tee/dstack.js';
 import { createAdapterClass } from '../adapters/index.js';
 import { UserCodes } from '../adapters/at-rest.js';
 import { ClientCache } from '../adapters/client-cache.js';
+import { reuseClientInstances } from '../adapters/client-instances.js';
 import type { ScopeCatalog } from '../scopes/catalog.js';
 import { providerPages } from '../interactions/provider-pages.js';
 import { AccountStore } from './accounts/accounts.js';
@@ -132,6 +133,7 @@ export function createServices(deps: AppDeps): Services {
     pages: providerPages(),
     db,
   });
+  reuseClientInstances(provider, clientCache, deps.clock ?? systemClock);
   const clients = new ClientStore(db, deps.clock, scopes, (clientId) => clientCache.forget(clientId));
   return {
     provider,
