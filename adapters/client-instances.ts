@@ -15,7 +15,7 @@ function nextSecretEnd(row: ClientRow, now: number): number {
 /**
  * oidc-provider builds a Client from the adapter's metadata at every lookup (every token request, an introspection
  * twice), and for a client that is not static it first serialises that metadata and hashes it to find an instance it
- * built before: about 11 µs of a 270 µs token request, where a static client costs nothing. While the client cache
+ * built before: about 11 µs of a 270 µs token request, where a static client costs under 1 µs. While the client cache
  * keeps a row (adapters/client-cache.ts: every change to the client or its secrets drops it), the Client built from
  * that very row object is what oidc-provider would find by the hash, so it is handed out again without one, until
  * the first of the row's grace periods ends (threat model F3). A row dropped, a process not listening, or a client
