@@ -3,20 +3,21 @@ import { ClientAdapter } from '../../adapters/client.js';
 import { ManualClock } from '../../src/clock.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { basic } from '../helpers/token-flow.js';
+import { backends } from '../helpers/services.js';
 
 /**
  * oidc-provider's Client instances are handed out again while the client cache keeps their row
  * (adapters/client-instances.ts): without the adapter's lookup, and never past a change to the client or its secrets,
  * nor past the end of a grace period (threat model F3, F5).
  */
-describe('Client instances reused while their row is kept', () => {
+describe.each(backends())('Client instances reused while their row is kept, on %s', (backend) => {
   let server: TestServer;
   const clock = new ManualClock();
   const HOUR = 3_600_000;
   const adapterFinds = () => jest.spyOn(ClientAdapter.prototype, 'find');
 
   beforeAll(async () => {
-    server = await startTestServer({ clock });
+    server = await startTestServer({ backend, clock });
   });
   afterAll(async () => {
     await server?.stop();
@@ -43,8 +44,8 @@ describe('Client instances reused while their row is kept', () => {
   it('builds a new one after the client changes, and finds none once it is disabled', async () => {
     const { clientId, clientSecret } = await server.addClient({ name: 'Before', grantTypes: ['client_credentials'], scope: 'tweet.read' });
     expect((await token(clientId, clientSecret!)).status).toBe(200);
-    const before = await server.app.provider.Client.find(clientId);
-    expect(before?.clientName).toBe('Before');
+    const before = await keptInstance(server, clientId);
+    expect(before.clientName).toBe('Before');
 
     await server.app.clients.update(clientId, { name: 'After', redirectUris: [], scope: 'tweet.read' });
     const after = await server.app.provider.Client.find(clientId);
