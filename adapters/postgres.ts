@@ -85,15 +85,15 @@ class ModelRows {
     }
     // The payload as text, parsed once per caller below. A batch of one model (most of them, apart from
     // introspection's) needs no join, which costs Postgres more to plan (PGlite: about 300 against 470 µs a statement).
-    const [model] = wanted.keys();
+    const single = wanted.size === 1;
     const { rows } = await this.db.query<{ model: string; id: string; payload: string; consumed_at: Date | null }>(
-      wanted.size === 1
+      single
         ? `SELECT model, id, payload::text AS payload, consumed_at FROM oidc_models
            WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`
         : `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at
            FROM unnest($1::text[], $2::text[]) AS k(model, id) JOIN oidc_models m ON m.model = k.model AND m.id = k.id
            WHERE m.expires_at IS NULL OR m.expires_at > now()`,
-      wanted.size === 1 ? [model, ids] : [models, ids],
+      [single ? models[0] : models, ids],
       { prepare: false },
     );
     type Found = (typeof rows)[number];

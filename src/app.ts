@@ -34,7 +34,7 @@ import { createHealth, type Health } from './http/health.js';
 import type { Metrics } from './metrics/metrics.js';
 import { observeProvider } from './metrics/observe.js';
 import { createRouter } from './http/router.js';
-import { createServices, runsTelegramBot, type AppDeps, type Services } from './services.js';
+import { createServices, type AppDeps, type Services } from './services.js';
 import { TelegramLinks } from './accounts/telegram-links.js';
 import type { TelegramBot } from './telegram-bot/bot.js';
 import { Notifier } from './notices/notifier.js';
@@ -154,9 +154,7 @@ export function createApp(deps: AppDeps): App {
     enabled: Boolean(config.TELEGRAM_BOT_TOKEN),
   });
   followEvents(events, notifier, { db, issuer: config.ISSUER, scopes });
-  const bot = runsTelegramBot(config) ? deps.telegramBotModule : undefined;
-  if (runsTelegramBot(config) && !bot)
-    throw new Error('TELEGRAM_BOT_TOKEN is set but the bot module was not loaded (startServer loads it)');
+  const bot = deps.telegramBotModule;
   const telegramBot =
     bot && config.TELEGRAM_BOT_TOKEN
       ? bot.createTelegramBot({

@@ -11,7 +11,6 @@ import { dstackKeyRing, loadMasterKeys } from './keys/master-key.js';
 import { connectDstack, dstackEndpoint } from './tee/dstack.js';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.js';
 import { createApp, type App, type AppDeps } from './app.js';
-import { runsTelegramBot } from './services.js';
 import type { Plugin } from './plugins/plugin.js';
 import { loadBuiltinPlugins } from './plugins/load.js';
 import { deleteExpired } from '../adapters/index.js';
@@ -152,8 +151,8 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       plugins: options.plugins ?? (await loadBuiltinPlugins()),
       clock: options.clock,
       telegramSender: options.telegramSender,
-      // Only a server that runs oauth3's own bot loads grammY for it.
-      telegramBotModule: runsTelegramBot(config) ? await import('./telegram-bot/index.js') : undefined,
+      // oauth3's own bot runs where the console is served, with a bot token; only then is grammY loaded for it.
+      telegramBotModule: config.TELEGRAM_BOT_TOKEN && config.ROLE === 'all' ? await import('./telegram-bot/index.js') : undefined,
       metrics,
       tee,
     });

@@ -59,17 +59,13 @@ export interface AppDeps {
   /** The Telegram bot's sending pace (tests shorten the gap per chat); Telegram's limits by default. */
   telegramSender?: Partial<SenderOptions>;
   /**
-   * The bot's module (src/telegram-bot/index.ts), loaded by the caller when this app runs the bot
-   * (`runsTelegramBot`), so that an app without it never loads grammY.
+   * oauth3's own Telegram bot (src/telegram-bot/index.ts), given when this app runs it (startServer: a bot token and
+   * ROLE=all): an app without it has no bot and never loads grammY.
    */
   telegramBotModule?: typeof TelegramBotModule;
   /** TEE mode (MASTER_KEY_SOURCE=dstack): dstack's guest agent and what it reported about this app at start. */
   tee?: { agent: Tee; identity: AppIdentity };
 }
-
-/** Whether an app with this configuration runs oauth3's own Telegram bot: a bot token, and the role that serves the console. */
-export const runsTelegramBot = (config: Pick<Config, 'TELEGRAM_BOT_TOKEN' | 'ROLE'>): boolean =>
-  Boolean(config.TELEGRAM_BOT_TOKEN) && config.ROLE === 'all';
 
 /** Every store and service of one app, each built once here and handed to the areas that use it. */
 export interface Services {

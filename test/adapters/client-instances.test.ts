@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { ClientAdapter } from '../../adapters/client.js';
 import { ManualClock } from '../../src/clock.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { basic } from '../helpers/token-flow.js';
+import { TokenFlow } from '../helpers/token-flow.js';
 import { backends } from '../helpers/services.js';
 
 /**
@@ -26,12 +26,9 @@ describe.each(backends())('Client instances reused while their row is kept, on %
     jest.restoreAllMocks();
   });
 
-  const token = (clientId: string, secret: string) =>
-    fetch(`${server.url}/token`, {
-      method: 'POST',
-      headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'tweet.read' }),
-    });
+  /** A client-credentials token request: its status. */
+  const token = async (clientId: string, clientSecret: string) =>
+    (await new TokenFlow(server).token({ grant_type: 'client_credentials', scope: 'tweet.read' }, { clientId, clientSecret })).status;
 
   it('hands out the same instance without asking the adapter again', async () => {
     const { clientId } = await server.addClient({ name: 'Reused', grantTypes: ['client_credentials'], scope: 'tweet.read' });
@@ -43,7 +40,7 @@ describe.each(backends())('Client instances reused while their row is kept, on %
 
   it('builds a new one after the client changes, and finds none once it is disabled', async () => {
     const { clientId, clientSecret } = await server.addClient({ name: 'Before', grantTypes: ['client_credentials'], scope: 'tweet.read' });
-    expect((await token(clientId, clientSecret!)).status).toBe(200);
+    expect(await token(clientId, clientSecret!)).toBe(200);
     const before = await keptInstance(server, clientId);
     expect(before.clientName).toBe('Before');
 
@@ -54,7 +51,7 @@ describe.each(backends())('Client instances reused while their row is kept, on %
 
     await server.app.clients.setDisabled(clientId, true);
     expect(await server.app.provider.Client.find(clientId)).toBeUndefined();
-    expect((await token(clientId, clientSecret!)).status).toBe(401);
+    expect(await token(clientId, clientSecret!)).toBe(401);
   });
 
   it('stops taking a rotated-out secret when its grace period ends, with nothing changed in the database', async () => {
@@ -64,15 +61,15 @@ describe.each(backends())('Client instances reused while their row is kept, on %
       scope: 'tweet.read',
     });
     const { clientSecret: fresh } = await server.app.clients.secrets().rotate(clientId, 3600);
-    expect((await token(clientId, old!)).status).toBe(200);
-    expect((await token(clientId, fresh)).status).toBe(200);
+    expect(await token(clientId, old!)).toBe(200);
+    expect(await token(clientId, fresh)).toBe(200);
     const during = await keptInstance(server, clientId);
     expect(await server.app.provider.Client.find(clientId)).toBe(during);
 
     clock.advance(HOUR + 1000);
     const finds = adapterFinds();
-    expect((await token(clientId, old!)).status).toBe(401);
-    expect((await token(clientId, fresh)).status).toBe(200);
+    expect(await token(clientId, old!)).toBe(401);
+    expect(await token(clientId, fresh)).toBe(200);
     // The end of the grace period is what made it look again: the row itself is still the one kept.
     expect(finds).toHaveBeenCalled();
   });
