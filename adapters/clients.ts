@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { Queryable } from '../src/db/database.js';
+import { copyJson } from '../src/db/json-copy.js';
 import { NO_LIVE_SECRET } from '../src/clients/secrets.js';
 
 export interface ClientRow {
@@ -27,23 +28,6 @@ export async function selectClients(db: Queryable, ids: string[]): Promise<Clien
 }
 
 /**
- * A copy of client metadata that the caller may change: oidc-provider normalizes the arrays it is given in place
- * (grant_types), and the row may be kept for other requests (adapters/client-cache.ts). Values are strings, numbers,
- * booleans, arrays of strings and the odd object (jwks), so arrays are copied and objects cloned.
- */
-function ownCopy(metadata: Record<string, unknown>): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(metadata)) {
-    copy[key] = Array.isArray(value)
-      ? value.map((item: unknown) => (typeof item === 'object' && item !== null ? structuredClone(item) : item))
-      : typeof value === 'object' && value !== null
-        ? structuredClone(value)
-        : value;
-  }
-  return copy;
-}
-
-/**
  * The metadata oidc-provider sees, for a use at `now` (the server's clock, so the grace period of threat model F3 is
  * testable): the digests of the secrets live then (no end, or an end after `now`) stand where it expects
  * `client_secret`, separated by spaces (src/provider/provider.ts compareClientSecret checks each). A confidential
@@ -56,7 +40,9 @@ export function clientFromRow(row: ClientRow, now: Date): AdapterPayload {
   const digests = (row.secrets ?? []).filter((s) => s.ends === null || s.ends > at).map((s) => s.hash);
   const secret = digests.length ? digests.join(' ') : confidential ? NO_LIVE_SECRET : undefined;
   return {
-    ...ownCopy(row.metadata),
+    // The caller's own copy: oidc-provider normalizes the arrays it is given in place (grant_types), and the row may be
+    // kept for other requests (adapters/client-cache.ts).
+    ...copyJson(row.metadata),
     client_id: row.client_id,
     ...(secret ? { client_secret: secret } : {}),
   };

@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { peakRssOf } from './proc.js';
 import type { Seed, TargetMessage, TargetName, TargetSetup } from './protocol.js';
 import type { RunningTarget, StorageCounts } from './listen.js';
@@ -39,6 +40,32 @@ const failed = async (error: unknown) => {
 };
 
 const setup = JSON.parse(process.argv[2]!) as TargetSetup;
+if (process.env.BENCH_TRACE) traceEverySecond(`${setup.scenario}, ${setup.target}`);
+
+/**
+ * BENCH_TRACE: one line a second on standard error with the responses this process finished in that second and the
+ * CPU it used per response, from its start to its stop, the warm-up included, so a run shows when its rows reach a
+ * steady state. Responses are counted as Node's HTTP server reports them finished (its diagnostics channel); a server
+ * in processes of its own (the worker rows) has none here and prints nothing.
+ */
+function traceEverySecond(label: string): void {
+  let finished = 0;
+  diagnostics.subscribe('http.server.response.finish', () => finished++);
+  let second = 0;
+  let counted = 0;
+  let cpu = process.cpuUsage();
+  setInterval(() => {
+    second++;
+    const used = process.cpuUsage(cpu);
+    cpu = process.cpuUsage();
+    const responses = finished - counted;
+    counted = finished;
+    if (responses > 0) {
+      const perResponse = Math.round((used.user + used.system) / responses);
+      process.stderr.write(`trace ${label}: ${second} s, ${responses} responses, ${perResponse} µs CPU each\n`);
+    }
+  }, 1000).unref();
+}
 try {
   const target = await (await targets[setup.target]())(setup);
   // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since,
@@ -70,6 +97,7 @@ try {
   };
   process.on('message', (message) => {
     if (message === 'mark') {
+      if (process.env.BENCH_TRACE) process.stderr.write(`trace ${setup.scenario}, ${setup.target}: the measured window starts\n`);
       mark = { cpu: cpuNow(), counts: target.counts?.() ?? Promise.resolve(undefined) };
       return;
     }

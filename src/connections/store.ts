@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventLog } from '../accounts/events.js';
 import type { Database, Queryable } from '../db/database.js';
 import { coalesce } from '../db/coalesce.js';
+import { copyJson } from '../db/json-copy.js';
 import { Vault } from '../vault/vault.js';
 
 /** An upstream account an owner connected, as the console shows it. The secret stays sealed. */
@@ -48,20 +49,24 @@ export interface ConnectionRow {
 
 type Row = ConnectionRow;
 
-const fromRow = (r: Row): Connection => ({
-  id: r.id,
-  accountId: r.account_id,
-  provider: r.provider,
-  kind: r.kind,
-  label: r.label,
-  status: r.status,
-  meta: r.meta,
-  ...(r.expires_at ? { expiresAt: new Date(r.expires_at) } : {}),
-  ...(r.last_error ? { lastError: r.last_error } : {}),
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at),
-  ...(r.last_used_at ? { lastUsedAt: new Date(r.last_used_at) } : {}),
-});
+function fromRow(r: Row): Connection {
+  const connection: Connection = {
+    id: r.id,
+    accountId: r.account_id,
+    provider: r.provider,
+    kind: r.kind,
+    label: r.label,
+    status: r.status,
+    meta: r.meta,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+  // Absent rather than undefined when unset, as the console's JSON shows them.
+  if (r.expires_at) connection.expiresAt = new Date(r.expires_at);
+  if (r.last_error) connection.lastError = r.last_error;
+  if (r.last_used_at) connection.lastUsedAt = new Date(r.last_used_at);
+  return connection;
+}
 
 const recordOf = (c: Pick<Connection, 'id' | 'accountId' | 'provider'>) => ({ id: c.id, accountId: c.accountId, provider: c.provider });
 
@@ -113,7 +118,7 @@ export class ConnectionStore {
    * the token); its secret then opens from that same read. Each caller gets its own copy of the row's details.
    */
   adopt(row: ConnectionRow): Connection {
-    const connection = fromRow({ ...row, meta: structuredClone(row.meta) });
+    const connection = fromRow({ ...row, meta: copyJson(row.meta) });
     this.sealedOf.set(connection, row.sealed);
     return connection;
   }

@@ -18,7 +18,8 @@ const SCHEME = /^(Bearer|DPoP)(\s|$)/i;
 const MAX_TOKEN_LENGTH = 512;
 
 async function tokenOutsideHeader(ctx: Context): Promise<boolean> {
-  if (ctx.URL.searchParams.has('access_token')) return true;
+  // The query string alone, parsed as the URL would: most calls have none, and need no URL object built.
+  if (ctx.querystring && new URLSearchParams(ctx.querystring).has('access_token')) return true;
   if (!ctx.is('application/x-www-form-urlencoded')) return false;
   const body = await readBody(ctx);
   return Boolean(body && typeof body === 'object' && 'access_token' in body);

@@ -132,12 +132,14 @@ describe.each(backends())('resource API bearer tokens on %s storage', (backend) 
     const token = await owner.agentToken(['echo.read', 'echo.post']);
     const inQuery = await callApi(server, `/echo/me?access_token=${token}`, undefined);
     const bothWays = await callApi(server, `/echo/me?access_token=${token}`, token);
+    // Among other parameters, its name percent-encoded: the query string is parsed, not searched.
+    const encoded = await callApi(server, `/echo/me?page=2&access%5Ftoken=${token}`, token);
     const inForm = await fetch(`${server.url}/api/echo/posts`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ access_token: token, text: 'hi' }),
     });
-    for (const res of [inQuery, bothWays]) {
+    for (const res of [inQuery, bothWays, encoded]) {
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('invalid_request');
       expect(challengeOf(res.headers)).toContain('error="invalid_request"');
