@@ -28,6 +28,15 @@ describe('copyJson', () => {
     expect(kept).toStrictEqual(original());
   });
 
+  it('keeps a "__proto__" key as data (JSON.parse makes it an own property), never as the copy’s prototype', () => {
+    const parsed = JSON.parse('{"__proto__": {"isAdmin": true}, "name": "x"}') as Record<string, unknown>;
+    const copy = copyJson(parsed);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(copy.isAdmin).toBeUndefined();
+    expect(Object.keys(copy)).toEqual(['__proto__', 'name']);
+    expect(JSON.stringify(copy)).toBe(JSON.stringify(parsed));
+  });
+
   it('returns strings, numbers, booleans and null as they are', () => {
     for (const value of ['text', 0, 1.5, true, false, null]) expect(copyJson(value)).toBe(value);
   });
