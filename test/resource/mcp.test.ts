@@ -307,6 +307,14 @@ describe.each(backends())('the MCP server on %s storage', (backend) => {
     expect(x.posts.length).toBe(before);
   });
 
+  it('answers a tool it does not have as a tool error naming it, and still runs the ones it has', async () => {
+    const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
+    const missing = resultOf(await postMcp(server, token, toolCall('no_such_tool')));
+    expect(missing.isError).toBe(true);
+    expect(missing.content[0]!.text).toMatch(/no_such_tool not found/);
+    expect(resultOf(await postMcp(server, token, toolCall('get_me'))).isError).toBeFalsy();
+  });
+
   it('stops working on the very next call once the owner revokes the token', async () => {
     const token = await owner.agentToken(['tweet.read'], 1, 'mcp');
     expect((await postMcp(server, token, toolCall('get_me'))).status).toBe(200);

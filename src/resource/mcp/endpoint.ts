@@ -97,11 +97,24 @@ function webRequest(ctx: Context, issuer: string): Request {
   return new Request(new URL(MCP_PATH, issuer), { method: ctx.method, headers });
 }
 
+/**
+ * The tools the request's server must hold: a `tools/call` of a tool we have needs that tool alone (every tool
+ * registered costs each request a few microseconds, however many there are); anything else (initialize, tools/list,
+ * a tool we do not have, which the server answers as it always does, a batch) gets every tool.
+ */
+export function toolsNeededBy(body: unknown, tools: readonly Tool[]): readonly Tool[] {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return tools;
+  const { method, params } = body as JsonRpcMessage;
+  if (method !== 'tools/call' || typeof params?.name !== 'string') return tools;
+  const tool = tools.find((t) => t.name === params.name);
+  return tool ? [tool] : tools;
+}
+
 /** Runs the request through a fresh MCP server and transport, and hands the transport's answer back to Koa. */
 export function serveMcp(config: Pick<Config, 'ISSUER'>, tools: readonly Tool[], runTool: ToolRunner): Middleware {
   return async function serveMcp(ctx) {
     const server = await mcpServerFor(
-      tools,
+      toolsNeededBy(await readBody(ctx), tools),
       runTool,
       { caller: ctx.state.caller as ApiCaller, ip: ctx.ip, requestId: ctx.state.requestId as string | undefined },
       releaseVersion,
