@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { serviceUrl } from '../helpers/services.js';
 import { Owner, callApi } from '../helpers/owner.js';
 import { echoPlugin, startEchoUpstream } from './echo-plugin.js';
+import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 
 /**
  * ROLE=resource (docs/architecture.md#roles): a second process serves only the resource API against the same
@@ -14,16 +15,24 @@ describeWithPostgres('a resource-only process', () => {
   let main: TestServer;
   let resource: TestServer;
   let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let telegram: FakeTelegram;
   let owner: Owner;
 
   beforeAll(async () => {
     upstream = await startEchoUpstream();
+    telegram = await startFakeTelegram();
     const plugins = [echoPlugin(() => upstream.url)];
     main = await startTestServer({ backend: 'postgres', plugins, keepStorage: true });
     resource = await startTestServer({
       storage: { dataDir: main.config.DATA_DIR, databaseUrl: main.config.DATABASE_URL! },
       // Tokens are minted for the main server's resource URL, which both processes share (RFC 8707 audience).
-      env: { ROLE: 'resource', RESOURCE_URL: main.config.RESOURCE_URL },
+      // With oauth3's own bot token too, which only a ROLE=all process acts on.
+      env: {
+        ROLE: 'resource',
+        RESOURCE_URL: main.config.RESOURCE_URL,
+        TELEGRAM_BOT_TOKEN: telegram.addBot({ username: 'oauth3_role_bot' }).token,
+        TELEGRAM_API_ROOT: telegram.url,
+      },
       plugins,
     });
     owner = await Owner.signUp(main);
@@ -38,6 +47,7 @@ describeWithPostgres('a resource-only process', () => {
     await resource?.stop();
     await main?.stop();
     await upstream?.close();
+    await telegram?.stop();
   });
 
   it('accepts a token the main server issued, with the credential sealed by the main server', async () => {
@@ -76,5 +86,10 @@ describeWithPostgres('a resource-only process', () => {
     }
     const token = await fetch(`${resource.url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) });
     expect(token.status).toBe(404);
+  });
+
+  it("runs no Telegram bot, even with the bot token set: its console's process does", () => {
+    expect(resource.app.telegramBot).toBeUndefined();
+    expect(telegram.calls).toEqual([]);
   });
 });

@@ -67,6 +67,13 @@ interface JsonRpcMessage {
   params?: { name?: unknown };
 }
 
+/** The tool a JSON-RPC message calls: its name for a `tools/call` that gives one, else undefined. */
+function calledTool(message: unknown): string | undefined {
+  if (!message || typeof message !== 'object') return undefined;
+  const { method, params } = message as JsonRpcMessage;
+  return method === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined;
+}
+
 /**
  * A `tools/call` whose token lacks the tool's scope is refused at the HTTP level, 403 `insufficient_scope`, naming the
  * scopes the token holds plus the one it needs: an MCP client re-authorizes with exactly that set (step-up) and
@@ -77,10 +84,9 @@ export function requireToolScopes(tools: readonly Tool[]): Middleware {
   return async function requireToolScopes(ctx, next) {
     const caller = ctx.state.caller as ApiCaller;
     const body = await readBody(ctx);
-    const messages = (Array.isArray(body) ? body : [body]) as JsonRpcMessage[];
-    for (const message of messages) {
-      if (!message || message.method !== 'tools/call' || typeof message.params?.name !== 'string') continue;
-      const tool = byName.get(message.params.name);
+    for (const message of Array.isArray(body) ? body : [body]) {
+      const name = calledTool(message);
+      const tool = name === undefined ? undefined : byName.get(name);
       if (tool && !caller.scopes.has(tool.scope)) throw new InsufficientScope(tool.scope, [...caller.scopes, tool.scope]);
     }
     await next();
@@ -103,10 +109,8 @@ function webRequest(ctx: Context, issuer: string): Request {
  * a tool we do not have, which the server answers as it always does, a batch) gets every tool.
  */
 export function toolsNeededBy(body: unknown, tools: readonly Tool[]): readonly Tool[] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return tools;
-  const { method, params } = body as JsonRpcMessage;
-  if (method !== 'tools/call' || typeof params?.name !== 'string') return tools;
-  const tool = tools.find((t) => t.name === params.name);
+  const name = Array.isArray(body) ? undefined : calledTool(body);
+  const tool = name === undefined ? undefined : tools.find((t) => t.name === name);
   return tool ? [tool] : tools;
 }
 
