@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { frameName, placeOf, type CallFrame } from './frames.js';
 
 /**
  * Summarises V8 CPU profiles (`--cpu-prof`, as BENCH_CPU_PROFILE writes them): where the time went, by place (a
@@ -10,11 +11,6 @@ import path from 'node:path';
  *
  * --skip leaves out each profile's first seconds (the start-up and warm-up before the measured window).
  */
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
@@ -39,19 +35,6 @@ const profilesIn = (target: string): string[] =>
       ? [target]
       : [];
 
-/** Where a frame's code lives: a package, a folder of ours, Node itself, or V8's own entries. */
-function placeOf({ url, functionName }: CallFrame): string {
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
-  const modules = url.lastIndexOf('/node_modules/');
-  if (modules >= 0) {
-    const [scope, name] = url.slice(modules + 14).split('/');
-    return scope!.startsWith('@') ? `${scope}/${name}` : scope!;
-  }
-  const ours = /\/(src|adapters|interactions|scopes|bench)\/(.*)$/.exec(url);
-  return ours ? `${ours[1]}/${ours[2]!.split('/').slice(0, -1).join('/') || '.'}` : url;
-}
-
 const selfTime = new Map<string, number>();
 const placeSelf = new Map<string, number>();
 const placeTotal = new Map<string, number>();
@@ -71,8 +54,7 @@ for (const file of args.filter((a) => !a.startsWith('--')).flatMap(profilesIn)) 
     const node = byId.get(id)!;
     if (node.callFrame.functionName === '(idle)') return;
     total += us;
-    const { functionName, url, lineNumber } = node.callFrame;
-    add(selfTime, `${functionName || '(anonymous)'} ${url ? `${url.replace(/^.*\/node_modules\//, '')}:${lineNumber + 1}` : ''}`, us);
+    add(selfTime, frameName(node.callFrame), us);
     add(placeSelf, placeOf(node.callFrame), us);
     const seen = new Set<string>();
     for (let n: number | undefined = id; n !== undefined; n = parent.get(n)) seen.add(placeOf(byId.get(n)!.callFrame));

@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { peakRssOf } from './proc.js';
+import { recordAllocations } from './allocations.js';
 import type { Seed, TargetMessage, TargetName, TargetSetup } from './protocol.js';
 import type { RunningTarget, StorageCounts } from './listen.js';
 
@@ -72,6 +73,7 @@ try {
   // how many statements and Redis commands were sent since (read before stopping: the stop's own count is not the
   // load's), and the process's peak resident memory (setup and warm-up included).
   let mark: { cpu: number | undefined; counts: Promise<StorageCounts | undefined> } | undefined;
+  let allocations: ReturnType<typeof recordAllocations> | undefined;
   // A server in processes of its own (bench/worker-targets.ts) says what they used; any other is this process.
   const ownCpu = () => (({ user, system }) => user + system)(process.cpuUsage());
   const cpuNow = target.cpuMicros ? () => target.cpuMicros!() : ownCpu;
@@ -84,6 +86,7 @@ try {
       return from !== undefined && to !== undefined ? { [key]: to - from } : {};
     };
     const maxRssBytes = target.peakRssBytes ? target.peakRssBytes() : peakRss();
+    await allocations?.stop();
     const { stored } = await target.stop();
     await send({
       type: 'stopped',
@@ -99,6 +102,8 @@ try {
     if (message === 'mark') {
       if (process.env.BENCH_TRACE) process.stderr.write(`trace ${setup.scenario}, ${setup.target}: the measured window starts\n`);
       mark = { cpu: cpuNow(), counts: target.counts?.() ?? Promise.resolve(undefined) };
+      const heapFolder = process.env.BENCH_HEAP_PROFILE;
+      if (heapFolder) allocations = recordAllocations(heapFolder, `${setup.scenario} ${setup.target}`);
       return;
     }
     stop().catch(failed);
