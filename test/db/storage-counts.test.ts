@@ -17,6 +17,9 @@ const redisUrl = serviceUrl('TEST_REDIS_URL');
 
 async function countsStatements(db: Database): Promise<void> {
   await db.exec('CREATE TABLE counted (id text PRIMARY KEY)');
+  // Every connection the pool will use is open before counting: opening one sends a statement of its own (its
+  // settings, src/db/postgres.ts), counted too, but once per connection rather than per call.
+  await Promise.all([db.query('SELECT 1'), db.query('SELECT 2')]);
   const before = db.statementsSent();
   await db.query('INSERT INTO counted (id) VALUES ($1)', ['a']);
   await db.query('SELECT id FROM counted');
@@ -43,7 +46,10 @@ describe('statements sent to the database', () => {
     const schema = await createTestSchema(databaseUrl!);
     const db = createPostgresDatabase({ url: schema.url, poolSize: 2, timeoutMs: 10_000 });
     try {
+      const opened = db.statementsSent();
       await countsStatements(db);
+      // CREATE TABLE, the two SELECTs, the ten counted above, and each of the two connections' SET.
+      expect(db.statementsSent() - opened).toBe(15);
     } finally {
       await db.close();
       await schema.drop();
