@@ -37,6 +37,7 @@ const isStalePlan = (error: unknown) =>
   (error as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
 
 export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTimeoutMs = timeoutMs }: PostgresOptions): Database {
+  let sent = 0;
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -44,21 +45,20 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
     query_timeout: statementTimeoutMs,
     statement_timeout: statementTimeoutMs,
     idleTimeoutMillis: 30_000,
+    // No JIT compilation, on any connection of ours. Postgres compiles a statement whose estimated cost passes
+    // jit_above_cost, and the estimates grow with the tables: once a million tokens were stored, the resource API's
+    // token lookup (an index read of one row) went through 20 ms of compilation on every call, where it runs in a
+    // tenth of a millisecond. Every statement we send is that kind, short and indexed; JIT never pays for itself on
+    // them. Set as each connection opens, before the pool hands it out (a connection that cannot take it is not
+    // used), rather than as a startup option, which a DATABASE_URL's own `options` would replace.
+    onConnect: async (client) => {
+      sent++;
+      await client.query('SET jit = off');
+    },
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
 
-  let sent = 0;
-  // No JIT compilation, on any connection of ours. Postgres compiles a statement whose estimated cost passes
-  // jit_above_cost, and the estimates grow with the tables: once a million tokens were stored, the resource API's
-  // token lookup (an index read of one row) went through 20 ms of compilation on every call, where it runs in a tenth
-  // of a millisecond. Every statement we send is that kind, short and indexed; JIT never pays for itself on them.
-  // Set when each connection opens (before any query it is given: a client runs its queries in order), rather than
-  // as a startup option, which a DATABASE_URL's own `options` would replace.
-  pool.on('connect', (client) => {
-    sent++;
-    client.query('SET jit = off').catch(() => {});
-  });
   const run = async <T>(
     client: pg.Pool | pg.PoolClient,
     sql: string,

@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import type { Database } from '../../src/db/database.js';
 import { createTestSchema, serviceUrl } from '../helpers/services.js';
+import { projectRoot } from '../../src/paths.js';
 
 /**
  * Postgres compiles a statement with LLVM once its estimated cost passes jit_above_cost, and estimates grow with the
@@ -55,4 +58,25 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
     });
     expect((await db.query<{ total: string }>(statement, [9])).rows).toEqual([{ total: '18' }]);
   });
+
+  it('sets it before a connection is handed out, so nothing is sent beside it and pg has nothing to warn about', async () => {
+    // A query sent to a connection still running another one works, but pg deprecates it with a warning on standard
+    // error, once per process: a process of its own, opening three connections at once.
+    const script = `
+      import { createPostgresDatabase } from './src/db/postgres.ts';
+      const db = createPostgresDatabase({ url: process.env.URL, poolSize: 3, timeoutMs: 10000 });
+      const settings = await Promise.all([1, 2, 3].map(() => db.query('SHOW jit')));
+      console.log(settings.map(({ rows }) => rows[0].jit).join(' '));
+      await db.close();`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: projectRoot,
+      env: { ...process.env, URL: schema.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect({ code, stdout: stdout.trim(), stderr }).toEqual({ code: 0, stdout: 'off off off', stderr: '' });
+  }, 30_000);
 });
