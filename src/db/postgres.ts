@@ -51,6 +51,7 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
     // tenth of a millisecond. Every statement we send is that kind, short and indexed; JIT never pays for itself on
     // them. Set as each connection opens, before the pool hands it out (a connection that cannot take it is not
     // used), rather than as a startup option, which a DATABASE_URL's own `options` would replace.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- pg-pool awaits it (its types say void)
     onConnect: async (client) => {
       sent++;
       await client.query('SET jit = off');
