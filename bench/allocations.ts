@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
-import { frameName, placeOf, type CallFrame } from './frames.js';
+import { frameName, placeOf, type CallFrame } from './profiles.js';
 
 /** A node of V8's sampling heap profile: the bytes sampled at this frame with this stack above it. */
 export interface HeapNode {

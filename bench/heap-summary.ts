@@ -1,6 +1,6 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { allocationsOf, type AllocationProfile } from './allocations.js';
+import { numberOption, profileFiles } from './profiles.js';
 
 /**
  * Summarises the allocation profiles BENCH_HEAP_PROFILE writes (V8's sampling heap profiler over a row's measured
@@ -12,16 +12,15 @@ import { allocationsOf, type AllocationProfile } from './allocations.js';
  * Several profiles (a row's rounds) are summed, their responses too.
  */
 const args = process.argv.slice(2);
-const TOP = Number(args.find((a) => a.startsWith('--top='))?.split('=')[1] ?? 25);
-
-const profilesIn = (target: string): string[] =>
-  statSync(target).isDirectory()
-    ? readdirSync(target).flatMap((entry) => profilesIn(path.join(target, entry)))
-    : target.endsWith('.heapprofile')
-      ? [target]
-      : [];
-
-const files = args.filter((a) => !a.startsWith('--')).flatMap(profilesIn);
+let files: string[], TOP: number;
+try {
+  const named = args.filter((arg) => !arg.startsWith('--'));
+  files = profileFiles(named, '.heapprofile');
+  TOP = numberOption(args, 'top', 25);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const sums = allocationsOf(files.map((file) => JSON.parse(readFileSync(file, 'utf8')) as AllocationProfile));
 if (sums.responses === 0) {
   console.error('No responses in these profiles: give the files or folders BENCH_HEAP_PROFILE wrote.');

@@ -1,6 +1,5 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { frameName, placeOf, type CallFrame } from './frames.js';
+import { readFileSync } from 'node:fs';
+import { frameName, numberOption, placeOf, profileFiles, type CallFrame } from './profiles.js';
 
 /**
  * Summarises V8 CPU profiles (`--cpu-prof`, as BENCH_CPU_PROFILE writes them): where the time went, by place (a
@@ -24,16 +23,16 @@ interface Profile {
 }
 
 const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-const SKIP_US = option('skip', 0) * 1e6;
-const TOP = option('top', 25);
-
-const profilesIn = (target: string): string[] =>
-  statSync(target).isDirectory()
-    ? readdirSync(target).flatMap((entry) => profilesIn(path.join(target, entry)))
-    : target.endsWith('.cpuprofile')
-      ? [target]
-      : [];
+let files: string[], SKIP_US: number, TOP: number;
+try {
+  const named = args.filter((arg) => !arg.startsWith('--'));
+  files = profileFiles(named, '.cpuprofile');
+  SKIP_US = numberOption(args, 'skip', 0) * 1e6;
+  TOP = numberOption(args, 'top', 25);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 
 const selfTime = new Map<string, number>();
 const placeSelf = new Map<string, number>();
@@ -41,7 +40,7 @@ const placeTotal = new Map<string, number>();
 let total = 0;
 const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
 
-for (const file of args.filter((a) => !a.startsWith('--')).flatMap(profilesIn)) {
+for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
