@@ -40,3 +40,19 @@ export function processTree(pid: number): number[] {
     return [];
   }
 }
+
+/**
+ * How long a thread has run on a CPU and waited in the run queue for one, so far (µs; /proc/<pid>/task/<tid>/schedstat,
+ * kept by kernels with scheduler statistics): a thread ready to run that waits there is busy for its event loop but
+ * uses no CPU, the time the machine's other work (Postgres, the load generator, the garbage collector's threads) took.
+ */
+export function scheduleOf(pid: number | 'self', tid: number): { runMicros: number; waitMicros: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+    return run === undefined || wait === undefined || Number.isNaN(run + wait)
+      ? undefined
+      : { runMicros: run / 1000, waitMicros: wait / 1000 };
+  } catch {
+    return undefined;
+  }
+}

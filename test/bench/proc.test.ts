@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
-import { cpuMicrosOf, peakRssOf, processTree } from '../../bench/proc.js';
+import { cpuMicrosOf, peakRssOf, processTree, scheduleOf } from '../../bench/proc.js';
 
 /** What the workers rows read of a server's processes (bench/worker-targets.ts), on Linux's /proc. */
 const linux = process.platform === 'linux';
@@ -36,10 +36,30 @@ const linux = process.platform === 'linux';
     }
   });
 
+  it('tells a thread that ran from one that waited for a core', async () => {
+    // Three processes that each spin for 900 ms of wall time on the same single core: each runs about a third of it
+    // and waits in the run queue for the rest, then sleeps so that its figures can be read.
+    const spin = 'const end = Date.now() + 900; while (Date.now() < end); setTimeout(() => {}, 10_000);';
+    const spinners = [0, 1, 2].map(() => spawn('taskset', ['-c', '0', process.execPath, '-e', spin], { stdio: 'ignore' }));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      for (const { pid } of spinners) {
+        const schedule = scheduleOf(pid!, pid!)!;
+        expect(schedule.runMicros).toBeGreaterThan(150_000);
+        expect(schedule.waitMicros).toBeGreaterThan(schedule.runMicros * 1.3);
+        // The same run time as /proc's CPU counters, which count in hundredths of a second.
+        expect(Math.abs(schedule.runMicros - cpuMicrosOf(pid!)!)).toBeLessThan(50_000);
+      }
+    } finally {
+      for (const spinner of spinners) spinner.kill('SIGKILL');
+    }
+  });
+
   it('answers unknown, never zero, for a process that is not there', () => {
     const gone = 2 ** 22 + 1; // above Linux's highest pid
     expect(peakRssOf(gone)).toBeUndefined();
     expect(cpuMicrosOf(gone)).toBeUndefined();
+    expect(scheduleOf(gone, gone)).toBeUndefined();
     expect(processTree(gone)).toEqual([]);
   });
 });
