@@ -29,7 +29,7 @@ import { measureStartup, startupMet, startupTable } from './startup.js';
  * (seconds) and BENCH_ROUNDS (rounds of the scenarios with a target, default 3) shorten a run, BENCH_IDLE=0 skips the
  * embedded server's memory at rest (a first start and a restart without load, measured before the rows); BENCH_CONNECTIONS
  * sets the load's connections (50; the one-client row keeps its one); BENCH_DATABASE_URL and BENCH_REDIS_URL say where
- * Postgres and Redis are; BENCH_TRACE prints each server's responses and CPU per response every second (bench/target-process.ts);
+ * Postgres and Redis are; BENCH_TRACE prints each server's responses every second with where their time went (bench/trace.ts);
  * BENCH_HEAP_PROFILE=<folder> has each row's server record what its measured window allocated (bench/allocations.ts).
  */
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

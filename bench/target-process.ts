@@ -1,6 +1,5 @@
-import diagnostics from 'node:diagnostics_channel';
-import { performance } from 'node:perf_hooks';
-import { peakRssOf, scheduleOf } from './proc.js';
+import { peakRssOf } from './proc.js';
+import { traceEverySecond } from './trace.js';
 import { recordAllocations } from './allocations.js';
 import type { Seed, TargetMessage, TargetName, TargetSetup } from './protocol.js';
 import type { RunningTarget, StorageCounts } from './listen.js';
@@ -44,48 +43,6 @@ const failed = async (error: unknown) => {
 const setup = JSON.parse(process.argv[2]!) as TargetSetup;
 if (process.env.BENCH_TRACE) traceEverySecond(`${setup.scenario}, ${setup.target}`);
 
-/**
- * BENCH_TRACE: one line a second on standard error with the responses this process finished in that second and, per
- * response, the CPU it used (all its threads, and the main thread alone), how busy its event loop was, how long its
- * main thread waited in the run queue for a core, and its resident memory and V8 heap at that moment, from its start to
- * its stop, the warm-up included, so a run shows when its rows reach a steady state and where a row's time went.
- * Responses are counted as Node's HTTP server reports them finished (its diagnostics channel); a server in processes of
- * its own (the worker rows) has none here and prints nothing.
- */
-function traceEverySecond(label: string): void {
-  let finished = 0;
-  diagnostics.subscribe('http.server.response.finish', () => finished++);
-  // The main thread's own CPU: Node 23.9 and later (the bench runs on Node 24; the project is typed for Node 20).
-  const threadCpuUsage = (process as unknown as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage;
-  const sample = () => ({
-    responses: finished,
-    cpu: process.cpuUsage(),
-    mainCpu: threadCpuUsage?.(),
-    loop: performance.eventLoopUtilization(),
-    schedule: scheduleOf('self', process.pid),
-  });
-  const micros = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
-  let second = 0;
-  let last = sample();
-  setInterval(() => {
-    second++;
-    const now = sample();
-    const responses = now.responses - last.responses;
-    if (responses > 0) {
-      const each = (used: number | undefined) => (used === undefined ? '?' : String(Math.round(used / responses)));
-      const main = now.mainCpu && last.mainCpu ? micros(now.mainCpu) - micros(last.mainCpu) : undefined;
-      const waited = now.schedule && last.schedule ? now.schedule.waitMicros - last.schedule.waitMicros : undefined;
-      const busy = performance.eventLoopUtilization(now.loop, last.loop).utilization;
-      const { rss, heapTotal } = process.memoryUsage();
-      process.stderr.write(
-        `trace ${label}: ${second} s, ${responses} responses; each ${each(micros(now.cpu) - micros(last.cpu))} µs CPU ` +
-          `(${each(main)} on the main thread, which waited ${each(waited)} µs for a core); ` +
-          `event loop busy ${Math.round(busy * 100)} %; RSS ${Math.round(rss / 2 ** 20)} MiB, V8 heap ${Math.round(heapTotal / 2 ** 20)} MiB\n`,
-      );
-    }
-    last = now;
-  }, 1000).unref();
-}
 try {
   const target = await (await targets[setup.target]())(setup);
   // 'mark': the measured run starts now (after the warm-up); anything else: stop, saying how much CPU was used since,
