@@ -1,9 +1,11 @@
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
 import { conflicted, refusedData } from '../src/db/errors.js';
 import { AtRest, type UserCodes } from './at-rest.js';
 import { handleOf } from '../src/db/at-rest-keys.js';
+import { AHEAD, forgetAhead, keepAhead, takeAhead } from '../src/db/read-ahead.js';
+import { heldWrite } from '../src/db/held-writes.js';
 
 /** One upsert, as jsonb_to_recordset reads it from a batch. */
 interface Row {
@@ -30,11 +32,51 @@ const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error)
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** An entry of one model, by its storage key. */
+/** An entry of one model, by its storage key; `ahead`: read what it names in the same statement (`NAMES`). */
 interface ModelKey {
   model: string;
   key: string;
+  ahead?: boolean;
 }
+
+/** A stored payload as text, parsed by whoever takes it. */
+interface StoredText {
+  payload: string;
+  consumed_at: Date | null;
+}
+
+/** An entry found, and what it names that was read with it (src/db/read-ahead.ts). */
+interface Found {
+  payload: AdapterPayload;
+  grant?: StoredText;
+  /** The owner's `accounts` row as JSON, when the entry's model reads it (`NAMES`). */
+  owner?: string;
+}
+
+const parsed = ({ payload, consumed_at }: StoredText): AdapterPayload =>
+  payloadOf({ payload: JSON.parse(payload) as AdapterPayload, consumed_at });
+
+const { grants: GRANTS, owners: OWNERS } = AHEAD;
+
+/**
+ * What oidc-provider reads right after an entry of these models, found inside one of its requests: the grant the
+ * entry names (a refresh, an introspection, a code or device code redeemed, a token exchange, userinfo), and for the
+ * grants redeemed at the token endpoint the owner too (`findAccount`). An introspection finds access tokens and never
+ * reads their owner.
+ */
+const NAMES: Record<string, { owner: boolean } | undefined> = {
+  AccessToken: { owner: false },
+  RefreshToken: { owner: true },
+  AuthorizationCode: { owner: true },
+  DeviceCode: { owner: true },
+  BackchannelAuthenticationRequest: { owner: true },
+};
+
+/**
+ * The tokens a token request stores one after the other and never reads back before its answer: their writes are
+ * held for the answer (src/db/held-writes.ts), so they share one statement.
+ */
+const HELD = new Set(['AccessToken', 'RefreshToken']);
 
 /**
  * The writes and finds by key of every model on one database: those made at the same moment share one statement
@@ -72,37 +114,54 @@ class ModelRows {
   /**
    * Concurrent finds by storage key (a token presented, its grant) in one statement, planned at each run: the table
    * grows with every token, and a plan kept from when a model had few rows reads all of them (src/db/database.ts).
+   * For a caller that asks, the live grant an entry names and its owner's row come back from the same statement.
    */
-  private async findMany(keys: ModelKey[]): Promise<(AdapterPayload | undefined)[]> {
+  private async findMany(keys: ModelKey[]): Promise<(Found | undefined)[]> {
     // Each entry once: its model and key at the same place in two arrays.
     const [models, ids, wanted] = [[] as string[], [] as string[], new Map<string, Set<string>>()];
-    for (const { model, key } of keys) {
-      const ofModel = wanted.get(model) ?? new Set<string>();
-      if (key.includes('\0') || ofModel.has(key)) continue;
-      wanted.set(model, ofModel.add(key));
-      models.push(model);
-      ids.push(key);
+    let ahead = false;
+    for (const key of keys) {
+      ahead ||= key.ahead === true;
+      const ofModel = wanted.get(key.model) ?? new Set<string>();
+      if (key.key.includes('\0') || ofModel.has(key.key)) continue;
+      wanted.set(key.model, ofModel.add(key.key));
+      models.push(key.model);
+      ids.push(key.key);
     }
     // The payload as text, parsed once per caller below. A batch of one model (most of them, apart from
-    // introspection's) needs no join, which costs Postgres more to plan (PGlite: about 300 against 470 µs a statement).
+    // introspection's) needs no join of keys, which costs Postgres more to plan (PGlite: about 300 against 470 µs a
+    // statement).
     const single = wanted.size === 1;
-    const { rows } = await this.db.query<{ model: string; id: string; payload: string; consumed_at: Date | null }>(
-      single
-        ? `SELECT model, id, payload::text AS payload, consumed_at FROM oidc_models
-           WHERE model = $1 AND id = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`
-        : `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at
-           FROM unnest($1::text[], $2::text[]) AS k(model, id) JOIN oidc_models m ON m.model = k.model AND m.id = k.id
-           WHERE m.expires_at IS NULL OR m.expires_at > now()`,
+    const [from, where] = single
+      ? ['oidc_models m', 'm.model = $1 AND m.id = ANY($2::text[]) AND']
+      : ['unnest($1::text[], $2::text[]) AS k(model, id) JOIN oidc_models m ON m.model = k.model AND m.id = k.id', ''];
+    const live = (table: string) => `(${table}.expires_at IS NULL OR ${table}.expires_at > now())`;
+    const { rows } = await this.db.query<
+      { model: string; id: string; grant?: string | null; grant_consumed_at?: Date | null; owner?: string | null } & StoredText
+    >(
+      ahead
+        ? `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at,
+                  g.payload::text AS grant, g.consumed_at AS grant_consumed_at, row_to_json(a)::text AS owner
+           FROM ${from}
+             LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = m.grant_id AND ${live('g')}
+             LEFT JOIN accounts a ON a.id = m.payload->>'accountId'
+           WHERE ${where} ${live('m')}`
+        : `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at FROM ${from} WHERE ${where} ${live('m')}`,
       [single ? models[0] : models, ids],
       { prepare: false },
     );
-    type Found = (typeof rows)[number];
-    const found = new Map<string, Map<string, Found>>();
-    for (const row of rows) found.set(row.model, (found.get(row.model) ?? new Map<string, Found>()).set(row.id, row));
+    type Row = (typeof rows)[number];
+    const found = new Map<string, Map<string, Row>>();
+    for (const row of rows) found.set(row.model, (found.get(row.model) ?? new Map<string, Row>()).set(row.id, row));
     // Each caller its own payload, as from a query of its own: oidc-provider keeps and changes what it is given.
-    return keys.map(({ model, key }) => {
+    return keys.map(({ model, key, ahead: asked }) => {
       const row = found.get(model)?.get(key);
-      return row && payloadOf({ payload: JSON.parse(row.payload) as AdapterPayload, consumed_at: row.consumed_at });
+      if (!row) return undefined;
+      const entry: Found = { payload: parsed(row) };
+      if (!asked) return entry;
+      if (row.grant) entry.grant = { payload: row.grant, consumed_at: row.grant_consumed_at ?? null };
+      if (row.owner && NAMES[model]?.owner) entry.owner = row.owner;
+      return entry;
     });
   }
 }
@@ -138,8 +197,9 @@ export class PostgresAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    this.forgetGrant(id);
     const stored = this.atRest.stored(id, payload);
-    await this.rows.write({
+    const write = this.rows.write({
       model: this.model,
       id: this.atRest.key(id),
       payload: stored,
@@ -148,11 +208,26 @@ export class PostgresAdapter implements Adapter {
       uid: stored.uid ?? null,
       expires_in: expiresIn ?? null,
     });
+    // A token the token endpoint issues is read by nobody before the answer, which waits for it (src/db/held-writes.ts).
+    if (HELD.has(this.model) && heldWrite(Provider.ctx, write)) return;
+    await write;
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const stored = await this.rows.find({ model: this.model, key: this.atRest.key(id) });
-    return stored && this.atRest.restored(stored, id);
+    // oidc-provider's context of the request this find is for, if any: what that request's statements read ahead
+    // (src/db/read-ahead.ts) is kept for it alone.
+    const request = Provider.ctx;
+    if (this.model === 'Grant') {
+      const grant = takeAhead<StoredText>(request, GRANTS, id);
+      if (grant) return this.atRest.restored(parsed(grant), id);
+    }
+    const ahead = request !== undefined && NAMES[this.model] !== undefined;
+    const found = await this.rows.find({ model: this.model, key: this.atRest.key(id), ahead });
+    if (!found) return undefined;
+    const { grantId, accountId } = found.payload;
+    if (request && found.grant && typeof grantId === 'string') keepAhead(request, GRANTS, grantId, found.grant);
+    if (request && found.owner && typeof accountId === 'string') keepAhead(request, OWNERS, accountId, found.owner);
+    return this.atRest.restored(found.payload, id);
   }
 
   /** A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). */
@@ -175,6 +250,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    this.forgetGrant(id);
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [this.model, this.atRest.key(id)]);
   }
 
@@ -207,6 +283,11 @@ export class PostgresAdapter implements Adapter {
       [this.model, value],
     );
     return rows[0];
+  }
+
+  /** A grant this request writes or destroys is read from the database after, never from what it read before. */
+  private forgetGrant(id: string): void {
+    if (this.model === 'Grant') forgetAhead(Provider.ctx, GRANTS, id);
   }
 
   private handle(key: string): string {

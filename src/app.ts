@@ -6,6 +6,7 @@ import { PROVIDER_API_PATHS, PROVIDER_FIXED_PATHS, PROVIDER_ROUTES } from './pro
 import { canonicalPaths } from './http/canonical-path.js';
 import { DEVICE_VERIFICATION_PATH, limitUserCodeGuesses } from '../interactions/device-flow.js';
 import { paceDevicePolls } from './provider/device-polling.js';
+import { storedBeforeAnswered } from './provider/stored-before-answered.js';
 import { pinOrigin } from './http/security.js';
 import { proxyTrust } from './http/client-address.js';
 import { frontDoor } from './http/front-door.js';
@@ -204,6 +205,7 @@ export function createApp(deps: AppDeps): App {
   provider.use(canonicalPaths(PROVIDER_FIXED_PATHS));
   provider.use(pinOrigin(provider as unknown as Koa, config.ISSUER, proxyTrust(config.TRUST_PROXY)));
   provider.use(health.middleware());
+  provider.use(onlyFor(exactly(PROVIDER_ROUTES.token), storedBeforeAnswered(provider)));
   // Before everything else of ours and before oidc-provider's routes: /api answers here and goes no further.
   provider.use(resourceApi);
   if (config.ROLE === 'resource') {

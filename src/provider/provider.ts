@@ -226,8 +226,8 @@ export function createProvider({
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // Client metadata documents and client key sets are fetched from public https addresses only (SSRF, G3).
     ...fetchConfiguration(config),
-    findAccount: async (_ctx, sub) => {
-      const account = await accounts.find(sub);
+    findAccount: async (ctx, sub) => {
+      const account = await accounts.find(sub, ctx);
       if (!account || account.disabledAt) return undefined;
       return { accountId: account.id, claims: async () => ({ sub: account.id }) };
     },

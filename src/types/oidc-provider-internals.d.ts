@@ -8,3 +8,12 @@ declare module 'oidc-provider/lib/helpers/weak_cache.js' {
     provider: object,
   ): { grantTypeHandlers?: Map<string, (ctx: unknown) => Promise<void>>; jwks?: { keys: Array<Record<string, unknown>> } } | undefined;
 }
+
+/**
+ * The AsyncLocalStorage in which oidc-provider runs each request's code, holding that request's context (what
+ * `Provider.ctx` returns). The tests run storage code "inside a request" through it (test/adapters/conformance.test.ts).
+ */
+declare module 'oidc-provider/lib/helpers/als.js' {
+  const requestContext: import('node:async_hooks').AsyncLocalStorage<object>;
+  export default requestContext;
+}

@@ -15,6 +15,8 @@ import { countRedisCommands } from '../../src/server.js';
 import { hashSecret, newClientSecret } from '../../src/clients/secrets.js';
 import { UserCodes } from '../../adapters/at-rest.js';
 import { digestOf } from '../../src/db/at-rest-keys.js';
+import { AccountStore } from '../../src/accounts/accounts.js';
+import requestContext from 'oidc-provider/lib/helpers/als.js';
 import { atRestCases, type AtRestBackend } from './at-rest-cases.js';
 
 /**
@@ -34,6 +36,9 @@ const userCodes = new UserCodes([randomBytes(32)]);
 type Setup<B extends Backend> = () => Promise<B>;
 
 const newId = () => randomBytes(12).toString('base64url');
+
+/** Runs `work` as oidc-provider runs a request's code: with that request's context as `Provider.ctx`. */
+const inRequest = <T>(request: object, work: () => Promise<T>): Promise<T> => requestContext.run(request, work);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -295,6 +300,65 @@ function sqlCases(backend: () => SqlBackend): void {
     const found = await Promise.all([access!.find(value), service!.find(value), refresh!.find(value), refresh!.find(other)]);
     expect(db.statementsSent() - sent).toBe(1);
     expect(found.map((payload) => payload?.kind)).toEqual(['AccessToken', undefined, undefined, 'RefreshToken']);
+  });
+
+  it("reads a token's grant and owner in the token's own statement, for the request that found the token alone, once", async () => {
+    const { db } = backend();
+    const [refresh, access, grants] = ['RefreshToken', 'AccessToken', 'Grant'].map((model) => new PostgresAdapter(model, db));
+    const accounts = new AccountStore(db);
+    const [grantId, token, accessToken, accountId] = [newId(), newId(), newId(), newId()];
+    await db.query('INSERT INTO accounts (id, display_name) VALUES ($1, $2)', [accountId, 'Ada']);
+    const grant = { jti: grantId, kind: 'Grant', accountId, clientId: 'app' };
+    await grants!.upsert(grantId, grant, 60);
+    await refresh!.upsert(token, { jti: token, kind: 'RefreshToken', grantId, accountId }, 60);
+    await access!.upsert(accessToken, { jti: accessToken, kind: 'AccessToken', grantId, accountId }, 60);
+    const [request, other] = [{ name: 'a refresh' }, { name: 'another request' }];
+    const statements = async <T>(find: () => Promise<T>): Promise<[T, number]> => {
+      const before = db.statementsSent();
+      const found = await find();
+      return [found, db.statementsSent() - before];
+    };
+
+    // The request that found the token gets its grant and owner without a statement of their own, once each.
+    expect(await inRequest(request, () => statements(() => refresh!.find(token)))).toEqual([expect.objectContaining({ grantId }), 1]);
+    expect(await inRequest(other, () => statements(() => grants!.find(grantId)))).toEqual([grant, 1]);
+    expect(await statements(() => grants!.find(grantId))).toEqual([grant, 1]);
+    expect(await inRequest(other, () => statements(() => accounts.find(accountId, other)))).toEqual([
+      expect.objectContaining({ displayName: 'Ada' }),
+      1,
+    ]);
+    expect(await inRequest(request, () => statements(() => grants!.find(grantId)))).toEqual([grant, 0]);
+    expect(await inRequest(request, () => statements(() => accounts.find(accountId, request)))).toEqual([
+      { ...(await accounts.find(accountId)), displayName: 'Ada' },
+      0,
+    ]);
+    expect(await inRequest(request, () => statements(() => grants!.find(grantId)))).toEqual([grant, 1]);
+    expect(await inRequest(request, () => statements(() => accounts.find(accountId, request)))).toEqual([
+      expect.objectContaining({ displayName: 'Ada' }),
+      1,
+    ]);
+    // An access token brings its grant (introspection, userinfo), not its owner (introspection never reads it).
+    await inRequest(request, () => access!.find(accessToken));
+    expect((await inRequest(request, () => statements(() => grants!.find(grantId))))[1]).toBe(0);
+    expect((await inRequest(request, () => statements(() => accounts.find(accountId, request))))[1]).toBe(1);
+
+    // A grant the request itself writes is read again; a grant revoked and an owner disabled before a request began
+    // are seen so by it.
+    await inRequest(request, async () => {
+      await refresh!.find(token);
+      await grants!.upsert(grantId, { ...grant, openid: { scope: 'openid' } }, 60);
+      expect(await grants!.find(grantId)).toMatchObject({ openid: { scope: 'openid' } });
+    });
+    await inRequest(request, () => refresh!.find(token));
+    await grants!.destroy(grantId);
+    await db.query('UPDATE accounts SET disabled_at = now() WHERE id = $1', [accountId]);
+    const later = { name: 'a later request' };
+    expect(
+      await inRequest(later, async () => [await refresh!.find(token), await grants!.find(grantId), await accounts.find(accountId, later)]),
+    ).toEqual([expect.objectContaining({ grantId }), undefined, expect.objectContaining({ disabledAt: expect.any(Date) })]);
+    // Outside any request nothing is read ahead: the token and its grant are two statements.
+    await grants!.upsert(grantId, grant, 60);
+    expect((await statements(() => refresh!.find(token)))[1] + (await statements(() => grants!.find(grantId)))[1]).toBe(2);
   });
 
   it('consumes concurrent redemptions in one statement per adapter, each token exactly once, also when two processes race', async () => {

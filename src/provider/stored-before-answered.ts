@@ -1,0 +1,29 @@
+import type Provider from 'oidc-provider';
+import type { Middleware } from 'koa';
+import { holdWrites, settleHeldWrites } from '../db/held-writes.js';
+
+/**
+ * The token endpoint's answer leaves only once every token it issued is stored. Its writes are held
+ * (src/db/held-writes.ts): oidc-provider goes on while they are sent together, and this waits for all of them after
+ * it has answered. A write that failed turns a successful answer into the server error oidc-provider gives for any
+ * failure of its storage (and its `server_error` event, which is logged); an answer that was already an error stays.
+ * Mounted inside the front door, so the request's log line and metrics show the status that leaves.
+ */
+export function storedBeforeAnswered(provider: Provider): Middleware {
+  return async function storedBeforeAnswered(ctx, next) {
+    holdWrites(ctx);
+    try {
+      await next();
+    } finally {
+      try {
+        await settleHeldWrites(ctx);
+      } catch (error) {
+        if (ctx.status < 400) {
+          ctx.status = 500;
+          ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
+        }
+        provider.emit('server_error', ctx, error);
+      }
+    }
+  };
+}
