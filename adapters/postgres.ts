@@ -181,9 +181,10 @@ const modelRowsOf = (db: Database): ModelRows => {
  * docs/threat-model.md J2).
  */
 export class PostgresAdapter implements Adapter {
-  // Concurrent writes, finds (with every model's: ModelRows) and consumes share one statement each.
+  // Concurrent writes, finds (with every model's: ModelRows), finds by uid and consumes share one statement each.
   private readonly rows: ModelRows;
   private readonly markConsumed = coalesce((keys: string[]) => this.consumeMany(keys), { isolate: retriedAlone });
+  private readonly findUids = coalesce((uids: string[]) => this.findManyByUid(uids), { isolate: refusedData });
   private readonly atRest: AtRest;
 
   constructor(
@@ -230,10 +231,13 @@ export class PostgresAdapter implements Adapter {
     return this.atRest.restored(found.payload, id);
   }
 
-  /** A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). */
+  /**
+   * A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts).
+   * Concurrent finds share one statement: without Redis, every introspection of a session-bound token makes one.
+   */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const row = await this.findWhere('uid = $2', uid);
-    return row && this.atRest.restored(payloadOf(row), this.handle(row.id));
+    const row = await this.findUids(uid);
+    return row && this.atRest.restored(parsed(row), this.handle(row.id));
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -274,6 +278,23 @@ export class PostgresAdapter implements Adapter {
     );
     const consumed = new Set(rows.map((row) => row.id));
     return keys.map((key) => consumed.delete(key));
+  }
+
+  /**
+   * Concurrent finds by uid in one statement, planned at each run as ModelRows' finds. Each caller parses its own
+   * payload: oidc-provider changes what it is given.
+   */
+  private async findManyByUid(uids: string[]): Promise<((StoredText & { id: string }) | undefined)[]> {
+    const { rows } = await this.db.query<StoredText & { id: string; uid: string }>(
+      `SELECT id, uid, payload::text AS payload, consumed_at FROM oidc_models
+       WHERE model = $1 AND uid = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > now())`,
+      [this.model, [...new Set(uids)].filter((uid) => !uid.includes('\0'))],
+      { prepare: false },
+    );
+    // One entry per uid, as a find of that uid alone would return (the first row Postgres gives).
+    const byUid = new Map<string, StoredText & { id: string }>();
+    for (const row of rows) if (!byUid.has(row.uid)) byUid.set(row.uid, row);
+    return uids.map((uid) => byUid.get(uid));
   }
 
   private async findWhere(condition: string, value: string | string[]): Promise<(StoredRow & { id: string }) | undefined> {

@@ -302,6 +302,22 @@ function sqlCases(backend: () => SqlBackend): void {
     expect(found.map((payload) => payload?.kind)).toEqual(['AccessToken', undefined, undefined, 'RefreshToken']);
   });
 
+  it('finds concurrent sessions by uid in one statement, each caller with a payload of its own', async () => {
+    const { db } = backend();
+    const sessions = new PostgresAdapter('Session', db);
+    const [a, b, uidA, uidB] = [newId(), newId(), newId(), newId()];
+    await sessions.upsert(a, { jti: a, uid: uidA, accountId: 'ada' }, 60);
+    await sessions.upsert(b, { jti: b, uid: uidB, accountId: 'bob' }, 60);
+    const sent = db.statementsSent();
+    const found = await Promise.all([uidA, 'unknown', uidB, uidA, 'with\0nul'].map((uid) => sessions.findByUid(uid)));
+    expect(db.statementsSent() - sent).toBe(1);
+    expect(found.map((session) => session?.accountId)).toEqual(['ada', undefined, 'bob', 'ada', undefined]);
+    (found[0] as { accountId: string }).accountId = 'changed';
+    expect(found[3]).toMatchObject({ accountId: 'ada' });
+    // Each is found again by the handle it came with.
+    expect(await sessions.find(found[2]!.jti as string)).toMatchObject({ uid: uidB });
+  });
+
   it("reads a token's grant and owner in the token's own statement, for the request that found the token alone, once", async () => {
     const { db } = backend();
     const [refresh, access, grants] = ['RefreshToken', 'AccessToken', 'Grant'].map((model) => new PostgresAdapter(model, db));
