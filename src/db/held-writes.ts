@@ -15,6 +15,8 @@ interface Outcome {
 }
 
 const held = new WeakMap<object, Promise<Outcome>[]>();
+/** What runs once a request's held writes are all stored (`whenStored`). */
+const afterwards = new WeakMap<object, (() => void)[]>();
 
 /** From now on the writes `request` holds are waited for by its guard, not by the code that makes them. */
 export function holdWrites(request: object): void {
@@ -39,13 +41,27 @@ export function heldWrite(request: object | undefined, write: Promise<unknown>):
 }
 
 /**
- * Waits for every write `request` held, then stops holding; rejects with the first failure. Writes made after this
- * are awaited where they are made.
+ * Runs `then` once every write `request` holds is stored: at once when it holds none, never when one of them failed.
+ * What a request reports as done (the owner's access log of a token issued) is then never said of a token that was
+ * not stored.
+ */
+export function whenStored(request: object, then: () => void): void {
+  if (!held.has(request)) return then();
+  const queued = afterwards.get(request);
+  if (queued) queued.push(then);
+  else afterwards.set(request, [then]);
+}
+
+/**
+ * Waits for every write `request` held, then stops holding and runs what waited for them (`whenStored`); rejects with
+ * the first failure, and runs nothing. Writes made after this are awaited where they are made.
  */
 export async function settleHeldWrites(request: object): Promise<void> {
-  const writes = held.get(request);
+  const writes = held.get(request) ?? [];
+  const then = afterwards.get(request) ?? [];
   held.delete(request);
-  if (!writes?.length) return;
-  const failed = (await Promise.all(writes)).find((outcome) => 'error' in outcome);
+  afterwards.delete(request);
+  const failed = writes.length > 0 ? (await Promise.all(writes)).find((outcome) => 'error' in outcome) : undefined;
   if (failed) throw failed.error;
+  for (const run of then) run();
 }

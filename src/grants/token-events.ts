@@ -4,6 +4,7 @@ import type { Middleware } from 'koa';
 import type { EventLog } from '../accounts/events.js';
 import type { Logger } from '../logger.js';
 import { AGENT_CLIENT_ID } from '../provider/first-party.js';
+import { whenStored } from '../db/held-writes.js';
 import type { AgentTokens } from './agent-tokens.js';
 
 interface TokenLike {
@@ -31,20 +32,25 @@ export function recordTokenEvents(provider: Provider, events: EventLog): void {
     // The access log is the owner's; a machine token (client credentials) has no owner to show it to, and writing
     // a row per machine token would double the token endpoint's storage work.
     if (!accountId) return;
-    void events.record({
-      kind: kindOf(params?.grant_type),
-      accountId,
-      clientId: client?.clientId ?? null,
-      grantId: token?.grantId ?? null,
-      ip: ctx.ip,
-      detail: {
-        grant_type: typeof params?.grant_type === 'string' ? params.grant_type : '',
-        scopes: token?.scope ? token.scope.split(' ') : [],
-        ...(token?.aud ? { audience: token.aud } : {}),
-        ...(token?.exp ? { expires_at: new Date(token.exp * 1000).toISOString() } : {}),
-        refresh_token: Boolean(entities.RefreshToken),
-      },
-    });
+    // Once the token is stored: a token request's answer waits for its writes (src/db/held-writes.ts).
+    whenStored(
+      ctx,
+      () =>
+        void events.record({
+          kind: kindOf(params?.grant_type),
+          accountId,
+          clientId: client?.clientId ?? null,
+          grantId: token?.grantId ?? null,
+          ip: ctx.ip,
+          detail: {
+            grant_type: typeof params?.grant_type === 'string' ? params.grant_type : '',
+            scopes: token?.scope ? token.scope.split(' ') : [],
+            ...(token?.aud ? { audience: token.aud } : {}),
+            ...(token?.exp ? { expires_at: new Date(token.exp * 1000).toISOString() } : {}),
+            refresh_token: Boolean(entities.RefreshToken),
+          },
+        }),
+    );
   });
 
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { heldWrite, holdWrites, settleHeldWrites } from '../../src/db/held-writes.js';
+import { heldWrite, holdWrites, settleHeldWrites, whenStored } from '../../src/db/held-writes.js';
 
 /** Writes a request's answer waits for (src/db/held-writes.ts), apart from the storage that makes them. */
 describe('held writes', () => {
@@ -32,6 +32,24 @@ describe('held writes', () => {
     } finally {
       process.off('unhandledRejection', listener);
     }
+  });
+
+  it('run what waits for them once all are stored, at once without any, and never after a failure', async () => {
+    const ran: string[] = [];
+    whenStored({}, () => ran.push('not holding'));
+    expect(ran).toEqual(['not holding']);
+
+    const [stored, failed] = [{}, {}];
+    holdWrites(stored);
+    holdWrites(failed);
+    heldWrite(stored, new Promise((resolve) => setTimeout(resolve, 10)));
+    heldWrite(failed, Promise.reject(new Error('refused')));
+    whenStored(stored, () => ran.push('stored'));
+    whenStored(failed, () => ran.push('failed'));
+    expect(ran).toEqual(['not holding']);
+    await settleHeldWrites(stored);
+    await expect(settleHeldWrites(failed)).rejects.toThrow('refused');
+    expect(ran).toEqual(['not holding', 'stored']);
   });
 
   it('keep each request to its own writes', async () => {

@@ -134,9 +134,18 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
       expect(writes).toHaveLength(1);
       expect(await flow.active(app, second.accessToken)).toBe(true);
 
-      // A token whose write fails is never handed out: the answer is a server error, with no token in it.
+      // A token whose write fails is never handed out: the answer is a server error, with no token in it, and the
+      // owner's access log does not say it was refreshed.
+      const grantId = await grantOf(second.accessToken);
+      const refreshes = async () =>
+        (await query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE kind = 'token.refreshed' AND grant_id = $1`, [grantId]))
+          .rows[0]!.n;
+      const logged = await refreshes();
+      expect(logged).toBeGreaterThanOrEqual(1);
       failWrites = true;
       expectOAuthError(await flow.refresh(second.refreshToken, app), 500, 'server_error');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await refreshes()).toBe(logged);
     } finally {
       db.query = query;
     }
