@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Middleware } from 'koa';
+import errOut from 'oidc-provider/lib/helpers/err_out.js';
 import { holdWrites, settleHeldWrites } from '../db/held-writes.js';
 
 /**
@@ -20,7 +21,7 @@ export function storedBeforeAnswered(provider: Provider): Middleware {
       } catch (error) {
         if (ctx.status < 400) {
           ctx.status = 500;
-          ctx.body = { error: 'server_error', error_description: 'oops! something went wrong' };
+          ctx.body = errOut(error);
         }
         provider.emit('server_error', ctx, error);
       }

@@ -17,3 +17,12 @@ declare module 'oidc-provider/lib/helpers/als.js' {
   const requestContext: import('node:async_hooks').AsyncLocalStorage<object>;
   export default requestContext;
 }
+
+/**
+ * The body oidc-provider answers an error with: the error's own code and description when it is one of its exposed
+ * errors, otherwise `server_error` with its fixed description. src/provider/stored-before-answered.ts answers a failed
+ * token write with it, as oidc-provider answers any failure of its storage.
+ */
+declare module 'oidc-provider/lib/helpers/err_out.js' {
+  export default function errOut(error: unknown, state?: string): { error: string; error_description?: string };
+}

@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
 import { heldWrite, holdWrites, settleHeldWrites, whenStored } from '../../src/db/held-writes.js';
+import { storedBeforeAnswered } from '../../src/provider/stored-before-answered.js';
 
-/** Writes a request's answer waits for (src/db/held-writes.ts), apart from the storage that makes them. */
+/**
+ * Writes a request's answer waits for (src/db/held-writes.ts), apart from the storage that makes them, and the token
+ * endpoint's guard that waits for them (src/provider/stored-before-answered.ts).
+ */
 describe('held writes', () => {
   it('are held only by a request that holds its writes, until settled', async () => {
     const request = {};
@@ -59,5 +65,55 @@ describe('held writes', () => {
     heldWrite(other, Promise.reject(new Error("the other request's write")));
     await expect(settleHeldWrites(one)).resolves.toBeUndefined();
     await expect(settleHeldWrites(other)).rejects.toThrow("the other request's write");
+  });
+});
+
+describe("the token endpoint's guard", () => {
+  /** A stand-in for oidc-provider: what the guard emits. */
+  const provider = () => {
+    const emitted: unknown[][] = [];
+    return { emitted, provider: { emit: (...args: unknown[]) => emitted.push(args) } as unknown as Provider };
+  };
+  const answer = (status: number, body: object, write?: Promise<unknown>) => async (ctx: Context) => {
+    if (write) heldWrite(ctx, write);
+    ctx.status = status;
+    ctx.body = body;
+  };
+  const run = async (guard: Middleware, next: (ctx: Context) => Promise<void>) => {
+    const ctx = { status: 404, body: undefined } as unknown as Context;
+    await guard(ctx, () => next(ctx));
+    return ctx;
+  };
+
+  it('lets a stored answer leave as it is, and holds none after it', async () => {
+    const { emitted, provider: p } = provider();
+    let stored = false;
+    const ctx = await run(
+      storedBeforeAnswered(p),
+      answer(200, { access_token: 'a' }, new Promise<void>((resolve) => setTimeout(() => resolve(void (stored = true)), 10))),
+    );
+    expect(stored).toBe(true);
+    expect({ status: ctx.status, body: ctx.body }).toEqual({ status: 200, body: { access_token: 'a' } });
+    expect(heldWrite(ctx, Promise.resolve())).toBe(false);
+    expect(emitted).toEqual([]);
+  });
+
+  it("turns a success whose write failed into oidc-provider's server_error, with no token, and reports it", async () => {
+    const { emitted, provider: p } = provider();
+    const failure = new Error('the database refused the write');
+    const ctx = await run(storedBeforeAnswered(p), answer(200, { access_token: 'a' }, Promise.reject(failure)));
+    expect({ status: ctx.status, body: ctx.body }).toEqual({
+      status: 500,
+      body: { error: 'server_error', error_description: 'oops! something went wrong' },
+    });
+    expect(emitted).toEqual([['server_error', ctx, failure]]);
+  });
+
+  it('leaves an error answer as it was when a write failed too, and still reports the failure', async () => {
+    const { emitted, provider: p } = provider();
+    const failure = new Error('the database refused the write');
+    const ctx = await run(storedBeforeAnswered(p), answer(400, { error: 'invalid_grant' }, Promise.reject(failure)));
+    expect({ status: ctx.status, body: ctx.body }).toEqual({ status: 400, body: { error: 'invalid_grant' } });
+    expect(emitted).toEqual([['server_error', ctx, failure]]);
   });
 });

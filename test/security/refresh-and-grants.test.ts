@@ -81,74 +81,80 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     expect((await flow.refresh(fresh.refreshToken, app)).status).toBe(200);
   });
 
+  /** Runs `work` with every statement the server sends passing `intercept` first, which may note, delay or refuse it. */
+  const intercepting = async <T>(intercept: (sql: string, params: unknown[]) => Promise<void> | void, work: () => Promise<T>) => {
+    const { db } = server;
+    const query = db.query.bind(db);
+    db.query = async (sql: string, params?: unknown[], options?: never) => {
+      await intercept(sql, params ?? []);
+      return query(sql, params, options);
+    };
+    try {
+      return await work();
+    } finally {
+      db.query = query;
+    }
+  };
+
   it('reads a refresh token, its grant and its owner in one statement, and refuses the refresh once the owner is disabled or the grant gone', async () => {
     const first = await flow.tokens(app);
     const { db } = server;
     const sent: { sql: string; params: unknown[] }[] = [];
-    const query = db.query.bind(db);
-    db.query = (sql: string, params?: unknown[], options?: never) => {
-      sent.push({ sql, params: params ?? [] });
-      return query(sql, params, options);
-    };
-    try {
-      const second = issued(await flow.refresh(first.refreshToken, app));
-      // The grant and the owner came with the token: no statement of the refresh looked either up by itself.
-      const grantFinds = sent.filter(({ params: [model] }) => model === 'Grant' || (Array.isArray(model) && model.includes('Grant')));
-      expect(grantFinds).toEqual([]);
-      expect(sent.filter(({ sql }) => /FROM accounts/.test(sql))).toEqual([]);
-      expect(sent.filter(({ sql }) => /LEFT JOIN accounts/.test(sql))).toHaveLength(1);
-      // Read with the token, the owner is still the owner as it is when the request begins: disabled, refused.
-      const grantId = await grantOf(second.accessToken);
-      const { rows } = await db.query<{ owner: string }>(
-        `SELECT payload->>'accountId' AS owner FROM oidc_models WHERE model = 'Grant' AND id = $1`,
-        [grantId],
-      );
-      await db.query('UPDATE accounts SET disabled_at = now() WHERE id = $1', [rows[0]!.owner]);
-      expectOAuthError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
-      await db.query('UPDATE accounts SET disabled_at = NULL WHERE id = $1', [rows[0]!.owner]);
-      await db.query(`DELETE FROM oidc_models WHERE model = 'Grant' AND id = $1`, [grantId]);
-      expectOAuthError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
-      expect(await flow.active(app, second.accessToken)).toBe(false);
-    } finally {
-      db.query = query;
-    }
+    const second = issued(
+      await intercepting(
+        (sql, params) => void sent.push({ sql, params }),
+        () => flow.refresh(first.refreshToken, app),
+      ),
+    );
+    // The grant and the owner came with the token: no statement of the refresh looked either up by itself.
+    const grantFinds = sent.filter(({ params: [model] }) => model === 'Grant' || (Array.isArray(model) && model.includes('Grant')));
+    expect(grantFinds).toEqual([]);
+    expect(sent.filter(({ sql }) => /FROM accounts/.test(sql))).toEqual([]);
+    expect(sent.filter(({ sql }) => /LEFT JOIN accounts/.test(sql))).toHaveLength(1);
+    // Read with the token, the owner is still the owner as it is when the request begins: disabled, refused.
+    const grantId = await grantOf(second.accessToken);
+    const { rows } = await db.query<{ owner: string }>(
+      `SELECT payload->>'accountId' AS owner FROM oidc_models WHERE model = 'Grant' AND id = $1`,
+      [grantId],
+    );
+    await db.query('UPDATE accounts SET disabled_at = now() WHERE id = $1', [rows[0]!.owner]);
+    expectOAuthError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
+    await db.query('UPDATE accounts SET disabled_at = NULL WHERE id = $1', [rows[0]!.owner]);
+    await db.query(`DELETE FROM oidc_models WHERE model = 'Grant' AND id = $1`, [grantId]);
+    expectOAuthError(await flow.refresh(second.refreshToken, app), 400, 'invalid_grant');
+    expect(await flow.active(app, second.accessToken)).toBe(false);
   });
 
   it('stores the new refresh and access token in one statement, and answers only once both are stored', async () => {
     const first = await flow.tokens(app);
-    const { db } = server;
-    const query = db.query.bind(db);
     const writes: string[] = [];
     let failWrites = false;
-    db.query = async (sql: string, params?: unknown[], options?: never) => {
-      if (/^\s*INSERT INTO oidc_models/.test(sql)) {
-        writes.push(sql);
-        // Slow enough that an answer not waiting for it would leave first.
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        if (failWrites) throw new Error('the database refused the write');
-      }
-      return query(sql, params, options);
+    const tokenWrites = async (sql: string) => {
+      if (!/^\s*INSERT INTO oidc_models/.test(sql)) return;
+      writes.push(sql);
+      // Slow enough that an answer not waiting for it would leave first.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (failWrites) throw new Error('the database refused the write');
     };
-    try {
-      const second = issued(await flow.refresh(first.refreshToken, app));
-      expect(writes).toHaveLength(1);
-      expect(await flow.active(app, second.accessToken)).toBe(true);
+    const second = issued(await intercepting(tokenWrites, () => flow.refresh(first.refreshToken, app)));
+    expect(writes).toHaveLength(1);
+    expect(await flow.active(app, second.accessToken)).toBe(true);
 
-      // A token whose write fails is never handed out: the answer is a server error, with no token in it, and the
-      // owner's access log does not say it was refreshed.
-      const grantId = await grantOf(second.accessToken);
-      const refreshes = async () =>
-        (await query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE kind = 'token.refreshed' AND grant_id = $1`, [grantId]))
-          .rows[0]!.n;
-      const logged = await refreshes();
-      expect(logged).toBeGreaterThanOrEqual(1);
-      failWrites = true;
-      expectOAuthError(await flow.refresh(second.refreshToken, app), 500, 'server_error');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await refreshes()).toBe(logged);
-    } finally {
-      db.query = query;
-    }
+    // A token whose write fails is never handed out: the answer is a server error, with no token in it, and the
+    // owner's access log does not say it was refreshed.
+    const grantId = await grantOf(second.accessToken);
+    const refreshes = async () =>
+      (
+        await server.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE kind = 'token.refreshed' AND grant_id = $1`, [
+          grantId,
+        ])
+      ).rows[0]!.n;
+    const logged = await refreshes();
+    expect(logged).toBeGreaterThanOrEqual(1);
+    failWrites = true;
+    expectOAuthError(await intercepting(tokenWrites, () => flow.refresh(second.refreshToken, app)), 500, 'server_error');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await refreshes()).toBe(logged);
   });
 
   it('C2 lets at most one of 20 parallel refreshes with one refresh token succeed', async () => {
