@@ -46,7 +46,9 @@ export function createAdapterClass({ db, redis, clock, userCodes, clientCache }:
     constructor(model: string) {
       if (model === 'Client') return new ClientAdapter(db, clock, clients);
       const adapter =
-        redis && SHORT_LIVED_MODELS.has(model) ? new RedisAdapter(model, redis, userCodes) : new PostgresAdapter(model, db, userCodes);
+        redis && SHORT_LIVED_MODELS.has(model)
+          ? new RedisAdapter(model, redis, userCodes)
+          : new PostgresAdapter(model, db, userCodes, { sessionsHere: !redis });
       // An expired device code answers expired_token rather than invalid_grant for a while (RFC 8628 §3.5).
       return model === 'DeviceCode' ? withAfterlife(adapter, DEVICE_CODE_AFTERLIFE) : adapter;
     }

@@ -28,14 +28,19 @@ export const retriedAlone = (error: unknown) => refusedData(error) || conflicted
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * An entry of one model, by its storage key; `ahead`: read in the same statement the live grant it names and, with
- * `owner`, its owner's `accounts` row.
- */
+/** What a find reads ahead beside its entry: always the live grant it names, and its owner or session when asked. */
+export interface Ahead {
+  /** The owner's `accounts` row. */
+  owner: boolean;
+  /** The live session the entry ends with (when it does), from this database: sessions are stored here. */
+  session: boolean;
+}
+
+/** An entry of one model, by its storage key, and what to read ahead with it. */
 interface ModelKey {
   model: string;
   key: string;
-  ahead?: { owner: boolean };
+  ahead?: Ahead;
 }
 
 /** A stored payload as text, parsed by whoever takes it. */
@@ -50,6 +55,8 @@ interface Found {
   grant?: StoredText;
   /** The owner's `accounts` row as JSON. */
   owner?: string;
+  /** The session the entry ends with, and its storage key. */
+  session?: StoredText & { id: string };
 }
 
 export const parsed = ({ payload, consumed_at }: StoredText): AdapterPayload =>
@@ -96,10 +103,11 @@ export class ModelRows {
   private async findMany(keys: ModelKey[]): Promise<(Found | undefined)[]> {
     // Each entry once: its model and key at the same place in two arrays.
     const [models, ids, wanted] = [[] as string[], [] as string[], new Map<string, Set<string>>()];
-    let [grants, owners] = [false, false];
+    let [grants, owners, sessions] = [false, false, false];
     for (const key of keys) {
       grants ||= key.ahead !== undefined;
       owners ||= key.ahead?.owner === true;
+      sessions ||= key.ahead?.session === true;
       const ofModel = wanted.get(key.model) ?? new Set<string>();
       if (key.key.includes('\0') || ofModel.has(key.key)) continue;
       wanted.set(key.model, ofModel.add(key.key));
@@ -115,15 +123,33 @@ export class ModelRows {
       : ['unnest($1::text[], $2::text[]) AS k(model, id) JOIN oidc_models m ON m.model = k.model AND m.id = k.id', ''];
     const live = (table: string) => `(${table}.expires_at IS NULL OR ${table}.expires_at > now())`;
     const { rows } = await this.db.query<
-      { model: string; id: string; grant?: string | null; grant_consumed_at?: Date | null; owner?: string | null } & StoredText
+      {
+        model: string;
+        id: string;
+        grant?: string | null;
+        grant_consumed_at?: Date | null;
+        owner?: string | null;
+        session_id?: string | null;
+        session?: string | null;
+        session_consumed_at?: Date | null;
+      } & StoredText
     >(
       grants
         ? `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at,
                   g.payload::text AS grant, g.consumed_at AS grant_consumed_at,
                   ${owners ? 'row_to_json(a)::text' : 'NULL'} AS owner
+                  ${sessions ? ', s.id AS session_id, s.payload::text AS session, s.consumed_at AS session_consumed_at' : ''}
            FROM ${from}
              LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = m.grant_id AND ${live('g')}
              ${owners ? `LEFT JOIN accounts a ON a.id = m.payload->>'accountId'` : ''}
+             ${
+               // One session per uid, as a find by uid returns: the first live one.
+               sessions
+                 ? `LEFT JOIN LATERAL (SELECT s.id, s.payload, s.consumed_at FROM oidc_models s
+                      WHERE m.payload->>'expiresWithSession' = 'true' AND s.model = 'Session'
+                        AND s.uid = m.payload->>'sessionUid' AND ${live('s')} LIMIT 1) s ON true`
+                 : ''
+             }
            WHERE ${where} ${live('m')}`
         : `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at FROM ${from} WHERE ${where} ${live('m')}`,
       [single ? models[0] : models, ids],
@@ -140,6 +166,8 @@ export class ModelRows {
       if (!asked) return entry;
       if (row.grant) entry.grant = { payload: row.grant, consumed_at: row.grant_consumed_at ?? null };
       if (row.owner && asked.owner) entry.owner = row.owner;
+      if (row.session && row.session_id && asked.session)
+        entry.session = { id: row.session_id, payload: row.session, consumed_at: row.session_consumed_at ?? null };
       return entry;
     });
   }

@@ -2,19 +2,19 @@ import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provid
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
 import { refusedData } from '../src/db/errors.js';
-import { modelRowsOf, parsed, payloadOf, retriedAlone, type ModelRows, type StoredRow, type StoredText } from './model-rows.js';
+import { modelRowsOf, parsed, payloadOf, retriedAlone, type Ahead, type ModelRows, type StoredRow, type StoredText } from './model-rows.js';
 import { AtRest, type UserCodes } from './at-rest.js';
 import { handleOf } from '../src/db/at-rest-keys.js';
 import { AHEAD, forgetAhead, keepAhead, takeAhead } from '../src/db/read-ahead.js';
 import { heldWrite } from '../src/db/held-writes.js';
 
-const { grants: GRANTS, owners: OWNERS } = AHEAD;
+const { grants: GRANTS, owners: OWNERS, sessions: SESSIONS } = AHEAD;
 
 /**
- * What oidc-provider reads right after an entry of these models, found inside one of its requests: the grant the
- * entry names (a refresh, an introspection, a code or device code redeemed, a token exchange, userinfo), and for the
- * grants redeemed at the token endpoint the owner too (`findAccount`). An introspection finds access tokens and never
- * reads their owner.
+ * What oidc-provider reads right after an entry of these models, found inside one of its requests: the session the
+ * entry ends with, if it does (a token bound to its sign-in is checked against it), the grant the entry names (a
+ * refresh, an introspection, a code or device code redeemed, a token exchange, userinfo), and for the grants redeemed
+ * at the token endpoint the owner too (`findAccount`). An introspection finds access tokens and never reads their owner.
  */
 const READ_AFTER: Record<string, { owner: boolean } | undefined> = {
   AccessToken: { owner: false },
@@ -42,19 +42,25 @@ export class PostgresAdapter implements Adapter {
   private readonly markConsumed = coalesce((keys: string[]) => this.consumeMany(keys), { isolate: retriedAlone });
   private readonly findUids = coalesce((uids: string[]) => this.findManyByUid(uids), { isolate: refusedData });
   private readonly atRest: AtRest;
+  /** What a find of this model inside a request reads ahead; undefined: nothing is read after it. */
+  private readonly ahead: Ahead | undefined;
 
   constructor(
     private readonly model: string,
     private readonly db: Database,
     /** The key user codes are digested under (DeviceCode only). */
     userCodes?: UserCodes,
+    /** Sessions are stored in this database too (no Redis): a token's find can bring its session. */
+    { sessionsHere = false }: { sessionsHere?: boolean } = {},
   ) {
     this.atRest = new AtRest(model, userCodes);
     this.rows = modelRowsOf(db);
+    const after = READ_AFTER[model];
+    this.ahead = after && { ...after, session: sessionsHere };
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    this.forgetGrant(id);
+    this.forgetOwnWrite(id);
     const stored = this.atRest.stored(id, payload);
     const write = this.rows.write({
       model: this.model,
@@ -78,21 +84,23 @@ export class PostgresAdapter implements Adapter {
       const grant = takeAhead<StoredText>(request, GRANTS, id);
       if (grant) return this.atRest.restored(parsed(grant), id);
     }
-    const ahead = request ? READ_AFTER[this.model] : undefined;
-    const found = await this.rows.find({ model: this.model, key: this.atRest.key(id), ahead });
+    const found = await this.rows.find({ model: this.model, key: this.atRest.key(id), ahead: request && this.ahead });
     if (!found) return undefined;
-    const { grantId, accountId } = found.payload;
+    const { grantId, accountId, sessionUid } = found.payload;
     if (request && found.grant && typeof grantId === 'string') keepAhead(request, GRANTS, grantId, found.grant);
     if (request && found.owner && typeof accountId === 'string') keepAhead(request, OWNERS, accountId, found.owner);
+    if (request && found.session && typeof sessionUid === 'string') keepAhead(request, SESSIONS, sessionUid, found.session);
     return this.atRest.restored(found.payload, id);
   }
 
   /**
-   * A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts).
-   * Concurrent finds share one statement: without Redis, every introspection of a session-bound token makes one.
+   * A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). The
+   * session a token found in the same request ends with was read with the token (READ_AFTER); other finds share one
+   * statement with the concurrent ones.
    */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const row = await this.findUids(uid);
+    const ahead = this.model === 'Session' ? takeAhead<StoredText & { id: string }>(Provider.ctx, SESSIONS, uid) : undefined;
+    const row = ahead ?? (await this.findUids(uid));
     return row && this.atRest.restored(parsed(row), this.handle(row.id));
   }
 
@@ -110,7 +118,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    this.forgetGrant(id);
+    this.forgetOwnWrite(id);
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND id = $2', [this.model, this.atRest.key(id)]);
   }
 
@@ -162,9 +170,13 @@ export class PostgresAdapter implements Adapter {
     return rows[0];
   }
 
-  /** A grant this request writes or destroys is read from the database after, never from what it read before. */
-  private forgetGrant(id: string): void {
+  /**
+   * A grant or session this request writes or destroys is read from the database after, never from what it read
+   * before. Sessions are kept by uid, which a destroy does not name: a request's write of one forgets them all.
+   */
+  private forgetOwnWrite(id: string): void {
     if (this.model === 'Grant') forgetAhead(Provider.ctx, GRANTS, id);
+    if (this.model === 'Session') forgetAhead(Provider.ctx, SESSIONS);
   }
 
   private handle(key: string): string {

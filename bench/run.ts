@@ -87,6 +87,12 @@ function spawn(file: string, argument: unknown, nodeFlags: string[] = []): Child
 }
 
 /**
+ * BENCH_NODE_FLAGS: Node flags every row's server (ours and the baseline alike) runs with after npm start's, for an
+ * experiment with V8's settings (`--trace-gc`, another young generation); a run with them is not the verdict.
+ */
+const EXTRA_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+/**
  * BENCH_CPU_PROFILE=<folder>: every row's server writes a V8 CPU profile of its whole life (start-up and warm-up
  * included) into <folder>/<scenario, target and round>/, for bench/profile-summary.ts.
  */
@@ -159,7 +165,11 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
   // Every server, ours and the baselines alike, runs with the Node flags `npm start` and the image give ours
   // (bench/node-flags.ts: V8's heap sizing), so a ratio compares code on the same runtime settings; the worker targets
   // start their own `node` with them.
-  const server = spawn('./target-process.ts', setup, [...startNodeFlags(), ...profileFlags(row.scenario, row.label, which)]);
+  const server = spawn('./target-process.ts', setup, [
+    ...startNodeFlags(),
+    ...profileFlags(row.scenario, row.label, which),
+    ...EXTRA_FLAGS,
+  ]);
   try {
     const ready = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (ready.type !== 'ready') throw new Error(`did not start: ${ready.type === 'failed' ? ready.error : ready.type}`);

@@ -377,6 +377,55 @@ function sqlCases(backend: () => SqlBackend): void {
     expect((await statements(() => refresh!.find(token)))[1] + (await statements(() => grants!.find(grantId)))[1]).toBe(2);
   });
 
+  it("reads the session a token ends with in the token's own statement, when sessions are stored there, once", async () => {
+    const { db } = backend();
+    const here = { sessionsHere: true };
+    const [access, sessions] = ['AccessToken', 'Session'].map((model) => new PostgresAdapter(model, db, undefined, here));
+    const elsewhere = new PostgresAdapter('AccessToken', db);
+    const [sessionId, uid, bound, unbound, accountId] = [newId(), newId(), newId(), newId(), newId()];
+    await sessions!.upsert(sessionId, { jti: sessionId, uid, accountId, kind: 'Session' }, 60);
+    await access!.upsert(bound, { jti: bound, kind: 'AccessToken', accountId, sessionUid: uid, expiresWithSession: true }, 60);
+    await access!.upsert(unbound, { jti: unbound, kind: 'AccessToken', accountId, sessionUid: uid }, 60);
+    const statements = async <T>(find: () => Promise<T>): Promise<[T, number]> => {
+      const before = db.statementsSent();
+      const found = await find();
+      return [found, db.statementsSent() - before];
+    };
+    /** The statements one request sends to find a token and then the session with that uid, and the session found. */
+    const findBoth = (request: object, adapter = access!) =>
+      inRequest(request, async () => {
+        const [, sent] = await statements(() => adapter.find(bound));
+        const [session, more] = await statements(() => sessions!.findByUid(uid));
+        return { session, statements: sent + more };
+      });
+
+    const request = { name: 'an introspection' };
+    expect(await findBoth(request)).toEqual({ session: expect.objectContaining({ accountId, uid }), statements: 1 });
+    // Once: the same request's next find of it, and another request's, read the database.
+    expect((await inRequest(request, () => statements(() => sessions!.findByUid(uid))))[1]).toBe(1);
+    expect((await inRequest({}, () => statements(() => sessions!.findByUid(uid))))[1]).toBe(1);
+    // What was read ahead is the session itself: its handle finds, saves and destroys it as a find by uid's would.
+    const { session } = await findBoth({});
+    expect(await sessions!.find(session!.jti as string)).toMatchObject({ uid, accountId });
+    // A token that does not end with its session brings none; nor does one whose sessions live elsewhere (Redis).
+    const unboundRequest = {};
+    await inRequest(unboundRequest, () => access!.find(unbound));
+    expect((await inRequest(unboundRequest, () => statements(() => sessions!.findByUid(uid))))[1]).toBe(1);
+    expect(await findBoth({}, elsewhere)).toMatchObject({ statements: 2 });
+
+    // A session the request itself writes or ends is read again; one ended or expired before a request began is seen so.
+    await inRequest({}, async () => {
+      await access!.find(bound);
+      await sessions!.destroy(sessionId);
+      expect(await sessions!.findByUid(uid)).toBeUndefined();
+    });
+    expect(await findBoth({})).toEqual({ session: undefined, statements: 2 });
+    await sessions!.upsert(sessionId, { jti: sessionId, uid, accountId, kind: 'Session' }, 60);
+    expect(await findBoth({})).toMatchObject({ session: expect.objectContaining({ uid }), statements: 1 });
+    await db.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE model = 'Session' AND uid = $1`, [uid]);
+    expect(await findBoth({})).toEqual({ session: undefined, statements: 2 });
+  });
+
   it('consumes concurrent redemptions in one statement per adapter, each token exactly once, also when two processes race', async () => {
     const { db } = backend();
     // Two adapters on one database: two processes (workers, replicas) of the same server.

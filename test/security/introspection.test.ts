@@ -4,6 +4,8 @@ import { backends } from '../helpers/services.js';
 import { Owner } from '../helpers/owner.js';
 import { basic, redirectUri, type Client } from '../helpers/token-flow.js';
 import { echoPlugin } from '../resource/echo-plugin.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { eventually } from '../helpers/console-api.js';
 
 /**
  * A resource server (a client registered with `resource_server: true`, CLI `--resource-server`) checks the tokens it is
@@ -86,6 +88,25 @@ describe.each(backends())('introspection by a resource server on %s storage (thr
       aud: server.config.RESOURCE_URL,
     });
     expect(await introspect(resourceServer, await owner.agentToken(['echo.read']))).toMatchObject({ active: true, sub: owner.accountId });
+  });
+
+  it('reads an access token that ends with its sign-in together with that session, and sees it inactive once that browser is signed out', async () => {
+    const phone = await Owner.signIn(server, new TestBrowser(server.url, owner.browser.authenticator));
+    const { accessToken } = await phone.appToken(app, 'openid echo.read');
+    await introspect(resourceServer, accessToken);
+    // The token, its grant and its session: one statement where sessions are stored in the database, as with Redis
+    // (which holds the session there).
+    const before = server.db.statementsSent();
+    expect(await introspect(resourceServer, accessToken)).toMatchObject({ active: true, sub: owner.accountId });
+    expect(server.db.statementsSent() - before).toBe(1);
+
+    // The console learns of a browser's session in the background: sign the others out once it has.
+    const signedOut = await eventually(
+      async () => (await (await owner.api.send('POST', '/console/api/sessions/sign-out-others', {})).json()) as { signed_out: number },
+      (body) => body.signed_out > 0,
+    );
+    expect(signedOut.signed_out).toBeGreaterThan(0);
+    expect(await introspect(resourceServer, accessToken)).toEqual({ active: false });
   });
 
   it('never sees another kind of token: refresh tokens and ID tokens of other clients', async () => {
