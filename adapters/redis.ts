@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Redis } from 'ioredis';
 import { AtRest, type UserCodes } from './at-rest.js';
 import { handleOf } from '../src/db/at-rest-keys.js';
+import { coalesce } from '../src/db/coalesce.js';
 
 /**
  * oidc-provider's storage contract on Redis, for the short-lived models (adapters/index.ts), with the same behaviour
@@ -55,6 +56,21 @@ if not key then return false end
 local fields = redis.call('HMGET', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. key, 'payload', 'consumed')
 return {key, fields[1], fields[2]}`;
 
+// KEYS: pointers (uids' index keys, with any prefix the client adds). ARGV: each pointer's name after the model's
+// prefix. For each, as FIND_BY_POINTER: the entry's storage key, payload and consumed time, or false.
+const FIND_BY_POINTERS = `
+local found = {}
+for i = 1, #KEYS do
+  local key = redis.call('GET', KEYS[i])
+  if key then
+    local fields = redis.call('HMGET', string.sub(KEYS[i], 1, #KEYS[i] - #ARGV[i]) .. key, 'payload', 'consumed')
+    found[i] = {key, fields[1], fields[2]}
+  else
+    found[i] = false
+  end
+end
+return found`;
+
 // KEYS: the entry, then its index keys. ARGV: its storage key, then each index key's kind. A pointer is removed only
 // while it still names this entry: a newer entry (a session that took over the uid) may own it by now.
 const DESTROY = `
@@ -70,8 +86,18 @@ const payloadOf = (payload: string, consumed: string | null | undefined): Adapte
   return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
 };
 
+type Pointed = [key: string, payload: string | null, consumed: string | null] | null;
+
+/** What a pointer led to, parsed: its entry's storage key and stored payload, if there is one. */
+const pointed = (found: Pointed): { key: string; stored: AdapterPayload } | undefined => {
+  const [key, payload, consumed] = found ?? [];
+  return key && payload ? { key, stored: payloadOf(payload, consumed) } : undefined;
+};
+
 export class RedisAdapter implements Adapter {
   private readonly atRest: AtRest;
+  // Concurrent finds by uid (every introspection of a token bound to its sign-in makes one) share one script call.
+  private readonly findUids = coalesce((uids: string[]) => this.readManyByPointer('uid', uids));
 
   constructor(
     private readonly model: string,
@@ -106,7 +132,8 @@ export class RedisAdapter implements Adapter {
 
   /** A session by its uid: the caller never had the session's id, so `jti` is a handle (adapters/at-rest.ts). */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const found = await this.readByPointer('uid', uid);
+    // Each caller parses its own payload: oidc-provider changes what it is given.
+    const found = pointed(await this.findUids(uid));
     return found?.stored.uid === uid ? this.atRest.restored(found.stored, this.handle(found.key)) : undefined;
   }
 
@@ -159,9 +186,15 @@ export class RedisAdapter implements Adapter {
   private async readByPointer(by: 'uid' | 'user-code', value: string): Promise<{ key: string; stored: AdapterPayload } | undefined> {
     const pointer = this.indexKey(by, value);
     const name = pointer.slice(this.entry('').length);
-    const found = (await this.redis.eval(FIND_BY_POINTER, 1, pointer, name)) as [string, string | null, string | null] | null;
-    const [key, payload, consumed] = found ?? [];
-    return key && payload ? { key, stored: payloadOf(payload, consumed) } : undefined;
+    return pointed((await this.redis.eval(FIND_BY_POINTER, 1, pointer, name)) as Pointed);
+  }
+
+  /** The entries many pointers name, each as readByPointer reads it, in one command (FIND_BY_POINTERS). */
+  private async readManyByPointer(by: 'uid', values: string[]): Promise<Pointed[]> {
+    const pointers = values.map((value) => this.indexKey(by, value));
+    const names = pointers.map((pointer) => pointer.slice(this.entry('').length));
+    const found = (await this.redis.eval(FIND_BY_POINTERS, pointers.length, ...pointers, ...names)) as (Pointed | 0)[];
+    return found.map((entry) => entry || null);
   }
 
   private entry(key: string): string {

@@ -601,6 +601,29 @@ describeAdapterConformance(
       expect(sent()).toBe(3);
     });
 
+    it('finds concurrent sessions by uid in one command, each caller with a payload of its own', async () => {
+      const { redis } = backend();
+      const sessions = new RedisAdapter('Session', redis);
+      const [a, b, uidA, uidB] = [newId(), newId(), newId(), newId()];
+      await sessions.upsert(a, { jti: a, uid: uidA, accountId: 'ada' }, 60);
+      await sessions.upsert(b, { jti: b, uid: uidB, accountId: 'bob' }, 60);
+      await sessions.consume(b);
+      const sent = countRedisCommands(redis);
+      const found = await Promise.all([uidA, 'unknown', uidB, uidA, 'with\0nul'].map((uid) => sessions.findByUid(uid)));
+      expect(sent()).toBe(1);
+      expect(found.map((session) => session?.accountId)).toEqual(['ada', undefined, 'bob', 'ada', undefined]);
+      expect(found[2]).toMatchObject({ consumed: expect.any(Number) });
+      (found[0] as { accountId: string }).accountId = 'changed';
+      expect(found[3]).toMatchObject({ accountId: 'ada' });
+      // Each is found again by the handle it came with; a destroyed session is no longer found by its uid.
+      expect(await sessions.find(found[2]!.jti as string)).toMatchObject({ uid: uidB });
+      await sessions.destroy(found[0]!.jti as string);
+      expect(await Promise.all([sessions.findByUid(uidA), sessions.findByUid(uidB)])).toEqual([
+        undefined,
+        expect.objectContaining({ uid: uidB }),
+      ]);
+    });
+
     it('routes short-lived models to Redis, clients to their own tables, and the others to Postgres', () => {
       // Constructing a PostgresAdapter does not touch the database; the client cache only subscribes.
       const db = { listen: () => async () => {} } as unknown as Database;
