@@ -29,6 +29,31 @@ export function cpuMicrosOf(pid: number): number | undefined {
   }
 }
 
+/**
+ * CPU time used so far, user and system (µs), by every process whose command is one of `commands` (a process's
+ * `comm`: `postgres` for each of Postgres's backends and helpers, `redis-server`); undefined without /proc. A process
+ * that exits is no longer counted, so a difference of two readings leaves out what one that exited in between used.
+ */
+export function cpuMicrosOfCommands(commands: ReadonlySet<string>): number | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!commands.has(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')))) continue;
+      total += cpuMicrosOf(Number(pid)) ?? 0;
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return total;
+}
+
 /** The process and every process below it. */
 export function processTree(pid: number): number[] {
   try {

@@ -26,6 +26,11 @@ export interface Measured {
   maxRssBytes?: number;
   /** CPU time the whole machine spent in the measured run (µs, every core): server, load generator, Postgres, Redis. */
   machineCpuMicros?: number;
+  /**
+   * CPU time Postgres's and Redis's processes spent in the measured run (µs): on this machine's cores beside the
+   * server, work an in-memory baseline has no process for. Absent without /proc.
+   */
+  storageCpuMicros?: number;
   /** Which round of its scenario this row was measured in (BENCH_ROUNDS), counting from 1. */
   round?: number;
   /** A row combined from several rounds (combineRounds): the rounds themselves, in order. */
@@ -134,6 +139,11 @@ export function perRequest(m: Measured, count: number | undefined): number | und
   return count !== undefined && m.result?.requests ? count / m.result.requests : undefined;
 }
 
+/** Microseconds per request, whole; a dash when not measured. */
+export function formatMicros(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : String(Math.round(value));
+}
+
 /** Statements or commands per request: one decimal (they are averages of whole numbers), a dash when not counted. */
 export function formatCount(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(1);
@@ -197,6 +207,7 @@ export function combineRounds(rows: Measured[]): Measured[] {
       redisCommands: _redis,
       maxRssBytes: _rss,
       machineCpuMicros: _machine,
+      storageCpuMicros: _storageCpu,
       ...rest
     } = first;
     const combined: Measured = {
@@ -209,6 +220,7 @@ export function combineRounds(rows: Measured[]): Measured[] {
       ...(sum(group.map((m) => m.redisCommands)) !== undefined ? { redisCommands: sum(group.map((m) => m.redisCommands)) } : {}),
       ...(group.every((m) => m.maxRssBytes !== undefined) ? { maxRssBytes: Math.max(...group.map((m) => m.maxRssBytes!)) } : {}),
       ...(sum(group.map((m) => m.machineCpuMicros)) !== undefined ? { machineCpuMicros: sum(group.map((m) => m.machineCpuMicros)) } : {}),
+      ...(sum(group.map((m) => m.storageCpuMicros)) !== undefined ? { storageCpuMicros: sum(group.map((m) => m.storageCpuMicros)) } : {}),
     };
     const failed = group.find((m) => !m.result);
     if (failed) return { ...combined, failure: `round ${failed.round ?? group.indexOf(failed) + 1}: ${failed.failure ?? 'not measured'}` };
@@ -261,6 +273,7 @@ function row(m: Measured, rows: Measured[]): string {
     cpu === undefined ? '—' : String(Math.round(cpu)),
     formatCount(perRequest(m, m.statements)),
     formatCount(perRequest(m, m.redisCommands)),
+    formatMicros(perRequest(m, m.storageCpuMicros)),
     isBase ? 'baseline' : throughput === undefined ? '—' : `${(throughput * 100).toFixed(0)}%`,
     isBase ? 'baseline' : tail === undefined ? '—' : `${tail.toFixed(2)}×`,
     bad.length
@@ -275,8 +288,8 @@ function row(m: Measured, rows: Measured[]): string {
 
 export function table(rows: Measured[]): string[] {
   return [
-    '| Scenario | Target | req/s | p50 ms | p99 ms | Peak RSS | CPU µs/req | SQL statements/req | Redis commands/req | req/s vs baseline | p99 vs baseline | Responses | Load before |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    '| Scenario | Target | req/s | p50 ms | p99 ms | Peak RSS | CPU µs/req | SQL statements/req | Redis commands/req | Postgres + Redis CPU µs/req | req/s vs baseline | p99 vs baseline | Responses | Load before |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
     ...rows.map((m) => row(m, rows)),
   ];
 }
@@ -315,13 +328,18 @@ export function workersCeiling(rows: Measured[], cores: number): { ceiling: numb
     ? [cpuPerRequest(one), perRequest(one, one.result?.cpuMicros), perRequest(one, one.machineCpuMicros)]
     : [];
   if (!one?.result || server === undefined || load === undefined || machine === undefined) return undefined;
-  const rest = Math.max(0, machine - server - load);
+  const storage = perRequest(one, one.storageCpuMicros);
+  const rest = Math.max(0, machine - server - load - (storage ?? 0));
   const ceiling = (cores * 1e6) / Math.max(machine, server + load) / one.result.reqPerSec;
+  const others =
+    storage === undefined
+      ? `${Math.round(rest)} µs elsewhere (Postgres, Redis, the kernel)`
+      : `${Math.round(storage)} µs in Postgres and Redis and ${Math.round(rest)} µs elsewhere (the kernel, other processes)`;
   return {
     ceiling,
     line:
       `  - The ceiling on this ${cores}-core machine: each request of the one-worker row took ${Math.round(server)} µs of CPU in oauth3, ` +
-      `${Math.round(load)} µs in the load generator and ${Math.round(rest)} µs elsewhere (Postgres, Redis, the kernel), all on the same ` +
+      `${Math.round(load)} µs in the load generator and ${others}, all on the same ` +
       `cores, so no number of workers passes ${(ceiling * 100).toFixed(0)}% of the one-worker row here.`,
   };
 }
@@ -389,9 +407,15 @@ export function verdicts(rows: Measured[], cores = os.cpus().length): { lines: s
           ([ours, theirs, what]) =>
             `${formatCount(ours)} ${what} per request${theirs === undefined ? '' : ` against ${formatCount(theirs)}`}`,
         );
+      const [storage, baseStorage] = [perRequest(m, m.storageCpuMicros), base && perRequest(base, base.storageCpuMicros)];
+      const beside =
+        storage === undefined
+          ? ''
+          : `; Postgres and Redis used ${Math.round(storage)} µs of CPU per request beside it` +
+            `${baseStorage === undefined ? '' : ` against ${Math.round(baseStorage)} µs`}`;
       lines.push(
         `  - CPU per request in the server process: ${Math.round(cpu)} µs against ${Math.round(baseCpu)} µs (${((baseCpu / cpu) * 100).toFixed(0)}% of its efficiency)` +
-          `${where.length ? `; ${where.join(', ')}` : ''}.`,
+          `${where.length ? `; ${where.join(', ')}` : ''}${beside}.`,
       );
     }
   }
@@ -469,7 +493,9 @@ export function benchReport(measured: Measured[], settings: Settings): Verdict {
       'measured window per response. SQL statements/req and Redis commands/req are what the target process sent its ' +
       "database and Redis in the same window per response (our server's oauth3_db_statements_total and " +
       "oauth3_redis_commands_total; a transaction's BEGIN and COMMIT count, a Redis script counts as one command); the " +
-      "in-memory baseline's statements are its account reads; a dash: no such storage.",
+      "in-memory baseline's statements are its account reads; a dash: no such storage. Postgres + Redis CPU µs/req is " +
+      'the CPU every Postgres and Redis process on the machine used in the same window per response (read from /proc; ' +
+      "the baselines' owner reads included): work on the same cores as the server that an in-memory baseline does not have.",
     ...(run.some((s) => s.id === 'authorization-code' || s.id === 'refresh' || s.id === 'refresh-one-client')
       ? [
           '- A round trip (GET /auth, then POST /token) is one unit: its rate is round trips per second and its latency both ' +

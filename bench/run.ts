@@ -13,6 +13,7 @@ import { prepareLoad } from './preflight.js';
 import { benchConfig, prepareStorage } from './storage.js';
 import { startNodeFlags } from './node-flags.js';
 import { measureStartup, startupMet, startupTable } from './startup.js';
+import { cpuMicrosOfCommands } from './proc.js';
 
 /**
  * `npm run bench`: every scenario of bench/scenarios.ts (discovery, client credentials, authorization code + PKCE,
@@ -106,6 +107,9 @@ const profileFlags = (scenario: string, label: string, which: string): string[] 
   return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, slug)}`];
 };
 
+/** The processes of the storage the servers share: Postgres's backends and helpers, and Redis. */
+const STORAGE_COMMANDS = new Set(['postgres', 'redis-server']);
+
 /** CPU time every core of the machine has spent busy so far (µs): os.cpus() counts milliseconds. */
 const machineCpu = () => os.cpus().reduce((sum, { times }) => sum + (times.user + times.nice + times.sys + times.irq) * 1000, 0);
 
@@ -181,15 +185,28 @@ async function measureRow(setup: TargetSetup, row: Omit<Measured, 'loadBefore'>,
     const load = spawn('./load-process.ts', options);
     await nextMessage<{ type: 'measuring' }>(load, 'load generator');
     server.send('mark');
-    const machineFrom = machineCpu();
+    const [machineFrom, storageFrom] = [machineCpu(), cpuMicrosOfCommands(STORAGE_COMMANDS)];
     const result = await nextMessage<LoadResult>(load, 'load generator');
     const machineCpuMicros = machineCpu() - machineFrom;
+    const storageTo = cpuMicrosOfCommands(STORAGE_COMMANDS);
+    const storageCpuMicros = storageFrom === undefined || storageTo === undefined ? undefined : Math.max(0, storageTo - storageFrom);
     await exited(load);
     server.send('stop');
     const stopped = await nextMessage<TargetMessage>(server, `${setup.target} server`);
     if (stopped.type !== 'stopped') throw new Error(`did not stop cleanly: ${stopped.type === 'failed' ? stopped.error : stopped.type}`);
     const { stored, cpuMicros, statements, redisCommands, maxRssBytes } = stopped;
-    return { ...row, loadBefore, result, stored, cpuMicros, statements, redisCommands, maxRssBytes, machineCpuMicros };
+    return {
+      ...row,
+      loadBefore,
+      result,
+      stored,
+      cpuMicros,
+      statements,
+      redisCommands,
+      maxRssBytes,
+      machineCpuMicros,
+      ...(storageCpuMicros === undefined ? {} : { storageCpuMicros }),
+    };
   } catch (error) {
     process.stderr.write(`  ${row.label} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     return { ...row, loadBefore, failure: firstLine(error) };

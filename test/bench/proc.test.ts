@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
-import { cpuMicrosOf, peakRssOf, processTree, scheduleOf } from '../../bench/proc.js';
+import { cpuMicrosOf, cpuMicrosOfCommands, peakRssOf, processTree, scheduleOf } from '../../bench/proc.js';
 
 /** What the workers rows read of a server's processes (bench/worker-targets.ts), on Linux's /proc. */
 const linux = process.platform === 'linux';
@@ -52,6 +52,29 @@ const linux = process.platform === 'linux';
       }
     } finally {
       for (const spinner of spinners) spinner.kill('SIGKILL');
+    }
+  });
+
+  it('sums the CPU time of every process with a given command, and of none other', async () => {
+    // Two processes named alike spin for 400 ms each, then sleep; a third named otherwise spins too.
+    const spinner = (title: string) =>
+      spawn(
+        process.execPath,
+        ['-e', `process.title = '${title}'; const end = Date.now() + 400; while (Date.now() < end); setTimeout(() => {}, 10_000);`],
+        {
+          stdio: 'ignore',
+        },
+      );
+    const [a, b, other] = [spinner('oauth3-spin'), spinner('oauth3-spin'), spinner('oauth3-other')];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const both = cpuMicrosOf(a.pid!)! + cpuMicrosOf(b.pid!)!;
+      expect(both).toBeGreaterThan(300_000);
+      expect(cpuMicrosOfCommands(new Set(['oauth3-spin']))).toBe(both);
+      expect(cpuMicrosOfCommands(new Set(['oauth3-spin', 'oauth3-other']))).toBe(both + cpuMicrosOf(other.pid!)!);
+      expect(cpuMicrosOfCommands(new Set(['no-such-command']))).toBe(0);
+    } finally {
+      for (const child of [a, b, other]) child.kill('SIGKILL');
     }
   });
 

@@ -78,6 +78,7 @@ describe('benchmark report', () => {
         maxRssBytes: 150 * 2 ** 20,
         statements: 9000 * 2.5,
         redisCommands: 9000 * 0.25,
+        storageCpuMicros: 9000 * 180.4,
       }),
       row('client-credentials', 'in-memory', undefined, result(1000, 10), { cpuMicros: 7000 * 1000, statements: 0 }),
       row('client-credentials', 'bare-koa', undefined, result(4000, 5)),
@@ -86,16 +87,17 @@ describe('benchmark report', () => {
     ];
     const md = table(rows);
     const ours = cells(md, 'oauth3, Postgres + Redis', 'Client credentials');
-    // req/s, p50, p99, peak RSS, CPU µs, SQL statements and Redis commands per request, ratios.
-    expect(ours.slice(2, 11)).toEqual(['900', '6.00', '12.00', '150 MiB', '1000', '2.5', '0.3', '90%', '1.20×']);
-    // Counted as none (no account read here) is 0.0; not counted (no Redis) is a dash.
-    expect(cells(md, 'oidc-provider in memory').slice(7, 9)).toEqual(['0.0', '—']);
-    expect(md[0]).toContain('| CPU µs/req | SQL statements/req | Redis commands/req |');
-    expect(cells(md, 'oidc-provider in memory').slice(9, 11)).toEqual(['baseline', 'baseline']);
-    expect(cells(md, 'bare Koa', 'Client credentials').slice(9, 11)).toEqual(['400%', '0.50×']);
+    // req/s, p50, p99, peak RSS, CPU µs, SQL statements and Redis commands per request, Postgres's and Redis's CPU µs
+    // per request, ratios.
+    expect(ours.slice(2, 12)).toEqual(['900', '6.00', '12.00', '150 MiB', '1000', '2.5', '0.3', '180', '90%', '1.20×']);
+    // Counted as none (no account read here) is 0.0; not counted (no Redis) is a dash, as is a storage CPU not read.
+    expect(cells(md, 'oidc-provider in memory').slice(7, 10)).toEqual(['0.0', '—', '—']);
+    expect(md[0]).toContain('| CPU µs/req | SQL statements/req | Redis commands/req | Postgres + Redis CPU µs/req |');
+    expect(cells(md, 'oidc-provider in memory').slice(10, 12)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'bare Koa', 'Client credentials').slice(10, 12)).toEqual(['400%', '0.50×']);
     // Discovery's baseline is bare Koa, not the client-credentials one.
-    expect(cells(md, 'oauth3, Postgres + Redis', 'Discovery').slice(9, 11)).toEqual(['40%', '2.00×']);
-    expect(cells(md, 'bare Koa', 'Discovery').slice(9, 11)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'oauth3, Postgres + Redis', 'Discovery').slice(10, 12)).toEqual(['40%', '2.00×']);
+    expect(cells(md, 'bare Koa', 'Discovery').slice(10, 12)).toEqual(['baseline', 'baseline']);
   });
 
   it('marks the run invalid for any response that was not the expected status', () => {
@@ -109,7 +111,7 @@ describe('benchmark report', () => {
     expect(report.markdown).toContain('**FAILED: 3 × HTTP 500**');
     expect(report.markdown).toContain('- **Run invalid**: Client credentials, oauth3, Postgres + Redis: 3 × HTTP 500');
     // An invalid row gets no ratio, so no verdict passes on it.
-    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(9, 11)).toEqual(['—', '—']);
+    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(10, 12)).toEqual(['—', '—']);
     expect(report.markdown).toContain('Token endpoint on Postgres + Redis: **not measured** (the row failed)');
   });
 
@@ -157,11 +159,12 @@ describe('benchmark report', () => {
       row('resource', 'bare-proxy', undefined, undefined, { failure: 'fake upstream did not start' }),
     ];
     const md = table(rows);
-    expect(cells(md, 'oauth3, Postgres + Redis').slice(9, 11)).toEqual(['—', '—']);
-    expect(cells(md, 'oauth3 resource API, Postgres + Redis').slice(9, 11)).toEqual(['—', '—']);
+    expect(cells(md, 'oauth3, Postgres + Redis').slice(10, 12)).toEqual(['—', '—']);
+    expect(cells(md, 'oauth3 resource API, Postgres + Redis').slice(10, 12)).toEqual(['—', '—']);
     expect(cells(md, 'bare proxy')).toEqual([
       'Resource API call',
       'bare proxy',
+      '—',
       '—',
       '—',
       '—',
@@ -290,6 +293,20 @@ describe('benchmark report', () => {
     );
   });
 
+  it("gives the CPU Postgres and Redis used per request beside the server's, where it was read", () => {
+    const v = verdicts([
+      row('refresh', 'ours', 'postgres', result(900, 10), { cpuMicros: 9000 * 700, statements: 9000 * 0.3, storageCpuMicros: 9000 * 380 }),
+      row('refresh', 'in-memory', undefined, result(1000, 10), {
+        cpuMicros: 10_000 * 450,
+        statements: 1000,
+        storageCpuMicros: 10_000 * 23,
+      }),
+    ]);
+    expect(v.lines).toContain(
+      '  - CPU per request in the server process: 700 µs against 450 µs (64% of its efficiency); 0.3 SQL statements per request against 0.1; Postgres and Redis used 380 µs of CPU per request beside it against 23 µs.',
+    );
+  });
+
   it('compares the MCP server with the resource API on its own storage, against the MCP target', () => {
     const rows = (pgMcp: number, pgP99: number) => [
       row('mcp', 'mcp', 'postgres', result(pgMcp, pgP99)),
@@ -299,10 +316,10 @@ describe('benchmark report', () => {
     ];
     const pass = benchReport(rows(710, 15), settings);
     const md = pass.markdown.split('\n');
-    expect(cells(md, 'oauth3 MCP server, Postgres + Redis').slice(9, 11)).toEqual(['71%', '1.50×']);
+    expect(cells(md, 'oauth3 MCP server, Postgres + Redis').slice(10, 12)).toEqual(['71%', '1.50×']);
     // The embedded row's baseline is the embedded resource API, not the Postgres one.
-    expect(cells(md, 'oauth3 MCP server, embedded PGlite').slice(9, 11)).toEqual(['60%', '2.00×']);
-    expect(cells(md, 'oauth3 resource API, embedded PGlite', 'MCP tool call').slice(9, 11)).toEqual(['baseline', 'baseline']);
+    expect(cells(md, 'oauth3 MCP server, embedded PGlite').slice(10, 12)).toEqual(['60%', '2.00×']);
+    expect(cells(md, 'oauth3 resource API, embedded PGlite', 'MCP tool call').slice(10, 12)).toEqual(['baseline', 'baseline']);
     expect(pass.markdown).toContain(
       '- MCP server on Postgres + Redis: throughput 71.0% of the resource API on the same storage (target ≥ 70%): **PASS**; p99 1.50× (target ≤ 1.5×): **PASS**',
     );
@@ -363,7 +380,7 @@ describe('benchmark report', () => {
     expect(report.markdown).toContain(
       'throughput 90.0% of in-memory oidc-provider (target ≥ 95%): **FAIL**; p99 1.20× (target ≤ 1.1×): **FAIL**',
     );
-    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(9, 11)).toEqual(['90%', '1.20×']);
+    expect(cells(report.markdown.split('\n'), 'oauth3, Postgres + Redis').slice(10, 12)).toEqual(['90%', '1.20×']);
   });
 
   it('fails a combined row when any of its rounds failed', () => {
@@ -453,6 +470,10 @@ describe('the workers row', () => {
     expect(ceiling.ceiling).toBeCloseTo(2e6 / 450 / 2500, 5);
     expect(ceiling.line).toContain('300 µs of CPU in oauth3, 50 µs in the load generator and 100 µs elsewhere');
     expect(ceiling.line).toContain('passes 178% of the one-worker row');
+    // Where Postgres's and Redis's own CPU was read, it is named apart from the rest.
+    const split = workersCeiling([two, { ...one, storageCpuMicros: 25_000 * 70 }], 2)!;
+    expect(split.line).toContain('50 µs in the load generator and 70 µs in Postgres and Redis and 30 µs elsewhere (the kernel');
+    expect(split.ceiling).toBe(ceiling.ceiling);
     expect(verdicts([row('workers', 'two-workers', 'postgres', result(4100, 18)), one], 2).lines.join('\n')).toContain(
       'throughput 164.0% of the same with 1 worker (target ≥ 160%): **PASS**',
     );
