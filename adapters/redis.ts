@@ -47,17 +47,10 @@ const CONSUME = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])`;
 
-// KEYS: a pointer (a uid's or user code's index key). ARGV: the pointer's name after the model's prefix ("by-uid:…"),
-// so the entry's key is made from the pointer's own (with any prefix the client adds to keys). The entry it names,
-// read in the same round trip: its storage key, payload and consumed time (false, a nil reply, for what is not there).
-const FIND_BY_POINTER = `
-local key = redis.call('GET', KEYS[1])
-if not key then return false end
-local fields = redis.call('HMGET', string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. key, 'payload', 'consumed')
-return {key, fields[1], fields[2]}`;
-
-// KEYS: pointers (uids' index keys, with any prefix the client adds). ARGV: each pointer's name after the model's
-// prefix. For each, as FIND_BY_POINTER: the entry's storage key, payload and consumed time, or false.
+// KEYS: pointers (uids' or user codes' index keys, with any prefix the client adds). ARGV: each pointer's name after
+// the model's prefix ("by-uid:…"), so the entry's key is made from the pointer's own. For each, the entry it names,
+// read in the same round trip: its storage key, payload and consumed time (nil replies for what is not there), or
+// false when the pointer leads nowhere.
 const FIND_BY_POINTERS = `
 local found = {}
 for i = 1, #KEYS do
@@ -182,15 +175,13 @@ export class RedisAdapter implements Adapter {
     return payload ? payloadOf(payload, consumed) : undefined;
   }
 
-  /** The entry a pointer names, and its storage key, in one command (FIND_BY_POINTER). */
+  /** The entry a pointer names, and its storage key, in one command. */
   private async readByPointer(by: 'uid' | 'user-code', value: string): Promise<{ key: string; stored: AdapterPayload } | undefined> {
-    const pointer = this.indexKey(by, value);
-    const name = pointer.slice(this.entry('').length);
-    return pointed((await this.redis.eval(FIND_BY_POINTER, 1, pointer, name)) as Pointed);
+    return pointed((await this.readManyByPointer(by, [value]))[0]!);
   }
 
-  /** The entries many pointers name, each as readByPointer reads it, in one command (FIND_BY_POINTERS). */
-  private async readManyByPointer(by: 'uid', values: string[]): Promise<Pointed[]> {
+  /** The entries many pointers name, and their storage keys, in one command (FIND_BY_POINTERS). */
+  private async readManyByPointer(by: 'uid' | 'user-code', values: string[]): Promise<Pointed[]> {
     const pointers = values.map((value) => this.indexKey(by, value));
     const names = pointers.map((pointer) => pointer.slice(this.entry('').length));
     const found = (await this.redis.eval(FIND_BY_POINTERS, pointers.length, ...pointers, ...names)) as (Pointed | 0)[];
