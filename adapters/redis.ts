@@ -184,8 +184,8 @@ export class RedisAdapter implements Adapter {
   private async readManyByPointer(by: 'uid' | 'user-code', values: string[]): Promise<Pointed[]> {
     const pointers = values.map((value) => this.indexKey(by, value));
     const names = pointers.map((pointer) => pointer.slice(this.entry('').length));
-    const found = (await this.redis.eval(FIND_BY_POINTERS, pointers.length, ...pointers, ...names)) as (Pointed | 0)[];
-    return found.map((entry) => entry || null);
+    // A pointer that leads nowhere is Lua's false, which Redis answers as a nil reply: null.
+    return (await this.redis.eval(FIND_BY_POINTERS, pointers.length, ...pointers, ...names)) as Pointed[];
   }
 
   private entry(key: string): string {

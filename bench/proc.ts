@@ -16,14 +16,22 @@ export function peakRssOf(pid: number | 'self'): number | undefined {
   }
 }
 
+/** A process's command (`comm`) and CPU time so far, user and system (µs), from its /proc/<pid>/stat line. */
+function statOf(pid: number | string): { command: string; cpuMicros: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command is in parentheses; after it, from field 3 on: utime and stime are fields 14 and 15, in clock ticks
+  // (100 a second on Linux).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    cpuMicros: ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100,
+  };
+}
+
 /** CPU time used so far, user and system (µs). */
 export function cpuMicrosOf(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After the command in parentheses, from field 3 on: utime and stime are fields 14 and 15, in clock ticks (100 a
-    // second on Linux).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+    return statOf(pid).cpuMicros;
   } catch {
     return undefined;
   }
@@ -44,9 +52,8 @@ export function cpuMicrosOfCommands(commands: ReadonlySet<string>): number | und
   let total = 0;
   for (const pid of pids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!commands.has(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')))) continue;
-      total += cpuMicrosOf(Number(pid)) ?? 0;
+      const { command, cpuMicros } = statOf(pid);
+      if (commands.has(command)) total += cpuMicros;
     } catch {
       // Gone between the listing and the read.
     }
