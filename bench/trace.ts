@@ -5,7 +5,7 @@ import { scheduleOf } from './proc.js';
 /**
  * BENCH_TRACE: one line a second on standard error with the responses a server's process finished in that second and,
  * per response, the CPU it used (all its threads, and the main thread alone), how long its main thread waited in the
- * run queue for a core, how busy its event loop was, and its resident memory and V8 heap at that moment, from its
+ * run queue for a core, how busy its event loop was, and its resident memory, V8 heap and what V8 knows of outside its heap (Buffers) at that moment, from its
  * start to its stop, the warm-up included: a run shows when its rows reach a steady state and where a row's time went
  * (bench/README.md, "What each row's main thread waits for"). Responses are counted as Node's HTTP server reports them
  * finished (its diagnostics channel); a server in processes of its own (the worker rows) has none here and prints
@@ -23,6 +23,8 @@ export interface TraceSample {
   loop: EventLoopUtilization;
   rssBytes: number;
   heapBytes: number;
+  /** Memory V8 knows of outside its heap: Buffers and other ArrayBuffers, and strings kept outside it. */
+  externalBytes: number;
 }
 
 const micros = ({ user, system }: NodeJS.CpuUsage) => user + system;
@@ -31,7 +33,7 @@ const threadCpuUsage = (process as unknown as { threadCpuUsage?: () => NodeJS.Cp
 
 export function sampleProcess(responses: number): TraceSample {
   const mainCpu = threadCpuUsage?.();
-  const { rss, heapTotal } = process.memoryUsage();
+  const { rss, heapTotal, external } = process.memoryUsage();
   return {
     responses,
     cpuMicros: micros(process.cpuUsage()),
@@ -40,6 +42,7 @@ export function sampleProcess(responses: number): TraceSample {
     loop: performance.eventLoopUtilization(),
     rssBytes: rss,
     heapBytes: heapTotal,
+    externalBytes: external,
   };
 }
 
@@ -54,7 +57,8 @@ export function traceLine(label: string, second: number, last: TraceSample, now:
   return (
     `trace ${label}: ${second} s, ${responses} responses; each ${each(last.cpuMicros, now.cpuMicros)} µs CPU ` +
     `(${each(last.mainCpuMicros, now.mainCpuMicros)} on the main thread, which waited ${each(last.waitMicros, now.waitMicros)} µs ` +
-    `for a core); event loop busy ${Math.round(busy * 100)} %; RSS ${mib(now.rssBytes)} MiB, V8 heap ${mib(now.heapBytes)} MiB`
+    `for a core); event loop busy ${Math.round(busy * 100)} %; RSS ${mib(now.rssBytes)} MiB, V8 heap ${mib(now.heapBytes)} MiB, ` +
+    `outside it ${mib(now.externalBytes)} MiB`
   );
 }
 

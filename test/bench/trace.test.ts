@@ -12,6 +12,7 @@ describe('the bench trace', () => {
     loop: busy,
     rssBytes: 190 * 2 ** 20,
     heapBytes: 70 * 2 ** 20,
+    externalBytes: 5 * 2 ** 20,
   });
 
   it('gives the CPU, the main thread’s share and its wait per response, the event loop’s busy share and the memory', () => {
@@ -19,7 +20,7 @@ describe('the bench trace', () => {
     // 2000 responses in the second: 1 400 000 µs of CPU, 700 000 on the main thread, 266 000 waited; 60 ms idle of 1000.
     expect(line).toBe(
       'trace refresh, ours: 7 s, 2000 responses; each 700 µs CPU (350 on the main thread, which waited 133 µs for a core); ' +
-        'event loop busy 94 %; RSS 190 MiB, V8 heap 70 MiB',
+        'event loop busy 94 %; RSS 190 MiB, V8 heap 70 MiB, outside it 5 MiB',
     );
   });
 
@@ -37,5 +38,6 @@ describe('the bench trace', () => {
     expect(sample.mainCpuMicros).toBeLessThanOrEqual(sample.cpuMicros);
     if (process.platform === 'linux') expect(sample.waitMicros).toBeGreaterThanOrEqual(0);
     expect(sample.rssBytes).toBeGreaterThan(sample.heapBytes);
+    expect(sample.externalBytes).toBeGreaterThan(0);
   });
 });
