@@ -4,7 +4,7 @@ import { coalesce } from '../src/db/coalesce.js';
 import { conflicted, refusedData } from '../src/db/errors.js';
 
 /** One upsert, as jsonb_to_recordset reads it from a batch. */
-interface Row {
+export interface ModelRow {
   model: string;
   id: string;
   payload: AdapterPayload;
@@ -23,10 +23,34 @@ export interface StoredRow {
 export const payloadOf = (row: StoredRow): AdapterPayload =>
   row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
 
+/**
+ * Rows written together. With `consumes` (an entry's model and storage key), the same statement consumes that entry
+ * and stores the rows only if it did: a refresh's new tokens exist only if the token presented was spent by it.
+ */
+export interface Write {
+  rows: ModelRow[];
+  consumes?: { model: string; key: string };
+}
+
 /** A batch of consumes that collided with another batch over the same rows is tried one call at a time. */
 export const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error);
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The columns an upsert stores, from a batch's rows as JSON (`batch`, a parameter), those with a condition
+ * (`where`) only. An entry written again gets the new payload and lifetime; when it was consumed stays.
+ */
+const UPSERTED_FROM = (batch: string, where = '') =>
+  `(model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+   SELECT r.model, r.id, r.payload, r.grant_id, r.user_code, r.uid,
+          CASE WHEN r.expires_in IS NULL THEN NULL ELSE now() + make_interval(secs => r.expires_in) END, NULL
+   FROM jsonb_to_recordset(${batch}::jsonb)
+     AS r(model text, id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int,
+          consumes_model text, consumes_id text)
+   ${where}
+   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+     user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`;
 
 /** What a find reads ahead beside its entry: always the live grant it names, and its owner or session when asked. */
 export interface Ahead {
@@ -69,30 +93,63 @@ export const parsed = ({ payload, consumed_at }: StoredText): AdapterPayload =>
  * one statement each, not one per model.
  */
 export class ModelRows {
-  readonly write = coalesce((rows: Row[]) => this.upsertMany(rows), { isolate: retriedAlone });
+  /** Resolves false when the write's `consumes` was already consumed (nothing of it stored), else true. */
+  readonly write = coalesce((writes: Write[]) => this.writeMany(writes), { isolate: retriedAlone });
   readonly find = coalesce((keys: ModelKey[]) => this.findMany(keys), { isolate: refusedData });
 
   constructor(private readonly db: Database) {}
 
   /**
-   * A batch of upserts in one statement; of two for the same entry the later wins, as it would one after the other.
-   * Rows go in one order (model, then key), so two batches updating the same rows lock them in the same order.
+   * A batch of writes in one statement; of two upserts of the same entry the later wins, as it would one after the
+   * other. Rows go in one order (model, then key), and so do the entries consumed, so two batches changing the same
+   * rows lock them in the same order. Of two writes in a batch consuming the same entry, the first is the one that
+   * may consume it; the other is refused, as if its own statement had come second.
    */
-  private async upsertMany(rows: Row[]): Promise<void[]> {
-    // A stable sort keeps a batch's writes of one entry in their order: the last of each run is the one that stays.
-    const sorted = [...rows].sort((a, b) => compare(a.model, b.model) || compare(a.id, b.id));
-    const latest = sorted.filter((row, i) => row.model !== sorted[i + 1]?.model || row.id !== sorted[i + 1]?.id);
-    await this.db.query(
-      `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-       SELECT r.model, r.id, r.payload, r.grant_id, r.user_code, r.uid,
-              CASE WHEN r.expires_in IS NULL THEN NULL ELSE now() + make_interval(secs => r.expires_in) END, NULL
-       FROM jsonb_to_recordset($1::jsonb)
-         AS r(model text, id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int)
-       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
-      [JSON.stringify(latest)],
+  private async writeMany(writes: Write[]): Promise<boolean[]> {
+    const claimed = new Set<string>();
+    const refused = writes.map(({ consumes }) => {
+      if (!consumes) return false;
+      const key = `${consumes.model}\0${consumes.key}`;
+      // A key with NUL is none the database could have stored (and one it refuses to read).
+      if (consumes.key.includes('\0') || claimed.has(key)) return true;
+      claimed.add(key);
+      return false;
+    });
+    const rows = writes.flatMap(({ rows, consumes }, i) =>
+      refused[i] ? [] : consumes ? rows.map((row) => ({ ...row, consumes_model: consumes.model, consumes_id: consumes.key })) : rows,
     );
-    return rows.map(() => undefined);
+    // A stable sort keeps a batch's writes of one entry in their order: the last of each run is the one that stays.
+    const sorted = rows.sort((a, b) => compare(a.model, b.model) || compare(a.id, b.id));
+    const latest = sorted.filter((row, i) => row.model !== sorted[i + 1]?.model || row.id !== sorted[i + 1]?.id);
+    const consumes = writes
+      .flatMap(({ consumes }, i) => (consumes && !refused[i] ? [consumes] : []))
+      .sort((a, b) => compare(a.model, b.model) || compare(a.key, b.key));
+    if (consumes.length === 0) {
+      await this.db.query(`INSERT INTO oidc_models ${UPSERTED_FROM('$1')}`, [JSON.stringify(latest)]);
+      return writes.map(() => true);
+    }
+    // Every part of a statement sees the table as it was before it: the rows read the entries consumed from the
+    // UPDATE's output, not from the table. Planned at each run, as the finds and consumes (an UPDATE's plan kept from
+    // a small table reads a model's every key).
+    const { rows: spent } = await this.db.query<{ model: string; id: string }>(
+      `WITH consumed AS (
+         UPDATE oidc_models o SET consumed_at = now()
+         FROM unnest($2::text[], $3::text[]) AS c(model, id)
+         WHERE o.model = c.model AND o.id = c.id AND o.consumed_at IS NULL
+         RETURNING o.model, o.id
+       ), stored AS (
+         INSERT INTO oidc_models ${UPSERTED_FROM(
+           '$1',
+           `WHERE r.consumes_id IS NULL
+           OR EXISTS (SELECT 1 FROM consumed c WHERE c.model = r.consumes_model AND c.id = r.consumes_id)`,
+         )}
+       )
+       SELECT model, id FROM consumed`,
+      [JSON.stringify(latest), consumes.map((c) => c.model), consumes.map((c) => c.key)],
+      { prepare: false },
+    );
+    const consumed = new Set(spent.map(({ model, id }) => `${model}\0${id}`));
+    return writes.map(({ consumes }, i) => !refused[i] && (!consumes || consumed.has(`${consumes.model}\0${consumes.key}`)));
   }
 
   /**

@@ -2,11 +2,21 @@ import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provid
 import type { Database } from '../src/db/database.js';
 import { coalesce } from '../src/db/coalesce.js';
 import { refusedData } from '../src/db/errors.js';
-import { modelRowsOf, parsed, payloadOf, retriedAlone, type Ahead, type ModelRows, type StoredRow, type StoredText } from './model-rows.js';
+import {
+  modelRowsOf,
+  parsed,
+  payloadOf,
+  retriedAlone,
+  type Ahead,
+  type ModelRow,
+  type ModelRows,
+  type StoredRow,
+  type StoredText,
+} from './model-rows.js';
 import { AtRest, type UserCodes } from './at-rest.js';
 import { handleOf } from '../src/db/at-rest-keys.js';
 import { AHEAD, forgetAhead, keepAhead, takeAhead } from '../src/db/read-ahead.js';
-import { heldWrite } from '../src/db/held-writes.js';
+import { deferConsume, heldRow, heldWrite } from '../src/db/held-writes.js';
 
 const { grants: GRANTS, owners: OWNERS, sessions: SESSIONS } = AHEAD;
 
@@ -29,6 +39,15 @@ const READ_AFTER: Record<string, { owner: boolean } | undefined> = {
  * held for the answer (src/db/held-writes.ts), so they share one statement.
  */
 const HELD = new Set(['AccessToken', 'RefreshToken']);
+
+/**
+ * The model whose consume a token request may defer to its answer, to be sent with the tokens it issues in one
+ * statement (src/db/held-writes.ts): a refresh token, which oidc-provider consumes and then replaces. Codes and
+ * device codes may live in Redis, apart from the tokens.
+ */
+const DEFERRED_CONSUME = 'RefreshToken';
+
+const alreadyUsed = () => new errors.InvalidGrant('grant request is invalid (already used)');
 
 /**
  * oidc-provider's storage contract on Postgres (pg or PGlite, same SQL). Each instance serves one model; rows are
@@ -62,7 +81,7 @@ export class PostgresAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     this.forgetOwnWrite(id);
     const stored = this.atRest.stored(id, payload);
-    const write = this.rows.write({
+    const row: ModelRow = {
       model: this.model,
       id: this.atRest.key(id),
       payload: stored,
@@ -70,9 +89,13 @@ export class PostgresAdapter implements Adapter {
       user_code: stored.userCode ?? null,
       uid: stored.uid ?? null,
       expires_in: expiresIn ?? null,
-    });
-    // A token the token endpoint issues is read by nobody before the answer, which waits for it (src/db/held-writes.ts).
-    if (HELD.has(this.model) && heldWrite(Provider.ctx, write)) return;
+    };
+    // A token the token endpoint issues is read by nobody before the answer, which waits for it (src/db/held-writes.ts):
+    // stored with the refresh token the request consumes, if it deferred that, else on its own.
+    const request = HELD.has(this.model) ? Provider.ctx : undefined;
+    if (heldRow(request, row)) return;
+    const write = this.rows.write({ rows: [row] });
+    if (heldWrite(request, write)) return;
     await write;
   }
 
@@ -114,7 +137,13 @@ export class PostgresAdapter implements Adapter {
    * changes the row; the other is refused as a reused grant (threat model B2, C2).
    */
   async consume(id: string): Promise<void> {
-    if (!(await this.markConsumed(this.atRest.key(id)))) throw new errors.InvalidGrant('grant request is invalid (already used)');
+    const key = this.atRest.key(id);
+    if (
+      this.model === DEFERRED_CONSUME &&
+      deferConsume(Provider.ctx, key, (consumes, rows: ModelRow[]) => this.consumeWith(consumes, rows))
+    )
+      return;
+    if (!(await this.markConsumed(key))) throw alreadyUsed();
   }
 
   async destroy(id: string): Promise<void> {
@@ -124,6 +153,11 @@ export class PostgresAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [this.model, grantId]);
+  }
+
+  /** A deferred consume and the rows that depend on it, in one statement: all of it, or nothing and refused. */
+  private async consumeWith(key: string, rows: ModelRow[]): Promise<void> {
+    if (!(await this.rows.write({ rows, consumes: { model: this.model, key } }))) throw alreadyUsed();
   }
 
   /**

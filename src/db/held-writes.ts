@@ -9,12 +9,26 @@
  *
  * Only writes nothing in the same request reads back are held (adapters/postgres.ts says which), and only in a
  * request whose guard will wait for them: anywhere else a write is awaited where it is made.
+ *
+ * A refresh rotates its token: the token presented is consumed, then its successor and an access token are written.
+ * Such a request may defer the consume (`deferConsume`): its later writes are then kept with it (`heldRow`) and sent
+ * with it as one unit when the request is settled, which the storage runs as one statement that stores the rows only
+ * if the consume succeeds. The old token is spent and the new ones stored together, or neither: a refresh that fails
+ * to store its tokens leaves the token presented usable, and of two requests racing with one token only the one
+ * whose consume succeeded stores anything; the other's answer becomes the refusal its consume would have given.
  */
 interface Outcome {
   error?: unknown;
 }
 
 const held = new WeakMap<object, Promise<Outcome>[]>();
+/** A request's deferred consume and the rows kept with it, with what sends them together (`deferConsume`). */
+interface Deferred<R> {
+  consumes: string;
+  rows: R[];
+  send(consumes: string, rows: R[]): Promise<unknown>;
+}
+const deferred = new WeakMap<object, Deferred<unknown>>();
 /** What runs once a request's held writes are all stored (`whenStored`). */
 const afterwards = new WeakMap<object, (() => void)[]>();
 
@@ -31,12 +45,39 @@ export function heldWrite(request: object | undefined, write: Promise<unknown>):
   const writes = request && held.get(request);
   if (!writes) return false;
   // Observed at once, so a failure waits for the guard instead of being an unhandled rejection.
-  writes.push(
-    write.then(
-      () => ({}),
-      (error: unknown) => ({ error }),
-    ),
+  writes.push(observed(write));
+  return true;
+}
+
+const observed = (write: Promise<unknown>): Promise<Outcome> =>
+  write.then(
+    () => ({}),
+    (error: unknown) => ({ error }),
   );
+
+/**
+ * Defers the consume of the entry stored under `consumes` to the settling of `request`, where `send` runs it with
+ * the rows `heldRow` kept after it (and rejects if the entry was already consumed, storing nothing). True when
+ * deferred; false when `request` does not hold its writes, or already deferred a consume: the caller consumes now.
+ */
+export function deferConsume<R>(
+  request: object | undefined,
+  consumes: string,
+  send: (consumes: string, rows: R[]) => Promise<unknown>,
+): boolean {
+  if (!request || !held.has(request) || deferred.has(request)) return false;
+  deferred.set(request, { consumes, rows: [], send });
+  return true;
+}
+
+/**
+ * Keeps `row` for the statement of `request`'s deferred consume: true, and the caller goes on without writing it;
+ * false when the request deferred no consume (the caller writes it, held or not).
+ */
+export function heldRow(request: object | undefined, row: unknown): boolean {
+  const consume = request && deferred.get(request);
+  if (!consume) return false;
+  consume.rows.push(row);
   return true;
 }
 
@@ -59,8 +100,12 @@ export function whenStored(request: object, then: () => void): void {
 export async function settleHeldWrites(request: object): Promise<void> {
   const writes = held.get(request) ?? [];
   const then = afterwards.get(request) ?? [];
+  const consume = deferred.get(request);
   held.delete(request);
   afterwards.delete(request);
+  deferred.delete(request);
+  // Sent even when the request failed after deferring it: a token presented and consumed stays spent.
+  if (consume) writes.push(observed(consume.send(consume.consumes, consume.rows)));
   const failed = writes.length > 0 ? (await Promise.all(writes)).find((outcome) => 'error' in outcome) : undefined;
   if (failed) throw failed.error;
   for (const run of then) run();

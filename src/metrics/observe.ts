@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { whenStored } from '../db/held-writes.js';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { providerLabel, type Metrics } from './metrics.js';
@@ -37,8 +38,10 @@ export function observeProvider(provider: Provider, metrics: Metrics): void {
     const value = ctx.oidc?.params?.grant_type;
     return typeof value === 'string' && GRANT_TYPE.test(value) ? value : 'other';
   };
+  // Counted once the tokens are stored: a token request's answer waits for its writes (src/db/held-writes.ts), and one
+  // whose writes fail, or whose refresh lost a race for its token, issues nothing.
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
-    metrics.tokensIssued.inc({ grant_type: grantType(ctx) });
+    whenStored(ctx, () => metrics.tokensIssued.inc({ grant_type: grantType(ctx) }));
   });
   // At the token endpoint oidc-provider revokes a grant only when a code or refresh token it had already consumed
   // comes back (RFC 9700 §4.14); revocations by the app or the owner happen on other routes.

@@ -1,3 +1,4 @@
+import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Middleware } from 'koa';
 import errOut from 'oidc-provider/lib/helpers/err_out.js';
@@ -19,11 +20,12 @@ export function storedBeforeAnswered(provider: Provider): Middleware {
       try {
         await settleHeldWrites(ctx);
       } catch (error) {
+        const refused = error instanceof errors.OIDCProviderError && error.statusCode < 500;
         if (ctx.status < 400) {
-          ctx.status = 500;
+          ctx.status = refused ? error.statusCode : 500;
           ctx.body = errOut(error);
         }
-        provider.emit('server_error', ctx, error);
+        provider.emit(refused ? 'grant.error' : 'server_error', ctx, error);
       }
     }
   };

@@ -18,6 +18,7 @@ import { digestOf } from '../../src/db/at-rest-keys.js';
 import { AccountStore } from '../../src/accounts/accounts.js';
 import requestContext from 'oidc-provider/lib/helpers/als.js';
 import { atRestCases, type AtRestBackend } from './at-rest-cases.js';
+import { holdWrites, settleHeldWrites } from '../../src/db/held-writes.js';
 
 /**
  * One adapter conformance suite, run against every storage backend (docs/architecture.md#storage). Each
@@ -458,6 +459,59 @@ function sqlCases(backend: () => SqlBackend): void {
     const again = await Promise.allSettled(ids.map((id) => other.consume(id)));
     expect(again.every((r) => r.status === 'rejected' && r.reason instanceof errors.InvalidGrant)).toBe(true);
     for (const id of ids) expect(await one.find(id)).toMatchObject({ jti: id, consumed: expect.any(Number) });
+  });
+
+  it('spends a refresh token with the tokens its token request stores, in one statement: one winner per token, nothing of a loser or a failure', async () => {
+    const { db } = backend();
+    const [one, other] = [new PostgresAdapter('RefreshToken', db), new PostgresAdapter('RefreshToken', db)];
+    const access = new PostgresAdapter('AccessToken', db);
+    const present = async (adapter: PostgresAdapter, id: string, payload: Record<string, unknown> = {}) => {
+      const request = {};
+      const [next, token] = [newId(), newId()];
+      await inRequest(request, async () => {
+        holdWrites(request);
+        await adapter.consume(id);
+        await adapter.upsert(next, { jti: next, grantId: 'g', ...payload }, 60);
+        await access.upsert(token, { jti: token, grantId: 'g' }, 60);
+      });
+      return { next, token, settled: settleHeldWrites(request) };
+    };
+    const ids = Array.from({ length: 5 }, newId);
+    await Promise.all(ids.map((id) => one.upsert(id, { jti: id, grantId: 'g' }, 60)));
+    const sent = db.statementsSent();
+    // Every token presented four times at once, twice to each of two processes' adapters.
+    const attempts = await Promise.all(ids.flatMap((id) => [one, one, other, other].map((adapter) => present(adapter, id))));
+    const outcomes = await Promise.allSettled(attempts.map(({ settled }) => settled));
+    expect(db.statementsSent() - sent).toBe(1);
+    for (const [i, id] of ids.entries()) {
+      const mine = outcomes.slice(i * 4, i * 4 + 4);
+      expect(mine.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of mine) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(errors.InvalidGrant);
+      expect(await one.find(id)).toMatchObject({ consumed: expect.any(Number) });
+    }
+    // The winners' successor and access token are stored; a loser's are not.
+    for (const [i, { next, token }] of attempts.entries()) {
+      const won = outcomes[i]!.status === 'fulfilled';
+      expect([(await one.find(next)) !== undefined, (await access.find(token)) !== undefined]).toEqual([won, won]);
+    }
+    // Spent: presented again, nothing is stored.
+    const late = await present(other, ids[0]!);
+    await expect(late.settled).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await access.find(late.token)).toBeUndefined();
+
+    // A request whose statement the database refuses (JSON with a NUL) spends nothing, and fails no neighbour.
+    const [kept, fine] = [newId(), newId()];
+    await Promise.all([kept, fine].map((id) => one.upsert(id, { jti: id, grantId: 'g' }, 60)));
+    const [bad, good] = await Promise.all([present(one, kept, { note: 'a\u0000b' }), present(one, fine)]);
+    const settled = await Promise.allSettled([bad.settled, good.settled]);
+    expect(settled.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect(await one.find(kept)).not.toHaveProperty('consumed');
+    expect(await access.find(bad.token)).toBeUndefined();
+    expect(await access.find(good.token)).toBeDefined();
+    // A storage key with NUL is none stored: refused, and nothing stored with it.
+    const nul = await present(one, `${newId()}\0`);
+    await expect(nul.settled).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await access.find(nul.token)).toBeUndefined();
   });
 
   it('refuses a redemption carrying a NUL character without failing the others in its batch', async () => {

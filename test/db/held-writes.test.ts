@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { heldWrite, holdWrites, settleHeldWrites, whenStored } from '../../src/db/held-writes.js';
+import { deferConsume, heldRow, heldWrite, holdWrites, settleHeldWrites, whenStored } from '../../src/db/held-writes.js';
+import { errors } from 'oidc-provider';
 import { storedBeforeAnswered } from '../../src/provider/stored-before-answered.js';
 
 /**
@@ -58,6 +59,34 @@ describe('held writes', () => {
     expect(ran).toEqual(['not holding', 'stored']);
   });
 
+  it('send a deferred consume with the rows kept after it, once, at the settling, even without rows', async () => {
+    const sent: [string, unknown[]][] = [];
+    const send = (consumes: string, rows: unknown[]) => Promise.resolve(void sent.push([consumes, rows]));
+    const request = {};
+    // Not holding: the caller consumes and writes at once.
+    expect(deferConsume(request, 'k', send)).toBe(false);
+    expect(heldRow(request, 'row')).toBe(false);
+    holdWrites(request);
+    expect(heldRow(request, 'row')).toBe(false);
+    expect(deferConsume(request, 'k', send)).toBe(true);
+    // A second consume in the same request is the caller's to run now.
+    expect(deferConsume(request, 'other', send)).toBe(false);
+    expect(heldRow(request, 'new refresh token')).toBe(true);
+    expect(heldRow(request, 'access token')).toBe(true);
+    expect(sent).toEqual([]);
+    await settleHeldWrites(request);
+    expect(sent).toEqual([['k', ['new refresh token', 'access token']]]);
+    expect(heldRow(request, 'later')).toBe(false);
+
+    const lone = {};
+    holdWrites(lone);
+    deferConsume(lone, 'spent', () => Promise.reject(new Error('already used')));
+    const ran: string[] = [];
+    whenStored(lone, () => ran.push('logged'));
+    await expect(settleHeldWrites(lone)).rejects.toThrow('already used');
+    expect(ran).toEqual([]);
+  });
+
   it('keep each request to its own writes', async () => {
     const [one, other] = [{}, {}];
     holdWrites(one);
@@ -107,6 +136,17 @@ describe("the token endpoint's guard", () => {
       body: { error: 'server_error', error_description: 'oops! something went wrong' },
     });
     expect(emitted).toEqual([['server_error', ctx, failure]]);
+  });
+
+  it('answers a refresh whose token another request spent first as the consume would have: invalid_grant, a grant error', async () => {
+    const { emitted, provider: p } = provider();
+    const refusal = new errors.InvalidGrant('grant request is invalid (already used)');
+    const ctx = await run(storedBeforeAnswered(p), answer(200, { access_token: 'a' }, Promise.reject(refusal)));
+    expect({ status: ctx.status, body: ctx.body }).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'grant request is invalid' },
+    });
+    expect(emitted).toEqual([['grant.error', ctx, refusal]]);
   });
 
   it('leaves an error answer as it was when a write failed too, and still reports the failure', async () => {

@@ -125,12 +125,12 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     expect(await flow.active(app, second.accessToken)).toBe(false);
   });
 
-  it('stores the new refresh and access token in one statement, and answers only once both are stored', async () => {
+  it('spends the refresh token and stores its successor and the access token in one statement, answering only once it is done', async () => {
     const first = await flow.tokens(app);
     const writes: string[] = [];
     let failWrites = false;
     const tokenWrites = async (sql: string) => {
-      if (!/^\s*INSERT INTO oidc_models/.test(sql)) return;
+      if (!/INSERT INTO oidc_models|UPDATE oidc_models/.test(sql)) return;
       writes.push(sql);
       // Slow enough that an answer not waiting for it would leave first.
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -138,10 +138,12 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     };
     const second = issued(await intercepting(tokenWrites, () => flow.refresh(first.refreshToken, app)));
     expect(writes).toHaveLength(1);
+    expect(writes[0]).toMatch(/UPDATE oidc_models[\s\S]*INSERT INTO oidc_models/);
     expect(await flow.active(app, second.accessToken)).toBe(true);
 
     // A token whose write fails is never handed out: the answer is a server error, with no token in it, and the
-    // owner's access log does not say it was refreshed.
+    // owner's access log does not say it was refreshed. The refresh token presented was not spent either: nothing of
+    // the statement was applied, so the app can try again with it.
     const grantId = await grantOf(second.accessToken);
     const refreshes = async () =>
       (
@@ -155,6 +157,9 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     expectOAuthError(await intercepting(tokenWrites, () => flow.refresh(second.refreshToken, app)), 500, 'server_error');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await refreshes()).toBe(logged);
+    const third = issued(await flow.refresh(second.refreshToken, app));
+    expect(await flow.active(app, third.accessToken)).toBe(true);
+    expect(await refreshes()).toBe(logged + 1);
   });
 
   it('C2 lets at most one of 20 parallel refreshes with one refresh token succeed', async () => {
