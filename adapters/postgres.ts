@@ -134,7 +134,9 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Marks a code or refresh token used. The UPDATE is conditional, so of two parallel redemptions exactly one
-   * changes the row; the other is refused as a reused grant (threat model B2, C2).
+   * changes the row; the other is refused as a reused grant (threat model B2, C2). A refresh token consumed by a token
+   * request is marked with the tokens that replace it, when the request is answered (`consumeWith`), under the same
+   * condition.
    */
   async consume(id: string): Promise<void> {
     const key = this.atRest.key(id);
