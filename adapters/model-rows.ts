@@ -32,7 +32,7 @@ export interface Write {
   consumes?: { model: string; key: string };
 }
 
-/** A batch of consumes that collided with another batch over the same rows is tried one call at a time. */
+/** A batch of writes or consumes that collided with another batch over the same rows is tried one call at a time. */
 export const retriedAlone = (error: unknown) => refusedData(error) || conflicted(error);
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -128,24 +128,27 @@ export class ModelRows {
       await this.db.query(`INSERT INTO oidc_models ${UPSERTED_FROM('$1')}`, [JSON.stringify(latest)]);
       return writes.map(() => true);
     }
-    // Every part of a statement sees the table as it was before it: the rows read the entries consumed from the
-    // UPDATE's output, not from the table. Planned at each run, as the finds and consumes (an UPDATE's plan kept from
-    // a small table reads a model's every key).
+    // Each entry at most once, only while unused: a key is returned to one statement only. Planned at each run, as
+    // the finds (an UPDATE's plan kept from a small table reads a model's every key).
+    const consume = `UPDATE oidc_models o SET consumed_at = now()
+       FROM unnest($1::text[], $2::text[]) AS c(model, id)
+       WHERE o.model = c.model AND o.id = c.id AND o.consumed_at IS NULL
+       RETURNING o.model, o.id`;
+    const keys = [consumes.map((c) => c.model), consumes.map((c) => c.key)];
+    // With rows: every part of a statement sees the table as it was before it, so the rows read the entries consumed
+    // from the UPDATE's output, not from the table.
     const { rows: spent } = await this.db.query<{ model: string; id: string }>(
-      `WITH consumed AS (
-         UPDATE oidc_models o SET consumed_at = now()
-         FROM unnest($2::text[], $3::text[]) AS c(model, id)
-         WHERE o.model = c.model AND o.id = c.id AND o.consumed_at IS NULL
-         RETURNING o.model, o.id
-       ), stored AS (
-         INSERT INTO oidc_models ${UPSERTED_FROM(
-           '$1',
-           `WHERE r.consumes_id IS NULL
-           OR EXISTS (SELECT 1 FROM consumed c WHERE c.model = r.consumes_model AND c.id = r.consumes_id)`,
-         )}
-       )
-       SELECT model, id FROM consumed`,
-      [JSON.stringify(latest), consumes.map((c) => c.model), consumes.map((c) => c.key)],
+      latest.length === 0
+        ? consume
+        : `WITH consumed AS (${consume}), stored AS (
+             INSERT INTO oidc_models ${UPSERTED_FROM(
+               '$3',
+               `WHERE r.consumes_id IS NULL
+               OR EXISTS (SELECT 1 FROM consumed c WHERE c.model = r.consumes_model AND c.id = r.consumes_id)`,
+             )}
+           )
+           SELECT model, id FROM consumed`,
+      latest.length === 0 ? keys : [...keys, JSON.stringify(latest)],
       { prepare: false },
     );
     const consumed = new Set(spent.map(({ model, id }) => `${model}\0${id}`));

@@ -6,7 +6,6 @@ import {
   modelRowsOf,
   parsed,
   payloadOf,
-  retriedAlone,
   type Ahead,
   type ModelRow,
   type ModelRows,
@@ -56,9 +55,8 @@ const alreadyUsed = () => new errors.InvalidGrant('grant request is invalid (alr
  * docs/threat-model.md J2).
  */
 export class PostgresAdapter implements Adapter {
-  // Concurrent writes, finds (with every model's: ModelRows), finds by uid and consumes share one statement each.
+  // Concurrent writes and consumes, finds (with every model's: ModelRows) and finds by uid share one statement each.
   private readonly rows: ModelRows;
-  private readonly markConsumed = coalesce((keys: string[]) => this.consumeMany(keys), { isolate: retriedAlone });
   private readonly findUids = coalesce((uids: string[]) => this.findManyByUid(uids), { isolate: refusedData });
   private readonly atRest: AtRest;
   /** What a find of this model inside a request reads ahead; undefined: nothing is read after it. */
@@ -134,9 +132,9 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Marks a code or refresh token used. The UPDATE is conditional, so of two parallel redemptions exactly one
-   * changes the row; the other is refused as a reused grant (threat model B2, C2). A refresh token consumed by a token
-   * request is marked with the tokens that replace it, when the request is answered (`consumeWith`), under the same
-   * condition.
+   * changes the row; the other is refused as a reused grant (threat model B2, C2). Concurrent consumes share one
+   * statement with the writes of the moment (ModelRows.write). A refresh token consumed by a token request is marked
+   * with the tokens that replace it, when the request is answered, under the same condition.
    */
   async consume(id: string): Promise<void> {
     const key = this.atRest.key(id);
@@ -145,7 +143,7 @@ export class PostgresAdapter implements Adapter {
       deferConsume(Provider.ctx, key, (consumes, rows: ModelRow[]) => this.consumeWith(consumes, rows))
     )
       return;
-    if (!(await this.markConsumed(key))) throw alreadyUsed();
+    await this.consumeWith(key, []);
   }
 
   async destroy(id: string): Promise<void> {
@@ -157,27 +155,9 @@ export class PostgresAdapter implements Adapter {
     await this.db.query('DELETE FROM oidc_models WHERE model = $1 AND grant_id = $2', [this.model, grantId]);
   }
 
-  /** A deferred consume and the rows that depend on it, in one statement: all of it, or nothing and refused. */
+  /** A consume and the rows that depend on it (none, unless deferred), in one statement: all of it, or nothing and refused. */
   private async consumeWith(key: string, rows: ModelRow[]): Promise<void> {
     if (!(await this.rows.write({ rows, consumes: { model: this.model, key } }))) throw alreadyUsed();
-  }
-
-  /**
-   * Concurrent consumes in one conditional UPDATE. Postgres changes each row at most once and only while it is unused,
-   * so a key is returned to one statement only; within a batch, the first caller holding that key is the one that
-   * consumed it, any other caller with the same key is refused, as if its own UPDATE had come second. Planned at each
-   * run, as ModelRows' finds.
-   */
-  private async consumeMany(keys: string[]): Promise<boolean[]> {
-    const { rows } = await this.db.query<{ id: string }>(
-      `UPDATE oidc_models SET consumed_at = now()
-       WHERE model = $1 AND id = ANY($2::text[]) AND consumed_at IS NULL
-       RETURNING id`,
-      [this.model, [...new Set(keys)].filter((key) => !key.includes('\0')).sort()],
-      { prepare: false },
-    );
-    const consumed = new Set(rows.map((row) => row.id));
-    return keys.map((key) => consumed.delete(key));
   }
 
   /**

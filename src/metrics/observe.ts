@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
-import { whenStored } from '../db/held-writes.js';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { whenStored } from '../db/held-writes.js';
 import { providerLabel, type Metrics } from './metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

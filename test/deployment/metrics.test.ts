@@ -144,6 +144,26 @@ describe('Prometheus metrics on METRICS_PORT', () => {
     for (const s of flow.secrets) secrets.add(s);
   });
 
+  it('counts a refresh as issued only once its tokens are stored: of parallel refreshes with one token, the winner alone', async () => {
+    const app = await server.addClient({ name: 'Metrics race app', redirectUris: [redirectUri] });
+    secrets.add(app.clientSecret!);
+    const { refreshToken } = issued(await flow.redeem(await flow.code(app, { scope: 'openid echo.read', offline: true }), app));
+    let won = 0;
+    const [refreshes, refused] = await delta(async () => {
+      // oidc-provider reports every one of them issued before its answer; the one statement that spends the token
+      // and stores the new ones decides which is.
+      const replies = await Promise.all(Array.from({ length: 10 }, () => flow.refresh(refreshToken, app)));
+      won = replies.filter((r) => r.status === 200).length;
+      expect(won).toBeLessThanOrEqual(1);
+      expect(replies.filter((r) => r.status === 400)).toHaveLength(10 - won);
+    }, [
+      ['oauth3_tokens_issued_total', { grant_type: 'refresh_token' }],
+      ['oauth3_http_request_duration_seconds_count', { method: 'POST', route: 'token', status_class: '4xx' }],
+    ]);
+    expect({ refreshes, refused }).toEqual({ refreshes: won, refused: 10 - won });
+    for (const s of flow.secrets) secrets.add(s);
+  });
+
   it('counts the SQL statements the server sends, and no Redis commands without Redis', async () => {
     const machine = await server.addClient({ name: 'Statements machine', grantTypes: ['client_credentials'], scope: 'echo.read' });
     secrets.add(machine.clientSecret!);
