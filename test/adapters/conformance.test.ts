@@ -466,6 +466,40 @@ function sqlCases(backend: () => SqlBackend): void {
     for (const id of ids) expect(await one.find(id)).toMatchObject({ jti: id, consumed: expect.any(Number) });
   });
 
+  it('spends a token within its own page once inserts have filled that page (an update that writes no index entry)', async () => {
+    const { db } = backend();
+    const tokens = new PostgresAdapter('RefreshToken', db);
+    // Forty tokens of a refresh token's size, written in one statement: they fill one page after another.
+    const ids = Array.from({ length: 40 }, newId);
+    const payload = (id: string) => ({
+      jti: id,
+      kind: 'RefreshToken',
+      grantId: newId(),
+      accountId: newId(),
+      clientId: newId(),
+      scope: 'openid offline_access tweet.read tweet.post users.read',
+      sessionUid: newId(),
+      claims: { id_token: { auth_time: null } },
+      rotations: 3,
+      iat: 1_765_000_000,
+      exp: 1_766_000_000,
+    });
+    await Promise.all(ids.map((id) => tokens.upsert(id, payload(id), 600)));
+    const blockOf = async (id: string) => {
+      const { rows } = await db.query<{ block: string }>(
+        "SELECT (ctid::text::point)[0]::text AS block FROM oidc_models WHERE model = 'RefreshToken' AND id = $1",
+        [digestOf('RefreshToken', id)],
+      );
+      return rows[0]!.block;
+    };
+    // The first five, on a page the later ones then filled as far as inserts fill one.
+    const spent = ids.slice(0, 5);
+    const before = await Promise.all(spent.map(blockOf));
+    await Promise.all(spent.map((id) => tokens.consume(id)));
+    expect(await Promise.all(spent.map(blockOf))).toEqual(before);
+    for (const id of spent) expect(await tokens.find(id)).toMatchObject({ jti: id, consumed: expect.any(Number) });
+  });
+
   it('spends a refresh token with the tokens its token request stores, in one statement: one winner per token, nothing of a loser or a failure', async () => {
     const { db } = backend();
     const [one, other] = [new PostgresAdapter('RefreshToken', db), new PostgresAdapter('RefreshToken', anotherProcess(db))];
