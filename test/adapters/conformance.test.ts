@@ -492,11 +492,15 @@ function sqlCases(backend: () => SqlBackend): void {
       );
       return rows[0]!.block;
     };
-    // The first five, on a page the later ones then filled as far as inserts fill one.
-    const spent = ids.slice(0, 5);
-    const before = await Promise.all(spent.map(blockOf));
+    // One token of each page the inserts filled (every page but the last token's, which may have room left by
+    // nothing but its end): whether a consume stays in its page then depends on the room inserts leave, not on how
+    // many consumes of one statement share a page.
+    const blocks = await Promise.all(ids.map(blockOf));
+    const filled = [...new Set(blocks)].filter((block) => block !== blocks.at(-1));
+    expect(filled.length).toBeGreaterThanOrEqual(2);
+    const spent = filled.map((block) => ids[blocks.indexOf(block)]!);
     await Promise.all(spent.map((id) => tokens.consume(id)));
-    expect(await Promise.all(spent.map(blockOf))).toEqual(before);
+    expect(await Promise.all(spent.map(blockOf))).toEqual(filled);
     for (const id of spent) expect(await tokens.find(id)).toMatchObject({ jti: id, consumed: expect.any(Number) });
   });
 
