@@ -38,17 +38,15 @@ export const retriedAlone = (error: unknown) => refusedData(error) || conflicted
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * The columns an upsert stores, from a batch's rows as JSON (`batch`, a parameter), those with a condition
- * (`where`) only. An entry written again gets the new payload and lifetime; when it was consumed stays.
+ * Upserts a batch's rows, given as JSON: an entry written again gets the new payload and lifetime; when it was consumed
+ * stays. The rows of a write that consumes an entry are stored the same way by oauth3_write_models
+ * (migrations/020_kept_token_plans.sql), in the statement that consumes it.
  */
-const UPSERTED_FROM = (batch: string, where = '') =>
-  `(model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+const UPSERT = `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
    SELECT r.model, r.id, r.payload, r.grant_id, r.user_code, r.uid,
           CASE WHEN r.expires_in IS NULL THEN NULL ELSE now() + make_interval(secs => r.expires_in) END, NULL
-   FROM jsonb_to_recordset(${batch}::jsonb)
-     AS r(model text, id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int,
-          consumes_model text, consumes_id text)
-   ${where}
+   FROM jsonb_to_recordset($1::jsonb)
+     AS r(model text, id text, payload jsonb, grant_id text, user_code text, uid text, expires_in int)
    ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
      user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`;
 
@@ -125,40 +123,23 @@ export class ModelRows {
       .flatMap(({ consumes }, i) => (consumes && !refused[i] ? [consumes] : []))
       .sort((a, b) => compare(a.model, b.model) || compare(a.key, b.key));
     if (consumes.length === 0) {
-      await this.db.query(`INSERT INTO oidc_models ${UPSERTED_FROM('$1')}`, [JSON.stringify(latest)]);
+      await this.db.query(UPSERT, [JSON.stringify(latest)]);
       return writes.map(() => true);
     }
-    // Each entry at most once, only while unused: a key is returned to one statement only. Planned at each run, as
-    // the finds (an UPDATE's plan kept from a small table reads a model's every key).
-    const consume = `UPDATE oidc_models o SET consumed_at = now()
-       FROM unnest($1::text[], $2::text[]) AS c(model, id)
-       WHERE o.model = c.model AND o.id = c.id AND o.consumed_at IS NULL
-       RETURNING o.model, o.id`;
-    const keys = [consumes.map((c) => c.model), consumes.map((c) => c.key)];
-    // With rows: every part of a statement sees the table as it was before it, so the rows read the entries consumed
-    // from the UPDATE's output, not from the table.
+    // Each entry at most once, only while unused: a key is returned to one statement only; the rows that consume an
+    // entry are stored only if it was (migrations/020_kept_token_plans.sql).
     const { rows: spent } = await this.db.query<{ model: string; id: string }>(
-      latest.length === 0
-        ? consume
-        : `WITH consumed AS (${consume}), stored AS (
-             INSERT INTO oidc_models ${UPSERTED_FROM(
-               '$3',
-               `WHERE r.consumes_id IS NULL
-               OR EXISTS (SELECT 1 FROM consumed c WHERE c.model = r.consumes_model AND c.id = r.consumes_id)`,
-             )}
-           )
-           SELECT model, id FROM consumed`,
-      latest.length === 0 ? keys : [...keys, JSON.stringify(latest)],
-      { prepare: false },
+      'SELECT model, id FROM oauth3_write_models($1::text[], $2::text[], $3::jsonb)',
+      [consumes.map((c) => c.model), consumes.map((c) => c.key), JSON.stringify(latest)],
     );
     const consumed = new Set(spent.map(({ model, id }) => `${model}\0${id}`));
     return writes.map(({ consumes }, i) => !refused[i] && (!consumes || consumed.has(`${consumes.model}\0${consumes.key}`)));
   }
 
   /**
-   * Concurrent finds by storage key (a token presented, its grant) in one statement, planned at each run: the table
-   * grows with every token, and a plan kept from when a model had few rows reads all of them (src/db/database.ts).
-   * For a caller that asks, the live grant an entry names and its owner's row come back from the same statement.
+   * Concurrent finds by storage key (a token presented, its grant) in one statement. The table grows with every token,
+   * so the statement's plan is kept only once the table is large (migrations/020_kept_token_plans.sql). For a caller
+   * that asks, the live grant an entry names and its owner's row come back from the same statement.
    */
   private async findMany(keys: ModelKey[]): Promise<(Found | undefined)[]> {
     // Each entry once: its model and key at the same place in two arrays.
@@ -174,47 +155,19 @@ export class ModelRows {
       models.push(key.model);
       ids.push(key.key);
     }
-    // The payload as text, parsed once per caller below. A batch of one model (most of them, apart from
-    // introspection's) needs no join of keys, which costs Postgres more to plan (PGlite: about 300 against 470 µs a
-    // statement).
-    const single = wanted.size === 1;
-    const [from, where] = single
-      ? ['oidc_models m', 'm.model = $1 AND m.id = ANY($2::text[]) AND']
-      : ['unnest($1::text[], $2::text[]) AS k(model, id) JOIN oidc_models m ON m.model = k.model AND m.id = k.id', ''];
-    const live = (table: string) => `(${table}.expires_at IS NULL OR ${table}.expires_at > now())`;
+    // The payloads as text, parsed once per caller below.
     const { rows } = await this.db.query<
       {
         model: string;
         id: string;
-        grant?: string | null;
-        grant_consumed_at?: Date | null;
-        owner?: string | null;
-        session_id?: string | null;
-        session?: string | null;
-        session_consumed_at?: Date | null;
+        grant: string | null;
+        grant_consumed_at: Date | null;
+        owner: string | null;
+        session_id: string | null;
+        session: string | null;
+        session_consumed_at: Date | null;
       } & StoredText
-    >(
-      grants
-        ? `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at,
-                  g.payload::text AS grant, g.consumed_at AS grant_consumed_at,
-                  ${owners ? 'row_to_json(a)::text' : 'NULL'} AS owner
-                  ${sessions ? ', s.id AS session_id, s.payload::text AS session, s.consumed_at AS session_consumed_at' : ''}
-           FROM ${from}
-             LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = m.grant_id AND ${live('g')}
-             ${owners ? `LEFT JOIN accounts a ON a.id = m.payload->>'accountId'` : ''}
-             ${
-               // One session per uid, as a find by uid returns: the first live one.
-               sessions
-                 ? `LEFT JOIN LATERAL (SELECT s.id, s.payload, s.consumed_at FROM oidc_models s
-                      WHERE m.payload->>'expiresWithSession' = 'true' AND s.model = 'Session'
-                        AND s.uid = m.payload->>'sessionUid' AND ${live('s')} LIMIT 1) s ON true`
-                 : ''
-             }
-           WHERE ${where} ${live('m')}`
-        : `SELECT m.model, m.id, m.payload::text AS payload, m.consumed_at FROM ${from} WHERE ${where} ${live('m')}`,
-      [single ? models[0] : models, ids],
-      { prepare: false },
-    );
+    >('SELECT * FROM oauth3_find_models($1::text[], $2::text[], $3, $4, $5)', [models, ids, grants, owners, sessions]);
     type FoundRow = (typeof rows)[number];
     const found = new Map<string, Map<string, FoundRow>>();
     for (const row of rows) found.set(row.model, (found.get(row.model) ?? new Map<string, FoundRow>()).set(row.id, row));

@@ -161,8 +161,8 @@ export class PostgresAdapter implements Adapter {
   }
 
   /**
-   * Concurrent finds by uid in one statement, planned at each run as ModelRows' finds. Each caller parses its own
-   * payload: oidc-provider changes what it is given.
+   * Concurrent finds by uid in one statement, planned at each run (a plan kept from a small table would read a model's
+   * every row: QueryOptions). Each caller parses its own payload: oidc-provider changes what it is given.
    */
   private async findManyByUid(uids: string[]): Promise<((StoredText & { id: string }) | undefined)[]> {
     const { rows } = await this.db.query<StoredText & { id: string; uid: string }>(

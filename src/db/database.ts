@@ -9,9 +9,10 @@ export interface QueryResult<T> {
 
 export interface QueryOptions {
   /**
-   * `false`: planned at each run for the table as it is then, never from a plan kept for the connection. For finds by
-   * key in a table that grows with every token (oidc_models): a plan kept from a connection's first minutes, when a
-   * model had few rows, reads every row of it. Postgres only; PGlite plans every statement at each run.
+   * `false`: planned at each run for the table as it is then, never from a plan kept for the connection. For finds in
+   * a table that grows with every token (oidc_models): a plan kept from a connection's first minutes, when a model had
+   * few rows, reads every row of it. Postgres only; PGlite plans every statement at each run. (The finds and consumes
+   * by key keep their plans safely in functions of their own: migrations/020_kept_token_plans.sql.)
    */
   prepare?: boolean;
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import type { Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -82,5 +83,139 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
       await buffersRead(async () => expect(await tokens.find('early-1')).toMatchObject({ kind: 'RefreshToken', grantId: 'g' })),
     ).toBeLessThan(20);
     expect(await buffersRead(() => tokens.consume('early-2'))).toBeLessThan(20);
+  });
+});
+
+/**
+ * The finds and consumes by key run through functions (migrations/020_kept_token_plans.sql) that plan each call for its
+ * own values while oidc_models is under 1 MB, and keep one plan per connection from then on. What the planner chose
+ * is read from auto_explain, which sends each plan to the connection that ran it: a plan made for one call knows its
+ * values (a session not asked for is `false`, a list of keys holds one key), a kept plan was made for any values (the
+ * flag is a parameter, `$5`; a list of keys is assumed to hold ten, Postgres's default).
+ */
+(databaseUrl ? describe : describe.skip)('plans kept for the token finds and consumes on Postgres', () => {
+  let schema: Awaited<ReturnType<typeof createTestSchema>>;
+  let client: pg.Client;
+  const plans: string[] = [];
+  beforeAll(async () => {
+    schema = await createTestSchema(databaseUrl!);
+    const db = createPostgresDatabase({ url: schema.url, poolSize: 1, timeoutMs: 10_000 });
+    await migrate(db);
+    await db.close();
+    client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    // Only what the test does changes the statistics: no ANALYZE by autovacuum halfway.
+    await client.query('ALTER TABLE oidc_models SET (autovacuum_enabled = false)');
+    await client.query('ALTER TABLE accounts SET (autovacuum_enabled = false)');
+    client.on('notice', (notice) => {
+      if (/^duration: .* plan:/.test(notice.message ?? '')) plans.push(notice.message!);
+    });
+    await client.query("LOAD 'auto_explain'");
+    for (const setting of ['log_min_duration = 0', 'log_nested_statements = on']) await client.query(`SET auto_explain.${setting}`);
+    await client.query('SET client_min_messages = log');
+  }, 60_000);
+  afterAll(async () => {
+    await client?.end();
+    await schema?.drop();
+  });
+
+  const find = (ids: string[]) =>
+    client.query<{ id: string; grant: string | null; owner: string | null }>(
+      'SELECT * FROM oauth3_find_models($1::text[], $2::text[], true, true, false)',
+      [ids.map(() => 'RefreshToken'), ids],
+    );
+  const spend = (id: string, next: string) =>
+    client.query<{ model: string; id: string }>('SELECT * FROM oauth3_write_models($1::text[], $2::text[], $3::jsonb)', [
+      ['RefreshToken'],
+      [id],
+      JSON.stringify([
+        {
+          model: 'RefreshToken',
+          id: next,
+          payload: { accountId: 'owner' },
+          grant_id: 'grant',
+          expires_in: 600,
+          consumes_model: 'RefreshToken',
+          consumes_id: id,
+        },
+      ]),
+    ]);
+  /** The plan of the statement inside the function `fn` calls: the one that reads oidc_models. */
+  async function planOf(fn: () => Promise<unknown>): Promise<string> {
+    plans.length = 0;
+    await fn();
+    const inner = plans.filter((plan) => /on oidc_models/.test(plan));
+    expect(inner).toHaveLength(1);
+    return inner[0]!;
+  }
+  const keptFind = /One-Time Filter: \(\$5 AND/;
+  const keysAssumed = (plan: string) => Number(/Function Scan on c\S*\s+\(cost=\S+ rows=(\d+)/.exec(plan)?.[1]);
+  /** Buffers of oidc_models and accounts (heap and indexes) read by what `fn` sends on the connection. */
+  async function buffersRead(fn: () => Promise<unknown>): Promise<number> {
+    const read = async () => {
+      // This connection's counts are sent to the statistics at the end of the next transaction.
+      await client.query('SELECT pg_stat_force_next_flush()');
+      const { rows } = await client.query<{ blocks: string }>(
+        `SELECT sum(heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read) AS blocks
+         FROM pg_statio_user_tables WHERE relid IN ('oidc_models'::regclass, 'accounts'::regclass)`,
+      );
+      return Number(rows[0]!.blocks);
+    };
+    const before = await read();
+    await fn();
+    return (await read()) - before;
+  }
+
+  it('plans each call for its values on a small table, then keeps one plan that stays a lookup by key as the tables grow', async () => {
+    await client.query(`INSERT INTO accounts (id) VALUES ('owner')`);
+    await client.query(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES
+         ('Grant', 'grant', '{"accountId":"owner"}', NULL, now() + interval '1 hour'),
+         ('RefreshToken', 'first', '{"accountId":"owner"}', 'grant', now() + interval '1 hour')`,
+    );
+    // Statistics of a small table, as autovacuum takes them in a new deployment's first minutes. A plan made on them
+    // joins by reading the table's every key: cheaper than a lookup, as long as the table stays this small.
+    await client.query('ANALYZE oidc_models');
+    await client.query('ANALYZE accounts');
+    // A small table: each call planned for its own values.
+    for (let i = 0; i < 6; i++) expect((await find(['first'])).rows).toMatchObject([{ id: 'first', grant: '{"accountId": "owner"}' }]);
+    const small = await planOf(() => find(['first']));
+    expect(small).toMatch(/One-Time Filter: false/);
+    expect(small).not.toMatch(keptFind);
+    expect(keysAssumed(await planOf(() => spend('missing', 'never')))).toBe(1);
+
+    // Past 1 MB (rows of a model nothing here reads): one plan, made for any values, kept.
+    await client.query(
+      `INSERT INTO oidc_models (model, id, payload)
+       SELECT 'Filler', 'filler-' || n, jsonb_build_object('text', repeat('x', 200)) FROM generate_series(1, 6000) AS n`,
+    );
+    expect(await planOf(() => find(['first']))).toMatch(keptFind);
+    expect(keysAssumed(await planOf(() => spend('missing', 'never')))).toBe(10);
+
+    // Then far more tokens, grants and owners than when those plans were made, and no ANALYZE: each find and consume
+    // reads a few index pages and one heap page per row, not every row of a model or every owner.
+    await client.query(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at)
+       SELECT 'RefreshToken', 'bulk-' || n, jsonb_build_object('accountId', 'owner-' || n), 'grant-' || n,
+              now() + interval '1 hour' FROM generate_series(1, 20000) AS n
+       UNION ALL
+       SELECT 'Grant', 'grant-' || n, jsonb_build_object('accountId', 'owner-' || n), NULL, now() + interval '1 hour'
+       FROM generate_series(1, 20000) AS n`,
+    );
+    await client.query(`INSERT INTO accounts (id) SELECT 'owner-' || n FROM generate_series(1, 20000) AS n`);
+    const found = await buffersRead(async () => {
+      const { rows } = await find(['bulk-7', 'bulk-19999']);
+      expect(rows.map(({ id, grant, owner }) => [id, grant !== null, owner !== null]).sort()).toEqual([
+        ['bulk-19999', true, true],
+        ['bulk-7', true, true],
+      ]);
+    });
+    expect(found).toBeLessThan(40);
+    const spent = await buffersRead(async () =>
+      expect((await spend('bulk-8', 'after-8')).rows).toEqual([{ model: 'RefreshToken', id: 'bulk-8' }]),
+    );
+    expect(spent).toBeLessThan(40);
+    // Still the plans kept before the growth.
+    expect(await planOf(() => find(['bulk-9']))).toMatch(keptFind);
   });
 });

@@ -111,7 +111,8 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
     const grantFinds = sent.filter(({ params: [model] }) => model === 'Grant' || (Array.isArray(model) && model.includes('Grant')));
     expect(grantFinds).toEqual([]);
     expect(sent.filter(({ sql }) => /FROM accounts/.test(sql))).toEqual([]);
-    expect(sent.filter(({ sql }) => /LEFT JOIN accounts/.test(sql))).toHaveLength(1);
+    // One find asked for the owner with the token (oauth3_find_models' fourth argument: migrations/020_kept_token_plans.sql).
+    expect(sent.filter(({ sql, params }) => /oauth3_find_models/.test(sql) && params[3] === true)).toHaveLength(1);
     // Read with the token, the owner is still the owner as it is when the request begins: disabled, refused.
     const grantId = await grantOf(second.accessToken);
     const { rows } = await db.query<{ owner: string }>(
@@ -128,18 +129,25 @@ describe.each(backends())('refresh tokens rotate and a replay revokes the grant 
 
   it('spends the refresh token and stores its successor and the access token in one statement, answering only once it is done', async () => {
     const first = await flow.tokens(app);
-    const writes: string[] = [];
+    const writes: { sql: string; params: unknown[] }[] = [];
     let failWrites = false;
-    const tokenWrites = async (sql: string) => {
-      if (!/INSERT INTO oidc_models|UPDATE oidc_models/.test(sql)) return;
-      writes.push(sql);
+    const tokenWrites = async (sql: string, params: unknown[]) => {
+      if (!/INSERT INTO oidc_models|UPDATE oidc_models|oauth3_write_models/.test(sql)) return;
+      writes.push({ sql, params });
       // Slow enough that an answer not waiting for it would leave first.
       await new Promise((resolve) => setTimeout(resolve, 50));
       if (failWrites) throw new Error('the database refused the write');
     };
     const second = issued(await intercepting(tokenWrites, () => flow.refresh(first.refreshToken, app)));
+    // The consume of the token presented (oauth3_write_models: migrations/020_kept_token_plans.sql) with both new rows.
     expect(writes).toHaveLength(1);
-    expect(writes[0]).toMatch(/UPDATE oidc_models[\s\S]*INSERT INTO oidc_models/);
+    expect(writes[0]!.sql).toMatch(/oauth3_write_models/);
+    expect(writes[0]!.params[0]).toEqual(['RefreshToken']);
+    const stored = JSON.parse(writes[0]!.params[2] as string) as { model: string; consumes_model: string }[];
+    expect(stored.map(({ model, consumes_model }) => [model, consumes_model]).sort()).toEqual([
+      ['AccessToken', 'RefreshToken'],
+      ['RefreshToken', 'RefreshToken'],
+    ]);
     expect(await flow.active(app, second.accessToken)).toBe(true);
 
     // A token whose write fails is never handed out: the answer is a server error, with no token in it, and the
