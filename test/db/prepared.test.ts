@@ -95,24 +95,29 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
  */
 (databaseUrl ? describe : describe.skip)('plans kept for the token finds and consumes on Postgres', () => {
   let schema: Awaited<ReturnType<typeof createTestSchema>>;
-  let client: pg.Client;
+  let client: pg.Client | undefined;
   const plans: string[] = [];
-  beforeAll(async () => {
-    schema = await createTestSchema(databaseUrl!);
-    const db = createPostgresDatabase({ url: schema.url, poolSize: 1, timeoutMs: 10_000 });
-    await migrate(db);
-    await db.close();
+  /** A new connection (with none of the plans an earlier one kept), which receives auto_explain's plans. */
+  async function connect(): Promise<void> {
+    await client?.end();
     client = new pg.Client({ connectionString: schema.url });
     await client.connect();
-    // Only what the test does changes the statistics: no ANALYZE by autovacuum halfway.
-    await client.query('ALTER TABLE oidc_models SET (autovacuum_enabled = false)');
-    await client.query('ALTER TABLE accounts SET (autovacuum_enabled = false)');
     client.on('notice', (notice) => {
       if (/^duration: .* plan:/.test(notice.message ?? '')) plans.push(notice.message!);
     });
     await client.query("LOAD 'auto_explain'");
     for (const setting of ['log_min_duration = 0', 'log_nested_statements = on']) await client.query(`SET auto_explain.${setting}`);
     await client.query('SET client_min_messages = log');
+  }
+  beforeAll(async () => {
+    schema = await createTestSchema(databaseUrl!);
+    const db = createPostgresDatabase({ url: schema.url, poolSize: 1, timeoutMs: 10_000 });
+    await migrate(db);
+    await db.close();
+    await connect();
+    // Only what the test does changes the statistics: no ANALYZE by autovacuum halfway.
+    await client!.query('ALTER TABLE oidc_models SET (autovacuum_enabled = false)');
+    await client!.query('ALTER TABLE accounts SET (autovacuum_enabled = false)');
   }, 60_000);
   afterAll(async () => {
     await client?.end();
@@ -120,12 +125,12 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   });
 
   const find = (ids: string[]) =>
-    client.query<{ id: string; grant: string | null; owner: string | null }>(
+    client!.query<{ id: string; grant: string | null; owner: string | null }>(
       'SELECT * FROM oauth3_find_models($1::text[], $2::text[], true, true, false)',
       [ids.map(() => 'RefreshToken'), ids],
     );
   const spend = (id: string, next: string) =>
-    client.query<{ model: string; id: string }>('SELECT * FROM oauth3_write_models($1::text[], $2::text[], $3::jsonb)', [
+    client!.query<{ model: string; id: string }>('SELECT * FROM oauth3_write_models($1::text[], $2::text[], $3::jsonb)', [
       ['RefreshToken'],
       [id],
       JSON.stringify([
@@ -154,8 +159,8 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   async function buffersRead(fn: () => Promise<unknown>): Promise<number> {
     const read = async () => {
       // This connection's counts are sent to the statistics at the end of the next transaction.
-      await client.query('SELECT pg_stat_force_next_flush()');
-      const { rows } = await client.query<{ blocks: string }>(
+      await client!.query('SELECT pg_stat_force_next_flush()');
+      const { rows } = await client!.query<{ blocks: string }>(
         `SELECT sum(heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read) AS blocks
          FROM pg_statio_user_tables WHERE relid IN ('oidc_models'::regclass, 'accounts'::regclass)`,
       );
@@ -167,16 +172,16 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   }
 
   it('plans each call for its values on a small table, then keeps one plan that stays a lookup by key as the tables grow', async () => {
-    await client.query(`INSERT INTO accounts (id) VALUES ('owner')`);
-    await client.query(
+    await client!.query(`INSERT INTO accounts (id) VALUES ('owner')`);
+    await client!.query(
       `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES
          ('Grant', 'grant', '{"accountId":"owner"}', NULL, now() + interval '1 hour'),
          ('RefreshToken', 'first', '{"accountId":"owner"}', 'grant', now() + interval '1 hour')`,
     );
     // Statistics of a small table, as autovacuum takes them in a new deployment's first minutes. A plan made on them
     // joins by reading the table's every key: cheaper than a lookup, as long as the table stays this small.
-    await client.query('ANALYZE oidc_models');
-    await client.query('ANALYZE accounts');
+    await client!.query('ANALYZE oidc_models');
+    await client!.query('ANALYZE accounts');
     // A small table: each call planned for its own values.
     for (let i = 0; i < 6; i++) expect((await find(['first'])).rows).toMatchObject([{ id: 'first', grant: '{"accountId": "owner"}' }]);
     const small = await planOf(() => find(['first']));
@@ -185,7 +190,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
     expect(keysAssumed(await planOf(() => spend('missing', 'never')))).toBe(1);
 
     // Past 1 MB (rows of a model nothing here reads): one plan, made for any values, kept.
-    await client.query(
+    await client!.query(
       `INSERT INTO oidc_models (model, id, payload)
        SELECT 'Filler', 'filler-' || n, jsonb_build_object('text', repeat('x', 200)) FROM generate_series(1, 6000) AS n`,
     );
@@ -194,7 +199,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 
     // Then far more tokens, grants and owners than when those plans were made, and no ANALYZE: each find and consume
     // reads a few index pages and one heap page per row, not every row of a model or every owner.
-    await client.query(
+    await client!.query(
       `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at)
        SELECT 'RefreshToken', 'bulk-' || n, jsonb_build_object('accountId', 'owner-' || n), 'grant-' || n,
               now() + interval '1 hour' FROM generate_series(1, 20000) AS n
@@ -202,7 +207,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
        SELECT 'Grant', 'grant-' || n, jsonb_build_object('accountId', 'owner-' || n), NULL, now() + interval '1 hour'
        FROM generate_series(1, 20000) AS n`,
     );
-    await client.query(`INSERT INTO accounts (id) SELECT 'owner-' || n FROM generate_series(1, 20000) AS n`);
+    await client!.query(`INSERT INTO accounts (id) SELECT 'owner-' || n FROM generate_series(1, 20000) AS n`);
     const found = await buffersRead(async () => {
       const { rows } = await find(['bulk-7', 'bulk-19999']);
       expect(rows.map(({ id, grant, owner }) => [id, grant !== null, owner !== null]).sort()).toEqual([
@@ -217,5 +222,40 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
     expect(spent).toBeLessThan(40);
     // Still the plans kept before the growth.
     expect(await planOf(() => find(['bulk-9']))).toMatch(keptFind);
+  });
+  it('keeps the grant and session lookups by key when the statistics were taken before there were any grants or sessions', async () => {
+    await client!.query('TRUNCATE oidc_models, accounts CASCADE');
+    // Statistics of a table past 1 MB that holds no grant and no session yet: the planner thinks it holds none.
+    await client!.query(
+      `INSERT INTO oidc_models (model, id, payload)
+       SELECT 'Filler', 'filler-' || n, jsonb_build_object('text', repeat('x', 200)) FROM generate_series(1, 6000) AS n`,
+    );
+    await client!.query('ANALYZE oidc_models');
+    await connect();
+    await client!.query(`INSERT INTO accounts (id) VALUES ('owner')`);
+    await client!.query(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES
+         ('RefreshToken', 'first', '{"accountId":"owner","expiresWithSession":true,"sessionUid":"uid-1"}', 'grant', now() + interval '1 hour')`,
+    );
+    const findWithSession = (ids: string[]) =>
+      client!.query<{ id: string; grant: string | null; session: string | null }>(
+        'SELECT * FROM oauth3_find_models($1::text[], $2::text[], true, true, true)',
+        [ids.map(() => 'RefreshToken'), ids],
+      );
+    for (let i = 0; i < 3; i++)
+      expect((await findWithSession(['first'])).rows).toMatchObject([{ id: 'first', grant: null, session: null }]);
+    expect(await planOf(() => findWithSession(['first']))).toMatch(/unnest/);
+    // Then many grants and sessions, and no ANALYZE.
+    await client!.query(
+      `INSERT INTO oidc_models (model, id, payload, uid, expires_at)
+       SELECT 'Grant', 'grant-' || n, '{}'::jsonb, NULL, now() + interval '1 hour' FROM generate_series(1, 20000) AS n
+       UNION ALL SELECT 'Grant', 'grant', '{}', NULL, now() + interval '1 hour'
+       UNION ALL
+       SELECT 'Session', 'session-' || n, '{}', 'uid-' || n, now() + interval '1 hour' FROM generate_series(1, 20000) AS n`,
+    );
+    const read = await buffersRead(async () =>
+      expect((await findWithSession(['first'])).rows).toMatchObject([{ id: 'first', grant: '{}', session: '{}' }]),
+    );
+    expect(read).toBeLessThan(40);
   });
 });
