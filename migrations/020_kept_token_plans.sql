@@ -33,6 +33,11 @@ SET plan_cache_mode = force_custom_plan
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
 AS $$
 #variable_conflict use_column
+DECLARE
+  -- Parameters, not constants, in the plan kept: with a constant model it could scan a partial index that holds
+  -- every grant (oidc_models_grant_owner_client) and filter it by key, the cheapest plan while there are few grants.
+  grant_model text := 'Grant';
+  session_model text := 'Session';
 BEGIN
   PERFORM oauth3_plans_for_size();
   IF NOT p_grants THEN
@@ -49,11 +54,11 @@ BEGIN
              s.id, s.payload::text, s.consumed_at
       FROM unnest(p_models, p_ids) AS k(model, id)
         JOIN oidc_models m ON m.model = k.model AND m.id = k.id
-        LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = m.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
+        LEFT JOIN oidc_models g ON g.model = grant_model AND g.id = m.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
         -- One session per uid, as a find by uid returns: the first live one.
         LEFT JOIN LATERAL (
           SELECT s.id, s.payload, s.consumed_at FROM oidc_models s
-          WHERE p_sessions AND m.payload->>'expiresWithSession' = 'true' AND s.model = 'Session'
+          WHERE p_sessions AND m.payload->>'expiresWithSession' = 'true' AND s.model = session_model
             AND s.uid = m.payload->>'sessionUid' AND (s.expires_at IS NULL OR s.expires_at > now())
           LIMIT 1) s ON true
       WHERE m.expires_at IS NULL OR m.expires_at > now();

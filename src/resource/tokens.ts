@@ -155,27 +155,9 @@ export class BearerTokens {
    */
   private async loadMany(values: string[]): Promise<(Row | undefined)[]> {
     const keys = values.map((value) => digestOf('AccessToken', value));
-    const { rows } = await this.db.query<Row>(
-      `SELECT t.id, t.model, t.payload AS token, g.payload AS grant,
-              a.id IS NOT NULL AS account_found, a.disabled_at IS NOT NULL AS disabled,
-              s.account_id AS service_account, s.grant_id AS service_grant, sc.disabled_at IS NULL AS service_enabled,
-              d.root_grant_id AS root_grant, d.parent_grant_id AS parent_grant, d.parent_client_id AS parent_client, d.act,
-              (d.grant_id IS NULL OR (SELECT count(*) FROM oidc_models ag
-                                      WHERE ag.model = 'Grant' AND ag.id = ANY (d.ancestors)
-                                        AND (ag.expires_at IS NULL OR ag.expires_at > now())) = cardinality(d.ancestors)) AS ancestors_live,
-              p.policy,
-              (SELECT json_agg(c) FROM connections c WHERE c.account_id = a.id) AS connections
-       FROM oidc_models t
-       LEFT JOIN agent_services s ON t.model = 'ClientCredentials' AND s.client_id = t.payload->>'clientId'
-       LEFT JOIN clients sc ON sc.client_id = s.client_id
-       LEFT JOIN oidc_models g ON g.model = 'Grant' AND g.id = COALESCE(s.grant_id, t.payload->>'grantId') AND (g.expires_at IS NULL OR g.expires_at > now())
-       LEFT JOIN accounts a ON a.id = COALESCE(s.account_id, t.payload->>'accountId')
-       LEFT JOIN grant_delegations d ON t.model = 'AccessToken' AND d.grant_id = t.payload->>'grantId'
-       LEFT JOIN grant_policies p ON p.grant_id = COALESCE(s.grant_id, d.root_grant_id, t.payload->>'grantId') AND p.account_id = a.id
-       WHERE t.model IN ('AccessToken', 'ClientCredentials') AND t.id = ANY($1::text[])
-         AND (t.expires_at IS NULL OR t.expires_at > now())`,
-      [[...new Set(keys)]],
-    );
+    // Each token with its grant, owner, agent service, delegation chain, policy and connections, in one statement whose
+    // plan is kept once the table is large (migrations/021_kept_bearer_plans.sql).
+    const { rows } = await this.db.query<Row>('SELECT * FROM oauth3_find_bearer_tokens($1::text[])', [[...new Set(keys)]]);
     const found = new Map(rows.map((row) => [row.id, row]));
     // Callers presenting the same token in one batch share its row, read-only: oidc-provider's verify and instantiate
     // copy what they keep, the connection rows are copied when adopted, and the policy is parsed into a new object.

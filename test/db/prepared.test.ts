@@ -171,51 +171,71 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
     return (await read()) - before;
   }
 
-  it('plans each call for its values on a small table, then keeps one plan that stays a lookup by key as the tables grow', async () => {
+  /**
+   * A new deployment's tables: an owner, a grant and one token of `model` ('first'), analyzed as autovacuum does in
+   * its first minutes. A plan made on those statistics joins by reading the table's every key: cheaper than a lookup,
+   * as long as the table stays this small.
+   */
+  async function startSmall(model: string): Promise<void> {
+    await client!.query('TRUNCATE oidc_models, accounts CASCADE');
     await client!.query(`INSERT INTO accounts (id) VALUES ('owner')`);
     await client!.query(
       `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES
-         ('Grant', 'grant', '{"accountId":"owner"}', NULL, now() + interval '1 hour'),
-         ('RefreshToken', 'first', '{"accountId":"owner"}', 'grant', now() + interval '1 hour')`,
+         ('Grant', 'grant', '{"accountId":"owner","clientId":"app"}', NULL, now() + interval '1 hour'),
+         ($1, 'first', '{"accountId":"owner","clientId":"app","grantId":"grant"}', 'grant', now() + interval '1 hour')`,
+      [model],
     );
-    // Statistics of a small table, as autovacuum takes them in a new deployment's first minutes. A plan made on them
-    // joins by reading the table's every key: cheaper than a lookup, as long as the table stays this small.
     await client!.query('ANALYZE oidc_models');
     await client!.query('ANALYZE accounts');
+    await connect();
+  }
+  /** Rows of a model nothing here reads, past 1 MB. */
+  const fillPastOneMegabyte = () =>
+    client!.query(
+      `INSERT INTO oidc_models (model, id, payload)
+       SELECT 'Filler', 'filler-' || n, jsonb_build_object('text', repeat('x', 200)) FROM generate_series(1, 6000) AS n`,
+    );
+  /** Far more tokens of `model` ('bulk-<n>'), grants and owners than the statistics know of (no ANALYZE). */
+  async function grow(model: string): Promise<void> {
+    await client!.query(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at)
+       SELECT $1, 'bulk-' || n, jsonb_build_object('accountId', 'owner-' || n, 'clientId', 'app', 'grantId', 'grant-' || n),
+              'grant-' || n, now() + interval '1 hour' FROM generate_series(1, 20000) AS n
+       UNION ALL
+       SELECT 'Grant', 'grant-' || n, jsonb_build_object('accountId', 'owner-' || n, 'clientId', 'app'), NULL, now() + interval '1 hour'
+       FROM generate_series(1, 20000) AS n`,
+      [model],
+    );
+    await client!.query(`INSERT INTO accounts (id) SELECT 'owner-' || n FROM generate_series(1, 20000) AS n`);
+  }
+  /** What two rows that grow() added come back with: each found with its grant and owner. */
+  const bothFound = (rows: { id: string; grant: unknown; owner?: unknown; account_found?: boolean }[]) =>
+    expect(
+      rows.map(({ id, grant, owner, account_found }) => [id, grant !== null, (owner ?? null) !== null || account_found === true]).sort(),
+    ).toEqual([
+      ['bulk-19999', true, true],
+      ['bulk-7', true, true],
+    ]);
+
+  it('plans each call for its values on a small table, then keeps one plan that stays a lookup by key as the tables grow', async () => {
+    await startSmall('RefreshToken');
     // A small table: each call planned for its own values.
-    for (let i = 0; i < 6; i++) expect((await find(['first'])).rows).toMatchObject([{ id: 'first', grant: '{"accountId": "owner"}' }]);
+    for (let i = 0; i < 6; i++)
+      expect((await find(['first'])).rows).toMatchObject([{ id: 'first', grant: expect.stringContaining('owner') }]);
     const small = await planOf(() => find(['first']));
     expect(small).toMatch(/One-Time Filter: false/);
     expect(small).not.toMatch(keptFind);
     expect(keysAssumed(await planOf(() => spend('missing', 'never')))).toBe(1);
 
-    // Past 1 MB (rows of a model nothing here reads): one plan, made for any values, kept.
-    await client!.query(
-      `INSERT INTO oidc_models (model, id, payload)
-       SELECT 'Filler', 'filler-' || n, jsonb_build_object('text', repeat('x', 200)) FROM generate_series(1, 6000) AS n`,
-    );
+    // Past 1 MB: one plan, made for any values, kept.
+    await fillPastOneMegabyte();
     expect(await planOf(() => find(['first']))).toMatch(keptFind);
     expect(keysAssumed(await planOf(() => spend('missing', 'never')))).toBe(10);
 
-    // Then far more tokens, grants and owners than when those plans were made, and no ANALYZE: each find and consume
-    // reads a few index pages and one heap page per row, not every row of a model or every owner.
-    await client!.query(
-      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at)
-       SELECT 'RefreshToken', 'bulk-' || n, jsonb_build_object('accountId', 'owner-' || n), 'grant-' || n,
-              now() + interval '1 hour' FROM generate_series(1, 20000) AS n
-       UNION ALL
-       SELECT 'Grant', 'grant-' || n, jsonb_build_object('accountId', 'owner-' || n), NULL, now() + interval '1 hour'
-       FROM generate_series(1, 20000) AS n`,
-    );
-    await client!.query(`INSERT INTO accounts (id) SELECT 'owner-' || n FROM generate_series(1, 20000) AS n`);
-    const found = await buffersRead(async () => {
-      const { rows } = await find(['bulk-7', 'bulk-19999']);
-      expect(rows.map(({ id, grant, owner }) => [id, grant !== null, owner !== null]).sort()).toEqual([
-        ['bulk-19999', true, true],
-        ['bulk-7', true, true],
-      ]);
-    });
-    expect(found).toBeLessThan(40);
+    // Then the tables grow: each find and consume reads a few index pages and one heap page per row, not every row of a
+    // model or every owner.
+    await grow('RefreshToken');
+    expect(await buffersRead(async () => bothFound((await find(['bulk-7', 'bulk-19999'])).rows))).toBeLessThan(40);
     const spent = await buffersRead(async () =>
       expect((await spend('bulk-8', 'after-8')).rows).toEqual([{ model: 'RefreshToken', id: 'bulk-8' }]),
     );
@@ -223,13 +243,11 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
     // Still the plans kept before the growth.
     expect(await planOf(() => find(['bulk-9']))).toMatch(keptFind);
   });
+
   it('keeps the grant and session lookups by key when the statistics were taken before there were any grants or sessions', async () => {
     await client!.query('TRUNCATE oidc_models, accounts CASCADE');
     // Statistics of a table past 1 MB that holds no grant and no session yet: the planner thinks it holds none.
-    await client!.query(
-      `INSERT INTO oidc_models (model, id, payload)
-       SELECT 'Filler', 'filler-' || n, jsonb_build_object('text', repeat('x', 200)) FROM generate_series(1, 6000) AS n`,
-    );
+    await fillPastOneMegabyte();
     await client!.query('ANALYZE oidc_models');
     await connect();
     await client!.query(`INSERT INTO accounts (id) VALUES ('owner')`);
@@ -244,7 +262,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
       );
     for (let i = 0; i < 3; i++)
       expect((await findWithSession(['first'])).rows).toMatchObject([{ id: 'first', grant: null, session: null }]);
-    expect(await planOf(() => findWithSession(['first']))).toMatch(/unnest/);
+    expect(await planOf(() => findWithSession(['first']))).toMatch(keptFind);
     // Then many grants and sessions, and no ANALYZE.
     await client!.query(
       `INSERT INTO oidc_models (model, id, payload, uid, expires_at)
@@ -257,5 +275,26 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
       expect((await findWithSession(['first'])).rows).toMatchObject([{ id: 'first', grant: '{}', session: '{}' }]),
     );
     expect(read).toBeLessThan(40);
+  });
+
+  it("keeps the resource API's lookup of bearer tokens a lookup by key as the tables grow past the plan it kept", async () => {
+    await startSmall('AccessToken');
+    const lookup = (ids: string[]) =>
+      client!.query<{ id: string; grant: unknown; account_found: boolean }>('SELECT * FROM oauth3_find_bearer_tokens($1::text[])', [ids]);
+    const keysOf = (plan: string) => Number(/Function Scan on (?:unnest )?presented\s+\(cost=\S+ rows=(\d+)/.exec(plan)?.[1]);
+    for (let i = 0; i < 6; i++) expect((await lookup(['first'])).rows).toMatchObject([{ id: 'first', account_found: true }]);
+    // A small table: planned for the one key of each call.
+    expect(keysOf(await planOf(() => lookup(['first'])))).toBe(1);
+    // Past 1 MB: one plan for any keys, kept.
+    await fillPastOneMegabyte();
+    expect(keysOf(await planOf(() => lookup(['first'])))).toBe(10);
+    await grow('AccessToken');
+    const looksUp = () => buffersRead(async () => bothFound((await lookup(['bulk-7', 'bulk-19999'])).rows));
+    // With the plan kept from before the growth, and with one made now, on statistics of two rows.
+    expect(await looksUp()).toBeLessThan(40);
+    await connect();
+    // (A connection's first statement on a table also reads each of its indexes' metapages.)
+    await lookup(['bulk-1']);
+    expect(await looksUp()).toBeLessThan(40);
   });
 });
