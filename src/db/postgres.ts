@@ -8,7 +8,19 @@ export interface PostgresOptions {
   timeoutMs: number;
   /** Bounds statement time instead of `timeoutMs`, for work that is not a request's (migrations). */
   statementTimeoutMs?: number;
+  /** How long a connection serves before it is replaced: CONNECTION_LIFETIME_SECONDS unless a test asks otherwise. */
+  lifetimeSeconds?: number;
 }
+
+/**
+ * A connection is replaced after ten minutes, when it is next idle, so that the plans Postgres keeps for its prepared
+ * statements are made again at least that often. Postgres keeps a statement's plan after five calls, made on the
+ * tables as they were then: on a new deployment's few rows, a sequential scan, which it keeps as the table grows until
+ * the table is analyzed (autovacuum does, unless it is turned off). The statements every token request sends keep
+ * their plans in a way that stays safe as the tables grow (migrations/020_kept_token_plans.sql); this bounds how long
+ * any other plan can outlive the table it was made for.
+ */
+const CONNECTION_LIFETIME_SECONDS = 600;
 
 /** How many distinct statements each connection keeps prepared; the rest are parsed each time. */
 const MAX_PREPARED = 200;
@@ -36,7 +48,13 @@ const unprepared = new Set<string>();
 const isStalePlan = (error: unknown) =>
   (error as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
 
-export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTimeoutMs = timeoutMs }: PostgresOptions): Database {
+export function createPostgresDatabase({
+  url,
+  poolSize,
+  timeoutMs,
+  statementTimeoutMs = timeoutMs,
+  lifetimeSeconds = CONNECTION_LIFETIME_SECONDS,
+}: PostgresOptions): Database {
   let sent = 0;
   const pool = new pg.Pool({
     connectionString: url,
@@ -45,6 +63,7 @@ export function createPostgresDatabase({ url, poolSize, timeoutMs, statementTime
     query_timeout: statementTimeoutMs,
     statement_timeout: statementTimeoutMs,
     idleTimeoutMillis: 30_000,
+    maxLifetimeSeconds: lifetimeSeconds,
     // No JIT compilation, on any connection of ours. Postgres compiles a statement whose estimated cost passes
     // jit_above_cost, and the estimates grow with the tables: once a million tokens were stored, the resource API's
     // token lookup (an index read of one row) went through 20 ms of compilation on every call, where it runs in a

@@ -86,6 +86,57 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   });
 });
 
+(databaseUrl ? describe : describe.skip)('connections replaced after their lifetime on Postgres', () => {
+  const LIFETIME_SECONDS = 4;
+  let schema: Awaited<ReturnType<typeof createTestSchema>>;
+  let db: Database;
+  let opened = 0;
+  beforeAll(async () => {
+    schema = await createTestSchema(databaseUrl!);
+    // One connection, replaced after four seconds (ten minutes in the server).
+    opened = Date.now();
+    db = createPostgresDatabase({ url: schema.url, poolSize: 1, timeoutMs: 10_000, lifetimeSeconds: LIFETIME_SECONDS });
+    await db.exec('CREATE TABLE labels (id text PRIMARY KEY, label text) WITH (autovacuum_enabled = false)');
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+    await schema?.drop();
+  });
+
+  /** Buffers of `labels` (heap and index) that one lookup reads on the pool's connection. */
+  async function lookupReads(id: string): Promise<number> {
+    const read = async () => {
+      await db.query('SELECT pg_stat_force_next_flush()');
+      const { rows } = await db.query<{ blocks: string }>(
+        `SELECT heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read AS blocks
+         FROM pg_statio_user_tables WHERE relid = 'labels'::regclass`,
+      );
+      return Number(rows[0]!.blocks);
+    };
+    const before = await read();
+    expect((await db.query('SELECT label FROM labels WHERE id = $1', [id])).rows).toEqual([{ label: id }]);
+    return (await read()) - before;
+  }
+  const backend = async () => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+
+  it('makes the plans of prepared statements again once a connection has served its time', async () => {
+    await db.query(`INSERT INTO labels (id, label) VALUES ('a', 'a'), ('b', 'b')`);
+    await db.exec('ANALYZE labels');
+    // Postgres keeps a plan after five calls, made on two rows: a sequential scan.
+    for (let i = 0; i < 8; i++) await lookupReads('a');
+    const first = await backend();
+    await db.exec(`INSERT INTO labels (id, label) SELECT 'n' || n, 'n' || n FROM generate_series(1, 50000) AS n`);
+    // The kept plan reads every page the table has since been given (on the same connection, still in its lifetime).
+    expect(await lookupReads('n7')).toBeGreaterThan(100);
+    expect(await backend()).toBe(first);
+    // A new connection once the lifetime is over; its plans are made on the table as it is now: one index lookup.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, opened + LIFETIME_SECONDS * 1_000 + 300 - Date.now())));
+    expect(await backend()).not.toBe(first);
+    for (let i = 0; i < 8; i++) await lookupReads('n7');
+    expect(await lookupReads('n42')).toBeLessThan(10);
+  });
+});
+
 /**
  * The finds and consumes by key run through functions (migrations/020_kept_token_plans.sql) that plan each call for its
  * own values while oidc_models is under 1 MB, and keep one plan per connection from then on. What the planner chose
