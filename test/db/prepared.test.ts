@@ -13,6 +13,29 @@ import { createTestSchema, serviceUrl } from '../helpers/services.js';
  */
 const databaseUrl = serviceUrl('TEST_DATABASE_URL');
 
+/**
+ * The pages of `tables` (heap and indexes, found on the connection's search_path) read by what `fn` sends on the
+ * connection `query` runs on.
+ */
+async function pagesRead(
+  query: (sql: string) => Promise<{ rows: unknown[] }>,
+  tables: string[],
+  fn: () => Promise<unknown>,
+): Promise<number> {
+  const read = async () => {
+    // This connection's counts are sent to the statistics at the end of the next transaction.
+    await query('SELECT pg_stat_force_next_flush()');
+    const { rows } = await query(
+      `SELECT sum(heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read) AS blocks
+       FROM pg_statio_user_tables WHERE relid IN (${tables.map((table) => `'${table}'::regclass`).join(', ')})`,
+    );
+    return Number((rows[0] as { blocks: string }).blocks);
+  };
+  const before = await read();
+  await fn();
+  return (await read()) - before;
+}
+
 (databaseUrl ? describe : describe.skip)('prepared statements on Postgres', () => {
   let schema: Awaited<ReturnType<typeof createTestSchema>>;
   let db: Database;
@@ -53,20 +76,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   });
 
   /** The buffers of oidc_models (heap and indexes) read by what `fn` sends on the pool's one connection. */
-  async function buffersRead(fn: () => Promise<unknown>): Promise<number> {
-    const read = async () => {
-      // This connection's counts are sent to the statistics at the end of the next transaction.
-      await db.query('SELECT pg_stat_force_next_flush()');
-      const { rows } = await db.query<{ blocks: string }>(
-        `SELECT heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read AS blocks
-         FROM pg_statio_user_tables WHERE relid = 'oidc_models'::regclass`,
-      );
-      return Number(rows[0]!.blocks);
-    };
-    const before = await read();
-    await fn();
-    return (await read()) - before;
-  }
+  const buffersRead = (fn: () => Promise<unknown>) => pagesRead((sql) => db.query(sql), ['oidc_models'], fn);
 
   it('finds a token by its key, not by reading every token, after the table grew past the plans it first had', async () => {
     // A new deployment: a handful of tokens while every connection prepares its statements and runs them a few times.
@@ -104,19 +114,12 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   });
 
   /** Buffers of `labels` (heap and index) that one lookup reads on the pool's connection. */
-  async function lookupReads(id: string): Promise<number> {
-    const read = async () => {
-      await db.query('SELECT pg_stat_force_next_flush()');
-      const { rows } = await db.query<{ blocks: string }>(
-        `SELECT heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read AS blocks
-         FROM pg_statio_user_tables WHERE relid = 'labels'::regclass`,
-      );
-      return Number(rows[0]!.blocks);
-    };
-    const before = await read();
-    expect((await db.query('SELECT label FROM labels WHERE id = $1', [id])).rows).toEqual([{ label: id }]);
-    return (await read()) - before;
-  }
+  const lookupReads = (id: string) =>
+    pagesRead(
+      (sql) => db.query(sql),
+      ['labels'],
+      async () => expect((await db.query('SELECT label FROM labels WHERE id = $1', [id])).rows).toEqual([{ label: id }]),
+    );
   const backend = async () => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 
   it('makes the plans of prepared statements again once a connection has served its time', async () => {
@@ -207,20 +210,7 @@ const databaseUrl = serviceUrl('TEST_DATABASE_URL');
   const keptFind = /One-Time Filter: \(\$5 AND/;
   const keysAssumed = (plan: string) => Number(/Function Scan on c\S*\s+\(cost=\S+ rows=(\d+)/.exec(plan)?.[1]);
   /** Buffers of oidc_models and accounts (heap and indexes) read by what `fn` sends on the connection. */
-  async function buffersRead(fn: () => Promise<unknown>): Promise<number> {
-    const read = async () => {
-      // This connection's counts are sent to the statistics at the end of the next transaction.
-      await client!.query('SELECT pg_stat_force_next_flush()');
-      const { rows } = await client!.query<{ blocks: string }>(
-        `SELECT sum(heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read) AS blocks
-         FROM pg_statio_user_tables WHERE relid IN ('oidc_models'::regclass, 'accounts'::regclass)`,
-      );
-      return Number(rows[0]!.blocks);
-    };
-    const before = await read();
-    await fn();
-    return (await read()) - before;
-  }
+  const buffersRead = (fn: () => Promise<unknown>) => pagesRead((sql) => client!.query(sql), ['oidc_models', 'accounts'], fn);
 
   /**
    * A new deployment's tables: an owner, a grant and one token of `model` ('first'), analyzed as autovacuum does in
