@@ -59,18 +59,26 @@ const linux = process.platform === 'linux';
   });
 
   it('sums the CPU time of every process with a given command, and of none other', async () => {
-    // Two processes named alike spin for 400 ms each, then sleep; a third named otherwise spins too.
+    // Two processes named alike each spin until they have used 200 ms of CPU, then sleep; a third named otherwise spins
+    // too. By CPU used, not by time passed: on a busy machine a spinner may get a core for only part of its time.
     const spinner = (title: string) =>
       spawn(
         process.execPath,
-        ['-e', `process.title = '${title}'; const end = Date.now() + 400; while (Date.now() < end); setTimeout(() => {}, 10_000);`],
-        {
-          stdio: 'ignore',
-        },
+        [
+          '-e',
+          `process.title = '${title}';
+           const used = () => { const { user, system } = process.cpuUsage(); return user + system; };
+           while (used() < 200_000);
+           process.stdout.write('spun\\n');
+           setTimeout(() => {}, 10_000);`,
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
       );
+    const spun = (child: ReturnType<typeof spinner>) => new Promise((resolve) => child.stdout.once('data', resolve));
     const [a, b, other] = [spinner('oauth3-spin'), spinner('oauth3-spin'), spinner('oauth3-other')];
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Once all three have spun they sleep, and their figures stay as they are while they are read.
+      await Promise.all([a, b, other].map(spun));
       const both = cpuMicrosOf(a.pid!)! + cpuMicrosOf(b.pid!)!;
       expect(both).toBeGreaterThan(300_000);
       expect(cpuMicrosOfCommands(new Set(['oauth3-spin']))).toBe(both);
