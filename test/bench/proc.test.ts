@@ -77,8 +77,15 @@ const linux = process.platform === 'linux';
     const spun = (child: ReturnType<typeof spinner>) => new Promise((resolve) => child.stdout.once('data', resolve));
     const [a, b, other] = [spinner('oauth3-spin'), spinner('oauth3-spin'), spinner('oauth3-other')];
     try {
-      // Once all three have spun they sleep, and their figures stay as they are while they are read.
+      // Once all three have spun they sleep; their figures are read once they have stopped moving (a process's last
+      // ticks after its loop: the write, its timer, V8's own threads).
       await Promise.all([a, b, other].map(spun));
+      for (let last = -1, i = 0; i < 50; i++) {
+        const now = cpuMicrosOfCommands(new Set(['oauth3-spin', 'oauth3-other']));
+        if (now === last) break;
+        last = now ?? -1;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
       const both = cpuMicrosOf(a.pid!)! + cpuMicrosOf(b.pid!)!;
       expect(both).toBeGreaterThan(300_000);
       expect(cpuMicrosOfCommands(new Set(['oauth3-spin']))).toBe(both);
