@@ -25,7 +25,8 @@ END $$;
 
 -- Entries by model and key, live (unexpired) ones only, with what a caller reads ahead beside them: the live grant an
 -- entry names, its owner's accounts row, and the first live session it ends with.
-CREATE FUNCTION oauth3_find_models(p_models text[], p_ids text[], p_grants boolean, p_owners boolean, p_sessions boolean)
+CREATE FUNCTION oauth3_find_models(p_models text[], p_ids text[],
+                                   p_grants boolean, p_owners boolean, p_sessions boolean)
 RETURNS TABLE (model text, id text, payload text, consumed_at timestamptz, "grant" text, grant_consumed_at timestamptz,
                owner text, session_id text, session text, session_consumed_at timestamptz)
 LANGUAGE plpgsql STABLE
@@ -50,11 +51,13 @@ BEGIN
   ELSE
     RETURN QUERY
       SELECT m.model, m.id, m.payload::text, m.consumed_at, g.payload::text, g.consumed_at,
-             CASE WHEN p_owners THEN (SELECT row_to_json(a)::text FROM accounts a WHERE a.id = m.payload->>'accountId') END,
+             CASE WHEN p_owners
+               THEN (SELECT row_to_json(a)::text FROM accounts a WHERE a.id = m.payload->>'accountId') END,
              s.id, s.payload::text, s.consumed_at
       FROM unnest(p_models, p_ids) AS k(model, id)
         JOIN oidc_models m ON m.model = k.model AND m.id = k.id
-        LEFT JOIN oidc_models g ON g.model = grant_model AND g.id = m.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
+        LEFT JOIN oidc_models g ON g.model = grant_model AND g.id = m.grant_id
+          AND (g.expires_at IS NULL OR g.expires_at > now())
         -- One session per uid, as a find by uid returns: the first live one.
         LEFT JOIN LATERAL (
           SELECT s.id, s.payload, s.consumed_at FROM oidc_models s

@@ -1,15 +1,15 @@
 -- The resource API's lookup of the bearer tokens presented to it, as a function whose plan each connection keeps once
 -- oidc_models is large, as the finds of migration 020 (docs/architecture.md#storage).
 --
--- Sent as a prepared statement, Postgres kept a plan for it after five calls, made on whatever the table held then:
--- on a new deployment's few rows (once analyzed), a sequential scan of oidc_models, which it kept as the table grew
--- (with 50 000 tokens, 1 163 pages and 19 ms a call) until the table was analyzed again. Planned at every call instead,
--- the lookup, which joins nine tables, costs about 1 ms of planning. So: planned for its values below 1 MB, one plan
--- kept from then on, and sequential, bitmap, hash and merge plans disabled, so that every table joined is read by its
--- key whatever its size. The keys and the two models a bearer value may be are joined to the table rather than given
--- as conditions (OFFSET 0 keeps the pairs together), and the grants and the policy are looked up in subqueries of their own (LIMIT 1:
--- one row by its whole key), each run with the key it is given, so that no plan can read a model's rows and filter
--- them by key.
+-- Sent as a prepared statement, Postgres kept a plan for it after five calls, made on whatever the table held then: on
+-- a new deployment's few rows (once analyzed), a sequential scan of oidc_models, which it kept as the table grew (with
+-- 50 000 tokens, 1 163 pages and 19 ms a call) until the table was analyzed again. Planned at every call instead, the
+-- lookup, which joins nine tables, costs about 1 ms of planning. So: planned for its values below 1 MB, one plan kept
+-- from then on, and sequential, bitmap, hash and merge plans disabled, so that every table joined is read by its key
+-- whatever its size. The keys and the two models a bearer value may be are joined to the table rather than given as
+-- conditions (OFFSET 0 keeps the pairs together), and the grants and the policy are looked up in subqueries of their
+-- own (LIMIT 1: one row by its whole key), each run with the key it is given, so that no plan can read a model's rows
+-- and filter them by key.
 --
 -- For each key: the token (an access token, or a client-credentials token, whose digests share a domain), its live
 -- grant, its owner's account, for an agent service's token the service's owner, grant and client, for an exchanged
